@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+/**
+ * `cogen VERB ...`: finds the verb's module and runs it. Each verb lives in its own file and only
+ * parses flags, calls the library, and prints. User errors (CogenError) print one clean message.
+ */
+import { CogenError } from "../core/errors.js";
+
+type Verb = { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> };
+
+const verbs: Record<string, Verb> = {
+};
+
+export function usage(): string {
+  const width = Math.max(...Object.keys(verbs).map((v) => v.length));
+  const lines = Object.entries(verbs).map(([name, verb]) => `  ${name.padEnd(width)}  ${verb.summary}`);
+  return `usage: cogen <command> [options]\n\ncommands:\n${lines.join("\n")}\n\nRun 'cogen <command> --help' for a command's options.`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    console.log(usage());
+    return name ? 0 : 2;
+  }
+  const verb = verbs[name];
+  if (!verb) {
+    console.error(`cogen: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    const module = await verb.load();
+    return await module.run(rest);
+  } catch (error) {
+    if (CogenError.isInstance(error)) {
+      console.error(`cogen ${name}: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+const invokedDirectly = process.argv[1] && /cli[\\/]main\.(ts|js)$/.test(process.argv[1]);
+if (invokedDirectly) {
+  main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+}
