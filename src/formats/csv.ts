@@ -1,0 +1,147 @@
+/**
+ * RFC 4180 CSV reading. Fields are separated by commas, records by CRLF or LF; a field may be
+ * wrapped in double quotes, inside which commas, line breaks and doubled quotes ("") are literal.
+ * Strict: a quote inside an unquoted field, text after a closing quote, or an unterminated quoted
+ * field is an InputFileError naming the file and line. A leading UTF-8 byte-order mark is dropped,
+ * and blank lines (no characters at all) are skipped.
+ */
+import { InputFileError } from "../core/errors.js";
+
+/** One record: its fields and the 1-based line on which it starts. */
+export interface CsvRecord {
+  fields: string[];
+  line: number;
+}
+
+/** A CSV file whose first record names the columns. */
+export interface CsvTable {
+  header: string[];
+  /** The line of the header record. */
+  headerLine: number;
+  rows: CsvRecord[];
+}
+
+const QUOTE = 34; // "
+const COMMA = 44; // ,
+const LF = 10;
+const CR = 13;
+
+/** Parse CSV text into records. `file` is used only in error messages. */
+export function parseCsv(text: string, file: string): CsvRecord[] {
+  const records: CsvRecord[] = [];
+  let pos = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  const end = text.length;
+  let line = 1;
+
+  while (pos < end) {
+    // Skip blank lines.
+    const c0 = text.charCodeAt(pos);
+    if (c0 === LF) {
+      pos++;
+      line++;
+      continue;
+    }
+    if (c0 === CR && text.charCodeAt(pos + 1) === LF) {
+      pos += 2;
+      line++;
+      continue;
+    }
+
+    const startLine = line;
+    const fields: string[] = [];
+    // Read fields until the end of the record.
+    while (true) {
+      if (text.charCodeAt(pos) === QUOTE) {
+        const quoteLine = line;
+        pos++;
+        let value = "";
+        let segment = pos;
+        while (true) {
+          const q = text.indexOf('"', pos);
+          if (q < 0) throw new InputFileError(file, "unterminated quoted field", quoteLine);
+          for (let i = pos; i < q; i++) if (text.charCodeAt(i) === LF) line++;
+          if (text.charCodeAt(q + 1) === QUOTE) {
+            value += text.slice(segment, q + 1);
+            pos = q + 2;
+            segment = pos;
+            continue;
+          }
+          value += text.slice(segment, q);
+          pos = q + 1;
+          break;
+        }
+        fields.push(value);
+        const next = pos < end ? text.charCodeAt(pos) : LF;
+        if (next === COMMA) {
+          pos++;
+          continue;
+        }
+        if (next === LF || (next === CR && text.charCodeAt(pos + 1) === LF) || pos >= end) break;
+        throw new InputFileError(file, `unexpected character ${JSON.stringify(text[pos])} after a closing quote`, line);
+      }
+      // Unquoted field: up to the next comma or line break.
+      let i = pos;
+      let c = 0;
+      while (i < end) {
+        c = text.charCodeAt(i);
+        if (c === COMMA || c === LF) break;
+        if (c === CR && text.charCodeAt(i + 1) === LF) break;
+        if (c === QUOTE) throw new InputFileError(file, "a double quote inside an unquoted field (quote the whole field and double the quote)", line);
+        i++;
+      }
+      fields.push(text.slice(pos, i));
+      pos = i;
+      if (i < end && c === COMMA) {
+        pos++;
+        continue;
+      }
+      break;
+    }
+    records.push({ fields, line: startLine });
+    // Consume the record's line break.
+    if (pos < end) {
+      if (text.charCodeAt(pos) === CR) pos++;
+      pos++;
+      line++;
+    }
+  }
+  return records;
+}
+
+/**
+ * Parse CSV text whose first record is a header of unique, non-empty column names; every row must
+ * have as many fields as the header.
+ */
+export function parseCsvTable(text: string, file: string): CsvTable {
+  const records = parseCsv(text, file);
+  if (records.length === 0) throw new InputFileError(file, "empty CSV file (expected a header row)");
+  const header = records[0].fields.map((name) => name.trim());
+  const seen = new Set<string>();
+  header.forEach((name, i) => {
+    if (name === "") throw new InputFileError(file, `header column ${i + 1} has no name`, records[0].line);
+    if (seen.has(name)) throw new InputFileError(file, `duplicate column "${name}" in header`, records[0].line);
+    seen.add(name);
+  });
+  const rows = records.slice(1);
+  for (const row of rows) {
+    if (row.fields.length !== header.length) {
+      throw new InputFileError(file, `expected ${header.length} fields (as in the header), found ${row.fields.length}`, row.line);
+    }
+  }
+  return { header, headerLine: records[0].line, rows };
+}
+
+/** The index of each named column, or an InputFileError listing the columns that are missing. */
+export function columnIndices<K extends string>(table: CsvTable, names: readonly K[], file: string): Record<K, number> {
+  const out = {} as Record<K, number>;
+  const missing: string[] = [];
+  for (const name of names) {
+    const i = table.header.indexOf(name);
+    if (i < 0) missing.push(name);
+    out[name] = i;
+  }
+  if (missing.length > 0) {
+    throw new InputFileError(file, `missing column(s) ${missing.map((m) => `"${m}"`).join(", ")}; header has ${table.header.join(", ")}`, table.headerLine);
+  }
+  return out;
+}
