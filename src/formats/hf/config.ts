@@ -1,0 +1,169 @@
+import { promises as fs } from "node:fs";
+import * as path from "node:path";
+import { InputFileError } from "../../core/errors.js";
+
+/**
+ * The llama family as cogen understands it: Llama, Mistral and Qwen2 share one decoder (RMSNorm,
+ * rotary embeddings, SwiGLU, grouped-query attention); Qwen2 adds biases on q/k/v.
+ */
+export type LlamaArchitecture = "LlamaForCausalLM" | "MistralForCausalLM" | "Qwen2ForCausalLM";
+
+/** The GGUF architecture names llama.cpp uses for each family member. */
+export const GGUF_ARCHITECTURE: Record<LlamaArchitecture, "llama" | "qwen2"> = {
+  LlamaForCausalLM: "llama",
+  MistralForCausalLM: "llama",
+  Qwen2ForCausalLM: "qwen2",
+};
+
+export interface LlamaConfig {
+  architecture: LlamaArchitecture;
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  vocabSize: number;
+  rmsNormEps: number;
+  ropeTheta: number;
+  maxPositions: number;
+  tieWordEmbeddings: boolean;
+  /** Qwen2 has biases on the q, k and v projections. */
+  attentionBias: boolean;
+  bosTokenId?: number;
+  eosTokenId?: number;
+  /** The whole config.json, so fields cogen does not model are carried along untouched. */
+  raw: Record<string, unknown>;
+}
+
+const SUPPORTED = Object.keys(GGUF_ARCHITECTURE) as LlamaArchitecture[];
+
+/** Parse and validate a config.json object. `file` names it in errors. */
+export function parseLlamaConfig(raw: unknown, file: string): LlamaConfig {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new InputFileError(file, "config.json must be a JSON object");
+  }
+  const obj = raw as Record<string, unknown>;
+  const problems: string[] = [];
+  const archs = obj.architectures;
+  let architecture: LlamaArchitecture = "LlamaForCausalLM";
+  if (!Array.isArray(archs) || archs.length === 0 || typeof archs[0] !== "string") {
+    problems.push(`"architectures" must be a non-empty list (one of ${SUPPORTED.join(", ")})`);
+  } else if (!SUPPORTED.includes(archs[0] as LlamaArchitecture)) {
+    problems.push(`architecture "${archs[0]}" is not supported (supported: ${SUPPORTED.join(", ")})`);
+  } else {
+    architecture = archs[0] as LlamaArchitecture;
+  }
+
+  const int = (key: string, fallback?: number): number => {
+    const value = obj[key] ?? fallback;
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
+      problems.push(`"${key}" must be a positive integer (got ${JSON.stringify(value)})`);
+      return 1;
+    }
+    return value;
+  };
+  const num = (key: string, fallback: number): number => {
+    const value = obj[key] ?? fallback;
+    if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+      problems.push(`"${key}" must be a positive number (got ${JSON.stringify(value)})`);
+      return fallback;
+    }
+    return value;
+  };
+  const optionalId = (key: string): number | undefined => {
+    const value = obj[key];
+    if (value === undefined || value === null) return undefined;
+    if (Array.isArray(value)) return typeof value[0] === "number" ? value[0] : undefined;
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+      problems.push(`"${key}" must be a token id (got ${JSON.stringify(value)})`);
+      return undefined;
+    }
+    return value;
+  };
+
+  const hiddenSize = int("hidden_size");
+  const numHeads = int("num_attention_heads");
+  const numKvHeads = int("num_key_value_heads", typeof obj.num_attention_heads === "number" ? obj.num_attention_heads : undefined);
+  const headDim = int("head_dim", Math.floor(hiddenSize / numHeads));
+  const config: LlamaConfig = {
+    architecture,
+    hiddenSize,
+    intermediateSize: int("intermediate_size"),
+    numLayers: int("num_hidden_layers"),
+    numHeads,
+    numKvHeads,
+    headDim,
+    vocabSize: int("vocab_size"),
+    rmsNormEps: num("rms_norm_eps", 1e-6),
+    ropeTheta: num("rope_theta", 10000),
+    maxPositions: int("max_position_embeddings", 2048),
+    tieWordEmbeddings: obj.tie_word_embeddings === true,
+    attentionBias: architecture === "Qwen2ForCausalLM" || obj.attention_bias === true,
+    bosTokenId: optionalId("bos_token_id"),
+    eosTokenId: optionalId("eos_token_id"),
+    raw: obj,
+  };
+  if (numHeads % numKvHeads !== 0) problems.push(`num_attention_heads (${numHeads}) must be a multiple of num_key_value_heads (${numKvHeads})`);
+  if (headDim % 2 !== 0) problems.push(`head dimension (${headDim}) must be even for rotary embeddings`);
+  if (obj.rope_scaling !== undefined && obj.rope_scaling !== null) {
+    problems.push(`"rope_scaling" is not supported yet (got ${JSON.stringify(obj.rope_scaling)})`);
+  }
+  if (problems.length) throw new InputFileError(file, problems.join("; "));
+  return config;
+}
+
+/** Read `config.json` from a Hugging Face model folder. */
+export async function readLlamaConfig(dir: string): Promise<LlamaConfig> {
+  const file = path.join(dir, "config.json");
+  let text: string;
+  try {
+    text = await fs.readFile(file, "utf8");
+  } catch {
+    throw new InputFileError(file, "missing: a Hugging Face model folder needs config.json");
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new InputFileError(file, `not valid JSON (${(error as Error).message})`);
+  }
+  return parseLlamaConfig(raw, file);
+}
+
+/** The config.json object for a config, keeping any fields of the original it came from. */
+export function llamaConfigToJson(config: LlamaConfig): Record<string, unknown> {
+  const modelType = { LlamaForCausalLM: "llama", MistralForCausalLM: "mistral", Qwen2ForCausalLM: "qwen2" }[config.architecture];
+  return {
+    ...config.raw,
+    architectures: [config.architecture],
+    model_type: modelType,
+    hidden_size: config.hiddenSize,
+    intermediate_size: config.intermediateSize,
+    num_hidden_layers: config.numLayers,
+    num_attention_heads: config.numHeads,
+    num_key_value_heads: config.numKvHeads,
+    head_dim: config.headDim,
+    vocab_size: config.vocabSize,
+    rms_norm_eps: config.rmsNormEps,
+    rope_theta: config.ropeTheta,
+    max_position_embeddings: config.maxPositions,
+    tie_word_embeddings: config.tieWordEmbeddings,
+    hidden_act: "silu",
+    ...(config.bosTokenId !== undefined ? { bos_token_id: config.bosTokenId } : {}),
+    ...(config.eosTokenId !== undefined ? { eos_token_id: config.eosTokenId } : {}),
+  };
+}
+
+/** Tokenizer and generation files a model folder carries along untouched. */
+export const TOKENIZER_FILES = [
+  "tokenizer.json",
+  "tokenizer_config.json",
+  "tokenizer.model",
+  "special_tokens_map.json",
+  "added_tokens.json",
+  "vocab.json",
+  "merges.txt",
+  "generation_config.json",
+  "chat_template.jinja",
+];

@@ -1,0 +1,90 @@
+/**
+ * Tensor names of the llama family in Hugging Face and in GGUF, and the rotary permutation that
+ * separates them. Hugging Face rotates the two halves of each head ("rotate_half"); llama.cpp's
+ * `llama` architecture rotates adjacent pairs, so the rows of q and k are interleaved on the way
+ * to GGUF (llama.cpp's converter does the same) and de-interleaved on the way back. Qwen2 uses
+ * the half-split rotation in llama.cpp too (NEOX mode), so it is not permuted.
+ */
+
+const LAYER_PARTS: [hf: string, gguf: string][] = [
+  ["input_layernorm.weight", "attn_norm.weight"],
+  ["self_attn.q_proj.weight", "attn_q.weight"],
+  ["self_attn.q_proj.bias", "attn_q.bias"],
+  ["self_attn.k_proj.weight", "attn_k.weight"],
+  ["self_attn.k_proj.bias", "attn_k.bias"],
+  ["self_attn.v_proj.weight", "attn_v.weight"],
+  ["self_attn.v_proj.bias", "attn_v.bias"],
+  ["self_attn.o_proj.weight", "attn_output.weight"],
+  ["post_attention_layernorm.weight", "ffn_norm.weight"],
+  ["mlp.gate_proj.weight", "ffn_gate.weight"],
+  ["mlp.up_proj.weight", "ffn_up.weight"],
+  ["mlp.down_proj.weight", "ffn_down.weight"],
+];
+
+const GLOBAL_PARTS: [hf: string, gguf: string][] = [
+  ["model.embed_tokens.weight", "token_embd.weight"],
+  ["model.norm.weight", "output_norm.weight"],
+  ["lm_head.weight", "output.weight"],
+];
+
+const HF_LAYER = /^model\.layers\.(\d+)\.(.+)$/;
+const GGUF_LAYER = /^blk\.(\d+)\.(.+)$/;
+
+export function hfToGgufName(name: string): string | undefined {
+  const global = GLOBAL_PARTS.find(([hf]) => hf === name);
+  if (global) return global[1];
+  const match = HF_LAYER.exec(name);
+  if (!match) return undefined;
+  const part = LAYER_PARTS.find(([hf]) => hf === match[2]);
+  return part ? `blk.${match[1]}.${part[1]}` : undefined;
+}
+
+export function ggufToHfName(name: string): string | undefined {
+  const global = GLOBAL_PARTS.find(([, gguf]) => gguf === name);
+  if (global) return global[0];
+  const match = GGUF_LAYER.exec(name);
+  if (!match) return undefined;
+  const part = LAYER_PARTS.find(([, gguf]) => gguf === match[2]);
+  return part ? `model.layers.${match[1]}.${part[0]}` : undefined;
+}
+
+/** Which rotary permutation (if any) a GGUF tensor needs, and with how many heads. */
+export function rotaryHeads(ggufName: string, numHeads: number, numKvHeads: number): number | undefined {
+  if (/^blk\.\d+\.attn_q\.(weight|bias)$/.test(ggufName)) return numHeads;
+  if (/^blk\.\d+\.attn_k\.(weight|bias)$/.test(ggufName)) return numKvHeads;
+  return undefined;
+}
+
+/**
+ * Interleave the rows of a q or k projection for llama.cpp: within each head, row i·(d/2)+j of
+ * the half-split layout moves to row 2j+i. `rowLength` is the number of columns (1 for a bias).
+ */
+export function interleaveRotaryRows(data: Float32Array, heads: number, rowLength: number): Float32Array {
+  return permuteRows(data, heads, rowLength, true);
+}
+
+/** The inverse of `interleaveRotaryRows`. */
+export function deinterleaveRotaryRows(data: Float32Array, heads: number, rowLength: number): Float32Array {
+  return permuteRows(data, heads, rowLength, false);
+}
+
+function permuteRows(data: Float32Array, heads: number, rowLength: number, interleave: boolean): Float32Array {
+  const rows = data.length / rowLength;
+  const headDim = rows / heads;
+  if (!Number.isInteger(rows) || !Number.isInteger(headDim) || headDim % 2 !== 0) {
+    throw new Error(`cannot permute ${rows} rows into ${heads} heads of even size`);
+  }
+  const half = headDim / 2;
+  const out = new Float32Array(data.length);
+  for (let h = 0; h < heads; h++) {
+    for (let i = 0; i < 2; i++) {
+      for (let j = 0; j < half; j++) {
+        const split = h * headDim + i * half + j;
+        const paired = h * headDim + 2 * j + i;
+        const [from, to] = interleave ? [split, paired] : [paired, split];
+        out.set(data.subarray(from * rowLength, (from + 1) * rowLength), to * rowLength);
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,267 @@
+import { promises as fs } from "node:fs";
+import * as path from "node:path";
+import { InputFileError } from "../../core/errors.js";
+
+/**
+ * Tokenizer vocabularies as GGUF stores them, and their conversion from and to Hugging Face's
+ * tokenizer.json. Two families are supported, as llama.cpp's converter supports them:
+ * - byte-level BPE (GPT-2 style, `tokenizer.ggml.model = gpt2`): tokens, merges, token types;
+ * - BPE with byte fallback (Llama/SentencePiece style, `tokenizer.ggml.model = llama`): tokens,
+ *   scores, token types with `<0xXX>` byte tokens.
+ */
+export type GgufTokenizerModel = "gpt2" | "llama";
+
+/** llama.cpp's token types. */
+export const TokenType = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6 } as const;
+
+export interface GgufVocab {
+  model: GgufTokenizerModel;
+  /** llama.cpp's pre-tokenizer name (`tokenizer.ggml.pre`), for gpt2 vocabularies. */
+  pre?: string;
+  tokens: string[];
+  tokenTypes: number[];
+  scores?: number[];
+  merges?: string[];
+  bosId?: number;
+  eosId?: number;
+  unkId?: number;
+  padId?: number;
+  addBos?: boolean;
+  addEos?: boolean;
+  addSpacePrefix?: boolean;
+  chatTemplate?: string;
+}
+
+interface AddedToken { id: number; content: string; special?: boolean }
+
+/** The GPT-2 pre-tokenizer regex (HF ByteLevel with use_regex), which llama.cpp calls "gpt-2". */
+const GPT2_SPLIT = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
+
+/** Convert a parsed tokenizer.json (plus optional tokenizer_config.json) to a GGUF vocabulary. */
+export function vocabFromTokenizerJson(
+  tokenizer: unknown,
+  tokenizerConfig: Record<string, unknown> | undefined,
+  file: string,
+): GgufVocab {
+  const fail = (problem: string): never => {
+    throw new InputFileError(file, problem);
+  };
+  if (typeof tokenizer !== "object" || tokenizer === null) fail("tokenizer.json must be an object");
+  const tok = tokenizer as Record<string, unknown>;
+  const model = tok.model as Record<string, unknown> | undefined;
+  if (!model || model.type !== "BPE") fail(`only BPE tokenizers are supported (model.type is ${JSON.stringify(model?.type)})`);
+  const vocabObject = model!.vocab;
+  if (typeof vocabObject !== "object" || vocabObject === null || Array.isArray(vocabObject)) fail("model.vocab must be an object");
+
+  const added: AddedToken[] = Array.isArray(tok.added_tokens) ? (tok.added_tokens as AddedToken[]) : [];
+  const byId = new Map<number, string>();
+  for (const [text, id] of Object.entries(vocabObject as Record<string, unknown>)) {
+    if (typeof id !== "number" || !Number.isSafeInteger(id) || id < 0) fail(`model.vocab["${text}"] is not a token id`);
+    if (byId.has(id as number)) fail(`token id ${id} appears twice in model.vocab`);
+    byId.set(id as number, text);
+  }
+  for (const token of added) {
+    if (typeof token.id !== "number" || typeof token.content !== "string") fail("added_tokens entries need id and content");
+    byId.set(token.id, token.content);
+  }
+  const size = Math.max(-1, ...byId.keys()) + 1;
+  if (size === 0) fail("the vocabulary is empty");
+  const tokens: string[] = [];
+  for (let id = 0; id < size; id++) {
+    const text = byId.get(id);
+    if (text === undefined) fail(`token ids are not contiguous: id ${id} is missing`);
+    tokens.push(text!);
+  }
+
+  const merges = parseMerges(model!.merges, fail);
+  const byteFallback = model!.byte_fallback === true;
+  const addedById = new Map(added.map((t) => [t.id, t]));
+  const idOf = new Map(tokens.map((t, i) => [t, i]));
+  const special = (key: string): number | undefined => {
+    const value = tokenizerConfig?.[key];
+    const text = typeof value === "string" ? value : (value as { content?: string } | undefined)?.content;
+    return text !== undefined ? idOf.get(text) : undefined;
+  };
+
+  const vocab: GgufVocab = {
+    model: byteFallback ? "llama" : "gpt2",
+    tokens,
+    tokenTypes: tokens.map((text, id) => {
+      const addedToken = addedById.get(id);
+      if (addedToken) return addedToken.special ? TokenType.control : TokenType.userDefined;
+      if (byteFallback && /^<0x[0-9A-Fa-f]{2}>$/.test(text)) return TokenType.byte;
+      if (byteFallback && text === model!.unk_token) return TokenType.unknown;
+      return TokenType.normal;
+    }),
+    bosId: special("bos_token"),
+    eosId: special("eos_token"),
+    unkId: special("unk_token") ?? (typeof model!.unk_token === "string" ? idOf.get(model!.unk_token) : undefined),
+    padId: special("pad_token"),
+    addBos: typeof tokenizerConfig?.add_bos_token === "boolean" ? tokenizerConfig.add_bos_token : undefined,
+    addEos: typeof tokenizerConfig?.add_eos_token === "boolean" ? tokenizerConfig.add_eos_token : undefined,
+    chatTemplate: typeof tokenizerConfig?.chat_template === "string" ? tokenizerConfig.chat_template : undefined,
+  };
+
+  if (byteFallback) {
+    // llama.cpp's SentencePiece-style tokenizer merges the adjacent pair with the highest score;
+    // scoring each token by minus the rank of the merge that makes it reproduces BPE's order.
+    const scores = new Array<number>(tokens.length).fill(0);
+    merges.forEach(([a, b], rank) => {
+      const id = idOf.get(a + b);
+      if (id !== undefined && scores[id] === 0) scores[id] = -(rank + 1);
+    });
+    vocab.scores = scores;
+    vocab.addSpacePrefix = hasPrepend(tok.normalizer);
+  } else {
+    if (!usesByteLevel(tok.pre_tokenizer)) {
+      fail("a BPE tokenizer without byte_fallback must use the ByteLevel pre-tokenizer (GPT-2 style)");
+    }
+    vocab.merges = merges.map(([a, b]) => `${a} ${b}`);
+    vocab.pre = preTokenizerName(tok.pre_tokenizer, fail);
+  }
+  return vocab;
+}
+
+function parseMerges(raw: unknown, fail: (p: string) => never): [string, string][] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) fail("model.merges must be a list");
+  return (raw as unknown[]).map((entry, i) => {
+    if (typeof entry === "string") {
+      const parts = entry.split(" ");
+      if (parts.length !== 2) fail(`merge ${i} ("${entry}") is not two space-separated tokens`);
+      return [parts[0], parts[1]];
+    }
+    if (Array.isArray(entry) && entry.length === 2 && entry.every((p) => typeof p === "string")) return [entry[0], entry[1]];
+    return fail(`merge ${i} is neither "a b" nor ["a", "b"]`);
+  });
+}
+
+function flatten(node: unknown, key: string): Record<string, unknown>[] {
+  if (typeof node !== "object" || node === null) return [];
+  const n = node as Record<string, unknown>;
+  if (n.type === "Sequence" && Array.isArray(n[key])) return (n[key] as unknown[]).flatMap((m) => flatten(m, key));
+  return [n];
+}
+
+function usesByteLevel(preTokenizer: unknown): boolean {
+  return flatten(preTokenizer, "pretokenizers").some((p) => p.type === "ByteLevel");
+}
+
+function hasPrepend(normalizer: unknown): boolean {
+  return flatten(normalizer, "normalizers").some((n) => n.type === "Prepend" && n.prepend === "▁");
+}
+
+/** Name the pre-tokenizer as llama.cpp knows it; an unknown regex would tokenize differently. */
+function preTokenizerName(preTokenizer: unknown, fail: (p: string) => never): string {
+  const parts = flatten(preTokenizer, "pretokenizers");
+  const splits = parts.filter((p) => p.type === "Split");
+  const byteLevel = parts.find((p) => p.type === "ByteLevel");
+  if (splits.length === 0 && byteLevel && byteLevel.use_regex !== false) return "gpt-2";
+  if (splits.length === 1 && byteLevel?.use_regex === false) {
+    const pattern = (splits[0].pattern as Record<string, unknown> | undefined)?.Regex;
+    if (pattern === GPT2_SPLIT) return "gpt-2";
+  }
+  return fail("the pre-tokenizer is not one llama.cpp recognises (supported: ByteLevel with the GPT-2 regex)");
+}
+
+/** Read tokenizer.json and tokenizer_config.json from a model folder (undefined if absent). */
+export async function readVocab(dir: string): Promise<GgufVocab | undefined> {
+  const file = path.join(dir, "tokenizer.json");
+  const tokenizer = await readJson(file);
+  if (tokenizer === undefined) return undefined;
+  const config = await readJson(path.join(dir, "tokenizer_config.json"));
+  return vocabFromTokenizerJson(tokenizer, config as Record<string, unknown> | undefined, file);
+}
+
+async function readJson(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, "utf8");
+  } catch {
+    return undefined;
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new InputFileError(file, `not valid JSON (${(error as Error).message})`);
+  }
+}
+
+/**
+ * Rebuild a tokenizer.json (and tokenizer_config.json) from a GGUF vocabulary, for GGUF files
+ * that do not carry their original tokenizer.json. Byte-fallback merges are recovered from the
+ * scores: every split of a token into two vocabulary tokens, ordered by the token's score.
+ */
+export function tokenizerJsonFromVocab(vocab: GgufVocab): { tokenizer: Record<string, unknown>; config: Record<string, unknown> } {
+  const vocabObject: Record<string, number> = {};
+  const added: Record<string, unknown>[] = [];
+  vocab.tokens.forEach((text, id) => {
+    const type = vocab.tokenTypes[id];
+    if (type === TokenType.control || type === TokenType.userDefined) {
+      added.push({ id, content: text, single_word: false, lstrip: false, rstrip: false, normalized: type !== TokenType.control, special: type === TokenType.control });
+    }
+    vocabObject[text] = id;
+  });
+  const name = (id: number | undefined) => (id === undefined ? undefined : vocab.tokens[id]);
+  const config: Record<string, unknown> = {
+    bos_token: name(vocab.bosId) ?? null,
+    eos_token: name(vocab.eosId) ?? null,
+    unk_token: name(vocab.unkId) ?? null,
+    pad_token: name(vocab.padId) ?? null,
+    add_bos_token: vocab.addBos ?? false,
+    add_eos_token: vocab.addEos ?? false,
+    ...(vocab.chatTemplate ? { chat_template: vocab.chatTemplate } : {}),
+  };
+  if (vocab.model === "gpt2") {
+    return {
+      config,
+      tokenizer: {
+        version: "1.0",
+        added_tokens: added,
+        normalizer: null,
+        pre_tokenizer: { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true },
+        post_processor: null,
+        decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
+        model: { type: "BPE", dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab: vocabObject, merges: (vocab.merges ?? []).map((m) => m.split(" ")) },
+      },
+    };
+  }
+  const scores = vocab.scores ?? vocab.tokens.map(() => 0);
+  const merges: [string, string, number][] = [];
+  vocab.tokens.forEach((text, id) => {
+    if (vocab.tokenTypes[id] !== TokenType.normal) return;
+    const chars = [...text];
+    for (let cut = 1; cut < chars.length; cut++) {
+      const left = chars.slice(0, cut).join("");
+      const right = chars.slice(cut).join("");
+      if (left in vocabObject && right in vocabObject) merges.push([left, right, scores[id]]);
+    }
+  });
+  merges.sort((a, b) => b[2] - a[2] || vocabObject[a[0]] - vocabObject[b[0]]);
+  return {
+    config,
+    tokenizer: {
+      version: "1.0",
+      added_tokens: added,
+      normalizer: {
+        type: "Sequence",
+        normalizers: [
+          ...(vocab.addSpacePrefix ? [{ type: "Prepend", prepend: "▁" }] : []),
+          { type: "Replace", pattern: { String: " " }, content: "▁" },
+        ],
+      },
+      pre_tokenizer: null,
+      post_processor: null,
+      decoder: {
+        type: "Sequence",
+        decoders: [
+          { type: "Replace", pattern: { String: "▁" }, content: " " },
+          { type: "ByteFallback" },
+          { type: "Fuse" },
+          ...(vocab.addSpacePrefix ? [{ type: "Strip", content: " ", start: 1, stop: 0 }] : []),
+        ],
+      },
+      model: { type: "BPE", dropout: null, unk_token: name(vocab.unkId) ?? null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, ignore_merges: false, vocab: vocabObject, merges: merges.map(([a, b]) => [a, b]) },
+    },
+  };
+}
