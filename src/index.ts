@@ -7,3 +7,10 @@ export { writeFileAtomic, writeDirAtomic } from "./core/atomic.js";
 export type { DType, TensorInfo, TensorSource } from "./core/tensor.js";
 export { elementCount } from "./core/tensor.js";
 export { f16ToF32, f32ToF16, bf16ToF32, f32ToBf16 } from "./core/half.js";
+export {
+  DTYPE_SIZES, decodeToF32, encodeSafetensors, openHfWeights, openSafetensors, writeSafetensorsFile, writeSafetensorsSharded,
+  HF_INDEX_FILE, HF_SINGLE_FILE,
+} from "./formats/safetensors/index.js";
+export type {
+  HfWeights, SafetensorsDType, SafetensorsFile, TensorData, TensorPlanEntry, TensorProducer, WriteShardedOptions, WriteShardedResult,
+} from "./formats/safetensors/index.js";
