@@ -10,7 +10,7 @@ import { isPlainObject, parseJsonStrict } from "./strict-json.js";
 export interface HfWeights extends TensorSource {
   /** The index's `metadata` (for example total_size); `{}` for a single file. */
   readonly metadata: Readonly<Record<string, unknown>>;
-  /** The safetensors files read, in order. */
+  /** The safetensors files read, sorted by name (shard order for HF names). */
   readonly files: readonly string[];
 }
 
@@ -90,7 +90,8 @@ async function readIndex(indexPath: string): Promise<HfIndex> {
 async function openIndexed(indexPath: string): Promise<HfWeights> {
   const dir = path.dirname(indexPath);
   const index = await readIndex(indexPath);
-  const shardNames = [...new Set(index.weightMap.values())];
+  // Sorted: HF shard names sort in shard order, and JS objects lose the file's key order anyway.
+  const shardNames = [...new Set(index.weightMap.values())].sort();
   const opened = new Map<string, SafetensorsFile>();
   try {
     for (const shard of shardNames) {
@@ -137,11 +138,11 @@ class CombinedWeights implements HfWeights {
     return this.owner.get(name)?.info(name);
   }
 
-  readRaw(name: string): Promise<Uint8Array> {
+  async readRaw(name: string): Promise<Uint8Array> {
     return this.source(name).readRaw(name);
   }
 
-  readF32(name: string): Promise<Float32Array> {
+  async readF32(name: string): Promise<Float32Array> {
     return this.source(name).readF32(name);
   }
 
