@@ -1,0 +1,89 @@
+/**
+ * The LanguageModel contract: the one interface every backend (llama.cpp, an OpenAI-compatible
+ * server) and every composite (router, ensemble, cascade) implements. A composite of language
+ * models is a language model, so anything that accepts one accepts the other.
+ *
+ * Contexts are text, not token ids, so models with different tokenizers can be compared and
+ * combined. Token-level variants exist only where a backend allows them (`tokenize`,
+ * `detokenize`). This file has no dependencies and must stay small.
+ */
+
+/** One candidate next token. */
+export interface TokenLogprob {
+  /** The token id in this model's vocabulary, or null when the backend does not expose ids. */
+  token: number | null;
+  /** The token's text (may be a partial UTF-8 sequence rendered with U+FFFD). */
+  text: string;
+  /** Natural-log probability. */
+  logprob: number;
+}
+
+/** The log-likelihood of a continuation given a context. */
+export interface LogLikelihood {
+  /** Sum of natural-log probabilities of the continuation's tokens. */
+  logprob: number;
+  /** Number of continuation tokens scored. */
+  tokens: number;
+  /** UTF-8 byte length of the continuation (the denominator of bits per byte). */
+  bytes: number;
+  /** True when greedy decoding from the context would produce exactly these tokens. */
+  greedy: boolean;
+}
+
+export interface GenerateOptions {
+  /** Upper bound on generated tokens; backends pick a default when absent. */
+  maxTokens?: number;
+  /** 0 means greedy (the default). */
+  temperature?: number;
+  topP?: number;
+  /** Generation ends before the first occurrence of any of these strings (not included). */
+  stop?: string[];
+  seed?: number;
+  signal?: AbortSignal;
+}
+
+/** Generation is a stream of tagged chunks: text pieces, then exactly one `finish`. */
+export type GenerateChunk =
+  | { type: "text"; text: string }
+  | { type: "finish"; reason: "stop" | "length" | "abort"; tokens?: number };
+
+export interface LanguageModel {
+  /** Stable identifier; results and rankings are keyed by it. */
+  readonly id: string;
+  /** Token ids of `text` without special tokens (no BOS). */
+  tokenize(text: string): Promise<number[]>;
+  detokenize(tokens: number[]): Promise<string>;
+  /** The `topK` most likely next tokens after `context`, most likely first. */
+  nextTokenLogprobs(context: string, topK: number): Promise<TokenLogprob[]>;
+  /**
+   * log P(continuation | context). The scored tokens are those of context+continuation after
+   * its longest common prefix with the context's own tokens: where the context's tokenization is
+   * a prefix (the usual case) this is exactly lm-evaluation-harness's rule, and a token that
+   * straddles the boundary counts for the continuation. An empty context means "from the start
+   * of a document" (after BOS).
+   */
+  logLikelihood(context: string, continuation: string): Promise<LogLikelihood>;
+  generate(prompt: string, options?: GenerateOptions): AsyncIterable<GenerateChunk>;
+  /** Free resources; the model is unusable afterwards. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** Collect a generation stream into its text and finish reason. */
+export async function generateText(
+  model: LanguageModel,
+  prompt: string,
+  options?: GenerateOptions,
+): Promise<{ text: string; reason: "stop" | "length" | "abort" }> {
+  let text = "";
+  let reason: "stop" | "length" | "abort" = "stop";
+  for await (const chunk of model.generate(prompt, options)) {
+    if (chunk.type === "text") text += chunk.text;
+    else reason = chunk.reason;
+  }
+  return { text, reason };
+}
+
+/** UTF-8 byte length of a string. */
+export function utf8Length(text: string): number {
+  return Buffer.byteLength(text, "utf8");
+}

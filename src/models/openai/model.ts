@@ -1,0 +1,124 @@
+/**
+ * A LanguageModel backed by any OpenAI-compatible server (vLLM, llama.cpp server, Ollama, a
+ * hosted API). Log-likelihoods come from /v1/completions with `echo` and `logprobs` (servers
+ * that cannot echo prompt log-probabilities fail with a BackendError saying so); generation
+ * streams from /v1/completions (raw text continuation, the default) or /v1/chat/completions.
+ */
+import { BackendError } from "../../core/errors.js";
+import type { GenerateChunk, GenerateOptions, LanguageModel, LogLikelihood, TokenLogprob } from "../../core/language-model.js";
+import { StopMatcher } from "../stop.js";
+import { OpenAIHttp, type HttpSettings } from "./http.js";
+import { echoLogLikelihood, streamDelta, topLogprobs } from "./wire.js";
+
+export interface OpenAIModelSettings extends HttpSettings {
+  /** The LanguageModel id (results are keyed by it). */
+  id: string;
+  /** The server's name for the model (the `model` field of each request). */
+  model: string;
+  /** Generate through /v1/chat/completions (the prompt becomes one user message) instead of /v1/completions. */
+  chat?: boolean;
+  /** Default maximum generated tokens (default 256). */
+  maxTokens?: number;
+}
+
+export interface OpenAIModel extends LanguageModel {
+  /** The HTTP layer, exposed for its concurrency statistics. */
+  readonly http: OpenAIHttp;
+}
+
+export function createOpenAIModel(settings: OpenAIModelSettings): OpenAIModel {
+  const backend = `openai(${settings.id})`;
+  const http = new OpenAIHttp(settings, backend);
+  let closed = false;
+  const checkOpen = () => {
+    if (closed) throw new BackendError(backend, "model is closed");
+  };
+
+  async function tokenize(text: string): Promise<number[]> {
+    checkOpen();
+    // vLLM and llama.cpp server both serve /tokenize next to /v1 (not under it).
+    const root = settings.baseUrl.replace(/\/+$/, "").replace(/\/v1$/, "");
+    const tokenizer = new OpenAIHttp({ ...settings, baseUrl: root }, backend);
+    const response = (await tokenizer.postJson("/tokenize", { model: settings.model, prompt: text, content: text, add_special_tokens: false })) as { tokens?: unknown };
+    if (!Array.isArray(response.tokens) || !response.tokens.every((t) => Number.isInteger(t))) {
+      throw new BackendError(backend, "the server's /tokenize returned no token ids");
+    }
+    return response.tokens as number[];
+  }
+
+  async function detokenize(tokens: number[]): Promise<string> {
+    checkOpen();
+    const root = settings.baseUrl.replace(/\/+$/, "").replace(/\/v1$/, "");
+    const tokenizer = new OpenAIHttp({ ...settings, baseUrl: root }, backend);
+    const response = (await tokenizer.postJson("/detokenize", { model: settings.model, tokens })) as { prompt?: unknown; content?: unknown };
+    const text = response.prompt ?? response.content;
+    if (typeof text !== "string") throw new BackendError(backend, "the server's /detokenize returned no text");
+    return text;
+  }
+
+  async function nextTokenLogprobs(context: string, topK: number): Promise<TokenLogprob[]> {
+    checkOpen();
+    const response = await http.postJson("/completions", {
+      model: settings.model, prompt: context, max_tokens: 1, temperature: 0, logprobs: topK,
+    });
+    return topLogprobs(response, topK, backend);
+  }
+
+  async function logLikelihood(context: string, continuation: string): Promise<LogLikelihood> {
+    checkOpen();
+    const response = await http.postJson("/completions", {
+      model: settings.model, prompt: context + continuation, max_tokens: 1, temperature: 0, logprobs: 1, echo: true,
+    });
+    return echoLogLikelihood(response, context, continuation, backend);
+  }
+
+  async function* generate(prompt: string, options: GenerateOptions = {}): AsyncGenerator<GenerateChunk> {
+    checkOpen();
+    const chat = settings.chat ?? false;
+    const body: Record<string, unknown> = {
+      model: settings.model,
+      max_tokens: options.maxTokens ?? settings.maxTokens ?? 256,
+      temperature: options.temperature ?? 0,
+      stream: true,
+    };
+    if (chat) body.messages = [{ role: "user", content: prompt }];
+    else body.prompt = prompt;
+    if (options.topP !== undefined) body.top_p = options.topP;
+    if (options.seed !== undefined) body.seed = options.seed;
+    if (options.stop && options.stop.length > 0) body.stop = options.stop.slice(0, 4);
+    // Servers honour `stop`, but cut locally too: some accept only four and some ignore it.
+    const stop = new StopMatcher(options.stop ?? []);
+    let finish: string | null = null;
+    try {
+      for await (const data of http.postStream(chat ? "/chat/completions" : "/completions", body, options.signal)) {
+        const delta = streamDelta(data, chat, backend);
+        const text = stop.push(delta.text);
+        if (text) yield { type: "text", text };
+        if (delta.finish) finish = delta.finish;
+        if (stop.done) break;
+      }
+    } catch (error) {
+      if (options.signal?.aborted) {
+        yield { type: "finish", reason: "abort" };
+        return;
+      }
+      throw error;
+    }
+    const rest = stop.flush();
+    if (rest) yield { type: "text", text: rest };
+    yield { type: "finish", reason: stop.done ? "stop" : finish === "length" ? "length" : "stop" };
+  }
+
+  return {
+    id: settings.id,
+    http,
+    tokenize,
+    detokenize,
+    nextTokenLogprobs,
+    logLikelihood,
+    generate,
+    async close() {
+      closed = true;
+    },
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * Pure mapping between OpenAI-compatible wire formats and the LanguageModel types. No I/O.
+ */
+import { BackendError } from "../../core/errors.js";
+import type { LogLikelihood, TokenLogprob } from "../../core/language-model.js";
+import { utf8Length } from "../../core/language-model.js";
+
+/** The `logprobs` object of a legacy /v1/completions choice. */
+interface CompletionLogprobs {
+  tokens?: string[];
+  token_logprobs?: (number | null)[];
+  top_logprobs?: (Record<string, number> | null)[] | null;
+  text_offset?: number[];
+}
+
+const GREEDY_EPSILON = 1e-6;
+
+function firstChoice(response: unknown, backend: string, what: string): Record<string, unknown> {
+  const choices = (response as { choices?: unknown })?.choices;
+  if (!Array.isArray(choices) || choices.length === 0 || typeof choices[0] !== "object" || choices[0] === null) {
+    throw new BackendError(backend, `${what}: response has no choices`);
+  }
+  return choices[0] as Record<string, unknown>;
+}
+
+/** Python-style string length (code points), which is what servers' text_offset counts. */
+export function codePointLength(text: string): number {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+}
+
+/**
+ * Score `continuation` from a /v1/completions response to prompt = context + continuation with
+ * `echo: true, logprobs: 1, max_tokens: 1`. Prompt tokens are those starting before the prompt's
+ * end; continuation tokens are the prompt tokens that contain any continuation character (so a
+ * token straddling the boundary counts for the continuation, as in lm-evaluation-harness).
+ */
+export function echoLogLikelihood(response: unknown, context: string, continuation: string, backend: string): LogLikelihood {
+  const choice = firstChoice(response, backend, "log-likelihood");
+  const lp = choice.logprobs as CompletionLogprobs | null | undefined;
+  const noEcho = `the server returned no prompt log-probabilities, so it cannot score log-likelihoods ` +
+    `(it must support /v1/completions with echo and logprobs, as vLLM does)`;
+  if (!lp || !Array.isArray(lp.token_logprobs) || !Array.isArray(lp.text_offset) || !Array.isArray(lp.tokens)) {
+    throw new BackendError(backend, noEcho);
+  }
+  const offsets = lp.text_offset;
+  const count = Math.min(offsets.length, lp.tokens.length, lp.token_logprobs.length);
+  const contextChars = codePointLength(context);
+  const promptChars = contextChars + codePointLength(continuation);
+  // How many tokens are the prompt's: the server's own count when it reports usage, else those
+  // that start before the prompt's end.
+  const usage = (response as { usage?: { prompt_tokens?: unknown } }).usage?.prompt_tokens;
+  let promptTokens = 0;
+  if (typeof usage === "number" && Number.isInteger(usage) && usage > 0) {
+    if (usage > count) throw new BackendError(backend, noEcho);
+    promptTokens = usage;
+  } else {
+    while (promptTokens < count && offsets[promptTokens] < promptChars) promptTokens++;
+  }
+  if (promptTokens === 0) throw new BackendError(backend, noEcho);
+  // Some servers render special tokens (BOS as "<s>") into the offsets; measure that shift at the
+  // prompt's end, where the echoed token texts must line up with the prompt.
+  const promptTextEnd = promptTokens < count ? offsets[promptTokens] : offsets[count - 1] + codePointLength(lp.tokens[count - 1]);
+  const shift = promptTextEnd - promptChars;
+  if (shift < 0 || offsets[0] !== 0) throw new BackendError(backend, noEcho);
+  const contextEnd = contextChars + shift;
+  const promptEnd = promptChars + shift;
+  let logprob = 0;
+  let tokens = 0;
+  let greedy = true;
+  for (let i = 0; i < promptTokens; i++) {
+    const end = i + 1 < offsets.length ? offsets[i + 1] : promptEnd;
+    if (end <= contextEnd) continue;
+    const value = lp.token_logprobs[i];
+    if (value === null || value === undefined) {
+      if (i === 0 && (lp.tokens[0] ?? "") !== "" && contextEnd === 0) {
+        throw new BackendError(backend, `cannot score the first token of a document: the server adds no BOS token; give a non-empty context`);
+      }
+      if (i === 0) continue;
+      throw new BackendError(backend, `log-likelihood: token ${i} has no log-probability`);
+    }
+    logprob += value;
+    tokens++;
+    const top = lp.top_logprobs?.[i];
+    if (top) {
+      const best = Math.max(...Object.values(top));
+      if (best > value + GREEDY_EPSILON) greedy = false;
+    } else {
+      greedy = false;
+    }
+  }
+  return { logprob, tokens, bytes: utf8Length(continuation), greedy };
+}
+
+/** Top next-token candidates from a /v1/completions response with `logprobs: k, max_tokens: 1`. */
+export function topLogprobs(response: unknown, topK: number, backend: string): TokenLogprob[] {
+  const choice = firstChoice(response, backend, "next-token log-probabilities");
+  const lp = choice.logprobs as CompletionLogprobs | null | undefined;
+  const top = lp?.top_logprobs?.[0];
+  if (!top) throw new BackendError(backend, "the server returned no top log-probabilities");
+  return Object.entries(top)
+    .map(([text, logprob]) => ({ token: null, text, logprob }))
+    .sort((a, b) => b.logprob - a.logprob)
+    .slice(0, topK);
+}
+
+/** One streamed chunk of /v1/completions or /v1/chat/completions. */
+export function streamDelta(data: string, chat: boolean, backend: string): { text: string; finish: string | null } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(data);
+  } catch {
+    throw new BackendError(backend, `stream: event is not JSON: ${data.slice(0, 100)}`);
+  }
+  const error = (parsed as { error?: { message?: string } }).error;
+  if (error) throw new BackendError(backend, `stream: ${error.message ?? JSON.stringify(error)}`);
+  const choices = (parsed as { choices?: unknown[] }).choices;
+  if (!Array.isArray(choices) || choices.length === 0) return { text: "", finish: null };
+  const choice = choices[0] as { text?: string; delta?: { content?: string | null }; finish_reason?: string | null };
+  const text = chat ? choice.delta?.content ?? "" : choice.text ?? "";
+  return { text, finish: choice.finish_reason ?? null };
+}

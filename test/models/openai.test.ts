@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BackendError } from "../../src/core/errors.js";
+import { generateText } from "../../src/core/language-model.js";
+import { createOpenAIModel } from "../../src/models/openai/model.js";
+import { languageModelConformance } from "./conformance.js";
+import { reference, startStub, STUB_VOCAB, stubGreedy, type StubServer } from "./openai-stub.js";
+
+let stub: StubServer;
+beforeAll(async () => {
+  stub = await startStub();
+});
+afterAll(async () => {
+  await stub.close();
+});
+
+const fast = { maxRetries: 3, backoffMs: 1 };
+
+languageModelConformance("openai-compatible (stub server)", {
+  open: async () => createOpenAIModel({ id: "stub", model: "stub", baseUrl: stub.url, ...fast }),
+  contexts: ["The capital of France is", "Hello, world", "x"],
+  tokenIds: false,
+});
+
+languageModelConformance("openai-compatible chat (stub server)", {
+  open: async () => createOpenAIModel({ id: "stub-chat", model: "stub", baseUrl: stub.url, chat: true, ...fast }),
+  contexts: ["The capital of France is"],
+  tokenIds: false,
+});
+
+describe("openai-compatible backend", () => {
+  it("computes log-likelihoods equal to the reference, including tokens straddling the boundary", async () => {
+    const model = createOpenAIModel({ id: "m", model: "stub", baseUrl: stub.url });
+    // " Paris" is one token: the continuation "aris" after " P" straddles the boundary.
+    for (const [context, continuation] of [["The capital of France is", " Paris"], ["The capital of France is P", "aris"], ["a", "b c"], ["", "The answer"]]) {
+      const got = await model.logLikelihood(context, continuation);
+      const want = reference(context, continuation);
+      expect(got.logprob).toBeCloseTo(want.logprob, 9);
+      expect(got.tokens).toBe(want.tokens);
+      expect(got.greedy).toBe(want.greedy);
+      expect(got.bytes).toBe(Buffer.byteLength(continuation));
+    }
+  });
+
+  it("streams exactly the server's greedy generation", async () => {
+    const model = createOpenAIModel({ id: "m", model: "stub", baseUrl: stub.url });
+    const { text, reason } = await generateText(model, "The", { maxTokens: 5 });
+    expect(text).toBe(stubGreedy("The", 5).map((t) => STUB_VOCAB[t]).join(""));
+    expect(reason).toBe("length");
+  });
+
+  it("retries 429 and 500 with backoff, then succeeds", async () => {
+    for (const status of [429, 500]) {
+      const flaky = await startStub({ failFirst: 2, failStatus: status });
+      try {
+        const model = createOpenAIModel({ id: "m", model: "stub", baseUrl: flaky.url, ...fast });
+        const got = await model.logLikelihood("a", "b");
+        expect(got.logprob).toBeCloseTo(reference("a", "b").logprob, 9);
+        expect(flaky.requests).toBe(3);
+      } finally {
+        await flaky.close();
+      }
+    }
+  });
+
+  it("gives up after maxRetries with a BackendError naming the status", async () => {
+    const flaky = await startStub({ failFirst: 10, failStatus: 503 });
+    try {
+      const model = createOpenAIModel({ id: "m", model: "stub", baseUrl: flaky.url, maxRetries: 2, backoffMs: 1 });
+      await expect(model.logLikelihood("a", "b")).rejects.toThrow(/HTTP 503 after 3 attempts/);
+      expect(flaky.requests).toBe(3);
+    } finally {
+      await flaky.close();
+    }
+  });
+
+  it("says clearly when a server cannot give prompt log-probabilities", async () => {
+    const noEcho = await startStub({ noEcho: true });
+    try {
+      const model = createOpenAIModel({ id: "m", model: "stub", baseUrl: noEcho.url });
+      const error = await model.logLikelihood("The capital", " of").catch((e) => e);
+      expect(error).toBeInstanceOf(BackendError);
+      expect(error.message).toMatch(/no prompt log-probabilities.*echo/);
+    } finally {
+      await noEcho.close();
+    }
+  });
+
+  it("times out a slow server", async () => {
+    const slow = await startStub({ delayMs: 500 });
+    try {
+      const model = createOpenAIModel({ id: "m", model: "stub", baseUrl: slow.url, timeoutMs: 50 });
+      await expect(model.logLikelihood("a", "b")).rejects.toThrow(/no response within 50 ms/);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it("keeps at most `concurrency` requests in flight and uses all of them", async () => {
+    const slow = await startStub({ delayMs: 30 });
+    try {
+      const model = createOpenAIModel({ id: "m", model: "stub", baseUrl: slow.url, concurrency: 3 });
+      await Promise.all(Array.from({ length: 12 }, () => model.logLikelihood("a", "b")));
+      expect(slow.maxInFlight).toBe(3);
+      expect(model.http.limiter.peak).toBe(3);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it("sends the API key as a bearer token and never puts it in errors", async () => {
+    const locked = await startStub({ apiKey: "sekret-123" });
+    try {
+      const good = createOpenAIModel({ id: "m", model: "stub", baseUrl: locked.url, apiKey: "sekret-123" });
+      await good.logLikelihood("a", "b");
+      const bad = createOpenAIModel({ id: "m", model: "stub", baseUrl: locked.url, apiKey: "wrong-key-456" });
+      const error = await bad.logLikelihood("a", "b").catch((e) => e);
+      expect(error.message).toMatch(/HTTP 401/);
+      expect(error.message).not.toContain("wrong-key-456");
+    } finally {
+      await locked.close();
+    }
+  });
+
+  it("uses an injected fetch", async () => {
+    const seen: string[] = [];
+    const model = createOpenAIModel({
+      id: "m", model: "stub", baseUrl: stub.url,
+      fetch: async (input, init) => {
+        seen.push(String(input));
+        return fetch(input, init);
+      },
+    });
+    await model.nextTokenLogprobs("a", 2);
+    expect(seen).toEqual([`${stub.url}/completions`]);
+  });
+});
