@@ -1,0 +1,28 @@
+import { MethodError, bool, num, type MergeMethod } from "./types.js";
+
+/** Weighted average Σ w_i·x_i, divided by Σ w_i when `normalize` (default true). */
+export const linear: MergeMethod = {
+  name: "linear",
+  summary: "Weighted average of the models",
+  base: "unused",
+  models: { min: 1 },
+  params: [
+    { name: "weight", perModel: true, required: true },
+    { name: "normalize", perModel: false, required: false, default: true },
+  ],
+  merge({ tensors, modelParams, global }) {
+    const n = tensors[0].length;
+    const weights = modelParams.map((p) => num(p.weight, "weight"));
+    let total = 0;
+    for (const w of weights) total += w;
+    if (bool(global.normalize) && total === 0) throw new MethodError("linear: the weights sum to zero and normalize is on");
+    const scale = bool(global.normalize) ? 1 / total : 1;
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      let sum = 0;
+      for (let m = 0; m < tensors.length; m++) sum += weights[m] * tensors[m][i];
+      out[i] = sum * scale;
+    }
+    return out;
+  },
+};

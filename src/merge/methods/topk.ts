@@ -1,0 +1,69 @@
+/**
+ * Linear-time top-k selection by magnitude: a two-pass radix select over the IEEE-754 bits of
+ * |x| (which order like unsigned integers), never a sort. Ties at the threshold are broken by
+ * index, lowest first, so the result is deterministic.
+ */
+
+const HIGH_BINS = 65536;
+
+/** Bit pattern of the k-th largest |x| (1-based k), or -1 when k <= 0. NaN must not occur. */
+export function kthLargestAbsBits(x: Float32Array, k: number): number {
+  if (k <= 0) return -1;
+  const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  const high = new Uint32Array(HIGH_BINS);
+  for (let i = 0; i < bits.length; i++) high[(bits[i] & 0x7fffffff) >>> 16]++;
+  let remaining = k;
+  let bin = HIGH_BINS - 1;
+  for (; bin > 0; bin--) {
+    if (high[bin] >= remaining) break;
+    remaining -= high[bin];
+  }
+  const low = new Uint32Array(HIGH_BINS);
+  for (let i = 0; i < bits.length; i++) {
+    const a = bits[i] & 0x7fffffff;
+    if (a >>> 16 === bin) low[a & 0xffff]++;
+  }
+  let lowBin = HIGH_BINS - 1;
+  for (; lowBin > 0; lowBin--) {
+    if (low[lowBin] >= remaining) break;
+    remaining -= low[lowBin];
+  }
+  return ((bin << 16) | lowBin) >>> 0;
+}
+
+/**
+ * Keep exactly `k` entries of largest |x| (mask 1), zero elsewhere. Returns a 0/1 mask.
+ * `k >= n` keeps everything; `k <= 0` keeps nothing.
+ */
+export function topKMask(x: Float32Array, k: number): Uint8Array {
+  const n = x.length;
+  const mask = new Uint8Array(n);
+  if (k >= n) return mask.fill(1);
+  if (k <= 0) return mask;
+  const threshold = kthLargestAbsBits(x, k);
+  const bits = new Uint32Array(x.buffer, x.byteOffset, n);
+  let above = 0;
+  for (let i = 0; i < n; i++) if ((bits[i] & 0x7fffffff) > threshold) above++;
+  let ties = k - above;
+  for (let i = 0; i < n; i++) {
+    const a = bits[i] & 0x7fffffff;
+    if (a > threshold) mask[i] = 1;
+    else if (a === threshold && ties > 0) {
+      mask[i] = 1;
+      ties--;
+    }
+  }
+  return mask;
+}
+
+/**
+ * Keep the entries ranked (by |x| descending, ties by index) from `skipTop` to `skipTop + keep`:
+ * drop the `skipTop` largest, keep the next `keep`, drop the rest.
+ */
+export function bandMask(x: Float32Array, skipTop: number, keep: number): Uint8Array {
+  const upper = topKMask(x, skipTop + keep);
+  if (skipTop <= 0) return upper;
+  const top = topKMask(x, skipTop);
+  for (let i = 0; i < upper.length; i++) upper[i] &= top[i] ^ 1;
+  return upper;
+}
