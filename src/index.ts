@@ -14,3 +14,14 @@ export {
 export type {
   HfWeights, SafetensorsDType, SafetensorsFile, TensorData, TensorPlanEntry, TensorProducer, WriteShardedOptions, WriteShardedResult,
 } from "./formats/safetensors/index.js";
+export type { GgufFile, OpenGgufOptions } from "./formats/gguf/reader.js";
+export { openGguf, openGgufBytes } from "./formats/gguf/reader.js";
+export type { GgufTensorInfo } from "./formats/gguf/header.js";
+export type { GgufTensorPlan } from "./formats/gguf/encode-header.js";
+export type { WriteGgufOptions, GgufPlannedTensor, GgufWriteSummary } from "./formats/gguf/writer.js";
+export { writeGguf } from "./formats/gguf/writer.js";
+export { encodeTensor, dequantize } from "./formats/gguf/codec.js";
+export type { GgufValue, GgufScalar, GgufArray, GgufMetadata, GgufNumberType, GgufBigIntType } from "./formats/gguf/values.js";
+export { ggufValue, getGgufString, getGgufNumber, getGgufArray } from "./formats/gguf/values.js";
+export type { GgufScalarType, GgufValueType, GgmlTypeInfo } from "./formats/gguf/constants.js";
+export { GGML_TYPES, GGUF_ENCODABLE_DTYPES } from "./formats/gguf/constants.js";
