@@ -1,0 +1,198 @@
+/**
+ * Pairwise battle files: one vote per row, read into `Comparison`s.
+ *
+ * Two layouts, recognised by their column (or key) names, in CSV or JSON Lines:
+ * - Chatbot Arena: `model_a, model_b, winner`, winner one of `model_a | model_b | tie | both_bad`
+ *   (Arena's older spelling `tie (bothbad)` is read as `both_bad`).
+ * - llmfao: `left, right, winner` (left and right are model names), winner one of
+ *   `left | right | tie`.
+ * Other columns (Arena's category flags, ids, prompts) are ignored unless `domainColumn` names
+ * one, whose value then becomes each comparison's domain.
+ */
+import { promises as fs } from "node:fs";
+import { InputFileError } from "../core/errors.js";
+import { DEFAULT_DOMAIN, type Comparison, type ComparisonOutcome } from "../core/evidence.js";
+import { parseCsvTable } from "./csv.js";
+
+export type BattleLayout = "arena" | "llmfao";
+
+/** The column names of each layout: the two models and the winner. */
+export const BATTLE_LAYOUTS: Record<BattleLayout, { a: string; b: string; winner: string; outcomes: Record<string, ComparisonOutcome> }> = {
+  arena: {
+    a: "model_a",
+    b: "model_b",
+    winner: "winner",
+    outcomes: { model_a: "a", model_b: "b", tie: "tie", both_bad: "both_bad", "tie (bothbad)": "both_bad" },
+  },
+  llmfao: {
+    a: "left",
+    b: "right",
+    winner: "winner",
+    outcomes: { left: "a", right: "b", tie: "tie" },
+  },
+};
+
+export interface ReadBattlesOptions {
+  /** A column (CSV) or key (JSONL) whose value becomes each comparison's domain. */
+  domainColumn?: string;
+  /**
+   * What to do with a row that compares a model with itself: "error" (the default) or "skip"
+   * (drop it with a warning; Arena's own fit ignores such rows, and its published data has a few).
+   */
+  selfComparisons?: "error" | "skip";
+}
+
+/** Parsed battles: `comparisons[k]` was read from line `lines[k]` of `file`. */
+export interface Battles {
+  file: string;
+  layout: BattleLayout;
+  comparisons: Comparison[];
+  lines: number[];
+  /** Rows dropped (self-comparisons when skipped), said in words. */
+  warnings: string[];
+}
+
+/** Read a battle file (CSV or JSON Lines, detected from its first character). */
+export async function readBattles(file: string, options: ReadBattlesOptions = {}): Promise<Battles> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, "utf8");
+  } catch (error) {
+    throw new InputFileError(file, `cannot read: ${(error as Error).message}`);
+  }
+  return parseBattles(text, file, options);
+}
+
+/** Parse battle text; `file` names it in error messages. */
+export function parseBattles(text: string, file: string, options: ReadBattlesOptions = {}): Battles {
+  const first = text.replace(/^\ufeff/, "").trimStart();
+  if (first.length === 0) throw new InputFileError(file, "empty battle file");
+  return first[0] === "{" ? parseBattlesJsonl(text, file, options) : parseBattlesCsv(text, file, options);
+}
+
+/** Which layout a set of column names is, or an error listing what was expected. */
+export function detectBattleLayout(columns: readonly string[], file: string, line?: number): BattleLayout {
+  const has = (name: string) => columns.includes(name);
+  for (const layout of Object.keys(BATTLE_LAYOUTS) as BattleLayout[]) {
+    const spec = BATTLE_LAYOUTS[layout];
+    if (has(spec.a) && has(spec.b) && has(spec.winner)) return layout;
+  }
+  throw new InputFileError(
+    file,
+    `not a battle file: expected columns "model_a, model_b, winner" (Arena) or "left, right, winner" (llmfao); found ${columns.join(", ") || "none"}`,
+    line,
+  );
+}
+
+export function parseBattlesCsv(text: string, file: string, options: ReadBattlesOptions = {}): Battles {
+  const table = parseCsvTable(text, file);
+  const layout = detectBattleLayout(table.header, file, table.headerLine);
+  const spec = BATTLE_LAYOUTS[layout];
+  const ia = table.header.indexOf(spec.a);
+  const ib = table.header.indexOf(spec.b);
+  const iw = table.header.indexOf(spec.winner);
+  let id = -1;
+  if (options.domainColumn !== undefined) {
+    id = table.header.indexOf(options.domainColumn);
+    if (id < 0) throw new InputFileError(file, `no column "${options.domainColumn}" for the domain; header has ${table.header.join(", ")}`, table.headerLine);
+  }
+  const comparisons: Comparison[] = [];
+  const lines: number[] = [];
+  const skipped: number[] = [];
+  for (const row of table.rows) {
+    const f = row.fields;
+    const comparison = toComparison(layout, f[ia], f[ib], f[iw], id >= 0 ? f[id] : undefined, file, row.line, options);
+    if (comparison === undefined) {
+      skipped.push(row.line);
+      continue;
+    }
+    comparisons.push(comparison);
+    lines.push(row.line);
+  }
+  if (comparisons.length === 0) throw new InputFileError(file, "no battles after the header");
+  return { file, layout, comparisons, lines, warnings: skipWarnings(file, skipped) };
+}
+
+export function parseBattlesJsonl(text: string, file: string, options: ReadBattlesOptions = {}): Battles {
+  const comparisons: Comparison[] = [];
+  const lines: number[] = [];
+  let layout: BattleLayout | undefined;
+  const skipped: number[] = [];
+  const rawLines = text.split("\n");
+  for (let n = 0; n < rawLines.length; n++) {
+    const raw = (n === 0 ? rawLines[n].replace(/^\ufeff/, "") : rawLines[n]).trim();
+    if (raw === "") continue;
+    const line = n + 1;
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch (error) {
+      throw new InputFileError(file, `invalid JSON: ${(error as Error).message}`, line);
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      throw new InputFileError(file, "expected a JSON object per line", line);
+    }
+    const record = value as Record<string, unknown>;
+    layout ??= detectBattleLayout(Object.keys(record), file, line);
+    const spec = BATTLE_LAYOUTS[layout];
+    const field = (key: string): string => {
+      const v = record[key];
+      if (typeof v !== "string") {
+        throw new InputFileError(file, v === undefined ? `missing key "${key}"` : `"${key}" must be a string, found ${JSON.stringify(v)}`, line);
+      }
+      return v;
+    };
+    let domain: string | undefined;
+    if (options.domainColumn !== undefined) {
+      const v = record[options.domainColumn];
+      if (v === undefined || v === null) domain = "";
+      else if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") domain = String(v);
+      else throw new InputFileError(file, `"${options.domainColumn}" must be a string, number or boolean`, line);
+    }
+    const comparison = toComparison(layout, field(spec.a), field(spec.b), field(spec.winner), domain, file, line, options);
+    if (comparison === undefined) {
+      skipped.push(line);
+      continue;
+    }
+    comparisons.push(comparison);
+    lines.push(line);
+  }
+  if (layout === undefined || comparisons.length === 0) throw new InputFileError(file, "no battles in the file");
+  return { file, layout, comparisons, lines, warnings: skipWarnings(file, skipped) };
+}
+
+function skipWarnings(file: string, skipped: number[]): string[] {
+  if (skipped.length === 0) return [];
+  const shown = skipped.slice(0, 10).join(", ") + (skipped.length > 10 ? ", ..." : "");
+  return [`${file}: skipped ${skipped.length} row(s) comparing a model with itself (lines ${shown})`];
+}
+
+/** A validated comparison, or undefined for a self-comparison that is to be skipped. */
+function toComparison(
+  layout: BattleLayout,
+  rawA: string,
+  rawB: string,
+  rawWinner: string,
+  rawDomain: string | undefined,
+  file: string,
+  line: number,
+  options: ReadBattlesOptions,
+): Comparison | undefined {
+  const spec = BATTLE_LAYOUTS[layout];
+  const a = rawA.trim();
+  const b = rawB.trim();
+  if (a === "") throw new InputFileError(file, `empty model name in "${spec.a}"`, line);
+  if (b === "") throw new InputFileError(file, `empty model name in "${spec.b}"`, line);
+  const winner = rawWinner.trim();
+  const outcome = Object.hasOwn(spec.outcomes, winner) ? spec.outcomes[winner] : undefined;
+  if (outcome === undefined) {
+    throw new InputFileError(file, `unknown winner ${JSON.stringify(rawWinner)}; expected one of ${Object.keys(spec.outcomes).join(", ")}`, line);
+  }
+  if (a === b) {
+    if (options.selfComparisons === "skip") return undefined;
+    throw new InputFileError(file, `model "${a}" is compared with itself (skip such rows with selfComparisons: "skip")`, line);
+  }
+  const comparison: Comparison = { a, b, outcome };
+  if (rawDomain !== undefined) comparison.domain = rawDomain.trim() || DEFAULT_DOMAIN;
+  return comparison;
+}

@@ -1,0 +1,98 @@
+/**
+ * Damped Newton ascent for the smooth concave log-likelihoods of the pairwise models. One
+ * coordinate can be held fixed (an anchor) because these likelihoods are invariant to shifting
+ * all strengths; the remaining Hessian block is then negative definite and is solved by a dense
+ * Cholesky factorisation (O(k³) per step: fine for hundreds of models).
+ */
+
+/** Fills `grad` and `hess` (k×k row-major) at `x` when given, and returns the objective. */
+export type Objective = (x: Float64Array, grad: Float64Array | null, hess: Float64Array | null) => number;
+
+export interface NewtonOptions {
+  /** Index of a coordinate held at its starting value. */
+  fixed?: number;
+  /** Stop when the largest Newton step component is below this. */
+  tolerance?: number;
+  maxIterations?: number;
+}
+
+export interface NewtonResult {
+  x: Float64Array;
+  value: number;
+  iterations: number;
+  converged: boolean;
+}
+
+/** Converged when the Newton step is below this (in natural-log strength units). */
+export const NEWTON_TOLERANCE = 1e-11;
+const MAX_ITERATIONS = 200;
+const MIN_STEP_FRACTION = 2 ** -40;
+
+export function maximizeNewton(start: Float64Array, objective: Objective, options: NewtonOptions = {}): NewtonResult {
+  const k = start.length;
+  const tolerance = options.tolerance ?? NEWTON_TOLERANCE;
+  const maxIterations = options.maxIterations ?? MAX_ITERATIONS;
+  const free: number[] = [];
+  for (let c = 0; c < k; c++) if (c !== options.fixed) free.push(c);
+  const f = free.length;
+  let x = Float64Array.from(start);
+  const grad = new Float64Array(k);
+  const hess = new Float64Array(k * k);
+  const a = new Float64Array(f * f);
+  const step = new Float64Array(f);
+  const trial = new Float64Array(k);
+  let value = objective(x, grad, hess);
+  for (let iteration = 1; iteration <= maxIterations; iteration++) {
+    // Solve (−H) step = grad on the free coordinates.
+    for (let r = 0; r < f; r++) {
+      step[r] = grad[free[r]];
+      for (let c = 0; c < f; c++) a[r * f + c] = -hess[free[r] * k + free[c]];
+    }
+    choleskySolve(a, step, f);
+    let largest = 0;
+    for (let r = 0; r < f; r++) largest = Math.max(largest, Math.abs(step[r]));
+    // Backtrack until the objective does not decrease (beyond rounding).
+    let t = 1;
+    while (t >= MIN_STEP_FRACTION) {
+      trial.set(x);
+      for (let r = 0; r < f; r++) trial[free[r]] += t * step[r];
+      const next = objective(trial, null, null);
+      if (next >= value - 1e-13 * Math.abs(value)) break;
+      t /= 2;
+    }
+    if (t < MIN_STEP_FRACTION) return { x, value, iterations: iteration, converged: largest < tolerance * 1e3 };
+    x = Float64Array.from(trial);
+    value = objective(x, grad, hess);
+    if (largest * t < tolerance) return { x, value, iterations: iteration, converged: true };
+  }
+  return { x, value, iterations: maxIterations, converged: false };
+}
+
+/**
+ * Solve A·x = b in place (b becomes x) for a symmetric positive definite A (n×n, row-major,
+ * overwritten by its Cholesky factor). Throws if A is not positive definite.
+ */
+export function choleskySolve(a: Float64Array, b: Float64Array, n: number): void {
+  for (let j = 0; j < n; j++) {
+    let d = a[j * n + j];
+    for (let p = 0; p < j; p++) d -= a[j * n + p] * a[j * n + p];
+    if (!(d > 0)) throw new Error(`matrix is not positive definite (pivot ${j} = ${d})`);
+    d = Math.sqrt(d);
+    a[j * n + j] = d;
+    for (let i = j + 1; i < n; i++) {
+      let s = a[i * n + j];
+      for (let p = 0; p < j; p++) s -= a[i * n + p] * a[j * n + p];
+      a[i * n + j] = s / d;
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    let s = b[i];
+    for (let p = 0; p < i; p++) s -= a[i * n + p] * b[p];
+    b[i] = s / a[i * n + i];
+  }
+  for (let i = n - 1; i >= 0; i--) {
+    let s = b[i];
+    for (let p = i + 1; p < n; p++) s -= a[p * n + i] * b[p];
+    b[i] = s / a[i * n + i];
+  }
+}
