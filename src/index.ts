@@ -14,6 +14,12 @@ export {
 export type {
   HfWeights, SafetensorsDType, SafetensorsFile, TensorData, TensorPlanEntry, TensorProducer, WriteShardedOptions, WriteShardedResult,
 } from "./formats/safetensors/index.js";
+export type { CsvRecord, CsvTable } from "./formats/csv.js";
+export { parseCsv, parseCsvTable, columnIndices } from "./formats/csv.js";
+export type { Battles, BattleLayout, ReadBattlesOptions } from "./formats/battles.js";
+export { readBattles, parseBattles, parseBattlesCsv, parseBattlesJsonl, detectBattleLayout, BATTLE_LAYOUTS } from "./formats/battles.js";
+export type { PairwiseRanking, RankComparisonsOptions, TieModel } from "./rank/pairwise/index.js";
+export { rankComparisons, SEPARATION_PRIOR } from "./rank/pairwise/index.js";
 export type { GgufFile, OpenGgufOptions } from "./formats/gguf/reader.js";
 export { openGguf, openGgufBytes } from "./formats/gguf/reader.js";
 export type { GgufTensorInfo } from "./formats/gguf/header.js";
@@ -25,9 +31,3 @@ export type { GgufValue, GgufScalar, GgufArray, GgufMetadata, GgufNumberType, Gg
 export { ggufValue, getGgufString, getGgufNumber, getGgufArray } from "./formats/gguf/values.js";
 export type { GgufScalarType, GgufValueType, GgmlTypeInfo } from "./formats/gguf/constants.js";
 export { GGML_TYPES, GGUF_ENCODABLE_DTYPES } from "./formats/gguf/constants.js";
-export type { CsvRecord, CsvTable } from "./formats/csv.js";
-export { parseCsv, parseCsvTable, columnIndices } from "./formats/csv.js";
-export type { Battles, BattleLayout, ReadBattlesOptions } from "./formats/battles.js";
-export { readBattles, parseBattles, parseBattlesCsv, parseBattlesJsonl, detectBattleLayout, BATTLE_LAYOUTS } from "./formats/battles.js";
-export type { PairwiseRanking, RankComparisonsOptions, TieModel } from "./rank/pairwise/index.js";
-export { rankComparisons, SEPARATION_PRIOR } from "./rank/pairwise/index.js";
