@@ -104,12 +104,14 @@ export function vocabFromTokenizerJson(
 
   if (byteFallback) {
     // llama.cpp's SentencePiece-style tokenizer merges the adjacent pair with the highest score;
-    // scoring each token by minus the rank of the merge that makes it reproduces BPE's order.
+    // scoring each token by minus its place among the tokens the merges create reproduces BPE's
+    // order (and stays the same when a token can be made by more than one merge).
     const scores = new Array<number>(tokens.length).fill(0);
-    merges.forEach(([a, b], rank) => {
+    let created = 0;
+    for (const [a, b] of merges) {
       const id = idOf.get(a + b);
-      if (id !== undefined && scores[id] === 0) scores[id] = -(rank + 1);
-    });
+      if (id !== undefined && scores[id] === 0) scores[id] = -++created;
+    }
     vocab.scores = scores;
     vocab.addSpacePrefix = hasPrepend(tok.normalizer);
   } else {

@@ -1,0 +1,81 @@
+import { promises as fs } from "node:fs";
+import * as path from "node:path";
+import { writeDirAtomic } from "../../core/atomic.js";
+import { ConfigError, InputFileError } from "../../core/errors.js";
+import { f32ToBf16, f32ToF16 } from "../../core/half.js";
+import { silentProgress, type Progress } from "../../core/progress.js";
+import { llamaConfigToJson } from "../hf/config.js";
+import { deinterleaveRotaryRows, ggufToHfName, rotaryHeads } from "../hf/llama-tensors.js";
+import { tokenizerJsonFromVocab } from "../hf/tokenizer.js";
+import { writeSafetensorsSharded, type TensorPlanEntry } from "../safetensors/index.js";
+import { openGguf } from "../gguf/reader.js";
+import { configFromMetadata, vocabFromMetadata, HF_TOKENIZER_KEY } from "./gguf-metadata.js";
+
+export interface GgufToHfOptions {
+  /** Type of the written tensors. Default: F32 for quantized sources, otherwise the source type. */
+  dtype?: "f32" | "f16" | "bf16";
+  maxShardBytes?: number;
+  progress?: Progress;
+}
+
+/**
+ * Convert a llama or qwen2 GGUF file back to a Hugging Face folder: dequantized weights in
+ * safetensors, q/k rows de-interleaved, config.json and the tokenizer (the original
+ * tokenizer.json when the GGUF carries one, otherwise rebuilt from the GGUF vocabulary). The
+ * folder appears only when complete.
+ */
+export async function convertGgufToHf(srcFile: string, dstDir: string, options: GgufToHfOptions = {}): Promise<string[]> {
+  const gguf = await openGguf(srcFile);
+  try {
+    const tensors = gguf.list();
+    const unknown = tensors.filter((t) => ggufToHfName(t.name) === undefined).map((t) => t.name);
+    if (unknown.length) throw new InputFileError(srcFile, `tensors without a Hugging Face name: ${unknown.slice(0, 10).join(", ")}`);
+    const tied = !tensors.some((t) => t.name === "output.weight");
+    const config = configFromMetadata(gguf.metadata, srcFile, tied);
+    const vocab = vocabFromMetadata(gguf.metadata, srcFile);
+    const permute = gguf.architecture === "llama";
+    const outType = (source: string) => {
+      if (options.dtype) {
+        const chosen = ({ f32: "F32", f16: "F16", bf16: "BF16" } as const)[options.dtype];
+        if (!chosen) throw new ConfigError([`--dtype must be one of f32, f16, bf16 for a Hugging Face folder (got "${options.dtype}")`]);
+        return chosen;
+      }
+      return source === "F16" || source === "BF16" ? source : "F32";
+    };
+    const plan: (TensorPlanEntry & { source: string })[] = tensors.map((t) => ({
+      name: ggufToHfName(t.name)!,
+      dtype: t.shape.length < 2 ? "F32" : outType(t.dtype),
+      shape: t.shape,
+      source: t.name,
+    }));
+    const originalTokenizer = gguf.metadata.get(HF_TOKENIZER_KEY);
+    const rebuilt = tokenizerJsonFromVocab(vocab);
+
+    return await writeDirAtomic(dstDir, async (tmp) => {
+      const { files } = await writeSafetensorsSharded(
+        tmp,
+        plan,
+        async (_info, index) => {
+          const entry = plan[index];
+          let data = await gguf.readF32(entry.source);
+          const heads = permute ? rotaryHeads(entry.source, config.numHeads, config.numKvHeads) : undefined;
+          if (heads !== undefined) data = deinterleaveRotaryRows(data, heads, entry.shape.length > 1 ? entry.shape[1] : 1);
+          if (entry.dtype === "F16") return f32ToF16(data);
+          if (entry.dtype === "BF16") return f32ToBf16(data);
+          return data;
+        },
+        { maxShardBytes: options.maxShardBytes, metadata: { format: "pt" }, progress: options.progress ?? silentProgress },
+      );
+      const write = (name: string, value: unknown) => fs.writeFile(path.join(tmp, name), JSON.stringify(value, null, 2) + "\n");
+      await write("config.json", llamaConfigToJson(config));
+      if (originalTokenizer?.type === "string") await fs.writeFile(path.join(tmp, "tokenizer.json"), originalTokenizer.value);
+      else await write("tokenizer.json", rebuilt.tokenizer);
+      await write("tokenizer_config.json", rebuilt.config);
+      return [...files.map((f) => path.join(dstDir, path.basename(f))), "config.json", "tokenizer.json", "tokenizer_config.json"].map((f) =>
+        path.isAbsolute(f) ? f : path.join(dstDir, f),
+      );
+    });
+  } finally {
+    await gguf.close();
+  }
+}
