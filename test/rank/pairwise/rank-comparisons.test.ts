@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Comparison } from "../../../src/core/evidence.js";
+import type { Comparison, RankedModel } from "../../../src/core/evidence.js";
 import { ConfigError } from "../../../src/core/errors.js";
 import { readBattles } from "../../../src/formats/battles.js";
 import { rankComparisons } from "../../../src/rank/pairwise/index.js";
@@ -7,7 +7,7 @@ import { quantile, ranksFromIntervals } from "../../../src/rank/pairwise/rank-in
 import { ARENA_CSV, hasArena } from "./reference.js";
 import { simulateVotes } from "./simulate.js";
 
-const byName = (models: { model: string }[]) => Object.fromEntries(models.map((m) => [m.model, m]));
+const byName = (models: RankedModel[]): Record<string, RankedModel> => Object.fromEntries(models.map((m) => [m.model, m]));
 
 describe("rankComparisons", () => {
   const planted = { top: 1250, good: 1100, mid: 1000, low: 900, bottom: 750 };
