@@ -62,7 +62,7 @@ describe("mutation: random byte flips of valid files", () => {
       try {
         st = await openSafetensors(file);
       } catch (error) {
-        if (!(error instanceof InputFileError)) throw new Error(`case ${c}: not an InputFileError: ${String(error)}`);
+        if (!(error instanceof InputFileError)) throw new Error(`case ${c}: not an InputFileError: ${String(error)}`, { cause: error });
         expect(error.file).toBe(file);
         outcomes.rejected++;
         continue;
@@ -74,7 +74,7 @@ describe("mutation: random byte flips of valid files", () => {
           expect((await st.readF32(t.name)).length).toBe(elementCount(t.shape));
         }
       } catch (error) {
-        if (!(error instanceof InputFileError)) throw new Error(`case ${c}: read failed with ${String(error)}`);
+        if (!(error instanceof InputFileError)) throw new Error(`case ${c}: read failed with ${String(error)}`, { cause: error });
         outcomes.readFailed++;
       } finally {
         await st.close();
