@@ -81,7 +81,7 @@ describe("GGUF reader under random byte mutations", () => {
         }
       } catch (error) {
         if (!(error instanceof InputFileError)) {
-          throw new Error(`mutant ${c} (seed file ${c % seeds.length}) raised ${String(error)}`);
+          throw new Error(`mutant ${c} (seed file ${c % seeds.length}) raised ${String(error)}`, { cause: error });
         }
         expect(error.message).toMatch(new RegExp(`^mutant-${c}\\.gguf: `));
         rejected++;
