@@ -8,6 +8,8 @@ import { CogenError } from "../core/errors.js";
 type Verb = { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> };
 
 const verbs: Record<string, Verb> = {
+  inspect: { summary: "show the format, metadata and tensors of a GGUF, a safetensors file or an HF folder", load: () => import("./inspect.js") },
+  convert: { summary: "convert a llama-family HF folder to GGUF, or a GGUF back to an HF folder", load: () => import("./convert.js") },
 };
 
 export function usage(): string {

@@ -1,0 +1,51 @@
+import { promises as fs } from "node:fs";
+import { ConfigError, InputFileError } from "../core/errors.js";
+import { streamProgress } from "../core/progress.js";
+import { convertGgufToHf } from "../formats/convert/gguf-to-hf.js";
+import { convertHfToGguf, type ConvertDType } from "../formats/convert/hf-to-gguf.js";
+import { parseFlags, parseSize } from "./args.js";
+import { printJson } from "./output.js";
+
+const HELP = `usage: cogen convert SRC DST [--dtype f32|f16|bf16|q8_0] [--out-shard-size SIZE] [--json]
+
+Convert a llama-family Hugging Face folder (Llama, Mistral, Qwen2) to a GGUF file that llama.cpp
+runs, or a GGUF file back to a Hugging Face folder. The direction follows SRC: a folder becomes
+a GGUF file, a GGUF file becomes a folder.
+
+  --dtype           type of the weight matrices (default: the source's own type; a quantized
+                    GGUF becomes f32). q8_0 is for GGUF output only.
+  --out-shard-size  largest safetensors shard when writing a folder (e.g. 5B, 2GiB)
+  --json            print a summary as JSON`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(
+    argv,
+    { dtype: { type: "string" }, "out-shard-size": { type: "string" }, json: { type: "boolean" } },
+    HELP,
+  );
+  if (positionals.length !== 2) {
+    console.error(HELP);
+    return 2;
+  }
+  const [src, dst] = positionals;
+  const stat = await fs.stat(src).catch(() => {
+    throw new InputFileError(src, "no such file or folder");
+  });
+  const progress = values.json ? undefined : streamProgress();
+  const started = Date.now();
+  let summary: Record<string, unknown>;
+  if (stat.isDirectory()) {
+    if (values["out-shard-size"]) throw new ConfigError(["--out-shard-size applies to Hugging Face output only"]);
+    const result = await convertHfToGguf(src, dst, { dtype: values.dtype as ConvertDType | undefined, progress });
+    summary = { from: src, to: dst, direction: "hf→gguf", bytes: result.bytes, tensors: result.tensors.length };
+  } else {
+    const dtype = values.dtype as "f32" | "f16" | "bf16" | undefined;
+    const maxShardBytes = values["out-shard-size"] ? parseSize(values["out-shard-size"], "--out-shard-size") : undefined;
+    const files = await convertGgufToHf(src, dst, { dtype, maxShardBytes, progress });
+    summary = { from: src, to: dst, direction: "gguf→hf", files };
+  }
+  summary.seconds = (Date.now() - started) / 1000;
+  if (values.json) printJson(summary);
+  else console.log(`converted ${src} → ${dst} in ${(summary.seconds as number).toFixed(1)}s`);
+  return 0;
+}
