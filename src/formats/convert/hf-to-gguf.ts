@@ -9,6 +9,8 @@ import { readVocab } from "../hf/tokenizer.js";
 import { openHfWeights } from "../safetensors/index.js";
 import { encodeTensor } from "../gguf/codec.js";
 import { writeGguf, type GgufWriteSummary } from "../gguf/writer.js";
+import { openGguf } from "../gguf/reader.js";
+import { checkLlamaCppRequirements } from "../gguf/llama-check.js";
 import type { GgufTensorPlan } from "../gguf/encode-header.js";
 import { modelMetadata, vocabMetadata, FILE_TYPE } from "./gguf-metadata.js";
 
@@ -70,7 +72,7 @@ export async function convertHfToGguf(srcDir: string, dstFile: string, options: 
       ...vocabMetadata(vocab, tokenizerJson),
     ];
     const progress = options.progress ?? silentProgress;
-    return await writeGguf(dstFile, {
+    const summary = await writeGguf(dstFile, {
       metadata,
       plan,
       progress,
@@ -82,6 +84,8 @@ export async function convertHfToGguf(srcDir: string, dstFile: string, options: 
         return encodeTensor(data, entry.dtype);
       },
     });
+    await checkWritten(dstFile);
+    return summary;
   } finally {
     await weights.close();
   }
@@ -102,4 +106,15 @@ function tensorType(source: TensorInfo, target: keyof typeof FILE_TYPE): DType {
   if (source.shape.length < 2) return "F32";
   if (target === "Q8_0" && source.shape[source.shape.length - 1] % 32 !== 0) return "F16";
   return target;
+}
+
+/** A GGUF that llama.cpp would refuse (or abort on) must never be left behind as if complete. */
+async function checkWritten(file: string): Promise<void> {
+  const written = await openGguf(file);
+  const problems = checkLlamaCppRequirements(written);
+  await written.close();
+  if (problems.length) {
+    await fs.rm(file, { force: true });
+    throw new InputFileError(file, `the converted file would not load in llama.cpp, so it was removed:\n  - ${problems.join("\n  - ")}`);
+  }
 }
