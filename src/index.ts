@@ -31,3 +31,4 @@ export type { GgufValue, GgufScalar, GgufArray, GgufMetadata, GgufNumberType, Gg
 export { ggufValue, getGgufString, getGgufNumber, getGgufArray } from "./formats/gguf/values.js";
 export type { GgufScalarType, GgufValueType, GgmlTypeInfo } from "./formats/gguf/constants.js";
 export { GGML_TYPES, GGUF_ENCODABLE_DTYPES } from "./formats/gguf/constants.js";
+export { checkLlamaCppRequirements, assertLoadableByLlamaCpp, LLAMA_CPP_CHECKED_ARCHITECTURES } from "./formats/gguf/llama-check.js";
