@@ -1,0 +1,176 @@
+/**
+ * The models file (YAML): the experts an evaluation or a gateway uses.
+ *
+ *   experts:
+ *     - id: med-small                # required, unique
+ *       backend: llamacpp            # llamacpp | openai
+ *       path: ./med.gguf             # llamacpp: a local GGUF file (relative to this file)
+ *       lora: ./med-adapter.gguf     # optional runtime LoRA adapter ...
+ *       scale: 0.8                   # ... and its scale (default 1)
+ *       threads: 1                   # optional
+ *       context_size: 2048           # optional
+ *       domains: [medicine]          # domains it claims
+ *       tags: [small]
+ *     - id: remote-7b
+ *       backend: openai
+ *       url: http://127.0.0.1:8000/v1  # base URL including /v1
+ *       model: meta-llama/Llama-3.1-8B # the server's model name (default: id)
+ *       api_key_env: MY_KEY          # the key is read from this environment variable, never stored
+ *       concurrency: 8               # optional; also timeout_ms, max_retries, chat: true
+ *
+ * A bare list of experts (without `experts:`) is accepted too. Every problem is reported with
+ * the file, line and field.
+ */
+import { promises as fs } from "node:fs";
+import * as path from "node:path";
+import { LineCounter, parseDocument, isMap, isSeq, type Document } from "yaml";
+import { ConfigError, InputFileError } from "../core/errors.js";
+
+export type BackendKind = "llamacpp" | "openai";
+
+/** One expert, as plain JSON (it travels inside distributed jobs). */
+export interface ExpertSpec {
+  id: string;
+  backend: BackendKind;
+  /** llamacpp: absolute path of the GGUF file. */
+  path?: string;
+  /** openai: base URL. */
+  url?: string;
+  /** openai: the server's model name. */
+  model?: string;
+  lora?: { path: string; scale: number };
+  domains: string[];
+  tags: string[];
+  threads?: number;
+  contextSize?: number;
+  /** openai: name of the environment variable holding the API key. */
+  apiKeyEnv?: string;
+  concurrency?: number;
+  timeoutMs?: number;
+  maxRetries?: number;
+  chat?: boolean;
+}
+
+const KNOWN = new Set([
+  "id", "backend", "path", "url", "model", "lora", "scale", "domains", "tags", "threads", "context_size",
+  "api_key_env", "concurrency", "timeout_ms", "max_retries", "chat",
+]);
+
+export async function readModelsFile(file: string): Promise<ExpertSpec[]> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, "utf8");
+  } catch (error) {
+    throw new InputFileError(file, `cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  return parseModelsFile(text, file);
+}
+
+/** Parse and validate a models file; relative paths resolve against the file's directory. */
+export function parseModelsFile(text: string, file: string): ExpertSpec[] {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const error = doc.errors[0];
+    throw new InputFileError(file, `not valid YAML: ${error.message.split("\n")[0]}`, lineCounter.linePos(error.pos[0]).line);
+  }
+  const where = (keys: (string | number)[]): string => {
+    const node = (doc as Document).getIn(keys, true) as { range?: [number, number, number] } | undefined;
+    const line = node?.range ? lineCounter.linePos(node.range[0]).line : undefined;
+    const field = keys.map((k) => (typeof k === "number" ? `[${k}]` : `.${k}`)).join("").replace(/^\./, "");
+    return line === undefined ? field : `line ${line}: ${field}`;
+  };
+  const listPath: (string | number)[] = isMap(doc.contents) ? ["experts"] : [];
+  const list = listPath.length > 0 ? (doc.contents as { get(k: string): unknown }).get("experts") : doc.contents;
+  if (!isSeq(list)) throw new ConfigError(["expected a list of experts (a top-level list, or a list under 'experts:')"], file);
+  const value = doc.toJS() as unknown;
+  const raw = (listPath.length > 0 ? (value as { experts: unknown[] }).experts : value) as unknown[];
+  const base = path.dirname(path.resolve(file));
+  const problems: string[] = [];
+  const specs: ExpertSpec[] = [];
+  const seen = new Map<string, number>();
+
+  raw.forEach((entry, index) => {
+    const at = (field?: string) => where(field === undefined ? [...listPath, index] : [...listPath, index, field]);
+    if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
+      problems.push(`${at()}: an expert must be a mapping with at least 'id' and 'backend'`);
+      return;
+    }
+    const e = entry as Record<string, unknown>;
+    for (const key of Object.keys(e)) if (!KNOWN.has(key)) problems.push(`${at(key)}: unknown field '${key}' (known: ${[...KNOWN].join(", ")})`);
+    const str = (field: string, required: boolean): string | undefined => {
+      const v = e[field];
+      if (v === undefined || v === null) {
+        if (required) problems.push(`${at()}: '${field}' is required`);
+        return undefined;
+      }
+      if (typeof v !== "string" || v.trim() === "") {
+        problems.push(`${at(field)}: must be a non-empty string`);
+        return undefined;
+      }
+      return v;
+    };
+    const int = (field: string, min: number): number | undefined => {
+      const v = e[field];
+      if (v === undefined || v === null) return undefined;
+      if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
+        problems.push(`${at(field)}: must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+        return undefined;
+      }
+      return v;
+    };
+    const list = (field: string): string[] => {
+      const v = e[field];
+      if (v === undefined || v === null) return [];
+      if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) {
+        problems.push(`${at(field)}: must be a list of strings`);
+        return [];
+      }
+      return v as string[];
+    };
+
+    const id = str("id", true);
+    if (id !== undefined) {
+      if (seen.has(id)) problems.push(`${at("id")}: duplicate id '${id}' (also experts[${seen.get(id)}])`);
+      seen.set(id, index);
+    }
+    const backend = str("backend", true);
+    if (backend !== undefined && backend !== "llamacpp" && backend !== "openai") {
+      problems.push(`${at("backend")}: must be 'llamacpp' or 'openai', got '${backend}'`);
+    }
+    const spec: ExpertSpec = { id: id ?? "", backend: backend as BackendKind, domains: list("domains"), tags: list("tags") };
+    if (backend === "llamacpp") {
+      const p = str("path", true);
+      if (p !== undefined) spec.path = path.resolve(base, p);
+      if (e.url !== undefined) problems.push(`${at("url")}: only for backend 'openai' (llamacpp loads a local 'path')`);
+      const lora = str("lora", false);
+      const scale = e.scale;
+      if (scale !== undefined && (typeof scale !== "number" || !Number.isFinite(scale))) problems.push(`${at("scale")}: must be a number`);
+      if (scale !== undefined && lora === undefined) problems.push(`${at("scale")}: 'scale' needs a 'lora' adapter`);
+      if (lora !== undefined) spec.lora = { path: path.resolve(base, lora), scale: typeof scale === "number" ? scale : 1 };
+      spec.threads = int("threads", 1);
+      spec.contextSize = int("context_size", 16);
+    } else if (backend === "openai") {
+      const url = str("url", true);
+      if (url !== undefined) {
+        if (!/^https?:\/\/[^/\s]+/.test(url)) problems.push(`${at("url")}: must be an http(s) URL such as http://127.0.0.1:8000/v1`);
+        spec.url = url;
+      }
+      for (const field of ["path", "lora", "scale", "threads", "context_size"]) {
+        if (e[field] !== undefined) problems.push(`${at(field)}: only for backend 'llamacpp'`);
+      }
+      spec.model = str("model", false) ?? id;
+      spec.apiKeyEnv = str("api_key_env", false);
+      spec.concurrency = int("concurrency", 1);
+      spec.timeoutMs = int("timeout_ms", 1);
+      spec.maxRetries = int("max_retries", 0);
+      if (e.chat !== undefined && typeof e.chat !== "boolean") problems.push(`${at("chat")}: must be true or false`);
+      if (e.chat !== undefined) spec.chat = e.chat === true;
+    }
+    for (const key of Object.keys(spec) as (keyof ExpertSpec)[]) if (spec[key] === undefined) delete spec[key];
+    specs.push(spec);
+  });
+  if (specs.length === 0 && problems.length === 0) problems.push("the list of experts is empty");
+  if (problems.length > 0) throw new ConfigError(problems, file);
+  return specs;
+}

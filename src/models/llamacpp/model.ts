@@ -1,0 +1,241 @@
+/**
+ * A LanguageModel over a local GGUF file through llama.cpp (node-llama-cpp). Every file (model
+ * and LoRA adapter) is validated before llama.cpp sees it, since llama.cpp aborts the process on
+ * some malformed files. Log-likelihoods come from the full next-token distributions
+ * (`controlledEvaluate` with probabilities); the KV cache is reused across calls that share a
+ * token prefix (the choices of one multiple-choice item share their context).
+ */
+import * as os from "node:os";
+import { promises as fs } from "node:fs";
+import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
+import { BackendError } from "../../core/errors.js";
+import type { GenerateChunk, GenerateOptions, LanguageModel, LogLikelihood, TokenLogprob } from "../../core/language-model.js";
+import { utf8Length } from "../../core/language-model.js";
+import { Limiter } from "../limiter.js";
+import { StopMatcher } from "../stop.js";
+import { acquireBaseModel, type GpuChoice } from "./runtime.js";
+import { validateGgufForLlamaCpp } from "./validate.js";
+
+export interface LlamaCppModelSettings {
+  id: string;
+  /** A local GGUF file. */
+  path: string;
+  /** A runtime LoRA adapter (GGUF) applied with `scale` (default 1). */
+  lora?: { path: string; scale?: number };
+  /** Default: 1 for small models (a second thread contends with Node's own), else cores − 1. */
+  threads?: number;
+  /** Default: min(2048, the model's training context). */
+  contextSize?: number;
+  /** CPU by default; "auto" uses a GPU when llama.cpp finds one. */
+  gpu?: GpuChoice;
+}
+
+/** Files below this size get one thread by default. */
+const SMALL_MODEL_BYTES = 512 * 1024 * 1024;
+const DEFAULT_MAX_TOKENS = 256;
+/** float32 probabilities underflow to 0; score such a token as the smallest positive float32. */
+const MIN_LOGPROB = Math.log(1.4e-45);
+
+export interface LlamaCppModel extends LanguageModel {
+  readonly model: LlamaModel;
+  readonly contextSize: number;
+}
+
+export async function createLlamaCppModel(settings: LlamaCppModelSettings): Promise<LlamaCppModel> {
+  const backend = `llamacpp(${settings.id})`;
+  await validateGgufForLlamaCpp(settings.path);
+  if (settings.lora) await validateGgufForLlamaCpp(settings.lora.path);
+  const size = (await fs.stat(settings.path)).size;
+  const gpu = settings.gpu ?? false;
+  const base = await acquireBaseModel(settings.path, gpu);
+  const model = base.model;
+  let context: LlamaContext;
+  try {
+    const threads = settings.threads ?? (size < SMALL_MODEL_BYTES ? 1 : Math.max(1, os.availableParallelism() - 1));
+    const contextSize = settings.contextSize ?? Math.min(2048, model.trainContextSize || 2048);
+    context = await model.createContext({
+      contextSize,
+      threads,
+      sequences: 1,
+      ...(settings.lora ? { lora: { adapters: [{ filePath: settings.lora.path, scale: settings.lora.scale ?? 1 }] } } : {}),
+    });
+  } catch (error) {
+    await base.release();
+    throw new BackendError(backend, `cannot create a context: ${(error as Error).message}`);
+  }
+  const sequence: LlamaContextSequence = context.getSequence();
+  const lock = new Limiter(1);
+  let closed = false;
+  const prefix: Token[] = model.tokens.shouldPrependBosToken && model.tokens.bos !== null ? [model.tokens.bos] : [];
+  /** What an empty context starts from: BOS, or end-of-text for models without BOS (as lm-eval does). */
+  const documentStart: Token[] = prefix.length > 0 ? prefix : [model.tokens.bos ?? model.tokens.eos].filter((t): t is Token => t !== null);
+
+  const tokensOf = (text: string): Token[] => {
+    const tokens = [...prefix, ...model.tokenize(text, false)];
+    return tokens.length > 0 ? tokens : [...documentStart];
+  };
+  const checkOpen = () => {
+    if (closed) throw new BackendError(backend, "model is closed");
+  };
+  const checkFits = (n: number) => {
+    if (n > context.contextSize) throw new BackendError(backend, `input of ${n} tokens exceeds the context size ${context.contextSize}`);
+  };
+
+  /**
+   * Make the sequence hold tokens[0..keep) (reusing what is cached) and return `keep`, the index
+   * of the first token still to evaluate; `keep` is at most `needFrom`, the first position whose
+   * next-token distribution is needed.
+   */
+  async function reuse(tokens: Token[], needFrom: number): Promise<number> {
+    const current = sequence.contextTokens;
+    let common = 0;
+    while (common < current.length && common < tokens.length && current[common] === tokens[common]) common++;
+    const keep = Math.min(common, needFrom);
+    if (keep < current.length) await sequence.eraseContextTokenRanges([{ start: keep, end: current.length }]);
+    return keep;
+  }
+
+  async function logLikelihood(contextText: string, continuation: string): Promise<LogLikelihood> {
+    checkOpen();
+    return lock.run(async () => {
+      const ctx = contextText === "" ? [...documentStart] : tokensOf(contextText);
+      const whole = [...(contextText === "" ? documentStart : prefix), ...model.tokenize(contextText + continuation, false)];
+      let common = 0;
+      while (common < ctx.length && common < whole.length && ctx[common] === whole[common]) common++;
+      // The first token of the input has no distribution before it.
+      common = Math.max(common, 1);
+      const bytes = utf8Length(continuation);
+      if (common >= whole.length) return { logprob: 0, tokens: 0, bytes, greedy: true };
+      checkFits(whole.length);
+      const evalTokens = whole.slice(0, whole.length - 1);
+      const start = await reuse(evalTokens, common - 1);
+      const input = evalTokens.slice(start).map((token, j) =>
+        start + j >= common - 1 ? ([token, { generateNext: { probabilities: true } }] as [Token, { generateNext: { probabilities: true } }]) : token,
+      );
+      const out = await sequence.controlledEvaluate(input);
+      let logprob = 0;
+      let greedy = true;
+      for (let i = common - 1; i < whole.length - 1; i++) {
+        const probabilities = out[i - start]?.next.probabilities;
+        if (!probabilities) throw new BackendError(backend, `llama.cpp returned no probabilities at token ${i}`);
+        const target = whole[i + 1];
+        const p = probabilities.get(target) ?? 0;
+        logprob += p > 0 ? Math.log(p) : MIN_LOGPROB;
+        const top = probabilities.keys().next().value;
+        if (top !== target && (probabilities.get(top as Token) ?? 0) > p) greedy = false;
+      }
+      return { logprob, tokens: whole.length - common, bytes, greedy };
+    });
+  }
+
+  async function nextTokenLogprobs(contextText: string, topK: number): Promise<TokenLogprob[]> {
+    checkOpen();
+    return lock.run(async () => {
+      const tokens = tokensOf(contextText);
+      checkFits(tokens.length);
+      const start = await reuse(tokens, tokens.length - 1);
+      const input = tokens.slice(start).map((token, j) =>
+        start + j === tokens.length - 1 ? ([token, { generateNext: { probabilities: true } }] as [Token, { generateNext: { probabilities: true } }]) : token,
+      );
+      const out = await sequence.controlledEvaluate(input);
+      const probabilities = out[input.length - 1]?.next.probabilities;
+      if (!probabilities) throw new BackendError(backend, "llama.cpp returned no probabilities");
+      const result: TokenLogprob[] = [];
+      for (const [token, p] of probabilities) {
+        if (result.length >= topK) break;
+        result.push({ token, text: model.detokenize([token], false), logprob: p > 0 ? Math.log(p) : MIN_LOGPROB });
+      }
+      return result;
+    });
+  }
+
+  async function* generate(prompt: string, options: GenerateOptions = {}): AsyncGenerator<GenerateChunk> {
+    checkOpen();
+    const release = await lock.acquire();
+    try {
+      const tokens = tokensOf(prompt);
+      const maxTokens = options.maxTokens ?? DEFAULT_MAX_TOKENS;
+      checkFits(tokens.length);
+      if (options.signal?.aborted) {
+        yield { type: "finish", reason: "abort" };
+        return;
+      }
+      const start = await reuse(tokens, tokens.length - 1);
+      const stop = new StopMatcher(options.stop ?? []);
+      const generated: Token[] = [];
+      let emitted = "";
+      let reason: "stop" | "length" | "abort" = "length";
+      const temperature = options.temperature ?? 0;
+      const iterator = sequence.evaluate(tokens.slice(start), {
+        temperature,
+        ...(options.topP !== undefined ? { topP: options.topP } : {}),
+        ...(options.seed !== undefined ? { seed: options.seed } : {}),
+      });
+      for await (const token of iterator) {
+        if (options.signal?.aborted) {
+          reason = "abort";
+          break;
+        }
+        if (model.isEogToken(token)) {
+          reason = "stop";
+          break;
+        }
+        generated.push(token);
+        if (tokens.length + generated.length >= context.contextSize) {
+          reason = "length";
+          break;
+        }
+        // Detokenize the whole generation so multi-token UTF-8 characters come out whole.
+        const text = model.detokenize(generated, false);
+        const settled = text.endsWith("\uFFFD") ? text.slice(0, text.lastIndexOf("\uFFFD")) : text;
+        if (settled.length > emitted.length && settled.startsWith(emitted)) {
+          const piece = stop.push(settled.slice(emitted.length));
+          emitted = settled;
+          if (piece) yield { type: "text", text: piece };
+        }
+        if (stop.done) {
+          reason = "stop";
+          break;
+        }
+        if (generated.length >= maxTokens) break;
+      }
+      await iterator.return(undefined);
+      if (!stop.done && reason !== "abort") {
+        const text = model.detokenize(generated, false);
+        const piece = stop.push(text.slice(emitted.length)) + stop.flush();
+        if (piece) yield { type: "text", text: piece };
+        if (stop.done) reason = "stop";
+      }
+      yield { type: "finish", reason, tokens: generated.length };
+    } finally {
+      release();
+    }
+  }
+
+  return {
+    id: settings.id,
+    model,
+    get contextSize() {
+      return context.contextSize;
+    },
+    async tokenize(text: string) {
+      checkOpen();
+      return model.tokenize(text, false) as number[];
+    },
+    async detokenize(tokens: number[]) {
+      checkOpen();
+      return model.detokenize(tokens as Token[], false);
+    },
+    nextTokenLogprobs,
+    logLikelihood,
+    generate,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await lock.run(async () => {
+        await context.dispose();
+        await base.release();
+      });
+    },
+  };
+}

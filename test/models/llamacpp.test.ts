@@ -1,0 +1,139 @@
+import { promises as fs } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Token } from "node-llama-cpp";
+import { generateText } from "../../src/core/language-model.js";
+import { createLlamaCppModel } from "../../src/models/llamacpp/model.js";
+import { loadedBaseCount, llamaRuntime } from "../../src/models/llamacpp/runtime.js";
+import { makeTinyLlama, tempDir } from "../fixtures/tiny-llama.js";
+import { languageModelConformance } from "./conformance.js";
+
+let root: string;
+let ggufPromise: Promise<string> | undefined;
+function tinyGguf(): Promise<string> {
+  ggufPromise ??= (async () => {
+    root = await tempDir();
+    return (await makeTinyLlama(root)).gguf();
+  })();
+  return ggufPromise;
+}
+afterAll(async () => {
+  if (root) await fs.rm(root, { recursive: true, force: true });
+});
+
+languageModelConformance("llama.cpp (tiny random llama)", {
+  open: async () => createLlamaCppModel({ id: "tiny", path: await tinyGguf(), contextSize: 256 }),
+  contexts: ["The heart pumps blood", "A contract is", "river"],
+  tokenIds: true,
+});
+
+/** Direct node-llama-cpp reference: a fresh sequence, every token evaluated, no cache reuse. */
+async function referenceLogLikelihood(file: string, context: string, continuation: string): Promise<{ logprob: number; tokens: number }> {
+  const llama = await llamaRuntime(false);
+  const model = await llama.loadModel({ modelPath: file, gpuLayers: 0 });
+  const ctx = await model.createContext({ contextSize: 256, threads: 1 });
+  try {
+    const c = model.tokenize(context, false);
+    const w = model.tokenize(context + continuation, false);
+    let n = 0;
+    while (n < c.length && c[n] === w[n]) n++;
+    const seq = ctx.getSequence();
+    const out = await seq.controlledEvaluate(w.slice(0, -1).map((t) => [t, { generateNext: { probabilities: true } }] as [Token, { generateNext: { probabilities: true } }]));
+    let logprob = 0;
+    for (let i = n; i < w.length; i++) logprob += Math.log(out[i - 1]!.next.probabilities!.get(w[i])!);
+    return { logprob, tokens: w.length - n };
+  } finally {
+    await ctx.dispose();
+    await model.dispose();
+  }
+}
+
+describe("llama.cpp backend", () => {
+  let file: string;
+  beforeAll(async () => {
+    file = await tinyGguf();
+  });
+
+  it("computes log-likelihoods equal to direct node-llama-cpp evaluation, in any call order (KV cache reuse)", async () => {
+    const model = await createLlamaCppModel({ id: "tiny", path: file, contextSize: 256 });
+    try {
+      const pairs: [string, string][] = [
+        ["The heart pumps", " blood"], ["The heart pumps", " water"], ["The heart", " pumps blood"],
+        ["A contract is an", " agreement"], ["The heart pumps", " blood"],
+      ];
+      for (const [context, continuation] of pairs) {
+        const got = await model.logLikelihood(context, continuation);
+        const want = await referenceLogLikelihood(file, context, continuation);
+        expect(got.tokens).toBe(want.tokens);
+        expect(got.logprob).toBeCloseTo(want.logprob, 4);
+      }
+    } finally {
+      await model.close();
+    }
+  });
+
+  it("scores a text from the start of a document (empty context)", async () => {
+    const model = await createLlamaCppModel({ id: "tiny", path: file, contextSize: 256 });
+    try {
+      const ll = await model.logLikelihood("", "The river flows");
+      expect(ll.tokens).toBe((await model.tokenize("The river flows")).length);
+      expect(ll.logprob).toBeLessThan(0);
+      expect(Number.isFinite(ll.logprob)).toBe(true);
+    } finally {
+      await model.close();
+    }
+  });
+
+  it("greedy generation equals node-llama-cpp's own greedy decoding", async () => {
+    const model = await createLlamaCppModel({ id: "tiny", path: file, contextSize: 256 });
+    const llama = await llamaRuntime(false);
+    const direct = await llama.loadModel({ modelPath: file, gpuLayers: 0 });
+    const ctx = await direct.createContext({ contextSize: 256, threads: 1 });
+    try {
+      const sequence = ctx.getSequence();
+      for (const prompt of ["The heart", "river", "The central bank"]) {
+        const { text } = await generateText(model, prompt, { maxTokens: 5 });
+        const tokens: Token[] = [];
+        for await (const token of sequence.evaluate(direct.tokenize(prompt, false), { temperature: 0 })) {
+          if (direct.isEogToken(token)) break;
+          tokens.push(token);
+          if (tokens.length === 5) break;
+        }
+        await sequence.clearHistory();
+        expect(text).toBe(direct.detokenize(tokens, false));
+      }
+    } finally {
+      await ctx.dispose();
+      await direct.dispose();
+      await model.close();
+    }
+  });
+
+  it("shares one loaded base between experts and frees it when the last closes", async () => {
+    const before = loadedBaseCount();
+    const a = await createLlamaCppModel({ id: "a", path: file, contextSize: 64 });
+    const b = await createLlamaCppModel({ id: "b", path: file, contextSize: 64 });
+    expect(loadedBaseCount()).toBe(before + 1);
+    await a.close();
+    expect(loadedBaseCount()).toBe(before + 1);
+    await b.close();
+    expect(loadedBaseCount()).toBe(before);
+  });
+
+  it("refuses a malformed GGUF before llama.cpp sees it", async () => {
+    const bytes = await fs.readFile(file);
+    const broken = path.join(root, "truncated.gguf");
+    await fs.writeFile(broken, bytes.subarray(0, 200));
+    await expect(createLlamaCppModel({ id: "x", path: broken })).rejects.toThrow(/truncated\.gguf/);
+    await expect(createLlamaCppModel({ id: "x", path: path.join(root, "missing.gguf") })).rejects.toThrow(/missing\.gguf/);
+  });
+
+  it("rejects inputs longer than the context", async () => {
+    const model = await createLlamaCppModel({ id: "tiny", path: file, contextSize: 32 });
+    try {
+      await expect(model.logLikelihood("The heart pumps blood ".repeat(20), " x")).rejects.toThrow(/exceeds the context size/);
+    } finally {
+      await model.close();
+    }
+  });
+});
