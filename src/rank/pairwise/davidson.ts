@@ -26,7 +26,7 @@ export interface DavidsonFit {
  * Fit a connected set of pair counts with at least one tie and one decisive vote (otherwise ν is
  * 0 or infinite). `prior` adds virtual wins for each side of every pair.
  */
-export function fitDavidson(counts: PairCounts, options: FitOptions = {}): DavidsonFit {
+export function fitDavidson(counts: PairCounts, options: FitOptions & { startNu?: number } = {}): DavidsonFit {
   const m = counts.models.length;
   const k = m + 1; // θ_0..θ_{m−1}, λ
   const prior = options.prior ?? 0;
@@ -83,7 +83,8 @@ export function fitDavidson(counts: PairCounts, options: FitOptions = {}): David
   };
   const start = new Float64Array(k);
   // At equal strengths P(tie) = ν / (2 + ν): start from the observed tie rate.
-  start[m] = Math.log((2 * totalTies) / (total - totalTies));
+  start[m] = Math.log(options.startNu ?? (2 * totalTies) / (total - totalTies));
+  if (options.start) start.set(options.start.subarray(0, m));
   const result = maximizeNewton(start, objective, { fixed: 0 });
   const nu = Math.exp(result.x[m]);
   const theta = result.x.slice(0, m);

@@ -97,18 +97,20 @@ export function rankComparisons(comparisons: readonly Comparison[], options: Ran
         if (index === 0) tieParameter = 0;
       }
     }
-    const fit = (c: PairCounts, prior: number): Float64Array => {
-      if (c.models.length === 1) return new Float64Array(1);
-      return useDavidson ? fitDavidson(c, { prior }).theta : fitBradleyTerry(c, { prior }).theta;
-    };
     let theta: Float64Array;
-    if (useDavidson && counts.models.length > 1) {
+    let nu: number | undefined;
+    if (counts.models.length === 1) theta = new Float64Array(1);
+    else if (useDavidson) {
       const result = fitDavidson(counts, { prior: separation.finite ? 0 : SEPARATION_PRIOR });
       theta = result.theta;
+      nu = result.nu;
       if (index === 0) tieParameter = result.nu;
     } else {
-      theta = fit(counts, separation.finite ? 0 : SEPARATION_PRIOR);
+      theta = fitBradleyTerry(counts, { prior: separation.finite ? 0 : SEPARATION_PRIOR }).theta;
     }
+    // Bootstrap rounds start from the full-data fit.
+    const fit = (c: PairCounts, prior: number): Float64Array =>
+      useDavidson ? fitDavidson(c, { prior, start: theta, startNu: nu }).theta : fitBradleyTerry(c, { prior, start: theta }).theta;
     const m = counts.models.length;
     let intervals: [number, number][];
     if (rounds > 0 && m > 1) {
