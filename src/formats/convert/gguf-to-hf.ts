@@ -5,7 +5,7 @@ import { ConfigError, InputFileError } from "../../core/errors.js";
 import { f32ToBf16, f32ToF16 } from "../../core/half.js";
 import { silentProgress, type Progress } from "../../core/progress.js";
 import { llamaConfigToJson } from "../hf/config.js";
-import { deinterleaveRotaryRows, ggufToHfName, rotaryHeads } from "../hf/llama-tensors.js";
+import { deinterleaveRotaryRows, ggufToHfName, permuteRowBytes, rotaryHeads } from "../hf/llama-tensors.js";
 import { tokenizerJsonFromVocab } from "../hf/tokenizer.js";
 import { writeSafetensorsSharded, type TensorPlanEntry } from "../safetensors/index.js";
 import { openGguf } from "../gguf/reader.js";
@@ -57,8 +57,12 @@ export async function convertGgufToHf(srcFile: string, dstDir: string, options: 
         plan,
         async (_info, index) => {
           const entry = plan[index];
-          let data = await gguf.readF32(entry.source);
           const heads = permute ? rotaryHeads(entry.source, config.numHeads, config.numKvHeads) : undefined;
+          if (entry.dtype === gguf.info(entry.source)!.dtype) {
+            const raw = await gguf.readRaw(entry.source);
+            return heads === undefined ? raw : permuteRowBytes(raw, heads, raw.length / entry.shape[0], false);
+          }
+          let data = await gguf.readF32(entry.source);
           if (heads !== undefined) data = deinterleaveRotaryRows(data, heads, entry.shape.length > 1 ? entry.shape[1] : 1);
           if (entry.dtype === "F16") return f32ToF16(data);
           if (entry.dtype === "BF16") return f32ToBf16(data);

@@ -4,7 +4,7 @@ import { ConfigError, InputFileError } from "../../core/errors.js";
 import { silentProgress, type Progress } from "../../core/progress.js";
 import type { DType, TensorInfo } from "../../core/tensor.js";
 import { readLlamaConfig, GGUF_ARCHITECTURE } from "../hf/config.js";
-import { hfToGgufName, interleaveRotaryRows, rotaryHeads } from "../hf/llama-tensors.js";
+import { hfToGgufName, interleaveRotaryRows, permuteRowBytes, rotaryHeads } from "../hf/llama-tensors.js";
 import { readVocab } from "../hf/tokenizer.js";
 import { openHfWeights } from "../safetensors/index.js";
 import { encodeTensor } from "../gguf/codec.js";
@@ -78,9 +78,15 @@ export async function convertHfToGguf(srcDir: string, dstFile: string, options: 
       progress,
       produce: async (tensor) => {
         const entry = plan[tensor.index];
-        let data = await weights.readF32(entry.source.name);
         const heads = permute ? rotaryHeads(entry.name, config.numHeads, config.numKvHeads) : undefined;
-        if (heads !== undefined) data = interleaveRotaryRows(data, heads, entry.shape.length > 1 ? entry.shape[1] : 1);
+        const rowLength = entry.shape.length > 1 ? entry.shape[1] : 1;
+        if (entry.dtype === entry.source.dtype) {
+          // Same type on both sides: move the stored bytes, never decoding (half the memory, no conversion).
+          const raw = await weights.readRaw(entry.source.name);
+          return heads === undefined ? raw : permuteRowBytes(raw, heads, raw.length / entry.shape[0], true);
+        }
+        let data = await weights.readF32(entry.source.name);
+        if (heads !== undefined) data = interleaveRotaryRows(data, heads, rowLength);
         return encodeTensor(data, entry.dtype);
       },
     });

@@ -60,31 +60,39 @@ export function rotaryHeads(ggufName: string, numHeads: number, numKvHeads: numb
  * the half-split layout moves to row 2j+i. `rowLength` is the number of columns (1 for a bias).
  */
 export function interleaveRotaryRows(data: Float32Array, heads: number, rowLength: number): Float32Array {
-  return permuteRows(data, heads, rowLength, true);
+  return new Float32Array(permuteRowBytes(asBytes(data), heads, rowLength * 4, true).buffer);
 }
 
 /** The inverse of `interleaveRotaryRows`. */
 export function deinterleaveRotaryRows(data: Float32Array, heads: number, rowLength: number): Float32Array {
-  return permuteRows(data, heads, rowLength, false);
+  return new Float32Array(permuteRowBytes(asBytes(data), heads, rowLength * 4, false).buffer);
 }
 
-function permuteRows(data: Float32Array, heads: number, rowLength: number, interleave: boolean): Float32Array {
-  const rows = data.length / rowLength;
+/**
+ * The same permutation on stored bytes of any element type (`rowBytes` bytes per row), so a
+ * tensor whose type does not change is permuted without decoding it.
+ */
+export function permuteRowBytes(data: Uint8Array, heads: number, rowBytes: number, interleave: boolean): Uint8Array {
+  const rows = data.length / rowBytes;
   const headDim = rows / heads;
   if (!Number.isInteger(rows) || !Number.isInteger(headDim) || headDim % 2 !== 0) {
     throw new Error(`cannot permute ${rows} rows into ${heads} heads of even size`);
   }
   const half = headDim / 2;
-  const out = new Float32Array(data.length);
+  const out = new Uint8Array(data.length);
   for (let h = 0; h < heads; h++) {
     for (let i = 0; i < 2; i++) {
       for (let j = 0; j < half; j++) {
         const split = h * headDim + i * half + j;
         const paired = h * headDim + 2 * j + i;
         const [from, to] = interleave ? [split, paired] : [paired, split];
-        out.set(data.subarray(from * rowLength, (from + 1) * rowLength), to * rowLength);
+        out.set(data.subarray(from * rowBytes, (from + 1) * rowBytes), to * rowBytes);
       }
     }
   }
   return out;
+}
+
+function asBytes(data: Float32Array): Uint8Array {
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
