@@ -1,0 +1,76 @@
+/**
+ * A small pool of worker threads running merge methods. Inputs are transferred, not copied.
+ * Works from compiled .js and from .ts under tsx (the worker is then started with tsx's loader).
+ */
+import { Worker } from "node:worker_threads";
+import { MethodError } from "./methods/types.js";
+import { runMethod, type MethodJob } from "./run-method.js";
+
+export interface MethodRunner {
+  run(job: MethodJob): Promise<Float32Array>;
+  close(): Promise<void>;
+}
+
+/** Runs jobs on the calling thread. */
+export const inlineRunner: MethodRunner = {
+  run: async (job) => runMethod(job),
+  close: async () => undefined,
+};
+
+export function workerPool(threads: number): MethodRunner {
+  if (threads <= 1) return inlineRunner;
+  const fromTs = import.meta.url.endsWith(".ts");
+  const url = new URL(fromTs ? "./worker.ts" : "./worker.js", import.meta.url);
+  const workers: { worker: Worker; busy: boolean }[] = [];
+  const queue: { job: MethodJob; resolve: (x: Float32Array) => void; reject: (e: Error) => void }[] = [];
+  const pending = new Map<number, { resolve: (x: Float32Array) => void; reject: (e: Error) => void; slot: (typeof workers)[number] }>();
+  let nextId = 0;
+
+  const pump = () => {
+    for (const slot of workers) {
+      if (slot.busy || queue.length === 0) continue;
+      const item = queue.shift()!;
+      const id = nextId++;
+      slot.busy = true;
+      pending.set(id, { resolve: item.resolve, reject: item.reject, slot });
+      const transfer = [...item.job.tensors.map((t) => t.buffer as ArrayBuffer), ...(item.job.base ? [item.job.base.buffer as ArrayBuffer] : [])];
+      slot.worker.postMessage({ id, job: item.job }, [...new Set(transfer)]);
+    }
+  };
+
+  for (let i = 0; i < threads; i++) {
+    // Under tsx (tests, `npx tsx`), the worker registers tsx's loader before importing the .ts file.
+    const worker = fromTs
+      ? new Worker(`import("tsx/esm/api").then((api) => { api.register(); return import(${JSON.stringify(url.href)}); });`, { eval: true })
+      : new Worker(url);
+    const slot = { worker, busy: false };
+    worker.on("message", (msg: { id: number; out?: Float32Array; error?: string; name?: string }) => {
+      const p = pending.get(msg.id);
+      if (!p) return;
+      pending.delete(msg.id);
+      slot.busy = false;
+      if (msg.out) p.resolve(msg.out);
+      else p.reject(msg.name === "MethodError" ? new MethodError(msg.error ?? "") : new Error(msg.error));
+      pump();
+    });
+    worker.on("error", (e) => {
+      for (const [id, p] of pending) if (p.slot === slot) {
+        pending.delete(id);
+        p.reject(e);
+      }
+    });
+    worker.unref();
+    workers.push(slot);
+  }
+  return {
+    run(job) {
+      return new Promise((resolve, reject) => {
+        queue.push({ job, resolve, reject });
+        pump();
+      });
+    },
+    async close() {
+      await Promise.all(workers.map((w) => w.worker.terminate()));
+    },
+  };
+}
