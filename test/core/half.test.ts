@@ -36,3 +36,39 @@ describe("half precision", () => {
     expect(back[6]).toBe(1 + 2 ** -6);
   });
 });
+
+describe("half precision fast paths", () => {
+  const halves = [0x3c00, 0xc000, 0x7c00, 0xfc00, 0x7e01, 0x0001, 0x8000, 0x3555, 0x7bff];
+  const expected = Array.from(f16ToF32(new Uint16Array(halves)));
+
+  it("gives the same results for odd lengths and 2-byte-aligned (not 4-byte-aligned) views", () => {
+    const buffer = new Uint16Array(halves.length + 1);
+    buffer.set(halves, 1);
+    const unaligned = buffer.subarray(1); // byteOffset 2
+    expect(Array.from(f16ToF32(unaligned))).toEqual(expected);
+    expect(Array.from(bf16ToF32(unaligned))).toEqual(Array.from(bf16ToF32(new Uint16Array(halves))));
+    const floats = new Float32Array([1, -2, 65504, 1e-7, NaN]);
+    const out = new Uint16Array(6).subarray(1);
+    expect(Array.from(f32ToF16(floats, out))).toEqual(Array.from(f32ToF16(floats)));
+    expect(Array.from(f32ToBf16(floats, out))).toEqual(Array.from(f32ToBf16(floats)));
+    expect(expected[4]).toBeNaN();
+    expect(expected[5]).toBe(2 ** -24);
+    expect(expected[6]).toBe(-0);
+  });
+
+  it("keeps NaN payloads when widening f16 to f32", () => {
+    const bits = new Uint32Array(f16ToF32(new Uint16Array([0x7e01, 0xfd55])).buffer);
+    expect(bits[0]).toBe(0x7fc02000);
+    expect(bits[1]).toBe(0xffaaa000);
+  });
+
+  it("decodes in place when src is the upper half of dst's bytes", () => {
+    for (const [decode, n] of [[f16ToF32, halves.length], [bf16ToF32, halves.length], [f16ToF32, 8]] as const) {
+      const dst = new Float32Array(n);
+      const src = new Uint16Array(dst.buffer, 2 * n, n);
+      src.set(halves.slice(0, n));
+      const reference = decode(new Uint16Array(halves.slice(0, n)));
+      expect(Array.from(decode(src, dst))).toEqual(Array.from(reference));
+    }
+  });
+});

@@ -1,6 +1,7 @@
 import { promises as fs } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { InputFileError } from "../../core/errors.js";
+import { bf16ToF32, f16ToF32 } from "../../core/half.js";
 import type { TensorInfo, TensorSource } from "../../core/tensor.js";
 import { decodeToF32 } from "./decode.js";
 import { readExactly } from "./file-io.js";
@@ -77,6 +78,14 @@ class SafetensorsReader implements SafetensorsFile {
 
   async readF32(name: string): Promise<Float32Array> {
     const e = this.entry(name);
+    if (e.dtype === "F16" || e.dtype === "BF16") {
+      // Read the halves into the upper half of the output and widen in place (see core/half.ts).
+      const n = e.byteLength / 2;
+      const out = new Float32Array(n);
+      await readExactly(this.handle, this.path, new Uint8Array(out.buffer), e.byteLength, e.byteLength, this.dataOffset + e.begin);
+      const halves = new Uint16Array(out.buffer, e.byteLength, n);
+      return e.dtype === "F16" ? f16ToF32(halves, out) : bf16ToF32(halves, out);
+    }
     const raw = await this.readRaw(name);
     // readRaw returns a fresh, 0-offset buffer, so F32 needs no copy.
     if (e.dtype === "F32") return new Float32Array(raw.buffer, 0, raw.length / 4);
