@@ -89,6 +89,22 @@ function checkTokenizer(meta: GgufMetadata, problems: string[]): number | undefi
   }
   const nVocab = tokens.value.length;
   if (nVocab === 0) problems.push("'tokenizer.ggml.tokens' is empty");
+  // llama.cpp looks up the newline token at load time and aborts when it is missing.
+  const vocab = new Set(tokens.value);
+  // Its byte fallback looks up '<0xNN>' (then the raw byte) and aborts when neither exists.
+  if (model?.type === "string" && model.value === "llama") {
+    const missing = [];
+    for (let b = 0; b < 256; b++) {
+      const hex = `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`;
+      if (!vocab.has(hex) && !(b < 128 && vocab.has(String.fromCharCode(b)))) missing.push(hex);
+    }
+    if (missing.length > 0) {
+      problems.push(`the llama tokenizer lacks byte-fallback tokens ${missing.slice(0, 4).join(", ")}${missing.length > 4 ? ` and ${missing.length - 4} more` : ""}; llama.cpp aborts on text that needs them`);
+    }
+  }
+  if (model?.type === "string" && model.value === "gpt2" && !vocab.has("\u010a")) {
+    problems.push("the gpt2 tokenizer needs the byte-level newline token 'Ċ' in 'tokenizer.ggml.tokens'");
+  }
   for (const [key, itemType] of [["tokenizer.ggml.scores", "f32"], ["tokenizer.ggml.token_type", "i32"]] as const) {
     const v = meta.get(key);
     if (v === undefined) continue;

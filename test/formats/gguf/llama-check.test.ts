@@ -72,16 +72,23 @@ describe("llama.cpp loadability check", () => {
   });
 
   it("reports tokenizer problems and special token ids outside the vocabulary", async () => {
-    expect(await problemsOf(edit((m) => m.metadata.set("tokenizer.ggml.eos_token_id", ggufValue.u32(6)))))
-      .toEqual(["'tokenizer.ggml.eos_token_id' is 6, outside the vocabulary of 6 tokens"]);
+    expect(await problemsOf(edit((m) => m.metadata.set("tokenizer.ggml.eos_token_id", ggufValue.u32(263)))))
+      .toEqual(["'tokenizer.ggml.eos_token_id' is 263, outside the vocabulary of 263 tokens"]);
     expect(await problemsOf(edit((m) => m.metadata.set("tokenizer.ggml.padding_token_id", ggufValue.i32(-1)))))
-      .toEqual(["'tokenizer.ggml.padding_token_id' is -1, outside the vocabulary of 6 tokens"]);
+      .toEqual(["'tokenizer.ggml.padding_token_id' is -1, outside the vocabulary of 263 tokens"]);
     expect(await problemsOf(edit((m) => m.metadata.set("tokenizer.ggml.scores", ggufValue.array("f32", [0, 1])))))
-      .toEqual(["'tokenizer.ggml.scores' has 2 entries but there are 6 tokens"]);
+      .toEqual(["'tokenizer.ggml.scores' has 2 entries but there are 263 tokens"]);
     expect(await problemsOf(edit((m) => m.metadata.set("tokenizer.ggml.token_type", ggufValue.array("u8", [1])))))
       .toEqual(["'tokenizer.ggml.token_type' must be an array of i32"]);
-    expect(await problemsOf(edit((m) => m.metadata.set("tokenizer.ggml.model", ggufValue.string("gpt2")))))
-      .toEqual(["missing metadata key 'tokenizer.ggml.merges' (required by the gpt2 tokenizer)"]);
+    expect(await problemsOf(edit((m) => m.metadata.set("tokenizer.ggml.model", ggufValue.string("gpt2"))))).toEqual([
+      "the gpt2 tokenizer needs the byte-level newline token 'Ċ' in 'tokenizer.ggml.tokens'",
+      "missing metadata key 'tokenizer.ggml.merges' (required by the gpt2 tokenizer)",
+    ]);
+    const noBytes = edit((m) => {
+      const tokens = m.metadata.get("tokenizer.ggml.tokens")!.value as string[];
+      m.metadata.set("tokenizer.ggml.tokens", ggufValue.array("string", tokens.map((t) => (t === "<0x0A>" || t === "<0xFF>" ? t + "?" : t))));
+    });
+    expect(await problemsOf(noBytes)).toEqual(["the llama tokenizer lacks byte-fallback tokens <0x0A>, <0xFF>; llama.cpp aborts on text that needs them"]);
     expect(await problemsOf(edit((m) => m.metadata.set("tokenizer.ggml.model", ggufValue.string("wordpiece")))))
       .toEqual(['\'tokenizer.ggml.model\' must be "llama" or "gpt2", found "wordpiece"']);
     expect(await problemsOf(edit((m) => m.metadata.set("tokenizer.ggml.tokens", ggufValue.array("u32", [1])))))
@@ -91,14 +98,14 @@ describe("llama.cpp loadability check", () => {
   it("reports missing tensors and wrong shapes", async () => {
     expect(await problemsOf(edit((m) => (m.plan = m.plan.filter((t) => t.name !== "blk.1.ffn_down.weight")))))
       .toEqual(["missing tensor 'blk.1.ffn_down.weight'"]);
-    expect(await problemsOf(edit((m) => reshape(m, "token_embd.weight", [8, 6]))))
-      .toEqual(["tensor 'token_embd.weight' has shape [8, 6], expected [6, 8]"]);
+    expect(await problemsOf(edit((m) => reshape(m, "token_embd.weight", [8, 263]))))
+      .toEqual(["tensor 'token_embd.weight' has shape [8, 263], expected [263, 8]"]);
     expect(await problemsOf(edit((m) => reshape(m, "blk.0.ffn_up.weight", [8, 16]))))
       .toEqual(["tensor 'blk.0.ffn_up.weight' has shape [8, 16], expected [16, 8]"]);
     expect(await problemsOf(edit((m) => reshape(m, "blk.1.attn_norm.weight", [8, 1]))))
       .toEqual(["tensor 'blk.1.attn_norm.weight' has shape [8, 1], expected [8]"]);
     expect(await problemsOf(edit((m) => reshape(m, "output.weight", [5, 8]))))
-      .toEqual(["tensor 'output.weight' has shape [5, 8], expected [6, 8]"]);
+      .toEqual(["tensor 'output.weight' has shape [5, 8], expected [263, 8]"]);
     expect(await problemsOf(edit((m) => (m.plan = m.plan.filter((t) => t.name !== "blk.0.attn_k.bias")), "qwen2")))
       .toEqual(["missing tensor 'blk.0.attn_k.bias'"]);
     expect(await problemsOf(edit((m) => m.plan.push({ name: "blk.2.attn_norm.weight", dtype: "F32", shape: [8] }))))
