@@ -20,6 +20,8 @@ export type { Battles, BattleLayout, ReadBattlesOptions } from "./formats/battle
 export { readBattles, parseBattles, parseBattlesCsv, parseBattlesJsonl, detectBattleLayout, BATTLE_LAYOUTS } from "./formats/battles.js";
 export type { PairwiseRanking, RankComparisonsOptions, TieModel } from "./rank/pairwise/index.js";
 export { rankComparisons, SEPARATION_PRIOR } from "./rank/pairwise/index.js";
+export { findFragileVotes } from "./rank/pairwise/index.js";
+export type { FragileVotesOptions, FragileVotesReport } from "./rank/pairwise/index.js";
 export type { GgufFile, OpenGgufOptions } from "./formats/gguf/reader.js";
 export { openGguf, openGgufBytes } from "./formats/gguf/reader.js";
 export type { GgufTensorInfo } from "./formats/gguf/header.js";

@@ -28,6 +28,12 @@ export interface FitOptions {
   start?: Float64Array;
 }
 
+/**
+ * Virtual wins added for each side of every compared pair, only when the plain MLE is infinite
+ * (some models never lost or never won). Small enough to leave other ratings all but unchanged.
+ */
+export const SEPARATION_PRIOR = 0.01;
+
 /** log σ(x) without overflow. */
 export function logSigmoid(x: number): number {
   return x >= 0 ? -Math.log1p(Math.exp(-x)) : x - Math.log1p(Math.exp(x));

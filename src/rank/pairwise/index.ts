@@ -6,11 +6,15 @@ import type { Comparison, RankedModel } from "../../core/evidence.js";
 import type { Progress } from "../../core/progress.js";
 import { ConfigError } from "../../core/errors.js";
 import { bootstrapStrengths } from "./bootstrap.js";
-import { fitBradleyTerry, toRating } from "./bradley-terry.js";
+import { fitBradleyTerry, SEPARATION_PRIOR, toRating } from "./bradley-terry.js";
 import { checkSeparation, connectedComponents } from "./components.js";
 import { countPairs, restrictCounts, type PairCounts } from "./counts.js";
 import { fitDavidson } from "./davidson.js";
 import { quantile, ranksFromIntervals } from "./rank-intervals.js";
+
+export { SEPARATION_PRIOR } from "./bradley-terry.js";
+export { findFragileVotes } from "./robustness.js";
+export type { FragileVotesOptions, FragileVotesReport } from "./robustness.js";
 
 export type TieModel = "half" | "davidson";
 
@@ -33,12 +37,6 @@ export interface PairwiseRanking {
   /** Davidson's ν (of the largest component) when ties = "davidson". */
   tieParameter?: number;
 }
-
-/**
- * Virtual wins added for each side of every compared pair, only when the plain MLE is infinite
- * (some models never lost or never won). Small enough to leave other ratings all but unchanged.
- */
-export const SEPARATION_PRIOR = 0.01;
 
 const LOWER_QUANTILE = 0.025;
 const UPPER_QUANTILE = 0.975;
