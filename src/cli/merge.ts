@@ -1,0 +1,70 @@
+import { promises as fs } from "node:fs";
+import * as path from "node:path";
+import { ConfigError, InputFileError } from "../core/errors.js";
+import { streamProgress } from "../core/progress.js";
+import { runMerge } from "../merge/engine.js";
+import { methodNames } from "../merge/methods/registry.js";
+import { parseFlags, parseSize } from "./args.js";
+import { formatBytes, printJson } from "./output.js";
+
+const HELP = `usage: cogen merge CONFIG.yml OUT_DIR [--seed N] [--out-shard-size 5B] [--threads N]
+                   [--out-format hf|gguf] [--dry-run] [--json]
+
+Merge models that share an architecture, from a mergekit YAML config (mergekit-yaml compatible).
+Models are local Hugging Face folders, GGUF files, or PATH+LORA_PATH (adapter merged in first);
+relative paths resolve against the current directory. OUT_DIR appears complete or not at all.
+
+Methods: ${methodNames().join(", ")}
+
+  --seed N            seed for random methods (dare_*, della*); same inputs + seed = same bytes
+  --out-shard-size S  largest output shard (default 5B = 5e9 bytes; also 500M, 2GiB)
+  --threads N         worker threads for the merge math (default 1)
+  --out-format F      hf (default: sharded safetensors folder) or gguf (OUT_DIR/model.gguf)
+  --dry-run           validate the config and every input's shapes; write nothing
+  --json              print the report as JSON`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(argv, {
+    seed: { type: "string" }, "out-shard-size": { type: "string" }, threads: { type: "string" },
+    "out-format": { type: "string" }, "dry-run": { type: "boolean" }, json: { type: "boolean" },
+  }, HELP);
+  if (positionals.length !== 2) {
+    console.error(HELP);
+    return 2;
+  }
+  const [configFile, outDir] = positionals;
+  const problems: string[] = [];
+  const int = (flag: string, text: string | undefined, min: number): number | undefined => {
+    if (text === undefined) return undefined;
+    const v = Number(text);
+    if (!Number.isInteger(v) || v < min) problems.push(`--${flag}: expected an integer >= ${min}, got '${text}'`);
+    return v;
+  };
+  const seed = int("seed", values.seed, 0);
+  const threads = int("threads", values.threads, 1);
+  const format = values["out-format"] ?? "hf";
+  if (format !== "hf" && format !== "gguf") problems.push(`--out-format: expected hf or gguf, got '${format}'`);
+  const maxShardBytes = values["out-shard-size"] ? parseSize(values["out-shard-size"], "--out-shard-size") : undefined;
+  if (problems.length) throw new ConfigError(problems, "flags");
+  const text = await fs.readFile(configFile, "utf8").catch((e: Error) => {
+    throw new InputFileError(configFile, `cannot read: ${e.message}`);
+  });
+  const report = await runMerge({
+    config: text, configName: configFile, baseDir: process.cwd(), outDir: path.resolve(outDir),
+    ...(seed !== undefined ? { seed } : {}), ...(threads !== undefined ? { threads } : {}),
+    ...(maxShardBytes !== undefined ? { maxShardBytes } : {}),
+    outFormat: format as "hf" | "gguf", dryRun: Boolean(values["dry-run"]),
+    ...(values.json ? {} : { progress: streamProgress() }),
+  });
+  if (values.json) {
+    printJson(report);
+    return 0;
+  }
+  for (const w of report.warnings) console.error(`warning: ${w}`);
+  if (report.dryRun) console.log(`ok: ${report.method}, ${report.tensors} tensors, ${report.layers} layers, ${formatBytes(report.outputBytes)} to write (dry run, nothing written)`);
+  else {
+    const mbps = report.inputBytesRead / 1e6 / Math.max(report.seconds, 1e-9);
+    console.log(`merged (${report.method}) ${report.tensors} tensors, ${report.layers} layers → ${outDir} (${formatBytes(report.outputBytes)}) in ${report.seconds.toFixed(1)}s, ${mbps.toFixed(0)} MB/s of input`);
+  }
+  return 0;
+}

@@ -1,0 +1,50 @@
+import { promises as fs } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { main } from "../../src/cli/main.js";
+import { makeModel, tmp } from "./fixtures.js";
+
+let root: string;
+beforeAll(async () => {
+  root = await tmp();
+  const base = await makeModel(path.join(root, "base"), { seed: 1 });
+  await makeModel(path.join(root, "a"), { seed: 2, from: base.tensors });
+});
+afterAll(async () => {
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+describe("cogen merge", () => {
+  it("a method typo fails fast, naming the valid methods", async () => {
+    const cfg = path.join(root, "typo.yml");
+    await fs.writeFile(cfg, "merge_method: dare-ties\nmodels: [{model: nowhere}]\n");
+    const err = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const started = Date.now();
+    const code = await main(["merge", cfg, path.join(root, "out-typo")]);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(code).toBe(1);
+    expect(err.mock.calls.flat().join("\n")).toMatch(/unknown method 'dare-ties' \(did you mean 'dare_ties'\?\); valid methods: linear/);
+    err.mockRestore();
+  });
+
+  it("merges with --json and --seed, relative paths resolving against the working directory", async () => {
+    const cfg = path.join(root, "ok.yml");
+    await fs.writeFile(cfg, `merge_method: dare_linear\nbase_model: ${path.join(root, "base")}\nmodels: [{model: ${path.join(root, "a")}, parameters: {weight: 1, density: 0.5}}]\n`);
+    const out = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    const code = await main(["merge", cfg, path.join(root, "out-ok"), "--seed", "3", "--json", "--out-shard-size", "1M"]);
+    const printed = out.mock.calls.map((c) => String(c[0])).join("");
+    out.mockRestore();
+    expect(code).toBe(0);
+    const report = JSON.parse(printed);
+    expect(report).toMatchObject({ method: "dare_linear", layers: 2, dryRun: false });
+    expect(report.inputBytesRead).toBeGreaterThan(0);
+    expect(await fs.readdir(path.join(root, "out-ok"))).toContain("model.safetensors");
+  });
+
+  it("rejects bad flags", async () => {
+    const err = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    expect(await main(["merge", "x.yml", "out", "--threads", "0", "--out-format", "onnx"])).toBe(1);
+    expect(err.mock.calls.flat().join("\n")).toMatch(/--threads[\s\S]*--out-format/);
+    err.mockRestore();
+  });
+});
