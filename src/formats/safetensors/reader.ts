@@ -1,9 +1,11 @@
+import { constants as bufferConstants } from "node:buffer";
 import { promises as fs } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { InputFileError } from "../../core/errors.js";
 import { bf16ToF32, f16ToF32 } from "../../core/half.js";
 import type { TensorInfo, TensorSource } from "../../core/tensor.js";
 import { decodeToF32 } from "./decode.js";
+import { DTYPE_SIZES } from "./dtypes.js";
 import { readExactly } from "./file-io.js";
 import { PREFIX_BYTES, parseHeader, parseHeaderLength, type SafetensorsEntry } from "./header.js";
 
@@ -71,6 +73,7 @@ class SafetensorsReader implements SafetensorsFile {
 
   async readRaw(name: string): Promise<Uint8Array> {
     const e = this.entry(name);
+    this.checkFits(e, e.byteLength);
     const out = new Uint8Array(e.byteLength);
     await readExactly(this.handle, this.path, out, 0, e.byteLength, this.dataOffset + e.begin);
     return out;
@@ -78,6 +81,7 @@ class SafetensorsReader implements SafetensorsFile {
 
   async readF32(name: string): Promise<Float32Array> {
     const e = this.entry(name);
+    this.checkFits(e, (e.byteLength / DTYPE_SIZES[e.dtype]) * 4);
     if (e.dtype === "F16" || e.dtype === "BF16") {
       // Read the halves into the upper half of the output and widen in place (see core/half.ts).
       const n = e.byteLength / 2;
@@ -96,6 +100,16 @@ class SafetensorsReader implements SafetensorsFile {
     if (this.closed) return;
     this.closed = true;
     await this.handle.close();
+  }
+
+  /** Typed arrays are limited in size (4 GiB on Node 20); say so instead of a RangeError. */
+  private checkFits(e: SafetensorsEntry, bytes: number): void {
+    if (bytes > bufferConstants.MAX_LENGTH) {
+      throw new InputFileError(
+        this.path,
+        `tensor ${JSON.stringify(e.name)} needs ${bytes} bytes in memory, more than one array can hold here (${bufferConstants.MAX_LENGTH})`,
+      );
+    }
   }
 
   private entry(name: string): SafetensorsEntry {

@@ -41,6 +41,8 @@ export interface WriteShardedResult {
   totalSize: number;
 }
 
+const loneSurrogate = /[\uD800-\uDFFF]/u;
+
 interface PlannedTensor extends HeaderTensor {
   index: number;
 }
@@ -192,6 +194,7 @@ export function validatePlan(
     if (typeof entry.name !== "string") problems.push(`plan[${index}]: name is not a string`);
     else if (entry.name === METADATA_KEY) problems.push(`${label}: the name is reserved for metadata`);
     else if (seen.has(entry.name)) problems.push(`${label}: duplicate name`);
+    else if (loneSurrogate.test(entry.name)) problems.push(`${label}: name contains an unpaired UTF-16 surrogate`);
     seen.add(entry.name);
     if (!isSafetensorsDType(entry.dtype)) {
       problems.push(`${label}: dtype ${JSON.stringify(entry.dtype)} cannot be stored in safetensors`);
@@ -207,6 +210,7 @@ export function validatePlan(
   });
   for (const [key, value] of Object.entries(metadata ?? {})) {
     if (typeof value !== "string") problems.push(`metadata ${JSON.stringify(key)}: value is not a string`);
+    else if (loneSurrogate.test(key) || loneSurrogate.test(value)) problems.push(`metadata ${JSON.stringify(key)}: unpaired UTF-16 surrogate`);
   }
   if (problems.length > 0) throw new ConfigError(problems, "safetensors write plan");
   return out;

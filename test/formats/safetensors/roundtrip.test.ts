@@ -84,6 +84,8 @@ describe("safetensors round trip", () => {
     await expect(writeSafetensorsFile(file, [u8("a", [1], 1), u8("a", [1], 1)])).rejects.toThrow(/duplicate name/);
     await expect(writeSafetensorsFile(file, [u8("__metadata__", [1], 1)])).rejects.toThrow(/reserved/);
     await expect(writeSafetensorsFile(file, [u8("a", [-1], 1)])).rejects.toThrow(/non-negative/);
+    await expect(writeSafetensorsFile(file, [u8("\ud800", [1], 1)])).rejects.toThrow(/unpaired/);
+    await expect(writeSafetensorsFile(file, [u8("a", [1], 1)], { n: 1 as unknown as string })).rejects.toThrow(/metadata "n": value is not a string/);
     await expect(writeSafetensorsFile(file, [u8("a", [2], 3)])).rejects.toThrow(/got 3 bytes.*needs 2/);
     await expect(writeSafetensorsFile(file, [{ name: "q", dtype: "Q4_0" as "U8", shape: [1], data: new Uint8Array(1) }])).rejects.toThrow(/cannot be stored/);
     expect(await fs.readdir(dir)).toEqual([]);
