@@ -7,7 +7,7 @@
  * is concave there) with the abilities fixed, then one step per model on θ with the items fixed,
  * then θ is standardised to mean 0, sd 1 (a and c transformed so the likelihood is unchanged). A fractional score y ∈ [0, 1] is a Bernoulli weight: it contributes
  * y·log P + (1 − y)·log(1 − P). Missing responses are absent. Priors keep every estimate finite:
- * a ~ N(1, 1.5²) (negative discrimination stays possible, so a wrong answer key shows up as a < 0),
+ * a ~ N(1, 1²) (negative discrimination stays possible, so a wrong answer key shows up as a < 0),
  * c ~ N(0, 4²), and θ_j ~ N(0, 1/(τ·n_j)) whose precision grows with the n_j responses of the
  * model, so that duplicating every item leaves the optimum unchanged.
  *
@@ -45,6 +45,8 @@ export interface IrtFit {
   b: Float64Array;
   /** Intercept per item: the logit is a·θ + c. */
   c: Float64Array;
+  /** Standard error of a from the item's 2×2 information (abilities treated as known). */
+  aSe: Float64Array;
   /** 1 for items used in the fit. */
   informative: Uint8Array;
   iterations: number;
@@ -54,7 +56,7 @@ export interface IrtFit {
 export const IRT_DEFAULTS = {
   maxIterations: 300,
   tolerance: 1e-6,
-  discriminationPrior: { mean: 1, sd: 1.5 },
+  discriminationPrior: { mean: 1, sd: 1 },
   interceptPriorSd: 4,
   abilityPrecisionPerResponse: 0.005,
 } as const;
@@ -190,8 +192,24 @@ export function fitIrt(matrix: ResponseMatrix, options: IrtOptions = {}): IrtFit
     thetaSe[m] = 1 / Math.sqrt(hess[m] + tau * nResp[m]);
   }
   const b = new Float64Array(nItems).fill(NaN);
-  for (let i = 0; i < nItems; i++) if (informative[i]) b[i] = -c[i] / a[i];
-  return { theta, thetaSe, a, b, c, informative, iterations, converged };
+  const aSe = new Float64Array(nItems).fill(NaN);
+  for (let i = 0; i < nItems; i++) {
+    if (!informative[i]) continue;
+    b[i] = -c[i] / a[i];
+    let iaa = aPrec;
+    let icc = cPrec;
+    let iac = 0;
+    for (let p = itemStart[i], to = itemStart[i + 1]; p < to; p++) {
+      const t = theta[model[p]];
+      const prob = 1 / (1 + Math.exp(-(a[i] * t + c[i])));
+      const w = prob * (1 - prob);
+      iaa += w * t * t;
+      icc += w;
+      iac += w * t;
+    }
+    aSe[i] = Math.sqrt(icc / (iaa * icc - iac * iac));
+  }
+  return { theta, thetaSe, a, b, c, aSe, informative, iterations, converged };
 }
 
 /** Gradient Σ a(y − P) and information Σ a² P(1 − P) of each model's log-likelihood in θ. */

@@ -3,12 +3,12 @@
  * information at the models' abilities) and flags for items that should not be trusted.
  */
 import type { IrtFit } from "./irt.js";
-import type { ItemFlag, ItemReport } from "./ranking.js";
+import { Z95, type ItemFlag, type ItemReport } from "./ranking.js";
 import type { ResponseMatrix } from "./responses.js";
 
-/** Below this |a| an item barely separates models (on the standardised ability scale). */
+/** Below this a an item barely separates models (on the standardised ability scale), or does so the wrong way. */
 export const LOW_DISCRIMINATION = 0.3;
-/** Below this a the better models do worse on the item: most likely a wrong answer key. */
+/** Below this a (with its 95% interval below 0) the better models do worse: most likely a wrong answer key. */
 export const NEGATIVE_DISCRIMINATION = -0.2;
 
 /**
@@ -37,8 +37,9 @@ export function itemReports(matrix: ResponseMatrix, fit: IrtFit): ItemReport[] {
       information += a * a * p * (1 - p);
     }
     information /= Math.max(1, thetas.length);
-    if (a < NEGATIVE_DISCRIMINATION) flags.push("negative_discrimination");
-    else if (Math.abs(a) < LOW_DISCRIMINATION) flags.push("low_discrimination");
+    // Negative only when the whole 95% interval of a is below zero: with few models a is noisy.
+    if (a < NEGATIVE_DISCRIMINATION && a + Z95 * fit.aSe[i] < 0) flags.push("negative_discrimination");
+    else if (a < LOW_DISCRIMINATION) flags.push("low_discrimination");
     return { ...base, difficulty: fit.b[i], discrimination: a, information, flags };
   });
 }

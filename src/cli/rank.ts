@@ -1,0 +1,147 @@
+/**
+ * `cogen rank INPUT...`: rank models from per-item results (IRT, domain-fair) or pairwise votes
+ * (Bradley–Terry), print the table and the most suspicious items, and optionally write the
+ * ranking as JSON and as a self-contained HTML report.
+ */
+import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { writeFileAtomic } from "../core/atomic.js";
+import { ConfigError } from "../core/errors.js";
+import { silentProgress, streamProgress } from "../core/progress.js";
+import { selectAnchors } from "../rank/anchors.js";
+import { EVIDENCE_FORMATS, loadEvidence, type EvidenceFormat } from "../rank/evidence-files.js";
+import { rankVotes } from "../rank/from-votes.js";
+import { renderRankingHtml } from "../rank/html-report.js";
+import { suspiciousItems } from "../rank/item-quality.js";
+import { rankResults } from "../rank/per-item.js";
+import type { Ranking } from "../rank/ranking.js";
+import { parseFlags } from "./args.js";
+import { formatTable, printJson } from "./output.js";
+
+const HELP = `usage: cogen rank INPUT... [options]
+
+Rank models from evidence: per-item results (JSONL/CSV, long "model,item,score[,domain]" or a wide
+item × model matrix), lm-evaluation-harness output folders (--log_samples), or pairwise battle
+files (Arena "model_a,model_b,winner" or llmfao "left,right,winner").
+
+options:
+  --format F       auto | results | battles | lm-eval (default auto)
+  --metric M       lm-eval metric to read (default: acc, exact_match, acc_norm, ... whichever exists)
+  --bootstrap N    votes: bootstrap rounds for the intervals (default 100)
+  --seed S         seed for the bootstrap and anchors (default 0)
+  --ties T         votes: half | davidson (default half)
+  --domain-column C  votes: the column holding each vote's domain
+  --anchors K      per-item: pick K anchor items that predict the full-benchmark score
+  --json OUT       write the ranking as JSON to OUT ("-" for standard output)
+  --html OUT       write a self-contained HTML report to OUT
+  --quiet          no progress or table`;
+
+/** Per-item fits with more responses than this show progress. */
+const PROGRESS_THRESHOLD = 200_000;
+const SUSPICIOUS_SHOWN = 10;
+const DOMAIN_COLUMNS_SHOWN = 8;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(argv, {
+    format: { type: "string", default: "auto" },
+    metric: { type: "string" },
+    bootstrap: { type: "string", default: "100" },
+    seed: { type: "string", default: "0" },
+    ties: { type: "string", default: "half" },
+    "domain-column": { type: "string" },
+    anchors: { type: "string" },
+    json: { type: "string" },
+    html: { type: "string" },
+    quiet: { type: "boolean", default: false },
+  }, HELP);
+
+  const problems: string[] = [];
+  const format = values.format as EvidenceFormat;
+  if (!EVIDENCE_FORMATS.includes(format)) problems.push(`--format must be one of ${EVIDENCE_FORMATS.join(", ")}, got "${values.format}"`);
+  const bootstrap = wholeNumber(values.bootstrap, "--bootstrap", problems);
+  const seed = wholeNumber(values.seed, "--seed", problems);
+  const anchors = values.anchors === undefined ? undefined : wholeNumber(values.anchors, "--anchors", problems, 1);
+  if (values.ties !== "half" && values.ties !== "davidson") problems.push(`--ties must be half or davidson, got "${values.ties}"`);
+  if (positionals.length === 0) problems.push("no inputs: give results files, lm-eval output folders or battle files");
+  if (problems.length > 0) throw new ConfigError(problems, "rank");
+
+  const quiet = values.quiet || values.json === "-";
+  const evidence = await loadEvidence(positionals, {
+    format,
+    metric: values.metric,
+    battles: { domainColumn: values["domain-column"], selfComparisons: "skip" },
+  });
+
+  let ranking: Ranking;
+  if (evidence.kind === "battles") {
+    if (anchors !== undefined) throw new ConfigError(["--anchors needs per-item results, not votes"], "rank");
+    ranking = rankVotes(evidence.comparisons, {
+      bootstrap,
+      seed,
+      ties: values.ties as "half" | "davidson",
+      progress: quiet ? silentProgress : streamProgress(),
+    });
+  } else {
+    const progress = !quiet && evidence.results.length > PROGRESS_THRESHOLD ? streamProgress() : undefined;
+    const fit = rankResults(evidence.results, { progress });
+    ranking = fit.ranking;
+    if (anchors !== undefined) ranking.anchors = selectAnchors(fit.matrix, anchors, { seed });
+  }
+  ranking.warnings.unshift(...evidence.warnings);
+
+  if (values.json !== undefined) {
+    if (values.json === "-") printJson(ranking);
+    else await writeFileAtomic(values.json, JSON.stringify(ranking, null, 2) + "\n");
+  }
+  if (values.html !== undefined) {
+    const plotly = await readFile(createRequire(import.meta.url).resolve("plotly.js-dist-min/plotly.min.js"), "utf8");
+    await writeFileAtomic(values.html, renderRankingHtml(ranking, plotly));
+  }
+  if (!quiet) printRanking(ranking);
+  for (const w of ranking.warnings) console.error(`warning: ${w}`);
+  return 0;
+}
+
+function printRanking(ranking: Ranking): void {
+  const shownDomains = ranking.domains.length > 1 ? ranking.domains.slice(0, DOMAIN_COLUMNS_SHOWN) : [];
+  const value = ranking.scale === "arena" ? (x: number) => x.toFixed(1) : (x: number) => x.toFixed(3);
+  const headers = ["rank", "model", ranking.scale === "arena" ? "rating" : "ability", "95% interval", "rank range", ...shownDomains];
+  const rows = ranking.models.map((m) => [
+    m.rank,
+    m.model,
+    value(m.rating),
+    `[${value(m.ci[0])}, ${value(m.ci[1])}]`,
+    m.rankRange[0] === m.rankRange[1] ? `${m.rankRange[0]}` : `${m.rankRange[0]}–${m.rankRange[1]}`,
+    ...shownDomains.map((d) => (m.domains[d] ? value(m.domains[d].ability) : "—")),
+  ]);
+  console.log(formatTable(headers, rows, ["r", "l", "r", "l", "l", ...shownDomains.map(() => "r" as const)]));
+  if (ranking.domains.length > shownDomains.length && shownDomains.length > 0) {
+    console.log(`(${ranking.domains.length - shownDomains.length} more domains in --json / --html)`);
+  }
+  console.log(`\n${ranking.method}.`);
+  if (ranking.kind !== "per-item") return;
+
+  const count = (flag: string) => ranking.items.filter((it) => (it.flags as string[]).includes(flag)).length;
+  console.log(`\nitems: ${ranking.items.length}; uninformative ${count("uninformative")}, negative discrimination ${count("negative_discrimination")}, low discrimination ${count("low_discrimination")}`);
+  const suspicious = suspiciousItems(ranking.items, SUSPICIOUS_SHOWN);
+  if (suspicious.length > 0) {
+    console.log("most suspicious items:");
+    console.log(formatTable(
+      ["item", "domain", "discrimination", "difficulty", "mean score", "flags"],
+      suspicious.map((it) => [it.item, it.domain, it.discrimination?.toFixed(2) ?? "—", it.difficulty?.toFixed(2) ?? "—", it.meanScore.toFixed(2), it.flags.join(", ")]),
+      ["l", "l", "r", "r", "r", "l"],
+    ));
+  }
+  if (ranking.anchors) {
+    console.log(`\n${ranking.anchors.anchors.length} anchor items predict the full-benchmark score with held-out mean absolute error ${ranking.anchors.heldOutMae.toFixed(4)} (${ranking.anchors.folds}-fold over models)`);
+  }
+}
+
+function wholeNumber(text: string, flag: string, problems: string[], min = 0): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || value < min) {
+    problems.push(`${flag} must be a whole number ≥ ${min}, got "${text}"`);
+    return NaN;
+  }
+  return value;
+}

@@ -1,0 +1,65 @@
+/**
+ * `cogen select RANKING.json --domain D`: the best model(s) for a domain from a saved ranking,
+ * with the probability that each is truly the best — no model is run.
+ */
+import { readFile } from "node:fs/promises";
+import { ConfigError, InputFileError } from "../core/errors.js";
+import type { Ranking } from "../rank/ranking.js";
+import { OVERALL, selectExperts } from "../rank/select.js";
+import { parseFlags } from "./args.js";
+import { formatTable, printJson } from "./output.js";
+
+const HELP = `usage: cogen select RANKING.json --domain D [--top N] [--json]
+
+Pick the best model(s) for a domain from a ranking written by 'cogen rank --json'.
+  --domain D   a domain of the ranking, or "${OVERALL}"
+  --top N      how many models (default 1)
+  --json       print JSON`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(argv, {
+    domain: { type: "string" },
+    top: { type: "string", default: "1" },
+    json: { type: "boolean", default: false },
+  }, HELP);
+  const problems: string[] = [];
+  if (positionals.length !== 1) problems.push("give exactly one ranking file (from 'cogen rank --json')");
+  if (values.domain === undefined) problems.push(`--domain is required (a domain of the ranking, or "${OVERALL}")`);
+  if (!/^\d+$/.test(values.top) || Number(values.top) < 1) problems.push(`--top must be a whole number ≥ 1, got "${values.top}"`);
+  if (problems.length > 0) throw new ConfigError(problems, "select");
+
+  const ranking = await readRanking(positionals[0]);
+  const experts = selectExperts(ranking, values.domain!, { top: Number(values.top) });
+  if (values.json) {
+    printJson({ domain: values.domain, experts });
+    return 0;
+  }
+  const value = ranking.scale === "arena" ? (x: number) => x.toFixed(1) : (x: number) => x.toFixed(3);
+  console.log(formatTable(
+    ["model", ranking.scale === "arena" ? "rating" : "ability", "95% interval", "P(best)"],
+    experts.map((e) => [e.model, value(e.ability), `[${value(e.ci[0])}, ${value(e.ci[1])}]`, e.probabilityBest.toFixed(3)]),
+    ["l", "r", "l", "r"],
+  ));
+  return 0;
+}
+
+/** Read and check a ranking JSON file (the fields selection relies on). */
+export async function readRanking(file: string): Promise<Ranking> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(file, "utf8"));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new InputFileError(file, code ? `cannot read (${code})` : `not valid JSON (${(error as Error).message})`);
+  }
+  const r = json as Partial<Ranking>;
+  if (typeof r !== "object" || r === null || !Array.isArray(r.models) || !Array.isArray(r.domains)) {
+    throw new InputFileError(file, "not a ranking: expected an object with \"models\" and \"domains\" (write one with 'cogen rank --json')");
+  }
+  r.models.forEach((m, k) => {
+    const ok = typeof m?.model === "string" && typeof m.rating === "number" && Array.isArray(m.ci) && m.ci.length === 2 &&
+      typeof m.domains === "object" && m.domains !== null;
+    if (!ok) throw new InputFileError(file, `models[${k}] needs "model", "rating", "ci" [lo, hi] and "domains"`);
+  });
+  return r as Ranking;
+}
