@@ -80,6 +80,7 @@ export async function run(argv: string[]): Promise<number> {
       seed,
       ties: values.ties as "half" | "davidson",
       progress: quiet ? silentProgress : streamProgress(),
+      robustness: true,
     });
   } else {
     const progress = !quiet && evidence.results.length > PROGRESS_THRESHOLD ? streamProgress() : undefined;
@@ -119,6 +120,10 @@ function printRanking(ranking: Ranking): void {
     console.log(`(${ranking.domains.length - shownDomains.length} more domains in --json / --html)`);
   }
   console.log(`\n${ranking.method}.`);
+  if (ranking.robustness) {
+    const r = ranking.robustness;
+    console.log(`\nrobustness: removing ${r.votesToFlip} of the votes (${(r.fractionOfVotes * 100).toPrecision(2)}%) ${r.confirmed ? "puts" : "would, to first order, put"} ${r.challenger} ahead of ${r.leader} (gap ${r.gap.toFixed(1)} points)`);
+  }
   if (ranking.kind !== "per-item") return;
 
   const count = (flag: string) => ranking.items.filter((it) => (it.flags as string[]).includes(flag)).length;

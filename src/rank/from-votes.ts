@@ -3,10 +3,15 @@
  * overall ratings, and once per domain when the votes carry domains, for per-domain ratings.
  */
 import { DEFAULT_DOMAIN, type Comparison } from "../core/evidence.js";
-import { rankComparisons, type RankComparisonsOptions } from "./pairwise/index.js";
+import { findFragileVotes, rankComparisons, type RankComparisonsOptions } from "./pairwise/index.js";
 import type { DomainAbility, ModelRanking, Ranking } from "./ranking.js";
 
-export function rankVotes(comparisons: readonly Comparison[], options: RankComparisonsOptions = {}): Ranking {
+export interface RankVotesOptions extends RankComparisonsOptions {
+  /** Also find the fewest votes whose removal changes the leader (refits a few times). */
+  robustness?: boolean;
+}
+
+export function rankVotes(comparisons: readonly Comparison[], options: RankVotesOptions = {}): Ranking {
   const overall = rankComparisons(comparisons, options);
   const byDomain = new Map<string, Comparison[]>();
   for (const c of comparisons) {
@@ -35,7 +40,7 @@ export function rankVotes(comparisons: readonly Comparison[], options: RankCompa
       : { [domains[0] ?? DEFAULT_DOMAIN]: { ability: m.rating, ci: m.ci } },
   }));
   const bootstrap = options.bootstrap ?? 100;
-  return {
+  const ranking: Ranking = {
     kind: "pairwise",
     scale: "arena",
     method: `Bradley–Terry${options.ties === "davidson" ? " with Davidson ties" : " (ties as half a win)"} on ${comparisons.length} votes; 95% intervals from ${bootstrap} bootstrap resamples`,
@@ -44,4 +49,16 @@ export function rankVotes(comparisons: readonly Comparison[], options: RankCompa
     items: [],
     warnings,
   };
+  if (options.robustness && overall.models.length > 1) {
+    const fragile = findFragileVotes(comparisons);
+    ranking.robustness = {
+      leader: fragile.leader,
+      challenger: fragile.challenger,
+      gap: fragile.gap,
+      votesToFlip: fragile.votes.length,
+      fractionOfVotes: fragile.votes.length / comparisons.length,
+      confirmed: fragile.confirmed,
+    };
+  }
+  return ranking;
 }

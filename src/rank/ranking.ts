@@ -42,6 +42,18 @@ export interface AnchorReport {
   folds: number;
 }
 
+/** Votes only: the fewest votes whose removal would change who is first. */
+export interface VoteRobustness {
+  leader: string;
+  challenger: string;
+  /** Rating gap leader − challenger, in rating points. */
+  gap: number;
+  /** How many votes (of all) removed flip the leader; `confirmed` when a refit shows it. */
+  votesToFlip: number;
+  fractionOfVotes: number;
+  confirmed: boolean;
+}
+
 export interface Ranking {
   kind: "per-item" | "pairwise";
   /** "logit" (per-item IRT abilities) or "arena" (400·r + 1000). */
@@ -53,6 +65,7 @@ export interface Ranking {
   items: ItemReport[];
   warnings: string[];
   anchors?: AnchorReport;
+  robustness?: VoteRobustness;
 }
 
 /** z for a two-sided 95% normal interval. */

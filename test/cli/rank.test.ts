@@ -131,6 +131,8 @@ describe("cogen rank on votes", () => {
     expect(ranking.models[0].model).toBe("strong");
     expect(ranking.models[0].rating).toBeGreaterThan(1000);
     expect(ranking.items).toEqual([]);
+    expect(ranking.robustness.leader).toBe("strong");
+    expect(ranking.robustness.votesToFlip).toBeGreaterThan(0);
     const mixed = await cli(["rank", file, path.join(dir, "results.jsonl"), "--quiet"]);
     expect(mixed.stderr).toMatch(/mix per-item results with pairwise votes/);
   });
