@@ -1,0 +1,47 @@
+import { ConfigError } from "../core/errors.js";
+import { streamProgress } from "../core/progress.js";
+import { applyLora } from "../merge/lora/apply.js";
+import { extractLora } from "../merge/lora/extract.js";
+import { parseFlags, parseSize } from "./args.js";
+import { printJson } from "./output.js";
+
+const HELP = `usage: cogen lora extract --base B --model M --rank R OUT [--seed N] [--json]
+       cogen lora apply --base B --adapter A OUT [--out-shard-size 5B] [--json]
+
+extract  a PEFT LoRA adapter (adapter_model.safetensors + adapter_config.json) approximating
+         M − B in every linear layer by a rank-R truncated SVD (randomized, 2 power iterations)
+apply    merge a PEFT LoRA adapter into B's weights (W + alpha/r · B·A) as a new HF folder`;
+
+export async function run(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub !== "extract" && sub !== "apply") {
+    console.error(HELP);
+    return 2;
+  }
+  const { values, positionals } = parseFlags(rest, {
+    base: { type: "string" }, model: { type: "string" }, adapter: { type: "string" }, rank: { type: "string" },
+    seed: { type: "string" }, "out-shard-size": { type: "string" }, "out-format": { type: "string" }, json: { type: "boolean" },
+  }, HELP);
+  const problems: string[] = [];
+  if (positionals.length !== 1) problems.push("give exactly one output path");
+  if (!values.base) problems.push("--base is required");
+  if (values["out-format"] && values["out-format"] !== "peft") problems.push(`--out-format: only peft is supported so far, got '${values["out-format"]}'`);
+  const progress = values.json ? undefined : streamProgress();
+  if (sub === "extract") {
+    if (!values.model) problems.push("--model is required");
+    const rank = Number(values.rank);
+    if (!Number.isInteger(rank) || rank < 1) problems.push(`--rank: expected a positive integer, got '${values.rank ?? ""}'`);
+    if (problems.length) throw new ConfigError(problems, "lora extract");
+    const report = await extractLora({ base: values.base!, model: values.model!, rank, outDir: positionals[0], seed: Number(values.seed ?? 0), ...(progress ? { progress } : {}) });
+    if (values.json) printJson(report);
+    else console.log(`extracted rank-${rank} LoRA for ${report.modules} modules → ${positionals[0]} (mean relative error ${report.meanRelativeError.toExponential(2)})`);
+    return 0;
+  }
+  if (!values.adapter) problems.push("--adapter is required");
+  if (problems.length) throw new ConfigError(problems, "lora apply");
+  const maxShardBytes = values["out-shard-size"] ? parseSize(values["out-shard-size"], "--out-shard-size") : undefined;
+  const report = await applyLora({ base: values.base!, adapter: values.adapter!, outDir: positionals[0], ...(maxShardBytes ? { maxShardBytes } : {}), ...(progress ? { progress } : {}) });
+  if (values.json) printJson(report);
+  else console.log(`applied ${report.modules} LoRA modules → ${positionals[0]}`);
+  return 0;
+}
