@@ -48,7 +48,9 @@ async function runCogen(): Promise<{ ranking: PairwiseRanking; seconds: number }
 
 function runReference(): { result: ReferenceResult; wall: number } {
   const start = performance.now();
-  const out = execFileSync(values.python!, [reference, file, "--rounds", String(rounds), "--seed", "0"], { encoding: "utf8", maxBuffer: 1 << 26 });
+  // One thread, like Node's single-threaded fit (BLAS threads only contend on arrays this small).
+  const env = { ...process.env, OMP_NUM_THREADS: "1", OPENBLAS_NUM_THREADS: "1", MKL_NUM_THREADS: "1" };
+  const out = execFileSync(values.python!, [reference, file, "--rounds", String(rounds), "--seed", "0"], { encoding: "utf8", maxBuffer: 1 << 26, env });
   return { result: JSON.parse(out) as ReferenceResult, wall: (performance.now() - start) / 1000 };
 }
 
