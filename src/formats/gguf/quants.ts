@@ -18,8 +18,6 @@ export const Q4_0_BLOCK_BYTES = 18;
 const f32 = Math.fround;
 const scratchF32 = new Float32Array(1);
 const scratchBits = new Uint32Array(scratchF32.buffer);
-const scratchHalf = new Uint16Array(1);
-const scratchOut = new Float32Array(1);
 
 /** float32 → f16 bits, round to nearest even. */
 export function toHalfBits(x: number): number {
@@ -27,10 +25,12 @@ export function toHalfBits(x: number): number {
   return f32BitsToF16(scratchBits[0]);
 }
 
-/** f16 bits → value. */
+let halfTable: Float32Array | undefined;
+
+/** f16 bits → value (a table of all 65,536 halves, built once through core/half.ts). */
 export function fromHalfBits(h: number): number {
-  scratchHalf[0] = h;
-  return f16ToF32(scratchHalf, scratchOut)[0];
+  halfTable ??= f16ToF32(Uint16Array.from({ length: 65536 }, (_, i) => i));
+  return halfTable[h];
 }
 
 /** C `roundf`: nearest integer, ties away from zero. */
@@ -53,26 +53,31 @@ export function quantizeQ8_0(x: Float32Array): Uint8Array {
   checkFinite(x, "Q8_0");
   const nb = x.length / QK;
   const out = new Uint8Array(nb * Q8_0_BLOCK_BYTES);
-  const view = new DataView(out.buffer);
+  const qs = new Int8Array(out.buffer);
   for (let b = 0; b < nb; b++) {
     const base = b * QK;
     let amax = 0;
-    for (let j = 0; j < QK; j++) amax = Math.max(amax, Math.abs(x[base + j]));
+    for (let j = 0; j < QK; j++) {
+      const a = Math.abs(x[base + j]);
+      if (a > amax) amax = a;
+    }
     const d = f32(amax / 127);
     const id = d !== 0 ? f32(1 / d) : 0;
     const o = b * Q8_0_BLOCK_BYTES;
-    view.setUint16(o, toHalfBits(d), true);
-    for (let j = 0; j < QK; j++) view.setInt8(o + 2 + j, roundAway(f32(x[base + j] * id)));
+    const h = toHalfBits(d);
+    out[o] = h & 0xff;
+    out[o + 1] = h >> 8;
+    for (let j = 0; j < QK; j++) qs[o + 2 + j] = roundAway(f32(x[base + j] * id));
   }
   return out;
 }
 
 export function dequantizeQ8_0(bytes: Uint8Array, count: number, out: Float32Array = new Float32Array(count)): Float32Array {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const qs = new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let b = 0; b < count / QK; b++) {
     const o = b * Q8_0_BLOCK_BYTES;
-    const d = fromHalfBits(view.getUint16(o, true));
-    for (let j = 0; j < QK; j++) out[b * QK + j] = f32(d * view.getInt8(o + 2 + j));
+    const d = fromHalfBits(bytes[o] | (bytes[o + 1] << 8));
+    for (let j = 0; j < QK; j++) out[b * QK + j] = f32(d * qs[o + 2 + j]);
   }
   return out;
 }
@@ -82,7 +87,6 @@ export function quantizeQ4_0(x: Float32Array): Uint8Array {
   checkFinite(x, "Q4_0");
   const nb = x.length / QK;
   const out = new Uint8Array(nb * Q4_0_BLOCK_BYTES);
-  const view = new DataView(out.buffer);
   for (let b = 0; b < nb; b++) {
     const base = b * QK;
     let amax = 0;
@@ -97,7 +101,9 @@ export function quantizeQ4_0(x: Float32Array): Uint8Array {
     const d = f32(max / -8);
     const id = d !== 0 ? f32(1 / d) : 0;
     const o = b * Q4_0_BLOCK_BYTES;
-    view.setUint16(o, toHalfBits(d), true);
+    const h = toHalfBits(d);
+    out[o] = h & 0xff;
+    out[o + 1] = h >> 8;
     for (let j = 0; j < QK / 2; j++) {
       const lo = Math.min(15, Math.trunc(f32(f32(x[base + j] * id) + 8.5)));
       const hi = Math.min(15, Math.trunc(f32(f32(x[base + j + QK / 2] * id) + 8.5)));
@@ -108,10 +114,9 @@ export function quantizeQ4_0(x: Float32Array): Uint8Array {
 }
 
 export function dequantizeQ4_0(bytes: Uint8Array, count: number, out: Float32Array = new Float32Array(count)): Float32Array {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let b = 0; b < count / QK; b++) {
     const o = b * Q4_0_BLOCK_BYTES;
-    const d = fromHalfBits(view.getUint16(o, true));
+    const d = fromHalfBits(bytes[o] | (bytes[o + 1] << 8));
     for (let j = 0; j < QK / 2; j++) {
       const q = bytes[o + 2 + j];
       out[b * QK + j] = f32(((q & 0x0f) - 8) * d);
