@@ -1,0 +1,289 @@
+import { randomUUID, timingSafeEqual } from "node:crypto";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { GenerateChunk, LanguageModel } from "../core/language-model.js";
+import { CogenError, ConfigError } from "../core/errors.js";
+import { GatewayMetrics } from "./metrics.js";
+import { GatewayError, invalidRequest } from "./openai-errors.js";
+import { tokenLogprobs } from "./logprobs.js";
+import { asBody, parseMessages, parsePrompt, parseSampling, renderChat, type Limits, type SamplingRequest } from "./requests.js";
+
+/**
+ * The OpenAI-compatible gateway: any LanguageModel — one expert, a merge, a router, an ensemble —
+ * behind /v1/models, /v1/chat/completions, /v1/completions, /health and /metrics. Stateless, so
+ * it can be replicated behind a load balancer.
+ */
+export interface GatewayOptions {
+  /** The models served, by the id clients pass as `model`. */
+  models: ReadonlyMap<string, LanguageModel>;
+  /** Bearer keys; when set, every route but /health requires one. */
+  apiKeys?: string[];
+  /** Largest request body in bytes (default 1 MiB). */
+  bodyLimitBytes?: number;
+  /** Largest (and default) max_tokens (default 512). */
+  maxTokensCap?: number;
+  /** A generation running longer than this is stopped (default 120 s). */
+  requestTimeoutMs?: number;
+  logger?: boolean;
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost|\[::1\])$/;
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.test(host);
+}
+
+export async function createGateway(options: GatewayOptions): Promise<FastifyInstance> {
+  const limits: Limits = { maxTokensCap: options.maxTokensCap ?? 512 };
+  const timeoutMs = options.requestTimeoutMs ?? 120_000;
+  const keys = (options.apiKeys ?? []).filter((k) => k.length > 0).map((k) => Buffer.from(k));
+  const metrics = new GatewayMetrics();
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: options.bodyLimitBytes ?? 1024 * 1024 });
+
+  app.addHook("onRequest", async (request) => {
+    (request as FastifyRequest & { startedAt?: bigint }).startedAt = process.hrtime.bigint();
+    if (keys.length === 0 || request.url === "/health") return;
+    const header = request.headers.authorization ?? "";
+    const presented = Buffer.from(header.startsWith("Bearer ") ? header.slice(7) : "");
+    if (!keys.some((k) => k.length === presented.length && timingSafeEqual(k, presented))) {
+      throw new GatewayError(401, "authentication_error", "Incorrect or missing API key: send 'Authorization: Bearer <key>'.", null, "invalid_api_key");
+    }
+  });
+  app.addHook("onResponse", async (request, reply) => {
+    const route = request.routeOptions.url ?? "unknown";
+    metrics.requests.inc({ route, status: String(reply.statusCode) });
+    const started = (request as FastifyRequest & { startedAt?: bigint }).startedAt;
+    if (started) metrics.latency.observe({ route }, Number(process.hrtime.bigint() - started) / 1e9);
+  });
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
+    if (error instanceof GatewayError) return reply.status(error.status).send(error.body());
+    if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+      return reply.status(413).send(new GatewayError(413, "invalid_request_error", "the request body is too large", null, "body_too_large").body());
+    }
+    if (error.statusCode && error.statusCode < 500) {
+      return reply.status(error.statusCode).send(new GatewayError(error.statusCode, "invalid_request_error", error.message).body());
+    }
+    const message = CogenError.isInstance(error) ? error.message : "internal error";
+    if (!CogenError.isInstance(error)) app.log.error(error);
+    return reply.status(502).send(new GatewayError(502, "server_error", message).body());
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.status(404).send(new GatewayError(404, "not_found_error", `no route ${request.method} ${request.url}`).body());
+  });
+
+  const modelFor = (id: string): LanguageModel => {
+    const model = options.models.get(id);
+    if (!model) throw new GatewayError(404, "not_found_error", `the model '${id}' does not exist (served: ${[...options.models.keys()].join(", ")})`, "model", "model_not_found");
+    return model;
+  };
+
+  app.get("/health", async () => ({ status: "ok", models: [...options.models.keys()] }));
+  app.get("/metrics", async (_request, reply) => {
+    reply.header("content-type", metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+  app.get("/v1/models", async () => ({
+    object: "list",
+    data: [...options.models.keys()].map((id) => ({ id, object: "model", created: 0, owned_by: "cogen" })),
+  }));
+  app.get("/v1/models/:id", async (request) => {
+    const { id } = request.params as { id: string };
+    modelFor(id);
+    return { id, object: "model", created: 0, owned_by: "cogen" };
+  });
+
+  app.post("/v1/chat/completions", async (request, reply) => {
+    const body = asBody(request.body);
+    const sampling = parseSampling(body, limits);
+    const prompt = renderChat(parseMessages(body));
+    const model = modelFor(sampling.model);
+    const id = `chatcmpl-${randomUUID()}`;
+    const created = Math.floor(Date.now() / 1000);
+    const head = { id, created, model: sampling.model, system_fingerprint: "cogen" };
+    if (sampling.stream) {
+      const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+      await streamSse(request, reply, model, prompt, sampling, {
+        first: () => ({ ...head, object: "chat.completion.chunk", choices: [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }] }),
+        text: (text) => ({ ...head, object: "chat.completion.chunk", choices: [{ index: 0, delta: { content: text }, logprobs: null, finish_reason: null }] }),
+        finish: (reason, usage) => [
+          { ...head, object: "chat.completion.chunk", choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: reason }] },
+          ...(includeUsage ? [{ ...head, object: "chat.completion.chunk", choices: [], usage }] : []),
+        ],
+      });
+      return reply;
+    }
+    const result = await runToCompletion(request, reply, model, prompt, sampling);
+    return {
+      ...head,
+      object: "chat.completion",
+      choices: [{ index: 0, message: { role: "assistant", content: result.text, refusal: null }, logprobs: null, finish_reason: result.reason }],
+      usage: result.usage,
+    };
+  });
+
+  app.post("/v1/completions", async (request, reply) => {
+    const body = asBody(request.body);
+    const sampling = parseSampling(body, limits);
+    const prompt = parsePrompt(body);
+    const model = modelFor(sampling.model);
+    const logprobs = body.logprobs;
+    if (logprobs !== undefined && logprobs !== null && (typeof logprobs !== "number" || !Number.isInteger(logprobs) || logprobs < 0 || logprobs > 20)) {
+      throw invalidRequest("'logprobs' must be an integer in [0, 20]", "logprobs");
+    }
+    const echo = body.echo === true;
+    const id = `cmpl-${randomUUID()}`;
+    const head = { id, object: "text_completion", created: Math.floor(Date.now() / 1000), model: sampling.model, system_fingerprint: "cogen" };
+    if (sampling.stream) {
+      if (typeof logprobs === "number" || echo) throw invalidRequest("logprobs and echo are not available with stream", "stream");
+      await streamSse(request, reply, model, prompt, sampling, {
+        text: (text) => ({ ...head, choices: [{ index: 0, text, logprobs: null, finish_reason: null }] }),
+        finish: (reason) => [{ ...head, choices: [{ index: 0, text: "", logprobs: null, finish_reason: reason }] }],
+      });
+      return reply;
+    }
+    const result = sampling.maxTokens === 0
+      ? { text: "", reason: "length" as const, usage: await usageFor(model, prompt, 0) }
+      : await runToCompletion(request, reply, model, prompt, sampling);
+    let lp = null;
+    if (typeof logprobs === "number") {
+      const generated = await tokenLogprobs(model, prompt, result.text, logprobs, false, echo ? prompt.length : 0);
+      if (echo) {
+        const prefix = await tokenLogprobs(model, "", prompt, logprobs, true);
+        lp = {
+          tokens: [...prefix.tokens, ...generated.tokens],
+          token_logprobs: [...prefix.token_logprobs, ...generated.token_logprobs],
+          top_logprobs: prefix.top_logprobs && generated.top_logprobs ? [...prefix.top_logprobs, ...generated.top_logprobs] : null,
+          text_offset: [...prefix.text_offset, ...generated.text_offset],
+        };
+      } else lp = generated;
+    }
+    return { ...head, choices: [{ index: 0, text: (echo ? prompt : "") + result.text, logprobs: lp, finish_reason: result.reason }], usage: result.usage };
+  });
+
+  interface Usage { prompt_tokens: number; completion_tokens: number; total_tokens: number }
+
+  async function usageFor(model: LanguageModel, prompt: string, completion: number): Promise<Usage> {
+    // Remote backends may not tokenize; usage is then reported for the completion only.
+    const promptTokens = await model.tokenize(prompt).then((t) => t.length, () => 0);
+    return { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion };
+  }
+
+  /** Run a generation with the request's timeout and the client's connection as abort signals. */
+  async function* guardedGenerate(request: FastifyRequest, reply: FastifyReply, model: LanguageModel, prompt: string, sampling: SamplingRequest): AsyncGenerator<GenerateChunk, { reason: string; tokens: number }> {
+    const controller = new AbortController();
+    let why: "timeout" | "disconnect" | undefined;
+    const timer = setTimeout(() => ((why = "timeout"), controller.abort()), timeoutMs);
+    const onClose = () => {
+      if (!reply.raw.writableFinished) {
+        why ??= "disconnect";
+        controller.abort();
+      }
+    };
+    reply.raw.on("close", onClose);
+    metrics.inFlight.inc();
+    let tokens = 0;
+    let reason = "stop";
+    try {
+      for await (const chunk of model.generate(prompt, { ...sampling.options, maxTokens: sampling.maxTokens, signal: controller.signal })) {
+        if (chunk.type === "finish") {
+          reason = chunk.reason;
+          if (chunk.tokens !== undefined) tokens = chunk.tokens;
+        } else {
+          if (controller.signal.aborted) break;
+          yield chunk;
+        }
+      }
+      if (why) {
+        metrics.cancelled.inc({ reason: why });
+        if (why === "timeout") throw new GatewayError(504, "timeout_error", `generation took longer than ${timeoutMs} ms and was stopped`, null, "timeout");
+        reason = "abort";
+      }
+      metrics.generatedTokens.inc({ model: model.id }, tokens);
+      return { reason, tokens };
+    } finally {
+      clearTimeout(timer);
+      reply.raw.off("close", onClose);
+      metrics.inFlight.dec();
+    }
+  }
+
+  async function runToCompletion(request: FastifyRequest, reply: FastifyReply, model: LanguageModel, prompt: string, sampling: SamplingRequest) {
+    const stream = guardedGenerate(request, reply, model, prompt, sampling);
+    let text = "";
+    let step = await stream.next();
+    while (!step.done) {
+      if (step.value.type === "text") text += step.value.text;
+      step = await stream.next();
+    }
+    const { reason, tokens } = step.value;
+    const completionTokens = tokens || (text ? (await model.tokenize(text).catch(() => [])).length : 0);
+    return { text, reason: finishReason(reason), usage: await usageFor(model, prompt, completionTokens) };
+  }
+
+  interface SseShapes {
+    first?: () => object;
+    text: (text: string) => object;
+    finish: (reason: "stop" | "length", usage: Usage) => object[];
+  }
+
+  /** Server-sent events as OpenAI streams them: `data: {json}` lines, then `data: [DONE]`. */
+  async function streamSse(request: FastifyRequest, reply: FastifyReply, model: LanguageModel, prompt: string, sampling: SamplingRequest, shapes: SseShapes) {
+    reply.hijack();
+    const raw = reply.raw;
+    raw.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive" });
+    const send = (value: object | string) => raw.write(`data: ${typeof value === "string" ? value : JSON.stringify(value)}\n\n`);
+    const started = process.hrtime.bigint();
+    let status = 200;
+    try {
+      if (shapes.first) send(shapes.first());
+      const stream = guardedGenerate(request, reply, model, prompt, sampling);
+      let step = await stream.next();
+      let count = 0;
+      while (!step.done) {
+        if (step.value.type === "text" && step.value.text) {
+          send(shapes.text(step.value.text));
+          count++;
+        }
+        step = await stream.next();
+      }
+      if (!raw.destroyed) {
+        const completion = step.value.tokens || count;
+        for (const chunk of shapes.finish(finishReason(step.value.reason), await usageFor(model, prompt, completion))) send(chunk);
+        send("[DONE]");
+      }
+    } catch (error) {
+      // Headers are gone: report the error in the stream, as OpenAI does.
+      const failure = error instanceof GatewayError ? error : new GatewayError(502, "server_error", CogenError.isInstance(error) ? error.message : "internal error");
+      status = failure.status;
+      if (!raw.destroyed) send(failure.body());
+    } finally {
+      raw.end();
+      metrics.requests.inc({ route: request.routeOptions.url ?? "unknown", status: String(status) });
+      metrics.latency.observe({ route: request.routeOptions.url ?? "unknown" }, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  return app;
+}
+
+function finishReason(reason: string): "stop" | "length" {
+  return reason === "length" ? "length" : "stop";
+}
+
+export interface StartedGateway {
+  url: string;
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+/** Listen on host:port; refuses to bind beyond loopback without API keys. */
+export async function startGateway(options: GatewayOptions & { host?: string; port?: number }): Promise<StartedGateway> {
+  const host = options.host ?? "127.0.0.1";
+  if (!isLoopback(host) && !(options.apiKeys ?? []).some((k) => k.length > 0)) {
+    throw new ConfigError([`binding ${host} exposes the gateway beyond this machine: set API keys (COGEN_API_KEYS or --api-key-env)`]);
+  }
+  const app = await createGateway(options);
+  await app.listen({ host, port: options.port ?? 8080 });
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : options.port;
+  return { url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`, app, close: () => app.close() };
+}
