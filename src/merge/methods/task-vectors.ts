@@ -8,7 +8,8 @@
  *   out = base + lambda · mixed
  */
 import { MethodError, bool, num, type MergeInput, type MergeMethod, type ParamDef } from "./types.js";
-import { sparsify, type Sparsifier } from "./sparsify.js";
+import { RESCALE_EPSILON, sparsify, type Sparsifier } from "./sparsify.js";
+import { keepTopKInPlace } from "./topk.js";
 
 /** Without consensus, a total weight below this is treated as 1 (mergekit's guard). */
 export const WEIGHT_SUM_EPSILON = 1e-8;
@@ -61,18 +62,27 @@ export function mergeTaskVectors(variant: TaskVectorVariant, input: MergeInput):
     const x = input.tensors[m];
     let d: Float32Array = new Float32Array(n);
     for (let i = 0; i < n; i++) d[i] = x[i] - base[i];
-    if (variant.sparsifier) {
-      const density = num(p.density ?? 1, "density");
-      const epsilon = num(p.epsilon ?? 0.15, "epsilon");
-      if (variant.sparsifier === "della" && density < 1 && density > 0 && (density + epsilon >= 1 || density - epsilon <= 0)) {
-        throw new MethodError(`della: density ± epsilon must lie in (0, 1), got density ${density}, epsilon ${epsilon}`);
-      }
-      d = sparsify(d, variant.sparsifier, {
-        density, rescale, gamma: num(p.gamma ?? 0.01, "gamma"), epsilon, rowLength, rng: input.rng,
-      });
-    }
     const w = num(p.weight, "weight");
-    for (let i = 0; i < n; i++) d[i] *= w;
+    const density = num(p.density ?? 1, "density");
+    if (variant.sparsifier === "magnitude" && density < 1) {
+      // Fused fast path (TIES): select, mask and weight in one pass over d.
+      const { before, after } = keepTopKInPlace(d, Math.trunc(density * n), w);
+      if (rescale && before >= RESCALE_EPSILON && after >= RESCALE_EPSILON) {
+        const f = before / after;
+        for (let i = 0; i < n; i++) d[i] *= f;
+      }
+    } else {
+      if (variant.sparsifier) {
+        const epsilon = num(p.epsilon ?? 0.15, "epsilon");
+        if (variant.sparsifier === "della" && density < 1 && density > 0 && (density + epsilon >= 1 || density - epsilon <= 0)) {
+          throw new MethodError(`della: density ± epsilon must lie in (0, 1), got density ${density}, epsilon ${epsilon}`);
+        }
+        d = sparsify(d, variant.sparsifier, {
+          density, rescale, gamma: num(p.gamma ?? 0.01, "gamma"), epsilon, rowLength, rng: input.rng,
+        });
+      }
+      for (let i = 0; i < n; i++) d[i] *= w;
+    }
     weights.push(w);
     weighted.push(d);
   }

@@ -6,9 +6,12 @@
 
 const HIGH_BINS = 65536;
 
-/** Bit pattern of the k-th largest |x| (1-based k), or -1 when k <= 0. NaN must not occur. */
-export function kthLargestAbsBits(x: Float32Array, k: number): number {
-  if (k <= 0) return -1;
+/**
+ * The k-th largest |x| (1-based k) as a bit pattern, and how many entries equal to it belong to
+ * the top k (`ties`, lowest indices first). `threshold` is -1 when k <= 0. NaN must not occur.
+ */
+export function kthLargestAbs(x: Float32Array, k: number): { threshold: number; ties: number } {
+  if (k <= 0) return { threshold: -1, ties: 0 };
   const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
   const high = new Uint32Array(HIGH_BINS);
   for (let i = 0; i < bits.length; i++) high[(bits[i] & 0x7fffffff) >>> 16]++;
@@ -28,7 +31,7 @@ export function kthLargestAbsBits(x: Float32Array, k: number): number {
     if (low[lowBin] >= remaining) break;
     remaining -= low[lowBin];
   }
-  return ((bin << 16) | lowBin) >>> 0;
+  return { threshold: ((bin << 16) | lowBin) >>> 0, ties: remaining };
 }
 
 /**
@@ -40,11 +43,10 @@ export function topKMask(x: Float32Array, k: number): Uint8Array {
   const mask = new Uint8Array(n);
   if (k >= n) return mask.fill(1);
   if (k <= 0) return mask;
-  const threshold = kthLargestAbsBits(x, k);
+  const found = kthLargestAbs(x, k);
+  const threshold = found.threshold;
+  let ties = found.ties;
   const bits = new Uint32Array(x.buffer, x.byteOffset, n);
-  let above = 0;
-  for (let i = 0; i < n; i++) if ((bits[i] & 0x7fffffff) > threshold) above++;
-  let ties = k - above;
   for (let i = 0; i < n; i++) {
     const a = bits[i] & 0x7fffffff;
     if (a > threshold) mask[i] = 1;
@@ -66,4 +68,37 @@ export function bandMask(x: Float32Array, skipTop: number, keep: number): Uint8A
   const top = topKMask(x, skipTop);
   for (let i = 0; i < upper.length; i++) upper[i] &= top[i] ^ 1;
   return upper;
+}
+
+/**
+ * In place: keep the k entries of largest |x| (ties by lowest index) multiplied by `scale`, zero
+ * the rest. Returns the L1 norms before and after masking (before scaling). One fused pass after
+ * the two histogram passes: the hot path of TIES.
+ */
+export function keepTopKInPlace(x: Float32Array, k: number, scale: number): { before: number; after: number } {
+  const n = x.length;
+  let before = 0;
+  let after = 0;
+  if (k >= n) {
+    for (let i = 0; i < n; i++) {
+      const v = x[i];
+      before += Math.abs(v);
+      x[i] = v * scale;
+    }
+    return { before, after: before };
+  }
+  const { threshold, ties } = kthLargestAbs(x, k);
+  let remaining = ties;
+  const bits = new Uint32Array(x.buffer, x.byteOffset, n);
+  for (let i = 0; i < n; i++) {
+    const a = bits[i] & 0x7fffffff;
+    const v = x[i];
+    const mag = Math.abs(v);
+    before += mag;
+    if (a > threshold || (a === threshold && remaining-- > 0)) {
+      after += mag;
+      x[i] = v * scale;
+    } else x[i] = 0;
+  }
+  return { before, after };
 }
