@@ -1,0 +1,88 @@
+/**
+ * `cogen zoo SUBCOMMAND ...`: the embedded default's zoo. Each subcommand is one entry in
+ * `subcommands` with its own help and runner; `data` builds the corpora and evaluation items.
+ */
+import { ConfigError } from "../core/errors.js";
+import { streamProgress } from "../core/progress.js";
+import { buildZooData, DEFAULT_ZOO_DATA_DIR, writeZooData } from "../zoo/corpora/write.js";
+import { parseFlags } from "./args.js";
+import { formatBytes, formatTable, printJson } from "./output.js";
+
+type Subcommand = { summary: string; run: (argv: string[]) => Promise<number> };
+
+const subcommands: Record<string, Subcommand> = {
+  data: { summary: "build the zoo's multi-domain corpora and evaluation items (WordNet 3.1 + World Factbook)", run: runData },
+};
+
+export function zooUsage(): string {
+  const width = Math.max(...Object.keys(subcommands).map((s) => s.length));
+  const lines = Object.entries(subcommands).map(([name, s]) => `  ${name.padEnd(width)}  ${s.summary}`);
+  return `usage: cogen zoo <subcommand> [options]\n\nsubcommands:\n${lines.join("\n")}\n\nRun 'cogen zoo <subcommand> --help' for its options.`;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    console.log(zooUsage());
+    return name ? 0 : 2;
+  }
+  const sub = subcommands[name];
+  if (!sub) {
+    console.error(`cogen zoo: unknown subcommand '${name}'\n\n${zooUsage()}`);
+    return 2;
+  }
+  return sub.run(rest);
+}
+
+const DATA_HELP = `usage: cogen zoo data [--out DIR] [--seed N] [--per-domain N] [--json]
+
+Build the zoo's corpora (eight domains from WordNet 3.1 and the World Factbook, split into
+train text and held-out records by a hash of each headword) and its evaluation items
+(definition, cloze, continuation: multiple choice; bits per byte), write them to DIR and print
+each domain's size.
+
+  --out DIR         output folder (default ${DEFAULT_ZOO_DATA_DIR}); replaced atomically
+  --seed N          split and item seed (default 0)
+  --per-domain N    multiple-choice items per domain and kind (default 200)
+  --json            print the manifest as JSON`;
+
+async function runData(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(
+    argv,
+    { out: { type: "string" }, seed: { type: "string" }, "per-domain": { type: "string" }, json: { type: "boolean" } },
+    DATA_HELP,
+  );
+  if (positionals.length > 0) {
+    console.error(DATA_HELP);
+    return 2;
+  }
+  const seed = integerFlag(values.seed, "--seed", 0, 0, 0xffffffff);
+  const perDomain = integerFlag(values["per-domain"], "--per-domain", 200, 1, 100_000);
+  const out = values.out ?? DEFAULT_ZOO_DATA_DIR;
+  const data = await buildZooData({ seed, perDomain }, values.json ? undefined : streamProgress());
+  await writeZooData(out, data);
+  if (values.json) {
+    printJson({ out, ...data.manifest });
+    return 0;
+  }
+  const rows = data.manifest.domains.map((d) => [
+    d.name, formatBytes(d.stats.trainBytes), d.stats.trainLines, formatBytes(d.stats.heldOutBytes), d.stats.heldOutLines,
+    d.stats.factbookRecords, d.items.definition, d.items.cloze, d.items.continuation, d.items.bitsPerByte,
+  ]);
+  console.log(formatTable(
+    ["domain", "train", "lines", "held out", "lines", "factbook", "definition", "cloze", "continuation", "bpb"],
+    rows,
+    ["l", "r", "r", "r", "r", "r", "r", "r", "r", "r"],
+  ));
+  console.log(`\nwrote ${out} (seed ${data.manifest.seed}; items in ${out}/items, corpora in ${out}/corpora)`);
+  return 0;
+}
+
+function integerFlag(text: string | undefined, flag: string, fallback: number, min: number, max: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new ConfigError([`${flag}: '${text}' must be an integer from ${min} to ${max}`]);
+  }
+  return n;
+}
