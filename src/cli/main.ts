@@ -15,6 +15,9 @@ const verbs: Record<string, Verb> = {
   select: { summary: "pick the best model(s) for a domain from a saved ranking", load: () => import("./select.js") },
   merge: { summary: "merge models from a mergekit YAML config (linear, ties, dare, slerp, ...)", load: () => import("./merge.js") },
   lora: { summary: "extract a LoRA adapter from a fine-tune (truncated SVD), or merge one into a model", load: () => import("./lora.js") },
+  eval: { summary: "evaluate models (models file) on task items; write per-item results for rank", load: () => import("./eval.js") },
+  worker: { summary: "run evaluation jobs from a Redis queue (cogen eval --queue)", load: () => import("./worker.js") },
+  serve: { summary: "serve experts and unified models as one OpenAI-compatible endpoint", load: () => import("./serve.js") },
 };
 
 export function usage(): string {

@@ -2,7 +2,7 @@
 import type { LanguageModel } from "../core/language-model.js";
 import { generateText } from "../core/language-model.js";
 import type { TaskItem } from "../formats/tasks.js";
-import type { ResultRecord } from "./result.js";
+import { bpbScore, type ResultRecord } from "./result.js";
 import { bitsPerByte, exactMatch, scoreMultipleChoice } from "./score.js";
 
 /** Exact-match generations stop at the first newline, as lm-eval's generate_until tasks usually do. */
@@ -21,7 +21,8 @@ export async function evaluateItem(model: LanguageModel, item: TaskItem, signal?
     }
     case "bits_per_byte": {
       const ll = await model.logLikelihood("", item.text);
-      return { ...base, metric: "bpb", score: bitsPerByte(ll.logprob, ll.bytes), logprob: ll.logprob, bytes: ll.bytes, tokens: ll.tokens };
+      const bpb = bitsPerByte(ll.logprob, ll.bytes);
+      return { ...base, metric: "bpb", score: bpbScore(bpb), bpb, logprob: ll.logprob, bytes: ll.bytes, tokens: ll.tokens };
     }
     case "exact_match": {
       const { text } = await generateText(model, item.prompt, { maxTokens: item.maxTokens, temperature: 0, stop: EXACT_MATCH_STOP, signal });

@@ -7,10 +7,11 @@
  *                   (also `acc_norm`, `logprobs` per choice, `greedy` per choice, `tokens` per choice)
  *   - "exact_match" 1 if the greedy generation (stopped at a newline) equals an answer, else 0
  *                   (also `generation`)
- *   - "bpb"         bits per byte of the text, LOWER is better and not in [0, 1]
+ *   - "bpb"         bits per byte of a text: `bpb` holds it (lower is better) and `score` is
+ *                   2^(−bpb), the geometric-mean probability the model gave each byte, so that
+ *                   every score is in [0, 1] with higher better, as `cogen rank` requires
  *                   (also `logprob`, `bytes`, `tokens`)
- * A consumer that needs a score in [0, 1] where higher is better should read a bpb row as
- * 2^(−score): the geometric-mean probability the model gave each byte.
+ * `cogen rank` reads `score` for every metric; a bpb row is a continuous score, not a 0/1.
  */
 export type ResultMetric = "acc" | "exact_match" | "bpb";
 
@@ -26,6 +27,7 @@ export interface ResultRecord {
   greedy?: boolean[];
   tokens?: number[] | number;
   logprob?: number;
+  bpb?: number;
   bytes?: number;
   generation?: string;
 }
@@ -35,7 +37,7 @@ export function resultKey(model: string, item: string): string {
   return JSON.stringify([model, item]);
 }
 
-/** Map a score to [0, 1], higher better: bpb rows become 2^(−bpb). */
-export function unitScore(record: Pick<ResultRecord, "metric" | "score">): number {
-  return record.metric === "bpb" ? 2 ** -record.score : record.score;
+/** The [0, 1] score of a bits-per-byte result: 2^(−bpb). */
+export function bpbScore(bpb: number): number {
+  return 2 ** -bpb;
 }

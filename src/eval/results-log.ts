@@ -99,3 +99,19 @@ export class ResultsLog {
     await this.handle.close();
   }
 }
+
+/** Every complete result line of a results file (a torn last line is ignored). */
+export async function readResultRecords(file: string): Promise<ResultRecord[]> {
+  const text = await fs.readFile(file, "utf8");
+  const records: ResultRecord[] = [];
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length - 1; i++) {
+    if (lines[i].trim() === "") continue;
+    try {
+      records.push(JSON.parse(lines[i]) as ResultRecord);
+    } catch {
+      throw new InputFileError(file, "not a results line", i + 1);
+    }
+  }
+  return records;
+}

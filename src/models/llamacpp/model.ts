@@ -44,7 +44,7 @@ export interface LlamaCppModel extends LanguageModel {
 export async function createLlamaCppModel(settings: LlamaCppModelSettings): Promise<LlamaCppModel> {
   const backend = `llamacpp(${settings.id})`;
   await validateGgufForLlamaCpp(settings.path);
-  if (settings.lora) await validateGgufForLlamaCpp(settings.lora.path);
+  if (settings.lora) await validateGgufForLlamaCpp(settings.lora.path, "adapter");
   const size = (await fs.stat(settings.path)).size;
   const gpu = settings.gpu ?? false;
   const base = await acquireBaseModel(settings.path, gpu);

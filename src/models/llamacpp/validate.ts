@@ -1,16 +1,24 @@
 /**
  * Validate a GGUF file before llama.cpp loads it: llama.cpp aborts the whole process on some
- * malformed files, so cogen's own strict reader must accept the file first.
+ * malformed files, so cogen's strict reader must accept the file and, for a model,
+ * `assertLoadableByLlamaCpp` must find nothing llama.cpp would choke on.
  */
 import { BackendError, CogenError } from "../../core/errors.js";
+import { assertLoadableByLlamaCpp } from "../../formats/gguf/llama-check.js";
 import { openGguf } from "../../formats/gguf/reader.js";
 
-export async function validateGgufForLlamaCpp(file: string): Promise<void> {
+/** `kind` "adapter" (a LoRA) is checked by the reader only: it has no vocabulary or hyperparameters. */
+export async function validateGgufForLlamaCpp(file: string, kind: "model" | "adapter" = "model"): Promise<void> {
   try {
     const gguf = await openGguf(file);
-    await gguf.close();
+    try {
+      if (kind === "model") assertLoadableByLlamaCpp({ metadata: gguf.metadata, list: () => gguf.list(), alignment: gguf.alignment, path: file });
+    } finally {
+      await gguf.close();
+    }
   } catch (error) {
     if (CogenError.isInstance(error)) throw error;
     throw new BackendError("llamacpp", `${file}: cannot read: ${(error as Error).message}`);
   }
 }
+

@@ -1,0 +1,66 @@
+/**
+ * `cogen worker --queue redis://HOST:PORT`: run evaluation jobs submitted by
+ * `cogen eval --queue ...` until interrupted (SIGINT/SIGTERM finish the current job first).
+ */
+import { ConfigError } from "../core/errors.js";
+import { readModelsFile, type ExpertSpec } from "../formats/models-file.js";
+import { startEvalWorker } from "../jobs/bullmq.js";
+import { executeEvalJob } from "../jobs/execute.js";
+import { ModelPool } from "../models/pool.js";
+import { openModel } from "../models/open.js";
+import { parseFlags, parseSize } from "./args.js";
+
+const HELP = `usage: cogen worker --queue redis://HOST:PORT [options]
+
+Run evaluation jobs from the queue that 'cogen eval --queue' fills.
+
+options:
+  --models FILE        local expert definitions that replace the submitted ones by id
+                       (when model paths or URLs differ on this machine)
+  --concurrency N      jobs at once (default 1)
+  --memory SIZE        keep loaded local models under SIZE (default: no limit)
+  --gpu                let llama.cpp use a GPU (default: CPU)
+  --lock-duration MS   a job whose worker is silent this long is given to another (default 30000)
+  --quiet              no per-job lines`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, {
+    queue: { type: "string" },
+    models: { type: "string" },
+    concurrency: { type: "string", default: "1" },
+    memory: { type: "string" },
+    gpu: { type: "boolean", default: false },
+    "lock-duration": { type: "string", default: "30000" },
+    quiet: { type: "boolean", default: false },
+  }, HELP);
+  const problems: string[] = [];
+  if (!values.queue) problems.push("--queue is required (redis://HOST:PORT)");
+  const concurrency = Number(values.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1) problems.push(`--concurrency must be a positive integer, got '${values.concurrency}'`);
+  const lock = Number(values["lock-duration"]);
+  if (!Number.isInteger(lock) || lock < 1000) problems.push(`--lock-duration must be an integer ≥ 1000 (ms), got '${values["lock-duration"]}'`);
+  if (problems.length > 0) throw new ConfigError(problems, "flags");
+  const localExperts: ExpertSpec[] = values.models ? await readModelsFile(values.models) : [];
+  const gpu = values.gpu ? "auto" as const : false as const;
+  const pool = new ModelPool({
+    budgetBytes: values.memory === undefined ? undefined : parseSize(values.memory, "--memory"),
+    open: (spec) => openModel(spec, { gpu }),
+  });
+  const worker = await startEvalWorker(values.queue!, {
+    execute: (job) => executeEvalJob(job, pool),
+    localExperts,
+    concurrency,
+    lockDurationMs: lock,
+    onJob: values.quiet ? undefined : (job, outcome, detail) =>
+      console.error(`${outcome} ${job.id}: ${job.expert.id}, ${job.items.length} items${detail ? ` (${detail})` : ""}`),
+  });
+  if (!values.quiet) console.error(`cogen worker: waiting for jobs on ${values.queue!.replace(/\/\/[^@/]*@/, "//")}`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  await worker.close();
+  await pool.close();
+  return 0;
+}

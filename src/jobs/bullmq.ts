@@ -1,0 +1,125 @@
+/**
+ * Evaluation jobs over Redis with BullMQ. `cogen eval --queue URL` submits jobs (ids derived
+ * from their content, so a resubmitted job is the same job) and waits for them; `cogen worker
+ * --queue URL` runs them on any machine. A job's results travel back as its return value and
+ * only count once the job has completed; a worker killed mid-job stops renewing its lock, BullMQ
+ * moves the job back to the queue (stalled-job recovery) and another worker runs it again.
+ */
+import { Job, Queue, QueueEvents, Worker, type ConnectionOptions } from "bullmq";
+import { ConfigError } from "../core/errors.js";
+import type { ResultRecord } from "../eval/result.js";
+import type { ExpertSpec } from "../formats/models-file.js";
+import type { EvalJob } from "./job.js";
+import type { JobOutcome, JobQueue } from "./queue.js";
+
+export const DEFAULT_QUEUE_NAME = "cogen-eval";
+/** Attempts per job before it is reported as failed. */
+const ATTEMPTS = 3;
+
+/** `redis://[user:password@]HOST[:PORT][/DB]` (or rediss:// for TLS) → ioredis options. */
+export function redisConnection(url: string): ConnectionOptions {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError([`--queue: '${url}' is not a URL (expected redis://HOST:PORT)`]);
+  }
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
+    throw new ConfigError([`--queue: expected a redis:// or rediss:// URL, got '${parsed.protocol}'`]);
+  }
+  const db = parsed.pathname.replace(/^\//, "");
+  if (db !== "" && !/^\d+$/.test(db)) throw new ConfigError([`--queue: database '${db}' must be a number`]);
+  return {
+    host: parsed.hostname || "127.0.0.1",
+    port: parsed.port ? Number(parsed.port) : 6379,
+    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+    ...(db !== "" ? { db: Number(db) } : {}),
+    ...(parsed.protocol === "rediss:" ? { tls: {} } : {}),
+    maxRetriesPerRequest: null,
+  };
+}
+
+export class BullMqQueue implements JobQueue {
+  private readonly connection: ConnectionOptions;
+  private readonly queue: Queue;
+
+  constructor(url: string, private readonly name = DEFAULT_QUEUE_NAME) {
+    this.connection = redisConnection(url);
+    this.queue = new Queue(name, { connection: this.connection });
+  }
+
+  async run(jobs: readonly EvalJob[], onOutcome: (outcome: JobOutcome) => Promise<void>): Promise<void> {
+    if (jobs.length === 0) return;
+    const events = new QueueEvents(this.name, { connection: this.connection });
+    try {
+      await events.waitUntilReady();
+      // A job that failed in an earlier run keeps its id; remove it so this run can retry it.
+      for (const job of jobs) {
+        const existing = await Job.fromId(this.queue, job.id);
+        if (existing && (await existing.isFailed())) await existing.remove();
+      }
+      const added = await this.queue.addBulk(jobs.map((job) => ({
+        name: "eval",
+        data: job,
+        opts: { jobId: job.id, attempts: ATTEMPTS, backoff: { type: "exponential", delay: 1000 } },
+      })));
+      await Promise.all(added.map(async (handle, index) => {
+        const job = jobs[index];
+        let outcome: JobOutcome;
+        try {
+          const records = (await handle.waitUntilFinished(events)) as ResultRecord[];
+          outcome = { job, records };
+        } catch (error) {
+          outcome = { job, error: (error as Error).message };
+        }
+        await onOutcome(outcome);
+      }));
+    } finally {
+      await events.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+  }
+}
+
+export interface EvalWorkerOptions {
+  /** Run a job; results are the job's return value. */
+  execute: (job: EvalJob) => Promise<ResultRecord[]>;
+  /** Local expert definitions that replace a job's by id (paths differ between machines). */
+  localExperts?: ExpertSpec[];
+  /** Jobs run at once by this worker (default 1). */
+  concurrency?: number;
+  /** Milliseconds a job's lock lasts without renewal before it counts as stalled (default 30 000). */
+  lockDurationMs?: number;
+  queueName?: string;
+  onJob?: (job: EvalJob, outcome: "completed" | "failed", detail?: string) => void;
+}
+
+export interface EvalWorker {
+  close(): Promise<void>;
+}
+
+export async function startEvalWorker(url: string, options: EvalWorkerOptions): Promise<EvalWorker> {
+  const connection = redisConnection(url);
+  const local = new Map((options.localExperts ?? []).map((e) => [e.id, e]));
+  const lockDuration = options.lockDurationMs ?? 30_000;
+  const worker = new Worker(
+    options.queueName ?? DEFAULT_QUEUE_NAME,
+    async (job: Job) => {
+      const data = job.data as EvalJob;
+      const expert = local.get(data.expert.id) ?? data.expert;
+      return options.execute({ ...data, expert });
+    },
+    { connection, concurrency: options.concurrency ?? 1, lockDuration, stalledInterval: lockDuration, maxStalledCount: 3 },
+  );
+  worker.on("completed", (job) => options.onJob?.(job.data as EvalJob, "completed"));
+  worker.on("failed", (job, error) => job && options.onJob?.(job.data as EvalJob, "failed", error.message));
+  worker.on("error", () => {
+    // Connection errors are retried by ioredis; the worker keeps going.
+  });
+  await worker.waitUntilReady();
+  return { close: () => worker.close() };
+}

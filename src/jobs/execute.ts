@@ -1,0 +1,58 @@
+/** Run one evaluation job: open (or reuse) the expert's model and evaluate its items. */
+import { BackendError, CogenError } from "../core/errors.js";
+import type { ResultRecord } from "../eval/result.js";
+import { evaluateItem } from "../eval/evaluate-item.js";
+import type { ModelPool } from "../models/pool.js";
+import type { EvalJob } from "./job.js";
+
+/**
+ * Results come back in item order. Any failure (load, backend, timeout) fails the whole job, so
+ * a job's results count all together or not at all.
+ */
+export async function executeEvalJob(job: EvalJob, pool: ModelPool, onItem?: () => void): Promise<ResultRecord[]> {
+  try {
+    return await runJob(job, pool, onItem);
+  } catch (error) {
+    // A backend library's own error (not a cogen one) still only fails this expert's job.
+    if (CogenError.isInstance(error) || !(error instanceof Error)) throw error;
+    throw new BackendError(job.expert.id, error.message);
+  }
+}
+
+function runJob(job: EvalJob, pool: ModelPool, onItem?: () => void): Promise<ResultRecord[]> {
+  return pool.use(job.expert, async (model) => {
+    const results: ResultRecord[] = new Array(job.items.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < job.items.length) {
+        const index = next++;
+        const item = job.items[index];
+        results[index] = await withTimeout(job.itemTimeoutMs, job.expert.id, item.id, (signal) => evaluateItem(model, item, signal));
+        onItem?.();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(job.concurrency, job.items.length)) }, worker));
+    return results;
+  });
+}
+
+async function withTimeout<T>(ms: number, model: string, item: string, task: (signal?: AbortSignal) => Promise<T>): Promise<T> {
+  const wrap = (error: unknown): never => {
+    if (CogenError.isInstance(error)) throw new BackendError(model, `item '${item}': ${error.message}`, (error as BackendError).retryable);
+    throw error;
+  };
+  if (!ms) return task().catch(wrap);
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new BackendError(model, `item '${item}' timed out after ${ms} ms`, true));
+    }, ms);
+  });
+  try {
+    return await Promise.race([task(controller.signal).catch(wrap), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * Keeps opened models under a memory budget: a model is opened on first use and kept for the
+ * next; when a new one would exceed the budget, idle models are closed least recently used
+ * first. A model in use is never closed; a single model larger than the budget still opens.
+ */
+import type { LanguageModel } from "../core/language-model.js";
+import type { ExpertSpec } from "../formats/models-file.js";
+import { estimateModelBytes, openModel } from "./open.js";
+
+export interface ModelPoolOptions {
+  /** Bytes of models to keep open (default: unlimited). */
+  budgetBytes?: number;
+  open?: (spec: ExpertSpec) => Promise<LanguageModel>;
+  sizeOf?: (spec: ExpertSpec) => Promise<number>;
+}
+
+interface Entry {
+  key: string;
+  model: Promise<LanguageModel>;
+  bytes: number;
+  leases: number;
+  lastUsed: number;
+}
+
+export class ModelPool {
+  private readonly entries = new Map<string, Entry>();
+  private clock = 0;
+
+  constructor(private readonly options: ModelPoolOptions = {}) {}
+
+  /** Run `fn` with the expert's model, opening it if needed. */
+  async use<T>(spec: ExpertSpec, fn: (model: LanguageModel) => Promise<T>): Promise<T> {
+    const entry = await this.acquire(spec);
+    try {
+      return await fn(await entry.model);
+    } finally {
+      entry.leases--;
+      entry.lastUsed = ++this.clock;
+    }
+  }
+
+  /** Ids of the models open now, least recently used first. */
+  openIds(): string[] {
+    return [...this.entries.values()].sort((a, b) => a.lastUsed - b.lastUsed).map((e) => JSON.parse(e.key).id);
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.entries.values()];
+    this.entries.clear();
+    await Promise.all(all.map(async (e) => (await e.model.catch(() => undefined))?.close()));
+  }
+
+  private async acquire(spec: ExpertSpec): Promise<Entry> {
+    const key = JSON.stringify(spec);
+    let entry = this.entries.get(key);
+    if (entry) {
+      entry.leases++;
+      entry.lastUsed = ++this.clock;
+      return entry;
+    }
+    const bytes = await (this.options.sizeOf ?? estimateModelBytes)(spec);
+    await this.makeRoom(bytes);
+    const open = this.options.open ?? ((s: ExpertSpec) => openModel(s));
+    entry = { key, model: open(spec), bytes, leases: 1, lastUsed: ++this.clock };
+    this.entries.set(key, entry);
+    const created = entry;
+    entry.model.catch(() => {
+      if (this.entries.get(key) === created) this.entries.delete(key);
+    });
+    return entry;
+  }
+
+  private async makeRoom(bytes: number): Promise<void> {
+    const budget = this.options.budgetBytes ?? Infinity;
+    const used = () => [...this.entries.values()].reduce((s, e) => s + e.bytes, 0);
+    while (used() + bytes > budget) {
+      const idle = [...this.entries.values()].filter((e) => e.leases === 0).sort((a, b) => a.lastUsed - b.lastUsed);
+      if (idle.length === 0) return;
+      this.entries.delete(idle[0].key);
+      await (await idle[0].model.catch(() => undefined))?.close();
+    }
+  }
+}
