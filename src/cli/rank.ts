@@ -27,7 +27,9 @@ files (Arena "model_a,model_b,winner" or llmfao "left,right,winner").
 options:
   --format F       auto | results | battles | lm-eval (default auto)
   --metric M       lm-eval metric to read (default: acc, exact_match, acc_norm, ... whichever exists)
-  --bootstrap N    votes: bootstrap rounds for the intervals (default 100)
+  --bootstrap N    bootstrap rounds for the intervals: votes (default 100) resample votes;
+                   per-item results resample items within each domain (default: none,
+                   intervals from the Fisher information)
   --seed S         seed for the bootstrap and anchors (default 0)
   --ties T         votes: half | davidson (default half)
   --domain-column C  votes: the column holding each vote's domain
@@ -45,7 +47,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
     format: { type: "string", default: "auto" },
     metric: { type: "string" },
-    bootstrap: { type: "string", default: "100" },
+    bootstrap: { type: "string" },
     seed: { type: "string", default: "0" },
     ties: { type: "string", default: "half" },
     "domain-column": { type: "string" },
@@ -58,7 +60,7 @@ export async function run(argv: string[]): Promise<number> {
   const problems: string[] = [];
   const format = values.format as EvidenceFormat;
   if (!EVIDENCE_FORMATS.includes(format)) problems.push(`--format must be one of ${EVIDENCE_FORMATS.join(", ")}, got "${values.format}"`);
-  const bootstrap = wholeNumber(values.bootstrap, "--bootstrap", problems);
+  const bootstrap = values.bootstrap === undefined ? undefined : wholeNumber(values.bootstrap, "--bootstrap", problems);
   const seed = wholeNumber(values.seed, "--seed", problems);
   const anchors = values.anchors === undefined ? undefined : wholeNumber(values.anchors, "--anchors", problems, 1);
   if (values.ties !== "half" && values.ties !== "davidson") problems.push(`--ties must be half or davidson, got "${values.ties}"`);
@@ -84,7 +86,7 @@ export async function run(argv: string[]): Promise<number> {
     });
   } else {
     const progress = !quiet && evidence.results.length > PROGRESS_THRESHOLD ? streamProgress() : undefined;
-    const fit = rankResults(evidence.results, { progress });
+    const fit = rankResults(evidence.results, { progress, bootstrap, seed });
     ranking = fit.ranking;
     if (anchors !== undefined) ranking.anchors = selectAnchors(fit.matrix, anchors, { seed });
   }

@@ -10,7 +10,8 @@
 import { ConfigError } from "../core/errors.js";
 import type { ItemResult } from "../core/evidence.js";
 import type { Progress } from "../core/progress.js";
-import { ranksFromIntervals } from "./pairwise/rank-intervals.js";
+import { Rng } from "../core/rng.js";
+import { quantile, ranksFromIntervals } from "./pairwise/rank-intervals.js";
 import { fitIrt, type IrtFit, type IrtOptions } from "./irt.js";
 import { byInformation, itemReports } from "./item-quality.js";
 import { Z95, type DomainAbility, type ItemReport, type ModelRanking, type Ranking } from "./ranking.js";
@@ -18,8 +19,17 @@ import { buildResponseMatrix, selectItems, type ResponseMatrix } from "./respons
 
 export interface PerItemOptions {
   irt?: Omit<IrtOptions, "progress">;
+  /**
+   * Replace the Fisher-information intervals by percentile intervals from this many bootstrap
+   * resamples of the items (with replacement, within each domain; every model kept).
+   */
+  bootstrap?: number;
+  seed?: number;
   progress?: Progress;
 }
+
+const LOWER = 0.025;
+const UPPER = 0.975;
 
 export interface PerItemFit {
   ranking: Ranking;
@@ -29,7 +39,8 @@ export interface PerItemFit {
 }
 
 export const PER_ITEM_METHOD =
-  "2PL IRT per domain (regularised joint maximum likelihood); overall = equal-weight mean of per-domain standardised abilities; 95% intervals from the Fisher information";
+  "2PL IRT per domain (regularised joint maximum likelihood); overall = equal-weight mean of per-domain standardised abilities";
+const FISHER_INTERVALS = "95% intervals from the Fisher information";
 
 export function rankResults(results: readonly ItemResult[] | ResponseMatrix, options: PerItemOptions = {}): PerItemFit {
   const matrix = isMatrix(results) ? results : buildResponseMatrix(results);
@@ -41,10 +52,11 @@ export function rankResults(results: readonly ItemResult[] | ResponseMatrix, opt
   const perDomain: (DomainAbility | undefined)[][] = matrix.models.map(() => []);
   const perDomainSe: number[][] = matrix.models.map(() => []);
   const usedDomains: string[] = [];
+  const keepByDomain: number[][] = matrix.domains.map(() => []);
+  for (let i = 0; i < matrix.items.length; i++) keepByDomain[matrix.itemDomain[i]].push(i);
 
   matrix.domains.forEach((domain, d) => {
-    const keep: number[] = [];
-    for (let i = 0; i < matrix.items.length; i++) if (matrix.itemDomain[i] === d) keep.push(i);
+    const keep = keepByDomain[d];
     const sub = selectItems(matrix, keep);
     const fit = fitIrt(sub, { ...options.irt, progress: options.progress });
     domainFits.push({ domain, items: Int32Array.from(keep), fit });
@@ -63,6 +75,12 @@ export function rankResults(results: readonly ItemResult[] | ResponseMatrix, opt
       perDomainSe[m][d] = se;
     }
   });
+
+  const rounds = options.bootstrap ?? 0;
+  if (!Number.isInteger(rounds) || rounds < 0) throw new ConfigError([`bootstrap must be a whole number ≥ 0, got ${rounds}`]);
+  const overallBootstrap = rounds > 0
+    ? bootstrapIntervals(matrix, keepByDomain, usedDomains.map((d) => matrix.domains.indexOf(d)), perDomain, rounds, options)
+    : new Map<string, [number, number]>();
 
   const ratings: number[] = [];
   const intervals: [number, number][] = [];
@@ -91,7 +109,7 @@ export function rankResults(results: readonly ItemResult[] | ResponseMatrix, opt
     const rating = sum / count;
     const se = Math.sqrt(variance) / count;
     ratings.push(rating);
-    intervals.push([rating - Z95 * se, rating + Z95 * se]);
+    intervals.push(overallBootstrap.get(model) ?? [rating - Z95 * se, rating + Z95 * se]);
     ranked.push({ model, rating, ci: intervals[intervals.length - 1], domains });
   });
 
@@ -102,13 +120,59 @@ export function rankResults(results: readonly ItemResult[] | ResponseMatrix, opt
   const ranking: Ranking = {
     kind: "per-item",
     scale: "logit",
-    method: PER_ITEM_METHOD,
+    method: `${PER_ITEM_METHOD}; ${rounds > 0 ? `95% percentile intervals from ${rounds} bootstrap resamples of the items within each domain` : FISHER_INTERVALS}`,
     models,
     domains: usedDomains,
     items: byInformation(items),
     warnings,
   };
   return { ranking, matrix, domainFits };
+}
+
+/**
+ * Percentile intervals from resampling items within each used domain. Replaces the per-domain
+ * intervals in `perDomain` in place and returns the overall interval of each model.
+ */
+function bootstrapIntervals(
+  matrix: ResponseMatrix,
+  keepByDomain: number[][],
+  used: number[],
+  perDomain: (DomainAbility | undefined)[][],
+  rounds: number,
+  options: PerItemOptions,
+): Map<string, [number, number]> {
+  const rng = new Rng(options.seed ?? 0);
+  const nModels = matrix.models.length;
+  const replicates = used.map(() => new Float64Array(rounds * nModels));
+  options.progress?.start("bootstrap", rounds, "resamples");
+  for (let r = 0; r < rounds; r++) {
+    used.forEach((d, k) => {
+      const keep = keepByDomain[d];
+      const sample = new Int32Array(keep.length);
+      for (let j = 0; j < keep.length; j++) sample[j] = keep[rng.int(keep.length)];
+      const fit = fitIrt(selectItems(matrix, sample), options.irt);
+      replicates[k].set(fit.theta, r * nModels);
+    });
+    options.progress?.tick(1);
+  }
+  options.progress?.done();
+  const overall = new Map<string, [number, number]>();
+  const values = new Float64Array(rounds);
+  for (let m = 0; m < nModels; m++) {
+    const mine = used.map((d, k) => ({ d, k })).filter(({ d }) => perDomain[m][d] !== undefined);
+    if (mine.length === 0) continue;
+    for (const { d, k } of mine) {
+      for (let r = 0; r < rounds; r++) values[r] = replicates[k][r * nModels + m];
+      perDomain[m][d]!.ci = [quantile(values, LOWER), quantile(values, UPPER)];
+    }
+    for (let r = 0; r < rounds; r++) {
+      let sum = 0;
+      for (const { k } of mine) sum += replicates[k][r * nModels + m];
+      values[r] = sum / mine.length;
+    }
+    overall.set(matrix.models[m], [quantile(values, LOWER), quantile(values, UPPER)]);
+  }
+  return overall;
 }
 
 function isMatrix(x: readonly ItemResult[] | ResponseMatrix): x is ResponseMatrix {
