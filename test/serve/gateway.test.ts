@@ -136,7 +136,7 @@ describe("OpenAI-compatible gateway, through the official openai client", () => 
       method: "POST", headers: { "content-type": "application/json", authorization: "Bearer sk-test-1" }, body: JSON.stringify({ model: "tiny", prompt: "x".repeat(5000) }),
     });
     expect(big.status).toBe(413);
-    expect((await big.json()).error.type).toBe("invalid_request_error");
+    expect(((await big.json()) as { error: { type: string } }).error.type).toBe("invalid_request_error");
     const health = await fetch(`${gateway.url}/health`);
     expect(health.status).toBe(200);
   });

@@ -1,0 +1,121 @@
+import { promises as fs } from "node:fs";
+import * as path from "node:path";
+import { parseDocument } from "yaml";
+import { ConfigError, InputFileError } from "../core/errors.js";
+import type { LanguageModel } from "../core/language-model.js";
+import { parseModelsFile, type ExpertSpec } from "../formats/models-file.js";
+
+/**
+ * The unified model's config: the experts (a models file) and the models served, each a policy
+ * over members that are experts or other served models (composites nest).
+ *
+ *   experts:
+ *     - { id: med, backend: llamacpp, path: med.gguf }
+ *     - { id: law, backend: llamacpp, path: law.gguf }
+ *   serve:
+ *     - id: unified
+ *       policy: router            # single | router | ensemble | ... (see POLICIES)
+ *       members: [med, law]
+ *       options: { ... }          # policy-specific (evidence files, thresholds)
+ *     - { id: med-only, policy: single, members: [med] }
+ */
+export interface ServedSpec {
+  id: string;
+  policy: string;
+  members: string[];
+  options: Record<string, unknown>;
+}
+
+export interface UnifiedConfig {
+  file: string;
+  experts: ExpertSpec[];
+  served: ServedSpec[];
+}
+
+/** Builds one composite from its already-built members. */
+export type PolicyBuilder = (spec: ServedSpec, members: LanguageModel[], config: UnifiedConfig) => Promise<LanguageModel>;
+
+export async function readUnifiedConfig(file: string): Promise<UnifiedConfig> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, "utf8");
+  } catch (error) {
+    throw new InputFileError(file, `cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  return parseUnifiedConfig(text, file);
+}
+
+export function parseUnifiedConfig(text: string, file: string): UnifiedConfig {
+  const experts = parseModelsFile(text, file);
+  const doc = parseDocument(text).toJS() as Record<string, unknown>;
+  const problems: string[] = [];
+  const list = doc.serve;
+  const served: ServedSpec[] = [];
+  if (list === undefined) {
+    // Without a serve section every expert is served as itself.
+    for (const e of experts) served.push({ id: e.id, policy: "single", members: [e.id], options: {} });
+  } else if (!Array.isArray(list)) {
+    problems.push("serve: must be a list of served models");
+  } else {
+    list.forEach((entry, i) => {
+      const e = entry as Record<string, unknown>;
+      if (typeof e !== "object" || e === null) return problems.push(`serve[${i}]: must be a mapping`);
+      const id = typeof e.id === "string" && e.id ? e.id : (problems.push(`serve[${i}].id: required`), `#${i}`);
+      const policy = typeof e.policy === "string" ? e.policy : (problems.push(`serve[${i}].policy: required`), "single");
+      const members = Array.isArray(e.members) && e.members.every((m) => typeof m === "string") ? (e.members as string[]) : [];
+      if (members.length === 0) problems.push(`serve[${i}].members: a non-empty list of expert or served ids`);
+      const options = typeof e.options === "object" && e.options !== null ? (e.options as Record<string, unknown>) : {};
+      for (const key of Object.keys(e)) if (!["id", "policy", "members", "options"].includes(key)) problems.push(`serve[${i}]: unknown field '${key}'`);
+      served.push({ id, policy, members, options });
+    });
+  }
+  const ids = new Set(experts.map((e) => e.id));
+  for (const s of served) {
+    if (ids.has(s.id) && !(s.policy === "single" && s.members[0] === s.id)) problems.push(`serve: id '${s.id}' is also an expert's id`);
+    ids.add(s.id);
+  }
+  for (const s of served) for (const m of s.members) if (!ids.has(m)) problems.push(`serve '${s.id}': unknown member '${m}' (experts and served ids: ${[...ids].join(", ")})`);
+  if (problems.length) throw new ConfigError(problems, file);
+  return { file, experts, served };
+}
+
+/**
+ * Build every served model. Members are built once and shared; cycles (a composite that
+ * contains itself) are refused. `openExpert` opens one expert (llama.cpp or remote).
+ */
+export async function buildServedModels(
+  config: UnifiedConfig,
+  policies: Readonly<Record<string, PolicyBuilder>>,
+  openExpert: (spec: ExpertSpec) => Promise<LanguageModel>,
+): Promise<{ served: Map<string, LanguageModel>; all: LanguageModel[] }> {
+  const built = new Map<string, Promise<LanguageModel>>();
+  const experts = new Map(config.experts.map((e) => [e.id, e]));
+  const servedSpecs = new Map(config.served.map((s) => [s.id, s]));
+
+  const build = (id: string, trail: string[]): Promise<LanguageModel> => {
+    if (trail.includes(id)) throw new ConfigError([`serve: '${[...trail, id].join("' → '")}' is a cycle`], config.file);
+    const existing = built.get(id);
+    if (existing) return existing;
+    const spec = servedSpecs.get(id);
+    let promise: Promise<LanguageModel>;
+    if (spec && !(spec.policy === "single" && spec.members[0] === id)) {
+      const builder = policies[spec.policy];
+      if (!builder) throw new ConfigError([`serve '${id}': unknown policy '${spec.policy}' (known: ${Object.keys(policies).join(", ")})`], config.file);
+      promise = Promise.all(spec.members.map((m) => build(m, [...trail, id]))).then((members) => builder(spec, members, config));
+    } else {
+      promise = openExpert(experts.get(id)!);
+    }
+    built.set(id, promise);
+    return promise;
+  };
+
+  const served = new Map<string, LanguageModel>();
+  for (const spec of config.served) served.set(spec.id, await build(spec.id, []));
+  return { served, all: await Promise.all(built.values()) };
+}
+
+/** Resolve a path option of a served model against the config file's folder. */
+export function configPath(config: UnifiedConfig, value: unknown, field: string): string {
+  if (typeof value !== "string" || value === "") throw new ConfigError([`${field}: must be a file path`], config.file);
+  return path.resolve(path.dirname(path.resolve(config.file)), value);
+}
