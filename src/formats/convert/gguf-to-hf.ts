@@ -2,13 +2,14 @@ import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { writeDirAtomic } from "../../core/atomic.js";
 import { ConfigError, InputFileError } from "../../core/errors.js";
-import { f32ToBf16, f32ToF16 } from "../../core/half.js";
 import { silentProgress, type Progress } from "../../core/progress.js";
 import { llamaConfigToJson } from "../hf/config.js";
-import { deinterleaveRotaryRows, ggufToHfName, permuteRowBytes, rotaryHeads } from "../hf/llama-tensors.js";
+import { ggufToHfName, permuteRowBytes, rotaryHeads } from "../hf/llama-tensors.js";
 import { tokenizerJsonFromVocab } from "../hf/tokenizer.js";
 import { writeSafetensorsSharded, type TensorPlanEntry } from "../safetensors/index.js";
 import { openGguf } from "../gguf/reader.js";
+import { dequantize } from "../gguf/codec.js";
+import { transcodeRows } from "./transcode.js";
 import { configFromMetadata, vocabFromMetadata, HF_TOKENIZER_KEY } from "./gguf-metadata.js";
 
 export interface GgufToHfOptions {
@@ -62,11 +63,10 @@ export async function convertGgufToHf(srcFile: string, dstDir: string, options: 
             const raw = await gguf.readRaw(entry.source);
             return heads === undefined ? raw : permuteRowBytes(raw, heads, raw.length / entry.shape[0], false);
           }
-          let data = await gguf.readF32(entry.source);
-          if (heads !== undefined) data = deinterleaveRotaryRows(data, heads, entry.shape.length > 1 ? entry.shape[1] : 1);
-          if (entry.dtype === "F16") return f32ToF16(data);
-          if (entry.dtype === "BF16") return f32ToBf16(data);
-          return data;
+          let raw = await gguf.readRaw(entry.source);
+          if (heads !== undefined) raw = permuteRowBytes(raw, heads, raw.length / entry.shape[0], false);
+          const from = gguf.info(entry.source)!.dtype;
+          return transcodeRows(raw, entry.shape, entry.dtype, (bytes, count) => dequantize(bytes, from, count));
         },
         { maxShardBytes: options.maxShardBytes, metadata: { format: "pt" }, progress: options.progress ?? silentProgress },
       );

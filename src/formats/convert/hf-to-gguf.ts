@@ -4,15 +4,15 @@ import { ConfigError, InputFileError } from "../../core/errors.js";
 import { silentProgress, type Progress } from "../../core/progress.js";
 import type { DType, TensorInfo } from "../../core/tensor.js";
 import { readLlamaConfig, GGUF_ARCHITECTURE } from "../hf/config.js";
-import { hfToGgufName, interleaveRotaryRows, permuteRowBytes, rotaryHeads } from "../hf/llama-tensors.js";
+import { hfToGgufName, permuteRowBytes, rotaryHeads } from "../hf/llama-tensors.js";
 import { readVocab } from "../hf/tokenizer.js";
-import { openHfWeights } from "../safetensors/index.js";
-import { encodeTensor } from "../gguf/codec.js";
+import { decodeToF32, openHfWeights, type SafetensorsDType } from "../safetensors/index.js";
 import { writeGguf, type GgufWriteSummary } from "../gguf/writer.js";
 import { openGguf } from "../gguf/reader.js";
 import { checkLlamaCppRequirements } from "../gguf/llama-check.js";
 import type { GgufTensorPlan } from "../gguf/encode-header.js";
 import { modelMetadata, vocabMetadata, FILE_TYPE } from "./gguf-metadata.js";
+import { transcodeRows } from "./transcode.js";
 
 export type ConvertDType = "f32" | "f16" | "bf16" | "q8_0";
 
@@ -79,15 +79,16 @@ export async function convertHfToGguf(srcDir: string, dstFile: string, options: 
       produce: async (tensor) => {
         const entry = plan[tensor.index];
         const heads = permute ? rotaryHeads(entry.name, config.numHeads, config.numKvHeads) : undefined;
-        const rowLength = entry.shape.length > 1 ? entry.shape[1] : 1;
         if (entry.dtype === entry.source.dtype) {
           // Same type on both sides: move the stored bytes, never decoding (half the memory, no conversion).
           const raw = await weights.readRaw(entry.source.name);
           return heads === undefined ? raw : permuteRowBytes(raw, heads, raw.length / entry.shape[0], true);
         }
-        let data = await weights.readF32(entry.source.name);
-        if (heads !== undefined) data = interleaveRotaryRows(data, heads, rowLength);
-        return encodeTensor(data, entry.dtype);
+        // A type change goes row-slice by row-slice, so no whole tensor is ever held as float32.
+        let raw = await weights.readRaw(entry.source.name);
+        if (heads !== undefined) raw = permuteRowBytes(raw, heads, raw.length / entry.shape[0], true);
+        const from = entry.source.dtype as SafetensorsDType;
+        return transcodeRows(raw, entry.shape, entry.dtype, (bytes) => decodeToF32(from, bytes));
       },
     });
     await checkWritten(dstFile);
