@@ -15,13 +15,21 @@ export const DEFAULT_SPLIT_SEED = 0;
 
 /** FNV-1a, 32 bits, over the UTF-8 bytes of `text`. */
 export function fnv1a32(text: string): number {
-  const bytes = new TextEncoder().encode(text);
   let hash = FNV_OFFSET_BASIS;
-  for (const byte of bytes) {
-    hash ^= byte;
-    hash = Math.imul(hash, FNV_PRIME) >>> 0;
-  }
+  const step = (byte: number) => {
+    hash = Math.imul(hash ^ byte, FNV_PRIME) >>> 0;
+  };
+  // ASCII (nearly every key) hashes its char codes directly; anything else goes through UTF-8.
+  if (isAscii(text)) for (let i = 0; i < text.length; i++) step(text.charCodeAt(i));
+  else for (const byte of encoder.encode(text)) step(byte);
   return hash >>> 0;
+}
+
+const encoder = new TextEncoder();
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
 }
 
 /** Normalise a headword or passage key: lower case, underscores and runs of white space as one space. */
