@@ -85,8 +85,8 @@ export async function run(argv: string[]): Promise<number> {
       robustness: true,
     });
   } else {
-    const progress = !quiet && evidence.results.length > PROGRESS_THRESHOLD ? streamProgress() : undefined;
-    const fit = rankResults(evidence.results, { progress, bootstrap, seed });
+    const progress = !quiet && evidence.count > PROGRESS_THRESHOLD ? streamProgress() : undefined;
+    const fit = rankResults(evidence.matrix, { progress, bootstrap, seed });
     ranking = fit.ranking;
     if (anchors !== undefined) ranking.anchors = selectAnchors(fit.matrix, anchors, { seed });
   }

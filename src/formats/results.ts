@@ -21,13 +21,29 @@ import { parseCsv, type CsvRecord } from "./csv.js";
 
 const LONG_COLUMNS = ["model", "item", "score"] as const;
 
+/** Receives each result as it is parsed (so large files need not be held as objects). */
+export type ResultSink = (result: ItemResult) => void;
+
 /** Read a results file (.jsonl / .json lines, or .csv long or wide). */
 export async function readResultsFile(file: string): Promise<ItemResult[]> {
-  const text = await fs.readFile(file, "utf8");
+  const results: ItemResult[] = [];
+  await readResultsInto(file, (r) => results.push(r));
+  return results;
+}
+
+/** Read a results file, handing each result to `sink`; returns how many there were. */
+export async function readResultsInto(file: string, sink: ResultSink): Promise<number> {
   const ext = path.extname(file).toLowerCase();
-  if (ext === ".jsonl" || ext === ".ndjson") return parseResultsJsonl(text, file);
-  if (ext === ".csv") return parseResultsCsv(text, file);
-  throw new InputFileError(file, `unknown results file type "${ext}" (expected .jsonl or .csv)`);
+  if (ext !== ".jsonl" && ext !== ".ndjson" && ext !== ".csv") {
+    throw new InputFileError(file, `unknown results file type "${ext}" (expected .jsonl or .csv)`);
+  }
+  let text: string;
+  try {
+    text = await fs.readFile(file, "utf8");
+  } catch (error) {
+    throw new InputFileError(file, `cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  return ext === ".csv" ? parseResultsCsvInto(text, file, sink) : parseResultsJsonlInto(text, file, sink);
 }
 
 /** True when a CSV header is long-format results (has model, item and score columns). */
@@ -38,6 +54,13 @@ export function isLongResultsHeader(header: readonly string[]): boolean {
 
 export function parseResultsJsonl(text: string, file: string): ItemResult[] {
   const results: ItemResult[] = [];
+  parseResultsJsonlInto(text, file, (r) => results.push(r));
+  return results;
+}
+
+/** Parse JSON Lines results into `sink`; returns the count. */
+export function parseResultsJsonlInto(text: string, file: string, sink: ResultSink): number {
+  let count = 0;
   const seen = new DuplicateCheck(file);
   const lines = text.split("\n");
   for (let n = 0; n < lines.length; n++) {
@@ -61,25 +84,33 @@ export function parseResultsJsonl(text: string, file: string): ItemResult[] {
     const result: ItemResult = { model, item, score, domain };
     if (record.benchmark !== undefined && record.benchmark !== null) result.benchmark = requireName(record.benchmark, "benchmark", file, line);
     seen.add(model, item, line);
-    results.push(result);
+    sink(result);
+    count++;
   }
-  if (results.length === 0) throw new InputFileError(file, "no results (the file is empty)");
-  return results;
+  if (count === 0) throw new InputFileError(file, "no results (the file is empty)");
+  return count;
 }
 
 /** A CSV results file: long format when the header has model, item and score; otherwise wide. */
 export function parseResultsCsv(text: string, file: string): ItemResult[] {
+  const results: ItemResult[] = [];
+  parseResultsCsvInto(text, file, (r) => results.push(r));
+  return results;
+}
+
+/** Parse a CSV results file into `sink`; returns the count. */
+export function parseResultsCsvInto(text: string, file: string, sink: ResultSink): number {
   const records = parseCsv(text, file);
   if (records.length === 0) throw new InputFileError(file, "empty CSV file (expected a header row)");
   const header = records[0].fields.map((h) => h.trim());
-  return isLongResultsHeader(header) ? parseLong(records, header, file) : parseWide(records, header, file);
+  return isLongResultsHeader(header) ? parseLong(records, header, file, sink) : parseWide(records, header, file, sink);
 }
 
-function parseLong(records: CsvRecord[], header: string[], file: string): ItemResult[] {
+function parseLong(records: CsvRecord[], header: string[], file: string, sink: ResultSink): number {
+  let count = 0;
   const col = (name: string) => header.indexOf(name);
   const [mi, ii, si, di, bi] = [col("model"), col("item"), col("score"), col("domain"), col("benchmark")];
   const seen = new DuplicateCheck(file);
-  const results: ItemResult[] = [];
   for (const { fields, line } of records.slice(1)) {
     if (fields.length !== header.length) {
       throw new InputFileError(file, `expected ${header.length} fields (as in the header), found ${fields.length}`, line);
@@ -91,13 +122,15 @@ function parseLong(records: CsvRecord[], header: string[], file: string): ItemRe
     const result: ItemResult = { model, item, score, domain };
     if (bi >= 0 && fields[bi].trim() !== "") result.benchmark = fields[bi].trim();
     seen.add(model, item, line);
-    results.push(result);
+    sink(result);
+    count++;
   }
-  if (results.length === 0) throw new InputFileError(file, "no results (only a header)");
-  return results;
+  if (count === 0) throw new InputFileError(file, "no results (only a header)");
+  return count;
 }
 
-function parseWide(records: CsvRecord[], header: string[], file: string): ItemResult[] {
+function parseWide(records: CsvRecord[], header: string[], file: string, sink: ResultSink): number {
+  let count = 0;
   const headerLine = records[0].line;
   if (header.length < 2) {
     throw new InputFileError(file, "a wide results matrix needs an item column and at least one model column (or use long format: model,item,score)", headerLine);
@@ -117,7 +150,6 @@ function parseWide(records: CsvRecord[], header: string[], file: string): ItemRe
     modelCols.push(c);
   }
   const items = new Map<string, number>();
-  const results: ItemResult[] = [];
   for (const { fields, line } of records.slice(1)) {
     if (fields.length !== header.length) {
       throw new InputFileError(file, `expected ${header.length} fields (as in the header), found ${fields.length}`, line);
@@ -133,11 +165,12 @@ function parseWide(records: CsvRecord[], header: string[], file: string): ItemRe
       const score = parseScoreText(fields[c], file, line, `column "${header[c]}"`);
       const result: ItemResult = { model: header[c], item, score, domain };
       if (benchmark !== undefined) result.benchmark = benchmark;
-      results.push(result);
+      sink(result);
+      count++;
     }
   }
-  if (results.length === 0) throw new InputFileError(file, "no results (no rows, or every cell empty)");
-  return results;
+  if (count === 0) throw new InputFileError(file, "no results (no rows, or every cell empty)");
+  return count;
 }
 
 function requireName(value: unknown, field: string, file: string, line: number): string {

@@ -7,17 +7,19 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { ConfigError, InputFileError } from "../core/errors.js";
-import type { Comparison, ItemResult } from "../core/evidence.js";
+import type { Comparison } from "../core/evidence.js";
 import { readBattles, type ReadBattlesOptions } from "../formats/battles.js";
 import { parseCsv } from "../formats/csv.js";
 import { readLmEvalFolder } from "../formats/lm-eval.js";
-import { isLongResultsHeader, readResultsFile } from "../formats/results.js";
+import { isLongResultsHeader, readResultsInto } from "../formats/results.js";
+import { ResponseMatrixBuilder, type ResponseMatrix } from "./responses.js";
 
 export type EvidenceFormat = "auto" | "results" | "battles" | "lm-eval";
 export const EVIDENCE_FORMATS: readonly EvidenceFormat[] = ["auto", "results", "battles", "lm-eval"];
 
 export type Evidence =
-  | { kind: "results"; results: ItemResult[]; warnings: string[] }
+  /** Per-item results, streamed straight into a sparse matrix (no object kept per result). */
+  | { kind: "results"; matrix: ResponseMatrix; count: number; warnings: string[] }
   | { kind: "battles"; comparisons: Comparison[]; warnings: string[] };
 
 export interface LoadEvidenceOptions {
@@ -33,7 +35,7 @@ export async function loadEvidence(inputs: readonly string[], options: LoadEvide
   const format = options.format ?? "auto";
   if (!EVIDENCE_FORMATS.includes(format)) throw new ConfigError([`--format must be one of ${EVIDENCE_FORMATS.join(", ")}, got "${format}"`]);
   if (inputs.length === 0) throw new ConfigError(["no input files (give per-item results, an lm-eval output folder, or battle files)"]);
-  const results: ItemResult[] = [];
+  const builder = new ResponseMatrixBuilder();
   const comparisons: Comparison[] = [];
   const warnings: string[] = [];
   const kinds = new Set<string>();
@@ -42,10 +44,10 @@ export async function loadEvidence(inputs: readonly string[], options: LoadEvide
     kinds.add(kind === "battles" ? "battles" : "results");
     if (kind === "lm-eval") {
       const out = await readLmEvalFolder(input, { metric: options.metric });
-      for (const r of out.results) results.push(r);
+      for (const r of out.results) builder.add(r);
       warnings.push(...out.warnings);
     } else if (kind === "results") {
-      for (const r of await readResultsFile(input)) results.push(r);
+      await readResultsInto(input, (r) => builder.add(r));
     } else {
       const out = await readBattles(input, options.battles);
       for (const c of out.comparisons) comparisons.push(c);
@@ -53,7 +55,7 @@ export async function loadEvidence(inputs: readonly string[], options: LoadEvide
     }
   }
   if (kinds.size > 1) throw new ConfigError(["the inputs mix per-item results with pairwise votes; rank them separately"]);
-  return kinds.has("battles") ? { kind: "battles", comparisons, warnings } : { kind: "results", results, warnings };
+  return kinds.has("battles") ? { kind: "battles", comparisons, warnings } : { kind: "results", matrix: builder.build(), count: builder.length, warnings };
 }
 
 /** What an input looks like: a folder is lm-eval output; a file is judged by its header or first record. */

@@ -25,63 +25,113 @@ export interface ResponseMatrix {
  * (model, item) twice, a score outside [0, 1] or an item in two domains is a ConfigError.
  */
 export function buildResponseMatrix(results: readonly ItemResult[]): ResponseMatrix {
-  const modelIndex = new Map<string, number>();
-  const itemIndex = new Map<string, number>();
-  const domainIndex = new Map<string, number>();
-  const models: string[] = [];
-  const items: string[] = [];
-  const domains: string[] = [];
-  const itemDomainList: number[] = [];
-  const counts: number[] = [];
-  const rowModel = new Int32Array(results.length);
-  const rowItem = new Int32Array(results.length);
+  const builder = new ResponseMatrixBuilder(results.length);
+  for (const r of results) builder.add(r);
+  return builder.build();
+}
 
-  for (let r = 0; r < results.length; r++) {
-    const { model, item, score } = results[r];
-    const domain = results[r].domain || DEFAULT_DOMAIN;
+/**
+ * Collects results one at a time into growable typed arrays (no object kept per result), so a
+ * parser can stream millions of results into a matrix.
+ */
+export class ResponseMatrixBuilder {
+  private readonly modelIndex = new Map<string, number>();
+  private readonly itemIndex = new Map<string, number>();
+  private readonly domainIndex = new Map<string, number>();
+  private readonly models: string[] = [];
+  private readonly items: string[] = [];
+  private readonly domains: string[] = [];
+  private readonly itemDomain: number[] = [];
+  private counts: number[] = [];
+  private rowModel: Int32Array;
+  private rowItem: Int32Array;
+  private rowScore: Float32Array;
+  private size = 0;
+
+  constructor(capacity = 1024) {
+    const n = Math.max(16, capacity);
+    this.rowModel = new Int32Array(n);
+    this.rowItem = new Int32Array(n);
+    this.rowScore = new Float32Array(n);
+  }
+
+  get length(): number {
+    return this.size;
+  }
+
+  add(result: ItemResult): void {
+    const { model, item, score } = result;
+    const domain = result.domain || DEFAULT_DOMAIN;
     if (!(score >= 0 && score <= 1)) {
       throw new ConfigError([`result for model "${model}", item "${item}": score ${score} is not in [0, 1]`]);
     }
-    let m = modelIndex.get(model);
+    let m = this.modelIndex.get(model);
     if (m === undefined) {
-      m = models.length;
-      modelIndex.set(model, m);
-      models.push(model);
+      m = this.models.length;
+      this.modelIndex.set(model, m);
+      this.models.push(model);
     }
-    let d = domainIndex.get(domain);
+    let d = this.domainIndex.get(domain);
     if (d === undefined) {
-      d = domains.length;
-      domainIndex.set(domain, d);
-      domains.push(domain);
+      d = this.domains.length;
+      this.domainIndex.set(domain, d);
+      this.domains.push(domain);
     }
-    let i = itemIndex.get(item);
+    let i = this.itemIndex.get(item);
     if (i === undefined) {
-      i = items.length;
-      itemIndex.set(item, i);
-      items.push(item);
-      itemDomainList.push(d);
-      counts.push(0);
-    } else if (itemDomainList[i] !== d) {
-      throw new ConfigError([`item "${item}" appears in two domains ("${domains[itemDomainList[i]]}" and "${domain}"); give the items distinct ids`]);
+      i = this.items.length;
+      this.itemIndex.set(item, i);
+      this.items.push(item);
+      this.itemDomain.push(d);
+      this.counts.push(0);
+    } else if (this.itemDomain[i] !== d) {
+      throw new ConfigError([`item "${item}" appears in two domains ("${this.domains[this.itemDomain[i]]}" and "${domain}"); give the items distinct ids`]);
     }
-    counts[i]++;
-    rowModel[r] = m;
-    rowItem[r] = i;
+    this.counts[i]++;
+    if (this.size === this.rowModel.length) this.grow();
+    this.rowModel[this.size] = m;
+    this.rowItem[this.size] = i;
+    this.rowScore[this.size] = score;
+    this.size++;
   }
 
-  const itemStart = new Int32Array(items.length + 1);
-  for (let i = 0; i < items.length; i++) itemStart[i + 1] = itemStart[i] + counts[i];
-  const fill = itemStart.slice(0, items.length);
-  const model = new Int32Array(results.length);
-  const score = new Float32Array(results.length);
-  for (let r = 0; r < results.length; r++) {
-    const pos = fill[rowItem[r]]++;
-    model[pos] = rowModel[r];
-    score[pos] = results[r].score;
+  build(): ResponseMatrix {
+    const nItems = this.items.length;
+    const itemStart = new Int32Array(nItems + 1);
+    for (let i = 0; i < nItems; i++) itemStart[i + 1] = itemStart[i] + this.counts[i];
+    const fill = itemStart.slice(0, nItems);
+    const model = new Int32Array(this.size);
+    const score = new Float32Array(this.size);
+    for (let r = 0; r < this.size; r++) {
+      const pos = fill[this.rowItem[r]]++;
+      model[pos] = this.rowModel[r];
+      score[pos] = this.rowScore[r];
+    }
+    const matrix = {
+      models: [...this.models],
+      items: [...this.items],
+      itemDomain: Int32Array.from(this.itemDomain),
+      domains: [...this.domains],
+      itemStart,
+      model,
+      score,
+    };
+    assertNoDuplicates(matrix);
+    return matrix;
   }
-  const matrix = { models, items, itemDomain: Int32Array.from(itemDomainList), domains, itemStart, model, score };
-  assertNoDuplicates(matrix);
-  return matrix;
+
+  private grow(): void {
+    const n = this.rowModel.length * 2;
+    const rowModel = new Int32Array(n);
+    rowModel.set(this.rowModel);
+    this.rowModel = rowModel;
+    const rowItem = new Int32Array(n);
+    rowItem.set(this.rowItem);
+    this.rowItem = rowItem;
+    const rowScore = new Float32Array(n);
+    rowScore.set(this.rowScore);
+    this.rowScore = rowScore;
+  }
 }
 
 /** Reject the same model twice on one item (names both). */
