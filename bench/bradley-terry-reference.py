@@ -9,7 +9,8 @@ gradient), ratings 400*beta + 1000. Bootstrap: resample battles with replacement
 refit, 2.5/97.5 percentiles.
 
 usage: bradley-terry-reference.py BATTLES.csv [--rounds 100] [--seed 0]
-Prints one JSON object: models, ratings, ci_lower, ci_upper, seconds (excluding start-up).
+Prints one JSON object: models, ratings, ci_lower, ci_upper, seconds and cpu_seconds (excluding
+start-up).
 """
 import argparse
 import csv
@@ -76,6 +77,7 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     start = time.perf_counter()
+    cpu_start = time.process_time()
     models, a, b, outcome = read_battles(args.battles)
     n = len(models)
     cell = (a * n + b) * 3 + outcome
@@ -94,6 +96,7 @@ def main():
             "ci_lower": lower.tolist(),
             "ci_upper": upper.tolist(),
             "seconds": time.perf_counter() - start,
+            "cpu_seconds": time.process_time() - cpu_start,
         },
         sys.stdout,
     )

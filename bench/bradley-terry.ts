@@ -35,15 +35,18 @@ interface ReferenceResult {
   ci_lower: number[];
   ci_upper: number[];
   seconds: number;
+  cpu_seconds: number;
 }
 
 const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 
-async function runCogen(): Promise<{ ranking: PairwiseRanking; seconds: number }> {
+async function runCogen(): Promise<{ ranking: PairwiseRanking; seconds: number; cpu: number }> {
   const start = performance.now();
+  const cpuStart = process.cpuUsage();
   const battles = await readBattles(file, { selfComparisons: "skip" });
   const ranking = rankComparisons(battles.comparisons, { bootstrap: rounds, seed: 0 });
-  return { ranking, seconds: (performance.now() - start) / 1000 };
+  const cpu = process.cpuUsage(cpuStart);
+  return { ranking, seconds: (performance.now() - start) / 1000, cpu: (cpu.user + cpu.system) / 1e6 };
 }
 
 function runReference(): { result: ReferenceResult; wall: number } {
@@ -55,7 +58,9 @@ function runReference(): { result: ReferenceResult; wall: number } {
 }
 
 const cogenTimes: number[] = [];
+const cogenCpu: number[] = [];
 const refTimes: number[] = [];
+const refCpu: number[] = [];
 const refWall: number[] = [];
 let ranking: PairwiseRanking | undefined;
 let ref: ReferenceResult | undefined;
@@ -63,12 +68,16 @@ for (let run = 0; run < runs; run++) {
   // Alternate the two so machine load affects both alike.
   const c = await runCogen();
   cogenTimes.push(c.seconds);
+  cogenCpu.push(c.cpu);
   ranking = c.ranking;
   const r = runReference();
   refTimes.push(r.result.seconds);
+  refCpu.push(r.result.cpu_seconds);
   refWall.push(r.wall);
   ref = r.result;
-  console.log(`run ${run + 1}: cogen ${c.seconds.toFixed(3)} s, reference ${r.result.seconds.toFixed(3)} s (${r.wall.toFixed(3)} s with start-up)`);
+  console.log(
+    `run ${run + 1}: cogen ${c.seconds.toFixed(3)} s (cpu ${c.cpu.toFixed(3)} s), reference ${r.result.seconds.toFixed(3)} s (cpu ${r.result.cpu_seconds.toFixed(3)} s; ${r.wall.toFixed(3)} s with start-up)`,
+  );
 }
 if (!ranking || !ref) throw new Error("no runs");
 
@@ -101,7 +110,8 @@ const python = median(refTimes);
 console.log(`\n${path.basename(file)}: ${n} models, ${rounds} bootstrap rounds, median of ${runs} runs`);
 console.log(`  cogen          ${cogen.toFixed(3)} s`);
 console.log(`  python/scipy   ${python.toFixed(3)} s (${median(refWall).toFixed(3)} s with interpreter start-up)`);
-console.log(`  speed-up       ${(python / cogen).toFixed(2)}x (${(median(refWall) / cogen).toFixed(2)}x counting Python start-up)`);
+console.log(`  speed-up       ${(python / cogen).toFixed(2)}x wall (${(median(refWall) / cogen).toFixed(2)}x counting Python start-up)`);
+console.log(`  cpu time       cogen ${median(cogenCpu).toFixed(3)} s, python ${median(refCpu).toFixed(3)} s: ${(median(refCpu) / median(cogenCpu)).toFixed(2)}x (steadier than wall time on a loaded machine)`);
 console.log(`  ratings        max |cogen − reference| = ${maxRating.toExponential(2)} rating points; order identical: ${sameOrder}`);
 console.log(`  95% intervals  lower bounds differ by mean ${(sumLower / n).toFixed(2)}, max ${maxLower.toFixed(2)}; upper by mean ${(sumUpper / n).toFixed(2)}, max ${maxUpper.toFixed(2)} points (mean interval width ${(sumWidth / n).toFixed(2)})`);
 if (ranking.warnings.length > 0) console.log(`  cogen warnings: ${ranking.warnings.join(" | ")}`);

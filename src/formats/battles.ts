@@ -12,7 +12,7 @@
 import { promises as fs } from "node:fs";
 import { InputFileError } from "../core/errors.js";
 import { DEFAULT_DOMAIN, type Comparison, type ComparisonOutcome } from "../core/evidence.js";
-import { parseCsvTable } from "./csv.js";
+import { forEachCsvRecord } from "./csv.js";
 
 export type BattleLayout = "arena" | "llmfao";
 
@@ -85,31 +85,43 @@ export function detectBattleLayout(columns: readonly string[], file: string, lin
 }
 
 export function parseBattlesCsv(text: string, file: string, options: ReadBattlesOptions = {}): Battles {
-  const table = parseCsvTable(text, file);
-  const layout = detectBattleLayout(table.header, file, table.headerLine);
-  const spec = BATTLE_LAYOUTS[layout];
-  const ia = table.header.indexOf(spec.a);
-  const ib = table.header.indexOf(spec.b);
-  const iw = table.header.indexOf(spec.winner);
+  let header: string[] | undefined;
+  let layout: BattleLayout = "arena";
+  let ia = -1;
+  let ib = -1;
+  let iw = -1;
   let id = -1;
-  if (options.domainColumn !== undefined) {
-    id = table.header.indexOf(options.domainColumn);
-    if (id < 0) throw new InputFileError(file, `no column "${options.domainColumn}" for the domain; header has ${table.header.join(", ")}`, table.headerLine);
-  }
   const comparisons: Comparison[] = [];
   const lines: number[] = [];
   const skipped: number[] = [];
-  for (const row of table.rows) {
-    const f = row.fields;
-    const comparison = toComparison(layout, f[ia], f[ib], f[iw], id >= 0 ? f[id] : undefined, file, row.line, options);
-    if (comparison === undefined) {
-      skipped.push(row.line);
-      continue;
+  // Rows are turned into comparisons as they are read, so their other fields are never kept.
+  forEachCsvRecord(text, file, (fields, line) => {
+    if (header === undefined) {
+      header = fields.map((name) => name.trim());
+      layout = detectBattleLayout(header, file, line);
+      const spec = BATTLE_LAYOUTS[layout];
+      ia = header.indexOf(spec.a);
+      ib = header.indexOf(spec.b);
+      iw = header.indexOf(spec.winner);
+      if (options.domainColumn !== undefined) {
+        id = header.indexOf(options.domainColumn);
+        if (id < 0) throw new InputFileError(file, `no column "${options.domainColumn}" for the domain; header has ${header.join(", ")}`, line);
+      }
+      return;
     }
-    comparisons.push(comparison);
-    lines.push(row.line);
-  }
-  if (comparisons.length === 0) throw new InputFileError(file, "no battles after the header");
+    if (fields.length !== header.length) {
+      throw new InputFileError(file, `expected ${header.length} fields (as in the header), found ${fields.length}`, line);
+    }
+    const comparison = toComparison(layout, fields[ia], fields[ib], fields[iw], id >= 0 ? fields[id] : undefined, file, line, options);
+    if (comparison === undefined) skipped.push(line);
+    else {
+      comparisons.push(comparison);
+      lines.push(line);
+    }
+  });
+  if (header === undefined) throw new InputFileError(file, "empty CSV file (expected a header row)");
+  if (comparisons.length === 0 && skipped.length === 0) throw new InputFileError(file, "no battles after the header");
+  if (comparisons.length === 0) throw new InputFileError(file, "no battles left after skipping self-comparisons");
   return { file, layout, comparisons, lines, warnings: skipWarnings(file, skipped) };
 }
 

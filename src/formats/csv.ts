@@ -29,6 +29,17 @@ const CR = 13;
 /** Parse CSV text into records. `file` is used only in error messages. */
 export function parseCsv(text: string, file: string): CsvRecord[] {
   const records: CsvRecord[] = [];
+  forEachCsvRecord(text, file, (fields, line) => {
+    records.push({ fields, line });
+  });
+  return records;
+}
+
+/**
+ * Call `visit` with each record's fields and starting line, in order, without keeping them: for
+ * large files whose rows are turned into something else at once.
+ */
+export function forEachCsvRecord(text: string, file: string, visit: (fields: string[], line: number) => void): void {
   let pos = text.charCodeAt(0) === 0xfeff ? 1 : 0;
   const end = text.length;
   let line = 1;
@@ -55,7 +66,7 @@ export function parseCsv(text: string, file: string): CsvRecord[] {
     const lineEnd = newline < 0 ? end : newline;
     if (nextQuote < 0 || nextQuote > lineEnd) {
       const stop = newline > pos && text.charCodeAt(newline - 1) === CR ? newline - 1 : lineEnd;
-      records.push({ fields: text.slice(pos, stop).split(","), line: startLine });
+      visit(text.slice(pos, stop).split(","), startLine);
       pos = lineEnd + 1;
       line++;
       continue;
@@ -109,7 +120,7 @@ export function parseCsv(text: string, file: string): CsvRecord[] {
       }
       break;
     }
-    records.push({ fields, line: startLine });
+    visit(fields, startLine);
     // Consume the record's line break.
     if (pos < end) {
       if (text.charCodeAt(pos) === CR) pos++;
@@ -117,7 +128,6 @@ export function parseCsv(text: string, file: string): CsvRecord[] {
       line++;
     }
   }
-  return records;
 }
 
 /**

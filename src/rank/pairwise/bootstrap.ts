@@ -42,3 +42,4 @@ export function bootstrapStrengths(counts: PairCounts, cellOfVote: Int32Array, f
   }
   return out;
 }
+

@@ -36,11 +36,13 @@ export function maximizeNewton(start: Float64Array, objective: Objective, option
   for (let c = 0; c < k; c++) if (c !== options.fixed) free.push(c);
   const f = free.length;
   let x = Float64Array.from(start);
-  const grad = new Float64Array(k);
-  const hess = new Float64Array(k * k);
+  let grad = new Float64Array(k);
+  let hess = new Float64Array(k * k);
+  let trialGrad = new Float64Array(k);
+  let trialHess = new Float64Array(k * k);
   const a = new Float64Array(f * f);
   const step = new Float64Array(f);
-  const trial = new Float64Array(k);
+  let trial = new Float64Array(k);
   let value = objective(x, grad, hess);
   for (let iteration = 1; iteration <= maxIterations; iteration++) {
     // Solve (−H) step = grad on the free coordinates.
@@ -51,18 +53,28 @@ export function maximizeNewton(start: Float64Array, objective: Objective, option
     choleskySolve(a, step, f);
     let largest = 0;
     for (let r = 0; r < f; r++) largest = Math.max(largest, Math.abs(step[r]));
-    // Backtrack until the objective does not decrease (beyond rounding).
+    // Backtrack until the objective does not decrease (beyond rounding). The full step, almost
+    // always accepted, is evaluated with its derivatives so they are not computed twice.
     let t = 1;
+    let next = -Infinity;
+    let withDerivatives = true;
     while (t >= MIN_STEP_FRACTION) {
       trial.set(x);
       for (let r = 0; r < f; r++) trial[free[r]] += t * step[r];
-      const next = objective(trial, null, null);
+      next = withDerivatives ? objective(trial, trialGrad, trialHess) : objective(trial, null, null);
       if (next >= value - 1e-13 * Math.abs(value)) break;
       t /= 2;
+      withDerivatives = false;
     }
     if (t < MIN_STEP_FRACTION) return { x, value, iterations: iteration, converged: largest < tolerance * 1e3 };
-    x = Float64Array.from(trial);
-    value = objective(x, grad, hess);
+    [x, trial] = [trial, x];
+    if (withDerivatives) {
+      [grad, trialGrad] = [trialGrad, grad];
+      [hess, trialHess] = [trialHess, hess];
+      value = next;
+    } else {
+      value = objective(x, grad, hess);
+    }
     if (largest * t < tolerance) return { x, value, iterations: iteration, converged: true };
   }
   return { x, value, iterations: maxIterations, converged: false };
