@@ -154,6 +154,17 @@ models:
     expect(Array.from(emb.subarray(0, 8))).toEqual(Array.from(p2.tensors.get("model.embed_tokens.weight")!.subarray(16, 24)));
   });
 
+  it("chat_template and out_dtype reach the output", async () => {
+    const out = path.join(root, "chat");
+    await runMerge({ baseDir: root, outDir: out, config: "merge_method: linear\nmodels: [{model: a, parameters: {weight: 1}}]\nout_dtype: float16\nchat_template: chatml\n" });
+    const tc = JSON.parse(await fs.readFile(path.join(out, "tokenizer_config.json"), "utf8"));
+    expect(tc.chat_template).toContain("<|im_start|>");
+    expect(tc.model_max_length).toBe(64);
+    const src = await openHfWeights(out);
+    expect(src.info("model.norm.weight")!.dtype).toBe("F16");
+    await src.close();
+  });
+
   it("dry run validates and writes nothing", async () => {
     const out = path.join(root, "dry");
     const r = await runMerge({ config: ties, baseDir: root, outDir: out, dryRun: true });
