@@ -79,7 +79,9 @@ export async function runEval(options: EvalRunOptions): Promise<EvalRunReport> {
   try {
     await queue.run(jobs, async (outcome) => {
       if (outcome.records) {
-        written += await log.append(outcome.records);
+        // Outcomes may arrive concurrently: read `written` only after the await.
+        const appended = await log.append(outcome.records);
+        written += appended;
         if (!inProcess) progress.tick(outcome.job.items.length);
         return;
       }

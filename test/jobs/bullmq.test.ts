@@ -1,0 +1,152 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { promises as fs } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runEval } from "../../src/eval/runner.js";
+import type { ExpertSpec } from "../../src/formats/models-file.js";
+import { BullMqQueue, redisConnection } from "../../src/jobs/bullmq.js";
+import { startStub, type StubServer } from "../models/openai-stub.js";
+import { ITEMS } from "../eval/helpers.js";
+import { hasRedis, startRedis, type RedisHandle } from "./redis.js";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+
+interface WorkerProcess {
+  child: ChildProcess;
+  log: () => string;
+}
+
+function startWorker(url: string, extra: string[] = []): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "worker", "--queue", url, ...extra], {
+    cwd: ROOT, stdio: ["ignore", "ignore", "pipe"],
+  });
+  let log = "";
+  child.stderr!.on("data", (chunk) => (log += chunk));
+  return new Promise((resolve, reject) => {
+    const timer = setInterval(() => {
+      if (log.includes("waiting for jobs")) {
+        clearInterval(timer);
+        resolve({ child, log: () => log });
+      }
+    }, 50);
+    child.on("exit", (code) => {
+      clearInterval(timer);
+      reject(new Error(`worker exited with ${code}: ${log}`));
+    });
+  });
+}
+
+function stopWorker(worker: WorkerProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+  return new Promise((resolve) => {
+    if (worker.child.exitCode !== null || worker.child.signalCode !== null) return resolve();
+    worker.child.once("exit", () => resolve());
+    worker.child.kill(signal);
+  });
+}
+
+async function eventually(condition: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const sortedLines = async (file: string) => (await fs.readFile(file, "utf8")).trim().split("\n").sort();
+
+describe.skipIf(!hasRedis)("distributed evaluation over Redis (BullMQ)", () => {
+  let redis: RedisHandle;
+  let stub: StubServer;
+  let dir: string;
+  const workers: WorkerProcess[] = [];
+  const expert = (id: string): ExpertSpec => ({ id, backend: "openai", url: stub.url, model: "stub", domains: [], tags: [] });
+
+  const completedJobs = () => workers.map((w) => (w.log().match(/completed eval-/g) ?? []).length).reduce((s, n) => s + n, 0);
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    stub = await startStub({ delayMs: 15 });
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-jobs-"));
+  });
+  afterAll(async () => {
+    await Promise.all(workers.map((w) => stopWorker(w, "SIGKILL")));
+    await stub?.close();
+    await redis?.stop();
+    if (dir) await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it("a run split over two worker processes gives exactly the results of a local run; resubmitting adds nothing", async () => {
+    const experts = [expert("a"), expert("b")];
+    const local = path.join(dir, "local.jsonl");
+    await runEval({ experts, items: ITEMS, out: local, batchSize: 2 });
+
+    // Short locks in every worker: BullMQ's stalled check runs at most once per the interval of
+    // whichever worker last ran it, and the next test kills a worker.
+    const short = ["--lock-duration", "1000"];
+    workers.push(await startWorker(redis.url, short), await startWorker(redis.url, short));
+    const queue2 = new BullMqQueue(redis.url);
+    try {
+      const report = await runEval({ experts, items: ITEMS, out: path.join(dir, "remote2.jsonl"), batchSize: 2, queue: queue2 });
+      expect(report.failures).toEqual([]);
+      expect(report.written).toBe(2 * ITEMS.length);
+      expect(await sortedLines(path.join(dir, "remote2.jsonl"))).toEqual(await sortedLines(local));
+      // Both workers took part (their log lines may trail the queue's completion events).
+      await eventually(() => completedJobs() === 8);
+      for (const w of workers) expect(w.log()).toMatch(/completed eval-/);
+      // The same jobs again (same content, same ids) into the same file: nothing is duplicated.
+      const again = await runEval({ experts, items: ITEMS, out: path.join(dir, "remote2.jsonl"), batchSize: 2, queue: queue2, resume: true });
+      expect(again.written).toBe(0);
+      // Into a fresh file: finished jobs are not run again, their stored results are collected.
+      const third = await runEval({ experts, items: ITEMS, out: path.join(dir, "remote3.jsonl"), batchSize: 2, queue: queue2 });
+      expect(third.failures).toEqual([]);
+      expect(third.written).toBe(2 * ITEMS.length);
+      expect(completedJobs()).toBe(8);
+      expect(await sortedLines(path.join(dir, "remote3.jsonl"))).toEqual(await sortedLines(local));
+    } finally {
+      await queue2.close();
+      await Promise.all(workers.splice(0).map((w) => stopWorker(w)));
+    }
+  });
+
+  it("a worker killed mid-job loses nothing: the stalled job is run again by another worker", async () => {
+    const slow = await startStub({ delayMs: 400 });
+    try {
+      const experts = [{ ...expert("k"), url: slow.url }];
+      const items = ITEMS.slice(0, 2);
+      const victim = await startWorker(redis.url, ["--lock-duration", "1000"]);
+      workers.push(victim);
+      const queue = new BullMqQueue(redis.url);
+      const out = path.join(dir, "killed.jsonl");
+      const running = runEval({ experts, items, out, batchSize: 2, queue });
+      // Wait until the victim is inside the job (the stub has seen a request), then kill it hard.
+      while (slow.requests === 0) await new Promise((r) => setTimeout(r, 20));
+      await stopWorker(victim, "SIGKILL");
+      expect(victim.log()).not.toMatch(/completed/);
+      const rescuer = await startWorker(redis.url, ["--lock-duration", "1000"]);
+      workers.push(rescuer);
+      const report = await running;
+      await queue.close();
+      expect(report.failures).toEqual([]);
+      expect(report.written).toBe(2);
+      await eventually(() => /completed eval-/.test(rescuer.log()));
+      const lines = (await fs.readFile(out, "utf8")).trim().split("\n").map((l) => JSON.parse(l));
+      expect(lines.map((l) => l.item).sort()).toEqual(["mc1", "mc2"]);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it("parses redis URLs and rejects others with a clear message", () => {
+    expect(redisConnection("redis://:pw@10.0.0.1:6380/2")).toMatchObject({ host: "10.0.0.1", port: 6380, password: "pw", db: 2 });
+    expect(redisConnection("redis://h")).toMatchObject({ host: "h", port: 6379 });
+    expect(() => redisConnection("http://h:1")).toThrow(/redis:\/\//);
+    expect(() => redisConnection("redis://h/x")).toThrow(/database 'x'/);
+  });
+});
+
+if (!hasRedis) {
+  describe("distributed evaluation over Redis (BullMQ)", () => {
+    it.skip("skipped: /usr/bin/redis-server is not installed (apt-get install -y redis-server)", () => {});
+  });
+}
