@@ -137,3 +137,26 @@ describe("cogen rank on votes", () => {
     expect(mixed.stderr).toMatch(/mix per-item results with pairwise votes/);
   });
 });
+
+describe("cogen rank on an lm-evaluation-harness folder", () => {
+  it("finds the run folders, uses tasks as domains and ranks the models", async () => {
+    const root = path.join(dir, "lm-eval-out");
+    const date = "2024-05-13T12-30-45.123456";
+    const accuracy: Record<string, number> = { "org__small": 0.3, "org__medium": 0.55, "org__large": 0.8 };
+    for (const [folder, p] of Object.entries(accuracy)) {
+      await fs.mkdir(path.join(root, folder), { recursive: true });
+      for (const task of ["arc_easy", "boolq"]) {
+        // Deterministic pattern: the item is right when its rank among 40 is below p·40.
+        const lines = Array.from({ length: 40 }, (_, k) => JSON.stringify({ doc_id: k, filter: "none", metrics: ["acc"], acc: ((k * 17) % 40) < p * 40 ? 1 : 0 }));
+        await fs.writeFile(path.join(root, folder, `samples_${task}_${date}.jsonl`), lines.join("\n") + "\n");
+      }
+    }
+    const json = path.join(dir, "lm-eval.json");
+    const { code } = await cli(["rank", root, "--json", json, "--quiet"]);
+    expect(code).toBe(0);
+    const ranking = JSON.parse(await fs.readFile(json, "utf8"));
+    expect(ranking.models.map((m: { model: string }) => m.model)).toEqual(["org/large", "org/medium", "org/small"]);
+    expect(ranking.domains).toEqual(["arc_easy", "boolq"]);
+    expect(ranking.items[0].item).toMatch(/^(arc_easy|boolq)\/\d+$/);
+  });
+});
