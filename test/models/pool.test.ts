@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import type { LanguageModel } from "../../src/core/language-model.js";
+import type { ExpertSpec } from "../../src/formats/models-file.js";
+import { ModelPool } from "../../src/models/pool.js";
+
+const spec = (id: string): ExpertSpec => ({ id, backend: "llamacpp", path: `/m/${id}.gguf`, domains: [], tags: [] });
+
+function recorder() {
+  const events: string[] = [];
+  const open = async (s: ExpertSpec): Promise<LanguageModel> => {
+    events.push(`open ${s.id}`);
+    return { id: s.id, close: async () => void events.push(`close ${s.id}`) } as unknown as LanguageModel;
+  };
+  return { events, open };
+}
+
+describe("ModelPool", () => {
+  it("keeps models under the memory budget, closing the least recently used idle one", async () => {
+    const { events, open } = recorder();
+    const pool = new ModelPool({ budgetBytes: 250, open, sizeOf: async () => 100 });
+    await pool.use(spec("a"), async () => {});
+    await pool.use(spec("b"), async () => {});
+    await pool.use(spec("a"), async () => {}); // a is now more recent than b
+    await pool.use(spec("c"), async () => {}); // 300 > 250: b goes
+    expect(events).toEqual(["open a", "open b", "close b", "open c"]);
+    expect(pool.openIds()).toEqual(["a", "c"]);
+    await pool.close();
+    expect(events.slice(-2).sort()).toEqual(["close a", "close c"]);
+  });
+
+  it("never closes a model in use, and still opens one larger than the budget", async () => {
+    const { events, open } = recorder();
+    const pool = new ModelPool({ budgetBytes: 100, open, sizeOf: async () => 100 });
+    await pool.use(spec("a"), async () => {
+      await pool.use(spec("b"), async () => {});
+    });
+    expect(events).toEqual(["open a", "open b"]);
+    await pool.use(spec("c"), async () => {});
+    expect(events).toContain("close a");
+    await pool.close();
+  });
+
+  it("forgets a model that failed to open, so the next use retries", async () => {
+    let attempts = 0;
+    const pool = new ModelPool({
+      open: async (s) => {
+        attempts++;
+        if (attempts === 1) throw new Error("boom");
+        return { id: s.id, close: async () => {} } as unknown as LanguageModel;
+      },
+      sizeOf: async () => 0,
+    });
+    await expect(pool.use(spec("a"), async () => {})).rejects.toThrow("boom");
+    await expect(pool.use(spec("a"), async (m) => m.id)).resolves.toBe("a");
+    await pool.close();
+  });
+});
