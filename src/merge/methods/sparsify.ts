@@ -78,14 +78,21 @@ export function dellaMask(d: Float32Array, density: number, epsilon: number, row
   const n = d.length;
   const mask = new Uint8Array(n);
   const m = rowLength;
+  // Sort keys |d|-bits · 2^21 + column: exact in a double, ordered by magnitude then index, and
+  // sortable natively (no comparator).
+  const packed = m <= 1 << 21;
+  const keys = new Float64Array(m);
+  const bits = new Uint32Array(d.buffer, d.byteOffset, n);
   const order = new Uint32Array(m);
-  const mags = new Float32Array(m);
   for (let start = 0; start < n; start += m) {
-    for (let j = 0; j < m; j++) {
-      order[j] = j;
-      mags[j] = Math.abs(d[start + j]);
+    if (packed) {
+      for (let j = 0; j < m; j++) keys[j] = (bits[start + j] & 0x7fffffff) * 2097152 + j;
+      keys.sort();
+      for (let r = 0; r < m; r++) order[r] = keys[r] % 2097152;
+    } else {
+      for (let j = 0; j < m; j++) order[j] = j;
+      order.sort((a, b) => (bits[start + a] & 0x7fffffff) - (bits[start + b] & 0x7fffffff) || a - b);
     }
-    order.sort((a, b) => mags[a] - mags[b] || a - b);
     for (let r = 0; r < m; r++) {
       const rankNorm = m > 1 ? r / (m - 1) : 0.5;
       const p = density - epsilon + rankNorm * 2 * epsilon;
