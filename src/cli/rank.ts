@@ -12,6 +12,7 @@ import { selectAnchors } from "../rank/anchors.js";
 import { EVIDENCE_FORMATS, loadEvidence, type EvidenceFormat } from "../rank/evidence-files.js";
 import { rankVotes } from "../rank/from-votes.js";
 import { renderRankingHtml } from "../rank/html-report.js";
+import { IRT_DEFAULTS } from "../rank/irt.js";
 import { suspiciousItems } from "../rank/item-quality.js";
 import { rankResults } from "../rank/per-item.js";
 import type { Ranking } from "../rank/ranking.js";
@@ -34,6 +35,8 @@ options:
   --ties T         votes: half | davidson (default half)
   --domain-column C  votes: the column holding each vote's domain
   --anchors K      per-item: pick K anchor items that predict the full-benchmark score
+  --discrimination-sd X  per-item: prior sd of item discriminations (default 1; smaller pulls
+                   the 2PL towards Rasch, i.e. towards plain accuracy, when models are few)
   --json OUT       write the ranking as JSON to OUT ("-" for standard output)
   --html OUT       write a self-contained HTML report to OUT
   --quiet          no progress or table`;
@@ -52,6 +55,7 @@ export async function run(argv: string[]): Promise<number> {
     ties: { type: "string", default: "half" },
     "domain-column": { type: "string" },
     anchors: { type: "string" },
+    "discrimination-sd": { type: "string" },
     json: { type: "string" },
     html: { type: "string" },
     quiet: { type: "boolean", default: false },
@@ -63,6 +67,10 @@ export async function run(argv: string[]): Promise<number> {
   const bootstrap = values.bootstrap === undefined ? undefined : wholeNumber(values.bootstrap, "--bootstrap", problems);
   const seed = wholeNumber(values.seed, "--seed", problems);
   const anchors = values.anchors === undefined ? undefined : wholeNumber(values.anchors, "--anchors", problems, 1);
+  const discriminationSd = values["discrimination-sd"] === undefined ? undefined : Number(values["discrimination-sd"]);
+  if (discriminationSd !== undefined && !(discriminationSd > 0 && Number.isFinite(discriminationSd))) {
+    problems.push(`--discrimination-sd must be a positive number, got "${values["discrimination-sd"]}"`);
+  }
   if (values.ties !== "half" && values.ties !== "davidson") problems.push(`--ties must be half or davidson, got "${values.ties}"`);
   if (positionals.length === 0) problems.push("no inputs: give results files, lm-eval output folders or battle files");
   if (problems.length > 0) throw new ConfigError(problems, "rank");
@@ -86,7 +94,8 @@ export async function run(argv: string[]): Promise<number> {
     });
   } else {
     const progress = !quiet && evidence.count > PROGRESS_THRESHOLD ? streamProgress() : undefined;
-    const fit = rankResults(evidence.matrix, { progress, bootstrap, seed });
+    const irt = discriminationSd === undefined ? undefined : { discriminationPrior: { mean: IRT_DEFAULTS.discriminationPrior.mean, sd: discriminationSd } };
+    const fit = rankResults(evidence.matrix, { progress, bootstrap, seed, irt });
     ranking = fit.ranking;
     if (anchors !== undefined) ranking.anchors = selectAnchors(fit.matrix, anchors, { seed });
   }

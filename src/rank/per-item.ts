@@ -15,7 +15,7 @@ import { quantile, ranksFromIntervals } from "./pairwise/rank-intervals.js";
 import { fitIrt, type IrtFit, type IrtOptions } from "./irt.js";
 import { byInformation, itemReports } from "./item-quality.js";
 import { Z95, type DomainAbility, type ItemReport, type ModelRanking, type Ranking } from "./ranking.js";
-import { buildResponseMatrix, selectItems, type ResponseMatrix } from "./responses.js";
+import { buildResponseMatrix, meanScores, selectItems, type ResponseMatrix } from "./responses.js";
 
 export interface PerItemOptions {
   irt?: Omit<IrtOptions, "progress">;
@@ -28,6 +28,8 @@ export interface PerItemOptions {
   progress?: Progress;
 }
 
+/** Below this Spearman correlation between abilities and mean scores, a domain gets a warning. */
+const ACCURACY_AGREEMENT = 0.9;
 const LOWER = 0.025;
 const UPPER = 0.975;
 
@@ -67,6 +69,10 @@ export function rankResults(results: readonly ItemResult[] | ResponseMatrix, opt
       return;
     }
     if (!fit.converged) warnings.push(`domain "${domain}": the IRT fit stopped after ${fit.iterations} iterations without converging`);
+    const agreement = rankCorrelation(fit.theta, meanScores(sub));
+    if (agreement < ACCURACY_AGREEMENT) {
+      warnings.push(`domain "${domain}": the IRT abilities disagree with plain mean scores (Spearman ${agreement.toFixed(2)}); the responses look multidimensional (for example groups of models evaluated differently, or many items with negative discrimination), so check the flagged items before trusting the order`);
+    }
     usedDomains.push(domain);
     for (let m = 0; m < nModels; m++) {
       if (Number.isNaN(fit.theta[m])) continue;
@@ -173,6 +179,37 @@ function bootstrapIntervals(
     overall.set(matrix.models[m], [quantile(values, LOWER), quantile(values, UPPER)]);
   }
   return overall;
+}
+
+/** Spearman correlation over the entries finite in both (average ranks for ties). */
+function rankCorrelation(x: ArrayLike<number>, y: ArrayLike<number>): number {
+  const idx: number[] = [];
+  for (let k = 0; k < x.length; k++) if (Number.isFinite(x[k]) && Number.isFinite(y[k])) idx.push(k);
+  if (idx.length < 3) return 1;
+  const rx = averageRanks(idx.map((k) => x[k]));
+  const ry = averageRanks(idx.map((k) => y[k]));
+  const mean = (idx.length - 1) / 2;
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let k = 0; k < idx.length; k++) {
+    sxy += (rx[k] - mean) * (ry[k] - mean);
+    sxx += (rx[k] - mean) ** 2;
+    syy += (ry[k] - mean) ** 2;
+  }
+  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : 1;
+}
+
+function averageRanks(values: number[]): number[] {
+  const order = values.map((_, k) => k).sort((a, b) => values[a] - values[b]);
+  const ranks = new Array<number>(values.length);
+  for (let s = 0; s < order.length;) {
+    let e = s;
+    while (e + 1 < order.length && values[order[e + 1]] === values[order[s]]) e++;
+    for (let t = s; t <= e; t++) ranks[order[t]] = (s + e) / 2;
+    s = e + 1;
+  }
+  return ranks;
 }
 
 function isMatrix(x: readonly ItemResult[] | ResponseMatrix): x is ResponseMatrix {

@@ -1,4 +1,6 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { parseResultsCsv } from "../../src/formats/results.js";
 import { rankResults } from "../../src/rank/per-item.js";
 import { simulate } from "./simulate.js";
 
@@ -30,5 +32,20 @@ describe("rankResults", () => {
     expect(ranking.warnings.join("\n")).toMatch(/domain "flat": no item tells the models apart/);
     const m0 = ranking.models.find((m) => m.model === "model-000")!;
     expect(m0.rating).toBe(m0.domains["domain-0"].ability);
+  });
+});
+
+describe("rankResults on ChemBench (22 models)", () => {
+  const file = "/work/shared/data/reference/chembench/binary_matrix.csv";
+  const results = parseResultsCsv(readFileSync(file, "utf8"), file);
+
+  it("warns when the 2PL order departs from plain accuracy, and a tighter discrimination prior pulls it back", () => {
+    // ChemBench's responses split the models into two groups (the first principal component of
+    // the response matrix orders them quite differently from accuracy); the free 2PL follows it.
+    const loose = rankResults(results).ranking;
+    expect(loose.warnings.join("\n")).toMatch(/disagree with plain mean scores \(Spearman 0\.\d+\)/);
+    const tight = rankResults(results, { irt: { discriminationPrior: { mean: 1, sd: 0.5 } } }).ranking;
+    expect(tight.warnings.join("\n")).not.toMatch(/disagree with plain mean scores/);
+    expect(tight.models[0].model).toBe("o1");
   });
 });
