@@ -1,6 +1,7 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { LogLikelihood } from "../../src/core/language-model.js";
 import { readResultRecords } from "../../src/eval/results-log.js";
 import { runEval } from "../../src/eval/runner.js";
 import { bitsPerByte, scoreMultipleChoice } from "../../src/eval/score.js";
@@ -39,7 +40,7 @@ describe("eval on a real tiny llama.cpp model", () => {
       for (const item of items) {
         const r = records.find((x) => x.item === item.id)!;
         if (item.kind === "multiple_choice") {
-          const lls = [];
+          const lls: LogLikelihood[] = [];
           for (const c of item.choices) lls.push(await model.logLikelihood(item.context, c));
           r.logprobs!.forEach((lp, i) => expect(lp).toBeCloseTo(lls[i].logprob, 6));
           expect(r.score).toBe(scoreMultipleChoice(lls, item.choices, item.answer).acc);
