@@ -33,14 +33,15 @@ describe("leak filter", () => {
   it("keeps leaking definitions out of definition items", () => {
     const rec = (headword: string, definition: string, i: number): CorpusRecord =>
       ({ id: `t/${i}`, key: headword, headword, definition, text: `${headword}: ${definition}`, source: "wordnet" });
+    const headwords = [
+      "nurse", "medic", "oculist", "dentist", "midwife", "pharmacist", "anesthetist", "orderly", "paramedic", "radiologist",
+      "chiropractor", "optician", "podiatrist", "physician", "internist", "pediatrician", "obstetrician", "dermatologist",
+      "neurologist", "cardiologist", "oncologist", "urologist", "psychiatrist", "hematologist", "virologist", "herbalist", "vet",
+    ];
+    const codes = ["amber", "basil", "cedar", "delta", "ember", "fjord", "gamma", "hazel", "indigo", "jasper"];
     const pool = [
       rec("surgeon", "a physician who specializes in surgery", 0),
-      rec("nurse", "one skilled in caring for the sick under a physician", 1),
-      rec("pharmacist", "a health professional trained in preparing drugs", 2),
-      rec("dentist", "a professional who treats teeth", 3),
-      rec("midwife", "a woman who assists at childbirth", 4),
-      rec("oculist", "a doctor for eyes and their diseases", 5),
-      rec("anesthetist", "someone who administers agents that deaden pain", 6),
+      ...headwords.map((h, i) => rec(h, `a health worker of grade ${codes[i % codes.length]} and rank ${codes[(i * 3) % codes.length]}`, i + 1)),
     ];
     const items = definitionItems("medicine", pool, new Rng(3), 100);
     expect(items.length).toBeGreaterThan(0);

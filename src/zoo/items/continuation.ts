@@ -1,7 +1,9 @@
 /**
  * Continuation of held-out text, four-way multiple choice: a held-out line is cut at a word
  * boundary; the true choice is the span of words that follows, the others are spans cut from
- * other held-out lines of the same domain (the nearest by TF-IDF, so their vocabulary is alike):
+ * other held-out lines of the same domain, drawn from the `SOURCE_NEIGHBOURS` lines nearest to it
+ * by TF-IDF (so their vocabulary is alike; nearer sources make the true span share slightly fewer
+ * character n-grams with the context than the distractors do, random sources slightly more):
  *
  *   context  "psoriasis: a chronic skin disease characterized by"
  *   choices  [" dry red patches covered with", " a small amount of the drug", ...]
@@ -23,7 +25,7 @@ export const SPAN_SLACK = 6;
 /** The cut falls within this many characters of the line's start (long passages). */
 export const CONTINUATION_MAX_CONTEXT = 300;
 const MIN_CONTEXT_WORDS = 4;
-const SOURCE_NEIGHBOURS = 30;
+const SOURCE_NEIGHBOURS = 50;
 
 interface Span {
   /** Index of the span's first token. */
@@ -68,11 +70,14 @@ export function continuationItems(domain: string, heldOut: readonly CorpusRecord
     const truth = own[rng.int(own.length)];
     const sources = neighbours(index, i, SOURCE_NEIGHBOURS).map((n) => n.doc).filter((d) => pool[d].key !== record.key);
     const chosen: string[] = [];
-    for (const d of shuffled(sources, rng)) {
-      if (chosen.length >= 3) break;
-      const spans = spansOf(d, Infinity).filter((s) => s.text !== truth.text && !chosen.includes(s.text));
-      if (spans.length > 0) chosen.push(spans[rng.int(spans.length)].text);
-    }
+    const pick = (candidates: number[], want: number) => {
+      for (const d of candidates) {
+        if (chosen.length >= want) break;
+        const spans = spansOf(d, Infinity).filter((s) => s.text !== truth.text && !chosen.includes(s.text));
+        if (spans.length > 0) chosen.push(spans[rng.int(spans.length)].text);
+      }
+    };
+    pick(shuffled(sources, rng), 3);
     if (chosen.length < 3) continue;
     const { choices, answer } = placeAnswer(truth.text, chosen, rng);
     items.push({

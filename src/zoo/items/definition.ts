@@ -26,6 +26,8 @@ export const DEFINITION_TASK = "zoo-definition";
 export const MAX_DISTRACTOR_SIMILARITY = 0.8;
 const NEAR = 2;
 const CHOICES = 4;
+/** Candidates needed on each side of the answer's length before an item is attempted. */
+const FEASIBLE = 6;
 
 export function definitionItems(domain: string, heldOut: readonly CorpusRecord[], rng: Rng, limit: number): MultipleChoiceJson[] {
   const pool = heldOut.filter((r) => r.source === "wordnet");
@@ -38,6 +40,16 @@ export function definitionItems(domain: string, heldOut: readonly CorpusRecord[]
     const context = `Definition: ${record.definition}\nWord:`;
     const grams = charNgrams(context, CUE_NGRAM);
     const target = sharedNgramCount(grams, " " + record.headword, CUE_NGRAM);
+    // Draw the number of longer distractors only for items where every number is possible, so
+    // that which items survive does not depend on the draw (a skip after the draw would bias it).
+    let longerPool = 0;
+    let shorterPool = 0;
+    for (const c of pool) {
+      if (c.headword.length === record.headword.length || sharedNgramCount(grams, " " + c.headword, CUE_NGRAM) !== target) continue;
+      if (c.headword.length > record.headword.length) longerPool++;
+      else shorterPool++;
+    }
+    if (longerPool < FEASIBLE || shorterPool < FEASIBLE) continue;
     const longer = rng.int(CHOICES);
     const chosen: string[] = [];
     const fits = (candidate: CorpusRecord): boolean => {
