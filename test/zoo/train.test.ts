@@ -17,7 +17,7 @@ import { batchAt } from "../../src/zoo/train/batches.js";
 import { evaluateBitsPerByte } from "../../src/zoo/train/evaluate.js";
 import { exportHf, exportLora } from "../../src/zoo/train/export.js";
 import { exportLoraGguf } from "../../src/zoo/train/lora-gguf.js";
-import { createTrainModel, disposeTrainModel, forwardLogits, lossOf, readWeights, trainableVariables, type TrainModel } from "../../src/zoo/train/model.js";
+import { createTrainModel, disposeTrainModel, embed, forwardLogits, lossOf, tokenNll, readWeights, trainableVariables, type TrainModel } from "../../src/zoo/train/model.js";
 import { bpeTokenizer, type BpeTokenizer } from "../../src/zoo/train/tokenize.js";
 import { trainLanguageModel } from "../../src/zoo/train/train.js";
 import { FIXTURE_TEXT, tempDir } from "../fixtures/tiny-llama.js";
@@ -188,6 +188,29 @@ describe("zoo trainer: model", () => {
       }
     }
     tf.dispose([inputs, targets]);
+  });
+
+  it("cross-entropy and embedding gradients equal automatic differentiation of the plain formulas", () => {
+    const logits = tf.variable(tf.randomNormal([6, 9], 0, 2, "float32", 1));
+    const table = tf.variable(tf.randomNormal([9, 4], 0, 1, "float32", 2));
+    const ids = tf.tensor1d([3, 0, 8, 3, 5, 1], "int32");
+    const targets = tf.tensor2d([[2, 2, 7], [0, 8, 1]], [2, 3], "int32");
+    const weights = tf.tensor2d([[1], [2], [3], [4], [5], [6]], [6, 1]);
+    const ours = tf.variableGrads(() => tf.add(tf.sum(tf.mul(tokenNll(logits as tf.Tensor2D, targets), tf.reshape(weights, [6]))), tf.sum(tf.mul(embed(ids, table as tf.Tensor2D), 1.5))), [logits, table]);
+    const plain = tf.variableGrads(() => {
+      const oneHot = tf.cast(tf.oneHot(tf.reshape(targets, [6]), 9), "float32");
+      const nll = tf.sub(tf.logSumExp(logits, -1), tf.sum(tf.mul(logits, oneHot), -1));
+      const rows = tf.matMul(tf.cast(tf.oneHot(ids, 9), "float32"), table);
+      return tf.add(tf.sum(tf.mul(nll, tf.reshape(weights, [6]))), tf.sum(tf.mul(rows, 1.5)));
+    }, [logits, table]);
+    expect(ours.value.dataSync()[0]).toBeCloseTo(plain.value.dataSync()[0], 4);
+    for (const v of [logits, table]) {
+      const a = ours.grads[v.name].dataSync();
+      const b = plain.grads[v.name].dataSync();
+      expect(Math.max(...b.map(Math.abs))).toBeGreaterThan(0.1);
+      a.forEach((x, i) => expect(x).toBeCloseTo(b[i], 5));
+    }
+    tf.dispose([logits, table, ids, targets, weights, ours.value, plain.value, ...Object.values(ours.grads), ...Object.values(plain.grads)]);
   });
 
   it("schedules warm-up then cosine decay, and draws batches as a pure function of (seed, step)", () => {

@@ -196,7 +196,7 @@ const MASKED = -1e9;
 export function forwardLogits(model: TrainModel, ids: tf.Tensor2D): tf.Tensor2D {
   const { config, ops } = model;
   const [batch, seqLen] = ids.shape;
-  const { numHeads: heads, numKvHeads: kvHeads, headDim: hd, vocabSize } = config;
+  const { numHeads: heads, numKvHeads: kvHeads, headDim: hd } = config;
   const group = heads / kvHeads;
   const c = constants(config, seqLen);
   const w = (name: string) => model.weights.get(name) as tf.Tensor2D;
@@ -217,8 +217,7 @@ export function forwardLogits(model: TrainModel, ids: tf.Tensor2D): tf.Tensor2D 
   };
   const split = (x: tf.Tensor2D, n: number): tf.Tensor4D => tf.transpose(tf.reshape(x, [batch, seqLen, n, hd]), [0, 2, 1, 3]);
 
-  const oneHot = tf.oneHot(tf.reshape(ids, [batch * seqLen]), vocabSize).toFloat() as tf.Tensor2D;
-  let x = ops.matMul(oneHot, w("model.embed_tokens.weight"));
+  let x = embed(tf.reshape(ids, [batch * seqLen]), w("model.embed_tokens.weight"));
   for (let i = 0; i < config.numLayers; i++) {
     const p = `model.layers.${i}.`;
     const h = norm(x, p + "input_layernorm.weight");
@@ -240,18 +239,53 @@ export function forwardLogits(model: TrainModel, ids: tf.Tensor2D): tf.Tensor2D 
   return ops.linear(out, w(config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"));
 }
 
+/**
+ * Embedding rows for token ids: a gather forward, and as gradient the one-hot product ᵀ·dy
+ * (tfjs's wasm backend has no gradient for gather).
+ */
+export function embed(ids: tf.Tensor1D, table: tf.Tensor2D): tf.Tensor2D {
+  const [vocab] = table.shape;
+  const op = tf.customGrad((t) => ({
+    value: tf.gather(t as tf.Tensor2D, ids),
+    gradFunc: (dy: tf.Tensor) => tf.matMul(tf.transpose(floatOneHot(ids, vocab)), dy),
+  }));
+  return op(table) as tf.Tensor2D;
+}
+
+/** A float32 one-hot matrix. (tfjs 4.22's wasm OneHot ignores dtype "float32": it writes integer bits, so cast.) */
+function floatOneHot(ids: tf.Tensor1D, depth: number): tf.Tensor2D {
+  return tf.cast(tf.oneHot(ids, depth), "float32") as tf.Tensor2D;
+}
+
 /** Mean next-token cross-entropy (nats) of `targets` [B, T] given `inputs` [B, T]. Call inside tf.tidy. */
 export function lossOf(model: TrainModel, inputs: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar {
   const logits = forwardLogits(model, inputs);
   return tf.mean(tokenNll(logits, targets));
 }
 
-/** −log p(target) per position [B·T]. */
+/**
+ * −log p(target) per position [B·T], with a hand-written gradient (softmax − one-hot) · dy: the
+ * automatic one goes through logSumExp's max, whose broadcast `equal` is very slow on wasm.
+ */
 export function tokenNll(logits: tf.Tensor2D, targets: tf.Tensor2D): tf.Tensor1D {
   const [n, vocab] = logits.shape;
-  const picked = tf.sum(tf.mul(logits, tf.oneHot(tf.reshape(targets, [n]), vocab).toFloat()), -1);
-  return tf.sub(tf.logSumExp(logits, -1), picked) as tf.Tensor1D;
+  const oneHot = floatOneHot(tf.reshape(targets, [n]), vocab);
+  return crossEntropy(logits, oneHot) as tf.Tensor1D;
 }
+
+const crossEntropy = tf.customGrad((logits, oneHot, save) => {
+  const [x, y] = [logits as tf.Tensor2D, oneHot as tf.Tensor2D];
+  const shifted = tf.sub(x, tf.max(x, -1, true));
+  const logProbs = tf.sub(shifted, tf.log(tf.sum(tf.exp(shifted), -1, true)));
+  (save as tf.GradSaveFunc)([tf.exp(logProbs), y]);
+  return {
+    value: tf.neg(tf.sum(tf.mul(logProbs, y), -1)),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [probs, target] = saved;
+      return [tf.mul(tf.sub(probs, target), tf.reshape(dy, [-1, 1])), tf.zerosLike(target)];
+    },
+  };
+});
 
 /** Read every weight (merged with its LoRA update when `merge`) as Float32Arrays by Hugging Face name. */
 export function readWeights(model: TrainModel, merge = true): Map<string, Float32Array> {

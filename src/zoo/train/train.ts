@@ -2,12 +2,13 @@ import { ConfigError } from "../../core/errors.js";
 import { silentProgress, type Progress } from "../../core/progress.js";
 import { readLlamaConfig, type LlamaConfig } from "../../formats/hf/config.js";
 import { openHfWeights } from "../../formats/safetensors/index.js";
-import { adamWStep, createAdamWState, DEFAULT_ADAMW, disposeAdamWState, type AdamWOptions } from "./adamw.js";
-import { initTrainingBackend, tf } from "./backend.js";
+import { createAdamWState, DEFAULT_ADAMW, disposeAdamWState, type AdamWOptions } from "./adamw.js";
+import { initTrainingBackend } from "./backend.js";
 import { batchAt } from "./batches.js";
 import { hasCheckpoint, loadCheckpoint, restoreCheckpoint, saveCheckpoint } from "./checkpoint.js";
-import { checkInitWeights, createTrainModel, lossOf, trainableVariables, type LoraOptions, type TrainModel } from "./model.js";
+import { checkInitWeights, createTrainModel, trainableVariables, type LoraOptions, type TrainModel } from "./model.js";
 import { learningRateAt, type LrSchedule } from "./schedule.js";
+import { trainingStep } from "./step.js";
 import { readBpeTokenizer, type BpeTokenizer } from "./tokenize.js";
 
 /**
@@ -122,8 +123,6 @@ export async function trainLanguageModel(options: TrainOptions): Promise<TrainRe
   const startStep = optimizer.step;
   const endStep = Math.min(options.steps, options.stopAtStep ?? options.steps);
 
-  const byVariable = new Map([...params].map(([name, v]) => [v.name, name]));
-  const varList = [...params.values()];
   const progress = options.progress ?? silentProgress;
   const tokensPerStep = options.batchSize * options.seqLen;
   progress.start("train", endStep - startStep, "steps");
@@ -132,13 +131,7 @@ export async function trainLanguageModel(options: TrainOptions): Promise<TrainRe
   try {
     for (let step = startStep; step < endStep; step++) {
       const batch = batchAt(tokens, options.seed, step, options.batchSize, options.seqLen);
-      const inputs = tf.tensor2d(batch.inputs, [options.batchSize, options.seqLen], "int32");
-      const targets = tf.tensor2d(batch.targets, [options.batchSize, options.seqLen], "int32");
-      const { value, grads } = tf.variableGrads(() => lossOf(model, inputs, targets), varList);
-      const loss = value.dataSync()[0];
-      const named = new Map(Object.entries(grads).map(([varName, g]) => [byVariable.get(varName)!, g]));
-      adamWStep(params, named, optimizer, learningRateAt(step, schedule), adamw);
-      tf.dispose([inputs, targets, value, ...Object.values(grads)]);
+      const loss = trainingStep(model, params, optimizer, batch, learningRateAt(step, schedule), adamw);
       if (!Number.isFinite(loss)) throw new ConfigError([`the loss became ${loss} at step ${step + 1}; lower lr (${options.lr}) or check the data`]);
       losses.push(loss);
       smoothed = Number.isNaN(smoothed) ? loss : 0.9 * smoothed + 0.1 * loss;
