@@ -3,7 +3,11 @@ import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { InputFileError } from "../../src/core/errors.js";
+import { ConfigError, InputFileError } from "../../src/core/errors.js";
+import { readTasksFile } from "../../src/formats/tasks.js";
+import { run as runZoo } from "../../src/cli/zoo.js";
+import { writeZooData, zooManifest } from "../../src/zoo/corpora/write.js";
+import { generateItems } from "../../src/zoo/items/generate.js";
 import { buildCorpus, defaultDataDirs, splitCorpus, type Corpus } from "../../src/zoo/corpora/build.js";
 import { fieldText, readFactbook } from "../../src/zoo/corpora/factbook.js";
 import type { CorpusRecord } from "../../src/zoo/corpora/record.js";
@@ -187,5 +191,48 @@ describe("buildCorpus (WordNet 3.1 + Factbook)", () => {
   it("fails clearly when the data is missing", async () => {
     const { factbookDir } = defaultDataDirs();
     await expect(buildCorpus({ wordnetDir: "/nonexistent/dict", factbookDir })).rejects.toThrow(/\/nonexistent\/dict\/data\.noun: cannot read: ENOENT/);
+  });
+
+  it("writes corpora, held-out records, items and a manifest atomically; refuses a foreign folder", async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "zoo-data-"));
+    try {
+      const items = generateItems(corpus, { perDomain: 4, bitsPerByteChunks: 2 });
+      const data = { corpus, items, manifest: zooManifest(corpus, items) };
+      const out = path.join(dir, "data");
+      await writeZooData(out, data);
+      await writeZooData(out, data); // replacing our own output is allowed
+      const manifest = JSON.parse(await fs.readFile(path.join(out, "manifest.json"), "utf8"));
+      expect(manifest.domains.map((d: { name: string }) => d.name)).toEqual(corpus.domains.map((d) => d.name));
+      const law = corpus.domains.find((d) => d.name === "law")!;
+      expect(await fs.readFile(path.join(out, "corpora", "law.train.txt"), "utf8")).toBe(law.trainText);
+      const held = (await fs.readFile(path.join(out, "corpora", "law.heldout.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l));
+      expect(held).toEqual(law.heldOut);
+      for (const [kind, entry] of Object.entries(manifest.items) as [string, { file: string; count: number }][]) {
+        const parsed = await readTasksFile(path.join(out, entry.file));
+        expect(parsed.length, kind).toBe(entry.count);
+      }
+      const foreign = path.join(dir, "foreign");
+      await fs.mkdir(foreign);
+      await fs.writeFile(path.join(foreign, "notes.txt"), "mine");
+      await expect(writeZooData(foreign, data)).rejects.toThrow(ConfigError);
+      expect(await fs.readFile(path.join(foreign, "notes.txt"), "utf8")).toBe("mine");
+      await expect(writeZooData(path.join(foreign, "notes.txt"), data)).rejects.toThrow(/is a file/);
+      expect((await fs.readdir(dir)).sort()).toEqual(["data", "foreign"]);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("cogen zoo: rejects bad flags and unknown subcommands before any work", async () => {
+    await expect(runZoo(["data", "--seed", "x"])).rejects.toThrow(/--seed: 'x' must be an integer/);
+    await expect(runZoo(["data", "--per-domain", "0"])).rejects.toThrow(/--per-domain/);
+    await expect(runZoo(["data", "--bogus"])).rejects.toThrow(ConfigError);
+    const error = console.error;
+    console.error = () => {};
+    try {
+      expect(await runZoo(["nope"])).toBe(2);
+    } finally {
+      console.error = error;
+    }
   });
 });

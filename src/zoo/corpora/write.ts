@@ -53,8 +53,13 @@ export async function buildZooData(options: BuildZooDataOptions = {}, progress: 
   const items = generateItems(corpus, options);
   progress.tick(1, "items");
   progress.done();
+  return { corpus, items, manifest: zooManifest(corpus, items) };
+}
+
+/** The manifest that describes a built corpus and its items. */
+export function zooManifest(corpus: Corpus, items: ZooItems): ZooDataManifest {
   const count = (kind: ItemKind, domain: string) => items[kind].filter((i) => i.domain === domain).length;
-  const manifest: ZooDataManifest = {
+  return {
     format: ZOO_DATA_FORMAT,
     seed: corpus.seed,
     heldOutPerMille: corpus.heldOutPerMille,
@@ -70,7 +75,6 @@ export async function buildZooData(options: BuildZooDataOptions = {}, progress: 
     })),
     items: Object.fromEntries(ITEM_KINDS.map((k) => [k, { file: `items/${ITEM_FILES[k]}`, count: items[k].length }])) as ZooDataManifest["items"],
   };
-  return { corpus, items, manifest };
 }
 
 /** Write built data to `outDir` atomically. */
