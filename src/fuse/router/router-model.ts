@@ -1,0 +1,80 @@
+import { BackendError, ConfigError } from "../../core/errors.js";
+import type { GenerateChunk, GenerateOptions, LanguageModel, LogLikelihood, TokenLogprob } from "../../core/language-model.js";
+import { codePointText, codePointTokens } from "../composite-text.js";
+import type { RouteDecision, Router } from "./router.js";
+
+export interface RouterModelOptions {
+  id: string;
+  /** Try at most this many experts, best first, when backends fail (default: all). */
+  fallbacks?: number;
+  /** Called with every routing decision (for reports and metrics). */
+  onRoute?: (text: string, decision: RouteDecision) => void;
+}
+
+/**
+ * A router is a LanguageModel: each call goes to the expert the router picks for its text —
+ * the context, or the continuation when the context is empty (a document scored from its
+ * start). Every choice of one multiple-choice item shares its context, so all are scored by the
+ * same expert. A backend failure moves on to the next-ranked expert.
+ */
+export function createRouterModel(router: Router, members: ReadonlyMap<string, LanguageModel>, options: RouterModelOptions): LanguageModel & { route(text: string): RouteDecision } {
+  for (const expert of router.options.experts) {
+    if (!members.has(expert)) throw new ConfigError([`router '${options.id}': expert '${expert}' is not among its members`]);
+  }
+  const cache = new Map<string, RouteDecision>();
+  const route = (text: string): RouteDecision => {
+    let decision = cache.get(text);
+    if (!decision) {
+      decision = router.route(text);
+      if (cache.size > 1000) cache.delete(cache.keys().next().value!);
+      cache.set(text, decision);
+    }
+    options.onRoute?.(text, decision);
+    return decision;
+  };
+  const candidates = (text: string): LanguageModel[] =>
+    route(text).ranked.slice(0, options.fallbacks ?? Infinity).map((r) => members.get(r.expert)!);
+
+  async function withFallback<T>(text: string, call: (model: LanguageModel) => Promise<T>): Promise<T> {
+    const failures: string[] = [];
+    for (const model of candidates(text)) {
+      try {
+        return await call(model);
+      } catch (error) {
+        if (!(error instanceof BackendError)) throw error;
+        failures.push(error.message);
+      }
+    }
+    throw new BackendError(options.id, `every routed expert failed: ${failures.join("; ")}`);
+  }
+
+  return {
+    id: options.id,
+    route,
+    tokenize: codePointTokens,
+    detokenize: codePointText,
+    nextTokenLogprobs: (context: string, topK: number): Promise<TokenLogprob[]> =>
+      withFallback(context, (m) => m.nextTokenLogprobs(context, topK)),
+    logLikelihood: (context: string, continuation: string): Promise<LogLikelihood> =>
+      withFallback(context || continuation, (m) => m.logLikelihood(context, continuation)),
+    async *generate(prompt: string, generateOptions?: GenerateOptions): AsyncGenerator<GenerateChunk> {
+      const failures: string[] = [];
+      for (const model of candidates(prompt)) {
+        let started = false;
+        try {
+          for await (const chunk of model.generate(prompt, generateOptions)) {
+            started = true;
+            yield chunk;
+          }
+          return;
+        } catch (error) {
+          // Once text has gone out, another expert cannot take over mid-answer.
+          if (started || !(error instanceof BackendError)) throw error;
+          failures.push(error.message);
+        }
+      }
+      throw new BackendError(options.id, `every routed expert failed: ${failures.join("; ")}`);
+    },
+    async close() {},
+  };
+}

@@ -1,0 +1,180 @@
+import { ConfigError } from "../../core/errors.js";
+import type { Ranking } from "../../rank/ranking.js";
+import { KnnIndex, type LabelledItem, type Neighbour } from "./knn.js";
+
+/**
+ * A router picks experts for a request with no model calls: the request's nearest evaluation
+ * items (TF-IDF kNN) vote with how each expert did on them, shrunk toward the ranking's
+ * per-domain abilities for the domains those neighbours come from. Scores are standardised per
+ * item, so items of different metrics (accuracy, bits per byte) and difficulty weigh alike.
+ * Confidence — the probability that the chosen expert is (one of) the best on the request — is
+ * calibrated by Platt scaling on leave-one-out routing of the indexed items.
+ */
+export interface RouterOptions {
+  /** The experts to choose among. */
+  experts: readonly string[];
+  /** Neighbours consulted (default 16). */
+  k?: number;
+  /**
+   * Weight of the per-domain prior — the ranking's abilities, or without a ranking each expert's
+   * mean standardised score per domain — in units of one neighbour at similarity 1 (default 1).
+   */
+  priorWeight?: number;
+  ranking?: Ranking;
+  /** Items used for calibration (default: up to 2,000, evenly spaced). */
+  calibrationItems?: number;
+}
+
+export interface RoutedExpert {
+  expert: string;
+  /** Expected standardised score: higher is better. */
+  utility: number;
+}
+
+export interface RouteDecision {
+  /** Every expert, best first. */
+  ranked: RoutedExpert[];
+  /** Calibrated probability that ranked[0] is among the best experts for this request. */
+  confidence: number;
+  /** The most likely domain of the request, and the neighbours' domain shares. */
+  domain: string;
+  domains: Record<string, number>;
+}
+
+const EPSILON = 1e-9;
+
+export class Router {
+  private readonly index: KnnIndex;
+  private readonly k: number;
+  private readonly priorWeight: number;
+  private readonly standardised: Float64Array[];
+  private readonly priors: Map<string, Float64Array>;
+  private platt = { a: 0, b: 0 };
+
+  constructor(items: readonly LabelledItem[], readonly options: RouterOptions) {
+    if (options.experts.length === 0) throw new ConfigError(["a router needs at least one expert"]);
+    const usable = items.filter((item) => options.experts.some((e) => item.scores[e] !== undefined));
+    if (usable.length === 0) throw new ConfigError([`no evaluation item has a score for any of the experts ${options.experts.join(", ")}`]);
+    this.index = new KnnIndex(usable);
+    this.k = options.k ?? 16;
+    this.priorWeight = options.priorWeight ?? 1;
+    this.standardised = usable.map((item) => standardise(options.experts.map((e) => item.scores[e])));
+    this.priors = options.ranking ? domainPriors(options.ranking, options.experts) : evidencePriors(usable, this.standardised);
+    this.calibrate(options.calibrationItems ?? 2000);
+  }
+
+  route(text: string): RouteDecision {
+    return this.decide(this.index.query(text, this.k));
+  }
+
+  private decide(neighbours: Neighbour[]): RouteDecision {
+    const experts = this.options.experts;
+    const sums = new Float64Array(experts.length);
+    let totalWeight = 0;
+    const domainWeights: Record<string, number> = {};
+    for (const { item, index, similarity } of neighbours) {
+      const w = Math.max(similarity, 0) ** 2;
+      if (w === 0) continue;
+      const z = this.standardised[index];
+      for (let e = 0; e < experts.length; e++) sums[e] += w * z[e];
+      totalWeight += w;
+      domainWeights[item.domain] = (domainWeights[item.domain] ?? 0) + w;
+    }
+    const domains: Record<string, number> = {};
+    for (const [d, w] of Object.entries(domainWeights)) domains[d] = totalWeight > 0 ? w / totalWeight : 0;
+    const prior = new Float64Array(experts.length);
+    for (const [d, share] of Object.entries(domains)) {
+      const p = this.priors.get(d);
+      if (p) for (let e = 0; e < experts.length; e++) prior[e] += share * p[e];
+    }
+    const alpha = this.priorWeight;
+    const ranked = experts
+      .map((expert, e) => ({ expert, utility: (sums[e] + alpha * prior[e]) / (totalWeight + alpha + EPSILON) }))
+      .sort((x, y) => y.utility - x.utility || x.expert.localeCompare(y.expert));
+    const margin = ranked.length > 1 ? ranked[0].utility - ranked[1].utility : 1;
+    const domain = Object.entries(domains).sort((x, y) => y[1] - x[1])[0]?.[0] ?? "default";
+    return { ranked, confidence: sigmoid(this.platt.a * margin + this.platt.b), domain, domains };
+  }
+
+  /** Platt scaling of the utility margin on leave-one-out routing of indexed items. */
+  private calibrate(limit: number): void {
+    const n = this.index.items.length;
+    const step = Math.max(1, Math.floor(n / limit));
+    const margins: number[] = [];
+    const labels: number[] = [];
+    for (let i = 0; i < n; i += step) {
+      const decision = this.decide(this.index.queryIndex(i, this.k));
+      const scores = this.options.experts.map((e) => this.index.items[i].scores[e] ?? -Infinity);
+      const chosen = scores[this.options.experts.indexOf(decision.ranked[0].expert)];
+      margins.push(decision.ranked.length > 1 ? decision.ranked[0].utility - decision.ranked[1].utility : 1);
+      labels.push(chosen >= Math.max(...scores) - EPSILON ? 1 : 0);
+    }
+    this.platt = fitPlatt(margins, labels);
+  }
+}
+
+/** Per-item standardisation across experts: (s − mean) / sd; missing scores count as the mean. */
+function standardise(scores: (number | undefined)[]): Float64Array {
+  const present = scores.filter((s): s is number => s !== undefined);
+  const mean = present.reduce((a, b) => a + b, 0) / Math.max(present.length, 1);
+  const sd = Math.sqrt(present.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(present.length, 1));
+  return Float64Array.from(scores, (s) => (s === undefined || sd < EPSILON ? 0 : (s - mean) / sd));
+}
+
+/** Without a ranking: per domain, each expert's mean standardised score over the indexed items. */
+function evidencePriors(items: readonly LabelledItem[], standardised: readonly Float64Array[]): Map<string, Float64Array> {
+  const sums = new Map<string, { sum: Float64Array; n: number }>();
+  items.forEach((item, i) => {
+    const entry = sums.get(item.domain) ?? { sum: new Float64Array(standardised[i].length), n: 0 };
+    for (let e = 0; e < entry.sum.length; e++) entry.sum[e] += standardised[i][e];
+    entry.n++;
+    sums.set(item.domain, entry);
+  });
+  return new Map([...sums].map(([domain, { sum, n }]) => [domain, standardise([...sum].map((v) => v / n))]));
+}
+
+/** Per domain, the experts' abilities standardised across experts (missing: 0). */
+function domainPriors(ranking: Ranking, experts: readonly string[]): Map<string, Float64Array> {
+  const priors = new Map<string, Float64Array>();
+  for (const domain of ranking.domains) {
+    const abilities = experts.map((e) => ranking.models.find((m) => m.model === e)?.domains[domain]?.ability);
+    priors.set(domain, standardise(abilities));
+  }
+  return priors;
+}
+
+function sigmoid(x: number): number {
+  return 1 / (1 + Math.exp(-x));
+}
+
+/** Logistic regression of labels on one feature (Newton, lightly regularised). */
+export function fitPlatt(x: readonly number[], y: readonly number[]): { a: number; b: number } {
+  let a = 0;
+  let b = 0;
+  const ridge = 1e-3;
+  for (let iter = 0; iter < 50; iter++) {
+    let ga = -ridge * a;
+    let gb = 0;
+    let haa = ridge;
+    let hab = 0;
+    let hbb = 1e-9;
+    for (let i = 0; i < x.length; i++) {
+      const p = sigmoid(a * x[i] + b);
+      const r = y[i] - p;
+      const w = p * (1 - p);
+      ga += r * x[i];
+      gb += r;
+      haa += w * x[i] * x[i];
+      hab += w * x[i];
+      hbb += w;
+    }
+    const det = haa * hbb - hab * hab;
+    if (Math.abs(det) < 1e-12) break;
+    const da = (hbb * ga - hab * gb) / det;
+    const db = (haa * gb - hab * ga) / det;
+    a += da;
+    b += db;
+    if (Math.abs(da) + Math.abs(db) < 1e-10) break;
+  }
+  return { a, b };
+}
