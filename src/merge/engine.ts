@@ -9,7 +9,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { writeDirAtomic } from "../core/atomic.js";
 import { ConfigError, InputFileError } from "../core/errors.js";
-import { f32ToBf16, f32ToF16 } from "../core/half.js";
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "../core/half.js";
+import { runMethod } from "./run-method.js";
 import { silentProgress, type Progress } from "../core/progress.js";
 import { elementCount } from "../core/tensor.js";
 import { convertHfToGguf } from "../formats/convert/hf-to-gguf.js";
@@ -188,6 +189,12 @@ async function computeTask(
   counters: { read: number },
 ): Promise<Uint8Array> {
   const all = [...task.inputs, ...(task.base ? [task.base] : [])];
+  const chunkable = plan.method.elementwise && !(task.embed && tokenizer) &&
+    all.every((inp) => {
+      const info = models.get(inp.model)!.source.info(inp.tensor)!;
+      return CHUNK_DTYPES.has(info.dtype) && elementCount(info.shape) === elementCount(task.shape);
+    });
+  if (chunkable) return computeInChunks(plan, task, all, models, seed, counters);
   let data = await Promise.all(all.map((inp) => readChecked(models.get(inp.model)!, inp.tensor, counters)));
   const n = elementCount(task.shape);
   if (task.embed && task.shape.length === 2) {
@@ -282,4 +289,67 @@ async function writeSidecars(dir: string, config: MergeConfig, plan: MergePlan, 
     "## Configuration", "", "```yaml", config.text.trimEnd(), "```", "",
   ].join("\n");
   await fs.writeFile(path.join(dir, "README.md"), readme);
+}
+
+const CHUNK_DTYPES = new Set(["F32", "F16", "BF16"]);
+/** Elements per chunk for elementwise methods: small enough to stay in cache. */
+export const CHUNK_ELEMENTS = 1 << 16;
+
+/**
+ * Elementwise methods on stored bytes: decode a chunk of every input, check it for NaN, merge it,
+ * encode it into the output. Holds only the inputs' stored bytes and the output's, never float32
+ * copies of whole tensors.
+ */
+async function computeInChunks(
+  plan: MergePlan,
+  task: TensorTask,
+  all: { model: string; tensor: string }[],
+  models: Map<string, OpenedModel>,
+  seed: number,
+  counters: { read: number },
+): Promise<Uint8Array> {
+  const raws = await Promise.all(all.map(async (inp) => {
+    const source = models.get(inp.model)!.source;
+    const info = source.info(inp.tensor)!;
+    let raw = await source.readRaw(inp.tensor);
+    const size = info.dtype === "F32" ? 4 : 2;
+    if (raw.byteOffset % size !== 0) raw = raw.slice();
+    counters.read += info.byteLength;
+    return { raw, dtype: info.dtype, path: source.path, tensor: inp.tensor };
+  }));
+  const n = elementCount(task.shape);
+  const outSize = task.dtype === "F32" ? 4 : 2;
+  const out = new Uint8Array(n * outSize);
+  const scratch = raws.map(() => new Float32Array(CHUNK_ELEMENTS));
+  const inputs = task.inputs.length;
+  for (let start = 0; start < n; start += CHUNK_ELEMENTS) {
+    const len = Math.min(CHUNK_ELEMENTS, n - start);
+    const chunks = raws.map((r, m) => {
+      const dst = scratch[m].subarray(0, len);
+      if (r.dtype === "F32") dst.set(new Float32Array(r.raw.buffer, r.raw.byteOffset + start * 4, len));
+      else {
+        const src = new Uint16Array(r.raw.buffer, r.raw.byteOffset + start * 2, len);
+        if (r.dtype === "BF16") bf16ToF32(src, dst);
+        else f16ToF32(src, dst);
+      }
+      for (let i = 0; i < len; i++) {
+        if (dst[i] !== dst[i]) throw new InputFileError(r.path, `tensor ${r.tensor} contains NaN (at element ${start + i})`);
+      }
+      return dst;
+    });
+    let merged: Float32Array;
+    try {
+      merged = runMethod({
+        method: plan.method.name, tensors: chunks.slice(0, inputs), ...(task.base ? { base: chunks[inputs] } : {}),
+        modelParams: task.modelParams, global: task.global, shape: [len], seed: tensorSeed(seed, task.name),
+      });
+    } catch (e) {
+      if (e instanceof MethodError) throw new ConfigError([`${task.name}: ${e.message}`]);
+      throw e;
+    }
+    if (task.dtype === "F32") new Float32Array(out.buffer, start * 4, len).set(merged);
+    else if (task.dtype === "BF16") f32ToBf16(merged, new Uint16Array(out.buffer, start * 2, len));
+    else f32ToF16(merged, new Uint16Array(out.buffer, start * 2, len));
+  }
+  return out;
 }

@@ -154,6 +154,20 @@ models:
     expect(Array.from(emb.subarray(0, 8))).toEqual(Array.from(p2.tensors.get("model.embed_tokens.weight")!.subarray(16, 24)));
   });
 
+  it("elementwise methods merge large tensors chunk by chunk with the same result", async () => {
+    const big1 = await makeModel(path.join(root, "big1"), { seed: 21, layers: 1, hidden: 64, inter: 1100 });
+    const big2 = await makeModel(path.join(root, "big2"), { seed: 22, layers: 1, hidden: 64, inter: 1100 });
+    const out = path.join(root, "big-out");
+    await runMerge({ baseDir: root, outDir: out, config: "merge_method: linear\nmodels: [{model: big1, parameters: {weight: 0.25}}, {model: big2, parameters: {weight: 0.5}}]\n" });
+    const merged = await readAll(out);
+    const name = "model.layers.0.mlp.gate_proj.weight";
+    const x = big1.tensors.get(name)!;
+    const y = big2.tensors.get(name)!;
+    expect(x.length).toBeGreaterThan(65536);
+    const got = merged.get(name)!;
+    for (let i = 0; i < got.length; i++) expect(got[i]).toBeCloseTo((0.25 * x[i] + 0.5 * y[i]) / 0.75, 6);
+  });
+
   it("chat_template and out_dtype reach the output", async () => {
     const out = path.join(root, "chat");
     await runMerge({ baseDir: root, outDir: out, config: "merge_method: linear\nmodels: [{model: a, parameters: {weight: 1}}]\nout_dtype: float16\nchat_template: chatml\n" });

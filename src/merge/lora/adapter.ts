@@ -7,6 +7,7 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { InputFileError } from "../../core/errors.js";
+import { f32ToBf16, f32ToF16 } from "../../core/half.js";
 import type { TensorSource } from "../../core/tensor.js";
 import { openSafetensors } from "../../formats/safetensors/index.js";
 
@@ -100,7 +101,16 @@ export function withLora(base: TensorSource, adapter: LoraAdapter): TensorSource
     path: `${base.path}+${adapter.dir}`,
     list: () => base.list(),
     info: (name) => base.info(name),
-    readRaw: (name) => base.readRaw(name),
+    async readRaw(name) {
+      // Targeted weights are stored in their own dtype with the update merged in.
+      const mod = adapter.modules.get(name);
+      if (!mod) return base.readRaw(name);
+      const merged = await this.readF32(name);
+      const dtype = base.info(name)!.dtype;
+      const bytes = dtype === "BF16" ? f32ToBf16(merged) : dtype === "F16" ? f32ToF16(merged) : dtype === "F32" ? merged : undefined;
+      if (!bytes) throw new InputFileError(base.path, `${name}: cannot store a LoRA-merged ${dtype} tensor`);
+      return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    },
     async readF32(name) {
       const w = await base.readF32(name);
       const mod = adapter.modules.get(name);

@@ -6,6 +6,7 @@ export const linear: MergeMethod = {
   summary: "Weighted average of the models",
   base: "unused",
   models: { min: 1 },
+  elementwise: true,
   params: [
     { name: "weight", perModel: true, required: true },
     { name: "normalize", perModel: false, required: false, default: true },

@@ -11,6 +11,7 @@ export const nearswap: MergeMethod = {
   summary: "Swap in the other model's weights where they are within t of the base",
   base: "required",
   models: { min: 0, max: 1 },
+  elementwise: true,
   params: [{ name: "t", perModel: false, required: true }],
   merge({ tensors, base, global }) {
     const a = base!;

@@ -6,6 +6,7 @@ export const passthrough: MergeMethod = {
   summary: "Copy one model's tensors (layer stacking); optional per-model scale",
   base: "unused",
   models: { min: 1, max: 1 },
+  elementwise: true,
   params: [{ name: "scale", perModel: true, required: false }],
   merge({ tensors, modelParams }) {
     const scale = modelParams[0].scale;

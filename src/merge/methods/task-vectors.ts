@@ -40,6 +40,7 @@ export function taskVectorMethod(variant: TaskVectorVariant): MergeMethod {
     base: "required",
     models: { min: 0 },
     params,
+    elementwise: variant.sparsifier === undefined && variant.consensus === undefined,
     merge: (input) => mergeTaskVectors(variant, input),
   };
 }

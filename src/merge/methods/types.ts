@@ -43,6 +43,11 @@ export interface MergeMethod {
   /** Exact number of non-base models the method accepts, when fixed. */
   models?: { min: number; max?: number };
   params: ParamDef[];
+  /**
+   * True when every output element depends only on the same element of the inputs (given the
+   * parameters): the executor may then merge a tensor in chunks, holding only the stored bytes.
+   */
+  elementwise?: boolean;
   /** Pure: reads its inputs, returns a new tensor. Throws `MethodError` on a degenerate input. */
   merge(input: MergeInput): Float32Array;
 }
