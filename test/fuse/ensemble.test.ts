@@ -1,0 +1,114 @@
+import { promises as fs } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { LanguageModel } from "../../src/core/language-model.js";
+import { generateText } from "../../src/core/language-model.js";
+import { createEnsembleModel } from "../../src/fuse/ensemble/ensemble.js";
+import { createLlamaCppModel } from "../../src/models/llamacpp/model.js";
+import { makeTinyLlama, tempDir } from "../fixtures/tiny-llama.js";
+
+let root: string;
+let gpt2Vocab: LanguageModel;
+let spmVocab: LanguageModel;
+const contexts: string[][] = [[], []];
+
+/** Records every context a member is asked about (to check that members stay in sync). */
+function recording(model: LanguageModel, log: string[]): LanguageModel {
+  return {
+    ...model,
+    id: model.id,
+    tokenize: (t) => model.tokenize(t),
+    detokenize: (t) => model.detokenize(t),
+    logLikelihood: (c, x) => model.logLikelihood(c, x),
+    generate: (p, o) => model.generate(p, o),
+    close: () => model.close(),
+    nextTokenLogprobs: (context, k) => {
+      log.push(context);
+      return model.nextTokenLogprobs(context, k);
+    },
+  };
+}
+
+beforeAll(async () => {
+  root = await tempDir();
+  const a = await makeTinyLlama(root, "byte-level", { seed: 11 });
+  const b = await makeTinyLlama(root, "byte-fallback", { seed: 12, hiddenSize: 48, numLayers: 3, numHeads: 4, numKvHeads: 4, intermediateSize: 96 });
+  gpt2Vocab = recording(await createLlamaCppModel({ id: "a", path: await a.gguf("f32"), contextSize: 256 }), contexts[0]);
+  spmVocab = recording(await createLlamaCppModel({ id: "b", path: await b.gguf("f32"), contextSize: 256 }), contexts[1]);
+});
+afterAll(async () => {
+  await gpt2Vocab?.close();
+  await spmVocab?.close();
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+const members = () => [
+  { model: gpt2Vocab, abilities: { default: 0.2 } },
+  { model: spmVocab, abilities: { default: 0 } },
+];
+
+describe("token-level ensemble across tokenizers", () => {
+  it("keeps members with different vocabularies in sync through the generated text", async () => {
+    contexts[0].length = contexts[1].length = 0;
+    const ensemble = createEnsembleModel({ id: "ens", members: members(), gate: 1 });
+    const prompt = "The heart pumps";
+    const { text } = await generateText(ensemble, prompt, { maxTokens: 6 });
+    expect(text.length).toBeGreaterThan(0);
+    // Every step asked both members about the same text: the prompt plus what was chosen so far.
+    expect(contexts[1]).toEqual(contexts[0]);
+    expect(contexts[0][0]).toBe(prompt);
+    expect(prompt + text).toContain(contexts[0].at(-1)!);
+    expect(ensemble.stats.ensembledSteps).toBe(ensemble.stats.steps);
+  });
+
+  it("costs one model per step when the gate is closed, and consults others only below it", async () => {
+    const closed = createEnsembleModel({ id: "ens", members: members(), gate: 0 });
+    await generateText(closed, "A river", { maxTokens: 5 });
+    expect(closed.stats.ensembledSteps).toBe(0);
+    expect(closed.stats.memberCalls).toBe(closed.stats.steps);
+    const open = createEnsembleModel({ id: "ens", members: members(), gate: 1 });
+    await generateText(open, "A river", { maxTokens: 5 });
+    expect(open.stats.memberCalls).toBe(2 * open.stats.steps);
+  });
+
+  it("mixes the members' next-string distributions with the ranking's weights", async () => {
+    const ensemble = createEnsembleModel({ id: "ens", members: members(), gate: 1, topK: 5 });
+    const [w0, w1] = ensemble.participants("x").map((p) => p.weight);
+    expect(w0).toBeCloseTo(Math.exp(0.2) / (Math.exp(0.2) + 1), 10);
+    const mixed = await ensemble.nextTokenLogprobs("The river", 50);
+    const total = mixed.reduce((s, t) => s + Math.exp(t.logprob), 0);
+    expect(total).toBeLessThanOrEqual(1 + 1e-9);
+    // Proposals of both members appear, as text.
+    const fromA = (await gpt2Vocab.nextTokenLogprobs("The river", 5)).map((t) => t.text).filter((t) => !t.includes("\ufffd"));
+    const fromB = (await spmVocab.nextTokenLogprobs("The river", 5)).map((t) => t.text).filter((t) => !t.includes("\ufffd"));
+    const texts = new Set(mixed.map((t) => t.text));
+    for (const t of [...fromA, ...fromB]) expect(texts.has(t)).toBe(true);
+    expect(w0 + w1).toBeCloseTo(1, 12);
+  });
+
+  it("scores a continuation as the weighted mixture of the members' sequence probabilities", async () => {
+    const ensemble = createEnsembleModel({ id: "ens", members: members() });
+    const [w0, w1] = ensemble.participants("Bread").map((p) => p.weight);
+    const a = await gpt2Vocab.logLikelihood("Bread", " is baked");
+    const b = await spmVocab.logLikelihood("Bread", " is baked");
+    const mixed = await ensemble.logLikelihood("Bread", " is baked");
+    expect(mixed.logprob).toBeCloseTo(Math.log(w0 * Math.exp(a.logprob) + w1 * Math.exp(b.logprob)), 8);
+    expect(mixed.logprob).toBeGreaterThanOrEqual(Math.min(a.logprob, b.logprob));
+    expect(mixed.bytes).toBe(9);
+  });
+
+  it("leaves out members much weaker on the request's domain", async () => {
+    const ensemble = createEnsembleModel({
+      id: "ens",
+      members: [
+        { model: gpt2Vocab, abilities: { law: 2, food: -2 } },
+        { model: spmVocab, abilities: { law: -1, food: 1 } },
+      ],
+      domainOf: (text) => (text.includes("court") ? "law" : "food"),
+      maxAbilityGap: 1,
+    });
+    expect(ensemble.participants("the court").map((p) => p.model.id)).toEqual(["a"]);
+    expect(ensemble.participants("the soup").map((p) => p.model.id)).toEqual(["b"]);
+    const alone = await gpt2Vocab.logLikelihood("the court", " ruled");
+    expect((await ensemble.logLikelihood("the court", " ruled")).logprob).toBeCloseTo(alone.logprob, 10);
+  });
+});
