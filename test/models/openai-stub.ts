@@ -108,6 +108,8 @@ export interface StubServer {
   requests: number;
   /** Most requests handled at the same time. */
   maxInFlight: number;
+  /** Sum over requests of the milliseconds each was open (busy time / wall time = mean in flight). */
+  busyMs: number;
   /** Authorization headers seen. */
   authorizations: string[];
   options: StubOptions;
@@ -121,6 +123,7 @@ export async function startStub(options: StubOptions = {}): Promise<StubServer> 
     url: "",
     requests: 0,
     maxInFlight: 0,
+    busyMs: 0,
     authorizations: [],
     options,
     close: () => new Promise((resolve) => server.close(() => resolve())),
@@ -129,7 +132,11 @@ export async function startStub(options: StubOptions = {}): Promise<StubServer> 
     state.requests++;
     inFlight++;
     state.maxInFlight = Math.max(state.maxInFlight, inFlight);
-    res.on("close", () => inFlight--);
+    const opened = performance.now();
+    res.on("close", () => {
+      inFlight--;
+      state.busyMs += performance.now() - opened;
+    });
     handle(req, res).catch((error) => {
       if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
       res.end(JSON.stringify({ error: { message: String(error) } }));
@@ -140,7 +147,7 @@ export async function startStub(options: StubOptions = {}): Promise<StubServer> 
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     if (req.headers.authorization) state.authorizations.push(req.headers.authorization);
-    if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
+    if (options.delayMs && req.url !== "/stats") await new Promise((r) => setTimeout(r, options.delayMs));
     if (failuresLeft > 0) {
       failuresLeft--;
       const status = options.failStatus ?? 429;
@@ -150,6 +157,13 @@ export async function startStub(options: StubOptions = {}): Promise<StubServer> 
     }
     if (options.apiKey && req.headers.authorization !== `Bearer ${options.apiKey}`) {
       return json(res, 401, { error: { message: "bad api key" } });
+    }
+    if (req.url === "/stats") {
+      const stats = { requests: state.requests - 1, maxInFlight: state.maxInFlight, busyMs: state.busyMs };
+      state.requests = 0;
+      state.maxInFlight = 0;
+      state.busyMs = 0;
+      return json(res, 200, stats);
     }
     const body = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}");
     if (req.url === "/tokenize") return json(res, 200, { tokens: stubTokenize(body.prompt) });
