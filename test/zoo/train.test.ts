@@ -251,12 +251,15 @@ describe("zoo trainer: training", () => {
 
   it("is deterministic: the same seed gives bit-identical weights, another seed does not", async () => {
     const tokenizer = tokenizers.get("byte-level")!;
+    const tensorsBefore = tf.memory().numTensors;
     const run = (seed: number) => trainLanguageModel({ config: tinyConfig(tokenizer.size), tokenizer, trainText: FIXTURE_TEXT, steps: 4, batchSize: 2, seqLen: 12, lr: 5e-3, seed });
     const [a, b, c] = [await run(1), await run(1), await run(2)];
     expect(sameBits(readWeights(a.model), readWeights(b.model))).toBe(true);
     expect(a.losses).toEqual(b.losses);
     expect(sameBits(readWeights(a.model), readWeights(c.model))).toBe(false);
     for (const r of [a, b, c]) disposeTrainModel(r.model);
+    // Training and disposal leave no tensors behind.
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
   });
 
   it("resumes from a checkpoint to exactly the weights of an uninterrupted run (full and LoRA)", async () => {

@@ -31,8 +31,8 @@ export function createAdamWState(params: Map<string, tf.Variable>): AdamWState {
   const m = new Map<string, tf.Variable>();
   const v = new Map<string, tf.Variable>();
   for (const [name, p] of params) {
-    m.set(name, tf.variable(tf.zerosLike(p), false));
-    v.set(name, tf.variable(tf.zerosLike(p), false));
+    m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
+    v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
   }
   return { step: 0, m, v };
 }

@@ -68,7 +68,7 @@ export function createTrainModel(config: LlamaConfig, options: CreateModelOption
     } else {
       values = randomWeight(name, shape, tensorSeed(options.seed, index), scale, config.numLayers);
     }
-    weights.set(name, tf.variable(tf.tensor(values, shape, "float32"), trainable, `${name}#${id}`));
+    weights.set(name, tf.tidy(() => tf.variable(tf.tensor(values, shape, "float32"), trainable, `${name}#${id}`)));
   });
   let lora: LoraState | undefined;
   if (options.lora) {
@@ -85,10 +85,10 @@ export function createTrainModel(config: LlamaConfig, options: CreateModelOption
         const rng = new Rng(tensorSeed(options.seed ^ 0x5bd1e995, index++));
         const bound = 1 / Math.sqrt(inn);
         const a = Float32Array.from({ length: rank * inn }, () => (2 * rng.next() - 1) * bound);
-        modules.set(name, {
+        modules.set(name, tf.tidy(() => ({
           a: tf.variable(tf.tensor2d(a, [rank, inn]), true, `${loraName(name, "A")}#${id}`),
           b: tf.variable(tf.zeros([out, rank]), true, `${loraName(name, "B")}#${id}`),
-        });
+        })));
       }
     }
     lora = { rank, alpha, scale: alpha / rank, modules };
@@ -118,8 +118,8 @@ export function disposeTrainModel(model: TrainModel): void {
     a.dispose();
     b.dispose();
   }
-  for (const c of constantsCache.get(model.config)?.values() ?? []) tf.dispose([c.cos, c.sin, c.rotate, c.mask]);
-  constantsCache.delete(model.config);
+  for (const c of constantsCache.get(model)?.values() ?? []) tf.dispose([c.cos, c.sin, c.rotate, c.mask]);
+  constantsCache.delete(model);
 }
 
 function checkConfig(config: LlamaConfig): void {
@@ -145,12 +145,13 @@ function randomWeight(name: string, shape: number[], seed: number, scale: number
 }
 
 interface Constants { cos: tf.Tensor2D; sin: tf.Tensor2D; rotate: tf.Tensor2D; mask: tf.Tensor2D }
-const constantsCache = new WeakMap<LlamaConfig, Map<number, Constants>>();
+const constantsCache = new WeakMap<TrainModel, Map<number, Constants>>();
 
 /** Rotary tables [T, headDim] (angles as llama-forward.ts computes them), rotate_half as a matrix, the causal mask. */
-function constants(config: LlamaConfig, seqLen: number): Constants {
-  let byLength = constantsCache.get(config);
-  if (!byLength) constantsCache.set(config, (byLength = new Map()));
+function constants(model: TrainModel, seqLen: number): Constants {
+  const { config } = model;
+  let byLength = constantsCache.get(model);
+  if (!byLength) constantsCache.set(model, (byLength = new Map()));
   const hit = byLength.get(seqLen);
   if (hit) return hit;
   const hd = config.headDim;
@@ -198,7 +199,7 @@ export function forwardLogits(model: TrainModel, ids: tf.Tensor2D): tf.Tensor2D 
   const [batch, seqLen] = ids.shape;
   const { numHeads: heads, numKvHeads: kvHeads, headDim: hd } = config;
   const group = heads / kvHeads;
-  const c = constants(config, seqLen);
+  const c = constants(model, seqLen);
   const w = (name: string) => model.weights.get(name) as tf.Tensor2D;
   const project = (x: tf.Tensor2D, name: string): tf.Tensor2D => {
     const y = ops.linear(x, w(name));
