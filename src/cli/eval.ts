@@ -31,7 +31,9 @@ options:
   --queue URL        redis://HOST:PORT: hand jobs to 'cogen worker' processes instead of running here
   --lm-eval-out DIR  also write lm-evaluation-harness style samples_*.jsonl and results_*.json
   --json             print the summary as JSON
-  --quiet            no progress`;
+  --quiet            no progress
+
+Exit status 3 when some model failed (its failure is printed; the others' results are written).`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {

@@ -137,6 +137,29 @@ describe.skipIf(!hasRedis)("distributed evaluation over Redis (BullMQ)", () => {
     }
   });
 
+  it("a worker's local models file replaces a submitted expert by id", async () => {
+    const { startEvalWorker } = await import("../../src/jobs/bullmq.js");
+    const { executeEvalJob } = await import("../../src/jobs/execute.js");
+    const { ModelPool } = await import("../../src/models/pool.js");
+    const pool = new ModelPool();
+    const worker = await startEvalWorker(redis.url, {
+      execute: (job) => executeEvalJob(job, pool),
+      localExperts: [expert("moved")],
+      queueName: "override-test",
+    });
+    const queue = new BullMqQueue(redis.url, "override-test");
+    try {
+      const submitted = { ...expert("moved"), url: "http://127.0.0.1:1/v1", maxRetries: 0 };
+      const report = await runEval({ experts: [submitted], items: ITEMS.slice(0, 3), out: path.join(dir, "override.jsonl"), queue });
+      expect(report.failures).toEqual([]);
+      expect(report.written).toBe(3);
+    } finally {
+      await queue.close();
+      await worker.close();
+      await pool.close();
+    }
+  });
+
   it("parses redis URLs and rejects others with a clear message", () => {
     expect(redisConnection("redis://:pw@10.0.0.1:6380/2")).toMatchObject({ host: "10.0.0.1", port: 6380, password: "pw", db: 2 });
     expect(redisConnection("redis://h")).toMatchObject({ host: "h", port: 6379 });
