@@ -2,9 +2,8 @@
  * `cogen select RANKING.json --domain D`: the best model(s) for a domain from a saved ranking,
  * with the probability that each is truly the best — no model is run.
  */
-import { readFile } from "node:fs/promises";
-import { ConfigError, InputFileError } from "../core/errors.js";
-import type { Ranking } from "../rank/ranking.js";
+import { ConfigError } from "../core/errors.js";
+import { readRanking } from "../rank/ranking-file.js";
 import { OVERALL, selectExperts } from "../rank/select.js";
 import { parseFlags } from "./args.js";
 import { formatTable, printJson } from "./output.js";
@@ -41,25 +40,4 @@ export async function run(argv: string[]): Promise<number> {
     ["l", "r", "l", "r"],
   ));
   return 0;
-}
-
-/** Read and check a ranking JSON file (the fields selection relies on). */
-export async function readRanking(file: string): Promise<Ranking> {
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(file, "utf8"));
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new InputFileError(file, code ? `cannot read (${code})` : `not valid JSON (${(error as Error).message})`);
-  }
-  const r = json as Partial<Ranking>;
-  if (typeof r !== "object" || r === null || !Array.isArray(r.models) || !Array.isArray(r.domains)) {
-    throw new InputFileError(file, "not a ranking: expected an object with \"models\" and \"domains\" (write one with 'cogen rank --json')");
-  }
-  r.models.forEach((m, k) => {
-    const ok = typeof m?.model === "string" && typeof m.rating === "number" && Array.isArray(m.ci) && m.ci.length === 2 &&
-      typeof m.domains === "object" && m.domains !== null;
-    if (!ok) throw new InputFileError(file, `models[${k}] needs "model", "rating", "ci" [lo, hi] and "domains"`);
-  });
-  return r as Ranking;
 }

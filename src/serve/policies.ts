@@ -1,13 +1,72 @@
 import { ConfigError } from "../core/errors.js";
-import type { PolicyBuilder } from "./unified-config.js";
+import { readTasksFile } from "../formats/tasks.js";
+import { readResultsFile } from "../formats/results.js";
+import { createEnsembleModel } from "../fuse/ensemble/ensemble.js";
+import { labelledItems } from "../fuse/router/evidence.js";
+import { Router } from "../fuse/router/router.js";
+import { createRouterModel } from "../fuse/router/router-model.js";
+import { readRanking } from "../rank/ranking-file.js";
+import type { Ranking } from "../rank/ranking.js";
+import { configPath, type PolicyBuilder, type ServedSpec, type UnifiedConfig } from "./unified-config.js";
 
 /**
- * The policies a served model can use. `single` serves one member as it is (a merged checkpoint
- * is served this way: it is one GGUF); composite policies register here as they are built.
+ * The policies a served model can use:
+ * - `single`: one member as it is (a merged checkpoint is served this way: it is one GGUF);
+ * - `router`: options `tasks` (items JSONL) and `results` (per-item results of the members),
+ *   optional `ranking` (cogen rank --json), `k`, `prior_weight`, `fallbacks`;
+ * - `ensemble`: options `ranking` (per-domain abilities), optional `tasks` + `results` (to
+ *   recognise a request's domain), `gate`, `top_k`, `max_ability_gap`.
  */
 export const POLICIES: Record<string, PolicyBuilder> = {
   single: async (spec, members) => {
     if (members.length !== 1) throw new ConfigError([`serve '${spec.id}': policy 'single' takes exactly one member`]);
     return members[0];
   },
+
+  router: async (spec, members, config) => {
+    const router = await buildRouter(spec, config, members.map((m) => m.id));
+    return createRouterModel(router, new Map(members.map((m) => [m.id, m])), {
+      id: spec.id,
+      fallbacks: optionalNumber(spec, "fallbacks"),
+    });
+  },
+
+  ensemble: async (spec, members, config) => {
+    const ranking = await readRanking(configPath(config, spec.options.ranking, `serve '${spec.id}' options.ranking`));
+    const router = spec.options.tasks !== undefined ? await buildRouter(spec, config, members.map((m) => m.id), ranking) : undefined;
+    return createEnsembleModel({
+      id: spec.id,
+      members: members.map((model) => ({ model, abilities: abilitiesOf(ranking, model.id) })),
+      domainOf: router ? (text) => router.route(text).domain : undefined,
+      gate: optionalNumber(spec, "gate"),
+      topK: optionalNumber(spec, "top_k"),
+      maxAbilityGap: optionalNumber(spec, "max_ability_gap"),
+    });
+  },
 };
+
+async function buildRouter(spec: ServedSpec, config: UnifiedConfig, experts: string[], ranking?: Ranking): Promise<Router> {
+  const tasks = await readTasksFile(configPath(config, spec.options.tasks, `serve '${spec.id}' options.tasks`));
+  const results = await readResultsFile(configPath(config, spec.options.results, `serve '${spec.id}' options.results`));
+  const rankingFile = spec.options.ranking;
+  return new Router(labelledItems(tasks, results), {
+    experts,
+    k: optionalNumber(spec, "k"),
+    priorWeight: optionalNumber(spec, "prior_weight"),
+    ranking: ranking ?? (rankingFile !== undefined ? await readRanking(configPath(config, rankingFile, `serve '${spec.id}' options.ranking`)) : undefined),
+  });
+}
+
+/** A member's per-domain abilities, with its overall rating under "default". */
+export function abilitiesOf(ranking: Ranking, model: string): Record<string, number> {
+  const entry = ranking.models.find((m) => m.model === model);
+  if (!entry) throw new ConfigError([`the ranking has no model '${model}' (it ranks ${ranking.models.map((m) => m.model).join(", ")})`]);
+  return { default: entry.rating, ...Object.fromEntries(Object.entries(entry.domains).map(([d, a]) => [d, a.ability])) };
+}
+
+function optionalNumber(spec: ServedSpec, key: string): number | undefined {
+  const value = spec.options[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !Number.isFinite(value)) throw new ConfigError([`serve '${spec.id}' options.${key}: must be a number`]);
+  return value;
+}
