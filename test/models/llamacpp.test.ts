@@ -5,7 +5,7 @@ import type { Token } from "node-llama-cpp";
 import { generateText } from "../../src/core/language-model.js";
 import { createLlamaCppModel } from "../../src/models/llamacpp/model.js";
 import { loadedBaseCount, llamaRuntime } from "../../src/models/llamacpp/runtime.js";
-import { makeTinyLlama, tempDir } from "../fixtures/tiny-llama.js";
+import { FIXTURE_TEXT, makeTinyLlama, tempDir } from "../fixtures/tiny-llama.js";
 import { languageModelConformance } from "./conformance.js";
 
 let root: string;
@@ -128,11 +128,37 @@ describe("llama.cpp backend", () => {
     await expect(createLlamaCppModel({ id: "x", path: path.join(root, "missing.gguf") })).rejects.toThrow(/missing\.gguf/);
   });
 
-  it("rejects inputs longer than the context", async () => {
+  it("scores inputs longer than the context in lm-eval style windows, equal to a direct window-by-window evaluation", async () => {
+    // llama.cpp pads a context to a multiple of 256 cells, so the window is what it gave.
     const model = await createLlamaCppModel({ id: "tiny", path: file, contextSize: 32 });
+    const W = model.contextSize;
+    const llama = await llamaRuntime(false);
+    const direct = await llama.loadModel({ modelPath: file, gpuLayers: 0 });
+    const ctx = await direct.createContext({ contextSize: W, threads: 1 });
     try {
-      await expect(model.logLikelihood("The heart pumps blood ".repeat(20), " x")).rejects.toThrow(/exceeds the context size/);
+      const text = (FIXTURE_TEXT + "\n").repeat(3);
+      const whole = [model.model.tokens.bos!, ...direct.tokenize(text, false)];
+      expect(whole.length).toBeGreaterThan(2 * W);
+      let want = 0;
+      const sequence = ctx.getSequence();
+      for (let first = 1; first < whole.length; first += W) {
+        const end = Math.min(first + W, whole.length);
+        const input = whole.slice(Math.max(0, end - 1 - W), end - 1);
+        await sequence.clearHistory();
+        const out = await sequence.controlledEvaluate(input.map((t) => [t, { generateNext: { probabilities: true } }] as [Token, { generateNext: { probabilities: true } }]));
+        const offset = Math.max(0, end - 1 - W);
+        for (let i = first - 1; i < end - 1; i++) want += Math.log(out[i - offset]!.next.probabilities!.get(whole[i + 1])!);
+      }
+      const got = await model.logLikelihood("", text);
+      expect(got.tokens).toBe(whole.length - 1);
+      expect(got.logprob).toBeCloseTo(want, 3);
+      // A context longer than the window is cut from the left.
+      const long = await model.logLikelihood(text, " water");
+      expect(Number.isFinite(long.logprob)).toBe(true);
+      expect(long.tokens).toBeGreaterThan(0);
     } finally {
+      await ctx.dispose();
+      await direct.dispose();
       await model.close();
     }
   });

@@ -3,7 +3,9 @@
  * and LoRA adapter) is validated before llama.cpp sees it, since llama.cpp aborts the process on
  * some malformed files. Log-likelihoods come from the full next-token distributions
  * (`controlledEvaluate` with probabilities); the KV cache is reused across calls that share a
- * token prefix (the choices of one multiple-choice item share their context).
+ * token prefix (the choices of one multiple-choice item share their context). Inputs longer than
+ * the context are cut from the left, and long continuations are scored in windows, as
+ * lm-evaluation-harness does.
  */
 import * as os from "node:os";
 import { promises as fs } from "node:fs";
@@ -77,9 +79,6 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
   const checkOpen = () => {
     if (closed) throw new BackendError(backend, "model is closed");
   };
-  const checkFits = (n: number) => {
-    if (n > context.contextSize) throw new BackendError(backend, `input of ${n} tokens exceeds the context size ${context.contextSize}`);
-  };
 
   /**
    * Make the sequence hold tokens[0..keep) (reusing what is cached) and return `keep`, the index
@@ -106,23 +105,32 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
       common = Math.max(common, 1);
       const bytes = utf8Length(continuation);
       if (common >= whole.length) return { logprob: 0, tokens: 0, bytes, greedy: true };
-      checkFits(whole.length);
-      const evalTokens = whole.slice(0, whole.length - 1);
-      const start = await reuse(evalTokens, common - 1);
-      const input = evalTokens.slice(start).map((token, j) =>
-        start + j >= common - 1 ? ([token, { generateNext: { probabilities: true } }] as [Token, { generateNext: { probabilities: true } }]) : token,
-      );
-      const out = await sequence.controlledEvaluate(input);
+      // Targets are scored in windows of at most `contextSize` tokens of input. One window when it
+      // all fits (a too-long context is cut from the left, as lm-eval does); past that, disjoint
+      // blocks of targets each conditioned on the tokens of its own window (lm-eval's rolling
+      // windows for long documents).
+      const window = context.contextSize;
       let logprob = 0;
       let greedy = true;
-      for (let i = common - 1; i < whole.length - 1; i++) {
-        const probabilities = out[i - start]?.next.probabilities;
-        if (!probabilities) throw new BackendError(backend, `llama.cpp returned no probabilities at token ${i}`);
-        const target = whole[i + 1];
-        const p = probabilities.get(target) ?? 0;
-        logprob += p > 0 ? Math.log(p) : MIN_LOGPROB;
-        const top = probabilities.keys().next().value;
-        if (top !== target && (probabilities.get(top as Token) ?? 0) > p) greedy = false;
+      for (let first = common; first < whole.length; first += window) {
+        const end = Math.min(first + window, whole.length);
+        const from = Math.max(0, end - 1 - window);
+        const evalTokens = whole.slice(from, end - 1);
+        const needFrom = first - 1 - from;
+        const start = await reuse(evalTokens, needFrom);
+        const input = evalTokens.slice(start).map((token, j) =>
+          start + j >= needFrom ? ([token, { generateNext: { probabilities: true } }] as [Token, { generateNext: { probabilities: true } }]) : token,
+        );
+        const out = await sequence.controlledEvaluate(input);
+        for (let i = first - 1; i < end - 1; i++) {
+          const probabilities = out[i - from - start]?.next.probabilities;
+          if (!probabilities) throw new BackendError(backend, `llama.cpp returned no probabilities at token ${i}`);
+          const target = whole[i + 1];
+          const p = probabilities.get(target) ?? 0;
+          logprob += p > 0 ? Math.log(p) : MIN_LOGPROB;
+          const top = probabilities.keys().next().value;
+          if (top !== target && (probabilities.get(top as Token) ?? 0) > p) greedy = false;
+        }
       }
       return { logprob, tokens: whole.length - common, bytes, greedy };
     });
@@ -131,8 +139,8 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
   async function nextTokenLogprobs(contextText: string, topK: number): Promise<TokenLogprob[]> {
     checkOpen();
     return lock.run(async () => {
-      const tokens = tokensOf(contextText);
-      checkFits(tokens.length);
+      // A context longer than the window is cut from the left.
+      const tokens = tokensOf(contextText).slice(-context.contextSize);
       const start = await reuse(tokens, tokens.length - 1);
       const input = tokens.slice(start).map((token, j) =>
         start + j === tokens.length - 1 ? ([token, { generateNext: { probabilities: true } }] as [Token, { generateNext: { probabilities: true } }]) : token,
@@ -153,9 +161,9 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
     checkOpen();
     const release = await lock.acquire();
     try {
-      const tokens = tokensOf(prompt);
       const maxTokens = options.maxTokens ?? DEFAULT_MAX_TOKENS;
-      checkFits(tokens.length);
+      // A prompt that leaves no room to generate is cut from the left, as lm-eval does.
+      const tokens = tokensOf(prompt).slice(-Math.max(1, context.contextSize - maxTokens));
       if (options.signal?.aborted) {
         yield { type: "finish", reason: "abort" };
         return;

@@ -34,11 +34,11 @@ export function createOpenAIModel(settings: OpenAIModelSettings): OpenAIModel {
     if (closed) throw new BackendError(backend, "model is closed");
   };
 
+  // vLLM and llama.cpp server both serve /tokenize and /detokenize next to /v1 (not under it).
+  const tokenizer = new OpenAIHttp({ ...settings, baseUrl: settings.baseUrl.replace(/\/+$/, "").replace(/\/v1$/, "") }, backend);
+
   async function tokenize(text: string): Promise<number[]> {
     checkOpen();
-    // vLLM and llama.cpp server both serve /tokenize next to /v1 (not under it).
-    const root = settings.baseUrl.replace(/\/+$/, "").replace(/\/v1$/, "");
-    const tokenizer = new OpenAIHttp({ ...settings, baseUrl: root }, backend);
     const response = (await tokenizer.postJson("/tokenize", { model: settings.model, prompt: text, content: text, add_special_tokens: false })) as { tokens?: unknown };
     if (!Array.isArray(response.tokens) || !response.tokens.every((t) => Number.isInteger(t))) {
       throw new BackendError(backend, "the server's /tokenize returned no token ids");
@@ -48,8 +48,6 @@ export function createOpenAIModel(settings: OpenAIModelSettings): OpenAIModel {
 
   async function detokenize(tokens: number[]): Promise<string> {
     checkOpen();
-    const root = settings.baseUrl.replace(/\/+$/, "").replace(/\/v1$/, "");
-    const tokenizer = new OpenAIHttp({ ...settings, baseUrl: root }, backend);
     const response = (await tokenizer.postJson("/detokenize", { model: settings.model, tokens })) as { prompt?: unknown; content?: unknown };
     const text = response.prompt ?? response.content;
     if (typeof text !== "string") throw new BackendError(backend, "the server's /detokenize returned no text");
