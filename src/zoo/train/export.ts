@@ -14,7 +14,7 @@ import type { BpeTokenizer } from "./tokenize.js";
  * LoRA adapter folder. Each folder appears complete or not at all.
  */
 export interface ExportHfOptions {
-  /** Tokenizer files to write alongside (a model folder without them cannot be converted to GGUF). */
+  /** Tokenizer files to write alongside (default: the model's own; a folder without them cannot be converted to GGUF). */
   tokenizer?: BpeTokenizer;
   /** Fold LoRA updates into the weights (default true); false writes the frozen base. */
   merge?: boolean;
@@ -34,7 +34,8 @@ export async function exportHf(model: TrainModel, dir: string, options: ExportHf
     );
     const config = llamaConfigToJson({ ...model.config, raw: { ...model.config.raw, torch_dtype: "float32" } });
     await fs.writeFile(path.join(tmp, "config.json"), JSON.stringify(config, null, 2) + "\n");
-    if (options.tokenizer) await writeTokenizerFiles(tmp, options.tokenizer);
+    const tokenizer = options.tokenizer ?? model.tokenizer;
+    if (tokenizer) await writeTokenizerFiles(tmp, tokenizer);
   });
 }
 

@@ -5,6 +5,7 @@ import type { LlamaConfig } from "../../formats/hf/config.js";
 import { llamaTensorShapes } from "../random-llama.js";
 import { tf } from "./backend.js";
 import { builtinMatMulOps, customMatMulOps, type MatMulOps } from "./matmul.js";
+import type { BpeTokenizer } from "./tokenize.js";
 
 /**
  * The llama decoder as tfjs variables, computing exactly llama.cpp's `llama` architecture on
@@ -36,6 +37,8 @@ export interface TrainModel {
   readonly weights: Map<string, tf.Variable>;
   readonly lora?: LoraState;
   readonly ops: MatMulOps;
+  /** The tokenizer the model was trained with (exported alongside the weights). */
+  readonly tokenizer?: BpeTokenizer;
 }
 
 export interface CreateModelOptions {
@@ -47,6 +50,7 @@ export interface CreateModelOptions {
   customGrad?: boolean;
   /** Standard deviation of the random initialisation (default 0.02). */
   initScale?: number;
+  tokenizer?: BpeTokenizer;
 }
 
 let modelCounter = 0;
@@ -93,7 +97,7 @@ export function createTrainModel(config: LlamaConfig, options: CreateModelOption
     }
     lora = { rank, alpha, scale: alpha / rank, modules };
   }
-  return { config, weights, lora, ops: options.customGrad === false ? builtinMatMulOps : customMatMulOps };
+  return { config, weights, lora, ops: options.customGrad === false ? builtinMatMulOps : customMatMulOps, tokenizer: options.tokenizer };
 }
 
 /** The name a LoRA factor is stored under (PEFT's, without its `base_model.model.` prefix). */

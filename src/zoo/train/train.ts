@@ -115,7 +115,7 @@ export async function trainLanguageModel(options: TrainOptions): Promise<TrainRe
     }
     checkInitWeights(config!, resume.weights, checkpointDir!);
   }
-  const model = createTrainModel(config!, { seed: options.seed, init: resume?.weights ?? init, lora: options.lora, customGrad: options.customGrad });
+  const model = createTrainModel(config!, { seed: options.seed, init: resume?.weights ?? init, lora: options.lora, customGrad: options.customGrad, tokenizer });
   const params = trainableVariables(model);
   const optimizer = createAdamWState(params);
   if (resume) restoreCheckpoint(model, optimizer, resume, checkpointDir!);
