@@ -18,7 +18,7 @@ import { evaluateBitsPerByte } from "../../src/zoo/train/evaluate.js";
 import { exportHf, exportLora } from "../../src/zoo/train/export.js";
 import { exportLoraGguf } from "../../src/zoo/train/lora-gguf.js";
 import { createTrainModel, disposeTrainModel, embed, forwardLogits, lossOf, tokenNll, readWeights, trainableVariables, type TrainModel } from "../../src/zoo/train/model.js";
-import { bpeTokenizer, type BpeTokenizer } from "../../src/zoo/train/tokenize.js";
+import { bpeTokenizer, readBpeTokenizer, type BpeTokenizer } from "../../src/zoo/train/tokenize.js";
 import { trainLanguageModel } from "../../src/zoo/train/train.js";
 import { FIXTURE_TEXT, tempDir } from "../fixtures/tiny-llama.js";
 
@@ -296,6 +296,11 @@ describe("zoo trainer: training", () => {
     await fs.mkdir(dir, { recursive: true });
     await fs.writeFile(path.join(dir, "trainer_state.json"), "{\"format\": \"something else\"}");
     await expect(trainLanguageModel({ ...ok, checkpointDir: dir })).rejects.toThrow(InputFileError);
+    const empty = path.join(root, "empty-init");
+    await fs.mkdir(empty, { recursive: true });
+    await expect(trainLanguageModel({ ...ok, config: undefined, init: empty })).rejects.toThrow(/empty-init\/config\.json: missing/);
+    await expect(readBpeTokenizer(empty)).rejects.toThrow(/empty-init\/tokenizer\.json: missing/);
+    expect(() => tokenizer.decode([tokenizer.size])).toThrow(RangeError);
   });
 });
 
