@@ -4,6 +4,7 @@
  * JSON) is dropped, and the (model, item) pairs already written are skipped.
  */
 import { promises as fs } from "node:fs";
+import * as path from "node:path";
 import { ConfigError, InputFileError } from "../core/errors.js";
 import { resultKey, type ResultRecord } from "./result.js";
 
@@ -62,6 +63,7 @@ export class ResultsLog {
     }
     const bytesKept = Buffer.byteLength(text.slice(0, keep), "utf8");
     const droppedBytes = Buffer.byteLength(text, "utf8") - bytesKept;
+    if (text === "") await fs.mkdir(path.dirname(path.resolve(file)), { recursive: true });
     const handle = await fs.open(file, text === "" ? "w" : "r+");
     if (droppedBytes > 0) await handle.truncate(bytesKept);
     await handle.close();

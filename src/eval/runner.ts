@@ -72,6 +72,15 @@ export async function runEval(options: EvalRunOptions): Promise<EvalRunReport> {
     skipped += items.length - pending.length;
     jobs.push(...makeEvalJobs(expert, pending, options.batchSize ?? 32, options.concurrency ?? 4, options.itemTimeoutMs ?? 0));
   }
+  // In-process, an expert's model is closed after its last job, so experts run one at a time
+  // instead of accumulating in memory.
+  const jobsLeft = new Map<string, number>();
+  for (const job of jobs) jobsLeft.set(job.expert.id, (jobsLeft.get(job.expert.id) ?? 0) + 1);
+  const finishJob = async (job: EvalJob) => {
+    const left = jobsLeft.get(job.expert.id)! - 1;
+    jobsLeft.set(job.expert.id, left);
+    if (left === 0 && inProcess && pool) await pool.evict(job.expert);
+  };
   const failures = new Map<string, EvalFailure>();
   let written = 0;
   const total = jobs.reduce((s, j) => s + j.items.length, 0);
@@ -83,8 +92,10 @@ export async function runEval(options: EvalRunOptions): Promise<EvalRunReport> {
         const appended = await log.append(outcome.records);
         written += appended;
         if (!inProcess) progress.tick(outcome.job.items.length);
+        await finishJob(outcome.job);
         return;
       }
+      await finishJob(outcome.job);
       const model = outcome.job.expert.id;
       const failure = failures.get(model) ?? { model, error: outcome.error ?? "failed", items: 0 };
       failure.items += outcome.job.items.length;

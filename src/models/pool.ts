@@ -44,6 +44,15 @@ export class ModelPool {
     return [...this.entries.values()].sort((a, b) => a.lastUsed - b.lastUsed).map((e) => JSON.parse(e.key).id);
   }
 
+  /** Close the expert's model now if it is open and idle (it reopens on the next use). */
+  async evict(spec: ExpertSpec): Promise<void> {
+    const key = JSON.stringify(spec);
+    const entry = this.entries.get(key);
+    if (!entry || entry.leases > 0) return;
+    this.entries.delete(key);
+    await (await entry.model.catch(() => undefined))?.close();
+  }
+
   async close(): Promise<void> {
     const all = [...this.entries.values()];
     this.entries.clear();

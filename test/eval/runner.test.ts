@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -11,6 +12,8 @@ import { readLmEvalFolder } from "../../src/formats/lm-eval.js";
 import { writeLmEvalOutput } from "../../src/eval/lm-eval-output.js";
 import { run as evalCli } from "../../src/cli/eval.js";
 import { startStub, type StubServer } from "../models/openai-stub.js";
+import { ModelPool } from "../../src/models/pool.js";
+import { openModel } from "../../src/models/open.js";
 import { expectedScore, ITEMS, ITEMS_JSONL } from "./helpers.js";
 
 let stub: StubServer;
@@ -100,11 +103,59 @@ describe("runEval", () => {
     expect(again.written).toBe(0);
   });
 
+  it("a cogen eval process killed mid-run leaves a valid file that --resume completes exactly", async () => {
+    const slow = await startStub({ delayMs: 40 });
+    try {
+      dir = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-eval-"));
+      const models = path.join(dir, "models.yml");
+      await fs.writeFile(models, `- id: s\n  backend: openai\n  url: ${slow.url}\n  model: stub\n`);
+      const tasks = path.join(dir, "items.jsonl");
+      await fs.writeFile(tasks, ITEMS_JSONL);
+      const out = path.join(dir, "r.jsonl");
+      const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "eval", "--models", models, "--tasks", tasks, "--out", out,
+        "--batch-size", "1", "--concurrency", "1", "--quiet"], { cwd: path.resolve(import.meta.dirname, "../.."), stdio: "ignore" });
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      // Kill it hard once some, but not all, results are on disk.
+      for (;;) {
+        const text = await fs.readFile(out, "utf8").catch(() => "");
+        if (text.split("\n").length > 3) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      child.kill("SIGKILL");
+      await exited;
+      const partial = await readResultRecords(out);
+      expect(partial.length).toBeGreaterThan(1);
+      expect(partial.length).toBeLessThan(ITEMS.length);
+      const report = await runEval({ experts: [{ ...expert("s", slow.url) }], items: ITEMS, out, resume: true });
+      expect(report.skipped + report.written).toBe(ITEMS.length);
+      const records = await readResultRecords(out);
+      expect(records.map((r) => r.item).sort()).toEqual(ITEMS.map((i) => i.id).sort());
+      for (const r of records) expect(r.score).toBeCloseTo(expectedScore(ITEMS.find((i) => i.id === r.item)!), 9);
+    } finally {
+      await slow.close();
+    }
+  });
+
   it("refuses a results file with a bad line in the middle", async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-eval-"));
     const out = path.join(dir, "results.jsonl");
     await fs.writeFile(out, '{"model":"a","item":"x","score":1}\nnot json\n{"model":"a","item":"y","score":1}\n');
     await expect(runEval({ experts: [expert("a")], items: ITEMS, out, resume: true })).rejects.toThrow(/results\.jsonl:2: not a results line/);
+  });
+
+  it("runs experts one at a time: each model is closed after its last job", async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-eval-"));
+    const events: string[] = [];
+    const pool = new ModelPool({
+      open: async (spec) => {
+        events.push(`open ${spec.id}`);
+        const model = await openModel(spec);
+        return { ...model, close: async () => void events.push(`close ${spec.id}`) };
+      },
+    });
+    await runEval({ experts: [expert("a"), expert("b")], items: ITEMS, out: path.join(dir, "r.jsonl"), batchSize: 3, pool });
+    expect(events).toEqual(["open a", "close a", "open b", "close b"]);
+    await pool.close();
   });
 
   it("--limit evaluates the first N items", async () => {

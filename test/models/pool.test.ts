@@ -55,3 +55,19 @@ describe("ModelPool", () => {
     await pool.close();
   });
 });
+
+describe("ModelPool.evict", () => {
+  it("closes an idle model at once and reopens it on the next use", async () => {
+    const { events, open } = recorder();
+    const pool = new ModelPool({ open, sizeOf: async () => 0 });
+    await pool.use(spec("a"), async () => {
+      await pool.evict(spec("a")); // in use: kept
+    });
+    expect(events).toEqual(["open a"]);
+    await pool.evict(spec("a"));
+    expect(events).toEqual(["open a", "close a"]);
+    await pool.use(spec("a"), async () => {});
+    expect(events).toEqual(["open a", "close a", "open a"]);
+    await pool.close();
+  });
+});
