@@ -1,6 +1,7 @@
 /**
  * Child process of bench/merge-full.ts, so each measurement has its own peak RSS.
  *   read DIR...            read every tensor of every model (decoded to float32), nothing else
+ *   raw DIR...             read every tensor's stored bytes, nothing else
  *   merge CONFIG OUT_DIR   cogen merge
  * Prints {seconds, bytes, maxRssMiB} as JSON.
  */
@@ -12,11 +13,11 @@ import { runMerge } from "../src/merge/engine.js";
 const [mode, ...args] = process.argv.slice(2);
 const started = performance.now();
 let bytes = 0;
-if (mode === "read") {
+if (mode === "read" || mode === "raw") {
   for (const dir of args) {
     const src = await openHfWeights(dir);
     for (const t of src.list()) {
-      const x = await src.readF32(t.name);
+      const x = mode === "raw" ? await src.readRaw(t.name) : await src.readF32(t.name);
       bytes += t.byteLength;
       if (x.length === 0) throw new Error("empty");
     }

@@ -81,19 +81,23 @@ try {
     : "merge_method: linear\nmodels:\n  - {model: m0, parameters: {weight: 1}}\n  - {model: m1, parameters: {weight: 1}}\n  - {model: m2, parameters: {weight: 1}}\n");
   child(["read", ...dirs]); // warm the page cache
   const reads = [];
+  const raws = [];
   const merges = [];
   for (let r = 0; r < runs; r++) {
+    raws.push(child(["raw", ...dirs]));
     reads.push(child(["read", ...dirs]));
     const out = path.join(root, "out");
     merges.push(child(["merge", config, out], { THREADS: values.threads! }));
     await fs.rm(out, { recursive: true, force: true });
   }
   const rRate = median(reads.map((x) => x.bytes / x.seconds / 1e6));
+  const rawRate = median(raws.map((x) => x.bytes / x.seconds / 1e6));
   const mRate = median(merges.map((x) => x.bytes / x.seconds / 1e6));
   console.log(`3 bf16 models × ${(params / 1e9).toFixed(2)}B parameters (${layers} layers, ${(total / 1e9).toFixed(2)} GB in), ${values.method}, threads ${values.threads}, median of ${runs}`);
-  console.log(`read only  ${rRate.toFixed(0)} MB/s   peak RSS ${median(reads.map((x) => x.maxRssMiB)).toFixed(0)} MiB`);
+  console.log(`read bytes ${rawRate.toFixed(0)} MB/s   peak RSS ${median(raws.map((x) => x.maxRssMiB)).toFixed(0)} MiB (readRaw of every tensor)`);
+  console.log(`read f32   ${rRate.toFixed(0)} MB/s   peak RSS ${median(reads.map((x) => x.maxRssMiB)).toFixed(0)} MiB (readF32 of every tensor)`);
   console.log(`merge      ${mRate.toFixed(0)} MB/s   peak RSS ${median(merges.map((x) => x.maxRssMiB)).toFixed(0)} MiB (incl. writing the output)`);
-  console.log(`merge / read throughput ${(mRate / rRate * 100).toFixed(0)}%`);
+  console.log(`merge / read-f32 throughput ${(mRate / rRate * 100).toFixed(0)}%   merge / read-bytes ${(mRate / rawRate * 100).toFixed(0)}%`);
 } finally {
   await fs.rm(root, { recursive: true, force: true });
 }

@@ -9,8 +9,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { writeDirAtomic } from "../core/atomic.js";
 import { ConfigError, InputFileError } from "../core/errors.js";
-import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "../core/half.js";
-import { runMethod } from "./run-method.js";
+import { f32ToBf16, f32ToF16 } from "../core/half.js";
+import type { ChunkResult, StoredDType } from "./chunked.js";
 import { silentProgress, type Progress } from "../core/progress.js";
 import { elementCount } from "../core/tensor.js";
 import { convertHfToGguf } from "../formats/convert/hf-to-gguf.js";
@@ -20,7 +20,7 @@ import { writeSafetensorsSharded } from "../formats/safetensors/index.js";
 import { closeModels, openModels, type OpenedModel } from "./inputs.js";
 import { MethodError } from "./methods/types.js";
 import { planMerge, tensorSeed, type MergePlan, type TensorTask } from "./plan.js";
-import { inlineRunner, workerPool } from "./pool.js";
+import { workerPool, type MethodRunner } from "./pool.js";
 import { permutation, permuteEmbeddings, readTokenizerJson, unionTokenizerJson, unionVocab, vocabSize, type Vocab } from "./tokenizer.js";
 
 export interface MergeOptions {
@@ -142,7 +142,7 @@ function streamTasks(
   tokenizer: TokenizerPlan | undefined,
   seed: number,
   threads: number,
-  runner: typeof inlineRunner,
+  runner: MethodRunner,
   counters: { read: number },
   progress: Progress,
 ) {
@@ -185,7 +185,7 @@ async function computeTask(
   models: Map<string, OpenedModel>,
   tokenizer: TokenizerPlan | undefined,
   seed: number,
-  runner: typeof inlineRunner,
+  runner: MethodRunner,
   counters: { read: number },
 ): Promise<Uint8Array> {
   const all = [...task.inputs, ...(task.base ? [task.base] : [])];
@@ -194,7 +194,7 @@ async function computeTask(
       const info = models.get(inp.model)!.source.info(inp.tensor)!;
       return CHUNK_DTYPES.has(info.dtype) && elementCount(info.shape) === elementCount(task.shape);
     });
-  if (chunkable) return computeInChunks(plan, task, all, models, seed, counters);
+  if (chunkable) return computeInChunks(plan, task, all, models, seed, runner, counters);
   let data = await Promise.all(all.map((inp) => readChecked(models.get(inp.model)!, inp.tensor, counters)));
   const n = elementCount(task.shape);
   if (task.embed && task.shape.length === 2) {
@@ -292,13 +292,10 @@ async function writeSidecars(dir: string, config: MergeConfig, plan: MergePlan, 
 }
 
 const CHUNK_DTYPES = new Set(["F32", "F16", "BF16"]);
-/** Elements per chunk for elementwise methods: small enough to stay in cache. */
-export const CHUNK_ELEMENTS = 1 << 16;
 
 /**
- * Elementwise methods on stored bytes: decode a chunk of every input, check it for NaN, merge it,
- * encode it into the output. Holds only the inputs' stored bytes and the output's, never float32
- * copies of whole tensors.
+ * Elementwise methods on stored bytes (chunked.ts): holds only the inputs' stored bytes and the
+ * output's, never float32 copies of whole tensors. Runs in a worker when there are threads.
  */
 async function computeInChunks(
   plan: MergePlan,
@@ -306,50 +303,31 @@ async function computeInChunks(
   all: { model: string; tensor: string }[],
   models: Map<string, OpenedModel>,
   seed: number,
+  runner: MethodRunner,
   counters: { read: number },
 ): Promise<Uint8Array> {
   const raws = await Promise.all(all.map(async (inp) => {
     const source = models.get(inp.model)!.source;
     const info = source.info(inp.tensor)!;
     let raw = await source.readRaw(inp.tensor);
-    const size = info.dtype === "F32" ? 4 : 2;
-    if (raw.byteOffset % size !== 0) raw = raw.slice();
+    if (raw.byteOffset !== 0 || raw.byteLength !== raw.buffer.byteLength) raw = raw.slice();
     counters.read += info.byteLength;
-    return { raw, dtype: info.dtype, path: source.path, tensor: inp.tensor };
+    return { raw, dtype: info.dtype as StoredDType };
   }));
-  const n = elementCount(task.shape);
-  const outSize = task.dtype === "F32" ? 4 : 2;
-  const out = new Uint8Array(n * outSize);
-  const scratch = raws.map(() => new Float32Array(CHUNK_ELEMENTS));
-  const inputs = task.inputs.length;
-  for (let start = 0; start < n; start += CHUNK_ELEMENTS) {
-    const len = Math.min(CHUNK_ELEMENTS, n - start);
-    const chunks = raws.map((r, m) => {
-      const dst = scratch[m].subarray(0, len);
-      if (r.dtype === "F32") dst.set(new Float32Array(r.raw.buffer, r.raw.byteOffset + start * 4, len));
-      else {
-        const src = new Uint16Array(r.raw.buffer, r.raw.byteOffset + start * 2, len);
-        if (r.dtype === "BF16") bf16ToF32(src, dst);
-        else f16ToF32(src, dst);
-      }
-      for (let i = 0; i < len; i++) {
-        if (dst[i] !== dst[i]) throw new InputFileError(r.path, `tensor ${r.tensor} contains NaN (at element ${start + i})`);
-      }
-      return dst;
+  let result: ChunkResult;
+  try {
+    result = await runner.runChunks({
+      method: plan.method.name, modelParams: task.modelParams, global: task.global, shape: task.shape, seed: tensorSeed(seed, task.name),
+      raws: raws.map((r) => r.raw), dtypes: raws.map((r) => r.dtype), hasBase: Boolean(task.base), outDtype: task.dtype, elements: elementCount(task.shape),
     });
-    let merged: Float32Array;
-    try {
-      merged = runMethod({
-        method: plan.method.name, tensors: chunks.slice(0, inputs), ...(task.base ? { base: chunks[inputs] } : {}),
-        modelParams: task.modelParams, global: task.global, shape: [len], seed: tensorSeed(seed, task.name),
-      });
-    } catch (e) {
-      if (e instanceof MethodError) throw new ConfigError([`${task.name}: ${e.message}`]);
-      throw e;
-    }
-    if (task.dtype === "F32") new Float32Array(out.buffer, start * 4, len).set(merged);
-    else if (task.dtype === "BF16") f32ToBf16(merged, new Uint16Array(out.buffer, start * 2, len));
-    else f32ToF16(merged, new Uint16Array(out.buffer, start * 2, len));
+  } catch (e) {
+    if (e instanceof MethodError) throw new ConfigError([`${task.name}: ${e.message}`]);
+    throw e;
   }
-  return out;
+  if ("out" in result) return result.out;
+  if ("nanInput" in result) {
+    const inp = all[result.nanInput];
+    throw new InputFileError(models.get(inp.model)!.source.path, `tensor ${inp.tensor} contains NaN (at element ${result.element})`);
+  }
+  throw new ConfigError([`${task.name}: ${plan.method.name} produced NaN at element ${result.nanOutput}`]);
 }

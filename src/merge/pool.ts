@@ -5,25 +5,31 @@
 import { Worker } from "node:worker_threads";
 import { MethodError } from "./methods/types.js";
 import { runMethod, type MethodJob } from "./run-method.js";
+import { mergeStoredChunks, type ChunkJob, type ChunkResult } from "./chunked.js";
 
 export interface MethodRunner {
   run(job: MethodJob): Promise<Float32Array>;
+  runChunks(job: ChunkJob): Promise<ChunkResult>;
   close(): Promise<void>;
 }
 
 /** Runs jobs on the calling thread. */
 export const inlineRunner: MethodRunner = {
   run: async (job) => runMethod(job),
+  runChunks: async (job) => mergeStoredChunks(job),
   close: async () => undefined,
 };
+
+type AnyJob = { kind: "method"; job: MethodJob } | { kind: "chunks"; job: ChunkJob };
 
 export function workerPool(threads: number): MethodRunner {
   if (threads <= 1) return inlineRunner;
   const fromTs = import.meta.url.endsWith(".ts");
   const url = new URL(fromTs ? "./worker.ts" : "./worker.js", import.meta.url);
   const workers: { worker: Worker; busy: boolean }[] = [];
-  const queue: { job: MethodJob; resolve: (x: Float32Array) => void; reject: (e: Error) => void }[] = [];
-  const pending = new Map<number, { resolve: (x: Float32Array) => void; reject: (e: Error) => void; slot: (typeof workers)[number] }>();
+  type Resolve = (x: never) => void;
+  const queue: { job: AnyJob; resolve: Resolve; reject: (e: Error) => void }[] = [];
+  const pending = new Map<number, { resolve: Resolve; reject: (e: Error) => void; slot: (typeof workers)[number] }>();
   let nextId = 0;
 
   const pump = () => {
@@ -33,8 +39,9 @@ export function workerPool(threads: number): MethodRunner {
       const id = nextId++;
       slot.busy = true;
       pending.set(id, { resolve: item.resolve, reject: item.reject, slot });
-      const transfer = [...item.job.tensors.map((t) => t.buffer as ArrayBuffer), ...(item.job.base ? [item.job.base.buffer as ArrayBuffer] : [])];
-      slot.worker.postMessage({ id, job: item.job }, [...new Set(transfer)]);
+      const j = item.job;
+      const arrays = j.kind === "chunks" ? j.job.raws : [...j.job.tensors, ...(j.job.base ? [j.job.base] : [])];
+      slot.worker.postMessage({ id, ...j }, [...new Set(arrays.map((t) => t.buffer as ArrayBuffer))]);
     }
   };
 
@@ -44,12 +51,12 @@ export function workerPool(threads: number): MethodRunner {
       ? new Worker(`import("tsx/esm/api").then((api) => { api.register(); return import(${JSON.stringify(url.href)}); });`, { eval: true })
       : new Worker(url);
     const slot = { worker, busy: false };
-    worker.on("message", (msg: { id: number; out?: Float32Array; error?: string; name?: string }) => {
+    worker.on("message", (msg: { id: number; out?: unknown; error?: string; name?: string }) => {
       const p = pending.get(msg.id);
       if (!p) return;
       pending.delete(msg.id);
       slot.busy = false;
-      if (msg.out) p.resolve(msg.out);
+      if (msg.out) p.resolve(msg.out as never);
       else p.reject(msg.name === "MethodError" ? new MethodError(msg.error ?? "") : new Error(msg.error));
       pump();
     });
@@ -64,8 +71,14 @@ export function workerPool(threads: number): MethodRunner {
   }
   return {
     run(job) {
-      return new Promise((resolve, reject) => {
-        queue.push({ job, resolve, reject });
+      return new Promise<Float32Array>((resolve, reject) => {
+        queue.push({ job: { kind: "method", job }, resolve: resolve as Resolve, reject });
+        pump();
+      });
+    },
+    runChunks(job) {
+      return new Promise<ChunkResult>((resolve, reject) => {
+        queue.push({ job: { kind: "chunks", job }, resolve: resolve as Resolve, reject });
         pump();
       });
     },

@@ -1,11 +1,19 @@
 /** Worker thread: runs merge methods on tensors posted by the pool (see pool.ts). */
 import { parentPort } from "node:worker_threads";
+import { mergeStoredChunks, type ChunkJob } from "./chunked.js";
 import { runMethod, type MethodJob } from "./run-method.js";
 
-parentPort?.on("message", (msg: { id: number; job: MethodJob }) => {
+type Message = { id: number } & ({ kind: "method"; job: MethodJob } | { kind: "chunks"; job: ChunkJob });
+
+parentPort?.on("message", (msg: Message) => {
   try {
-    const out = runMethod(msg.job);
-    parentPort!.postMessage({ id: msg.id, out }, [out.buffer as ArrayBuffer]);
+    if (msg.kind === "chunks") {
+      const result = mergeStoredChunks(msg.job);
+      parentPort!.postMessage({ id: msg.id, out: result }, "out" in result ? [result.out.buffer as ArrayBuffer] : []);
+    } else {
+      const out = runMethod(msg.job);
+      parentPort!.postMessage({ id: msg.id, out }, [out.buffer as ArrayBuffer]);
+    }
   } catch (e) {
     parentPort!.postMessage({ id: msg.id, error: (e as Error).message, name: (e as Error).name });
   }

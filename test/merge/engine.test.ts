@@ -72,6 +72,12 @@ describe("runMerge", () => {
     const f1 = await fs.readFile(path.join(o1, "model.safetensors"));
     expect(f1.equals(await fs.readFile(path.join(o2, "model.safetensors")))).toBe(true);
     expect(f1.equals(await fs.readFile(path.join(o3, "model.safetensors")))).toBe(false);
+    // Elementwise methods run chunked in the workers: same bytes as inline.
+    const lin = "merge_method: task_arithmetic\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.7}}, {model: b, parameters: {weight: 0.2}}]\n";
+    await runMerge({ config: lin, baseDir: root, outDir: path.join(root, "ta1") });
+    await runMerge({ config: lin, baseDir: root, outDir: path.join(root, "ta2"), threads: 2 });
+    const t1 = await fs.readFile(path.join(root, "ta1", "model.safetensors"));
+    expect(t1.equals(await fs.readFile(path.join(root, "ta2", "model.safetensors")))).toBe(true);
   }, 30000);
 
   it("passthrough with scale 0 gives zeros; stacking renumbers layers and sets the layer count", async () => {

@@ -1,0 +1,63 @@
+/**
+ * Elementwise merging on stored bytes: decode 64 Ki elements of every input, merge them, encode
+ * them into the output, repeat. Pure (bytes in, bytes out) so it runs on the main thread or in a
+ * worker. A NaN anywhere is reported by position instead of thrown, so the caller can name the file.
+ */
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "../core/half.js";
+import { runMethod, type MethodJob } from "./run-method.js";
+
+/** Elements per chunk: small enough that a chunk of every input stays in cache. */
+export const CHUNK_ELEMENTS = 1 << 16;
+
+export type StoredDType = "F32" | "F16" | "BF16";
+
+export interface ChunkJob extends Omit<MethodJob, "tensors" | "base"> {
+  /** Stored bytes of the non-base inputs, then the base (when `hasBase`). */
+  raws: Uint8Array[];
+  dtypes: StoredDType[];
+  hasBase: boolean;
+  outDtype: StoredDType;
+  /** Total elements. */
+  elements: number;
+}
+
+export type ChunkResult = { out: Uint8Array } | { nanInput: number; element: number } | { nanOutput: number };
+
+export function mergeStoredChunks(job: ChunkJob): ChunkResult {
+  const n = job.elements;
+  const outSize = job.outDtype === "F32" ? 4 : 2;
+  const out = new Uint8Array(n * outSize);
+  const raws = job.raws.map((r, m) => (r.byteOffset % (job.dtypes[m] === "F32" ? 4 : 2) === 0 ? r : r.slice()));
+  const scratch = raws.map(() => new Float32Array(CHUNK_ELEMENTS));
+  const inputs = job.hasBase ? raws.length - 1 : raws.length;
+  for (let start = 0; start < n; start += CHUNK_ELEMENTS) {
+    const len = Math.min(CHUNK_ELEMENTS, n - start);
+    const chunks = raws.map((r, m) => {
+      const dst = scratch[m].subarray(0, len);
+      const dtype = job.dtypes[m];
+      if (dtype === "F32") dst.set(new Float32Array(r.buffer, r.byteOffset + start * 4, len));
+      else if (dtype === "BF16") bf16ToF32(new Uint16Array(r.buffer, r.byteOffset + start * 2, len), dst);
+      else f16ToF32(new Uint16Array(r.buffer, r.byteOffset + start * 2, len), dst);
+      return dst;
+    });
+    const merged = runMethod({
+      method: job.method, modelParams: job.modelParams, global: job.global, shape: [len], seed: job.seed,
+      tensors: chunks.slice(0, inputs), ...(job.hasBase ? { base: chunks[inputs] } : {}),
+    });
+    // Every elementwise method propagates a NaN input to its output: one scan of the output
+    // finds them, and only then are the inputs searched.
+    for (let i = 0; i < len; i++) {
+      if (merged[i] !== merged[i]) {
+        for (let m = 0; m < chunks.length; m++) {
+          const at = chunks[m].findIndex((v) => v !== v);
+          if (at >= 0) return { nanInput: m, element: start + at };
+        }
+        return { nanOutput: start + i };
+      }
+    }
+    if (job.outDtype === "F32") new Float32Array(out.buffer, start * 4, len).set(merged);
+    else if (job.outDtype === "BF16") f32ToBf16(merged, new Uint16Array(out.buffer, start * 2, len));
+    else f32ToF16(merged, new Uint16Array(out.buffer, start * 2, len));
+  }
+  return { out };
+}
