@@ -121,7 +121,7 @@ export async function trainLanguageModel(options: TrainOptions): Promise<TrainRe
   if (resume) restoreCheckpoint(model, optimizer, resume, checkpointDir!);
   const losses = resume ? [...resume.state.losses] : [];
   const startStep = optimizer.step;
-  const endStep = Math.min(options.steps, options.stopAtStep ?? options.steps);
+  const endStep = Math.max(startStep, Math.min(options.steps, options.stopAtStep ?? options.steps));
 
   const progress = options.progress ?? silentProgress;
   const tokensPerStep = options.batchSize * options.seqLen;
