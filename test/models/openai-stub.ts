@@ -101,6 +101,10 @@ export interface StubOptions {
   noEcho?: boolean;
   /** Required bearer token, if any. */
   apiKey?: string;
+  /** Reject echo+logprobs with HTTP 400, as hosted chat-first APIs do. */
+  rejectEcho?: boolean;
+  /** Streams end with an error event instead of finishing. */
+  streamError?: boolean;
 }
 
 export interface StubServer {
@@ -167,6 +171,9 @@ export async function startStub(options: StubOptions = {}): Promise<StubServer> 
     }
     const body = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}");
     if (req.url === "/tokenize") return json(res, 200, { tokens: stubTokenize(body.prompt) });
+    if (req.url === "/v1/completions" && options.rejectEcho && body.echo && body.logprobs) {
+      return json(res, 400, { error: { message: "echo is not supported together with logprobs" } });
+    }
     if (req.url === "/v1/completions") return completions(body, res);
     if (req.url === "/v1/chat/completions") return chatCompletions(body, res);
     json(res, 404, { error: { message: `no route ${req.url}` } });
@@ -253,6 +260,7 @@ export async function startStub(options: StubOptions = {}): Promise<StubServer> 
 
   function sse(res: ServerResponse, events: unknown[], last: unknown): void {
     res.writeHead(200, { "content-type": "text/event-stream" });
+    if (options.streamError) last = { error: { message: "model crashed mid-stream" } };
     for (const event of [...events, last]) res.write(`data: ${JSON.stringify(event)}\n\n`);
     res.end("data: [DONE]\n\n");
   }

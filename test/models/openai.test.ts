@@ -85,6 +85,37 @@ describe("openai-compatible backend", () => {
     }
   });
 
+  it("explains a server that refuses echo with logprobs (HTTP 400)", async () => {
+    const hosted = await startStub({ rejectEcho: true });
+    try {
+      const model = createOpenAIModel({ id: "m", model: "stub", baseUrl: hosted.url });
+      const error = await model.logLikelihood("a", "b").catch((e) => e);
+      expect(error).toBeInstanceOf(BackendError);
+      expect(error.message).toMatch(/HTTP 400.*echo is not supported.*cannot give prompt log-probabilities/);
+      // Generation still works on such a server.
+      expect((await generateText(model, "The", { maxTokens: 2 })).text.length).toBeGreaterThan(0);
+    } finally {
+      await hosted.close();
+    }
+  });
+
+  it("retries a streaming request that got a 500, and surfaces an error event inside a stream", async () => {
+    const flaky = await startStub({ failFirst: 1, failStatus: 500 });
+    try {
+      const model = createOpenAIModel({ id: "m", model: "stub", baseUrl: flaky.url, chat: true, ...fast });
+      expect((await generateText(model, "The", { maxTokens: 3 })).text).toBe(stubGreedy("The", 3).map((t) => STUB_VOCAB[t]).join(""));
+    } finally {
+      await flaky.close();
+    }
+    const broken = await startStub({ streamError: true });
+    try {
+      const model = createOpenAIModel({ id: "m", model: "stub", baseUrl: broken.url });
+      await expect(generateText(model, "The", { maxTokens: 3 })).rejects.toThrow(/stream: model crashed mid-stream/);
+    } finally {
+      await broken.close();
+    }
+  });
+
   it("times out a slow server", async () => {
     const slow = await startStub({ delayMs: 500 });
     try {

@@ -64,9 +64,20 @@ export function createOpenAIModel(settings: OpenAIModelSettings): OpenAIModel {
 
   async function logLikelihood(context: string, continuation: string): Promise<LogLikelihood> {
     checkOpen();
-    const response = await http.postJson("/completions", {
-      model: settings.model, prompt: context + continuation, max_tokens: 1, temperature: 0, logprobs: 1, echo: true,
-    });
+    let response: unknown;
+    try {
+      response = await http.postJson("/completions", {
+        model: settings.model, prompt: context + continuation, max_tokens: 1, temperature: 0, logprobs: 1, echo: true,
+      });
+    } catch (error) {
+      // Servers without prompt log-probabilities (hosted chat-only APIs) reject the request itself.
+      const status = /HTTP (4\d\d)/.exec((error as Error).message)?.[1];
+      if (status && !["401", "403", "408", "429"].includes(status)) {
+        throw new BackendError(backend, `${(error as Error).message.replace(/^[^:]*: /, "")} — the server refused /v1/completions ` +
+          `with echo and logprobs, so it cannot give prompt log-probabilities and cannot score log-likelihoods`);
+      }
+      throw error;
+    }
     return echoLogLikelihood(response, context, continuation, backend);
   }
 
