@@ -3,8 +3,6 @@
  * (Bradley–Terry), print the table and the most suspicious items, and optionally write the
  * ranking as JSON and as a self-contained HTML report.
  */
-import { readFile } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { writeFileAtomic } from "../core/atomic.js";
 import { ConfigError } from "../core/errors.js";
 import { silentProgress, streamProgress } from "../core/progress.js";
@@ -12,6 +10,7 @@ import { selectAnchors } from "../rank/anchors.js";
 import { EVIDENCE_FORMATS, loadEvidence, type EvidenceFormat } from "../rank/evidence-files.js";
 import { rankVotes } from "../rank/from-votes.js";
 import { renderRankingHtml } from "../rank/html-report.js";
+import { readPlotly } from "../core/html.js";
 import { IRT_DEFAULTS } from "../rank/irt.js";
 import { suspiciousItems } from "../rank/item-quality.js";
 import { rankResults } from "../rank/per-item.js";
@@ -106,8 +105,7 @@ export async function run(argv: string[]): Promise<number> {
     else await writeFileAtomic(values.json, JSON.stringify(ranking, null, 2) + "\n");
   }
   if (values.html !== undefined) {
-    const plotly = await readFile(createRequire(import.meta.url).resolve("plotly.js-dist-min/plotly.min.js"), "utf8");
-    await writeFileAtomic(values.html, renderRankingHtml(ranking, plotly));
+    await writeFileAtomic(values.html, renderRankingHtml(ranking, await readPlotly()));
   }
   if (!quiet) printRanking(ranking);
   for (const w of ranking.warnings) console.error(`warning: ${w}`);

@@ -4,6 +4,7 @@
  * the items, drawn by plotly.js, which the caller passes in to be inlined — the page loads nothing
  * from the network.
  */
+import { escapeHtml, inlineScript, scriptJson } from "../core/html.js";
 import type { Ranking } from "./ranking.js";
 
 /** Most items drawn in the scatter (the most informative and every flagged one are kept). */
@@ -36,7 +37,7 @@ export function renderRankingHtml(ranking: Ranking, plotlyJs: string, title = "c
     },
     warnings: ranking.warnings,
   };
-  const json = JSON.stringify(data).replace(/</g, "\\u003c");
+  const json = scriptJson(data);
   const axis = ranking.scale === "arena" ? "rating (Arena scale)" : "ability (logit scale)";
   return `<!doctype html>
 <html lang="en">
@@ -48,7 +49,7 @@ body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
 h1 { font-size: 1.4em; } h2 { font-size: 1.1em; margin-top: 1.5em; }
 .plot { width: 100%; } .note { color: #555; font-size: 0.9em; }
 </style>
-<script>${plotlyJs.replace(/<\/script/gi, "<\\/script")}</script>
+${inlineScript(plotlyJs)}
 </head>
 <body>
 <h1>${escapeHtml(title)}</h1>
@@ -86,8 +87,4 @@ if (document.getElementById("items")) {
 </body>
 </html>
 `;
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
 }
