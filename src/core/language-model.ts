@@ -63,6 +63,12 @@ export interface LanguageModel {
    * of a document" (after BOS).
    */
   logLikelihood(context: string, continuation: string): Promise<LogLikelihood>;
+  /**
+   * Token-level variant, where a backend exposes its vocabulary: log P(continuation | context)
+   * for exact token ids (no re-tokenization at the boundary). An empty context means the start
+   * of a document. Absent on backends that only take text.
+   */
+  logLikelihoodTokens?(context: number[], continuation: number[]): Promise<LogLikelihood>;
   generate(prompt: string, options?: GenerateOptions): AsyncIterable<GenerateChunk>;
   /** Free resources; the model is unusable afterwards. Safe to call twice. */
   close(): Promise<void>;

@@ -72,6 +72,22 @@ describe("llama.cpp backend", () => {
     }
   });
 
+  it("has a token-level log-likelihood equal to the text one where tokenization agrees", async () => {
+    const model = await createLlamaCppModel({ id: "tiny", path: file, contextSize: 256 });
+    try {
+      const context = await model.tokenize("The heart pumps");
+      const continuation = await model.tokenize(" blood");
+      const byTokens = await model.logLikelihoodTokens!(context, continuation);
+      const byText = await model.logLikelihood("The heart pumps", " blood");
+      expect(byTokens.tokens).toBe(continuation.length);
+      expect(byTokens.logprob).toBeCloseTo(byText.logprob, 6);
+      expect(byTokens.bytes).toBe(6);
+      await expect(model.logLikelihoodTokens!(context, [1e9])).rejects.toThrow(/outside the vocabulary/);
+    } finally {
+      await model.close();
+    }
+  });
+
   it("scores a text from the start of a document (empty context)", async () => {
     const model = await createLlamaCppModel({ id: "tiny", path: file, contextSize: 256 });
     try {

@@ -45,7 +45,7 @@ export interface LlamaCppModel extends LanguageModel {
 
 export async function createLlamaCppModel(settings: LlamaCppModelSettings): Promise<LlamaCppModel> {
   const backend = `llamacpp(${settings.id})`;
-  await validateGgufForLlamaCpp(settings.path);
+  const vocabulary = await validateGgufForLlamaCpp(settings.path);
   if (settings.lora) await validateGgufForLlamaCpp(settings.lora.path, "adapter");
   const size = (await fs.stat(settings.path)).size;
   const gpu = settings.gpu ?? false;
@@ -101,39 +101,55 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
       const whole = [...(contextText === "" ? documentStart : prefix), ...model.tokenize(contextText + continuation, false)];
       let common = 0;
       while (common < ctx.length && common < whole.length && ctx[common] === whole[common]) common++;
-      // The first token of the input has no distribution before it.
-      common = Math.max(common, 1);
-      const bytes = utf8Length(continuation);
-      if (common >= whole.length) return { logprob: 0, tokens: 0, bytes, greedy: true };
-      // Targets are scored in windows of at most `contextSize` tokens of input. One window when it
-      // all fits (a too-long context is cut from the left, as lm-eval does); past that, disjoint
-      // blocks of targets each conditioned on the tokens of its own window (lm-eval's rolling
-      // windows for long documents).
-      const window = context.contextSize;
-      let logprob = 0;
-      let greedy = true;
-      for (let first = common; first < whole.length; first += window) {
-        const end = Math.min(first + window, whole.length);
-        const from = Math.max(0, end - 1 - window);
-        const evalTokens = whole.slice(from, end - 1);
-        const needFrom = first - 1 - from;
-        const start = await reuse(evalTokens, needFrom);
-        const input = evalTokens.slice(start).map((token, j) =>
-          start + j >= needFrom ? ([token, { generateNext: { probabilities: true } }] as [Token, { generateNext: { probabilities: true } }]) : token,
-        );
-        const out = await sequence.controlledEvaluate(input);
-        for (let i = first - 1; i < end - 1; i++) {
-          const probabilities = out[i - from - start]?.next.probabilities;
-          if (!probabilities) throw new BackendError(backend, `llama.cpp returned no probabilities at token ${i}`);
-          const target = whole[i + 1];
-          const p = probabilities.get(target) ?? 0;
-          logprob += p > 0 ? Math.log(p) : MIN_LOGPROB;
-          const top = probabilities.keys().next().value;
-          if (top !== target && (probabilities.get(top as Token) ?? 0) > p) greedy = false;
-        }
-      }
-      return { logprob, tokens: whole.length - common, bytes, greedy };
+      return scoreTokens(whole, common, utf8Length(continuation));
     });
+  }
+
+  async function logLikelihoodTokens(contextTokens: number[], continuationTokens: number[]): Promise<LogLikelihood> {
+    checkOpen();
+    for (const t of [...contextTokens, ...continuationTokens]) {
+      if (!Number.isInteger(t) || t < 0 || (vocabulary > 0 && t >= vocabulary)) throw new BackendError(backend, `token id ${t} is outside the vocabulary`);
+    }
+    return lock.run(async () => {
+      const start = contextTokens.length > 0 ? (contextTokens as Token[]) : documentStart;
+      const whole = [...start, ...(continuationTokens as Token[])];
+      return scoreTokens(whole, start.length, utf8Length(model.detokenize(continuationTokens as Token[], false)));
+    });
+  }
+
+  /** log P(whole[common..] | whole[..common]); the caller holds the lock. */
+  async function scoreTokens(whole: Token[], firstTarget: number, bytes: number): Promise<LogLikelihood> {
+    // The first token of the input has no distribution before it.
+    const common = Math.max(firstTarget, 1);
+    if (common >= whole.length) return { logprob: 0, tokens: 0, bytes, greedy: true };
+    // Targets are scored in windows of at most `contextSize` tokens of input. One window when it
+    // all fits (a too-long context is cut from the left, as lm-eval does); past that, disjoint
+    // blocks of targets each conditioned on the tokens of its own window (lm-eval's rolling
+    // windows for long documents).
+    const window = context.contextSize;
+    let logprob = 0;
+    let greedy = true;
+    for (let first = common; first < whole.length; first += window) {
+      const end = Math.min(first + window, whole.length);
+      const from = Math.max(0, end - 1 - window);
+      const evalTokens = whole.slice(from, end - 1);
+      const needFrom = first - 1 - from;
+      const start = await reuse(evalTokens, needFrom);
+      const input = evalTokens.slice(start).map((token, j) =>
+        start + j >= needFrom ? ([token, { generateNext: { probabilities: true } }] as [Token, { generateNext: { probabilities: true } }]) : token,
+      );
+      const out = await sequence.controlledEvaluate(input);
+      for (let i = first - 1; i < end - 1; i++) {
+        const probabilities = out[i - from - start]?.next.probabilities;
+        if (!probabilities) throw new BackendError(backend, `llama.cpp returned no probabilities at token ${i}`);
+        const target = whole[i + 1];
+        const p = probabilities.get(target) ?? 0;
+        logprob += p > 0 ? Math.log(p) : MIN_LOGPROB;
+        const top = probabilities.keys().next().value;
+        if (top !== target && (probabilities.get(top as Token) ?? 0) > p) greedy = false;
+      }
+    }
+    return { logprob, tokens: whole.length - common, bytes, greedy };
   }
 
   async function nextTokenLogprobs(contextText: string, topK: number): Promise<TokenLogprob[]> {
@@ -236,6 +252,7 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
     },
     nextTokenLogprobs,
     logLikelihood,
+    logLikelihoodTokens,
     generate,
     async close() {
       if (closed) return;

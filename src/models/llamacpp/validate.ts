@@ -7,12 +7,16 @@ import { BackendError, CogenError } from "../../core/errors.js";
 import { assertLoadableByLlamaCpp } from "../../formats/gguf/llama-check.js";
 import { openGguf } from "../../formats/gguf/reader.js";
 
-/** `kind` "adapter" (a LoRA) is checked by the reader only: it has no vocabulary or hyperparameters. */
-export async function validateGgufForLlamaCpp(file: string, kind: "model" | "adapter" = "model"): Promise<void> {
+/**
+ * `kind` "adapter" (a LoRA) is checked by the reader only: it has no vocabulary or
+ * hyperparameters. Returns the vocabulary size (`tokenizer.ggml.tokens`), 0 when absent.
+ */
+export async function validateGgufForLlamaCpp(file: string, kind: "model" | "adapter" = "model"): Promise<number> {
   try {
     const gguf = await openGguf(file);
     try {
       if (kind === "model") assertLoadableByLlamaCpp({ metadata: gguf.metadata, list: () => gguf.list(), alignment: gguf.alignment, path: file });
+      return gguf.getArray("tokenizer.ggml.tokens")?.value.length ?? 0;
     } finally {
       await gguf.close();
     }
