@@ -44,16 +44,17 @@ export function mergeStoredChunks(job: ChunkJob): ChunkResult {
       method: job.method, modelParams: job.modelParams, global: job.global, shape: [len], seed: job.seed,
       tensors: chunks.slice(0, inputs), ...(job.hasBase ? { base: chunks[inputs] } : {}),
     });
-    // Every elementwise method propagates a NaN input to its output: one scan of the output
-    // finds them, and only then are the inputs searched.
-    for (let i = 0; i < len; i++) {
-      if (merged[i] !== merged[i]) {
-        for (let m = 0; m < chunks.length; m++) {
-          const at = chunks[m].findIndex((v) => v !== v);
-          if (at >= 0) return { nanInput: m, element: start + at };
-        }
-        return { nanOutput: start + i };
+    // Every elementwise method propagates a NaN (or infinite) input to its output: x − x is 0
+    // for finite x and NaN otherwise, so one summing pass finds them; only then are the inputs
+    // searched to name the culprit.
+    let check = 0;
+    for (let i = 0; i < len; i++) check += merged[i] - merged[i];
+    if (check !== 0) {
+      for (let m = 0; m < chunks.length; m++) {
+        const at = chunks[m].findIndex((v) => !Number.isFinite(v));
+        if (at >= 0) return { nanInput: m, element: start + at };
       }
+      return { nanOutput: start + merged.findIndex((v) => !Number.isFinite(v)) };
     }
     if (job.outDtype === "F32") new Float32Array(out.buffer, start * 4, len).set(merged);
     else if (job.outDtype === "BF16") f32ToBf16(merged, new Uint16Array(out.buffer, start * 2, len));

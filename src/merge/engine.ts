@@ -327,7 +327,7 @@ async function computeInChunks(
   if ("out" in result) return result.out;
   if ("nanInput" in result) {
     const inp = all[result.nanInput];
-    throw new InputFileError(models.get(inp.model)!.source.path, `tensor ${inp.tensor} contains NaN (at element ${result.element})`);
+    throw new InputFileError(models.get(inp.model)!.source.path, `tensor ${inp.tensor} contains NaN or infinity (at element ${result.element})`);
   }
-  throw new ConfigError([`${task.name}: ${plan.method.name} produced NaN at element ${result.nanOutput}`]);
+  throw new ConfigError([`${task.name}: ${plan.method.name} produced a non-finite value at element ${result.nanOutput}`]);
 }

@@ -66,7 +66,6 @@ export function workerPool(threads: number): MethodRunner {
         p.reject(e);
       }
     });
-    worker.unref();
     workers.push(slot);
   }
   return {

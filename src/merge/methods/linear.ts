@@ -18,12 +18,15 @@ export const linear: MergeMethod = {
     for (const w of weights) total += w;
     if (bool(global.normalize) && total === 0) throw new MethodError("linear: the weights sum to zero and normalize is on");
     const scale = bool(global.normalize) ? 1 / total : 1;
-    const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      let sum = 0;
-      for (let m = 0; m < tensors.length; m++) sum += weights[m] * tensors[m][i];
-      out[i] = sum * scale;
+    // Model by model into a double accumulator: simple loops the JIT compiles tightly.
+    const acc = new Float64Array(n);
+    for (let m = 0; m < tensors.length; m++) {
+      const x = tensors[m];
+      const w = weights[m];
+      for (let i = 0; i < n; i++) acc[i] += w * x[i];
     }
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = acc[i] * scale;
     return out;
   },
 };
