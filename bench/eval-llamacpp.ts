@@ -5,7 +5,8 @@
  * 1. Overhead: the same log-likelihoods (pairs with distinct contexts, so no prefix can be
  *    reused) computed by cogen's llama.cpp backend and by a minimal direct node-llama-cpp loop
  *    (tokenize, clear the sequence, controlledEvaluate with probabilities at the continuation).
- *    Ratio = cogen time / direct time (target < 1.10). Runs alternate, median of --runs.
+ *    Ratio = cogen time / direct time (target < 1.10). Interleaved pair by pair, alternating
+ *    which goes first; median of --runs.
  * 2. Multiple choice: items/s of runEval (4 choices sharing one context) against the direct
  *    loop scoring the same choices from scratch.
  *
@@ -74,22 +75,36 @@ for (const [c, x] of pairs.slice(0, 5)) {
   await model.logLikelihood(c, x);
 }
 for (let r = 0; r < runs; r++) {
-  const a: number[] = [];
-  const b: number[] = [];
-  const timeDirect = async () => {
-    const t = performance.now();
-    for (const [c, x] of pairs) a.push(await directLogLikelihood(c, x));
-    directTimes.push(performance.now() - t);
-  };
-  const timeCogen = async () => {
-    const t = performance.now();
-    for (const [c, x] of pairs) b.push((await model.logLikelihood(c, x)).logprob);
-    cogenTimes.push(performance.now() - t);
-  };
-  // Alternate which goes first.
-  if (r % 2 === 0) await timeDirect().then(timeCogen);
-  else await timeCogen().then(timeDirect);
-  for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
+  // Interleaved pair by pair (alternating which goes first) so that load from other processes on
+  // a shared machine falls on both sides alike.
+  let directMs = 0;
+  let cogenMs = 0;
+  for (const [i, [c, x]] of pairs.entries()) {
+    const timeDirect = async () => {
+      const t = performance.now();
+      const v = await directLogLikelihood(c, x);
+      directMs += performance.now() - t;
+      return v;
+    };
+    const timeCogen = async () => {
+      const t = performance.now();
+      const v = (await model.logLikelihood(c, x)).logprob;
+      cogenMs += performance.now() - t;
+      return v;
+    };
+    let a: number;
+    let b: number;
+    if ((i + r) % 2 === 0) {
+      a = await timeDirect();
+      b = await timeCogen();
+    } else {
+      b = await timeCogen();
+      a = await timeDirect();
+    }
+    maxDiff = Math.max(maxDiff, Math.abs(a - b));
+  }
+  directTimes.push(directMs);
+  cogenTimes.push(cogenMs);
 }
 console.log(`model: hidden ${hidden}, ${values.layers} layers, vocab ${tiny.config.vocabSize}, ${(await fs.stat(file)).size} bytes, 1 thread`);
 console.log(`log-likelihood of ${pairs.length} pairs (distinct contexts), median of ${runs}:`);
