@@ -6,12 +6,15 @@ import { ConfigError } from "../core/errors.js";
 import { streamProgress } from "../core/progress.js";
 import { buildZooData, DEFAULT_ZOO_DATA_DIR, writeZooData } from "../zoo/corpora/write.js";
 import { parseFlags } from "./args.js";
+import { runBuild, runEvalZoo } from "./zoo-build.js";
 import { formatBytes, formatTable, printJson } from "./output.js";
 
 type Subcommand = { summary: string; run: (argv: string[]) => Promise<number> };
 
 const subcommands: Record<string, Subcommand> = {
   data: { summary: "build the zoo's multi-domain corpora and evaluation items (WordNet 3.1 + World Factbook)", run: runData },
+  build: { summary: "train and export the zoo's tiny domain experts (bases, LoRA experts, control; GGUF + HF + adapters)", run: runBuild },
+  eval: { summary: "evaluate every zoo model × domain with llama.cpp (bits per byte, multiple-choice accuracy)", run: runEvalZoo },
 };
 
 export function zooUsage(): string {

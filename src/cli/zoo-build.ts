@@ -1,0 +1,137 @@
+/**
+ * `cogen zoo build` and `cogen zoo eval`: train the embedded zoo of tiny domain experts, and
+ * evaluate every zoo model × domain with llama.cpp. Thin: flags → src/zoo/build → a table.
+ */
+import * as os from "node:os";
+import * as path from "node:path";
+import { ConfigError } from "../core/errors.js";
+import { streamProgress } from "../core/progress.js";
+import { buildZoo } from "../zoo/build/build.js";
+import { DEFAULT_EVAL_KINDS, evaluateZoo, type ZooEvalReport } from "../zoo/build/evaluate.js";
+import { DEFAULT_ZOO_DIR } from "../zoo/build/manifest.js";
+import { zooPlan } from "../zoo/build/plan.js";
+import { ITEM_KINDS, type ItemKind } from "../zoo/items/generate.js";
+import { parseFlags } from "./args.js";
+import { formatTable, printJson } from "./output.js";
+
+const BUILD_HELP = `usage: cogen zoo build [--out DIR] [--quick] [--fresh] [--json]
+
+Train and export the zoo: per family a BPE tokenizer and a base trained on all eight domains,
+LoRA experts adapted from the base (one domain each) and an equal-compute control, exported as
+Hugging Face folders, GGUF files, PEFT adapters and llama.cpp LoRA adapters; then check every
+GGUF against cogen's TypeScript forward pass in llama.cpp. Deterministic: training length is in
+steps and every seed is fixed. Training runs in two child processes (one per core).
+
+  --out DIR   output folder (default ${DEFAULT_ZOO_DIR}; with --quick required)
+  --quick     a tiny build (about a minute) for tests and smoke checks
+  --fresh     retrain everything (default: keep models of an earlier build of the same plan)
+  --json      print the manifest as JSON`;
+
+export async function runBuild(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(
+    argv,
+    { out: { type: "string" }, quick: { type: "boolean" }, fresh: { type: "boolean" }, json: { type: "boolean" } },
+    BUILD_HELP,
+  );
+  if (positionals.length > 0) {
+    console.error(BUILD_HELP);
+    return 2;
+  }
+  if (values.quick && !values.out) throw new ConfigError(["--quick needs --out DIR (the committed zoo is the full build)"]);
+  const out = values.out ?? DEFAULT_ZOO_DIR;
+  const started = Date.now();
+  const log = (line: string) => console.error(`[zoo build ${Math.round((Date.now() - started) / 1000)}s] ${line}`);
+  const manifest = await buildZoo({ out, plan: zooPlan(values.quick ? "quick" : "full"), resume: !values.fresh, log });
+  if (values.json) {
+    printJson(manifest);
+    return 0;
+  }
+  const rows = manifest.models.map((m) => [
+    m.id, m.method.split(" on ")[0], m.data, m.steps, m.trainSeconds, m.finalLoss.toFixed(3),
+    m.parity ? m.parity.maxKl.toExponential(1) : "-", m.parity?.loraMaxKl != null ? m.parity.loraMaxKl.toExponential(1) : "-",
+  ]);
+  console.log(formatTable(["model", "method", "data", "steps", "seconds", "loss", "KL gguf", "KL lora"], rows, ["l", "l", "l", "r", "r", "r", "r", "r"]));
+  if (manifest.specialisation?.length) {
+    console.log("\nheld-out bits per byte on the expert's own domain (trainer's forward pass):");
+    console.log(formatTable(
+      ["family", "domain", "expert", "control", "base", "best other expert", "beats control", "beats others"],
+      manifest.specialisation.map((s) => [
+        s.family, s.domain, s.expert.toFixed(3), s.control?.toFixed(3) ?? "-", s.base.toFixed(3), s.bestOtherExpert?.toFixed(3) ?? "-",
+        s.beatsControl === null ? "-" : s.beatsControl ? "yes" : "NO", s.beatsOtherExperts ? "yes" : "NO",
+      ]),
+      ["l", "l", "r", "r", "r", "r", "l", "l"],
+    ));
+  }
+  console.log(`\nwrote ${out} (${manifest.models.length} models in ${manifest.buildSeconds} s; manifest.json, models.yaml, items/)`);
+  return 0;
+}
+
+const EVAL_HELP = `usage: cogen zoo eval [--zoo DIR] [--kinds K,...] [--per-domain N] [--models ID,...] [--results FILE] [--resume] [--json]
+
+Evaluate every zoo model on every domain with llama.cpp through cogen's eval runner: held-out
+bits per byte and multiple-choice accuracy, each with its standard error; says which item
+kinds a model answers clearly above chance (accuracy − 2 se > chance).
+
+  --zoo DIR         the zoo folder (default ${DEFAULT_ZOO_DIR})
+  --kinds K,...     item kinds: ${ITEM_KINDS.join(", ")} (default ${DEFAULT_EVAL_KINDS.join(",")})
+  --per-domain N    at most N items per domain and kind (default: all)
+  --models ID,...   only these models (ids as in the zoo's models.yaml)
+  --results FILE    per-item results JSONL (default: a file under the system's temporary folder)
+  --resume          continue FILE, skipping results already in it
+  --json            print the report as JSON`;
+
+export async function runEvalZoo(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(
+    argv,
+    {
+      zoo: { type: "string" }, kinds: { type: "string" }, "per-domain": { type: "string" }, models: { type: "string" },
+      results: { type: "string" }, resume: { type: "boolean" }, json: { type: "boolean" },
+    },
+    EVAL_HELP,
+  );
+  if (positionals.length > 0) {
+    console.error(EVAL_HELP);
+    return 2;
+  }
+  const kinds = values.kinds?.split(",").map((k) => k.trim()) as ItemKind[] | undefined;
+  const unknown = kinds?.filter((k) => !ITEM_KINDS.includes(k)) ?? [];
+  if (unknown.length) throw new ConfigError([`--kinds: unknown kind(s) ${unknown.join(", ")} (known: ${ITEM_KINDS.join(", ")})`]);
+  let perDomain: number | undefined;
+  if (values["per-domain"] !== undefined) {
+    perDomain = Number(values["per-domain"]);
+    if (!/^\d+$/.test(values["per-domain"]) || perDomain < 1) throw new ConfigError([`--per-domain: '${values["per-domain"]}' must be a positive integer`]);
+  }
+  const zoo = values.zoo ?? DEFAULT_ZOO_DIR;
+  const results = values.results ?? path.join(os.tmpdir(), `cogen-zoo-eval-${process.pid}.jsonl`);
+  const report = await evaluateZoo(zoo, {
+    kinds, perDomain, results, resume: values.resume, models: values.models?.split(",").map((m) => m.trim()),
+    progress: values.json ? undefined : streamProgress(),
+  });
+  if (values.json) {
+    printJson(report);
+    return report.failures.length ? 1 : 0;
+  }
+  printEvalReport(report);
+  return report.failures.length ? 1 : 0;
+}
+
+function printEvalReport(report: ZooEvalReport): void {
+  for (const kind of report.kinds) {
+    const bpb = kind === "bitsPerByte";
+    console.log(`\n${bpb ? "held-out bits per byte (lower is better)" : `${kind} accuracy`} ± standard error`);
+    const rows = report.models.map((model) => [
+      model,
+      ...report.domains.map((domain) => {
+        const cell = report.cells.find((c) => c.model === model && c.domain === domain && c.kind === kind);
+        return cell ? `${cell.mean.toFixed(bpb ? 3 : 2)}±${cell.se.toFixed(bpb ? 3 : 2)}` : "-";
+      }),
+    ]);
+    console.log(formatTable(["model", ...report.domains], rows, ["l", ...report.domains.map(() => "r" as const)]));
+  }
+  for (const c of report.chance) {
+    const above = c.models.filter((m) => m.aboveChance).map((m) => m.model);
+    console.log(`\n${c.kind}: chance ${c.chance.toFixed(3)}; above chance (acc − 2 se): ${above.length}/${c.models.length} models${above.length ? ` (${above.join(", ")})` : ""}`);
+  }
+  for (const f of report.failures) console.error(`failed: ${f.model}: ${f.error} (${f.items} items)`);
+  console.log(`\nper-item results: ${report.results} (${report.seconds.toFixed(0)} s)`);
+}
