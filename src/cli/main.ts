@@ -18,6 +18,7 @@ const verbs: Record<string, Verb> = {
   eval: { summary: "evaluate models (models file) on task items; write per-item results for rank", load: () => import("./eval.js") },
   worker: { summary: "run evaluation jobs from a Redis queue (cogen eval --queue)", load: () => import("./worker.js") },
   serve: { summary: "serve experts and unified models as one OpenAI-compatible endpoint", load: () => import("./serve.js") },
+  demo: { summary: "the main job on the zoo: rank experts, build unified models, judge them on held-out items", load: () => import("./demo.js") },
 };
 
 export function usage(): string {

@@ -1,0 +1,67 @@
+import * as path from "node:path";
+import { ConfigError } from "../core/errors.js";
+import { readPlotly } from "../core/html.js";
+import { writeFileAtomic } from "../core/atomic.js";
+import { streamProgress } from "../core/progress.js";
+import { runMainJob, type MainJobReport } from "../demo/main-job.js";
+import { renderDemoHtml } from "../demo/report-html.js";
+import { loadDemoZoo } from "../demo/zoo.js";
+import { packageRoot } from "../core/package-root.js";
+import { parseFlags } from "./args.js";
+import { formatTable, printJson } from "./output.js";
+
+const HELP = `usage: cogen demo [--zoo DIR] [--out DIR] [--items N] [--json]
+
+The main job on the embedded zoo: evaluate every expert, rank them per domain, build the unified
+models (router, token-level ensemble, TIES merge), judge everything on held-out items, print one
+table and write report.html and a serve config.
+
+  --zoo DIR    the zoo (default: zoo/ in the cogen package)
+  --out DIR    where results, report.html and unified.yml go (default demo-out)
+  --items N    items per domain, kind and split (default 12)
+  --json       print the summary as JSON`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, { zoo: { type: "string" }, out: { type: "string" }, items: { type: "string" }, json: { type: "boolean" } }, HELP);
+  const items = values.items === undefined ? 12 : Number(values.items);
+  if (!Number.isInteger(items) || items < 1) throw new ConfigError(["--items must be a positive integer"]);
+  const zooDir = values.zoo ?? path.join(packageRoot(), "zoo");
+  const outDir = path.resolve(values.out ?? "demo-out");
+  const log = values.json ? () => {} : (line: string) => console.error(line);
+  const zoo = await loadDemoZoo(zooDir);
+  const report = await runMainJob({ zoo, outDir, itemsPerDomain: items, progress: streamProgress(), log });
+  await writeFileAtomic(report.files.report, renderDemoHtml(report, await readPlotly()));
+  if (values.json) {
+    printJson({ ...report, ranking: undefined });
+    return 0;
+  }
+  console.log(renderTable(report));
+  return 0;
+}
+
+export function renderTable(report: MainJobReport): string {
+  const f = (x: number | undefined, d = 3) => (x === undefined ? "–" : x.toFixed(d));
+  const rows = [...report.rows, report.oracle].map((r) => [
+    (report.unified.includes(r.model) ? "* " : "  ") + r.model,
+    ...report.domains.map((d) => `${f(r.domains[d]?.bpb, 2)} / ${f(r.domains[d]?.acc, 2)}`),
+    f(r.macroBpb),
+    `${f(r.macroAcc)} ± ${f(r.macroAccSe)}`,
+  ]);
+  const lines = [
+    "",
+    "Held-out test items: bits per byte / multiple-choice accuracy per domain (* = unified model).",
+    formatTable(["model", ...report.domains, "macro bpb", "macro acc"], rows, ["l", ...report.domains.map(() => "r" as const), "r", "r"]),
+    "",
+    "Goals:",
+    ...report.goals.map((g) => `  ${g.met ? "✓" : "✗"} ${g.goal}: ${g.detail}`),
+    "",
+    `Router picked the request's domain for ${(report.routing.accuracy * 100).toFixed(0)}% of test items (mean confidence ${report.routing.meanConfidence.toFixed(2)}).`,
+    `Most suspicious dev items: ${report.suspicious.map((s) => `${s.item} (${s.flags.join(", ")})`).join("; ") || "none"}.`,
+    "",
+    `Report: ${report.files.report}`,
+    `Serve the unified models:  npx cogen serve --config ${report.files.serveConfig}`,
+    `  then e.g.  curl http://127.0.0.1:8080/v1/completions -H 'content-type: application/json' -d '{"model":"unified-router","prompt":"The heart","max_tokens":16}'`,
+    `Done in ${report.seconds.toFixed(0)} s.`,
+  ];
+  return lines.join("\n");
+}

@@ -1,0 +1,51 @@
+import * as path from "node:path";
+import { ConfigError } from "../core/errors.js";
+import { readTasksFile, type TaskItem } from "../formats/tasks.js";
+import { modelName, readZooManifest } from "../zoo/build/manifest.js";
+
+/** What the main job needs from the zoo: models (with their files) and held-out items. */
+export interface DemoZooModel {
+  id: string;
+  family: "a" | "b";
+  role: "base" | "expert" | "control";
+  domain?: string;
+  /** GGUF that llama.cpp runs. */
+  gguf: string;
+  /** Hugging Face folder (for weight merging). */
+  hf?: string;
+}
+
+export interface DemoZoo {
+  root: string;
+  domains: string[];
+  models: DemoZooModel[];
+  items: TaskItem[];
+}
+
+/** Item kinds the demo judges by: continuation choice (tiny models beat chance) and bits per byte. */
+export const DEMO_ITEM_KINDS = ["continuation", "bitsPerByte"] as const;
+
+/** Read a zoo folder (see src/zoo/build/manifest.ts) as the main job's inputs. */
+export async function loadDemoZoo(dir: string): Promise<DemoZoo> {
+  const manifest = await readZooManifest(dir);
+  if (!manifest.complete) throw new ConfigError([`${dir}: the zoo build is not complete (run 'cogen zoo build' to finish it)`]);
+  const items: TaskItem[] = [];
+  for (const kind of DEMO_ITEM_KINDS) {
+    const entry = manifest.items[kind];
+    if (!entry) throw new ConfigError([`${dir}: the zoo has no ${kind} items`]);
+    items.push(...(await readTasksFile(path.join(dir, entry.file))));
+  }
+  return {
+    root: dir,
+    domains: manifest.data.domains.map((d) => d.name),
+    items,
+    models: manifest.models.map((m) => ({
+      id: modelName(m),
+      family: m.family === "b" ? "b" : "a",
+      role: m.role === "expert" || m.role === "control" ? m.role : "base",
+      domain: m.domain ?? undefined,
+      gguf: path.join(dir, m.files.gguf),
+      hf: path.join(dir, m.files.hf),
+    })),
+  };
+}
