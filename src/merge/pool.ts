@@ -48,7 +48,7 @@ export function workerPool(threads: number): MethodRunner {
   for (let i = 0; i < threads; i++) {
     // Under tsx (tests, `npx tsx`), the worker registers tsx's loader before importing the .ts file.
     const worker = fromTs
-      ? new Worker(`import("tsx/esm/api").then((api) => { api.register(); return import(${JSON.stringify(url.href)}); });`, { eval: true })
+      ? new Worker(`import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((api) => { api.register(); return import(${JSON.stringify(url.href)}); });`, { eval: true })
       : new Worker(url);
     const slot = { worker, busy: false };
     worker.on("message", (msg: { id: number; out?: unknown; error?: string; name?: string }) => {
@@ -60,12 +60,14 @@ export function workerPool(threads: number): MethodRunner {
       else p.reject(msg.name === "MethodError" ? new MethodError(msg.error ?? "") : new Error(msg.error));
       pump();
     });
-    worker.on("error", (e) => {
+    const fail = (e: Error) => {
       for (const [id, p] of pending) if (p.slot === slot) {
         pending.delete(id);
         p.reject(e);
       }
-    });
+    };
+    worker.on("error", fail);
+    worker.on("exit", (code) => fail(new Error(`merge worker exited (code ${code}) before finishing its tensor`)));
     workers.push(slot);
   }
   return {
