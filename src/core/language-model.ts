@@ -45,7 +45,14 @@ export interface GenerateOptions {
 /** Generation is a stream of tagged chunks: text pieces, then exactly one `finish`. */
 export type GenerateChunk =
   | { type: "text"; text: string }
-  | { type: "finish"; reason: "stop" | "length" | "abort"; tokens?: number };
+  | {
+      type: "finish";
+      reason: "stop" | "length" | "abort";
+      /** Tokens generated, when the backend knows. */
+      tokens?: number;
+      /** Tokens of the prompt, when the backend knows (saves callers a tokenize round trip). */
+      promptTokens?: number;
+    };
 
 export interface LanguageModel {
   /** Stable identifier; results and rankings are keyed by it. */

@@ -161,14 +161,14 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
 
   interface Usage { prompt_tokens: number; completion_tokens: number; total_tokens: number }
 
-  async function usageFor(model: LanguageModel, prompt: string, completion: number): Promise<Usage> {
-    // Remote backends may not tokenize; usage is then reported for the completion only.
-    const promptTokens = await model.tokenize(prompt).then((t) => t.length, () => 0);
+  async function usageFor(model: LanguageModel, prompt: string, completion: number, known?: number): Promise<Usage> {
+    // Backends usually report the prompt's length; otherwise count it (0 if a remote backend cannot tokenize).
+    const promptTokens = known ?? (await model.tokenize(prompt).then((t) => t.length, () => 0));
     return { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion };
   }
 
   /** Run a generation with the request's timeout and the client's connection as abort signals. */
-  async function* guardedGenerate(request: FastifyRequest, reply: FastifyReply, model: LanguageModel, prompt: string, sampling: SamplingRequest): AsyncGenerator<GenerateChunk, { reason: string; tokens: number }> {
+  async function* guardedGenerate(request: FastifyRequest, reply: FastifyReply, model: LanguageModel, prompt: string, sampling: SamplingRequest): AsyncGenerator<GenerateChunk, { reason: string; tokens: number; promptTokens?: number }> {
     const controller = new AbortController();
     let why: "timeout" | "disconnect" | undefined;
     const timer = setTimeout(() => ((why = "timeout"), controller.abort()), timeoutMs);
@@ -181,12 +181,14 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     reply.raw.on("close", onClose);
     metrics.inFlight.inc();
     let tokens = 0;
+    let promptTokens: number | undefined;
     let reason = "stop";
     try {
       for await (const chunk of model.generate(prompt, { ...sampling.options, maxTokens: sampling.maxTokens, signal: controller.signal })) {
         if (chunk.type === "finish") {
           reason = chunk.reason;
           if (chunk.tokens !== undefined) tokens = chunk.tokens;
+          promptTokens = chunk.promptTokens;
         } else {
           if (controller.signal.aborted) break;
           yield chunk;
@@ -198,7 +200,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
         reason = "abort";
       }
       metrics.generatedTokens.inc({ model: model.id }, tokens);
-      return { reason, tokens };
+      return { reason, tokens, promptTokens };
     } finally {
       clearTimeout(timer);
       reply.raw.off("close", onClose);
@@ -214,9 +216,9 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
       if (step.value.type === "text") text += step.value.text;
       step = await stream.next();
     }
-    const { reason, tokens } = step.value;
+    const { reason, tokens, promptTokens } = step.value;
     const completionTokens = tokens || (text ? (await model.tokenize(text).catch(() => [])).length : 0);
-    return { text, reason: finishReason(reason), usage: await usageFor(model, prompt, completionTokens) };
+    return { text, reason: finishReason(reason), usage: await usageFor(model, prompt, completionTokens, promptTokens) };
   }
 
   interface SseShapes {
@@ -247,7 +249,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
       }
       if (!raw.destroyed) {
         const completion = step.value.tokens || count;
-        for (const chunk of shapes.finish(finishReason(step.value.reason), await usageFor(model, prompt, completion))) send(chunk);
+        for (const chunk of shapes.finish(finishReason(step.value.reason), await usageFor(model, prompt, completion, step.value.promptTokens))) send(chunk);
         send("[DONE]");
       }
     } catch (error) {

@@ -202,9 +202,11 @@ export async function startStub(options: StubOptions = {}): Promise<StubServer> 
       const pieces = gen.tokens.map((t) => STUB_VOCAB[t]);
       const stopped = pieces.join("") !== gen.text;
       if (stopped) pieces.push(gen.text.slice(pieces.join("").length));
+      const usage = { prompt_tokens: stubTokenize(prompt).length + 1, completion_tokens: gen.tokens.length, total_tokens: stubTokenize(prompt).length + 1 + gen.tokens.length };
+      const usageChunk = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage ? [{ choices: [], usage }] : [];
       return sse(res, pieces.map((p) => ({ choices: [{ index: 0, text: p, finish_reason: null }] })), {
         choices: [{ index: 0, text: "", finish_reason: gen.finish }],
-      });
+      }, usageChunk);
     }
     const k = body.logprobs === undefined || body.logprobs === null ? 0 : Number(body.logprobs);
     const promptTokens = [BOS, ...stubTokenize(prompt)];
@@ -258,10 +260,10 @@ export async function startStub(options: StubOptions = {}): Promise<StubServer> 
     });
   }
 
-  function sse(res: ServerResponse, events: unknown[], last: unknown): void {
+  function sse(res: ServerResponse, events: unknown[], last: unknown, after: unknown[] = []): void {
     res.writeHead(200, { "content-type": "text/event-stream" });
     if (options.streamError) last = { error: { message: "model crashed mid-stream" } };
-    for (const event of [...events, last]) res.write(`data: ${JSON.stringify(event)}\n\n`);
+    for (const event of [...events, last, ...after]) res.write(`data: ${JSON.stringify(event)}\n\n`);
     res.end("data: [DONE]\n\n");
   }
 

@@ -230,7 +230,7 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
         if (piece) yield { type: "text", text: piece };
         if (stop.done) reason = "stop";
       }
-      yield { type: "finish", reason, tokens: generated.length };
+      yield { type: "finish", reason, tokens: generated.length, promptTokens: tokens.length };
     } finally {
       release();
     }

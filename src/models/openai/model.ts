@@ -89,6 +89,8 @@ export function createOpenAIModel(settings: OpenAIModelSettings): OpenAIModel {
       max_tokens: options.maxTokens ?? settings.maxTokens ?? 256,
       temperature: options.temperature ?? 0,
       stream: true,
+      // The final chunk then carries usage (OpenAI, vLLM, llama.cpp server); servers that ignore it lose nothing.
+      stream_options: { include_usage: true },
     };
     if (chat) body.messages = [{ role: "user", content: prompt }];
     else body.prompt = prompt;
@@ -98,12 +100,14 @@ export function createOpenAIModel(settings: OpenAIModelSettings): OpenAIModel {
     // Servers honour `stop`, but cut locally too: some accept only four and some ignore it.
     const stop = new StopMatcher(options.stop ?? []);
     let finish: string | null = null;
+    let usage: { prompt_tokens?: number; completion_tokens?: number } | undefined;
     try {
       for await (const data of http.postStream(chat ? "/chat/completions" : "/completions", body, options.signal)) {
         const delta = streamDelta(data, chat, backend);
         const text = stop.push(delta.text);
         if (text) yield { type: "text", text };
         if (delta.finish) finish = delta.finish;
+        if (delta.usage) usage = delta.usage;
         if (stop.done) break;
       }
     } catch (error) {
@@ -115,7 +119,12 @@ export function createOpenAIModel(settings: OpenAIModelSettings): OpenAIModel {
     }
     const rest = stop.flush();
     if (rest) yield { type: "text", text: rest };
-    yield { type: "finish", reason: stop.done ? "stop" : finish === "length" ? "length" : "stop" };
+    yield {
+      type: "finish",
+      reason: stop.done ? "stop" : finish === "length" ? "length" : "stop",
+      ...(typeof usage?.completion_tokens === "number" && !stop.done ? { tokens: usage.completion_tokens } : {}),
+      ...(typeof usage?.prompt_tokens === "number" ? { promptTokens: usage.prompt_tokens } : {}),
+    };
   }
 
   return {

@@ -106,7 +106,7 @@ export function topLogprobs(response: unknown, topK: number, backend: string): T
 }
 
 /** One streamed chunk of /v1/completions or /v1/chat/completions. */
-export function streamDelta(data: string, chat: boolean, backend: string): { text: string; finish: string | null } {
+export function streamDelta(data: string, chat: boolean, backend: string): { text: string; finish: string | null; usage?: { prompt_tokens?: number; completion_tokens?: number } } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(data);
@@ -115,9 +115,10 @@ export function streamDelta(data: string, chat: boolean, backend: string): { tex
   }
   const error = (parsed as { error?: { message?: string } }).error;
   if (error) throw new BackendError(backend, `stream: ${error.message ?? JSON.stringify(error)}`);
+  const usage = (parsed as { usage?: { prompt_tokens?: number; completion_tokens?: number } | null }).usage ?? undefined;
   const choices = (parsed as { choices?: unknown[] }).choices;
-  if (!Array.isArray(choices) || choices.length === 0) return { text: "", finish: null };
+  if (!Array.isArray(choices) || choices.length === 0) return { text: "", finish: null, usage };
   const choice = choices[0] as { text?: string; delta?: { content?: string | null }; finish_reason?: string | null };
   const text = chat ? choice.delta?.content ?? "" : choice.text ?? "";
-  return { text, finish: choice.finish_reason ?? null };
+  return { text, finish: choice.finish_reason ?? null, usage };
 }
