@@ -1,15 +1,20 @@
+import { promises as fs } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { ConfigError } from "../core/errors.js";
+import { writeLoraGguf } from "../merge/lora/gguf-adapter.js";
 import { streamProgress } from "../core/progress.js";
 import { applyLora } from "../merge/lora/apply.js";
 import { extractLora } from "../merge/lora/extract.js";
 import { parseFlags, parseSize } from "./args.js";
 import { printJson } from "./output.js";
 
-const HELP = `usage: cogen lora extract --base B --model M --rank R OUT [--seed N] [--json]
+const HELP = `usage: cogen lora extract --base B --model M --rank R OUT [--out-format peft|gguf] [--seed N] [--json]
        cogen lora apply --base B --adapter A OUT [--out-shard-size 5B] [--json]
 
 extract  a PEFT LoRA adapter (adapter_model.safetensors + adapter_config.json) approximating
-         M − B in every linear layer by a rank-R truncated SVD (randomized, 2 power iterations)
+         M − B in every linear layer by a rank-R truncated SVD (randomized, 2 power iterations);
+         --out-format gguf writes OUT as a llama.cpp LoRA adapter file instead
 apply    merge a PEFT LoRA adapter into B's weights (W + alpha/r · B·A) as a new HF folder`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -25,14 +30,27 @@ export async function run(argv: string[]): Promise<number> {
   const problems: string[] = [];
   if (positionals.length !== 1) problems.push("give exactly one output path");
   if (!values.base) problems.push("--base is required");
-  if (values["out-format"] && values["out-format"] !== "peft") problems.push(`--out-format: only peft is supported so far, got '${values["out-format"]}'`);
+  const format = values["out-format"] ?? "peft";
+  if (format !== "peft" && format !== "gguf") problems.push(`--out-format: expected peft or gguf, got '${format}'`);
+  if (sub === "apply" && values["out-format"]) problems.push("--out-format applies to extract only");
   const progress = values.json ? undefined : streamProgress();
   if (sub === "extract") {
     if (!values.model) problems.push("--model is required");
     const rank = Number(values.rank);
     if (!Number.isInteger(rank) || rank < 1) problems.push(`--rank: expected a positive integer, got '${values.rank ?? ""}'`);
     if (problems.length) throw new ConfigError(problems, "lora extract");
-    const report = await extractLora({ base: values.base!, model: values.model!, rank, outDir: positionals[0], seed: Number(values.seed ?? 0), ...(progress ? { progress } : {}) });
+    const options = { base: values.base!, model: values.model!, rank, seed: Number(values.seed ?? 0), ...(progress ? { progress } : {}) };
+    let report;
+    if (format === "gguf") {
+      const tmp = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-lora-"));
+      try {
+        report = await extractLora({ ...options, outDir: path.join(tmp, "adapter") });
+        await writeLoraGguf(path.join(tmp, "adapter"), values.base!, positionals[0]);
+        report.files = [positionals[0]];
+      } finally {
+        await fs.rm(tmp, { recursive: true, force: true });
+      }
+    } else report = await extractLora({ ...options, outDir: positionals[0] });
     if (values.json) printJson(report);
     else console.log(`extracted rank-${rank} LoRA for ${report.modules} modules → ${positionals[0]} (mean relative error ${report.meanRelativeError.toExponential(2)})`);
     return 0;
