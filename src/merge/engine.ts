@@ -136,6 +136,12 @@ export async function runMerge(options: MergeOptions): Promise<MergeReport> {
   }
 }
 
+/**
+ * Tasks started beyond one per thread: their reads overlap the current task's compute and the
+ * writer. Peak memory is bounded by `threads + LOOKAHEAD` tasks' tensors.
+ */
+const LOOKAHEAD = 2;
+
 function streamTasks(
   plan: MergePlan,
   models: Map<string, OpenedModel>,
@@ -146,7 +152,7 @@ function streamTasks(
   counters: { read: number },
   progress: Progress,
 ) {
-  const window = Math.max(1, threads) + 1;
+  const window = Math.max(1, threads) + LOOKAHEAD;
   const inFlight = new Map<number, Promise<Uint8Array>>();
   const total = plan.tasks.reduce((s, t) => s + (t.inputs.length + (t.base ? 1 : 0)) * elementCount(t.shape), 0);
   progress.start(`merge (${plan.method.name})`, total, "weights");
