@@ -74,7 +74,8 @@ kinds a model answers clearly above chance (accuracy − 2 se > chance).
 
   --zoo DIR         the zoo folder (default ${DEFAULT_ZOO_DIR})
   --kinds K,...     item kinds: ${ITEM_KINDS.join(", ")} (default ${DEFAULT_EVAL_KINDS.join(",")})
-  --per-domain N    at most N items per domain and kind (default: all)
+  --per-domain N    at most N items per domain and kind (default: all); or per kind, as
+                    KIND=N,... (for example bitsPerByte=10,continuation=40; others: all)
   --models ID,...   only these models (ids as in the zoo's models.yaml)
   --results FILE    per-item results JSONL (default: a file under the system's temporary folder)
   --resume          continue FILE, skipping results already in it
@@ -96,11 +97,7 @@ export async function runEvalZoo(argv: string[]): Promise<number> {
   const kinds = values.kinds?.split(",").map((k) => k.trim()) as ItemKind[] | undefined;
   const unknown = kinds?.filter((k) => !ITEM_KINDS.includes(k)) ?? [];
   if (unknown.length) throw new ConfigError([`--kinds: unknown kind(s) ${unknown.join(", ")} (known: ${ITEM_KINDS.join(", ")})`]);
-  let perDomain: number | undefined;
-  if (values["per-domain"] !== undefined) {
-    perDomain = Number(values["per-domain"]);
-    if (!/^\d+$/.test(values["per-domain"]) || perDomain < 1) throw new ConfigError([`--per-domain: '${values["per-domain"]}' must be a positive integer`]);
-  }
+  const perDomain = values["per-domain"] === undefined ? undefined : parsePerDomain(values["per-domain"]);
   const zoo = values.zoo ?? DEFAULT_ZOO_DIR;
   const results = values.results ?? path.join(os.tmpdir(), `cogen-zoo-eval-${process.pid}.jsonl`);
   const report = await evaluateZoo(zoo, {
@@ -113,6 +110,21 @@ export async function runEvalZoo(argv: string[]): Promise<number> {
   }
   printEvalReport(report);
   return report.failures.length ? 1 : 0;
+}
+
+function parsePerDomain(text: string): number | Partial<Record<ItemKind, number>> {
+  const count = (n: string, what: string) => {
+    if (!/^\d+$/.test(n) || Number(n) < 1) throw new ConfigError([`--per-domain: ${what} '${n}' must be a positive integer`]);
+    return Number(n);
+  };
+  if (!text.includes("=")) return count(text, "count");
+  const out: Partial<Record<ItemKind, number>> = {};
+  for (const part of text.split(",")) {
+    const [kind, n] = part.split("=").map((x) => x.trim());
+    if (!ITEM_KINDS.includes(kind as ItemKind)) throw new ConfigError([`--per-domain: unknown kind '${kind}' (known: ${ITEM_KINDS.join(", ")})`]);
+    out[kind as ItemKind] = count(n ?? "", kind);
+  }
+  return out;
 }
 
 function printEvalReport(report: ZooEvalReport): void {

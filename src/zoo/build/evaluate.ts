@@ -21,8 +21,8 @@ export interface ZooEvalOptions {
   /** The results JSONL file (per-item results; kept outside the committed zoo). */
   results: string;
   resume?: boolean;
-  /** At most this many items per domain and kind (default: all). */
-  perDomain?: number;
+  /** At most this many items per domain and kind, or per kind (default: all). */
+  perDomain?: number | Partial<Record<ItemKind, number>>;
   /** Only these models (ids as in models.yaml). */
   models?: string[];
   progress?: Progress;
@@ -62,7 +62,8 @@ export async function evaluateZoo(zooDir: string, options: ZooEvalOptions): Prom
   for (const kind of kinds) {
     const entry = manifest.items[kind];
     if (!entry) throw new ConfigError([`the zoo has no '${kind}' items (it has ${Object.keys(manifest.items).join(", ")})`]);
-    itemsByKind.set(kind, limitPerDomain(await readTasksFile(path.join(zooDir, entry.file)), options.perDomain));
+    const limit = typeof options.perDomain === "number" ? options.perDomain : options.perDomain?.[kind];
+    itemsByKind.set(kind, limitPerDomain(await readTasksFile(path.join(zooDir, entry.file)), limit));
   }
   const kindOf = new Map<string, ItemKind>();
   for (const [kind, items] of itemsByKind) for (const item of items) kindOf.set(item.id, kind);
