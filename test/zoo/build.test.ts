@@ -6,6 +6,7 @@ import { ConfigError, InputFileError } from "../../src/core/errors.js";
 import { parseModelsFile } from "../../src/formats/models-file.js";
 import { openGguf } from "../../src/formats/gguf/reader.js";
 import { buildZoo } from "../../src/zoo/build/build.js";
+import { evaluateZoo } from "../../src/zoo/build/evaluate.js";
 import { dealJobs } from "../../src/zoo/build/lanes.js";
 import { readZooManifest, specialisation, type ZooManifest, type ZooModelEntry } from "../../src/zoo/build/manifest.js";
 import { ggufParity, klDivergence, loraParity } from "../../src/zoo/build/parity.js";
@@ -106,6 +107,17 @@ describe("buildZoo --quick", () => {
     // A rerun of the same plan keeps every trained model (no retraining: same recorded times).
     const again = await buildZoo({ out, plan });
     expect(again.models.map((m) => m.trainSeconds)).toEqual(manifest.models.map((m) => m.trainSeconds));
+
+    // cogen zoo eval on it: llama.cpp through the eval runner, one cell per model × domain × kind.
+    const report = await evaluateZoo(out, { kinds: ["bitsPerByte", "continuation"], perDomain: 1, models: ["a-base", "a-expert-medicine"], results: path.join(root, "results.jsonl") });
+    expect(report.failures).toEqual([]);
+    expect(report.cells.filter((c) => c.kind === "bitsPerByte")).toHaveLength(2 * 8);
+    for (const c of report.cells.filter((c) => c.kind === "bitsPerByte")) expect(c.mean).toBeGreaterThan(1);
+    // Untrained-size models: bits per byte of the held-out chunks close to the trainer's own measure on held-out text.
+    const trainer = manifest.models.find((m) => m.id === "a/base")!.heldOutBpb.medicine;
+    const llamaCpp = report.cells.find((c) => c.model === "a-base" && c.domain === "medicine" && c.kind === "bitsPerByte")!.mean;
+    expect(Math.abs(llamaCpp - trainer)).toBeLessThan(0.5);
+    expect(report.chance[0].chance).toBeCloseTo(0.25, 6);
 
     const foreign = path.join(root, "foreign");
     await fs.mkdir(foreign);
