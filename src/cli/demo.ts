@@ -18,12 +18,12 @@ table and write report.html and a serve config.
 
   --zoo DIR    the zoo (default: zoo/ in the cogen package)
   --out DIR    where results, report.html and unified.yml go (default demo-out)
-  --items N    items per domain, kind and split (default 12)
+  --items N    items per domain, kind and split (default 10)
   --json       print the summary as JSON`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { zoo: { type: "string" }, out: { type: "string" }, items: { type: "string" }, json: { type: "boolean" } }, HELP);
-  const items = values.items === undefined ? 12 : Number(values.items);
+  const items = values.items === undefined ? 10 : Number(values.items);
   if (!Number.isInteger(items) || items < 1) throw new ConfigError(["--items must be a positive integer"]);
   const zooDir = values.zoo ?? path.join(packageRoot(), "zoo");
   const outDir = path.resolve(values.out ?? "demo-out");

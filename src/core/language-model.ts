@@ -28,6 +28,11 @@ export interface LogLikelihood {
   bytes: number;
   /** True when greedy decoding from the context would produce exactly these tokens. */
   greedy: boolean;
+  /**
+   * Where the backend knows them: the scored token ids and each one's log-probability (summing to
+   * `logprob`). Lets composites mix members that share a tokenizer token by token.
+   */
+  perToken?: { ids: number[]; logprobs: number[] };
 }
 
 export interface GenerateOptions {

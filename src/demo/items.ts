@@ -16,7 +16,7 @@ function hash(text: string): number {
   return h >>> 0;
 }
 
-export function splitDemoItems(items: readonly TaskItem[], perDomainAndKind: number): DemoItems {
+export function splitDemoItems(items: readonly TaskItem[], perDomainAndKind: number, maxPassageChars = 256): DemoItems {
   const dev: TaskItem[] = [];
   const test: TaskItem[] = [];
   const counts = new Map<string, number>();
@@ -26,7 +26,15 @@ export function splitDemoItems(items: readonly TaskItem[], perDomainAndKind: num
     const n = counts.get(key) ?? 0;
     if (n >= perDomainAndKind) continue;
     counts.set(key, n + 1);
-    (side === "dev" ? dev : test).push(item);
+    const kept = item.kind === "bits_per_byte" ? { ...item, text: cutAtWord(item.text, maxPassageChars) } : item;
+    (side === "dev" ? dev : test).push(kept);
   }
   return { dev, test };
+}
+
+/** The first `max` characters of a text, ending at a word boundary when there is one. */
+export function cutAtWord(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const cut = text.lastIndexOf(" ", max);
+  return text.slice(0, cut > max / 2 ? cut : max);
 }

@@ -6,11 +6,12 @@ import { silentProgress, type Progress } from "../core/progress.js";
 import type { TaskItem } from "../formats/tasks.js";
 import { createEnsembleModel, type EnsembleStats } from "../fuse/ensemble/ensemble.js";
 import { labelledItems } from "../fuse/router/evidence.js";
-import { Router } from "../fuse/router/router.js";
+import { itemWeightsFromRanking, Router } from "../fuse/router/router.js";
 import { createRouterModel } from "../fuse/router/router-model.js";
 import { runMerge } from "../merge/engine.js";
 import { createLlamaCppModel } from "../models/llamacpp/model.js";
 import { rankResults } from "../rank/per-item.js";
+import { relativeScores } from "../rank/relative-scores.js";
 import type { Ranking } from "../rank/ranking.js";
 import { suspiciousItems } from "../rank/item-quality.js";
 import { abilitiesOf } from "../serve/policies.js";
@@ -28,7 +29,7 @@ import type { DemoZoo } from "./zoo.js";
 export interface MainJobOptions {
   zoo: DemoZoo;
   outDir: string;
-  /** Items per domain, kind and split (default 12). */
+  /** Items per domain, kind and split (default 10). */
   itemsPerDomain?: number;
   progress?: Progress;
   log?: (line: string) => void;
@@ -63,7 +64,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
   await fs.mkdir(options.outDir, { recursive: true });
   const file = (name: string) => path.join(options.outDir, name);
   const domains = zoo.domains;
-  const { dev, test } = splitDemoItems(zoo.items, options.itemsPerDomain ?? 12);
+  const { dev, test } = splitDemoItems(zoo.items, options.itemsPerDomain ?? 10);
   log(`items: ${dev.length} dev (evidence for ranking and routing), ${test.length} test (judging); ${domains.length} domains`);
 
   const singles: LanguageModel[] = [];
@@ -82,20 +83,21 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
     await writeJsonl(file("dev-items.jsonl"), dev.map(taskLine));
 
     // 2. Rank per domain, with intervals; flag suspicious items.
-    const fit = rankResults(devResults, { seed: 0 });
+    // Bits-per-byte scores are compared per item (best model 1, worst 0); 0/1 accuracy is kept.
+    const fit = rankResults(relativeScores(devResults), { seed: 0 });
     const ranking = fit.ranking;
     await writeFileAtomic(file("ranking.json"), JSON.stringify(ranking, null, 2) + "\n");
     const suspicious = suspiciousItems(ranking.items, 5).map((i) => ({ item: i.item, domain: i.domain, flags: [...i.flags] }));
 
     // 3. Unified models.
-    const experts = zoo.models.filter((m) => m.role === "expert").map((m) => m.id);
-    const router = new Router(labelledItems(dev, devResults), { experts: singles.map((m) => m.id), ranking });
+    const router = new Router(labelledItems(dev, devResults), { experts: singles.map((m) => m.id), ranking, itemWeight: itemWeightsFromRanking(ranking) });
     const routerModel = createRouterModel(router, new Map(singles.map((m) => [m.id, m])), { id: "unified-router" });
     const ensemble = createEnsembleModel({
       id: "unified-ensemble",
-      members: singles.filter((m) => experts.includes(m.id)).map((model) => ({ model, abilities: abilitiesOf(ranking, model.id) })),
+      members: singles.map((model) => ({ model, abilities: abilitiesOf(ranking, model.id) })),
       domainOf: (text) => router.route(text).domain,
-      maxAbilityGap: 0.5,
+      maxAbilityGap: 1.5,
+      weightTemperature: 0.5,
     });
     const mergeDir = file("merged-ties");
     const familyA = zoo.models.filter((m) => m.family === "a" && m.role === "expert" && m.hf);
@@ -137,7 +139,12 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
     const rows = scoreRows(testResults, domains, order);
     const singleRows = rows.filter((r) => singles.some((m) => m.id === r.model));
     const oracle = oracleRow(singleRows, domains);
-    const ensembleMembers = Object.fromEntries(domains.map((d) => [d, ensemble.participants(domainProbe(test, d)).map((p) => p.model.id)]));
+    // The members the ensemble used on each domain's test passages (its filter decides per request).
+    const ensembleMembers = Object.fromEntries(domains.map((d) => {
+      const used = new Set<string>();
+      for (const item of test) if (item.domain === d && item.kind === "bits_per_byte") for (const p of ensemble.participants(textOf(item))) used.add(p.model.id);
+      return [d, [...used]];
+    }));
     const ensembledDomains = domains.filter((d) => ensembleMembers[d].length > 1);
     const goals = judgeGoals(rows, singleRows, oracle, ensembleMembers, ensembledDomains);
     const report: MainJobReport = {
@@ -167,12 +174,6 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
 
 function textOf(item: TaskItem): string {
   return item.kind === "multiple_choice" ? item.context : item.kind === "exact_match" ? item.prompt : item.text;
-}
-
-/** Some test text of a domain, to ask the ensemble which members it would use there. */
-function domainProbe(items: readonly TaskItem[], domain: string): string {
-  const item = items.find((i) => i.domain === domain);
-  return item ? textOf(item) : domain;
 }
 
 function taskLine(item: TaskItem): Record<string, unknown> {
@@ -246,9 +247,8 @@ function serveConfig(zoo: DemoZoo, report: MainJobReport): string {
   lines.push("serve:");
   lines.push(`  - id: unified-router`, `    policy: router`, `    members: [${report.singles.join(", ")}]`);
   lines.push(`    options: { tasks: dev-items.jsonl, results: dev-results.jsonl, ranking: ranking.json }`);
-  const experts = zoo.models.filter((m) => m.role === "expert").map((m) => m.id);
-  lines.push(`  - id: unified-ensemble`, `    policy: ensemble`, `    members: [${experts.join(", ")}]`);
-  lines.push(`    options: { tasks: dev-items.jsonl, results: dev-results.jsonl, ranking: ranking.json, max_ability_gap: 0.5 }`);
+  lines.push(`  - id: unified-ensemble`, `    policy: ensemble`, `    members: [${report.singles.join(", ")}]`);
+  lines.push(`    options: { tasks: dev-items.jsonl, results: dev-results.jsonl, ranking: ranking.json, max_ability_gap: 1.5 }`);
   for (const m of zoo.models) lines.push(`  - { id: ${m.id}, policy: single, members: [${m.id}] }`);
   return lines.join("\n") + "\n";
 }

@@ -22,8 +22,8 @@ export interface DemoZoo {
   items: TaskItem[];
 }
 
-/** Item kinds the demo judges by: continuation choice (tiny models beat chance) and bits per byte. */
-export const DEMO_ITEM_KINDS = ["continuation", "bitsPerByte"] as const;
+/** Item kinds the demo judges by: cloze multiple choice (the zoo's models score clearly above chance there; continuation and definition items are at chance) and bits per byte. */
+export const DEMO_ITEM_KINDS = ["cloze", "bitsPerByte"] as const;
 
 /** Read a zoo folder (see src/zoo/build/manifest.ts) as the main job's inputs. */
 export async function loadDemoZoo(dir: string): Promise<DemoZoo> {

@@ -3,7 +3,7 @@ import { readTasksFile } from "../formats/tasks.js";
 import { readResultsFile } from "../formats/results.js";
 import { createEnsembleModel } from "../fuse/ensemble/ensemble.js";
 import { labelledItems } from "../fuse/router/evidence.js";
-import { Router } from "../fuse/router/router.js";
+import { itemWeightsFromRanking, Router } from "../fuse/router/router.js";
 import { createRouterModel } from "../fuse/router/router-model.js";
 import { readRanking } from "../rank/ranking-file.js";
 import type { Ranking } from "../rank/ranking.js";
@@ -49,11 +49,13 @@ async function buildRouter(spec: ServedSpec, config: UnifiedConfig, experts: str
   const tasks = await readTasksFile(configPath(config, spec.options.tasks, `serve '${spec.id}' options.tasks`));
   const results = await readResultsFile(configPath(config, spec.options.results, `serve '${spec.id}' options.results`));
   const rankingFile = spec.options.ranking;
+  const rank = ranking ?? (rankingFile !== undefined ? await readRanking(configPath(config, rankingFile, `serve '${spec.id}' options.ranking`)) : undefined);
   return new Router(labelledItems(tasks, results), {
     experts,
     k: optionalNumber(spec, "k"),
     priorWeight: optionalNumber(spec, "prior_weight"),
-    ranking: ranking ?? (rankingFile !== undefined ? await readRanking(configPath(config, rankingFile, `serve '${spec.id}' options.ranking`)) : undefined),
+    ranking: rank,
+    itemWeight: rank ? itemWeightsFromRanking(rank) : undefined,
   });
 }
 

@@ -96,6 +96,25 @@ describe("token-level ensemble across tokenizers", () => {
     expect(mixed.bytes).toBe(9);
   });
 
+  it("mixes members that share a tokenizer token by token", async () => {
+    const sibling = await makeTinyLlama(root, "byte-level", { seed: 13 });
+    const file = await sibling.gguf("f32");
+    const twin = await createLlamaCppModel({ id: "a2", path: file, contextSize: 256 });
+    try {
+      const ensemble = createEnsembleModel({ id: "ens", members: [{ model: gpt2Vocab, abilities: { default: 0.5 } }, { model: twin, abilities: { default: 0 } }] });
+      const [w0, w1] = ensemble.participants("The").map((p) => p.weight);
+      const a = await gpt2Vocab.logLikelihood("The", " heart pumps blood");
+      const b = await twin.logLikelihood("The", " heart pumps blood");
+      expect(a.perToken!.ids).toEqual(b.perToken!.ids);
+      const expected = a.perToken!.logprobs.reduce((sum, lp, t) => sum + Math.log(w0 * Math.exp(lp) + w1 * Math.exp(b.perToken!.logprobs[t])), 0);
+      const mixed = await ensemble.logLikelihood("The", " heart pumps blood");
+      expect(mixed.logprob).toBeCloseTo(expected, 8);
+      expect(mixed.logprob).not.toBeCloseTo(Math.log(w0 * Math.exp(a.logprob) + w1 * Math.exp(b.logprob)), 6);
+    } finally {
+      await twin.close();
+    }
+  });
+
   it("leaves out members much weaker on the request's domain", async () => {
     const ensemble = createEnsembleModel({
       id: "ens",

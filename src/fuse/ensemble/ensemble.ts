@@ -16,8 +16,9 @@ import { codePointText, codePointTokens } from "../composite-text.js";
  * a compatibility filter (members much weaker than the primary on the request's domain are left
  * out: ensembling models of very different accuracy hurts).
  *
- * Scoring (`logLikelihood`) mixes whole-sequence probabilities, log Σ w·P(continuation), which is
- * a proper distribution whatever the tokenizers; generation mixes step by step.
+ * Scoring (`logLikelihood`) mixes members that share a tokenizer token by token and the rest
+ * over whole sequences (see mixLogLikelihoods): a proper distribution whatever the tokenizers.
+ * Generation mixes step by step.
  */
 export interface EnsembleMember {
   model: LanguageModel;
@@ -126,10 +127,12 @@ export function createEnsembleModel(options: EnsembleOptions): LanguageModel & {
     async logLikelihood(context: string, continuation: string): Promise<LogLikelihood> {
       const members = participants(context || continuation);
       const scores = await Promise.all(members.map((m) => m.model.logLikelihood(context, continuation)));
-      const terms = scores.map((s, i) => Math.log(members[i].weight) + s.logprob);
-      const max = Math.max(...terms);
-      const logprob = max + Math.log(terms.reduce((a, t) => a + Math.exp(t - max), 0));
-      return { logprob, tokens: [...continuation].length, bytes: Buffer.byteLength(continuation, "utf8"), greedy: scores[0].greedy };
+      return {
+        logprob: mixLogLikelihoods(scores, members.map((m) => m.weight)),
+        tokens: [...continuation].length,
+        bytes: Buffer.byteLength(continuation, "utf8"),
+        greedy: scores[0].greedy,
+      };
     },
 
     async *generate(prompt: string, generateOptions: GenerateOptions = {}): AsyncGenerator<GenerateChunk> {
@@ -178,4 +181,38 @@ function sample(next: { text: string; p: number }[], temperature: number, rng: R
   let r = rng.next() * weights.reduce((a, b) => a + b, 0);
   for (let i = 0; i < next.length; i++) if ((r -= weights[i]) <= 0) return next[i].text;
   return next[next.length - 1].text;
+}
+
+/**
+ * log P(continuation) under the mixture. Members that scored the very same token ids (they share
+ * a tokenizer) are mixed token by token — Σ_t log Σ_m w_m P_m(t | prefix), each group a proper
+ * language model that usually beats each of its members; the groups (different tokenizers, no
+ * common tokens) are mixed over the whole sequence, log Σ_g W_g P_g(continuation).
+ */
+export function mixLogLikelihoods(scores: readonly LogLikelihood[], weights: readonly number[]): number {
+  const groups: { weight: number; members: number[] }[] = [];
+  scores.forEach((score, i) => {
+    const key = score.perToken?.ids.join(",");
+    const group = key === undefined ? undefined : groups.find((g) => scores[g.members[0]].perToken?.ids.join(",") === key);
+    if (group) {
+      group.weight += weights[i];
+      group.members.push(i);
+    } else groups.push({ weight: weights[i], members: [i] });
+  });
+  const groupLogprob = (group: { weight: number; members: number[] }): number => {
+    if (group.members.length === 1) return scores[group.members[0]].logprob;
+    const steps = scores[group.members[0]].perToken!.logprobs.length;
+    let total = 0;
+    for (let t = 0; t < steps; t++) {
+      total += logSumExp(group.members.map((m) => Math.log(weights[m] / group.weight) + scores[m].perToken!.logprobs[t]));
+    }
+    return total;
+  };
+  return logSumExp(groups.map((g) => Math.log(g.weight) + groupLogprob(g)));
+}
+
+function logSumExp(terms: readonly number[]): number {
+  const max = Math.max(...terms);
+  if (max === -Infinity) return -Infinity;
+  return max + Math.log(terms.reduce((a, t) => a + Math.exp(t - max), 0));
 }

@@ -23,6 +23,11 @@ export interface RouterOptions {
   ranking?: Ranking;
   /** Items used for calibration (default: up to 2,000, evenly spaced). */
   calibrationItems?: number;
+  /**
+   * How much an item's evidence counts (default 1 each). `itemWeightsFromRanking` weighs items by
+   * the ranking's Fisher information, so items at chance — noise — count for nothing.
+   */
+  itemWeight?: (item: LabelledItem) => number;
 }
 
 export interface RoutedExpert {
@@ -48,6 +53,7 @@ export class Router {
   private readonly k: number;
   private readonly priorWeight: number;
   private readonly standardised: Float64Array[];
+  private readonly weights: Float64Array;
   private readonly priors: Map<string, Float64Array>;
   private platt = { a: 0, b: 0 };
 
@@ -59,7 +65,8 @@ export class Router {
     this.k = options.k ?? 16;
     this.priorWeight = options.priorWeight ?? 1;
     this.standardised = usable.map((item) => standardise(options.experts.map((e) => item.scores[e])));
-    this.priors = options.ranking ? domainPriors(options.ranking, options.experts) : evidencePriors(usable, this.standardised);
+    this.weights = Float64Array.from(usable, (item) => Math.max(0, options.itemWeight?.(item) ?? 1));
+    this.priors = options.ranking ? domainPriors(options.ranking, options.experts) : evidencePriors(usable, this.standardised, this.weights);
     this.calibrate(options.calibrationItems ?? 2000);
   }
 
@@ -71,17 +78,21 @@ export class Router {
     const experts = this.options.experts;
     const sums = new Float64Array(experts.length);
     let totalWeight = 0;
+    let totalCloseness = 0;
     const domainWeights: Record<string, number> = {};
     for (const { item, index, similarity } of neighbours) {
-      const w = Math.max(similarity, 0) ** 2;
-      if (w === 0) continue;
+      const closeness = Math.max(similarity, 0) ** 2;
+      if (closeness === 0) continue;
+      const w = closeness * this.weights[index];
+      // Domain shares come from closeness alone: an item says what domain a text is even when its scores are noise.
+      domainWeights[item.domain] = (domainWeights[item.domain] ?? 0) + closeness;
+      totalCloseness += closeness;
       const z = this.standardised[index];
       for (let e = 0; e < experts.length; e++) sums[e] += w * z[e];
       totalWeight += w;
-      domainWeights[item.domain] = (domainWeights[item.domain] ?? 0) + w;
     }
     const domains: Record<string, number> = {};
-    for (const [d, w] of Object.entries(domainWeights)) domains[d] = totalWeight > 0 ? w / totalWeight : 0;
+    for (const [d, w] of Object.entries(domainWeights)) domains[d] = totalCloseness > 0 ? w / totalCloseness : 0;
     const prior = new Float64Array(experts.length);
     for (const [d, share] of Object.entries(domains)) {
       const p = this.priors.get(d);
@@ -121,16 +132,23 @@ function standardise(scores: (number | undefined)[]): Float64Array {
   return Float64Array.from(scores, (s) => (s === undefined || sd < EPSILON ? 0 : (s - mean) / sd));
 }
 
-/** Without a ranking: per domain, each expert's mean standardised score over the indexed items. */
-function evidencePriors(items: readonly LabelledItem[], standardised: readonly Float64Array[]): Map<string, Float64Array> {
+/** Without a ranking: per domain, each expert's weighted mean standardised score over the indexed items. */
+function evidencePriors(items: readonly LabelledItem[], standardised: readonly Float64Array[], weights: Float64Array): Map<string, Float64Array> {
   const sums = new Map<string, { sum: Float64Array; n: number }>();
   items.forEach((item, i) => {
     const entry = sums.get(item.domain) ?? { sum: new Float64Array(standardised[i].length), n: 0 };
-    for (let e = 0; e < entry.sum.length; e++) entry.sum[e] += standardised[i][e];
-    entry.n++;
+    for (let e = 0; e < entry.sum.length; e++) entry.sum[e] += weights[i] * standardised[i][e];
+    entry.n += weights[i];
     sums.set(item.domain, entry);
   });
-  return new Map([...sums].map(([domain, { sum, n }]) => [domain, standardise([...sum].map((v) => v / n))]));
+  return new Map([...sums].map(([domain, { sum, n }]) => [domain, standardise([...sum].map((v) => (n > 0 ? v / n : 0)))]));
+}
+
+/** Item weights from a ranking: each item's Fisher information relative to the most informative item. */
+export function itemWeightsFromRanking(ranking: Ranking): (item: LabelledItem) => number {
+  const information = new Map(ranking.items.map((i) => [i.item, i.information]));
+  const max = Math.max(0, ...information.values());
+  return (item) => (max > 0 ? (information.get(item.id) ?? 0) / max : 1);
 }
 
 /** Per domain, the experts' abilities standardised across experts (missing: 0). */

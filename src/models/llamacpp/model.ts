@@ -129,6 +129,8 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
     const window = context.contextSize;
     let logprob = 0;
     let greedy = true;
+    const ids: number[] = [];
+    const logprobs: number[] = [];
     for (let first = common; first < whole.length; first += window) {
       const end = Math.min(first + window, whole.length);
       const from = Math.max(0, end - 1 - window);
@@ -144,12 +146,15 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
         if (!probabilities) throw new BackendError(backend, `llama.cpp returned no probabilities at token ${i}`);
         const target = whole[i + 1];
         const p = probabilities.get(target) ?? 0;
-        logprob += p > 0 ? Math.log(p) : MIN_LOGPROB;
+        const lp = p > 0 ? Math.log(p) : MIN_LOGPROB;
+        logprob += lp;
+        ids.push(target as unknown as number);
+        logprobs.push(lp);
         const top = probabilities.keys().next().value;
         if (top !== target && (probabilities.get(top as Token) ?? 0) > p) greedy = false;
       }
     }
-    return { logprob, tokens: whole.length - common, bytes, greedy };
+    return { logprob, tokens: whole.length - common, bytes, greedy, perToken: { ids, logprobs } };
   }
 
   async function nextTokenLogprobs(contextText: string, topK: number): Promise<TokenLogprob[]> {
