@@ -65,9 +65,11 @@ export async function readBattles(file: string, options: ReadBattlesOptions = {}
 
 /** Parse battle text; `file` names it in error messages. */
 export function parseBattles(text: string, file: string, options: ReadBattlesOptions = {}): Battles {
-  const first = text.replace(/^\ufeff/, "").trimStart();
-  if (first.length === 0) throw new InputFileError(file, "empty battle file");
-  return first[0] === "{" ? parseBattlesJsonl(text, file, options) : parseBattlesCsv(text, file, options);
+  // Look at the first meaningful character without copying the (possibly huge) text.
+  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  while (i < text.length && /\s/.test(text[i])) i++;
+  if (i === text.length) throw new InputFileError(file, "empty battle file");
+  return text[i] === "{" ? parseBattlesJsonl(text, file, options) : parseBattlesCsv(text, file, options);
 }
 
 /** Which layout a set of column names is, or an error listing what was expected. */

@@ -40,9 +40,41 @@ export function parseCsv(text: string, file: string): CsvRecord[] {
  * large files whose rows are turned into something else at once.
  */
 export function forEachCsvRecord(text: string, file: string, visit: (fields: string[], line: number) => void): void {
-  let pos = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  // Line by line: V8's optimised code became ~200× slower walking one 15 MB string by position
+  // (Node 20, Arena's 135k lines: 30 s instead of 0.1 s from the third parse in a process), while
+  // splitting into lines first stays fast. Records with quotes go to the character-level parser.
+  const lines = text.split("\n");
+  if (lines[0].charCodeAt(0) === 0xfeff) lines[0] = lines[0].slice(1);
+  for (let i = 0; i < lines.length; i++) {
+    const startLine = i + 1;
+    let record = lines[i];
+    if (!record.includes('"')) {
+      if (record.endsWith("\r")) record = record.slice(0, -1);
+      if (record !== "") visit(record.split(","), startLine);
+      continue;
+    }
+    // A quoted field may hold line breaks: take lines until the quotes balance.
+    let quotes = countQuotes(record);
+    while (quotes % 2 === 1 && i + 1 < lines.length) {
+      i++;
+      record += "\n" + lines[i];
+      quotes += countQuotes(lines[i]);
+    }
+    parseQuotedRecords(record, file, startLine, visit);
+  }
+}
+
+function countQuotes(text: string): number {
+  let n = 0;
+  for (let at = text.indexOf('"'); at >= 0; at = text.indexOf('"', at + 1)) n++;
+  return n;
+}
+
+/** The character-level parser, for text holding quoted fields; `firstLine` numbers its first line. */
+function parseQuotedRecords(text: string, file: string, firstLine: number, visit: (fields: string[], line: number) => void): void {
+  let pos = 0;
   const end = text.length;
-  let line = 1;
+  let line = firstLine;
   let nextQuote = text.indexOf('"', pos);
 
   while (pos < end) {
