@@ -136,3 +136,47 @@ export { readZooManifest, modelName as zooModelName, ZOO_FORMAT, DEFAULT_ZOO_DIR
 export type { ZooEvalOptions, ZooEvalReport, ZooEvalCell } from "./zoo/build/evaluate.js";
 export { evaluateZoo, zooExperts } from "./zoo/build/evaluate.js";
 export { ggufParity, loraParity, klDivergence } from "./zoo/build/parity.js";
+// Hugging Face folders, conversion and inspection.
+export type { LlamaArchitecture, LlamaConfig } from "./formats/hf/config.js";
+export { parseLlamaConfig, readLlamaConfig, llamaConfigToJson, GGUF_ARCHITECTURE } from "./formats/hf/config.js";
+export type { GgufVocab, GgufTokenizerModel } from "./formats/hf/tokenizer.js";
+export { vocabFromTokenizerJson, tokenizerJsonFromVocab, readVocab } from "./formats/hf/tokenizer.js";
+export { hfToGgufName, ggufToHfName, interleaveRotaryRows, deinterleaveRotaryRows } from "./formats/hf/llama-tensors.js";
+export type { ConvertDType, HfToGgufOptions } from "./formats/convert/hf-to-gguf.js";
+export { convertHfToGguf } from "./formats/convert/hf-to-gguf.js";
+export type { GgufToHfOptions } from "./formats/convert/gguf-to-hf.js";
+export { convertGgufToHf } from "./formats/convert/gguf-to-hf.js";
+export type { Inspection, InspectedTensor } from "./formats/inspect.js";
+export { inspectWeights } from "./formats/inspect.js";
+export type { OpenedWeights, WeightsFormat } from "./formats/open-weights.js";
+export { openWeights } from "./formats/open-weights.js";
+export type { WeightLookup } from "./models/llama-forward.js";
+export { llamaForward, softmax } from "./models/llama-forward.js";
+export type { RandomLlamaOptions } from "./zoo/random-llama.js";
+export { writeRandomLlama, randomLlamaConfig, llamaTensorShapes } from "./zoo/random-llama.js";
+export type { BpeFlavour, TrainedBpe } from "./zoo/bpe-train.js";
+export { trainBpe, tokenizerFiles } from "./zoo/bpe-train.js";
+// Ranking helpers used by routing.
+export { relativeScores } from "./rank/relative-scores.js";
+export { readRanking } from "./rank/ranking-file.js";
+// Fusion: composites are LanguageModels.
+export type { LabelledItem, Neighbour } from "./fuse/router/knn.js";
+export { KnnIndex } from "./fuse/router/knn.js";
+export type { RouterOptions, RouteDecision, RoutedExpert } from "./fuse/router/router.js";
+export { Router, itemWeightsFromRanking, fitPlatt } from "./fuse/router/router.js";
+export type { RouterModelOptions } from "./fuse/router/router-model.js";
+export { createRouterModel } from "./fuse/router/router-model.js";
+export { labelledItems, itemText } from "./fuse/router/evidence.js";
+export type { EnsembleMember, EnsembleOptions, EnsembleStats } from "./fuse/ensemble/ensemble.js";
+export { createEnsembleModel, mixLogLikelihoods } from "./fuse/ensemble/ensemble.js";
+// Serving.
+export type { GatewayOptions, StartedGateway } from "./serve/gateway.js";
+export { createGateway, startGateway, isLoopback } from "./serve/gateway.js";
+export type { ServedSpec, UnifiedConfig, PolicyBuilder } from "./serve/unified-config.js";
+export { parseUnifiedConfig, readUnifiedConfig, buildServedModels } from "./serve/unified-config.js";
+export { POLICIES } from "./serve/policies.js";
+// The main job.
+export type { MainJobOptions, MainJobReport, Goal } from "./demo/main-job.js";
+export { runMainJob } from "./demo/main-job.js";
+export type { DemoZoo, DemoZooModel } from "./demo/zoo.js";
+export { loadDemoZoo } from "./demo/zoo.js";
