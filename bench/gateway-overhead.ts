@@ -7,6 +7,7 @@
  * number of requests and a few seconds of load.
  *
  *   npx tsx bench/gateway-overhead.ts [--requests 400] [--seconds 3] [--concurrency 16]
+ *   (COGEN_BENCH_CPU_PROF=DIR writes CPU profiles of the gateway and stub processes to DIR)
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { promises as fs } from "node:fs";
@@ -24,7 +25,7 @@ const CONCURRENCY = arg("concurrency", 16);
 const here = import.meta.dirname;
 
 function start(args: string[]): { child: ChildProcess; firstLine: Promise<string> } {
-  const child = spawn(process.execPath, ["--import", "tsx", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...(process.env.COGEN_BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.COGEN_BENCH_CPU_PROF}`] : []), "--import", "tsx", ...args], { stdio: ["ignore", "pipe", "pipe"] });
   const firstLine = new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once("line", resolve);
     createInterface({ input: child.stderr! }).on("line", (line) => (line.includes("cogen serve:") ? resolve(line) : undefined));
