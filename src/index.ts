@@ -135,7 +135,7 @@ export type { ZooManifest, ZooModelEntry, ZooFamilyEntry, SpecialisationRow } fr
 export { readZooManifest, modelName as zooModelName, ZOO_FORMAT, DEFAULT_ZOO_DIR } from "./zoo/build/manifest.js";
 export type { ZooEvalOptions, ZooEvalReport, ZooEvalCell } from "./zoo/build/evaluate.js";
 export { evaluateZoo, zooExperts } from "./zoo/build/evaluate.js";
-export { ggufParity, loraParity, klDivergence } from "./zoo/build/parity.js";
+export { ggufParity, loraParity, klDivergence } from "./models/llamacpp/parity.js";
 // Hugging Face folders, conversion and inspection.
 export type { LlamaArchitecture, LlamaConfig } from "./formats/hf/config.js";
 export { parseLlamaConfig, readLlamaConfig, llamaConfigToJson, GGUF_ARCHITECTURE } from "./formats/hf/config.js";

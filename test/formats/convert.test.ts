@@ -1,62 +1,20 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { getLlama, type Llama } from "node-llama-cpp";
 import { makeTinyLlama, tempDir, FIXTURE_TEXT } from "../fixtures/tiny-llama.js";
 import { convertGgufToHf } from "../../src/formats/convert/gguf-to-hf.js";
 import { openHfWeights } from "../../src/formats/safetensors/index.js";
 import { openGguf } from "../../src/formats/gguf/reader.js";
-import { llamaForward, softmax } from "../../src/models/llama-forward.js";
-import type { LlamaConfig } from "../../src/formats/hf/config.js";
+import { llamaCppDistributions, llamaCppTokenize as tokenize, referenceDistributions as reference } from "../../src/models/llamacpp/parity.js";
 
 let root: string;
-let llama: Llama;
 
 beforeAll(async () => {
   root = await tempDir();
-  llama = await getLlama({ gpu: false, build: "never" });
 });
 afterAll(async () => {
   await fs.rm(root, { recursive: true, force: true });
 });
-
-/** llama.cpp's next-token distribution after each prefix of `tokens`, as dense arrays. */
-async function llamaCppDistributions(file: string, tokens: number[], vocabSize: number): Promise<Float64Array[]> {
-  const model = await llama.loadModel({ modelPath: file, gpuLayers: 0 });
-  // F32 key/value cache: llama.cpp keeps F16 by default, which alone costs ~5e-4 in probability.
-  const context = await model.createContext({
-    contextSize: 64, threads: 1, batchSize: 64, experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32", flashAttention: false,
-  });
-  try {
-    const sequence = context.getSequence();
-    const results = await sequence.controlledEvaluate(tokens.map((t) => [t as never, { generateNext: { probabilities: true } }]));
-    return results.map((result) => {
-      const dense = new Float64Array(vocabSize);
-      for (const [token, p] of result!.next.probabilities!) dense[token as unknown as number] = p;
-      return dense;
-    });
-  } finally {
-    await context.dispose();
-    await model.dispose();
-  }
-}
-
-async function referenceDistributions(dir: string, config: LlamaConfig, tokens: number[]): Promise<Float64Array[]> {
-  const weights = await openHfWeights(dir);
-  const cache = new Map<string, Float32Array>();
-  for (const t of weights.list()) cache.set(t.name, await weights.readF32(t.name));
-  await weights.close();
-  return llamaForward(config, (name) => cache.get(name)!, tokens).map((logits) => softmax(logits));
-}
-
-async function tokenize(file: string, text: string): Promise<number[]> {
-  const model = await llama.loadModel({ modelPath: file, gpuLayers: 0, vocabOnly: true });
-  try {
-    return model.tokenize(text).map((t) => t as unknown as number);
-  } finally {
-    await model.dispose();
-  }
-}
 
 function maxAbsDiff(a: Float64Array[], b: Float64Array[]): number {
   let max = 0;
@@ -75,7 +33,7 @@ describe("convert HF → GGUF → llama.cpp", () => {
 
       const tokens = await tokenize(file, "The heart pumps blood");
       expect(tokens.length).toBeGreaterThan(3);
-      const ours = await referenceDistributions(tiny.dir, tiny.config, tokens);
+      const ours = await reference(tiny.dir, tokens);
       const theirs = await llamaCppDistributions(file, tokens, tiny.config.vocabSize);
       const diff = maxAbsDiff(ours, theirs);
       console.info(`max abs Δp llama.cpp vs TS (${flavour}): ${diff.toExponential(2)}`);
@@ -101,7 +59,7 @@ describe("convert HF → GGUF → llama.cpp", () => {
     const qwen = await makeTinyLlama(root, "byte-level", { architecture: "Qwen2ForCausalLM", tieWordEmbeddings: true, numKvHeads: 1 });
     const file = await qwen.gguf("f32");
     const tokens = await tokenize(file, FIXTURE_TEXT.slice(0, 30));
-    const ours = await referenceDistributions(qwen.dir, qwen.config, tokens);
+    const ours = await reference(qwen.dir, tokens);
     const theirs = await llamaCppDistributions(file, tokens, qwen.config.vocabSize);
     expect(maxAbsDiff(ours, theirs)).toBeLessThan(1e-3);
   });

@@ -9,7 +9,7 @@ import { buildZoo } from "../../src/zoo/build/build.js";
 import { evaluateZoo } from "../../src/zoo/build/evaluate.js";
 import { dealJobs } from "../../src/zoo/build/lanes.js";
 import { readZooManifest, specialisation, type ZooManifest, type ZooModelEntry } from "../../src/zoo/build/manifest.js";
-import { ggufParity, klDivergence, loraParity } from "../../src/zoo/build/parity.js";
+import { ggufParity, klDivergence, loraParity } from "../../src/models/llamacpp/parity.js";
 import { zooPlan } from "../../src/zoo/build/plan.js";
 import type { TrainJob } from "../../src/zoo/build/train-job.js";
 

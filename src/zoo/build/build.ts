@@ -27,7 +27,7 @@ import {
   ZOO_FORMAT, ZOO_ITEM_KINDS, modelsYaml, readZooManifest, specialisation,
   type ZooFamilyEntry, type ZooManifest, type ZooModelEntry,
 } from "./manifest.js";
-import { ggufParity, loraParity } from "./parity.js";
+import { ggufParity, loraParity } from "../../models/llamacpp/parity.js";
 import type { FamilyPlan, ZooPlan } from "./plan.js";
 import type { TrainJob, TrainJobResult } from "./train-job.js";
 

@@ -8,9 +8,9 @@
  */
 import { readLlamaConfig } from "../../formats/hf/config.js";
 import { openHfWeights } from "../../formats/safetensors/index.js";
-import { llamaRuntime } from "../../models/llamacpp/runtime.js";
-import { validateGgufForLlamaCpp } from "../../models/llamacpp/validate.js";
-import { llamaForward, softmax } from "../../models/llama-forward.js";
+import { llamaRuntime } from "./runtime.js";
+import { validateGgufForLlamaCpp } from "./validate.js";
+import { llamaForward, softmax } from "../llama-forward.js";
 
 /**
  * KL(p ‖ q) in nats. Both are renormalised first (llama.cpp's float32 probabilities sum to 1
