@@ -6,6 +6,7 @@ import { silentProgress, type Progress } from "../core/progress.js";
 import type { TaskItem } from "../formats/tasks.js";
 import { createEnsembleModel, type EnsembleStats } from "../fuse/ensemble/ensemble.js";
 import { labelledItems } from "../fuse/router/evidence.js";
+import type { LabelledItem } from "../fuse/router/knn.js";
 import { itemWeightsFromRanking, Router } from "../fuse/router/router.js";
 import { createRouterModel } from "../fuse/router/router-model.js";
 import { runMerge } from "../merge/engine.js";
@@ -90,7 +91,12 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
     const suspicious = suspiciousItems(ranking.items, 5).map((i) => ({ item: i.item, domain: i.domain, flags: [...i.flags] }));
 
     // 3. Unified models.
-    const router = new Router(labelledItems(dev, devResults), { experts: singles.map((m) => m.id), ranking, itemWeight: itemWeightsFromRanking(ranking) });
+    const router = new Router(labelledItems(dev, devResults), {
+      experts: singles.map((m) => m.id),
+      ranking,
+      itemWeight: itemWeightsFromRanking(ranking),
+      domainItems: domainOnlyItems(zoo.items, test),
+    });
     const routerModel = createRouterModel(router, new Map(singles.map((m) => [m.id, m])), { id: "unified-router" });
     const ensemble = createEnsembleModel({
       id: "unified-ensemble",
@@ -176,6 +182,20 @@ function textOf(item: TaskItem): string {
   return item.kind === "multiple_choice" ? item.context : item.kind === "exact_match" ? item.prompt : item.text;
 }
 
+/**
+ * Held-out zoo text that is neither judged nor evaluated, labelled only with its domain: it
+ * teaches the router what each domain's text looks like. Any item whose text shares its start
+ * with any test text (the same record in another item kind, or a line of a test passage) is
+ * left out, so no test text is seen even in another form.
+ */
+function domainOnlyItems(items: readonly TaskItem[], test: readonly TaskItem[]): LabelledItem[] {
+  const testIds = new Set(test.map((i) => i.id));
+  const testText = test.map(textOf).join("\n");
+  return items
+    .filter((i) => !testIds.has(i.id) && !testText.includes(textOf(i).slice(0, 24)))
+    .map((i) => ({ id: i.id, text: textOf(i), domain: i.domain, scores: {} }));
+}
+
 function taskLine(item: TaskItem): Record<string, unknown> {
   const base = { id: item.id, domain: item.domain, task: item.task };
   if (item.kind === "multiple_choice") return { ...base, context: item.context, choices: item.choices, answer: item.answer };
@@ -207,10 +227,14 @@ function judgeGoals(
     met: (bestUnifiedBpb?.macroBpb ?? Infinity) < (bestSingleBpb?.macroBpb ?? -Infinity),
     detail: `${bestUnifiedBpb?.model} ${f(bestUnifiedBpb?.macroBpb)} vs ${bestSingleBpb?.model} ${f(bestSingleBpb?.macroBpb)}`,
   });
+  // Accuracy on a few hundred items is noisy: the goal counts as met only when the difference is
+  // clear of its standard error (z > 1.96), not on point estimates.
+  const diff = (bestUnifiedAcc?.macroAcc ?? 0) - (bestSingleAcc?.macroAcc ?? 0);
+  const diffSe = Math.hypot(bestUnifiedAcc?.macroAccSe ?? 0, bestSingleAcc?.macroAccSe ?? 0);
   goals.push({
-    goal: "best unified model beats the best single model in multiple-choice accuracy (macro)",
-    met: (bestUnifiedAcc?.macroAcc ?? -1) > (bestSingleAcc?.macroAcc ?? 2),
-    detail: `${bestUnifiedAcc?.model} ${f(bestUnifiedAcc?.macroAcc)} ± ${f(bestUnifiedAcc?.macroAccSe)} vs ${bestSingleAcc?.model} ${f(bestSingleAcc?.macroAcc)} ± ${f(bestSingleAcc?.macroAccSe)}`,
+    goal: "best unified model beats the best single model in multiple-choice accuracy (macro, beyond 1.96 standard errors)",
+    met: diffSe > 0 && diff > 1.96 * diffSe,
+    detail: `${bestUnifiedAcc?.model} ${f(bestUnifiedAcc?.macroAcc)} ± ${f(bestUnifiedAcc?.macroAccSe)} vs ${bestSingleAcc?.model} ${f(bestSingleAcc?.macroAcc)} ± ${f(bestSingleAcc?.macroAccSe)}: difference ${diff >= 0 ? "+" : ""}${f(diff)} ± ${f(diffSe)}${diff > 1.96 * diffSe ? "" : " (within noise)"}`,
   });
   if (router?.macroBpb !== undefined && oracle.macroBpb !== undefined && bestSingleBpb?.macroBpb !== undefined) {
     const gap = bestSingleBpb.macroBpb - oracle.macroBpb;

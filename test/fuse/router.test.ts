@@ -125,6 +125,16 @@ describe("kNN router", () => {
     expect(router.route("the court heard the appeal against the judgment").ranked[0].expert).toBe("law");
   });
 
+  it("learns what a domain's text looks like from unscored, domain-labelled text", () => {
+    const scored = items().filter((i) => i.domain !== "cooking");
+    const unscored = TEXTS.cooking.map((text, i) => ({ id: `c${i}`, text, domain: "cooking", scores: {} }));
+    const without = new Router(scored, { experts: EXPERTS, k: 5 });
+    const withText = new Router(scored, { experts: EXPERTS, k: 5, domainItems: unscored });
+    const query = "knead the dough and bake the bread in the oven";
+    expect(without.route(query).domains.cooking ?? 0).toBe(0);
+    expect(withText.route(query).domain).toBe("cooking");
+  });
+
   it("is a LanguageModel that falls back to the next-ranked expert when a backend fails", async () => {
     const calls: string[] = [];
     const member = (id: string, fail?: Error): LanguageModel => ({

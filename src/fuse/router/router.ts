@@ -28,6 +28,11 @@ export interface RouterOptions {
    * the ranking's Fisher information, so items at chance — noise — count for nothing.
    */
   itemWeight?: (item: LabelledItem) => number;
+  /**
+   * Texts labelled with their domain but no scores (text the experts were never run on): they
+   * sharpen the router's sense of a request's domain, and so the per-domain prior, at no cost.
+   */
+  domainItems?: readonly LabelledItem[];
 }
 
 export interface RoutedExpert {
@@ -59,13 +64,15 @@ export class Router {
 
   constructor(items: readonly LabelledItem[], readonly options: RouterOptions) {
     if (options.experts.length === 0) throw new ConfigError(["a router needs at least one expert"]);
-    const usable = items.filter((item) => options.experts.some((e) => item.scores[e] !== undefined));
-    if (usable.length === 0) throw new ConfigError([`no evaluation item has a score for any of the experts ${options.experts.join(", ")}`]);
+    // Items without scores still say which domain a text belongs to (see `domainItems`).
+    const scored = (item: LabelledItem) => options.experts.some((e) => item.scores[e] !== undefined);
+    if (!items.some(scored)) throw new ConfigError([`no evaluation item has a score for any of the experts ${options.experts.join(", ")}`]);
+    const usable = [...items, ...(options.domainItems ?? [])];
     this.index = new KnnIndex(usable);
     this.k = options.k ?? 16;
     this.priorWeight = options.priorWeight ?? 1;
     this.standardised = usable.map((item) => standardise(options.experts.map((e) => item.scores[e])));
-    this.weights = Float64Array.from(usable, (item) => Math.max(0, options.itemWeight?.(item) ?? 1));
+    this.weights = Float64Array.from(usable, (item) => (scored(item) ? Math.max(0, options.itemWeight?.(item) ?? 1) : 0));
     this.priors = options.ranking ? domainPriors(options.ranking, options.experts) : evidencePriors(usable, this.standardised, this.weights);
     this.calibrate(options.calibrationItems ?? 2000);
   }
@@ -109,11 +116,12 @@ export class Router {
 
   /** Platt scaling of the utility margin on leave-one-out routing of indexed items. */
   private calibrate(limit: number): void {
-    const n = this.index.items.length;
-    const step = Math.max(1, Math.floor(n / limit));
+    const scoredItems = this.index.items.map((_, i) => i).filter((i) => this.weights[i] > 0 || this.options.experts.some((e) => this.index.items[i].scores[e] !== undefined));
+    const step = Math.max(1, Math.floor(scoredItems.length / limit));
     const margins: number[] = [];
     const labels: number[] = [];
-    for (let i = 0; i < n; i += step) {
+    for (let j = 0; j < scoredItems.length; j += step) {
+      const i = scoredItems[j];
       const decision = this.decide(this.index.queryIndex(i, this.k));
       const scores = this.options.experts.map((e) => this.index.items[i].scores[e] ?? -Infinity);
       const chosen = scores[this.options.experts.indexOf(decision.ranked[0].expert)];
