@@ -14,6 +14,7 @@ import { readPlotly } from "../core/html.js";
 import { IRT_DEFAULTS } from "../rank/irt.js";
 import { suspiciousItems } from "../rank/item-quality.js";
 import { rankResults } from "../rank/per-item.js";
+import { relativeMatrix } from "../rank/relative-scores.js";
 import type { Ranking } from "../rank/ranking.js";
 import { parseFlags } from "./args.js";
 import { formatTable, printJson } from "./output.js";
@@ -36,6 +37,8 @@ options:
   --anchors K      per-item: pick K anchor items that predict the full-benchmark score
   --discrimination-sd X  per-item: prior sd of item discriminations (default 1; smaller pulls
                    the 2PL towards Rasch, i.e. towards plain accuracy, when models are few)
+  --relative       per-item: rescale each item's scores to [0, 1] across models (best 1, worst 0)
+                   first — for continuous scores such as cogen eval's bits-per-byte rows
   --json OUT       write the ranking as JSON to OUT ("-" for standard output)
   --html OUT       write a self-contained HTML report to OUT
   --quiet          no progress or table`;
@@ -58,6 +61,7 @@ export async function run(argv: string[]): Promise<number> {
     json: { type: "string" },
     html: { type: "string" },
     quiet: { type: "boolean", default: false },
+    relative: { type: "boolean", default: false },
   }, HELP);
 
   const problems: string[] = [];
@@ -94,7 +98,8 @@ export async function run(argv: string[]): Promise<number> {
   } else {
     const progress = !quiet && evidence.count > PROGRESS_THRESHOLD ? streamProgress() : undefined;
     const irt = discriminationSd === undefined ? undefined : { discriminationPrior: { mean: IRT_DEFAULTS.discriminationPrior.mean, sd: discriminationSd } };
-    const fit = rankResults(evidence.matrix, { progress, bootstrap, seed, irt });
+    const matrix = values.relative ? relativeMatrix(evidence.matrix) : evidence.matrix;
+    const fit = rankResults(matrix, { progress, bootstrap, seed, irt });
     ranking = fit.ranking;
     if (anchors !== undefined) ranking.anchors = selectAnchors(fit.matrix, anchors, { seed });
   }

@@ -1,4 +1,5 @@
 import type { ItemResult } from "../core/evidence.js";
+import type { ResponseMatrix } from "./responses.js";
 
 /**
  * Continuous scores (bits per byte turned into 2^−bpb, log-likelihoods) often vary over a narrow
@@ -21,4 +22,19 @@ export function relativeScores(results: readonly ItemResult[]): ItemResult[] {
     const { min, max } = range.get(r.item)!;
     return max > min ? { ...r, score: (r.score - min) / (max - min) } : r;
   });
+}
+
+/** The same rescaling on a response matrix (a copy; the input is left as it is). */
+export function relativeMatrix(matrix: ResponseMatrix): ResponseMatrix {
+  const score = Float32Array.from(matrix.score);
+  for (let i = 0; i < matrix.items.length; i++) {
+    let min = Infinity;
+    let max = -Infinity;
+    for (let r = matrix.itemStart[i]; r < matrix.itemStart[i + 1]; r++) {
+      min = Math.min(min, score[r]);
+      max = Math.max(max, score[r]);
+    }
+    if (max > min) for (let r = matrix.itemStart[i]; r < matrix.itemStart[i + 1]; r++) score[r] = (score[r] - min) / (max - min);
+  }
+  return { ...matrix, score };
 }
