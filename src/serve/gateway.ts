@@ -48,7 +48,10 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
       throw new GatewayError(401, "authentication_error", "Incorrect or missing API key: send 'Authorization: Bearer <key>'.", null, "invalid_api_key");
     }
   });
+  // Streamed replies are hijacked and counted by streamSse when they end, not here.
+  const streamed = new WeakSet<FastifyRequest>();
   app.addHook("onResponse", async (request, reply) => {
+    if (streamed.has(request)) return;
     const route = request.routeOptions.url ?? "unknown";
     metrics.requests.inc({ route, status: String(reply.statusCode) });
     const started = (request as FastifyRequest & { startedAt?: bigint }).startedAt;
@@ -229,6 +232,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
 
   /** Server-sent events as OpenAI streams them: `data: {json}` lines, then `data: [DONE]`. */
   async function streamSse(request: FastifyRequest, reply: FastifyReply, model: LanguageModel, prompt: string, sampling: SamplingRequest, shapes: SseShapes) {
+    streamed.add(request);
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive" });

@@ -163,7 +163,16 @@ describe("OpenAI-compatible gateway, through the official openai client", () => 
     expect(slow.aborted).toBe(before + 1);
   });
 
-  it("exports Prometheus metrics", async () => {
+  it("exports Prometheus metrics, counting each request once", async () => {
+    const count = async () => {
+      const text = await (await fetch(`${gateway.url}/metrics`, { headers: { authorization: "Bearer sk-test-1" } })).text();
+      return Number(/cogen_http_requests_total\{route="\/v1\/chat\/completions",status="200"\} (\d+)/.exec(text)?.[1] ?? 0);
+    };
+    const before = await count();
+    const stream = await client.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "x" }], max_tokens: 2, stream: true });
+    for await (const _chunk of stream) void _chunk;
+    await client.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "x" }], max_tokens: 2 });
+    expect(await count()).toBe(before + 2);
     const text = await (await fetch(`${gateway.url}/metrics`, { headers: { authorization: "Bearer sk-test-1" } })).text();
     expect(text).toMatch(/cogen_http_requests_total\{route="\/v1\/chat\/completions",status="200"\} [1-9]/);
     expect(text).toMatch(/cogen_generated_tokens_total\{model="tiny"\} [1-9]/);
