@@ -2,13 +2,13 @@ import { promises as fs } from "node:fs";
 import { createRequire } from "node:module";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { getLlama, type Llama, type Token } from "node-llama-cpp";
 import { ConfigError, InputFileError } from "../../src/core/errors.js";
 import { convertHfToGguf } from "../../src/formats/convert/hf-to-gguf.js";
 import { readLlamaConfig, type LlamaConfig } from "../../src/formats/hf/config.js";
 import { openGguf } from "../../src/formats/gguf/reader.js";
 import { openHfWeights, openSafetensors } from "../../src/formats/safetensors/index.js";
 import { llamaForward, softmax } from "../../src/models/llama-forward.js";
+import { klDivergence, llamaCppDistributions, llamaCppTokenize } from "../../src/models/llamacpp/parity.js";
 import { trainBpe, tokenizerFiles, type BpeFlavour } from "../../src/zoo/bpe-train.js";
 import { randomLlamaConfig } from "../../src/zoo/random-llama.js";
 import { initTrainingBackend, tf } from "../../src/zoo/train/backend.js";
@@ -23,13 +23,11 @@ import { trainLanguageModel } from "../../src/zoo/train/train.js";
 import { FIXTURE_TEXT, tempDir } from "../fixtures/tiny-llama.js";
 
 let root: string;
-let llama: Llama;
 const tokenizers = new Map<BpeFlavour, BpeTokenizer>();
 
 beforeAll(async () => {
   await initTrainingBackend();
   root = await tempDir("cogen-train-");
-  llama = await getLlama({ gpu: false, build: "never" });
   for (const flavour of ["byte-level", "byte-fallback"] as const) tokenizers.set(flavour, bpeTokenizer(tokenizerFiles(trainBpe(FIXTURE_TEXT, 40, flavour))));
 });
 afterAll(async () => {
@@ -53,47 +51,12 @@ async function wordnetGlosses(count: number, skip = 0): Promise<string> {
   return glosses.slice(skip, skip + count).join("\n");
 }
 
-async function llamaCppTokenize(file: string, text: string): Promise<number[]> {
-  const model = await llama.loadModel({ modelPath: file, gpuLayers: 0, vocabOnly: true });
-  try {
-    return model.tokenize(text).map((t) => t as unknown as number);
-  } finally {
-    await model.dispose();
-  }
-}
-
-/** llama.cpp's next-token distributions after each prefix of `tokens` (optionally with LoRA adapters). */
-async function llamaCppDistributions(file: string, tokens: number[], vocabSize: number, lora?: string): Promise<Float64Array[]> {
-  const model = await llama.loadModel({ modelPath: file, gpuLayers: 0 });
-  try {
-    const context = await model.createContext({ contextSize: 64, threads: 1, batchSize: 64, ...(lora ? { lora: { adapters: [{ filePath: lora, scale: 1 }] } } : {}) });
-    try {
-      const results = await context.getSequence().controlledEvaluate(tokens.map((t) => [t as unknown as Token, { generateNext: { probabilities: true } }]));
-      return results.map((result) => {
-        const dense = new Float64Array(vocabSize);
-        for (const [token, p] of result!.next.probabilities!) dense[token as unknown as number] = p;
-        return dense;
-      });
-    } finally {
-      await context.dispose();
-    }
-  } finally {
-    await model.dispose();
-  }
-}
-
 async function folderWeights(dir: string): Promise<Map<string, Float32Array>> {
   const weights = await openHfWeights(dir);
   const out = new Map<string, Float32Array>();
   for (const t of weights.list()) out.set(t.name, await weights.readF32(t.name));
   await weights.close();
   return out;
-}
-
-function klDivergence(p: ArrayLike<number>, q: ArrayLike<number>): number {
-  let kl = 0;
-  for (let i = 0; i < p.length; i++) if (p[i] > 0) kl += p[i] * Math.log(p[i] / Math.max(q[i], 1e-30));
-  return kl;
 }
 
 function tfLogits(model: TrainModel, tokens: number[]): number[][] {
