@@ -11,6 +11,7 @@
  */
 import { promises as fs } from "node:fs";
 import { InputFileError } from "../core/errors.js";
+import { forEachJsonlObject } from "./jsonl.js";
 import { DEFAULT_DOMAIN, type Comparison, type ComparisonOutcome } from "../core/evidence.js";
 import { forEachCsvRecord } from "./csv.js";
 
@@ -132,21 +133,7 @@ export function parseBattlesJsonl(text: string, file: string, options: ReadBattl
   const lines: number[] = [];
   let layout: BattleLayout | undefined;
   const skipped: number[] = [];
-  const rawLines = text.split("\n");
-  for (let n = 0; n < rawLines.length; n++) {
-    const raw = (n === 0 ? rawLines[n].replace(/^\ufeff/, "") : rawLines[n]).trim();
-    if (raw === "") continue;
-    const line = n + 1;
-    let value: unknown;
-    try {
-      value = JSON.parse(raw);
-    } catch (error) {
-      throw new InputFileError(file, `invalid JSON: ${(error as Error).message}`, line);
-    }
-    if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      throw new InputFileError(file, "expected a JSON object per line", line);
-    }
-    const record = value as Record<string, unknown>;
+  forEachJsonlObject(text, file, "per line (one vote)", (record, line) => {
     layout ??= detectBattleLayout(Object.keys(record), file, line);
     const spec = BATTLE_LAYOUTS[layout];
     const field = (key: string): string => {
@@ -166,11 +153,11 @@ export function parseBattlesJsonl(text: string, file: string, options: ReadBattl
     const comparison = toComparison(layout, field(spec.a), field(spec.b), field(spec.winner), domain, file, line, options);
     if (comparison === undefined) {
       skipped.push(line);
-      continue;
+      return;
     }
     comparisons.push(comparison);
     lines.push(line);
-  }
+  });
   if (layout === undefined || comparisons.length === 0) throw new InputFileError(file, "no battles in the file");
   return { file, layout, comparisons, lines, warnings: skipWarnings(file, skipped) };
 }

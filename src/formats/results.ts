@@ -16,6 +16,7 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { InputFileError } from "../core/errors.js";
+import { forEachJsonlObject } from "./jsonl.js";
 import { DEFAULT_DOMAIN, type ItemResult } from "../core/evidence.js";
 import { parseCsv, type CsvRecord } from "./csv.js";
 
@@ -62,21 +63,7 @@ export function parseResultsJsonl(text: string, file: string): ItemResult[] {
 export function parseResultsJsonlInto(text: string, file: string, sink: ResultSink): number {
   let count = 0;
   const seen = new DuplicateCheck(file);
-  const lines = text.split("\n");
-  for (let n = 0; n < lines.length; n++) {
-    const raw = lines[n].trim();
-    if (raw === "") continue;
-    const line = n + 1;
-    let value: unknown;
-    try {
-      value = JSON.parse(raw);
-    } catch (error) {
-      throw new InputFileError(file, `not valid JSON (${(error as Error).message})`, line);
-    }
-    if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      throw new InputFileError(file, "expected a JSON object with model, item and score", line);
-    }
-    const record = value as Record<string, unknown>;
+  forEachJsonlObject(text, file, "with model, item and score", (record, line) => {
     const model = requireName(record.model, "model", file, line);
     const item = requireName(record.item, "item", file, line);
     const score = parseScoreValue(record.score, file, line, "score");
@@ -86,7 +73,7 @@ export function parseResultsJsonlInto(text: string, file: string, sink: ResultSi
     seen.add(model, item, line);
     sink(result);
     count++;
-  }
+  });
   if (count === 0) throw new InputFileError(file, "no results (the file is empty)");
   return count;
 }

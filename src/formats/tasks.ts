@@ -12,6 +12,7 @@
  */
 import { promises as fs } from "node:fs";
 import { InputFileError } from "../core/errors.js";
+import { forEachJsonlObject } from "./jsonl.js";
 import { DEFAULT_DOMAIN } from "../core/evidence.js";
 
 interface ItemBase {
@@ -55,16 +56,7 @@ export async function readTasksFile(file: string): Promise<TaskItem[]> {
 export function parseTasks(text: string, file: string): TaskItem[] {
   const items: TaskItem[] = [];
   const seen = new Map<string, number>();
-  const lines = text.split("\n");
-  lines.forEach((raw, index) => {
-    const line = index + 1;
-    if (raw.trim() === "") return;
-    let value: unknown;
-    try {
-      value = JSON.parse(raw);
-    } catch (error) {
-      throw new InputFileError(file, `not valid JSON: ${(error as Error).message}`, line);
-    }
+  forEachJsonlObject(text, file, "(an item must be a JSON object)", (value, line) => {
     const item = parseItem(value, (problem) => new InputFileError(file, problem, line));
     const previous = seen.get(item.id);
     if (previous !== undefined) throw new InputFileError(file, `duplicate id '${item.id}' (first on line ${previous})`, line);

@@ -77,7 +77,7 @@ describe("parseBattles (JSONL)", () => {
 
   it("rejects malformed lines with their line numbers", () => {
     const ok = '{"model_a":"x","model_b":"y","winner":"tie"}\n';
-    expect(() => parseBattles(ok + "{oops\n", "b.jsonl")).toThrow(/b\.jsonl:2: invalid JSON/);
+    expect(() => parseBattles(ok + "{oops\n", "b.jsonl")).toThrow(/b\.jsonl:2: not valid JSON/);
     expect(() => parseBattles(ok + '{"model_a":"x","model_b":3,"winner":"tie"}\n', "b.jsonl")).toThrow(/b\.jsonl:2: "model_b" must be a string/);
     expect(() => parseBattles(ok + '{"model_a":"x","winner":"tie"}\n', "b.jsonl")).toThrow(/b\.jsonl:2: missing key "model_b"/);
     expect(() => parseBattles(ok + '{"model_a":"x","model_b":"y","winner":"draw"}\n', "b.jsonl")).toThrow(/b\.jsonl:2: unknown winner "draw"/);
