@@ -114,7 +114,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
       });
       return reply;
     }
-    const result = await runToCompletion(request, reply, model, prompt, sampling);
+    const result = await runToCompletion(reply, model, prompt, sampling);
     return {
       ...head,
       object: "chat.completion",
@@ -145,7 +145,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     }
     const result = sampling.maxTokens === 0
       ? { text: "", reason: "length" as const, usage: await usageFor(model, prompt, 0) }
-      : await runToCompletion(request, reply, model, prompt, sampling);
+      : await runToCompletion(reply, model, prompt, sampling);
     let lp = null;
     if (typeof logprobs === "number") {
       const generated = await tokenLogprobs(model, prompt, result.text, logprobs, false, echo ? prompt.length : 0);
@@ -171,7 +171,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   }
 
   /** Run a generation with the request's timeout and the client's connection as abort signals. */
-  async function* guardedGenerate(request: FastifyRequest, reply: FastifyReply, model: LanguageModel, prompt: string, sampling: SamplingRequest): AsyncGenerator<GenerateChunk, { reason: string; tokens: number; promptTokens?: number }> {
+  async function* guardedGenerate(reply: FastifyReply, model: LanguageModel, prompt: string, sampling: SamplingRequest): AsyncGenerator<GenerateChunk, { reason: string; tokens: number; promptTokens?: number }> {
     const controller = new AbortController();
     let why: "timeout" | "disconnect" | undefined;
     const timer = setTimeout(() => ((why = "timeout"), controller.abort()), timeoutMs);
@@ -211,8 +211,8 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     }
   }
 
-  async function runToCompletion(request: FastifyRequest, reply: FastifyReply, model: LanguageModel, prompt: string, sampling: SamplingRequest) {
-    const stream = guardedGenerate(request, reply, model, prompt, sampling);
+  async function runToCompletion(reply: FastifyReply, model: LanguageModel, prompt: string, sampling: SamplingRequest) {
+    const stream = guardedGenerate(reply, model, prompt, sampling);
     let text = "";
     let step = await stream.next();
     while (!step.done) {
@@ -241,7 +241,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     let status = 200;
     try {
       if (shapes.first) send(shapes.first());
-      const stream = guardedGenerate(request, reply, model, prompt, sampling);
+      const stream = guardedGenerate(reply, model, prompt, sampling);
       let step = await stream.next();
       let count = 0;
       while (!step.done) {
