@@ -8,6 +8,10 @@ import { readLlamaConfig } from "../../src/formats/hf/config.js";
 import { openGguf } from "../../src/formats/gguf/reader.js";
 import { checkLlamaCppRequirements } from "../../src/formats/gguf/llama-check.js";
 import { openHfWeights, writeSafetensorsFile } from "../../src/formats/safetensors/index.js";
+import { openModel } from "../../src/models/open.js";
+import { startGateway } from "../../src/serve/gateway.js";
+import { POLICIES } from "../../src/serve/policies.js";
+import { buildServedModels, parseUnifiedConfig } from "../../src/serve/unified-config.js";
 import { llamaForward } from "../../src/models/llama-forward.js";
 import { readBpeTokenizer } from "../../src/zoo/train/tokenize.js";
 import { llamaCppDistributions, llamaCppTokenize, maxKl, referenceDistributions } from "../../src/models/llamacpp/parity.js";
@@ -160,6 +164,38 @@ describe("cogen moe: llama.cpp", () => {
     const cppMoe = await llamaCppDistributions(path.join(gg, "model.gguf"), tokens, vocab);
     const cppDense = await llamaCppDistributions(dense, tokens, vocab);
     expect(maxKl(cppDense, cppMoe)).toBeLessThan(1e-6);
+  });
+});
+
+describe("cogen serve: a MoE GGUF is one model", () => {
+  it("serves it as a `single` expert through the OpenAI-compatible gateway, with the reference forward pass's log-probabilities", async () => {
+    const hf = path.join(root, "moe-serve-hf");
+    const gg = path.join(root, "moe-serve-gguf");
+    const cfg = configText({ gate: "hidden" });
+    await buildMoe({ config: cfg, outDir: hf });
+    await buildMoe({ config: cfg, outDir: gg, outFormat: "gguf" });
+    const file = path.join(gg, "model.gguf");
+    const unified = parseUnifiedConfig(`experts:\n  - { id: moe-x, backend: llamacpp, path: ${JSON.stringify(file)}, threads: 1 }\nserve:\n  - { id: moe-x, policy: single, members: [moe-x] }\n`, path.join(root, "unified.yml"));
+    const { served, all } = await buildServedModels(unified, POLICIES, (spec) => openModel(spec));
+    const gateway = await startGateway({ models: served, host: "127.0.0.1", port: 0 });
+    try {
+      const prompt = "The heart pumps blood through";
+      const reply = await fetch(`${gateway.url}/v1/completions`, {
+        method: "POST", headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "moe-x", prompt, max_tokens: 4, temperature: 0, echo: true, logprobs: 1 }),
+      }).then((r) => r.json() as Promise<{ choices: { text: string; logprobs: { token_logprobs: (number | null)[] } }[] }>);
+      const choice = reply.choices[0];
+      expect(choice.text.startsWith(prompt)).toBe(true);
+      const tokens = await llamaCppTokenize(file, prompt);
+      const reference = await referenceDistributions(hf, tokens);
+      const served = choice.logprobs.token_logprobs.slice(1, tokens.length);
+      expect(served.length).toBe(tokens.length - 1);
+      // Served models use llama.cpp's default F16 key/value cache (≈ 1e-3 in log-probability).
+      served.forEach((lp, i) => expect(Math.abs(lp! - Math.log(reference[i][tokens[i + 1]]))).toBeLessThan(5e-3));
+    } finally {
+      await gateway.close();
+      for (const m of all) await m.close();
+    }
   });
 });
 
