@@ -190,8 +190,8 @@ describe("cogen serve: a MoE GGUF is one model", () => {
       const reference = await referenceDistributions(hf, tokens);
       const served = choice.logprobs.token_logprobs.slice(1, tokens.length);
       expect(served.length).toBe(tokens.length - 1);
-      // Served models use llama.cpp's default F16 key/value cache (≈ 1e-3 in log-probability).
-      served.forEach((lp, i) => expect(Math.abs(lp! - Math.log(reference[i][tokens[i + 1]]))).toBeLessThan(5e-3));
+      // Served models use llama.cpp's default F16 key/value cache (|Δp| ≈ 5e-4 on dense models too).
+      served.forEach((lp, i) => expect(Math.abs(Math.exp(lp!) - reference[i][tokens[i + 1]])).toBeLessThan(2e-3));
     } finally {
       await gateway.close();
       for (const m of all) await m.close();
