@@ -1,6 +1,7 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { main } from "../../src/cli/main.js";
 import { ConfigError } from "../../src/core/errors.js";
 import { buildMoe } from "../../src/fuse/moe/build.js";
 import { parseMoeConfig } from "../../src/formats/moe-config.js";
@@ -267,6 +268,26 @@ describe("cogen moe: bad input", () => {
     const report = await buildMoe({ config: configText(), outDir: out, dryRun: true });
     expect(report.tensors).toBe(base.config.numLayers * (6 + 1 + 4 * 3) + 3);
     await expect(fs.stat(out)).rejects.toThrow();
+  });
+});
+
+describe("cogen moe (CLI)", () => {
+  it("builds with --json and --non-expert, and exits 1 with every flag problem listed", async () => {
+    const cfg = path.join(root, "cli.yml");
+    await fs.writeFile(cfg, configText());
+    const out = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    const code = await main(["moe", cfg, path.join(root, "cli-out"), "--json", "--non-expert", "average", "--out-format", "gguf"]);
+    const printed = out.mock.calls.map((c) => String(c[0])).join("");
+    out.mockRestore();
+    expect(code).toBe(0);
+    expect(JSON.parse(printed)).toMatchObject({ experts: 4, expertsPerToken: 2, gateMode: "random", nonExpert: "average", files: ["model.gguf", "README.md"] });
+    const err = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const bad = await main(["moe", cfg, path.join(root, "cli-bad"), "--out-format", "onnx", "--non-expert", "mean"]);
+    const message = err.mock.calls.flat().join("\n");
+    err.mockRestore();
+    expect(bad).toBe(1);
+    expect(message).toContain("--out-format: expected hf or gguf, got 'onnx'");
+    expect(message).toContain("--non-expert: expected base or average, got 'mean'");
   });
 });
 
