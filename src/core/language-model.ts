@@ -1,7 +1,8 @@
 /**
  * The LanguageModel contract: the one interface every backend (llama.cpp, an OpenAI-compatible
- * server) and every composite (router, ensemble, cascade) implements. A composite of language
- * models is a language model, so anything that accepts one accepts the other.
+ * server) and every composite (the router and the token-level ensemble in src/fuse) implements.
+ * A composite of language models is a language model, so anything that accepts one accepts the
+ * other.
  *
  * Contexts are text, not token ids, so models with different tokenizers can be compared and
  * combined. Token-level variants exist only where a backend allows them (`tokenize`,
