@@ -6,7 +6,7 @@ import { ConfigError, InputFileError } from "../../src/core/errors.js";
 import { parseModelsFile } from "../../src/formats/models-file.js";
 import { openGguf } from "../../src/formats/gguf/reader.js";
 import { buildZoo } from "../../src/zoo/build/build.js";
-import { evaluateZoo } from "../../src/zoo/build/evaluate.js";
+import { evaluateZoo } from "../../src/eval/zoo-eval.js";
 import { dealJobs } from "../../src/zoo/build/lanes.js";
 import { readZooManifest, specialisation, type ZooManifest, type ZooModelEntry } from "../../src/zoo/build/manifest.js";
 import { ggufParity, klDivergence, loraParity } from "../../src/models/llamacpp/parity.js";
