@@ -4,7 +4,7 @@ import type { GenerateChunk, LanguageModel } from "../core/language-model.js";
 import { CogenError, ConfigError } from "../core/errors.js";
 import { GatewayMetrics } from "./metrics.js";
 import { GatewayError, invalidRequest } from "./openai-errors.js";
-import { tokenLogprobs } from "./logprobs.js";
+import { completionLogprobs } from "./logprobs.js";
 import { asBody, parseMessages, parsePrompt, parseSampling, renderChat, type Limits, type SamplingRequest } from "./requests.js";
 
 /**
@@ -146,19 +146,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     const result = sampling.maxTokens === 0
       ? { text: "", reason: "length" as const, usage: await usageFor(model, prompt, 0) }
       : await runToCompletion(reply, model, prompt, sampling);
-    let lp = null;
-    if (typeof logprobs === "number") {
-      const generated = await tokenLogprobs(model, prompt, result.text, logprobs, false, echo ? prompt.length : 0);
-      if (echo) {
-        const prefix = await tokenLogprobs(model, "", prompt, logprobs, true);
-        lp = {
-          tokens: [...prefix.tokens, ...generated.tokens],
-          token_logprobs: [...prefix.token_logprobs, ...generated.token_logprobs],
-          top_logprobs: prefix.top_logprobs && generated.top_logprobs ? [...prefix.top_logprobs, ...generated.top_logprobs] : null,
-          text_offset: [...prefix.text_offset, ...generated.text_offset],
-        };
-      } else lp = generated;
-    }
+    const lp = typeof logprobs === "number" ? await completionLogprobs(model, prompt, result.text, logprobs, echo) : null;
     return { ...head, choices: [{ index: 0, text: (echo ? prompt : "") + result.text, logprobs: lp, finish_reason: result.reason }], usage: result.usage };
   });
 
