@@ -250,7 +250,8 @@ async function planTokenizer(config: MergeConfig, models: Map<string, OpenedMode
       perModel.set(key, vocab);
       jsons.set(key, json);
     } catch (e) {
-      problems.push((e as Error).message);
+      if (!InputFileError.isInstance(e)) throw e;
+      problems.push(e.message);
     }
   }
   if (problems.length) throw new ConfigError(problems, "tokenizer_source");
