@@ -81,6 +81,15 @@ describe("cogen moe: assembly", () => {
     expect(gate.length).toBe(4 * base.config.hiddenSize);
   });
 
+  it("takes experts from GGUF files as well as HF folders", async () => {
+    const out = path.join(root, "moe-from-gguf");
+    const gguf = await experts[1].gguf("f32");
+    await buildMoe({ config: configText({ models: [experts[0].dir, gguf] }), outDir: out });
+    const moe = await hfTensors(out);
+    const e1 = await hfTensors(experts[1].dir);
+    expect(moe.get("model.layers.1.block_sparse_moe.experts.1.w2.weight")).toEqual(e1.get("model.layers.1.mlp.down_proj.weight"));
+  });
+
   it("averages attention, norms and embeddings over the experts with cogen_non_expert: average", async () => {
     const out = path.join(root, "moe-avg");
     await buildMoe({ config: configText({ extra: "cogen_non_expert: average" }), outDir: out });
