@@ -6,6 +6,7 @@ import { ConfigError } from "../../src/core/errors.js";
 import { buildMoe } from "../../src/fuse/moe/build.js";
 import { parseMoeConfig } from "../../src/formats/moe-config.js";
 import { readLlamaConfig } from "../../src/formats/hf/config.js";
+import { convertGgufToHf } from "../../src/formats/convert/gguf-to-hf.js";
 import { openGguf } from "../../src/formats/gguf/reader.js";
 import { checkLlamaCppRequirements } from "../../src/formats/gguf/llama-check.js";
 import { openHfWeights, writeSafetensorsFile } from "../../src/formats/safetensors/index.js";
@@ -177,6 +178,17 @@ describe("cogen moe: llama.cpp", () => {
     llamaForward(config, (n) => weights.get(n)!, tokens, { onRouting: (_l, _p, chosen) => pairs.add([...chosen].sort().join(",")) });
     expect(new Set([...pairs].flatMap((p) => p.split(","))).size).toBe(4);
     expect(pairs.size).toBeGreaterThan(2);
+  });
+
+  it("converts the MoE GGUF back to the same Mixtral folder, bit for bit in F32", async () => {
+    const hf = path.join(root, "moe-parity-hf");
+    const back = path.join(root, "moe-back");
+    await convertGgufToHf(path.join(root, "moe-parity-gguf", "model.gguf"), back);
+    const a = await hfTensors(hf);
+    const b = await hfTensors(back);
+    expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
+    for (const [name, data] of a) expect(b.get(name), name).toEqual(data);
+    expect((await readLlamaConfig(back)).moe).toEqual({ experts: 4, expertsPerToken: 2 });
   });
 
   it("equals the dense model when every expert is the same dense FFN (TypeScript and llama.cpp)", async () => {
