@@ -46,7 +46,7 @@ export type CombineRule = "min-ce" | "avg-ce";
 export const CE_WEIGHT_TEMPERATURE_BPB = 0.05;
 const EMPTY = 0xffffffff;
 
-export function bitsPerByte(source: SourceTopK): number {
+export function sourceBitsPerByte(source: SourceTopK): number {
   return source.bytes > 0 ? source.nats / source.bytes / Math.LN2 : Number.POSITIVE_INFINITY;
 }
 
@@ -56,7 +56,7 @@ export function bitsPerByte(source: SourceTopK): number {
  * in proportion. Throws when no source scored the text.
  */
 export function sourceWeights(sources: readonly (SourceTopK | undefined)[], rule: CombineRule, priors?: Float64Array, temperature = CE_WEIGHT_TEMPERATURE_BPB): Float64Array {
-  const scores = sources.map((s, i) => (s ? -bitsPerByte(s) / temperature + Math.log(priors ? priors[i] : 1) : Number.NEGATIVE_INFINITY));
+  const scores = sources.map((s, i) => (s ? -sourceBitsPerByte(s) / temperature + Math.log(priors ? priors[i] : 1) : Number.NEGATIVE_INFINITY));
   const best = Math.max(...scores);
   if (!Number.isFinite(best)) throw new RangeError("no source scored this text");
   const weights = new Float64Array(sources.length);
