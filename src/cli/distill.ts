@@ -6,7 +6,7 @@ import { ConfigError } from "../core/errors.js";
 import { silentProgress, streamProgress } from "../core/progress.js";
 import { readModelsFile } from "../formats/models-file.js";
 import { readDistillCorpus } from "../fuse/distill/corpus.js";
-import { DEFAULT_TEXTS_PER_SHARD, DEFAULT_TOP_K, distillTargets } from "../fuse/distill/targets.js";
+import { DEFAULT_TEXTS_PER_SHARD, DEFAULT_TOP_K, distillTargets, type TargetQueue } from "../fuse/distill/targets.js";
 import { ModelPool } from "../models/pool.js";
 import { parseFlags, parseSize } from "./args.js";
 import { formatTable, printJson } from "./output.js";
@@ -20,6 +20,7 @@ const HELP = `usage: cogen distill <targets|prefs> [options]
            A rerun resumes: finished shards are kept, the rest computed.
     --top-k K          candidates per position (default ${DEFAULT_TOP_K})
     --shard-texts N    texts per shard (default ${DEFAULT_TEXTS_PER_SHARD})
+    --queue URL        redis://HOST:PORT: hand jobs to 'cogen worker' processes instead of running here
     --memory SIZE      keep loaded local models under SIZE
     --gpu              let llama.cpp use a GPU
     --json             print the report as JSON
@@ -49,6 +50,7 @@ async function targets(argv: string[]): Promise<number> {
     "top-k": { type: "string", default: String(DEFAULT_TOP_K) },
     "shard-texts": { type: "string", default: String(DEFAULT_TEXTS_PER_SHARD) },
     memory: { type: "string" },
+    queue: { type: "string" },
     gpu: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
     quiet: { type: "boolean", default: false },
@@ -59,6 +61,7 @@ async function targets(argv: string[]): Promise<number> {
   if (!Number.isInteger(k) || k < 1 || k > 1000) problems.push(`--top-k must be an integer in [1, 1000], got '${values["top-k"]}'`);
   const perShard = Number(values["shard-texts"]);
   if (!Number.isInteger(perShard) || perShard < 1) problems.push(`--shard-texts must be a positive integer, got '${values["shard-texts"]}'`);
+  if (values.queue !== undefined && !/^rediss?:\/\//.test(values.queue)) problems.push(`--queue must be a redis://HOST:PORT URL, got '${values.queue}'`);
   if (problems.length > 0) throw new ConfigError(problems, "flags");
   const sources = await readModelsFile(values.sources!);
   const corpus = await readDistillCorpus(values.corpus!);
@@ -68,11 +71,17 @@ async function targets(argv: string[]): Promise<number> {
     open: (spec) => openModel(spec, { gpu: values.gpu ? "auto" : false }),
   });
   const progress = values.quiet || values.json ? silentProgress : streamProgress();
+  let queue: TargetQueue | undefined;
+  if (values.queue) {
+    const { bullMqTargetQueue } = await import("../fuse/distill/target-queue.js");
+    queue = bullMqTargetQueue(values.queue);
+  }
   let report;
   try {
-    report = await distillTargets({ sources, corpus, out: values.out!, k, textsPerShard: perShard, pool, progress });
+    report = await distillTargets({ sources, corpus, out: values.out!, k, textsPerShard: perShard, pool, queue, progress });
   } finally {
     await pool.close();
+    await queue?.close();
   }
   if (values.json) {
     printJson(report);

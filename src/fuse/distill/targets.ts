@@ -63,8 +63,8 @@ export function inProcessTargetQueue(pool: ModelPool, onText?: () => void): Targ
     async run(jobs, onOutcome) {
       const failed = new Set<string>();
       for (const [i, job] of jobs.entries()) {
-        if (failed.has(job.source.id)) {
-          await onOutcome(job, { error: `not attempted: an earlier job of '${job.source.id}' failed` });
+        if (failed.has(job.expert.id)) {
+          await onOutcome(job, { error: `not attempted: an earlier job of '${job.expert.id}' failed` });
           continue;
         }
         let shard: TopKShard;
@@ -72,13 +72,13 @@ export function inProcessTargetQueue(pool: ModelPool, onText?: () => void): Targ
           shard = await executeTargetJob(job, pool, onText);
         } catch (error) {
           if (!CogenError.isInstance(error)) throw error;
-          failed.add(job.source.id);
+          failed.add(job.expert.id);
           await onOutcome(job, { error: error.message });
           continue;
         }
         await onOutcome(job, { shard });
         // An expert's model is closed after its last job, so sources do not pile up in memory.
-        if (jobs[i + 1]?.source.id !== job.source.id) await pool.evict(job.source);
+        if (jobs[i + 1]?.expert.id !== job.expert.id) await pool.evict(job.expert);
       }
     },
     async close() {},
@@ -121,15 +121,15 @@ export async function distillTargets(options: DistillTargetsOptions): Promise<Di
   for (const [s, spec] of options.sources.entries()) {
     for (let first = 0, index = 0; first < texts.length; first += perShard, index++) {
       const slice = texts.slice(first, first + perShard);
-      const base = { sourceHash: sources[s].hash, k, first, texts: slice };
-      jobs.push({ ...base, id: targetJobId(base), source: spec, file: shardFileName(spec.id, index) });
+      const base = { expert: spec, sourceHash: sources[s].hash, k, first, texts: slice };
+      jobs.push({ ...base, id: targetJobId(base), file: shardFileName(spec.id, index) });
     }
   }
   const entries = new Map<string, ShardEntry>();
   const shardTexts = new Map<string, TopKShard["texts"]>();
   const record = (job: TargetJob, bytes: Uint8Array, shard: TopKShard) => {
     entries.set(job.file, {
-      source: job.source.id, file: job.file, first: job.first, texts: job.texts.length,
+      source: job.expert.id, file: job.file, first: job.first, texts: job.texts.length,
       positions: shard.end.length, bytes: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex"),
     });
     shardTexts.set(job.file, shard.texts);
@@ -161,9 +161,9 @@ export async function distillTargets(options: DistillTargetsOptions): Promise<Di
         if (options.queue) progress.tick(job.texts.length);
         return;
       }
-      const failure = failures.get(job.source.id) ?? { source: job.source.id, error: outcome.error ?? "failed", shards: 0 };
+      const failure = failures.get(job.expert.id) ?? { source: job.expert.id, error: outcome.error ?? "failed", shards: 0 };
       failure.shards++;
-      failures.set(job.source.id, failure);
+      failures.set(job.expert.id, failure);
       progress.tick(job.texts.length);
     });
   } finally {
@@ -174,7 +174,7 @@ export async function distillTargets(options: DistillTargetsOptions): Promise<Di
   if (failures.size === 0) {
     const skips: TargetsManifest["skips"] = {};
     for (const job of jobs) {
-      const counts = (skips[job.source.id] ??= {});
+      const counts = (skips[job.expert.id] ??= {});
       for (const t of shardTexts.get(job.file)!) if (t.skip) counts[t.skip as SkipReason] = (counts[t.skip as SkipReason] ?? 0) + 1;
     }
     manifest = {
