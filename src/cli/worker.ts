@@ -4,8 +4,8 @@
  */
 import { ConfigError } from "../core/errors.js";
 import { readModelsFile, type ExpertSpec } from "../formats/models-file.js";
-import { startEvalWorker } from "../jobs/bullmq.js";
-import { executeEvalJob } from "../jobs/execute.js";
+import { startEvalWorker } from "../eval/jobs/bullmq.js";
+import { executeEvalJob } from "../eval/jobs/execute.js";
 import { ModelPool } from "../models/pool.js";
 import { openModel } from "../models/open.js";
 import { parseFlags, parseSize } from "./args.js";

@@ -1,8 +1,9 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { InputFileError } from "../../core/errors.js";
-import { bytesToByteLevel, byteLevelToBytes } from "../../formats/hf/byte-level.js";
-import { TokenType, vocabFromTokenizerJson, type GgufVocab } from "../../formats/hf/tokenizer.js";
+import { bytesToByteLevel } from "../../formats/hf/byte-level.js";
+import { vocabTokenBytes } from "../../formats/hf/token-bytes.js";
+import { vocabFromTokenizerJson, type GgufVocab } from "../../formats/hf/tokenizer.js";
 import { GPT2_PATTERN, type BpeFlavour } from "../bpe-train.js";
 
 /**
@@ -46,7 +47,7 @@ export function bpeTokenizer(files: TokenizerFiles, source = "tokenizer.json"): 
   vocab.tokens.forEach((t, i) => {
     if (!idOf.has(t)) idOf.set(t, i);
   });
-  const bytesOf = vocab.tokens.map((text, id) => tokenToBytes(vocab, text, id));
+  const bytesOf = vocab.tokens.map((_, id) => vocabTokenBytes(vocab, id));
   const encodeWord = flavour === "byte-level" ? byteLevelWordEncoder(vocab, idOf, source) : spmWordEncoder(vocab, idOf, source);
   const cache = new Map<string, number[]>();
   const cached = (word: string): number[] => {
@@ -118,13 +119,6 @@ async function readJsonObject(file: string, required: boolean): Promise<Record<s
   return value as Record<string, unknown>;
 }
 
-function tokenToBytes(vocab: GgufVocab, text: string, id: number): Uint8Array {
-  const type = vocab.tokenTypes[id];
-  if (type === TokenType.control || type === TokenType.unknown || type === TokenType.unused) return new Uint8Array(0);
-  if (vocab.model === "gpt2") return type === TokenType.userDefined ? encoder.encode(text) : (byteLevelToBytes(text) ?? encoder.encode(text));
-  if (type === TokenType.byte) return Uint8Array.of(parseInt(text.slice(3, 5), 16));
-  return encoder.encode(text.replaceAll(SPACE, " "));
-}
 
 /** GPT-2 style BPE on one pre-tokenized word (already in byte-level characters). */
 function byteLevelWordEncoder(vocab: GgufVocab, idOf: Map<string, number>, source: string): (word: string) => number[] {

@@ -6,9 +6,9 @@
  * moves the job back to the queue (stalled-job recovery) and another worker runs it again.
  */
 import { Job, Queue, QueueEvents, Worker, type ConnectionOptions } from "bullmq";
-import { ConfigError } from "../core/errors.js";
-import type { ResultRecord } from "../eval/result.js";
-import type { ExpertSpec } from "../formats/models-file.js";
+import { ConfigError } from "../../core/errors.js";
+import type { ResultRecord } from "../result.js";
+import type { ExpertSpec } from "../../formats/models-file.js";
 import type { EvalJob } from "./job.js";
 import type { JobOutcome, JobQueue } from "./queue.js";
 
