@@ -3,17 +3,19 @@
  * preference records, with LoRA or a full fine-tune; export HF + GGUF (+ PEFT and llama.cpp
  * adapters), checked in llama.cpp.
  */
-import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { ConfigError, InputFileError } from "../core/errors.js";
-import { silentProgress, streamProgress } from "../core/progress.js";
-import { forEachJsonlObject } from "../formats/jsonl.js";
+import { silentProgress, streamProgress, type Progress } from "../core/progress.js";
+import type { FusionMode } from "../fuse/distill/build-pivot-targets.js";
+import { readDistillCorpus, type DistillCorpus } from "../fuse/distill/corpus.js";
 import { DEFAULT_FPO_BETA } from "../fuse/distill/fpo-objective.js";
 import { readFpoRecords } from "../fuse/distill/fpo-records.js";
+import { preparePivot } from "../fuse/distill/pivot.js";
 import type { PivotTargets } from "../fuse/distill/pivot-targets.js";
+import { pivotTargetsOf } from "../fuse/distill/targets-reader.js";
 import { disposeTeacher, loadTeacher, teacherTargets, teacherViews, type Teacher } from "../fuse/distill/teacher-targets.js";
 import { DEFAULT_KD_LAMBDA, trainPivot } from "../fuse/distill/train-pivot.js";
-import { readBpeTokenizer } from "../zoo/train/tokenize.js";
+import { readBpeTokenizer, type BpeTokenizer } from "../zoo/train/tokenize.js";
 import { parseFlags } from "./args.js";
 import { printJson } from "./output.js";
 
@@ -21,8 +23,9 @@ const HELP = `usage: cogen distill train --pivot HF_DIR --out DIR [targets | pre
 
 Train a pivot (any llama-family Hugging Face folder cogen's trainer runs) on
   kd   λ·CLM + (1 − λ)·fusion: KL(fused ‖ pivot) on aligned targets, the 1-D Wasserstein (ULD)
-       distance on sorted top-k probabilities — targets from
-         --teachers DIR,DIR,… --corpus TEXTS   the teachers' own forward passes (HF folders)
+       distance on sorted top-k probabilities — on the texts of --corpus TEXTS, with targets from
+         --targets DIR          'cogen distill targets' on the same corpus (any sources), or
+         --teachers DIR,DIR,…   the teachers' own forward passes (HF folders cogen's trainer runs)
   fpo  InfiFPO on preference records: --prefs FILE.jsonl ('cogen distill prefs')
 Writes DIR/hf, DIR/model.gguf and for LoRA DIR/lora (PEFT) and DIR/lora.gguf, each checked
 against cogen's forward pass in llama.cpp. Deterministic in --seed; resumes from DIR/checkpoint.
@@ -40,7 +43,7 @@ TEXTS: .txt (one text per line) or .jsonl (objects with a string "text").`;
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
     pivot: { type: "string" }, out: { type: "string" }, objective: { type: "string", default: "kd" },
-    teachers: { type: "string" }, corpus: { type: "string" }, prefs: { type: "string" },
+    targets: { type: "string" }, teachers: { type: "string" }, corpus: { type: "string" }, prefs: { type: "string" },
     lambda: { type: "string" }, fusion: { type: "string", default: "aligned,uld" }, "top-k": { type: "string", default: "8" },
     lora: { type: "string" }, alpha: { type: "string" }, full: { type: "boolean", default: false },
     steps: { type: "string", default: "200" }, batch: { type: "string", default: "16" }, "seq-len": { type: "string", default: "64" },
@@ -77,7 +80,7 @@ export async function run(argv: string[]): Promise<number> {
   const alpha = values.alpha ? num("alpha", values.alpha) : rank;
   const modes = values.fusion!.split(",").map((m) => m.trim());
   for (const m of modes) if (m !== "aligned" && m !== "uld") problems.push(`--fusion: unknown mode '${m}' (aligned, uld)`);
-  if (objective === "kd" && (!values.teachers || !values.corpus)) problems.push("--objective kd needs --teachers DIR,… and --corpus TEXTS");
+  if (objective === "kd" && (!values.corpus || !values.targets === !values.teachers)) problems.push("--objective kd needs --corpus TEXTS and one of --targets DIR or --teachers DIR,…");
   if (objective === "fpo" && !values.prefs) problems.push("--objective fpo needs --prefs FILE.jsonl");
   if (problems.length) throw new ConfigError(problems, "distill train");
 
@@ -89,21 +92,13 @@ export async function run(argv: string[]): Promise<number> {
     const pivotTokenizer = await readBpeTokenizer(values.pivot!).catch((error: Error) => {
       throw new ConfigError([`--pivot ${values.pivot}: cannot read the pivot's tokenizer (${error.message})`]);
     });
-    const texts = await readCorpus(values.corpus!);
-    parityContexts = texts.slice(0, 2);
-    const teachers: Teacher[] = [];
-    try {
-      for (const dir of values.teachers!.split(",")) teachers.push(await loadTeacher(dir.trim(), dir.trim()));
-      targets = [];
-      progress.start("distillation targets", texts.length, "texts");
-      for (const text of texts) {
-        targets.push(teacherTargets(text, pivotTokenizer, teachers, { k, aligned: modes.includes("aligned"), uld: modes.includes("uld") }, teacherViews(text, teachers, k)));
-        progress.tick(1);
-      }
-      progress.done();
-    } finally {
-      teachers.forEach(disposeTeacher);
-    }
+    const corpus = await readDistillCorpus(values.corpus!);
+    const fusion = { k, modes: modes as FusionMode[] };
+    targets = values.targets
+      ? await targetsFromDir(values.targets, corpus, pivotTokenizer, fusion, progress)
+      : await targetsFromTeachers(values.teachers!.split(",").map((d) => d.trim()), corpus, pivotTokenizer, fusion, progress);
+    if (targets.length === 0) throw new InputFileError(values.corpus!, "no text of the corpus has targets (every one was skipped)");
+    parityContexts = corpus.texts.filter((t) => !t.skip).slice(0, 2).map((t) => t.text);
   }
   const records = objective === "fpo" ? await readFpoRecords(values.prefs!) : undefined;
   if (records) parityContexts = records.slice(0, 2).map((r) => r.prompt + r.chosen);
@@ -122,23 +117,34 @@ export async function run(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** Texts to distil on: one per line of a .txt file, or the "text" of every object of a .jsonl file. */
-async function readCorpus(file: string): Promise<string[]> {
-  let raw: string;
+/** The shipped path: 'cogen distill targets' output, fused onto the pivot's tokens (FuseLLM alignment, ULD). */
+async function targetsFromDir(dir: string, corpus: DistillCorpus, tokenizer: BpeTokenizer, fusion: { k: number; modes: FusionMode[] }, progress: Progress): Promise<PivotTargets[]> {
+  const targets: PivotTargets[] = [];
+  progress.start("pivot targets", corpus.texts.length, "texts");
+  for await (const t of pivotTargetsOf(dir, corpus, preparePivot(tokenizer), fusion)) {
+    targets.push(t.targets);
+    progress.tick(1);
+  }
+  progress.done();
+  return targets;
+}
+
+/** Teachers cogen's trainer can load, run in process (teacher-targets.ts). */
+async function targetsFromTeachers(dirs: string[], corpus: DistillCorpus, tokenizer: BpeTokenizer, fusion: { k: number; modes: FusionMode[] }, progress: Progress): Promise<PivotTargets[]> {
+  const teachers: Teacher[] = [];
   try {
-    raw = await fs.readFile(file, "utf8");
-  } catch (error) {
-    throw new InputFileError(file, `cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    for (const dir of dirs) teachers.push(await loadTeacher(dir, dir));
+    const targets: PivotTargets[] = [];
+    const texts = corpus.texts.filter((t) => !t.skip);
+    progress.start("distillation targets", texts.length, "texts");
+    for (const { text } of texts) {
+      const options = { k: fusion.k, aligned: fusion.modes.includes("aligned"), uld: fusion.modes.includes("uld") };
+      targets.push(teacherTargets(text, tokenizer, teachers, options, teacherViews(text, teachers, fusion.k)));
+      progress.tick(1);
+    }
+    progress.done();
+    return targets;
+  } finally {
+    teachers.forEach(disposeTeacher);
   }
-  const texts: string[] = [];
-  if (file.endsWith(".jsonl")) {
-    forEachJsonlObject(raw, file, "with a string \"text\"", (r, line) => {
-      if (typeof r.text !== "string" || r.text.trim() === "") throw new InputFileError(file, `"text" must be a non-empty string`, line);
-      texts.push(r.text);
-    });
-  } else {
-    for (const line of raw.split("\n")) if (line.trim() !== "") texts.push(line);
-  }
-  if (texts.length === 0) throw new InputFileError(file, "holds no texts");
-  return texts;
 }

@@ -150,7 +150,7 @@ describe("buildZoo --quick", () => {
     const expert = grown.models.find((m) => m.id === "a/experts/medicine")!;
     expect(centralised.steps).toBe(2 * expert.steps);
     expect([centralised.lr, centralised.batchSize, centralised.seqLen, centralised.method, centralised.data]).toEqual([expert.lr, expert.batchSize, expert.seqLen, expert.method, "mixture"]);
-    expect(centralised.parity!.maxKl).toBeLessThanOrEqual(1e-4);
+    expect(await ggufParity(path.join(out, centralised.files.hf), path.join(out, centralised.files.gguf), ["disease: an impairment of health"])).toBeLessThanOrEqual(1e-4);
 
     // cogen zoo eval on it: llama.cpp through the eval runner, one cell per model × domain × kind.
     const report = await evaluateZoo(out, { kinds: ["bitsPerByte", "continuation"], perDomain: 1, models: ["a-base", "a-expert-medicine"], results: path.join(root, "results.jsonl") });
