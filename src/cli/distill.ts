@@ -11,7 +11,7 @@ import { ModelPool } from "../models/pool.js";
 import { parseFlags, parseSize } from "./args.js";
 import { formatTable, printJson } from "./output.js";
 
-const HELP = `usage: cogen distill <targets|prefs> [options]
+const HELP = `usage: cogen distill <targets|prefs|train> [options]
 
   targets  --sources MODELS.yml --corpus TEXTS --out DIR
            every source's top-K next tokens at every position of every text (its own
@@ -26,11 +26,19 @@ const HELP = `usage: cogen distill <targets|prefs> [options]
     --json             print the report as JSON
     --quiet            no progress
 
+  train    --pivot HF_DIR --out DIR (--corpus TEXTS --targets DIR | --prefs FILE.jsonl)
+           train a pivot on the fused targets (λ·CLM + KL / ULD) or InfiFPO records;
+           'cogen distill train --help' lists its options.
+
 Exit status 3 when some source failed (the manifest is then not written).`;
 
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === "targets") return targets(rest);
+  if (sub === "train") {
+    const { run: train } = await import("./distill-train.js");
+    return train(rest);
+  }
   if (sub === "prefs") {
     const { run: prefs } = await import("./distill-prefs.js");
     return prefs(rest);
@@ -39,7 +47,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(HELP);
     return sub === undefined ? 2 : 0;
   }
-  throw new ConfigError([`unknown subcommand '${sub}' (expected targets or prefs)`], "distill");
+  throw new ConfigError([`unknown subcommand '${sub}' (expected targets, prefs or train)`], "distill");
 }
 
 async function targets(argv: string[]): Promise<number> {

@@ -54,7 +54,9 @@ export function disposeTeacher(teacher: Teacher): void {
   disposeTrainModel(teacher.model);
 }
 
-interface TeacherView {
+/** One teacher's top-k at every position of one text, in its own tokenisation. */
+export interface TeacherView {
+  k: number;
   /** Byte offset where each of the teacher's tokens starts, and the total. */
   starts: number[];
   /** Per position: top-k ids and probabilities (descending). */
@@ -63,14 +65,18 @@ interface TeacherView {
   bitsPerByte: number;
 }
 
-/** Targets for one text (already checked to fit every model's context). */
-export function teacherTargets(text: string, pivot: BpeTokenizer, teachers: readonly Teacher[], options: TeacherTargetOptions): PivotTargets {
+/**
+ * Targets for one text (already checked to fit every model's context). `views` (from
+ * teacherViews, same teachers and k) saves the forward passes when one text feeds several runs.
+ */
+export function teacherTargets(text: string, pivot: BpeTokenizer, teachers: readonly Teacher[], options: TeacherTargetOptions, views?: readonly TeacherView[]): PivotTargets {
   if (!options.aligned && !options.uld) throw new ConfigError(["teacher targets: ask for aligned, uld or both"]);
   const tokens = Int32Array.from(pivot.encode(text));
   const n = tokens.length;
   const { k } = options;
   const pivotStarts = byteStarts(pivot, tokens);
-  const views = teachers.map((t) => teacherView(t, text, k));
+  views ??= teacherViews(text, teachers, k);
+  if (views.length !== teachers.length || views.some((v) => v.k !== k)) throw new ConfigError(["teacher targets: the views do not match the teachers and k"]);
   const out: PivotTargets = { tokens };
   if (options.aligned) {
     let best = 0;
@@ -113,6 +119,10 @@ export function teacherTargets(text: string, pivot: BpeTokenizer, teachers: read
   return out;
 }
 
+export function teacherViews(text: string, teachers: readonly Teacher[], k: number): TeacherView[] {
+  return teachers.map((t) => teacherView(t, text, k));
+}
+
 function teacherView(teacher: Teacher, text: string, k: number): TeacherView {
   const { tokenizer, model } = teacher;
   const ids = tokenizer.encode(text);
@@ -138,7 +148,7 @@ function teacherView(teacher: Teacher, text: string, k: number): TeacherView {
     });
   }
   const starts = byteStarts(tokenizer, Int32Array.from(ids));
-  return { starts, topIds, topProbs, bitsPerByte: nats / Math.LN2 / Math.max(1, starts[starts.length - 1]!) };
+  return { k, starts, topIds, topProbs, bitsPerByte: nats / Math.LN2 / Math.max(1, starts[starts.length - 1]!) };
 }
 
 /** Byte offset where each token starts, plus the total byte length at the end. */
