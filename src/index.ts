@@ -192,6 +192,12 @@ export type { Pivot } from "./fuse/distill/pivot.js";
 export { readPivotTokenizer, preparePivot, pivotText } from "./fuse/distill/pivot.js";
 export type { BuildPivotTargetsOptions, FusionMode } from "./fuse/distill/build-pivot-targets.js";
 export { buildPivotTargets } from "./fuse/distill/build-pivot-targets.js";
+export { bullMqTargetQueue, startTargetWorker } from "./fuse/distill/target-queue.js";
+export type { FpoFusion, SourcePreferenceScore, FusedReference } from "./fuse/distill/infifpo.js";
+export { fuseReference } from "./fuse/distill/infifpo.js";
+export type { PreferencePair, InfiFpoRecord, DistillPrefsOptions } from "./fuse/distill/prefs.js";
+export { distillPrefs, readPreferencePairs } from "./fuse/distill/prefs.js";
+export { zooTrainingPairs } from "./fuse/distill/zoo-pairs.js";
 // Serving.
 export type { GatewayOptions, StartedGateway } from "./serve/gateway.js";
 export { createGateway, startGateway, isLoopback } from "./serve/gateway.js";

@@ -11,7 +11,7 @@ import { ModelPool } from "../models/pool.js";
 import { parseFlags, parseSize } from "./args.js";
 import { formatTable, printJson } from "./output.js";
 
-const HELP = `usage: cogen distill <targets|prefs|train> [options]
+const HELP = `usage: cogen distill <targets|prefs|pairs|train> [options]
 
   targets  --sources MODELS.yml --corpus TEXTS --out DIR
            every source's top-K next tokens at every position of every text (its own
@@ -25,6 +25,13 @@ const HELP = `usage: cogen distill <targets|prefs|train> [options]
     --gpu              let llama.cpp use a GPU
     --json             print the report as JSON
     --quiet            no progress
+
+  prefs    --sources MODELS.yml --pairs PAIRS.jsonl --out PREFS.jsonl
+           InfiFPO records (each source's length-normalised log-probabilities of chosen and
+           rejected, the fused reference); 'cogen distill prefs --help' lists its options.
+
+  pairs    --zoo --out PAIRS.jsonl
+           preference pairs from the zoo's TRAINING lines (cloze: true word vs a distractor).
 
   train    --pivot HF_DIR --out DIR (--corpus TEXTS --targets DIR | --prefs FILE.jsonl)
            train a pivot on the fused targets (λ·CLM + KL / ULD) or InfiFPO records;
@@ -43,11 +50,15 @@ export async function run(argv: string[]): Promise<number> {
     const { run: prefs } = await import("./distill-prefs.js");
     return prefs(rest);
   }
+  if (sub === "pairs") {
+    const { runPairs } = await import("./distill-prefs.js");
+    return runPairs(rest);
+  }
   if (sub === undefined || sub === "--help" || sub === "-h") {
     console.log(HELP);
     return sub === undefined ? 2 : 0;
   }
-  throw new ConfigError([`unknown subcommand '${sub}' (expected targets, prefs or train)`], "distill");
+  throw new ConfigError([`unknown subcommand '${sub}' (expected targets, prefs, pairs or train)`], "distill");
 }
 
 async function targets(argv: string[]): Promise<number> {
