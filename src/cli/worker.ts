@@ -55,6 +55,7 @@ export async function run(argv: string[]): Promise<number> {
     lockDurationMs: lock,
     onJob: values.quiet ? undefined : (job, outcome, detail) =>
       console.error(`${outcome} ${job.id}: ${job.expert.id}, ${job.items.length} items${detail ? ` (${detail})` : ""}`),
+    onError: (error) => console.error(`cogen worker: ${error.message} (retrying)`),
   });
   const targets = await startTargetWorker(values.queue!, pool, {
     localExperts,
