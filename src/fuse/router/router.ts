@@ -33,6 +33,11 @@ export interface RouterOptions {
    * sharpen the router's sense of a request's domain, and so the per-domain prior, at no cost.
    */
   domainItems?: readonly LabelledItem[];
+  /**
+   * How `route` finds neighbours: the inverted index (default), or "scan", a linear scan of every
+   * item with the same answers — the reference the index is tested and benchmarked against.
+   */
+  search?: "index" | "scan";
 }
 
 export interface RoutedExpert {
@@ -78,7 +83,8 @@ export class Router {
   }
 
   route(text: string): RouteDecision {
-    return this.decide(this.index.query(text, this.k));
+    const neighbours = this.options.search === "scan" ? this.index.scan(text, this.k) : this.index.query(text, this.k);
+    return this.decide(neighbours);
   }
 
   private decide(neighbours: Neighbour[]): RouteDecision {
