@@ -102,13 +102,24 @@ export class KnnIndex {
     const restNorm = new Float64Array(m + 1);
     for (let i = m - 1; i >= 0; i--) restNorm[i] = restNorm[i + 1] + v.values[order[i]] ** 2;
     for (let i = 0; i <= m; i++) restNorm[i] = Math.sqrt(restNorm[i]);
+    const restPostings = new Float64Array(m + 1);
+    for (let i = m - 1; i >= 0; i--) restPostings[i] = restPostings[i + 1] + postingStart[v.indices[order[i]] + 1] - postingStart[v.indices[order[i]]];
     let n = 0;
     let done = m;
     for (let i = 0; i < m; i++) {
       // Once k items have partial sums above all that is left, no untouched item can reach the top k.
-      if (i % 4 === 0 && n >= k && restNorm[i] + 2 * SLACK < this.kthLargest(n, k, exclude)) {
-        done = i;
-        break;
+      // Stopping pays when rescoring the items still in reach costs less than walking the rest.
+      const threshold = i % 4 === 0 && n >= k ? this.kthLargest(n, k, exclude) : 0;
+      if (threshold > 0 && restNorm[i] + 2 * SLACK < threshold) {
+        let inReach = 0;
+        for (let t = 0; t < n; t++) {
+          const item = touched[t];
+          if (dots[item] + restNorm[i] * Math.sqrt(Math.max(0, 1 + SLACK - squares[item])) + 2 * SLACK >= threshold) inReach++;
+        }
+        if (inReach * 4 * m < restPostings[i]) {
+          done = i;
+          break;
+        }
       }
       const j = order[i];
       const q = v.values[j];

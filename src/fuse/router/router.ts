@@ -33,11 +33,6 @@ export interface RouterOptions {
    * sharpen the router's sense of a request's domain, and so the per-domain prior, at no cost.
    */
   domainItems?: readonly LabelledItem[];
-  /**
-   * How `route` finds neighbours: the inverted index (default), or "scan", a linear scan of every
-   * item with the same answers — the reference the index is tested and benchmarked against.
-   */
-  search?: "index" | "scan";
 }
 
 export interface RoutedExpert {
@@ -82,8 +77,12 @@ export class Router {
     this.calibrate(options.calibrationItems ?? 2000);
   }
 
-  route(text: string): RouteDecision {
-    const neighbours = this.options.search === "scan" ? this.index.scan(text, this.k) : this.index.query(text, this.k);
+  /**
+   * `search` "scan" finds the same neighbours by a linear scan of every item instead of the
+   * inverted index: the reference the index is tested and benchmarked against.
+   */
+  route(text: string, search: "index" | "scan" = "index"): RouteDecision {
+    const neighbours = search === "scan" ? this.index.scan(text, this.k) : this.index.query(text, this.k);
     return this.decide(neighbours);
   }
 
