@@ -136,6 +136,7 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
       all.push(teacherTargets(text, pivot, teachers, { k: plan.k, aligned: true, uld: true }, views));
       fromB.push(teacherTargets(text, pivot, familyB, { k: plan.k, aligned: true, uld: true }, views.filter((_, i) => familyB.includes(teachers[i]!))));
       progress.tick(1);
+      if (all.length % 200 === 0) log(`pivots: targets ${all.length}/${texts.length}`);
     }
     progress.done();
     const targetSeconds = (Date.now() - started) / 1000;
@@ -229,7 +230,9 @@ async function trainingLines(manifest: ZooManifest): Promise<{ domain: string; l
 function packTexts(domains: { domain: string; lines: string[] }[], tokenizers: readonly BpeTokenizer[], plan: ZooPivotsPlan): { texts: { domain: string; text: string }[]; skipped: number } {
   const texts: { domain: string; text: string }[] = [];
   let skipped = 0;
-  const fits = (text: string) => tokenizers.every((t) => t.encode(text).length <= plan.maxTokens);
+  // Teachers of one family share a tokenizer: encode with each distinct one once.
+  const distinct = [...new Map(tokenizers.map((t) => [JSON.stringify(t.files.tokenizer), t])).values()];
+  const fits = (text: string) => distinct.every((t) => t.encode(text).length <= plan.maxTokens);
   for (const { domain, lines } of domains) {
     const rng = new Rng(sha32(`pivots/${plan.seed}/${domain}`));
     let made = 0;
