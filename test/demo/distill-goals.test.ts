@@ -78,6 +78,6 @@ describe("distillGoals", () => {
     expect(byStart("after FPO").met).toBe(false);
     expect(byStart("after FPO").detail).toMatch(/z = 1\.00 \(3 items\)/);
     // Best unified (router 2.1) against the centralised (2.15): reported, unified better.
-    expect(byStart("the best unified model is compared").detail).toMatch(/unified-router − a-centralised = -0\.050 ± 0\.000 \(the unified model is better/);
+    expect(byStart("the best unified model is compared").detail).toMatch(/unified-router − a-centralised = -0\.050 ± 0\.000 bpb \(the unified model is better/);
   });
 });
