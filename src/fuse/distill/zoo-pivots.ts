@@ -54,9 +54,9 @@ export function zooPivotsPlan(kind: "full" | "quick"): ZooPivotsPlan {
   }
   // Step counts sized for the shared 2-core machine (docs/ARCHITECTURE.md, fuse: distillation).
   return {
-    pivotFamily: "a", seed: 7, textsPerDomain: 200, maxTokens: 64, k: 8, parityContexts: 3,
-    kd: { steps: 200, batchSize: 16, seqLen: 64, lr: 4e-3, lambda: 0.5, lora: { rank: 16, alpha: 16 } },
-    fpo: { pairsPerDomain: 100, steps: 100, batchSize: 8, seqLen: 64, lr: 2e-3, beta: 2, lambda: 0.2, lora: { rank: 16, alpha: 16 } },
+    pivotFamily: "a", seed: 7, textsPerDomain: 120, maxTokens: 64, k: 8, parityContexts: 3,
+    kd: { steps: 150, batchSize: 16, seqLen: 64, lr: 4e-3, lambda: 0.5, lora: { rank: 16, alpha: 16 } },
+    fpo: { pairsPerDomain: 60, steps: 60, batchSize: 8, seqLen: 64, lr: 2e-3, beta: 2, lambda: 0.2, lora: { rank: 16, alpha: 16 } },
   };
 }
 
@@ -136,7 +136,7 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
       all.push(teacherTargets(text, pivot, teachers, { k: plan.k, aligned: true, uld: true }, views));
       fromB.push(teacherTargets(text, pivot, familyB, { k: plan.k, aligned: true, uld: true }, views.filter((_, i) => familyB.includes(teachers[i]!))));
       progress.tick(1);
-      if (all.length % 200 === 0) log(`pivots: targets ${all.length}/${texts.length}`);
+      if (all.length % 100 === 0) log(`pivots: targets ${all.length}/${texts.length}`);
     }
     progress.done();
     const targetSeconds = (Date.now() - started) / 1000;
