@@ -89,6 +89,8 @@ export interface ZooPivotEntry {
 export interface ZooPivotsManifest {
   format: typeof ZOO_PIVOTS_FORMAT;
   plan: ZooPivotsPlan;
+  /** sha256 of what decided the teachers and the pivot (their zoo jobs and data hashes). */
+  sources: string;
   texts: { count: number; hash: string; skipped: number };
   prefs: { count: number; hash: string };
   targetSeconds: number;
@@ -126,6 +128,13 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
     for (const e of experts) teachers.push(await loadTeacher(path.join(zoo, e.files.hf), e.id));
     const { texts, skipped } = packTexts(lines, [pivot, ...teachers.map((t) => t.tokenizer)], plan);
     const textsHash = sha256(texts.map((t) => t.text).join("\u0000"));
+    const sources = sha256(JSON.stringify([base, ...experts].map((m) => [m.id, m.job, m.dataHash])));
+    // Nothing changed since the last build: keep it without recomputing targets and pairs.
+    if (previous && previous.sources === sources && previous.texts.hash === textsHash && JSON.stringify(previous.plan) === JSON.stringify(plan)
+      && previous.models.length === 4 && (await Promise.all(previous.models.map((m) => exists(path.join(zoo, m.files.gguf))))).every(Boolean)) {
+      log(`pivots: kept ${previous.models.map((m) => m.id).join(", ")}`);
+      return previous;
+    }
     const familyB = teachers.filter((t) => experts.find((e) => e.id === t.id)!.family !== plan.pivotFamily);
     const started = Date.now();
     progress.start("distillation targets", texts.length, "texts");
@@ -143,7 +152,7 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
     log(`pivots: targets for ${texts.length} texts (${skipped} lines skipped) from ${teachers.length} teachers in ${targetSeconds.toFixed(0)} s`);
     const records = preferencePairs(lines, plan, teachers);
     const result: ZooPivotsManifest = {
-      format: ZOO_PIVOTS_FORMAT, plan,
+      format: ZOO_PIVOTS_FORMAT, plan, sources,
       texts: { count: texts.length, hash: textsHash, skipped },
       prefs: { count: records.length, hash: sha256(JSON.stringify(records)) },
       targetSeconds: Math.round(targetSeconds), models: [],
