@@ -53,6 +53,7 @@ export async function run(argv: string[]): Promise<number> {
     lockDurationMs: lock,
     onJob: values.quiet ? undefined : (job, outcome, detail) =>
       console.error(`${outcome} ${job.id}: ${job.expert.id}, ${job.items.length} items${detail ? ` (${detail})` : ""}`),
+    onError: (error) => console.error(`cogen worker: ${error.message} (retrying)`),
   });
   if (!values.quiet) console.error(`cogen worker: waiting for jobs on ${values.queue!.replace(/\/\/[^@/]*@/, "//")}`);
   await new Promise<void>((resolve) => {

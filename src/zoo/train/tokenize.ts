@@ -1,10 +1,10 @@
-import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { InputFileError } from "../../core/errors.js";
 import { bytesToByteLevel } from "../../formats/hf/byte-level.js";
 import { vocabTokenBytes } from "../../formats/hf/token-bytes.js";
 import { vocabFromTokenizerJson, type GgufVocab } from "../../formats/hf/tokenizer.js";
 import { GPT2_PATTERN, type BpeFlavour } from "../bpe-train.js";
+import { readJsonObject, readOptionalJsonObject } from "../../core/json-file.js";
 
 /**
  * Text → token ids for the tokenizers cogen trains (src/zoo/bpe-train.ts), computed exactly as
@@ -96,27 +96,10 @@ export function bpeTokenizer(files: TokenizerFiles, source = "tokenizer.json"): 
 /** Read tokenizer.json (and tokenizer_config.json when present) from a model folder. */
 export async function readBpeTokenizer(dir: string): Promise<BpeTokenizer> {
   const file = path.join(dir, "tokenizer.json");
-  const tokenizer = await readJsonObject(file, true);
-  const config = (await readJsonObject(path.join(dir, "tokenizer_config.json"), false)) ?? {};
-  return bpeTokenizer({ tokenizer: tokenizer!, config }, file);
-}
-
-async function readJsonObject(file: string, required: boolean): Promise<Record<string, unknown> | undefined> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, "utf8");
-  } catch {
-    if (required) throw new InputFileError(file, "missing: a trained tokenizer needs tokenizer.json");
-    return undefined;
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new InputFileError(file, `not valid JSON (${(error as Error).message})`);
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new InputFileError(file, "must be a JSON object");
-  return value as Record<string, unknown>;
+  const tokenizer = await readJsonObject(file, "missing: a trained tokenizer needs tokenizer.json");
+  // tokenizer_config.json is optional; an unreadable or corrupt one is an error, not `{}`.
+  const config = (await readOptionalJsonObject(path.join(dir, "tokenizer_config.json"))) ?? {};
+  return bpeTokenizer({ tokenizer, config }, file);
 }
 
 
