@@ -47,6 +47,8 @@ export interface MainJobReport {
   domains: string[];
   singles: string[];
   unified: string[];
+  /** Single checkpoints judged beside them but members of nothing: the distilled pivots and the centralised model. */
+  distilled: string[];
   rows: ScoreRow[];
   oracle: ScoreRow & { picks: Record<string, { bpb?: string; acc?: string }> };
   goals: Goal[];
@@ -182,7 +184,8 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
     const report: MainJobReport = {
       domains,
       singles: singles.map((m) => m.id),
-      unified: [...unified.map((m) => m.id), ...distilledUnified],
+      unified: unified.map((m) => m.id),
+      distilled: distilled.map((m) => m.id),
       rows: allRows,
       oracle,
       goals,
