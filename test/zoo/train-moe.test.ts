@@ -79,7 +79,7 @@ describe("trainer: Mixtral MoE layer", () => {
     const gate = trainableVariables(model).get(moeGateName(0))!;
     const { grads, value } = tf.variableGrads(() => lossOf(model, inputs, targets), [gate]);
     const analytic = grads[gate.name].dataSync();
-    const base = gate.dataSync().slice();
+    const base = Float32Array.from(gate.dataSync());
     const lossAt = (values: Float32Array) => {
       gate.assign(tf.tensor(values, gate.shape));
       return tf.tidy(() => lossOf(model, inputs, targets).dataSync()[0]);
