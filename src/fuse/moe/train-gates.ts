@@ -5,7 +5,7 @@ import { adamWStep, createAdamWState, DEFAULT_ADAMW, disposeAdamWState, type Ada
 import { initTrainingBackend, tf } from "../../zoo/train/backend.js";
 import type { Batch } from "../../zoo/train/batches.js";
 import { hasCheckpoint, loadCheckpoint, restoreCheckpoint, saveCheckpoint } from "../../zoo/train/checkpoint.js";
-import { readMixtralFolder } from "../../zoo/train/mixtral-hf.js";
+import { readMixtralFolder, withExpertsPerToken } from "../../zoo/train/mixtral-hf.js";
 import { checkInitWeights, createTrainModel, forwardLogits, tokenNll, trainableVariables, type RouteRecord, type TrainModel } from "../../zoo/train/model.js";
 import { loadBalancingLoss } from "../../zoo/train/moe.js";
 import { learningRateAt, type LrSchedule } from "../../zoo/train/schedule.js";
@@ -82,12 +82,12 @@ export async function trainGates(options: TrainGatesOptions): Promise<TrainGates
 
   const folder = await readMixtralFolder(options.moeDir);
   const tokenizer = await readBpeTokenizer(options.moeDir);
-  const moe = { ...folder.moe, expertsPerToken: options.expertsPerToken ?? folder.moe.expertsPerToken };
-  if (!Number.isSafeInteger(moe.expertsPerToken) || moe.expertsPerToken < 1 || moe.expertsPerToken > moe.experts) {
-    throw new ConfigError([`expertsPerToken must be between 1 and ${moe.experts} (got ${moe.expertsPerToken})`], "trainGates");
-  }
+  const experts = folder.config.moe!.experts;
+  const k = options.expertsPerToken ?? folder.config.moe!.expertsPerToken;
+  if (!Number.isSafeInteger(k) || k < 1 || k > experts) throw new ConfigError([`expertsPerToken must be between 1 and ${experts} (got ${k})`], "trainGates");
   const coef = options.routerAuxLossCoef ?? folder.routerAuxLossCoef;
-  const config = { ...folder.config, raw: { ...folder.config.raw, router_aux_loss_coef: coef } };
+  const tuned = withExpertsPerToken(folder.config, k);
+  const config = { ...tuned, raw: { ...tuned.raw, router_aux_loss_coef: coef } };
   const adamw: AdamWOptions = { ...DEFAULT_ADAMW, ...options.adamw };
   const schedule: LrSchedule = {
     lr: options.lr, total: options.steps,
@@ -99,7 +99,7 @@ export async function trainGates(options: TrainGatesOptions): Promise<TrainGates
   if (short.length) throw new ConfigError([`seqLen ${options.seqLen} needs more than ${options.seqLen} tokens of text per domain: ${short.join(", ")}`], "trainGates");
   const run = {
     kind: "train-gates", seed: options.seed, steps: options.steps, batchSize: options.batchSize, seqLen: options.seqLen, schedule, adamw,
-    expertsPerToken: moe.expertsPerToken, routerAuxLossCoef: coef, trainShared: options.trainShared ?? false,
+    expertsPerToken: k, routerAuxLossCoef: coef, trainShared: options.trainShared ?? false,
     domains: streams.map((s) => `${s.domain}:${s.tokens.length}`),
   };
 
@@ -108,10 +108,10 @@ export async function trainGates(options: TrainGatesOptions): Promise<TrainGates
   if (resume) {
     const mismatched = Object.keys(run).filter((k) => JSON.stringify(run[k as keyof typeof run]) !== JSON.stringify(resume.state.run[k]));
     if (mismatched.length) throw new ConfigError([`${checkpointDir} holds a checkpoint of a different run (differs in ${mismatched.join(", ")}); remove it or choose another checkpointDir`]);
-    checkInitWeights(config, resume.weights, checkpointDir!, moe);
+    checkInitWeights(config, resume.weights, checkpointDir!);
   }
   const trainable = options.trainShared ? (name: string) => !EXPERT.test(name) : (name: string) => GATE.test(name);
-  const model = createTrainModel(config, { seed: options.seed, init: resume?.weights ?? folder.weights, moe, trainable, tokenizer });
+  const model = createTrainModel(config, { seed: options.seed, init: resume?.weights ?? folder.weights, trainable, tokenizer });
   const params = trainableVariables(model);
   const optimizer = createAdamWState(params);
   if (resume) restoreCheckpoint(model, optimizer, resume, checkpointDir!);

@@ -1,73 +1,54 @@
-import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { exists } from "../../core/atomic.js";
 import { InputFileError } from "../../core/errors.js";
-import { llamaConfigToJson, parseLlamaConfig, type LlamaConfig } from "../../formats/hf/config.js";
+import { llamaConfigToJson, readLlamaConfig, type LlamaConfig } from "../../formats/hf/config.js";
 import { openHfWeights } from "../../formats/safetensors/index.js";
 import { checkInitWeights, createTrainModel, type TrainModel } from "./model.js";
-import { checkMoeShape, type MoeShape } from "./moe.js";
+import { checkMoeShape } from "./moe.js";
 import { readBpeTokenizer } from "./tokenize.js";
 
 /**
  * Mixtral Hugging Face folders (MixtralForCausalLM, model_type "mixtral") in and out of the
- * trainer. The decoder is llama's; config.json adds `num_local_experts`, `num_experts_per_tok`,
- * `router_aux_loss_coef` and `output_router_logits`.
+ * trainer. The decoder is llama's; config.json adds `num_local_experts`, `num_experts_per_tok`
+ * (LlamaConfig's `moe`), `router_aux_loss_coef` and `output_router_logits`.
  */
 export const DEFAULT_ROUTER_AUX_LOSS_COEF = 0.01;
 
 export interface MixtralFolder {
+  /** The config, with `moe` set. */
   config: LlamaConfig;
-  moe: MoeShape;
   /** `router_aux_loss_coef` of config.json (default 0.01, Mixtral's). */
   routerAuxLossCoef: number;
   weights: Map<string, Float32Array>;
 }
 
-/** config.json of a Mixtral model with this decoder and expert layout. */
-export function mixtralConfigJson(config: LlamaConfig, moe: MoeShape): Record<string, unknown> {
-  const coef = config.raw.router_aux_loss_coef;
+/** config.json of a Mixtral model (config.moe set): llama's keys plus the router's. */
+export function mixtralConfigJson(config: LlamaConfig): Record<string, unknown> {
   return {
-    ...llamaConfigToJson(config),
-    architectures: ["MixtralForCausalLM"],
-    model_type: "mixtral",
-    num_local_experts: moe.experts,
-    num_experts_per_tok: moe.expertsPerToken,
-    router_aux_loss_coef: typeof coef === "number" ? coef : DEFAULT_ROUTER_AUX_LOSS_COEF,
+    ...llamaConfigToJson({ ...config, architecture: "MixtralForCausalLM" }),
+    router_aux_loss_coef: routerAuxLossCoefOf(config),
     output_router_logits: false,
   };
 }
 
-/** Read a Mixtral folder's config.json: the llama decoder, the expert layout, the aux-loss coefficient. */
+function routerAuxLossCoefOf(config: LlamaConfig): number {
+  const coef = config.raw.router_aux_loss_coef;
+  return typeof coef === "number" ? coef : DEFAULT_ROUTER_AUX_LOSS_COEF;
+}
+
+/** Read a Mixtral folder's config.json (it must be a mixture of experts). */
 export async function readMixtralConfig(dir: string): Promise<Omit<MixtralFolder, "weights">> {
+  const config = await readLlamaConfig(dir);
   const file = path.join(dir, "config.json");
-  let raw: Record<string, unknown>;
+  if (!config.moe) throw new InputFileError(file, `not a mixture of experts: architecture ${config.architecture}, expected MixtralForCausalLM with num_local_experts`);
+  const coef = config.raw.router_aux_loss_coef ?? DEFAULT_ROUTER_AUX_LOSS_COEF;
+  if (typeof coef !== "number" || !(coef >= 0)) throw new InputFileError(file, `"router_aux_loss_coef" must be a non-negative number (got ${JSON.stringify(coef)})`);
   try {
-    raw = JSON.parse(await fs.readFile(file, "utf8")) as Record<string, unknown>;
-  } catch (error) {
-    throw new InputFileError(file, `cannot read a Mixtral config.json: ${(error as Error).message}`);
-  }
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new InputFileError(file, "config.json must be a JSON object");
-  const archs = raw.architectures;
-  if (!Array.isArray(archs) || archs[0] !== "MixtralForCausalLM") {
-    throw new InputFileError(file, `not a mixture of experts: "architectures" is ${JSON.stringify(archs)}, expected ["MixtralForCausalLM"]`);
-  }
-  const config = { ...parseLlamaConfig({ ...raw, architectures: ["LlamaForCausalLM"] }, file), raw };
-  const problems: string[] = [];
-  const int = (key: string) => {
-    const v = raw[key];
-    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1) problems.push(`"${key}" must be a positive integer (got ${JSON.stringify(v)})`);
-    return v as number;
-  };
-  const moe: MoeShape = { experts: int("num_local_experts"), expertsPerToken: int("num_experts_per_tok") };
-  const coef = raw.router_aux_loss_coef ?? DEFAULT_ROUTER_AUX_LOSS_COEF;
-  if (typeof coef !== "number" || !(coef >= 0)) problems.push(`"router_aux_loss_coef" must be a non-negative number (got ${JSON.stringify(coef)})`);
-  if (problems.length) throw new InputFileError(file, problems.join("; "));
-  try {
-    checkMoeShape(moe);
+    checkMoeShape(config.moe);
   } catch (error) {
     throw new InputFileError(file, (error as Error).message);
   }
-  return { config, moe, routerAuxLossCoef: coef as number };
+  return { config, routerAuxLossCoef: coef };
 }
 
 /** Read a Mixtral folder: config and every weight as float32, checked against the layout. */
@@ -80,7 +61,7 @@ export async function readMixtralFolder(dir: string): Promise<MixtralFolder> {
   } finally {
     await file.close();
   }
-  checkInitWeights(head.config, weights, dir, head.moe);
+  checkInitWeights(head.config, weights, dir);
   return { ...head, weights };
 }
 
@@ -97,9 +78,15 @@ export interface LoadMixtralOptions {
 export async function loadMixtralTrainModel(dir: string, options: LoadMixtralOptions = {}): Promise<{ model: TrainModel; folder: MixtralFolder }> {
   const folder = await readMixtralFolder(dir);
   const tokenizer = (await exists(path.join(dir, "tokenizer.json"))) ? await readBpeTokenizer(dir) : undefined;
-  const moe = { ...folder.moe, expertsPerToken: options.expertsPerToken ?? folder.moe.expertsPerToken };
-  const model = createTrainModel(folder.config, {
-    seed: options.seed ?? 0, init: folder.weights, moe, trainable: options.trainable, customGrad: options.customGrad, tokenizer,
-  });
+  const config = withExpertsPerToken(folder.config, options.expertsPerToken);
+  const model = createTrainModel(config, { seed: options.seed ?? 0, init: folder.weights, trainable: options.trainable, customGrad: options.customGrad, tokenizer });
   return { model, folder };
+}
+
+/** The config with another top-k (checked), written into config.json's `num_experts_per_tok` too. */
+export function withExpertsPerToken(config: LlamaConfig, k: number | undefined): LlamaConfig {
+  if (k === undefined || !config.moe) return config;
+  const moe = { ...config.moe, expertsPerToken: k };
+  checkMoeShape(moe);
+  return { ...config, moe, raw: { ...config.raw, num_experts_per_tok: k } };
 }

@@ -2,10 +2,9 @@ import { ConfigError, InputFileError } from "../../core/errors.js";
 import { Rng } from "../../core/rng.js";
 import { elementCount } from "../../core/tensor.js";
 import type { LlamaConfig } from "../../formats/hf/config.js";
-import { llamaTensorShapes } from "../random-llama.js";
 import { tf } from "./backend.js";
 import { builtinMatMulOps, customMatMulOps, type MatMulOps } from "./matmul.js";
-import { checkMoeShape, mixtralTensorShapes, moeFeedForward, type MoeShape } from "./moe.js";
+import { checkMoeShape, modelTensorShapes, moeFeedForward, type MoeShape } from "./moe.js";
 import type { BpeTokenizer } from "./tokenize.js";
 
 /**
@@ -14,8 +13,8 @@ import type { BpeTokenizer } from "./tokenize.js";
  * ("rotate_half") rotary embeddings, causal grouped-query attention, SwiGLU, no biases, tied or
  * untied output. Weights are tf.Variables keyed by their Hugging Face names and kept in Hugging
  * Face layout ([out, in] matrices). Optional LoRA adapters (rank r, scale alpha/r) sit on the
- * attention and MLP projections: W·x + scale·B·(A·x), A [r, in], B [out, r]. With `moe`, each MLP
- * is Mixtral's sparse mixture of experts instead (moe.ts).
+ * attention and MLP projections: W·x + scale·B·(A·x), A [r, in], B [out, r]. With `config.moe`
+ * each MLP is Mixtral's sparse mixture of experts instead (moe.ts).
  */
 export const LORA_TARGETS = [
   "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
@@ -38,7 +37,7 @@ export interface TrainModel {
   /** Hugging Face name → weight. Frozen when the model carries LoRA adapters. */
   readonly weights: Map<string, tf.Variable>;
   readonly lora?: LoraState;
-  /** Mixtral's sparse MoE feed-forward blocks instead of dense MLPs. */
+  /** Mixtral's sparse MoE feed-forward blocks instead of dense MLPs (= config.moe). */
   readonly moe?: MoeShape;
   /** Without LoRA: the weights training updates (default all). */
   readonly trainableNames?: ReadonlySet<string>;
@@ -57,7 +56,6 @@ export interface CreateModelOptions {
   /** Standard deviation of the random initialisation (default 0.02). */
   initScale?: number;
   tokenizer?: BpeTokenizer;
-  moe?: MoeShape;
   /** Train only the weights this accepts (by Hugging Face name; not with LoRA). */
   trainable?: (name: string) => boolean;
 }
@@ -67,9 +65,9 @@ let modelCounter = 0;
 export function createTrainModel(config: LlamaConfig, options: CreateModelOptions): TrainModel {
   checkConfig(config);
   const id = ++modelCounter;
-  if (options.moe) checkMoeShape(options.moe);
-  if (options.moe && options.lora) throw new ConfigError(["LoRA adapters on a mixture of experts are not supported"]);
-  const shapes = modelTensorShapes(config, options.moe);
+  if (config.moe) checkMoeShape(config.moe);
+  if (config.moe && options.lora) throw new ConfigError(["LoRA adapters on a mixture of experts are not supported"]);
+  const shapes = modelTensorShapes(config);
   const weights = new Map<string, tf.Variable>();
   const scale = options.initScale ?? 0.02;
   const trainableNames = options.lora === undefined && options.trainable ? new Set(shapes.map((s) => s.name).filter(options.trainable)) : undefined;
@@ -110,15 +108,11 @@ export function createTrainModel(config: LlamaConfig, options: CreateModelOption
     lora = { rank, alpha, scale: alpha / rank, modules };
   }
   return {
-    config, weights, lora, moe: options.moe, trainableNames,
+    config, weights, lora, moe: config.moe, trainableNames,
     ops: options.customGrad === false ? builtinMatMulOps : customMatMulOps, tokenizer: options.tokenizer,
   };
 }
 
-/** The model's tensors by Hugging Face name and shape (llama's, or Mixtral's with `moe`). */
-export function modelTensorShapes(config: LlamaConfig, moe?: MoeShape): { name: string; shape: number[] }[] {
-  return moe ? mixtralTensorShapes(config, moe) : llamaTensorShapes(config);
-}
 
 /** The name a LoRA factor is stored under (PEFT's, without its `base_model.model.` prefix). */
 export function loraName(target: string, which: "A" | "B"): string {
@@ -355,9 +349,9 @@ export function mergeLowRank(w: Float32Array, b: Float32Array, a: Float32Array, 
 }
 
 /** Check that initial weights cover the config's tensors with the right shapes. */
-export function checkInitWeights(config: LlamaConfig, weights: Map<string, Float32Array>, source: string, moe?: MoeShape): void {
+export function checkInitWeights(config: LlamaConfig, weights: Map<string, Float32Array>, source: string): void {
   const problems: string[] = [];
-  for (const { name, shape } of modelTensorShapes(config, moe)) {
+  for (const { name, shape } of modelTensorShapes(config)) {
     const values = weights.get(name);
     if (!values) problems.push(`missing ${name}`);
     else if (values.length !== elementCount(shape)) problems.push(`${name} has ${values.length} values, expected [${shape.join(", ")}]`);

@@ -16,12 +16,8 @@ import type { MatMulOps } from "./matmul.js";
  * Every expert is evaluated on every token and unselected ones get weight exactly 0: the zoo's
  * models are tiny, so dense evaluation is cheaper than gathering tokens per expert on wasm.
  */
-export interface MoeShape {
-  /** E: experts per layer (`num_local_experts`). */
-  experts: number;
-  /** k: experts used per token (`num_experts_per_tok`). */
-  expertsPerToken: number;
-}
+/** E experts per layer (`num_local_experts`) and k used per token (`num_experts_per_tok`): LlamaConfig's `moe`. */
+export type MoeShape = NonNullable<LlamaConfig["moe"]>;
 
 export const moeGateName = (layer: number) => `model.layers.${layer}.block_sparse_moe.gate.weight`;
 export const moeExpertName = (layer: number, expert: number, w: "w1" | "w2" | "w3") => `model.layers.${layer}.block_sparse_moe.experts.${expert}.${w}.weight`;
@@ -34,8 +30,13 @@ export function checkMoeShape(moe: MoeShape): void {
   if (problems.length) throw new ConfigError(problems, "mixture of experts");
 }
 
+/** The model's tensors by Hugging Face name and shape: llama's, or with `config.moe` Mixtral's. */
+export function modelTensorShapes(config: LlamaConfig): { name: string; shape: number[] }[] {
+  return config.moe ? mixtralTensorShapes(config, config.moe) : llamaTensorShapes(config);
+}
+
 /** A Mixtral model's tensors in Hugging Face naming: llama's, with each MLP replaced by a gate and E experts. */
-export function mixtralTensorShapes(config: LlamaConfig, moe: MoeShape): { name: string; shape: number[] }[] {
+function mixtralTensorShapes(config: LlamaConfig, moe: MoeShape): { name: string; shape: number[] }[] {
   const { hiddenSize: d, intermediateSize: ff } = config;
   const out: { name: string; shape: number[] }[] = [];
   for (const t of llamaTensorShapes(config)) {
