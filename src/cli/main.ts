@@ -14,6 +14,7 @@ const verbs: Record<string, Verb> = {
   rank: { summary: "rank models from per-item results, lm-eval output or pairwise votes, with intervals", load: () => import("./rank.js") },
   select: { summary: "pick the best model(s) for a domain from a saved ranking", load: () => import("./select.js") },
   merge: { summary: "merge models from a mergekit YAML config (linear, ties, dare, slerp, ...)", load: () => import("./merge.js") },
+  moe: { summary: "assemble same-base experts into one mixture of experts from a mergekit-moe config", load: () => import("./moe.js") },
   lora: { summary: "extract a LoRA adapter from a fine-tune (truncated SVD), or merge one into a model", load: () => import("./lora.js") },
   eval: { summary: "evaluate models (models file) on task items; write per-item results for rank", load: () => import("./eval.js") },
   worker: { summary: "run evaluation jobs from a Redis queue (cogen eval --queue)", load: () => import("./worker.js") },
