@@ -1,7 +1,10 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { main } from "../../src/cli/main.js";
 import { ConfigError, InputFileError } from "../../src/core/errors.js";
+import { llamaForward, softmax } from "../../src/models/llama-forward.js";
+import { klDivergence, llamaCppDistributions } from "../../src/models/llamacpp/parity.js";
 import type { LlamaConfig } from "../../src/formats/hf/config.js";
 import { gateQuality } from "../../src/fuse/moe/gate-quality.js";
 import { mixedBatchAt, trainGates } from "../../src/fuse/moe/train-gates.js";
@@ -149,5 +152,61 @@ describe("moe gate quality", () => {
     await expect(gateQuality(model, tokenizer, passages, { expertDomains: ["alpha"] })).rejects.toThrow(/names 1 experts; the model has 4/);
     await expect(gateQuality(model, tokenizer, [{ domain: "gamma", text: "x" }], { expertDomains: ["alpha", "beta", null, null] })).rejects.toThrow(/no expert is named for domain\(s\) gamma/);
     disposeTrainModel(model);
+  });
+});
+
+/** Run the CLI, capturing what it prints. */
+async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => { stdout += String(chunk); return true; });
+  const log = vi.spyOn(console, "log").mockImplementation((...args) => { stdout += args.join(" ") + "\n"; });
+  const err = vi.spyOn(console, "error").mockImplementation((...args) => { stderr += args.join(" ") + "\n"; });
+  try {
+    return { code: await main(argv), stdout, stderr };
+  } finally {
+    out.mockRestore();
+    log.mockRestore();
+    err.mockRestore();
+  }
+}
+
+describe("cogen moe train-gates", () => {
+  it("writes a GGUF that llama.cpp runs as the trained mixture computes, with a JSON report and gate quality", async () => {
+    const files = await Promise.all(TEXTS.map(async (t) => {
+      const file = path.join(root, `${t.domain}.txt`);
+      await fs.writeFile(file, t.text);
+      return file;
+    }));
+    const heldOut = path.join(root, "alpha-held.txt");
+    await fs.writeFile(heldOut, lines[0]);
+    const out = path.join(root, "cli-out");
+    const { code, stdout } = await cli(["moe", "train-gates", moeDir, out, "--data", files[0], "--data", `beta=${files[1]}`, "--steps", "4",
+      "--batch-size", "2", "--seq-len", "16", "--out-format", "gguf", "--expert-domains", "alpha,beta,-,-", "--held-out", `alpha=${heldOut}`, "--json"]);
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout);
+    expect(report).toMatchObject({ steps: 4, files: ["model.gguf"], domains: ["alpha", "beta"], expertsPerToken: 2 });
+    expect(report.gateQuality.domains.alpha.tokens).toBe(tokenizer.encode(lines[0]).length);
+    // The same run through the library, exported as HF: llama.cpp on the CLI's GGUF gives its distributions.
+    const run = await trainGates({ moeDir, texts: TEXTS, steps: 4, batchSize: 2, seqLen: 16, lr: 1e-2, seed: 0 });
+    const weights = readWeights(run.model);
+    const tokens = tokenizer.encode(lines[4]);
+    const reference = llamaForward(run.model.config, (n) => weights.get(n)!, tokens).map((l) => softmax(l));
+    const theirs = await llamaCppDistributions(path.join(out, "model.gguf"), tokens, run.model.config.vocabSize);
+    for (let t = 0; t < tokens.length; t++) expect(klDivergence(reference[t], theirs[t])).toBeLessThan(1e-6);
+    disposeTrainModel(run.model);
+  });
+
+  it("reports flag problems all at once and leaves no output behind", async () => {
+    const out = path.join(root, "cli-bad");
+    const { code, stderr } = await cli(["moe", "train-gates", moeDir, out, "--steps", "0", "--out-format", "onnx"]);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/--steps: expected an integer ≥ 1/);
+    expect(stderr).toMatch(/--out-format: expected hf or gguf/);
+    expect(stderr).toMatch(/give training text/);
+    const missing = await cli(["moe", "train-gates", moeDir, out, "--data", path.join(root, "nowhere.txt")]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/nowhere\.txt: cannot read/);
+    await expect(fs.stat(out)).rejects.toThrow();
   });
 });

@@ -1,10 +1,16 @@
+import { promises as fs } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { writeDirAtomic } from "../../core/atomic.js";
 import { ConfigError } from "../../core/errors.js";
+import { convertHfToGguf } from "../../formats/convert/hf-to-gguf.js";
 import { Rng } from "../../core/rng.js";
 import { silentProgress, type Progress } from "../../core/progress.js";
 import { adamWStep, createAdamWState, DEFAULT_ADAMW, disposeAdamWState, type AdamWOptions, type AdamWState } from "../../zoo/train/adamw.js";
 import { initTrainingBackend, tf } from "../../zoo/train/backend.js";
 import type { Batch } from "../../zoo/train/batches.js";
 import { hasCheckpoint, loadCheckpoint, restoreCheckpoint, saveCheckpoint } from "../../zoo/train/checkpoint.js";
+import { exportHf } from "../../zoo/train/export.js";
 import { readMixtralFolder, withExpertsPerToken } from "../../zoo/train/mixtral-hf.js";
 import { checkInitWeights, createTrainModel, forwardLogits, tokenNll, trainableVariables, type RouteRecord, type TrainModel } from "../../zoo/train/model.js";
 import { loadBalancingLoss } from "../../zoo/train/moe.js";
@@ -198,4 +204,27 @@ function gateStep(
   } finally {
     tf.dispose([inputs, targets, value, ...parts, ...Object.values(grads)]);
   }
+}
+
+/**
+ * Write a trained mixture as `cogen moe` does: `hf` a MixtralForCausalLM folder (F32), `gguf`
+ * OUT_DIR/model.gguf for llama.cpp (checked against llama.cpp's loader rules before it appears).
+ * The folder appears complete or not at all. Returns the files written.
+ */
+export async function writeTrainedMoe(model: TrainModel, outDir: string, outFormat: "hf" | "gguf" = "hf"): Promise<string[]> {
+  if (!model.moe) throw new ConfigError(["writeTrainedMoe: the model is not a mixture of experts"]);
+  if (outFormat === "hf") {
+    await exportHf(model, outDir);
+    return (await fs.readdir(outDir)).sort();
+  }
+  return writeDirAtomic(outDir, async (tmp) => {
+    const hfDir = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-moe-gates-"));
+    try {
+      await exportHf(model, path.join(hfDir, "hf"));
+      await convertHfToGguf(path.join(hfDir, "hf"), path.join(tmp, "model.gguf"), { dtype: "f32", name: path.basename(path.resolve(outDir)) });
+      return ["model.gguf"];
+    } finally {
+      await fs.rm(hfDir, { recursive: true, force: true });
+    }
+  });
 }

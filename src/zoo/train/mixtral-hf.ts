@@ -3,6 +3,7 @@ import { exists } from "../../core/atomic.js";
 import { InputFileError } from "../../core/errors.js";
 import { llamaConfigToJson, readLlamaConfig, type LlamaConfig } from "../../formats/hf/config.js";
 import { openHfWeights } from "../../formats/safetensors/index.js";
+import { initTrainingBackend } from "./backend.js";
 import { checkInitWeights, createTrainModel, type TrainModel } from "./model.js";
 import { checkMoeShape } from "./moe.js";
 import { readBpeTokenizer } from "./tokenize.js";
@@ -76,6 +77,7 @@ export interface LoadMixtralOptions {
 
 /** A Mixtral folder as a TrainModel (with its tokenizer when the folder has one). */
 export async function loadMixtralTrainModel(dir: string, options: LoadMixtralOptions = {}): Promise<{ model: TrainModel; folder: MixtralFolder }> {
+  await initTrainingBackend();
   const folder = await readMixtralFolder(dir);
   const tokenizer = (await exists(path.join(dir, "tokenizer.json"))) ? await readBpeTokenizer(dir) : undefined;
   const config = withExpertsPerToken(folder.config, options.expertsPerToken);
