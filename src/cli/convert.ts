@@ -5,6 +5,7 @@ import { convertGgufToHf } from "../formats/convert/gguf-to-hf.js";
 import { convertHfToGguf, type ConvertDType } from "../formats/convert/hf-to-gguf.js";
 import { parseFlags, parseSize } from "./args.js";
 import { printJson } from "./output.js";
+import { isFileMissing } from "../core/files.js";
 
 const HELP = `usage: cogen convert SRC DST [--dtype f32|f16|bf16|q8_0] [--out-shard-size SIZE] [--json]
 
@@ -28,8 +29,8 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const [src, dst] = positionals;
-  const stat = await fs.stat(src).catch(() => {
-    throw new InputFileError(src, "no such file or folder");
+  const stat = await fs.stat(src).catch((error: unknown) => {
+    throw new InputFileError(src, isFileMissing(error) ? "no such file or folder" : `cannot read: ${(error as Error).message}`);
   });
   const progress = values.json ? undefined : streamProgress();
   const started = Date.now();

@@ -10,7 +10,7 @@ import { readResultRecords } from "../eval/results-log.js";
 import { runEval } from "../eval/runner.js";
 import { summariseResults } from "../eval/summary.js";
 import { writeLmEvalOutput } from "../eval/lm-eval-output.js";
-import type { JobQueue } from "../jobs/queue.js";
+import type { JobQueue } from "../eval/jobs/queue.js";
 import { ModelPool } from "../models/pool.js";
 import { parseFlags, parseSize } from "./args.js";
 import { formatTable, printJson } from "./output.js";
@@ -74,7 +74,7 @@ export async function run(argv: string[]): Promise<number> {
   const progress = values.quiet || values.json ? silentProgress : streamProgress();
   let queue: JobQueue | undefined;
   if (values.queue) {
-    const { BullMqQueue } = await import("../jobs/bullmq.js");
+    const { BullMqQueue } = await import("../eval/jobs/bullmq.js");
     queue = new BullMqQueue(values.queue);
   }
   const { openModel } = await import("../models/open.js");

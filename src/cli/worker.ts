@@ -4,8 +4,8 @@
  */
 import { ConfigError } from "../core/errors.js";
 import { readModelsFile, type ExpertSpec } from "../formats/models-file.js";
-import { startEvalWorker } from "../jobs/bullmq.js";
-import { executeEvalJob } from "../jobs/execute.js";
+import { startEvalWorker } from "../eval/jobs/bullmq.js";
+import { executeEvalJob } from "../eval/jobs/execute.js";
 import { ModelPool } from "../models/pool.js";
 import { openModel } from "../models/open.js";
 import { parseFlags, parseSize } from "./args.js";
@@ -53,6 +53,7 @@ export async function run(argv: string[]): Promise<number> {
     lockDurationMs: lock,
     onJob: values.quiet ? undefined : (job, outcome, detail) =>
       console.error(`${outcome} ${job.id}: ${job.expert.id}, ${job.items.length} items${detail ? ` (${detail})` : ""}`),
+    onError: (error) => console.error(`cogen worker: ${error.message} (retrying)`),
   });
   if (!values.quiet) console.error(`cogen worker: waiting for jobs on ${values.queue!.replace(/\/\/[^@/]*@/, "//")}`);
   await new Promise<void>((resolve) => {

@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { ConfigError } from "../core/errors.js";
 import { streamProgress } from "../core/progress.js";
 import { buildZoo } from "../zoo/build/build.js";
-import { DEFAULT_EVAL_KINDS, evaluateZoo, type ZooEvalReport } from "../zoo/build/evaluate.js";
+import { DEFAULT_EVAL_KINDS, evaluateZoo, type ZooEvalReport } from "../eval/zoo-eval.js";
 import { DEFAULT_ZOO_DIR } from "../zoo/build/manifest.js";
 import { zooPlan } from "../zoo/build/plan.js";
 import { ITEM_KINDS, type ItemKind } from "../zoo/items/generate.js";

@@ -1,5 +1,8 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
+import { exists } from "./files.js";
+
+export { exists };
 
 /**
  * Outputs appear complete or not at all: write to a temporary sibling, then rename. A rename
@@ -41,14 +44,5 @@ export async function writeDirAtomic<T>(target: string, fill: (tmpDir: string) =
   } catch (error) {
     await fs.rm(tmp, { recursive: true, force: true });
     throw error;
-  }
-}
-
-export async function exists(p: string): Promise<boolean> {
-  try {
-    await fs.stat(p);
-    return true;
-  } catch {
-    return false;
   }
 }

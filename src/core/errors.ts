@@ -4,8 +4,10 @@
  */
 export class CogenError extends Error {
   override readonly name: string = "CogenError";
-  static isInstance(value: unknown): value is CogenError {
-    return value instanceof CogenError;
+  /** True when `value` is an instance of the class this is called on (`InputFileError.isInstance`
+   *  accepts an InputFileError only, `CogenError.isInstance` any cogen error). */
+  static isInstance<T extends CogenError>(this: abstract new (...args: never[]) => T, value: unknown): value is T {
+    return value instanceof this;
   }
 }
 

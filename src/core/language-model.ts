@@ -1,18 +1,25 @@
 /**
  * The LanguageModel contract: the one interface every backend (llama.cpp, an OpenAI-compatible
- * server) and every composite (router, ensemble, cascade) implements. A composite of language
- * models is a language model, so anything that accepts one accepts the other.
+ * server) and every composite (kNN router, token-level ensemble) implements. A composite of
+ * language models is a language model, so anything that accepts one accepts the other.
  *
  * Contexts are text, not token ids, so models with different tokenizers can be compared and
  * combined. Token-level variants exist only where a backend allows them (`tokenize`,
- * `detokenize`). This file has no dependencies and must stay small.
+ * `detokenize`, the optional `*Tokens` methods). A model's token ids are its own: a composite
+ * whose members tokenize differently has Unicode code points as its tokens (`tokenize`,
+ * `detokenize` and `LogLikelihood.tokens` all count code points) and reports next-token
+ * candidates as text with `token: null`, never a member's ids. test/models/conformance.ts is the
+ * executable form of this contract. This file has no dependencies and must stay small.
  */
 
 /** One candidate next token. */
 export interface TokenLogprob {
-  /** The token id in this model's vocabulary, or null when the backend does not expose ids. */
+  /**
+   * The token id in this model's vocabulary (`detokenize([token])` gives `text`), or null when
+   * the model has no ids to give: remote backends, and composites, whose candidates are strings.
+   */
   token: number | null;
-  /** The token's text (may be a partial UTF-8 sequence rendered with U+FFFD). */
+  /** The token's text (may be a partial UTF-8 sequence rendered with U+FFFD; composites give whole characters). */
   text: string;
   /** Natural-log probability. */
   logprob: number;
@@ -22,11 +29,14 @@ export interface TokenLogprob {
 export interface LogLikelihood {
   /** Sum of natural-log probabilities of the continuation's tokens. */
   logprob: number;
-  /** Number of continuation tokens scored. */
+  /** Number of continuation tokens scored, in this model's own tokens (code points for a composite). */
   tokens: number;
   /** UTF-8 byte length of the continuation (the denominator of bits per byte). */
   bytes: number;
-  /** True when greedy decoding from the context would produce exactly these tokens. */
+  /**
+   * True when greedy decoding from the context would produce exactly these tokens — for a
+   * composite, when its own temperature-0 generation would produce exactly this text, step by step.
+   */
   greedy: boolean;
   /**
    * Where the backend knows them: the scored token ids and each one's log-probability (summing to
@@ -65,8 +75,19 @@ export interface LanguageModel {
   /** Token ids of `text` without special tokens (no BOS). */
   tokenize(text: string): Promise<number[]>;
   detokenize(tokens: number[]): Promise<string>;
-  /** The `topK` most likely next tokens after `context`, most likely first. */
+  /**
+   * The `topK` most likely next tokens after `context`, most likely first. For a candidate that
+   * `logLikelihood(context, text)` scores as one step (one token, or one composite step), both
+   * give the same log-probability.
+   */
   nextTokenLogprobs(context: string, topK: number): Promise<TokenLogprob[]>;
+  /** Token-level variant of nextTokenLogprobs after exact token ids (an empty context is the start of a document). */
+  nextTokenLogprobsTokens?(context: number[], topK: number): Promise<TokenLogprob[]>;
+  /**
+   * Where a backend knows them, the raw bytes each token decodes to. A token may hold part of a
+   * UTF-8 character (byte-fallback and byte-level vocabularies), which its text cannot show.
+   */
+  tokenBytes?(tokens: number[]): Promise<Uint8Array[]>;
   /**
    * log P(continuation | context). The scored tokens are those of context+continuation after
    * its longest common prefix with the context's own tokens: where the context's tokenization is

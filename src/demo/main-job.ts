@@ -224,7 +224,7 @@ async function writeJsonl(target: string, rows: readonly object[]): Promise<void
   await writeFileAtomic(target, rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
 }
 
-function judgeGoals(
+export function judgeGoals(
   rows: ScoreRow[],
   singleRows: ScoreRow[],
   oracle: ScoreRow,
@@ -282,7 +282,7 @@ function judgeGoals(
   return goals;
 }
 
-function serveConfig(zoo: DemoZoo, report: MainJobReport): string {
+export function serveConfig(zoo: DemoZoo, report: MainJobReport): string {
   const lines = ["# Written by `npm run demo`: serve the unified models with", "#   cogen serve --config " + report.files.serveConfig, "experts:"];
   for (const m of zoo.models) lines.push(`  - { id: ${m.id}, backend: llamacpp, path: ${JSON.stringify(m.gguf)}, threads: 1, context_size: 512 }`);
   lines.push("serve:");

@@ -8,10 +8,10 @@ import type { Progress } from "../core/progress.js";
 import { silentProgress } from "../core/progress.js";
 import type { ExpertSpec } from "../formats/models-file.js";
 import type { TaskItem } from "../formats/tasks.js";
-import { executeEvalJob } from "../jobs/execute.js";
-import { InProcessQueue } from "../jobs/in-process.js";
-import { makeEvalJobs, type EvalJob } from "../jobs/job.js";
-import type { JobQueue } from "../jobs/queue.js";
+import { executeEvalJob } from "./jobs/execute.js";
+import { InProcessQueue } from "./jobs/in-process.js";
+import { makeEvalJobs, type EvalJob } from "./jobs/job.js";
+import type { JobQueue } from "./jobs/queue.js";
 import { ModelPool } from "../models/pool.js";
 import { ResultsLog } from "./results-log.js";
 

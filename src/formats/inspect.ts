@@ -1,8 +1,8 @@
-import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { elementCount } from "../core/tensor.js";
 import type { GgufValue } from "./gguf/values.js";
 import { openWeights, type WeightsFormat } from "./open-weights.js";
+import { readOptionalJsonObject } from "../core/json-file.js";
 
 export interface InspectedTensor {
   name: string;
@@ -47,13 +47,10 @@ export async function inspectWeights(target: string): Promise<Inspection> {
       metadata = { ...opened.source.metadata };
     } else {
       metadata = { ...opened.source.metadata };
-      try {
-        config = JSON.parse(await fs.readFile(path.join(target, "config.json"), "utf8")) as Record<string, unknown>;
-        const archs = config.architectures;
-        if (Array.isArray(archs) && typeof archs[0] === "string") architecture = archs[0];
-      } catch {
-        config = undefined;
-      }
+      // A folder may lack config.json (bare safetensors); a corrupt one is reported.
+      config = await readOptionalJsonObject(path.join(target, "config.json"));
+      const archs = config?.architectures;
+      if (Array.isArray(archs) && typeof archs[0] === "string") architecture = archs[0];
     }
     return { path: target, format: opened.format, architecture, metadata, config, tensors, totals };
   } finally {

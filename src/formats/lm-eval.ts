@@ -17,6 +17,7 @@ import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { InputFileError } from "../core/errors.js";
 import type { ItemResult } from "../core/evidence.js";
+import { readJsonFile } from "../core/json-file.js";
 
 export const PREFERRED_METRICS = ["acc", "exact_match", "acc_norm", "pass@1", "f1", "em"] as const;
 
@@ -163,12 +164,7 @@ async function modelName(folder: string): Promise<string> {
   const latest = results[results.length - 1];
   if (latest) {
     const file = path.join(folder, latest);
-    let json: unknown;
-    try {
-      json = JSON.parse(await fs.readFile(file, "utf8"));
-    } catch (error) {
-      throw new InputFileError(file, `not valid JSON (${(error as Error).message})`);
-    }
+    const json = await readJsonFile(file);
     const record = (typeof json === "object" && json !== null ? json : {}) as Record<string, unknown>;
     if (typeof record.model_name === "string" && record.model_name.trim() !== "") return record.model_name.trim();
     const config = record.config as Record<string, unknown> | undefined;

@@ -1,11 +1,17 @@
 /**
  * mergekit's YAML merge configuration (`mergekit-yaml CONFIG.yml`), parsed strictly. Every problem
  * found is collected, with the YAML line where known, and reported at once as a ConfigError.
- * The method name is checked against the registry here so a typo fails before any file is read.
+ * The merge layer passes its method table (src/merge/config.ts), so a misspelt method or
+ * parameter fails before any file is read while this format module stays below merge.
  */
 import { LineCounter, parseDocument, type Node } from "yaml";
 import { ConfigError } from "../core/errors.js";
-import { findMethod, methodNames } from "../merge/methods/registry.js";
+
+/** What the parser needs to know of a merge method: its name and its parameters' names. */
+export interface MethodSignature {
+  name: string;
+  params: readonly { name: string }[];
+}
 
 /** A parameter as written: scalar, gradient (list of numbers) or conditional list. */
 export type ParamSetting = number | boolean | string | number[] | ConditionalParam[];
@@ -74,8 +80,10 @@ export function parseModelRef(text: string): ModelRef {
   return { text, path: text };
 }
 
-/** Parse and validate the YAML text; `source` names the file in messages. */
-export function parseMergeConfig(text: string, source = "config"): ParsedConfig {
+/** Parse and validate the YAML text against `methods`; `source` names the file in messages. */
+export function parseMergekitConfig(text: string, methods: readonly MethodSignature[], source = "config"): ParsedConfig {
+  const methodNames = () => methods.map((m) => m.name);
+  const findMethod = (name: string) => methods.find((m) => m.name === name);
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const problems: string[] = [];

@@ -3,6 +3,7 @@ import { InputFileError } from "../core/errors.js";
 import type { TensorSource } from "../core/tensor.js";
 import { openGguf, type GgufFile } from "./gguf/reader.js";
 import { openHfWeights, openSafetensors, type HfWeights, type SafetensorsFile } from "./safetensors/index.js";
+import { isFileMissing } from "../core/files.js";
 
 export type WeightsFormat = "hf" | "safetensors" | "gguf";
 
@@ -20,8 +21,8 @@ export async function openWeights(target: string): Promise<OpenedWeights> {
   let stat;
   try {
     stat = await fs.stat(target);
-  } catch {
-    throw new InputFileError(target, "no such file or folder");
+  } catch (error) {
+    throw new InputFileError(target, isFileMissing(error) ? "no such file or folder" : `cannot read: ${(error as Error).message}`);
   }
   if (stat.isDirectory()) return { format: "hf", source: await openHfWeights(target) };
   const handle = await fs.open(target, "r");

@@ -15,13 +15,16 @@ import { silentProgress, type Progress } from "../core/progress.js";
 import { elementCount } from "../core/tensor.js";
 import { convertHfToGguf } from "../formats/convert/hf-to-gguf.js";
 import { TOKENIZER_FILES } from "../formats/hf/config.js";
-import { parseMergeConfig, type MergeConfig, type ModelRef } from "../formats/mergekit-config.js";
+import type { MergeConfig, ModelRef } from "../formats/mergekit-config.js";
+import { parseMergeConfig } from "./config.js";
 import { writeSafetensorsSharded } from "../formats/safetensors/index.js";
 import { closeModels, openModels, type OpenedModel } from "./inputs.js";
 import { MethodError } from "./methods/types.js";
 import { planMerge, tensorSeed, type MergePlan, type TensorTask } from "./plan.js";
 import { workerPool, type MethodRunner } from "./pool.js";
 import { permutation, permuteEmbeddings, readTokenizerJson, unionTokenizerJson, unionVocab, vocabSize, type Vocab } from "./tokenizer.js";
+import { copyFileIfPresent } from "../core/files.js";
+import { readOptionalJsonObject } from "../core/json-file.js";
 
 export interface MergeOptions {
   /** The YAML config: its text, or an already parsed config. */
@@ -162,6 +165,8 @@ function streamTasks(
       progress.tick((plan.tasks[i].inputs.length + (plan.tasks[i].base ? 1 : 0)) * elementCount(plan.tasks[i].shape));
       return bytes;
     });
+    // Read ahead: a failure surfaces when this task is awaited; until then it must not count
+    // as an unhandled rejection.
     p.catch(() => undefined);
     inFlight.set(i, p);
   };
@@ -245,7 +250,8 @@ async function planTokenizer(config: MergeConfig, models: Map<string, OpenedMode
       perModel.set(key, vocab);
       jsons.set(key, json);
     } catch (e) {
-      problems.push((e as Error).message);
+      if (!InputFileError.isInstance(e)) throw e;
+      problems.push(e.message);
     }
   }
   if (problems.length) throw new ConfigError(problems, "tokenizer_source");
@@ -273,17 +279,12 @@ async function writeSidecars(dir: string, config: MergeConfig, plan: MergePlan, 
   if (outDtype) cfg.torch_dtype = outDtype;
   await fs.writeFile(path.join(dir, "config.json"), JSON.stringify(cfg, null, 2) + "\n");
   const from = tokenizer?.copyFrom ?? reference.dir;
-  for (const name of TOKENIZER_FILES) {
-    try {
-      await fs.copyFile(path.join(from, name), path.join(dir, name));
-    } catch {
-      // absent in the source: nothing to copy
-    }
-  }
+  // A tokenizer file absent in the source is not copied; any other copy failure fails the merge.
+  for (const name of TOKENIZER_FILES) await copyFileIfPresent(path.join(from, name), path.join(dir, name));
   if (tokenizer?.json) await fs.writeFile(path.join(dir, "tokenizer.json"), JSON.stringify(tokenizer.json));
   if (config.chatTemplate) {
     const file = path.join(dir, "tokenizer_config.json");
-    const tc = await fs.readFile(file, "utf8").then((text) => JSON.parse(text) as Record<string, unknown>, () => ({}) as Record<string, unknown>);
+    const tc = (await readOptionalJsonObject(file)) ?? {};
     tc.chat_template = config.chatTemplate === "chatml" ? CHATML : config.chatTemplate;
     await fs.writeFile(file, JSON.stringify(tc, null, 2) + "\n");
   }

@@ -8,6 +8,7 @@ import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { CogenError, ConfigError } from "../core/errors.js";
+import { readOptionalJsonObject } from "../core/json-file.js";
 import type { TensorSource } from "../core/tensor.js";
 import { convertGgufToHf } from "../formats/convert/gguf-to-hf.js";
 import type { ModelRef } from "../formats/mergekit-config.js";
@@ -41,12 +42,8 @@ export async function openModel(ref: ModelRef, baseDir: string): Promise<OpenedM
   try {
     let source: TensorSource = await openHfWeights(dir);
     if (ref.lora) source = withLora(source, await openLoraAdapter(path.resolve(baseDir, ref.lora)));
-    let configJson: Record<string, unknown> | undefined;
-    try {
-      configJson = JSON.parse(await fs.readFile(path.join(dir, "config.json"), "utf8")) as Record<string, unknown>;
-    } catch {
-      configJson = undefined;
-    }
+    // No config.json is allowed (bare safetensors folders); a corrupt one is an error.
+    const configJson = await readOptionalJsonObject(path.join(dir, "config.json"));
     return { ref, source, dir, ...(configJson ? { configJson } : {}), ...(cleanup ? { cleanup } : {}) };
   } catch (e) {
     await cleanup?.();

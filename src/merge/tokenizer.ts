@@ -5,9 +5,9 @@
  * vocabulary; a row a model lacks is filled from the base when it has the token, else from the
  * only model that has it, else the mean over the models that have it, else zero.
  */
-import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { InputFileError } from "../core/errors.js";
+import { readJsonObject } from "../core/json-file.js";
 
 export type Vocab = Map<string, number>;
 
@@ -29,18 +29,7 @@ export function vocabFromTokenizerJson(json: unknown, file: string): Vocab {
 
 export async function readTokenizerJson(dir: string): Promise<{ json: Record<string, unknown>; vocab: Vocab }> {
   const file = path.join(dir, "tokenizer.json");
-  let text: string;
-  try {
-    text = await fs.readFile(file, "utf8");
-  } catch {
-    throw new InputFileError(file, "missing (tokenizer_source needs each model's tokenizer.json)");
-  }
-  let json: Record<string, unknown>;
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch (e) {
-    throw new InputFileError(file, `not valid JSON: ${(e as Error).message}`);
-  }
+  const json = await readJsonObject(file, "missing (tokenizer_source needs each model's tokenizer.json)");
   return { json, vocab: vocabFromTokenizerJson(json, file) };
 }
 

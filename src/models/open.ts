@@ -5,6 +5,7 @@ import type { LanguageModel } from "../core/language-model.js";
 import type { ExpertSpec } from "../formats/models-file.js";
 import type { GpuChoice } from "./llamacpp/runtime.js";
 import { createOpenAIModel } from "./openai/model.js";
+import { isFileMissing } from "../core/files.js";
 
 export interface OpenModelOptions {
   /** llama.cpp: CPU (false, the default) or "auto". */
@@ -51,7 +52,9 @@ export async function estimateModelBytes(spec: ExpertSpec): Promise<number> {
   if (spec.backend !== "llamacpp" || !spec.path) return 0;
   try {
     return (await fs.stat(spec.path)).size;
-  } catch {
-    return 0;
+  } catch (error) {
+    // A missing file costs nothing here; loading it reports the problem.
+    if (isFileMissing(error)) return 0;
+    throw error;
   }
 }

@@ -13,6 +13,7 @@ import { parseCsv } from "../formats/csv.js";
 import { readLmEvalFolder } from "../formats/lm-eval.js";
 import { isLongResultsHeader, readResultsInto } from "../formats/results.js";
 import { ResponseMatrixBuilder, type ResponseMatrix } from "./responses.js";
+import { isFileMissing } from "../core/files.js";
 
 export type EvidenceFormat = "auto" | "results" | "battles" | "lm-eval";
 export const EVIDENCE_FORMATS: readonly EvidenceFormat[] = ["auto", "results", "battles", "lm-eval"];
@@ -63,8 +64,8 @@ export async function detect(input: string): Promise<Exclude<EvidenceFormat, "au
   let stat;
   try {
     stat = await fs.stat(input);
-  } catch {
-    throw new InputFileError(input, "no such file or folder");
+  } catch (error) {
+    throw new InputFileError(input, isFileMissing(error) ? "no such file or folder" : `cannot read: ${(error as Error).message}`);
   }
   if (stat.isDirectory()) return "lm-eval";
   const handle = await fs.open(input, "r");

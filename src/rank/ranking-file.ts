@@ -1,16 +1,10 @@
-import { readFile } from "node:fs/promises";
 import { InputFileError } from "../core/errors.js";
+import { readJsonFile } from "../core/json-file.js";
 import type { Ranking } from "./ranking.js";
 
 /** Read and check a ranking JSON file (the fields selection relies on). */
 export async function readRanking(file: string): Promise<Ranking> {
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(file, "utf8"));
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new InputFileError(file, code ? `cannot read (${code})` : `not valid JSON (${(error as Error).message})`);
-  }
+  const json = await readJsonFile(file, "missing (write a ranking with 'cogen rank --json')");
   const r = json as Partial<Ranking>;
   if (typeof r !== "object" || r === null || !Array.isArray(r.models) || !Array.isArray(r.domains)) {
     throw new InputFileError(file, "not a ranking: expected an object with \"models\" and \"domains\" (write one with 'cogen rank --json')");

@@ -2,6 +2,8 @@
  * Errors in the shape OpenAI clients expect: `{ error: { message, type, param, code } }` with the
  * matching HTTP status, so official clients raise their usual exception classes.
  */
+import { CogenError } from "../core/errors.js";
+
 export type OpenAIErrorType =
   | "invalid_request_error"
   | "authentication_error"
@@ -10,7 +12,9 @@ export type OpenAIErrorType =
   | "server_error"
   | "timeout_error";
 
-export class GatewayError extends Error {
+/** An error the gateway answers with; a CogenError, so the CLI prints its message. */
+export class GatewayError extends CogenError {
+  override readonly name = "GatewayError";
   constructor(
     readonly status: number,
     readonly type: OpenAIErrorType,

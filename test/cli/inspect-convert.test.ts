@@ -82,4 +82,15 @@ describe("cogen convert and cogen inspect", () => {
     expect((await capture(["inspect", path.join(root, "nothing-here")])).err).toContain("no such file");
     expect((await capture(["convert", "--bogus"])).err).toContain("bogus");
   });
+
+  it("inspect reports a truncated config.json and exits non-zero", async () => {
+    const corrupt = path.join(root, "corrupt-config");
+    await fs.cp(tiny.dir, corrupt, { recursive: true });
+    const text = await fs.readFile(path.join(corrupt, "config.json"), "utf8");
+    await fs.writeFile(path.join(corrupt, "config.json"), text.slice(0, Math.floor(text.length / 2)));
+    const result = await capture(["inspect", corrupt, "--json"]);
+    expect(result.code).not.toBe(0);
+    expect(result.err).toMatch(/corrupt-config.config\.json: not valid JSON/);
+    expect(result.out).toBe("");
+  });
 });

@@ -4,7 +4,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parseBattles, readBattles } from "../../src/formats/battles.js";
 import { InputFileError } from "../../src/core/errors.js";
-import { hasLlmfao, LLMFAO_CSV } from "../rank/pairwise/reference.js";
+import { referenceFile } from "../reference-data.js";
+
+const LLMFAO = referenceFile("llmfao", "llmfao.csv");
 
 describe("parseBattles (CSV)", () => {
   it("reads the Arena layout, including the old 'tie (bothbad)' spelling", () => {
@@ -98,8 +100,8 @@ describe("readBattles", () => {
     }
   });
 
-  it.skipIf(!hasLlmfao)("parses the real llmfao file", async () => {
-    const battles = await readBattles(LLMFAO_CSV);
+  it.skipIf(!LLMFAO.available)(`parses the real llmfao file${LLMFAO.skipNote}`, async () => {
+    const battles = await readBattles(LLMFAO.path);
     expect(battles.layout).toBe("llmfao");
     expect(battles.comparisons.length).toBe(8931);
     expect(new Set(battles.comparisons.flatMap((c) => [c.a, c.b])).size).toBe(59);

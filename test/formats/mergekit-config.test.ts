@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/core/errors.js";
-import { evaluateSetting, parseMergeConfig } from "../../src/formats/mergekit-config.js";
+import { evaluateSetting } from "../../src/formats/mergekit-config.js";
+import { parseMergeConfig } from "../../src/merge/config.js";
 
 function problemsOf(text: string): string[] {
   try {

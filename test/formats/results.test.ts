@@ -3,6 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseResultsCsv, parseResultsJsonl, readResultsFile } from "../../src/formats/results.js";
+import { fixtureFile } from "../reference-data.js";
 
 describe("long-format results", () => {
   it("reads JSONL with optional domain and benchmark, scores as numbers or booleans", () => {
@@ -63,10 +64,13 @@ describe("wide matrix results", () => {
     expect(() => parseResultsCsv("model_a,model_b,winner\nx,y,tie\n", "v.csv")).toThrow(/m?v\.csv:1: not a results file/);
   });
 
-  it("reads the real ChemBench matrix from disk", async () => {
-    const rows = await readResultsFile("/work/shared/data/reference/chembench/binary_matrix.csv");
-    expect(rows).toHaveLength(2854 * 22);
+  it("reads a real ChemBench matrix (the committed excerpt) from disk", async () => {
+    const rows = await readResultsFile(fixtureFile("chembench", "binary_matrix-every-5th-item.csv"));
+    expect(rows).toHaveLength(571 * 22);
     expect(new Set(rows.map((r) => r.model)).size).toBe(22);
+    // Row "5", column "o1" of the CSV (1.0) and row "0", column "Mistral-Large-2" (0.0).
+    expect(rows.find((r) => r.item === "5" && r.model === "o1")?.score).toBe(1);
+    expect(rows.find((r) => r.item === "0" && r.model === "Mistral-Large-2")?.score).toBe(0);
   });
 
   it("refuses unknown file types", async () => {

@@ -1,6 +1,7 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { main } from "../../src/cli/main.js";
 import { ConfigError } from "../../src/core/errors.js";
 import { buildMoe } from "../../src/fuse/moe/build.js";
 import { parseMoeConfig } from "../../src/formats/moe-config.js";
@@ -8,6 +9,10 @@ import { readLlamaConfig } from "../../src/formats/hf/config.js";
 import { openGguf } from "../../src/formats/gguf/reader.js";
 import { checkLlamaCppRequirements } from "../../src/formats/gguf/llama-check.js";
 import { openHfWeights, writeSafetensorsFile } from "../../src/formats/safetensors/index.js";
+import { openModel } from "../../src/models/open.js";
+import { startGateway } from "../../src/serve/gateway.js";
+import { POLICIES } from "../../src/serve/policies.js";
+import { buildServedModels, parseUnifiedConfig } from "../../src/serve/unified-config.js";
 import { llamaForward } from "../../src/models/llama-forward.js";
 import { readBpeTokenizer } from "../../src/zoo/train/tokenize.js";
 import { llamaCppDistributions, llamaCppTokenize, maxKl, referenceDistributions } from "../../src/models/llamacpp/parity.js";
@@ -163,6 +168,38 @@ describe("cogen moe: llama.cpp", () => {
   });
 });
 
+describe("cogen serve: a MoE GGUF is one model", () => {
+  it("serves it as a `single` expert through the OpenAI-compatible gateway, with the reference forward pass's log-probabilities", async () => {
+    const hf = path.join(root, "moe-serve-hf");
+    const gg = path.join(root, "moe-serve-gguf");
+    const cfg = configText({ gate: "hidden" });
+    await buildMoe({ config: cfg, outDir: hf });
+    await buildMoe({ config: cfg, outDir: gg, outFormat: "gguf" });
+    const file = path.join(gg, "model.gguf");
+    const unified = parseUnifiedConfig(`experts:\n  - { id: moe-x, backend: llamacpp, path: ${JSON.stringify(file)}, threads: 1 }\nserve:\n  - { id: moe-x, policy: single, members: [moe-x] }\n`, path.join(root, "unified.yml"));
+    const { served, all } = await buildServedModels(unified, POLICIES, (spec) => openModel(spec));
+    const gateway = await startGateway({ models: served, host: "127.0.0.1", port: 0 });
+    try {
+      const prompt = "The heart pumps blood through";
+      const reply = await fetch(`${gateway.url}/v1/completions`, {
+        method: "POST", headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "moe-x", prompt, max_tokens: 4, temperature: 0, echo: true, logprobs: 1 }),
+      }).then((r) => r.json() as Promise<{ choices: { text: string; logprobs: { token_logprobs: (number | null)[] } }[] }>);
+      const choice = reply.choices[0];
+      expect(choice.text.startsWith(prompt)).toBe(true);
+      const tokens = await llamaCppTokenize(file, prompt);
+      const reference = await referenceDistributions(hf, tokens);
+      const served = choice.logprobs.token_logprobs.slice(1, tokens.length);
+      expect(served.length).toBe(tokens.length - 1);
+      // Served models use llama.cpp's default F16 key/value cache (|Δp| ≈ 5e-4 on dense models too).
+      served.forEach((lp, i) => expect(Math.abs(Math.exp(lp!) - reference[i][tokens[i + 1]])).toBeLessThan(2e-3));
+    } finally {
+      await gateway.close();
+      for (const m of all) await m.close();
+    }
+  });
+});
+
 describe("cogen moe: bad input", () => {
   async function refused(text: string, out: string): Promise<string> {
     const error = await buildMoe({ config: text, outDir: out }).then(() => undefined, (e: unknown) => e);
@@ -231,6 +268,26 @@ describe("cogen moe: bad input", () => {
     const report = await buildMoe({ config: configText(), outDir: out, dryRun: true });
     expect(report.tensors).toBe(base.config.numLayers * (6 + 1 + 4 * 3) + 3);
     await expect(fs.stat(out)).rejects.toThrow();
+  });
+});
+
+describe("cogen moe (CLI)", () => {
+  it("builds with --json and --non-expert, and exits 1 with every flag problem listed", async () => {
+    const cfg = path.join(root, "cli.yml");
+    await fs.writeFile(cfg, configText());
+    const out = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    const code = await main(["moe", cfg, path.join(root, "cli-out"), "--json", "--non-expert", "average", "--out-format", "gguf"]);
+    const printed = out.mock.calls.map((c) => String(c[0])).join("");
+    out.mockRestore();
+    expect(code).toBe(0);
+    expect(JSON.parse(printed)).toMatchObject({ experts: 4, expertsPerToken: 2, gateMode: "random", nonExpert: "average", files: ["model.gguf", "README.md"] });
+    const err = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const bad = await main(["moe", cfg, path.join(root, "cli-bad"), "--out-format", "onnx", "--non-expert", "mean"]);
+    const message = err.mock.calls.flat().join("\n");
+    err.mockRestore();
+    expect(bad).toBe(1);
+    expect(message).toContain("--out-format: expected hf or gguf, got 'onnx'");
+    expect(message).toContain("--non-expert: expected base or average, got 'mean'");
   });
 });
 

@@ -232,6 +232,21 @@ describe("bad input: a clear error and no output directory", () => {
     await expectFailure("merge_method: linear\nmodels: [{model: a, parameters: {weight: 1}}, {model: nan, parameters: {weight: 1}}]\n", InputFileError, /contains NaN/);
   });
 
+  it("a corrupt config.json of an input is named, never read as \"no config\"", async () => {
+    const dir = path.join(root, "badcfg");
+    await makeModel(dir, { seed: 14 });
+    await fs.writeFile(path.join(dir, "config.json"), '{"architectures": ["LlamaForCausalLM"], "hidden_');
+    await expectFailure("merge_method: linear\nmodels: [{model: badcfg, parameters: {weight: 1}}, {model: a, parameters: {weight: 1}}]\n", ConfigError, /badcfg.config\.json: not valid JSON/);
+  });
+
+  it("a tokenizer file that exists but cannot be copied fails the merge", async () => {
+    const dir = path.join(root, "badtok");
+    await makeModel(dir, { seed: 15 });
+    await fs.rm(path.join(dir, "tokenizer_config.json"));
+    await fs.mkdir(path.join(dir, "tokenizer_config.json"));
+    await expectFailure("merge_method: linear\nmodels: [{model: badtok, parameters: {weight: 1}}, {model: a, parameters: {weight: 1}}]\n", InputFileError, /badtok.tokenizer_config\.json: cannot be copied/);
+  });
+
   it("a corrupt (truncated) shard", async () => {
     const dir = path.join(root, "trunc");
     await makeModel(dir, { seed: 13 });

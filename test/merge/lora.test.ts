@@ -111,6 +111,17 @@ describe("LoRA extract / apply", () => {
     await m.close();
   });
 
+  it("a base side file that exists but cannot be copied fails the apply, leaving no output", async () => {
+    const broken = path.join(root, "broken-base");
+    await fs.cp(base.dir, broken, { recursive: true });
+    await fs.rm(path.join(broken, "config.json"));
+    await fs.mkdir(path.join(broken, "config.json"));
+    const adapter = path.join(root, "adapter3");
+    await extractLora({ base: base.dir, model: path.join(root, "tuned"), rank: 1, outDir: adapter });
+    await expect(applyLora({ base: broken, adapter, outDir: path.join(root, "nope3") })).rejects.toThrow(/broken-base.config\.json: cannot be copied/);
+    await expect(fs.stat(path.join(root, "nope3"))).rejects.toThrow();
+  });
+
   it("an adapter that does not fit the base is a clear error", async () => {
     const other = await makeModel(path.join(root, "other"), { seed: 4, hidden: 8, inter: 16 });
     const adapter = path.join(root, "adapter2");

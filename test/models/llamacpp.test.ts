@@ -23,7 +23,7 @@ afterAll(async () => {
 
 languageModelConformance("llama.cpp (tiny random llama)", {
   open: async () => createLlamaCppModel({ id: "tiny", path: await tinyGguf(), contextSize: 256 }),
-  contexts: ["The heart pumps blood", "A contract is", "river"],
+  contexts: ["The heart pumps blood", "A contract is", "river", "The café costs 5 € ✓", "東京 👍🏽"],
   tokenIds: true,
 });
 

@@ -4,8 +4,10 @@ import { Rng } from "../../src/core/rng.js";
 import { parseResultsCsv } from "../../src/formats/results.js";
 import { findAnchors, fullScores, predictScores, selectAnchors } from "../../src/rank/anchors.js";
 import { buildResponseMatrix } from "../../src/rank/responses.js";
+import { fixtureFile } from "../reference-data.js";
 
-const CHEMBENCH = "/work/shared/data/reference/chembench/binary_matrix.csv";
+// ChemBench × 22 models, the committed excerpt of every fifth item (571 items).
+const CHEMBENCH = fixtureFile("chembench", "binary_matrix-every-5th-item.csv");
 
 describe("anchor items", () => {
   const matrix = buildResponseMatrix(parseResultsCsv(readFileSync(CHEMBENCH, "utf8"), CHEMBENCH));
@@ -42,6 +44,6 @@ describe("anchor items", () => {
 
   it("rejects a K that cannot work", () => {
     expect(() => selectAnchors(matrix, 0)).toThrow(/whole number/);
-    expect(() => selectAnchors(matrix, 10_000)).toThrow(/more than the 2854 items/);
+    expect(() => selectAnchors(matrix, 10_000)).toThrow(/more than the 571 items/);
   });
 });

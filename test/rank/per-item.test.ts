@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parseResultsCsv } from "../../src/formats/results.js";
 import { rankResults } from "../../src/rank/per-item.js";
+import { referenceFile } from "../reference-data.js";
 import { simulate } from "./simulate.js";
 
 describe("rankResults", () => {
@@ -36,10 +37,10 @@ describe("rankResults", () => {
 });
 
 describe("rankResults on ChemBench (22 models)", () => {
-  const file = "/work/shared/data/reference/chembench/binary_matrix.csv";
-  const results = parseResultsCsv(readFileSync(file, "utf8"), file);
+  const chembench = referenceFile("chembench", "binary_matrix.csv");
 
-  it("warns when the 2PL order departs from plain accuracy, and a tighter discrimination prior pulls it back", () => {
+  it.skipIf(!chembench.available)(`warns when the 2PL order departs from plain accuracy, and a tighter discrimination prior pulls it back${chembench.skipNote}`, () => {
+    const results = parseResultsCsv(readFileSync(chembench.path, "utf8"), chembench.path);
     // ChemBench's responses split the models into two groups (the first principal component of
     // the response matrix orders them quite differently from accuracy); the free 2PL follows it.
     const loose = rankResults(results).ranking;

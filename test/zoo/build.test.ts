@@ -6,11 +6,14 @@ import { ConfigError, InputFileError } from "../../src/core/errors.js";
 import { parseModelsFile } from "../../src/formats/models-file.js";
 import { openGguf } from "../../src/formats/gguf/reader.js";
 import { buildZoo } from "../../src/zoo/build/build.js";
-import { evaluateZoo } from "../../src/zoo/build/evaluate.js";
+import { evaluateZoo } from "../../src/eval/zoo-eval.js";
 import { dealJobs } from "../../src/zoo/build/lanes.js";
 import { readZooManifest, specialisation, type ZooManifest, type ZooModelEntry } from "../../src/zoo/build/manifest.js";
 import { ggufParity, klDivergence, loraParity } from "../../src/models/llamacpp/parity.js";
 import { zooPlan } from "../../src/zoo/build/plan.js";
+import { cutAtWord } from "../../src/demo/items.js";
+import { readTasksFile } from "../../src/formats/tasks.js";
+import { createLlamaCppModel } from "../../src/models/llamacpp/model.js";
 import type { TrainJob } from "../../src/zoo/build/train-job.js";
 
 const ZOO = path.resolve("zoo");
@@ -29,43 +32,42 @@ describe("the committed zoo", () => {
     manifest = await readZooManifest(ZOO);
   });
 
-  it("lists every model's files, and they exist", async () => {
+  it("lists every model's files, and each GGUF is the network its HF folder describes", async () => {
     expect(manifest.complete).toBe(true);
-    expect(manifest.kind).toBe("full");
     const roles = manifest.models.map((m) => `${m.family}:${m.role}`);
     expect(roles.filter((r) => r === "a:expert")).toHaveLength(8);
     expect(roles).toContain("a:control");
     expect(roles.filter((r) => r === "b:expert").length).toBeGreaterThanOrEqual(3);
+    const shapes = new Map<string, string>();
     for (const m of manifest.models) {
-      for (const file of [m.files.gguf, `${m.files.hf}/config.json`, `${m.files.hf}/model.safetensors`, ...(m.files.loraGguf ? [m.files.loraGguf, `${m.files.lora}/adapter_model.safetensors`] : [])]) {
+      for (const file of [`${m.files.hf}/model.safetensors`, ...(m.files.loraGguf ? [m.files.loraGguf, `${m.files.lora}/adapter_model.safetensors`] : [])]) {
         await expect(fs.stat(path.join(ZOO, file)), file).resolves.toBeTruthy();
       }
+      // Read from the files themselves, not from the manifest.
+      const config = JSON.parse(await fs.readFile(path.join(ZOO, m.files.hf, "config.json"), "utf8"));
+      const gguf = await openGguf(path.join(ZOO, m.files.gguf));
+      try {
+        expect(gguf.getString("general.architecture"), m.id).toBe("llama");
+        expect(gguf.getNumber("llama.embedding_length"), m.id).toBe(config.hidden_size);
+        expect(gguf.getNumber("llama.block_count"), m.id).toBe(config.num_hidden_layers);
+        expect(gguf.getString("tokenizer.ggml.model"), m.id).toBe(m.family === "a" ? "llama" : "gpt2");
+        shapes.set(m.family, `${config.hidden_size}x${config.num_hidden_layers}`);
+      } finally {
+        await gguf.close();
+      }
     }
-    // The families really differ: tokenizer kind, width and depth.
-    const [a, b] = manifest.families;
-    expect(a.tokenizer.ggufModel).toBe("llama");
-    expect(b.tokenizer.ggufModel).toBe("gpt2");
-    expect(a.config.hidden_size).not.toBe(b.config.hidden_size);
-    expect(a.config.num_hidden_layers).not.toBe(b.config.num_hidden_layers);
+    // The families really differ in width and depth, not only in tokenizer.
+    expect(shapes.get("a")).not.toBe(shapes.get("b"));
     const yaml = parseModelsFile(await fs.readFile(path.join(ZOO, "models.yaml"), "utf8"), path.join(ZOO, "models.yaml"));
     expect(yaml.map((e) => e.path)).toEqual(manifest.models.map((m) => path.join(ZOO, m.files.gguf)));
   });
 
-  it("records a llama.cpp ↔ TypeScript parity within KL 1e-4 for every model", () => {
-    expect(manifest.parity!.maxKl).toBeLessThanOrEqual(1e-4);
-    expect(manifest.parity!.maxLoraKl).toBeLessThanOrEqual(1e-4);
-    for (const m of manifest.models) expect(m.parity!.maxKl, m.id).toBeLessThanOrEqual(1e-4);
-  });
-
-  it("runs in llama.cpp as cogen's TypeScript forward pass computes it (base-a, base-b, an expert)", async () => {
-    const contexts = ["aardvark: nocturnal burrowing mammal of the grasslands of Africa", "France economy: tourism and industry"];
-    for (const id of ["a/base", "b/base", "a/experts/law"]) {
-      const m = manifest.models.find((x) => x.id === id)!;
-      const kl = await ggufParity(path.join(ZOO, m.files.hf), path.join(ZOO, m.files.gguf), contexts);
-      expect(kl, id).toBeLessThanOrEqual(1e-4);
+  it("runs in llama.cpp as cogen's TypeScript forward pass computes it, for every model", async () => {
+    const context = "aardvark: nocturnal burrowing mammal of the grasslands of Africa";
+    for (const m of manifest.models) {
+      const kl = await ggufParity(path.join(ZOO, m.files.hf), path.join(ZOO, m.files.gguf), [context]);
+      expect(kl, m.id).toBeLessThanOrEqual(1e-4);
     }
-    // The models are not near-uniform (else agreement would be trivial): the header records bpb well under log2(vocab)/bytes.
-    expect(manifest.models.find((x) => x.id === "a/base")!.heldOutBpb.biology).toBeLessThan(4);
   });
 
   it("gives the merged expert's distributions from base-a + the expert's runtime LoRA adapter", async () => {
@@ -79,9 +81,35 @@ describe("the committed zoo", () => {
     expect(otherAdapter).toBeGreaterThan(100 * Math.max(kl, 1e-7));
   });
 
-  it("specialises: each expert beats the equal-compute control on its own domain", () => {
-    for (const row of manifest.specialisation!.filter((r) => r.family === "a")) {
-      expect(row.beatsControl, row.domain).toBe(true);
+  it("specialises, measured afresh in llama.cpp: each expert beats the equal-compute control on its own domain's held-out text", async () => {
+    // The first held-out passages of each domain, cut to fit the models' 64-token training window.
+    const items = (await readTasksFile(path.join(ZOO, manifest.items.bitsPerByte!.file))).filter((i) => i.kind === "bits_per_byte");
+    const passages = (domain: string) => items.filter((i) => i.domain === domain).slice(0, 3).map((i) => cutAtWord(i.kind === "bits_per_byte" ? i.text : "", 120));
+    const bitsPerByteOn = async (entry: ZooModelEntry, texts: string[]) => {
+      const model = await createLlamaCppModel({ id: entry.id, path: path.join(ZOO, entry.files.gguf), contextSize: 128, threads: 1 });
+      try {
+        let nats = 0, bytes = 0, tokens = 0;
+        for (const text of texts) {
+          const ll = await model.logLikelihood("", text);
+          nats -= ll.logprob;
+          bytes += ll.bytes;
+          tokens += ll.tokens;
+        }
+        return { bpb: nats / Math.LN2 / bytes, uniformBpb: (tokens * Math.log2(manifest.families[0].vocabSize)) / bytes };
+      } finally {
+        await model.close();
+      }
+    };
+    const control = manifest.models.find((m) => m.family === "a" && m.role === "control")!;
+    const experts = manifest.models.filter((m) => m.family === "a" && m.role === "expert");
+    for (const expert of experts) {
+      const texts = passages(expert.domain!);
+      expect(texts.length, expert.domain!).toBeGreaterThan(0);
+      const mine = await bitsPerByteOn(expert, texts);
+      const theirs = await bitsPerByteOn(control, texts);
+      expect(mine.bpb, expert.domain!).toBeLessThan(theirs.bpb);
+      // Trained, not near-uniform (else agreement with anything would be trivial).
+      expect(theirs.bpb, expert.domain!).toBeLessThan(0.6 * theirs.uniformBpb);
     }
   });
 });
@@ -93,8 +121,13 @@ describe("buildZoo --quick", () => {
     const manifest = await buildZoo({ out, plan });
     expect(manifest.complete).toBe(true);
     expect(manifest.models.map((m) => m.id)).toEqual(["a/base", "b/base", "a/experts/medicine", "a/experts/geography", "a/control", "b/experts/geography"]);
-    expect(manifest.parity!.maxKl).toBeLessThanOrEqual(1e-4);
-    expect(manifest.parity!.maxLoraKl).toBeLessThanOrEqual(1e-4);
+    // Parity recomputed on the files written, not read from the build's own record.
+    const entry = (id: string) => manifest.models.find((m) => m.id === id)!;
+    for (const id of ["a/experts/medicine", "b/experts/geography"]) {
+      expect(await ggufParity(path.join(out, entry(id).files.hf), path.join(out, entry(id).files.gguf), ["disease: an impairment of health"]), id).toBeLessThanOrEqual(1e-4);
+    }
+    const medicine = entry("a/experts/medicine");
+    expect(await loraParity(path.join(out, entry("a/base").files.gguf), path.join(out, medicine.files.loraGguf!), path.join(out, medicine.files.gguf), manifest.families[0].vocabSize, ["disease: an impairment of health"])).toBeLessThanOrEqual(1e-4);
     const adapter = await openGguf(path.join(out, "a/experts/medicine/lora.gguf"));
     expect(adapter.getString("general.type")).toBe("adapter");
     await adapter.close();
@@ -123,7 +156,8 @@ describe("buildZoo --quick", () => {
     await fs.mkdir(foreign);
     await fs.writeFile(path.join(foreign, "notes.txt"), "mine");
     await expect(buildZoo({ out: foreign, plan })).rejects.toThrow(ConfigError);
-  });
+    // Training runs in child processes on a shared machine: allow for load, not for speed.
+  }, 300_000);
 });
 
 describe("zoo build helpers", () => {

@@ -1,6 +1,6 @@
-import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { InputFileError } from "../../core/errors.js";
+import { readJsonFile } from "../../core/json-file.js";
 
 /**
  * The llama family as cogen understands it: Llama, Mistral and Qwen2 share one decoder (RMSNorm,
@@ -126,19 +126,7 @@ export function parseLlamaConfig(raw: unknown, file: string): LlamaConfig {
 /** Read `config.json` from a Hugging Face model folder. */
 export async function readLlamaConfig(dir: string): Promise<LlamaConfig> {
   const file = path.join(dir, "config.json");
-  let text: string;
-  try {
-    text = await fs.readFile(file, "utf8");
-  } catch {
-    throw new InputFileError(file, "missing: a Hugging Face model folder needs config.json");
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    throw new InputFileError(file, `not valid JSON (${(error as Error).message})`);
-  }
-  return parseLlamaConfig(raw, file);
+  return parseLlamaConfig(await readJsonFile(file, "missing: a Hugging Face model folder needs config.json"), file);
 }
 
 /** The config.json object for a config, keeping any fields of the original it came from. */

@@ -1,6 +1,6 @@
-import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { InputFileError } from "../../core/errors.js";
+import { readOptionalJsonFile, readOptionalJsonObject } from "../../core/json-file.js";
 
 /**
  * Tokenizer vocabularies as GGUF stores them, and their conversion from and to Hugging Face's
@@ -169,24 +169,10 @@ function preTokenizerName(preTokenizer: unknown, fail: (p: string) => never): st
 /** Read tokenizer.json and tokenizer_config.json from a model folder (undefined if absent). */
 export async function readVocab(dir: string): Promise<GgufVocab | undefined> {
   const file = path.join(dir, "tokenizer.json");
-  const tokenizer = await readJson(file);
+  const tokenizer = await readOptionalJsonFile(file);
   if (tokenizer === undefined) return undefined;
-  const config = await readJson(path.join(dir, "tokenizer_config.json"));
-  return vocabFromTokenizerJson(tokenizer, config as Record<string, unknown> | undefined, file);
-}
-
-async function readJson(file: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, "utf8");
-  } catch {
-    return undefined;
-  }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new InputFileError(file, `not valid JSON (${(error as Error).message})`);
-  }
+  const config = await readOptionalJsonObject(path.join(dir, "tokenizer_config.json"));
+  return vocabFromTokenizerJson(tokenizer, config, file);
 }
 
 /**

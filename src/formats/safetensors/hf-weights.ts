@@ -5,6 +5,7 @@ import type { TensorInfo, TensorSource } from "../../core/tensor.js";
 import { HF_INDEX_FILE, HF_SINGLE_FILE } from "./hf-names.js";
 import { openSafetensors, type SafetensorsFile } from "./reader.js";
 import { isPlainObject, parseJsonStrict } from "./strict-json.js";
+import { isFileMissing } from "../../core/files.js";
 
 /** The weights of a Hugging Face folder as one lazily readable source. */
 export interface HfWeights extends TensorSource {
@@ -41,8 +42,9 @@ export async function openHfWeights(dir: string): Promise<HfWeights> {
 async function isFile(p: string): Promise<boolean> {
   try {
     return (await fs.stat(p)).isFile();
-  } catch {
-    return false;
+  } catch (error) {
+    if (isFileMissing(error)) return false;
+    throw new InputFileError(p, `cannot read: ${(error as Error).message}`);
   }
 }
 
@@ -62,9 +64,10 @@ async function readIndex(indexPath: string): Promise<HfIndex> {
   };
   const { size } = await fs.stat(indexPath);
   if (size > MAX_INDEX_BYTES) fail(`index is ${size} bytes, over the limit of ${MAX_INDEX_BYTES}`);
+  const bytes = await fs.readFile(indexPath);
   let text = "";
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(await fs.readFile(indexPath));
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
     fail("not valid UTF-8");
   }

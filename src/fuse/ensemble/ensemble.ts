@@ -2,23 +2,29 @@ import { ConfigError } from "../../core/errors.js";
 import type { GenerateChunk, GenerateOptions, LanguageModel, LogLikelihood, TokenLogprob } from "../../core/language-model.js";
 import { Rng } from "../../core/rng.js";
 import { StopMatcher } from "../../models/stop.js";
-import { codePointText, codePointTokens } from "../composite-text.js";
+import { utf8Length } from "../../core/language-model.js";
+import { codePointCount, codePointText, codePointTokens, isWholeText, scoredCandidates } from "../composite-text.js";
 
 /**
- * A token-level ensemble of models whose vocabularies differ (after UniTE and GaC). At each step
- * every member proposes its top-k next tokens; proposals meet in one space, their decoded text.
- * A member scores a proposal that is not one of its own tokens by its first sub-token. The
- * members' probabilities are mixed with weights from the ranking, one string is chosen, and all
+ * A token-level ensemble of models whose vocabularies differ (after UniTE and GaC). Proposals
+ * meet in one space, their decoded text: at each step every member proposes its top-k next
+ * tokens, each whole-character proposal is scored by the ensemble's own log-likelihood (below),
+ * the likeliest prefix-free set of them is the step's distribution, one string is chosen, and all
  * members continue from the same text, so they stay in sync whatever their tokenizers.
  *
- * Two guards keep it cheap and safe: a confidence gate (only when the primary member's top
- * probability is below `gate` are the others consulted, so confident steps cost one model), and
- * a compatibility filter (members much weaker than the primary on the request's domain are left
- * out: ensembling models of very different accuracy hurts).
+ * Scoring (`logLikelihood`) is a mixture over whole sequences, weighted by the ranking: members
+ * that share a tokenizer are mixed token by token, the rest over the sequence (see
+ * mixLogLikelihoods) — a proper distribution whatever the tokenizers. `nextTokenLogprobs` is the
+ * step distribution above, so for a one-step continuation it gives exactly what `logLikelihood`
+ * gives; a longer generation is a chain of such steps (each a fresh mixture), not the sequence
+ * mixture itself. The ensemble's tokens are code points and its candidates carry `token: null`.
  *
- * Scoring (`logLikelihood`) mixes members that share a tokenizer token by token and the rest
- * over whole sequences (see mixLogLikelihoods): a proper distribution whatever the tokenizers.
- * Generation mixes step by step.
+ * Two guards keep generation cheap and safe: a confidence gate (when the primary member's top
+ * whole-character token has probability at least `gate`, the step follows the primary alone, so
+ * confident steps cost one model), and a compatibility filter (members much weaker than the
+ * primary on the request's domain are left out: ensembling models of very different accuracy
+ * hurts). `greedy` is true exactly when the ensemble's own temperature-0 generation — gate
+ * included — would produce the continuation, step by step.
  */
 export interface EnsembleMember {
   model: LanguageModel;
@@ -33,7 +39,7 @@ export interface EnsembleOptions {
   domainOf?: (text: string) => string;
   /** Proposals per member per step (default 8). */
   topK?: number;
-  /** Consult the other members only when the primary's top probability is below this (default 0.5; 1 = always). */
+  /** In generation, follow the primary alone when its top probability is at least this (default 0.5; 1 = always mix). */
   gate?: number;
   /** Leave out members whose ability is more than this below the primary's (default 1 logit). */
   maxAbilityGap?: number;
@@ -74,41 +80,44 @@ export function createEnsembleModel(options: EnsembleOptions): LanguageModel & {
     return kept.map((m, i) => ({ model: m.model, weight: raw[i] / total }));
   };
 
-  /** The mixed next-string distribution after `text`, most likely first. */
-  async function mixedNext(text: string, routeText: string, useGate: boolean): Promise<{ text: string; p: number }[]> {
+  /** log P(continuation | context) under the participants' mixture. */
+  async function mixture(members: Participant[], context: string, continuation: string): Promise<number> {
+    const scores = await Promise.all(members.map((m) => m.model.logLikelihood(context, continuation)));
+    return mixLogLikelihoods(scores, members.map((m) => m.weight));
+  }
+
+  /**
+   * One step's distribution after `text`, most likely first, for a request routed by
+   * `routeText`. With `useGate`, a confident primary decides alone (generation's shortcut).
+   */
+  async function step(text: string, routeText: string, useGate: boolean): Promise<TokenLogprob[]> {
     const members = participants(routeText);
     stats.steps++;
     stats.memberCalls++;
     const primary = await members[0].model.nextTokenLogprobs(text, topK);
-    const primaryTop = primary.find((t) => usable(t.text));
-    if (members.length === 1 || (useGate && primaryTop && Math.exp(primaryTop.logprob) >= gate)) {
-      return primary.filter((t) => usable(t.text)).map((t) => ({ text: t.text, p: Math.exp(t.logprob) }));
+    const primaryWhole = primary.filter((t) => isWholeText(t.text));
+    if (useGate && primaryWhole.length > 0 && Math.exp(primaryWhole[0].logprob) >= gate) {
+      return primaryWhole.map((t) => ({ token: null, text: t.text, logprob: t.logprob }));
     }
-    stats.ensembledSteps++;
+    if (members.length > 1) stats.ensembledSteps++;
     const proposals = [primary];
     for (const member of members.slice(1)) {
       stats.memberCalls++;
       proposals.push(await member.model.nextTokenLogprobs(text, topK));
     }
-    const candidates = [...new Set(proposals.flat().map((t) => t.text).filter(usable))];
-    const mixed = new Map<string, number>(candidates.map((c) => [c, 0]));
-    for (let m = 0; m < members.length; m++) {
-      const { model, weight } = members[m];
-      const own = proposals[m];
-      const byId = new Map(own.filter((t) => t.token !== null).map((t) => [t.token!, Math.exp(t.logprob)]));
-      const byText = new Map(own.map((t) => [t.text, Math.exp(t.logprob)]));
-      // What this member leaves outside its top-k, spread thinly: the floor for strings it did not propose.
-      const floor = Math.min(Math.max(0, 1 - [...byText.values()].reduce((a, b) => a + b, 0)) / 100, Math.min(...byText.values()));
-      for (const candidate of candidates) {
-        let p = byText.get(candidate);
-        if (p === undefined) {
-          const first = (await model.tokenize(candidate))[0];
-          p = first !== undefined ? byId.get(first) : undefined;
-        }
-        mixed.set(candidate, mixed.get(candidate)! + weight * (p ?? floor));
-      }
+    return scoredCandidates(proposals.flat().map((t) => t.text), (candidate) => mixture(members, text, candidate), Infinity);
+  }
+
+  /** Whether temperature-0 generation from `context` would produce exactly `continuation`. */
+  async function greedyProduces(context: string, continuation: string): Promise<boolean> {
+    let produced = "";
+    while (produced.length < continuation.length) {
+      const next = await step(context + produced, context, true);
+      if (next.length === 0) return false;
+      produced += next[0].text;
+      if (!continuation.startsWith(produced)) return false;
     }
-    return [...mixed].map(([t, p]) => ({ text: t, p })).sort((a, b) => b.p - a.p);
+    return true;
   }
 
   return {
@@ -119,19 +128,15 @@ export function createEnsembleModel(options: EnsembleOptions): LanguageModel & {
     detokenize: codePointText,
 
     async nextTokenLogprobs(context: string, k: number): Promise<TokenLogprob[]> {
-      const next = await mixedNext(context, context, false);
-      const total = next.reduce((a, b) => a + b.p, 0) || 1;
-      return next.slice(0, k).map((n) => ({ token: null, text: n.text, logprob: Math.log(n.p / total) }));
+      return (await step(context, context, false)).slice(0, k);
     },
 
     async logLikelihood(context: string, continuation: string): Promise<LogLikelihood> {
-      const members = participants(context || continuation);
-      const scores = await Promise.all(members.map((m) => m.model.logLikelihood(context, continuation)));
       return {
-        logprob: mixLogLikelihoods(scores, members.map((m) => m.weight)),
-        tokens: [...continuation].length,
-        bytes: Buffer.byteLength(continuation, "utf8"),
-        greedy: scores[0].greedy,
+        logprob: await mixture(participants(context || continuation), context, continuation),
+        tokens: codePointCount(continuation),
+        bytes: utf8Length(continuation),
+        greedy: await greedyProduces(context, continuation),
       };
     },
 
@@ -141,14 +146,14 @@ export function createEnsembleModel(options: EnsembleOptions): LanguageModel & {
       const rng = new Rng(generateOptions.seed ?? 0);
       const stops = new StopMatcher(generateOptions.stop ?? []);
       let generated = "";
-      let steps = 0;
       let reason: "stop" | "length" = "length";
-      for (; steps < maxTokens; steps++) {
+      // maxTokens bounds steps; the finish chunk reports no count (steps are not the ensemble's tokens).
+      for (let steps = 0; steps < maxTokens; steps++) {
         if (generateOptions.signal?.aborted) {
-          yield { type: "finish", reason: "abort", tokens: steps };
+          yield { type: "finish", reason: "abort" };
           return;
         }
-        const next = await mixedNext(prompt + generated, prompt, true);
+        const next = await step(prompt + generated, prompt, true);
         if (next.length === 0) {
           reason = "stop"; // no member can continue with whole characters
           break;
@@ -158,26 +163,21 @@ export function createEnsembleModel(options: EnsembleOptions): LanguageModel & {
         const safe = stops.push(piece);
         if (safe) yield { type: "text", text: safe };
         if (stops.done) {
-          yield { type: "finish", reason: "stop", tokens: steps + 1 };
+          yield { type: "finish", reason: "stop" };
           return;
         }
       }
       const rest = stops.flush();
       if (rest) yield { type: "text", text: rest };
-      yield { type: "finish", reason, tokens: steps };
+      yield { type: "finish", reason };
     },
 
     async close() {},
   };
 }
 
-/** A proposal can join the shared text only if it is whole characters (not a partial UTF-8 byte). */
-function usable(text: string): boolean {
-  return text.length > 0 && !text.includes("\ufffd");
-}
-
-function sample(next: { text: string; p: number }[], temperature: number, rng: Rng): string {
-  const weights = next.map((n) => n.p ** (1 / temperature));
+function sample(next: TokenLogprob[], temperature: number, rng: Rng): string {
+  const weights = next.map((n) => Math.exp(n.logprob / temperature));
   let r = rng.next() * weights.reduce((a, b) => a + b, 0);
   for (let i = 0; i < next.length; i++) if ((r -= weights[i]) <= 0) return next[i].text;
   return next[next.length - 1].text;

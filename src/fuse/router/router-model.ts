@@ -1,6 +1,6 @@
 import { BackendError, ConfigError } from "../../core/errors.js";
 import type { GenerateChunk, GenerateOptions, LanguageModel, LogLikelihood, TokenLogprob } from "../../core/language-model.js";
-import { codePointText, codePointTokens } from "../composite-text.js";
+import { codePointCount, codePointText, codePointTokens, scoredCandidates } from "../composite-text.js";
 import type { RouteDecision, Router } from "./router.js";
 
 export interface RouterModelOptions {
@@ -16,6 +16,13 @@ export interface RouterModelOptions {
  * the context, or the continuation when the context is empty (a document scored from its
  * start). Every choice of one multiple-choice item shares its context, so all are scored by the
  * same expert. A backend failure moves on to the next-ranked expert.
+ *
+ * Its experts may tokenize differently, so the router has no token ids of its own: its tokens
+ * are code points (`tokenize`, `detokenize`, `LogLikelihood.tokens`), its next-token candidates
+ * are the expert's proposals as text (`token: null`), each scored by the expert's
+ * `logLikelihood` — the router's own — so the two agree. `greedy` is the expert's, whose
+ * generation the router's is. Generation's `maxTokens` bounds the expert's tokens; the finish
+ * chunk reports no counts (they would be the expert's, not the router's).
  */
 export function createRouterModel(router: Router, members: ReadonlyMap<string, LanguageModel>, options: RouterModelOptions): LanguageModel & { route(text: string): RouteDecision } {
   for (const expert of router.options.experts) {
@@ -54,9 +61,16 @@ export function createRouterModel(router: Router, members: ReadonlyMap<string, L
     tokenize: codePointTokens,
     detokenize: codePointText,
     nextTokenLogprobs: (context: string, topK: number): Promise<TokenLogprob[]> =>
-      withFallback(context, (m) => m.nextTokenLogprobs(context, topK)),
+      withFallback(context, async (m) => {
+        const proposals = (await m.nextTokenLogprobs(context, topK)).map((t) => t.text);
+        return scoredCandidates(proposals, async (text) => (await m.logLikelihood(context, text)).logprob, topK);
+      }),
     logLikelihood: (context: string, continuation: string): Promise<LogLikelihood> =>
-      withFallback(context || continuation, (m) => m.logLikelihood(context, continuation)),
+      withFallback(context || continuation, async (m) => {
+        const ll = await m.logLikelihood(context, continuation);
+        // The expert's per-token ids are not the router's: they stay inside.
+        return { logprob: ll.logprob, tokens: codePointCount(continuation), bytes: ll.bytes, greedy: ll.greedy };
+      }),
     async *generate(prompt: string, generateOptions?: GenerateOptions): AsyncGenerator<GenerateChunk> {
       const failures: string[] = [];
       for (const model of candidates(prompt)) {
@@ -64,7 +78,7 @@ export function createRouterModel(router: Router, members: ReadonlyMap<string, L
         try {
           for await (const chunk of model.generate(prompt, generateOptions)) {
             started = true;
-            yield chunk;
+            yield chunk.type === "finish" ? { type: "finish", reason: chunk.reason } : chunk;
           }
           return;
         } catch (error) {

@@ -4,12 +4,12 @@
  * `base_model.model.<module>.lora_A.weight` [r, in] and `…lora_B.weight` [out, r].
  * The update to `<module>.weight` is scale·B·A with scale = alpha/r (alpha/√r with rsLoRA).
  */
-import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { InputFileError } from "../../core/errors.js";
 import { f32ToBf16, f32ToF16 } from "../../core/half.js";
 import type { TensorSource } from "../../core/tensor.js";
 import { openSafetensors } from "../../formats/safetensors/index.js";
+import { readJsonObject } from "../../core/json-file.js";
 
 export const ADAPTER_CONFIG = "adapter_config.json";
 export const ADAPTER_WEIGHTS = "adapter_model.safetensors";
@@ -39,12 +39,7 @@ export function peftName(target: string, which: "A" | "B"): string {
 
 export async function openLoraAdapter(dir: string): Promise<LoraAdapter> {
   const cfgFile = path.join(dir, ADAPTER_CONFIG);
-  let config: Record<string, unknown>;
-  try {
-    config = JSON.parse(await fs.readFile(cfgFile, "utf8")) as Record<string, unknown>;
-  } catch (e) {
-    throw new InputFileError(cfgFile, `cannot read the adapter config: ${(e as Error).message}`);
-  }
+  const config = await readJsonObject(cfgFile, "missing: a PEFT LoRA adapter folder needs adapter_config.json");
   const rank = config.r;
   const alpha = config.lora_alpha ?? rank;
   if (typeof rank !== "number" || !(rank > 0) || typeof alpha !== "number") throw new InputFileError(cfgFile, "needs a positive number r and a number lora_alpha");

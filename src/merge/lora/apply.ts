@@ -2,7 +2,6 @@
  * `cogen lora apply`: merge a PEFT LoRA adapter into a base model's weights
  * (W + scale·B·A, scale = alpha/r), writing a full Hugging Face folder atomically.
  */
-import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { writeDirAtomic } from "../../core/atomic.js";
 import { f32ToBf16, f32ToF16 } from "../../core/half.js";
@@ -10,6 +9,7 @@ import { silentProgress, type Progress } from "../../core/progress.js";
 import { TOKENIZER_FILES } from "../../formats/hf/config.js";
 import { isSafetensorsDType, openHfWeights, writeSafetensorsSharded } from "../../formats/safetensors/index.js";
 import { openLoraAdapter, withLora } from "./adapter.js";
+import { copyFileIfPresent } from "../../core/files.js";
 
 export interface ApplyOptions {
   base: string;
@@ -37,9 +37,8 @@ export async function applyLora(options: ApplyOptions): Promise<{ modules: numbe
         if (info.dtype === "F16") return f32ToF16(w);
         return w;
       }, { maxShardBytes: options.maxShardBytes ?? 5e9, metadata: { format: "pt" }, progress: options.progress ?? silentProgress });
-      for (const name of ["config.json", ...TOKENIZER_FILES]) {
-        await fs.copyFile(path.join(options.base, name), path.join(dir, name)).catch(() => undefined);
-      }
+      // Side files the base lacks are not copied; a failed copy of one it has fails the apply.
+      for (const name of ["config.json", ...TOKENIZER_FILES]) await copyFileIfPresent(path.join(options.base, name), path.join(dir, name));
       return result.files.map((f) => path.basename(f));
     });
     return { modules: adapter.modules.size, files };

@@ -1,3 +1,4 @@
+import { CogenError } from "../../core/errors.js";
 import type { Rng } from "../../core/rng.js";
 
 /** A parameter value as it appears in a merge config after evaluation for one tensor. */
@@ -53,7 +54,7 @@ export interface MergeMethod {
 }
 
 /** A degenerate numeric case the method cannot handle; the engine adds the tensor name. */
-export class MethodError extends Error {
+export class MethodError extends CogenError {
   override readonly name = "MethodError";
 }
 

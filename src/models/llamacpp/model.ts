@@ -13,6 +13,7 @@ import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node
 import { BackendError } from "../../core/errors.js";
 import type { GenerateChunk, GenerateOptions, LanguageModel, LogLikelihood, TokenLogprob } from "../../core/language-model.js";
 import { utf8Length } from "../../core/language-model.js";
+import { vocabTokenBytes } from "../../formats/hf/token-bytes.js";
 import { Limiter } from "../limiter.js";
 import { StopMatcher } from "../stop.js";
 import { acquireBaseModel, type GpuChoice } from "./runtime.js";
@@ -45,7 +46,7 @@ export interface LlamaCppModel extends LanguageModel {
 
 export async function createLlamaCppModel(settings: LlamaCppModelSettings): Promise<LlamaCppModel> {
   const backend = `llamacpp(${settings.id})`;
-  const vocabulary = await validateGgufForLlamaCpp(settings.path);
+  const { size: vocabulary, vocab } = await validateGgufForLlamaCpp(settings.path);
   if (settings.lora) await validateGgufForLlamaCpp(settings.lora.path, "adapter");
   const size = (await fs.stat(settings.path)).size;
   const gpu = settings.gpu ?? false;
@@ -79,6 +80,13 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
   const checkOpen = () => {
     if (closed) throw new BackendError(backend, "model is closed");
   };
+  const checkIds = (ids: readonly number[]) => {
+    for (const t of ids) {
+      if (!Number.isInteger(t) || t < 0 || (vocabulary > 0 && t >= vocabulary)) throw new BackendError(backend, `token id ${t} is outside the vocabulary`);
+    }
+  };
+  /** Raw bytes of a token from the GGUF vocabulary (llama.cpp's detokenize renders partial UTF-8 as U+FFFD). */
+  const bytesOf = (token: number): Uint8Array => (vocab ? vocabTokenBytes(vocab, token) : Buffer.from(model.detokenize([token as Token], false), "utf8"));
 
   /**
    * Make the sequence hold tokens[0..keep) (reusing what is cached) and return `keep`, the index
@@ -107,13 +115,12 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
 
   async function logLikelihoodTokens(contextTokens: number[], continuationTokens: number[]): Promise<LogLikelihood> {
     checkOpen();
-    for (const t of [...contextTokens, ...continuationTokens]) {
-      if (!Number.isInteger(t) || t < 0 || (vocabulary > 0 && t >= vocabulary)) throw new BackendError(backend, `token id ${t} is outside the vocabulary`);
-    }
+    checkIds([...contextTokens, ...continuationTokens]);
     return lock.run(async () => {
-      const start = contextTokens.length > 0 ? (contextTokens as Token[]) : documentStart;
+      // As with text, the document starts with BOS where the model adds one.
+      const start = contextTokens.length > 0 ? [...prefix, ...(contextTokens as Token[])] : documentStart;
       const whole = [...start, ...(continuationTokens as Token[])];
-      return scoreTokens(whole, start.length, utf8Length(model.detokenize(continuationTokens as Token[], false)));
+      return scoreTokens(whole, start.length, continuationTokens.reduce((n, t) => n + bytesOf(t).length, 0));
     });
   }
 
@@ -159,23 +166,32 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
 
   async function nextTokenLogprobs(contextText: string, topK: number): Promise<TokenLogprob[]> {
     checkOpen();
-    return lock.run(async () => {
-      // A context longer than the window is cut from the left.
-      const tokens = tokensOf(contextText).slice(-context.contextSize);
-      const start = await reuse(tokens, tokens.length - 1);
-      const input = tokens.slice(start).map((token, j) =>
-        start + j === tokens.length - 1 ? ([token, { generateNext: { probabilities: true } }] as [Token, { generateNext: { probabilities: true } }]) : token,
-      );
-      const out = await sequence.controlledEvaluate(input);
-      const probabilities = out[input.length - 1]?.next.probabilities;
-      if (!probabilities) throw new BackendError(backend, "llama.cpp returned no probabilities");
-      const result: TokenLogprob[] = [];
-      for (const [token, p] of probabilities) {
-        if (result.length >= topK) break;
-        result.push({ token, text: model.detokenize([token], false), logprob: p > 0 ? Math.log(p) : MIN_LOGPROB });
-      }
-      return result;
-    });
+    return lock.run(() => nextAfter(tokensOf(contextText), topK));
+  }
+
+  async function nextTokenLogprobsTokens(contextTokens: number[], topK: number): Promise<TokenLogprob[]> {
+    checkOpen();
+    checkIds(contextTokens);
+    return lock.run(() => nextAfter(contextTokens.length > 0 ? [...prefix, ...(contextTokens as Token[])] : [...documentStart], topK));
+  }
+
+  /** The top next tokens after `all` (BOS included); the caller holds the lock. */
+  async function nextAfter(all: Token[], topK: number): Promise<TokenLogprob[]> {
+    // A context longer than the window is cut from the left.
+    const tokens = all.slice(-context.contextSize);
+    const start = await reuse(tokens, tokens.length - 1);
+    const input = tokens.slice(start).map((token, j) =>
+      start + j === tokens.length - 1 ? ([token, { generateNext: { probabilities: true } }] as [Token, { generateNext: { probabilities: true } }]) : token,
+    );
+    const out = await sequence.controlledEvaluate(input);
+    const probabilities = out[input.length - 1]?.next.probabilities;
+    if (!probabilities) throw new BackendError(backend, "llama.cpp returned no probabilities");
+    const result: TokenLogprob[] = [];
+    for (const [token, p] of probabilities) {
+      if (result.length >= topK) break;
+      result.push({ token, text: model.detokenize([token], false), logprob: p > 0 ? Math.log(p) : MIN_LOGPROB });
+    }
+    return result;
   }
 
   async function* generate(prompt: string, options: GenerateOptions = {}): AsyncGenerator<GenerateChunk> {
@@ -255,7 +271,13 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
       checkOpen();
       return model.detokenize(tokens as Token[], false);
     },
+    async tokenBytes(tokens: number[]) {
+      checkOpen();
+      checkIds(tokens);
+      return tokens.map(bytesOf);
+    },
     nextTokenLogprobs,
+    nextTokenLogprobsTokens,
     logLikelihood,
     logLikelihoodTokens,
     generate,

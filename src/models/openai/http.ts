@@ -91,6 +91,7 @@ export class OpenAIHttp {
       }
       if (response.ok) return response;
       const retryable = response.status === 429 || response.status >= 500;
+      // The status is the error; a body that cannot be read only shortens its message.
       const text = (await response.text().catch(() => "")).slice(0, MAX_ERROR_BODY);
       if (retryable && attempt < maxRetries) {
         await sleep(this.backoff(attempt, response.headers.get("retry-after")), signal);

@@ -12,7 +12,7 @@ import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { writeFileAtomic } from "../../core/atomic.js";
-import { ConfigError } from "../../core/errors.js";
+import { ConfigError, InputFileError } from "../../core/errors.js";
 import { llamaConfigToJson } from "../../formats/hf/config.js";
 import { trainBpe, tokenizerFiles } from "../bpe-train.js";
 import type { Domain } from "../corpora/build.js";
@@ -137,7 +137,8 @@ async function checkOut(out: string, plan: ZooPlan, resume: boolean): Promise<Zo
   let previous: ZooManifest;
   try {
     previous = await readZooManifest(out);
-  } catch {
+  } catch (error) {
+    if (!InputFileError.isInstance(error)) throw error;
     throw new ConfigError([`--out ${out}: the folder exists and is not a zoo (no ${ZOO_FORMAT} manifest.json); choose an empty or new folder`]);
   }
   return resume && JSON.stringify(previous.plan) === JSON.stringify(plan) ? previous : undefined;

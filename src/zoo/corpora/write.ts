@@ -11,11 +11,12 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { writeDirAtomic } from "../../core/atomic.js";
-import { ConfigError } from "../../core/errors.js";
+import { ConfigError, InputFileError } from "../../core/errors.js";
 import { type Progress, silentProgress } from "../../core/progress.js";
 import { generateItems, ITEM_FILES, ITEM_KINDS, type GenerateItemsOptions, type ItemKind, type ZooItems } from "../items/generate.js";
 import { toJsonl } from "../items/item.js";
 import { buildCorpus, type BuildCorpusOptions, type Corpus, type DomainStats } from "./build.js";
+import { readOptionalJsonObject } from "../../core/json-file.js";
 
 export const ZOO_DATA_FORMAT = "cogen-zoo-data/1";
 export const DEFAULT_ZOO_DATA_DIR = path.join(".cache", "zoo", "data");
@@ -102,11 +103,11 @@ async function assertReplaceable(outDir: string): Promise<void> {
     throw new ConfigError([`--out ${outDir}: ${code === "ENOTDIR" ? "is a file, not a folder" : `cannot read (${code})`}`]);
   }
   if (entries.length === 0) return;
-  try {
-    const manifest = JSON.parse(await fs.readFile(path.join(outDir, "manifest.json"), "utf8")) as { format?: unknown };
-    if (manifest.format === ZOO_DATA_FORMAT) return;
-  } catch {
-    // fall through: not ours
-  }
+  // A folder whose manifest is absent, unreadable or corrupt is not ours to replace.
+  const manifest = await readOptionalJsonObject(path.join(outDir, "manifest.json")).catch((error: unknown) => {
+    if (InputFileError.isInstance(error)) return undefined;
+    throw error;
+  });
+  if (manifest?.format === ZOO_DATA_FORMAT) return;
   throw new ConfigError([`--out ${outDir}: the folder exists and is not zoo data (no ${ZOO_DATA_FORMAT} manifest.json); choose an empty or new folder`]);
 }

@@ -1,9 +1,10 @@
-import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { InputFileError } from "../../core/errors.js";
-import { bytesToByteLevel, byteLevelToBytes } from "../../formats/hf/byte-level.js";
-import { TokenType, vocabFromTokenizerJson, type GgufVocab } from "../../formats/hf/tokenizer.js";
+import { bytesToByteLevel } from "../../formats/hf/byte-level.js";
+import { vocabTokenBytes } from "../../formats/hf/token-bytes.js";
+import { vocabFromTokenizerJson, type GgufVocab } from "../../formats/hf/tokenizer.js";
 import { GPT2_PATTERN, type BpeFlavour } from "../bpe-train.js";
+import { readJsonObject, readOptionalJsonObject } from "../../core/json-file.js";
 
 /**
  * Text → token ids for the tokenizers cogen trains (src/zoo/bpe-train.ts), computed exactly as
@@ -46,7 +47,7 @@ export function bpeTokenizer(files: TokenizerFiles, source = "tokenizer.json"): 
   vocab.tokens.forEach((t, i) => {
     if (!idOf.has(t)) idOf.set(t, i);
   });
-  const bytesOf = vocab.tokens.map((text, id) => tokenToBytes(vocab, text, id));
+  const bytesOf = vocab.tokens.map((_, id) => vocabTokenBytes(vocab, id));
   const encodeWord = flavour === "byte-level" ? byteLevelWordEncoder(vocab, idOf, source) : spmWordEncoder(vocab, idOf, source);
   const cache = new Map<string, number[]>();
   const cached = (word: string): number[] => {
@@ -95,36 +96,12 @@ export function bpeTokenizer(files: TokenizerFiles, source = "tokenizer.json"): 
 /** Read tokenizer.json (and tokenizer_config.json when present) from a model folder. */
 export async function readBpeTokenizer(dir: string): Promise<BpeTokenizer> {
   const file = path.join(dir, "tokenizer.json");
-  const tokenizer = await readJsonObject(file, true);
-  const config = (await readJsonObject(path.join(dir, "tokenizer_config.json"), false)) ?? {};
-  return bpeTokenizer({ tokenizer: tokenizer!, config }, file);
+  const tokenizer = await readJsonObject(file, "missing: a trained tokenizer needs tokenizer.json");
+  // tokenizer_config.json is optional; an unreadable or corrupt one is an error, not `{}`.
+  const config = (await readOptionalJsonObject(path.join(dir, "tokenizer_config.json"))) ?? {};
+  return bpeTokenizer({ tokenizer, config }, file);
 }
 
-async function readJsonObject(file: string, required: boolean): Promise<Record<string, unknown> | undefined> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, "utf8");
-  } catch {
-    if (required) throw new InputFileError(file, "missing: a trained tokenizer needs tokenizer.json");
-    return undefined;
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new InputFileError(file, `not valid JSON (${(error as Error).message})`);
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new InputFileError(file, "must be a JSON object");
-  return value as Record<string, unknown>;
-}
-
-function tokenToBytes(vocab: GgufVocab, text: string, id: number): Uint8Array {
-  const type = vocab.tokenTypes[id];
-  if (type === TokenType.control || type === TokenType.unknown || type === TokenType.unused) return new Uint8Array(0);
-  if (vocab.model === "gpt2") return type === TokenType.userDefined ? encoder.encode(text) : (byteLevelToBytes(text) ?? encoder.encode(text));
-  if (type === TokenType.byte) return Uint8Array.of(parseInt(text.slice(3, 5), 16));
-  return encoder.encode(text.replaceAll(SPACE, " "));
-}
 
 /** GPT-2 style BPE on one pre-tokenized word (already in byte-level characters). */
 function byteLevelWordEncoder(vocab: GgufVocab, idOf: Map<string, number>, source: string): (word: string) => number[] {

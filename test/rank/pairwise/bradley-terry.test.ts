@@ -5,17 +5,20 @@ import { readBattles } from "../../../src/formats/battles.js";
 import { parseCsvTable } from "../../../src/formats/csv.js";
 import { countPairs } from "../../../src/rank/pairwise/counts.js";
 import { fitBradleyTerry, toRating } from "../../../src/rank/pairwise/bradley-terry.js";
-import { hasLlmfao, LLMFAO_CSV, LLMFAO_GOLDEN } from "./reference.js";
+import { referenceFile } from "../../reference-data.js";
+
+const LLMFAO = referenceFile("llmfao", "llmfao.csv");
+const GOLDEN = referenceFile("llmfao", "llmfao-golden.csv");
 import { simulateVotes } from "./simulate.js";
 
 describe("fitBradleyTerry", () => {
-  it.skipIf(!hasLlmfao)("reproduces the llmfao golden Bradley–Terry scores (ties as half a win) to 1e-6 relative error", async () => {
+  it.skipIf(!LLMFAO.available || !GOLDEN.available)(`reproduces the llmfao golden Bradley–Terry scores (ties as half a win) to 1e-6 relative error${LLMFAO.skipNote || GOLDEN.skipNote}`, async () => {
     // Golden: evalica's converged MLE, scores π_i / Σπ (llmfao-golden.csv, algorithm bradley_terry).
-    const battles = await readBattles(LLMFAO_CSV);
+    const battles = await readBattles(LLMFAO.path);
     const counts = countPairs(battles.comparisons);
     const fit = fitBradleyTerry(counts);
     expect(fit.converged).toBe(true);
-    const golden = parseCsvTable(readFileSync(LLMFAO_GOLDEN, "utf8"), LLMFAO_GOLDEN).rows
+    const golden = parseCsvTable(readFileSync(GOLDEN.path, "utf8"), GOLDEN.path).rows
       .filter((r) => r.fields[0] === "bradley_terry")
       .map((r) => [r.fields[1], Number(r.fields[2])] as const);
     expect(golden.length).toBe(59);

@@ -3,7 +3,9 @@ import type { Comparison } from "../../../src/core/evidence.js";
 import { ConfigError } from "../../../src/core/errors.js";
 import { readBattles } from "../../../src/formats/battles.js";
 import { findFragileVotes, rankComparisons } from "../../../src/rank/pairwise/index.js";
-import { hasLlmfao, LLMFAO_CSV } from "./reference.js";
+import { referenceFile } from "../../reference-data.js";
+
+const LLMFAO = referenceFile("llmfao", "llmfao.csv");
 import { simulateVotes } from "./simulate.js";
 
 const repeat = (n: number, c: Comparison): Comparison[] => Array.from({ length: n }, () => ({ ...c }));
@@ -55,8 +57,8 @@ describe("findFragileVotes", () => {
     expect(() => findFragileVotes([])).toThrow(ConfigError);
   });
 
-  it.skipIf(!hasLlmfao)("flips the llmfao leader with a handful of confirmed votes", async () => {
-    const battles = await readBattles(LLMFAO_CSV);
+  it.skipIf(!LLMFAO.available)(`flips the llmfao leader with a handful of confirmed votes${LLMFAO.skipNote}`, async () => {
+    const battles = await readBattles(LLMFAO.path);
     const report = findFragileVotes(battles.comparisons);
     expect(report.leader).toBe("GPT 4");
     expect(report.confirmed).toBe(true);

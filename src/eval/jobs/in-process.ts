@@ -1,6 +1,6 @@
 /** Run jobs here, in order. After an expert's job fails, its remaining jobs are not attempted. */
-import { CogenError } from "../core/errors.js";
-import type { ResultRecord } from "../eval/result.js";
+import { CogenError } from "../../core/errors.js";
+import type { ResultRecord } from "../result.js";
 import type { EvalJob } from "./job.js";
 import type { JobOutcome, JobQueue } from "./queue.js";
 

@@ -6,9 +6,9 @@
  * moves the job back to the queue (stalled-job recovery) and another worker runs it again.
  */
 import { Job, Queue, QueueEvents, Worker, type ConnectionOptions } from "bullmq";
-import { ConfigError } from "../core/errors.js";
-import type { ResultRecord } from "../eval/result.js";
-import type { ExpertSpec } from "../formats/models-file.js";
+import { ConfigError } from "../../core/errors.js";
+import type { ResultRecord } from "../result.js";
+import type { ExpertSpec } from "../../formats/models-file.js";
 import type { EvalJob } from "./job.js";
 import type { JobOutcome, JobQueue } from "./queue.js";
 
@@ -96,6 +96,9 @@ export interface EvalWorkerOptions {
   lockDurationMs?: number;
   queueName?: string;
   onJob?: (job: EvalJob, outcome: "completed" | "failed", detail?: string) => void;
+  /** A worker-level error (lost Redis connection, a failed lock renewal). BullMQ retries the
+   *  connection and keeps the worker going; default: a process warning on stderr. */
+  onError?: (error: Error) => void;
 }
 
 export interface EvalWorker {
@@ -117,9 +120,8 @@ export async function startEvalWorker(url: string, options: EvalWorkerOptions): 
   );
   worker.on("completed", (job) => options.onJob?.(job.data as EvalJob, "completed"));
   worker.on("failed", (job, error) => job && options.onJob?.(job.data as EvalJob, "failed", error.message));
-  worker.on("error", () => {
-    // Connection errors are retried by ioredis; the worker keeps going.
-  });
+  // Reported, not fatal: ioredis reconnects and the worker resumes.
+  worker.on("error", options.onError ?? ((error) => process.emitWarning(`cogen worker: ${error.message}`)));
   await worker.waitUntilReady();
   return { close: () => worker.close() };
 }

@@ -1,8 +1,8 @@
 /** Run one evaluation job: open (or reuse) the expert's model and evaluate its items. */
-import { BackendError, CogenError } from "../core/errors.js";
-import type { ResultRecord } from "../eval/result.js";
-import { evaluateItem } from "../eval/evaluate-item.js";
-import type { ModelPool } from "../models/pool.js";
+import { BackendError, CogenError } from "../../core/errors.js";
+import type { ResultRecord } from "../result.js";
+import { evaluateItem } from "../evaluate-item.js";
+import type { ModelPool } from "../../models/pool.js";
 import type { EvalJob } from "./job.js";
 
 /**

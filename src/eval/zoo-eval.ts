@@ -6,14 +6,14 @@
  */
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { ConfigError, InputFileError } from "../../core/errors.js";
-import type { Progress } from "../../core/progress.js";
-import type { ResultRecord } from "../../eval/result.js";
-import { runEval, type EvalFailure } from "../../eval/runner.js";
-import type { ExpertSpec } from "../../formats/models-file.js";
-import { readTasksFile, type TaskItem } from "../../formats/tasks.js";
-import type { ItemKind } from "../items/generate.js";
-import { modelName, readZooManifest, type ZooManifest } from "./manifest.js";
+import { ConfigError, InputFileError } from "../core/errors.js";
+import type { Progress } from "../core/progress.js";
+import type { ResultRecord } from "./result.js";
+import { runEval, type EvalFailure } from "./runner.js";
+import type { ExpertSpec } from "../formats/models-file.js";
+import { readTasksFile, type TaskItem } from "../formats/tasks.js";
+import type { ItemKind } from "../zoo/items/generate.js";
+import { modelName, readZooManifest, type ZooManifest } from "../zoo/build/manifest.js";
 
 export interface ZooEvalOptions {
   /** Item kinds (default: bitsPerByte and continuation). */

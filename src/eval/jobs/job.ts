@@ -4,8 +4,8 @@
  * retried job produces the same (model, item) keys, which the results log deduplicates.
  */
 import { createHash } from "node:crypto";
-import type { ExpertSpec } from "../formats/models-file.js";
-import type { TaskItem } from "../formats/tasks.js";
+import type { ExpertSpec } from "../../formats/models-file.js";
+import type { TaskItem } from "../../formats/tasks.js";
 
 export interface EvalJob {
   id: string;

@@ -3,7 +3,7 @@
  * other; the BullMQ queue (bullmq.ts) hands them to `cogen worker` processes through Redis.
  * Either way a job's results arrive only when the whole job has completed.
  */
-import type { ResultRecord } from "../eval/result.js";
+import type { ResultRecord } from "../result.js";
 import type { EvalJob } from "./job.js";
 
 export interface JobOutcome {

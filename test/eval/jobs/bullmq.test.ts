@@ -3,14 +3,14 @@ import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runEval } from "../../src/eval/runner.js";
-import type { ExpertSpec } from "../../src/formats/models-file.js";
-import { BullMqQueue, redisConnection } from "../../src/jobs/bullmq.js";
-import { startStub, type StubServer } from "../models/openai-stub.js";
-import { ITEMS } from "../eval/helpers.js";
+import { runEval } from "../../../src/eval/runner.js";
+import type { ExpertSpec } from "../../../src/formats/models-file.js";
+import { BullMqQueue, redisConnection } from "../../../src/eval/jobs/bullmq.js";
+import { startStub, type StubServer } from "../../models/openai-stub.js";
+import { ITEMS } from "../helpers.js";
 import { hasRedis, startRedis, type RedisHandle } from "./redis.js";
 
-const ROOT = path.resolve(import.meta.dirname, "../..");
+const ROOT = path.resolve(import.meta.dirname, "../../..");
 
 interface WorkerProcess {
   child: ChildProcess;
@@ -138,9 +138,9 @@ describe.skipIf(!hasRedis)("distributed evaluation over Redis (BullMQ)", () => {
   });
 
   it("a worker's local models file replaces a submitted expert by id", async () => {
-    const { startEvalWorker } = await import("../../src/jobs/bullmq.js");
-    const { executeEvalJob } = await import("../../src/jobs/execute.js");
-    const { ModelPool } = await import("../../src/models/pool.js");
+    const { startEvalWorker } = await import("../../../src/eval/jobs/bullmq.js");
+    const { executeEvalJob } = await import("../../../src/eval/jobs/execute.js");
+    const { ModelPool } = await import("../../../src/models/pool.js");
     const pool = new ModelPool();
     const worker = await startEvalWorker(redis.url, {
       execute: (job) => executeEvalJob(job, pool),

@@ -1,0 +1,99 @@
+/** The demo's outputs from a report: report.html's content and unified.yml as `cogen serve` reads it. */
+import { describe, expect, it } from "vitest";
+import { serveConfig, type MainJobReport } from "../../src/demo/main-job.js";
+import { renderDemoHtml } from "../../src/demo/report-html.js";
+import { rowOf, oracleRow } from "../../src/demo/scoreboard.js";
+import type { DemoZoo } from "../../src/demo/zoo.js";
+import type { ResultRecord } from "../../src/eval/result.js";
+import type { Ranking } from "../../src/rank/ranking.js";
+import { parseUnifiedConfig } from "../../src/serve/unified-config.js";
+
+const DOMAINS = ["law", "food"];
+const records = (model: string, lawBits: number, foodBits: number, right: number): ResultRecord[] => [
+  { model, item: "l", domain: "law", task: "law", metric: "bpb", score: 0, bpb: lawBits, bytes: 10 },
+  { model, item: "f", domain: "food", task: "food", metric: "bpb", score: 0, bpb: foodBits, bytes: 10 },
+  { model, item: "q", domain: "law", task: "law", metric: "acc", score: right },
+  { model, item: "r", domain: "food", task: "food", metric: "acc", score: 1 },
+];
+
+function report(): MainJobReport {
+  const singles = [rowOf("a-base", records("a-base", 2.5, 2.25, 0), DOMAINS), rowOf("<b>bold</b>", records("<b>bold</b>", 2, 3, 1), DOMAINS)];
+  const router = rowOf("unified-router", records("unified-router", 2, 2.25, 1), DOMAINS);
+  const ranking = {
+    kind: "per-item", scale: "logit", method: "test", domains: DOMAINS, items: [], warnings: [],
+    models: [{ model: "a-base", rating: 0.1, ci: [0, 0.2], rank: 1, rankRange: [1, 2], domains: { law: { ability: 0.3, ci: [0, 1] }, food: { ability: -0.1, ci: [-1, 1] } } }],
+  } as Ranking;
+  return {
+    domains: DOMAINS,
+    singles: ["a-base", "<b>bold</b>"],
+    unified: ["unified-router"],
+    rows: [...singles, router],
+    oracle: oracleRow(singles, DOMAINS),
+    goals: [
+      { goal: "beats the best single model", met: true, detail: "unified-router 2.125 vs <b>bold</b> 2.500" },
+      { goal: "closes the gap", met: false, detail: "closed 0%" },
+    ],
+    ranking,
+    suspicious: [],
+    ensemble: { stats: { steps: 40, ensembledSteps: 12, memberCalls: 52 }, ensembledDomains: ["law"], members: { law: ["a-base", "<b>bold</b>"], food: ["a-base"] } },
+    routing: { accuracy: 0.75, meanConfidence: 0.5 },
+    files: { serveConfig: "/tmp/out dir/unified.yml" },
+    seconds: 42,
+  };
+}
+
+describe("report.html", () => {
+  const html = renderDemoHtml(report(), "window.Plotly = {}; // </script> must not end the element");
+
+  it("shows every row with its cells, the unified and oracle rows marked, names escaped", () => {
+    expect(html).toContain('<tr class="unified"><td>unified-router</td><td>2.000<br><small>1.00</small></td><td>2.250<br><small>1.00</small></td><td>2.125</td><td>1.000 ± 0.000</td></tr>');
+    expect(html).toContain("<tr><td>a-base</td><td>2.500<br><small>0.00</small></td>");
+    expect(html).toContain('<tr class="oracle"><td>oracle (best single model per domain)</td><td>2.000<br><small>1.00</small></td><td>2.250<br><small>1.00</small></td>');
+    expect(html).not.toContain("<b>bold</b>");
+    expect(html).toContain("<td>&lt;b&gt;bold&lt;/b&gt;</td>");
+  });
+
+  it("lists the goals met and missed, and the routing and ensemble figures", () => {
+    expect(html).toContain('<li class="met">✓ beats the best single model: unified-router 2.125 vs &lt;b&gt;bold&lt;/b&gt; 2.500</li>');
+    expect(html).toContain('<li class="missed">✗ closes the gap: closed 0%</li>');
+    expect(html).toContain("picked the request's domain for 75% of test items (mean confidence 0.50)");
+    expect(html).toContain("12 of 40 generation steps consulted more than one member; ensembles in 1 domain(s)");
+    expect(html).toContain("Run took 42 s.");
+  });
+
+  it("embeds plotly.js inline and the plot data as JSON", () => {
+    expect(html).toContain("<script>window.Plotly = {}; // <\\/script> must not end the element</script>");
+    const data = JSON.parse(/const data = (.*);\n/.exec(html)![1]);
+    expect(data.domains).toEqual(DOMAINS);
+    expect(data.bpb.map((r: { model: string }) => r.model)).toEqual(["a-base", "<b>bold</b>", "unified-router", "oracle (best single model per domain)"]);
+    expect(data.bpb[0].values).toEqual([2.5, 2.25]);
+    expect(data.abilities).toEqual({ models: ["a-base"], z: [[0.3, -0.1]] });
+  });
+});
+
+describe("unified.yml", () => {
+  it("parses with cogen serve's config loader: every expert, the router, the ensemble and each single model", () => {
+    const zoo: DemoZoo = {
+      root: "/z", domains: DOMAINS, items: [],
+      models: [
+        { id: "a-base", family: "a", role: "base", gguf: "/z/my zoo: a/base/model.gguf" },
+        { id: "a-expert-law", family: "a", role: "expert", domain: "law", gguf: "/z/a/experts/law/model.gguf" },
+      ],
+    };
+    const text = serveConfig(zoo, { ...report(), singles: ["a-base", "a-expert-law"] });
+    expect(text).toContain("cogen serve --config /tmp/out dir/unified.yml");
+    const config = parseUnifiedConfig(text, "/tmp/out/unified.yml");
+    expect(config.experts.map((e) => [e.id, e.backend, e.path])).toEqual([
+      ["a-base", "llamacpp", "/z/my zoo: a/base/model.gguf"],
+      ["a-expert-law", "llamacpp", "/z/a/experts/law/model.gguf"],
+    ]);
+    expect(config.served.map((s) => [s.id, s.policy, s.members])).toEqual([
+      ["unified-router", "router", ["a-base", "a-expert-law"]],
+      ["unified-ensemble", "ensemble", ["a-base", "a-expert-law"]],
+      ["a-base", "single", ["a-base"]],
+      ["a-expert-law", "single", ["a-expert-law"]],
+    ]);
+    expect(config.served[0].options).toEqual({ tasks: "dev-items.jsonl", results: "dev-results.jsonl", ranking: "ranking.json" });
+    expect(config.served[1].options).toMatchObject({ ranking: "ranking.json", max_ability_gap: 1.5 });
+  });
+});
