@@ -1,7 +1,8 @@
 /**
  * The zoo's mixtures of experts (zoo/moe/): family A's eight domain experts as one Mixtral, in
  * three checkpoints the demo judges next to the router and the TIES merge:
- *   a-hidden/       `cogen moe` with mergekit-moe's `hidden` gates from each domain's training lines (top-2)
+ *   a-hidden/       `cogen moe zoo/moe/hidden.yml`: mergekit-moe's `hidden` gates from lines of each
+ *                   domain's training text (top-2)
  *   a-trained-top2/ those gates trained by `trainGates` (BTX) on the mixed training corpora, top-2
  *   a-trained-top1/ the same training with one expert per token
  * Each holds model.gguf (F32, llama.cpp); a-hidden also its Hugging Face folder (hf/), the start
@@ -13,7 +14,7 @@ import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { writeFileAtomic } from "../../core/atomic.js";
-import { ConfigError } from "../../core/errors.js";
+import { ConfigError, InputFileError } from "../../core/errors.js";
 import { silentProgress, type Progress } from "../../core/progress.js";
 import { convertHfToGguf } from "../../formats/convert/hf-to-gguf.js";
 import { buildCorpus, type Corpus } from "../../zoo/corpora/build.js";
@@ -21,16 +22,15 @@ import { readZooManifest } from "../../zoo/build/manifest.js";
 import { disposeTrainModel } from "../../zoo/train/model.js";
 import { exportHf } from "../../zoo/train/export.js";
 import { loadMixtralTrainModel } from "../../zoo/train/mixtral-hf.js";
+import { parseMoeConfig } from "../../formats/moe-config.js";
 import { buildMoe } from "./build.js";
 import { gateQuality, type GateQuality } from "./gate-quality.js";
 import { trainGates } from "./train-gates.js";
 
 export interface ZooMoePlan {
   family: string;
-  /** Prompt lines per expert for the hidden-state gates (the domain's first training lines). */
-  promptsPerExpert: number;
-  /** Characters a prompt line is cut to (stays inside the model's context). */
-  promptChars: number;
+  /** The mergekit-moe config of the hidden-state-gate mixture, relative to the zoo folder. */
+  hiddenConfig: string;
   gates: { steps: number; batchSize: number; seqLen: number; lr: number; seed: number; routerAuxLossCoef: number };
   /** Held-out bytes per domain for the gate quality report. */
   qualityBytes: number;
@@ -38,9 +38,9 @@ export interface ZooMoePlan {
 
 export const ZOO_MOE_PLAN: ZooMoePlan = {
   family: "a",
-  promptsPerExpert: 24,
-  promptChars: 100,
-  gates: { steps: 240, batchSize: 16, seqLen: 64, lr: 1e-2, seed: 7, routerAuxLossCoef: 0.01 },
+  hiddenConfig: "moe/hidden.yml",
+  // Sized for the shared 2-core machine (every expert is evaluated on every token while training).
+  gates: { steps: 120, batchSize: 8, seqLen: 64, lr: 2e-2, seed: 7, routerAuxLossCoef: 0.01 },
   qualityBytes: 6_000,
 };
 
@@ -92,31 +92,27 @@ export async function buildZooMoe(options: BuildZooMoeOptions): Promise<ZooMoeMa
     if (!d) throw new ConfigError([`the corpus has no domain ${name}`]);
     return d;
   };
-  const expertDomains = experts.map((e) => e.domain!);
-  const texts = expertDomains.map((d) => ({ domain: d, text: domainOf(d).trainText }));
-  const heldOut = expertDomains.map((d) => ({ domain: d, text: heldOutText(domainOf(d).heldOut.map((r) => r.text), plan.qualityBytes) }));
   const moeRoot = path.join(options.zooDir, "moe");
   await fs.mkdir(moeRoot, { recursive: true });
-  const abs = (rel: string) => path.resolve(options.zooDir, rel);
   const rel = (file: string) => path.relative(options.zooDir, file).split(path.sep).join("/");
 
-  // 1. Hidden-state gates (mergekit-moe's default), top-2.
+  // 1. Hidden-state gates (mergekit-moe's default), top-2, from the committed mergekit-moe config
+  // (zoo/moe/hidden.yml: prompts are lines of each domain's training text; paths from the repository root).
   const hiddenDir = path.join(moeRoot, `${plan.family}-hidden`);
-  const yaml = [
-    `base_model: ${JSON.stringify(abs(base.files.hf))}`,
-    "gate_mode: hidden",
-    "dtype: float32",
-    "experts_per_token: 2",
-    "experts:",
-    ...experts.flatMap((e) => [
-      `  - source_model: ${JSON.stringify(abs(e.files.hf))}`,
-      "    positive_prompts:",
-      ...domainOf(e.domain!).trainText.split("\n").filter((l) => l.length > 0).slice(0, plan.promptsPerExpert)
-        .map((l) => `      - ${JSON.stringify(l.slice(0, plan.promptChars))}`),
-    ]),
-  ].join("\n") + "\n";
-  log(`hidden-state gates: cogen moe on ${experts.length} experts`);
-  await buildMoe({ config: yaml, configName: "zoo-moe.yml", outDir: path.join(hiddenDir, "hf"), outFormat: "hf", progress });
+  const configFile = path.join(options.zooDir, plan.hiddenConfig);
+  const yaml = await fs.readFile(configFile, "utf8").catch((e: Error) => {
+    throw new InputFileError(configFile, `cannot read the zoo's MoE config: ${e.message}`);
+  });
+  log(`hidden-state gates: cogen moe ${configFile}`);
+  await buildMoe({ config: yaml, configName: configFile, baseDir: path.dirname(path.resolve(options.zooDir)), outDir: path.join(hiddenDir, "hf"), outFormat: "hf", progress });
+  const expertDomains = parseMoeConfig(yaml, configFile).experts.map(({ model }) => {
+    const source = model.text;
+    const expert = experts.find((e) => source.includes(`/experts/${e.domain}/`));
+    if (!expert) throw new ConfigError([`${configFile}: expert ${source} is not one of family ${plan.family}'s experts`]);
+    return expert.domain!;
+  });
+  const texts = expertDomains.map((d) => ({ domain: d, text: domainOf(d).trainText }));
+  const heldOut = expertDomains.map((d) => ({ domain: d, text: heldOutText(domainOf(d).heldOut.map((r) => r.text), plan.qualityBytes) }));
   const checkpoints: ZooMoeCheckpoint[] = [];
   checkpoints.push(await finish(hiddenDir, "hidden", 2, null));
 
