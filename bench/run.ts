@@ -21,7 +21,7 @@ const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const SKIPPED_EXIT_CODE = 3;
 
 /** Small sizes per benchmark for --quick (each flag is one the benchmark documents). */
-const QUICK: Record<string, string[]> = {
+export const QUICK: Readonly<Record<string, readonly string[]>> = {
   "bradley-terry": ["--rounds", "10", "--runs", "1"],
   "convert-memory": ["--layers", "1"],
   "ensemble-cost": ["--tokens", "8", "--runs", "1"],
@@ -31,13 +31,16 @@ const QUICK: Record<string, string[]> = {
   irt: ["--models", "100", "--items", "2000", "--runs", "1"],
   "merge-full": ["--layers", "1", "--runs", "1", "--hidden", "256", "--inter", "704", "--vocab", "2000"],
   "merge-ties": ["--size", "512", "--runs", "1"],
+  "moe-build": ["--layers", "1", "--runs", "1", "--hidden", "192", "--inter", "384", "--vocab", "1000"],
+  "moe-generate": ["--tokens", "16", "--runs", "1"],
+  "moe-zoo": ["--prompts", "4", "--variants", "hidden:base"],
   "openai-concurrency": ["--requests", "80", "--runs", "1"],
   "safetensors-io": ["--mib", "32", "--runs", "1"],
   "train-throughput": ["--runs", "1", "--steps", "3"],
   "zoo-data": ["--runs", "1", "--seeds", "2"],
 };
 
-function benchmarkNames(dir = BENCH_DIR): string[] {
+export function benchmarkNames(dir = BENCH_DIR): string[] {
   return readdirSync(dir)
     .filter((f) => f.endsWith(".ts") && f !== "run.ts" && !f.endsWith("-child.ts"))
     .map((f) => f.slice(0, -".ts".length))
@@ -51,7 +54,7 @@ interface Outcome {
   seconds: number;
 }
 
-function runOne(name: string, args: string[]): Promise<Outcome> {
+function runOne(name: string, args: readonly string[]): Promise<Outcome> {
   const started = performance.now();
   return new Promise((resolve) => {
     // Node with tsx's loader: the same as `npx tsx bench/NAME.ts`, without npx's start-up.
@@ -96,4 +99,5 @@ async function main(): Promise<number> {
   return count("failed") > 0 ? 1 : 0;
 }
 
-process.exitCode = await main();
+// Run when started as a script (test/bench-run.test.ts imports the tables above).
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) process.exitCode = await main();

@@ -155,7 +155,7 @@ export { zooPlan } from "./zoo/build/plan.js";
 export type { ZooManifest, ZooModelEntry, ZooFamilyEntry, SpecialisationRow } from "./zoo/build/manifest.js";
 export { readZooManifest, modelName as zooModelName, ZOO_FORMAT, DEFAULT_ZOO_DIR } from "./zoo/build/manifest.js";
 export type { ZooEvalOptions, ZooEvalReport, ZooEvalCell } from "./eval/zoo-eval.js";
-export { evaluateZoo, zooExperts } from "./eval/zoo-eval.js";
+export { evaluateZoo, readZooExperts } from "./eval/zoo-eval.js";
 export { ggufParity, loraParity, klDivergence } from "./models/llamacpp/parity.js";
 // Hugging Face folders, conversion and inspection.
 export type { LlamaArchitecture, LlamaConfig } from "./formats/hf/config.js";

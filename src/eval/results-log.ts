@@ -1,11 +1,14 @@
 /**
  * The results file as an append-only log: complete lines only, each batch fsynced, so an
- * interrupted run leaves a valid file. On resume a torn last line (no trailing newline, or not
- * JSON) is dropped, and the (model, item) pairs already written are skipped.
+ * interrupted run leaves a valid file. On resume a torn last line (no trailing newline) is
+ * dropped, and the (model, item) pairs already written are skipped. Complete lines are read by
+ * the one results reader (src/formats/results.ts): a line that is not a valid result is an error.
  */
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { ConfigError, InputFileError } from "../core/errors.js";
+import { isFileMissing } from "../core/files.js";
+import { parseResultRecords } from "../formats/results.js";
 import { resultKey, type ResultRecord } from "./result.js";
 
 export class ResultsLog {
@@ -29,39 +32,14 @@ export class ResultsLog {
     try {
       text = await fs.readFile(file, "utf8");
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw new InputFileError(file, `cannot read: ${(error as Error).message}`);
+      if (!isFileMissing(error)) throw new InputFileError(file, `cannot read: ${(error as Error).message}`);
     }
     if (text !== "" && !resume) {
       throw new ConfigError([`${file} already exists: pass --resume to continue it, or choose another --out`]);
     }
-    const done = new Set<string>();
-    let keep = 0;
-    let start = 0;
-    let line = 0;
-    while (start < text.length) {
-      line++;
-      const end = text.indexOf("\n", start);
-      const complete = end >= 0;
-      const raw = text.slice(start, complete ? end : text.length);
-      let record: Partial<ResultRecord> | undefined;
-      try {
-        record = JSON.parse(raw);
-      } catch {
-        record = undefined;
-      }
-      const valid = record !== undefined && typeof record.model === "string" && typeof record.item === "string";
-      if (!complete || !valid) {
-        // Only the last line may be torn; anything else is a file we did not write.
-        if (complete && text.slice(end + 1).trim() !== "") {
-          throw new InputFileError(file, "not a results line (a complete line in the middle of the file is invalid)", line);
-        }
-        break;
-      }
-      done.add(resultKey(record!.model!, record!.item!));
-      start = end + 1;
-      keep = start;
-    }
-    const bytesKept = Buffer.byteLength(text.slice(0, keep), "utf8");
+    const complete = completeLines(text);
+    const done = new Set(parseResultRecords(complete, file).map((r) => resultKey(r.model, r.item)));
+    const bytesKept = Buffer.byteLength(complete, "utf8");
     const droppedBytes = Buffer.byteLength(text, "utf8") - bytesKept;
     if (text === "") await fs.mkdir(path.dirname(path.resolve(file)), { recursive: true });
     const handle = await fs.open(file, text === "" ? "w" : "r+");
@@ -102,18 +80,18 @@ export class ResultsLog {
   }
 }
 
-/** Every complete result line of a results file (a torn last line is ignored). */
+/** Every complete result line of a results file, validated (a torn last line is ignored). */
 export async function readResultRecords(file: string): Promise<ResultRecord[]> {
-  const text = await fs.readFile(file, "utf8");
-  const records: ResultRecord[] = [];
-  const lines = text.split("\n");
-  for (let i = 0; i < lines.length - 1; i++) {
-    if (lines[i].trim() === "") continue;
-    try {
-      records.push(JSON.parse(lines[i]) as ResultRecord);
-    } catch {
-      throw new InputFileError(file, "not a results line", i + 1);
-    }
+  let text: string;
+  try {
+    text = await fs.readFile(file, "utf8");
+  } catch (error) {
+    throw new InputFileError(file, isFileMissing(error) ? "missing" : `cannot read: ${(error as Error).message}`);
   }
-  return records;
+  return parseResultRecords(completeLines(text), file);
+}
+
+/** The text up to and including its last newline: a line still being written is not read. */
+function completeLines(text: string): string {
+  return text.slice(0, text.lastIndexOf("\n") + 1);
 }

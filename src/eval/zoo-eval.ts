@@ -4,16 +4,16 @@
  * multiple-choice accuracy per item kind, each with its standard error. Per-item results go to a
  * results JSONL file (resumable), which `cogen rank` reads too.
  */
-import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { ConfigError, InputFileError } from "../core/errors.js";
+import { ConfigError } from "../core/errors.js";
 import type { Progress } from "../core/progress.js";
 import type { ResultRecord } from "./result.js";
+import { readResultRecords } from "./results-log.js";
 import { runEval, type EvalFailure } from "./runner.js";
-import type { ExpertSpec } from "../formats/models-file.js";
+import { readModelsFile, type ExpertSpec } from "../formats/models-file.js";
 import { readTasksFile, type TaskItem } from "../formats/tasks.js";
 import type { ItemKind } from "../zoo/items/generate.js";
-import { modelName, readZooManifest, type ZooManifest } from "../zoo/build/manifest.js";
+import { readZooManifest, type ZooManifest } from "../zoo/build/manifest.js";
 
 export interface ZooEvalOptions {
   /** Item kinds (default: bitsPerByte and continuation). */
@@ -56,7 +56,7 @@ export const DEFAULT_EVAL_KINDS: ItemKind[] = ["bitsPerByte", "continuation"];
 export async function evaluateZoo(zooDir: string, options: ZooEvalOptions): Promise<ZooEvalReport> {
   const manifest = await readZooManifest(zooDir);
   const kinds = options.kinds ?? DEFAULT_EVAL_KINDS;
-  const experts = zooExperts(manifest, zooDir).filter((e) => !options.models || options.models.includes(e.id));
+  const experts = (await readZooExperts(zooDir, manifest)).filter((e) => !options.models || options.models.includes(e.id));
   if (experts.length === 0) throw new ConfigError([`no zoo models match ${JSON.stringify(options.models)}`]);
   const itemsByKind = new Map<ItemKind, TaskItem[]>();
   for (const kind of kinds) {
@@ -69,7 +69,7 @@ export async function evaluateZoo(zooDir: string, options: ZooEvalOptions): Prom
   for (const [kind, items] of itemsByKind) for (const item of items) kindOf.set(item.id, kind);
   const items = [...itemsByKind.values()].flat();
   const report = await runEval({ experts, items, out: options.results, resume: options.resume, progress: options.progress, concurrency: 1 });
-  const records = await readResults(options.results);
+  const records = await readResultRecords(options.results);
   const wanted = new Set(experts.map((e) => e.id));
   const cells = aggregate(records.filter((r) => wanted.has(r.model) && kindOf.has(r.item)), kindOf);
   const domains = manifest.data.domains.map((d) => d.name);
@@ -80,13 +80,10 @@ export async function evaluateZoo(zooDir: string, options: ZooEvalOptions): Prom
   };
 }
 
-/** Every zoo model as a llama.cpp expert (merged GGUF, context = the family's training length). */
-export function zooExperts(manifest: ZooManifest, zooDir: string): ExpertSpec[] {
-  return manifest.models.map((m) => ({
-    id: modelName(m), backend: "llamacpp", path: path.resolve(zooDir, m.files.gguf),
-    contextSize: manifest.families.find((f) => f.name === m.family)?.seqLen, threads: 1,
-    domains: m.domain ? [m.domain] : [], tags: [`family-${m.family}`, m.role],
-  }));
+/** Every zoo model as a llama.cpp expert: the zoo's own models file, read as any models file is. */
+export async function readZooExperts(zooDir: string, manifest?: ZooManifest): Promise<ExpertSpec[]> {
+  const { modelsFile } = manifest ?? (await readZooManifest(zooDir));
+  return readModelsFile(path.join(zooDir, modelsFile));
 }
 
 function limitPerDomain(items: TaskItem[], perDomain: number | undefined): TaskItem[] {
@@ -97,20 +94,6 @@ function limitPerDomain(items: TaskItem[], perDomain: number | undefined): TaskI
     seen.set(item.domain, n + 1);
     return n < perDomain;
   });
-}
-
-async function readResults(file: string): Promise<ResultRecord[]> {
-  const text = await fs.readFile(file, "utf8");
-  const out: ResultRecord[] = [];
-  text.split("\n").forEach((line, i) => {
-    if (!line.trim()) return;
-    try {
-      out.push(JSON.parse(line) as ResultRecord);
-    } catch {
-      throw new InputFileError(file, "not valid JSON", i + 1);
-    }
-  });
-  return out;
 }
 
 function meanSe(xs: readonly number[]): { mean: number; se: number } {

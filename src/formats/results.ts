@@ -12,12 +12,14 @@
  *
  * A score is a number in [0, 1] (or true/false in JSON). Anything else — NaN, out of range, a
  * missing field, the same (model, item) twice — is an InputFileError naming the file and line.
+ * A JSON line with a `metric` is a ResultRecord (what `cogen eval` writes) and every evidence
+ * field is checked too (parseResultRecord, the one validator of that line).
  */
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { InputFileError } from "../core/errors.js";
 import { forEachJsonlObject } from "./jsonl.js";
-import { DEFAULT_DOMAIN, type ItemResult } from "../core/evidence.js";
+import { DEFAULT_DOMAIN, type ItemResult, type ResultMetric, type ResultRecord } from "../core/evidence.js";
 import { parseCsv, type CsvRecord } from "./csv.js";
 
 const LONG_COLUMNS = ["model", "item", "score"] as const;
@@ -64,18 +66,78 @@ export function parseResultsJsonlInto(text: string, file: string, sink: ResultSi
   let count = 0;
   const seen = new DuplicateCheck(file);
   forEachJsonlObject(text, file, "with model, item and score", (record, line) => {
-    const model = requireName(record.model, "model", file, line);
-    const item = requireName(record.item, "item", file, line);
-    const score = parseScoreValue(record.score, file, line, "score");
-    const domain = record.domain === undefined || record.domain === null ? DEFAULT_DOMAIN : requireName(record.domain, "domain", file, line);
-    const result: ItemResult = { model, item, score, domain };
-    if (record.benchmark !== undefined && record.benchmark !== null) result.benchmark = requireName(record.benchmark, "benchmark", file, line);
-    seen.add(model, item, line);
+    const result = record.metric === undefined ? parseItemResult(record, file, line) : parseResultRecord(record, file, line);
+    seen.add(result.model, result.item, line);
     sink(result);
     count++;
   });
   if (count === 0) throw new InputFileError(file, "no results (the file is empty)");
   return count;
+}
+
+/** Every line of results JSON Lines text as a checked ResultRecord (metric and task required). */
+export function parseResultRecords(text: string, file: string): ResultRecord[] {
+  const records: ResultRecord[] = [];
+  forEachJsonlObject(text, file, "with model, item, score, metric and task", (record, line) => void records.push(parseResultRecord(record, file, line)));
+  return records;
+}
+
+function parseItemResult(record: Record<string, unknown>, file: string, line: number): ItemResult {
+  const model = requireName(record.model, "model", file, line);
+  const item = requireName(record.item, "item", file, line);
+  const score = parseScoreValue(record.score, file, line, "score");
+  const domain = record.domain === undefined || record.domain === null ? DEFAULT_DOMAIN : requireName(record.domain, "domain", file, line);
+  const result: ItemResult = { model, item, score, domain };
+  if (record.benchmark !== undefined && record.benchmark !== null) result.benchmark = requireName(record.benchmark, "benchmark", file, line);
+  return result;
+}
+
+const METRICS: readonly ResultMetric[] = ["acc", "exact_match", "bpb"];
+
+/** One line that `cogen eval` writes, every field checked (the evidence fields by type). */
+export function parseResultRecord(record: Record<string, unknown>, file: string, line: number): ResultRecord {
+  const base = parseItemResult(record, file, line);
+  const fail = (problem: string): never => {
+    throw new InputFileError(file, problem, line);
+  };
+  const metric = record.metric;
+  if (typeof metric !== "string" || !(METRICS as readonly string[]).includes(metric)) fail(`field "metric" must be one of ${METRICS.join(", ")}`);
+  if (typeof record.task !== "string") fail(`field "task" is missing or not a string`);
+  const out: ResultRecord = { ...base, metric: metric as ResultMetric, task: record.task as string };
+  // JSON writes a log-probability of −∞ as null; read it back as −∞.
+  const logprobValue = (x: unknown) => (x === null ? -Infinity : x);
+  const number = (key: "acc_norm" | "logprob" | "bpb" | "bytes") => {
+    const v = key === "logprob" ? logprobValue(record[key]) : record[key];
+    if (v === undefined) return;
+    const ok = typeof v === "number" && (Number.isFinite(v) || (key === "logprob" && v === -Infinity));
+    if (!ok) fail(`field "${key}" must be a finite number`);
+    out[key] = v as number;
+  };
+  number("acc_norm");
+  number("logprob");
+  number("bpb");
+  number("bytes");
+  if (out.metric === "bpb" && out.bpb === undefined) fail(`a bpb result needs field "bpb"`);
+  const list = <T>(key: "logprobs" | "greedy", ok: (x: unknown) => boolean, what: string): T[] | undefined => {
+    const v = record[key];
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v) || !v.every(ok)) fail(`field "${key}" must be a list of ${what}`);
+    return v as T[];
+  };
+  const logprobs = list<number>("logprobs", (x) => typeof x === "number" || x === null, "numbers")?.map((x) => logprobValue(x) as number);
+  if (logprobs) out.logprobs = logprobs;
+  const greedy = list<boolean>("greedy", (x) => typeof x === "boolean", "true/false values");
+  if (greedy) out.greedy = greedy;
+  const tokens = record.tokens;
+  if (tokens !== undefined) {
+    if (!(typeof tokens === "number" || (Array.isArray(tokens) && tokens.every((t) => typeof t === "number")))) fail(`field "tokens" must be a number or a list of numbers`);
+    out.tokens = tokens as number | number[];
+  }
+  if (record.generation !== undefined) {
+    if (typeof record.generation !== "string") fail(`field "generation" must be a string`);
+    out.generation = record.generation as string;
+  }
+  return out;
 }
 
 /** A CSV results file: long format when the header has model, item and score; otherwise wide. */

@@ -59,11 +59,17 @@ export async function completionLogprobs(model: LanguageModel, prompt: string, c
       out.token_logprobs.push(null);
       out.top_logprobs?.push(null);
     } else {
-      out.token_logprobs.push(scores ? scores[i] : (await model.logLikelihood(before, texts[i])).logprob);
+      let score = scores ? scores[i] : (await model.logLikelihood(before, texts[i])).logprob;
       if (out.top_logprobs) {
         const candidates = model.nextTokenLogprobsTokens ? await model.nextTokenLogprobsTokens(all.slice(0, position), top) : await model.nextTokenLogprobs(before, top);
         out.top_logprobs.push(await candidateTexts(model, candidates));
+        // A token among the candidates takes its value from the same evaluation, so comparing it
+        // with them (is it greedy?) is exact; llama.cpp's batched and incremental evaluations
+        // differ in the last float digits.
+        const same = candidates.find((c) => c.token !== null && c.token === all[position]);
+        if (same) score = same.logprob;
       }
+      out.token_logprobs.push(score);
     }
     start += bytes[i].length;
     before += texts[i];

@@ -139,8 +139,12 @@ describe("runEval", () => {
   it("refuses a results file with a bad line in the middle", async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-eval-"));
     const out = path.join(dir, "results.jsonl");
-    await fs.writeFile(out, '{"model":"a","item":"x","score":1}\nnot json\n{"model":"a","item":"y","score":1}\n');
-    await expect(runEval({ experts: [expert("a")], items: ITEMS, out, resume: true })).rejects.toThrow(/results\.jsonl:2: not a results line/);
+    const line = (item: string) => JSON.stringify({ model: "a", item, domain: "d", score: 1, metric: "acc", task: "t" });
+    await fs.writeFile(out, `${line("x")}\nnot json\n${line("y")}\n`);
+    await expect(runEval({ experts: [expert("a")], items: ITEMS, out, resume: true })).rejects.toThrow(/results\.jsonl:2: not valid JSON/);
+    // A complete line that is JSON but not a result (no metric) is refused too, naming the field.
+    await fs.writeFile(out, `${line("x")}\n{"model":"a","item":"y","score":1,"task":"t"}\n`);
+    await expect(runEval({ experts: [expert("a")], items: ITEMS, out, resume: true })).rejects.toThrow(/results\.jsonl:2: field "metric" must be one of/);
   });
 
   it("runs experts one at a time: each model is closed after its last job", async () => {

@@ -92,10 +92,16 @@ describe("token-level ensemble across tokenizers", () => {
       checked++;
     }
     expect(checked).toBeGreaterThan(0);
-    // Every whole-character proposal of either member is a candidate, or overlaps a likelier one
-    // (candidates are prefix-free: disjoint events, so their probabilities sum to at most 1).
-    const proposals = [...ownA.slice(0, 5), ...(await spmVocab.nextTokenLogprobs(context, 5))].map((t) => t.text).filter((t) => t && !t.includes("\ufffd"));
-    for (const text of proposals) {
+    // The five proposals with the most pooled mass (Σ weight × proposer's probability) are each a
+    // candidate or overlap a likelier one (candidates are prefix-free: disjoint events, so their
+    // probabilities sum to at most 1).
+    const pooled = new Map<string, number>();
+    const ownB = await spmVocab.nextTokenLogprobs(context, 5);
+    for (const [weight, own] of [[w0, ownA.slice(0, 5)], [w1, ownB]] as const) {
+      for (const t of own) if (t.text && !t.text.includes("\ufffd")) pooled.set(t.text, (pooled.get(t.text) ?? 0) + weight * Math.exp(t.logprob));
+    }
+    const shortlist = [...pooled].sort((x, y) => y[1] - x[1]).slice(0, 5).map(([text]) => text);
+    for (const text of shortlist) {
       const kept = mixed.find((c) => c.text === text || c.text.startsWith(text) || text.startsWith(c.text));
       expect(kept).toBeDefined();
     }

@@ -84,6 +84,10 @@ describe("gateway logprobs for any Unicode text", () => {
       let split = 0;
       for (const text of TEXTS) {
         const { text: returned, logprobs: lp } = await completion({ model: family, prompt: text, max_tokens: 0, logprobs: 2, echo: true });
+        const scoresOnly = (await completion({ model: family, prompt: text, max_tokens: 0, logprobs: 0, echo: true })).logprobs;
+        expect(scoresOnly.tokens).toEqual(lp.tokens);
+        expect(scoresOnly.text_offset).toEqual(lp.text_offset);
+        expect(scoresOnly.top_logprobs).toBeNull();
         expect(returned).toBe(text);
         const ids = await model.tokenize(text);
         expect(lp.tokens).toHaveLength(ids.length);
@@ -101,14 +105,19 @@ describe("gateway logprobs for any Unicode text", () => {
         }
         // Each token is scored against the true text before it (an independent evaluation).
         const want = await reference(zoo(FAMILIES[family]), ids);
-        const got = lp.token_logprobs;
+        const got = scoresOnly.token_logprobs;
         const offset = got.length - want.logprobs.length;
         for (let i = 0; i < offset; i++) expect(got[i]).toBeNull();
         want.logprobs.forEach((w, i) => expect(got[offset + i]).toBeCloseTo(w, 4));
-        // The best candidate at each position is the distribution's maximum. These come from
-        // evaluating one token at a time (KV cache reuse), which differs from a batch in the last
-        // float digits (up to 1.4e-3 nats measured on these models).
+        // With top candidates, each position's best is the distribution's maximum, and a token
+        // among them has their value. These come from evaluating one token at a time (KV cache
+        // reuse), which differs from a batch in the last float digits (up to 1.4e-3 nats measured).
         want.best.forEach((w, i) => expect(Math.abs(Math.max(...Object.values(lp.top_logprobs![offset + i]!)) - w)).toBeLessThan(5e-3));
+        want.logprobs.forEach((w, i) => expect(Math.abs(lp.token_logprobs[offset + i]! - w)).toBeLessThan(5e-3));
+        lp.tokens.forEach((t, i) => {
+          const listed = lp.top_logprobs![i]?.[t];
+          if (listed !== undefined) expect(lp.token_logprobs[i]).toBe(listed);
+        });
       }
       // These scripts do need tokens that split a character in both families.
       expect(split).toBeGreaterThan(0);
@@ -119,7 +128,7 @@ describe("gateway logprobs for any Unicode text", () => {
     for (const family of Object.keys(FAMILIES) as (keyof typeof FAMILIES)[]) {
       const model = models.get(family)!;
       const prompt = "Le café 東京 👍🏽";
-      const { text, logprobs: lp } = await completion({ model: family, prompt, max_tokens: 5, temperature: 0, logprobs: 1 });
+      const { text, logprobs: lp } = await completion({ model: family, prompt, max_tokens: 5, temperature: 0, logprobs: 0 });
       const ids = await model.tokenize(text);
       expect(Buffer.concat(lp.tokens.map(bytesOfToken)).equals(Buffer.from(text, "utf8"))).toBe(true);
       if (ids.length === 0) continue;
