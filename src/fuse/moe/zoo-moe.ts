@@ -31,7 +31,8 @@ export interface ZooMoePlan {
   family: string;
   /** The mergekit-moe config of the hidden-state-gate mixture, relative to the zoo folder. */
   hiddenConfig: string;
-  gates: { steps: number; batchSize: number; seqLen: number; lr: number; seed: number; routerAuxLossCoef: number };
+  /** Gate training; `trainShared` also trains attention, norms and embeddings (never the experts). */
+  gates: { steps: number; batchSize: number; seqLen: number; lr: number; seed: number; routerAuxLossCoef: number; trainShared: boolean };
   /** Held-out bytes per domain for the gate quality report. */
   qualityBytes: number;
 }
@@ -40,7 +41,7 @@ export const ZOO_MOE_PLAN: ZooMoePlan = {
   family: "a",
   hiddenConfig: "moe/hidden.yml",
   // Sized for the shared 2-core machine (every expert is evaluated on every token while training).
-  gates: { steps: 120, batchSize: 8, seqLen: 64, lr: 2e-2, seed: 7, routerAuxLossCoef: 0.01 },
+  gates: { steps: 120, batchSize: 8, seqLen: 64, lr: 5e-2, seed: 7, routerAuxLossCoef: 0.01, trainShared: false },
   qualityBytes: 6_000,
 };
 
