@@ -11,7 +11,7 @@ import { formatTable, printJson } from "./output.js";
 
 const HELP = `usage: cogen moe train-gates MOE_DIR OUT_DIR (--data [DOMAIN=]FILE ... | --zoo-corpora)
                  [--steps 200] [--batch-size 16] [--seq-len 64] [--lr 0.01] [--seed 0]
-                 [--experts-per-token K] [--aux-loss-coef 0.01] [--train-shared]
+                 [--experts-per-token K] [--out-experts-per-token K] [--aux-loss-coef 0.01] [--train-shared]
                  [--checkpoint DIR] [--checkpoint-every N] [--out-format hf|gguf]
                  [--expert-domains D1,D2,... [--held-out DOMAIN=FILE ...]] [--json]
 
@@ -23,7 +23,9 @@ Writes OUT_DIR as 'cogen moe' does.
 
   --data [DOMAIN=]FILE  training text of one domain (repeat; DOMAIN defaults to the file's name)
   --zoo-corpora         the zoo corpora's training text of every domain (never held-out records)
-  --experts-per-token K top-k while training and in the output (default: MOE_DIR's)
+  --experts-per-token K top-k while training and in the output (default: MOE_DIR's; at least 2 for
+                        gates only: with one the renormalised weight is always 1, so no gradient)
+  --out-experts-per-token K  top-k written to the output (default: the training's), e.g. 1
   --aux-loss-coef X     load-balancing coefficient (default: MOE_DIR's router_aux_loss_coef, else 0.01)
   --train-shared        also train attention, norms and embeddings (experts stay frozen)
   --checkpoint DIR      save every --checkpoint-every steps (default 50) and resume from DIR
@@ -37,7 +39,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
     data: { type: "string", multiple: true }, "zoo-corpora": { type: "boolean" }, steps: { type: "string" },
     "batch-size": { type: "string" }, "seq-len": { type: "string" }, lr: { type: "string" }, seed: { type: "string" },
-    "experts-per-token": { type: "string" }, "aux-loss-coef": { type: "string" }, "train-shared": { type: "boolean" },
+    "experts-per-token": { type: "string" }, "out-experts-per-token": { type: "string" }, "aux-loss-coef": { type: "string" }, "train-shared": { type: "boolean" },
     checkpoint: { type: "string" }, "checkpoint-every": { type: "string" }, "out-format": { type: "string" },
     "expert-domains": { type: "string" }, "held-out": { type: "string", multiple: true }, json: { type: "boolean" },
   }, HELP);
@@ -67,6 +69,7 @@ export async function run(argv: string[]): Promise<number> {
   const seed = int("seed", 0, 0)!;
   const lr = num("lr", 1e-2)!;
   const expertsPerToken = int("experts-per-token", undefined, 1);
+  const outExpertsPerToken = int("out-experts-per-token", undefined, 1);
   const routerAuxLossCoef = num("aux-loss-coef", undefined);
   const checkpointEvery = int("checkpoint-every", 50, 1);
   const format = values["out-format"] ?? "hf";
@@ -92,13 +95,13 @@ export async function run(argv: string[]): Promise<number> {
     ...(values.checkpoint ? { checkpointDir: values.checkpoint, checkpointEvery } : {}), ...(progress ? { progress } : {}),
   });
   try {
-    const files = await writeTrainedMoe(result.model, outDir, format as "hf" | "gguf");
+    const files = await writeTrainedMoe(result.model, outDir, format as "hf" | "gguf", outExpertsPerToken);
     let quality: GateQuality | undefined;
     if (expertDomains && heldOut.length) quality = await gateQuality(result.model, result.tokenizer, heldOut, { expertDomains, seqLen });
     const n = result.losses.ce.length;
     const report = {
       outDir, files, steps: result.step, startStep: result.startStep, seconds: result.seconds, stepsPerSecond: result.stepsPerSecond,
-      trainedWeights: result.trainedWeights, expertsPerToken: result.model.moe!.expertsPerToken, domains: texts.map((t) => t.domain),
+      trainedWeights: result.trainedWeights, expertsPerToken: outExpertsPerToken ?? result.model.moe!.expertsPerToken, domains: texts.map((t) => t.domain),
       finalCe: n ? result.losses.ce[n - 1] : null, finalBalance: n ? result.losses.balance[n - 1] : null, gateQuality: quality ?? null,
     };
     if (values.json) {

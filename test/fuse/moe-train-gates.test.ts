@@ -7,7 +7,7 @@ import { llamaForward, softmax } from "../../src/models/llama-forward.js";
 import { klDivergence, llamaCppDistributions } from "../../src/models/llamacpp/parity.js";
 import type { LlamaConfig } from "../../src/formats/hf/config.js";
 import { gateQuality } from "../../src/fuse/moe/gate-quality.js";
-import { mixedBatchAt, trainGates } from "../../src/fuse/moe/train-gates.js";
+import { mixedBatchAt, trainGates, writeTrainedMoe } from "../../src/fuse/moe/train-gates.js";
 import { trainBpe, tokenizerFiles } from "../../src/zoo/bpe-train.js";
 import { randomLlamaConfig } from "../../src/zoo/random-llama.js";
 import { initTrainingBackend } from "../../src/zoo/train/backend.js";
@@ -75,6 +75,13 @@ describe("moe train-gates", () => {
     const bpbAfter = (await evaluateBitsPerByte(a.model, tokenizer, text, { seqLen: 16 })).bitsPerByte;
     expect(bpbAfter).toBeLessThan(bpbBefore - 0.01);
     disposeTrainModel(start.model);
+    // The trained gates written to run with one expert per token.
+    const top1Dir = path.join(root, "trained-top1");
+    expect(await writeTrainedMoe(a.model, top1Dir, "hf", 1)).toContain("config.json");
+    const top1 = await loadMixtralTrainModel(top1Dir);
+    expect(top1.model.moe).toEqual({ experts: 4, expertsPerToken: 1 });
+    expect(bitsEqual(readWeights(top1.model), wa, names)).toBe(true);
+    disposeTrainModel(top1.model);
     // The balance loss is E·Σ f·P: k (= 2) when balanced, at most E·k.
     for (const v of a.losses.balance) expect(v).toBeGreaterThanOrEqual(1.5);
     a.losses.loss.forEach((l, i) => expect(l).toBeCloseTo(a.losses.ce[i] + 0.01 * a.losses.balance[i], 5));
@@ -126,6 +133,7 @@ describe("moe train-gates", () => {
     expect(error.message).toMatch(/lr must be positive/);
     expect(error.message).toMatch(/empty training text for x/);
     await expect(trainGates({ moeDir, ...BASE, expertsPerToken: 5 })).rejects.toThrow(/between 1 and 4/);
+    await expect(trainGates({ moeDir, ...BASE, expertsPerToken: 1 })).rejects.toThrow(/no gradient from the cross-entropy/);
     await expect(trainGates({ moeDir, ...BASE, seqLen: 4000 })).rejects.toThrow(/needs more than 4000 tokens/);
     const dense = path.join(root, "dense");
     const model = createTrainModel(randomLlamaConfig({ hiddenSize: 16, intermediateSize: 32, numLayers: 1, numHeads: 2, vocabSize: tokenizer.size }), { seed: 0, tokenizer });

@@ -12,7 +12,7 @@ import type { Batch } from "../../zoo/train/batches.js";
 import { hasCheckpoint, loadCheckpoint, restoreCheckpoint, saveCheckpoint } from "../../zoo/train/checkpoint.js";
 import { exportHf } from "../../zoo/train/export.js";
 import { readMixtralFolder, withExpertsPerToken } from "../../zoo/train/mixtral-hf.js";
-import { checkInitWeights, createTrainModel, forwardLogits, tokenNll, trainableVariables, type RouteRecord, type TrainModel } from "../../zoo/train/model.js";
+import { checkInitWeights, createTrainModel, disposeTrainModel, forwardLogits, readWeights, tokenNll, trainableVariables, type RouteRecord, type TrainModel } from "../../zoo/train/model.js";
 import { loadBalancingLoss } from "../../zoo/train/moe.js";
 import { learningRateAt, type LrSchedule } from "../../zoo/train/schedule.js";
 import { readBpeTokenizer, type BpeTokenizer } from "../../zoo/train/tokenize.js";
@@ -91,6 +91,11 @@ export async function trainGates(options: TrainGatesOptions): Promise<TrainGates
   const experts = folder.config.moe!.experts;
   const k = options.expertsPerToken ?? folder.config.moe!.expertsPerToken;
   if (!Number.isSafeInteger(k) || k < 1 || k > experts) throw new ConfigError([`expertsPerToken must be between 1 and ${experts} (got ${k})`], "trainGates");
+  // Mixtral renormalises the chosen weights: with k = 1 the weight is always 1, so the gates get no
+  // gradient from the cross-entropy (only the balance loss would move them).
+  if (k === 1 && !options.trainShared) {
+    throw new ConfigError(["with one expert per token the gates get no gradient from the cross-entropy (the renormalised weight is always 1): train with expertsPerToken ≥ 2 and write the result with one expert per token (writeTrainedMoe's expertsPerToken, --out-experts-per-token 1)"], "trainGates");
+  }
   const coef = options.routerAuxLossCoef ?? folder.routerAuxLossCoef;
   const tuned = withExpertsPerToken(folder.config, k);
   const config = { ...tuned, raw: { ...tuned.raw, router_aux_loss_coef: coef } };
@@ -207,12 +212,20 @@ function gateStep(
 }
 
 /**
- * Write a trained mixture as `cogen moe` does: `hf` a MixtralForCausalLM folder (F32), `gguf`
+ * Write a trained mixture as `cogen moe` does (with `expertsPerToken`, run with another top-k): `hf` a MixtralForCausalLM folder (F32), `gguf`
  * OUT_DIR/model.gguf for llama.cpp (checked against llama.cpp's loader rules before it appears).
  * The folder appears complete or not at all. Returns the files written.
  */
-export async function writeTrainedMoe(model: TrainModel, outDir: string, outFormat: "hf" | "gguf" = "hf"): Promise<string[]> {
+export async function writeTrainedMoe(model: TrainModel, outDir: string, outFormat: "hf" | "gguf" = "hf", expertsPerToken?: number): Promise<string[]> {
   if (!model.moe) throw new ConfigError(["writeTrainedMoe: the model is not a mixture of experts"]);
+  if (expertsPerToken !== undefined && expertsPerToken !== model.moe.expertsPerToken) {
+    const other = createTrainModel(withExpertsPerToken(model.config, expertsPerToken), { seed: 0, init: readWeights(model), tokenizer: model.tokenizer });
+    try {
+      return await writeTrainedMoe(other, outDir, outFormat);
+    } finally {
+      disposeTrainModel(other);
+    }
+  }
   if (outFormat === "hf") {
     await exportHf(model, outDir);
     return (await fs.readdir(outDir)).sort();

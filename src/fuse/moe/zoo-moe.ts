@@ -4,7 +4,7 @@
  *   a-hidden/       `cogen moe zoo/moe/hidden.yml`: mergekit-moe's `hidden` gates from lines of each
  *                   domain's training text (top-2)
  *   a-trained-top2/ those gates trained by `trainGates` (BTX) on the mixed training corpora, top-2
- *   a-trained-top1/ the same training with one expert per token
+ *   a-trained-top1/ the same trained gates run with one expert per token
  * Each holds model.gguf (F32, llama.cpp); a-hidden also its Hugging Face folder (hf/), the start
  * of gate training. zoo/moe/manifest.json records the plan, timings and the gate quality on
  * held-out passages. Only training text (src/zoo/corpora, train side) is ever trained on or used
@@ -19,9 +19,9 @@ import { silentProgress, type Progress } from "../../core/progress.js";
 import { convertHfToGguf } from "../../formats/convert/hf-to-gguf.js";
 import { buildCorpus, type Corpus } from "../../zoo/corpora/build.js";
 import { readZooManifest } from "../../zoo/build/manifest.js";
-import { disposeTrainModel } from "../../zoo/train/model.js";
+import { createTrainModel, disposeTrainModel, readWeights } from "../../zoo/train/model.js";
 import { exportHf } from "../../zoo/train/export.js";
-import { loadMixtralTrainModel } from "../../zoo/train/mixtral-hf.js";
+import { loadMixtralTrainModel, withExpertsPerToken } from "../../zoo/train/mixtral-hf.js";
 import { parseMoeConfig } from "../../formats/moe-config.js";
 import { buildMoe } from "./build.js";
 import { gateQuality, type GateQuality } from "./gate-quality.js";
@@ -118,23 +118,29 @@ export async function buildZooMoe(options: BuildZooMoeOptions): Promise<ZooMoeMa
   checkpoints.push(await finish(hiddenDir, "hidden", 2, null));
 
   // 2. Trained gates (BTX), top-2 and top-1, both from the hidden-state gates.
+  // Trained with two experts per token: with one, Mixtral's renormalised weight is always 1 and
+  // the gates would get no gradient from the cross-entropy. The top-1 mixture runs these gates with k = 1.
+  log(`${plan.family}-trained: ${plan.gates.steps} gate-training steps (top-2)`);
+  const result = await trainGates({ moeDir: path.join(hiddenDir, "hf"), texts, ...plan.gates, expertsPerToken: 2, progress });
+  const n = result.losses.ce.length;
+  const training = {
+    steps: result.step, seconds: round(result.seconds), stepsPerSecond: round(result.stepsPerSecond),
+    finalCe: round(mean(result.losses.ce.slice(Math.floor(0.9 * n)))), finalBalance: round(mean(result.losses.balance.slice(Math.floor(0.9 * n)))),
+  };
+  const trained = readWeights(result.model);
+  const { config, tokenizer } = result.model;
+  disposeTrainModel(result.model);
   for (const k of [2, 1]) {
     const id = `${plan.family}-trained-top${k}`;
-    log(`${id}: ${plan.gates.steps} gate-training steps`);
-    const result = await trainGates({ moeDir: path.join(hiddenDir, "hf"), texts, ...plan.gates, expertsPerToken: k, progress });
     const dir = path.join(moeRoot, id);
     const tmp = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-zoo-moe-"));
     try {
-      await exportHf(result.model, path.join(tmp, "hf"));
-      disposeTrainModel(result.model);
+      const model = createTrainModel(withExpertsPerToken(config, k), { seed: 0, init: trained, tokenizer });
+      await exportHf(model, path.join(tmp, "hf"));
+      disposeTrainModel(model);
       await fs.rm(dir, { recursive: true, force: true });
       await fs.mkdir(dir, { recursive: true });
       await convertHfToGguf(path.join(tmp, "hf"), path.join(dir, "model.gguf"), { dtype: "f32", name: `cogen-zoo-moe-${id}` });
-      const n = result.losses.ce.length;
-      const training = {
-        steps: result.step, seconds: round(result.seconds), stepsPerSecond: round(result.stepsPerSecond),
-        finalCe: round(mean(result.losses.ce.slice(Math.floor(0.9 * n)))), finalBalance: round(mean(result.losses.balance.slice(Math.floor(0.9 * n)))),
-      };
       checkpoints.push(await finish(dir, "trained", k, training, path.join(tmp, "hf")));
     } finally {
       await fs.rm(tmp, { recursive: true, force: true });
