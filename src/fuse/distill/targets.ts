@@ -17,7 +17,7 @@ import { decodeTopKShard, encodeTopKShard, type SkipReason, type TopKShard } fro
 import { ModelPool } from "../../models/pool.js";
 import type { DistillCorpus } from "./corpus.js";
 import { describeSource, MANIFEST_FILE, readTargetsManifest, TARGETS_FORMAT, TARGETS_VERSION, type ShardEntry, type TargetSource, type TargetsManifest } from "./manifest.js";
-import { executeTargetJob, shardIdentity, targetJobId, type TargetJob } from "./target-job.js";
+import { executeTargetJob, requireSequenceTopK, shardIdentity, targetJobId, type TargetJob } from "./target-job.js";
 
 export const DEFAULT_TOP_K = 8;
 export const DEFAULT_TEXTS_PER_SHARD = 256;
@@ -145,6 +145,12 @@ export async function distillTargets(options: DistillTargetsOptions): Promise<Di
   const progress = options.progress ?? silentProgress;
   const ownPool = options.queue || options.pool ? undefined : new ModelPool();
   const pool = options.pool ?? ownPool;
+  try {
+    if (pool && !options.queue) await probeSources(pool, [...new Map(pending.map((j) => [j.expert.id, j.expert])).values()], texts, k);
+  } catch (error) {
+    await ownPool?.close();
+    throw error;
+  }
   const queue = options.queue ?? inProcessTargetQueue(pool!, () => progress.tick(1));
   const failures = new Map<string, { source: string; error: string; shards: number }>();
   let written = 0;
@@ -186,6 +192,31 @@ export async function distillTargets(options: DistillTargetsOptions): Promise<Di
   }
   progress.done(`${written} shards written, ${reused} already there${failures.size > 0 ? `, ${failures.size} source(s) failed` : ""}`);
   return { out: options.out, written, reused, failures: [...failures.values()], manifest, seconds: (Date.now() - started) / 1000 };
+}
+
+/**
+ * Every source scores a few words before the run starts, so one that cannot give a
+ * whole-sequence top-K (a composite, a server without prompt log-probabilities) is an error now,
+ * not after hours of the other sources' work. Sources after the first are closed again.
+ */
+async function probeSources(pool: ModelPool, specs: readonly ExpertSpec[], texts: DistillCorpus["texts"], k: number): Promise<void> {
+  const sample = texts.find((t) => !t.skip);
+  if (!sample) return;
+  const probe = [...sample.text].slice(0, 16).join("");
+  const problems: string[] = [];
+  for (const [i, spec] of specs.entries()) {
+    try {
+      await pool.use(spec, async (model) => {
+        requireSequenceTopK(model);
+        await model.sequenceTopK(probe, k);
+      });
+    } catch (error) {
+      if (!CogenError.isInstance(error)) throw error;
+      problems.push(`source '${spec.id}' cannot give targets: ${error.message}`);
+    }
+    if (i > 0) await pool.evict(spec);
+  }
+  if (problems.length > 0) throw new ConfigError(problems, "distill targets");
 }
 
 /** A folder holding a finished run of other work is refused rather than silently mixed. */
