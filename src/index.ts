@@ -206,7 +206,7 @@ export { fuseReference } from "./fuse/distill/infifpo.js";
 export type { PreferencePair, InfiFpoRecord, DistillPrefsOptions } from "./fuse/distill/prefs.js";
 export { distillPrefs, readPreferencePairs } from "./fuse/distill/prefs.js";
 export { zooTrainingPairs } from "./fuse/distill/zoo-pairs.js";
-export { routerPriors } from "./fuse/distill/priors.js";
+export { routerPriors, rankingPriors } from "./fuse/distill/priors.js";
 // Serving.
 export type { GatewayOptions, StartedGateway } from "./serve/gateway.js";
 export { createGateway, startGateway, isLoopback } from "./serve/gateway.js";

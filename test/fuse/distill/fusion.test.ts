@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { alignTokens, editDistance, stripWordStart } from "../../../src/fuse/distill/align.js";
 import { alignedTarget, sourceWeights, uldTarget, type PivotText, type SourceTopK } from "../../../src/fuse/distill/fusion.js";
-import { routerPriors } from "../../../src/fuse/distill/priors.js";
+import { rankingPriors, routerPriors } from "../../../src/fuse/distill/priors.js";
+import type { Ranking } from "../../../src/rank/ranking.js";
 import { Router } from "../../../src/fuse/router/router.js";
 
 const EMPTY = 0xffffffff;
@@ -125,5 +126,25 @@ describe("router priors", () => {
     // Through the weights: the law text's AvgCE weights favour the lawyer at equal cross-entropy.
     expect(sourceWeights([A, A], "avg-ce", law)[1]).toBeGreaterThan(0.5);
     expect(() => routerPriors(router, ["chef"])).toThrow(/knows no expert 'chef'/);
+  });
+});
+
+describe("ranking priors", () => {
+  it("weigh sources by their standardised ability in the text's domain", () => {
+    const ranking = {
+      domains: ["law", "medicine"],
+      models: [
+        { model: "lawyer", domains: { law: { ability: 2 }, medicine: { ability: -1 } } },
+        { model: "doctor", domains: { law: { ability: 0 }, medicine: { ability: 1 } } },
+      ],
+    } as unknown as Ranking;
+    const domains = ["law", "medicine", "cooking"];
+    const priors = rankingPriors(ranking, ["lawyer", "doctor"], (i) => domains[i]);
+    // Standardised abilities are ±1 in each domain: softmax(±1) = e/(e + 1/e).
+    const high = Math.E / (Math.E + 1 / Math.E);
+    expect(priors(0, "")[0]).toBeCloseTo(high, 12);
+    expect(priors(1, "")[1]).toBeCloseTo(high, 12);
+    expect(Array.from(priors(2, ""))).toEqual([0.5, 0.5]);
+    expect(() => rankingPriors(ranking, ["chef"], () => "law")).toThrow(/no model 'chef'/);
   });
 });

@@ -182,8 +182,8 @@ describe("distill corpus", () => {
     expect(txt.texts.map((t) => [t.line, t.text, t.skip])).toEqual([[1, "one", undefined], [2, "", "empty"], [3, "  ", "empty"], [4, "two\u0000", "binary"], [5, "three", undefined]]);
     const invalid = parseDistillCorpus(Uint8Array.of(0x61, 0xff, 0x62), "c.txt");
     expect(invalid.texts[0].skip).toBe("binary");
-    const jsonl = parseDistillCorpus(Buffer.from('{"text":"a"}\n\n{"text":""}\n'), "c.jsonl");
-    expect(jsonl.texts.map((t) => [t.line, t.skip])).toEqual([[1, undefined], [3, "empty"]]);
+    const jsonl = parseDistillCorpus(Buffer.from('{"text":"a","domain":"law"}\n\n{"text":""}\n'), "c.jsonl");
+    expect(jsonl.texts.map((t) => [t.line, t.skip, t.domain])).toEqual([[1, undefined, "law"], [3, "empty", undefined]]);
     expect(() => parseDistillCorpus(Buffer.from('{"text":"a"}\n{"body":"b"}\n'), "c.jsonl")).toThrow(/c\.jsonl:2: field 'text' must be a string/);
     expect(() => parseDistillCorpus(Buffer.from(""), "e.txt")).toThrow(/holds no texts/);
   });
