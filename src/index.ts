@@ -152,6 +152,7 @@ export type { LlamaArchitecture, LlamaConfig } from "./formats/hf/config.js";
 export { parseLlamaConfig, readLlamaConfig, llamaConfigToJson, GGUF_ARCHITECTURE } from "./formats/hf/config.js";
 export type { GgufVocab, GgufTokenizerModel } from "./formats/hf/tokenizer.js";
 export { vocabFromTokenizerJson, tokenizerJsonFromVocab, readVocab } from "./formats/hf/tokenizer.js";
+export { vocabTokenBytes } from "./formats/hf/token-bytes.js";
 export { hfToGgufName, ggufToHfName, interleaveRotaryRows, deinterleaveRotaryRows } from "./formats/hf/llama-tensors.js";
 export type { ConvertDType, HfToGgufOptions } from "./formats/convert/hf-to-gguf.js";
 export { convertHfToGguf } from "./formats/convert/hf-to-gguf.js";
@@ -180,6 +181,7 @@ export { createRouterModel } from "./fuse/router/router-model.js";
 export { labelledItems, itemText } from "./fuse/router/evidence.js";
 export type { EnsembleMember, EnsembleOptions, EnsembleStats } from "./fuse/ensemble/ensemble.js";
 export { createEnsembleModel, mixLogLikelihoods } from "./fuse/ensemble/ensemble.js";
+export { codePointTokens, codePointText, codePointCount, isWholeText, scoredCandidates } from "./fuse/composite-text.js";
 // Distillation targets (fuse: distillation).
 export type { TopKShard, ShardText, SkipReason } from "./formats/topk-shard.js";
 export { encodeTopKShard, decodeTopKShard, shardOffsets, EMPTY_SLOT } from "./formats/topk-shard.js";
@@ -210,6 +212,8 @@ export { routerPriors, rankingPriors } from "./fuse/distill/priors.js";
 // Serving.
 export type { GatewayOptions, StartedGateway } from "./serve/gateway.js";
 export { createGateway, startGateway, isLoopback } from "./serve/gateway.js";
+export type { CompletionLogprobs } from "./serve/logprobs.js";
+export { completionLogprobs, tokenText } from "./serve/logprobs.js";
 export type { ServedSpec, UnifiedConfig, PolicyBuilder } from "./serve/unified-config.js";
 export { parseUnifiedConfig, readUnifiedConfig, buildServedModels } from "./serve/unified-config.js";
 export { POLICIES } from "./serve/policies.js";
