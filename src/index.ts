@@ -126,7 +126,7 @@ export type { MultipleChoiceJson, BitsPerByteJson } from "./zoo/items/item.js";
 export { leak as definitionLeak } from "./zoo/items/leak.js";
 export type { SolverAccuracy, TrivialSolver } from "./zoo/items/trivial.js";
 export { solverAccuracy, TRIVIAL_SOLVERS } from "./zoo/items/trivial.js";
-export type { TrainOptions, TrainResult } from "./zoo/train/train.js";
+export type { TrainOptions, TrainResult, TrainObjective } from "./zoo/train/train.js";
 export { trainLanguageModel } from "./zoo/train/train.js";
 export type { TrainModel, LoraOptions, CreateModelOptions } from "./zoo/train/model.js";
 export { createTrainModel, disposeTrainModel, readWeights as readTrainWeights, LORA_TARGETS } from "./zoo/train/model.js";
@@ -209,6 +209,22 @@ export type { PreferencePair, InfiFpoRecord, DistillPrefsOptions } from "./fuse/
 export { distillPrefs, readPreferencePairs } from "./fuse/distill/prefs.js";
 export { zooTrainingPairs } from "./fuse/distill/zoo-pairs.js";
 export { routerPriors, rankingPriors } from "./fuse/distill/priors.js";
+// Pivot training (fuse: distillation).
+export type { PivotTargets } from "./fuse/distill/pivot-targets.js";
+export { pivotTargetsProblems, checkPivotTargets } from "./fuse/distill/pivot-targets.js";
+export type { TrainPivotOptions, TrainPivotResult } from "./fuse/distill/train-pivot.js";
+export { trainPivot, DEFAULT_KD_LAMBDA } from "./fuse/distill/train-pivot.js";
+export type { KdObjectiveOptions, KdBatch } from "./fuse/distill/kd-objective.js";
+export { kdObjective, kdBatch } from "./fuse/distill/kd-objective.js";
+export type { FpoRecord, FpoObjectiveOptions } from "./fuse/distill/fpo-objective.js";
+export { fpoObjective, meanResponseLogProb, DEFAULT_FPO_BETA } from "./fuse/distill/fpo-objective.js";
+export { readFpoRecords } from "./fuse/distill/fpo-records.js";
+export type { AlignedRows, UldRows } from "./fuse/distill/fusion-loss.js";
+export { alignedKlAndGrad, uldDistanceAndGrad } from "./fuse/distill/fusion-loss.js";
+export type { Teacher, TeacherView, TeacherTargetOptions } from "./fuse/distill/teacher-targets.js";
+export { loadTeacher, disposeTeacher, teacherTargets, teacherViews } from "./fuse/distill/teacher-targets.js";
+export type { ZooPivotsPlan, ZooPivotsManifest, ZooPivotEntry, PivotRole, BuildZooPivotsOptions } from "./fuse/distill/zoo-pivots.js";
+export { buildZooPivots, zooPivotsPlan, readZooPivotsManifest, ZOO_PIVOTS_FORMAT, ZOO_PIVOTS_DIR } from "./fuse/distill/zoo-pivots.js";
 // Serving.
 export type { GatewayOptions, StartedGateway } from "./serve/gateway.js";
 export { createGateway, startGateway, isLoopback } from "./serve/gateway.js";
