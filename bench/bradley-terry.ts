@@ -8,6 +8,7 @@
  * (interpreter start-up excluded; the Python wall time including start-up is printed too).
  *
  *   npx tsx bench/bradley-terry.ts [--file battles.csv] [--rounds 100] [--runs 3] [--python python3]
+ *   (default file: arena-140k/battles.csv of the shared reference data; exit code 3 when it is absent)
  */
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
@@ -15,16 +16,22 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { readBattles } from "../src/formats/battles.js";
 import { rankComparisons, type PairwiseRanking } from "../src/rank/pairwise/index.js";
+import { referenceFile } from "../test/reference-data.js";
 
 const { values } = parseArgs({
   options: {
-    file: { type: "string", default: "/work/shared/data/reference/arena-140k/battles.csv" },
+    file: { type: "string" },
     rounds: { type: "string", default: "100" },
     runs: { type: "string", default: "3" },
     python: { type: "string", default: "python3" },
   },
 });
-const file = values.file!;
+const arena = referenceFile("arena-140k", "battles.csv");
+if (values.file === undefined && !arena.available) {
+  console.error("skipped: no --file, and the shared reference data (arena-140k/battles.csv) is not beside the repository");
+  process.exit(3);
+}
+const file = values.file ?? arena.path;
 const rounds = Number(values.rounds);
 const runs = Number(values.runs);
 const reference = path.join(path.dirname(fileURLToPath(import.meta.url)), "bradley-terry-reference.py");

@@ -34,6 +34,14 @@ const n = size * size;
 const reference = path.join(path.dirname(fileURLToPath(import.meta.url)), "merge-ties-reference.py");
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+// The reference needs NumPy and PyTorch; without them there is nothing to compare against (bench/run.ts: exit 3 = skipped).
+try {
+  execFileSync(values.python!, ["-c", "import numpy, torch"], { stdio: "ignore" });
+} catch {
+  console.error(`skipped: ${values.python} cannot import numpy and torch, which the reference (merge-ties-reference.py) needs; pass --python`);
+  process.exit(3);
+}
+
 const rng = new Rng(1);
 const base = new Float32Array(n);
 for (let i = 0; i < n; i++) base[i] = rng.normal() * 0.02;

@@ -37,7 +37,7 @@ export function referenceFile(...parts: string[]): ReferenceFile {
   const file = REFERENCE_DIR ? path.join(REFERENCE_DIR, relative) : path.join("shared", "data", "reference", relative);
   const available = REFERENCE_DIR !== undefined && existsSync(file);
   // Said once on stderr too, so a run on a clean clone shows what it did not test.
-  if (!available) console.warn(`skipping the tests on reference data ${relative}: not found (set COGEN_REFERENCE_DATA)`);
+  if (!available) console.warn(`reference data ${relative} not found beside the repository (set COGEN_REFERENCE_DATA): what needs it is skipped`);
   return {
     path: file,
     available,

@@ -10,10 +10,11 @@ type Verb = { summary: string; load: () => Promise<{ run(argv: string[]): Promis
 const verbs: Record<string, Verb> = {
   inspect: { summary: "show the format, metadata and tensors of a GGUF, a safetensors file or an HF folder", load: () => import("./inspect.js") },
   convert: { summary: "convert a llama-family HF folder to GGUF, or a GGUF back to an HF folder", load: () => import("./convert.js") },
-  zoo: { summary: "the embedded zoo: 'zoo data' builds its corpora and evaluation items", load: () => import("./zoo.js") },
+  zoo: { summary: "the embedded zoo: 'data' builds its corpora and items, 'build' trains its experts, 'eval' evaluates them", load: () => import("./zoo.js") },
   rank: { summary: "rank models from per-item results, lm-eval output or pairwise votes, with intervals", load: () => import("./rank.js") },
   select: { summary: "pick the best model(s) for a domain from a saved ranking", load: () => import("./select.js") },
   merge: { summary: "merge models from a mergekit YAML config (linear, ties, dare, slerp, ...)", load: () => import("./merge.js") },
+  moe: { summary: "assemble same-base experts into one mixture of experts from a mergekit-moe config", load: () => import("./moe.js") },
   lora: { summary: "extract a LoRA adapter from a fine-tune (truncated SVD), or merge one into a model", load: () => import("./lora.js") },
   eval: { summary: "evaluate models (models file) on task items; write per-item results for rank", load: () => import("./eval.js") },
   worker: { summary: "run evaluation jobs from a Redis queue (cogen eval --queue)", load: () => import("./worker.js") },

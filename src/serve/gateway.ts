@@ -2,9 +2,10 @@ import { randomUUID, timingSafeEqual } from "node:crypto";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { GenerateChunk, LanguageModel } from "../core/language-model.js";
 import { CogenError, ConfigError } from "../core/errors.js";
+import { Limiter } from "../models/limiter.js";
 import { GatewayMetrics } from "./metrics.js";
 import { GatewayError, invalidRequest } from "./openai-errors.js";
-import { tokenLogprobs } from "./logprobs.js";
+import { completionLogprobs } from "./logprobs.js";
 import { asBody, parseMessages, parsePrompt, parseSampling, renderChat, type Limits, type SamplingRequest } from "./requests.js";
 
 /**
@@ -21,8 +22,14 @@ export interface GatewayOptions {
   bodyLimitBytes?: number;
   /** Largest (and default) max_tokens (default 512). */
   maxTokensCap?: number;
-  /** A generation running longer than this is stopped (default 120 s). */
+  /**
+   * A request whose model work (generation and log-probabilities) runs longer than this is
+   * answered with a 504 error (default 120 s), even when the backend hangs and ignores the
+   * abort signal.
+   */
   requestTimeoutMs?: number;
+  /** Generations running at once; more wait for a slot, within their timeout (default 64). */
+  maxConcurrent?: number;
   logger?: boolean;
 }
 
@@ -37,6 +44,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   const timeoutMs = options.requestTimeoutMs ?? 120_000;
   const keys = (options.apiKeys ?? []).filter((k) => k.length > 0).map((k) => Buffer.from(k));
   const metrics = new GatewayMetrics();
+  const slots = new Limiter(options.maxConcurrent ?? 64);
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: options.bodyLimitBytes ?? 1024 * 1024 });
 
   app.addHook("onRequest", async (request) => {
@@ -146,19 +154,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     const result = sampling.maxTokens === 0
       ? { text: "", reason: "length" as const, usage: await usageFor(model, prompt, 0) }
       : await runToCompletion(reply, model, prompt, sampling);
-    let lp = null;
-    if (typeof logprobs === "number") {
-      const generated = await tokenLogprobs(model, prompt, result.text, logprobs, false, echo ? prompt.length : 0);
-      if (echo) {
-        const prefix = await tokenLogprobs(model, "", prompt, logprobs, true);
-        lp = {
-          tokens: [...prefix.tokens, ...generated.tokens],
-          token_logprobs: [...prefix.token_logprobs, ...generated.token_logprobs],
-          top_logprobs: prefix.top_logprobs && generated.top_logprobs ? [...prefix.top_logprobs, ...generated.top_logprobs] : null,
-          text_offset: [...prefix.text_offset, ...generated.text_offset],
-        };
-      } else lp = generated;
-    }
+    const lp = typeof logprobs === "number" ? await withDeadline(reply, () => completionLogprobs(model, prompt, result.text, logprobs, echo)) : null;
     return { ...head, choices: [{ index: 0, text: (echo ? prompt : "") + result.text, logprobs: lp, finish_reason: result.reason }], usage: result.usage };
   });
 
@@ -170,44 +166,103 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     return { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion };
   }
 
-  /** Run a generation with the request's timeout and the client's connection as abort signals. */
-  async function* guardedGenerate(reply: FastifyReply, model: LanguageModel, prompt: string, sampling: SamplingRequest): AsyncGenerator<GenerateChunk, { reason: string; tokens: number; promptTokens?: number }> {
+  /**
+   * The request's deadline (one per request, from its first model work) and the client's
+   * connection as an abort signal. `stopped` rejects when either fires, so work can be raced
+   * against it even if the backend never looks at the signal (a hung backend cannot hold the
+   * client past its timeout). Its timer ends with the response.
+   */
+  const deadlines = new WeakMap<FastifyReply, ReturnType<typeof newDeadline>>();
+  function deadline(reply: FastifyReply) {
+    let guard = deadlines.get(reply);
+    if (!guard) {
+      guard = newDeadline(reply);
+      deadlines.set(reply, guard);
+    }
+    return guard;
+  }
+
+  function newDeadline(reply: FastifyReply) {
     const controller = new AbortController();
     let why: "timeout" | "disconnect" | undefined;
-    const timer = setTimeout(() => ((why = "timeout"), controller.abort()), timeoutMs);
+    let fail: (error: Error) => void = () => {};
+    const stopped = new Promise<never>((_, reject) => (fail = reject));
+    stopped.catch(() => {}); // observed through the races below
+    const timer = setTimeout(() => {
+      why = "timeout";
+      controller.abort();
+      fail(new GatewayError(504, "timeout_error", `the request took longer than ${timeoutMs} ms and was stopped`, null, "timeout"));
+    }, timeoutMs);
     const onClose = () => {
-      if (!reply.raw.writableFinished) {
-        why ??= "disconnect";
+      clearTimeout(timer);
+      if (!reply.raw.writableFinished && !why) {
+        why = "disconnect";
         controller.abort();
+        fail(new GatewayError(499, "invalid_request_error", "the client closed the connection"));
       }
     };
-    reply.raw.on("close", onClose);
+    reply.raw.once("close", onClose);
+    return {
+      signal: controller.signal,
+      stopped,
+      get why() {
+        return why;
+      },
+      race: <T>(work: Promise<T>): Promise<T> => Promise.race([work, stopped]),
+    };
+  }
+
+  /** Model work other than generation (log-probabilities) under the request's deadline. */
+  function withDeadline<T>(reply: FastifyReply, work: () => Promise<T>): Promise<T> {
+    return deadline(reply).race(work());
+  }
+
+  /**
+   * Run a generation in a slot, with the request's timeout and the client's connection as abort
+   * signals. The slot is given back however the generation ends — finished, failed, timed out
+   * or abandoned by the client — and a backend that ignores the signal is left behind, not waited for.
+   */
+  async function* guardedGenerate(reply: FastifyReply, model: LanguageModel, prompt: string, sampling: SamplingRequest): AsyncGenerator<GenerateChunk, { reason: string; tokens: number; promptTokens?: number }> {
+    const guard = deadline(reply);
+    const slot = slots.acquire();
+    let release: (() => void) | undefined;
+    let iterator: AsyncIterator<GenerateChunk> | undefined;
     metrics.inFlight.inc();
     let tokens = 0;
     let promptTokens: number | undefined;
     let reason = "stop";
     try {
-      for await (const chunk of model.generate(prompt, { ...sampling.options, maxTokens: sampling.maxTokens, signal: controller.signal })) {
+      release = await guard.race(slot);
+      iterator = model.generate(prompt, { ...sampling.options, maxTokens: sampling.maxTokens, signal: guard.signal })[Symbol.asyncIterator]();
+      for (;;) {
+        const step = await guard.race(iterator.next());
+        if (step.done) break;
+        const chunk = step.value;
         if (chunk.type === "finish") {
           reason = chunk.reason;
           if (chunk.tokens !== undefined) tokens = chunk.tokens;
           promptTokens = chunk.promptTokens;
         } else {
-          if (controller.signal.aborted) break;
           yield chunk;
         }
       }
-      if (why) {
-        metrics.cancelled.inc({ reason: why });
-        if (why === "timeout") throw new GatewayError(504, "timeout_error", `generation took longer than ${timeoutMs} ms and was stopped`, null, "timeout");
-        reason = "abort";
-      }
+      // The backend may finish on its own just as the deadline or the client's disconnect arrives.
+      if (guard.why) await guard.stopped;
       metrics.generatedTokens.inc({ model: model.id }, tokens);
       return { reason, tokens, promptTokens };
+    } catch (error) {
+      if (guard.why === "disconnect") {
+        metrics.cancelled.inc({ reason: "disconnect" });
+        return { reason: "abort", tokens, promptTokens };
+      }
+      if (guard.why === "timeout") metrics.cancelled.inc({ reason: "timeout" });
+      throw error;
     } finally {
-      clearTimeout(timer);
-      reply.raw.off("close", onClose);
       metrics.inFlight.dec();
+      if (release) release();
+      else void slot.then((r) => r()); // the slot came after the deadline: give it straight back
+      // Ask the backend to stop; a hung one is not waited for.
+      if (iterator?.return) void iterator.return(undefined).catch(() => {});
     }
   }
 

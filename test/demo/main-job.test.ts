@@ -42,7 +42,8 @@ async function readJsonl(file: string): Promise<Record<string, unknown>[]> {
 describe("the demo's main job on a slice of the zoo", () => {
   it("builds the three unified models and judges them on items that shaped nothing", async () => {
     expect(report.singles).toEqual(MODELS);
-    expect(report.unified).toEqual(["unified-router", "unified-ensemble", "unified-ties-merge"]);
+    // (Other unified models may join these three.)
+    expect(report.unified.slice(0, 3)).toEqual(["unified-router", "unified-ensemble", "unified-ties-merge"]);
     const devIds = new Set((await readJsonl(report.files.devItems)).map((i) => i.id as string));
     const testRecords = await readJsonl(report.files.testResults);
     const testIds = new Set(testRecords.map((r) => r.item as string));
@@ -50,7 +51,7 @@ describe("the demo's main job on a slice of the zoo", () => {
     expect(testIds.size).toBeGreaterThan(0);
     expect([...testIds].filter((id) => devIds.has(id))).toEqual([]);
     // Every model, single or unified, on every test item; the dev evidence covers the singles only.
-    expect(testRecords).toHaveLength(7 * testIds.size);
+    expect(testRecords).toHaveLength((report.singles.length + report.unified.length) * testIds.size);
     expect(new Set((await readJsonl(report.files.devResults)).map((r) => r.model))).toEqual(new Set(MODELS));
   });
 
@@ -82,7 +83,7 @@ describe("the demo's main job on a slice of the zoo", () => {
   it("writes a unified.yml that cogen serve's loader and policies open, and whose router answers", async () => {
     const config = await readUnifiedConfig(report.files.serveConfig);
     expect(config.experts.map((e) => e.id)).toEqual(MODELS);
-    expect(config.served.map((s) => s.id)).toEqual(["unified-router", "unified-ensemble", ...MODELS]);
+    expect(config.served.map((s) => s.id)).toEqual(expect.arrayContaining(["unified-router", "unified-ensemble", ...MODELS]));
     const { served, all } = await buildServedModels(config, POLICIES, (spec) => openModel(spec));
     try {
       const router = served.get("unified-router")!;

@@ -12,6 +12,8 @@ import type { LabelledItem } from "../../src/fuse/router/knn.js";
 import { Router } from "../../src/fuse/router/router.js";
 import { createRouterModel } from "../../src/fuse/router/router-model.js";
 import { createLlamaCppModel } from "../../src/models/llamacpp/model.js";
+import { createOpenAIModel } from "../../src/models/openai/model.js";
+import { startGateway } from "../../src/serve/gateway.js";
 import { languageModelConformance } from "../models/conformance.js";
 
 const zoo = (file: string) => fileURLToPath(new URL(`../../zoo/${file}`, import.meta.url));
@@ -70,4 +72,14 @@ languageModelConformance("router over an ensemble and a single model", {
 languageModelConformance("ensemble over a router and a single model", {
   open: async () => ensemble([router([await aBase(), await bBase()]), await open("a-food", "a/experts/food/model.gguf")], 1),
   contexts: UNICODE_CONTEXTS.slice(0, 3), tokenIds: false, composite: true,
+});
+
+languageModelConformance("llama.cpp served by the gateway, read back through the OpenAI-compatible backend", {
+  open: async () => {
+    const served = await aBase();
+    const gateway = await startGateway({ models: new Map([["served", served]]), host: "127.0.0.1", port: 0 });
+    const client = createOpenAIModel({ id: "served", model: "served", baseUrl: `${gateway.url}/v1`, maxRetries: 0 });
+    return { ...client, close: async () => { await client.close(); await gateway.close(); } };
+  },
+  contexts: UNICODE_CONTEXTS, tokenIds: false,
 });

@@ -70,19 +70,42 @@ describe("token-level ensemble across tokenizers", () => {
     expect(open.stats.memberCalls).toBe(2 * open.stats.steps);
   });
 
-  it("mixes the members' next-string distributions with the ranking's weights", async () => {
+  it("mixes the members' probabilities of each proposal with the ranking's weights", async () => {
     const ensemble = createEnsembleModel({ id: "ens", members: members(), gate: 1, topK: 5 });
     const [w0, w1] = ensemble.participants("x").map((p) => p.weight);
     expect(w0).toBeCloseTo(Math.exp(0.2) / (Math.exp(0.2) + 1), 10);
-    const mixed = await ensemble.nextTokenLogprobs("The river", 50);
-    const total = mixed.reduce((s, t) => s + Math.exp(t.logprob), 0);
-    expect(total).toBeLessThanOrEqual(1 + 1e-9);
-    // Proposals of both members appear, as text.
-    const fromA = (await gpt2Vocab.nextTokenLogprobs("The river", 5)).map((t) => t.text).filter((t) => !t.includes("\ufffd"));
-    const fromB = (await spmVocab.nextTokenLogprobs("The river", 5)).map((t) => t.text).filter((t) => !t.includes("\ufffd"));
-    const texts = new Set(mixed.map((t) => t.text));
-    for (const t of [...fromA, ...fromB]) expect(texts.has(t)).toBe(true);
-    expect(w0 + w1).toBeCloseTo(1, 12);
+    expect(w1).toBeCloseTo(1 / (Math.exp(0.2) + 1), 10);
+    const context = "The river";
+    const mixed = await ensemble.nextTokenLogprobs(context, 50);
+    // Computed independently: a proposal that is one token of member A has A's next-token
+    // probability; B's probability of the same text is B's own score of it.
+    const ownA = await gpt2Vocab.nextTokenLogprobs(context, 50);
+    let checked = 0;
+    for (const candidate of mixed) {
+      const a = ownA.find((t) => t.text === candidate.text);
+      if (!a || (await gpt2Vocab.logLikelihood(context, candidate.text)).tokens !== 1) continue;
+      const pB = Math.exp((await spmVocab.logLikelihood(context, candidate.text)).logprob);
+      const expected = w0 * Math.exp(a.logprob) + w1 * pB;
+      expect(Math.exp(candidate.logprob)).toBeCloseTo(expected, 10);
+      // A mixture, not either member alone.
+      expect(Math.abs(expected - Math.exp(a.logprob))).toBeGreaterThan(1e-6);
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(0);
+    // The five proposals with the most pooled mass (Σ weight × proposer's probability) are each a
+    // candidate or overlap a likelier one (candidates are prefix-free: disjoint events, so their
+    // probabilities sum to at most 1).
+    const pooled = new Map<string, number>();
+    const ownB = await spmVocab.nextTokenLogprobs(context, 5);
+    for (const [weight, own] of [[w0, ownA.slice(0, 5)], [w1, ownB]] as const) {
+      for (const t of own) if (t.text && !t.text.includes("\ufffd")) pooled.set(t.text, (pooled.get(t.text) ?? 0) + weight * Math.exp(t.logprob));
+    }
+    const shortlist = [...pooled].sort((x, y) => y[1] - x[1]).slice(0, 5).map(([text]) => text);
+    for (const text of shortlist) {
+      const kept = mixed.find((c) => c.text === text || c.text.startsWith(text) || text.startsWith(c.text));
+      expect(kept).toBeDefined();
+    }
+    expect(mixed.reduce((sum, c) => sum + Math.exp(c.logprob), 0)).toBeLessThanOrEqual(1 + 1e-9);
   });
 
   it("scores a continuation as the weighted mixture of the members' sequence probabilities", async () => {
@@ -113,6 +136,22 @@ describe("token-level ensemble across tokenizers", () => {
     } finally {
       await twin.close();
     }
+  });
+
+  it("calls a continuation greedy when its own decoding produces it, not when its primary member's does", async () => {
+    const ensemble = createEnsembleModel({ id: "ens", members: members(), gate: 1, topK: 5 });
+    let disagreements = 0;
+    for (const context of ["The heart", "A river", "Bread is", "The bank", "A compiler", "The law"]) {
+      const own = (await ensemble.nextTokenLogprobs(context, 1))[0];
+      const primaryTop = (await gpt2Vocab.nextTokenLogprobs(context, 1))[0];
+      if (!own || !primaryTop.text || primaryTop.text.includes("\ufffd") || primaryTop.text === own.text || own.text.startsWith(primaryTop.text)) continue;
+      if (!(await gpt2Vocab.logLikelihood(context, primaryTop.text)).greedy) continue;
+      // The primary alone would pick another string: the ensemble's pick is greedy, the primary's is not.
+      expect((await ensemble.logLikelihood(context, own.text)).greedy).toBe(true);
+      expect((await ensemble.logLikelihood(context, primaryTop.text)).greedy).toBe(false);
+      disagreements++;
+    }
+    expect(disagreements).toBeGreaterThan(0);
   });
 
   it("leaves out members much weaker on the request's domain", async () => {

@@ -1,5 +1,5 @@
 import { promises as fs } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import OpenAI from "openai";
 import type { GenerateChunk, GenerateOptions, LanguageModel } from "../../src/core/language-model.js";
 import { createLlamaCppModel } from "../../src/models/llamacpp/model.js";
@@ -23,7 +23,7 @@ class SlowModel implements LanguageModel {
     try {
       for (; emitted < limit; emitted++) {
         if (options.signal?.aborted) break;
-        await new Promise((r) => setTimeout(r, 5));
+        await new Promise((r) => setTimeout(r, 50));
         yield { type: "text", text: "tick " };
       }
       yield { type: "finish", reason: emitted < limit ? "abort" : "length", tokens: emitted };
@@ -52,7 +52,7 @@ beforeAll(async () => {
     port: 0,
     apiKeys: ["sk-test-1", "sk-test-2"],
     maxTokensCap: 64,
-    requestTimeoutMs: 300,
+    requestTimeoutMs: 2000,
     bodyLimitBytes: 4096,
   });
   client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "sk-test-2", maxRetries: 0 });
@@ -142,7 +142,10 @@ describe("OpenAI-compatible gateway, through the official openai client", () => 
   });
 
   it("stops a generation that outlives the request timeout", async () => {
+    const before = slow.aborted;
     await expect(client.chat.completions.create({ model: "slow", messages: [{ role: "user", content: "x" }], max_tokens: 64 })).rejects.toMatchObject({ status: 504 });
+    // The backend was told to stop, and did (its generator's cleanup ran).
+    await vi.waitFor(() => expect(slow.aborted).toBe(before + 1));
   });
 
   it("cancels generation when the client disconnects mid-stream", async () => {

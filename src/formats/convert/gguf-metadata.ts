@@ -37,6 +37,10 @@ export function modelMetadata(config: LlamaConfig, name: string, fileType: keyof
     entries.push([`${arch}.attention.key_length`, ggufValue.u32(config.headDim)]);
     entries.push([`${arch}.attention.value_length`, ggufValue.u32(config.headDim)]);
   }
+  if (config.moe) {
+    entries.push([`${arch}.expert_count`, ggufValue.u32(config.moe.experts)]);
+    entries.push([`${arch}.expert_used_count`, ggufValue.u32(config.moe.expertsPerToken)]);
+  }
   if (fileType === "Q8_0") entries.push(["general.quantization_version", ggufValue.u32(2)]);
   entries.push([HF_CONFIG_KEY, ggufValue.string(JSON.stringify(config.raw))]);
   return entries;

@@ -3,8 +3,8 @@ import * as path from "node:path";
 import { ConfigError, InputFileError } from "../../core/errors.js";
 import { silentProgress, type Progress } from "../../core/progress.js";
 import type { DType, TensorInfo } from "../../core/tensor.js";
-import { readLlamaConfig, GGUF_ARCHITECTURE } from "../hf/config.js";
-import { hfToGgufName, permuteRowBytes, rotaryHeads } from "../hf/llama-tensors.js";
+import { readLlamaConfig, GGUF_ARCHITECTURE, type LlamaConfig } from "../hf/config.js";
+import { ggufExpertsName, hfExpertTensor, hfToGgufName, permuteRowBytes, rotaryHeads } from "../hf/llama-tensors.js";
 import { readVocab } from "../hf/tokenizer.js";
 import { decodeToF32, openHfWeights, type SafetensorsDType } from "../safetensors/index.js";
 import { writeGguf, type GgufWriteSummary } from "../gguf/writer.js";
@@ -30,7 +30,8 @@ const SKIPPED = /\.rotary_emb\.inv_freq$/;
 /**
  * Convert a llama-family Hugging Face folder to a GGUF file that llama.cpp runs, as llama.cpp's
  * convert_hf_to_gguf.py does: GGUF tensor names, q/k rows interleaved for llama.cpp's rotary
- * embedding, norms and biases kept in F32, the tokenizer converted to GGUF's vocabulary keys
+ * embedding, a Mixtral's per-expert matrices stacked into `ffn_{gate,up,down}_exps` (one layer's
+ * part at a time), norms and biases kept in F32, the tokenizer converted to GGUF's vocabulary keys
  * (the original tokenizer.json is stored too, so the way back is lossless). Streams one tensor
  * at a time; the output appears only when complete.
  */
@@ -43,7 +44,9 @@ export async function convertHfToGguf(srcDir: string, dstFile: string, options: 
   }
   const weights = await openHfWeights(srcDir);
   try {
-    const sources = weights.list().filter((t) => !SKIPPED.test(t.name));
+    const all = weights.list().filter((t) => !SKIPPED.test(t.name));
+    const sources = all.filter((t) => !hfExpertTensor(t.name));
+    const expertGroups = groupExperts(all, config, srcDir);
     const unknown = sources.filter((t) => hfToGgufName(t.name) === undefined).map((t) => t.name);
     if (unknown.length) throw new InputFileError(srcDir, `tensors cogen does not know how to place in GGUF: ${unknown.slice(0, 10).join(", ")}`);
     const tied = !sources.some((t) => t.name === "lm_head.weight");
@@ -52,12 +55,16 @@ export async function convertHfToGguf(srcDir: string, dstFile: string, options: 
     const arch = GGUF_ARCHITECTURE[config.architecture];
     const permute = arch === "llama";
 
-    const plan: (GgufTensorPlan & { source: TensorInfo })[] = sources.map((source) => ({
+    const plan: (GgufTensorPlan & { source: TensorInfo; experts?: TensorInfo[] })[] = sources.map((source) => ({
       name: hfToGgufName(source.name)!,
       shape: source.shape,
       dtype: tensorType(source, targetType),
       source,
     }));
+    for (const group of expertGroups) {
+      const source = group.experts[0];
+      plan.push({ name: group.name, shape: [group.experts.length, ...source.shape], dtype: tensorType(source, targetType), source, experts: group.experts });
+    }
     // Padded vocabularies (embedding rows beyond the tokenizer) get placeholder tokens, as llama.cpp's converter does.
     const embedding = sources.find((t) => t.name === "model.embed_tokens.weight");
     const rows = embedding?.shape[0] ?? config.vocabSize;
@@ -78,6 +85,7 @@ export async function convertHfToGguf(srcDir: string, dstFile: string, options: 
       progress,
       produce: async (tensor) => {
         const entry = plan[tensor.index];
+        if (entry.experts) return stackExperts(entry.experts, entry.dtype, (name) => weights.readRaw(name));
         const heads = permute ? rotaryHeads(entry.name, config.numHeads, config.numKvHeads) : undefined;
         if (entry.dtype === entry.source.dtype) {
           // Same type on both sides: move the stored bytes, never decoding (half the memory, no conversion).
@@ -108,9 +116,53 @@ function chooseFileType(dtype: ConvertDType | undefined, sources: TensorInfo[]):
   return matrix?.dtype === "F16" ? "F16" : matrix?.dtype === "BF16" ? "BF16" : "F32";
 }
 
-/** Norms and biases stay F32; matrices take the target type (Q8_0 needs rows of 32). */
+/**
+ * Mixtral's per-expert matrices grouped into GGUF's stacked tensors (one per layer and part),
+ * each group's experts in order 0…E-1 with one shape; anything else is reported with the folder.
+ */
+function groupExperts(tensors: TensorInfo[], config: LlamaConfig, srcDir: string): { name: string; experts: TensorInfo[] }[] {
+  const groups = new Map<string, TensorInfo[]>();
+  for (const t of tensors) {
+    const e = hfExpertTensor(t.name);
+    if (!e) continue;
+    const name = ggufExpertsName(e.layer, e.part);
+    if (!groups.has(name)) groups.set(name, []);
+    groups.get(name)![e.expert] = t;
+  }
+  const problems: string[] = [];
+  const expected = config.moe?.experts;
+  if (groups.size > 0 && expected === undefined) problems.push("has expert tensors (block_sparse_moe.experts) but config.json is not a MixtralForCausalLM config");
+  const out: { name: string; experts: TensorInfo[] }[] = [];
+  for (const [name, experts] of groups) {
+    const count = experts.length;
+    if ([...experts].some((t) => t === undefined) || (expected !== undefined && count !== expected)) {
+      problems.push(`${name}: experts ${[...experts.keys()].filter((i) => experts[i]).join(", ")} present, config.json's num_local_experts is ${expected}`);
+    } else if (new Set(experts.map((t) => `${t.dtype}:${t.shape.join("x")}`)).size > 1) {
+      problems.push(`${name}: the experts' matrices differ in shape or type`);
+    } else out.push({ name, experts });
+  }
+  if (problems.length) throw new InputFileError(srcDir, problems.join("; "));
+  return out;
+}
+
+/** The experts of one layer and part as one GGUF tensor, expert outermost (one output tensor held). */
+async function stackExperts(experts: TensorInfo[], dtype: DType, read: (name: string) => Promise<Uint8Array>): Promise<Uint8Array> {
+  let out: Uint8Array | undefined;
+  for (const [i, info] of experts.entries()) {
+    const raw = await read(info.name);
+    const bytes = info.dtype === dtype ? raw : transcodeRows(raw, info.shape, dtype, (b) => decodeToF32(info.dtype as SafetensorsDType, b));
+    out ??= new Uint8Array(bytes.length * experts.length);
+    out.set(bytes, i * bytes.length);
+  }
+  return out!;
+}
+
+/**
+ * Norms, biases and a mixture's router stay F32 (llama.cpp's converter keeps the router exact);
+ * matrices take the target type (Q8_0 needs rows of 32).
+ */
 function tensorType(source: TensorInfo, target: keyof typeof FILE_TYPE): DType {
-  if (source.shape.length < 2) return "F32";
+  if (source.shape.length < 2 || source.name.endsWith(".block_sparse_moe.gate.weight")) return "F32";
   if (target === "Q8_0" && source.shape[source.shape.length - 1] % 32 !== 0) return "F16";
   return target;
 }

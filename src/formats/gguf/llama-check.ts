@@ -2,9 +2,10 @@
  * What llama.cpp needs from a GGUF file before it will load it. Some gaps make llama.cpp abort the
  * whole process (a failed GGML_ASSERT cannot be caught from node-llama-cpp), so files cogen writes
  * or is about to load are checked here first. Checked for the `llama` and `qwen2` architectures:
- * hyperparameter keys, the tokenizer arrays and special token ids, and every required tensor's
- * presence and row-major shape; for any architecture, that tensor data is laid out the way ggml
- * insists (each offset the padded end of the previous tensor) and names fit ggml's 63 bytes.
+ * hyperparameter keys, the tokenizer arrays and special token ids, expert counts, and every required
+ * tensor's presence and row-major shape (a mixture of experts' router and stacked experts
+ * included); for any architecture, that tensor data is laid out the way ggml insists (each offset
+ * the padded end of the previous tensor) and names fit ggml's 63 bytes.
  */
 import { InputFileError } from "../../core/errors.js";
 import { alignUp } from "./constants.js";
@@ -197,7 +198,7 @@ export function checkLlamaCppRequirements(file: FileLike): string[] {
   expect("token_embd.weight", [nVocab, nEmbd]);
   expect("output_norm.weight", [nEmbd]);
   expect("output.weight", [nVocab, nEmbd], false);
-  const experts = integer(meta.get(`${arch}.expert_count`)) ?? 0;
+  const experts = checkExpertKeys(meta, arch, problems);
   for (let i = 0; i < nLayer; i++) {
     const h = nHead?.[i];
     const hkv = nHeadKv?.[i];
@@ -218,8 +219,15 @@ export function checkLlamaCppRequirements(file: FileLike): string[] {
     expect(`${p}attn_k.bias`, [kOut], biasRequired);
     expect(`${p}attn_v.bias`, [vOut], biasRequired);
     expect(`${p}ffn_norm.weight`, [nEmbd]);
-    if (experts > 0) continue; // mixture-of-experts feed-forward tensors are not checked
     const ff = nFf?.[i];
+    if (experts > 0) {
+      // Mixture of experts (Mixtral in llama.cpp's `llama` architecture): a router and the experts stacked per part.
+      expect(`${p}ffn_gate_inp.weight`, [experts, nEmbd]);
+      expect(`${p}ffn_gate_exps.weight`, [experts, ff, nEmbd]);
+      expect(`${p}ffn_up_exps.weight`, [experts, ff, nEmbd]);
+      expect(`${p}ffn_down_exps.weight`, [experts, nEmbd, ff]);
+      continue;
+    }
     expect(`${p}ffn_gate.weight`, [ff, nEmbd]);
     expect(`${p}ffn_up.weight`, [ff, nEmbd]);
     expect(`${p}ffn_down.weight`, [nEmbd, ff]);
@@ -231,6 +239,34 @@ export function checkLlamaCppRequirements(file: FileLike): string[] {
     }
   }
   return problems;
+}
+
+/** llama.cpp's largest expert count (LLAMA_MAX_EXPERTS in the versions cogen ships with or later). */
+export const LLAMA_CPP_MAX_EXPERTS = 256;
+
+/**
+ * llama.cpp asserts (aborting the process) that expert_count ≤ its maximum, that
+ * expert_used_count ≤ expert_count, and that a model with experts uses at least one per token.
+ */
+function checkExpertKeys(meta: GgufMetadata, arch: string, problems: string[]): number {
+  const countKey = `${arch}.expert_count`;
+  const usedKey = `${arch}.expert_used_count`;
+  const read = (key: string): number => {
+    const v = meta.get(key);
+    if (v === undefined) return 0;
+    const n = integer(v);
+    if (n === undefined || n < 0) {
+      problems.push(`'${key}' must be a non-negative integer, found ${v.type === "array" ? "an array" : JSON.stringify(String(v.value))}`);
+      return 0;
+    }
+    return n;
+  };
+  const experts = read(countKey);
+  const used = read(usedKey);
+  if (experts > LLAMA_CPP_MAX_EXPERTS) problems.push(`'${countKey}' is ${experts}; llama.cpp allows at most ${LLAMA_CPP_MAX_EXPERTS} experts`);
+  if (experts > 0 && used === 0) problems.push(`'${usedKey}' must be at least 1 when '${countKey}' is ${experts}`);
+  if (used > experts) problems.push(`'${usedKey}' (${used}) is larger than '${countKey}' (${experts})`);
+  return experts > LLAMA_CPP_MAX_EXPERTS ? 0 : experts;
 }
 
 /** Throw an InputFileError listing every problem when llama.cpp could not load `file`. */

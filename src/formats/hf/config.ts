@@ -4,15 +4,17 @@ import { readJsonFile } from "../../core/json-file.js";
 
 /**
  * The llama family as cogen understands it: Llama, Mistral and Qwen2 share one decoder (RMSNorm,
- * rotary embeddings, SwiGLU, grouped-query attention); Qwen2 adds biases on q/k/v.
+ * rotary embeddings, SwiGLU, grouped-query attention); Qwen2 adds biases on q/k/v; Mixtral replaces
+ * each feed-forward network by `num_local_experts` of them and a router (src/fuse/moe).
  */
-export type LlamaArchitecture = "LlamaForCausalLM" | "MistralForCausalLM" | "Qwen2ForCausalLM";
+export type LlamaArchitecture = "LlamaForCausalLM" | "MistralForCausalLM" | "Qwen2ForCausalLM" | "MixtralForCausalLM";
 
 /** The GGUF architecture names llama.cpp uses for each family member. */
 export const GGUF_ARCHITECTURE: Record<LlamaArchitecture, "llama" | "qwen2"> = {
   LlamaForCausalLM: "llama",
   MistralForCausalLM: "llama",
   Qwen2ForCausalLM: "qwen2",
+  MixtralForCausalLM: "llama",
 };
 
 export interface LlamaConfig {
@@ -32,6 +34,8 @@ export interface LlamaConfig {
   attentionBias: boolean;
   bosTokenId?: number;
   eosTokenId?: number;
+  /** Mixtral: feed-forward experts per layer (`num_local_experts`) and experts used per token. */
+  moe?: { experts: number; expertsPerToken: number };
   /** The whole config.json, so fields cogen does not model are carried along untouched. */
   raw: Record<string, unknown>;
 }
@@ -104,6 +108,12 @@ export function parseLlamaConfig(raw: unknown, file: string): LlamaConfig {
     eosTokenId: optionalId("eos_token_id"),
     raw: obj,
   };
+  if (architecture === "MixtralForCausalLM") {
+    const experts = int("num_local_experts");
+    const expertsPerToken = int("num_experts_per_tok", 2);
+    if (expertsPerToken > experts) problems.push(`"num_experts_per_tok" (${expertsPerToken}) is larger than "num_local_experts" (${experts})`);
+    config.moe = { experts, expertsPerToken };
+  }
   if (numHeads % numKvHeads !== 0) problems.push(`num_attention_heads (${numHeads}) must be a multiple of num_key_value_heads (${numKvHeads})`);
   if (headDim % 2 !== 0) problems.push(`head dimension (${headDim}) must be even for rotary embeddings`);
   if (obj.rope_scaling !== undefined && obj.rope_scaling !== null) {
@@ -121,7 +131,7 @@ export async function readLlamaConfig(dir: string): Promise<LlamaConfig> {
 
 /** The config.json object for a config, keeping any fields of the original it came from. */
 export function llamaConfigToJson(config: LlamaConfig): Record<string, unknown> {
-  const modelType = { LlamaForCausalLM: "llama", MistralForCausalLM: "mistral", Qwen2ForCausalLM: "qwen2" }[config.architecture];
+  const modelType = { LlamaForCausalLM: "llama", MistralForCausalLM: "mistral", Qwen2ForCausalLM: "qwen2", MixtralForCausalLM: "mixtral" }[config.architecture];
   return {
     ...config.raw,
     architectures: [config.architecture],
@@ -140,6 +150,7 @@ export function llamaConfigToJson(config: LlamaConfig): Record<string, unknown> 
     hidden_act: "silu",
     ...(config.bosTokenId !== undefined ? { bos_token_id: config.bosTokenId } : {}),
     ...(config.eosTokenId !== undefined ? { eos_token_id: config.eosTokenId } : {}),
+    ...(config.moe ? { num_local_experts: config.moe.experts, num_experts_per_tok: config.moe.expertsPerToken } : {}),
   };
 }
 

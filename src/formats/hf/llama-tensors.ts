@@ -19,6 +19,7 @@ const LAYER_PARTS: [hf: string, gguf: string][] = [
   ["mlp.gate_proj.weight", "ffn_gate.weight"],
   ["mlp.up_proj.weight", "ffn_up.weight"],
   ["mlp.down_proj.weight", "ffn_down.weight"],
+  ["block_sparse_moe.gate.weight", "ffn_gate_inp.weight"],
 ];
 
 const GLOBAL_PARTS: [hf: string, gguf: string][] = [
@@ -26,6 +27,28 @@ const GLOBAL_PARTS: [hf: string, gguf: string][] = [
   ["model.norm.weight", "output_norm.weight"],
   ["lm_head.weight", "output.weight"],
 ];
+
+/**
+ * Mixtral's experts: Hugging Face stores one matrix per expert (w1 = gate, w2 = down, w3 = up);
+ * GGUF stacks the experts of a layer into one 3-D tensor per part, expert outermost.
+ */
+export type ExpertPart = "gate" | "up" | "down";
+const EXPERT_PARTS: Record<string, ExpertPart> = { w1: "gate", w2: "down", w3: "up" };
+const HF_EXPERT = /^model\.layers\.(\d+)\.block_sparse_moe\.experts\.(\d+)\.(w[123])\.weight$/;
+
+export function hfExpertTensor(name: string): { layer: number; expert: number; part: ExpertPart } | undefined {
+  const m = HF_EXPERT.exec(name);
+  return m ? { layer: Number(m[1]), expert: Number(m[2]), part: EXPERT_PARTS[m[3]] } : undefined;
+}
+
+export function hfExpertName(layer: number, expert: number, part: ExpertPart): string {
+  const w = { gate: "w1", down: "w2", up: "w3" }[part];
+  return `model.layers.${layer}.block_sparse_moe.experts.${expert}.${w}.weight`;
+}
+
+export function ggufExpertsName(layer: number, part: ExpertPart): string {
+  return `blk.${layer}.ffn_${part}_exps.weight`;
+}
 
 const HF_LAYER = /^model\.layers\.(\d+)\.(.+)$/;
 const GGUF_LAYER = /^blk\.(\d+)\.(.+)$/;

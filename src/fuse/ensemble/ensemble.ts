@@ -37,7 +37,7 @@ export interface EnsembleOptions {
   members: EnsembleMember[];
   /** The request's domain (e.g. a router's kNN guess); default: the same domain for every request. */
   domainOf?: (text: string) => string;
-  /** Proposals per member per step (default 8). */
+  /** Proposals per member per step, and candidates scored per step (default 8). */
   topK?: number;
   /** In generation, follow the primary alone when its top probability is at least this (default 0.5; 1 = always mix). */
   gate?: number;
@@ -54,6 +54,9 @@ export interface EnsembleStats {
   /** nextTokenLogprobs calls made on members. */
   memberCalls: number;
 }
+
+/** Steps remembered per ensemble. */
+const STEP_CACHE = 256;
 
 interface Participant {
   model: LanguageModel;
@@ -86,11 +89,25 @@ export function createEnsembleModel(options: EnsembleOptions): LanguageModel & {
     return mixLogLikelihoods(scores, members.map((m) => m.weight));
   }
 
+  /** Recent steps: the choices of one item share their context, and greedy checks replay generation's steps. */
+  const steps = new Map<string, Promise<TokenLogprob[]>>();
+  function step(text: string, routeText: string, useGate: boolean): Promise<TokenLogprob[]> {
+    const key = `${useGate ? 1 : 0}\u0000${routeText}\u0000${text}`;
+    let result = steps.get(key);
+    if (!result) {
+      result = computeStep(text, routeText, useGate);
+      result.catch(() => steps.delete(key));
+      if (steps.size >= STEP_CACHE) steps.delete(steps.keys().next().value!);
+      steps.set(key, result);
+    }
+    return result;
+  }
+
   /**
    * One step's distribution after `text`, most likely first, for a request routed by
    * `routeText`. With `useGate`, a confident primary decides alone (generation's shortcut).
    */
-  async function step(text: string, routeText: string, useGate: boolean): Promise<TokenLogprob[]> {
+  async function computeStep(text: string, routeText: string, useGate: boolean): Promise<TokenLogprob[]> {
     const members = participants(routeText);
     stats.steps++;
     stats.memberCalls++;
@@ -105,7 +122,14 @@ export function createEnsembleModel(options: EnsembleOptions): LanguageModel & {
       stats.memberCalls++;
       proposals.push(await member.model.nextTokenLogprobs(text, topK));
     }
-    return scoredCandidates(proposals.flat().map((t) => t.text), (candidate) => mixture(members, text, candidate), Infinity);
+    // Score the `topK` proposals with the most pooled mass (Σ weight × proposer's probability):
+    // each scoring costs every member a log-likelihood.
+    const pooled = new Map<string, number>();
+    proposals.forEach((own, m) => {
+      for (const t of own) if (isWholeText(t.text)) pooled.set(t.text, (pooled.get(t.text) ?? 0) + members[m].weight * Math.exp(t.logprob));
+    });
+    const shortlist = [...pooled].sort((a, b) => b[1] - a[1]).slice(0, topK).map(([candidate]) => candidate);
+    return scoredCandidates(shortlist, (candidate) => mixture(members, text, candidate), Infinity);
   }
 
   /** Whether temperature-0 generation from `context` would produce exactly `continuation`. */

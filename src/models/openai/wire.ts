@@ -93,6 +93,16 @@ export function echoLogLikelihood(response: unknown, context: string, continuati
   return { logprob, tokens, bytes: utf8Length(continuation), greedy };
 }
 
+/**
+ * OpenAI (and cogen's gateway) show a token holding part of a UTF-8 character as `bytes:\xNN…`;
+ * as a TokenLogprob's text that is the partial sequence rendered with U+FFFD.
+ */
+export function fromBytesForm(text: string): string {
+  const match = /^bytes:((?:\\x[0-9a-fA-F]{2})+)$/.exec(text);
+  if (!match) return text;
+  return Buffer.from(match[1].split("\\x").filter(Boolean).map((h) => parseInt(h, 16))).toString("utf8");
+}
+
 /** Top next-token candidates from a /v1/completions response with `logprobs: k, max_tokens: 1`. */
 export function topLogprobs(response: unknown, topK: number, backend: string): TokenLogprob[] {
   const choice = firstChoice(response, backend, "next-token log-probabilities");
@@ -100,7 +110,7 @@ export function topLogprobs(response: unknown, topK: number, backend: string): T
   const top = lp?.top_logprobs?.[0];
   if (!top) throw new BackendError(backend, "the server returned no top log-probabilities");
   return Object.entries(top)
-    .map(([text, logprob]) => ({ token: null, text, logprob }))
+    .map(([text, logprob]) => ({ token: null, text: fromBytesForm(text), logprob }))
     .sort((a, b) => b.logprob - a.logprob)
     .slice(0, topK);
 }

@@ -1,0 +1,66 @@
+import { promises as fs } from "node:fs";
+import * as path from "node:path";
+import { ConfigError, InputFileError } from "../core/errors.js";
+import { streamProgress } from "../core/progress.js";
+import { buildMoe } from "../fuse/moe/build.js";
+import { GATE_MODES } from "../formats/moe-config.js";
+import { parseFlags, parseSize } from "./args.js";
+import { formatBytes, printJson } from "./output.js";
+
+const HELP = `usage: cogen moe CONFIG.yml OUT_DIR [--out-format hf|gguf] [--non-expert base|average]
+                 [--seed N] [--out-shard-size 5B] [--dry-run] [--json]
+
+Assemble same-base experts into one Mixtral-style mixture of experts from a mergekit-moe YAML
+config (base_model, gate_mode, dtype, experts_per_token, experts[].source_model,
+positive_prompts, negative_prompts, noise_scale, residual_scale). Experts are local Hugging Face
+folders, GGUF files, or BASE+LORA_PATH. Each expert keeps its whole feed-forward network; the
+routers start from the prompts (gate modes: ${GATE_MODES.join(", ")}). OUT_DIR appears complete
+or not at all.
+
+  --out-format F      hf (default: MixtralForCausalLM folder) or gguf (OUT_DIR/model.gguf, llama.cpp)
+  --non-expert S      attention, norms and embeddings from the base (default, as mergekit-moe) or
+                      the experts' average (Branch-Train-MiX); overrides cogen_non_expert in the config
+  --seed N            seed for random gates and noise_scale (default 0)
+  --out-shard-size S  largest output shard (default 5B = 5e9 bytes)
+  --dry-run           check the config and every input; write nothing
+  --json              print the report as JSON`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(argv, {
+    "out-format": { type: "string" }, "non-expert": { type: "string" }, seed: { type: "string" },
+    "out-shard-size": { type: "string" }, "dry-run": { type: "boolean" }, json: { type: "boolean" },
+  }, HELP);
+  if (positionals.length !== 2) {
+    console.error(HELP);
+    return 2;
+  }
+  const [configFile, outDir] = positionals;
+  const problems: string[] = [];
+  const format = values["out-format"] ?? "hf";
+  if (format !== "hf" && format !== "gguf") problems.push(`--out-format: expected hf or gguf, got '${format}'`);
+  const nonExpert = values["non-expert"];
+  if (nonExpert !== undefined && nonExpert !== "base" && nonExpert !== "average") problems.push(`--non-expert: expected base or average, got '${nonExpert}'`);
+  const seed = values.seed === undefined ? undefined : Number(values.seed);
+  if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0)) problems.push(`--seed: expected an integer >= 0, got '${values.seed}'`);
+  const maxShardBytes = values["out-shard-size"] ? parseSize(values["out-shard-size"], "--out-shard-size") : undefined;
+  if (problems.length) throw new ConfigError(problems, "flags");
+  const text = await fs.readFile(configFile, "utf8").catch((e: Error) => {
+    throw new InputFileError(configFile, `cannot read: ${e.message}`);
+  });
+  const report = await buildMoe({
+    config: text, configName: configFile, baseDir: process.cwd(), outDir: path.resolve(outDir),
+    outFormat: format as "hf" | "gguf", dryRun: Boolean(values["dry-run"]),
+    ...(nonExpert ? { nonExpert: nonExpert as "base" | "average" } : {}),
+    ...(seed !== undefined ? { seed } : {}), ...(maxShardBytes !== undefined ? { maxShardBytes } : {}),
+    ...(values.json ? {} : { progress: streamProgress() }),
+  });
+  if (values.json) {
+    printJson(report);
+    return 0;
+  }
+  for (const w of report.warnings) console.error(`warning: ${w}`);
+  const what = `${report.experts} experts (top-${report.expertsPerToken}), ${report.layers} layers, gates ${report.gateMode}, non-expert weights ${report.nonExpert === "base" ? "from the base" : "averaged"}`;
+  if (report.dryRun) console.log(`ok: ${what}, ${report.tensors} tensors, ${formatBytes(report.outputBytes)} to write (dry run, nothing written)`);
+  else console.log(`built ${what} → ${outDir} (${formatBytes(report.outputBytes)}) in ${report.seconds.toFixed(1)}s (gates ${report.gateSeconds.toFixed(1)}s)`);
+  return 0;
+}
