@@ -6,7 +6,7 @@ export { streamProgress, silentProgress } from "./core/progress.js";
 export { writeFileAtomic, writeDirAtomic } from "./core/atomic.js";
 export { readOptionalJsonFile, readOptionalJsonObject, readJsonFile, readJsonObject, parseJsonText } from "./core/json-file.js";
 export { isFileMissing, copyFileIfPresent, exists } from "./core/files.js";
-export { closestName, didYouMean, editDistance, unknownKeys } from "./core/suggest.js";
+export { closestName, didYouMean, unknownKeys } from "./core/suggest.js";
 export type { DType, TensorInfo, TensorSource } from "./core/tensor.js";
 export { elementCount } from "./core/tensor.js";
 export { f16ToF32, f32ToF16, bf16ToF32, f32ToBf16 } from "./core/half.js";
