@@ -79,7 +79,7 @@ export { buildMoe } from "./fuse/moe/build.js";
 export type { ExpertPromptTokens } from "./fuse/moe/gates.js";
 export { initialGates, promptHiddenStates } from "./fuse/moe/gates.js";
 export type { ExpertPart } from "./formats/hf/llama-tensors.js";
-export { hfExpertName, hfExpertTensor, ggufExpertsName } from "./formats/hf/llama-tensors.js";
+export { hfExpertName, hfExpertTensor, ggufExpertsName, ggufExpertsTensor } from "./formats/hf/llama-tensors.js";
 export type { LoraAdapter, LoraModule } from "./merge/lora/adapter.js";
 export { openLoraAdapter, withLora } from "./merge/lora/adapter.js";
 export { extractLora } from "./merge/lora/extract.js";
