@@ -10,7 +10,8 @@ import { createHash } from "node:crypto";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { writeFileAtomic } from "../../core/atomic.js";
-import { ConfigError, CogenError } from "../../core/errors.js";
+import { ConfigError, CogenError, InputFileError } from "../../core/errors.js";
+import { exists, isFileMissing } from "../../core/files.js";
 import { silentProgress, type Progress } from "../../core/progress.js";
 import type { ExpertSpec } from "../../formats/models-file.js";
 import { decodeTopKShard, encodeTopKShard, type SkipReason, type TopKShard } from "../../formats/topk-shard.js";
@@ -89,14 +90,17 @@ async function existingShard(file: string, identity: string): Promise<{ bytes: U
   let bytes: Uint8Array;
   try {
     bytes = await fs.readFile(file);
-  } catch {
-    return undefined;
+  } catch (error) {
+    if (isFileMissing(error)) return undefined;
+    throw error;
   }
   try {
     const shard = decodeTopKShard(bytes, file);
     return shard.identity === identity ? { bytes, shard } : undefined;
-  } catch {
-    return undefined;
+  } catch (error) {
+    // A shard torn by an interrupted run is computed again; any other failure is real.
+    if (InputFileError.isInstance(error)) return undefined;
+    throw error;
   }
 }
 
@@ -222,11 +226,7 @@ async function probeSources(pool: ModelPool, specs: readonly ExpertSpec[], texts
 /** A folder holding a finished run of other work is refused rather than silently mixed. */
 async function checkEarlierRun(out: string, corpusHash: string, k: number, perShard: number, sources: TargetSource[]): Promise<void> {
   let earlier: TargetsManifest;
-  try {
-    await fs.access(path.join(out, MANIFEST_FILE));
-  } catch {
-    return;
-  }
+  if (!(await exists(path.join(out, MANIFEST_FILE)))) return;
   try {
     earlier = await readTargetsManifest(out);
   } catch (error) {
