@@ -4,9 +4,29 @@ library that node-llama-cpp ships, so cogen's codecs can be compared with the re
 usage: ggml-oracle.py LIBGGML_BASE quantize|dequantize TYPE IN OUT COUNT
   quantize:   IN holds COUNT float32s; OUT gets quantize_row_<type>_ref's bytes
   dequantize: IN holds the bytes of COUNT elements; OUT gets dequantize_row_<type>'s float32s
+usage: ggml-oracle.py LIBLLAMA model FTYPE IN.gguf OUT.gguf
+  model:      llama_model_quantize (what llama-quantize runs), single-threaded, FTYPE a
+              llama_ftype code (15 = Q4_K_M)
 """
 import ctypes
 import sys
+
+if sys.argv[2] == "model":
+    lib_path, _, ftype, src, dst = sys.argv[1:6]
+    lib = ctypes.CDLL(lib_path)
+
+    class Params(ctypes.Structure):
+        # nthread and ftype lead the struct; the padding covers the rest of it (whatever the version).
+        _fields_ = [("nthread", ctypes.c_int32), ("ftype", ctypes.c_int32), ("rest", ctypes.c_uint8 * 1024)]
+
+    lib.llama_model_quantize_default_params.restype = Params
+    lib.llama_model_quantize.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(Params)]
+    lib.llama_model_quantize.restype = ctypes.c_uint32
+    lib.llama_backend_init()
+    params = lib.llama_model_quantize_default_params()
+    params.nthread = 1
+    params.ftype = int(ftype)
+    sys.exit(lib.llama_model_quantize(src.encode(), dst.encode(), ctypes.byref(params)))
 
 lib_path, op, dtype, src, dst, count = sys.argv[1:7]
 count = int(count)

@@ -5,14 +5,16 @@
  * where python3 or the shared library is missing.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, promises as fs, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Rng } from "../../../src/core/rng.js";
 import type { DType } from "../../../src/core/tensor.js";
 import { dequantize, encodeTensor } from "../../../src/formats/gguf/codec.js";
+import { openGguf } from "../../../src/formats/gguf/reader.js";
+import { makeTinyLlama, tempDir } from "../../fixtures/tiny-llama.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ORACLE = path.join(HERE, "ggml-oracle.py");
@@ -90,5 +92,46 @@ describe(`quantization is bit-exact with llama.cpp's reference quantizers${skipN
         expect(bytesOf(ours)).toEqual(oracle("dequantize", dtype, q, x.length));
       }
     });
+  }
+});
+
+const LIBLLAMA = path.join(path.dirname(LIB), "libllama.v0.4.0.so");
+const modelAvailable = available && existsSync(LIBLLAMA);
+
+describe(`convert --dtype q4_k_m / q5_k_m gives the file llama-quantize makes from the F32 conversion${modelAvailable ? "" : " [skipped: python3 or node-llama-cpp's libllama not found]"}`, () => {
+  let root: string;
+  beforeAll(async () => {
+    root = await tempDir();
+  });
+  afterAll(async () => {
+    await fs.rm(root, { recursive: true, force: true });
+  });
+
+  for (const [dtype, ftype, tied] of [["q4_k_m", 15, false], ["q5_k_m", 17, true]] as const) {
+    it.skipIf(!modelAvailable)(`${dtype}${tied ? " (tied embeddings)" : ""}: same tensor types and bytes, tensor by tensor`, async () => {
+      // Rows of 256 so K-quants apply; 8 blocks so use_more_bits picks some layers and not others.
+      const tiny = await makeTinyLlama(root, "byte-level", { hiddenSize: 256, intermediateSize: 512, numLayers: 8, numHeads: 4, numKvHeads: 2, tieWordEmbeddings: tied });
+      const f32 = await tiny.gguf("f32");
+      const ours = await openGguf(await tiny.gguf(dtype));
+      const reference = path.join(root, `llama-quantize-${dtype}.gguf`);
+      execFileSync("python3", [ORACLE, LIBLLAMA, "model", String(ftype), f32, reference], { stdio: "ignore" });
+      const theirs = await openGguf(reference);
+      try {
+        expect(ours.getNumber("general.file_type")).toBe(ftype);
+        const types = new Map(theirs.list().map((t) => [t.name, t.dtype]));
+        expect(new Map(ours.list().map((t) => [t.name, t.dtype]))).toEqual(types);
+        // The mix is really mixed: Q6_K output and some attn_v/ffn_down, the base type elsewhere.
+        expect(new Set(types.values())).toEqual(new Set(["F32", dtype === "q4_k_m" ? "Q4_K" : "Q5_K", "Q6_K"]));
+        for (const { name } of theirs.list()) {
+          const a = await ours.readRaw(name);
+          const b = await theirs.readRaw(name);
+          expect(a.length, name).toBe(b.length);
+          expect(a.findIndex((v, i) => v !== b[i]), `${name}: first differing byte`).toBe(-1);
+        }
+      } finally {
+        await ours.close();
+        await theirs.close();
+      }
+    }, 120_000);
   }
 });
