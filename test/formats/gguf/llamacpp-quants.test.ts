@@ -14,7 +14,8 @@ import { Rng } from "../../../src/core/rng.js";
 import type { DType } from "../../../src/core/tensor.js";
 import { dequantize, encodeTensor } from "../../../src/formats/gguf/codec.js";
 import { openGguf } from "../../../src/formats/gguf/reader.js";
-import { makeTinyLlama, tempDir } from "../../fixtures/tiny-llama.js";
+import { makeTinyLlama, tempDir, FIXTURE_TEXT } from "../../fixtures/tiny-llama.js";
+import { klDivergence, llamaCppDistributions, llamaCppTokenize } from "../../../src/models/llamacpp/parity.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ORACLE = path.join(HERE, "ggml-oracle.py");
@@ -95,6 +96,9 @@ describe(`quantization is bit-exact with llama.cpp's reference quantizers${skipN
   }
 });
 
+/** Rows of 256 so K-quants apply; 8 blocks so use_more_bits picks some layers and not others. */
+const SHAPE = { hiddenSize: 256, intermediateSize: 512, numLayers: 8, numHeads: 4, numKvHeads: 2, scale: 0.05 };
+
 const LIBLLAMA = path.join(path.dirname(LIB), "libllama.v0.4.0.so");
 const modelAvailable = available && existsSync(LIBLLAMA);
 
@@ -109,8 +113,7 @@ describe(`convert --dtype q4_k_m / q5_k_m gives the file llama-quantize makes fr
 
   for (const [dtype, ftype, tied] of [["q4_k_m", 15, false], ["q5_k_m", 17, true]] as const) {
     it.skipIf(!modelAvailable)(`${dtype}${tied ? " (tied embeddings)" : ""}: same tensor types and bytes, tensor by tensor`, async () => {
-      // Rows of 256 so K-quants apply; 8 blocks so use_more_bits picks some layers and not others.
-      const tiny = await makeTinyLlama(root, "byte-level", { hiddenSize: 256, intermediateSize: 512, numLayers: 8, numHeads: 4, numKvHeads: 2, tieWordEmbeddings: tied });
+      const tiny = await makeTinyLlama(root, "byte-level", { ...SHAPE, tieWordEmbeddings: tied });
       const f32 = await tiny.gguf("f32");
       const ours = await openGguf(await tiny.gguf(dtype));
       const reference = path.join(root, `llama-quantize-${dtype}.gguf`);
@@ -134,4 +137,22 @@ describe(`convert --dtype q4_k_m / q5_k_m gives the file llama-quantize makes fr
       }
     }, 120_000);
   }
+
+  it("the quantized files run in llama.cpp, closer to F32 the more bits they keep", async () => {
+    const tiny = await makeTinyLlama(root, "byte-level", SHAPE);
+    const f32 = await tiny.gguf("f32");
+    const tokens = await llamaCppTokenize(f32, FIXTURE_TEXT.slice(0, 60));
+    const p = await llamaCppDistributions(f32, tokens, tiny.config.vocabSize);
+    const meanKl: Record<string, number> = {};
+    for (const dtype of ["q8_0", "q6_k", "q4_k_m", "q4_0"] as const) {
+      const q = await llamaCppDistributions(await tiny.gguf(dtype), tokens, tiny.config.vocabSize);
+      meanKl[dtype] = p.reduce((sum, row, i) => sum + klDivergence(row, q[i]), 0) / p.length;
+    }
+    console.info(`mean KL(F32 ‖ type) over ${tokens.length} positions: ${JSON.stringify(meanKl)}`);
+    expect(meanKl.q8_0).toBeGreaterThan(0);
+    expect(meanKl.q8_0).toBeLessThan(meanKl.q6_k);
+    expect(meanKl.q6_k).toBeLessThan(meanKl.q4_k_m);
+    expect(meanKl.q4_k_m).toBeLessThan(meanKl.q4_0);
+    expect(meanKl.q4_k_m).toBeLessThan(0.1);
+  }, 180_000);
 });
