@@ -15,6 +15,8 @@ import { checkFinite, getHalf, putHalf } from "./quants.js";
 const f32 = Math.fround;
 /** Below this a sub-block counts as all zero (ggml's GROUP_MAX_EPS). */
 const GROUP_MAX_EPS = f32(1e-15);
+/** Scratch codes of the candidate grid being scored (sub-blocks are at most 32 long). */
+const AUX = new Uint8Array(32);
 /** C's `0.1f`. */
 const TENTH = f32(0.1);
 
@@ -35,7 +37,7 @@ function fitScaleMin(
   x: Float32Array, at: number, n: number, nmax: number, w: Float32Array, L: Uint8Array,
   rmin: number, rdelta: number, nstep: number,
 ): [scale: number, negMin: number] {
-  const aux = new Uint8Array(n);
+  const aux = AUX.subarray(0, n);
   let min = x[at];
   let max = x[at];
   let sumW = w[0];

@@ -133,7 +133,7 @@ export function dequantizeQ2_K(bytes: Uint8Array, count: number, out: Float32Arr
     let is = o;
     for (let q = o + 16; q < o + 80; q += 32) {
       for (let shift = 0; shift < 8; shift += 2) {
-        for (const half16 of [0, 16]) {
+        for (let half16 = 0; half16 <= 16; half16 += 16) {
           const sc = bytes[is++];
           const dl = f32(d * (sc & 0x0f));
           const ml = f32(dmin * (sc >> 4));
@@ -145,9 +145,11 @@ export function dequantizeQ2_K(bytes: Uint8Array, count: number, out: Float32Arr
   return out;
 }
 
-/** The sixteen 6-bit Q3_K scales (minus 32) from the 12 packed bytes at `s[o..o+12)`. */
+const Q3_SCALES = new Int8Array(16);
+
+/** The sixteen 6-bit Q3_K scales (minus 32) from the 12 packed bytes at `s[o..o+12)` (a shared scratch array). */
 function scalesQ3_K(s: Uint8Array, o: number): Int8Array {
-  const out = new Int8Array(16);
+  const out = Q3_SCALES;
   for (let j = 0; j < 16; j++) {
     const low = j < 8 ? (s[o + j] & 0x0f) : (s[o + j - 8] >> 4);
     const high = (s[o + 8 + (j % 4)] >> (2 * (j >> 2))) & 3;
@@ -166,7 +168,7 @@ export function dequantizeQ3_K(bytes: Uint8Array, count: number, out: Float32Arr
     let m = 1;
     for (let q = o + 32; q < o + 96; q += 32) {
       for (let shift = 0; shift < 8; shift += 2) {
-        for (const half16 of [0, 16]) {
+        for (let half16 = 0; half16 <= 16; half16 += 16) {
           const dl = f32(d * scales[is++]);
           for (let l = 0; l < 16; l++) {
             const hm = o + half16 + l;
