@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InputFileError } from "../../src/core/errors.js";
 import { convertHfToGguf } from "../../src/formats/convert/hf-to-gguf.js";
 import { openGguf } from "../../src/formats/gguf/reader.js";
-import { vocabFromTokenizerJson } from "../../src/formats/hf/tokenizer.js";
+import { tokenizerJsonFromVocab, vocabFromTokenizerJson } from "../../src/formats/hf/tokenizer.js";
 import { llamaCppTokenizeAll } from "../../src/models/llamacpp/parity.js";
 import { writeRandomLlama } from "../../src/zoo/random-llama.js";
 import { TOKENIZER_CORPUS } from "../fixtures/tokenizer-corpus.js";
@@ -165,6 +165,14 @@ describe("byte-level BPE pre-tokenizers: llama.cpp tokenizes as Hugging Face doe
       const file = await ggufWith(family.name, tokenizer);
       expect(await preOf(file)).toBe(family.name);
       expect(await mismatches(file, tokenizer, TOKENIZER_CORPUS)).toEqual([]);
+      // GGUF → HF without the stored tokenizer.json: the rebuilt one splits text the same way.
+      const rebuilt = tokenizerJsonFromVocab(vocabFromTokenizerJson(tokenizer, undefined, "tokenizer.json")).tokenizer;
+      rebuilt.normalizer = tokenizer.normalizer;
+      const [original, again] = [tokenizer, rebuilt].map((t) => hf!.Tokenizer.fromString(JSON.stringify(t)));
+      for (const text of TOKENIZER_CORPUS) {
+        const [a, b] = await Promise.all([original, again].map(async (t) => (await t.encode(text, null, { addSpecialTokens: false })).getIds()));
+        expect(b, text).toEqual(a);
+      }
     });
   }
 

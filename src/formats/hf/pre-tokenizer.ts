@@ -130,3 +130,21 @@ export function flattenSequence(node: unknown, key = "pretokenizers"): Record<st
   if (n.type === "Sequence" && Array.isArray(n[key])) return (n[key] as unknown[]).flatMap((m) => flattenSequence(m, key));
   return [n];
 }
+
+/**
+ * A tokenizer.json pre-tokenizer for a llama.cpp name (GGUF → Hugging Face, when the GGUF carries
+ * no tokenizer.json): the family's splits, with ByteLevel where the GPT-2 regex is. Unknown names
+ * get GPT-2's, as llama.cpp's own default is close to it.
+ */
+export function preTokenizerJson(name: string | undefined): Record<string, unknown> {
+  const family = (name !== undefined ? familyOfName(name) : undefined) ?? PRE_TOKENIZER_FAMILIES[0];
+  const byteLevel = (useRegex: boolean) => ({ type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: useRegex });
+  const nodes: Record<string, unknown>[] = family.steps.map((step) => {
+    if (step === split(GPT2_REGEX)) return byteLevel(true);
+    if (step === DIGITS || step === DIGIT_RUNS) return { type: "Digits", individual_digits: step === DIGITS };
+    if (step === PUNCTUATION_RUNS) return { type: "Punctuation", behavior: "Contiguous" };
+    return { type: "Split", pattern: { Regex: step.slice("split(".length, -1) }, behavior: "Isolated", invert: false };
+  });
+  if (!family.steps.includes(split(GPT2_REGEX))) nodes.push(byteLevel(false));
+  return nodes.length === 1 ? nodes[0] : { type: "Sequence", pretokenizers: nodes };
+}

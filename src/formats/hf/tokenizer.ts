@@ -2,7 +2,7 @@ import * as path from "node:path";
 import { InputFileError } from "../../core/errors.js";
 import { readOptionalJsonFile, readOptionalJsonObject } from "../../core/json-file.js";
 import { CHECK_TEXT_HASHES, checkTextHash } from "./check-text.js";
-import { familyOfName, familyOfSteps, flattenSequence, preTokenizerSteps, PRE_TOKENIZER_FAMILIES } from "./pre-tokenizer.js";
+import { familyOfName, familyOfSteps, flattenSequence, preTokenizerJson, preTokenizerSteps, PRE_TOKENIZER_FAMILIES } from "./pre-tokenizer.js";
 
 /**
  * Tokenizer vocabularies as GGUF stores them, and their conversion from and to Hugging Face's
@@ -35,6 +35,9 @@ export interface GgufVocab {
 }
 
 interface AddedToken { id: number; content: string; special?: boolean }
+
+/** The families whose tokenizer.json sets `ignore_merges` (llama.cpp sets it for them by name). */
+const IGNORES_MERGES = new Set(["llama-bpe", "tekken"]);
 
 /** Convert a parsed tokenizer.json (plus optional tokenizer_config.json) to a GGUF vocabulary. */
 export function vocabFromTokenizerJson(
@@ -213,10 +216,10 @@ export function tokenizerJsonFromVocab(vocab: GgufVocab): { tokenizer: Record<st
         version: "1.0",
         added_tokens: added,
         normalizer: null,
-        pre_tokenizer: { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true },
+        pre_tokenizer: preTokenizerJson(vocab.pre),
         post_processor: null,
         decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
-        model: { type: "BPE", dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab: vocabObject, merges: (vocab.merges ?? []).map((m) => m.split(" ")) },
+        model: { type: "BPE", dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: IGNORES_MERGES.has(familyOfName(vocab.pre ?? "")?.name ?? ""), vocab: vocabObject, merges: (vocab.merges ?? []).map((m) => m.split(" ")) },
       },
     };
   }
