@@ -18,6 +18,7 @@ const verbs: Record<string, Verb> = {
   lora: { summary: "extract a LoRA adapter from a fine-tune (truncated SVD), or merge one into a model", load: () => import("./lora.js") },
   eval: { summary: "evaluate models (models file) on task items; write per-item results for rank", load: () => import("./eval.js") },
   worker: { summary: "run evaluation jobs from a Redis queue (cogen eval --queue)", load: () => import("./worker.js") },
+  distill: { summary: "knowledge fusion data: experts' top-K targets for a pivot, InfiFPO preference records", load: () => import("./distill.js") },
   serve: { summary: "serve experts and unified models as one OpenAI-compatible endpoint", load: () => import("./serve.js") },
   demo: { summary: "the main job on the zoo: rank experts, build unified models, judge them on held-out items", load: () => import("./demo.js") },
 };

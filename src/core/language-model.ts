@@ -45,6 +45,25 @@ export interface LogLikelihood {
   perToken?: { ids: number[]; logprobs: number[] };
 }
 
+/** One token of a text scored in one pass, with the distribution that predicted it. */
+export interface SequenceToken {
+  /** The token id, or null when the backend does not expose ids. */
+  token: number | null;
+  /** The token's text (U+FFFD where it holds part of a UTF-8 character). */
+  text: string;
+  /**
+   * Its UTF-8 byte span [start, end) in the scored text. Spans are contiguous and cover the text;
+   * a token holding the first bytes of a character split over several tokens has an empty span at
+   * the character's start, the token completing it spans the whole character.
+   */
+  start: number;
+  end: number;
+  /** log P(this token | the tokens before it); NaN when the backend has no distribution before it (no BOS). */
+  logprob: number;
+  /** The k most likely tokens at this position, most likely first (empty where logprob is NaN). */
+  top: TokenLogprob[];
+}
+
 export interface GenerateOptions {
   /** Upper bound on generated tokens; backends pick a default when absent. */
   maxTokens?: number;
@@ -102,6 +121,13 @@ export interface LanguageModel {
    * of a document. Absent on backends that only take text.
    */
   logLikelihoodTokens?(context: number[], continuation: number[]): Promise<LogLikelihood>;
+  /**
+   * Whole-sequence top-K, where a backend can score a text in one evaluation pass: every token of
+   * `text` (from the start of a document) with its byte span, its own log-probability and the `k`
+   * most likely tokens at its position. A text longer than the context is a BackendError (never
+   * cut). Absent on composites and backends that cannot give prompt distributions.
+   */
+  sequenceTopK?(text: string, k: number): Promise<SequenceToken[]>;
   generate(prompt: string, options?: GenerateOptions): AsyncIterable<GenerateChunk>;
   /** Free resources; the model is unusable afterwards. Safe to call twice. */
   close(): Promise<void>;

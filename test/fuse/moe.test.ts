@@ -112,6 +112,27 @@ describe("cogen moe: assembly", () => {
     expect(Math.hypot(...gate.subarray(d, 2 * d))).toBeCloseTo(1, 5);
   });
 
+  it("applies residual_scale to an expert's down projection and seeded noise_scale to its matrices", async () => {
+    const out = path.join(root, "moe-scaled");
+    const text = [
+      `base_model: ${base.dir}`, "gate_mode: random", "experts:",
+      `  - source_model: ${experts[0].dir}`, "    residual_scale: 0.5",
+      `  - source_model: ${experts[1].dir}`, "    noise_scale: 0.01",
+    ].join("\n");
+    await buildMoe({ config: text, outDir: out, seed: 1 });
+    const moe = await hfTensors(out);
+    const e0 = await hfTensors(experts[0].dir);
+    const e1 = await hfTensors(experts[1].dir);
+    expect(moe.get("model.layers.0.block_sparse_moe.experts.0.w2.weight")).toEqual(e0.get("model.layers.0.mlp.down_proj.weight")!.map((x) => x * 0.5));
+    expect(moe.get("model.layers.0.block_sparse_moe.experts.0.w1.weight")).toEqual(e0.get("model.layers.0.mlp.gate_proj.weight"));
+    const noisy = moe.get("model.layers.0.block_sparse_moe.experts.1.w3.weight")!;
+    const clean = e1.get("model.layers.0.mlp.up_proj.weight")!;
+    const diffs = noisy.map((x, i) => x - clean[i]);
+    const sd = Math.sqrt(diffs.reduce((a, d) => a + d * d, 0) / diffs.length);
+    expect(sd).toBeGreaterThan(0.008);
+    expect(sd).toBeLessThan(0.012);
+  });
+
   it("is deterministic: random gates from the seed, the same bytes twice", async () => {
     const a = path.join(root, "moe-seed-a");
     const b = path.join(root, "moe-seed-b");

@@ -118,7 +118,9 @@ describe("buildZoo --quick", () => {
   it("builds a small zoo with every export, keeps it on a rerun and refuses a foreign folder", async () => {
     const out = path.join(root, "quick");
     const plan = zooPlan("quick");
-    const manifest = await buildZoo({ out, plan });
+    // First without the centralised model: adding it later must retrain nothing else.
+    const withoutCentralised = { ...plan, families: plan.families.map((f) => ({ ...f, centralised: false })) };
+    const manifest = await buildZoo({ out, plan: withoutCentralised });
     expect(manifest.complete).toBe(true);
     expect(manifest.models.map((m) => m.id)).toEqual(["a/base", "b/base", "a/experts/medicine", "a/experts/geography", "a/control", "b/experts/geography"]);
     // Parity recomputed on the files written, not read from the build's own record.
@@ -138,8 +140,17 @@ describe("buildZoo --quick", () => {
     expect(onDisk.specialisation).toHaveLength(3);
 
     // A rerun of the same plan keeps every trained model (no retraining: same recorded times).
-    const again = await buildZoo({ out, plan });
+    const again = await buildZoo({ out, plan: withoutCentralised });
     expect(again.models.map((m) => m.trainSeconds)).toEqual(manifest.models.map((m) => m.trainSeconds));
+    // The plan with the centralised model trains only it: experts × adapt steps on the mixture, the experts' recipe.
+    const grown = await buildZoo({ out, plan });
+    expect(grown.models.map((m) => m.id)).toEqual(["a/base", "b/base", "a/experts/medicine", "a/experts/geography", "a/control", "a/centralised", "b/experts/geography"]);
+    expect(grown.models.filter((m) => m.id !== "a/centralised").map((m) => m.trainSeconds)).toEqual(manifest.models.map((m) => m.trainSeconds));
+    const centralised = grown.models.find((m) => m.id === "a/centralised")!;
+    const expert = grown.models.find((m) => m.id === "a/experts/medicine")!;
+    expect(centralised.steps).toBe(2 * expert.steps);
+    expect([centralised.lr, centralised.batchSize, centralised.seqLen, centralised.method, centralised.data]).toEqual([expert.lr, expert.batchSize, expert.seqLen, expert.method, "mixture"]);
+    expect(await ggufParity(path.join(out, centralised.files.hf), path.join(out, centralised.files.gguf), ["disease: an impairment of health"])).toBeLessThanOrEqual(1e-4);
 
     // cogen zoo eval on it: llama.cpp through the eval runner, one cell per model × domain × kind.
     const report = await evaluateZoo(out, { kinds: ["bitsPerByte", "continuation"], perDomain: 1, models: ["a-base", "a-expert-medicine"], results: path.join(root, "results.jsonl") });
@@ -157,7 +168,7 @@ describe("buildZoo --quick", () => {
     await fs.writeFile(path.join(foreign, "notes.txt"), "mine");
     await expect(buildZoo({ out: foreign, plan })).rejects.toThrow(ConfigError);
     // Training runs in child processes on a shared machine: allow for load, not for speed.
-  }, 300_000);
+  }, 400_000);
 });
 
 describe("zoo build helpers", () => {

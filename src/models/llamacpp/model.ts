@@ -11,11 +11,12 @@ import * as os from "node:os";
 import { promises as fs } from "node:fs";
 import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import { BackendError } from "../../core/errors.js";
-import type { GenerateChunk, GenerateOptions, LanguageModel, LogLikelihood, TokenLogprob } from "../../core/language-model.js";
+import type { GenerateChunk, GenerateOptions, LanguageModel, LogLikelihood, SequenceToken, TokenLogprob } from "../../core/language-model.js";
 import { utf8Length } from "../../core/language-model.js";
 import { vocabTokenBytes } from "../../formats/hf/token-bytes.js";
 import { Limiter } from "../limiter.js";
 import { StopMatcher } from "../stop.js";
+import { tokenByteSpans } from "./spans.js";
 import { acquireBaseModel, type GpuChoice } from "./runtime.js";
 import { validateGgufForLlamaCpp } from "./validate.js";
 
@@ -76,6 +77,15 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
   const tokensOf = (text: string): Token[] => {
     const tokens = [...prefix, ...model.tokenize(text, false)];
     return tokens.length > 0 ? tokens : [...documentStart];
+  };
+  const pieces = new Map<Token, string>();
+  const pieceOf = (token: Token): string => {
+    let text = pieces.get(token);
+    if (text === undefined) {
+      text = model.detokenize([token], false);
+      pieces.set(token, text);
+    }
+    return text;
   };
   const checkOpen = () => {
     if (closed) throw new BackendError(backend, "model is closed");
@@ -194,6 +204,41 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
     return result;
   }
 
+  /**
+   * One pass over BOS + the text's tokens with the distribution after every token. The cache is
+   * cleared first, so a text's numbers never depend on what was evaluated before (a resumed run
+   * reproduces them exactly).
+   */
+  async function sequenceTopK(text: string, k: number): Promise<SequenceToken[]> {
+    checkOpen();
+    return lock.run(async () => {
+      const own = model.tokenize(text, false);
+      if (own.length === 0) return [];
+      const whole = [...documentStart, ...own];
+      if (whole.length - 1 > context.contextSize) {
+        throw new BackendError(backend, `the text has ${own.length} tokens (+${documentStart.length} at the start); the context holds ${context.contextSize}`);
+      }
+      await reuse([], 0);
+      const input = whole.slice(0, -1).map((token) => [token, { generateNext: { probabilities: true } }] as [Token, { generateNext: { probabilities: true } }]);
+      const out = await sequence.controlledEvaluate(input);
+      const texts = own.map(pieceOf);
+      const spans = tokenByteSpans(text, texts, (from, to) => model.detokenize(own.slice(from, to), false));
+      const result: SequenceToken[] = [];
+      for (let i = 0; i < own.length; i++) {
+        const probabilities = out[i]?.next.probabilities;
+        if (!probabilities) throw new BackendError(backend, `llama.cpp returned no probabilities at token ${i}`);
+        const p = probabilities.get(own[i]) ?? 0;
+        const top: TokenLogprob[] = [];
+        for (const [token, q] of probabilities) {
+          if (top.length >= k) break;
+          top.push({ token, text: pieceOf(token), logprob: q > 0 ? Math.log(q) : MIN_LOGPROB });
+        }
+        result.push({ token: own[i], text: texts[i], start: spans[i], end: spans[i + 1], logprob: p > 0 ? Math.log(p) : MIN_LOGPROB, top });
+      }
+      return result;
+    });
+  }
+
   async function* generate(prompt: string, options: GenerateOptions = {}): AsyncGenerator<GenerateChunk> {
     checkOpen();
     const release = await lock.acquire();
@@ -251,7 +296,8 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
         if (piece) yield { type: "text", text: piece };
         if (stop.done) reason = "stop";
       }
-      yield { type: "finish", reason, tokens: generated.length, promptTokens: tokens.length };
+      // The prompt's own tokens as `tokenize` counts them (no BOS), of those the model saw.
+      yield { type: "finish", reason, tokens: generated.length, promptTokens: Math.min(model.tokenize(prompt, false).length, tokens.length) };
     } finally {
       release();
     }
@@ -280,6 +326,7 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
     nextTokenLogprobsTokens,
     logLikelihood,
     logLikelihoodTokens,
+    sequenceTopK,
     generate,
     async close() {
       if (closed) return;

@@ -5,10 +5,10 @@
  * streams from /v1/completions (raw text continuation, the default) or /v1/chat/completions.
  */
 import { BackendError } from "../../core/errors.js";
-import type { GenerateChunk, GenerateOptions, LanguageModel, LogLikelihood, TokenLogprob } from "../../core/language-model.js";
+import type { GenerateChunk, GenerateOptions, LanguageModel, LogLikelihood, SequenceToken, TokenLogprob } from "../../core/language-model.js";
 import { StopMatcher } from "../stop.js";
 import { OpenAIHttp, type HttpSettings } from "./http.js";
-import { echoLogLikelihood, streamDelta, topLogprobs } from "./wire.js";
+import { echoLogLikelihood, echoSequenceTopK, streamDelta, topLogprobs } from "./wire.js";
 
 export interface OpenAIModelSettings extends HttpSettings {
   /** The LanguageModel id (results are keyed by it). */
@@ -62,23 +62,33 @@ export function createOpenAIModel(settings: OpenAIModelSettings): OpenAIModel {
     return topLogprobs(response, topK, backend);
   }
 
-  async function logLikelihood(context: string, continuation: string): Promise<LogLikelihood> {
-    checkOpen();
-    let response: unknown;
+  /** /v1/completions with echo and logprobs; a server that refuses it cannot give prompt log-probabilities. */
+  async function echoed(prompt: string, logprobs: number, what: string): Promise<unknown> {
     try {
-      response = await http.postJson("/completions", {
-        model: settings.model, prompt: context + continuation, max_tokens: 1, temperature: 0, logprobs: 1, echo: true,
-      });
+      return await http.postJson("/completions", { model: settings.model, prompt, max_tokens: 1, temperature: 0, logprobs, echo: true });
     } catch (error) {
       // Servers without prompt log-probabilities (hosted chat-only APIs) reject the request itself.
       const status = /HTTP (4\d\d)/.exec((error as Error).message)?.[1];
       if (status && !["401", "403", "408", "429"].includes(status)) {
-        throw new BackendError(backend, `${(error as Error).message.replace(/^[^:]*: /, "")} — the server refused /v1/completions ` +
-          `with echo and logprobs, so it cannot give prompt log-probabilities and cannot score log-likelihoods`);
+        throw new BackendError(backend, `${(error as Error).message.replace(/^[^:]*: /, "")} — the server at ${settings.baseUrl} refused /v1/completions ` +
+          `with echo and logprobs, so it cannot give prompt log-probabilities and cannot ${what}`);
       }
       throw error;
     }
+  }
+
+  async function logLikelihood(context: string, continuation: string): Promise<LogLikelihood> {
+    checkOpen();
+    const response = await echoed(context + continuation, 1, "score log-likelihoods");
     return echoLogLikelihood(response, context, continuation, backend);
+  }
+
+  async function sequenceTopK(text: string, k: number): Promise<SequenceToken[]> {
+    checkOpen();
+    const what = `give a whole-sequence top-${k}`;
+    const response = await echoed(text, k, what);
+    return echoSequenceTopK(response, text, k, backend, `the server at ${settings.baseUrl} returned no prompt top log-probabilities, so it cannot ` +
+      `${what} (it must support /v1/completions with echo and logprobs: ${k}, as vLLM does)`);
   }
 
   async function* generate(prompt: string, options: GenerateOptions = {}): AsyncGenerator<GenerateChunk> {
@@ -134,6 +144,7 @@ export function createOpenAIModel(settings: OpenAIModelSettings): OpenAIModel {
     detokenize,
     nextTokenLogprobs,
     logLikelihood,
+    sequenceTopK,
     generate,
     async close() {
       closed = true;

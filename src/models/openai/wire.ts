@@ -2,7 +2,7 @@
  * Pure mapping between OpenAI-compatible wire formats and the LanguageModel types. No I/O.
  */
 import { BackendError } from "../../core/errors.js";
-import type { LogLikelihood, TokenLogprob } from "../../core/language-model.js";
+import type { LogLikelihood, SequenceToken, TokenLogprob } from "../../core/language-model.js";
 import { utf8Length } from "../../core/language-model.js";
 
 /** The `logprobs` object of a legacy /v1/completions choice. */
@@ -44,26 +44,9 @@ export function echoLogLikelihood(response: unknown, context: string, continuati
   if (!lp || !Array.isArray(lp.token_logprobs) || !Array.isArray(lp.text_offset) || !Array.isArray(lp.tokens)) {
     throw new BackendError(backend, noEcho);
   }
-  const offsets = lp.text_offset;
-  const count = Math.min(offsets.length, lp.tokens.length, lp.token_logprobs.length);
   const contextChars = codePointLength(context);
   const promptChars = contextChars + codePointLength(continuation);
-  // How many tokens are the prompt's: the server's own count when it reports usage, else those
-  // that start before the prompt's end.
-  const usage = (response as { usage?: { prompt_tokens?: unknown } }).usage?.prompt_tokens;
-  let promptTokens = 0;
-  if (typeof usage === "number" && Number.isInteger(usage) && usage > 0) {
-    if (usage > count) throw new BackendError(backend, noEcho);
-    promptTokens = usage;
-  } else {
-    while (promptTokens < count && offsets[promptTokens] < promptChars) promptTokens++;
-  }
-  if (promptTokens === 0) throw new BackendError(backend, noEcho);
-  // Some servers render special tokens (BOS as "<s>") into the offsets; measure that shift at the
-  // prompt's end, where the echoed token texts must line up with the prompt.
-  const promptTextEnd = promptTokens < count ? offsets[promptTokens] : offsets[count - 1] + codePointLength(lp.tokens[count - 1]);
-  const shift = promptTextEnd - promptChars;
-  if (shift < 0 || offsets[0] !== 0) throw new BackendError(backend, noEcho);
+  const { offsets, promptTokens, shift } = echoedPrompt(response, lp as Required<CompletionLogprobs>, promptChars, backend, noEcho);
   const contextEnd = contextChars + shift;
   const promptEnd = promptChars + shift;
   let logprob = 0;
@@ -93,6 +76,81 @@ export function echoLogLikelihood(response: unknown, context: string, continuati
   return { logprob, tokens, bytes: utf8Length(continuation), greedy };
 }
 
+/**
+ * OpenAI (and cogen's gateway) show a token holding part of a UTF-8 character as `bytes:\xNN…`;
+ * as a TokenLogprob's text that is the partial sequence rendered with U+FFFD.
+ */
+export function fromBytesForm(text: string): string {
+  const match = /^bytes:((?:\\x[0-9a-fA-F]{2})+)$/.exec(text);
+  if (!match) return text;
+  return Buffer.from(match[1].split("\\x").filter(Boolean).map((h) => parseInt(h, 16))).toString("utf8");
+}
+
+/**
+ * Where an echoed prompt's tokens are: how many of the response's tokens are the prompt's (the
+ * server's own count when it reports usage, else those that start before the prompt's end), and
+ * the shift of its text offsets when a server renders special tokens (BOS as "<s>") into them.
+ */
+function echoedPrompt(response: unknown, lp: Required<CompletionLogprobs>, promptChars: number, backend: string, noEcho: string):
+  { offsets: number[]; count: number; promptTokens: number; shift: number } {
+  const offsets = lp.text_offset;
+  const count = Math.min(offsets.length, lp.tokens.length, lp.token_logprobs.length);
+  // How many tokens are the prompt's: the server's own count when it reports usage, else those
+  // that start before the prompt's end.
+  const usage = (response as { usage?: { prompt_tokens?: unknown } }).usage?.prompt_tokens;
+  let promptTokens = 0;
+  if (typeof usage === "number" && Number.isInteger(usage) && usage > 0) {
+    if (usage > count) throw new BackendError(backend, noEcho);
+    promptTokens = usage;
+  } else {
+    while (promptTokens < count && offsets[promptTokens] < promptChars) promptTokens++;
+  }
+  if (promptTokens === 0) throw new BackendError(backend, noEcho);
+  // Some servers render special tokens (BOS as "<s>") into the offsets; measure that shift at the
+  // prompt's end, where the echoed token texts must line up with the prompt.
+  const promptTextEnd = promptTokens < count ? offsets[promptTokens] : offsets[count - 1] + codePointLength(lp.tokens[count - 1]);
+  const shift = promptTextEnd - promptChars;
+  if (shift < 0 || offsets[0] !== 0) throw new BackendError(backend, noEcho);
+  return { offsets, count, promptTokens, shift };
+}
+
+/**
+ * Every token of `text` with its top-k from a /v1/completions response to prompt = text with
+ * `echo: true, logprobs: k` (vLLM returns prompt log-probabilities this way). Text offsets count
+ * code points; spans are converted to UTF-8 bytes. A token before the text (BOS) is dropped; the
+ * first text token has NaN log-probability when the server gives none (no BOS).
+ */
+export function echoSequenceTopK(response: unknown, text: string, k: number, backend: string, noTopK: string): SequenceToken[] {
+  const choice = firstChoice(response, backend, "sequence top-k");
+  const lp = choice.logprobs as CompletionLogprobs | null | undefined;
+  if (!lp || !Array.isArray(lp.token_logprobs) || !Array.isArray(lp.text_offset) || !Array.isArray(lp.tokens) || !Array.isArray(lp.top_logprobs)) {
+    throw new BackendError(backend, noTopK);
+  }
+  const chars = [...text];
+  const byteAt = [0];
+  for (const c of chars) byteAt.push(byteAt[byteAt.length - 1] + utf8Length(c));
+  const { offsets, count, promptTokens, shift } = echoedPrompt(response, lp as Required<CompletionLogprobs>, chars.length, backend, noTopK);
+  const clamp = (cp: number) => byteAt[Math.max(0, Math.min(chars.length, cp - shift))];
+  const result: SequenceToken[] = [];
+  for (let i = 0; i < promptTokens; i++) {
+    const endCp = i + 1 < count ? offsets[i + 1] : chars.length + shift;
+    // BOS: before the text, no log-probability of its own.
+    if (i === 0 && endCp <= shift && i + 1 < promptTokens) continue;
+    const value = lp.token_logprobs[i];
+    const top = lp.top_logprobs?.[i];
+    if ((value === null || value === undefined) !== (top === null || top === undefined)) throw new BackendError(backend, noTopK);
+    result.push({
+      token: null,
+      text: fromBytesForm(lp.tokens[i]),
+      start: clamp(offsets[i]),
+      end: clamp(Math.min(endCp, chars.length + shift)),
+      logprob: value ?? Number.NaN,
+      top: top ? Object.entries(top).map(([t, l]) => ({ token: null, text: fromBytesForm(t), logprob: l })).sort((a, b) => b.logprob - a.logprob).slice(0, k) : [],
+    });
+  }
+  return result;
+}
+
 /** Top next-token candidates from a /v1/completions response with `logprobs: k, max_tokens: 1`. */
 export function topLogprobs(response: unknown, topK: number, backend: string): TokenLogprob[] {
   const choice = firstChoice(response, backend, "next-token log-probabilities");
@@ -100,7 +158,7 @@ export function topLogprobs(response: unknown, topK: number, backend: string): T
   const top = lp?.top_logprobs?.[0];
   if (!top) throw new BackendError(backend, "the server returned no top log-probabilities");
   return Object.entries(top)
-    .map(([text, logprob]) => ({ token: null, text, logprob }))
+    .map(([text, logprob]) => ({ token: null, text: fromBytesForm(text), logprob }))
     .sort((a, b) => b.logprob - a.logprob)
     .slice(0, topK);
 }

@@ -34,7 +34,7 @@ import type { TrainJob, TrainJobResult } from "./train-job.js";
 export interface BuildZooOptions {
   out: string;
   plan: ZooPlan;
-  /** Keep models of a previous (partial) build of the same plan in `out` (default true). */
+  /** Keep models of a previous (partial) build in `out` that the plan would train identically (default true). */
   resume?: boolean;
   /** Status lines (phases, parity); default: none. */
   log?: (line: string) => void;
@@ -82,7 +82,13 @@ export async function buildZoo(options: BuildZooOptions): Promise<ZooManifest> {
       await writeFileAtomic(path.join(out, "models.yaml"), modelsYaml(manifest));
       await writeFileAtomic(path.join(out, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
     };
-    const keep = (job: TrainJob) => previous?.models.find((m) => m.id === job.id && JSON.stringify(m.job) === JSON.stringify(jobKey(job, out)));
+    // A model is kept when the same job trained it on the same text with the same tokenizer and,
+    // for adapted models, from a kept base: adding a model to the plan retrains nothing else.
+    const keptBases = new Set<string>();
+    const keep = (job: TrainJob) => previous?.models.find((m) =>
+      m.id === job.id && JSON.stringify(m.job) === JSON.stringify(jobKey(job, out)) && m.dataHash === files.hashes.get(job.trainTextFile)
+      && previous.families.find((f) => f.name === job.family)?.tokenizer.hash === families.find((f) => f.name === job.family)?.tokenizer.hash
+      && (job.role === "base" || keptBases.has(job.family)));
 
     for (const phase of ["base", "adapt"] as const) {
       const jobs = plan.families.flatMap((f, i) => familyJobs(f, families[i], tokenizerDirs[i], phase, files, out));
@@ -93,6 +99,7 @@ export async function buildZoo(options: BuildZooOptions): Promise<ZooManifest> {
       for (const job of jobs) {
         const done = kept.find((m) => m.id === job.id) ?? modelEntry(job, results.find((r) => r.id === job.id)!, files.hashes, out);
         manifest.models.push(done);
+        if (job.role === "base" && kept.includes(done)) keptBases.add(job.family);
       }
       await save();
     }
@@ -141,7 +148,8 @@ async function checkOut(out: string, plan: ZooPlan, resume: boolean): Promise<Zo
     if (!InputFileError.isInstance(error)) throw error;
     throw new ConfigError([`--out ${out}: the folder exists and is not a zoo (no ${ZOO_FORMAT} manifest.json); choose an empty or new folder`]);
   }
-  return resume && JSON.stringify(previous.plan) === JSON.stringify(plan) ? previous : undefined;
+  // Models are matched one by one (see keep); a build of another kind starts afresh.
+  return resume && previous.kind === plan.kind ? previous : undefined;
 }
 
 interface TextFiles {
@@ -214,6 +222,12 @@ function familyJobs(family: FamilyPlan, entry: ZooFamilyEntry, tokenizerDir: str
   }));
   if (family.control) {
     jobs.push({ ...adapt, id: `${family.name}/control`, role: "control", seed: family.base.seed * 100 + 99, outDir: path.join(out, family.name, "control"), trainTextFile: files.mixture });
+  }
+  if (family.centralised) {
+    jobs.push({
+      ...adapt, id: `${family.name}/centralised`, role: "centralised", seed: family.base.seed * 100 + 98, steps: family.experts.length * family.adapt.steps,
+      outDir: path.join(out, family.name, "centralised"), trainTextFile: files.mixture,
+    });
   }
   return jobs;
 }

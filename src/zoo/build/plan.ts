@@ -2,8 +2,9 @@
  * The zoo's build plan: two model families (different tokenizers, widths and depths), a base per
  * family trained on the mixture of all domains, experts adapted from the base on one domain
  * each, and an equal-compute control (the base trained the same extra steps, the same way, on the
- * mixture). Training length is in optimizer steps, never seconds, so a rebuild gives the same
- * bytes. `quick` is a tiny build for tests and smoke checks.
+ * mixture), and a centralised model (see `centralised`). Training length is in optimizer steps,
+ * never seconds, so a rebuild gives the same bytes. `quick` is a tiny build for tests and smoke
+ * checks.
  */
 import type { BpeFlavour } from "../bpe-train.js";
 
@@ -21,6 +22,13 @@ export interface FamilyPlan {
   experts: string[];
   /** Train an equal-compute control on the mixture. */
   control: boolean;
+  /**
+   * Train a centralised model: the base adapted exactly as the experts are (same LoRA, learning
+   * rate, batch and sequence length) on the mixture of all domains, for as many steps — and so
+   * as many tokens — as all the family's experts together (experts × adapt.steps). It is what
+   * "model over data" does with the compute "model over models" spent on the experts.
+   */
+  centralised: boolean;
 }
 
 export interface ZooPlan {
@@ -51,13 +59,13 @@ export function zooPlan(kind: "full" | "quick"): ZooPlan {
           name: "a", tokenizer: { flavour: "byte-fallback", merges: 40 },
           model: { hiddenSize: 32, intermediateSize: 64, numLayers: 1, numHeads: 2 }, seqLen: 32, batchSize: 4,
           base: { steps: 6, lr: 3e-3, seed: 11 }, adapt: { steps: 3, lr: 4e-3, lora: { rank: 4, alpha: 4 } },
-          experts: ["medicine", "geography"], control: true,
+          experts: ["medicine", "geography"], control: true, centralised: true,
         },
         {
           name: "b", tokenizer: { flavour: "byte-level", merges: 40 },
           model: { hiddenSize: 24, intermediateSize: 48, numLayers: 2, numHeads: 2 }, seqLen: 32, batchSize: 4,
           base: { steps: 6, lr: 3e-3, seed: 21 }, adapt: { steps: 3, lr: 4e-3, lora: { rank: 4, alpha: 4 } },
-          experts: ["geography"], control: false,
+          experts: ["geography"], control: false, centralised: false,
         },
       ],
     };
@@ -69,13 +77,13 @@ export function zooPlan(kind: "full" | "quick"): ZooPlan {
         name: "a", tokenizer: { flavour: "byte-fallback", merges: 300 },
         model: { hiddenSize: 64, intermediateSize: 176, numLayers: 2, numHeads: 4 }, seqLen: 64, batchSize: 16,
         base: { steps: BASE_A_STEPS, lr: 3e-3, seed: 1 }, adapt: { steps: ADAPT_STEPS, lr: ADAPT_LR, lora: { rank: LORA_RANK, alpha: LORA_RANK } },
-        experts: [...ZOO_DOMAINS_ALL], control: true,
+        experts: [...ZOO_DOMAINS_ALL], control: true, centralised: true,
       },
       {
         name: "b", tokenizer: { flavour: "byte-level", merges: 300 },
         model: { hiddenSize: 48, intermediateSize: 128, numLayers: 3, numHeads: 4 }, seqLen: 64, batchSize: 16,
         base: { steps: BASE_B_STEPS, lr: 3e-3, seed: 2 }, adapt: { steps: ADAPT_STEPS, lr: ADAPT_LR, lora: { rank: LORA_RANK, alpha: LORA_RANK } },
-        experts: ["biology", "geography", "finance"], control: false,
+        experts: ["biology", "geography", "finance"], control: false, centralised: false,
       },
     ],
   };

@@ -21,7 +21,7 @@ import { disposeTrainModel } from "../train/model.js";
 import { readBpeTokenizer } from "../train/tokenize.js";
 import { trainLanguageModel } from "../train/train.js";
 
-export type ModelRole = "base" | "expert" | "control";
+export type ModelRole = "base" | "expert" | "control" | "centralised";
 
 export interface TrainJob {
   /** Zoo-relative id and folder: "a/base", "a/experts/law", "a/control". */

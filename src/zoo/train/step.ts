@@ -18,15 +18,30 @@ export function trainingStep(
   const shape: [number, number] = [batch.inputs.length, batch.inputs[0].length];
   const inputs = tf.tensor2d(batch.inputs, shape, "int32");
   const targets = tf.tensor2d(batch.targets, shape, "int32");
-  const varList = [...params.values()];
-  const { value, grads } = tf.variableGrads(() => lossOf(model, inputs, targets), varList);
   try {
-    const loss = value.dataSync()[0];
+    return optimizerStep(params, optimizer, () => lossOf(model, inputs, targets), lr, adamw);
+  } finally {
+    tf.dispose([inputs, targets]);
+  }
+}
+
+/** One AdamW step on the gradients of any scalar loss of the trainable variables; returns the loss. */
+export function optimizerStep(
+  params: Map<string, tf.Variable>,
+  optimizer: AdamWState,
+  loss: () => tf.Scalar,
+  lr: number,
+  adamw: AdamWOptions,
+): number {
+  const varList = [...params.values()];
+  const { value, grads } = tf.variableGrads(loss, varList);
+  try {
+    const result = value.dataSync()[0];
     const named = new Map<string, tf.Tensor>();
     for (const [name, v] of params) named.set(name, grads[v.name]);
     adamWStep(params, named, optimizer, lr, adamw);
-    return loss;
+    return result;
   } finally {
-    tf.dispose([inputs, targets, value, ...Object.values(grads)]);
+    tf.dispose([value, ...Object.values(grads)]);
   }
 }

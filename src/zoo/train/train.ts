@@ -3,12 +3,12 @@ import { silentProgress, type Progress } from "../../core/progress.js";
 import { readLlamaConfig, type LlamaConfig } from "../../formats/hf/config.js";
 import { openHfWeights } from "../../formats/safetensors/index.js";
 import { createAdamWState, DEFAULT_ADAMW, disposeAdamWState, type AdamWOptions } from "./adamw.js";
-import { initTrainingBackend } from "./backend.js";
+import { initTrainingBackend, type tf } from "./backend.js";
 import { batchAt } from "./batches.js";
 import { hasCheckpoint, loadCheckpoint, restoreCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import { checkInitWeights, createTrainModel, trainableVariables, type LoraOptions, type TrainModel } from "./model.js";
 import { learningRateAt, type LrSchedule } from "./schedule.js";
-import { trainingStep } from "./step.js";
+import { optimizerStep, trainingStep } from "./step.js";
 import { readBpeTokenizer, type BpeTokenizer } from "./tokenize.js";
 
 /**
@@ -23,7 +23,10 @@ export interface TrainOptions {
   config?: LlamaConfig;
   /** The tokenizer; default: the one in `init`'s folder. */
   tokenizer?: BpeTokenizer;
-  trainText: string;
+  /** The text of the default objective (next-token prediction on seeded windows); not read with `objective`. */
+  trainText?: string;
+  /** Another training loss in place of next-token prediction on trainText (distillation, preferences). */
+  objective?: TrainObjective;
   /** Total optimizer steps of the schedule. */
   steps: number;
   batchSize: number;
@@ -47,6 +50,19 @@ export interface TrainOptions {
   /** Matrix products with explicit transposes and hand-written gradients (default true, 3–4× faster). */
   customGrad?: boolean;
   progress?: Progress;
+}
+
+/**
+ * A training loss that is a pure function of the step (its batch is chosen from the seed and the
+ * step, as batchAt does), so runs stay deterministic and resumable.
+ */
+export interface TrainObjective {
+  /** What decides the loss and its data; stored in checkpoints, which resume only under the same key. */
+  key: Record<string, unknown>;
+  /** The loss of optimizer step `step` (0-based), built inside tf.variableGrads. */
+  loss(model: TrainModel, step: number, tokenizer: BpeTokenizer): tf.Scalar;
+  /** Predicted tokens per step, for the tokens/s shown while training. */
+  tokensPerStep: number;
 }
 
 export interface TrainResult {
@@ -75,6 +91,7 @@ export async function trainLanguageModel(options: TrainOptions): Promise<TrainRe
   positiveInt("seqLen");
   if (!(options.lr > 0)) problems.push(`lr must be positive (got ${options.lr})`);
   if (!Number.isSafeInteger(options.seed)) problems.push(`seed must be an integer (got ${options.seed})`);
+  if (options.trainText === undefined && !options.objective) problems.push("give trainText or an objective");
   if (!options.config && !options.init) problems.push("give a config (to train from scratch) or init (a Hugging Face folder to start from)");
   if (options.checkpointEvery !== undefined && !(Number.isSafeInteger(options.checkpointEvery) && options.checkpointEvery > 0)) problems.push("checkpointEvery must be a positive integer");
   if (problems.length) throw new ConfigError(problems, "trainLanguageModel");
@@ -102,10 +119,12 @@ export async function trainLanguageModel(options: TrainOptions): Promise<TrainRe
   // Everything that decides the result; a checkpoint from a different run must not be resumed.
   const run = {
     seed: options.seed, steps: options.steps, batchSize: options.batchSize, seqLen: options.seqLen, schedule, adamw,
-    lora: options.lora ?? null, init: options.init ?? null, textLength: options.trainText.length, vocabulary: tokenizer.size,
+    lora: options.lora ?? null, init: options.init ?? null, vocabulary: tokenizer.size,
+    ...(options.objective ? { objective: options.objective.key } : { textLength: options.trainText!.length }),
   };
 
-  const tokens = Int32Array.from(tokenizer.encode(options.trainText));
+  const objective = options.objective;
+  const tokens = objective ? new Int32Array(0) : Int32Array.from(tokenizer.encode(options.trainText!));
   const checkpointDir = options.checkpointDir;
   const resume = checkpointDir && (await hasCheckpoint(checkpointDir)) ? await loadCheckpoint(checkpointDir) : undefined;
   if (resume) {
@@ -124,14 +143,16 @@ export async function trainLanguageModel(options: TrainOptions): Promise<TrainRe
   const endStep = Math.max(startStep, Math.min(options.steps, options.stopAtStep ?? options.steps));
 
   const progress = options.progress ?? silentProgress;
-  const tokensPerStep = options.batchSize * options.seqLen;
+  const tokensPerStep = objective?.tokensPerStep ?? options.batchSize * options.seqLen;
   progress.start("train", endStep - startStep, "steps");
   const started = Date.now();
   let smoothed = NaN;
   try {
     for (let step = startStep; step < endStep; step++) {
-      const batch = batchAt(tokens, options.seed, step, options.batchSize, options.seqLen);
-      const loss = trainingStep(model, params, optimizer, batch, learningRateAt(step, schedule), adamw);
+      const lr = learningRateAt(step, schedule);
+      const loss = objective
+        ? optimizerStep(params, optimizer, () => objective.loss(model, step, tokenizer), lr, adamw)
+        : trainingStep(model, params, optimizer, batchAt(tokens, options.seed, step, options.batchSize, options.seqLen), lr, adamw);
       if (!Number.isFinite(loss)) throw new ConfigError([`the loss became ${loss} at step ${step + 1}; lower lr (${options.lr}) or check the data`]);
       losses.push(loss);
       smoothed = Number.isNaN(smoothed) ? loss : 0.9 * smoothed + 0.1 * loss;

@@ -1,0 +1,179 @@
+import { ConfigError } from "../../core/errors.js";
+import { readLlamaConfig } from "../../formats/hf/config.js";
+import { openHfWeights } from "../../formats/safetensors/index.js";
+import { initTrainingBackend, tf } from "../../zoo/train/backend.js";
+import { createTrainModel, disposeTrainModel, forwardLogits, type TrainModel } from "../../zoo/train/model.js";
+import { readBpeTokenizer, type BpeTokenizer } from "../../zoo/train/tokenize.js";
+import type { PivotTargets } from "./pivot-targets.js";
+
+/**
+ * Pivot targets straight from teacher models that cogen's trainer can run (Hugging Face llama
+ * folders): each teacher's forward pass over the text in its own tokenisation gives its top-k
+ * next-token distribution at every position, then
+ * - aligned (FuseLLM, MinCE): the teacher with the lowest cross-entropy on the text (in bits
+ *   per byte, comparable across tokenizers) gives the target. A teacher with the pivot's
+ *   vocabulary maps position for position; another's position counts only where its token starts
+ *   at the same byte as the pivot's, and its candidates map to pivot ids by identical bytes
+ *   (unmapped candidates join the leftover mass). Elsewhere that position has no target.
+ * - uld (InfiFusion): every teacher's k largest probabilities, sorted, at the teacher position
+ *   whose token covers the pivot token's first byte; teacher weights per text are a softmax of
+ *   −bpb / ULD_WEIGHT_TEMPERATURE, so the teachers that know the text count most.
+ * This is the in-process path for teachers the trainer can load; `cogen distill targets` builds
+ * the same contract from any LanguageModel through the job queue.
+ */
+export interface Teacher {
+  id: string;
+  model: TrainModel;
+  tokenizer: BpeTokenizer;
+}
+
+export interface TeacherTargetOptions {
+  k: number;
+  aligned: boolean;
+  uld: boolean;
+}
+
+/** ULD weights: a teacher 0.05 bits per byte worse than the best counts e⁻¹ as much. */
+export const ULD_WEIGHT_TEMPERATURE = 0.05;
+
+export async function loadTeacher(dir: string, id = dir): Promise<Teacher> {
+  await initTrainingBackend();
+  const config = await readLlamaConfig(dir);
+  const tokenizer = await readBpeTokenizer(dir);
+  const file = await openHfWeights(dir);
+  const init = new Map<string, Float32Array>();
+  try {
+    for (const t of file.list()) init.set(t.name, await file.readF32(t.name));
+  } finally {
+    await file.close();
+  }
+  return { id, tokenizer, model: createTrainModel(config, { seed: 0, init, tokenizer }) };
+}
+
+export function disposeTeacher(teacher: Teacher): void {
+  disposeTrainModel(teacher.model);
+}
+
+/** One teacher's top-k at every position of one text, in its own tokenisation. */
+export interface TeacherView {
+  k: number;
+  /** Byte offset where each of the teacher's tokens starts, and the total. */
+  starts: number[];
+  /** Per position: top-k ids and probabilities (descending). */
+  topIds: Int32Array;
+  topProbs: Float32Array;
+  bitsPerByte: number;
+}
+
+/**
+ * Targets for one text (already checked to fit every model's context). `views` (from
+ * teacherViews, same teachers and k) saves the forward passes when one text feeds several runs.
+ */
+export function teacherTargets(text: string, pivot: BpeTokenizer, teachers: readonly Teacher[], options: TeacherTargetOptions, views?: readonly TeacherView[]): PivotTargets {
+  if (!options.aligned && !options.uld) throw new ConfigError(["teacher targets: ask for aligned, uld or both"]);
+  const tokens = Int32Array.from(pivot.encode(text));
+  const n = tokens.length;
+  const { k } = options;
+  const pivotStarts = byteStarts(pivot, tokens);
+  views ??= teacherViews(text, teachers, k);
+  if (views.length !== teachers.length || views.some((v) => v.k !== k)) throw new ConfigError(["teacher targets: the views do not match the teachers and k"]);
+  const out: PivotTargets = { tokens };
+  if (options.aligned) {
+    let best = 0;
+    views.forEach((v, i) => (best = v.bitsPerByte < views[best]!.bitsPerByte ? i : best));
+    const teacher = teachers[best]!;
+    const view = views[best]!;
+    const ids = new Int32Array(n * k).fill(-1);
+    const probs = new Float32Array(n * k);
+    const sameVocab = sameTokenizer(teacher.tokenizer, pivot);
+    const atByte = new Map(view.starts.slice(0, -1).map((b, i) => [b, i]));
+    const pivotIdOf = sameVocab ? undefined : bytesToPivotId(pivot);
+    for (let t = 0; t < n; t++) {
+      const i = sameVocab ? t : atByte.get(pivotStarts[t]!);
+      if (i === undefined) continue;
+      for (let j = 0; j < k; j++) {
+        const source = view.topIds[i * k + j]!;
+        const id = pivotIdOf ? pivotIdOf.get(key(teacher.tokenizer.tokenBytes(source))) : source;
+        if (id === undefined || ids.subarray(t * k, t * k + j).includes(id)) continue;
+        ids[t * k + j] = id;
+        probs[t * k + j] = view.topProbs[i * k + j]!;
+      }
+    }
+    out.aligned = { k, ids, probs };
+  }
+  if (options.uld) {
+    const s = teachers.length;
+    const sorted = new Float32Array(s * n * k);
+    views.forEach((view, si) => {
+      let i = 0;
+      for (let t = 0; t < n; t++) {
+        while (i + 1 < view.starts.length - 1 && view.starts[i + 1]! <= pivotStarts[t]!) i++;
+        sorted.set(view.topProbs.subarray(i * k, i * k + k), (si * n + t) * k);
+      }
+    });
+    const best = Math.min(...views.map((v) => v.bitsPerByte));
+    const raw = views.map((v) => Math.exp(-(v.bitsPerByte - best) / ULD_WEIGHT_TEMPERATURE));
+    const total = raw.reduce((a, b) => a + b, 0);
+    out.uld = { k, sources: s, sorted, weights: Float32Array.from(raw, (w) => w / total) };
+  }
+  return out;
+}
+
+export function teacherViews(text: string, teachers: readonly Teacher[], k: number): TeacherView[] {
+  return teachers.map((t) => teacherView(t, text, k));
+}
+
+function teacherView(teacher: Teacher, text: string, k: number): TeacherView {
+  const { tokenizer, model } = teacher;
+  const ids = tokenizer.encode(text);
+  const bos = tokenizer.vocab.bosId ?? tokenizer.vocab.eosId ?? 0;
+  const inputs = [bos, ...ids.slice(0, -1)];
+  const vocab = model.config.vocabSize;
+  const logits = tf.tidy(() => forwardLogits(model, tf.tensor2d([inputs], [1, inputs.length], "int32")).dataSync() as Float32Array);
+  const topIds = new Int32Array(ids.length * k);
+  const topProbs = new Float32Array(ids.length * k);
+  const row = new Float64Array(vocab);
+  let nats = 0;
+  for (let p = 0; p < ids.length; p++) {
+    let max = -Infinity;
+    for (let v = 0; v < vocab; v++) max = Math.max(max, logits[p * vocab + v]!);
+    let sum = 0;
+    for (let v = 0; v < vocab; v++) sum += row[v] = Math.exp(logits[p * vocab + v]! - max);
+    for (let v = 0; v < vocab; v++) row[v] /= sum;
+    nats -= Math.log(Math.max(row[ids[p]!]!, 1e-300));
+    const order = [...row.keys()].sort((a, b) => row[b]! - row[a]! || a - b).slice(0, k);
+    order.forEach((v, j) => {
+      topIds[p * k + j] = v;
+      topProbs[p * k + j] = row[v]!;
+    });
+  }
+  const starts = byteStarts(tokenizer, Int32Array.from(ids));
+  return { k, starts, topIds, topProbs, bitsPerByte: nats / Math.LN2 / Math.max(1, starts[starts.length - 1]!) };
+}
+
+/** Byte offset where each token starts, plus the total byte length at the end. */
+function byteStarts(tokenizer: BpeTokenizer, ids: Int32Array): number[] {
+  const starts = [0];
+  for (const id of ids) starts.push(starts[starts.length - 1]! + tokenizer.tokenBytes(id).length);
+  return starts;
+}
+
+function sameTokenizer(a: BpeTokenizer, b: BpeTokenizer): boolean {
+  return a === b || JSON.stringify(a.files.tokenizer) === JSON.stringify(b.files.tokenizer);
+}
+
+const key = (bytes: Uint8Array) => Buffer.from(bytes).toString("latin1");
+
+const pivotMaps = new WeakMap<BpeTokenizer, Map<string, number>>();
+/** Pivot token id by its bytes (the first id wins for byte strings two tokens share). */
+function bytesToPivotId(pivot: BpeTokenizer): Map<string, number> {
+  let map = pivotMaps.get(pivot);
+  if (map) return map;
+  map = new Map();
+  for (let id = 0; id < pivot.size; id++) {
+    const bytes = pivot.tokenBytes(id);
+    if (bytes.length > 0 && !map.has(key(bytes))) map.set(key(bytes), id);
+  }
+  pivotMaps.set(pivot, map);
+  return map;
+}

@@ -1,0 +1,294 @@
+/**
+ * The zoo's distilled pivots, built after the zoo's experts (`cogen zoo build` runs this last):
+ *
+ *   pivots/all/        base-a + LoRA distilled from all 11 experts (both tokenizer families)
+ *   pivots/control/    the CLM control: the same pivot, texts, batches, steps and seed, λ = 1
+ *   pivots/family-b/   distilled from the 3 family-B experts alone (another tokenizer and shape)
+ *   pivots/fpo/        pivots/all after InfiFPO on cloze pairs made from TRAINING lines
+ *   pivots/manifest.json  what was built, from what, how long it took, parity
+ *
+ * Training texts are runs of consecutive training lines of each domain (seeded starts), packed
+ * while they fit `maxTokens` in the pivot's and every teacher's tokenisation. Targets come from
+ * the experts' own forward passes (teacher-targets.ts). Everything is a function of the plan and
+ * the zoo's manifest: a rebuild gives the same bytes, and models whose job is unchanged are kept.
+ */
+import { createHash } from "node:crypto";
+import { promises as fs } from "node:fs";
+import * as path from "node:path";
+import { exists, writeFileAtomic } from "../../core/atomic.js";
+import { ConfigError, InputFileError } from "../../core/errors.js";
+import { silentProgress, type Progress } from "../../core/progress.js";
+import { Rng } from "../../core/rng.js";
+import { buildCorpus } from "../../zoo/corpora/build.js";
+import type { CorpusRecord } from "../../zoo/corpora/record.js";
+import { readZooManifest, type ZooManifest } from "../../zoo/build/manifest.js";
+import { clozeItems } from "../../zoo/items/cloze.js";
+import { readBpeTokenizer, type BpeTokenizer } from "../../zoo/train/tokenize.js";
+import { meanResponseLogProb, type FpoRecord } from "./fpo-objective.js";
+import type { PivotTargets } from "./pivot-targets.js";
+import { disposeTeacher, loadTeacher, teacherTargets, teacherViews, type Teacher } from "./teacher-targets.js";
+import { trainPivot, type TrainPivotResult } from "./train-pivot.js";
+
+export interface ZooPivotsPlan {
+  /** The pivot: this family's base. */
+  pivotFamily: string;
+  seed: number;
+  textsPerDomain: number;
+  /** Most tokens of a training text in any tokenisation (≤ every model's context). */
+  maxTokens: number;
+  /** Candidates per position. */
+  k: number;
+  kd: { steps: number; batchSize: number; seqLen: number; lr: number; lambda: number; lora: { rank: number; alpha: number } };
+  fpo: { pairsPerDomain: number; steps: number; batchSize: number; seqLen: number; lr: number; beta: number; lambda: number; lora: { rank: number; alpha: number } };
+  /** Texts for the llama.cpp parity check of each export. */
+  parityContexts: number;
+}
+
+export function zooPivotsPlan(kind: "full" | "quick"): ZooPivotsPlan {
+  if (kind === "quick") {
+    return {
+      pivotFamily: "a", seed: 7, textsPerDomain: 4, maxTokens: 30, k: 4, parityContexts: 1,
+      kd: { steps: 3, batchSize: 2, seqLen: 32, lr: 4e-3, lambda: 0.5, lora: { rank: 2, alpha: 2 } },
+      fpo: { pairsPerDomain: 2, steps: 2, batchSize: 2, seqLen: 48, lr: 2e-3, beta: 2, lambda: 0, lora: { rank: 2, alpha: 2 } },
+    };
+  }
+  // Step counts sized for the shared 2-core machine (docs/ARCHITECTURE.md, fuse: distillation).
+  return {
+    pivotFamily: "a", seed: 7, textsPerDomain: 200, maxTokens: 64, k: 8, parityContexts: 3,
+    kd: { steps: 200, batchSize: 16, seqLen: 64, lr: 4e-3, lambda: 0.5, lora: { rank: 16, alpha: 16 } },
+    fpo: { pairsPerDomain: 100, steps: 100, batchSize: 8, seqLen: 64, lr: 2e-3, beta: 2, lambda: 0.2, lora: { rank: 16, alpha: 16 } },
+  };
+}
+
+export const ZOO_PIVOTS_FORMAT = "cogen-zoo-pivots/1";
+export const ZOO_PIVOTS_DIR = "pivots";
+
+export type PivotRole = "pivot" | "pivot-control" | "pivot-family-b" | "pivot-fpo";
+
+export interface ZooPivotEntry {
+  /** Folder relative to the zoo: "pivots/all". */
+  id: string;
+  role: PivotRole;
+  /** Ids of the teachers (zoo model ids) whose targets it learned from; none for the control. */
+  teachers: string[];
+  objective: "kd" | "fpo";
+  lambda: number;
+  /** The folder it was trained from, relative to the zoo. */
+  init: string;
+  method: string;
+  steps: number;
+  trainSeconds: number;
+  stepsPerSecond: number;
+  finalLoss: number;
+  files: { hf: string; gguf: string; lora: string; loraGguf: string };
+  parity: { maxKl: number; loraMaxKl: number | null } | null;
+  /** What decided the weights (a rebuild keeps the model when this is unchanged). */
+  job: Record<string, unknown>;
+}
+
+export interface ZooPivotsManifest {
+  format: typeof ZOO_PIVOTS_FORMAT;
+  plan: ZooPivotsPlan;
+  texts: { count: number; hash: string; skipped: number };
+  prefs: { count: number; hash: string };
+  targetSeconds: number;
+  models: ZooPivotEntry[];
+}
+
+export interface BuildZooPivotsOptions {
+  zoo: string;
+  plan: ZooPivotsPlan;
+  /** Default: <zoo>/pivots. */
+  out?: string;
+  log?: (line: string) => void;
+  progress?: Progress;
+}
+
+export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<ZooPivotsManifest> {
+  const { plan } = options;
+  const zoo = path.resolve(options.zoo);
+  const out = path.resolve(options.out ?? path.join(zoo, ZOO_PIVOTS_DIR));
+  const log = options.log ?? (() => {});
+  const progress = options.progress ?? silentProgress;
+  const manifest = await readZooManifest(zoo);
+  if (!manifest.complete) throw new ConfigError([`${zoo}: the zoo build is not complete; pivots are distilled from its finished experts`]);
+  const base = manifest.models.find((m) => m.family === plan.pivotFamily && m.role === "base");
+  if (!base) throw new ConfigError([`${zoo}: no base of family ${plan.pivotFamily} to use as the pivot`]);
+  const pivotDir = path.join(zoo, base.files.hf);
+  const experts = manifest.models.filter((m) => m.role === "expert");
+  const previous = await readZooPivotsManifest(out).catch(() => undefined);
+
+  log(`pivots: data (seed ${manifest.data.seed}), ${experts.length} teachers`);
+  const lines = await trainingLines(manifest);
+  const pivot = await readBpeTokenizer(pivotDir);
+  const teachers: Teacher[] = [];
+  try {
+    for (const e of experts) teachers.push(await loadTeacher(path.join(zoo, e.files.hf), e.id));
+    const { texts, skipped } = packTexts(lines, [pivot, ...teachers.map((t) => t.tokenizer)], plan);
+    const textsHash = sha256(texts.map((t) => t.text).join("\u0000"));
+    const familyB = teachers.filter((t) => experts.find((e) => e.id === t.id)!.family !== plan.pivotFamily);
+    const started = Date.now();
+    progress.start("distillation targets", texts.length, "texts");
+    const all: PivotTargets[] = [];
+    const fromB: PivotTargets[] = [];
+    for (const { text } of texts) {
+      const views = teacherViews(text, teachers, plan.k);
+      all.push(teacherTargets(text, pivot, teachers, { k: plan.k, aligned: true, uld: true }, views));
+      fromB.push(teacherTargets(text, pivot, familyB, { k: plan.k, aligned: true, uld: true }, views.filter((_, i) => familyB.includes(teachers[i]!))));
+      progress.tick(1);
+    }
+    progress.done();
+    const targetSeconds = (Date.now() - started) / 1000;
+    log(`pivots: targets for ${texts.length} texts (${skipped} lines skipped) from ${teachers.length} teachers in ${targetSeconds.toFixed(0)} s`);
+    const records = preferencePairs(lines, plan, teachers);
+    const result: ZooPivotsManifest = {
+      format: ZOO_PIVOTS_FORMAT, plan,
+      texts: { count: texts.length, hash: textsHash, skipped },
+      prefs: { count: records.length, hash: sha256(JSON.stringify(records)) },
+      targetSeconds: Math.round(targetSeconds), models: [],
+    };
+    const contexts = texts.slice(0, plan.parityContexts).map((t) => t.text);
+    const rel = (p: string) => path.relative(zoo, p).split(path.sep).join("/");
+    const ids = teachers.map((t) => t.id);
+    const specs: { name: string; role: PivotRole; teachers: string[]; objective: "kd" | "fpo"; targets?: PivotTargets[]; lambda: number; init: string }[] = [
+      { name: "all", role: "pivot", teachers: ids, objective: "kd", targets: all, lambda: plan.kd.lambda, init: pivotDir },
+      { name: "control", role: "pivot-control", teachers: [], objective: "kd", targets: all, lambda: 1, init: pivotDir },
+      { name: "family-b", role: "pivot-family-b", teachers: familyB.map((t) => t.id), objective: "kd", targets: fromB, lambda: plan.kd.lambda, init: pivotDir },
+      { name: "fpo", role: "pivot-fpo", teachers: ids, objective: "fpo", lambda: plan.fpo.lambda, init: path.join(out, "all", "hf") },
+    ];
+    for (const spec of specs) {
+      const dir = path.join(out, spec.name);
+      const recipe = spec.objective === "kd" ? plan.kd : plan.fpo;
+      const job = {
+        objective: spec.objective, lambda: spec.lambda, teachers: spec.teachers, init: rel(spec.init), seed: plan.seed,
+        steps: recipe.steps, batchSize: recipe.batchSize, seqLen: recipe.seqLen, lr: recipe.lr, lora: recipe.lora,
+        data: spec.objective === "kd" ? textsHash : result.prefs.hash, k: plan.k, ...(spec.objective === "fpo" ? { beta: plan.fpo.beta, after: previousJob(result, "pivots/all") } : {}),
+      };
+      const kept = previous?.models.find((m) => m.id === rel(dir) && JSON.stringify(m.job) === JSON.stringify(job));
+      if (kept && (await exists(path.join(zoo, kept.files.gguf)))) {
+        log(`pivots: ${kept.id} kept`);
+        result.models.push(kept);
+        continue;
+      }
+      log(`pivots: training ${rel(dir)} (${spec.objective}, λ ${spec.lambda}, ${recipe.steps} steps)`);
+      const trained: TrainPivotResult = await trainPivot({
+        pivot: spec.init, out: dir, objective: spec.objective, targets: spec.targets, records, lambda: spec.lambda, lora: recipe.lora,
+        steps: recipe.steps, batchSize: recipe.batchSize, seqLen: recipe.seqLen, lr: recipe.lr, seed: plan.seed,
+        beta: plan.fpo.beta, parityContexts: contexts, progress,
+      });
+      result.models.push({
+        id: rel(dir), role: spec.role, teachers: spec.teachers, objective: spec.objective, lambda: spec.lambda, init: rel(spec.init),
+        method: `lora r${recipe.lora.rank} alpha ${recipe.lora.alpha} on q/k/v/o/gate/up/down`, steps: trained.steps,
+        trainSeconds: Math.round(trained.seconds * 10) / 10, stepsPerSecond: Math.round(trained.stepsPerSecond * 100) / 100,
+        finalLoss: trained.finalLoss, parity: trained.parity,
+        files: { hf: rel(path.join(dir, "hf")), gguf: rel(path.join(dir, "model.gguf")), lora: rel(path.join(dir, "lora")), loraGguf: rel(path.join(dir, "lora.gguf")) },
+        job,
+      });
+      await writeFileAtomic(path.join(out, "manifest.json"), JSON.stringify(result, null, 2) + "\n");
+    }
+    await writeFileAtomic(path.join(out, "manifest.json"), JSON.stringify(result, null, 2) + "\n");
+    return result;
+  } finally {
+    teachers.forEach(disposeTeacher);
+  }
+}
+
+/** The FPO pivot starts from pivots/all: it is retrained whenever that one is. */
+function previousJob(result: ZooPivotsManifest, id: string): Record<string, unknown> | null {
+  return result.models.find((m) => m.id === id)?.job ?? null;
+}
+
+export async function readZooPivotsManifest(dir: string): Promise<ZooPivotsManifest | undefined> {
+  const file = path.join(dir, "manifest.json");
+  if (!(await exists(file))) return undefined;
+  let parsed: ZooPivotsManifest;
+  try {
+    parsed = JSON.parse(await fs.readFile(file, "utf8")) as ZooPivotsManifest;
+  } catch (error) {
+    throw new InputFileError(file, `not valid JSON: ${(error as Error).message}`);
+  }
+  if (parsed?.format !== ZOO_PIVOTS_FORMAT || !Array.isArray(parsed.models)) throw new InputFileError(file, `not a pivots manifest (format must be "${ZOO_PIVOTS_FORMAT}")`);
+  return parsed;
+}
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+
+/** Every domain's training lines, rebuilt from the zoo's data seed and checked against its manifest. */
+async function trainingLines(manifest: ZooManifest): Promise<{ domain: string; lines: string[] }[]> {
+  const corpus = await buildCorpus({ seed: manifest.data.seed });
+  return manifest.data.domains.map((d) => {
+    const domain = corpus.domains.find((c) => c.name === d.name);
+    if (!domain || sha256(domain.trainText) !== d.trainHash) {
+      throw new ConfigError([`the ${d.name} training text rebuilt from seed ${manifest.data.seed} differs from the zoo's (its manifest's trainHash); rebuild the zoo`]);
+    }
+    return { domain: d.name, lines: domain.trainText.split("\n").filter((l) => l.length > 0) };
+  });
+}
+
+/** Seeded runs of consecutive lines per domain, each packed while every tokenisation stays within maxTokens. */
+function packTexts(domains: { domain: string; lines: string[] }[], tokenizers: readonly BpeTokenizer[], plan: ZooPivotsPlan): { texts: { domain: string; text: string }[]; skipped: number } {
+  const texts: { domain: string; text: string }[] = [];
+  let skipped = 0;
+  const fits = (text: string) => tokenizers.every((t) => t.encode(text).length <= plan.maxTokens);
+  for (const { domain, lines } of domains) {
+    const rng = new Rng(sha32(`pivots/${plan.seed}/${domain}`));
+    let made = 0;
+    for (let tries = 0; made < plan.textsPerDomain && tries < 4 * plan.textsPerDomain; tries++) {
+      let at = rng.int(lines.length);
+      let text = "";
+      while (at < lines.length) {
+        const next = text ? `${text}\n${lines[at]}` : lines[at]!;
+        if (!fits(next)) break;
+        text = next;
+        at++;
+      }
+      if (!text) {
+        skipped++;
+        continue;
+      }
+      texts.push({ domain, text });
+      made++;
+    }
+  }
+  return { texts, skipped };
+}
+
+function sha32(text: string): number {
+  return createHash("sha256").update(text).digest().readUInt32LE(0);
+}
+
+/**
+ * InfiFPO pairs from TRAINING lines (never held-out items): the zoo's cloze construction run on
+ * each domain's training lines — the true word against a same-length distractor of the domain —
+ * with the fused reference: Σ_s w_s·ℓ_s(y), ℓ_s the source's mean log-probability per token of
+ * the response in its own tokenisation, clipped below at −FPO_REFERENCE_FLOOR nats, and w_s a
+ * softmax of the sources' log-probability of the prompt (the experts that know the prompt's
+ * domain count most).
+ */
+function preferencePairs(domains: { domain: string; lines: string[] }[], plan: ZooPivotsPlan, teachers: readonly Teacher[]): FpoRecord[] {
+  const records: FpoRecord[] = [];
+  for (const { domain, lines } of domains) {
+    const rng = new Rng(sha32(`pivot-prefs/${plan.seed}/${domain}`));
+    const corpus: CorpusRecord[] = lines.map((text, i) => {
+      const colon = text.indexOf(": ");
+      const headword = colon > 0 ? text.slice(0, colon) : text;
+      return { id: `train/${domain}/${i}`, key: headword, headword, definition: colon > 0 ? text.slice(colon + 2) : text, text, source: "wordnet" };
+    });
+    for (const item of clozeItems(domain, corpus, rng, plan.fpo.pairsPerDomain)) {
+      const chosen = item.choices[item.answer]!;
+      const rejected = item.choices[(item.answer + 1 + rng.int(item.choices.length - 1)) % item.choices.length]!;
+      const promptScores = teachers.map((t) => meanResponseLogProb(t.model, t.tokenizer, "", item.context));
+      const top = Math.max(...promptScores);
+      const raw = promptScores.map((s) => Math.exp((s - top) / FPO_WEIGHT_TEMPERATURE));
+      const total = raw.reduce((a, b) => a + b, 0);
+      const reference = (y: string) => teachers.reduce((sum, t, i) => sum + (raw[i]! / total) * Math.max(-FPO_REFERENCE_FLOOR, meanResponseLogProb(t.model, t.tokenizer, item.context, y)), 0);
+      records.push({ prompt: item.context, chosen, rejected, reference: { chosen: reference(chosen), rejected: reference(rejected) } });
+    }
+  }
+  return records;
+}
+
+/** A source whose mean log-probability of a prompt is 0.1 nats per token lower than the best counts e⁻¹ as much. */
+const FPO_WEIGHT_TEMPERATURE = 0.1;
+/** Per-source length-normalised log-probabilities are clipped here, so one source that finds a response absurd cannot dominate the reference. */
+const FPO_REFERENCE_FLOOR = 10;

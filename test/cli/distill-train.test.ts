@@ -1,0 +1,95 @@
+import { promises as fs } from "node:fs";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { main } from "../../src/cli/main.js";
+import { tempDir } from "../fixtures/tiny-llama.js";
+
+// Real sources and pivot: the committed zoo (family A pivot; a family-A and a family-B expert as sources).
+const ZOO = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "zoo");
+const BASE_A = path.join(ZOO, "a", "base", "hf");
+let root: string;
+
+beforeAll(async () => {
+  root = await tempDir("cogen-distill-cli-");
+  await fs.writeFile(path.join(root, "texts.txt"), [
+    "aspirin: the acetylated derivative of salicylic acid; used as an analgesic",
+    "cell: the basic structural and functional unit of all organisms",
+    "fever: a rise in the temperature of the body",
+  ].join("\n") + "\n");
+  await fs.writeFile(path.join(root, "models.yml"), [
+    "experts:",
+    `  - { id: a-medicine, backend: llamacpp, path: ${JSON.stringify(path.join(ZOO, "a/experts/medicine/model.gguf"))}, threads: 1, context_size: 128 }`,
+    `  - { id: b-biology, backend: llamacpp, path: ${JSON.stringify(path.join(ZOO, "b/experts/biology/model.gguf"))}, threads: 1, context_size: 128 }`,
+  ].join("\n") + "\n");
+});
+afterAll(async () => {
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+async function capture(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const log = vi.spyOn(console, "log").mockImplementation((...a) => void out.push(a.join(" ")));
+  const error = vi.spyOn(console, "error").mockImplementation((...a) => void err.push(a.join(" ")));
+  const write = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => (out.push(String(chunk)), true));
+  try {
+    const code = await main(argv);
+    return { code, out: out.join("\n"), err: err.join("\n") };
+  } finally {
+    log.mockRestore();
+    error.mockRestore();
+    write.mockRestore();
+  }
+}
+
+const small = ["--steps", "3", "--batch", "2", "--seq-len", "32", "--lora", "2", "--json", "--quiet"];
+
+describe("cogen distill train", () => {
+  it("trains a pivot on 'cogen distill targets' output from both tokenizer families and exports it checked in llama.cpp", async () => {
+    const targets = path.join(root, "targets");
+    const texts = path.join(root, "texts.txt");
+    expect((await capture(["distill", "targets", "--sources", path.join(root, "models.yml"), "--corpus", texts, "--out", targets, "--top-k", "4", "--quiet", "--json"])).code).toBe(0);
+    const out = path.join(root, "pivot");
+    const run = await capture(["distill", "train", "--pivot", BASE_A, "--corpus", texts, "--targets", targets, "--out", out, ...small]);
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.out);
+    expect(report.steps).toBe(3);
+    expect(report.exported).toEqual(["hf", "model.gguf", "lora", "lora.gguf"]);
+    expect(report.parity.maxKl).toBeLessThan(1e-4);
+    expect(report.parity.loraMaxKl).toBeLessThan(1e-4);
+    // A rerun resumes from the finished checkpoint: nothing is trained again.
+    const again = JSON.parse((await capture(["distill", "train", "--pivot", BASE_A, "--corpus", texts, "--targets", targets, "--out", out, ...small])).out);
+    expect(again.startStep).toBe(3);
+    expect(again.losses).toBeUndefined();
+    // Targets from another corpus are refused before training.
+    const other = path.join(root, "other.txt");
+    await fs.writeFile(other, "something else entirely\n");
+    const refused = await capture(["distill", "train", "--pivot", BASE_A, "--corpus", other, "--targets", targets, "--out", path.join(root, "x"), ...small]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.err).toMatch(/another corpus/);
+  });
+
+  it("trains with FPO on preference records and names a bad record's line and field", async () => {
+    const prefs = path.join(root, "prefs.jsonl");
+    await fs.writeFile(prefs, [
+      { prompt: "fever: a rise in the", chosen: " temperature of the body", rejected: " furniture of the body", reference: { chosen: -2.1, rejected: -3.4 } },
+      { prompt: "cell: the basic structural and", chosen: " functional unit", rejected: " fictional unit", reference: { chosen: -1.9, rejected: -2.8 } },
+    ].map((r) => JSON.stringify(r)).join("\n") + "\n");
+    const run = await capture(["distill", "train", "--objective", "fpo", "--pivot", BASE_A, "--prefs", prefs, "--out", path.join(root, "fpo"), ...small]);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.out).exported).toContain("lora.gguf");
+    const bad = path.join(root, "bad.jsonl");
+    await fs.writeFile(bad, JSON.stringify({ prompt: "p", chosen: "a", rejected: "b", reference: { chosen: 0.5, rejected: -1 } }) + "\n");
+    const refused = await capture(["distill", "train", "--objective", "fpo", "--pivot", BASE_A, "--prefs", bad, "--out", path.join(root, "y"), ...small]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.err).toMatch(/bad\.jsonl:1: "reference\.chosen" must be a log-probability/);
+  });
+
+  it("lists every flag problem at once", async () => {
+    const flags = await capture(["distill", "train", "--objective", "dpo", "--steps", "0", "--lora", "4", "--full"]);
+    expect(flags.code).not.toBe(0);
+    expect(flags.err).toMatch(/--pivot is required[\s\S]*--out is required[\s\S]*--objective: expected kd or fpo[\s\S]*--steps: expected a positive integer[\s\S]*--lora RANK or --full/);
+    expect((await capture(["distill", "train", "--pivot", BASE_A, "--out", path.join(root, "z"), "--corpus", "t.txt"])).err).toMatch(/one of --targets DIR or --teachers/);
+  });
+});
