@@ -75,18 +75,21 @@ describe("rope scaling", () => {
     expect((await readLlamaConfig(back)).ropeScaling).toEqual(run.tiny.config.ropeScaling);
   });
 
-  for (const rope_scaling of [
-    { rope_type: "linear", factor: 4 },
-    { rope_type: "yarn", factor: 4, original_max_position_embeddings: 64 },
-    { type: "yarn", factor: 2.5, original_max_position_embeddings: 32, beta_fast: 16, beta_slow: 2 },
-  ]) {
-    it(`${JSON.stringify(rope_scaling)}: written as llama.cpp's rope.scaling keys, llama.cpp matches the reference`, async () => {
-      const run = await parity({ extraConfig: { rope_scaling } });
+  for (const [architecture, rope_scaling] of [
+    ["LlamaForCausalLM", { rope_type: "linear", factor: 4 }],
+    ["LlamaForCausalLM", { rope_type: "yarn", factor: 4, original_max_position_embeddings: 64 }],
+    ["LlamaForCausalLM", { type: "yarn", factor: 2.5, original_max_position_embeddings: 32, beta_fast: 16, beta_slow: 2 }],
+    // Qwen2.5's long-context setting (YaRN), under llama.cpp's qwen2 architecture.
+    ["Qwen2ForCausalLM", { type: "yarn", factor: 4, original_max_position_embeddings: 64 }],
+  ] as const) {
+    it(`${architecture} ${JSON.stringify(rope_scaling)}: written as llama.cpp's rope.scaling keys, llama.cpp matches the reference`, async () => {
+      const run = await parity({ architecture, extraConfig: { rope_scaling } });
+      const arch = architecture === "Qwen2ForCausalLM" ? "qwen2" : "llama";
       const gguf = await openGguf(run.file);
-      expect(gguf.getString("llama.rope.scaling.type")).toBe(rope_scaling.rope_type ?? rope_scaling.type);
-      expect(gguf.metadata.get("llama.rope.scaling.factor")?.value).toBe(rope_scaling.factor);
+      expect(gguf.getString(`${arch}.rope.scaling.type`)).toBe("rope_type" in rope_scaling ? rope_scaling.rope_type : rope_scaling.type);
+      expect(gguf.metadata.get(`${arch}.rope.scaling.factor`)?.value).toBe(rope_scaling.factor);
       await gguf.close();
-      console.info(`${JSON.stringify(rope_scaling)}: max |Δp| llama.cpp vs TS ${run.diff.toExponential(2)}`);
+      console.info(`${architecture} ${JSON.stringify(rope_scaling)}: max |Δp| llama.cpp vs TS ${run.diff.toExponential(2)}`);
       expect(run.diff).toBeLessThan(TOLERANCE);
       expect(maxAbsDiff(run.ours, await withoutScaling(run.tiny.dir, run.tokens))).toBeGreaterThan(100 * TOLERANCE);
     });
