@@ -35,7 +35,7 @@ const hf: HfTokenizers | undefined = (() => {
     return undefined;
   }
 })();
-const hfNote = hf ? "" : " [skipped: the npm package `tokenizers` (Hugging Face's reference) is not installed]";
+const hfNote = hf ? "" : " [skipped: the npm package `tokenizers` (0.23.2, Hugging Face's reference) is not installed]";
 
 const phi2 = referenceFile("compat", "tokenizers", "phi-2", "tokenizer.json");
 const phi3 = referenceFile("compat", "tokenizers", "phi-3-mini", "tokenizer.json");
