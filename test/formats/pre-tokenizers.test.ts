@@ -269,3 +269,24 @@ describe("SentencePiece-style byte-fallback tokenizers: llama.cpp tokenizes as H
     expect(await mismatches(file, tokenizer, texts, true)).toEqual(afterStrip);
   });
 });
+
+describe("BOS/EOS from the post-processor when tokenizer_config.json does not say (Llama 3 style)", () => {
+  const tokenizer = (single: object[]) => ({
+    model: { type: "BPE", vocab: { a: 0, b: 1, "<|begin_of_text|>": 2, "<|end_of_text|>": 3 }, merges: [] },
+    added_tokens: [{ id: 2, content: "<|begin_of_text|>", special: true }, { id: 3, content: "<|end_of_text|>", special: true }],
+    pre_tokenizer: { type: "ByteLevel", add_prefix_space: false, use_regex: true },
+    post_processor: { type: "TemplateProcessing", single, special_tokens: { "<|begin_of_text|>": { id: "<|begin_of_text|>", ids: [2] }, "<|end_of_text|>": { id: "<|end_of_text|>", ids: [3] } } },
+  });
+  const bos = { SpecialToken: { id: "<|begin_of_text|>", type_id: 0 } };
+  const eos = { SpecialToken: { id: "<|end_of_text|>", type_id: 0 } };
+  const text = { Sequence: { id: "A", type_id: 0 } };
+
+  it("a template that adds BOS before the text", () => {
+    const vocab = vocabFromTokenizerJson(tokenizer([bos, text]), { bos_token: "<|begin_of_text|>" }, "tokenizer.json");
+    expect([vocab.addBos, vocab.addEos, vocab.bosId]).toEqual([true, false, 2]);
+  });
+  it("a template that adds EOS after it; tokenizer_config.json's own flags win", () => {
+    expect(vocabFromTokenizerJson(tokenizer([text, eos]), {}, "tokenizer.json").addEos).toBe(true);
+    expect(vocabFromTokenizerJson(tokenizer([bos, text]), { add_bos_token: false }, "tokenizer.json").addBos).toBe(false);
+  });
+});

@@ -140,7 +140,7 @@ function bpe(word: string, vocab: Record<string, number>, rank: Map<string, numb
 }
 
 /** The special-token ids a post-processor puts before or after a single sequence. */
-function specialIds(processor: unknown, where: "prefix" | "suffix"): number[] {
+export function specialIds(processor: unknown, where: "prefix" | "suffix"): number[] {
   const out: number[] = [];
   for (const p of flattenSequence(processor, "processors")) {
     if (p.type !== "TemplateProcessing" || !Array.isArray(p.single)) continue;

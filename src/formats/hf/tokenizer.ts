@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import { InputFileError } from "../../core/errors.js";
 import { readOptionalJsonFile, readOptionalJsonObject } from "../../core/json-file.js";
-import { CHECK_TEXT_HASHES, checkTextHash } from "./check-text.js";
+import { CHECK_TEXT_HASHES, checkTextHash, specialIds } from "./check-text.js";
 import { familyOfName, familyOfSteps, flattenSequence, preTokenizerJson, preTokenizerSteps, PRE_TOKENIZER_FAMILIES } from "./pre-tokenizer.js";
 
 /**
@@ -99,8 +99,9 @@ export function vocabFromTokenizerJson(
     eosId: special("eos_token"),
     unkId: special("unk_token") ?? (typeof model!.unk_token === "string" ? idOf.get(model!.unk_token) : undefined),
     padId: special("pad_token"),
-    addBos: typeof tokenizerConfig?.add_bos_token === "boolean" ? tokenizerConfig.add_bos_token : undefined,
-    addEos: typeof tokenizerConfig?.add_eos_token === "boolean" ? tokenizerConfig.add_eos_token : undefined,
+    // tokenizer_config.json's flags, else what the post-processor's template adds (Llama 3 has only the template).
+    addBos: typeof tokenizerConfig?.add_bos_token === "boolean" ? tokenizerConfig.add_bos_token : templateAdds(tok.post_processor, "prefix"),
+    addEos: typeof tokenizerConfig?.add_eos_token === "boolean" ? tokenizerConfig.add_eos_token : templateAdds(tok.post_processor, "suffix"),
     chatTemplate: typeof tokenizerConfig?.chat_template === "string" ? tokenizerConfig.chat_template : undefined,
   };
 
@@ -121,6 +122,12 @@ export function vocabFromTokenizerJson(
     vocab.pre = preTokenizerName(tok, fail);
   }
   return vocab;
+}
+
+/** Whether a TemplateProcessing post-processor adds special tokens before/after the text (undefined without a template). */
+function templateAdds(processor: unknown, where: "prefix" | "suffix"): boolean | undefined {
+  if (!flattenSequence(processor, "processors").some((p) => p.type === "TemplateProcessing")) return undefined;
+  return specialIds(processor, where).length > 0;
 }
 
 function parseMerges(raw: unknown, fail: (p: string) => never): [string, string][] {
