@@ -42,14 +42,14 @@ export async function run(argv: string[]): Promise<number> {
 export function renderTable(report: MainJobReport): string {
   const f = (x: number | undefined, d = 3) => (x === undefined ? "–" : x.toFixed(d));
   const rows = [...report.rows, report.oracle].map((r) => [
-    (report.unified.includes(r.model) ? "* " : "  ") + r.model,
+    (report.unified.includes(r.model) ? "* " : report.distilled.includes(r.model) ? "~ " : "  ") + r.model,
     ...report.domains.map((d) => `${f(r.domains[d]?.bpb, 2)} / ${f(r.domains[d]?.acc, 2)}`),
     f(r.macroBpb),
     `${f(r.macroAcc)} ± ${f(r.macroAccSe)}`,
   ]);
   const lines = [
     "",
-    "Held-out test items: bits per byte / multiple-choice accuracy per domain (* = unified model).",
+    `Held-out test items: bits per byte / multiple-choice accuracy per domain (* = unified model${report.distilled.length ? "; ~ = distilled pivot or centralised model, one checkpoint" : ""}).`,
     formatTable(["model", ...report.domains, "macro bpb", "macro acc"], rows, ["l", ...report.domains.map(() => "r" as const), "r", "r"]),
     "",
     "Goals:",

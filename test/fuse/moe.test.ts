@@ -6,6 +6,7 @@ import { ConfigError } from "../../src/core/errors.js";
 import { buildMoe } from "../../src/fuse/moe/build.js";
 import { parseMoeConfig } from "../../src/formats/moe-config.js";
 import { readLlamaConfig } from "../../src/formats/hf/config.js";
+import { convertGgufToHf } from "../../src/formats/convert/gguf-to-hf.js";
 import { openGguf } from "../../src/formats/gguf/reader.js";
 import { checkLlamaCppRequirements } from "../../src/formats/gguf/llama-check.js";
 import { openHfWeights, writeSafetensorsFile } from "../../src/formats/safetensors/index.js";
@@ -79,6 +80,15 @@ describe("cogen moe: assembly", () => {
     expect(moe.has("model.layers.0.mlp.gate_proj.weight")).toBe(false);
     const gate = moe.get("model.layers.0.block_sparse_moe.gate.weight")!;
     expect(gate.length).toBe(4 * base.config.hiddenSize);
+  });
+
+  it("takes experts from GGUF files as well as HF folders", async () => {
+    const out = path.join(root, "moe-from-gguf");
+    const gguf = await experts[1].gguf("f32");
+    await buildMoe({ config: configText({ models: [experts[0].dir, gguf] }), outDir: out });
+    const moe = await hfTensors(out);
+    const e1 = await hfTensors(experts[1].dir);
+    expect(moe.get("model.layers.1.block_sparse_moe.experts.1.w2.weight")).toEqual(e1.get("model.layers.1.mlp.down_proj.weight"));
   });
 
   it("averages attention, norms and embeddings over the experts with cogen_non_expert: average", async () => {
@@ -168,6 +178,17 @@ describe("cogen moe: llama.cpp", () => {
     llamaForward(config, (n) => weights.get(n)!, tokens, { onRouting: (_l, _p, chosen) => pairs.add([...chosen].sort().join(",")) });
     expect(new Set([...pairs].flatMap((p) => p.split(","))).size).toBe(4);
     expect(pairs.size).toBeGreaterThan(2);
+  });
+
+  it("converts the MoE GGUF back to the same Mixtral folder, bit for bit in F32", async () => {
+    const hf = path.join(root, "moe-parity-hf");
+    const back = path.join(root, "moe-back");
+    await convertGgufToHf(path.join(root, "moe-parity-gguf", "model.gguf"), back);
+    const a = await hfTensors(hf);
+    const b = await hfTensors(back);
+    expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
+    for (const [name, data] of a) expect(b.get(name), name).toEqual(data);
+    expect((await readLlamaConfig(back)).moe).toEqual({ experts: 4, expertsPerToken: 2 });
   });
 
   it("equals the dense model when every expert is the same dense FFN (TypeScript and llama.cpp)", async () => {

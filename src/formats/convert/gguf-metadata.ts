@@ -115,6 +115,15 @@ export function configFromMetadata(metadata: GgufMetadata, file: string, tied: b
     max_position_embeddings: need("context_length"),
     tie_word_embeddings: tied,
   };
+  // A mixture of experts (llama.cpp's `llama` with expert_count) is a Mixtral.
+  const experts = getNumber(metadata, `${arch}.expert_count`) ?? 0;
+  if (experts > 0) {
+    Object.assign(json, {
+      architectures: ["MixtralForCausalLM"],
+      num_local_experts: experts,
+      num_experts_per_tok: getNumber(metadata, `${arch}.expert_used_count`) ?? 2,
+    });
+  }
   // Special tokens: the stored config.json's own say when there is one (the tokenizer's may differ).
   if (!stored) {
     Object.assign(json, {

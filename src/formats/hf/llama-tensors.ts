@@ -50,6 +50,11 @@ export function ggufExpertsName(layer: number, part: ExpertPart): string {
   return `blk.${layer}.ffn_${part}_exps.weight`;
 }
 
+export function ggufExpertsTensor(name: string): { layer: number; part: ExpertPart } | undefined {
+  const m = /^blk\.(\d+)\.ffn_(gate|up|down)_exps\.weight$/.exec(name);
+  return m ? { layer: Number(m[1]), part: m[2] as ExpertPart } : undefined;
+}
+
 const HF_LAYER = /^model\.layers\.(\d+)\.(.+)$/;
 const GGUF_LAYER = /^blk\.(\d+)\.(.+)$/;
 
