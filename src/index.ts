@@ -146,6 +146,17 @@ export { evaluateBitsPerByte } from "./zoo/train/evaluate.js";
 export type { BpeTokenizer, TokenizerFiles } from "./zoo/train/tokenize.js";
 export { bpeTokenizer, readBpeTokenizer } from "./zoo/train/tokenize.js";
 export { initTrainingBackend } from "./zoo/train/backend.js";
+// Mixture of experts in the trainer, and BTX gate training (src/fuse/moe).
+export type { MoeShape } from "./zoo/train/moe.js";
+export { loadBalancingLoss, modelTensorShapes } from "./zoo/train/moe.js";
+export type { MixtralFolder, LoadMixtralOptions } from "./zoo/train/mixtral-hf.js";
+export { loadMixtralTrainModel, readMixtralFolder, mixtralConfigJson, DEFAULT_ROUTER_AUX_LOSS_COEF } from "./zoo/train/mixtral-hf.js";
+export type { TrainGatesOptions, TrainGatesResult } from "./fuse/moe/train-gates.js";
+export { trainGates, writeTrainedMoe } from "./fuse/moe/train-gates.js";
+export type { GateQuality, GateQualityOptions, DomainGateQuality } from "./fuse/moe/gate-quality.js";
+export { gateQuality } from "./fuse/moe/gate-quality.js";
+export type { ZooMoePlan, ZooMoeManifest, ZooMoeCheckpoint, BuildZooMoeOptions } from "./fuse/moe/zoo-moe.js";
+export { buildZooMoe, readZooMoeManifest, ZOO_MOE_PLAN } from "./fuse/moe/zoo-moe.js";
 export type { BuildZooOptions } from "./zoo/build/build.js";
 export { buildZoo } from "./zoo/build/build.js";
 export type { ZooPlan, FamilyPlan } from "./zoo/build/plan.js";
