@@ -1,6 +1,8 @@
 /**
  * Child process of bench/moe-build.ts, so each measurement has its own peak RSS.
  *   raw DIR...                  read every tensor's stored bytes of every model once, nothing else
+ *   copy OUT BASE EXPERT...     read the bytes a mixture takes (the base's non-FFN tensors, each
+ *                               expert's FFN) and write them to one file: the I/O floor
  *   moe CONFIG OUT_DIR [FORMAT] cogen moe (hf or gguf)
  * Prints {seconds, bytes, maxRssMiB, gateSeconds} as JSON.
  */
@@ -23,6 +25,21 @@ if (mode === "raw") {
     }
     await src.close();
   }
+} else if (mode === "copy") {
+  const [out, base, ...experts] = args;
+  const handle = await fs.open(out, "w");
+  for (const [i, dir] of [base, ...experts].entries()) {
+    const src = await openHfWeights(dir);
+    for (const t of src.list()) {
+      if ((i === 0) === t.name.includes(".mlp.")) continue;
+      const x = await src.readRaw(t.name);
+      await handle.write(x);
+      bytes += t.byteLength;
+    }
+    await src.close();
+  }
+  await handle.close();
+  await fs.rm(out);
 } else {
   const [config, out, format] = args;
   const report = await buildMoe({ config: await fs.readFile(config, "utf8"), baseDir: path.dirname(config), outDir: out, outFormat: format === "gguf" ? "gguf" : "hf" });

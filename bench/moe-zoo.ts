@@ -75,8 +75,8 @@ function configFor(gate: string, nonExpert: string): string {
 }
 if (values["write-config"]) {
   await fs.mkdir("zoo/moe", { recursive: true });
-  const header = "# cogen moe zoo/moe/hidden.yml OUT (from the repository root): the 8 family-A experts, gates from\n# hidden states of lines of each domain's TRAINING text (bench/moe-zoo.ts --write-config).\n";
-  await fs.writeFile("zoo/moe/hidden.yml", header + configFor("hidden", "base"));
+  const header = "# cogen moe zoo/moe/hidden.yml OUT (from the repository root): the 8 family-A experts, gates from\n# token-averaged hidden states (hidden_avg: the best of the gate modes measured) of lines of each domain's TRAINING text (bench/moe-zoo.ts --write-config).\n";
+  await fs.writeFile("zoo/moe/hidden.yml", header + configFor("hidden_avg", "base"));
 }
 
 const { test } = splitDemoItems(zoo.items, 10);

@@ -6,12 +6,12 @@ import { ConfigError } from "../core/errors.js";
 import { silentProgress, streamProgress } from "../core/progress.js";
 import { readModelsFile } from "../formats/models-file.js";
 import { readDistillCorpus } from "../fuse/distill/corpus.js";
-import { DEFAULT_TEXTS_PER_SHARD, DEFAULT_TOP_K, distillTargets } from "../fuse/distill/targets.js";
+import { DEFAULT_TEXTS_PER_SHARD, DEFAULT_TOP_K, distillTargets, type TargetQueue } from "../fuse/distill/targets.js";
 import { ModelPool } from "../models/pool.js";
 import { parseFlags, parseSize } from "./args.js";
 import { formatTable, printJson } from "./output.js";
 
-const HELP = `usage: cogen distill <targets|prefs|train> [options]
+const HELP = `usage: cogen distill <targets|prefs|pairs|train> [options]
 
   targets  --sources MODELS.yml --corpus TEXTS --out DIR
            every source's top-K next tokens at every position of every text (its own
@@ -20,10 +20,18 @@ const HELP = `usage: cogen distill <targets|prefs|train> [options]
            A rerun resumes: finished shards are kept, the rest computed.
     --top-k K          candidates per position (default ${DEFAULT_TOP_K})
     --shard-texts N    texts per shard (default ${DEFAULT_TEXTS_PER_SHARD})
+    --queue URL        redis://HOST:PORT: hand jobs to 'cogen worker' processes instead of running here
     --memory SIZE      keep loaded local models under SIZE
     --gpu              let llama.cpp use a GPU
     --json             print the report as JSON
     --quiet            no progress
+
+  prefs    --sources MODELS.yml --pairs PAIRS.jsonl --out PREFS.jsonl
+           InfiFPO records (each source's length-normalised log-probabilities of chosen and
+           rejected, the fused reference); 'cogen distill prefs --help' lists its options.
+
+  pairs    --zoo --out PAIRS.jsonl
+           preference pairs from the zoo's TRAINING lines (cloze: true word vs a distractor).
 
   train    --pivot HF_DIR --out DIR (--corpus TEXTS --targets DIR | --prefs FILE.jsonl)
            train a pivot on the fused targets (λ·CLM + KL / ULD) or InfiFPO records;
@@ -42,11 +50,15 @@ export async function run(argv: string[]): Promise<number> {
     const { run: prefs } = await import("./distill-prefs.js");
     return prefs(rest);
   }
+  if (sub === "pairs") {
+    const { runPairs } = await import("./distill-prefs.js");
+    return runPairs(rest);
+  }
   if (sub === undefined || sub === "--help" || sub === "-h") {
     console.log(HELP);
     return sub === undefined ? 2 : 0;
   }
-  throw new ConfigError([`unknown subcommand '${sub}' (expected targets, prefs or train)`], "distill");
+  throw new ConfigError([`unknown subcommand '${sub}' (expected targets, prefs, pairs or train)`], "distill");
 }
 
 async function targets(argv: string[]): Promise<number> {
@@ -57,6 +69,7 @@ async function targets(argv: string[]): Promise<number> {
     "top-k": { type: "string", default: String(DEFAULT_TOP_K) },
     "shard-texts": { type: "string", default: String(DEFAULT_TEXTS_PER_SHARD) },
     memory: { type: "string" },
+    queue: { type: "string" },
     gpu: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
     quiet: { type: "boolean", default: false },
@@ -67,6 +80,7 @@ async function targets(argv: string[]): Promise<number> {
   if (!Number.isInteger(k) || k < 1 || k > 1000) problems.push(`--top-k must be an integer in [1, 1000], got '${values["top-k"]}'`);
   const perShard = Number(values["shard-texts"]);
   if (!Number.isInteger(perShard) || perShard < 1) problems.push(`--shard-texts must be a positive integer, got '${values["shard-texts"]}'`);
+  if (values.queue !== undefined && !/^rediss?:\/\//.test(values.queue)) problems.push(`--queue must be a redis://HOST:PORT URL, got '${values.queue}'`);
   if (problems.length > 0) throw new ConfigError(problems, "flags");
   const sources = await readModelsFile(values.sources!);
   const corpus = await readDistillCorpus(values.corpus!);
@@ -76,11 +90,17 @@ async function targets(argv: string[]): Promise<number> {
     open: (spec) => openModel(spec, { gpu: values.gpu ? "auto" : false }),
   });
   const progress = values.quiet || values.json ? silentProgress : streamProgress();
+  let queue: TargetQueue | undefined;
+  if (values.queue) {
+    const { bullMqTargetQueue } = await import("../fuse/distill/target-queue.js");
+    queue = bullMqTargetQueue(values.queue);
+  }
   let report;
   try {
-    report = await distillTargets({ sources, corpus, out: values.out!, k, textsPerShard: perShard, pool, progress });
+    report = await distillTargets({ sources, corpus, out: values.out!, k, textsPerShard: perShard, pool, queue, progress });
   } finally {
     await pool.close();
+    await queue?.close();
   }
   if (values.json) {
     printJson(report);

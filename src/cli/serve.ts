@@ -15,7 +15,8 @@ Serve experts and unified models (router, ensemble, merged) as one OpenAI-compat
   --port N             default 8080
   --api-key-env NAME   environment variable with comma-separated bearer keys (default COGEN_API_KEYS)
   --max-tokens N       cap (and default) for max_tokens (default 512)
-  --timeout-ms N       stop a generation after this long (default 120000)
+  --timeout-ms N       answer 504 when a request's model work runs longer (default 120000)
+  --max-concurrent N   generations at once; more wait for a slot within their timeout (default 64)
   --body-limit BYTES   largest request body (default 1048576)`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -24,6 +25,7 @@ export async function run(argv: string[]): Promise<number> {
     {
       config: { type: "string" }, host: { type: "string" }, port: { type: "string" }, "api-key-env": { type: "string" },
       "max-tokens": { type: "string" }, "timeout-ms": { type: "string" }, "body-limit": { type: "string" },
+      "max-concurrent": { type: "string" },
     },
     HELP,
   );
@@ -46,6 +48,7 @@ export async function run(argv: string[]): Promise<number> {
     maxTokensCap: int("max-tokens", values["max-tokens"], 512),
     requestTimeoutMs: int("timeout-ms", values["timeout-ms"], 120_000),
     bodyLimitBytes: int("body-limit", values["body-limit"], 1024 * 1024),
+    maxConcurrent: Math.max(1, int("max-concurrent", values["max-concurrent"], 64)),
   });
   console.error(`cogen serve: ${[...served.keys()].join(", ")} at ${gateway.url}/v1 (${apiKeys.length ? "API keys required" : "no API keys: loopback only"})`);
   await new Promise<void>((resolve) => {

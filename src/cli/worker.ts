@@ -1,18 +1,20 @@
 /**
  * `cogen worker --queue redis://HOST:PORT`: run evaluation jobs submitted by
- * `cogen eval --queue ...` until interrupted (SIGINT/SIGTERM finish the current job first).
+ * `cogen eval --queue ...` and target jobs of `cogen distill targets --queue ...` until interrupted (SIGINT/SIGTERM finish the current job first).
  */
 import { ConfigError } from "../core/errors.js";
 import { readModelsFile, type ExpertSpec } from "../formats/models-file.js";
 import { startEvalWorker } from "../eval/jobs/bullmq.js";
 import { executeEvalJob } from "../eval/jobs/execute.js";
+import { startTargetWorker } from "../fuse/distill/target-queue.js";
 import { ModelPool } from "../models/pool.js";
 import { openModel } from "../models/open.js";
 import { parseFlags, parseSize } from "./args.js";
 
 const HELP = `usage: cogen worker --queue redis://HOST:PORT [options]
 
-Run evaluation jobs from the queue that 'cogen eval --queue' fills.
+Run evaluation jobs from the queue that 'cogen eval --queue' fills, and target jobs
+from 'cogen distill targets --queue'.
 
 options:
   --models FILE        local expert definitions that replace the submitted ones by id
@@ -55,6 +57,13 @@ export async function run(argv: string[]): Promise<number> {
       console.error(`${outcome} ${job.id}: ${job.expert.id}, ${job.items.length} items${detail ? ` (${detail})` : ""}`),
     onError: (error) => console.error(`cogen worker: ${error.message} (retrying)`),
   });
+  const targets = await startTargetWorker(values.queue!, pool, {
+    localExperts,
+    concurrency,
+    lockDurationMs: lock,
+    onJob: values.quiet ? undefined : (job, outcome, detail) =>
+      console.error(`${outcome} ${job.id}: ${job.expert.id}, ${job.texts.length} texts → ${job.file}${detail ? ` (${detail})` : ""}`),
+  });
   if (!values.quiet) console.error(`cogen worker: waiting for jobs on ${values.queue!.replace(/\/\/[^@/]*@/, "//")}`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
@@ -62,6 +71,7 @@ export async function run(argv: string[]): Promise<number> {
     process.once("SIGTERM", stop);
   });
   await worker.close();
+  await targets.close();
   await pool.close();
   return 0;
 }

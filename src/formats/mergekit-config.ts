@@ -4,8 +4,9 @@
  * The merge layer passes its method table (src/merge/config.ts), so a misspelt method or
  * parameter fails before any file is read while this format module stays below merge.
  */
-import { LineCounter, parseDocument, type Node } from "yaml";
 import { ConfigError } from "../core/errors.js";
+import { didYouMean, unknownKeys } from "../core/suggest.js";
+import { parseYamlDocuments, parseYamlFile, type YamlFile } from "./yaml.js";
 
 /** What the parser needs to know of a merge method: its name and its parameters' names. */
 export interface MethodSignature {
@@ -48,6 +49,8 @@ export interface InputModel {
 export type OutDType = "float32" | "float16" | "bfloat16";
 
 export interface MergeConfig {
+  /** mergekit-multi: the merge's name, by which later merges of the same file refer to its output. */
+  name?: string;
   mergeMethod: string;
   baseModel?: ModelRef;
   models?: InputModel[];
@@ -72,7 +75,7 @@ const DTYPES: Record<string, OutDType> = {
   float16: "float16", fp16: "float16", half: "float16",
   bfloat16: "bfloat16", bf16: "bfloat16",
 };
-const TOP_KEYS = new Set(["merge_method", "base_model", "models", "slices", "parameters", "dtype", "out_dtype", "tokenizer_source", "tokenizer", "chat_template", "modules", "name"]);
+const TOP_KEYS = ["merge_method", "base_model", "models", "slices", "parameters", "dtype", "out_dtype", "tokenizer_source", "tokenizer", "chat_template", "modules", "name"];
 
 export function parseModelRef(text: string): ModelRef {
   const plus = text.indexOf("+");
@@ -82,31 +85,53 @@ export function parseModelRef(text: string): ModelRef {
 
 /** Parse and validate the YAML text against `methods`; `source` names the file in messages. */
 export function parseMergekitConfig(text: string, methods: readonly MethodSignature[], source = "config"): ParsedConfig {
+  return parseMergeDocument(parseYamlFile(text, source, "a merge config"), text, methods, source);
+}
+
+/** True when the text holds several YAML documents (a mergekit-multi file). */
+export function isMultiMergeConfig(text: string, source = "config"): boolean {
+  return parseYamlDocuments(text, source).length > 1;
+}
+
+/**
+ * A mergekit-multi file: several merge configs separated by `---`, each checked as
+ * `parseMergekitConfig` checks one (a document's problems are prefixed with its number).
+ * Names (and references between the merges) are checked by the merge layer.
+ */
+export function parseMergekitMulti(text: string, methods: readonly MethodSignature[], source = "config"): ParsedConfig[] {
+  const docs = parseYamlDocuments(text, source);
+  const problems: string[] = [];
+  const out: ParsedConfig[] = [];
+  docs.forEach((file, i) => {
+    const range = file.doc.range;
+    const docText = text.slice(range[0], range[2]);
+    try {
+      out.push(parseMergeDocument(file, docText, methods, source));
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(...error.problems.map((p) => `document ${i + 1}: ${p}`));
+    }
+  });
+  if (problems.length) throw new ConfigError(problems, source);
+  return out;
+}
+
+function parseMergeDocument(file: YamlFile, text: string, methods: readonly MethodSignature[], source: string): ParsedConfig {
   const methodNames = () => methods.map((m) => m.name);
   const findMethod = (name: string) => methods.find((m) => m.name === name);
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const { doc, locate: at } = file;
   const problems: string[] = [];
   const warnings: string[] = [];
-  for (const e of doc.errors) problems.push(`line ${e.linePos?.[0].line ?? "?"}: ${e.message.split("\n")[0]}`);
-  if (problems.length) throw new ConfigError(problems, source);
-  const at = (path: (string | number)[]): string => {
-    const node = doc.getIn(path, true) as Node | undefined;
-    const where = path.map((p) => (typeof p === "number" ? `[${p}]` : `.${p}`)).join("").replace(/^\./, "");
-    const start = node?.range?.[0];
-    return start === undefined ? where : `line ${lines.linePos(start).line}: ${where}`;
-  };
   const raw = doc.toJS() as unknown;
   if (!isRecord(raw)) throw new ConfigError(["the config must be a YAML mapping with at least merge_method and models or slices"], source);
 
-  for (const key of Object.keys(raw)) if (!TOP_KEYS.has(key)) problems.push(`${at([key])}: unknown key (valid: ${[...TOP_KEYS].join(", ")})`);
+  problems.push(...unknownKeys(raw, TOP_KEYS, "key", (key) => at([key])));
 
   let mergeMethod = "";
   const m = raw.merge_method;
   if (typeof m !== "string") problems.push(`merge_method: missing (one of ${methodNames().join(", ")})`);
   else if (!findMethod(m)) {
-    const close = methodNames().find((n) => n === m.toLowerCase().replace(/-/g, "_"));
-    problems.push(`${at(["merge_method"])}: unknown method '${m}'${close ? ` (did you mean '${close}'?)` : ""}; valid methods: ${methodNames().join(", ")}`);
+    problems.push(`${at(["merge_method"])}: unknown method '${m}'${didYouMean(m, methodNames())}; valid methods: ${methodNames().join(", ")}`);
   } else mergeMethod = m;
 
   const ref = (value: unknown, path: (string | number)[]): ModelRef | undefined => {
@@ -145,7 +170,7 @@ export function parseMergekitConfig(text: string, methods: readonly MethodSignat
         const conds: ConditionalParam[] = [];
         v.forEach((e, i) => {
           const rec = e as Record<string, unknown>;
-          for (const k of Object.keys(rec)) if (k !== "filter" && k !== "value") problems.push(`${at([...path, i, k])}: unknown key in a conditional parameter (use filter and value)`);
+          problems.push(...unknownKeys(rec, ["filter", "value"], "key of a conditional parameter", (k) => at([...path, i, k])));
           if (rec.filter !== undefined && typeof rec.filter !== "string") problems.push(`${at([...path, i, "filter"])}: filter must be a string`);
           const value = rec.value;
           if (value === undefined) problems.push(`${at([...path, i])}: missing value`);
@@ -175,7 +200,7 @@ export function parseMergekitConfig(text: string, methods: readonly MethodSignat
       models = [];
       raw.models.forEach((entry, i) => {
         if (!isRecord(entry)) return void problems.push(`${at(["models", i])}: expected {model: PATH, parameters: {...}}`);
-        for (const k of Object.keys(entry)) if (k !== "model" && k !== "parameters") problems.push(`${at(["models", i, k])}: unknown key (valid: model, parameters)`);
+        problems.push(...unknownKeys(entry, ["model", "parameters"], "key", (k) => at(["models", i, k])));
         const model = ref(entry.model, ["models", i, "model"]);
         const p = params(entry.parameters, ["models", i, "parameters"]);
         if (model) models!.push({ model, parameters: p });
@@ -188,14 +213,14 @@ export function parseMergekitConfig(text: string, methods: readonly MethodSignat
       slices = [];
       raw.slices.forEach((entry, i) => {
         if (!isRecord(entry)) return void problems.push(`${at(["slices", i])}: expected {sources: [...]}`);
-        for (const k of Object.keys(entry)) if (!["sources", "base_model", "parameters", "residual_weight"].includes(k)) problems.push(`${at(["slices", i, k])}: unknown key (valid: sources, base_model, parameters)`);
+        problems.push(...unknownKeys(entry, ["sources", "base_model", "parameters", "residual_weight"], "key", (k) => at(["slices", i, k])));
         if (entry.residual_weight !== undefined) problems.push(`${at(["slices", i, "residual_weight"])}: residual_weight is not supported`);
         if (!Array.isArray(entry.sources) || entry.sources.length === 0) return void problems.push(`${at(["slices", i])}: sources must be a non-empty list`);
         const sources: SourceSlice[] = [];
         entry.sources.forEach((s, j) => {
           const path = ["slices", i, "sources", j];
           if (!isRecord(s)) return void problems.push(`${at(path)}: expected {model: PATH, layer_range: [start, end]}`);
-          for (const k of Object.keys(s)) if (!["model", "layer_range", "parameters"].includes(k)) problems.push(`${at([...path, k])}: unknown key (valid: model, layer_range, parameters)`);
+          problems.push(...unknownKeys(s, ["model", "layer_range", "parameters"], "key", (k) => at([...path, k])));
           const model = ref(s.model, [...path, "model"]);
           const lr = s.layer_range;
           let range: [number, number] | undefined;
@@ -226,7 +251,7 @@ export function parseMergekitConfig(text: string, methods: readonly MethodSignat
     if (tsValue !== undefined) problems.push("give either tokenizer_source or tokenizer, not both");
     if (!isRecord(raw.tokenizer)) problems.push(`${at(["tokenizer"])}: expected {source: ...}`);
     else {
-      for (const k of Object.keys(raw.tokenizer)) if (k !== "source") problems.push(`${at(["tokenizer", k])}: only tokenizer.source is supported`);
+      problems.push(...unknownKeys(raw.tokenizer, ["source"], "key (only tokenizer.source is supported)", (k) => at(["tokenizer", k])));
       tsValue = raw.tokenizer.source;
     }
   }
@@ -238,7 +263,9 @@ export function parseMergekitConfig(text: string, methods: readonly MethodSignat
   if (tokenizerSource === "base" && !baseModel) problems.push("tokenizer_source: base needs base_model");
   if (raw.chat_template !== undefined && typeof raw.chat_template !== "string") problems.push(`${at(["chat_template"])}: must be a string (a template name or Jinja text)`);
 
+  if (raw.name !== undefined && (typeof raw.name !== "string" || !raw.name.trim())) problems.push(`${at(["name"])}: name must be a non-empty string`);
   const config: MergeConfig = {
+    ...(typeof raw.name === "string" && raw.name.trim() ? { name: raw.name.trim() } : {}),
     mergeMethod,
     ...(baseModel ? { baseModel } : {}),
     ...(models ? { models } : {}),
@@ -253,18 +280,25 @@ export function parseMergekitConfig(text: string, methods: readonly MethodSignat
   if (tokenizerSource) config.tokenizerSource = tokenizerSource;
   if (typeof raw.chat_template === "string") config.chatTemplate = raw.chat_template;
 
-  // Parameters that the method does not know are almost always typos; mergekit ignores them.
+  // A parameter the method does not have: a misspelling of one it has is an error; any other
+  // (another method's, or mergekit's extras such as int8_mask) is ignored as mergekit does, with a warning.
   const method = findMethod(mergeMethod);
   if (method) {
-    const known = new Set(method.params.map((p) => p.name));
-    const check = (p: Params, path: string) => {
-      for (const name of Object.keys(p)) if (!known.has(name)) warnings.push(`${path}.${name}: ${method.name} has no parameter '${name}' (known: ${[...known].join(", ") || "none"}); ignored`);
+    const known = method.params.map((p) => p.name);
+    const check = (p: Params, path: (string | number)[]) => {
+      for (const name of Object.keys(p)) {
+        if (known.includes(name)) continue;
+        const hint = didYouMean(name, known);
+        const message = `${at([...path, name])}: ${method.name} has no parameter '${name}'${hint}; known: ${known.join(", ") || "none"}`;
+        if (hint) problems.push(message);
+        else warnings.push(`${message}; ignored`);
+      }
     };
-    check(config.parameters, "parameters");
-    models?.forEach((mm, i) => check(mm.parameters, `models[${i}].parameters`));
+    check(config.parameters, ["parameters"]);
+    models?.forEach((mm, i) => check(mm.parameters, ["models", i, "parameters"]));
     slices?.forEach((s, i) => {
-      check(s.parameters, `slices[${i}].parameters`);
-      s.sources.forEach((src, j) => check(src.parameters, `slices[${i}].sources[${j}].parameters`));
+      check(s.parameters, ["slices", i, "parameters"]);
+      s.sources.forEach((src, j) => check(src.parameters, ["slices", i, "sources", j, "parameters"]));
     });
   }
   if (problems.length) throw new ConfigError(problems, source);

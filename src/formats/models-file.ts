@@ -16,15 +16,18 @@
  *       url: http://127.0.0.1:8000/v1  # base URL including /v1
  *       model: meta-llama/Llama-3.1-8B # the server's model name (default: id)
  *       api_key_env: MY_KEY          # the key is read from this environment variable, never stored
- *       concurrency: 8               # optional; also timeout_ms, max_retries, chat: true
+ *       concurrency: 8               # optional; also timeout_ms, max_retries, chat: true,
+ *                                    # context_size (the server's, for distill targets)
  *
  * A bare list of experts (without `experts:`) is accepted too. Every problem is reported with
  * the file, line and field.
  */
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { LineCounter, parseDocument, isMap, isSeq, type Document } from "yaml";
+import { isMap, isSeq } from "yaml";
 import { ConfigError, InputFileError } from "../core/errors.js";
+import { didYouMean, unknownKeys } from "../core/suggest.js";
+import { parseYamlFile } from "./yaml.js";
 
 export type BackendKind = "llamacpp" | "openai";
 
@@ -51,10 +54,11 @@ export interface ExpertSpec {
   chat?: boolean;
 }
 
-const KNOWN = new Set([
+const KNOWN = [
   "id", "backend", "path", "url", "model", "lora", "scale", "domains", "tags", "threads", "context_size",
   "api_key_env", "concurrency", "timeout_ms", "max_retries", "chat",
-]);
+];
+const BACKENDS: readonly BackendKind[] = ["llamacpp", "openai"];
 
 export async function readModelsFile(file: string): Promise<ExpertSpec[]> {
   let text: string;
@@ -66,21 +70,16 @@ export async function readModelsFile(file: string): Promise<ExpertSpec[]> {
   return parseModelsFile(text, file);
 }
 
-/** Parse and validate a models file; relative paths resolve against the file's directory. */
-export function parseModelsFile(text: string, file: string): ExpertSpec[] {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
-  if (doc.errors.length > 0) {
-    const error = doc.errors[0];
-    throw new InputFileError(file, `not valid YAML: ${error.message.split("\n")[0]}`, lineCounter.linePos(error.pos[0]).line);
-  }
-  const where = (keys: (string | number)[]): string => {
-    const node = (doc as Document).getIn(keys, true) as { range?: [number, number, number] } | undefined;
-    const line = node?.range ? lineCounter.linePos(node.range[0]).line : undefined;
-    const field = keys.map((k) => (typeof k === "number" ? `[${k}]` : `.${k}`)).join("").replace(/^\./, "");
-    return line === undefined ? field : `line ${line}: ${field}`;
-  };
+/**
+ * Parse and validate a models file; relative paths resolve against the file's directory.
+ * `sections` names the other top-level keys a file that embeds a models list may have (the
+ * unified serve config's `serve`); any other top-level key is an error.
+ */
+export function parseModelsFile(text: string, file: string, sections: readonly string[] = []): ExpertSpec[] {
+  const { doc, locate: where } = parseYamlFile(text, file, "a models file");
   const listPath: (string | number)[] = isMap(doc.contents) ? ["experts"] : [];
+  const topProblems = isMap(doc.contents) ? unknownKeys(doc.toJS() as Record<string, unknown>, ["experts", ...sections], "section", (key) => where([key])) : [];
+  if (topProblems.length) throw new ConfigError(topProblems, file);
   const list = listPath.length > 0 ? (doc.contents as { get(k: string): unknown }).get("experts") : doc.contents;
   if (!isSeq(list)) throw new ConfigError(["expected a list of experts (a top-level list, or a list under 'experts:')"], file);
   const value = doc.toJS() as unknown;
@@ -97,7 +96,7 @@ export function parseModelsFile(text: string, file: string): ExpertSpec[] {
       return;
     }
     const e = entry as Record<string, unknown>;
-    for (const key of Object.keys(e)) if (!KNOWN.has(key)) problems.push(`${at(key)}: unknown field '${key}' (known: ${[...KNOWN].join(", ")})`);
+    problems.push(...unknownKeys(e, KNOWN, "field", at));
     const str = (field: string, required: boolean): string | undefined => {
       const v = e[field];
       if (v === undefined || v === null) {
@@ -135,8 +134,8 @@ export function parseModelsFile(text: string, file: string): ExpertSpec[] {
       seen.set(id, index);
     }
     const backend = str("backend", true);
-    if (backend !== undefined && backend !== "llamacpp" && backend !== "openai") {
-      problems.push(`${at("backend")}: must be 'llamacpp' or 'openai', got '${backend}'`);
+    if (backend !== undefined && !(BACKENDS as readonly string[]).includes(backend)) {
+      problems.push(`${at("backend")}: must be 'llamacpp' or 'openai', got '${backend}'${didYouMean(backend, BACKENDS)}`);
     }
     const spec: ExpertSpec = { id: id ?? "", backend: backend as BackendKind, domains: list("domains"), tags: list("tags") };
     if (backend === "llamacpp") {
@@ -156,9 +155,11 @@ export function parseModelsFile(text: string, file: string): ExpertSpec[] {
         if (!/^https?:\/\/[^/\s]+/.test(url)) problems.push(`${at("url")}: must be an http(s) URL such as http://127.0.0.1:8000/v1`);
         spec.url = url;
       }
-      for (const field of ["path", "lora", "scale", "threads", "context_size"]) {
+      for (const field of ["path", "lora", "scale", "threads"]) {
         if (e[field] !== undefined) problems.push(`${at(field)}: only for backend 'llamacpp'`);
       }
+      // The server's context, when known: distillation counts longer texts as skipped instead of failing on them.
+      spec.contextSize = int("context_size", 16);
       spec.model = str("model", false) ?? id;
       spec.apiKeyEnv = str("api_key_env", false);
       spec.concurrency = int("concurrency", 1);

@@ -12,6 +12,7 @@
  */
 import { promises as fs } from "node:fs";
 import { InputFileError } from "../core/errors.js";
+import { didYouMean, unknownKeys } from "../core/suggest.js";
 import { forEachJsonlObject } from "./jsonl.js";
 import { DEFAULT_DOMAIN } from "../core/evidence.js";
 
@@ -42,6 +43,10 @@ export type TaskItem = MultipleChoiceItem | BitsPerByteItem | ExactMatchItem;
 
 export const DEFAULT_EXACT_MATCH_MAX_TOKENS = 64;
 const MAX_CHOICES = 1000;
+const COMMON_KEYS = ["id", "domain", "task"];
+const MULTIPLE_CHOICE_KEYS = ["context", "choices", "answer"];
+const BITS_PER_BYTE_KEYS = ["text"];
+const EXACT_MATCH_KEYS = ["prompt", "answer", "max_tokens"];
 
 export async function readTasksFile(file: string): Promise<TaskItem[]> {
   let text: string;
@@ -80,7 +85,13 @@ function parseItem(value: unknown, fail: (problem: string) => Error): TaskItem {
   const domain = o.domain === undefined ? DEFAULT_DOMAIN : str("domain");
   const task = o.task === undefined ? domain : str("task");
   const base = { id, domain, task };
+  // A key the item's kind does not use is a typo or a mixed item: refused, with the closest name.
+  const only = (kindKeys: readonly string[]) => {
+    const problems = unknownKeys(o, [...COMMON_KEYS, ...kindKeys], "field", (key) => `'${key}'`);
+    if (problems.length) throw fail(problems.join("; "));
+  };
   if ("choices" in o || "context" in o) {
+    only(MULTIPLE_CHOICE_KEYS);
     const context = str("context", true);
     const choices = o.choices;
     if (!Array.isArray(choices) || choices.length < 2 || choices.length > MAX_CHOICES || !choices.every((c) => typeof c === "string" && c !== "")) {
@@ -100,8 +111,12 @@ function parseItem(value: unknown, fail: (problem: string) => Error): TaskItem {
     }
     return { kind: "multiple_choice", ...base, context, choices: choices as string[], answer };
   }
-  if ("text" in o) return { kind: "bits_per_byte", ...base, text: str("text") };
+  if ("text" in o) {
+    only(BITS_PER_BYTE_KEYS);
+    return { kind: "bits_per_byte", ...base, text: str("text") };
+  }
   if ("prompt" in o) {
+    only(EXACT_MATCH_KEYS);
     const prompt = str("prompt");
     const answer = o.answer;
     const answers = typeof answer === "string" ? [answer] : answer;
@@ -117,5 +132,7 @@ function parseItem(value: unknown, fail: (problem: string) => Error): TaskItem {
     }
     return { kind: "exact_match", ...base, prompt, answers: answers as string[], maxTokens };
   }
-  throw fail("cannot tell the item's kind: give 'context'+'choices' (multiple choice), 'text' (bits per byte) or 'prompt'+'answer' (exact match)");
+  const known = [...COMMON_KEYS, ...MULTIPLE_CHOICE_KEYS, ...BITS_PER_BYTE_KEYS, ...EXACT_MATCH_KEYS];
+  const hints = Object.keys(o).filter((k) => !known.includes(k)).map((k) => `'${k}'${didYouMean(k, known)}`);
+  throw fail(`cannot tell the item's kind: give 'context'+'choices' (multiple choice), 'text' (bits per byte) or 'prompt'+'answer' (exact match)${hints.length ? `; unknown field ${hints.join(", ")}` : ""}`);
 }

@@ -1,11 +1,12 @@
 import type { LlamaConfig } from "../formats/hf/config.js";
+import { rotaryFrequencies, type RotaryFrequencies } from "../formats/hf/rope.js";
 
 /**
  * A plain TypeScript forward pass of the llama decoder, on weights in Hugging Face naming and
  * layout (half-split rotary embeddings). It is the independent reference that exported models
  * are checked against: llama.cpp must give the same next-token probabilities. Written for
- * clarity and small models, not speed: one layer at a time over every position (causal
- * attention over the positions before), float64 accumulation. A Mixtral (config.moe) routes each token as Mixtral and llama.cpp do: softmax
+ * clarity and small models: one layer at a time over every position (each weight row read once
+ * per layer; causal attention over the positions before), float64 accumulation. A Mixtral (config.moe) routes each token as Mixtral and llama.cpp do: softmax
  * over all gate logits, the top k kept and renormalised to sum 1, output = Σ weight·SwiGLU_expert.
  */
 export type WeightLookup = (hfName: string) => Float32Array;
@@ -28,7 +29,7 @@ export function llamaForward(config: LlamaConfig, weight: WeightLookup, tokens: 
   for (let layer = 0; layer < config.numLayers; layer++) llamaLayer(config, layer, weight, xs, options);
   const lmHead = config.tieWordEmbeddings ? embed : weight("lm_head.weight");
   const finalNorm = weight("model.norm.weight");
-  return xs.map((x) => Float32Array.from(matVec(lmHead, rmsNorm(x, finalNorm, config.rmsNormEps), config.vocabSize)));
+  return matMul(lmHead, xs.map((x) => rmsNorm(x, finalNorm, config.rmsNormEps)), config.vocabSize).map((l) => Float32Array.from(l));
 }
 
 /** The residual stream entering layer 0: each token's embedding row (Hugging Face's hidden_states[0]). */
@@ -60,23 +61,23 @@ export function llamaLayer(config: LlamaConfig, index: number, weight: WeightLoo
     down: w(`block_sparse_moe.experts.${e}.w2.weight`),
   }));
   const groupSize = numHeads / numKvHeads;
-  const keys: Float64Array[] = [];
-  const values: Float64Array[] = [];
+  const eps = config.rmsNormEps;
 
-  xs.forEach((x, pos) => {
-    const h = rmsNorm(x, attnNorm, config.rmsNormEps);
-    const qv = matVec(q, h, numHeads * headDim, qBias);
-    const kv = matVec(k, h, numKvHeads * headDim, kBias);
-    keys.push(kv);
-    values.push(matVec(v, h, numKvHeads * headDim, vBias));
-    applyRotary(qv, numHeads, headDim, pos, config.ropeTheta);
-    applyRotary(kv, numKvHeads, headDim, pos, config.ropeTheta);
+  // Each projection runs over every position at once, so a weight row is read once per layer, not once per token.
+  const hs = xs.map((x) => rmsNorm(x, attnNorm, eps));
+  const qs = matMul(q, hs, numHeads * headDim, qBias);
+  const keys = matMul(k, hs, numKvHeads * headDim, kBias);
+  const values = matMul(v, hs, numKvHeads * headDim, vBias);
+  const rotary = rotaryFrequencies(config);
+  qs.forEach((qv, pos) => applyRotary(qv, numHeads, headDim, pos, rotary));
+  keys.forEach((kv, pos) => applyRotary(kv, numKvHeads, headDim, pos, rotary));
 
-    const attended = new Float64Array(numHeads * headDim);
-    const scale = 1 / Math.sqrt(headDim);
+  const scale = 1 / Math.sqrt(headDim);
+  const attended = qs.map((qv, pos) => {
+    const out = new Float64Array(numHeads * headDim);
     for (let head = 0; head < numHeads; head++) {
       const kvOffset = Math.floor(head / groupSize) * headDim;
-      const scores = keys.map((key) => {
+      const scores = keys.slice(0, pos + 1).map((key) => {
         let s = 0;
         for (let d = 0; d < headDim; d++) s += qv[head * headDim + d] * key[kvOffset + d];
         return s * scale;
@@ -84,30 +85,39 @@ export function llamaLayer(config: LlamaConfig, index: number, weight: WeightLoo
       const weights = softmax(scores);
       for (let t = 0; t < weights.length; t++) {
         const value = values[t];
-        for (let d = 0; d < headDim; d++) attended[head * headDim + d] += weights[t] * value[kvOffset + d];
+        for (let d = 0; d < headDim; d++) out[head * headDim + d] += weights[t] * value[kvOffset + d];
       }
     }
-    addInPlace(x, matVec(o, attended, dim));
-
-    const g = rmsNorm(x, ffnNorm, config.rmsNormEps);
-    if (mlp) {
-      addInPlace(x, swiGlu(mlp, g, config.intermediateSize));
-      return;
-    }
-    const routed = route(matVec(router!, g, config.moe!.experts), config.moe!.expertsPerToken);
-    options.onRouting?.(index, pos, routed.experts, routed.weights);
-    routed.experts.forEach((e, j) => {
-      const y = swiGlu(experts[e], g, config.intermediateSize);
-      for (let i = 0; i < dim; i++) x[i] += routed.weights[j] * y[i];
-    });
+    return out;
   });
+  matMul(o, attended, dim).forEach((y, pos) => addInPlace(xs[pos], y));
+
+  const gs = xs.map((x) => rmsNorm(x, ffnNorm, eps));
+  if (mlp) {
+    swiGlu(mlp, gs, config.intermediateSize, dim).forEach((y, pos) => addInPlace(xs[pos], y));
+    return;
+  }
+  const routes = matMul(router!, gs, config.moe!.experts).map((logits) => route(logits, config.moe!.expertsPerToken));
+  routes.forEach((r, pos) => options.onRouting?.(index, pos, r.experts, r.weights));
+  // Each expert runs on the positions routed to it; contributions are added in routing order.
+  const outputs = experts.map((ffn, e) => {
+    const positions = routes.flatMap((r, pos) => (r.experts.includes(e) ? [pos] : []));
+    const ys = swiGlu(ffn, positions.map((pos) => gs[pos]), config.intermediateSize, dim);
+    return new Map(positions.map((pos, i) => [pos, ys[i]]));
+  });
+  routes.forEach((r, pos) => r.experts.forEach((e, j) => {
+    const y = outputs[e].get(pos)!;
+    for (let i = 0; i < dim; i++) xs[pos][i] += r.weights[j] * y[i];
+  }));
 }
 
-function swiGlu(ffn: FeedForward, x: Float64Array, hidden: number): Float64Array {
-  const gate = matVec(ffn.gate, x, hidden);
-  const up = matVec(ffn.up, x, hidden);
-  for (let i = 0; i < gate.length; i++) gate[i] = (gate[i] / (1 + Math.exp(-gate[i]))) * up[i];
-  return matVec(ffn.down, gate, x.length);
+function swiGlu(ffn: FeedForward, xs: Float64Array[], hidden: number, dim: number): Float64Array[] {
+  const gates = matMul(ffn.gate, xs, hidden);
+  const ups = matMul(ffn.up, xs, hidden);
+  gates.forEach((gate, p) => {
+    for (let i = 0; i < gate.length; i++) gate[i] = (gate[i] / (1 + Math.exp(-gate[i]))) * ups[p][i];
+  });
+  return matMul(ffn.down, gates, dim);
 }
 
 /**
@@ -139,28 +149,32 @@ function rmsNorm(x: Float64Array, w: Float32Array, eps: number): Float64Array {
   return x.map((value, i) => value * scale * w[i]);
 }
 
-/** y = W·x for a row-major [rows, x.length] matrix. */
-function matVec(w: Float32Array, x: Float64Array, rows: number, bias?: Float32Array): Float64Array {
-  const cols = x.length;
+/** y_p = W·x_p for a row-major [rows, cols] matrix and every vector x_p (each weight row read once). */
+function matMul(w: Float32Array, xs: readonly Float64Array[], rows: number, bias?: Float32Array): Float64Array[] {
+  const ys = xs.map(() => new Float64Array(rows));
+  if (xs.length === 0) return ys;
+  const cols = xs[0].length;
   if (w.length !== rows * cols) throw new Error(`weight of ${w.length} values is not ${rows}×${cols}`);
-  const y = new Float64Array(rows);
   for (let r = 0; r < rows; r++) {
-    let s = bias ? bias[r] : 0;
     const base = r * cols;
-    for (let c = 0; c < cols; c++) s += w[base + c] * x[c];
-    y[r] = s;
+    for (let p = 0; p < xs.length; p++) {
+      const x = xs[p];
+      let s = bias ? bias[r] : 0;
+      for (let c = 0; c < cols; c++) s += w[base + c] * x[c];
+      ys[p][r] = s;
+    }
   }
-  return y;
+  return ys;
 }
 
-/** Half-split rotary embedding (Hugging Face's rotate_half) at position `pos`. */
-function applyRotary(v: Float64Array, heads: number, headDim: number, pos: number, theta: number): void {
+/** Half-split rotary embedding (Hugging Face's rotate_half) at position `pos`, rope scaling included. */
+function applyRotary(v: Float64Array, heads: number, headDim: number, pos: number, rotary: RotaryFrequencies): void {
   const half = headDim / 2;
   for (let h = 0; h < heads; h++) {
     for (let j = 0; j < half; j++) {
-      const angle = pos * Math.pow(theta, (-2 * j) / headDim);
-      const cos = Math.cos(angle);
-      const sin = Math.sin(angle);
+      const angle = pos * rotary.invFreq[j];
+      const cos = Math.cos(angle) * rotary.scale;
+      const sin = Math.sin(angle) * rotary.scale;
       const a = v[h * headDim + j];
       const b = v[h * headDim + j + half];
       v[h * headDim + j] = a * cos - b * sin;

@@ -167,11 +167,22 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   }
 
   /**
-   * The request's deadline and the client's connection as an abort signal. `stopped` rejects
-   * when either fires, so work can be raced against it even if the backend never looks at the
-   * signal (a hung backend cannot hold the client past its timeout).
+   * The request's deadline (one per request, from its first model work) and the client's
+   * connection as an abort signal. `stopped` rejects when either fires, so work can be raced
+   * against it even if the backend never looks at the signal (a hung backend cannot hold the
+   * client past its timeout). Its timer ends with the response.
    */
+  const deadlines = new WeakMap<FastifyReply, ReturnType<typeof newDeadline>>();
   function deadline(reply: FastifyReply) {
+    let guard = deadlines.get(reply);
+    if (!guard) {
+      guard = newDeadline(reply);
+      deadlines.set(reply, guard);
+    }
+    return guard;
+  }
+
+  function newDeadline(reply: FastifyReply) {
     const controller = new AbortController();
     let why: "timeout" | "disconnect" | undefined;
     let fail: (error: Error) => void = () => {};
@@ -183,13 +194,14 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
       fail(new GatewayError(504, "timeout_error", `the request took longer than ${timeoutMs} ms and was stopped`, null, "timeout"));
     }, timeoutMs);
     const onClose = () => {
+      clearTimeout(timer);
       if (!reply.raw.writableFinished && !why) {
         why = "disconnect";
         controller.abort();
         fail(new GatewayError(499, "invalid_request_error", "the client closed the connection"));
       }
     };
-    reply.raw.on("close", onClose);
+    reply.raw.once("close", onClose);
     return {
       signal: controller.signal,
       stopped,
@@ -197,21 +209,12 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
         return why;
       },
       race: <T>(work: Promise<T>): Promise<T> => Promise.race([work, stopped]),
-      dispose() {
-        clearTimeout(timer);
-        reply.raw.off("close", onClose);
-      },
     };
   }
 
   /** Model work other than generation (log-probabilities) under the request's deadline. */
-  async function withDeadline<T>(reply: FastifyReply, work: () => Promise<T>): Promise<T> {
-    const guard = deadline(reply);
-    try {
-      return await guard.race(work());
-    } finally {
-      guard.dispose();
-    }
+  function withDeadline<T>(reply: FastifyReply, work: () => Promise<T>): Promise<T> {
+    return deadline(reply).race(work());
   }
 
   /**
@@ -255,7 +258,6 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
       if (guard.why === "timeout") metrics.cancelled.inc({ reason: "timeout" });
       throw error;
     } finally {
-      guard.dispose();
       metrics.inFlight.dec();
       if (release) release();
       else void slot.then((r) => r()); // the slot came after the deadline: give it straight back

@@ -43,7 +43,9 @@ export async function completionLogprobs(model: LanguageModel, prompt: string, c
   const bytes = await tokenBytesOf(model, all.slice(first), text);
   const texts = bytes.map(tokenText);
   const tokenLevel = model.logLikelihoodTokens !== undefined;
-  if (!tokenLevel && texts.some((t) => t.startsWith("bytes:"))) {
+  // A token that splits a character cannot be scored, nor followed, as text.
+  const needsIds = !tokenLevel || (top > 0 && !model.nextTokenLogprobsTokens);
+  if (needsIds && texts.some((t) => t.startsWith("bytes:"))) {
     throw new GatewayError(500, "server_error", `the model '${model.id}' has tokens that split a character and no token-level scoring, so it cannot report their log-probabilities`, "logprobs");
   }
   const charOfByte = codePointIndexOfBytes(text);

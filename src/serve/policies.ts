@@ -1,4 +1,5 @@
 import { ConfigError } from "../core/errors.js";
+import { unknownKeys } from "../core/suggest.js";
 import { readTasksFile } from "../formats/tasks.js";
 import { readResultsFile } from "../formats/results.js";
 import { createEnsembleModel } from "../fuse/ensemble/ensemble.js";
@@ -16,14 +17,23 @@ import { configPath, type PolicyBuilder, type ServedSpec, type UnifiedConfig } f
  *   optional `ranking` (cogen rank --json), `k`, `prior_weight`, `fallbacks`;
  * - `ensemble`: options `ranking` (per-domain abilities), optional `tasks` + `results` (to
  *   recognise a request's domain), `gate`, `top_k`, `max_ability_gap`.
+ * An option a policy does not know is an error (with the closest known name), never ignored.
  */
+export const POLICY_OPTIONS: Readonly<Record<string, readonly string[]>> = {
+  single: [],
+  router: ["tasks", "results", "ranking", "k", "prior_weight", "fallbacks"],
+  ensemble: ["ranking", "tasks", "results", "gate", "top_k", "max_ability_gap"],
+};
+
 export const POLICIES: Record<string, PolicyBuilder> = {
-  single: async (spec, members) => {
+  single: async (spec, members, config) => {
+    checkOptions(spec, config);
     if (members.length !== 1) throw new ConfigError([`serve '${spec.id}': policy 'single' takes exactly one member`]);
     return members[0];
   },
 
   router: async (spec, members, config) => {
+    checkOptions(spec, config);
     const router = await buildRouter(spec, config, members.map((m) => m.id));
     return createRouterModel(router, new Map(members.map((m) => [m.id, m])), {
       id: spec.id,
@@ -32,6 +42,7 @@ export const POLICIES: Record<string, PolicyBuilder> = {
   },
 
   ensemble: async (spec, members, config) => {
+    checkOptions(spec, config);
     const ranking = await readRanking(configPath(config, spec.options.ranking, `serve '${spec.id}' options.ranking`));
     const router = spec.options.tasks !== undefined ? await buildRouter(spec, config, members.map((m) => m.id), ranking) : undefined;
     return createEnsembleModel({
@@ -64,6 +75,12 @@ export function abilitiesOf(ranking: Ranking, model: string): Record<string, num
   const entry = ranking.models.find((m) => m.model === model);
   if (!entry) throw new ConfigError([`the ranking has no model '${model}' (it ranks ${ranking.models.map((m) => m.model).join(", ")})`]);
   return { default: entry.rating, ...Object.fromEntries(Object.entries(entry.domains).map(([d, a]) => [d, a.ability])) };
+}
+
+/** Every option the spec's policy does not know, reported at once. */
+function checkOptions(spec: ServedSpec, config: UnifiedConfig): void {
+  const problems = unknownKeys(spec.options, POLICY_OPTIONS[spec.policy], "option", (key) => `serve '${spec.id}' (policy ${spec.policy}) options.${key}`);
+  if (problems.length) throw new ConfigError(problems, config.file);
 }
 
 function optionalNumber(spec: ServedSpec, key: string): number | undefined {

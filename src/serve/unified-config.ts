@@ -1,9 +1,10 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { parseDocument } from "yaml";
 import { ConfigError, InputFileError } from "../core/errors.js";
+import { didYouMean, unknownKeys } from "../core/suggest.js";
 import type { LanguageModel } from "../core/language-model.js";
 import { parseModelsFile, type ExpertSpec } from "../formats/models-file.js";
+import { parseYamlFile } from "../formats/yaml.js";
 
 /**
  * The unified model's config: the experts (a models file) and the models served, each a policy
@@ -46,8 +47,8 @@ export async function readUnifiedConfig(file: string): Promise<UnifiedConfig> {
 }
 
 export function parseUnifiedConfig(text: string, file: string): UnifiedConfig {
-  const experts = parseModelsFile(text, file);
-  const doc = parseDocument(text).toJS() as Record<string, unknown>;
+  const experts = parseModelsFile(text, file, ["serve"]);
+  const doc = parseYamlFile(text, file, "a serve config").doc.toJS() as Record<string, unknown>;
   const problems: string[] = [];
   const list = doc.serve;
   const served: ServedSpec[] = [];
@@ -64,8 +65,9 @@ export function parseUnifiedConfig(text: string, file: string): UnifiedConfig {
       const policy = typeof e.policy === "string" ? e.policy : (problems.push(`serve[${i}].policy: required`), "single");
       const members = Array.isArray(e.members) && e.members.every((m) => typeof m === "string") ? (e.members as string[]) : [];
       if (members.length === 0) problems.push(`serve[${i}].members: a non-empty list of expert or served ids`);
-      const options = typeof e.options === "object" && e.options !== null ? (e.options as Record<string, unknown>) : {};
-      for (const key of Object.keys(e)) if (!["id", "policy", "members", "options"].includes(key)) problems.push(`serve[${i}]: unknown field '${key}'`);
+      const options = e.options === undefined || e.options === null ? {} : (e.options as Record<string, unknown>);
+      if (typeof options !== "object" || Array.isArray(options)) problems.push(`serve[${i}].options: must be a mapping of option → value`);
+      problems.push(...unknownKeys(e, ["id", "policy", "members", "options"], "field", (key) => `serve[${i}].${key}`));
       served.push({ id, policy, members, options });
     });
   }
@@ -100,7 +102,7 @@ export async function buildServedModels(
     let promise: Promise<LanguageModel>;
     if (spec && !(spec.policy === "single" && spec.members[0] === id)) {
       const builder = policies[spec.policy];
-      if (!builder) throw new ConfigError([`serve '${id}': unknown policy '${spec.policy}' (known: ${Object.keys(policies).join(", ")})`], config.file);
+      if (!builder) throw new ConfigError([`serve '${id}': unknown policy '${spec.policy}'${didYouMean(spec.policy, Object.keys(policies))}; known: ${Object.keys(policies).join(", ")}`], config.file);
       promise = Promise.all(spec.members.map((m) => build(m, [...trail, id]))).then((members) => builder(spec, members, config));
     } else {
       promise = openExpert(experts.get(id)!);

@@ -290,6 +290,6 @@ describe("models file", () => {
   });
 
   it("rejects YAML syntax errors with a line", () => {
-    expect(() => parseModelsFile("experts:\n  - id: [a\n", "m.yml")).toThrow(/m\.yml:\d+: not valid YAML/);
+    expect(() => parseModelsFile("experts:\n  - id: [a\n", "m.yml")).toThrow(/m\.yml: line \d+, column \d+: Flow sequence/);
   });
 });

@@ -138,6 +138,22 @@ describe("token-level ensemble across tokenizers", () => {
     }
   });
 
+  it("calls a continuation greedy when its own decoding produces it, not when its primary member's does", async () => {
+    const ensemble = createEnsembleModel({ id: "ens", members: members(), gate: 1, topK: 5 });
+    let disagreements = 0;
+    for (const context of ["The heart", "A river", "Bread is", "The bank", "A compiler", "The law"]) {
+      const own = (await ensemble.nextTokenLogprobs(context, 1))[0];
+      const primaryTop = (await gpt2Vocab.nextTokenLogprobs(context, 1))[0];
+      if (!own || !primaryTop.text || primaryTop.text.includes("\ufffd") || primaryTop.text === own.text || own.text.startsWith(primaryTop.text)) continue;
+      if (!(await gpt2Vocab.logLikelihood(context, primaryTop.text)).greedy) continue;
+      // The primary alone would pick another string: the ensemble's pick is greedy, the primary's is not.
+      expect((await ensemble.logLikelihood(context, own.text)).greedy).toBe(true);
+      expect((await ensemble.logLikelihood(context, primaryTop.text)).greedy).toBe(false);
+      disagreements++;
+    }
+    expect(disagreements).toBeGreaterThan(0);
+  });
+
   it("leaves out members much weaker on the request's domain", async () => {
     const ensemble = createEnsembleModel({
       id: "ens",

@@ -6,6 +6,7 @@ import { ConfigError } from "../../src/core/errors.js";
 import { buildMoe } from "../../src/fuse/moe/build.js";
 import { parseMoeConfig } from "../../src/formats/moe-config.js";
 import { readLlamaConfig } from "../../src/formats/hf/config.js";
+import { convertGgufToHf } from "../../src/formats/convert/gguf-to-hf.js";
 import { openGguf } from "../../src/formats/gguf/reader.js";
 import { checkLlamaCppRequirements } from "../../src/formats/gguf/llama-check.js";
 import { openHfWeights, writeSafetensorsFile } from "../../src/formats/safetensors/index.js";
@@ -81,6 +82,15 @@ describe("cogen moe: assembly", () => {
     expect(gate.length).toBe(4 * base.config.hiddenSize);
   });
 
+  it("takes experts from GGUF files as well as HF folders", async () => {
+    const out = path.join(root, "moe-from-gguf");
+    const gguf = await experts[1].gguf("f32");
+    await buildMoe({ config: configText({ models: [experts[0].dir, gguf] }), outDir: out });
+    const moe = await hfTensors(out);
+    const e1 = await hfTensors(experts[1].dir);
+    expect(moe.get("model.layers.1.block_sparse_moe.experts.1.w2.weight")).toEqual(e1.get("model.layers.1.mlp.down_proj.weight"));
+  });
+
   it("averages attention, norms and embeddings over the experts with cogen_non_expert: average", async () => {
     const out = path.join(root, "moe-avg");
     await buildMoe({ config: configText({ extra: "cogen_non_expert: average" }), outDir: out });
@@ -110,6 +120,27 @@ describe("cogen moe: assembly", () => {
     const norm = Math.hypot(...row0);
     for (let i = 0; i < d; i++) expect(gate[i]).toBeCloseTo(row0[i] / norm, 5);
     expect(Math.hypot(...gate.subarray(d, 2 * d))).toBeCloseTo(1, 5);
+  });
+
+  it("applies residual_scale to an expert's down projection and seeded noise_scale to its matrices", async () => {
+    const out = path.join(root, "moe-scaled");
+    const text = [
+      `base_model: ${base.dir}`, "gate_mode: random", "experts:",
+      `  - source_model: ${experts[0].dir}`, "    residual_scale: 0.5",
+      `  - source_model: ${experts[1].dir}`, "    noise_scale: 0.01",
+    ].join("\n");
+    await buildMoe({ config: text, outDir: out, seed: 1 });
+    const moe = await hfTensors(out);
+    const e0 = await hfTensors(experts[0].dir);
+    const e1 = await hfTensors(experts[1].dir);
+    expect(moe.get("model.layers.0.block_sparse_moe.experts.0.w2.weight")).toEqual(e0.get("model.layers.0.mlp.down_proj.weight")!.map((x) => x * 0.5));
+    expect(moe.get("model.layers.0.block_sparse_moe.experts.0.w1.weight")).toEqual(e0.get("model.layers.0.mlp.gate_proj.weight"));
+    const noisy = moe.get("model.layers.0.block_sparse_moe.experts.1.w3.weight")!;
+    const clean = e1.get("model.layers.0.mlp.up_proj.weight")!;
+    const diffs = noisy.map((x, i) => x - clean[i]);
+    const sd = Math.sqrt(diffs.reduce((a, d) => a + d * d, 0) / diffs.length);
+    expect(sd).toBeGreaterThan(0.008);
+    expect(sd).toBeLessThan(0.012);
   });
 
   it("is deterministic: random gates from the seed, the same bytes twice", async () => {
@@ -147,6 +178,17 @@ describe("cogen moe: llama.cpp", () => {
     llamaForward(config, (n) => weights.get(n)!, tokens, { onRouting: (_l, _p, chosen) => pairs.add([...chosen].sort().join(",")) });
     expect(new Set([...pairs].flatMap((p) => p.split(","))).size).toBe(4);
     expect(pairs.size).toBeGreaterThan(2);
+  });
+
+  it("converts the MoE GGUF back to the same Mixtral folder, bit for bit in F32", async () => {
+    const hf = path.join(root, "moe-parity-hf");
+    const back = path.join(root, "moe-back");
+    await convertGgufToHf(path.join(root, "moe-parity-gguf", "model.gguf"), back);
+    const a = await hfTensors(hf);
+    const b = await hfTensors(back);
+    expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
+    for (const [name, data] of a) expect(b.get(name), name).toEqual(data);
+    expect((await readLlamaConfig(back)).moe).toEqual({ experts: 4, expertsPerToken: 2 });
   });
 
   it("equals the dense model when every expert is the same dense FFN (TypeScript and llama.cpp)", async () => {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BackendError } from "../../src/core/errors.js";
 import { generateText } from "../../src/core/language-model.js";
 import { createOpenAIModel } from "../../src/models/openai/model.js";
+import { topLogprobs } from "../../src/models/openai/wire.js";
 import { languageModelConformance } from "./conformance.js";
 import { reference, startStub, STUB_VOCAB, stubGreedy, type StubServer } from "./openai-stub.js";
 
@@ -163,5 +164,12 @@ describe("openai-compatible backend", () => {
     });
     await model.nextTokenLogprobs("a", 2);
     expect(seen).toEqual([`${stub.url}/completions`]);
+  });
+});
+
+describe("openai-compatible wire mapping", () => {
+  it("reads OpenAI's bytes: form of a token holding part of a character as partial text", () => {
+    const response = { choices: [{ logprobs: { top_logprobs: [{ "bytes:\\xe2\\x82": -0.5, "bytes:\\xc3\\xa9": -1, " the": -2 }] } }] };
+    expect(topLogprobs(response, 3, "b").map((t) => t.text)).toEqual(["\uFFFD", "é", " the"]);
   });
 });

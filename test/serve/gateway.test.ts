@@ -23,7 +23,7 @@ class SlowModel implements LanguageModel {
     try {
       for (; emitted < limit; emitted++) {
         if (options.signal?.aborted) break;
-        await new Promise((r) => setTimeout(r, 5));
+        await new Promise((r) => setTimeout(r, 50));
         yield { type: "text", text: "tick " };
       }
       yield { type: "finish", reason: emitted < limit ? "abort" : "length", tokens: emitted };
@@ -52,7 +52,7 @@ beforeAll(async () => {
     port: 0,
     apiKeys: ["sk-test-1", "sk-test-2"],
     maxTokensCap: 64,
-    requestTimeoutMs: 300,
+    requestTimeoutMs: 2000,
     bodyLimitBytes: 4096,
   });
   client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "sk-test-2", maxRetries: 0 });

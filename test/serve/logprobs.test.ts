@@ -11,7 +11,7 @@ import { createEnsembleModel } from "../../src/fuse/ensemble/ensemble.js";
 import { createLlamaCppModel } from "../../src/models/llamacpp/model.js";
 import { llamaRuntime } from "../../src/models/llamacpp/runtime.js";
 import { startGateway, type StartedGateway } from "../../src/serve/gateway.js";
-import { tokenText } from "../../src/serve/logprobs.js";
+import { completionLogprobs, tokenText } from "../../src/serve/logprobs.js";
 
 const FAMILIES = { a: "a/base/model.gguf", b: "b/base/model.gguf" } as const;
 const zoo = (file: string) => fileURLToPath(new URL(`../../zoo/${file}`, import.meta.url));
@@ -76,6 +76,24 @@ describe("gateway logprobs for any Unicode text", () => {
     expect(tokenText(Buffer.from("é"))).toBe("é");
     expect(tokenText(Buffer.from("€").subarray(0, 2))).toBe("bytes:\\xe2\\x82");
     expect(tokenText(Buffer.from([0x8d]))).toBe("bytes:\\x8d");
+  });
+
+  it("refuses, with a clear error, a model whose tokens split characters and that has no token-level methods", async () => {
+    // An edge stub of a remote backend: byte ids, and a detokenize that renders a partial character as U+FFFD.
+    const remote: LanguageModel = {
+      id: "remote",
+      tokenize: async (text) => [...Buffer.from(text, "utf8")],
+      detokenize: async (ids) => Buffer.from(ids).toString("utf8"),
+      nextTokenLogprobs: async () => [],
+      logLikelihood: async () => ({ logprob: -1, tokens: 1, bytes: 1, greedy: false }),
+      async *generate() {
+        yield { type: "finish", reason: "stop" } as const;
+      },
+      close: async () => {},
+    };
+    await expect(completionLogprobs(remote, "", "café", 0, true)).rejects.toThrow(/cannot give the raw bytes of its tokens/);
+    // Whole characters are fine, as text.
+    expect((await completionLogprobs(remote, "", "cafe", 0, true)).tokens).toEqual(["c", "a", "f", "e"]);
   });
 
   for (const family of Object.keys(FAMILIES) as (keyof typeof FAMILIES)[]) {

@@ -21,7 +21,8 @@ export function redisConnection(url: string): ConnectionOptions {
   let parsed: URL;
   try {
     parsed = new URL(url);
-  } catch {
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error; // ERR_INVALID_URL
     throw new ConfigError([`--queue: '${url}' is not a URL (expected redis://HOST:PORT)`]);
   }
   if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
@@ -50,6 +51,14 @@ export class BullMqQueue implements JobQueue {
   }
 
   async run(jobs: readonly EvalJob[], onOutcome: (outcome: JobOutcome) => Promise<void>): Promise<void> {
+    await this.runJobs(jobs, "eval", (job, result, error) => onOutcome(error === undefined ? { job, records: result as ResultRecord[] } : { job, error }));
+  }
+
+  /**
+   * Submit jobs of any kind (ids derived from their content) and report each one's return value,
+   * or its failure message, as it finishes. Other job kinds use their own queue name.
+   */
+  async runJobs<J extends { id: string }>(jobs: readonly J[], name: string, onOutcome: (job: J, result: unknown, error?: string) => Promise<void>): Promise<void> {
     if (jobs.length === 0) return;
     const events = new QueueEvents(this.name, { connection: this.connection });
     try {
@@ -60,20 +69,18 @@ export class BullMqQueue implements JobQueue {
         if (existing && (await existing.isFailed())) await existing.remove();
       }
       const added = await this.queue.addBulk(jobs.map((job) => ({
-        name: "eval",
+        name,
         data: job,
         opts: { jobId: job.id, attempts: ATTEMPTS, backoff: { type: "exponential", delay: 1000 } },
       })));
       await Promise.all(added.map(async (handle, index) => {
-        const job = jobs[index];
-        let outcome: JobOutcome;
+        let result: unknown;
         try {
-          const records = (await handle.waitUntilFinished(events)) as ResultRecord[];
-          outcome = { job, records };
+          result = await handle.waitUntilFinished(events);
         } catch (error) {
-          outcome = { job, error: (error as Error).message };
+          return onOutcome(jobs[index], undefined, (error as Error).message);
         }
-        await onOutcome(outcome);
+        await onOutcome(jobs[index], result);
       }));
     } finally {
       await events.close();
@@ -85,9 +92,9 @@ export class BullMqQueue implements JobQueue {
   }
 }
 
-export interface EvalWorkerOptions {
+export interface EvalWorkerOptions<J extends { expert: ExpertSpec } = EvalJob, R = ResultRecord[]> {
   /** Run a job; results are the job's return value. */
-  execute: (job: EvalJob) => Promise<ResultRecord[]>;
+  execute: (job: J) => Promise<R>;
   /** Local expert definitions that replace a job's by id (paths differ between machines). */
   localExperts?: ExpertSpec[];
   /** Jobs run at once by this worker (default 1). */
@@ -95,7 +102,7 @@ export interface EvalWorkerOptions {
   /** Milliseconds a job's lock lasts without renewal before it counts as stalled (default 30 000). */
   lockDurationMs?: number;
   queueName?: string;
-  onJob?: (job: EvalJob, outcome: "completed" | "failed", detail?: string) => void;
+  onJob?: (job: J, outcome: "completed" | "failed", detail?: string) => void;
   /** A worker-level error (lost Redis connection, a failed lock renewal). BullMQ retries the
    *  connection and keeps the worker going; default: a process warning on stderr. */
   onError?: (error: Error) => void;
@@ -105,21 +112,22 @@ export interface EvalWorker {
   close(): Promise<void>;
 }
 
-export async function startEvalWorker(url: string, options: EvalWorkerOptions): Promise<EvalWorker> {
+/** A worker for evaluation jobs, or (with its own queue name and types) for any job of one expert. */
+export async function startEvalWorker<J extends { expert: ExpertSpec } = EvalJob, R = ResultRecord[]>(url: string, options: EvalWorkerOptions<J, R>): Promise<EvalWorker> {
   const connection = redisConnection(url);
   const local = new Map((options.localExperts ?? []).map((e) => [e.id, e]));
   const lockDuration = options.lockDurationMs ?? 30_000;
   const worker = new Worker(
     options.queueName ?? DEFAULT_QUEUE_NAME,
     async (job: Job) => {
-      const data = job.data as EvalJob;
+      const data = job.data as J;
       const expert = local.get(data.expert.id) ?? data.expert;
       return options.execute({ ...data, expert });
     },
     { connection, concurrency: options.concurrency ?? 1, lockDuration, stalledInterval: lockDuration, maxStalledCount: 3 },
   );
-  worker.on("completed", (job) => options.onJob?.(job.data as EvalJob, "completed"));
-  worker.on("failed", (job, error) => job && options.onJob?.(job.data as EvalJob, "failed", error.message));
+  worker.on("completed", (job) => options.onJob?.(job.data as J, "completed"));
+  worker.on("failed", (job, error) => job && options.onJob?.(job.data as J, "failed", error.message));
   // Reported, not fatal: ioredis reconnects and the worker resumes.
   worker.on("error", options.onError ?? ((error) => process.emitWarning(`cogen worker: ${error.message}`)));
   await worker.waitUntilReady();

@@ -50,6 +50,11 @@ export function ggufExpertsName(layer: number, part: ExpertPart): string {
   return `blk.${layer}.ffn_${part}_exps.weight`;
 }
 
+export function ggufExpertsTensor(name: string): { layer: number; part: ExpertPart } | undefined {
+  const m = /^blk\.(\d+)\.ffn_(gate|up|down)_exps\.weight$/.exec(name);
+  return m ? { layer: Number(m[1]), part: m[2] as ExpertPart } : undefined;
+}
+
 const HF_LAYER = /^model\.layers\.(\d+)\.(.+)$/;
 const GGUF_LAYER = /^blk\.(\d+)\.(.+)$/;
 
@@ -61,6 +66,9 @@ export function hfToGgufName(name: string): string | undefined {
   const part = LAYER_PARTS.find(([hf]) => hf === match[2]);
   return part ? `blk.${match[1]}.${part[1]}` : undefined;
 }
+
+/** Llama 3.1's rope frequency factors: a GGUF tensor computed from config.json's rope_scaling, with no Hugging Face counterpart. */
+export const ROPE_FREQS = "rope_freqs.weight";
 
 export function ggufToHfName(name: string): string | undefined {
   const global = GLOBAL_PARTS.find(([, gguf]) => gguf === name);

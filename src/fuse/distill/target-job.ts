@@ -15,7 +15,8 @@ import { ShardBuilder } from "./shard-builder.js";
 
 export interface TargetJob {
   id: string;
-  source: ExpertSpec;
+  /** The source. */
+  expert: ExpertSpec;
   /** sha256 over the source's definition and its model files. */
   sourceHash: string;
   k: number;
@@ -26,12 +27,13 @@ export interface TargetJob {
   file: string;
 }
 
-export function shardIdentity(job: Pick<TargetJob, "sourceHash" | "k" | "first" | "texts">): string {
-  const hash = createHash("sha256").update(JSON.stringify({ source: job.sourceHash, k: job.k, first: job.first, texts: job.texts.map((t) => t.text) }));
+export function shardIdentity(job: Pick<TargetJob, "expert" | "sourceHash" | "k" | "first" | "texts">): string {
+  const content = { id: job.expert.id, source: job.sourceHash, k: job.k, first: job.first, texts: job.texts.map((t) => t.text) };
+  const hash = createHash("sha256").update(JSON.stringify(content));
   return hash.digest("hex");
 }
 
-export function targetJobId(job: Pick<TargetJob, "sourceHash" | "k" | "first" | "texts">): string {
+export function targetJobId(job: Pick<TargetJob, "expert" | "sourceHash" | "k" | "first" | "texts">): string {
   return `targets-${shardIdentity(job).slice(0, 40)}`;
 }
 
@@ -50,10 +52,10 @@ export function requireSequenceTopK(model: LanguageModel): asserts model is Lang
 /** Score one shard's texts with one source. Any failure fails the whole job (no partial shard). */
 export async function executeTargetJob(job: TargetJob, pool: ModelPool, onText?: () => void): Promise<TopKShard> {
   try {
-    return await pool.use(job.source, async (model) => {
+    return await pool.use(job.expert, async (model) => {
       requireSequenceTopK(model);
-      const limit = contextLimit(model, job.source);
-      const builder = new ShardBuilder({ source: job.source.id, k: job.k, first: job.first, identity: shardIdentity(job) });
+      const limit = contextLimit(model, job.expert);
+      const builder = new ShardBuilder({ source: job.expert.id, k: job.k, first: job.first, identity: shardIdentity(job) });
       for (const [i, item] of job.texts.entries()) {
         const bytes = utf8Length(item.text);
         if (item.skip) {
@@ -65,7 +67,7 @@ export async function executeTargetJob(job: TargetJob, pool: ModelPool, onText?:
             builder.add(await model.sequenceTopK(item.text, job.k), bytes);
           } catch (error) {
             const message = error instanceof Error ? error.message : String(error);
-            throw new BackendError(job.source.id, `text ${job.first + i} (line ${item.line}): ${message}`);
+            throw new BackendError(job.expert.id, `text ${job.first + i} (line ${item.line}): ${message}`);
           }
         }
         onText?.();
@@ -74,6 +76,6 @@ export async function executeTargetJob(job: TargetJob, pool: ModelPool, onText?:
     });
   } catch (error) {
     if (CogenError.isInstance(error) || !(error instanceof Error)) throw error;
-    throw new BackendError(job.source.id, error.message);
+    throw new BackendError(job.expert.id, error.message);
   }
 }

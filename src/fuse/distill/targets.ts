@@ -10,14 +10,15 @@ import { createHash } from "node:crypto";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { writeFileAtomic } from "../../core/atomic.js";
-import { ConfigError, CogenError } from "../../core/errors.js";
+import { ConfigError, CogenError, InputFileError } from "../../core/errors.js";
+import { exists, isFileMissing } from "../../core/files.js";
 import { silentProgress, type Progress } from "../../core/progress.js";
 import type { ExpertSpec } from "../../formats/models-file.js";
 import { decodeTopKShard, encodeTopKShard, type SkipReason, type TopKShard } from "../../formats/topk-shard.js";
 import { ModelPool } from "../../models/pool.js";
 import type { DistillCorpus } from "./corpus.js";
 import { describeSource, MANIFEST_FILE, readTargetsManifest, TARGETS_FORMAT, TARGETS_VERSION, type ShardEntry, type TargetSource, type TargetsManifest } from "./manifest.js";
-import { executeTargetJob, shardIdentity, targetJobId, type TargetJob } from "./target-job.js";
+import { executeTargetJob, requireSequenceTopK, shardIdentity, targetJobId, type TargetJob } from "./target-job.js";
 
 export const DEFAULT_TOP_K = 8;
 export const DEFAULT_TEXTS_PER_SHARD = 256;
@@ -63,8 +64,8 @@ export function inProcessTargetQueue(pool: ModelPool, onText?: () => void): Targ
     async run(jobs, onOutcome) {
       const failed = new Set<string>();
       for (const [i, job] of jobs.entries()) {
-        if (failed.has(job.source.id)) {
-          await onOutcome(job, { error: `not attempted: an earlier job of '${job.source.id}' failed` });
+        if (failed.has(job.expert.id)) {
+          await onOutcome(job, { error: `not attempted: an earlier job of '${job.expert.id}' failed` });
           continue;
         }
         let shard: TopKShard;
@@ -72,13 +73,13 @@ export function inProcessTargetQueue(pool: ModelPool, onText?: () => void): Targ
           shard = await executeTargetJob(job, pool, onText);
         } catch (error) {
           if (!CogenError.isInstance(error)) throw error;
-          failed.add(job.source.id);
+          failed.add(job.expert.id);
           await onOutcome(job, { error: error.message });
           continue;
         }
         await onOutcome(job, { shard });
         // An expert's model is closed after its last job, so sources do not pile up in memory.
-        if (jobs[i + 1]?.source.id !== job.source.id) await pool.evict(job.source);
+        if (jobs[i + 1]?.expert.id !== job.expert.id) await pool.evict(job.expert);
       }
     },
     async close() {},
@@ -89,14 +90,17 @@ async function existingShard(file: string, identity: string): Promise<{ bytes: U
   let bytes: Uint8Array;
   try {
     bytes = await fs.readFile(file);
-  } catch {
-    return undefined;
+  } catch (error) {
+    if (isFileMissing(error)) return undefined;
+    throw error;
   }
   try {
     const shard = decodeTopKShard(bytes, file);
     return shard.identity === identity ? { bytes, shard } : undefined;
-  } catch {
-    return undefined;
+  } catch (error) {
+    // A shard torn by an interrupted run is computed again; any other failure is real.
+    if (InputFileError.isInstance(error)) return undefined;
+    throw error;
   }
 }
 
@@ -121,15 +125,15 @@ export async function distillTargets(options: DistillTargetsOptions): Promise<Di
   for (const [s, spec] of options.sources.entries()) {
     for (let first = 0, index = 0; first < texts.length; first += perShard, index++) {
       const slice = texts.slice(first, first + perShard);
-      const base = { sourceHash: sources[s].hash, k, first, texts: slice };
-      jobs.push({ ...base, id: targetJobId(base), source: spec, file: shardFileName(spec.id, index) });
+      const base = { expert: spec, sourceHash: sources[s].hash, k, first, texts: slice };
+      jobs.push({ ...base, id: targetJobId(base), file: shardFileName(spec.id, index) });
     }
   }
   const entries = new Map<string, ShardEntry>();
   const shardTexts = new Map<string, TopKShard["texts"]>();
   const record = (job: TargetJob, bytes: Uint8Array, shard: TopKShard) => {
     entries.set(job.file, {
-      source: job.source.id, file: job.file, first: job.first, texts: job.texts.length,
+      source: job.expert.id, file: job.file, first: job.first, texts: job.texts.length,
       positions: shard.end.length, bytes: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex"),
     });
     shardTexts.set(job.file, shard.texts);
@@ -145,6 +149,12 @@ export async function distillTargets(options: DistillTargetsOptions): Promise<Di
   const progress = options.progress ?? silentProgress;
   const ownPool = options.queue || options.pool ? undefined : new ModelPool();
   const pool = options.pool ?? ownPool;
+  try {
+    if (pool && !options.queue) await probeSources(pool, [...new Map(pending.map((j) => [j.expert.id, j.expert])).values()], texts, k);
+  } catch (error) {
+    await ownPool?.close();
+    throw error;
+  }
   const queue = options.queue ?? inProcessTargetQueue(pool!, () => progress.tick(1));
   const failures = new Map<string, { source: string; error: string; shards: number }>();
   let written = 0;
@@ -161,9 +171,9 @@ export async function distillTargets(options: DistillTargetsOptions): Promise<Di
         if (options.queue) progress.tick(job.texts.length);
         return;
       }
-      const failure = failures.get(job.source.id) ?? { source: job.source.id, error: outcome.error ?? "failed", shards: 0 };
+      const failure = failures.get(job.expert.id) ?? { source: job.expert.id, error: outcome.error ?? "failed", shards: 0 };
       failure.shards++;
-      failures.set(job.source.id, failure);
+      failures.set(job.expert.id, failure);
       progress.tick(job.texts.length);
     });
   } finally {
@@ -174,7 +184,7 @@ export async function distillTargets(options: DistillTargetsOptions): Promise<Di
   if (failures.size === 0) {
     const skips: TargetsManifest["skips"] = {};
     for (const job of jobs) {
-      const counts = (skips[job.source.id] ??= {});
+      const counts = (skips[job.expert.id] ??= {});
       for (const t of shardTexts.get(job.file)!) if (t.skip) counts[t.skip as SkipReason] = (counts[t.skip as SkipReason] ?? 0) + 1;
     }
     manifest = {
@@ -188,14 +198,35 @@ export async function distillTargets(options: DistillTargetsOptions): Promise<Di
   return { out: options.out, written, reused, failures: [...failures.values()], manifest, seconds: (Date.now() - started) / 1000 };
 }
 
+/**
+ * Every source scores a few words before the run starts, so one that cannot give a
+ * whole-sequence top-K (a composite, a server without prompt log-probabilities) is an error now,
+ * not after hours of the other sources' work. Sources after the first are closed again.
+ */
+async function probeSources(pool: ModelPool, specs: readonly ExpertSpec[], texts: DistillCorpus["texts"], k: number): Promise<void> {
+  const sample = texts.find((t) => !t.skip);
+  if (!sample) return;
+  const probe = [...sample.text].slice(0, 16).join("");
+  const problems: string[] = [];
+  for (const [i, spec] of specs.entries()) {
+    try {
+      await pool.use(spec, async (model) => {
+        requireSequenceTopK(model);
+        await model.sequenceTopK(probe, k);
+      });
+    } catch (error) {
+      if (!CogenError.isInstance(error)) throw error;
+      problems.push(`source '${spec.id}' cannot give targets: ${error.message}`);
+    }
+    if (i > 0) await pool.evict(spec);
+  }
+  if (problems.length > 0) throw new ConfigError(problems, "distill targets");
+}
+
 /** A folder holding a finished run of other work is refused rather than silently mixed. */
 async function checkEarlierRun(out: string, corpusHash: string, k: number, perShard: number, sources: TargetSource[]): Promise<void> {
   let earlier: TargetsManifest;
-  try {
-    await fs.access(path.join(out, MANIFEST_FILE));
-  } catch {
-    return;
-  }
+  if (!(await exists(path.join(out, MANIFEST_FILE)))) return;
   try {
     earlier = await readTargetsManifest(out);
   } catch (error) {

@@ -118,7 +118,11 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
   if (!base) throw new ConfigError([`${zoo}: no base of family ${plan.pivotFamily} to use as the pivot`]);
   const pivotDir = path.join(zoo, base.files.hf);
   const experts = manifest.models.filter((m) => m.role === "expert");
-  const previous = await readZooPivotsManifest(out).catch(() => undefined);
+  // An unreadable earlier manifest means nothing is reused: every pivot is trained again.
+  const previous = await readZooPivotsManifest(out).catch((error: unknown) => {
+    if (InputFileError.isInstance(error)) return undefined;
+    throw error;
+  });
 
   log(`pivots: data (seed ${manifest.data.seed}), ${experts.length} teachers`);
   const lines = await trainingLines(manifest);

@@ -296,7 +296,8 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
         if (piece) yield { type: "text", text: piece };
         if (stop.done) reason = "stop";
       }
-      yield { type: "finish", reason, tokens: generated.length, promptTokens: tokens.length };
+      // The prompt's own tokens as `tokenize` counts them (no BOS), of those the model saw.
+      yield { type: "finish", reason, tokens: generated.length, promptTokens: Math.min(model.tokenize(prompt, false).length, tokens.length) };
     } finally {
       release();
     }

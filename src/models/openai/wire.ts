@@ -77,6 +77,16 @@ export function echoLogLikelihood(response: unknown, context: string, continuati
 }
 
 /**
+ * OpenAI (and cogen's gateway) show a token holding part of a UTF-8 character as `bytes:\xNN…`;
+ * as a TokenLogprob's text that is the partial sequence rendered with U+FFFD.
+ */
+export function fromBytesForm(text: string): string {
+  const match = /^bytes:((?:\\x[0-9a-fA-F]{2})+)$/.exec(text);
+  if (!match) return text;
+  return Buffer.from(match[1].split("\\x").filter(Boolean).map((h) => parseInt(h, 16))).toString("utf8");
+}
+
+/**
  * Where an echoed prompt's tokens are: how many of the response's tokens are the prompt's (the
  * server's own count when it reports usage, else those that start before the prompt's end), and
  * the shift of its text offsets when a server renders special tokens (BOS as "<s>") into them.
@@ -131,11 +141,11 @@ export function echoSequenceTopK(response: unknown, text: string, k: number, bac
     if ((value === null || value === undefined) !== (top === null || top === undefined)) throw new BackendError(backend, noTopK);
     result.push({
       token: null,
-      text: lp.tokens[i],
+      text: fromBytesForm(lp.tokens[i]),
       start: clamp(offsets[i]),
       end: clamp(Math.min(endCp, chars.length + shift)),
       logprob: value ?? Number.NaN,
-      top: top ? Object.entries(top).map(([t, l]) => ({ token: null, text: t, logprob: l })).sort((a, b) => b.logprob - a.logprob).slice(0, k) : [],
+      top: top ? Object.entries(top).map(([t, l]) => ({ token: null, text: fromBytesForm(t), logprob: l })).sort((a, b) => b.logprob - a.logprob).slice(0, k) : [],
     });
   }
   return result;
@@ -148,7 +158,7 @@ export function topLogprobs(response: unknown, topK: number, backend: string): T
   const top = lp?.top_logprobs?.[0];
   if (!top) throw new BackendError(backend, "the server returned no top log-probabilities");
   return Object.entries(top)
-    .map(([text, logprob]) => ({ token: null, text, logprob }))
+    .map(([text, logprob]) => ({ token: null, text: fromBytesForm(text), logprob }))
     .sort((a, b) => b.logprob - a.logprob)
     .slice(0, topK);
 }

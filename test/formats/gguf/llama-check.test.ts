@@ -43,6 +43,24 @@ describe("llama.cpp loadability check", () => {
     expect(await problemsOf(perLayer)).toEqual([]);
   });
 
+  it("checks mixture-of-experts keys and asks for the router and stacked expert tensors", async () => {
+    const moe = await problemsOf(edit((m) => {
+      m.metadata.set("llama.expert_count", ggufValue.u32(2));
+      m.metadata.set("llama.expert_used_count", ggufValue.u32(0));
+    }));
+    expect(moe).toContain("'llama.expert_used_count' must be at least 1 when 'llama.expert_count' is 2");
+    expect(moe).toContain("missing tensor 'blk.0.ffn_gate_inp.weight'");
+    expect(moe).toContain("missing tensor 'blk.1.ffn_down_exps.weight'");
+    const tooMany = await problemsOf(edit((m) => {
+      m.metadata.set("llama.expert_count", ggufValue.u32(300));
+      m.metadata.set("llama.expert_used_count", ggufValue.u32(400));
+    }));
+    expect(tooMany).toContain("'llama.expert_count' is 300; llama.cpp allows at most 256 experts");
+    expect(tooMany).toContain("'llama.expert_used_count' (400) is larger than 'llama.expert_count' (300)");
+    const usedAlone = await problemsOf(edit((m) => m.metadata.set("llama.expert_used_count", ggufValue.u32(2))));
+    expect(usedAlone).toContain("'llama.expert_used_count' (2) is larger than 'llama.expert_count' (0)");
+  });
+
   it("reports each missing hyperparameter key", async () => {
     for (const key of ["llama.context_length", "llama.embedding_length", "llama.feed_forward_length",
       "llama.attention.head_count", "llama.attention.layer_norm_rms_epsilon", "tokenizer.ggml.model", "tokenizer.ggml.tokens"]) {

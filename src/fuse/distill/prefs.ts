@@ -1,0 +1,128 @@
+/**
+ * `distillPrefs`: InfiFPO records from preference pairs. Every source (and the pivot, when given,
+ * for clipping) scores each pair's chosen and rejected response after the prompt in its own
+ * tokenisation; infifpo.ts fuses the reference. One JSON object per pair, written atomically:
+ *
+ *   {"prompt", "chosen", "rejected",
+ *    "reference": {"chosen", "rejected"},            fused, nats per token (what the trainer reads)
+ *    "sources": [{"id", "weight", "chosen", "rejected", "chosen_tokens", "rejected_tokens"}],
+ *    "pivot": {"chosen", "rejected"},                 when given
+ *    "fusion": "max-margin" | "weighted"}
+ *
+ * A TRL DPOTrainer user takes prompt/chosen/rejected as they are and precomputed reference
+ * log-probabilities ref_chosen_logps = reference.chosen × (pivot tokens of chosen), likewise for
+ * rejected (TRL sums per-token log-probabilities; InfiFPO's are per-token means).
+ */
+import { promises as fs } from "node:fs";
+import { writeFileAtomic } from "../../core/atomic.js";
+import { BackendError, ConfigError, InputFileError } from "../../core/errors.js";
+import type { LanguageModel } from "../../core/language-model.js";
+import { silentProgress, type Progress } from "../../core/progress.js";
+import { forEachJsonlObject } from "../../formats/jsonl.js";
+import type { ExpertSpec } from "../../formats/models-file.js";
+import { ModelPool } from "../../models/pool.js";
+import { fuseReference, type FpoFusion, type SourcePreferenceScore } from "./infifpo.js";
+
+export interface PreferencePair {
+  prompt: string;
+  chosen: string;
+  rejected: string;
+}
+
+export interface InfiFpoRecord extends PreferencePair {
+  reference: { chosen: number; rejected: number };
+  sources: { id: string; weight: number; chosen: number; rejected: number; chosen_tokens: number; rejected_tokens: number }[];
+  pivot?: { chosen: number; rejected: number };
+  fusion: FpoFusion;
+}
+
+export async function readPreferencePairs(file: string): Promise<PreferencePair[]> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, "utf8");
+  } catch (error) {
+    throw new InputFileError(file, `cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  const pairs: PreferencePair[] = [];
+  forEachJsonlObject(text, file, "with string fields prompt, chosen and rejected", (r, line) => {
+    for (const field of ["prompt", "chosen", "rejected"] as const) {
+      if (typeof r[field] !== "string") throw new InputFileError(file, `field '${field}' must be a string`, line);
+    }
+    for (const field of ["chosen", "rejected"] as const) if ((r[field] as string).length === 0) throw new InputFileError(file, `field '${field}' is empty`, line);
+    if (r.chosen === r.rejected) throw new InputFileError(file, "chosen and rejected are the same text", line);
+    pairs.push({ prompt: r.prompt as string, chosen: r.chosen as string, rejected: r.rejected as string });
+  });
+  if (pairs.length === 0) throw new InputFileError(file, "holds no preference pairs");
+  return pairs;
+}
+
+export interface DistillPrefsOptions {
+  sources: ExpertSpec[];
+  pairs: PreferencePair[];
+  out: string;
+  /** The model being trained, for probability clipping. */
+  pivot?: ExpertSpec;
+  fusion?: FpoFusion;
+  /** "weighted" fusion: per-source weights (default equal). */
+  weights?: number[];
+  pool?: ModelPool;
+  progress?: Progress;
+}
+
+/** Mean log-probability per token of `response` after `prompt`, and the token count. */
+async function normalised(model: LanguageModel, prompt: string, response: string): Promise<{ value: number; tokens: number }> {
+  const scored = await model.logLikelihood(prompt, response);
+  if (scored.tokens === 0) throw new BackendError(model.id, `the response ${JSON.stringify(response.slice(0, 40))} has no tokens of its own after the prompt`);
+  return { value: scored.logprob / scored.tokens, tokens: scored.tokens };
+}
+
+export async function distillPrefs(options: DistillPrefsOptions): Promise<{ out: string; records: InfiFpoRecord[]; seconds: number }> {
+  const started = Date.now();
+  const fusion = options.fusion ?? "max-margin";
+  const problems: string[] = [];
+  if (options.sources.length === 0) problems.push("no sources");
+  if (options.weights && options.weights.length !== options.sources.length) problems.push(`--weights gives ${options.weights.length} numbers for ${options.sources.length} sources`);
+  if (options.weights && fusion !== "weighted") problems.push("weights apply to 'weighted' fusion only");
+  if (problems.length > 0) throw new ConfigError(problems, "distill prefs");
+  const ownPool = options.pool ? undefined : new ModelPool();
+  const pool = options.pool ?? ownPool!;
+  const progress = options.progress ?? silentProgress;
+  const models = [...options.sources, ...(options.pivot ? [options.pivot] : [])];
+  const scores: { chosen: { value: number; tokens: number }; rejected: { value: number; tokens: number } }[][] = [];
+  progress.start("prefs", models.length * options.pairs.length, "pairs");
+  try {
+    // One model at a time over every pair, so only one is loaded at once.
+    for (const spec of models) {
+      const column = await pool.use(spec, async (model) => {
+        const out = [];
+        for (const pair of options.pairs) {
+          out.push({ chosen: await normalised(model, pair.prompt, pair.chosen), rejected: await normalised(model, pair.prompt, pair.rejected) });
+          progress.tick(1);
+        }
+        return out;
+      });
+      await pool.evict(spec);
+      scores.push(column);
+    }
+  } finally {
+    await ownPool?.close();
+  }
+  const records = options.pairs.map((pair, p): InfiFpoRecord => {
+    const perSource: SourcePreferenceScore[] = options.sources.map((s, i) => ({
+      id: s.id, chosen: scores[i][p].chosen.value, rejected: scores[i][p].rejected.value,
+      chosenTokens: scores[i][p].chosen.tokens, rejectedTokens: scores[i][p].rejected.tokens,
+    }));
+    const pivot = options.pivot ? { chosen: scores[models.length - 1][p].chosen.value, rejected: scores[models.length - 1][p].rejected.value } : undefined;
+    const fused = fuseReference(perSource, { fusion, pivot, weights: options.weights });
+    return {
+      ...pair,
+      reference: fused.reference,
+      sources: perSource.map((s, i) => ({ id: s.id, weight: fused.weights[i], chosen: s.chosen, rejected: s.rejected, chosen_tokens: s.chosenTokens, rejected_tokens: s.rejectedTokens })),
+      ...(pivot ? { pivot } : {}),
+      fusion,
+    };
+  });
+  await writeFileAtomic(options.out, records.map((r) => JSON.stringify(r)).join("\n") + "\n");
+  progress.done(`${records.length} records`);
+  return { out: options.out, records, seconds: (Date.now() - started) / 1000 };
+}
