@@ -79,9 +79,16 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
   /** What an empty context starts from: BOS, or end-of-text for models without BOS (as lm-eval does). */
   const documentStart: Token[] = prefix.length > 0 ? prefix : [model.tokens.bos ?? model.tokens.eos].filter((t): t is Token => t !== null);
 
+  // The last context's tokens: a candidate-scoring caller asks about one context many times.
+  let lastText: string | undefined;
+  let lastTokens: readonly Token[] = [];
   const tokensOf = (text: string): Token[] => {
-    const tokens = [...prefix, ...model.tokenize(text, false)];
-    return tokens.length > 0 ? tokens : [...documentStart];
+    if (text !== lastText) {
+      const tokens = [...prefix, ...model.tokenize(text, false)];
+      lastTokens = tokens.length > 0 ? tokens : [...documentStart];
+      lastText = text;
+    }
+    return [...lastTokens];
   };
   const pieces = new Map<Token, string>();
   const pieceOf = (token: Token): string => {
