@@ -60,9 +60,13 @@ export class OpenAIHttp {
     const release = await this.limiter.acquire();
     try {
       const response = await this.send(path, body, signal);
+      // After [DONE] the body is read to its end (usually nothing is left), so the connection
+      // goes back to the pool instead of being closed.
+      let finished = false;
       for await (const data of sseData(response.body)) {
-        if (data.trim() === "[DONE]") return;
-        yield data;
+        if (finished) continue;
+        if (data.trim() === "[DONE]") finished = true;
+        else yield data;
       }
     } finally {
       release();
