@@ -14,7 +14,10 @@ export const HF_CONFIG_KEY = "cogen.hf.config_json";
 export const HF_TOKENIZER_KEY = "tokenizer.huggingface.json";
 
 /** llama.cpp's `general.file_type` codes for the types cogen writes. */
-export const FILE_TYPE = { F32: 0, F16: 1, Q8_0: 7, BF16: 32 } as const;
+export const FILE_TYPE = {
+  F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q8_0: 7, Q5_0: 8, Q5_1: 9,
+  Q4_K_S: 14, Q4_K_M: 15, Q5_K_S: 16, Q5_K_M: 17, Q6_K: 18, BF16: 32,
+} as const;
 
 export function modelMetadata(config: LlamaConfig, name: string, fileType: keyof typeof FILE_TYPE): [string, GgufValue][] {
   const arch = GGUF_ARCHITECTURE[config.architecture];
@@ -41,7 +44,7 @@ export function modelMetadata(config: LlamaConfig, name: string, fileType: keyof
     entries.push([`${arch}.expert_count`, ggufValue.u32(config.moe.experts)]);
     entries.push([`${arch}.expert_used_count`, ggufValue.u32(config.moe.expertsPerToken)]);
   }
-  if (fileType === "Q8_0") entries.push(["general.quantization_version", ggufValue.u32(2)]);
+  if (!["F32", "F16", "BF16"].includes(fileType)) entries.push(["general.quantization_version", ggufValue.u32(2)]);
   entries.push([HF_CONFIG_KEY, ggufValue.string(JSON.stringify(config.raw))]);
   return entries;
 }

@@ -13,11 +13,19 @@ import { checkLlamaCppRequirements } from "../gguf/llama-check.js";
 import type { GgufTensorPlan } from "../gguf/encode-header.js";
 import { modelMetadata, vocabMetadata, FILE_TYPE } from "./gguf-metadata.js";
 import { transcodeRows } from "./transcode.js";
+import { QUANT_FILE_TYPES, quantRecipe, type QuantFileType } from "../gguf/quant-recipe.js";
 
-export type ConvertDType = "f32" | "f16" | "bf16" | "q8_0";
+/** Plain types, or a llama.cpp file type whose matrices get llama-quantize's mix (quant-recipe.ts). */
+export type ConvertDType =
+  | "f32" | "f16" | "bf16" | "q8_0" | "q4_0" | "q4_1" | "q5_0" | "q5_1"
+  | "q4_k_s" | "q4_k_m" | "q5_k_s" | "q5_k_m" | "q6_k";
+
+const CONVERT_DTYPES: readonly ConvertDType[] = [
+  "f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k_s", "q4_k_m", "q5_k_s", "q5_k_m", "q6_k",
+];
 
 export interface HfToGgufOptions {
-  /** Type of the matrices. Default: the source's own type (F32, F16 or BF16). */
+  /** Type of the matrices (a K-quant file type mixes types as llama-quantize does). Default: the source's own type (F32, F16 or BF16). */
   dtype?: ConvertDType;
   /** `general.name`; default: the folder's name. */
   name?: string;
@@ -65,6 +73,10 @@ export async function convertHfToGguf(srcDir: string, dstFile: string, options: 
       const source = group.experts[0];
       plan.push({ name: group.name, shape: [group.experts.length, ...source.shape], dtype: tensorType(source, targetType), source, experts: group.experts });
     }
+    if (targetType in QUANT_FILE_TYPES) {
+      const types = quantRecipe(plan, targetType as QuantFileType, config.moe?.experts ?? 0);
+      plan.forEach((entry, i) => (entry.dtype = types[i]));
+    }
     // Padded vocabularies (embedding rows beyond the tokenizer) get placeholder tokens, as llama.cpp's converter does.
     const embedding = sources.find((t) => t.name === "model.embed_tokens.weight");
     const rows = embedding?.shape[0] ?? config.vocabSize;
@@ -108,9 +120,8 @@ export async function convertHfToGguf(srcDir: string, dstFile: string, options: 
 
 function chooseFileType(dtype: ConvertDType | undefined, sources: TensorInfo[]): keyof typeof FILE_TYPE {
   if (dtype) {
-    const chosen = ({ f32: "F32", f16: "F16", bf16: "BF16", q8_0: "Q8_0" } as const)[dtype];
-    if (!chosen) throw new ConfigError([`--dtype must be one of f32, f16, bf16, q8_0 (got "${dtype}")`]);
-    return chosen;
+    if (!CONVERT_DTYPES.includes(dtype)) throw new ConfigError([`--dtype must be one of ${CONVERT_DTYPES.join(", ")} (got "${dtype}")`]);
+    return dtype.toUpperCase() as keyof typeof FILE_TYPE;
   }
   const matrix = sources.find((t) => t.shape.length === 2);
   return matrix?.dtype === "F16" ? "F16" : matrix?.dtype === "BF16" ? "BF16" : "F32";
@@ -159,12 +170,11 @@ async function stackExperts(experts: TensorInfo[], dtype: DType, read: (name: st
 
 /**
  * Norms, biases and a mixture's router stay F32 (llama.cpp's converter keeps the router exact);
- * matrices take the target type (Q8_0 needs rows of 32).
+ * matrices take the target type, or F32 where it is a quantized file type (quantRecipe decides).
  */
 function tensorType(source: TensorInfo, target: keyof typeof FILE_TYPE): DType {
   if (source.shape.length < 2 || source.name.endsWith(".block_sparse_moe.gate.weight")) return "F32";
-  if (target === "Q8_0" && source.shape[source.shape.length - 1] % 32 !== 0) return "F16";
-  return target;
+  return target in QUANT_FILE_TYPES ? "F32" : (target as DType);
 }
 
 /** A GGUF that llama.cpp would refuse (or abort on) must never be left behind as if complete. */
