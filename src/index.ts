@@ -167,10 +167,15 @@ export type { ZooEvalOptions, ZooEvalReport, ZooEvalCell } from "./eval/zoo-eval
 export { evaluateZoo, readZooExperts } from "./eval/zoo-eval.js";
 export { ggufParity, loraParity, klDivergence } from "./models/llamacpp/parity.js";
 // Hugging Face folders, conversion and inspection.
-export type { LlamaArchitecture, LlamaConfig } from "./formats/hf/config.js";
+export type { LlamaArchitecture, LlamaConfig, RopeScaling } from "./formats/hf/config.js";
 export { parseLlamaConfig, readLlamaConfig, llamaConfigToJson, GGUF_ARCHITECTURE } from "./formats/hf/config.js";
 export type { GgufVocab, GgufTokenizerModel } from "./formats/hf/tokenizer.js";
 export { vocabFromTokenizerJson, tokenizerJsonFromVocab, readVocab } from "./formats/hf/tokenizer.js";
+export type { PreTokenizerFamily } from "./formats/hf/pre-tokenizer.js";
+export { PRE_TOKENIZER_FAMILIES, preTokenizerSteps, familyOfSteps, preTokenizerJson } from "./formats/hf/pre-tokenizer.js";
+export { CHECK_TEXT, checkTextHash } from "./formats/hf/check-text.js";
+export type { RotaryFrequencies } from "./formats/hf/rope.js";
+export { rotaryFrequencies, llama3RopeFactors } from "./formats/hf/rope.js";
 export { vocabTokenBytes } from "./formats/hf/token-bytes.js";
 export { hfToGgufName, ggufToHfName, interleaveRotaryRows, deinterleaveRotaryRows } from "./formats/hf/llama-tensors.js";
 export type { ConvertDType, HfToGgufOptions } from "./formats/convert/hf-to-gguf.js";
