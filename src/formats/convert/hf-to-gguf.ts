@@ -1,6 +1,7 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { ConfigError, InputFileError } from "../../core/errors.js";
+import { didYouMean } from "../../core/suggest.js";
 import { silentProgress, type Progress } from "../../core/progress.js";
 import type { DType, TensorInfo } from "../../core/tensor.js";
 import { llama3RopeFactors } from "../hf/rope.js";
@@ -134,7 +135,10 @@ export async function convertHfToGguf(srcDir: string, dstFile: string, options: 
 
 function chooseFileType(dtype: ConvertDType | undefined, sources: TensorInfo[]): keyof typeof FILE_TYPE {
   if (dtype) {
-    if (!CONVERT_DTYPES.includes(dtype)) throw new ConfigError([`--dtype must be one of ${CONVERT_DTYPES.join(", ")} (got "${dtype}")`]);
+    // llama-quantize spells the types in capitals (Q4_K_M); either spelling is accepted.
+    if (!CONVERT_DTYPES.includes(dtype.toLowerCase() as ConvertDType)) {
+      throw new ConfigError([`--dtype must be one of ${CONVERT_DTYPES.join(", ")} (got "${dtype}")${didYouMean(dtype.toLowerCase(), CONVERT_DTYPES)}`]);
+    }
     return dtype.toUpperCase() as keyof typeof FILE_TYPE;
   }
   const matrix = sources.find((t) => t.shape.length === 2);
