@@ -7,14 +7,16 @@ import { parseFlags, parseSize } from "./args.js";
 import { printJson } from "./output.js";
 import { isFileMissing } from "../core/files.js";
 
-const HELP = `usage: cogen convert SRC DST [--dtype f32|f16|bf16|q8_0] [--out-shard-size SIZE] [--json]
+const HELP = `usage: cogen convert SRC DST [--dtype TYPE] [--out-shard-size SIZE] [--json]
 
 Convert a llama-family Hugging Face folder (Llama, Mistral, Qwen2) to a GGUF file that llama.cpp
 runs, or a GGUF file back to a Hugging Face folder. The direction follows SRC: a folder becomes
 a GGUF file, a GGUF file becomes a folder.
 
-  --dtype           type of the weight matrices (default: the source's own type; a quantized
-                    GGUF becomes f32). q8_0 is for GGUF output only.
+  --dtype           type of the weight matrices: f32, f16, bf16 (default: the source's own
+                    type; a quantized GGUF becomes f32), or for GGUF output a llama.cpp file
+                    type: q8_0, q4_0, q4_1, q5_0, q5_1, q6_k, q4_k_s, q4_k_m, q5_k_s, q5_k_m
+                    (llama-quantize's per-tensor mix, byte for byte)
   --out-shard-size  largest safetensors shard when writing a folder (e.g. 5B, 2GiB)
   --json            print a summary as JSON`;
 

@@ -42,14 +42,14 @@ export async function run(argv: string[]): Promise<number> {
 export function renderTable(report: MainJobReport): string {
   const f = (x: number | undefined, d = 3) => (x === undefined ? "–" : x.toFixed(d));
   const rows = [...report.rows, report.oracle].map((r) => [
-    (report.unified.includes(r.model) ? "* " : "  ") + r.model,
+    (report.unified.includes(r.model) ? "* " : report.distilled.includes(r.model) ? "~ " : "  ") + r.model,
     ...report.domains.map((d) => `${f(r.domains[d]?.bpb, 2)} / ${f(r.domains[d]?.acc, 2)}`),
     f(r.macroBpb),
     `${f(r.macroAcc)} ± ${f(r.macroAccSe)}`,
   ]);
   const lines = [
     "",
-    "Held-out test items: bits per byte / multiple-choice accuracy per domain (* = unified model).",
+    `Held-out test items: bits per byte / multiple-choice accuracy per domain (* = unified model${report.distilled.length ? "; ~ = distilled pivot or centralised model, one checkpoint" : ""}).`,
     formatTable(["model", ...report.domains, "macro bpb", "macro acc"], rows, ["l", ...report.domains.map(() => "r" as const), "r", "r"]),
     "",
     "Goals:",
@@ -57,6 +57,7 @@ export function renderTable(report: MainJobReport): string {
     "",
     `Router picked the request's domain for ${(report.routing.accuracy * 100).toFixed(0)}% of test items (mean confidence ${report.routing.meanConfidence.toFixed(2)}).`,
     `Most suspicious dev items: ${report.suspicious.map((s) => `${s.item} (${s.flags.join(", ")})`).join("; ") || "none"}.`,
+    ...moeLines(report),
     "",
     `Report: ${report.files.report}`,
     `Serve the unified models:  npx cogen serve --config ${report.files.serveConfig}`,
@@ -64,4 +65,19 @@ export function renderTable(report: MainJobReport): string {
     `Done in ${report.seconds.toFixed(0)} s.`,
   ];
   return lines.join("\n");
+}
+
+/** Gate quality of the mixtures of experts: held-out tokens routed top-1 to the domain's own expert. */
+function moeLines(report: MainJobReport): string[] {
+  if (!report.moe) return [];
+  const entries = Object.entries(report.moe.gateQuality);
+  const domains = report.moe.experts;
+  const rows = entries.map(([model, q]) => [model, ...domains.map((d) => q.domains[d]?.share.toFixed(2) ?? "–"), q.macroShare.toFixed(3)]);
+  const training = report.moe.checkpoints.filter((c) => c.training).map((c) => `${c.id} ${c.training!.steps} steps at ${c.training!.stepsPerSecond.toFixed(2)} steps/s`);
+  return [
+    "",
+    `MoE gate quality: share of held-out tokens routed top-1 to the domain's own expert (chance ${(1 / domains.length).toFixed(3)}).`,
+    formatTable(["model", ...domains, "macro"], rows, ["l", ...domains.map(() => "r" as const), "r"]),
+    ...(training.length ? [`Gate training (zoo build): ${training.join("; ")}.`] : []),
+  ];
 }

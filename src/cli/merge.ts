@@ -2,7 +2,9 @@ import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { ConfigError, InputFileError } from "../core/errors.js";
 import { streamProgress } from "../core/progress.js";
-import { runMerge } from "../merge/engine.js";
+import { runMerge, type MergeReport } from "../merge/engine.js";
+import { runMultiMerge, UNNAMED_MERGE } from "../merge/multi.js";
+import { isMultiMergeConfig } from "../formats/mergekit-config.js";
 import { methodNames } from "../merge/methods/registry.js";
 import { parseFlags, parseSize } from "./args.js";
 import { formatBytes, printJson } from "./output.js";
@@ -13,6 +15,10 @@ const HELP = `usage: cogen merge CONFIG.yml OUT_DIR [--seed N] [--out-shard-size
 Merge models that share an architecture, from a mergekit YAML config (mergekit-yaml compatible).
 Models are local Hugging Face folders, GGUF files, or PATH+LORA_PATH (adapter merged in first);
 relative paths resolve against the current directory. OUT_DIR appears complete or not at all.
+
+A mergekit-multi file (several merges separated by '---', each with a 'name'; later merges use
+an earlier one's name as a model) runs every merge in dependency order into OUT_DIR/<name>; the
+unnamed merge (at most one) goes to OUT_DIR/${UNNAMED_MERGE} and is the result, else the last one is.
 
 Methods: ${methodNames().join(", ")}
 
@@ -49,22 +55,38 @@ export async function run(argv: string[]): Promise<number> {
   const text = await fs.readFile(configFile, "utf8").catch((e: Error) => {
     throw new InputFileError(configFile, `cannot read: ${e.message}`);
   });
-  const report = await runMerge({
+  const options = {
     config: text, configName: configFile, baseDir: process.cwd(), outDir: path.resolve(outDir),
     ...(seed !== undefined ? { seed } : {}), ...(threads !== undefined ? { threads } : {}),
     ...(maxShardBytes !== undefined ? { maxShardBytes } : {}),
     outFormat: format as "hf" | "gguf", dryRun: Boolean(values["dry-run"]),
     ...(values.json ? {} : { progress: streamProgress() }),
-  });
+  };
+  if (isMultiMergeConfig(text, configFile)) {
+    const multi = await runMultiMerge(options);
+    if (values.json) {
+      printJson(multi);
+      return 0;
+    }
+    for (const w of multi.warnings) console.error(`warning: ${w}`);
+    for (const m of multi.merges) printReport(m.report, m.outDir);
+    console.log(`result: ${multi.result}`);
+    return 0;
+  }
+  const report = await runMerge(options);
   if (values.json) {
     printJson(report);
     return 0;
   }
+  printReport(report, outDir);
+  return 0;
+}
+
+function printReport(report: MergeReport, outDir: string): void {
   for (const w of report.warnings) console.error(`warning: ${w}`);
   if (report.dryRun) console.log(`ok: ${report.method}, ${report.tensors} tensors, ${report.layers} layers, ${formatBytes(report.outputBytes)} to write (dry run, nothing written)`);
   else {
     const mbps = report.inputBytesRead / 1e6 / Math.max(report.seconds, 1e-9);
     console.log(`merged (${report.method}) ${report.tensors} tensors, ${report.layers} layers → ${outDir} (${formatBytes(report.outputBytes)}) in ${report.seconds.toFixed(1)}s, ${mbps.toFixed(0)} MB/s of input`);
   }
-  return 0;
 }

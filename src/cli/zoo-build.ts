@@ -2,10 +2,12 @@
  * `cogen zoo build` and `cogen zoo eval`: train the embedded zoo of tiny domain experts, and
  * evaluate every zoo model × domain with llama.cpp. Thin: flags → src/zoo/build → a table.
  */
+import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { ConfigError } from "../core/errors.js";
 import { streamProgress } from "../core/progress.js";
+import { buildZooPivots, zooPivotsPlan, ZOO_PIVOTS_DIR } from "../fuse/distill/zoo-pivots.js";
 import { buildZoo } from "../zoo/build/build.js";
 import { DEFAULT_EVAL_KINDS, evaluateZoo, type ZooEvalReport } from "../eval/zoo-eval.js";
 import { DEFAULT_ZOO_DIR } from "../zoo/build/manifest.js";
@@ -17,14 +19,16 @@ import { formatTable, printJson } from "./output.js";
 const BUILD_HELP = `usage: cogen zoo build [--out DIR] [--quick] [--fresh] [--json]
 
 Train and export the zoo: per family a BPE tokenizer and a base trained on all eight domains,
-LoRA experts adapted from the base (one domain each) and an equal-compute control, exported as
+LoRA experts adapted from the base (one domain each), an equal-compute control, a centralised
+model (the experts' total compute spent on the mixture) and, under pivots/, pivots distilled from
+the experts (all of them, family B alone, after FPO) with their CLM control, exported as
 Hugging Face folders, GGUF files, PEFT adapters and llama.cpp LoRA adapters; then check every
 GGUF against cogen's TypeScript forward pass in llama.cpp. Deterministic: training length is in
 steps and every seed is fixed. Training runs in two child processes (one per core).
 
   --out DIR   output folder (default ${DEFAULT_ZOO_DIR}; with --quick required)
   --quick     a tiny build (about a minute) for tests and smoke checks
-  --fresh     retrain everything (default: keep models of an earlier build of the same plan)
+  --fresh     retrain everything (default: keep every model an earlier build trained the same way)
   --json      print the manifest as JSON`;
 
 export async function runBuild(argv: string[]): Promise<number> {
@@ -41,9 +45,13 @@ export async function runBuild(argv: string[]): Promise<number> {
   const out = values.out ?? DEFAULT_ZOO_DIR;
   const started = Date.now();
   const log = (line: string) => console.error(`[zoo build ${Math.round((Date.now() - started) / 1000)}s] ${line}`);
-  const manifest = await buildZoo({ out, plan: zooPlan(values.quick ? "quick" : "full"), resume: !values.fresh, log });
+  const kind = values.quick ? "quick" : "full";
+  const manifest = await buildZoo({ out, plan: zooPlan(kind), resume: !values.fresh, log });
+  // Then the pivots distilled from the experts (fuse: distillation); kept when their jobs are unchanged.
+  if (values.fresh) await fs.rm(path.join(out, ZOO_PIVOTS_DIR), { recursive: true, force: true });
+  const pivots = await buildZooPivots({ zoo: out, plan: zooPivotsPlan(kind), log, progress: values.json ? undefined : streamProgress() });
   if (values.json) {
-    printJson(manifest);
+    printJson({ ...manifest, pivots });
     return 0;
   }
   const rows = manifest.models.map((m) => [
@@ -62,7 +70,12 @@ export async function runBuild(argv: string[]): Promise<number> {
       ["l", "l", "r", "r", "r", "r", "l", "l"],
     ));
   }
-  console.log(`\nwrote ${out} (${manifest.models.length} models in ${manifest.buildSeconds} s; manifest.json, models.yaml, items/)`);
+  console.log("\ndistilled pivots (base-a + LoRA; targets from the experts' own forward passes):");
+  console.log(formatTable(["model", "objective", "λ", "teachers", "steps", "seconds", "loss", "KL gguf", "KL lora"], pivots.models.map((m) => [
+    m.id, m.objective, m.lambda, m.teachers.length, m.steps, m.trainSeconds, m.finalLoss.toFixed(3),
+    m.parity ? m.parity.maxKl.toExponential(1) : "-", m.parity?.loraMaxKl != null ? m.parity.loraMaxKl.toExponential(1) : "-",
+  ]), ["l", "l", "r", "r", "r", "r", "r", "r", "r"]));
+  console.log(`\nwrote ${out} (${manifest.models.length} models in ${manifest.buildSeconds} s, ${pivots.models.length} pivots; manifest.json, models.yaml, items/, ${ZOO_PIVOTS_DIR}/)`);
   return 0;
 }
 

@@ -7,7 +7,8 @@ export type DType =
   | "F64" | "F32" | "F16" | "BF16"
   | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL"
   | "F8_E4M3" | "F8_E5M2"
-  | "Q8_0" | "Q4_0" | "Q4_K" | "Q5_K" | "Q6_K";
+  | "Q8_0" | "Q4_0" | "Q4_K" | "Q5_K" | "Q6_K"
+  | "Q4_1" | "Q5_0" | "Q5_1" | "Q2_K" | "Q3_K" | "IQ4_NL" | "IQ4_XS";
 
 export interface TensorInfo {
   name: string;

@@ -16,7 +16,11 @@ import { relativeScores } from "../rank/relative-scores.js";
 import type { Ranking } from "../rank/ranking.js";
 import { suspiciousItems } from "../rank/item-quality.js";
 import { abilitiesOf } from "../serve/policies.js";
+import { distillGoals } from "./distill-goals.js";
 import { evaluateModels } from "./evaluate-models.js";
+import { generationSpeed, moeGateQuality, moeGoals, openDemoMoe, type GenerationSpeed } from "./moe.js";
+import type { GateQuality } from "../fuse/moe/gate-quality.js";
+import type { ZooMoeCheckpoint } from "../fuse/moe/zoo-moe.js";
 import { splitDemoItems } from "./items.js";
 import { oracleRow, scoreRows, type ScoreRow } from "./scoreboard.js";
 import type { DemoZoo } from "./zoo.js";
@@ -46,6 +50,8 @@ export interface MainJobReport {
   domains: string[];
   singles: string[];
   unified: string[];
+  /** Single checkpoints judged beside them but members of nothing: the distilled pivots and the centralised model. */
+  distilled: string[];
   rows: ScoreRow[];
   oracle: ScoreRow & { picks: Record<string, { bpb?: string; acc?: string }> };
   goals: Goal[];
@@ -53,6 +59,8 @@ export interface MainJobReport {
   suspicious: { item: string; domain: string; flags: string[] }[];
   ensemble: { stats: EnsembleStats; ensembledDomains: string[]; members: Record<string, string[]> };
   routing: { accuracy: number; meanConfidence: number };
+  /** The zoo's mixtures of experts (zoo/moe/), when present: gate quality, training, speed. */
+  moe?: { experts: string[]; gateQuality: Record<string, GateQuality>; checkpoints: ZooMoeCheckpoint[]; speed?: GenerationSpeed };
   files: Record<string, string>;
   seconds: number;
 }
@@ -126,10 +134,25 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
         unified.push(merged);
       }
     }
+    // Mixtures of experts (family A's experts with hidden-state and trained gates), one GGUF each.
+    const moe = await openDemoMoe(zoo.root);
+    if (moe) {
+      opened.push(...moe.models);
+      unified.push(...moe.models);
+    }
     log(`unified models: ${unified.map((m) => m.id).join(", ")}`);
 
+    // Distilled checkpoints and the centralised model: judged on the same items, members of nothing.
+    const distilled: LanguageModel[] = [];
+    for (const m of zoo.distilled ?? []) {
+      const model = await createLlamaCppModel({ id: m.id, path: m.gguf, contextSize: 512, threads: 1 });
+      opened.push(model);
+      distilled.push(model);
+    }
+    if (distilled.length) log(`distilled and centralised models: ${distilled.map((m) => m.id).join(", ")}`);
+
     // 4. Judge everything on the test items.
-    const testResults = await evaluateModels([...singles, ...unified], test, progress, "evaluate on test items");
+    const testResults = await evaluateModels([...singles, ...unified, ...distilled], test, progress, "evaluate on test items");
     await writeJsonl(file("test-results.jsonl"), testResults);
 
     // Routing quality on test: did the router pick the domain's expert?
@@ -141,8 +164,9 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
       hits += decision.domain === item.domain ? 1 : 0;
     }
 
-    const order = [...singles.map((m) => m.id), ...unified.map((m) => m.id)];
-    const rows = scoreRows(testResults, domains, order);
+    const order = [...singles.map((m) => m.id), ...unified.map((m) => m.id), ...distilled.map((m) => m.id)];
+    const allRows = scoreRows(testResults, domains, order);
+    const rows = allRows.filter((r) => !distilled.some((m) => m.id === r.model));
     const singleRows = rows.filter((r) => singles.some((m) => m.id === r.model));
     const oracle = oracleRow(singleRows, domains);
     // The members the ensemble used on each domain's test passages (its filter decides per request).
@@ -153,17 +177,39 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
     }));
     const ensembledDomains = domains.filter((d) => ensembleMembers[d].length > 1);
     const goals = judgeGoals(rows, singleRows, oracle, ensembleMembers, ensembledDomains);
+    let speed: GenerationSpeed | undefined;
+    const top2 = moe?.models.find((m) => m.id === "unified-moe-trained-top2");
+    const denseExpert = singles.find((m) => familyA.some((e) => e.id === m.id));
+    if (top2 && denseExpert) speed = await generationSpeed(top2, denseExpert, test.filter((i) => i.kind === "bits_per_byte").slice(0, 4).map((i) => textOf(i).slice(0, 60)));
+    goals.push(...moeGoals(rows, singles.map((m) => m.id), speed));
+    const roleOf = (id: string) => zoo.distilled?.find((m) => m.id === id)?.role;
+    const distilledUnified = distilled.filter((m) => ["pivot", "pivot-family-b", "pivot-fpo"].includes(roleOf(m.id) ?? "")).map((m) => m.id);
+    if (distilled.length) {
+      // FPO is judged on every test-split cloze item (not only the capped table sample).
+      const pivot = distilled.find((m) => roleOf(m.id) === "pivot");
+      const fpo = distilled.find((m) => roleOf(m.id) === "pivot-fpo");
+      const allCloze = splitDemoItems(zoo.items.filter((i) => i.task === "zoo-cloze"), Number.MAX_SAFE_INTEGER).test;
+      const clozeRecords = pivot && fpo ? await evaluateModels([pivot, fpo], allCloze, progress, "cloze before and after FPO") : [];
+      if (clozeRecords.length) await writeJsonl(file("fpo-cloze-results.jsonl"), clozeRecords);
+      goals.push(...distillGoals({
+        rows: allRows, records: testResults, clozeRecords, domains, distilled: zoo.distilled ?? [],
+        checkpoints: [...singles.map((m) => m.id), ...unified.filter((m) => m.id === "unified-ties-merge").map((m) => m.id), ...distilled.map((m) => m.id)],
+        unified: [...unified.map((m) => m.id), ...distilledUnified],
+      }));
+    }
     const report: MainJobReport = {
       domains,
       singles: singles.map((m) => m.id),
       unified: unified.map((m) => m.id),
-      rows,
+      distilled: distilled.map((m) => m.id),
+      rows: allRows,
       oracle,
       goals,
       ranking,
       suspicious,
       ensemble: { stats: { ...ensemble.stats }, ensembledDomains, members: ensembleMembers },
       routing: { accuracy: hits / test.length, meanConfidence: confidence / test.length },
+      ...(moe ? { moe: { experts: moe.manifest.experts, gateQuality: moeGateQuality(moe.manifest), checkpoints: moe.manifest.checkpoints, speed } } : {}),
       files: {
         ranking: file("ranking.json"), devResults: file("dev-results.jsonl"), testResults: file("test-results.jsonl"),
         devItems: file("dev-items.jsonl"), report: file("report.html"), serveConfig: file("unified.yml"), summary: file("summary.json"),

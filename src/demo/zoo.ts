@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import { ConfigError } from "../core/errors.js";
 import { readTasksFile, type TaskItem } from "../formats/tasks.js";
+import { readZooPivotsManifest, ZOO_PIVOTS_DIR } from "../fuse/distill/zoo-pivots.js";
 import { modelName, readZooManifest } from "../zoo/build/manifest.js";
 
 /** What the main job needs from the zoo: models (with their files) and held-out items. */
@@ -18,8 +19,21 @@ export interface DemoZooModel {
 export interface DemoZoo {
   root: string;
   domains: string[];
+  /** The experts, bases and control: what the router, ensemble and merge are built from. */
   models: DemoZooModel[];
   items: TaskItem[];
+  /**
+   * Single checkpoints judged against the unified models but never their members: the
+   * centralised model (role "centralised") and the distilled pivots (zoo/pivots: "pivot",
+   * "pivot-control", "pivot-family-b", "pivot-fpo").
+   */
+  distilled?: DistilledModel[];
+}
+
+export interface DistilledModel {
+  id: string;
+  role: "centralised" | "pivot" | "pivot-control" | "pivot-family-b" | "pivot-fpo";
+  gguf: string;
 }
 
 /** Item kinds the demo judges by: cloze multiple choice (the zoo's models score clearly above chance there; continuation and definition items are at chance) and bits per byte. */
@@ -39,7 +53,7 @@ export async function loadDemoZoo(dir: string): Promise<DemoZoo> {
     root: dir,
     domains: manifest.data.domains.map((d) => d.name),
     items,
-    models: manifest.models.map((m) => ({
+    models: manifest.models.filter((m) => m.role !== "centralised").map((m) => ({
       id: modelName(m),
       family: m.family === "b" ? "b" : "a",
       role: m.role === "expert" || m.role === "control" ? m.role : "base",
@@ -47,5 +61,9 @@ export async function loadDemoZoo(dir: string): Promise<DemoZoo> {
       gguf: path.join(dir, m.files.gguf),
       hf: path.join(dir, m.files.hf),
     })),
+    distilled: [
+      ...manifest.models.filter((m) => m.role === "centralised").map((m) => ({ id: modelName(m), role: "centralised" as const, gguf: path.join(dir, m.files.gguf) })),
+      ...((await readZooPivotsManifest(path.join(dir, ZOO_PIVOTS_DIR)))?.models ?? []).map((m) => ({ id: m.id.replaceAll("/", "-").replace(/^pivots-/, "pivot-"), role: m.role, gguf: path.join(dir, m.files.gguf) })),
+    ],
   };
 }

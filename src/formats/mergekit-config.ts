@@ -6,7 +6,7 @@
  */
 import { ConfigError } from "../core/errors.js";
 import { didYouMean, unknownKeys } from "../core/suggest.js";
-import { parseYamlFile } from "./yaml.js";
+import { parseYamlDocuments, parseYamlFile, type YamlFile } from "./yaml.js";
 
 /** What the parser needs to know of a merge method: its name and its parameters' names. */
 export interface MethodSignature {
@@ -49,6 +49,8 @@ export interface InputModel {
 export type OutDType = "float32" | "float16" | "bfloat16";
 
 export interface MergeConfig {
+  /** mergekit-multi: the merge's name, by which later merges of the same file refer to its output. */
+  name?: string;
   mergeMethod: string;
   baseModel?: ModelRef;
   models?: InputModel[];
@@ -83,9 +85,41 @@ export function parseModelRef(text: string): ModelRef {
 
 /** Parse and validate the YAML text against `methods`; `source` names the file in messages. */
 export function parseMergekitConfig(text: string, methods: readonly MethodSignature[], source = "config"): ParsedConfig {
+  return parseMergeDocument(parseYamlFile(text, source, "a merge config"), text, methods, source);
+}
+
+/** True when the text holds several YAML documents (a mergekit-multi file). */
+export function isMultiMergeConfig(text: string, source = "config"): boolean {
+  return parseYamlDocuments(text, source).length > 1;
+}
+
+/**
+ * A mergekit-multi file: several merge configs separated by `---`, each checked as
+ * `parseMergekitConfig` checks one (a document's problems are prefixed with its number).
+ * Names (and references between the merges) are checked by the merge layer.
+ */
+export function parseMergekitMulti(text: string, methods: readonly MethodSignature[], source = "config"): ParsedConfig[] {
+  const docs = parseYamlDocuments(text, source);
+  const problems: string[] = [];
+  const out: ParsedConfig[] = [];
+  docs.forEach((file, i) => {
+    const range = file.doc.range;
+    const docText = text.slice(range[0], range[2]);
+    try {
+      out.push(parseMergeDocument(file, docText, methods, source));
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(...error.problems.map((p) => `document ${i + 1}: ${p}`));
+    }
+  });
+  if (problems.length) throw new ConfigError(problems, source);
+  return out;
+}
+
+function parseMergeDocument(file: YamlFile, text: string, methods: readonly MethodSignature[], source: string): ParsedConfig {
   const methodNames = () => methods.map((m) => m.name);
   const findMethod = (name: string) => methods.find((m) => m.name === name);
-  const { doc, locate: at } = parseYamlFile(text, source, "a merge config");
+  const { doc, locate: at } = file;
   const problems: string[] = [];
   const warnings: string[] = [];
   const raw = doc.toJS() as unknown;
@@ -229,7 +263,9 @@ export function parseMergekitConfig(text: string, methods: readonly MethodSignat
   if (tokenizerSource === "base" && !baseModel) problems.push("tokenizer_source: base needs base_model");
   if (raw.chat_template !== undefined && typeof raw.chat_template !== "string") problems.push(`${at(["chat_template"])}: must be a string (a template name or Jinja text)`);
 
+  if (raw.name !== undefined && (typeof raw.name !== "string" || !raw.name.trim())) problems.push(`${at(["name"])}: name must be a non-empty string`);
   const config: MergeConfig = {
+    ...(typeof raw.name === "string" && raw.name.trim() ? { name: raw.name.trim() } : {}),
     mergeMethod,
     ...(baseModel ? { baseModel } : {}),
     ...(models ? { models } : {}),

@@ -16,7 +16,8 @@
  *       url: http://127.0.0.1:8000/v1  # base URL including /v1
  *       model: meta-llama/Llama-3.1-8B # the server's model name (default: id)
  *       api_key_env: MY_KEY          # the key is read from this environment variable, never stored
- *       concurrency: 8               # optional; also timeout_ms, max_retries, chat: true
+ *       concurrency: 8               # optional; also timeout_ms, max_retries, chat: true,
+ *                                    # context_size (the server's, for distill targets)
  *
  * A bare list of experts (without `experts:`) is accepted too. Every problem is reported with
  * the file, line and field.
@@ -154,9 +155,11 @@ export function parseModelsFile(text: string, file: string, sections: readonly s
         if (!/^https?:\/\/[^/\s]+/.test(url)) problems.push(`${at("url")}: must be an http(s) URL such as http://127.0.0.1:8000/v1`);
         spec.url = url;
       }
-      for (const field of ["path", "lora", "scale", "threads", "context_size"]) {
+      for (const field of ["path", "lora", "scale", "threads"]) {
         if (e[field] !== undefined) problems.push(`${at(field)}: only for backend 'llamacpp'`);
       }
+      // The server's context, when known: distillation counts longer texts as skipped instead of failing on them.
+      spec.contextSize = int("context_size", 16);
       spec.model = str("model", false) ?? id;
       spec.apiKeyEnv = str("api_key_env", false);
       spec.concurrency = int("concurrency", 1);

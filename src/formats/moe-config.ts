@@ -4,9 +4,10 @@
  * defaults follow mergekit-moe (gate_mode "hidden", experts_per_token 2); `cogen_non_expert` is
  * cogen's own addition (mergekit ignores unknown keys, so such a config still runs there).
  */
-import { LineCounter, parseDocument, type Node } from "yaml";
 import { ConfigError } from "../core/errors.js";
+import { didYouMean, unknownKeys } from "../core/suggest.js";
 import { parseModelRef, type ModelRef, type OutDType } from "./mergekit-config.js";
+import { parseYamlFile } from "./yaml.js";
 
 /**
  * How router rows are initialised. `hidden` = `hidden_last` (the prompt's last token, as
@@ -50,20 +51,11 @@ const EXPERT_KEYS = ["source_model", "positive_prompts", "negative_prompts", "no
 
 /** Parse and validate the YAML text; `source` names the file in messages. */
 export function parseMoeConfig(text: string, source = "config"): MoeConfig {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const { doc, locate: at } = parseYamlFile(text, source, "a mergekit-moe config");
   const problems: string[] = [];
-  for (const e of doc.errors) problems.push(`line ${e.linePos?.[0].line ?? "?"}: ${e.message.split("\n")[0]}`);
-  if (problems.length) throw new ConfigError(problems, source);
-  const at = (path: (string | number)[]): string => {
-    const node = doc.getIn(path, true) as Node | undefined;
-    const where = path.map((p) => (typeof p === "number" ? `[${p}]` : `.${p}`)).join("").replace(/^\./, "");
-    const start = node?.range?.[0];
-    return start === undefined ? where : `line ${lines.linePos(start).line}: ${where}`;
-  };
   const raw = doc.toJS() as unknown;
   if (!isRecord(raw)) throw new ConfigError(["the config must be a YAML mapping with base_model and experts"], source);
-  for (const key of Object.keys(raw)) if (!TOP_KEYS.includes(key)) problems.push(`${at([key])}: unknown key${suggest(key, TOP_KEYS)} (valid: ${TOP_KEYS.join(", ")})`);
+  problems.push(...unknownKeys(raw, TOP_KEYS, "key", (key) => at([key])));
 
   const ref = (value: unknown, path: (string | number)[]): ModelRef | undefined => {
     if (typeof value === "string" && value.trim()) return parseModelRef(value.trim());
@@ -96,7 +88,7 @@ export function parseMoeConfig(text: string, source = "config"): MoeConfig {
   let gateMode: GateMode = "hidden";
   if (raw.gate_mode !== undefined) {
     if (typeof raw.gate_mode === "string" && (GATE_MODES as readonly string[]).includes(raw.gate_mode)) gateMode = raw.gate_mode as GateMode;
-    else problems.push(`${at(["gate_mode"])}: unknown gate mode ${JSON.stringify(raw.gate_mode)}${typeof raw.gate_mode === "string" ? suggest(raw.gate_mode, GATE_MODES) : ""} (valid: ${GATE_MODES.join(", ")})`);
+    else problems.push(`${at(["gate_mode"])}: unknown gate mode ${JSON.stringify(raw.gate_mode)}${typeof raw.gate_mode === "string" ? didYouMean(raw.gate_mode, GATE_MODES) : ""} (valid: ${GATE_MODES.join(", ")})`);
   }
 
   let dtype: OutDType | undefined;
@@ -132,7 +124,7 @@ export function parseMoeConfig(text: string, source = "config"): MoeConfig {
     raw.experts.forEach((entry, i) => {
       const path = ["experts", i];
       if (!isRecord(entry)) return void problems.push(`${at(path)}: expected {source_model: PATH, positive_prompts: [...]}`);
-      for (const k of Object.keys(entry)) if (!EXPERT_KEYS.includes(k)) problems.push(`${at([...path, k])}: unknown key${suggest(k, EXPERT_KEYS)} (valid: ${EXPERT_KEYS.join(", ")})`);
+      problems.push(...unknownKeys(entry, EXPERT_KEYS, "key", (k) => at([...path, k])));
       const model = entry.source_model === undefined ? (problems.push(`${at(path)}: missing source_model`), undefined) : ref(entry.source_model, [...path, "source_model"]);
       const positivePrompts = prompts(entry.positive_prompts, [...path, "positive_prompts"]);
       const negativePrompts = prompts(entry.negative_prompts, [...path, "negative_prompts"]);
@@ -166,18 +158,3 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/** " (did you mean 'x'?)" for a near miss (edit distance ≤ 2), else "". */
-function suggest(word: string, valid: readonly string[]): string {
-  const best = valid.map((v) => [v, editDistance(word.toLowerCase(), v)] as const).sort((a, b) => a[1] - b[1])[0];
-  return best && best[1] <= 2 ? ` (did you mean '${best[0]}'?)` : "";
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = row;
-  }
-  return prev[b.length];
-}

@@ -77,6 +77,7 @@ export async function openModels(refs: ModelRef[], baseDir: string): Promise<Map
 
 export async function closeModels(models: Map<string, OpenedModel>): Promise<void> {
   for (const m of models.values()) {
+    // Read-only handles: a failed close loses nothing, and every other model must still close.
     await m.source.close().catch(() => undefined);
     await m.cleanup?.();
   }

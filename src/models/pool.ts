@@ -50,13 +50,13 @@ export class ModelPool {
     const entry = this.entries.get(key);
     if (!entry || entry.leases > 0) return;
     this.entries.delete(key);
-    await (await entry.model.catch(() => undefined))?.close();
+    await (await loaded(entry))?.close();
   }
 
   async close(): Promise<void> {
     const all = [...this.entries.values()];
     this.entries.clear();
-    await Promise.all(all.map(async (e) => (await e.model.catch(() => undefined))?.close()));
+    await Promise.all(all.map(async (e) => (await loaded(e))?.close()));
   }
 
   private async acquire(spec: ExpertSpec): Promise<Entry> {
@@ -73,6 +73,7 @@ export class ModelPool {
     entry = { key, model: open(spec), bytes, leases: 1, lastUsed: ++this.clock };
     this.entries.set(key, entry);
     const created = entry;
+    // A failed open is reported to the caller awaiting it; here it only leaves the cache.
     entry.model.catch(() => {
       if (this.entries.get(key) === created) this.entries.delete(key);
     });
@@ -86,7 +87,13 @@ export class ModelPool {
       const idle = [...this.entries.values()].filter((e) => e.leases === 0).sort((a, b) => a.lastUsed - b.lastUsed);
       if (idle.length === 0) return;
       this.entries.delete(idle[0].key);
-      await (await idle[0].model.catch(() => undefined))?.close();
+      await (await loaded(idle[0]))?.close();
     }
   }
+}
+
+/** The entry's model, or undefined when it failed to open: there is nothing to close, and the
+ *  failure already went to the caller that asked for the model. */
+function loaded(entry: Entry): Promise<LanguageModel | undefined> {
+  return entry.model.catch(() => undefined);
 }

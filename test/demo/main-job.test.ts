@@ -27,6 +27,8 @@ beforeAll(async () => {
     ...whole,
     domains: DOMAINS,
     models: whole.models.filter((m) => MODELS.includes(m.id)),
+    // The distilled pivot and its CLM control join the table as single checkpoints (members of nothing).
+    distilled: (whole.distilled ?? []).filter((m) => m.role === "pivot" || m.role === "pivot-control"),
     items: whole.items.filter((i) => DOMAINS.includes(i.domain)),
   };
   report = await runMainJob({ zoo, outDir: out, itemsPerDomain: 2 });
@@ -51,7 +53,9 @@ describe("the demo's main job on a slice of the zoo", () => {
     expect(testIds.size).toBeGreaterThan(0);
     expect([...testIds].filter((id) => devIds.has(id))).toEqual([]);
     // Every model, single or unified, on every test item; the dev evidence covers the singles only.
-    expect(testRecords).toHaveLength((report.singles.length + report.unified.length) * testIds.size);
+    expect(testRecords).toHaveLength((report.singles.length + report.unified.length + report.distilled.length) * testIds.size);
+    expect(report.distilled).toEqual(["pivot-all", "pivot-control"]);
+    expect(report.goals.some((g) => g.goal.startsWith("the distilled pivot (all experts) beats its CLM control"))).toBe(true);
     expect(new Set((await readJsonl(report.files.devResults)).map((r) => r.model))).toEqual(new Set(MODELS));
   });
 

@@ -27,6 +27,7 @@ function report(): MainJobReport {
     domains: DOMAINS,
     singles: ["a-base", "<b>bold</b>"],
     unified: ["unified-router"],
+    distilled: [],
     rows: [...singles, router],
     oracle: oracleRow(singles, DOMAINS),
     goals: [

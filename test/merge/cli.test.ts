@@ -41,6 +41,19 @@ describe("cogen merge", () => {
     expect(await fs.readdir(path.join(root, "out-ok"))).toContain("model.safetensors");
   });
 
+  it("runs a mergekit-multi file into OUT_DIR/<name> and names the result", async () => {
+    const cfg = path.join(root, "multi.yml");
+    const base = path.join(root, "base");
+    await fs.writeFile(cfg, `name: half\nmerge_method: linear\nmodels: [{model: ${base}}, {model: ${path.join(root, "a")}}]\nparameters: {weight: 1}\n---\nmerge_method: slerp\nbase_model: ${base}\nmodels: [{model: half}]\nparameters: {t: 0.5}\n`);
+    const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
+    const code = await main(["merge", cfg, path.join(root, "out-multi")]);
+    const printed = log.mock.calls.flat().join("\n");
+    log.mockRestore();
+    expect(code).toBe(0);
+    expect((await fs.readdir(path.join(root, "out-multi"))).sort()).toEqual(["final", "half"]);
+    expect(printed).toMatch(/merged \(linear\)[\s\S]*merged \(slerp\)[\s\S]*result: .*out-multi[\\/]final/);
+  });
+
   it("rejects bad flags", async () => {
     const err = vi.spyOn(console, "error").mockImplementation(() => undefined);
     expect(await main(["merge", "x.yml", "out", "--threads", "0", "--out-format", "onnx"])).toBe(1);

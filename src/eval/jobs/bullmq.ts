@@ -21,7 +21,8 @@ export function redisConnection(url: string): ConnectionOptions {
   let parsed: URL;
   try {
     parsed = new URL(url);
-  } catch {
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error; // ERR_INVALID_URL
     throw new ConfigError([`--queue: '${url}' is not a URL (expected redis://HOST:PORT)`]);
   }
   if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {

@@ -14,7 +14,10 @@ export const HF_CONFIG_KEY = "cogen.hf.config_json";
 export const HF_TOKENIZER_KEY = "tokenizer.huggingface.json";
 
 /** llama.cpp's `general.file_type` codes for the types cogen writes. */
-export const FILE_TYPE = { F32: 0, F16: 1, Q8_0: 7, BF16: 32 } as const;
+export const FILE_TYPE = {
+  F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q8_0: 7, Q5_0: 8, Q5_1: 9,
+  Q4_K_S: 14, Q4_K_M: 15, Q5_K_S: 16, Q5_K_M: 17, Q6_K: 18, BF16: 32,
+} as const;
 
 export function modelMetadata(config: LlamaConfig, name: string, fileType: keyof typeof FILE_TYPE): [string, GgufValue][] {
   const arch = GGUF_ARCHITECTURE[config.architecture];
@@ -37,13 +40,49 @@ export function modelMetadata(config: LlamaConfig, name: string, fileType: keyof
     entries.push([`${arch}.attention.key_length`, ggufValue.u32(config.headDim)]);
     entries.push([`${arch}.attention.value_length`, ggufValue.u32(config.headDim)]);
   }
+  entries.push(...ropeScalingMetadata(config, arch));
+  if (config.slidingWindow !== undefined) entries.push([`${arch}.attention.sliding_window`, ggufValue.u32(config.slidingWindow)]);
   if (config.moe) {
     entries.push([`${arch}.expert_count`, ggufValue.u32(config.moe.experts)]);
     entries.push([`${arch}.expert_used_count`, ggufValue.u32(config.moe.expertsPerToken)]);
   }
-  if (fileType === "Q8_0") entries.push(["general.quantization_version", ggufValue.u32(2)]);
+  if (!["F32", "F16", "BF16"].includes(fileType)) entries.push(["general.quantization_version", ggufValue.u32(2)]);
   entries.push([HF_CONFIG_KEY, ggufValue.string(JSON.stringify(config.raw))]);
   return entries;
+}
+
+/** Rope scaling as convert_hf_to_gguf.py writes it (Llama 3's goes in the rope_freqs.weight tensor instead). */
+function ropeScalingMetadata(config: LlamaConfig, arch: string): [string, GgufValue][] {
+  const scaling = config.ropeScaling;
+  if (scaling?.type === "linear") {
+    return [[`${arch}.rope.scaling.type`, ggufValue.string("linear")], [`${arch}.rope.scaling.factor`, ggufValue.f32(scaling.factor)]];
+  }
+  if (scaling?.type === "yarn") {
+    return [
+      [`${arch}.rope.scaling.type`, ggufValue.string("yarn")],
+      [`${arch}.rope.scaling.factor`, ggufValue.f32(scaling.factor)],
+      [`${arch}.rope.scaling.original_context_length`, ggufValue.u32(scaling.originalMaxPositions)],
+      [`${arch}.rope.scaling.yarn_beta_fast`, ggufValue.f32(scaling.betaFast)],
+      [`${arch}.rope.scaling.yarn_beta_slow`, ggufValue.f32(scaling.betaSlow)],
+    ];
+  }
+  return [];
+}
+
+/** config.json's rope_scaling from a GGUF's keys (a GGUF written elsewhere, without the stored config.json). */
+function ropeScalingFromMetadata(metadata: GgufMetadata, arch: string): Record<string, unknown> | undefined {
+  const type = metadata.get(`${arch}.rope.scaling.type`);
+  const factor = getNumber(metadata, `${arch}.rope.scaling.factor`);
+  if (type?.type !== "string" || factor === undefined) return undefined;
+  if (type.value === "linear") return { rope_type: "linear", factor };
+  if (type.value !== "yarn") return undefined;
+  return {
+    rope_type: "yarn",
+    factor,
+    original_max_position_embeddings: getNumber(metadata, `${arch}.rope.scaling.original_context_length`),
+    beta_fast: getNumber(metadata, `${arch}.rope.scaling.yarn_beta_fast`),
+    beta_slow: getNumber(metadata, `${arch}.rope.scaling.yarn_beta_slow`),
+  };
 }
 
 export function vocabMetadata(vocab: GgufVocab, originalTokenizerJson?: string): [string, GgufValue][] {
@@ -126,6 +165,8 @@ export function configFromMetadata(metadata: GgufMetadata, file: string, tied: b
     Object.assign(json, {
       bos_token_id: getNumber(metadata, "tokenizer.ggml.bos_token_id"),
       eos_token_id: getNumber(metadata, "tokenizer.ggml.eos_token_id"),
+      rope_scaling: ropeScalingFromMetadata(metadata, arch),
+      sliding_window: getNumber(metadata, `${arch}.attention.sliding_window`),
     });
   }
   // f32 metadata cannot hold every float64 exactly: prefer the stored config's exact values.

@@ -1,8 +1,11 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { ConfigError, InputFileError } from "../../core/errors.js";
+import { didYouMean } from "../../core/suggest.js";
 import { silentProgress, type Progress } from "../../core/progress.js";
 import type { DType, TensorInfo } from "../../core/tensor.js";
+import { llama3RopeFactors } from "../hf/rope.js";
+import { ROPE_FREQS } from "../hf/llama-tensors.js";
 import { readLlamaConfig, GGUF_ARCHITECTURE, type LlamaConfig } from "../hf/config.js";
 import { ggufExpertsName, hfExpertTensor, hfToGgufName, permuteRowBytes, rotaryHeads } from "../hf/llama-tensors.js";
 import { readVocab } from "../hf/tokenizer.js";
@@ -13,11 +16,19 @@ import { checkLlamaCppRequirements } from "../gguf/llama-check.js";
 import type { GgufTensorPlan } from "../gguf/encode-header.js";
 import { modelMetadata, vocabMetadata, FILE_TYPE } from "./gguf-metadata.js";
 import { transcodeRows } from "./transcode.js";
+import { QUANT_FILE_TYPES, quantRecipe, type QuantFileType } from "../gguf/quant-recipe.js";
 
-export type ConvertDType = "f32" | "f16" | "bf16" | "q8_0";
+/** Plain types, or a llama.cpp file type whose matrices get llama-quantize's mix (quant-recipe.ts). */
+export type ConvertDType =
+  | "f32" | "f16" | "bf16" | "q8_0" | "q4_0" | "q4_1" | "q5_0" | "q5_1"
+  | "q4_k_s" | "q4_k_m" | "q5_k_s" | "q5_k_m" | "q6_k";
+
+const CONVERT_DTYPES: readonly ConvertDType[] = [
+  "f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k_s", "q4_k_m", "q5_k_s", "q5_k_m", "q6_k",
+];
 
 export interface HfToGgufOptions {
-  /** Type of the matrices. Default: the source's own type (F32, F16 or BF16). */
+  /** Type of the matrices (a K-quant file type mixes types as llama-quantize does). Default: the source's own type (F32, F16 or BF16). */
   dtype?: ConvertDType;
   /** `general.name`; default: the folder's name. */
   name?: string;
@@ -37,6 +48,10 @@ const SKIPPED = /\.rotary_emb\.inv_freq$/;
  */
 export async function convertHfToGguf(srcDir: string, dstFile: string, options: HfToGgufOptions = {}): Promise<GgufWriteSummary> {
   const config = await readLlamaConfig(srcDir);
+  if (GGUF_ARCHITECTURE[config.architecture] === "qwen2" && config.headDim * config.numHeads !== config.hiddenSize) {
+    // llama.cpp's qwen2 graph has no key/value length of its own: its attention matrices are hidden × hidden.
+    throw new InputFileError(path.join(srcDir, "config.json"), `head_dim ${config.headDim} × num_attention_heads ${config.numHeads} must equal hidden_size ${config.hiddenSize} for llama.cpp's qwen2 architecture`);
+  }
   const vocab = await readVocab(srcDir);
   if (!vocab) throw new InputFileError(path.join(srcDir, "tokenizer.json"), "missing: llama.cpp needs the tokenizer to run a model");
   if (vocab.tokens.length > config.vocabSize) {
@@ -55,7 +70,7 @@ export async function convertHfToGguf(srcDir: string, dstFile: string, options: 
     const arch = GGUF_ARCHITECTURE[config.architecture];
     const permute = arch === "llama";
 
-    const plan: (GgufTensorPlan & { source: TensorInfo; experts?: TensorInfo[] })[] = sources.map((source) => ({
+    const plan: (GgufTensorPlan & { source: TensorInfo; experts?: TensorInfo[]; bytes?: Uint8Array })[] = sources.map((source) => ({
       name: hfToGgufName(source.name)!,
       shape: source.shape,
       dtype: tensorType(source, targetType),
@@ -64,6 +79,17 @@ export async function convertHfToGguf(srcDir: string, dstFile: string, options: 
     for (const group of expertGroups) {
       const source = group.experts[0];
       plan.push({ name: group.name, shape: [group.experts.length, ...source.shape], dtype: tensorType(source, targetType), source, experts: group.experts });
+    }
+    if (targetType in QUANT_FILE_TYPES) {
+      const types = quantRecipe(plan, targetType as QuantFileType, config.moe?.experts ?? 0);
+      plan.forEach((entry, i) => (entry.dtype = types[i]));
+    }
+    // Llama 3.1's rope scaling: llama.cpp divides each pair's frequency by these factors (always F32).
+    const ropeFactors = llama3RopeFactors(config);
+    if (ropeFactors) {
+      const bytes = new Uint8Array(ropeFactors.buffer);
+      const source: TensorInfo = { name: ROPE_FREQS, dtype: "F32", shape: [ropeFactors.length], byteLength: bytes.length };
+      plan.push({ name: ROPE_FREQS, shape: source.shape, dtype: "F32", source, bytes });
     }
     // Padded vocabularies (embedding rows beyond the tokenizer) get placeholder tokens, as llama.cpp's converter does.
     const embedding = sources.find((t) => t.name === "model.embed_tokens.weight");
@@ -85,6 +111,7 @@ export async function convertHfToGguf(srcDir: string, dstFile: string, options: 
       progress,
       produce: async (tensor) => {
         const entry = plan[tensor.index];
+        if (entry.bytes) return entry.bytes;
         if (entry.experts) return stackExperts(entry.experts, entry.dtype, (name) => weights.readRaw(name));
         const heads = permute ? rotaryHeads(entry.name, config.numHeads, config.numKvHeads) : undefined;
         if (entry.dtype === entry.source.dtype) {
@@ -108,9 +135,11 @@ export async function convertHfToGguf(srcDir: string, dstFile: string, options: 
 
 function chooseFileType(dtype: ConvertDType | undefined, sources: TensorInfo[]): keyof typeof FILE_TYPE {
   if (dtype) {
-    const chosen = ({ f32: "F32", f16: "F16", bf16: "BF16", q8_0: "Q8_0" } as const)[dtype];
-    if (!chosen) throw new ConfigError([`--dtype must be one of f32, f16, bf16, q8_0 (got "${dtype}")`]);
-    return chosen;
+    // llama-quantize spells the types in capitals (Q4_K_M); either spelling is accepted.
+    if (!CONVERT_DTYPES.includes(dtype.toLowerCase() as ConvertDType)) {
+      throw new ConfigError([`--dtype must be one of ${CONVERT_DTYPES.join(", ")} (got "${dtype}")${didYouMean(dtype.toLowerCase(), CONVERT_DTYPES)}`]);
+    }
+    return dtype.toUpperCase() as keyof typeof FILE_TYPE;
   }
   const matrix = sources.find((t) => t.shape.length === 2);
   return matrix?.dtype === "F16" ? "F16" : matrix?.dtype === "BF16" ? "BF16" : "F32";
@@ -159,12 +188,11 @@ async function stackExperts(experts: TensorInfo[], dtype: DType, read: (name: st
 
 /**
  * Norms, biases and a mixture's router stay F32 (llama.cpp's converter keeps the router exact);
- * matrices take the target type (Q8_0 needs rows of 32).
+ * matrices take the target type, or F32 where it is a quantized file type (quantRecipe decides).
  */
 function tensorType(source: TensorInfo, target: keyof typeof FILE_TYPE): DType {
   if (source.shape.length < 2 || source.name.endsWith(".block_sparse_moe.gate.weight")) return "F32";
-  if (target === "Q8_0" && source.shape[source.shape.length - 1] % 32 !== 0) return "F16";
-  return target;
+  return target in QUANT_FILE_TYPES ? "F32" : (target as DType);
 }
 
 /** A GGUF that llama.cpp would refuse (or abort on) must never be left behind as if complete. */

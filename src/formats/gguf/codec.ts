@@ -1,13 +1,29 @@
 /**
  * Tensor bytes ↔ float32 for every ggml type cogen handles: `encodeTensor` writes F32, F16, BF16,
- * Q8_0 and Q4_0 (as ggml's reference quantizers do); `dequantize` reads those plus Q4_K, Q5_K,
- * Q6_K, F64 and the integer types.
+ * Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K (as ggml's reference quantizers do);
+ * `dequantize` reads those plus Q2_K, Q3_K, IQ4_NL, IQ4_XS, F64 and the integer types.
  */
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "../../core/half.js";
 import type { DType } from "../../core/tensor.js";
 import { GGML_TYPES, GGUF_ENCODABLE_DTYPES, type GgmlTypeInfo } from "./constants.js";
-import { dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K } from "./kquants.js";
-import { dequantizeQ4_0, dequantizeQ8_0, quantizeQ4_0, quantizeQ8_0 } from "./quants.js";
+import { dequantizeIQ4_NL, dequantizeIQ4_XS } from "./iquants.js";
+import { dequantizeQ2_K, dequantizeQ3_K, dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K } from "./kquants.js";
+import { quantizeQ4_K, quantizeQ5_K, quantizeQ6_K } from "./kquants-encode.js";
+import {
+  dequantizeQ4_0, dequantizeQ4_1, dequantizeQ5_0, dequantizeQ5_1, dequantizeQ8_0,
+  quantizeQ4_0, quantizeQ4_1, quantizeQ5_0, quantizeQ5_1, quantizeQ8_0,
+} from "./quants.js";
+
+/** Block encoders and decoders by dtype (plain float and integer types are handled inline). */
+const ENCODERS: Partial<Record<DType, (x: Float32Array) => Uint8Array>> = {
+  Q8_0: quantizeQ8_0, Q4_0: quantizeQ4_0, Q4_1: quantizeQ4_1, Q5_0: quantizeQ5_0, Q5_1: quantizeQ5_1,
+  Q4_K: quantizeQ4_K, Q5_K: quantizeQ5_K, Q6_K: quantizeQ6_K,
+};
+const DECODERS: Partial<Record<DType, (bytes: Uint8Array, count: number) => Float32Array>> = {
+  Q8_0: dequantizeQ8_0, Q4_0: dequantizeQ4_0, Q4_1: dequantizeQ4_1, Q5_0: dequantizeQ5_0, Q5_1: dequantizeQ5_1,
+  Q2_K: dequantizeQ2_K, Q3_K: dequantizeQ3_K, Q4_K: dequantizeQ4_K, Q5_K: dequantizeQ5_K, Q6_K: dequantizeQ6_K,
+  IQ4_NL: dequantizeIQ4_NL, IQ4_XS: dequantizeIQ4_XS,
+};
 
 export function ggmlTypeOf(dtype: DType): GgmlTypeInfo {
   const info = GGML_TYPES[dtype];
@@ -27,7 +43,7 @@ export function tensorByteSize(dtype: DType, rowLength: number, count: number): 
   return (count / info.blockSize) * info.typeSize;
 }
 
-/** Encode float32 values as stored bytes in `dtype` (F32, F16, BF16, Q8_0 or Q4_0). */
+/** Encode float32 values as stored bytes in `dtype` (one of GGUF_ENCODABLE_DTYPES). */
 export function encodeTensor(data: Float32Array, dtype: DType): Uint8Array {
   switch (dtype) {
     case "F32": {
@@ -41,12 +57,11 @@ export function encodeTensor(data: Float32Array, dtype: DType): Uint8Array {
       const half = dtype === "F16" ? f32ToF16(src) : f32ToBf16(src);
       return new Uint8Array(half.buffer, half.byteOffset, half.byteLength);
     }
-    case "Q8_0":
-      return quantizeQ8_0(data);
-    case "Q4_0":
-      return quantizeQ4_0(data);
-    default:
+    default: {
+      const encode = ENCODERS[dtype];
+      if (encode) return encode(data);
       throw new RangeError(`encodeTensor cannot encode ${dtype}; supported: ${GGUF_ENCODABLE_DTYPES.join(", ")}`);
+    }
   }
 }
 
@@ -85,17 +100,10 @@ export function dequantize(bytes: Uint8Array, dtype: DType, count: number): Floa
       for (let i = 0; i < count; i++) out[i] = Number(src[i]);
       return out;
     }
-    case "Q8_0":
-      return dequantizeQ8_0(bytes, count);
-    case "Q4_0":
-      return dequantizeQ4_0(bytes, count);
-    case "Q4_K":
-      return dequantizeQ4_K(bytes, count);
-    case "Q5_K":
-      return dequantizeQ5_K(bytes, count);
-    case "Q6_K":
-      return dequantizeQ6_K(bytes, count);
-    default:
+    default: {
+      const decode = DECODERS[dtype];
+      if (decode) return decode(bytes, count);
       throw new RangeError(`dequantize cannot decode ${dtype}`);
+    }
   }
 }

@@ -61,11 +61,18 @@ export const GGML_TYPES: Readonly<Partial<Record<DType, GgmlTypeInfo>>> = {
   F32: t(0, "F32", 1, 4),
   F16: t(1, "F16", 1, 2),
   Q4_0: t(2, "Q4_0", 32, 2 + 16),
+  Q4_1: t(3, "Q4_1", 32, 2 + 2 + 16),
+  Q5_0: t(6, "Q5_0", 32, 2 + 4 + 16),
+  Q5_1: t(7, "Q5_1", 32, 2 + 2 + 4 + 16),
   Q8_0: t(8, "Q8_0", 32, 2 + 32),
-  // K-quants: super-blocks of 256 elements.
+  IQ4_NL: t(20, "IQ4_NL", 32, 2 + 16),
+  // K-quants (and IQ4_XS): super-blocks of 256 elements.
+  Q2_K: t(10, "Q2_K", 256, 16 + 64 + 2 + 2),
+  Q3_K: t(11, "Q3_K", 256, 32 + 64 + 12 + 2),
   Q4_K: t(12, "Q4_K", 256, 2 + 2 + 12 + 128),
   Q5_K: t(13, "Q5_K", 256, 2 + 2 + 12 + 32 + 128),
   Q6_K: t(14, "Q6_K", 256, 128 + 64 + 16 + 2),
+  IQ4_XS: t(23, "IQ4_XS", 256, 2 + 2 + 4 + 128),
   I8: t(24, "I8", 1, 1),
   I16: t(25, "I16", 1, 2),
   I32: t(26, "I32", 1, 4),
@@ -81,13 +88,14 @@ export const GGML_TYPE_BY_CODE: ReadonlyMap<number, GgmlTypeInfo> = new Map(
 
 /** Names of ggml types that exist but cogen does not decode (for clear error messages). */
 export const GGML_UNSUPPORTED_TYPE_NAMES: ReadonlyMap<number, string> = new Map([
-  [3, "Q4_1"], [6, "Q5_0"], [7, "Q5_1"], [9, "Q8_1"], [10, "Q2_K"], [11, "Q3_K"], [15, "Q8_K"],
-  [16, "IQ2_XXS"], [17, "IQ2_XS"], [18, "IQ3_XXS"], [19, "IQ1_S"], [20, "IQ4_NL"], [21, "IQ3_S"],
-  [22, "IQ2_S"], [23, "IQ4_XS"], [29, "IQ1_M"], [34, "TQ1_0"], [35, "TQ2_0"], [39, "MXFP4"],
+  [9, "Q8_1"], [15, "Q8_K"], [16, "IQ2_XXS"], [17, "IQ2_XS"], [18, "IQ3_XXS"], [19, "IQ1_S"],
+  [21, "IQ3_S"], [22, "IQ2_S"], [29, "IQ1_M"], [34, "TQ1_0"], [35, "TQ2_0"], [39, "MXFP4"],
 ]);
 
 /** Types `encodeTensor` produces from float32. */
-export const GGUF_ENCODABLE_DTYPES: readonly DType[] = ["F32", "F16", "BF16", "Q8_0", "Q4_0"];
+export const GGUF_ENCODABLE_DTYPES: readonly DType[] = [
+  "F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K",
+];
 
 /** Round `n` up to a multiple of `alignment` (a power of two). */
 export function alignUp(n: number, alignment: number): number {

@@ -1,6 +1,12 @@
 /**
- * Dequantization of ggml's K-quants (read only), bit-exact with ggml's reference code. Each
- * super-block holds 256 elements as 8 sub-blocks of 32 (Q4_K, Q5_K) or 16 of 16 (Q6_K):
+ * Dequantization of ggml's K-quants, bit-exact with ggml's reference code (the encoders are in
+ * kquants-encode.ts). Each super-block holds 256 elements as 8 sub-blocks of 32 (Q4_K, Q5_K) or
+ * 16 of 16 (Q2_K, Q3_K, Q6_K):
+ *
+ * - Q2_K (84 bytes): scales u8[16] (low nibble scale, high nibble min), qs u8[64], d f16, dmin f16;
+ *   x = d·sc·q − dmin·m with 2-bit q; each 32 bytes of qs give 128 elements, 2 bits per pass.
+ * - Q3_K (110 bytes): hmask u8[32], qs u8[64], scales u8[12] (sixteen 6-bit scales), d f16;
+ *   3-bit q = 2 low bits from qs and the high bit from hmask (clear means −4); x = d·(sc − 32)·q.
  *
  * - Q4_K (144 bytes): d f16, dmin f16, scales u8[12], qs u8[128]. Sub-block i has a 6-bit scale
  *   and a 6-bit min packed in `scales` (see `scaleMinK4`); x = d·sc·q − dmin·m with q a nibble.
@@ -16,6 +22,8 @@ export const QK_K = 256;
 export const Q4_K_BLOCK_BYTES = 144;
 export const Q5_K_BLOCK_BYTES = 176;
 export const Q6_K_BLOCK_BYTES = 210;
+export const Q2_K_BLOCK_BYTES = 84;
+export const Q3_K_BLOCK_BYTES = 110;
 
 const f32 = Math.fround;
 
@@ -111,6 +119,65 @@ export function dequantizeQ6_K(bytes: Uint8Array, count: number, out: Float32Arr
       ql += 64;
       qh += 32;
       sc += 8;
+    }
+  }
+  return out;
+}
+
+export function dequantizeQ2_K(bytes: Uint8Array, count: number, out: Float32Array = new Float32Array(count)): Float32Array {
+  for (let b = 0; b < count / QK_K; b++) {
+    const o = b * Q2_K_BLOCK_BYTES;
+    const d = half(bytes, o + 80);
+    const dmin = half(bytes, o + 82);
+    let y = b * QK_K;
+    let is = o;
+    for (let q = o + 16; q < o + 80; q += 32) {
+      for (let shift = 0; shift < 8; shift += 2) {
+        for (let half16 = 0; half16 <= 16; half16 += 16) {
+          const sc = bytes[is++];
+          const dl = f32(d * (sc & 0x0f));
+          const ml = f32(dmin * (sc >> 4));
+          for (let l = 0; l < 16; l++) out[y++] = f32(f32(dl * ((bytes[q + half16 + l] >> shift) & 3)) - ml);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+const Q3_SCALES = new Int8Array(16);
+
+/** The sixteen 6-bit Q3_K scales (minus 32) from the 12 packed bytes at `s[o..o+12)` (a shared scratch array). */
+function scalesQ3_K(s: Uint8Array, o: number): Int8Array {
+  const out = Q3_SCALES;
+  for (let j = 0; j < 16; j++) {
+    const low = j < 8 ? (s[o + j] & 0x0f) : (s[o + j - 8] >> 4);
+    const high = (s[o + 8 + (j % 4)] >> (2 * (j >> 2))) & 3;
+    out[j] = (low | (high << 4)) - 32;
+  }
+  return out;
+}
+
+export function dequantizeQ3_K(bytes: Uint8Array, count: number, out: Float32Array = new Float32Array(count)): Float32Array {
+  for (let b = 0; b < count / QK_K; b++) {
+    const o = b * Q3_K_BLOCK_BYTES;
+    const d = half(bytes, o + 108);
+    const scales = scalesQ3_K(bytes, o + 96);
+    let y = b * QK_K;
+    let is = 0;
+    let m = 1;
+    for (let q = o + 32; q < o + 96; q += 32) {
+      for (let shift = 0; shift < 8; shift += 2) {
+        for (let half16 = 0; half16 <= 16; half16 += 16) {
+          const dl = f32(d * scales[is++]);
+          for (let l = 0; l < 16; l++) {
+            const hm = o + half16 + l;
+            const v = ((bytes[q + half16 + l] >> shift) & 3) - (bytes[hm] & m ? 0 : 4);
+            out[y++] = f32(dl * v);
+          }
+        }
+        m <<= 1;
+      }
     }
   }
   return out;

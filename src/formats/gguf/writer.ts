@@ -78,6 +78,7 @@ export async function writeGguf(target: string, options: WriteGgufOptions): Prom
     progress.done(`${tensors.length} tensors, ${position} bytes`);
     return { path: target, bytes: position, tensors, dataOffset: header.length, alignment };
   } catch (error) {
+    // Cleanup after a failure: the original error is the one to report, not a failed close.
     await handle.close().catch(() => {});
     await fs.rm(tmp, { force: true });
     throw error;

@@ -13,6 +13,8 @@ export interface CorpusText {
   /** 1-based line of the corpus file. */
   line: number;
   text: string;
+  /** A JSONL text's `domain`, when given (for per-domain source priors). */
+  domain?: string;
   /** Why no source scores it (a too-long text is decided per source, later). */
   skip?: Extract<SkipReason, "empty" | "binary">;
 }
@@ -53,14 +55,15 @@ export function parseDistillCorpus(bytes: Uint8Array, file: string): DistillCorp
   const hash = createHash("sha256").update(bytes).digest("hex");
   const text = new TextDecoder("utf-8").decode(bytes);
   const texts: CorpusText[] = [];
-  const add = (line: number, value: string) => {
+  const add = (line: number, value: string, domain?: string) => {
     const skip = classifyText(value);
-    texts.push(skip ? { line, text: value, skip } : { line, text: value });
+    texts.push({ line, text: value, ...(domain !== undefined ? { domain } : {}), ...(skip ? { skip } : {}) });
   };
   if (/\.jsonl$/i.test(file)) {
     forEachJsonlObject(text, file, "with a string field 'text'", (record, line) => {
       if (typeof record.text !== "string") throw new InputFileError(file, `field 'text' must be a string, got ${record.text === undefined ? "nothing" : typeof record.text}`, line);
-      add(line, record.text);
+      if (record.domain !== undefined && typeof record.domain !== "string") throw new InputFileError(file, `field 'domain' must be a string, got ${typeof record.domain}`, line);
+      add(line, record.text, record.domain as string | undefined);
     });
   } else {
     const lines = text.split("\n");

@@ -10,14 +10,15 @@ import { createHash } from "node:crypto";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { writeFileAtomic } from "../../core/atomic.js";
-import { ConfigError, CogenError } from "../../core/errors.js";
+import { ConfigError, CogenError, InputFileError } from "../../core/errors.js";
+import { exists, isFileMissing } from "../../core/files.js";
 import { silentProgress, type Progress } from "../../core/progress.js";
 import type { ExpertSpec } from "../../formats/models-file.js";
 import { decodeTopKShard, encodeTopKShard, type SkipReason, type TopKShard } from "../../formats/topk-shard.js";
 import { ModelPool } from "../../models/pool.js";
 import type { DistillCorpus } from "./corpus.js";
 import { describeSource, MANIFEST_FILE, readTargetsManifest, TARGETS_FORMAT, TARGETS_VERSION, type ShardEntry, type TargetSource, type TargetsManifest } from "./manifest.js";
-import { executeTargetJob, shardIdentity, targetJobId, type TargetJob } from "./target-job.js";
+import { executeTargetJob, requireSequenceTopK, shardIdentity, targetJobId, type TargetJob } from "./target-job.js";
 
 export const DEFAULT_TOP_K = 8;
 export const DEFAULT_TEXTS_PER_SHARD = 256;
@@ -89,14 +90,17 @@ async function existingShard(file: string, identity: string): Promise<{ bytes: U
   let bytes: Uint8Array;
   try {
     bytes = await fs.readFile(file);
-  } catch {
-    return undefined;
+  } catch (error) {
+    if (isFileMissing(error)) return undefined;
+    throw error;
   }
   try {
     const shard = decodeTopKShard(bytes, file);
     return shard.identity === identity ? { bytes, shard } : undefined;
-  } catch {
-    return undefined;
+  } catch (error) {
+    // A shard torn by an interrupted run is computed again; any other failure is real.
+    if (InputFileError.isInstance(error)) return undefined;
+    throw error;
   }
 }
 
@@ -145,6 +149,12 @@ export async function distillTargets(options: DistillTargetsOptions): Promise<Di
   const progress = options.progress ?? silentProgress;
   const ownPool = options.queue || options.pool ? undefined : new ModelPool();
   const pool = options.pool ?? ownPool;
+  try {
+    if (pool && !options.queue) await probeSources(pool, [...new Map(pending.map((j) => [j.expert.id, j.expert])).values()], texts, k);
+  } catch (error) {
+    await ownPool?.close();
+    throw error;
+  }
   const queue = options.queue ?? inProcessTargetQueue(pool!, () => progress.tick(1));
   const failures = new Map<string, { source: string; error: string; shards: number }>();
   let written = 0;
@@ -188,14 +198,35 @@ export async function distillTargets(options: DistillTargetsOptions): Promise<Di
   return { out: options.out, written, reused, failures: [...failures.values()], manifest, seconds: (Date.now() - started) / 1000 };
 }
 
+/**
+ * Every source scores a few words before the run starts, so one that cannot give a
+ * whole-sequence top-K (a composite, a server without prompt log-probabilities) is an error now,
+ * not after hours of the other sources' work. Sources after the first are closed again.
+ */
+async function probeSources(pool: ModelPool, specs: readonly ExpertSpec[], texts: DistillCorpus["texts"], k: number): Promise<void> {
+  const sample = texts.find((t) => !t.skip);
+  if (!sample) return;
+  const probe = [...sample.text].slice(0, 16).join("");
+  const problems: string[] = [];
+  for (const [i, spec] of specs.entries()) {
+    try {
+      await pool.use(spec, async (model) => {
+        requireSequenceTopK(model);
+        await model.sequenceTopK(probe, k);
+      });
+    } catch (error) {
+      if (!CogenError.isInstance(error)) throw error;
+      problems.push(`source '${spec.id}' cannot give targets: ${error.message}`);
+    }
+    if (i > 0) await pool.evict(spec);
+  }
+  if (problems.length > 0) throw new ConfigError(problems, "distill targets");
+}
+
 /** A folder holding a finished run of other work is refused rather than silently mixed. */
 async function checkEarlierRun(out: string, corpusHash: string, k: number, perShard: number, sources: TargetSource[]): Promise<void> {
   let earlier: TargetsManifest;
-  try {
-    await fs.access(path.join(out, MANIFEST_FILE));
-  } catch {
-    return;
-  }
+  if (!(await exists(path.join(out, MANIFEST_FILE)))) return;
   try {
     earlier = await readTargetsManifest(out);
   } catch (error) {

@@ -141,14 +141,27 @@ function teacherView(teacher: Teacher, text: string, k: number): TeacherView {
     for (let v = 0; v < vocab; v++) sum += row[v] = Math.exp(logits[p * vocab + v]! - max);
     for (let v = 0; v < vocab; v++) row[v] /= sum;
     nats -= Math.log(Math.max(row[ids[p]!]!, 1e-300));
-    const order = [...row.keys()].sort((a, b) => row[b]! - row[a]! || a - b).slice(0, k);
-    order.forEach((v, j) => {
-      topIds[p * k + j] = v;
-      topProbs[p * k + j] = row[v]!;
-    });
+    topK(row, k, topIds, topProbs, p * k);
   }
   const starts = byteStarts(tokenizer, Int32Array.from(ids));
   return { k, starts, topIds, topProbs, bitsPerByte: nats / Math.LN2 / Math.max(1, starts[starts.length - 1]!) };
+}
+
+/** The k largest entries of `row`, descending (ties: the lower id first), written at `at`. */
+function topK(row: Float64Array, k: number, ids: Int32Array, probs: Float32Array, at: number): void {
+  let count = 0;
+  for (let v = 0; v < row.length; v++) {
+    const p = row[v]!;
+    if (count === k && p <= probs[at + k - 1]!) continue;
+    let j = count < k ? count++ : k - 1;
+    while (j > 0 && probs[at + j - 1]! < p) {
+      ids[at + j] = ids[at + j - 1]!;
+      probs[at + j] = probs[at + j - 1]!;
+      j--;
+    }
+    ids[at + j] = v;
+    probs[at + j] = p;
+  }
 }
 
 /** Byte offset where each token starts, plus the total byte length at the end. */

@@ -54,9 +54,9 @@ export function zooPivotsPlan(kind: "full" | "quick"): ZooPivotsPlan {
   }
   // Step counts sized for the shared 2-core machine (docs/ARCHITECTURE.md, fuse: distillation).
   return {
-    pivotFamily: "a", seed: 7, textsPerDomain: 200, maxTokens: 64, k: 8, parityContexts: 3,
-    kd: { steps: 200, batchSize: 16, seqLen: 64, lr: 4e-3, lambda: 0.5, lora: { rank: 16, alpha: 16 } },
-    fpo: { pairsPerDomain: 100, steps: 100, batchSize: 8, seqLen: 64, lr: 2e-3, beta: 2, lambda: 0.2, lora: { rank: 16, alpha: 16 } },
+    pivotFamily: "a", seed: 7, textsPerDomain: 120, maxTokens: 64, k: 8, parityContexts: 3,
+    kd: { steps: 150, batchSize: 16, seqLen: 64, lr: 4e-3, lambda: 0.5, lora: { rank: 16, alpha: 16 } },
+    fpo: { pairsPerDomain: 60, steps: 60, batchSize: 8, seqLen: 64, lr: 2e-3, beta: 2, lambda: 0.2, lora: { rank: 16, alpha: 16 } },
   };
 }
 
@@ -89,6 +89,8 @@ export interface ZooPivotEntry {
 export interface ZooPivotsManifest {
   format: typeof ZOO_PIVOTS_FORMAT;
   plan: ZooPivotsPlan;
+  /** sha256 of what decided the teachers and the pivot (their zoo jobs and data hashes). */
+  sources: string;
   texts: { count: number; hash: string; skipped: number };
   prefs: { count: number; hash: string };
   targetSeconds: number;
@@ -116,7 +118,11 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
   if (!base) throw new ConfigError([`${zoo}: no base of family ${plan.pivotFamily} to use as the pivot`]);
   const pivotDir = path.join(zoo, base.files.hf);
   const experts = manifest.models.filter((m) => m.role === "expert");
-  const previous = await readZooPivotsManifest(out).catch(() => undefined);
+  // An unreadable earlier manifest means nothing is reused: every pivot is trained again.
+  const previous = await readZooPivotsManifest(out).catch((error: unknown) => {
+    if (InputFileError.isInstance(error)) return undefined;
+    throw error;
+  });
 
   log(`pivots: data (seed ${manifest.data.seed}), ${experts.length} teachers`);
   const lines = await trainingLines(manifest);
@@ -126,6 +132,13 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
     for (const e of experts) teachers.push(await loadTeacher(path.join(zoo, e.files.hf), e.id));
     const { texts, skipped } = packTexts(lines, [pivot, ...teachers.map((t) => t.tokenizer)], plan);
     const textsHash = sha256(texts.map((t) => t.text).join("\u0000"));
+    const sources = sha256(JSON.stringify([base, ...experts].map((m) => [m.id, m.job, m.dataHash])));
+    // Nothing changed since the last build: keep it without recomputing targets and pairs.
+    if (previous && previous.sources === sources && previous.texts.hash === textsHash && JSON.stringify(previous.plan) === JSON.stringify(plan)
+      && previous.models.length === 4 && (await Promise.all(previous.models.map((m) => exists(path.join(zoo, m.files.gguf))))).every(Boolean)) {
+      log(`pivots: kept ${previous.models.map((m) => m.id).join(", ")}`);
+      return previous;
+    }
     const familyB = teachers.filter((t) => experts.find((e) => e.id === t.id)!.family !== plan.pivotFamily);
     const started = Date.now();
     progress.start("distillation targets", texts.length, "texts");
@@ -136,13 +149,14 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
       all.push(teacherTargets(text, pivot, teachers, { k: plan.k, aligned: true, uld: true }, views));
       fromB.push(teacherTargets(text, pivot, familyB, { k: plan.k, aligned: true, uld: true }, views.filter((_, i) => familyB.includes(teachers[i]!))));
       progress.tick(1);
+      if (all.length % 100 === 0) log(`pivots: targets ${all.length}/${texts.length}`);
     }
     progress.done();
     const targetSeconds = (Date.now() - started) / 1000;
     log(`pivots: targets for ${texts.length} texts (${skipped} lines skipped) from ${teachers.length} teachers in ${targetSeconds.toFixed(0)} s`);
     const records = preferencePairs(lines, plan, teachers);
     const result: ZooPivotsManifest = {
-      format: ZOO_PIVOTS_FORMAT, plan,
+      format: ZOO_PIVOTS_FORMAT, plan, sources,
       texts: { count: texts.length, hash: textsHash, skipped },
       prefs: { count: records.length, hash: sha256(JSON.stringify(records)) },
       targetSeconds: Math.round(targetSeconds), models: [],
@@ -229,7 +243,9 @@ async function trainingLines(manifest: ZooManifest): Promise<{ domain: string; l
 function packTexts(domains: { domain: string; lines: string[] }[], tokenizers: readonly BpeTokenizer[], plan: ZooPivotsPlan): { texts: { domain: string; text: string }[]; skipped: number } {
   const texts: { domain: string; text: string }[] = [];
   let skipped = 0;
-  const fits = (text: string) => tokenizers.every((t) => t.encode(text).length <= plan.maxTokens);
+  // Teachers of one family share a tokenizer: encode with each distinct one once.
+  const distinct = [...new Map(tokenizers.map((t) => [JSON.stringify(t.files.tokenizer), t])).values()];
+  const fits = (text: string) => distinct.every((t) => t.encode(text).length <= plan.maxTokens);
   for (const { domain, lines } of domains) {
     const rng = new Rng(sha32(`pivots/${plan.seed}/${domain}`));
     let made = 0;

@@ -28,6 +28,8 @@ import { readBpeTokenizer } from "../../zoo/train/tokenize.js";
 import { llamaTensorShapes } from "../../zoo/random-llama.js";
 import { initialGates, type ExpertPromptTokens } from "./gates.js";
 import { checkMoeInputs, nonExpertModules } from "./plan.js";
+import { copyFileIfPresent } from "../../core/files.js";
+import { readOptionalJsonObject } from "../../core/json-file.js";
 
 export interface MoeBuildOptions {
   /** The mergekit-moe YAML: its text, or an already parsed config. */
@@ -184,11 +186,8 @@ async function tokenizePrompts(config: MoeConfig, base: OpenedModel, baseConfig:
 }
 
 async function adapterConfig(baseDir: string, loraPath: string): Promise<Record<string, unknown> | undefined> {
-  try {
-    return JSON.parse(await fs.readFile(path.join(path.resolve(baseDir, loraPath), "adapter_config.json"), "utf8")) as Record<string, unknown>;
-  } catch {
-    return undefined; // already opened successfully by openModels; nothing more to say
-  }
+  // openModels has read this file already; reading it again can only fail if it changed since.
+  return readOptionalJsonObject(path.join(path.resolve(baseDir, loraPath), "adapter_config.json"));
 }
 
 /** mergekit-moe's rule: the config's dtype, else the base's torch_dtype, else its stored type. */
@@ -332,13 +331,8 @@ async function writeSidecars(dir: string, config: MoeConfig, moeConfig: LlamaCon
     torch_dtype: { F32: "float32", F16: "float16", BF16: "bfloat16" }[dtype],
   };
   await fs.writeFile(path.join(dir, "config.json"), JSON.stringify(json, null, 2) + "\n");
-  for (const name of TOKENIZER_FILES) {
-    try {
-      await fs.copyFile(path.join(base.dir, name), path.join(dir, name));
-    } catch {
-      // absent in the base: nothing to copy
-    }
-  }
+  // A tokenizer file absent in the base is not copied; any other copy failure fails the build.
+  for (const name of TOKENIZER_FILES) await copyFileIfPresent(path.join(base.dir, name), path.join(dir, name));
   const readme = [
     "---", "library_name: transformers", "tags: [moe, mixtral, cogen]", "---", "",
     "# Mixture of experts", "",

@@ -17,10 +17,11 @@ import { modelStock } from "./model-stock.js";
 import { sce } from "./sce.js";
 import { nearswap } from "./nearswap.js";
 import { passthrough } from "./passthrough.js";
+import { arceeFusion } from "./arcee-fusion.js";
 
 export const MERGE_METHODS: readonly MergeMethod[] = [
   linear, taskArithmetic, ties, dareTies, dareLinear, breadcrumbs, breadcrumbsTies, della, dellaLinear,
-  slerp, nuslerp, multislerp, karcher, modelStock, sce, nearswap, passthrough,
+  slerp, nuslerp, multislerp, karcher, modelStock, sce, nearswap, passthrough, arceeFusion,
 ];
 
 export function findMethod(name: string): MergeMethod | undefined {

@@ -44,6 +44,7 @@ export async function acquireBaseModel(file: string, gpu: GpuChoice): Promise<{ 
     })();
     entry = { model, refs: 0 };
     bases.set(key, entry);
+    // A failed load leaves the cache (so a retry loads again); callers awaiting it get the error.
     model.catch(() => bases.delete(key));
   }
   entry.refs++;

@@ -160,6 +160,26 @@ describe.skipIf(!hasRedis)("distributed evaluation over Redis (BullMQ)", () => {
     }
   });
 
+  it("a worker whose Redis goes away reports the error instead of swallowing it", async () => {
+    const { startEvalWorker } = await import("../../../src/eval/jobs/bullmq.js");
+    const own = await startRedis();
+    const errors: Error[] = [];
+    const worker = await startEvalWorker(own.url, {
+      execute: async () => [],
+      queueName: "error-test",
+      onError: (error) => errors.push(error),
+    });
+    try {
+      await own.stop();
+      await eventually(() => errors.length > 0, 10_000);
+      expect(errors[0]).toBeInstanceOf(Error);
+      expect(errors[0].message).not.toBe("");
+    } finally {
+      // Closing waits for a connection that will not come back; do not hold the test on it.
+      void worker.close().catch(() => undefined);
+    }
+  });
+
   it("parses redis URLs and rejects others with a clear message", () => {
     expect(redisConnection("redis://:pw@10.0.0.1:6380/2")).toMatchObject({ host: "10.0.0.1", port: 6380, password: "pw", db: 2 });
     expect(redisConnection("redis://h")).toMatchObject({ host: "h", port: 6379 });

@@ -120,7 +120,10 @@ describe("GGUF reader on hostile files", () => {
   it("rejects bad tensor infos", async () => {
     const one = (t: Partial<TensorSpec>, extra: Spec = {}) => build({ tensors: [{ name: "w", dims: [4, 2], type: F32, offset: 0, ...t }], ...extra });
     expect(await problem(one({ type: 99 }))).toMatch(/tensor 'w' has unknown ggml type 99/);
-    expect(await problem(one({ type: 10 }))).toMatch(/tensor 'w' has ggml type Q2_K \(10\), which cogen does not support/);
+    expect(await problem(one({ type: 16 }))).toMatch(/tensor 'w' has ggml type IQ2_XXS \(16\), which cogen does not support/);
+    expect(await problem(one({ type: 10, dims: [32, 1] }))).toMatch(/row length 32 is not a multiple of the Q2_K block size 256/);
+    expect(await problem(one({ type: 23, dims: [128, 2] }))).toMatch(/row length 128 is not a multiple of the IQ4_XS block size 256/);
+    expect(await problem(one({ type: 20, dims: [16, 1] }))).toMatch(/row length 16 is not a multiple of the IQ4_NL block size 32/);
     expect(await problem(one({ dims: [1, 1, 1, 1, 1] }))).toMatch(/tensor 'w' has 5 dimensions \(must be 1..4\)/);
     expect(await problem(one({ dims: [], nDims: 0 }))).toMatch(/tensor 'w' has 0 dimensions/);
     expect(await problem(one({ dims: [4, 0] }))).toMatch(/tensor 'w' has a zero-sized dimension 1/);

@@ -99,7 +99,8 @@ describe("Q8_0 and Q4_0 quantization", () => {
     x[3] = NaN;
     expect(() => encodeTensor(x, "Q8_0")).toThrow(/non-finite value NaN at element 3/);
     expect(() => encodeTensor(new Float32Array(33), "Q4_0")).toThrow(/multiple of 32/);
-    expect(() => encodeTensor(new Float32Array(4), "Q6_K")).toThrow(/cannot encode Q6_K/);
+    expect(() => encodeTensor(new Float32Array(4), "Q6_K")).toThrow(/Q6_K needs a multiple of 256 elements, got 4/);
+    expect(() => encodeTensor(new Float32Array(256), "Q3_K")).toThrow(/cannot encode Q3_K/);
   });
 
   it("encodes F16 and BF16 from unaligned views", () => {

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { alignTokens, editDistance, stripWordStart } from "../../../src/fuse/distill/align.js";
 import { alignedTarget, sourceWeights, uldTarget, type PivotText, type SourceTopK } from "../../../src/fuse/distill/fusion.js";
+import { rankingPriors, routerPriors } from "../../../src/fuse/distill/priors.js";
+import type { Ranking } from "../../../src/rank/ranking.js";
+import { Router } from "../../../src/fuse/router/router.js";
 
 const EMPTY = 0xffffffff;
 
@@ -104,5 +107,44 @@ describe("uld target (InfiFusion)", () => {
     const piv: PivotText = { ids: Int32Array.of(0, 1, 2), strings: ["ab", "é", "c"], end: Uint32Array.of(2, 4, 5) };
     const t = uldTarget(piv, [split], 1, Float64Array.of(1));
     expect(Array.from(t.sorted).map((p) => +p.toFixed(6))).toEqual([0.1, 0.2, 0]);
+  });
+});
+
+describe("router priors", () => {
+  it("weigh each text's sources by the router's utility for it", () => {
+    const items = [
+      ...["the court ruled on the contract", "a statute and the judge", "the defendant appealed the verdict"].map((text, i) => ({ id: `law${i}`, text, domain: "law", scores: { lawyer: 1, doctor: 0 } })),
+      ...["the patient had a fever", "the surgeon treated the wound", "a drug for the infection"].map((text, i) => ({ id: `med${i}`, text, domain: "medicine", scores: { lawyer: 0, doctor: 1 } })),
+    ];
+    const router = new Router(items, { experts: ["lawyer", "doctor"], k: 3 });
+    const priors = routerPriors(router, ["doctor", "lawyer"]);
+    const law = priors(0, "the judge read the contract");
+    const medicine = priors(1, "the fever of the patient");
+    expect(law[0] + law[1]).toBeCloseTo(1, 12);
+    expect(law[1]).toBeGreaterThan(law[0]);
+    expect(medicine[0]).toBeGreaterThan(medicine[1]);
+    // Through the weights: the law text's AvgCE weights favour the lawyer at equal cross-entropy.
+    expect(sourceWeights([A, A], "avg-ce", law)[1]).toBeGreaterThan(0.5);
+    expect(() => routerPriors(router, ["chef"])).toThrow(/knows no expert 'chef'/);
+  });
+});
+
+describe("ranking priors", () => {
+  it("weigh sources by their standardised ability in the text's domain", () => {
+    const ranking = {
+      domains: ["law", "medicine"],
+      models: [
+        { model: "lawyer", domains: { law: { ability: 2 }, medicine: { ability: -1 } } },
+        { model: "doctor", domains: { law: { ability: 0 }, medicine: { ability: 1 } } },
+      ],
+    } as unknown as Ranking;
+    const domains = ["law", "medicine", "cooking"];
+    const priors = rankingPriors(ranking, ["lawyer", "doctor"], (i) => domains[i]);
+    // Standardised abilities are ±1 in each domain: softmax(±1) = e/(e + 1/e).
+    const high = Math.E / (Math.E + 1 / Math.E);
+    expect(priors(0, "")[0]).toBeCloseTo(high, 12);
+    expect(priors(1, "")[1]).toBeCloseTo(high, 12);
+    expect(Array.from(priors(2, ""))).toEqual([0.5, 0.5]);
+    expect(() => rankingPriors(ranking, ["chef"], () => "law")).toThrow(/no model 'chef'/);
   });
 });

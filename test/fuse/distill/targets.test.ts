@@ -107,8 +107,9 @@ describe("distill targets", () => {
     expect(stub.requests).toBe(requests);
   });
 
-  it("reports a source that cannot return a whole-sequence top-K and writes no manifest", async () => {
+  it("refuses sources that cannot return a whole-sequence top-K before any work", async () => {
     const out = path.join(root, "composite");
+    const quiet = await startStub({ noEcho: true });
     const pool = new ModelPool({
       open: async (s) => {
         const model = await openModel(s);
@@ -117,9 +118,36 @@ describe("distill targets", () => {
         return rest as LanguageModel;
       },
     });
-    const report = await distillTargets({ sources: [spec("s1"), spec("router")], corpus: corpus(), out, k: 2, pool });
+    try {
+      const sources = [spec("s1"), spec("router"), { ...spec("no-echo"), url: quiet.url }];
+      const error = (await distillTargets({ sources, corpus: corpus(), out, k: 2, pool }).catch((e: unknown) => e)) as Error;
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(error.message).toMatch(/source 'router' cannot give targets: router: cannot return a whole-sequence top-K/);
+      expect(error.message).toContain(`source 'no-echo' cannot give targets: openai(no-echo): the server at ${quiet.url} returned no prompt top log-probabilities`);
+      await expect(fs.readdir(out)).rejects.toThrow(/ENOENT/);
+    } finally {
+      await pool.close();
+      await quiet.close();
+    }
+  });
+
+  it("reports a source failing mid-run and writes no manifest", async () => {
+    const out = path.join(root, "failing");
+    let calls = 0;
+    const pool = new ModelPool({
+      open: async (s) => {
+        const model = await openModel(s);
+        return { ...model, sequenceTopK: async (text: string, k: number) => {
+          if (s.id === "flaky" && ++calls > 2) throw new Error("connection reset");
+          return model.sequenceTopK!(text, k);
+        } };
+      },
+    });
+    const report = await distillTargets({ sources: [spec("s1"), spec("flaky")], corpus: corpus(), out, k: 2, textsPerShard: 2, pool });
     await pool.close();
-    expect(report.failures).toEqual([{ source: "router", shards: 1, error: expect.stringMatching(/router: cannot return a whole-sequence top-K/) }]);
+    // The probe and text 0 succeed (text 1 is empty); text 2 fails its shard and the two after it.
+    expect(report.failures).toEqual([{ source: "flaky", shards: 3, error: expect.stringMatching(/flaky: text \d+ \(line \d+\): connection reset/) }]);
+    expect(report.written).toBe(5);
     expect(report.manifest).toBeUndefined();
     await expect(readTargetsManifest(out)).rejects.toThrow(/did not finish/);
   });
@@ -154,8 +182,8 @@ describe("distill corpus", () => {
     expect(txt.texts.map((t) => [t.line, t.text, t.skip])).toEqual([[1, "one", undefined], [2, "", "empty"], [3, "  ", "empty"], [4, "two\u0000", "binary"], [5, "three", undefined]]);
     const invalid = parseDistillCorpus(Uint8Array.of(0x61, 0xff, 0x62), "c.txt");
     expect(invalid.texts[0].skip).toBe("binary");
-    const jsonl = parseDistillCorpus(Buffer.from('{"text":"a"}\n\n{"text":""}\n'), "c.jsonl");
-    expect(jsonl.texts.map((t) => [t.line, t.skip])).toEqual([[1, undefined], [3, "empty"]]);
+    const jsonl = parseDistillCorpus(Buffer.from('{"text":"a","domain":"law"}\n\n{"text":""}\n'), "c.jsonl");
+    expect(jsonl.texts.map((t) => [t.line, t.skip, t.domain])).toEqual([[1, undefined, "law"], [3, "empty", undefined]]);
     expect(() => parseDistillCorpus(Buffer.from('{"text":"a"}\n{"body":"b"}\n'), "c.jsonl")).toThrow(/c\.jsonl:2: field 'text' must be a string/);
     expect(() => parseDistillCorpus(Buffer.from(""), "e.txt")).toThrow(/holds no texts/);
   });

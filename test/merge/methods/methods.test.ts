@@ -55,7 +55,7 @@ describe("merge methods equal independent implementations", () => {
   const weights = [0.5, 0.3, 0.7];
 
   it("registry has every method with unique names", () => {
-    expect(methodNames()).toEqual(["linear", "task_arithmetic", "ties", "dare_ties", "dare_linear", "breadcrumbs", "breadcrumbs_ties", "della", "della_linear", "slerp", "nuslerp", "multislerp", "karcher", "model_stock", "sce", "nearswap", "passthrough"]);
+    expect(methodNames()).toEqual(["linear", "task_arithmetic", "ties", "dare_ties", "dare_linear", "breadcrumbs", "breadcrumbs_ties", "della", "della_linear", "slerp", "nuslerp", "multislerp", "karcher", "model_stock", "sce", "nearswap", "passthrough", "arcee_fusion"]);
   });
 
   it("linear (normalize default true, and false)", () => {
@@ -63,6 +63,16 @@ describe("merge methods equal independent implementations", () => {
     expectClose(run("linear", xs, undefined, weights.map((weight) => ({ weight }))), expected);
     const unnorm = B.map((_, i) => X.reduce((s, x, m) => s + x[i] * weights[m], 0));
     expectClose(run("linear", xs, undefined, weights.map((weight) => ({ weight })), { normalize: false }), unnorm);
+  });
+
+  it("linear with one, two and four models (each count has its own loop)", () => {
+    for (const count of [1, 2, 4]) {
+      const models = Array.from({ length: count }, (_, m) => X[m % X.length]);
+      const w = Array.from({ length: count }, (_, m) => 0.25 + 0.5 * m);
+      const total = w.reduce((a, b) => a + b, 0);
+      const expected = B.map((_, i) => models.reduce((s, x, m) => s + x[i] * w[m], 0) / total);
+      expectClose(run("linear", models.map((x) => Float32Array.from(x)), undefined, w.map((weight) => ({ weight }))), expected);
+    }
   });
 
   it("task_arithmetic with lambda", () => {
@@ -158,6 +168,17 @@ describe("merge methods equal independent implementations", () => {
 
   it("nearswap", () => {
     expectClose(run("nearswap", [xs[0]], base, [{}], { t: 0.05 }), ref.refNearswap(0.05, B, X[0]));
+  });
+
+  it("arcee_fusion keeps the other model's outlier changes only", () => {
+    // 10 rows of 100; some rows changed a lot so their KL (and importance) stands out.
+    const b = X[0].map((v, i) => (Math.floor(i / 100) % 4 === 0 ? v + 0.5 * Math.sin(i) : v));
+    const out = run("arcee_fusion", [Float32Array.from(b)], base, [{}], {}, [10, 100]);
+    const expected = ref.refArceeFusion(B, b, 10);
+    expectClose(out, expected);
+    const taken = expected.filter((v, i) => v === b[i] && v !== B[i]).length;
+    expect(taken).toBeGreaterThan(10);
+    expect(taken).toBeLessThan(500);
   });
 
   it("passthrough copies and scales; scale 0 gives zeros", () => {

@@ -169,3 +169,29 @@ export function refSlerpNoThreshold(t: number, a: Vec, b: Vec): Vec {
   if (Math.abs(Math.sin(th)) < 1e-8) return a.map((v, i) => (1 - t) * v + t * b[i]);
   return a.map((v, i) => (Math.sin((1 - t) * th) * v + Math.sin(t * th) * b[i]) / Math.sin(th));
 }
+
+/**
+ * mergekit's arcee_fusion on one matrix of `rows` rows: importance |b − a| · KL(softmax(b_row) + ε ‖
+ * softmax(a_row) + ε); b's value where importance ≥ median + 1.5 · (q3 − q1) (quantile at sorted
+ * index ⌊q·(n − 1)⌋), a's elsewhere. Written from the description, with plain arrays.
+ */
+export function refArceeFusion(a: Vec, b: Vec, rows: number): Vec {
+  const n = a.length / rows;
+  const soft = (v: Vec): Vec => {
+    const m = Math.max(...v);
+    const e = v.map((x) => Math.exp(x - m));
+    const s = e.reduce((x, y) => x + y, 0);
+    return e.map((x) => x / s + 1e-8);
+  };
+  const imp: number[] = [];
+  for (let r = 0; r < rows; r++) {
+    const p = soft(b.slice(r * n, r * n + n));
+    const q = soft(a.slice(r * n, r * n + n));
+    const kl = p.reduce((s, pi, i) => s + pi * Math.log(pi / q[i]), 0);
+    for (let i = 0; i < n; i++) imp.push(Math.abs(b[r * n + i] - a[r * n + i]) * kl);
+  }
+  const sorted = [...imp].sort((x, y) => x - y);
+  const quantile = (q: number) => sorted[Math.floor(q * (sorted.length - 1))];
+  const cut = quantile(0.5) + 1.5 * (quantile(0.75) - quantile(0.25));
+  return a.map((v, i) => (imp[i] >= cut ? b[i] : v));
+}

@@ -1,0 +1,93 @@
+import type { ResultRecord } from "../eval/result.js";
+import type { Goal } from "./main-job.js";
+import { pairedAccuracy, pairedMacroBpb } from "./paired.js";
+import type { ScoreRow } from "./scoreboard.js";
+import type { DistilledModel } from "./zoo.js";
+
+/**
+ * The distillation goals (issue 10), judged on the demo's test items:
+ * - the pivot distilled from every expert beats its CLM control by more than 2 paired SEs in
+ *   macro bits per byte (paired over test passages) and is the best single checkpoint;
+ * - it closes ≥ 50% of the gap between the control and the router;
+ * - the pivot distilled from family B alone beats the control beyond 2 paired SEs;
+ * - FPO raises cloze accuracy over the pivot before FPO with z > 1.96 (every test-split cloze item);
+ * - the best unified model against the centralised model of equal compute, reported either way.
+ */
+export interface DistillGoalInputs {
+  rows: readonly ScoreRow[];
+  /** Every test result, the distilled models' included. */
+  records: readonly ResultRecord[];
+  /** Results on every test-split cloze item, of the pivot before and after FPO. */
+  clozeRecords: readonly ResultRecord[];
+  domains: readonly string[];
+  distilled: readonly DistilledModel[];
+  /** Ids of the single checkpoints in the table (experts, bases, control, merges, distilled). */
+  checkpoints: readonly string[];
+  /** Ids of the unified models (router, ensemble, merge, pivots). */
+  unified: readonly string[];
+}
+
+export function distillGoals(input: DistillGoalInputs): Goal[] {
+  const { rows, records, domains } = input;
+  const idOf = (role: DistilledModel["role"]) => input.distilled.find((m) => m.role === role)?.id;
+  const row = (id: string | undefined) => rows.find((r) => r.model === id);
+  const f = (x: number | undefined, digits = 3) => (x === undefined || !Number.isFinite(x) ? "n/a" : x.toFixed(digits));
+  const signed = (x: number) => (x >= 0 ? "+" : "") + f(x);
+  const [pivot, control, familyB, fpo, centralised] = [idOf("pivot"), idOf("pivot-control"), idOf("pivot-family-b"), idOf("pivot-fpo"), idOf("centralised")];
+  const goals: Goal[] = [];
+
+  if (pivot && control) {
+    const d = pairedMacroBpb(records, pivot, control, domains);
+    const others = rows.filter((r) => input.checkpoints.includes(r.model) && r.model !== pivot && r.macroBpb !== undefined);
+    const best = [...others].sort((a, b) => a.macroBpb! - b.macroBpb!)[0];
+    const isBest = row(pivot)?.macroBpb !== undefined && (!best || row(pivot)!.macroBpb! < best.macroBpb!);
+    goals.push({
+      goal: "the distilled pivot (all experts) beats its CLM control by > 2 paired SE (macro bpb) and is the best single checkpoint",
+      met: d !== undefined && -d.diff > 2 * d.se && isBest,
+      detail: d ? `${pivot} − ${control} = ${signed(d.diff)} ± ${f(d.se)} bpb (${d.n} passages); ${isBest ? "best" : `not best: ${best?.model} ${f(best?.macroBpb)}`} single checkpoint at ${f(row(pivot)?.macroBpb)}` : "not enough paired passages",
+    });
+    const router = row("unified-router")?.macroBpb;
+    const c = row(control)?.macroBpb;
+    const p = row(pivot)?.macroBpb;
+    if (router !== undefined && c !== undefined && p !== undefined) {
+      const closed = c > router ? (c - p) / (c - router) : NaN;
+      goals.push({
+        goal: "the distilled pivot closes ≥ 50% of the gap between its CLM control and the router (bits per byte)",
+        met: closed >= 0.5,
+        detail: `closed ${f(closed * 100, 0)}% (control ${f(c)}, pivot ${f(p)}, router ${f(router)})`,
+      });
+    }
+  }
+  if (familyB && control) {
+    const d = pairedMacroBpb(records, familyB, control, domains);
+    goals.push({
+      goal: "the pivot distilled from family-B experts alone beats the CLM control beyond 2 paired SE (knowledge crosses tokenizers)",
+      met: d !== undefined && -d.diff > 2 * d.se,
+      detail: d ? `${familyB} − ${control} = ${signed(d.diff)} ± ${f(d.se)} bpb (${d.n} passages)` : "not enough paired passages",
+    });
+  }
+  if (pivot && fpo) {
+    const d = pairedAccuracy(input.clozeRecords, fpo, pivot);
+    const acc = (id: string) => {
+      const mine = input.clozeRecords.filter((r) => r.model === id && r.metric === "acc");
+      return mine.reduce((s, r) => s + r.score, 0) / Math.max(1, mine.length);
+    };
+    goals.push({
+      goal: "after FPO, held-out cloze accuracy is above the pivot before FPO with z > 1.96 (every test-split cloze item)",
+      met: d !== undefined && d.z > 1.96,
+      detail: d ? `${fpo} ${f(acc(fpo))} vs ${pivot} ${f(acc(pivot))}: ${signed(d.diff)} ± ${f(d.se)}, z = ${f(d.z, 2)} (${d.n} items)` : "not enough paired items",
+    });
+  }
+  if (centralised) {
+    const unified = rows.filter((r) => input.unified.includes(r.model) && r.macroBpb !== undefined).sort((a, b) => a.macroBpb! - b.macroBpb!);
+    const best = unified[0];
+    const d = best ? pairedMacroBpb(records, best.model, centralised, domains) : undefined;
+    const verdict = d === undefined ? "" : Math.abs(d.diff) <= 2 * d.se ? "within noise" : d.diff < 0 ? "the unified model is better" : "the centralised model is better";
+    goals.push({
+      goal: "the best unified model is compared with the centralised model of equal total compute (reported whichever way it goes)",
+      met: d !== undefined,
+      detail: d ? `${best!.model} − ${centralised} = ${signed(d.diff)} ± ${f(d.se)} bpb (${verdict}; ${best!.model} ${f(best!.macroBpb)}, ${centralised} ${f(row(centralised)?.macroBpb)})` : "no unified model with bits per byte",
+    });
+  }
+  return goals;
+}

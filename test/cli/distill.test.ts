@@ -1,0 +1,73 @@
+import { promises as fs } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { main } from "../../src/cli/main.js";
+import { tempDir } from "../fixtures/tiny-llama.js";
+import { startStub, type StubServer } from "../models/openai-stub.js";
+
+let root: string;
+let stub: StubServer;
+beforeAll(async () => {
+  root = await tempDir("cogen-distill-targets-cli-");
+  stub = await startStub();
+  await fs.writeFile(path.join(root, "texts.txt"), "The capital of France is Paris\n\nThe answer is 42\na b c d e f g h i j k l m n o p q r\n");
+  await fs.writeFile(path.join(root, "models.yml"), [
+    "experts:",
+    `  - { id: s1, backend: openai, url: ${JSON.stringify(stub.url)}, model: stub, context_size: 64 }`,
+    `  - { id: s2, backend: openai, url: ${JSON.stringify(stub.url)}, model: stub, context_size: 16 }`,
+  ].join("\n") + "\n");
+  await fs.writeFile(path.join(root, "pairs.jsonl"), '{"prompt":"The capital of France is","chosen":" Paris","rejected":" Rome"}\n');
+});
+afterAll(async () => {
+  await stub.close();
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+async function capture(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const log = vi.spyOn(console, "log").mockImplementation((...a) => void out.push(a.join(" ")));
+  const error = vi.spyOn(console, "error").mockImplementation((...a) => void err.push(a.join(" ")));
+  const write = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => (out.push(String(chunk)), true));
+  try {
+    return { code: await main(argv), out: out.join("\n"), err: err.join("\n") };
+  } finally {
+    log.mockRestore();
+    error.mockRestore();
+    write.mockRestore();
+  }
+}
+
+describe("cogen distill targets | prefs", () => {
+  it("writes targets and reports skips as JSON; a rerun computes nothing", async () => {
+    const args = ["distill", "targets", "--sources", path.join(root, "models.yml"), "--corpus", path.join(root, "texts.txt"), "--out", path.join(root, "t"), "--top-k", "3", "--json"];
+    const first = await capture(args);
+    expect(first.err).toBe("");
+    expect(first.code).toBe(0);
+    const report = JSON.parse(first.out);
+    expect(report.written).toBe(2);
+    expect(report.manifest.skips).toEqual({ s1: { empty: 1 }, s2: { empty: 1, "too-long": 1 } });
+    const again = JSON.parse((await capture(args)).out);
+    expect([again.written, again.reused]).toEqual([0, 2]);
+  });
+
+  it("lists every bad flag at once", async () => {
+    const { code, err } = await capture(["distill", "targets", "--sources", "m.yml", "--top-k", "0"]);
+    expect(code).toBe(1);
+    expect(err).toMatch(/--corpus is required[\s\S]*--out is required[\s\S]*--top-k must be an integer/);
+    expect((await capture(["distill", "nonsense"])).err).toMatch(/unknown subcommand 'nonsense'/);
+    expect((await capture(["distill", "pairs", "--out", "x.jsonl"])).err).toMatch(/--zoo is required/);
+  });
+
+  it("writes InfiFPO records, the pivot taken out of the sources", async () => {
+    const out = path.join(root, "prefs.jsonl");
+    const { code, out: printed } = await capture(["distill", "prefs", "--sources", path.join(root, "models.yml"), "--pairs", path.join(root, "pairs.jsonl"), "--out", out, "--pivot", "s2", "--json"]);
+    expect(code).toBe(0);
+    expect(JSON.parse(printed)).toMatchObject({ records: 1, weightBySource: { s1: 1 } });
+    const [record] = (await fs.readFile(out, "utf8")).trim().split("\n").map((l) => JSON.parse(l));
+    expect(record.sources.map((s: { id: string }) => s.id)).toEqual(["s1"]);
+    expect(record.pivot).toBeDefined();
+    expect((await capture(["distill", "prefs", "--sources", path.join(root, "models.yml"), "--pairs", path.join(root, "pairs.jsonl"), "--out", out, "--pivot", "nobody"])).err)
+      .toMatch(/--pivot 'nobody' is not an entry .*entries: s1, s2/);
+  });
+});

@@ -1,0 +1,83 @@
+import { describe, expect, it } from "vitest";
+import type { ResultRecord } from "../../src/eval/result.js";
+import { distillGoals } from "../../src/demo/distill-goals.js";
+import { pairedAccuracy, pairedMacroBpb } from "../../src/demo/paired.js";
+import { scoreRows } from "../../src/demo/scoreboard.js";
+import type { DistilledModel } from "../../src/demo/zoo.js";
+
+const bpb = (model: string, item: string, domain: string, value: number, bytes: number): ResultRecord =>
+  ({ model, item, domain, metric: "bpb", score: 2 ** -value, task: "zoo-bits-per-byte", bpb: value, bytes });
+const acc = (model: string, item: string, score: number): ResultRecord => ({ model, item, domain: "d", metric: "acc", score, task: "zoo-cloze" });
+
+describe("paired comparisons", () => {
+  it("macro bpb difference and its paired SE, by hand", () => {
+    // Domain x: items of 100 and 300 bytes; A saves 10 and 60 bits → d = −70/400 = −0.175.
+    // Residuals δ − d·bytes: −10 + 17.5 = 7.5, −60 + 52.5 = −7.5 → var = 2/1 · 112.5 / 400² = 1.40625e-3.
+    // Domain y: equal bytes, A worse by 0.1 and 0.3 bpb on 200 bytes each → d = +0.2, residuals ∓20 → var = 2 · 800 / 400² = 0.01.
+    const records = [
+      bpb("A", "x1", "x", 2.0, 100), bpb("B", "x1", "x", 2.1, 100),
+      bpb("A", "x2", "x", 2.0, 300), bpb("B", "x2", "x", 2.2, 300),
+      bpb("A", "y1", "y", 2.1, 200), bpb("B", "y1", "y", 2.0, 200),
+      bpb("A", "y2", "y", 2.3, 200), bpb("B", "y2", "y", 2.0, 200),
+      bpb("A", "only-a", "y", 9, 50),
+    ];
+    const d = pairedMacroBpb(records, "A", "B", ["x", "y"])!;
+    expect(d.diff).toBeCloseTo((-0.175 + 0.2) / 2, 10);
+    expect(d.se).toBeCloseTo(Math.sqrt(1.40625e-3 + 0.01) / 2, 10);
+    expect(d.n).toBe(4);
+    expect(pairedMacroBpb(records, "A", "B", ["x", "z"])).toBeUndefined();
+  });
+
+  it("paired accuracy: mean difference, sd/√n and z", () => {
+    const records = [acc("F", "1", 1), acc("P", "1", 0), acc("F", "2", 1), acc("P", "2", 1), acc("F", "3", 1), acc("P", "3", 0), acc("F", "4", 0), acc("P", "4", 0)];
+    // Differences 1, 0, 1, 0: mean 0.5, sd = √(4·0.25/3) = 0.57735, se = 0.288675, z = 1.732.
+    const d = pairedAccuracy(records, "F", "P")!;
+    expect(d.diff).toBeCloseTo(0.5, 10);
+    expect(d.se).toBeCloseTo(0.288675, 5);
+    expect(d.z).toBeCloseTo(1.73205, 4);
+  });
+});
+
+describe("distillGoals", () => {
+  it("judges each goal met or missed from the results", () => {
+    const domains = ["x"];
+    const items = Array.from({ length: 6 }, (_, i) => `x${i}`);
+    const noise = [0.01, -0.01, 0.02, -0.02, 0.015, -0.015];
+    const records: ResultRecord[] = [];
+    items.forEach((item, i) => {
+      records.push(bpb("pivot-control", item, "x", 2.3 + noise[i]!, 200));
+      records.push(bpb("pivot-all", item, "x", 2.19 + noise[i]!, 200));
+      records.push(bpb("pivot-family-b", item, "x", 2.3 + 2 * noise[i]!, 200));
+      records.push(bpb("a-centralised", item, "x", 2.15, 200));
+      records.push(bpb("unified-router", item, "x", 2.1, 200));
+      records.push(bpb("a-base", item, "x", 2.4, 200));
+    });
+    const order = ["a-base", "unified-router", "pivot-all", "pivot-control", "pivot-family-b", "a-centralised"];
+    const rows = scoreRows(records, domains, order);
+    const distilled: DistilledModel[] = [
+      { id: "pivot-all", role: "pivot", gguf: "" }, { id: "pivot-control", role: "pivot-control", gguf: "" },
+      { id: "pivot-family-b", role: "pivot-family-b", gguf: "" }, { id: "pivot-fpo", role: "pivot-fpo", gguf: "" },
+      { id: "a-centralised", role: "centralised", gguf: "" },
+    ];
+    const cloze = [acc("pivot-fpo", "1", 1), acc("pivot-all", "1", 1), acc("pivot-fpo", "2", 1), acc("pivot-all", "2", 0), acc("pivot-fpo", "3", 0), acc("pivot-all", "3", 0)];
+    const goals = distillGoals({
+      rows, records, clozeRecords: cloze, domains, distilled,
+      checkpoints: ["a-base", "pivot-all", "pivot-control", "pivot-family-b", "a-centralised"],
+      unified: ["unified-router", "pivot-all"],
+    });
+    const byStart = (text: string) => goals.find((g) => g.goal.startsWith(text))!;
+    // Beats the control by 0.11 with no paired noise, but the centralised model (2.15) is a better checkpoint.
+    expect(byStart("the distilled pivot (all experts)").met).toBe(false);
+    expect(byStart("the distilled pivot (all experts)").detail).toMatch(/-0\.110 ± 0\.000.*not best: a-centralised 2\.150/);
+    // Gap control 2.3 → router 2.1: the pivot at 2.19 closes 55%.
+    expect(byStart("the distilled pivot closes").met).toBe(true);
+    expect(byStart("the distilled pivot closes").detail).toMatch(/closed 55%/);
+    // Family B: equal on average, only noise.
+    expect(byStart("the pivot distilled from family-B").met).toBe(false);
+    // FPO: +1/3 with z = 1 → missed.
+    expect(byStart("after FPO").met).toBe(false);
+    expect(byStart("after FPO").detail).toMatch(/z = 1\.00 \(3 items\)/);
+    // Best unified (router 2.1) against the centralised (2.15): reported, unified better.
+    expect(byStart("the best unified model is compared").detail).toMatch(/unified-router − a-centralised = -0\.050 ± 0\.000 bpb \(the unified model is better/);
+  });
+});
