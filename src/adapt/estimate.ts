@@ -9,6 +9,7 @@
  */
 import type { LlamaConfig } from "../formats/hf/config.js";
 
+
 export interface LoraRunShape {
   rank: number;
   steps: number;
@@ -46,14 +47,4 @@ export function estimateLoraRun(config: LlamaConfig, run: LoraRunShape): LoraEst
   const forward = 2 * tokens * (config.numLayers * perLayer + config.vocabSize * h) + 4 * run.batchSize * config.numLayers * run.seqLen * run.seqLen * q;
   const flopsPerStep = 3 * forward;
   return { baseParameters, loraParameters, memoryBytes, flopsPerStep, seconds: (run.steps * flopsPerStep) / WASM_FLOPS_PER_SECOND };
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let i = 0;
-  while (bytes >= 1024 && i < units.length - 1) {
-    bytes /= 1024;
-    i++;
-  }
-  return `${bytes.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }

@@ -22,6 +22,7 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { writeFileAtomic } from "../core/atomic.js";
+import { formatBytes } from "../core/bytes.js";
 import { ConfigError, InputFileError } from "../core/errors.js";
 import { exists } from "../core/files.js";
 import { silentProgress, type Progress } from "../core/progress.js";
@@ -35,7 +36,7 @@ import { disposeTrainModel, type TrainModel } from "../zoo/train/model.js";
 import { readBpeTokenizer, type BpeTokenizer } from "../zoo/train/tokenize.js";
 import { trainLanguageModel, type TrainOptions } from "../zoo/train/train.js";
 import { readUserData, splitUserData } from "./data.js";
-import { estimateLoraRun, formatBytes, type LoraEstimate } from "./estimate.js";
+import { estimateLoraRun, type LoraEstimate } from "./estimate.js";
 
 export interface AdaptLoraOptions {
   /** A llama-family Hugging Face folder or GGUF file whose tokenizer the trainer reads. */

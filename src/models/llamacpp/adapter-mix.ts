@@ -1,0 +1,90 @@
+/**
+ * One base GGUF with several runtime LoRA adapters whose scales change per call: llama.cpp
+ * loads each adapter file once per model (node-llama-cpp caches them), and a candidate mix is
+ * a fresh small context with its scales set, so trying a weighting never merges or writes
+ * weights and never reloads the base. Used by the adapter-composition search (adapt/compose).
+ */
+import type { LlamaContext, LlamaModel, Token } from "node-llama-cpp";
+import { BackendError, ConfigError } from "../../core/errors.js";
+import { acquireBaseModel } from "./runtime.js";
+import { validateGgufForLlamaCpp } from "./validate.js";
+
+/** A text to score: the bits of `target` after `context` (which may be empty). */
+export interface ScoredText {
+  context: string;
+  target: string;
+}
+
+export interface MixScore {
+  /** Total surprisal of the targets, in bits, and their UTF-8 bytes. */
+  bits: number;
+  bytes: number;
+  /** Per text, in the given order. */
+  perText: { bits: number; bytes: number }[];
+}
+
+export interface AdapterMix {
+  /** Score the texts with adapter i at scales[i]. */
+  score(texts: readonly ScoredText[], scales: readonly number[]): Promise<MixScore>;
+  /** Token count (with BOS) of context + target, for length checks. */
+  tokenCount(text: ScoredText): number;
+  close(): Promise<void>;
+}
+
+const MIN_PROBABILITY = 1e-30;
+
+export async function openAdapterMix(baseGguf: string, adapters: readonly string[], options: { threads?: number; contextSize?: number } = {}): Promise<AdapterMix> {
+  await validateGgufForLlamaCpp(baseGguf);
+  for (const a of adapters) await validateGgufForLlamaCpp(a, "adapter");
+  const contextSize = options.contextSize ?? 256;
+  const base = await acquireBaseModel(baseGguf, false);
+  const model: LlamaModel = base.model;
+  const bos: Token[] = model.tokens.shouldPrependBosToken && model.tokens.bos !== null ? [model.tokens.bos] : [];
+  const start: Token[] = bos.length ? bos : [model.tokens.bos ?? model.tokens.eos].filter((t): t is Token => t !== null);
+  const split = (t: ScoredText) => {
+    const context = [...start, ...model.tokenize(t.context, false)];
+    return { context, target: model.tokenize(t.target, false) };
+  };
+  return {
+    tokenCount: (t) => {
+      const s = split(t);
+      return s.context.length + s.target.length;
+    },
+    async score(texts, scales) {
+      if (scales.length !== adapters.length) throw new ConfigError([`${scales.length} scales for ${adapters.length} adapters`], "adapter mix");
+      let context: LlamaContext;
+      try {
+        context = await model.createContext({
+          contextSize, batchSize: contextSize, threads: options.threads ?? 1, sequences: 1, flashAttention: false,
+          lora: { adapters: adapters.map((filePath, i) => ({ filePath, scale: scales[i] })) },
+        });
+      } catch (error) {
+        throw new BackendError("llamacpp", `cannot create a context with ${adapters.length} adapters: ${(error as Error).message}`);
+      }
+      try {
+        const sequence = context.getSequence();
+        const perText: { bits: number; bytes: number }[] = [];
+        for (const text of texts) {
+          const { context: ctx, target } = split(text);
+          if (ctx.length + target.length > contextSize) throw new ConfigError([`a text of ${ctx.length + target.length} tokens exceeds the context of ${contextSize}`], "adapter mix");
+          const whole = [...ctx, ...target];
+          await sequence.clearHistory();
+          const input = whole.slice(0, -1).map((token, i) =>
+            i >= ctx.length - 1 ? ([token, { generateNext: { probabilities: true } }] as [Token, { generateNext: { probabilities: true } }]) : token);
+          const out = await sequence.controlledEvaluate(input);
+          let bits = 0;
+          for (let i = ctx.length - 1; i < whole.length - 1; i++) {
+            const p = out[i]?.next.probabilities?.get(whole[i + 1]);
+            if (p === undefined && !out[i]?.next.probabilities) throw new BackendError("llamacpp", `no probabilities at token ${i}`);
+            bits -= Math.log2(Math.max(p ?? 0, MIN_PROBABILITY));
+          }
+          perText.push({ bits, bytes: Buffer.byteLength(text.target, "utf8") });
+        }
+        return { bits: perText.reduce((s, t) => s + t.bits, 0), bytes: perText.reduce((s, t) => s + t.bytes, 0), perText };
+      } finally {
+        await context.dispose();
+      }
+    },
+    close: () => base.release(),
+  };
+}
