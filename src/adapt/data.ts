@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { InputFileError } from "../core/errors.js";
+import { forEachJsonlObject } from "../formats/jsonl.js";
 import { fnv1a32 } from "../zoo/split.js";
 
 export interface UserDocument {
@@ -119,17 +120,9 @@ function paragraphs(file: string, text: string): UserDocument[] {
 
 function jsonlDocuments(file: string, text: string): UserDocument[] {
   const out: UserDocument[] = [];
-  text.split(/\r?\n/).forEach((line, i) => {
-    if (line.trim() === "") return;
-    let record: unknown;
-    try {
-      record = JSON.parse(line);
-    } catch (error) {
-      throw new InputFileError(file, `is not valid JSON (${(error as Error).message})`, i + 1);
-    }
-    const t = (record as { text?: unknown } | null)?.text;
-    if (typeof record !== "object" || record === null || typeof t !== "string") throw new InputFileError(file, "needs a string field 'text' in every record", i + 1);
-    if (t.trim() !== "") out.push({ source: `${file}:${i + 1}`, text: t.trim() });
+  forEachJsonlObject(text, file, "with a string field 'text'", (record, line) => {
+    if (typeof record.text !== "string") throw new InputFileError(file, "needs a string field 'text' in every record", line);
+    if (record.text.trim() !== "") out.push({ source: `${file}:${line}`, text: record.text.trim() });
   });
   if (out.length === 0) throw new InputFileError(file, "has no record with non-empty text");
   return out;

@@ -33,25 +33,28 @@ export interface AdapterMix {
 
 const MIN_PROBABILITY = 1e-30;
 
-export async function openAdapterMix(baseGguf: string, adapters: readonly string[], options: { threads?: number; contextSize?: number } = {}): Promise<AdapterMix> {
+export async function openAdapterMix(baseGguf: string, adapters: readonly string[], options: { threads?: number } = {}): Promise<AdapterMix> {
   await validateGgufForLlamaCpp(baseGguf);
   for (const a of adapters) await validateGgufForLlamaCpp(a, "adapter");
-  const contextSize = options.contextSize ?? 256;
   const base = await acquireBaseModel(baseGguf, false);
   const model: LlamaModel = base.model;
   const bos: Token[] = model.tokens.shouldPrependBosToken && model.tokens.bos !== null ? [model.tokens.bos] : [];
   const start: Token[] = bos.length ? bos : [model.tokens.bos ?? model.tokens.eos].filter((t): t is Token => t !== null);
-  const split = (t: ScoredText) => {
+  const splitText = (t: ScoredText) => {
     const context = [...start, ...model.tokenize(t.context, false)];
     return { context, target: model.tokenize(t.target, false) };
   };
   return {
     tokenCount: (t) => {
-      const s = split(t);
+      const s = splitText(t);
       return s.context.length + s.target.length;
     },
     async score(texts, scales) {
       if (scales.length !== adapters.length) throw new ConfigError([`${scales.length} scales for ${adapters.length} adapters`], "adapter mix");
+      const split = texts.map(splitText);
+      // The smallest context that holds the longest text (rounded so runs share a size).
+      const contextSize = 32 * Math.ceil(Math.max(32, ...split.map((t) => t.context.length + t.target.length)) / 32);
+      if (contextSize > model.trainContextSize) throw new ConfigError([`a text of ${contextSize} tokens exceeds the model's context of ${model.trainContextSize}`], "adapter mix");
       let context: LlamaContext;
       try {
         context = await model.createContext({
@@ -64,9 +67,8 @@ export async function openAdapterMix(baseGguf: string, adapters: readonly string
       try {
         const sequence = context.getSequence();
         const perText: { bits: number; bytes: number }[] = [];
-        for (const text of texts) {
-          const { context: ctx, target } = split(text);
-          if (ctx.length + target.length > contextSize) throw new ConfigError([`a text of ${ctx.length + target.length} tokens exceeds the context of ${contextSize}`], "adapter mix");
+        for (const [k, text] of texts.entries()) {
+          const { context: ctx, target } = split[k];
           const whole = [...ctx, ...target];
           await sequence.clearHistory();
           const input = whole.slice(0, -1).map((token, i) =>
