@@ -52,9 +52,10 @@ export async function openAdapterMix(baseGguf: string, adapters: readonly string
     async score(texts, scales) {
       if (scales.length !== adapters.length) throw new ConfigError([`${scales.length} scales for ${adapters.length} adapters`], "adapter mix");
       const split = texts.map(splitText);
-      // The smallest context that holds the longest text (rounded so runs share a size).
-      const contextSize = 32 * Math.ceil(Math.max(32, ...split.map((t) => t.context.length + t.target.length)) / 32);
-      if (contextSize > model.trainContextSize) throw new ConfigError([`a text of ${contextSize} tokens exceeds the model's context of ${model.trainContextSize}`], "adapter mix");
+      // The smallest context that holds the longest text (rounded so runs share a size); a text
+      // longer than the model's context is scored in consecutive windows, each starting fresh.
+      const window = Math.min(model.trainContextSize, 32 * Math.ceil(Math.max(32, ...split.map((t) => t.context.length + t.target.length)) / 32));
+      const contextSize = window;
       let context: LlamaContext;
       try {
         context = await model.createContext({
@@ -70,15 +71,18 @@ export async function openAdapterMix(baseGguf: string, adapters: readonly string
         for (const [k, text] of texts.entries()) {
           const { context: ctx, target } = split[k];
           const whole = [...ctx, ...target];
-          await sequence.clearHistory();
-          const input = whole.slice(0, -1).map((token, i) =>
-            i >= ctx.length - 1 ? ([token, { generateNext: { probabilities: true } }] as [Token, { generateNext: { probabilities: true } }]) : token);
-          const out = await sequence.controlledEvaluate(input);
           let bits = 0;
-          for (let i = ctx.length - 1; i < whole.length - 1; i++) {
-            const p = out[i]?.next.probabilities?.get(whole[i + 1]);
-            if (p === undefined && !out[i]?.next.probabilities) throw new BackendError("llamacpp", `no probabilities at token ${i}`);
-            bits -= Math.log2(Math.max(p ?? 0, MIN_PROBABILITY));
+          for (let from = 0; from + 1 < whole.length; from += window - 1) {
+            const segment = whole.slice(from, from + window);
+            await sequence.clearHistory();
+            const input = segment.slice(0, -1).map((token, i) =>
+              from + i >= ctx.length - 1 ? ([token, { generateNext: { probabilities: true } }] as [Token, { generateNext: { probabilities: true } }]) : token);
+            const out = await sequence.controlledEvaluate(input);
+            for (let i = Math.max(0, ctx.length - 1 - from); i < segment.length - 1; i++) {
+              const probabilities = out[i]?.next.probabilities;
+              if (!probabilities) throw new BackendError("llamacpp", `no probabilities at token ${from + i}`);
+              bits -= Math.log2(Math.max(probabilities.get(segment[i + 1]) ?? 0, MIN_PROBABILITY));
+            }
           }
           perText.push({ bits, bytes: Buffer.byteLength(text.target, "utf8") });
         }
