@@ -36,7 +36,7 @@ const heldOut: ScoredText[] = domain.heldOut.slice(0, Number(values.records ?? 6
 const trainFile = path.join(work, "train.jsonl");
 await fs.writeFile(trainFile, domain.train.map((r) => JSON.stringify({ text: r.text })).join("\n") + "\n");
 
-let t = Date.now();
+const t = Date.now();
 const lora = await adaptLora({
   base: baseHf, data: trainFile, outDir: path.join(work, "lora"), steps: Number(values.steps ?? 200), seed: 1,
 });
