@@ -16,6 +16,8 @@ export interface UserDocument {
   /** file, or file:line for JSONL. */
   source: string;
   text: string;
+  /** What follows the document when documents are joined: a blank line after a paragraph, a newline after a record. */
+  separator: "\n" | "\n\n";
 }
 
 export interface UserData {
@@ -115,14 +117,14 @@ function paragraphs(file: string, text: string): UserDocument[] {
     .split(/\n\s*\n/)
     .map((p) => p.trim())
     .filter((p) => p.length > 0)
-    .map((p) => ({ source: file, text: p }));
+    .map((p) => ({ source: file, text: p, separator: "\n\n" as const }));
 }
 
 function jsonlDocuments(file: string, text: string): UserDocument[] {
   const out: UserDocument[] = [];
   forEachJsonlObject(text, file, "with a string field 'text'", (record, line) => {
     if (typeof record.text !== "string") throw new InputFileError(file, "needs a string field 'text' in every record", line);
-    if (record.text.trim() !== "") out.push({ source: `${file}:${line}`, text: record.text.trim() });
+    if (record.text.trim() !== "") out.push({ source: `${file}:${line}`, text: record.text.trim(), separator: "\n" });
   });
   if (out.length === 0) throw new InputFileError(file, "has no record with non-empty text");
   return out;
@@ -150,6 +152,6 @@ export function splitUserData(data: UserData, options: { seed?: number; heldOutP
     train = [held.sort(byHash)[held.length - 1]];
     held = held.filter((k) => k !== train[0]);
   }
-  const join = (ks: { d: UserDocument }[]) => ks.map((k) => k.d.text).join("\n\n");
+  const join = (ks: { d: UserDocument }[]) => ks.map((k) => k.d.text + k.d.separator).join("");
   return { train: join(train), heldOut: join(held), trainDocuments: train.length, heldOutDocuments: held.length };
 }
