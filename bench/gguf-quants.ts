@@ -5,7 +5,9 @@
  * the median time of several runs of each and their ratio (NumPy time excludes start-up and I/O).
  * Also times encodeTensor for Q8_0 / Q4_0 against f16 encoding of the same values, and the types
  * the NumPy reference does not cover (decoding Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, IQ4_NL, IQ4_XS;
- * encoding Q4_1 … Q6_K) against Q8_0 in the same run.
+ * encoding Q4_1 … Q6_K) against Q8_0 in the same run, and every encoder against llama.cpp's own C
+ * reference quantizer (bench/gguf-quants-ggml.py, through node-llama-cpp's libggml-base.so) where
+ * that library is present.
  *
  *   npx tsx bench/gguf-quants.ts [--elements 4194304] [--runs 5] [--python python3]
  */
@@ -97,9 +99,18 @@ try {
     console.log(`dequantize ${dtype} ${t.toFixed(1)} ms  ratio vs dequantize Q8_0 ${(t / q8Decode).toFixed(2)}`);
   }
   const q8Encode = time(() => encodeTensor(x, "Q8_0"));
-  for (const dtype of ["Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"] as DType[]) {
+  const ggml = path.resolve(path.dirname(reference), "../node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/libggml-base.so");
+  const valuesFile = path.join(dir, "values.f32");
+  await fs.writeFile(valuesFile, new Uint8Array(x.buffer));
+  const haveGgml = await fs.stat(ggml).then(() => true, () => false);
+  for (const dtype of ["Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"] as DType[]) {
     const t = time(() => encodeTensor(x, dtype));
-    console.log(`encode ${dtype} ${t.toFixed(1)} ms  ratio vs encode Q8_0 ${(t / q8Encode).toFixed(2)}`);
+    let line = `encode ${dtype} ${t.toFixed(1)} ms  ratio vs encode Q8_0 ${(t / q8Encode).toFixed(2)}`;
+    if (haveGgml) {
+      const c = JSON.parse(execFileSync(values.python!, [path.join(path.dirname(reference), "gguf-quants-ggml.py"), ggml, dtype, valuesFile, String(runs)]).toString()) as { ms: number };
+      line += `  llama.cpp C ${c.ms.toFixed(1)} ms  ratio cogen/C ${(t / c.ms).toFixed(2)}`;
+    }
+    console.log(line);
   }
 } finally {
   await fs.rm(dir, { recursive: true, force: true });

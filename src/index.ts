@@ -146,6 +146,17 @@ export { evaluateBitsPerByte } from "./zoo/train/evaluate.js";
 export type { BpeTokenizer, TokenizerFiles } from "./zoo/train/tokenize.js";
 export { bpeTokenizer, readBpeTokenizer } from "./zoo/train/tokenize.js";
 export { initTrainingBackend } from "./zoo/train/backend.js";
+// Mixture of experts in the trainer, and BTX gate training (src/fuse/moe).
+export type { MoeShape } from "./zoo/train/moe.js";
+export { loadBalancingLoss, modelTensorShapes } from "./zoo/train/moe.js";
+export type { MixtralFolder, LoadMixtralOptions } from "./zoo/train/mixtral-hf.js";
+export { loadMixtralTrainModel, readMixtralFolder, mixtralConfigJson, DEFAULT_ROUTER_AUX_LOSS_COEF } from "./zoo/train/mixtral-hf.js";
+export type { TrainGatesOptions, TrainGatesResult } from "./fuse/moe/train-gates.js";
+export { trainGates, writeTrainedMoe } from "./fuse/moe/train-gates.js";
+export type { GateQuality, GateQualityOptions, DomainGateQuality } from "./fuse/moe/gate-quality.js";
+export { gateQuality } from "./fuse/moe/gate-quality.js";
+export type { ZooMoePlan, ZooMoeManifest, ZooMoeCheckpoint, BuildZooMoeOptions } from "./fuse/moe/zoo-moe.js";
+export { buildZooMoe, readZooMoeManifest, ZOO_MOE_PLAN } from "./fuse/moe/zoo-moe.js";
 export type { BuildZooOptions } from "./zoo/build/build.js";
 export { buildZoo } from "./zoo/build/build.js";
 export type { ZooPlan, FamilyPlan } from "./zoo/build/plan.js";
@@ -156,10 +167,15 @@ export type { ZooEvalOptions, ZooEvalReport, ZooEvalCell } from "./eval/zoo-eval
 export { evaluateZoo, readZooExperts } from "./eval/zoo-eval.js";
 export { ggufParity, loraParity, klDivergence } from "./models/llamacpp/parity.js";
 // Hugging Face folders, conversion and inspection.
-export type { LlamaArchitecture, LlamaConfig } from "./formats/hf/config.js";
+export type { LlamaArchitecture, LlamaConfig, RopeScaling } from "./formats/hf/config.js";
 export { parseLlamaConfig, readLlamaConfig, llamaConfigToJson, GGUF_ARCHITECTURE } from "./formats/hf/config.js";
 export type { GgufVocab, GgufTokenizerModel } from "./formats/hf/tokenizer.js";
 export { vocabFromTokenizerJson, tokenizerJsonFromVocab, readVocab } from "./formats/hf/tokenizer.js";
+export type { PreTokenizerFamily } from "./formats/hf/pre-tokenizer.js";
+export { PRE_TOKENIZER_FAMILIES, preTokenizerSteps, familyOfSteps, preTokenizerJson } from "./formats/hf/pre-tokenizer.js";
+export { CHECK_TEXT, checkTextHash } from "./formats/hf/check-text.js";
+export type { RotaryFrequencies } from "./formats/hf/rope.js";
+export { rotaryFrequencies, llama3RopeFactors } from "./formats/hf/rope.js";
 export { vocabTokenBytes } from "./formats/hf/token-bytes.js";
 export { hfToGgufName, ggufToHfName, interleaveRotaryRows, deinterleaveRotaryRows } from "./formats/hf/llama-tensors.js";
 export type { ConvertDType, HfToGgufOptions } from "./formats/convert/hf-to-gguf.js";

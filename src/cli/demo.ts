@@ -57,6 +57,7 @@ export function renderTable(report: MainJobReport): string {
     "",
     `Router picked the request's domain for ${(report.routing.accuracy * 100).toFixed(0)}% of test items (mean confidence ${report.routing.meanConfidence.toFixed(2)}).`,
     `Most suspicious dev items: ${report.suspicious.map((s) => `${s.item} (${s.flags.join(", ")})`).join("; ") || "none"}.`,
+    ...moeLines(report),
     "",
     `Report: ${report.files.report}`,
     `Serve the unified models:  npx cogen serve --config ${report.files.serveConfig}`,
@@ -64,4 +65,19 @@ export function renderTable(report: MainJobReport): string {
     `Done in ${report.seconds.toFixed(0)} s.`,
   ];
   return lines.join("\n");
+}
+
+/** Gate quality of the mixtures of experts: held-out tokens routed top-1 to the domain's own expert. */
+function moeLines(report: MainJobReport): string[] {
+  if (!report.moe) return [];
+  const entries = Object.entries(report.moe.gateQuality);
+  const domains = report.moe.experts;
+  const rows = entries.map(([model, q]) => [model, ...domains.map((d) => q.domains[d]?.share.toFixed(2) ?? "–"), q.macroShare.toFixed(3)]);
+  const training = report.moe.checkpoints.filter((c) => c.training).map((c) => `${c.id} ${c.training!.steps} steps at ${c.training!.stepsPerSecond.toFixed(2)} steps/s`);
+  return [
+    "",
+    `MoE gate quality: share of held-out tokens routed top-1 to the domain's own expert (chance ${(1 / domains.length).toFixed(3)}).`,
+    formatTable(["model", ...domains, "macro"], rows, ["l", ...domains.map(() => "r" as const), "r"]),
+    ...(training.length ? [`Gate training (zoo build): ${training.join("; ")}.`] : []),
+  ];
 }

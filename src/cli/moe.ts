@@ -9,6 +9,7 @@ import { formatBytes, printJson } from "./output.js";
 
 const HELP = `usage: cogen moe CONFIG.yml OUT_DIR [--out-format hf|gguf] [--non-expert base|average]
                  [--seed N] [--out-shard-size 5B] [--dry-run] [--json]
+       cogen moe train-gates MOE_DIR OUT_DIR --data ... (train the gates: 'cogen moe train-gates --help')
 
 Assemble same-base experts into one Mixtral-style mixture of experts from a mergekit-moe YAML
 config (base_model, gate_mode, dtype, experts_per_token, experts[].source_model,
@@ -26,6 +27,7 @@ or not at all.
   --json              print the report as JSON`;
 
 export async function run(argv: string[]): Promise<number> {
+  if (argv[0] === "train-gates") return (await import("./moe-train-gates.js")).run(argv.slice(1));
   const { values, positionals } = parseFlags(argv, {
     "out-format": { type: "string" }, "non-expert": { type: "string" }, seed: { type: "string" },
     "out-shard-size": { type: "string" }, "dry-run": { type: "boolean" }, json: { type: "boolean" },

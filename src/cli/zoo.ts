@@ -15,6 +15,7 @@ const subcommands: Record<string, Subcommand> = {
   data: { summary: "build the zoo's multi-domain corpora and evaluation items (WordNet 3.1 + World Factbook)", run: runData },
   build: { summary: "train and export the zoo's tiny domain experts (bases, LoRA experts, control; GGUF + HF + adapters)", run: runBuild },
   eval: { summary: "evaluate every zoo model × domain with llama.cpp (bits per byte, multiple-choice accuracy)", run: runEvalZoo },
+  moe: { summary: "build the zoo's mixture-of-experts checkpoints (zoo/moe: hidden-state and trained gates)", run: (argv) => import("./zoo-moe.js").then((m) => m.runZooMoe(argv)) },
 };
 
 export function zooUsage(): string {

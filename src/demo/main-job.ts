@@ -18,6 +18,9 @@ import { suspiciousItems } from "../rank/item-quality.js";
 import { abilitiesOf } from "../serve/policies.js";
 import { distillGoals } from "./distill-goals.js";
 import { evaluateModels } from "./evaluate-models.js";
+import { generationSpeed, moeGateQuality, moeGoals, openDemoMoe, type GenerationSpeed } from "./moe.js";
+import type { GateQuality } from "../fuse/moe/gate-quality.js";
+import type { ZooMoeCheckpoint } from "../fuse/moe/zoo-moe.js";
 import { splitDemoItems } from "./items.js";
 import { oracleRow, scoreRows, type ScoreRow } from "./scoreboard.js";
 import type { DemoZoo } from "./zoo.js";
@@ -56,6 +59,8 @@ export interface MainJobReport {
   suspicious: { item: string; domain: string; flags: string[] }[];
   ensemble: { stats: EnsembleStats; ensembledDomains: string[]; members: Record<string, string[]> };
   routing: { accuracy: number; meanConfidence: number };
+  /** The zoo's mixtures of experts (zoo/moe/), when present: gate quality, training, speed. */
+  moe?: { experts: string[]; gateQuality: Record<string, GateQuality>; checkpoints: ZooMoeCheckpoint[]; speed?: GenerationSpeed };
   files: Record<string, string>;
   seconds: number;
 }
@@ -129,6 +134,12 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
         unified.push(merged);
       }
     }
+    // Mixtures of experts (family A's experts with hidden-state and trained gates), one GGUF each.
+    const moe = await openDemoMoe(zoo.root);
+    if (moe) {
+      opened.push(...moe.models);
+      unified.push(...moe.models);
+    }
     log(`unified models: ${unified.map((m) => m.id).join(", ")}`);
 
     // Distilled checkpoints and the centralised model: judged on the same items, members of nothing.
@@ -166,6 +177,11 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
     }));
     const ensembledDomains = domains.filter((d) => ensembleMembers[d].length > 1);
     const goals = judgeGoals(rows, singleRows, oracle, ensembleMembers, ensembledDomains);
+    let speed: GenerationSpeed | undefined;
+    const top2 = moe?.models.find((m) => m.id === "unified-moe-trained-top2");
+    const denseExpert = singles.find((m) => familyA.some((e) => e.id === m.id));
+    if (top2 && denseExpert) speed = await generationSpeed(top2, denseExpert, test.filter((i) => i.kind === "bits_per_byte").slice(0, 4).map((i) => textOf(i).slice(0, 60)));
+    goals.push(...moeGoals(rows, singles.map((m) => m.id), speed));
     const roleOf = (id: string) => zoo.distilled?.find((m) => m.id === id)?.role;
     const distilledUnified = distilled.filter((m) => ["pivot", "pivot-family-b", "pivot-fpo"].includes(roleOf(m.id) ?? "")).map((m) => m.id);
     if (distilled.length) {
@@ -193,6 +209,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
       suspicious,
       ensemble: { stats: { ...ensemble.stats }, ensembledDomains, members: ensembleMembers },
       routing: { accuracy: hits / test.length, meanConfidence: confidence / test.length },
+      ...(moe ? { moe: { experts: moe.manifest.experts, gateQuality: moeGateQuality(moe.manifest), checkpoints: moe.manifest.checkpoints, speed } } : {}),
       files: {
         ranking: file("ranking.json"), devResults: file("dev-results.jsonl"), testResults: file("test-results.jsonl"),
         devItems: file("dev-items.jsonl"), report: file("report.html"), serveConfig: file("unified.yml"), summary: file("summary.json"),

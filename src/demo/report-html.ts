@@ -44,6 +44,7 @@ ${inlineScript(plotlyJs)}
 <p class="note">Router: picked the request's domain for ${(report.routing.accuracy * 100).toFixed(0)}% of test items (mean confidence ${report.routing.meanConfidence.toFixed(2)}). Ensemble: ${report.ensemble.stats.ensembledSteps} of ${report.ensemble.stats.steps} generation steps consulted more than one member; ensembles in ${report.ensemble.ensembledDomains.length} domain(s).</p>
 <h2>Table</h2>
 <table>${header}${body}</table>
+${moeSection(report)}
 <h2>Bits per byte by domain</h2>
 <div id="bpb"></div>
 <h2>Multiple-choice accuracy (macro, ± 1 SE)</h2>
@@ -59,4 +60,19 @@ Plotly.newPlot("abilities", [{ type: "heatmap", x: data.domains, y: data.abiliti
 </body>
 </html>
 `;
+}
+
+/** The mixtures' gate quality: per domain, the share of held-out tokens routed top-1 to its own expert. */
+function moeSection(report: MainJobReport): string {
+  if (!report.moe) return "";
+  const domains = report.moe.experts;
+  const head = `<tr><th>model</th>${domains.map((d) => `<th>${escapeHtml(d)}</th>`).join("")}<th>macro</th></tr>`;
+  const rows = Object.entries(report.moe.gateQuality)
+    .map(([model, q]) => `<tr><td>${escapeHtml(model)}</td>${domains.map((d) => `<td>${q.domains[d]?.share.toFixed(2) ?? ""}</td>`).join("")}<td>${q.macroShare.toFixed(3)}</td></tr>`)
+    .join("\n");
+  const speed = report.moe.speed ? `<p class="note">Generation: ${escapeHtml(report.moe.speed.moe)} at ${report.moe.speed.ratio.toFixed(2)}× the tokens/s of ${escapeHtml(report.moe.speed.dense)} in llama.cpp (median of ${report.moe.speed.rounds} alternating rounds).</p>` : "";
+  return `<h2>Mixture of experts: gate quality</h2>
+<p class="note">Share of held-out tokens of each domain whose top-1 expert (averaged over layers) is that domain's expert; chance is ${(1 / domains.length).toFixed(3)}.</p>
+<table>${head}${rows}</table>
+${speed}`;
 }

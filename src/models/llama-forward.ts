@@ -1,4 +1,5 @@
 import type { LlamaConfig } from "../formats/hf/config.js";
+import { rotaryFrequencies, type RotaryFrequencies } from "../formats/hf/rope.js";
 
 /**
  * A plain TypeScript forward pass of the llama decoder, on weights in Hugging Face naming and
@@ -67,8 +68,9 @@ export function llamaLayer(config: LlamaConfig, index: number, weight: WeightLoo
   const qs = matMul(q, hs, numHeads * headDim, qBias);
   const keys = matMul(k, hs, numKvHeads * headDim, kBias);
   const values = matMul(v, hs, numKvHeads * headDim, vBias);
-  qs.forEach((qv, pos) => applyRotary(qv, numHeads, headDim, pos, config.ropeTheta));
-  keys.forEach((kv, pos) => applyRotary(kv, numKvHeads, headDim, pos, config.ropeTheta));
+  const rotary = rotaryFrequencies(config);
+  qs.forEach((qv, pos) => applyRotary(qv, numHeads, headDim, pos, rotary));
+  keys.forEach((kv, pos) => applyRotary(kv, numKvHeads, headDim, pos, rotary));
 
   const scale = 1 / Math.sqrt(headDim);
   const attended = qs.map((qv, pos) => {
@@ -165,14 +167,14 @@ function matMul(w: Float32Array, xs: readonly Float64Array[], rows: number, bias
   return ys;
 }
 
-/** Half-split rotary embedding (Hugging Face's rotate_half) at position `pos`. */
-function applyRotary(v: Float64Array, heads: number, headDim: number, pos: number, theta: number): void {
+/** Half-split rotary embedding (Hugging Face's rotate_half) at position `pos`, rope scaling included. */
+function applyRotary(v: Float64Array, heads: number, headDim: number, pos: number, rotary: RotaryFrequencies): void {
   const half = headDim / 2;
   for (let h = 0; h < heads; h++) {
     for (let j = 0; j < half; j++) {
-      const angle = pos * Math.pow(theta, (-2 * j) / headDim);
-      const cos = Math.cos(angle);
-      const sin = Math.sin(angle);
+      const angle = pos * rotary.invFreq[j];
+      const cos = Math.cos(angle) * rotary.scale;
+      const sin = Math.sin(angle) * rotary.scale;
       const a = v[h * headDim + j];
       const b = v[h * headDim + j + half];
       v[h * headDim + j] = a * cos - b * sin;

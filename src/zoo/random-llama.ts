@@ -2,7 +2,7 @@ import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { Rng } from "../core/rng.js";
 import { f32ToBf16, f32ToF16 } from "../core/half.js";
-import { llamaConfigToJson, type LlamaArchitecture, type LlamaConfig } from "../formats/hf/config.js";
+import { llamaConfigToJson, parseLlamaConfig, type LlamaArchitecture, type LlamaConfig } from "../formats/hf/config.js";
 import { writeSafetensorsSharded, type TensorPlanEntry } from "../formats/safetensors/index.js";
 
 /**
@@ -28,19 +28,23 @@ export interface RandomLlamaOptions {
   tokenizer?: { tokenizer: Record<string, unknown>; config: Record<string, unknown> };
   bosTokenId?: number;
   eosTokenId?: number;
+  /** Per-head dimension when it is not hiddenSize / numHeads (config.json's head_dim). */
+  headDim?: number;
+  /** More config.json fields (e.g. rope_scaling, sliding_window), parsed as config.json would be. */
+  extraConfig?: Record<string, unknown>;
 }
 
 export function randomLlamaConfig(options: RandomLlamaOptions): LlamaConfig {
   const numKvHeads = options.numKvHeads ?? options.numHeads;
   const architecture = options.architecture ?? "LlamaForCausalLM";
-  return {
+  const config: LlamaConfig = {
     architecture,
     hiddenSize: options.hiddenSize,
     intermediateSize: options.intermediateSize,
     numLayers: options.numLayers,
     numHeads: options.numHeads,
     numKvHeads,
-    headDim: options.hiddenSize / options.numHeads,
+    headDim: options.headDim ?? options.hiddenSize / options.numHeads,
     vocabSize: options.vocabSize,
     rmsNormEps: 1e-5,
     ropeTheta: 10000,
@@ -51,6 +55,8 @@ export function randomLlamaConfig(options: RandomLlamaOptions): LlamaConfig {
     eosTokenId: options.eosTokenId,
     raw: { torch_dtype: { F32: "float32", F16: "float16", BF16: "bfloat16" }[options.dtype ?? "F32"] },
   };
+  if (!options.extraConfig) return config;
+  return parseLlamaConfig(llamaConfigToJson({ ...config, raw: { ...config.raw, ...options.extraConfig } }), "config.json");
 }
 
 /** The tensors of a llama-family model in Hugging Face naming, with row-major shapes. */

@@ -79,6 +79,7 @@ describe("cogen convert and cogen inspect", () => {
 
     const dtype = await capture(["convert", tiny.dir, target, "--dtype", "q3"]);
     expect(dtype.err).toContain("--dtype must be one of");
+    expect((await capture(["convert", tiny.dir, target, "--dtype", "q5_k_mm"])).err).toMatch(/q4_k_m, .*did you mean .q5_k_m/);
     expect((await capture(["inspect", path.join(root, "nothing-here")])).err).toContain("no such file");
     expect((await capture(["convert", "--bogus"])).err).toContain("bogus");
   });

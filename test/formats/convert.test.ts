@@ -1,7 +1,7 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeTinyLlama, tempDir, FIXTURE_TEXT } from "../fixtures/tiny-llama.js";
+import { makeTinyLlama, maxAbsDiff, tempDir, FIXTURE_TEXT } from "../fixtures/tiny-llama.js";
 import { convertGgufToHf } from "../../src/formats/convert/gguf-to-hf.js";
 import { openHfWeights } from "../../src/formats/safetensors/index.js";
 import { openGguf } from "../../src/formats/gguf/reader.js";
@@ -15,12 +15,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await fs.rm(root, { recursive: true, force: true });
 });
-
-function maxAbsDiff(a: Float64Array[], b: Float64Array[]): number {
-  let max = 0;
-  a.forEach((row, i) => row.forEach((p, j) => (max = Math.max(max, Math.abs(p - b[i][j])))));
-  return max;
-}
 
 describe("convert HF → GGUF → llama.cpp", () => {
   for (const flavour of ["byte-level", "byte-fallback"] as const) {

@@ -40,6 +40,8 @@ export function modelMetadata(config: LlamaConfig, name: string, fileType: keyof
     entries.push([`${arch}.attention.key_length`, ggufValue.u32(config.headDim)]);
     entries.push([`${arch}.attention.value_length`, ggufValue.u32(config.headDim)]);
   }
+  entries.push(...ropeScalingMetadata(config, arch));
+  if (config.slidingWindow !== undefined) entries.push([`${arch}.attention.sliding_window`, ggufValue.u32(config.slidingWindow)]);
   if (config.moe) {
     entries.push([`${arch}.expert_count`, ggufValue.u32(config.moe.experts)]);
     entries.push([`${arch}.expert_used_count`, ggufValue.u32(config.moe.expertsPerToken)]);
@@ -47,6 +49,40 @@ export function modelMetadata(config: LlamaConfig, name: string, fileType: keyof
   if (!["F32", "F16", "BF16"].includes(fileType)) entries.push(["general.quantization_version", ggufValue.u32(2)]);
   entries.push([HF_CONFIG_KEY, ggufValue.string(JSON.stringify(config.raw))]);
   return entries;
+}
+
+/** Rope scaling as convert_hf_to_gguf.py writes it (Llama 3's goes in the rope_freqs.weight tensor instead). */
+function ropeScalingMetadata(config: LlamaConfig, arch: string): [string, GgufValue][] {
+  const scaling = config.ropeScaling;
+  if (scaling?.type === "linear") {
+    return [[`${arch}.rope.scaling.type`, ggufValue.string("linear")], [`${arch}.rope.scaling.factor`, ggufValue.f32(scaling.factor)]];
+  }
+  if (scaling?.type === "yarn") {
+    return [
+      [`${arch}.rope.scaling.type`, ggufValue.string("yarn")],
+      [`${arch}.rope.scaling.factor`, ggufValue.f32(scaling.factor)],
+      [`${arch}.rope.scaling.original_context_length`, ggufValue.u32(scaling.originalMaxPositions)],
+      [`${arch}.rope.scaling.yarn_beta_fast`, ggufValue.f32(scaling.betaFast)],
+      [`${arch}.rope.scaling.yarn_beta_slow`, ggufValue.f32(scaling.betaSlow)],
+    ];
+  }
+  return [];
+}
+
+/** config.json's rope_scaling from a GGUF's keys (a GGUF written elsewhere, without the stored config.json). */
+function ropeScalingFromMetadata(metadata: GgufMetadata, arch: string): Record<string, unknown> | undefined {
+  const type = metadata.get(`${arch}.rope.scaling.type`);
+  const factor = getNumber(metadata, `${arch}.rope.scaling.factor`);
+  if (type?.type !== "string" || factor === undefined) return undefined;
+  if (type.value === "linear") return { rope_type: "linear", factor };
+  if (type.value !== "yarn") return undefined;
+  return {
+    rope_type: "yarn",
+    factor,
+    original_max_position_embeddings: getNumber(metadata, `${arch}.rope.scaling.original_context_length`),
+    beta_fast: getNumber(metadata, `${arch}.rope.scaling.yarn_beta_fast`),
+    beta_slow: getNumber(metadata, `${arch}.rope.scaling.yarn_beta_slow`),
+  };
 }
 
 export function vocabMetadata(vocab: GgufVocab, originalTokenizerJson?: string): [string, GgufValue][] {
@@ -129,6 +165,8 @@ export function configFromMetadata(metadata: GgufMetadata, file: string, tied: b
     Object.assign(json, {
       bos_token_id: getNumber(metadata, "tokenizer.ggml.bos_token_id"),
       eos_token_id: getNumber(metadata, "tokenizer.ggml.eos_token_id"),
+      rope_scaling: ropeScalingFromMetadata(metadata, arch),
+      sliding_window: getNumber(metadata, `${arch}.attention.sliding_window`),
     });
   }
   // f32 metadata cannot hold every float64 exactly: prefer the stored config's exact values.

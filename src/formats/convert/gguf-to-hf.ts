@@ -4,7 +4,7 @@ import { writeDirAtomic } from "../../core/atomic.js";
 import { ConfigError, InputFileError } from "../../core/errors.js";
 import { silentProgress, type Progress } from "../../core/progress.js";
 import { llamaConfigToJson } from "../hf/config.js";
-import { ggufExpertsTensor, ggufToHfName, hfExpertName, permuteRowBytes, rotaryHeads } from "../hf/llama-tensors.js";
+import { ggufExpertsTensor, ggufToHfName, hfExpertName, permuteRowBytes, ROPE_FREQS, rotaryHeads } from "../hf/llama-tensors.js";
 import { tokenizerJsonFromVocab } from "../hf/tokenizer.js";
 import { writeSafetensorsSharded, type TensorPlanEntry } from "../safetensors/index.js";
 import { openGguf } from "../gguf/reader.js";
@@ -28,12 +28,16 @@ export interface GgufToHfOptions {
 export async function convertGgufToHf(srcFile: string, dstDir: string, options: GgufToHfOptions = {}): Promise<string[]> {
   const gguf = await openGguf(srcFile);
   try {
-    const tensors = gguf.list();
+    // rope_freqs.weight is recomputed from config.json's rope_scaling, which must then say llama3.
+    const tensors = gguf.list().filter((t) => t.name !== ROPE_FREQS);
     const unknown = tensors.filter((t) => ggufToHfName(t.name) === undefined && !ggufExpertsTensor(t.name)).map((t) => t.name);
     if (unknown.length) throw new InputFileError(srcFile, `tensors without a Hugging Face name: ${unknown.slice(0, 10).join(", ")}`);
     const tied = !tensors.some((t) => t.name === "output.weight");
     const config = configFromMetadata(gguf.metadata, srcFile, tied);
     const vocab = vocabFromMetadata(gguf.metadata, srcFile);
+    if (gguf.list().some((t) => t.name === ROPE_FREQS) && config.ropeScaling?.type !== "llama3") {
+      throw new InputFileError(srcFile, `has ${ROPE_FREQS} (Llama 3 rope scaling) but no stored config.json with rope_scaling to rebuild it from`);
+    }
     const permute = gguf.architecture === "llama";
     const outType = (source: string) => {
       if (options.dtype) {

@@ -1,8 +1,11 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { ConfigError, InputFileError } from "../../core/errors.js";
+import { didYouMean } from "../../core/suggest.js";
 import { silentProgress, type Progress } from "../../core/progress.js";
 import type { DType, TensorInfo } from "../../core/tensor.js";
+import { llama3RopeFactors } from "../hf/rope.js";
+import { ROPE_FREQS } from "../hf/llama-tensors.js";
 import { readLlamaConfig, GGUF_ARCHITECTURE, type LlamaConfig } from "../hf/config.js";
 import { ggufExpertsName, hfExpertTensor, hfToGgufName, permuteRowBytes, rotaryHeads } from "../hf/llama-tensors.js";
 import { readVocab } from "../hf/tokenizer.js";
@@ -45,6 +48,10 @@ const SKIPPED = /\.rotary_emb\.inv_freq$/;
  */
 export async function convertHfToGguf(srcDir: string, dstFile: string, options: HfToGgufOptions = {}): Promise<GgufWriteSummary> {
   const config = await readLlamaConfig(srcDir);
+  if (GGUF_ARCHITECTURE[config.architecture] === "qwen2" && config.headDim * config.numHeads !== config.hiddenSize) {
+    // llama.cpp's qwen2 graph has no key/value length of its own: its attention matrices are hidden × hidden.
+    throw new InputFileError(path.join(srcDir, "config.json"), `head_dim ${config.headDim} × num_attention_heads ${config.numHeads} must equal hidden_size ${config.hiddenSize} for llama.cpp's qwen2 architecture`);
+  }
   const vocab = await readVocab(srcDir);
   if (!vocab) throw new InputFileError(path.join(srcDir, "tokenizer.json"), "missing: llama.cpp needs the tokenizer to run a model");
   if (vocab.tokens.length > config.vocabSize) {
@@ -63,7 +70,7 @@ export async function convertHfToGguf(srcDir: string, dstFile: string, options: 
     const arch = GGUF_ARCHITECTURE[config.architecture];
     const permute = arch === "llama";
 
-    const plan: (GgufTensorPlan & { source: TensorInfo; experts?: TensorInfo[] })[] = sources.map((source) => ({
+    const plan: (GgufTensorPlan & { source: TensorInfo; experts?: TensorInfo[]; bytes?: Uint8Array })[] = sources.map((source) => ({
       name: hfToGgufName(source.name)!,
       shape: source.shape,
       dtype: tensorType(source, targetType),
@@ -76,6 +83,13 @@ export async function convertHfToGguf(srcDir: string, dstFile: string, options: 
     if (targetType in QUANT_FILE_TYPES) {
       const types = quantRecipe(plan, targetType as QuantFileType, config.moe?.experts ?? 0);
       plan.forEach((entry, i) => (entry.dtype = types[i]));
+    }
+    // Llama 3.1's rope scaling: llama.cpp divides each pair's frequency by these factors (always F32).
+    const ropeFactors = llama3RopeFactors(config);
+    if (ropeFactors) {
+      const bytes = new Uint8Array(ropeFactors.buffer);
+      const source: TensorInfo = { name: ROPE_FREQS, dtype: "F32", shape: [ropeFactors.length], byteLength: bytes.length };
+      plan.push({ name: ROPE_FREQS, shape: source.shape, dtype: "F32", source, bytes });
     }
     // Padded vocabularies (embedding rows beyond the tokenizer) get placeholder tokens, as llama.cpp's converter does.
     const embedding = sources.find((t) => t.name === "model.embed_tokens.weight");
@@ -97,6 +111,7 @@ export async function convertHfToGguf(srcDir: string, dstFile: string, options: 
       progress,
       produce: async (tensor) => {
         const entry = plan[tensor.index];
+        if (entry.bytes) return entry.bytes;
         if (entry.experts) return stackExperts(entry.experts, entry.dtype, (name) => weights.readRaw(name));
         const heads = permute ? rotaryHeads(entry.name, config.numHeads, config.numKvHeads) : undefined;
         if (entry.dtype === entry.source.dtype) {
@@ -120,7 +135,10 @@ export async function convertHfToGguf(srcDir: string, dstFile: string, options: 
 
 function chooseFileType(dtype: ConvertDType | undefined, sources: TensorInfo[]): keyof typeof FILE_TYPE {
   if (dtype) {
-    if (!CONVERT_DTYPES.includes(dtype)) throw new ConfigError([`--dtype must be one of ${CONVERT_DTYPES.join(", ")} (got "${dtype}")`]);
+    // llama-quantize spells the types in capitals (Q4_K_M); either spelling is accepted.
+    if (!CONVERT_DTYPES.includes(dtype.toLowerCase() as ConvertDType)) {
+      throw new ConfigError([`--dtype must be one of ${CONVERT_DTYPES.join(", ")} (got "${dtype}")${didYouMean(dtype.toLowerCase(), CONVERT_DTYPES)}`]);
+    }
     return dtype.toUpperCase() as keyof typeof FILE_TYPE;
   }
   const matrix = sources.find((t) => t.shape.length === 2);

@@ -34,10 +34,66 @@ export interface LlamaConfig {
   attentionBias: boolean;
   bosTokenId?: number;
   eosTokenId?: number;
+  /** Rotary scaling (config.json's `rope_scaling`): Llama 3.1's llama3, linear (position interpolation), YaRN. */
+  ropeScaling?: RopeScaling;
+  /** Mistral's sliding attention window (recorded; llama.cpp's llama architecture attends to the whole context). */
+  slidingWindow?: number;
   /** Mixtral: feed-forward experts per layer (`num_local_experts`) and experts used per token. */
   moe?: { experts: number; expertsPerToken: number };
   /** The whole config.json, so fields cogen does not model are carried along untouched. */
   raw: Record<string, unknown>;
+}
+
+export type RopeScaling =
+  | { type: "linear"; factor: number }
+  | { type: "llama3"; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number }
+  | { type: "yarn"; factor: number; originalMaxPositions: number; betaFast: number; betaSlow: number };
+
+/**
+ * config.json's `rope_scaling` (keys `rope_type` or the older `type`), checked. The types llama.cpp
+ * runs under `llama`/`qwen2` are accepted; any other, and YaRN settings llama.cpp would not honour,
+ * are problems naming the field.
+ */
+function parseRopeScaling(raw: unknown, maxPositions: number, problems: string[]): RopeScaling | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw !== "object" || Array.isArray(raw)) {
+    problems.push(`"rope_scaling" must be an object (got ${JSON.stringify(raw)})`);
+    return undefined;
+  }
+  const r = raw as Record<string, unknown>;
+  const type = r.rope_type ?? r.type;
+  const num = (key: string, fallback?: number): number => {
+    const value = r[key] ?? fallback;
+    if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+      problems.push(`"rope_scaling.${key}" must be a positive number (got ${JSON.stringify(value)})`);
+      return 1;
+    }
+    return value;
+  };
+  switch (type) {
+    case "default":
+      return undefined;
+    case "linear":
+      return { type, factor: num("factor") };
+    case "llama3":
+      return {
+        type,
+        factor: num("factor", 8),
+        lowFreqFactor: num("low_freq_factor", 1),
+        highFreqFactor: num("high_freq_factor", 4),
+        originalMaxPositions: num("original_max_position_embeddings", 8192),
+      };
+    case "yarn": {
+      // llama.cpp derives the attention scale from the factor and drops these; accepting them would mispredict.
+      for (const key of ["attention_factor", "attn_factor", "mscale", "mscale_all_dim", "extrapolation_factor"]) {
+        if (r[key] !== undefined && r[key] !== null) problems.push(`"rope_scaling.${key}" is not supported for YaRN (llama.cpp derives the attention scale from the factor)`);
+      }
+      return { type, factor: num("factor"), originalMaxPositions: num("original_max_position_embeddings", maxPositions), betaFast: num("beta_fast", 32), betaSlow: num("beta_slow", 1) };
+    }
+    default:
+      problems.push(`"rope_scaling" type ${JSON.stringify(type)} is not supported (supported: linear, llama3, yarn)`);
+      return undefined;
+  }
 }
 
 const SUPPORTED = Object.keys(GGUF_ARCHITECTURE) as LlamaArchitecture[];
@@ -116,9 +172,8 @@ export function parseLlamaConfig(raw: unknown, file: string): LlamaConfig {
   }
   if (numHeads % numKvHeads !== 0) problems.push(`num_attention_heads (${numHeads}) must be a multiple of num_key_value_heads (${numKvHeads})`);
   if (headDim % 2 !== 0) problems.push(`head dimension (${headDim}) must be even for rotary embeddings`);
-  if (obj.rope_scaling !== undefined && obj.rope_scaling !== null) {
-    problems.push(`"rope_scaling" is not supported yet (got ${JSON.stringify(obj.rope_scaling)})`);
-  }
+  config.ropeScaling = parseRopeScaling(obj.rope_scaling, config.maxPositions, problems);
+  if (obj.sliding_window !== undefined && obj.sliding_window !== null) config.slidingWindow = int("sliding_window");
   if (problems.length) throw new InputFileError(file, problems.join("; "));
   return config;
 }

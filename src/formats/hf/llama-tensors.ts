@@ -67,6 +67,9 @@ export function hfToGgufName(name: string): string | undefined {
   return part ? `blk.${match[1]}.${part[1]}` : undefined;
 }
 
+/** Llama 3.1's rope frequency factors: a GGUF tensor computed from config.json's rope_scaling, with no Hugging Face counterpart. */
+export const ROPE_FREQS = "rope_freqs.weight";
+
 export function ggufToHfName(name: string): string | undefined {
   const global = GLOBAL_PARTS.find(([, gguf]) => gguf === name);
   if (global) return global[0];

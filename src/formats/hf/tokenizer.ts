@@ -1,6 +1,8 @@
 import * as path from "node:path";
 import { InputFileError } from "../../core/errors.js";
 import { readOptionalJsonFile, readOptionalJsonObject } from "../../core/json-file.js";
+import { CHECK_TEXT_HASHES, checkTextHash, specialIds } from "./check-text.js";
+import { familyOfName, familyOfSteps, flattenSequence, preTokenizerJson, preTokenizerSteps, PRE_TOKENIZER_FAMILIES } from "./pre-tokenizer.js";
 
 /**
  * Tokenizer vocabularies as GGUF stores them, and their conversion from and to Hugging Face's
@@ -34,8 +36,8 @@ export interface GgufVocab {
 
 interface AddedToken { id: number; content: string; special?: boolean }
 
-/** The GPT-2 pre-tokenizer regex (HF ByteLevel with use_regex), which llama.cpp calls "gpt-2". */
-const GPT2_SPLIT = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
+/** The families whose tokenizer.json sets `ignore_merges` (llama.cpp sets it for them by name). */
+const IGNORES_MERGES = new Set(["llama-bpe", "tekken"]);
 
 /** Convert a parsed tokenizer.json (plus optional tokenizer_config.json) to a GGUF vocabulary. */
 export function vocabFromTokenizerJson(
@@ -97,8 +99,9 @@ export function vocabFromTokenizerJson(
     eosId: special("eos_token"),
     unkId: special("unk_token") ?? (typeof model!.unk_token === "string" ? idOf.get(model!.unk_token) : undefined),
     padId: special("pad_token"),
-    addBos: typeof tokenizerConfig?.add_bos_token === "boolean" ? tokenizerConfig.add_bos_token : undefined,
-    addEos: typeof tokenizerConfig?.add_eos_token === "boolean" ? tokenizerConfig.add_eos_token : undefined,
+    // tokenizer_config.json's flags, else what the post-processor's template adds (Llama 3 has only the template).
+    addBos: typeof tokenizerConfig?.add_bos_token === "boolean" ? tokenizerConfig.add_bos_token : templateAdds(tok.post_processor, "prefix"),
+    addEos: typeof tokenizerConfig?.add_eos_token === "boolean" ? tokenizerConfig.add_eos_token : templateAdds(tok.post_processor, "suffix"),
     chatTemplate: typeof tokenizerConfig?.chat_template === "string" ? tokenizerConfig.chat_template : undefined,
   };
 
@@ -113,15 +116,18 @@ export function vocabFromTokenizerJson(
       if (id !== undefined && scores[id] === 0) scores[id] = -++created;
     }
     vocab.scores = scores;
-    vocab.addSpacePrefix = hasPrepend(tok.normalizer);
+    vocab.addSpacePrefix = spaceHandling(tok, fail);
   } else {
-    if (!usesByteLevel(tok.pre_tokenizer)) {
-      fail("a BPE tokenizer without byte_fallback must use the ByteLevel pre-tokenizer (GPT-2 style)");
-    }
     vocab.merges = merges.map(([a, b]) => `${a} ${b}`);
-    vocab.pre = preTokenizerName(tok.pre_tokenizer, fail);
+    vocab.pre = preTokenizerName(tok, fail);
   }
   return vocab;
+}
+
+/** Whether a TemplateProcessing post-processor adds special tokens before/after the text (undefined without a template). */
+function templateAdds(processor: unknown, where: "prefix" | "suffix"): boolean | undefined {
+  if (!flattenSequence(processor, "processors").some((p) => p.type === "TemplateProcessing")) return undefined;
+  return specialIds(processor, where).length > 0;
 }
 
 function parseMerges(raw: unknown, fail: (p: string) => never): [string, string][] {
@@ -138,32 +144,42 @@ function parseMerges(raw: unknown, fail: (p: string) => never): [string, string]
   });
 }
 
-function flatten(node: unknown, key: string): Record<string, unknown>[] {
-  if (typeof node !== "object" || node === null) return [];
-  const n = node as Record<string, unknown>;
-  if (n.type === "Sequence" && Array.isArray(n[key])) return (n[key] as unknown[]).flatMap((m) => flatten(m, key));
-  return [n];
-}
-
-function usesByteLevel(preTokenizer: unknown): boolean {
-  return flatten(preTokenizer, "pretokenizers").some((p) => p.type === "ByteLevel");
-}
-
-function hasPrepend(normalizer: unknown): boolean {
-  return flatten(normalizer, "normalizers").some((n) => n.type === "Prepend" && n.prepend === "▁");
-}
-
-/** Name the pre-tokenizer as llama.cpp knows it; an unknown regex would tokenize differently. */
-function preTokenizerName(preTokenizer: unknown, fail: (p: string) => never): string {
-  const parts = flatten(preTokenizer, "pretokenizers");
-  const splits = parts.filter((p) => p.type === "Split");
-  const byteLevel = parts.find((p) => p.type === "ByteLevel");
-  if (splits.length === 0 && byteLevel && byteLevel.use_regex !== false) return "gpt-2";
-  if (splits.length === 1 && byteLevel?.use_regex === false) {
-    const pattern = (splits[0].pattern as Record<string, unknown> | undefined)?.Regex;
-    if (pattern === GPT2_SPLIT) return "gpt-2";
+/** The space prefix of a SentencePiece-style tokenizer: a Prepend normaliser or a non-splitting Metaspace pre-tokenizer. */
+function spaceHandling(tok: Record<string, unknown>, fail: (p: string) => never): boolean {
+  const prepend = flattenSequence(tok.normalizer, "normalizers").some((n) => n.type === "Prepend" && n.prepend === "▁");
+  const pre = flattenSequence(tok.pre_tokenizer);
+  if (pre.length === 0) return prepend;
+  const metaspace = pre[0];
+  if (pre.length > 1 || metaspace.type !== "Metaspace" || metaspace.replacement !== "▁" || metaspace.split === true) {
+    fail(`the pre-tokenizer ${JSON.stringify(tok.pre_tokenizer)} is not one llama.cpp's SentencePiece-style tokenizer implements (supported: none, or Metaspace "▁" without split)`);
   }
-  return fail("the pre-tokenizer is not one llama.cpp recognises (supported: ByteLevel with the GPT-2 regex)");
+  const scheme = metaspace.prepend_scheme ?? (metaspace.add_prefix_space === false ? "never" : "always");
+  return prepend || scheme !== "never";
+}
+
+/**
+ * Name the pre-tokenizer as llama.cpp knows it (src/formats/hf/pre-tokenizer.ts), refusing any
+ * other: llama.cpp would silently split text differently. Where convert_hf_to_gguf.py's
+ * check-text hash of this very tokenizer is known, it must name the same family (it then picks
+ * among the family's names, e.g. starcoder rather than smollm).
+ */
+function preTokenizerName(tok: Record<string, unknown>, fail: (p: string) => never): string {
+  const known = PRE_TOKENIZER_FAMILIES.map((f) => `${f.name} (${f.examples})`).join(", ");
+  const unsupportedNormalizer = flattenSequence(tok.normalizer, "normalizers").find((n) => n.type !== "NFC");
+  if (unsupportedNormalizer) fail(`the normalizer ${JSON.stringify(unsupportedNormalizer)} is not one llama.cpp applies to byte-level BPE text (supported: none or NFC)`);
+  const split = preTokenizerSteps(tok.pre_tokenizer);
+  if ("problem" in split) return fail(`${split.problem}; llama.cpp's byte-level pre-tokenizers are ${known}`);
+  const family = familyOfSteps(split.steps);
+  if (!family) {
+    return fail(`the pre-tokenizer ${JSON.stringify(tok.pre_tokenizer)} splits text as none of llama.cpp's byte-level pre-tokenizers do (${known})`);
+  }
+  const hash = checkTextHash({ tokenizer: tok, steps: split.steps });
+  const hashed = hash === undefined ? undefined : CHECK_TEXT_HASHES[hash];
+  if (hashed === undefined) return family.name;
+  if (familyOfName(hashed) !== family) {
+    return fail(`the pre-tokenizer's structure is llama.cpp's "${family.name}" but its check-text hash ${hash} is that of "${hashed}"`);
+  }
+  return hashed;
 }
 
 /** Read tokenizer.json and tokenizer_config.json from a model folder (undefined if absent). */
@@ -207,10 +223,10 @@ export function tokenizerJsonFromVocab(vocab: GgufVocab): { tokenizer: Record<st
         version: "1.0",
         added_tokens: added,
         normalizer: null,
-        pre_tokenizer: { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true },
+        pre_tokenizer: preTokenizerJson(vocab.pre),
         post_processor: null,
         decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
-        model: { type: "BPE", dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab: vocabObject, merges: (vocab.merges ?? []).map((m) => m.split(" ")) },
+        model: { type: "BPE", dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: IGNORES_MERGES.has(familyOfName(vocab.pre ?? "")?.name ?? ""), vocab: vocabObject, merges: (vocab.merges ?? []).map((m) => m.split(" ")) },
       },
     };
   }

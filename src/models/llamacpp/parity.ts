@@ -33,11 +33,19 @@ export function klDivergence(p: ArrayLike<number>, q: ArrayLike<number>): number
 
 /** llama.cpp's token ids for a text (without BOS), from the GGUF's own vocabulary. */
 export async function llamaCppTokenize(file: string, text: string): Promise<number[]> {
+  return (await llamaCppTokenizeAll(file, [text]))[0];
+}
+
+/**
+ * llama.cpp's token ids for each text (without BOS), loading the vocabulary once. With `special`,
+ * control-token text (e.g. "<|endoftext|>") becomes its token, as Hugging Face's tokenizers do.
+ */
+export async function llamaCppTokenizeAll(file: string, texts: readonly string[], special = false): Promise<number[][]> {
   await validateGgufForLlamaCpp(file);
   const llama = await llamaRuntime(false);
   const model = await llama.loadModel({ modelPath: file, gpuLayers: 0, vocabOnly: true });
   try {
-    return model.tokenize(text, false).map((t) => t as unknown as number);
+    return texts.map((text) => model.tokenize(text, special).map((t) => t as unknown as number));
   } finally {
     await model.dispose();
   }

@@ -26,6 +26,8 @@ export interface TrainerState {
   /** Settings that must match for a resume to continue the same run. */
   run: Record<string, unknown>;
   losses: number[];
+  /** Further per-step series a trainer keeps (for example the parts of a composite loss). */
+  metrics?: Record<string, number[]>;
 }
 
 export async function saveCheckpoint(dir: string, model: TrainModel, optimizer: AdamWState, state: TrainerState, tokenizer?: BpeTokenizer): Promise<void> {
@@ -37,7 +39,7 @@ export async function saveCheckpoint(dir: string, model: TrainModel, optimizer: 
       { name: `exp_avg_sq.${name}`, dtype: "F32" as const, shape: p.shape, data: Float32Array.from(optimizer.v.get(name)!.dataSync() as Float32Array) },
     ]);
     await writeSafetensorsFile(path.join(tmp, "optimizer.safetensors"), tensors);
-    const json = { format: FORMAT, version: 1, step: state.step, run: state.run, losses: state.losses };
+    const json = { format: FORMAT, version: 1, step: state.step, run: state.run, losses: state.losses, ...(state.metrics ? { metrics: state.metrics } : {}) };
     await fs.writeFile(path.join(tmp, TRAINER_STATE_FILE), JSON.stringify(json, null, 2) + "\n");
   });
 }
@@ -72,7 +74,12 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
   if (typeof obj.step !== "number" || !Number.isSafeInteger(obj.step) || obj.step < 0) throw new InputFileError(stateFile, `"step" must be a non-negative integer`);
   if (typeof obj.run !== "object" || obj.run === null) throw new InputFileError(stateFile, `"run" must be an object`);
   if (!Array.isArray(obj.losses) || !obj.losses.every((l) => typeof l === "number")) throw new InputFileError(stateFile, `"losses" must be a list of numbers`);
-  const state: TrainerState = { step: obj.step, run: obj.run as Record<string, unknown>, losses: obj.losses as number[] };
+  const metrics = obj.metrics;
+  const series = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === "number");
+  if (metrics !== undefined && (typeof metrics !== "object" || metrics === null || !Object.values(metrics).every(series))) {
+    throw new InputFileError(stateFile, `"metrics" must map names to lists of numbers`);
+  }
+  const state: TrainerState = { step: obj.step, run: obj.run as Record<string, unknown>, losses: obj.losses as number[], ...(metrics ? { metrics: metrics as Record<string, number[]> } : {}) };
 
   const weights = await readAll(path.join(dir, "model"), true);
   const adapterFile = path.join(dir, "adapter", PEFT_WEIGHTS_FILE);

@@ -4,8 +4,9 @@ import { writeDirAtomic } from "../../core/atomic.js";
 import { ConfigError } from "../../core/errors.js";
 import { llamaConfigToJson } from "../../formats/hf/config.js";
 import { writeSafetensorsFile, writeSafetensorsSharded } from "../../formats/safetensors/index.js";
-import { llamaTensorShapes } from "../random-llama.js";
+import { mixtralConfigJson } from "./mixtral-hf.js";
 import { LORA_TARGETS, loraName, readWeights, type TrainModel } from "./model.js";
+import { modelTensorShapes } from "./moe.js";
 import type { BpeTokenizer } from "./tokenize.js";
 
 /**
@@ -24,7 +25,7 @@ export interface ExportHfOptions {
 /** Write the model as a Hugging Face folder (float32 weights, LoRA merged by default). */
 export async function exportHf(model: TrainModel, dir: string, options: ExportHfOptions = {}): Promise<void> {
   const weights = readWeights(model, options.merge ?? true);
-  const shapes = llamaTensorShapes(model.config);
+  const shapes = modelTensorShapes(model.config);
   await writeDirAtomic(dir, async (tmp) => {
     await writeSafetensorsSharded(
       tmp,
@@ -32,7 +33,8 @@ export async function exportHf(model: TrainModel, dir: string, options: ExportHf
       async (info) => weights.get(info.name)!,
       { maxShardBytes: options.maxShardBytes, metadata: { format: "pt" } },
     );
-    const config = llamaConfigToJson({ ...model.config, raw: { ...model.config.raw, torch_dtype: "float32" } });
+    const withDtype = { ...model.config, raw: { ...model.config.raw, torch_dtype: "float32" } };
+    const config = model.moe ? mixtralConfigJson(withDtype) : llamaConfigToJson(withDtype);
     await fs.writeFile(path.join(tmp, "config.json"), JSON.stringify(config, null, 2) + "\n");
     const tokenizer = options.tokenizer ?? model.tokenizer;
     if (tokenizer) await writeTokenizerFiles(tmp, tokenizer);

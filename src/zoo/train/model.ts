@@ -2,9 +2,9 @@ import { ConfigError, InputFileError } from "../../core/errors.js";
 import { Rng } from "../../core/rng.js";
 import { elementCount } from "../../core/tensor.js";
 import type { LlamaConfig } from "../../formats/hf/config.js";
-import { llamaTensorShapes } from "../random-llama.js";
 import { tf } from "./backend.js";
 import { builtinMatMulOps, customMatMulOps, type MatMulOps } from "./matmul.js";
+import { checkMoeShape, modelTensorShapes, moeFeedForward, type MoeShape } from "./moe.js";
 import type { BpeTokenizer } from "./tokenize.js";
 
 /**
@@ -13,7 +13,8 @@ import type { BpeTokenizer } from "./tokenize.js";
  * ("rotate_half") rotary embeddings, causal grouped-query attention, SwiGLU, no biases, tied or
  * untied output. Weights are tf.Variables keyed by their Hugging Face names and kept in Hugging
  * Face layout ([out, in] matrices). Optional LoRA adapters (rank r, scale alpha/r) sit on the
- * attention and MLP projections: W·x + scale·B·(A·x), A [r, in], B [out, r].
+ * attention and MLP projections: W·x + scale·B·(A·x), A [r, in], B [out, r]. With `config.moe`
+ * each MLP is Mixtral's sparse mixture of experts instead (moe.ts).
  */
 export const LORA_TARGETS = [
   "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
@@ -36,6 +37,10 @@ export interface TrainModel {
   /** Hugging Face name → weight. Frozen when the model carries LoRA adapters. */
   readonly weights: Map<string, tf.Variable>;
   readonly lora?: LoraState;
+  /** Mixtral's sparse MoE feed-forward blocks instead of dense MLPs (= config.moe). */
+  readonly moe?: MoeShape;
+  /** Without LoRA: the weights training updates (default all). */
+  readonly trainableNames?: ReadonlySet<string>;
   readonly ops: MatMulOps;
   /** The tokenizer the model was trained with (exported alongside the weights). */
   readonly tokenizer?: BpeTokenizer;
@@ -51,6 +56,8 @@ export interface CreateModelOptions {
   /** Standard deviation of the random initialisation (default 0.02). */
   initScale?: number;
   tokenizer?: BpeTokenizer;
+  /** Train only the weights this accepts (by Hugging Face name; not with LoRA). */
+  trainable?: (name: string) => boolean;
 }
 
 let modelCounter = 0;
@@ -58,11 +65,14 @@ let modelCounter = 0;
 export function createTrainModel(config: LlamaConfig, options: CreateModelOptions): TrainModel {
   checkConfig(config);
   const id = ++modelCounter;
-  const shapes = llamaTensorShapes(config);
+  if (config.moe) checkMoeShape(config.moe);
+  if (config.moe && options.lora) throw new ConfigError(["LoRA adapters on a mixture of experts are not supported"]);
+  const shapes = modelTensorShapes(config);
   const weights = new Map<string, tf.Variable>();
   const scale = options.initScale ?? 0.02;
-  const trainable = options.lora === undefined;
+  const trainableNames = options.lora === undefined && options.trainable ? new Set(shapes.map((s) => s.name).filter(options.trainable)) : undefined;
   shapes.forEach(({ name, shape }, index) => {
+    const trainable = options.lora === undefined && (trainableNames?.has(name) ?? true);
     let values: Float32Array;
     if (options.init) {
       const given = options.init.get(name);
@@ -97,8 +107,12 @@ export function createTrainModel(config: LlamaConfig, options: CreateModelOption
     }
     lora = { rank, alpha, scale: alpha / rank, modules };
   }
-  return { config, weights, lora, ops: options.customGrad === false ? builtinMatMulOps : customMatMulOps, tokenizer: options.tokenizer };
+  return {
+    config, weights, lora, moe: config.moe, trainableNames,
+    ops: options.customGrad === false ? builtinMatMulOps : customMatMulOps, tokenizer: options.tokenizer,
+  };
 }
+
 
 /** The name a LoRA factor is stored under (PEFT's, without its `base_model.model.` prefix). */
 export function loraName(target: string, which: "A" | "B"): string {
@@ -107,7 +121,8 @@ export function loraName(target: string, which: "A" | "B"): string {
 
 /** The variables training updates, by name (LoRA factors, or every weight). */
 export function trainableVariables(model: TrainModel): Map<string, tf.Variable> {
-  if (!model.lora) return model.weights;
+  const names = model.trainableNames;
+  if (!model.lora) return names ? new Map([...model.weights].filter(([name]) => names.has(name))) : model.weights;
   const out = new Map<string, tf.Variable>();
   for (const [target, { a, b }] of model.lora.modules) {
     out.set(loraName(target, "A"), a);
@@ -143,7 +158,7 @@ function randomWeight(name: string, shape: number[], seed: number, scale: number
   const n = elementCount(shape);
   if (name.endsWith("norm.weight")) return new Float32Array(n).fill(1);
   // Projections that write into the residual stream start smaller, as in GPT-2.
-  const std = /o_proj|down_proj/.test(name) ? scale / Math.sqrt(2 * numLayers) : scale;
+  const std = /o_proj|down_proj|\.w2\.weight$/.test(name) ? scale / Math.sqrt(2 * numLayers) : scale;
   const rng = new Rng(seed);
   return Float32Array.from({ length: n }, () => std * rng.normal());
 }
@@ -194,11 +209,17 @@ function constants(model: TrainModel, seqLen: number): Constants {
 /** Added to attention scores of future positions: exp underflows to exactly 0 after the softmax shift. */
 const MASKED = -1e9;
 
+/** Gate logits and top-k masks ([B·T, E]) of one MoE layer, collected during a forward pass. */
+export interface RouteRecord {
+  logits: tf.Tensor2D;
+  mask: tf.Tensor2D;
+}
+
 /**
  * Next-token logits [B·T, vocab] for token ids [B, T] (row b·T + t follows token t of sequence b).
- * Call inside tf.tidy.
+ * With `routes`, MoE layers append their gate logits and top-k masks to it. Call inside tf.tidy.
  */
-export function forwardLogits(model: TrainModel, ids: tf.Tensor2D): tf.Tensor2D {
+export function forwardLogits(model: TrainModel, ids: tf.Tensor2D, routes?: RouteRecord[]): tf.Tensor2D {
   const { config, ops } = model;
   const [batch, seqLen] = ids.shape;
   const { numHeads: heads, numKvHeads: kvHeads, headDim: hd } = config;
@@ -236,6 +257,12 @@ export function forwardLogits(model: TrainModel, ids: tf.Tensor2D): tf.Tensor2D 
     const merged = tf.reshape(tf.transpose(tf.reshape(attended, [batch, heads, seqLen, hd]), [0, 2, 1, 3]), [batch * seqLen, heads * hd]);
     x = tf.add(x, project(merged as tf.Tensor2D, p + "self_attn.o_proj.weight"));
     const g = norm(x, p + "post_attention_layernorm.weight");
+    if (model.moe) {
+      const block = moeFeedForward(g, i, model.moe, w, ops);
+      routes?.push({ logits: block.logits, mask: block.mask });
+      x = tf.add(x, block.output);
+      continue;
+    }
     const gate = project(g, p + "mlp.gate_proj.weight");
     const up = project(g, p + "mlp.up_proj.weight");
     x = tf.add(x, project(tf.mul(tf.mul(gate, tf.sigmoid(gate)), up), p + "mlp.down_proj.weight"));
@@ -324,7 +351,7 @@ export function mergeLowRank(w: Float32Array, b: Float32Array, a: Float32Array, 
 /** Check that initial weights cover the config's tensors with the right shapes. */
 export function checkInitWeights(config: LlamaConfig, weights: Map<string, Float32Array>, source: string): void {
   const problems: string[] = [];
-  for (const { name, shape } of llamaTensorShapes(config)) {
+  for (const { name, shape } of modelTensorShapes(config)) {
     const values = weights.get(name);
     if (!values) problems.push(`missing ${name}`);
     else if (values.length !== elementCount(shape)) problems.push(`${name} has ${values.length} values, expected [${shape.join(", ")}]`);
