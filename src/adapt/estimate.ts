@@ -3,8 +3,8 @@
  * that does not fit (`--max-memory`, `--max-minutes`) instead of failing hours in. Memory counts
  * the frozen base twice (the float32 copy read from disk and the tfjs tensors), the adapters with
  * their gradient and two AdamW moments, one step's saved activations and the logits with their
- * softmax and gradient. Time is the step's floating-point work (forward + backward ≈ 3× forward)
- * over a throughput measured for the wasm backend on one core (zoo family A: 6.6 steps/s of 1024
+ * softmax and gradient. Time is the steps' floating-point work (forward + backward ≈ 3× forward)
+ * and the held-out evaluations' forward passes over a throughput measured for the wasm backend on one core (zoo family A: 6.6 steps/s of 1024
  * tokens, docs/ARCHITECTURE.md "zoo: train"), halved for a loaded machine.
  */
 import type { LlamaConfig } from "../formats/hf/config.js";
@@ -15,6 +15,9 @@ export interface LoraRunShape {
   steps: number;
   batchSize: number;
   seqLen: number;
+  /** Held-out tokens scored at each of `evaluations` evaluations (forward passes only). */
+  evalTokens?: number;
+  evaluations?: number;
 }
 
 export interface LoraEstimate {
@@ -46,5 +49,6 @@ export function estimateLoraRun(config: LlamaConfig, run: LoraRunShape): LoraEst
   const memoryBytes = 4 * (2 * baseParameters + 4 * loraParameters + 2 * activations) + RUNTIME_OVERHEAD_BYTES;
   const forward = 2 * tokens * (config.numLayers * perLayer + config.vocabSize * h) + 4 * run.batchSize * config.numLayers * run.seqLen * run.seqLen * q;
   const flopsPerStep = 3 * forward;
-  return { baseParameters, loraParameters, memoryBytes, flopsPerStep, seconds: (run.steps * flopsPerStep) / WASM_FLOPS_PER_SECOND };
+  const evalFlops = (run.evaluations ?? 0) * (run.evalTokens ?? 0) * (forward / tokens);
+  return { baseParameters, loraParameters, memoryBytes, flopsPerStep, seconds: (run.steps * flopsPerStep + evalFlops) / WASM_FLOPS_PER_SECOND };
 }

@@ -132,7 +132,7 @@ export async function adaptLora(options: AdaptLoraOptions): Promise<AdaptLoraRep
   }
   if (heldOutTokens < 2) throw new InputFileError(options.data, `its held-out side is ${heldOutTokens} token(s); give more documents`);
 
-  const estimate = estimateLoraRun(config, settings);
+  const estimate = estimateLoraRun(config, { ...settings, evalTokens: heldOutTokens, evaluations: 1 + Math.ceil(settings.steps / settings.evalEvery) });
   const over: string[] = [];
   if (options.maxMemoryBytes !== undefined && estimate.memoryBytes > options.maxMemoryBytes) over.push(`memory ≈ ${formatBytes(estimate.memoryBytes)} > --max-memory ${formatBytes(options.maxMemoryBytes)}`);
   if (options.maxMinutes !== undefined && estimate.seconds / 60 > options.maxMinutes) over.push(`time ≈ ${(estimate.seconds / 60).toFixed(1)} min > --max-minutes ${options.maxMinutes}`);
