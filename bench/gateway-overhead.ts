@@ -4,7 +4,7 @@
  * (test/models/openai-stub.ts, no artificial delay) in its own process; the gateway runs as the
  * real `cogen serve` CLI in another process; this process sends the requests. Direct and
  * gateway requests alternate pair by pair, so machine noise hits both alike. Bounded: a fixed
- * number of requests and a few seconds of load.
+ * number of requests and a few seconds of load. Streaming: time to the first event carrying text.
  *
  *   npx tsx bench/gateway-overhead.ts [--requests 400] [--seconds 3] [--concurrency 16]
  *   (COGEN_BENCH_CPU_PROF=DIR writes CPU profiles of the gateway and stub processes to DIR)
@@ -45,6 +45,23 @@ async function post(url: string): Promise<number> {
   return performance.now() - t0;
 }
 
+const streamBody = JSON.stringify({ model: "stub", prompt: "the cat", max_tokens: 4, temperature: 0, stream: true });
+/** Milliseconds until the first SSE event that carries text, then the rest of the stream is read. */
+async function firstToken(url: string): Promise<number> {
+  const t0 = performance.now();
+  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: streamBody });
+  if (!res.ok || !res.body) throw new Error(`${url}: HTTP ${res.status} ${await res.text()}`);
+  const decoder = new TextDecoder();
+  let seen = "";
+  let at = NaN;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    seen += decoder.decode(chunk, { stream: true });
+    if (Number.isNaN(at) && /"text":"[^"]/.test(seen)) at = performance.now() - t0;
+  }
+  if (Number.isNaN(at)) throw new Error(`${url}: the stream carried no text`);
+  return at;
+}
+
 async function throughput(url: string): Promise<number> {
   const until = performance.now() + SECONDS * 1000;
   let done = 0;
@@ -79,6 +96,14 @@ try {
   }
   direct.sort((a, b) => a - b);
   through.sort((a, b) => a - b);
+  const directFirst: number[] = [];
+  const throughFirst: number[] = [];
+  for (let i = 0; i < REQUESTS; i++) {
+    directFirst.push(await firstToken(directUrl));
+    throughFirst.push(await firstToken(gatewayUrl));
+  }
+  directFirst.sort((a, b) => a - b);
+  throughFirst.sort((a, b) => a - b);
   const directRps = await throughput(directUrl);
   const gatewayRps = await throughput(gatewayUrl);
   const ms = (x: number) => `${x.toFixed(3)} ms`;
@@ -86,6 +111,8 @@ try {
   console.log(`  direct to the backend:  p50 ${ms(quantile(direct, 0.5))}  p99 ${ms(quantile(direct, 0.99))}`);
   console.log(`  through cogen serve:    p50 ${ms(quantile(through, 0.5))}  p99 ${ms(quantile(through, 0.99))}`);
   console.log(`  added by the gateway:   p50 ${ms(quantile(through, 0.5) - quantile(direct, 0.5))}  p99 ${ms(quantile(through, 0.99) - quantile(direct, 0.99))}`);
+  console.log(`streaming time to first token, ${REQUESTS} requests each, interleaved:`);
+  console.log(`  direct p50 ${ms(quantile(directFirst, 0.5))}, through cogen serve p50 ${ms(quantile(throughFirst, 0.5))}, added p50 ${ms(quantile(throughFirst, 0.5) - quantile(directFirst, 0.5))}`);
   console.log(`throughput, ${CONCURRENCY} concurrent clients for ${SECONDS} s:`);
   console.log(`  direct ${directRps.toFixed(0)} req/s, through cogen serve ${gatewayRps.toFixed(0)} req/s (ratio ${(gatewayRps / directRps).toFixed(2)})`);
   console.log(`load average during the run: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")} on ${os.availableParallelism()} cores`);

@@ -38,8 +38,9 @@ export function isWholeText(text: string): boolean {
  */
 export async function scoredCandidates(proposals: readonly string[], score: (text: string) => Promise<number>, topK: number): Promise<TokenLogprob[]> {
   const texts = [...new Set(proposals.filter(isWholeText))];
-  const scored: TokenLogprob[] = [];
-  for (const text of texts) scored.push({ token: null, text, logprob: await score(text) });
+  // Scored concurrently: members answer in parallel (each backend queues its own calls).
+  const logprobs = await Promise.all(texts.map(score));
+  const scored: TokenLogprob[] = texts.map((text, i) => ({ token: null, text, logprob: logprobs[i] }));
   scored.sort((a, b) => b.logprob - a.logprob || (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
   const kept: TokenLogprob[] = [];
   for (const candidate of scored) {

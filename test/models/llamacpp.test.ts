@@ -72,6 +72,29 @@ describe("llama.cpp backend", () => {
     }
   });
 
+  it("scores from remembered next-token distributions exactly as a fresh evaluation does", async () => {
+    const model = await createLlamaCppModel({ id: "tiny", path: file, contextSize: 256 });
+    try {
+      // nextTokenLogprobs leaves the distribution after each context remembered; the scores below
+      // start from it (one-token and longer continuations), after other contexts displaced the KV cache.
+      const steps: [string, string][] = [
+        ["The heart pumps", " blood"], ["A contract is", " an agreement"], ["The heart pumps", " blood and water"],
+        ["river", " bank"], ["The heart pumps", " blood"], ["A contract is", " an agreement"],
+      ];
+      for (const [context, continuation] of steps) {
+        const top = await model.nextTokenLogprobs(context, 3);
+        const own = await model.logLikelihood(context, top[0].text);
+        const got = await model.logLikelihood(context, continuation);
+        const want = await referenceLogLikelihood(file, context, continuation);
+        expect(got.tokens).toBe(want.tokens);
+        expect(got.logprob).toBeCloseTo(want.logprob, 4);
+        expect(own.logprob).toBeCloseTo((await referenceLogLikelihood(file, context, top[0].text)).logprob, 4);
+      }
+    } finally {
+      await model.close();
+    }
+  });
+
   it("has a token-level log-likelihood equal to the text one where tokenization agrees", async () => {
     const model = await createLlamaCppModel({ id: "tiny", path: file, contextSize: 256 });
     try {

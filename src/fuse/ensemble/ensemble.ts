@@ -72,7 +72,7 @@ export function createEnsembleModel(options: EnsembleOptions): LanguageModel & {
   const stats: EnsembleStats = { steps: 0, ensembledSteps: 0, memberCalls: 0 };
 
   /** Compatible members for a request, primary first, with normalised weights. */
-  const participants = (text: string): Participant[] => {
+  const chooseParticipants = (text: string): Participant[] => {
     const domain = options.domainOf?.(text) ?? "default";
     const ability = (m: EnsembleMember) => m.abilities[domain] ?? m.abilities.default ?? 0;
     const ranked = [...options.members].sort((a, b) => ability(b) - ability(a));
@@ -81,6 +81,17 @@ export function createEnsembleModel(options: EnsembleOptions): LanguageModel & {
     const raw = kept.map((m) => Math.exp((ability(m) - best) / temperature));
     const total = raw.reduce((a, b) => a + b, 0);
     return kept.map((m, i) => ({ model: m.model, weight: raw[i] / total }));
+  };
+  /** Participants are chosen once per request text, not at every step (a step's key holds its request's text). */
+  const chosen = new Map<string, Participant[]>();
+  const participants = (text: string): Participant[] => {
+    let members = chosen.get(text);
+    if (!members) {
+      members = chooseParticipants(text);
+      if (chosen.size >= STEP_CACHE) chosen.delete(chosen.keys().next().value!);
+      chosen.set(text, members);
+    }
+    return members;
   };
 
   /** log P(continuation | context) under the participants' mixture. */
@@ -111,17 +122,18 @@ export function createEnsembleModel(options: EnsembleOptions): LanguageModel & {
     const members = participants(routeText);
     stats.steps++;
     stats.memberCalls++;
-    const primary = await members[0].model.nextTokenLogprobs(text, topK);
+    // The others' proposals are asked for alongside the primary's; a confident primary's step
+    // discards them (with the gate open, only the primary is asked).
+    const ask = (member: Participant) => member.model.nextTokenLogprobs(text, topK);
+    const others = useGate ? undefined : members.slice(1).map(ask);
+    const primary = await ask(members[0]);
     const primaryWhole = primary.filter((t) => isWholeText(t.text));
     if (useGate && primaryWhole.length > 0 && Math.exp(primaryWhole[0].logprob) >= gate) {
       return primaryWhole.map((t) => ({ token: null, text: t.text, logprob: t.logprob }));
     }
     if (members.length > 1) stats.ensembledSteps++;
-    const proposals = [primary];
-    for (const member of members.slice(1)) {
-      stats.memberCalls++;
-      proposals.push(await member.model.nextTokenLogprobs(text, topK));
-    }
+    stats.memberCalls += members.length - 1;
+    const proposals = [primary, ...(await Promise.all(others ?? members.slice(1).map(ask)))];
     // Score the `topK` proposals with the most pooled mass (Σ weight × proposer's probability):
     // each scoring costs every member a log-likelihood.
     const pooled = new Map<string, number>();

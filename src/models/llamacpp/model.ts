@@ -3,7 +3,10 @@
  * and LoRA adapter) is validated before llama.cpp sees it, since llama.cpp aborts the process on
  * some malformed files. Log-likelihoods come from the full next-token distributions
  * (`controlledEvaluate` with probabilities); the KV cache is reused across calls that share a
- * token prefix (the choices of one multiple-choice item share their context). Inputs longer than
+ * token prefix (the choices of one multiple-choice item share their context), and the last few
+ * next-token distributions are remembered by the tokens they follow, so scoring a one-token
+ * continuation right after `nextTokenLogprobs` of the same context evaluates nothing (a
+ * token-level ensemble scores its candidates this way). Inputs longer than
  * the context are cut from the left, and long continuations are scored in windows, as
  * lm-evaluation-harness does.
  */
@@ -37,6 +40,8 @@ export interface LlamaCppModelSettings {
 /** Files below this size get one thread by default. */
 const SMALL_MODEL_BYTES = 512 * 1024 * 1024;
 const DEFAULT_MAX_TOKENS = 256;
+/** Next-token distributions remembered per model (each is a map over the vocabulary). */
+const REMEMBERED_DISTRIBUTIONS = 4;
 /** float32 probabilities underflow to 0; score such a token as the smallest positive float32. */
 const MIN_LOGPROB = Math.log(1.4e-45);
 
@@ -74,9 +79,16 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
   /** What an empty context starts from: BOS, or end-of-text for models without BOS (as lm-eval does). */
   const documentStart: Token[] = prefix.length > 0 ? prefix : [model.tokens.bos ?? model.tokens.eos].filter((t): t is Token => t !== null);
 
+  // The last context's tokens: a candidate-scoring caller asks about one context many times.
+  let lastText: string | undefined;
+  let lastTokens: readonly Token[] = [];
   const tokensOf = (text: string): Token[] => {
-    const tokens = [...prefix, ...model.tokenize(text, false)];
-    return tokens.length > 0 ? tokens : [...documentStart];
+    if (text !== lastText) {
+      const tokens = [...prefix, ...model.tokenize(text, false)];
+      lastTokens = tokens.length > 0 ? tokens : [...documentStart];
+      lastText = text;
+    }
+    return [...lastTokens];
   };
   const pieces = new Map<Token, string>();
   const pieceOf = (token: Token): string => {
@@ -97,6 +109,20 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
   };
   /** Raw bytes of a token from the GGUF vocabulary (llama.cpp's detokenize renders partial UTF-8 as U+FFFD). */
   const bytesOf = (token: number): Uint8Array => (vocab ? vocabTokenBytes(vocab, token) : Buffer.from(model.detokenize([token as Token], false), "utf8"));
+
+  /**
+   * Distributions after recent token sequences (from position 0 of the window), newest last. A
+   * distribution depends only on the tokens before it, so a remembered one is what evaluating
+   * them again would give.
+   */
+  const remembered = new Map<string, Map<Token, number>>();
+  const keyOf = (tokens: readonly Token[], length: number) => tokens.slice(0, length).join(",");
+  const remember = (tokens: readonly Token[], length: number, probabilities: Map<Token, number>) => {
+    const key = keyOf(tokens, length);
+    remembered.delete(key);
+    if (remembered.size >= REMEMBERED_DISTRIBUTIONS) remembered.delete(remembered.keys().next().value!);
+    remembered.set(key, probabilities);
+  };
 
   /**
    * Make the sequence hold tokens[0..keep) (reusing what is cached) and return `keep`, the index
@@ -153,13 +179,21 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
       const from = Math.max(0, end - 1 - window);
       const evalTokens = whole.slice(from, end - 1);
       const needFrom = first - 1 - from;
-      const start = await reuse(evalTokens, needFrom);
-      const input = evalTokens.slice(start).map((token, j) =>
-        start + j >= needFrom ? ([token, { generateNext: { probabilities: true } }] as [Token, { generateNext: { probabilities: true } }]) : token,
-      );
-      const out = await sequence.controlledEvaluate(input);
+      // distributions[j]: after evalTokens[0..needFrom + j]; the first may be remembered.
+      const distributions: (Map<Token, number> | undefined)[] = [remembered.get(keyOf(evalTokens, needFrom + 1))];
+      const evalFrom = distributions[0] ? needFrom + 1 : needFrom;
+      if (evalFrom < evalTokens.length) {
+        const start = await reuse(evalTokens, evalFrom);
+        const input = evalTokens.slice(start).map((token, j) =>
+          start + j >= evalFrom ? ([token, { generateNext: { probabilities: true } }] as [Token, { generateNext: { probabilities: true } }]) : token,
+        );
+        const out = await sequence.controlledEvaluate(input);
+        for (let j = evalFrom; j < evalTokens.length; j++) distributions[j - needFrom] = out[j - start]?.next.probabilities;
+        const last = distributions[evalTokens.length - 1 - needFrom];
+        if (last) remember(evalTokens, evalTokens.length, last);
+      }
       for (let i = first - 1; i < end - 1; i++) {
-        const probabilities = out[i - from - start]?.next.probabilities;
+        const probabilities = distributions[i - from - needFrom];
         if (!probabilities) throw new BackendError(backend, `llama.cpp returned no probabilities at token ${i}`);
         const target = whole[i + 1];
         const p = probabilities.get(target) ?? 0;
@@ -189,17 +223,21 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
   async function nextAfter(all: Token[], topK: number): Promise<TokenLogprob[]> {
     // A context longer than the window is cut from the left.
     const tokens = all.slice(-context.contextSize);
-    const start = await reuse(tokens, tokens.length - 1);
-    const input = tokens.slice(start).map((token, j) =>
-      start + j === tokens.length - 1 ? ([token, { generateNext: { probabilities: true } }] as [Token, { generateNext: { probabilities: true } }]) : token,
-    );
-    const out = await sequence.controlledEvaluate(input);
-    const probabilities = out[input.length - 1]?.next.probabilities;
-    if (!probabilities) throw new BackendError(backend, "llama.cpp returned no probabilities");
+    let probabilities = remembered.get(keyOf(tokens, tokens.length));
+    if (!probabilities) {
+      const start = await reuse(tokens, tokens.length - 1);
+      const input = tokens.slice(start).map((token, j) =>
+        start + j === tokens.length - 1 ? ([token, { generateNext: { probabilities: true } }] as [Token, { generateNext: { probabilities: true } }]) : token,
+      );
+      const out = await sequence.controlledEvaluate(input);
+      probabilities = out[input.length - 1]?.next.probabilities;
+      if (!probabilities) throw new BackendError(backend, "llama.cpp returned no probabilities");
+      remember(tokens, tokens.length, probabilities);
+    }
     const result: TokenLogprob[] = [];
     for (const [token, p] of probabilities) {
       if (result.length >= topK) break;
-      result.push({ token, text: model.detokenize([token], false), logprob: p > 0 ? Math.log(p) : MIN_LOGPROB });
+      result.push({ token, text: pieceOf(token), logprob: p > 0 ? Math.log(p) : MIN_LOGPROB });
     }
     return result;
   }
@@ -331,6 +369,7 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
     async close() {
       if (closed) return;
       closed = true;
+      remembered.clear();
       await lock.run(async () => {
         await context.dispose();
         await base.release();

@@ -30,7 +30,7 @@ export function bootstrapStrengths(counts: PairCounts, cellOfVote: Int32Array, f
   const present = new Uint8Array(m);
   for (let round = 0; round < options.rounds; round++) {
     cells.fill(0);
-    for (let k = 0; k < n; k++) cells[cellOfVote[rng.int(n)]]++;
+    for (let k = 0; k < n; k++) cells[cellOfVote[rng.below(n)]]++;
     const resampled = withCells(counts, cells);
     present.fill(0);
     for (let p = 0; p < resampled.i.length; p++) {

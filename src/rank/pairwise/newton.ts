@@ -27,6 +27,8 @@ export interface NewtonResult {
 export const NEWTON_TOLERANCE = 1e-11;
 const MAX_ITERATIONS = 200;
 const MIN_STEP_FRACTION = 2 ** -40;
+/** First ridge tried when −H is not numerically positive definite. */
+const RIDGE_START = 1e-9;
 
 export function maximizeNewton(start: Float64Array, objective: Objective, options: NewtonOptions = {}): NewtonResult {
   const k = start.length;
@@ -46,11 +48,17 @@ export function maximizeNewton(start: Float64Array, objective: Objective, option
   let value = objective(x, grad, hess);
   for (let iteration = 1; iteration <= maxIterations; iteration++) {
     // Solve (−H) step = grad on the free coordinates.
-    for (let r = 0; r < f; r++) {
-      step[r] = grad[free[r]];
-      for (let c = 0; c < f; c++) a[r * f + c] = -hess[free[r] * k + free[c]];
+    // A nearly separated model (a bootstrap round where it barely lost) can make −H singular in
+    // floating point; a growing ridge then gives a shorter ascent step (Levenberg's damping).
+    for (let ridge = 0; ; ridge = ridge === 0 ? RIDGE_START : ridge * 100) {
+      for (let r = 0; r < f; r++) {
+        step[r] = grad[free[r]];
+        for (let c = 0; c < f; c++) a[r * f + c] = -hess[free[r] * k + free[c]];
+        a[r * f + r] += ridge;
+      }
+      if (tryCholeskySolve(a, step, f)) break;
+      if (ridge > 1e12) throw new Error("the Newton system stays singular with damping");
     }
-    choleskySolve(a, step, f);
     let largest = 0;
     for (let r = 0; r < f; r++) largest = Math.max(largest, Math.abs(step[r]));
     // Backtrack until the objective does not decrease (beyond rounding). The full step, almost
@@ -85,10 +93,15 @@ export function maximizeNewton(start: Float64Array, objective: Objective, option
  * overwritten by its Cholesky factor). Throws if A is not positive definite.
  */
 export function choleskySolve(a: Float64Array, b: Float64Array, n: number): void {
+  if (!tryCholeskySolve(a, b, n)) throw new Error("matrix is not positive definite");
+}
+
+/** choleskySolve that reports a matrix that is not positive definite by returning false. */
+function tryCholeskySolve(a: Float64Array, b: Float64Array, n: number): boolean {
   for (let j = 0; j < n; j++) {
     let d = a[j * n + j];
     for (let p = 0; p < j; p++) d -= a[j * n + p] * a[j * n + p];
-    if (!(d > 0)) throw new Error(`matrix is not positive definite (pivot ${j} = ${d})`);
+    if (!(d > 0)) return false;
     d = Math.sqrt(d);
     a[j * n + j] = d;
     for (let i = j + 1; i < n; i++) {
@@ -107,4 +120,5 @@ export function choleskySolve(a: Float64Array, b: Float64Array, n: number): void
     for (let p = i + 1; p < n; p++) s -= a[p * n + i] * b[p];
     b[i] = s / a[i * n + i];
   }
+  return true;
 }

@@ -65,6 +65,16 @@ describe("merge methods equal independent implementations", () => {
     expectClose(run("linear", xs, undefined, weights.map((weight) => ({ weight })), { normalize: false }), unnorm);
   });
 
+  it("linear with one, two and four models (each count has its own loop)", () => {
+    for (const count of [1, 2, 4]) {
+      const models = Array.from({ length: count }, (_, m) => X[m % X.length]);
+      const w = Array.from({ length: count }, (_, m) => 0.25 + 0.5 * m);
+      const total = w.reduce((a, b) => a + b, 0);
+      const expected = B.map((_, i) => models.reduce((s, x, m) => s + x[i] * w[m], 0) / total);
+      expectClose(run("linear", models.map((x) => Float32Array.from(x)), undefined, w.map((weight) => ({ weight }))), expected);
+    }
+  });
+
   it("task_arithmetic with lambda", () => {
     const expected = ref.refTaskVectors(B, X, weights, { consensus: false, normalize: false, lambda: 0.8 });
     expectClose(run("task_arithmetic", xs, base, weights.map((weight) => ({ weight })), { lambda: 0.8 }), expected);
