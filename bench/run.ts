@@ -22,6 +22,9 @@ const SKIPPED_EXIT_CODE = 3;
 
 /** Small sizes per benchmark for --quick (each flag is one the benchmark documents). */
 export const QUICK: Readonly<Record<string, readonly string[]>> = {
+  "adapt-compose": ["--runs", "1", "--candidates", "2"],
+  "adapt-lora": ["--runs", "1", "--steps", "4"],
+  "adapt-zoo": ["--steps", "4", "--evaluations", "8", "--records", "5"],
   "bradley-terry": ["--rounds", "10", "--runs", "1"],
   "convert-memory": ["--layers", "1"],
   "ensemble-cost": ["--tokens", "8", "--runs", "1"],

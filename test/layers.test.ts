@@ -17,7 +17,7 @@ const LEVELS: readonly (readonly string[])[] = [
   ["rank", "merge", "models"],
   ["zoo"],
   ["eval"],
-  ["fuse"],
+  ["fuse", "adapt"],
   ["serve"],
   ["demo"],
   ["cli"],

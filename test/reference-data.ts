@@ -4,7 +4,8 @@
  * (`../shared/data/reference`, found from the repository upwards) or wherever
  * $COGEN_REFERENCE_DATA points; on a clean clone (CI) they are absent, and the tests that need
  * them skip with the reason in their title. test/fixtures/ holds small committed excerpts
- * where the licence allows.
+ * where the licence allows, and test/fixtures/reference/ whole files (the MIT tokenizer.json files
+ * of compat/tokenizers) under the same relative paths.
  */
 import { existsSync } from "node:fs";
 import * as path from "node:path";
@@ -34,8 +35,12 @@ export interface ReferenceFile {
 /** A file of the reference data, e.g. referenceFile("chembench", "binary_matrix.csv"). */
 export function referenceFile(...parts: string[]): ReferenceFile {
   const relative = path.join(...parts);
-  const file = REFERENCE_DIR ? path.join(REFERENCE_DIR, relative) : path.join("shared", "data", "reference", relative);
-  const available = REFERENCE_DIR !== undefined && existsSync(file);
+  // A committed copy (test/fixtures/reference/, same relative path) serves where the licence allows
+  // it, so a clean clone still runs those tests.
+  const committed = path.join(REPO, "test", "fixtures", "reference", relative);
+  const beside = REFERENCE_DIR ? path.join(REFERENCE_DIR, relative) : undefined;
+  const file = beside && existsSync(beside) ? beside : existsSync(committed) ? committed : (beside ?? path.join("shared", "data", "reference", relative));
+  const available = existsSync(file);
   // Said once on stderr too, so a run on a clean clone shows what it did not test.
   if (!available) console.warn(`reference data ${relative} not found beside the repository (set COGEN_REFERENCE_DATA): what needs it is skipped`);
   return {

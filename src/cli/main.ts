@@ -16,6 +16,7 @@ const verbs: Record<string, Verb> = {
   merge: { summary: "merge models from a mergekit YAML config (linear, ties, dare, slerp, ...)", load: () => import("./merge.js") },
   moe: { summary: "assemble same-base experts into one mixture of experts from a mergekit-moe config", load: () => import("./moe.js") },
   lora: { summary: "extract a LoRA adapter from a fine-tune (truncated SVD), or merge one into a model", load: () => import("./lora.js") },
+  adapt: { summary: "new experts under small budgets: 'lora' trains one on your text, 'compose' weights existing adapters from a few examples", load: () => import("./adapt.js") },
   eval: { summary: "evaluate models (models file) on task items; write per-item results for rank", load: () => import("./eval.js") },
   worker: { summary: "run evaluation jobs from a Redis queue (cogen eval --queue)", load: () => import("./worker.js") },
   distill: { summary: "knowledge fusion data: experts' top-K targets for a pivot, InfiFPO preference records", load: () => import("./distill.js") },
