@@ -1,0 +1,228 @@
+/**
+ * Routing quality on real evidence (issue 15): MMLU-Pro questions with the published per-question
+ * 0/1 results of 29 models (shared/data/reference/mmlu-pro-routing). Per pool (eight models, one
+ * drawn from each eighth of the models ordered by accuracy) and seed (a domain-stratified 70/30
+ * evidence/test split), accuracy on the test questions of:
+ *   - the router (cogen's Router over the evidence; item text = the question) and opt-in variants:
+ *     option text in the features, other k, a per-expert logistic regression on the same hashed
+ *     TF-IDF features trained on the evidence ("linear");
+ *   - the best single model (chosen on evidence), the best model per domain (chosen on evidence
+ *     with the true domain label), the best per sub-domain (`src`) with hindsight (chosen on the
+ *     test questions), and the per-item oracle;
+ * and the share of the single→oracle gap each closes. Prints each run and the medians.
+ *
+ *   npx tsx bench/router-quality.ts [--pools 2] [--seeds 3] [--test N] [--variants a,b,...]
+ *
+ * --test caps the test questions per run (default: all, about 3,600); variants: router,
+ * router+options, k8, k32, k64, linear, linear+options (default all). Exits 3 when the data is absent.
+ */
+import { readFileSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
+import { parseArgs } from "node:util";
+import { Rng } from "../src/core/rng.js";
+import type { LabelledItem } from "../src/fuse/router/knn.js";
+import { Router } from "../src/fuse/router/router.js";
+import { TfIdf, type SparseVector } from "../src/fuse/text-features.js";
+import { referenceFile } from "../test/reference-data.js";
+
+const ALL_VARIANTS = ["router", "router+options", "k8", "k32", "k64", "linear", "linear+options"];
+const { values } = parseArgs({
+  options: {
+    pools: { type: "string", default: "2" },
+    seeds: { type: "string", default: "3" },
+    test: { type: "string" },
+    variants: { type: "string", default: ALL_VARIANTS.join(",") },
+  },
+});
+const variants = values.variants.split(",");
+for (const v of variants) if (!ALL_VARIANTS.includes(v)) throw new Error(`unknown variant ${v} (known: ${ALL_VARIANTS.join(", ")})`);
+
+const data = referenceFile("mmlu-pro-routing", "mmlu-pro-items.jsonl.gz");
+if (!data.available) {
+  console.error(`skipped: the shared reference data (mmlu-pro-routing/mmlu-pro-items.jsonl.gz) is not beside the repository (${data.path})`);
+  process.exit(3);
+}
+
+interface Question {
+  id: string;
+  domain: string;
+  src: string;
+  question: string;
+  options: string[];
+  scores: Record<string, number>;
+}
+
+const questions: Question[] = gunzipSync(readFileSync(data.path))
+  .toString("utf8")
+  .split("\n")
+  .filter((line) => line.trim() !== "")
+  .map((line) => JSON.parse(line) as Question);
+
+/** The text a request carries: the question, optionally with its options as lettered lines. */
+function requestText(q: Question, withOptions: boolean): string {
+  if (!withOptions) return q.question;
+  return [q.question, ...q.options.map((o, i) => `${String.fromCharCode(65 + i)}. ${o}`)].join("\n");
+}
+
+// Models with a result on every question, ordered by accuracy (best first).
+const models = Object.keys(questions[0].scores)
+  .filter((m) => questions.every((q) => q.scores[m] !== undefined))
+  .map((m) => ({ m, acc: questions.reduce((s, q) => s + q.scores[m], 0) / questions.length }))
+  .sort((a, b) => b.acc - a.acc)
+  .map((x) => x.m);
+
+/** Eight models of different strengths: one drawn at random from each eighth of the accuracy order. */
+function pool(seed: number): string[] {
+  const rng = new Rng(1000 + seed);
+  const picked: string[] = [];
+  for (let band = 0; band < 8; band++) {
+    const lo = Math.floor((band * models.length) / 8);
+    const hi = Math.floor(((band + 1) * models.length) / 8);
+    picked.push(models[lo + rng.below(hi - lo)]);
+  }
+  return picked;
+}
+
+/** Domain-stratified split: per domain, a seeded 70% of the questions are evidence, the rest test. */
+function split(seed: number): { evidence: Question[]; test: Question[] } {
+  const rng = new Rng(seed);
+  const byDomain = new Map<string, Question[]>();
+  for (const q of questions) byDomain.set(q.domain, [...(byDomain.get(q.domain) ?? []), q]);
+  const evidence: Question[] = [];
+  const test: Question[] = [];
+  for (const domain of [...byDomain.keys()].sort()) {
+    const qs = rng.shuffle([...byDomain.get(domain)!]);
+    const cut = Math.round(qs.length * 0.7);
+    evidence.push(...qs.slice(0, cut));
+    test.push(...qs.slice(cut));
+  }
+  return { evidence, test };
+}
+
+/** The model with the highest accuracy on `qs` (ties: first in pool order). */
+function best(qs: readonly Question[], pool: readonly string[]): string {
+  let top = pool[0];
+  let topSum = -1;
+  for (const m of pool) {
+    const sum = qs.reduce((s, q) => s + q.scores[m], 0);
+    if (sum > topSum) [top, topSum] = [m, sum];
+  }
+  return top;
+}
+
+function groupBest(evidence: readonly Question[], key: (q: Question) => string, pool: readonly string[]): Map<string, string> {
+  const groups = new Map<string, Question[]>();
+  for (const q of evidence) groups.set(key(q), [...(groups.get(key(q)) ?? []), q]);
+  return new Map([...groups].map(([g, qs]) => [g, best(qs, pool)]));
+}
+
+/**
+ * Per expert, logistic regression of its 0/1 result on the question's hashed TF-IDF features
+ * (SGD, a few epochs, L2): the item embedding is the feature vector itself, each expert a linear
+ * read-out of it. Returns a chooser: the expert with the highest predicted probability of being right.
+ */
+function fitLinear(texts: readonly string[], results: readonly Float64Array[], experts: number, seed: number): (text: string) => number {
+  const tfidf = new TfIdf(texts);
+  const buckets = tfidf.buckets;
+  const w = Array.from({ length: experts }, () => new Float32Array(buckets));
+  const bias = new Float64Array(experts);
+  for (let e = 0; e < experts; e++) {
+    const mean = results.reduce((s, r) => s + r[e], 0) / results.length;
+    bias[e] = Math.log((mean + 1e-3) / (1 - mean + 1e-3));
+  }
+  const rng = new Rng(seed);
+  const order = texts.map((_, i) => i);
+  const epochs = 6;
+  const l2 = 1e-4;
+  for (let epoch = 0; epoch < epochs; epoch++) {
+    const lr = 0.5 / (1 + epoch);
+    for (const i of rng.shuffle(order)) {
+      const x = tfidf.vectors[i];
+      for (let e = 0; e < experts; e++) {
+        const we = w[e];
+        let z = bias[e];
+        for (let j = 0; j < x.indices.length; j++) z += we[x.indices[j]] * x.values[j];
+        const g = results[i][e] - 1 / (1 + Math.exp(-z));
+        bias[e] += lr * 0.1 * g;
+        for (let j = 0; j < x.indices.length; j++) {
+          const h = x.indices[j];
+          we[h] += lr * (g * x.values[j] - l2 * we[h]);
+        }
+      }
+    }
+  }
+  return (text) => {
+    const x: SparseVector = tfidf.vector(text);
+    let top = 0;
+    let topZ = -Infinity;
+    for (let e = 0; e < experts; e++) {
+      let z = bias[e];
+      for (let j = 0; j < x.indices.length; j++) z += w[e][x.indices[j]] * x.values[j];
+      if (z > topZ) [top, topZ] = [e, z];
+    }
+    return top;
+  };
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+const rows = new Map<string, { acc: number[]; gap: number[] }>();
+function record(name: string, acc: number, single: number, oracle: number): void {
+  const row = rows.get(name) ?? { acc: [], gap: [] };
+  row.acc.push(acc);
+  row.gap.push((acc - single) / (oracle - single));
+  rows.set(name, row);
+}
+
+const started = performance.now();
+for (let p = 0; p < Number(values.pools); p++) {
+  const experts = pool(p);
+  for (let s = 0; s < Number(values.seeds); s++) {
+    const { evidence, test: fullTest } = split(s);
+    const test = values.test === undefined ? fullTest : new Rng(99 + s).shuffle([...fullTest]).slice(0, Number(values.test));
+    const accuracy = (choose: (q: Question) => string) => test.reduce((sum, q) => sum + q.scores[choose(q)], 0) / test.length;
+    const single = best(evidence, experts);
+    const singleAcc = accuracy(() => single);
+    const oracleAcc = test.reduce((sum, q) => sum + Math.max(...experts.map((m) => q.scores[m])), 0) / test.length;
+    const perDomain = groupBest(evidence, (q) => q.domain, experts);
+    const perSrc = groupBest(test, (q) => q.src, experts);
+    const line: string[] = [];
+    const add = (name: string, acc: number) => {
+      record(name, acc, singleAcc, oracleAcc);
+      line.push(`${name} ${acc.toFixed(3)}`);
+    };
+    add("best single", singleAcc);
+    add("per domain (evidence)", accuracy((q) => perDomain.get(q.domain) ?? single));
+    add("per sub-domain (hindsight)", accuracy((q) => perSrc.get(q.src)!));
+    add("oracle", oracleAcc);
+    for (const variant of variants) {
+      const withOptions = variant.endsWith("+options");
+      const t0 = performance.now();
+      let choose: (q: Question) => string;
+      if (variant.startsWith("linear")) {
+        const pick = fitLinear(
+          evidence.map((q) => requestText(q, withOptions)),
+          evidence.map((q) => Float64Array.from(experts, (m) => q.scores[m])),
+          experts.length,
+          s,
+        );
+        choose = (q) => experts[pick(requestText(q, withOptions))];
+      } else {
+        const k = variant.startsWith("k") ? Number(variant.slice(1)) : undefined;
+        const items: LabelledItem[] = evidence.map((q) => ({ id: q.id, text: requestText(q, withOptions), domain: q.domain, scores: Object.fromEntries(experts.map((m) => [m, q.scores[m]])) }));
+        const router = new Router(items, { experts, k });
+        choose = (q) => router.route(requestText(q, withOptions)).ranked[0].expert;
+      }
+      add(variant, accuracy(choose));
+      line.push(`(${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    }
+    console.log(`pool ${p} [${experts.join(", ")}] seed ${s}, ${evidence.length} evidence / ${test.length} test: ${line.join(", ")}`);
+  }
+}
+
+console.log(`\nmedians over ${Number(values.pools)} pools × ${Number(values.seeds)} seeds (${((performance.now() - started) / 1000).toFixed(0)} s):`);
+console.log("| | accuracy | gap closed | min gap closed |\n|---|---:|---:|---:|");
+for (const [name, { acc, gap }] of rows) console.log(`| ${name} | ${median(acc).toFixed(3)} | ${(100 * median(gap)).toFixed(1)}% | ${(100 * Math.min(...gap)).toFixed(1)}% |`);
