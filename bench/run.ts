@@ -39,6 +39,7 @@ export const QUICK: Readonly<Record<string, readonly string[]>> = {
   "moe-zoo": ["--prompts", "4", "--variants", "hidden:base"],
   "openai-concurrency": ["--requests", "80", "--runs", "1"],
   router: ["--items", "2000", "--experts", "20", "--queries", "20", "--runs", "1"],
+  "router-quality": ["--pools", "1", "--seeds", "1", "--test", "200", "--variants", "router,linear"],
   "safetensors-io": ["--mib", "32", "--runs", "1"],
   "train-throughput": ["--runs", "1", "--steps", "3"],
   "zoo-data": ["--runs", "1", "--seeds", "2"],
