@@ -13,7 +13,8 @@
  *
  *   npx tsx bench/router-quality.ts [--pools 2] [--seeds 3] [--test N] [--variants a,b,...]
  *
- * --test caps the test questions per run (default: all, about 3,600); variants: router,
+ * --test samples the test questions scored per run (default: all, about 3,600; the sub-domain
+ * hindsight choice still sees every test question); variants: router,
  * router+options, k8, k32, k64, linear, linear+options (default all). Exits 3 when the data is absent.
  */
 import { readFileSync } from "node:fs";
@@ -188,7 +189,7 @@ for (let p = 0; p < Number(values.pools); p++) {
     const singleAcc = accuracy(() => single);
     const oracleAcc = test.reduce((sum, q) => sum + Math.max(...experts.map((m) => q.scores[m])), 0) / test.length;
     const perDomain = groupBest(evidence, (q) => q.domain, experts);
-    const perSrc = groupBest(test, (q) => q.src, experts);
+    const perSrc = groupBest(fullTest, (q) => q.src, experts);
     const line: string[] = [];
     const add = (name: string, acc: number) => {
       record(name, acc, singleAcc, oracleAcc);
