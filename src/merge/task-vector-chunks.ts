@@ -1,0 +1,226 @@
+/**
+ * The task-arithmetic family (ties, dare_*, breadcrumbs*, della*, task_arithmetic) merged chunk by
+ * chunk on stored bytes, giving the same bytes as the in-memory method (task-vectors.ts) while
+ * holding only the stored inputs, the output and one packed keep-bit per element and model.
+ *
+ * Per model, in config order (the in-memory path's order, so DARE's and DELLA's random stream is
+ * consumed identically):
+ *  - magnitude / outliers: count a histogram of |d| bit patterns over all chunks, then a second
+ *    one inside the chosen bin, to find the exact k-th largest |d| and how many of the entries
+ *    equal to it belong to the top k; a marking pass keeps them lowest index first (topk.ts).
+ *  - random / della: the masks of sparsify.ts, computed chunk by chunk (whole rows for DELLA).
+ * The marking pass also sums the L1 norms before and after masking, in index order, for rescale.
+ * A last pass applies masks, weights and rescale factors in the in-memory order of operations,
+ * elects and mixes (combineTaskVectors) and encodes each chunk.
+ */
+import { Rng } from "../core/rng.js";
+import { encodeStored, storedDecoder, CHUNK_ELEMENTS, type ChunkJob, type ChunkResult } from "./chunked.js";
+import { bernoulliMask, dellaMask } from "./methods/sparsify.js";
+import { checkDellaEpsilon, combineTaskVectors, rescaleFactor, type TaskVectorVariant } from "./methods/task-vectors.js";
+import { ABS_HISTOGRAM_BINS, countHighBits, countLowBits, pickHighBin, pickThreshold } from "./methods/topk.js";
+import { MethodError, bool, num } from "./methods/types.js";
+
+/** A non-finite input element: reported by the caller with the file's name. */
+class NonFinite {
+  constructor(readonly input: number, readonly element: number) {}
+}
+
+interface ModelPlan {
+  weight: number;
+  /** Packed keep bits (bit i of byte i >> 3); absent when every entry is kept unscaled. */
+  keep?: Uint8Array;
+  /** TIES's fused path weighs before rescaling; the other sparsifiers rescale, then weigh. */
+  weightFirst: boolean;
+  factor?: number;
+}
+
+export function mergeTaskVectorChunks(job: ChunkJob, variant: TaskVectorVariant): ChunkResult {
+  if (!job.hasBase) throw new MethodError(`${variant.name} needs a base model`);
+  const n = job.elements;
+  const count = job.raws.length - 1;
+  const rowLength = job.shape.length >= 1 ? job.shape[job.shape.length - 1] : n;
+  // Whole rows per chunk: DELLA ranks within rows.
+  const rows = Math.max(1, Math.floor((job.chunkElements ?? CHUNK_ELEMENTS) / Math.max(1, rowLength)));
+  const step = Math.max(1, Math.min(n, rows * rowLength));
+  const decode = storedDecoder(job);
+  const out = new Uint8Array(n * (job.outDtype === "F32" ? 4 : 2));
+  const base = new Float32Array(step);
+  const x = new Float32Array(step);
+  const d = new Float32Array(step);
+  const chunks = (visit: (start: number, len: number) => void) => {
+    for (let start = 0; start < n; start += step) visit(start, Math.min(step, n - start));
+  };
+  /** d = x_m − base over one chunk, with the in-memory rounding (a float32 store). */
+  const taskVector = (m: number, start: number, len: number, dst = d): Float32Array => {
+    const b = decode(count, start, base.subarray(0, len));
+    const v = decode(m, start, x.subarray(0, len));
+    const out = dst.subarray(0, len);
+    let check = 0;
+    for (let i = 0; i < len; i++) {
+      out[i] = v[i] - b[i];
+      check += out[i] - out[i];
+    }
+    if (check !== 0) {
+      for (let i = 0; i < len; i++) {
+        if (!Number.isFinite(v[i])) throw new NonFinite(m, start + i);
+        if (!Number.isFinite(b[i])) throw new NonFinite(count, start + i);
+      }
+    }
+    return out;
+  };
+
+  try {
+    if (count === 0) {
+      chunks((start, len) => encodeStored(decode(0, start, base.subarray(0, len)), job.outDtype, out, start));
+      return { out };
+    }
+    const rescale = bool(job.global.rescale);
+    const rng = new Rng(job.seed);
+    const plans: ModelPlan[] = [];
+    for (let m = 0; m < count; m++) {
+      const p = job.modelParams[m];
+      const weight = num(p.weight, "weight");
+      const density = num(p.density ?? 1, "density");
+      const sparsifier = variant.sparsifier;
+      if (!sparsifier || density >= 1) {
+        plans.push({ weight, weightFirst: true });
+        continue;
+      }
+      checkDellaEpsilon(variant, density, num(p.epsilon ?? 0.15, "epsilon"));
+      const keep = new Uint8Array((n + 7) >>> 3);
+      let before = 0;
+      let after = 0;
+      const mark = (start: number, i: number, v: number, kept: boolean | number) => {
+        const mag = Math.abs(v);
+        before += mag;
+        if (kept) {
+          after += mag;
+          keep[(start + i) >>> 3] |= 1 << ((start + i) & 7);
+        }
+      };
+      if (sparsifier === "magnitude" || sparsifier === "outliers") {
+        const ranks = sparsifier === "magnitude" ? [Math.trunc(density * n)] : outlierRanks(n, density, num(p.gamma ?? 0.01, "gamma"));
+        const selectors = selectTopK(ranks, n, (visit) => chunks((start, len) => visit(bitsOf(taskVector(m, start, len)))));
+        const inBand = ranks.length === 1 || ranks[1] <= 0
+          ? (a: number) => selectors[0](a)
+          : (a: number) => {
+            const upper = selectors[0](a);
+            const top = selectors[1](a);
+            return upper && !top;
+          };
+        chunks((start, len) => {
+          const t = taskVector(m, start, len);
+          const bits = bitsOf(t);
+          for (let i = 0; i < len; i++) mark(start, i, t[i], inBand(bits[i] & 0x7fffffff));
+        });
+      } else {
+        const epsilon = num(p.epsilon ?? 0.15, "epsilon");
+        chunks((start, len) => {
+          const t = taskVector(m, start, len);
+          const mask = sparsifier === "random"
+            ? bernoulliMask(len, density, rng)
+            : density <= 0 ? new Uint8Array(len) : dellaMask(t, density, epsilon, rowLength, rng);
+          for (let i = 0; i < len; i++) mark(start, i, t[i], mask[i]);
+        });
+      }
+      const factor = rescaleFactor(rescale, before, after);
+      plans.push({ weight, keep, weightFirst: sparsifier === "magnitude", ...(factor !== undefined ? { factor } : {}) });
+    }
+
+    const weighted = plans.map(() => new Float32Array(step));
+    const merged = new Float32Array(step);
+    const weights = plans.map((p) => p.weight);
+    const normalize = bool(job.global.normalize);
+    const lambda = num(job.global.lambda ?? 1, "lambda");
+    let nanOutput = -1;
+    chunks((start, len) => {
+      if (nanOutput >= 0) return;
+      for (let m = 0; m < count; m++) {
+        const t = taskVector(m, start, len, weighted[m]);
+        weigh(t, plans[m], start);
+      }
+      const b = decode(count, start, base.subarray(0, len));
+      const o = merged.subarray(0, len);
+      combineTaskVectors(variant, { weighted: weighted.map((w) => w.subarray(0, len)), weights, base: b, out: o, normalize, lambda });
+      let check = 0;
+      for (let i = 0; i < len; i++) check += o[i] - o[i];
+      if (check !== 0) {
+        nanOutput = start + o.findIndex((v) => !Number.isFinite(v));
+        return;
+      }
+      encodeStored(o, job.outDtype, out, start);
+    });
+    if (nanOutput >= 0) return { nanOutput };
+    return { out };
+  } catch (e) {
+    if (e instanceof NonFinite) return { nanInput: e.input, element: e.element };
+    throw e;
+  }
+}
+
+/** In place: d becomes the model's weighted, masked, rescaled contribution, rounded as in memory. */
+function weigh(d: Float32Array, plan: ModelPlan, start: number): void {
+  const { weight, keep, factor } = plan;
+  if (!keep) {
+    for (let i = 0; i < d.length; i++) d[i] *= weight;
+    return;
+  }
+  for (let i = 0; i < d.length; i++) {
+    const j = start + i;
+    const kept = (keep[j >>> 3] >>> (j & 7)) & 1;
+    let v: number;
+    if (plan.weightFirst) {
+      v = kept ? Math.fround(d[i] * weight) : 0;
+      if (factor !== undefined) v = Math.fround(v * factor);
+    } else {
+      v = kept ? d[i] : 0;
+      if (factor !== undefined) v = Math.fround(v * factor);
+      v *= weight;
+    }
+    d[i] = v;
+  }
+}
+
+function bitsOf(x: Float32Array): Uint32Array {
+  return new Uint32Array(x.buffer, x.byteOffset, x.length);
+}
+
+/** Breadcrumbs (outliersMask in sparsify.ts): keep the top (skip + target), minus the top skip. */
+function outlierRanks(n: number, density: number, gamma: number): number[] {
+  const target = Math.trunc(density * n);
+  let top = Math.trunc(gamma * n);
+  if (n - target - top < 0) top = n - target;
+  return [top + target, top];
+}
+
+/**
+ * For each rank k, a predicate over |d| bit patterns that, called once per element in index order,
+ * is true exactly for the k largest (ties by lowest index), as topKMask. `scan` runs its visitor
+ * over every chunk's bit patterns in index order; it is called twice (two histogram passes).
+ */
+function selectTopK(ranks: number[], n: number, scan: (visit: (bits: Uint32Array) => void) => void): ((a: number) => boolean)[] {
+  const active = ranks.filter((k) => k > 0 && k < n);
+  const found = new Map<number, { threshold: number; ties: number }>();
+  if (active.length) {
+    const high = new Uint32Array(ABS_HISTOGRAM_BINS);
+    scan((bits) => countHighBits(bits, high));
+    const picks = active.map((k) => pickHighBin(high, k));
+    const lows = picks.map(() => new Uint32Array(ABS_HISTOGRAM_BINS));
+    scan((bits) => picks.forEach((pick, j) => countLowBits(bits, pick.bin, lows[j])));
+    active.forEach((k, j) => found.set(k, pickThreshold(lows[j], picks[j])));
+  }
+  return ranks.map((k) => {
+    if (k <= 0) return () => false;
+    if (k >= n) return () => true;
+    const { threshold } = found.get(k)!;
+    let ties = found.get(k)!.ties;
+    return (a: number) => {
+      if (a > threshold) return true;
+      if (a === threshold && ties > 0) {
+        ties--;
+        return true;
+      }
+      return false;
+    };
+  });
+}
