@@ -51,8 +51,8 @@ export function mergeTaskVectorChunks(job: ChunkJob, variant: TaskVectorVariant)
     for (let start = 0; start < n; start += step) visit(start, Math.min(step, n - start));
   };
   /** d = x_m − base over one chunk, with the in-memory rounding (a float32 store). */
-  const taskVector = (m: number, start: number, len: number, dst = d): Float32Array => {
-    const b = decode(count, start, base.subarray(0, len));
+  const taskVector = (m: number, start: number, len: number, dst = d, decodedBase?: Float32Array): Float32Array => {
+    const b = decodedBase ?? decode(count, start, base.subarray(0, len));
     const v = decode(m, start, x.subarray(0, len));
     const out = dst.subarray(0, len);
     let check = 0;
@@ -100,18 +100,24 @@ export function mergeTaskVectorChunks(job: ChunkJob, variant: TaskVectorVariant)
       };
       if (sparsifier === "magnitude" || sparsifier === "outliers") {
         const ranks = sparsifier === "magnitude" ? [Math.trunc(density * n)] : outlierRanks(n, density, num(p.gamma ?? 0.01, "gamma"));
-        const selectors = selectTopK(ranks, n, (visit) => chunks((start, len) => visit(bitsOf(taskVector(m, start, len)))));
-        const inBand = ranks.length === 1 || ranks[1] <= 0
-          ? (a: number) => selectors[0](a)
-          : (a: number) => {
-            const upper = selectors[0](a);
-            const top = selectors[1](a);
-            return upper && !top;
-          };
+        const [upper, top = NONE] = selectTopK(ranks, n, (visit) => chunks((start, len) => visit(bitsOf(taskVector(m, start, len)))));
+        let upperTies = upper.ties;
+        let topTies = top.ties;
         chunks((start, len) => {
           const t = taskVector(m, start, len);
           const bits = bitsOf(t);
-          for (let i = 0; i < len; i++) mark(start, i, t[i], inBand(bits[i] & 0x7fffffff));
+          for (let i = 0; i < len; i++) {
+            const a = bits[i] & 0x7fffffff;
+            const mag = Math.abs(t[i]);
+            before += mag;
+            // Both counters advance on every tie, as topKMask's two passes do in bandMask.
+            const inUpper = a > upper.threshold || (a === upper.threshold && upperTies-- > 0);
+            const inTop = a > top.threshold || (a === top.threshold && topTies-- > 0);
+            if (inUpper && !inTop) {
+              after += mag;
+              keep[(start + i) >>> 3] |= 1 << ((start + i) & 7);
+            }
+          }
         });
       } else {
         const epsilon = num(p.epsilon ?? 0.15, "epsilon");
@@ -135,11 +141,8 @@ export function mergeTaskVectorChunks(job: ChunkJob, variant: TaskVectorVariant)
     let nanOutput = -1;
     chunks((start, len) => {
       if (nanOutput >= 0) return;
-      for (let m = 0; m < count; m++) {
-        const t = taskVector(m, start, len, weighted[m]);
-        weigh(t, plans[m], start);
-      }
       const b = decode(count, start, base.subarray(0, len));
+      for (let m = 0; m < count; m++) weigh(taskVector(m, start, len, weighted[m], b), plans[m], start);
       const o = merged.subarray(0, len);
       combineTaskVectors(variant, { weighted: weighted.map((w) => w.subarray(0, len)), weights, base: b, out: o, normalize, lambda });
       let check = 0;
@@ -193,12 +196,18 @@ function outlierRanks(n: number, density: number, gamma: number): number[] {
   return [top + target, top];
 }
 
+/** Keeps nothing: no 31-bit |d| pattern exceeds or equals it. */
+const NONE = { threshold: 0x80000000, ties: 0 };
+/** Keeps everything. */
+const ALL = { threshold: -1, ties: 0 };
+
 /**
- * For each rank k, a predicate over |d| bit patterns that, called once per element in index order,
- * is true exactly for the k largest (ties by lowest index), as topKMask. `scan` runs its visitor
+ * For each rank k, the k-th largest |d| bit pattern and how many entries equal to it belong to the
+ * top k (lowest index first), as topKMask decides: an entry is kept when its |d| exceeds the
+ * threshold, or equals it while ties remain (counted down in index order). `scan` runs its visitor
  * over every chunk's bit patterns in index order; it is called twice (two histogram passes).
  */
-function selectTopK(ranks: number[], n: number, scan: (visit: (bits: Uint32Array) => void) => void): ((a: number) => boolean)[] {
+function selectTopK(ranks: number[], n: number, scan: (visit: (bits: Uint32Array) => void) => void): { threshold: number; ties: number }[] {
   const active = ranks.filter((k) => k > 0 && k < n);
   const found = new Map<number, { threshold: number; ties: number }>();
   if (active.length) {
@@ -209,18 +218,5 @@ function selectTopK(ranks: number[], n: number, scan: (visit: (bits: Uint32Array
     scan((bits) => picks.forEach((pick, j) => countLowBits(bits, pick.bin, lows[j])));
     active.forEach((k, j) => found.set(k, pickThreshold(lows[j], picks[j])));
   }
-  return ranks.map((k) => {
-    if (k <= 0) return () => false;
-    if (k >= n) return () => true;
-    const { threshold } = found.get(k)!;
-    let ties = found.get(k)!.ties;
-    return (a: number) => {
-      if (a > threshold) return true;
-      if (a === threshold && ties > 0) {
-        ties--;
-        return true;
-      }
-      return false;
-    };
-  });
+  return ranks.map((k) => (k <= 0 ? NONE : k >= n ? ALL : found.get(k)!));
 }
