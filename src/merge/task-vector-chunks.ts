@@ -1,15 +1,17 @@
 /**
  * The task-arithmetic family (ties, dare_*, breadcrumbs*, della*, task_arithmetic) merged chunk by
  * chunk on stored bytes, giving the same bytes as the in-memory method (task-vectors.ts) while
- * holding only the stored inputs, the output and one packed keep-bit per element and model.
+ * holding only the stored inputs, the output and (DARE, DELLA) one packed keep-bit per element
+ * and model.
  *
  * Per model, in config order (the in-memory path's order, so DARE's and DELLA's random stream is
  * consumed identically):
  *  - magnitude / outliers: count a histogram of |d| bit patterns over all chunks, then a second
  *    one inside the chosen bin, to find the exact k-th largest |d| and how many of the entries
- *    equal to it belong to the top k; a marking pass keeps them lowest index first (topk.ts).
- *  - random / della: the masks of sparsify.ts, computed chunk by chunk (whole rows for DELLA).
- * The marking pass also sums the L1 norms before and after masking, in index order, for rescale.
+ *    equal to it belong to the top k, kept lowest index first (topk.ts) while mixing; with
+ *    rescale, one more pass sums the L1 norms before and after masking, in index order.
+ *  - random / della: the masks of sparsify.ts, computed chunk by chunk (whole rows for DELLA)
+ *    into packed bits, with the L1 norms.
  * A last pass applies masks, weights and rescale factors in the in-memory order of operations,
  * elects and mixes (combineTaskVectors) and encodes each chunk.
  */
@@ -27,8 +29,10 @@ class NonFinite {
 
 interface ModelPlan {
   weight: number;
-  /** Packed keep bits (bit i of byte i >> 3); absent when every entry is kept unscaled. */
+  /** DARE / DELLA: packed keep bits (bit i & 7 of byte i >> 3). */
   keep?: Uint8Array;
+  /** TIES / breadcrumbs: the kept band by |d| rank, decided again in index order while mixing. */
+  band?: Band;
   /** TIES's fused path weighs before rescaling; the other sparsifiers rescale, then weigh. */
   weightFirst: boolean;
   factor?: number;
@@ -87,50 +91,50 @@ export function mergeTaskVectorChunks(job: ChunkJob, variant: TaskVectorVariant)
         continue;
       }
       checkDellaEpsilon(variant, density, num(p.epsilon ?? 0.15, "epsilon"));
-      const keep = new Uint8Array((n + 7) >>> 3);
-      let before = 0;
-      let after = 0;
-      const mark = (start: number, i: number, v: number, kept: boolean | number) => {
-        const mag = Math.abs(v);
-        before += mag;
-        if (kept) {
-          after += mag;
-          keep[(start + i) >>> 3] |= 1 << ((start + i) & 7);
-        }
-      };
       if (sparsifier === "magnitude" || sparsifier === "outliers") {
         const ranks = sparsifier === "magnitude" ? [Math.trunc(density * n)] : outlierRanks(n, density, num(p.gamma ?? 0.01, "gamma"));
         const [upper, top = NONE] = selectTopK(ranks, n, (visit) => chunks((start, len) => visit(bitsOf(taskVector(m, start, len)))));
-        let upperTies = upper.ties;
-        let topTies = top.ties;
-        chunks((start, len) => {
-          const t = taskVector(m, start, len);
-          const bits = bitsOf(t);
-          for (let i = 0; i < len; i++) {
-            const a = bits[i] & 0x7fffffff;
-            const mag = Math.abs(t[i]);
-            before += mag;
-            // Both counters advance on every tie, as topKMask's two passes do in bandMask.
-            const inUpper = a > upper.threshold || (a === upper.threshold && upperTies-- > 0);
-            const inTop = a > top.threshold || (a === top.threshold && topTies-- > 0);
-            if (inUpper && !inTop) {
-              after += mag;
-              keep[(start + i) >>> 3] |= 1 << ((start + i) & 7);
+        const band: Band = { upper: upper.threshold, upperTies: upper.ties, top: top.threshold, topTies: top.ties };
+        // The mask is recomputed from the thresholds when mixing; only rescale needs a pass now.
+        let factor: number | undefined;
+        if (rescale) {
+          const probe = { ...band };
+          let before = 0;
+          let after = 0;
+          chunks((start, len) => {
+            const t = taskVector(m, start, len);
+            const bits = bitsOf(t);
+            for (let i = 0; i < len; i++) {
+              const mag = Math.abs(t[i]);
+              before += mag;
+              if (inBand(probe, bits[i] & 0x7fffffff)) after += mag;
             }
-          }
-        });
-      } else {
-        const epsilon = num(p.epsilon ?? 0.15, "epsilon");
-        chunks((start, len) => {
-          const t = taskVector(m, start, len);
-          const mask = sparsifier === "random"
-            ? bernoulliMask(len, density, rng)
-            : density <= 0 ? new Uint8Array(len) : dellaMask(t, density, epsilon, rowLength, rng);
-          for (let i = 0; i < len; i++) mark(start, i, t[i], mask[i]);
-        });
+          });
+          factor = rescaleFactor(rescale, before, after);
+        }
+        plans.push({ weight, band, weightFirst: sparsifier === "magnitude", ...(factor !== undefined ? { factor } : {}) });
+        continue;
       }
+      const keep = new Uint8Array((n + 7) >>> 3);
+      let before = 0;
+      let after = 0;
+      const epsilon = num(p.epsilon ?? 0.15, "epsilon");
+      chunks((start, len) => {
+        const t = taskVector(m, start, len);
+        const mask = sparsifier === "random"
+          ? bernoulliMask(len, density, rng)
+          : density <= 0 ? new Uint8Array(len) : dellaMask(t, density, epsilon, rowLength, rng);
+        for (let i = 0; i < len; i++) {
+          const mag = Math.abs(t[i]);
+          before += mag;
+          if (mask[i]) {
+            after += mag;
+            keep[(start + i) >>> 3] |= 1 << ((start + i) & 7);
+          }
+        }
+      });
       const factor = rescaleFactor(rescale, before, after);
-      plans.push({ weight, keep, weightFirst: sparsifier === "magnitude", ...(factor !== undefined ? { factor } : {}) });
+      plans.push({ weight, keep, weightFirst: false, ...(factor !== undefined ? { factor } : {}) });
     }
 
     const weighted = plans.map(() => new Float32Array(step));
@@ -161,16 +165,36 @@ export function mergeTaskVectorChunks(job: ChunkJob, variant: TaskVectorVariant)
   }
 }
 
+/**
+ * The entries ranked (|d| descending, ties by lowest index) below the top `top` and within the top
+ * `upper`, as bandMask: thresholds are bit patterns, tie counters count down in index order.
+ */
+interface Band {
+  upper: number;
+  upperTies: number;
+  top: number;
+  topTies: number;
+}
+
+/** Whether the next entry (in index order) with |d| bits `a` is in the band; advances the counters. */
+function inBand(b: Band, a: number): boolean {
+  // Both counters advance on every tie, as topKMask's two passes do in bandMask.
+  const inUpper = a > b.upper || (a === b.upper && b.upperTies-- > 0);
+  const inTop = a > b.top || (a === b.top && b.topTies-- > 0);
+  return inUpper && !inTop;
+}
+
 /** In place: d becomes the model's weighted, masked, rescaled contribution, rounded as in memory. */
 function weigh(d: Float32Array, plan: ModelPlan, start: number): void {
-  const { weight, keep, factor } = plan;
-  if (!keep) {
+  const { weight, keep, band, factor } = plan;
+  if (!keep && !band) {
     for (let i = 0; i < d.length; i++) d[i] *= weight;
     return;
   }
+  const bits = bitsOf(d);
   for (let i = 0; i < d.length; i++) {
     const j = start + i;
-    const kept = (keep[j >>> 3] >>> (j & 7)) & 1;
+    const kept = band ? inBand(band, bits[i] & 0x7fffffff) : (keep![j >>> 3] >>> (j & 7)) & 1;
     let v: number;
     if (plan.weightFirst) {
       v = kept ? Math.fround(d[i] * weight) : 0;
