@@ -38,6 +38,7 @@ export const QUICK: Readonly<Record<string, readonly string[]>> = {
   "moe-generate": ["--tokens", "16", "--runs", "1"],
   "moe-zoo": ["--prompts", "4", "--variants", "hidden:base"],
   "openai-concurrency": ["--requests", "80", "--runs", "1"],
+  router: ["--items", "2000", "--experts", "20", "--queries", "20", "--runs", "1"],
   "safetensors-io": ["--mib", "32", "--runs", "1"],
   "train-throughput": ["--runs", "1", "--steps", "3"],
   "zoo-data": ["--runs", "1", "--seeds", "2"],
