@@ -80,6 +80,20 @@ export function mergeTaskVectorChunks(job: ChunkJob, variant: TaskVectorVariant)
     }
     const rescale = bool(job.global.rescale);
     const rng = new Rng(job.seed);
+    // TIES / breadcrumbs thresholds of every model at once (no random stream involved), so each
+    // histogram pass decodes the base once per chunk.
+    const rankModels = new Map<number, number[]>();
+    for (let m = 0; m < count; m++) {
+      const p = job.modelParams[m];
+      const density = num(p.density ?? 1, "density");
+      if (density >= 1) continue;
+      if (variant.sparsifier === "magnitude") rankModels.set(m, [Math.trunc(density * n)]);
+      if (variant.sparsifier === "outliers") rankModels.set(m, outlierRanks(n, density, num(p.gamma ?? 0.01, "gamma")));
+    }
+    const thresholds = selectTopK(rankModels, n, (visit) => chunks((start, len) => {
+      const b = decode(count, start, base.subarray(0, len));
+      for (const m of rankModels.keys()) visit(m, bitsOf(taskVector(m, start, len, d, b)));
+    }));
     const plans: ModelPlan[] = [];
     for (let m = 0; m < count; m++) {
       const p = job.modelParams[m];
@@ -92,8 +106,7 @@ export function mergeTaskVectorChunks(job: ChunkJob, variant: TaskVectorVariant)
       }
       checkDellaEpsilon(variant, density, num(p.epsilon ?? 0.15, "epsilon"));
       if (sparsifier === "magnitude" || sparsifier === "outliers") {
-        const ranks = sparsifier === "magnitude" ? [Math.trunc(density * n)] : outlierRanks(n, density, num(p.gamma ?? 0.01, "gamma"));
-        const [upper, top = NONE] = selectTopK(ranks, n, (visit) => chunks((start, len) => visit(bitsOf(taskVector(m, start, len)))));
+        const [upper, top = NONE] = thresholds.get(m)!;
         const band: Band = { upper: upper.threshold, upperTies: upper.ties, top: top.threshold, topTies: top.ties };
         // The mask is recomputed from the thresholds when mixing; only rescale needs a pass now.
         let factor: number | undefined;
@@ -226,21 +239,31 @@ const NONE = { threshold: 0x80000000, ties: 0 };
 const ALL = { threshold: -1, ties: 0 };
 
 /**
- * For each rank k, the k-th largest |d| bit pattern and how many entries equal to it belong to the
- * top k (lowest index first), as topKMask decides: an entry is kept when its |d| exceeds the
- * threshold, or equals it while ties remain (counted down in index order). `scan` runs its visitor
- * over every chunk's bit patterns in index order; it is called twice (two histogram passes).
+ * For each model and each of its ranks k, the k-th largest |d| bit pattern and how many entries
+ * equal to it belong to the top k (lowest index first), as topKMask decides: an entry is kept when
+ * its |d| exceeds the threshold, or equals it while ties remain (counted down in index order).
+ * `scan` visits every model's bit patterns chunk by chunk in index order; it runs twice (two
+ * histogram passes).
  */
-function selectTopK(ranks: number[], n: number, scan: (visit: (bits: Uint32Array) => void) => void): { threshold: number; ties: number }[] {
-  const active = ranks.filter((k) => k > 0 && k < n);
-  const found = new Map<number, { threshold: number; ties: number }>();
-  if (active.length) {
-    const high = new Uint32Array(ABS_HISTOGRAM_BINS);
-    scan((bits) => countHighBits(bits, high));
-    const picks = active.map((k) => pickHighBin(high, k));
-    const lows = picks.map(() => new Uint32Array(ABS_HISTOGRAM_BINS));
-    scan((bits) => picks.forEach((pick, j) => countLowBits(bits, pick.bin, lows[j])));
-    active.forEach((k, j) => found.set(k, pickThreshold(lows[j], picks[j])));
+function selectTopK(
+  ranks: Map<number, number[]>,
+  n: number,
+  scan: (visit: (model: number, bits: Uint32Array) => void) => void,
+): Map<number, { threshold: number; ties: number }[]> {
+  const active = new Map([...ranks].map(([m, ks]) => [m, ks.filter((k) => k > 0 && k < n)] as const).filter(([, ks]) => ks.length > 0));
+  const found = new Map<number, Map<number, { threshold: number; ties: number }>>();
+  if (active.size) {
+    const high = new Map([...active.keys()].map((m) => [m, new Uint32Array(ABS_HISTOGRAM_BINS)]));
+    scan((m, bits) => {
+      const h = high.get(m);
+      if (h) countHighBits(bits, h);
+    });
+    const picks = new Map([...active].map(([m, ks]) => [m, ks.map((k) => ({ k, pick: pickHighBin(high.get(m)!, k), low: new Uint32Array(ABS_HISTOGRAM_BINS) }))]));
+    high.clear();
+    scan((m, bits) => {
+      for (const p of picks.get(m) ?? []) countLowBits(bits, p.pick.bin, p.low);
+    });
+    for (const [m, ps] of picks) found.set(m, new Map(ps.map((p) => [p.k, pickThreshold(p.low, p.pick)])));
   }
-  return ranks.map((k) => (k <= 0 ? NONE : k >= n ? ALL : found.get(k)!));
+  return new Map([...ranks].map(([m, ks]) => [m, ks.map((k) => (k <= 0 ? NONE : k >= n ? ALL : found.get(m)!.get(k)!))]));
 }
