@@ -34,6 +34,7 @@ export const QUICK: Readonly<Record<string, readonly string[]>> = {
   irt: ["--models", "100", "--items", "2000", "--runs", "1"],
   "merge-full": ["--layers", "1", "--runs", "1", "--hidden", "256", "--inter", "704", "--vocab", "2000"],
   "merge-ties": ["--size", "512", "--runs", "1"],
+  "merge-ties-memory": ["--rows", "2000", "--runs", "1"],
   "moe-build": ["--layers", "1", "--runs", "1", "--hidden", "192", "--inter", "384", "--vocab", "1000"],
   "moe-generate": ["--tokens", "16", "--runs", "1"],
   "moe-zoo": ["--prompts", "4", "--variants", "hidden:base"],
