@@ -2,7 +2,7 @@
  * Child process of bench/merge-full.ts, so each measurement has its own peak RSS.
  *   read DIR...            read every tensor of every model (decoded to float32), nothing else
  *   raw DIR...             read every tensor's stored bytes, nothing else
- *   merge CONFIG OUT_DIR   cogen merge
+ *   merge CONFIG OUT_DIR   cogen merge (IN_MEMORY=1: whole float32 tensors instead of chunks)
  * Prints {seconds, bytes, maxRssMiB} as JSON.
  */
 import { promises as fs } from "node:fs";
@@ -26,7 +26,7 @@ if (mode === "read" || mode === "raw") {
 } else {
   const [config, out] = args;
   const threads = Number(process.env.THREADS ?? 1);
-  const report = await runMerge({ config: await fs.readFile(config, "utf8"), baseDir: path.dirname(config), outDir: out, threads });
+  const report = await runMerge({ config: await fs.readFile(config, "utf8"), baseDir: path.dirname(config), outDir: out, threads, inMemory: process.env.IN_MEMORY === "1" });
   bytes = report.inputBytesRead;
 }
 const seconds = (performance.now() - started) / 1000;

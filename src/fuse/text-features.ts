@@ -2,7 +2,8 @@
  * Hashed n-gram TF-IDF features of short texts: word unigrams and bigrams plus character 3- to
  * 5-grams, hashed into a fixed number of buckets (no vocabulary to store), sublinear term
  * frequency, IDF from the indexed texts, L2-normalised. Sparse vectors as sorted index/value
- * arrays. Cheap enough to classify a request in well under a millisecond.
+ * arrays. Hashes are computed incrementally over the text (no substring per n-gram), so a
+ * request's vector costs a few tens of microseconds.
  */
 export interface SparseVector {
   indices: Uint32Array;
@@ -11,58 +12,108 @@ export interface SparseVector {
 
 export const FEATURE_BUCKETS = 1 << 18;
 
-function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/** FNV-1a continued from `h` over text[start, end): fnv(a + b) = fnvFrom(fnv(a), b). */
+function fnvFrom(h: number, text: string, start = 0, end = text.length): number {
+  for (let i = start; i < end; i++) h = Math.imul(h ^ text.charCodeAt(i), FNV_PRIME);
+  return h;
+}
+
+const WORD_PREFIX = fnvFrom(FNV_OFFSET, "w:");
+const BIGRAM_PREFIX = fnvFrom(FNV_OFFSET, "b:");
+const CHAR_PREFIX = fnvFrom(FNV_OFFSET, "c:");
+const SPACE = " ".charCodeAt(0);
+
+/** Calls `add(bucket)` once per term occurrence of the text (word 1–2-grams, char 3–5-grams). */
+function forEachTerm(text: string, buckets: number, add: (bucket: number) => void): void {
+  const normalized = text.toLowerCase().replace(/\s+/g, " ").trim();
+  const words = normalized.match(/[\p{L}\p{N}]+/gu) ?? [];
+  for (let i = 0; i < words.length; i++) {
+    add((fnvFrom(WORD_PREFIX, words[i]) >>> 0) % buckets);
+    if (i > 0) add((fnvFrom(Math.imul(fnvFrom(BIGRAM_PREFIX, words[i - 1]) ^ SPACE, FNV_PRIME), words[i]) >>> 0) % buckets);
   }
-  return h >>> 0;
+  const padded = ` ${normalized} `;
+  for (let i = 0; i + 3 <= padded.length; i++) {
+    let h = fnvFrom(CHAR_PREFIX, padded, i, i + 2);
+    for (let n = 3; n <= 5 && i + n <= padded.length; n++) {
+      h = Math.imul(h ^ padded.charCodeAt(i + n - 1), FNV_PRIME);
+      add((h >>> 0) % buckets);
+    }
+  }
 }
 
 /** Raw hashed term counts of a text. */
 export function termCounts(text: string, buckets = FEATURE_BUCKETS): Map<number, number> {
   const counts = new Map<number, number>();
-  const add = (term: string) => {
-    const h = fnv1a(term) % buckets;
-    counts.set(h, (counts.get(h) ?? 0) + 1);
-  };
-  const normalized = text.toLowerCase().replace(/\s+/g, " ").trim();
-  const words = normalized.match(/[\p{L}\p{N}]+/gu) ?? [];
-  words.forEach((w, i) => {
-    add("w:" + w);
-    if (i > 0) add("b:" + words[i - 1] + " " + w);
-  });
-  const padded = ` ${normalized} `;
-  for (let n = 3; n <= 5; n++) for (let i = 0; i + n <= padded.length; i++) add("c:" + padded.slice(i, i + n));
+  forEachTerm(text, buckets, (h) => counts.set(h, (counts.get(h) ?? 0) + 1));
   return counts;
+}
+
+/** Term counts as parallel arrays sorted by bucket: counted in a reusable dense scratch array, no Map. */
+class TermCounter {
+  private readonly counts: Uint32Array;
+  private touched = new Uint32Array(1024);
+
+  constructor(readonly buckets: number) {
+    this.counts = new Uint32Array(buckets);
+  }
+
+  count(text: string): { buckets: Uint32Array; counts: Uint32Array } {
+    let n = 0;
+    forEachTerm(text, this.buckets, (h) => {
+      if (this.counts[h]++ === 0) {
+        if (n === this.touched.length) {
+          const grown = new Uint32Array(n * 2);
+          grown.set(this.touched);
+          this.touched = grown;
+        }
+        this.touched[n++] = h;
+      }
+    });
+    const buckets = this.touched.slice(0, n).sort();
+    const counts = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      counts[i] = this.counts[buckets[i]];
+      this.counts[buckets[i]] = 0;
+    }
+    return { buckets, counts };
+  }
 }
 
 export class TfIdf {
   private readonly idf: Float32Array;
+  private readonly counter: TermCounter;
 
-  /** Fit document frequencies on `texts` (the indexed items). */
+  /** Fit document frequencies on `texts` (the indexed items); `vectors` are theirs, in order. */
+  readonly vectors: SparseVector[];
+
   constructor(texts: readonly string[], readonly buckets = FEATURE_BUCKETS) {
+    this.counter = new TermCounter(buckets);
+    const counted = texts.map((text) => this.counter.count(text));
     const df = new Uint32Array(buckets);
-    for (const text of texts) for (const h of termCounts(text, buckets).keys()) df[h]++;
+    for (const c of counted) for (const h of c.buckets) df[h]++;
     this.idf = new Float32Array(buckets);
     const n = texts.length;
     for (let h = 0; h < buckets; h++) this.idf[h] = Math.log((1 + n) / (1 + df[h])) + 1;
+    this.vectors = counted.map((c) => this.weigh(c));
   }
 
   vector(text: string): SparseVector {
-    const entries = [...termCounts(text, this.buckets)].sort((a, b) => a[0] - b[0]);
-    const indices = new Uint32Array(entries.length);
-    const values = new Float32Array(entries.length);
+    return this.weigh(this.counter.count(text));
+  }
+
+  private weigh({ buckets, counts }: { buckets: Uint32Array; counts: Uint32Array }): SparseVector {
+    const values = new Float32Array(buckets.length);
     let norm = 0;
-    entries.forEach(([h, count], i) => {
-      indices[i] = h;
-      values[i] = (1 + Math.log(count)) * this.idf[h];
+    for (let i = 0; i < buckets.length; i++) {
+      values[i] = (1 + Math.log(counts[i])) * this.idf[buckets[i]];
       norm += values[i] * values[i];
-    });
+    }
     norm = Math.sqrt(norm) || 1;
     for (let i = 0; i < values.length; i++) values[i] /= norm;
-    return { indices, values };
+    return { indices: buckets, values };
   }
 }
 

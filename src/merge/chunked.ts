@@ -5,6 +5,8 @@
  */
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "../core/half.js";
 import { runMethod, type MethodJob } from "./run-method.js";
+import { findMethod } from "./methods/registry.js";
+import { mergeTaskVectorChunks } from "./task-vector-chunks.js";
 
 /** Elements per chunk: small enough that a chunk of every input stays in cache. */
 export const CHUNK_ELEMENTS = 1 << 16;
@@ -19,27 +21,25 @@ export interface ChunkJob extends Omit<MethodJob, "tensors" | "base"> {
   outDtype: StoredDType;
   /** Total elements. */
   elements: number;
+  /** Elements per chunk (default CHUNK_ELEMENTS); task-vector methods round it to whole rows. */
+  chunkElements?: number;
 }
 
 export type ChunkResult = { out: Uint8Array } | { nanInput: number; element: number } | { nanOutput: number };
 
 export function mergeStoredChunks(job: ChunkJob): ChunkResult {
+  const variant = findMethod(job.method)?.taskVector;
+  if (variant) return mergeTaskVectorChunks(job, variant);
   const n = job.elements;
   const outSize = job.outDtype === "F32" ? 4 : 2;
   const out = new Uint8Array(n * outSize);
-  const raws = job.raws.map((r, m) => (r.byteOffset % (job.dtypes[m] === "F32" ? 4 : 2) === 0 ? r : r.slice()));
-  const scratch = raws.map(() => new Float32Array(CHUNK_ELEMENTS));
-  const inputs = job.hasBase ? raws.length - 1 : raws.length;
-  for (let start = 0; start < n; start += CHUNK_ELEMENTS) {
-    const len = Math.min(CHUNK_ELEMENTS, n - start);
-    const chunks = raws.map((r, m) => {
-      const dst = scratch[m].subarray(0, len);
-      const dtype = job.dtypes[m];
-      if (dtype === "F32") dst.set(new Float32Array(r.buffer, r.byteOffset + start * 4, len));
-      else if (dtype === "BF16") bf16ToF32(new Uint16Array(r.buffer, r.byteOffset + start * 2, len), dst);
-      else f16ToF32(new Uint16Array(r.buffer, r.byteOffset + start * 2, len), dst);
-      return dst;
-    });
+  const decode = storedDecoder(job);
+  const step = job.chunkElements ?? CHUNK_ELEMENTS;
+  const scratch = job.raws.map(() => new Float32Array(step));
+  const inputs = job.hasBase ? job.raws.length - 1 : job.raws.length;
+  for (let start = 0; start < n; start += step) {
+    const len = Math.min(step, n - start);
+    const chunks = scratch.map((buf, m) => decode(m, start, buf.subarray(0, len)));
     const merged = runMethod({
       method: job.method, modelParams: job.modelParams, global: job.global, shape: [len], seed: job.seed,
       tensors: chunks.slice(0, inputs), ...(job.hasBase ? { base: chunks[inputs] } : {}),
@@ -56,9 +56,29 @@ export function mergeStoredChunks(job: ChunkJob): ChunkResult {
       }
       return { nanOutput: start + merged.findIndex((v) => !Number.isFinite(v)) };
     }
-    if (job.outDtype === "F32") new Float32Array(out.buffer, start * 4, len).set(merged);
-    else if (job.outDtype === "BF16") f32ToBf16(merged, new Uint16Array(out.buffer, start * 2, len));
-    else f32ToF16(merged, new Uint16Array(out.buffer, start * 2, len));
+    encodeStored(merged, job.outDtype, out, start);
   }
   return { out };
+}
+
+/** Decodes `dst.length` elements of input `m` from element `start` into `dst` (returned). */
+export function storedDecoder(job: ChunkJob): (m: number, start: number, dst: Float32Array) => Float32Array {
+  const raws = job.raws.map((r, m) => (r.byteOffset % (job.dtypes[m] === "F32" ? 4 : 2) === 0 ? r : r.slice()));
+  return (m, start, dst) => {
+    const r = raws[m];
+    const len = dst.length;
+    const dtype = job.dtypes[m];
+    if (dtype === "F32") dst.set(new Float32Array(r.buffer, r.byteOffset + start * 4, len));
+    else if (dtype === "BF16") bf16ToF32(new Uint16Array(r.buffer, r.byteOffset + start * 2, len), dst);
+    else f16ToF32(new Uint16Array(r.buffer, r.byteOffset + start * 2, len), dst);
+    return dst;
+  };
+}
+
+/** Encodes `values` into the output bytes from element `start`. */
+export function encodeStored(values: Float32Array, dtype: StoredDType, out: Uint8Array, start: number): void {
+  const len = values.length;
+  if (dtype === "F32") new Float32Array(out.buffer, out.byteOffset + start * 4, len).set(values);
+  else if (dtype === "BF16") f32ToBf16(values, new Uint16Array(out.buffer, out.byteOffset + start * 2, len));
+  else f32ToF16(values, new Uint16Array(out.buffer, out.byteOffset + start * 2, len));
 }

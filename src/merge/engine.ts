@@ -38,6 +38,11 @@ export interface MergeOptions {
   /** Start a new shard past this many bytes (default 5e9, mergekit's default). */
   maxShardBytes?: number;
   outFormat?: "hf" | "gguf";
+  /**
+   * Merge every tensor as whole float32 arrays, never in chunks on stored bytes (same output, more
+   * memory): the reference the chunked path is tested and benchmarked against.
+   */
+  inMemory?: boolean;
   /** Validate and plan only; read no tensor data and write nothing. */
   dryRun?: boolean;
   progress?: Progress;
@@ -108,7 +113,7 @@ export async function runMerge(options: MergeOptions): Promise<MergeReport> {
     try {
       const write = async (dir: string) => {
         const counters = { read: 0 };
-        const produce = streamTasks(plan, models, tokenizer, options.seed ?? 0, options.threads ?? 1, runner, counters, progress);
+        const produce = streamTasks(plan, models, tokenizer, options.seed ?? 0, options.threads ?? 1, runner, counters, progress, Boolean(options.inMemory));
         const result = await writeSafetensorsSharded(dir, plan.tasks.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape })), produce, {
           maxShardBytes: options.maxShardBytes ?? 5e9,
           metadata: { format: "pt", "cogen.merge_method": plan.method.name },
@@ -154,6 +159,7 @@ function streamTasks(
   runner: MethodRunner,
   counters: { read: number },
   progress: Progress,
+  inMemory: boolean,
 ) {
   const window = Math.max(1, threads) + LOOKAHEAD;
   const inFlight = new Map<number, Promise<Uint8Array>>();
@@ -161,7 +167,7 @@ function streamTasks(
   progress.start(`merge (${plan.method.name})`, total, "weights");
   const start = (i: number) => {
     if (i >= plan.tasks.length || inFlight.has(i)) return;
-    const p = computeTask(plan, plan.tasks[i], models, tokenizer, seed, runner, counters).then((bytes) => {
+    const p = computeTask(plan, plan.tasks[i], models, tokenizer, seed, runner, counters, inMemory).then((bytes) => {
       progress.tick((plan.tasks[i].inputs.length + (plan.tasks[i].base ? 1 : 0)) * elementCount(plan.tasks[i].shape));
       return bytes;
     });
@@ -198,9 +204,10 @@ async function computeTask(
   seed: number,
   runner: MethodRunner,
   counters: { read: number },
+  inMemory: boolean,
 ): Promise<Uint8Array> {
   const all = [...task.inputs, ...(task.base ? [task.base] : [])];
-  const chunkable = plan.method.elementwise && !(task.embed && tokenizer) &&
+  const chunkable = !inMemory && (plan.method.elementwise || plan.method.taskVector) && !(task.embed && tokenizer) &&
     all.every((inp) => {
       const info = models.get(inp.model)!.source.info(inp.tensor)!;
       return CHUNK_DTYPES.has(info.dtype) && elementCount(info.shape) === elementCount(task.shape);
@@ -301,7 +308,7 @@ async function writeSidecars(dir: string, config: MergeConfig, plan: MergePlan, 
 const CHUNK_DTYPES = new Set(["F32", "F16", "BF16"]);
 
 /**
- * Elementwise methods on stored bytes (chunked.ts): holds only the inputs' stored bytes and the
+ * Elementwise and task-vector methods on stored bytes (chunked.ts, task-vector-chunks.ts): holds only the inputs' stored bytes and the
  * output's, never float32 copies of whole tensors. Runs in a worker when there are threads.
  */
 async function computeInChunks(

@@ -1,7 +1,7 @@
 import { randomUUID, timingSafeEqual } from "node:crypto";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { GenerateChunk, LanguageModel } from "../core/language-model.js";
-import { CogenError, ConfigError } from "../core/errors.js";
+import { BackendError, CogenError, ConfigError } from "../core/errors.js";
 import { Limiter } from "../models/limiter.js";
 import { GatewayMetrics } from "./metrics.js";
 import { GatewayError, invalidRequest } from "./openai-errors.js";
@@ -160,9 +160,24 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
 
   interface Usage { prompt_tokens: number; completion_tokens: number; total_tokens: number }
 
+  /**
+   * Tokens of `text` for the usage counts when the backend did not report them. A backend that
+   * cannot tokenize (a hosted API without /tokenize: BackendError) counts 0, as usage is then
+   * unknown; any other failure is a bug and propagates.
+   */
+  async function countTokens(model: LanguageModel, text: string): Promise<number> {
+    if (!text) return 0;
+    try {
+      return (await model.tokenize(text)).length;
+    } catch (error) {
+      if (BackendError.isInstance(error)) return 0;
+      throw error;
+    }
+  }
+
   async function usageFor(model: LanguageModel, prompt: string, completion: number, known?: number): Promise<Usage> {
-    // Backends usually report the prompt's length; otherwise count it (0 if a remote backend cannot tokenize).
-    const promptTokens = known ?? (await model.tokenize(prompt).then((t) => t.length, () => 0));
+    // Backends usually report the prompt's length; otherwise count it.
+    const promptTokens = known ?? (await countTokens(model, prompt));
     return { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion };
   }
 
@@ -275,7 +290,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
       step = await stream.next();
     }
     const { reason, tokens, promptTokens } = step.value;
-    const completionTokens = tokens || (text ? (await model.tokenize(text).catch(() => [])).length : 0);
+    const completionTokens = tokens || (await countTokens(model, text));
     return { text, reason: finishReason(reason), usage: await usageFor(model, prompt, completionTokens, promptTokens) };
   }
 

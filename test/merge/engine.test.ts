@@ -174,6 +174,23 @@ models:
     for (let i = 0; i < got.length; i++) expect(got[i]).toBeCloseTo((0.25 * x[i] + 0.5 * y[i]) / 0.75, 6);
   });
 
+  it("task-vector methods: chunked merging writes the same bytes as the in-memory path", async () => {
+    const big1 = await makeModel(path.join(root, "tv1"), { seed: 31, layers: 1, hidden: 64, inter: 1100 });
+    await makeModel(path.join(root, "tv2"), { seed: 32, layers: 1, hidden: 64, inter: 1100, from: big1.tensors, noise: 0.01 });
+    await makeModel(path.join(root, "tv3"), { seed: 33, layers: 1, hidden: 64, inter: 1100, from: big1.tensors, noise: 0.01 });
+    for (const [method, extra] of [["ties", ""], ["dare_ties", ""], ["breadcrumbs_ties", ", gamma: 0.02"], ["della", ", epsilon: 0.1"]]) {
+      const cfg = `merge_method: ${method}\nbase_model: tv1\nmodels: [{model: tv2, parameters: {weight: 0.7, density: 0.3${extra}}}, {model: tv3, parameters: {weight: 0.5, density: 0.6${extra}}}]\n`;
+      const chunked = path.join(root, `tv-${method}-chunked`);
+      const whole = path.join(root, `tv-${method}-whole`);
+      await runMerge({ baseDir: root, outDir: chunked, config: cfg, seed: 4, threads: 2 });
+      await runMerge({ baseDir: root, outDir: whole, config: cfg, seed: 4, inMemory: true });
+      expect(big1.tensors.get("model.layers.0.mlp.up_proj.weight")!.length).toBeGreaterThan(65536);
+      const x = await fs.readFile(path.join(chunked, "model.safetensors"));
+      const y = await fs.readFile(path.join(whole, "model.safetensors"));
+      expect(x.equals(y), method).toBe(true);
+    }
+  });
+
   it("chat_template and out_dtype reach the output", async () => {
     const out = path.join(root, "chat");
     await runMerge({ baseDir: root, outDir: out, config: "merge_method: linear\nmodels: [{model: a, parameters: {weight: 1}}]\nout_dtype: float16\nchat_template: chatml\n" });

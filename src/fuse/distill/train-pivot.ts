@@ -8,7 +8,8 @@ import { ggufParity, loraParity } from "../../models/llamacpp/parity.js";
 import { exportHf, exportLora } from "../../zoo/train/export.js";
 import { exportLoraGguf } from "../../zoo/train/lora-gguf.js";
 import { disposeTrainModel, type LoraOptions } from "../../zoo/train/model.js";
-import { readBpeTokenizer, type BpeTokenizer } from "../../zoo/train/tokenize.js";
+import type { BpeTokenizer } from "../../zoo/train/tokenize.js";
+import { readPivotTokenizer } from "./pivot.js";
 import { trainLanguageModel, type TrainObjective } from "../../zoo/train/train.js";
 import { DEFAULT_FPO_BETA, fpoObjective, type FpoRecord } from "./fpo-objective.js";
 import { kdObjective } from "./kd-objective.js";
@@ -104,14 +105,6 @@ export async function trainPivot(options: TrainPivotOptions): Promise<TrainPivot
     return { ...summary, exported, parity };
   } finally {
     disposeTrainModel(result.model);
-  }
-}
-
-async function readPivotTokenizer(pivot: string): Promise<BpeTokenizer> {
-  try {
-    return await readBpeTokenizer(pivot);
-  } catch (error) {
-    throw new ConfigError([`--pivot ${pivot}: cannot read the pivot's tokenizer (${(error as Error).message})`]);
   }
 }
 

@@ -21,7 +21,10 @@ export interface RouterOptions {
    */
   priorWeight?: number;
   ranking?: Ranking;
-  /** Items used for calibration (default: up to 2,000, evenly spaced). */
+  /**
+   * Items used for calibration (default: up to 500, evenly spaced — two Platt parameters need no
+   * more, and each is a leave-one-out query: the bulk of building a router over many items).
+   */
   calibrationItems?: number;
   /**
    * How much an item's evidence counts (default 1 each). `itemWeightsFromRanking` weighs items by
@@ -74,11 +77,16 @@ export class Router {
     this.standardised = usable.map((item) => standardise(options.experts.map((e) => item.scores[e])));
     this.weights = Float64Array.from(usable, (item) => (scored(item) ? Math.max(0, options.itemWeight?.(item) ?? 1) : 0));
     this.priors = options.ranking ? domainPriors(options.ranking, options.experts) : evidencePriors(usable, this.standardised, this.weights);
-    this.calibrate(options.calibrationItems ?? 2000);
+    this.calibrate(options.calibrationItems ?? 500);
   }
 
-  route(text: string): RouteDecision {
-    return this.decide(this.index.query(text, this.k));
+  /**
+   * `search` "scan" finds the same neighbours by a linear scan of every item instead of the
+   * inverted index: the reference the index is tested and benchmarked against.
+   */
+  route(text: string, search: "index" | "scan" = "index"): RouteDecision {
+    const neighbours = search === "scan" ? this.index.scan(text, this.k) : this.index.query(text, this.k);
+    return this.decide(neighbours);
   }
 
   private decide(neighbours: Neighbour[]): RouteDecision {

@@ -41,8 +41,16 @@ export function taskVectorMethod(variant: TaskVectorVariant): MergeMethod {
     models: { min: 0 },
     params,
     elementwise: variant.sparsifier === undefined && variant.consensus === undefined,
+    taskVector: variant,
     merge: (input) => mergeTaskVectors(variant, input),
   };
+}
+
+/** DELLA's keep probabilities density ± epsilon must be probabilities. */
+export function checkDellaEpsilon(variant: TaskVectorVariant, density: number, epsilon: number): void {
+  if (variant.sparsifier === "della" && density < 1 && density > 0 && (density + epsilon >= 1 || density - epsilon <= 0)) {
+    throw new MethodError(`della: density ± epsilon must lie in (0, 1), got density ${density}, epsilon ${epsilon}`);
+  }
 }
 
 export function mergeTaskVectors(variant: TaskVectorVariant, input: MergeInput): Float32Array {
@@ -68,16 +76,12 @@ export function mergeTaskVectors(variant: TaskVectorVariant, input: MergeInput):
     if (variant.sparsifier === "magnitude" && density < 1) {
       // Fused fast path (TIES): select, mask and weight in one pass over d.
       const { before, after } = keepTopKInPlace(d, Math.trunc(density * n), w);
-      if (rescale && before >= RESCALE_EPSILON && after >= RESCALE_EPSILON) {
-        const f = before / after;
-        for (let i = 0; i < n; i++) d[i] *= f;
-      }
+      const f = rescaleFactor(rescale, before, after);
+      if (f !== undefined) for (let i = 0; i < n; i++) d[i] *= f;
     } else {
       if (variant.sparsifier) {
         const epsilon = num(p.epsilon ?? 0.15, "epsilon");
-        if (variant.sparsifier === "della" && density < 1 && density > 0 && (density + epsilon >= 1 || density - epsilon <= 0)) {
-          throw new MethodError(`della: density ± epsilon must lie in (0, 1), got density ${density}, epsilon ${epsilon}`);
-        }
+        checkDellaEpsilon(variant, density, epsilon);
         d = sparsify(d, variant.sparsifier, {
           density, rescale, gamma: num(p.gamma ?? 0.01, "gamma"), epsilon, rowLength, rng: input.rng,
         });
@@ -89,6 +93,29 @@ export function mergeTaskVectors(variant: TaskVectorVariant, input: MergeInput):
   }
 
   const out = new Float32Array(n);
+  combineTaskVectors(variant, { weighted, weights, base, out, normalize, lambda });
+  return out;
+}
+
+/**
+ * The rescale factor of a sparsified task vector from its L1 norms before and after masking, or
+ * undefined when rescaling is off or skipped (mergekit's epsilon guard).
+ */
+export function rescaleFactor(rescale: boolean, before: number, after: number): number | undefined {
+  return rescale && before >= RESCALE_EPSILON && after >= RESCALE_EPSILON ? before / after : undefined;
+}
+
+/**
+ * Election and mixing: out = base + lambda · mixed over the weighted task vectors. Elementwise,
+ * so it runs on a whole tensor or on any slice of one (chunked merging gives the same bytes).
+ */
+export function combineTaskVectors(
+  variant: TaskVectorVariant,
+  a: { weighted: Float32Array[]; weights: number[]; base: Float32Array; out: Float32Array; normalize: boolean; lambda: number },
+): void {
+  const { weighted, weights, base, out, normalize, lambda } = a;
+  const n = out.length;
+  const count = weighted.length;
   if (variant.consensus === "sum") {
     for (let i = 0; i < n; i++) {
       let total = 0;
@@ -117,5 +144,4 @@ export function mergeTaskVectors(variant: TaskVectorVariant, input: MergeInput):
       out[i] = base[i] + scale * mixed;
     }
   }
-  return out;
 }

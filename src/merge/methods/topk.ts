@@ -14,24 +14,52 @@ export function kthLargestAbs(x: Float32Array, k: number): { threshold: number; 
   if (k <= 0) return { threshold: -1, ties: 0 };
   const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
   const high = new Uint32Array(HIGH_BINS);
+  countHighBits(bits, high);
+  const pick = pickHighBin(high, k);
+  const low = new Uint32Array(HIGH_BINS);
+  countLowBits(bits, pick.bin, low);
+  return pickThreshold(low, pick);
+}
+
+/**
+ * The same selection over data seen in pieces (chunked merging): count every piece with
+ * `countHighBits`, choose the bin with `pickHighBin`, count every piece again with `countLowBits`,
+ * then `pickThreshold`. Histograms are `Uint32Array(HIGH_BINS)`; counts add across pieces.
+ */
+export const ABS_HISTOGRAM_BINS = HIGH_BINS;
+
+/** Adds the high 15 bits of each |x| (x as IEEE-754 bits) to `high`. */
+export function countHighBits(bits: Uint32Array, high: Uint32Array): void {
   for (let i = 0; i < bits.length; i++) high[(bits[i] & 0x7fffffff) >>> 16]++;
+}
+
+/** The high bin holding the k-th largest (k >= 1), and its rank within that bin. */
+export function pickHighBin(high: Uint32Array, k: number): { bin: number; remaining: number } {
   let remaining = k;
   let bin = HIGH_BINS - 1;
   for (; bin > 0; bin--) {
     if (high[bin] >= remaining) break;
     remaining -= high[bin];
   }
-  const low = new Uint32Array(HIGH_BINS);
+  return { bin, remaining };
+}
+
+/** Adds the low 16 bits of each |x| whose high bits equal `bin` to `low`. */
+export function countLowBits(bits: Uint32Array, bin: number, low: Uint32Array): void {
   for (let i = 0; i < bits.length; i++) {
     const a = bits[i] & 0x7fffffff;
     if (a >>> 16 === bin) low[a & 0xffff]++;
   }
+}
+
+export function pickThreshold(low: Uint32Array, high: { bin: number; remaining: number }): { threshold: number; ties: number } {
+  let remaining = high.remaining;
   let lowBin = HIGH_BINS - 1;
   for (; lowBin > 0; lowBin--) {
     if (low[lowBin] >= remaining) break;
     remaining -= low[lowBin];
   }
-  return { threshold: ((bin << 16) | lowBin) >>> 0, ties: remaining };
+  return { threshold: ((high.bin << 16) | lowBin) >>> 0, ties: remaining };
 }
 
 /**
@@ -87,7 +115,8 @@ export function keepTopKInPlace(x: Float32Array, k: number, scale: number): { be
     }
     return { before, after: before };
   }
-  const { threshold, ties } = kthLargestAbs(x, k);
+  // k <= 0 keeps nothing (threshold -1 would otherwise admit every entry).
+  const { threshold, ties } = k <= 0 ? { threshold: 0x80000000, ties: 0 } : kthLargestAbs(x, k);
   let remaining = ties;
   const bits = new Uint32Array(x.buffer, x.byteOffset, n);
   for (let i = 0; i < n; i++) {

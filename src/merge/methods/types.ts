@@ -1,5 +1,6 @@
 import { CogenError } from "../../core/errors.js";
 import type { Rng } from "../../core/rng.js";
+import type { TaskVectorVariant } from "./task-vectors.js";
 
 /** A parameter value as it appears in a merge config after evaluation for one tensor. */
 export type ParamValue = number | boolean;
@@ -49,6 +50,11 @@ export interface MergeMethod {
    * parameters): the executor may then merge a tensor in chunks, holding only the stored bytes.
    */
   elementwise?: boolean;
+  /**
+   * Set on the task-arithmetic family: the executor merges these in chunks too, with extra passes
+   * for the whole-tensor statistics their sparsifiers need (chunked.ts).
+   */
+  taskVector?: TaskVectorVariant;
   /** Pure: reads its inputs, returns a new tensor. Throws `MethodError` on a degenerate input. */
   merge(input: MergeInput): Float32Array;
 }

@@ -1,0 +1,109 @@
+/**
+ * Routing at scale: a Router over synthetic evidence (default 20,000 items, 200 experts, 20
+ * domains; texts drawn from the zoo's committed item texts' real words, a Zipf-weighted vocabulary
+ * per domain plus a shared one, so character n-grams are as common as in English). Prints the
+ * build time (TF-IDF, inverted index, priors and leave-one-out calibration) and the p50/p99 time
+ * of one route() through the inverted index against, side by side, the same router's linear scan
+ * of the same index (`route(text, "scan")`), counting the requests whose decisions differ.
+ *
+ *   npx tsx bench/router.ts [--items 20000] [--experts 200] [--queries 200] [--runs 3]
+ */
+import { readFileSync, readdirSync } from "node:fs";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { Rng } from "../src/core/rng.js";
+import type { LabelledItem } from "../src/fuse/router/knn.js";
+import { Router, type RouteDecision } from "../src/fuse/router/router.js";
+
+const { values } = parseArgs({
+  options: {
+    items: { type: "string", default: "20000" },
+    experts: { type: "string", default: "200" },
+    domains: { type: "string", default: "20" },
+    queries: { type: "string", default: "200" },
+    runs: { type: "string", default: "3" },
+  },
+});
+const nItems = Number(values.items);
+const nExperts = Number(values.experts);
+const nDomains = Number(values.domains);
+const nQueries = Number(values.queries);
+const runs = Number(values.runs);
+
+const ZOO_ITEMS = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "zoo", "items");
+
+function zooWords(): string[] {
+  const words = new Set<string>();
+  for (const file of readdirSync(ZOO_ITEMS).filter((f) => f.endsWith(".jsonl"))) {
+    for (const word of readFileSync(path.join(ZOO_ITEMS, file), "utf8").toLowerCase().match(/\p{L}{2,}/gu) ?? []) words.add(word);
+  }
+  return [...words].sort();
+}
+
+/** Index of a Zipf(1)-distributed draw among n ranks. */
+function zipf(rng: Rng, n: number): number {
+  return Math.min(n - 1, Math.floor(Math.exp(rng.next() * Math.log(n + 1))) - 1);
+}
+
+function synthesize(seed: number): { items: LabelledItem[]; queries: string[]; experts: string[] } {
+  const rng = new Rng(seed);
+  const vocabulary = rng.shuffle(zooWords());
+  const shared = vocabulary.slice(0, 400);
+  const perDomain = Math.floor((vocabulary.length - 400) / nDomains);
+  const domainWords = Array.from({ length: nDomains }, (_, d) => vocabulary.slice(400 + d * perDomain, 400 + (d + 1) * perDomain));
+  const text = (d: number) =>
+    Array.from({ length: 10 + rng.int(25) }, () => (rng.next() < 0.45 ? shared[zipf(rng, shared.length)] : domainWords[d][zipf(rng, perDomain)])).join(" ");
+  const experts = Array.from({ length: nExperts }, (_, e) => `expert-${e}`);
+  const skill = Array.from({ length: nExperts }, () => rng.normal() * 0.5);
+  const items: LabelledItem[] = Array.from({ length: nItems }, (_, i) => {
+    const d = i % nDomains;
+    const difficulty = rng.normal();
+    const scores: Record<string, number> = {};
+    experts.forEach((e, j) => {
+      const logit = skill[j] + (j % nDomains === d ? 1.5 : 0) - difficulty;
+      scores[e] = rng.next() < 1 / (1 + Math.exp(-logit)) ? 1 : 0;
+    });
+    return { id: `item-${i}`, text: text(d), domain: `domain-${d}`, scores };
+  });
+  const queries = Array.from({ length: nQueries }, (_, q) => text(q % nDomains));
+  return { items, queries, experts };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
+const sameDecision = (a: RouteDecision, b: RouteDecision) =>
+  a.domain === b.domain && a.confidence === b.confidence && a.ranked.every((r, i) => r.expert === b.ranked[i].expert && r.utility === b.ranked[i].utility);
+
+const { items, queries, experts } = synthesize(7);
+console.log(`router: ${nItems} items, ${nExperts} experts, ${nDomains} domains, ${nQueries} requests, ${runs} runs`);
+const builds: number[] = [];
+const fastP50: number[] = [];
+const fastP99: number[] = [];
+const scanP50: number[] = [];
+let differing = 0;
+for (let run = 0; run < runs; run++) {
+  let t = performance.now();
+  const router = new Router(items, { experts });
+  builds.push((performance.now() - t) / 1000);
+  const fast: number[] = [];
+  const scan: number[] = [];
+  for (const q of queries) {
+    t = performance.now();
+    const a = router.route(q);
+    fast.push(performance.now() - t);
+    t = performance.now();
+    const b = router.route(q, "scan");
+    scan.push(performance.now() - t);
+    if (run === 0 && !sameDecision(a, b)) differing++;
+  }
+  fastP50.push(median(fast));
+  fastP99.push(quantile(fast, 0.99));
+  scanP50.push(median(scan));
+  console.log(`  run ${run + 1}: build ${builds[run].toFixed(2)} s, route p50 ${fastP50[run].toFixed(3)} ms (scan ${scanP50[run].toFixed(2)} ms)`);
+}
+console.log(`build (incl. calibration)       median ${median(builds).toFixed(2)} s   (goal ≤ 3 s)`);
+console.log(`route p50, inverted index       median ${median(fastP50).toFixed(3)} ms (p99 ${median(fastP99).toFixed(3)} ms; goal ≤ 0.5 ms)`);
+console.log(`route p50, linear scan          median ${median(scanP50).toFixed(2)} ms`);
+console.log(`speed-up over the scan          ${(median(scanP50) / median(fastP50)).toFixed(1)}× (goal ≥ 50×)`);
+console.log(`decisions differing from scan   ${differing} of ${queries.length}`);

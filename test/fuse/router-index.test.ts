@@ -1,0 +1,97 @@
+import { readdirSync } from "node:fs";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { Rng } from "../../src/core/rng.js";
+import { splitDemoItems } from "../../src/demo/items.js";
+import { readTasksFile, type TaskItem } from "../../src/formats/tasks.js";
+import { itemText } from "../../src/fuse/router/evidence.js";
+import { KnnIndex, type LabelledItem } from "../../src/fuse/router/knn.js";
+import { Router } from "../../src/fuse/router/router.js";
+import { FEATURE_BUCKETS, termCounts } from "../../src/fuse/text-features.js";
+
+const ZOO_ITEMS = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "zoo", "items");
+
+async function zooItems(): Promise<TaskItem[]> {
+  const files = readdirSync(ZOO_ITEMS).filter((f) => f.endsWith(".jsonl")).sort();
+  return (await Promise.all(files.map((f) => readTasksFile(path.join(ZOO_ITEMS, f))))).flat();
+}
+
+/** The zoo's items as evidence for four experts with seeded scores: each good at some domains. */
+function labelled(items: readonly TaskItem[], experts: readonly string[], seed: number): LabelledItem[] {
+  const rng = new Rng(seed);
+  return items.map((item) => ({
+    id: item.id,
+    text: itemText(item),
+    domain: item.domain,
+    scores: Object.fromEntries(experts.map((e, j) => [e, rng.next() < ((item.domain.length + j) % experts.length === 0 ? 0.8 : 0.4) ? 1 : 0])),
+  }));
+}
+
+/** The hashing spelled out plainly (a substring per n-gram), as the features were first defined. */
+function plainTermCounts(text: string): Map<number, number> {
+  const fnv = (s: string) => {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+    return (h >>> 0) % FEATURE_BUCKETS;
+  };
+  const counts = new Map<number, number>();
+  const add = (term: string) => counts.set(fnv(term), (counts.get(fnv(term)) ?? 0) + 1);
+  const normalized = text.toLowerCase().replace(/\s+/g, " ").trim();
+  const words = normalized.match(/[\p{L}\p{N}]+/gu) ?? [];
+  words.forEach((w, i) => {
+    add("w:" + w);
+    if (i > 0) add("b:" + words[i - 1] + " " + w);
+  });
+  const padded = ` ${normalized} `;
+  for (let n = 3; n <= 5; n++) for (let i = 0; i + n <= padded.length; i++) add("c:" + padded.slice(i, i + n));
+  return counts;
+}
+
+describe("router index", () => {
+  it("hashes the same features as the plain definition", async () => {
+    const texts = [...(await zooItems()).slice(0, 300).map(itemText), "Ünïcode ﬁ café  NAÏVE\tx", "", "ab", "  a  "];
+    for (const text of texts) {
+      const fast = termCounts(text);
+      const plain = plainTermCounts(text);
+      expect([...fast].sort((a, b) => a[0] - b[0])).toEqual([...plain].sort((a, b) => a[0] - b[0]));
+    }
+  });
+
+  it("finds exactly the neighbours the linear scan finds on the zoo's items", async () => {
+    const items = labelled(await zooItems(), ["e0", "e1", "e2", "e3"], 1);
+    const index = new KnnIndex(items);
+    const rng = new Rng(3);
+    for (let q = 0; q < 30; q++) {
+      const i = rng.int(items.length);
+      for (const k of [1, 16, 64]) {
+        // Leave-one-out (as calibration queries) and a fresh request text.
+        expect(index.queryIndex(i, k)).toEqual(index.scan(items[i].text, k, i));
+        const text = items[i].text.split(" ").slice(1).join(" ") + " and more";
+        expect(index.query(text, k)).toEqual(index.scan(text, k));
+      }
+    }
+    // A request sharing no feature with anything: the scan's answer is the first items at similarity 0.
+    expect(index.query("", 3)).toEqual(index.scan("", 3));
+    expect(index.query("", 3, 0).map((n) => [n.index, n.similarity])).toEqual([[1, 0], [2, 0], [3, 0]]);
+  });
+
+  it("routes every test item of the demo as the brute-force router does", { timeout: 300_000 }, async () => {
+    const all = await zooItems();
+    const { dev, test } = splitDemoItems(all, 10);
+    const experts = ["e0", "e1", "e2", "e3"];
+    const testIds = new Set(test.map((t) => t.id));
+    // As the demo: dev items scored, the other non-test items as domain-only text.
+    const domainItems = all.filter((t) => !testIds.has(t.id)).map((t) => ({ id: t.id, text: itemText(t), domain: t.domain, scores: {} }));
+    const router = new Router(labelled(dev, experts, 2), { experts, domainItems });
+    expect(test.length).toBeGreaterThan(100);
+    const firstChoices = new Set<string>();
+    for (const item of test) {
+      const decision = router.route(itemText(item));
+      expect(decision).toEqual(router.route(itemText(item), "scan"));
+      firstChoices.add(decision.ranked[0].expert);
+    }
+    // The comparison has power: the decisions vary across items.
+    expect(firstChoices.size).toBeGreaterThan(1);
+  });
+});
