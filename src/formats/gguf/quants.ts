@@ -103,6 +103,20 @@ export function dequantizeQ8_0(bytes: Uint8Array, count: number, out: Float32Arr
   return out;
 }
 
+/** The block's value of largest magnitude, with its sign (the first one on ties, as ggml does). */
+function signedAbsMax(x: Float32Array, base: number): number {
+  let amax = 0;
+  let max = 0;
+  for (let j = 0; j < QK; j++) {
+    const v = x[base + j];
+    if (amax < Math.abs(v)) {
+      amax = Math.abs(v);
+      max = v;
+    }
+  }
+  return max;
+}
+
 export function quantizeQ4_0(x: Float32Array): Uint8Array {
   checkBlocks(x.length, "Q4_0");
   checkFinite(x, "Q4_0");
@@ -110,15 +124,7 @@ export function quantizeQ4_0(x: Float32Array): Uint8Array {
   const out = new Uint8Array(nb * Q4_0_BLOCK_BYTES);
   for (let b = 0; b < nb; b++) {
     const base = b * QK;
-    let amax = 0;
-    let max = 0;
-    for (let j = 0; j < QK; j++) {
-      const v = x[base + j];
-      if (amax < Math.abs(v)) {
-        amax = Math.abs(v);
-        max = v;
-      }
-    }
+    const max = signedAbsMax(x, base);
     const d = f32(max / -8);
     const id = d !== 0 ? f32(1 / d) : 0;
     const o = b * Q4_0_BLOCK_BYTES;
@@ -217,15 +223,7 @@ export function quantizeQ5_0(x: Float32Array): Uint8Array {
   const out = new Uint8Array(nb * Q5_0_BLOCK_BYTES);
   for (let b = 0; b < nb; b++) {
     const base = b * QK;
-    let amax = 0;
-    let max = 0;
-    for (let j = 0; j < QK; j++) {
-      const v = x[base + j];
-      if (amax < Math.abs(v)) {
-        amax = Math.abs(v);
-        max = v;
-      }
-    }
+    const max = signedAbsMax(x, base);
     const d = f32(max / -16);
     const id = d !== 0 ? f32(1 / d) : 0;
     const o = b * Q5_0_BLOCK_BYTES;
