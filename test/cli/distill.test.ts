@@ -1,9 +1,9 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { main } from "../../src/cli/main.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDir } from "../fixtures/tiny-llama.js";
 import { startStub, type StubServer } from "../models/openai-stub.js";
+import { capture } from "./capture.js";
 
 let root: string;
 let stub: StubServer;
@@ -22,21 +22,6 @@ afterAll(async () => {
   await stub.close();
   await fs.rm(root, { recursive: true, force: true });
 });
-
-async function capture(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = vi.spyOn(console, "log").mockImplementation((...a) => void out.push(a.join(" ")));
-  const error = vi.spyOn(console, "error").mockImplementation((...a) => void err.push(a.join(" ")));
-  const write = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => (out.push(String(chunk)), true));
-  try {
-    return { code: await main(argv), out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-    write.mockRestore();
-  }
-}
 
 describe("cogen distill targets | prefs", () => {
   it("writes targets and reports skips as JSON; a rerun computes nothing", async () => {
