@@ -1,7 +1,6 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { main } from "../../src/cli/main.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, InputFileError } from "../../src/core/errors.js";
 import { llamaForward, softmax } from "../../src/models/llama-forward.js";
 import { klDivergence, llamaCppDistributions } from "../../src/models/llamacpp/parity.js";
@@ -18,6 +17,7 @@ import { createTrainModel, disposeTrainModel, readWeights } from "../../src/zoo/
 import { moeGateName } from "../../src/zoo/train/moe.js";
 import { bpeTokenizer, type BpeTokenizer } from "../../src/zoo/train/tokenize.js";
 import { FIXTURE_TEXT, tempDir } from "../fixtures/tiny-llama.js";
+import { capture } from "../cli/capture.js";
 
 let root: string;
 let moeDir: string;
@@ -163,22 +163,6 @@ describe("moe gate quality", () => {
   });
 });
 
-/** Run the CLI, capturing what it prints. */
-async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => { stdout += String(chunk); return true; });
-  const log = vi.spyOn(console, "log").mockImplementation((...args) => { stdout += args.join(" ") + "\n"; });
-  const err = vi.spyOn(console, "error").mockImplementation((...args) => { stderr += args.join(" ") + "\n"; });
-  try {
-    return { code: await main(argv), stdout, stderr };
-  } finally {
-    out.mockRestore();
-    log.mockRestore();
-    err.mockRestore();
-  }
-}
-
 describe("cogen moe train-gates", () => {
   it("writes a GGUF that llama.cpp runs as the trained mixture computes, with a JSON report and gate quality", async () => {
     const files = await Promise.all(TEXTS.map(async (t) => {
@@ -189,7 +173,7 @@ describe("cogen moe train-gates", () => {
     const heldOut = path.join(root, "alpha-held.txt");
     await fs.writeFile(heldOut, lines[0]);
     const out = path.join(root, "cli-out");
-    const { code, stdout } = await cli(["moe", "train-gates", moeDir, out, "--data", files[0], "--data", `beta=${files[1]}`, "--steps", "4",
+    const { code, out: stdout } = await capture(["moe", "train-gates", moeDir, out, "--data", files[0], "--data", `beta=${files[1]}`, "--steps", "4",
       "--batch-size", "2", "--seq-len", "16", "--out-format", "gguf", "--expert-domains", "alpha,beta,-,-", "--held-out", `alpha=${heldOut}`, "--json"]);
     expect(code).toBe(0);
     const report = JSON.parse(stdout);
@@ -207,14 +191,14 @@ describe("cogen moe train-gates", () => {
 
   it("reports flag problems all at once and leaves no output behind", async () => {
     const out = path.join(root, "cli-bad");
-    const { code, stderr } = await cli(["moe", "train-gates", moeDir, out, "--steps", "0", "--out-format", "onnx"]);
+    const { code, err: stderr } = await capture(["moe", "train-gates", moeDir, out, "--steps", "0", "--out-format", "onnx"]);
     expect(code).toBe(1);
     expect(stderr).toMatch(/--steps: expected an integer ≥ 1/);
     expect(stderr).toMatch(/--out-format: expected hf or gguf/);
     expect(stderr).toMatch(/give training text/);
-    const missing = await cli(["moe", "train-gates", moeDir, out, "--data", path.join(root, "nowhere.txt")]);
+    const missing = await capture(["moe", "train-gates", moeDir, out, "--data", path.join(root, "nowhere.txt")]);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/nowhere\.txt: cannot read/);
+    expect(missing.err).toMatch(/nowhere\.txt: cannot read/);
     await expect(fs.stat(out)).rejects.toThrow();
   });
 });
