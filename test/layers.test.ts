@@ -19,7 +19,8 @@ const LEVELS: readonly (readonly string[])[] = [
   ["eval"],
   ["fuse", "adapt"],
   ["serve"],
-  ["demo"],
+  ["unify"],
+  ["demo", "hub"],
   ["cli"],
 ];
 /** Packages that only one module may import (the edge adapter). */
