@@ -186,7 +186,7 @@ async function peftFolder(dir: string): Promise<string> {
 
 /** The base as an HF folder (for adapter shapes) and a GGUF file (for llama.cpp). */
 async function baseForms(base: string, work: string): Promise<{ hf: string; gguf: string }> {
-  if (!(await exists(base))) throw new InputFileError(base, "not found: give a Hugging Face folder or a GGUF file");
+  if (!(await exists(base))) throw new InputFileError(base, "no such file or folder (give a Hugging Face folder or a GGUF file)");
   if ((await fs.stat(base)).isDirectory()) {
     const sibling = path.join(path.dirname(base), "model.gguf");
     // The zoo keeps base/hf next to base/model.gguf; anything else is converted once.

@@ -42,7 +42,7 @@ export async function readUserData(input: string): Promise<UserData> {
   try {
     stat = await fs.stat(input);
   } catch {
-    throw new InputFileError(input, "not found: give a .txt file, a folder of .txt files or a .jsonl file with a text field");
+    throw new InputFileError(input, "no such file or folder (give a .txt file, a folder of .txt files or a .jsonl file with a text field)");
   }
   let files: string[];
   if (stat.isDirectory()) {

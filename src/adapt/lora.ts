@@ -218,7 +218,7 @@ export async function adaptLora(options: AdaptLoraOptions): Promise<AdaptLoraRep
 
 /** The base as an HF folder: itself, or (GGUF) converted once into OUT_DIR/base-hf. */
 async function baseFolder(base: string, outDir: string): Promise<string> {
-  if (!(await exists(base))) throw new InputFileError(base, "not found: give a Hugging Face folder or a GGUF file");
+  if (!(await exists(base))) throw new InputFileError(base, "no such file or folder (give a Hugging Face folder or a GGUF file)");
   if ((await fs.stat(base)).isDirectory()) return path.resolve(base);
   const converted = path.join(outDir, "base-hf");
   if (!(await exists(path.join(converted, "config.json")))) await convertGgufToHf(base, converted, { dtype: "f32" });

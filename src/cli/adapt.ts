@@ -1,8 +1,7 @@
 import { composeAdapters } from "../adapt/compose.js";
 import { adaptLora } from "../adapt/lora.js";
-import { ConfigError } from "../core/errors.js";
 import { streamProgress } from "../core/progress.js";
-import { parseFlags, parseSize } from "./args.js";
+import { parseFlags, parseSize, UsageError, subcommand } from "./args.js";
 import { printJson } from "./output.js";
 
 const HELP = `usage: cogen adapt lora --base MODEL --data PATH OUT_DIR [options] [--json]
@@ -41,11 +40,8 @@ const num = (v: string | undefined, flag: string, problems: string[]): number | 
 };
 
 export async function run(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === "lora") return lora(rest);
-  if (sub === "compose") return compose(rest);
-  console.error(HELP);
-  return 2;
+  const { sub, rest } = subcommand(argv, ["lora", "compose"], HELP, "adapt");
+  return sub === "lora" ? lora(rest) : compose(rest);
 }
 
 async function lora(argv: string[]): Promise<number> {
@@ -54,7 +50,7 @@ async function lora(argv: string[]): Promise<number> {
     lr: { type: "string" }, "batch-size": { type: "string" }, "seq-len": { type: "string" }, seed: { type: "string" },
     "eval-every": { type: "string" }, patience: { type: "string" }, "max-memory": { type: "string" }, "max-minutes": { type: "string" },
     resume: { type: "boolean" }, id: { type: "string" }, json: { type: "boolean" },
-  }, HELP);
+  }, HELP, { command: "adapt lora" });
   const problems: string[] = [];
   if (positionals.length !== 1) problems.push("give exactly one OUT_DIR");
   if (!values.base) problems.push("--base is required");
@@ -66,7 +62,7 @@ async function lora(argv: string[]): Promise<number> {
     maxMemoryBytes: values["max-memory"] ? parseSize(values["max-memory"], "--max-memory") : undefined,
     maxMinutes: num(values["max-minutes"], "--max-minutes", problems),
   };
-  if (problems.length) throw new ConfigError(problems, "adapt lora");
+  if (problems.length) throw new UsageError(problems, "adapt lora");
   const report = await adaptLora({
     base: values.base!, data: values.data!, outDir: positionals[0], resume: values.resume, id: values.id,
     ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
@@ -92,7 +88,7 @@ async function compose(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(others, {
     base: { type: "string" }, examples: { type: "string" }, evaluations: { type: "string" }, l1: { type: "string" },
     bound: { type: "string" }, sigma: { type: "string" }, seed: { type: "string" }, json: { type: "boolean" },
-  }, HELP);
+  }, HELP, { command: "adapt compose" });
   const problems: string[] = [];
   if (positionals.length !== 1) problems.push("give exactly one OUT");
   if (!values.base) problems.push("--base is required");
@@ -102,7 +98,7 @@ async function compose(argv: string[]): Promise<number> {
     maxEvaluations: int(values.evaluations, "--evaluations", problems), l1: num(values.l1, "--l1", problems),
     bound: num(values.bound, "--bound", problems), sigma0: num(values.sigma, "--sigma", problems), seed: int(values.seed, "--seed", problems),
   };
-  if (problems.length) throw new ConfigError(problems, "adapt compose");
+  if (problems.length) throw new UsageError(problems, "adapt compose");
   const report = await composeAdapters({
     base: values.base!, adapters, examples: values.examples!, outDir: positionals[0],
     ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),

@@ -1,36 +1,102 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ConfigError } from "../core/errors.js";
+import { didYouMean } from "../core/suggest.js";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
 /**
- * Parse a verb's flags with node's own parser; unknown flags and missing values become a
- * ConfigError that names the flag, instead of node's TypeError.
+ * The command line itself is wrong (unknown flag, missing value, wrong number of arguments):
+ * `cogen` prints `cogen <command>: <message>` and exits 2. Input and config errors exit 1.
+ * `command` names a subcommand ("lora extract") when the problem is specific to it.
+ */
+export class UsageError extends ConfigError {
+  constructor(problems: string[], readonly command?: string) {
+    super(problems.length === 1 ? problems : [`${problems.length} problems:\n  - ${problems.join("\n  - ")}`]);
+  }
+}
+
+/** Thrown by parseFlags after printing a command's help; `cogen` exits 0. */
+export class HelpShown extends Error {
+  constructor() {
+    super("help shown");
+  }
+}
+
+/**
+ * Parse a verb's flags with node's own parser. `--help`/`-h` print `help` and end the command
+ * (exit 0); unknown flags (with a did-you-mean), missing values and values given to switches are
+ * UsageErrors in cogen's words, never node's. `at.positionals` bounds the plain arguments;
+ * `at.command` names the (sub)command in messages (default: the one `help`'s usage line names).
  */
 export function parseFlags<O extends Options>(
   argv: string[],
   options: O,
   help: string,
+  at: { positionals?: number; command?: string } = {},
 ): { values: ReturnType<typeof parseArgs<{ options: O; allowPositionals: true; strict: true }>>["values"]; positionals: string[] } {
-  if (argv.includes("--help") || argv.includes("-h")) {
+  const { tokens } = parseArgs({ args: argv, options, allowPositionals: true, strict: false, tokens: true });
+  if (tokens.some((t) => t.kind === "option" && (t.name === "help" || t.name === "h") && !options[t.name])) {
     console.log(help);
-    process.exit(0);
+    throw new HelpShown();
   }
+  const known = Object.keys(options).map((name) => `--${name}`);
+  const problems: string[] = [];
+  let positionals = 0;
+  for (const token of tokens) {
+    if (token.kind === "positional") positionals++;
+    if (token.kind !== "option") continue;
+    const option = options[token.name];
+    if (!option) {
+      problems.push(`unknown option '${token.rawName}'${didYouMean(`--${token.name}`, known)}`);
+    } else if (option.type === "boolean" && token.value !== undefined) {
+      problems.push(`${token.rawName} is a switch and takes no value (got '${token.value}')`);
+    } else if (option.type === "string" && token.value === undefined) {
+      problems.push(`${token.rawName} needs a value`);
+    } else if (option.type === "string" && !token.inlineValue && token.value !== undefined && /^--./.test(token.value)) {
+      // `--out --json`: the next flag is not meant as the value.
+      problems.push(`${token.rawName} needs a value (got the flag '${token.value}'; write ${token.rawName}=${token.value} if that is the value)`);
+    }
+  }
+  const maxPositionals = at.positionals ?? Infinity;
+  if (positionals > maxPositionals) {
+    const extra = tokens.filter((t) => t.kind === "positional").slice(maxPositionals).map((t) => `'${t.value}'`);
+    problems.push(`unexpected argument${extra.length > 1 ? "s" : ""} ${extra.join(" ")}`);
+  }
+  const command = at.command ?? /^usage: cogen ([a-z][a-z-]*(?: [a-z][a-z-]*)?)\b/.exec(help)?.[1];
+  if (problems.length) throw new UsageError(problems, command);
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new ConfigError([(error as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, "")], "flags");
+    // Not reached for the cases above; keep node's text out of the message all the same.
+    throw new UsageError([(error as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, "").replace(/\. To specify .*$/s, "")], command);
   }
 }
 
 /** Parse a size like `5B`, `500M`, `2GiB` or `1000000` into bytes. */
 export function parseSize(text: string, flag: string): number {
   const match = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(i?B?)?$/i.exec(text.trim());
-  if (!match) throw new ConfigError([`${flag}: '${text}' is not a size (examples: 5B, 500M, 2GiB)`]);
+  if (!match) throw new UsageError([`${flag}: '${text}' is not a size (examples: 5B, 500M, 2GiB)`]);
   const powers: Record<string, number> = { "": 0, K: 1, M: 2, G: 3, T: 4 };
   const binary = match[3]?.toLowerCase().startsWith("i");
   const scale = (binary ? 1024 : 1000) ** powers[match[2].toUpperCase()];
   // A bare "B" after a number means billions, as mergekit's --out-shard-size 5B does.
   const billions = !match[2] && match[3]?.toUpperCase() === "B";
   return Math.round(Number(match[1]) * (billions ? 1e9 : scale));
+}
+
+/**
+ * The subcommand at the front of `argv` for `cogen COMMAND SUB ...`: `--help` (or `help`) prints
+ * `help` and ends the command; none or an unknown one is a UsageError naming the known ones.
+ */
+export function subcommand<S extends string>(argv: string[], known: readonly S[], help: string, command: string): { sub: S; rest: string[] } {
+  const [sub, ...rest] = argv;
+  if (sub === "--help" || sub === "-h" || sub === "help") {
+    console.log(help);
+    throw new HelpShown();
+  }
+  if (sub === undefined) throw new UsageError([`give a subcommand: ${known.join(", ")}`], command);
+  if (!known.includes(sub as S)) {
+    throw new UsageError([`unknown subcommand '${sub}'${didYouMean(sub, known)}; known: ${known.join(", ")}`], command);
+  }
+  return { sub: sub as S, rest };
 }

@@ -1,9 +1,9 @@
 import { promises as fs } from "node:fs";
-import { ConfigError, InputFileError } from "../core/errors.js";
+import { InputFileError } from "../core/errors.js";
 import { streamProgress } from "../core/progress.js";
 import { convertGgufToHf } from "../formats/convert/gguf-to-hf.js";
 import { convertHfToGguf, type ConvertDType } from "../formats/convert/hf-to-gguf.js";
-import { parseFlags, parseSize } from "./args.js";
+import { parseFlags, parseSize, UsageError } from "./args.js";
 import { printJson } from "./output.js";
 import { isFileMissing } from "../core/files.js";
 
@@ -26,10 +26,7 @@ export async function run(argv: string[]): Promise<number> {
     { dtype: { type: "string" }, "out-shard-size": { type: "string" }, json: { type: "boolean" } },
     HELP,
   );
-  if (positionals.length !== 2) {
-    console.error(HELP);
-    return 2;
-  }
+  if (positionals.length !== 2) throw new UsageError([`give SRC and DST (got ${positionals.length} argument${positionals.length === 1 ? "" : "s"})`]);
   const [src, dst] = positionals;
   const stat = await fs.stat(src).catch((error: unknown) => {
     throw new InputFileError(src, isFileMissing(error) ? "no such file or folder" : `cannot read: ${(error as Error).message}`);
@@ -38,7 +35,7 @@ export async function run(argv: string[]): Promise<number> {
   const started = Date.now();
   let summary: Record<string, unknown>;
   if (stat.isDirectory()) {
-    if (values["out-shard-size"]) throw new ConfigError(["--out-shard-size applies to Hugging Face output only"]);
+    if (values["out-shard-size"]) throw new UsageError(["--out-shard-size applies to Hugging Face output only"]);
     const result = await convertHfToGguf(src, dst, { dtype: values.dtype as ConvertDType | undefined, progress });
     summary = { from: src, to: dst, direction: "hf→gguf", bytes: result.bytes, tensors: result.tensors.length };
   } else {

@@ -1,5 +1,4 @@
 import * as path from "node:path";
-import { ConfigError } from "../core/errors.js";
 import { readPlotly } from "../core/html.js";
 import { writeFileAtomic } from "../core/atomic.js";
 import { streamProgress } from "../core/progress.js";
@@ -7,7 +6,7 @@ import { runMainJob, type MainJobReport } from "../demo/main-job.js";
 import { renderDemoHtml } from "../demo/report-html.js";
 import { loadDemoZoo } from "../demo/zoo.js";
 import { packageRoot } from "../core/package-root.js";
-import { parseFlags } from "./args.js";
+import { parseFlags, UsageError } from "./args.js";
 import { formatTable, printJson } from "./output.js";
 
 const HELP = `usage: cogen demo [--zoo DIR] [--out DIR] [--items N] [--json]
@@ -22,9 +21,9 @@ table and write report.html and a serve config.
   --json       print the summary as JSON`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { zoo: { type: "string" }, out: { type: "string" }, items: { type: "string" }, json: { type: "boolean" } }, HELP);
+  const { values } = parseFlags(argv, { zoo: { type: "string" }, out: { type: "string" }, items: { type: "string" }, json: { type: "boolean" } }, HELP, { positionals: 0 });
   const items = values.items === undefined ? 10 : Number(values.items);
-  if (!Number.isInteger(items) || items < 1) throw new ConfigError(["--items must be a positive integer"]);
+  if (!Number.isInteger(items) || items < 1) throw new UsageError(["--items must be a positive integer"]);
   const zooDir = values.zoo ?? path.join(packageRoot(), "zoo");
   const outDir = path.resolve(values.out ?? "demo-out");
   const log = values.json ? () => {} : (line: string) => console.error(line);

@@ -3,13 +3,12 @@
  * preference pairs from the zoo's TRAINING split.
  */
 import { writeFileAtomic } from "../core/atomic.js";
-import { ConfigError } from "../core/errors.js";
 import { silentProgress, streamProgress } from "../core/progress.js";
 import { readModelsFile } from "../formats/models-file.js";
 import type { FpoFusion } from "../fuse/distill/infifpo.js";
 import { distillPrefs, readPreferencePairs } from "../fuse/distill/prefs.js";
 import { ModelPool } from "../models/pool.js";
-import { parseFlags } from "./args.js";
+import { parseFlags, UsageError } from "./args.js";
 import { formatTable, printJson } from "./output.js";
 
 const HELP = `usage: cogen distill prefs --sources MODELS.yml --pairs PAIRS.jsonl --out PREFS.jsonl [options]
@@ -43,16 +42,16 @@ export async function run(argv: string[]): Promise<number> {
     gpu: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
     quiet: { type: "boolean", default: false },
-  }, HELP);
+  }, HELP, { positionals: 0 });
   const problems: string[] = [];
   for (const flag of ["sources", "pairs", "out"] as const) if (!values[flag]) problems.push(`--${flag} is required`);
   if (values.fusion !== "max-margin" && values.fusion !== "weighted") problems.push(`--fusion must be max-margin or weighted, got '${values.fusion}'`);
   const weights = values.weights?.split(",").map(Number);
   if (weights?.some((w) => !(w >= 0))) problems.push(`--weights must be non-negative numbers separated by commas, got '${values.weights}'`);
-  if (problems.length > 0) throw new ConfigError(problems, "flags");
+  if (problems.length > 0) throw new UsageError(problems);
   const all = await readModelsFile(values.sources!);
   const pivot = values.pivot === undefined ? undefined : all.find((e) => e.id === values.pivot);
-  if (values.pivot !== undefined && !pivot) throw new ConfigError([`--pivot '${values.pivot}' is not an entry of ${values.sources} (entries: ${all.map((e) => e.id).join(", ")})`], "flags");
+  if (values.pivot !== undefined && !pivot) throw new UsageError([`--pivot '${values.pivot}' is not an entry of ${values.sources} (entries: ${all.map((e) => e.id).join(", ")})`]);
   const sources = all.filter((e) => e !== pivot);
   const pairs = await readPreferencePairs(values.pairs!);
   const { openModel } = await import("../models/open.js");
@@ -85,7 +84,7 @@ export async function runPairs(argv: string[]): Promise<number> {
     "per-domain": { type: "string", default: "100" },
     seed: { type: "string", default: "0" },
     json: { type: "boolean", default: false },
-  }, PAIRS_HELP);
+  }, PAIRS_HELP, { positionals: 0 });
   const problems: string[] = [];
   if (!values.zoo) problems.push("--zoo is required (the only source of pairs so far)");
   if (!values.out) problems.push("--out is required");
@@ -93,7 +92,7 @@ export async function runPairs(argv: string[]): Promise<number> {
   if (!Number.isInteger(perDomain) || perDomain < 1) problems.push(`--per-domain must be a positive integer, got '${values["per-domain"]}'`);
   const seed = Number(values.seed);
   if (!Number.isInteger(seed)) problems.push(`--seed must be an integer, got '${values.seed}'`);
-  if (problems.length > 0) throw new ConfigError(problems, "flags");
+  if (problems.length > 0) throw new UsageError(problems);
   const { buildCorpus } = await import("../zoo/corpora/build.js");
   const { zooTrainingPairs } = await import("../fuse/distill/zoo-pairs.js");
   const pairs = zooTrainingPairs(await buildCorpus(), perDomain, seed);

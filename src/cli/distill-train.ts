@@ -16,7 +16,7 @@ import { pivotTargetsOf } from "../fuse/distill/targets-reader.js";
 import { disposeTeacher, loadTeacher, teacherTargets, teacherViews, type Teacher } from "../fuse/distill/teacher-targets.js";
 import { DEFAULT_KD_LAMBDA, trainPivot } from "../fuse/distill/train-pivot.js";
 import { readBpeTokenizer, type BpeTokenizer } from "../zoo/train/tokenize.js";
-import { parseFlags } from "./args.js";
+import { parseFlags, UsageError } from "./args.js";
 import { printJson } from "./output.js";
 
 const HELP = `usage: cogen distill train --pivot HF_DIR --out DIR [targets | prefs] [options]
@@ -82,7 +82,7 @@ export async function run(argv: string[]): Promise<number> {
   for (const m of modes) if (m !== "aligned" && m !== "uld") problems.push(`--fusion: unknown mode '${m}' (aligned, uld)`);
   if (objective === "kd" && (!values.corpus || !values.targets === !values.teachers)) problems.push("--objective kd needs --corpus TEXTS and one of --targets DIR or --teachers DIR,…");
   if (objective === "fpo" && !values.prefs) problems.push("--objective fpo needs --prefs FILE.jsonl");
-  if (problems.length) throw new ConfigError(problems, "distill train");
+  if (problems.length) throw new UsageError(problems, "distill train");
 
   const progress = values.quiet || values.json ? silentProgress : streamProgress();
   const out = values.out!;

@@ -2,13 +2,12 @@
  * `cogen distill targets|prefs`: knowledge-fusion data from expert models — whole-sequence top-K
  * targets for pivot training (FuseLLM / InfiFusion) and InfiFPO preference records.
  */
-import { ConfigError } from "../core/errors.js";
 import { silentProgress, streamProgress } from "../core/progress.js";
 import { readModelsFile } from "../formats/models-file.js";
 import { readDistillCorpus } from "../fuse/distill/corpus.js";
 import { DEFAULT_TEXTS_PER_SHARD, DEFAULT_TOP_K, distillTargets, type TargetQueue } from "../fuse/distill/targets.js";
 import { ModelPool } from "../models/pool.js";
-import { parseFlags, parseSize } from "./args.js";
+import { parseFlags, parseSize, subcommand, UsageError } from "./args.js";
 import { formatTable, printJson } from "./output.js";
 
 const HELP = `usage: cogen distill <targets|prefs|pairs|train> [options]
@@ -40,7 +39,7 @@ const HELP = `usage: cogen distill <targets|prefs|pairs|train> [options]
 Exit status 3 when some source failed (the manifest is then not written).`;
 
 export async function run(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
+  const { sub, rest } = subcommand(argv, ["targets", "prefs", "pairs", "train"], HELP, "distill");
   if (sub === "targets") return targets(rest);
   if (sub === "train") {
     const { run: train } = await import("./distill-train.js");
@@ -50,15 +49,8 @@ export async function run(argv: string[]): Promise<number> {
     const { run: prefs } = await import("./distill-prefs.js");
     return prefs(rest);
   }
-  if (sub === "pairs") {
-    const { runPairs } = await import("./distill-prefs.js");
-    return runPairs(rest);
-  }
-  if (sub === undefined || sub === "--help" || sub === "-h") {
-    console.log(HELP);
-    return sub === undefined ? 2 : 0;
-  }
-  throw new ConfigError([`unknown subcommand '${sub}' (expected targets, prefs, pairs or train)`], "distill");
+  const { runPairs } = await import("./distill-prefs.js");
+  return runPairs(rest);
 }
 
 async function targets(argv: string[]): Promise<number> {
@@ -73,7 +65,7 @@ async function targets(argv: string[]): Promise<number> {
     gpu: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
     quiet: { type: "boolean", default: false },
-  }, HELP);
+  }, HELP, { positionals: 0, command: "distill targets" });
   const problems: string[] = [];
   for (const flag of ["sources", "corpus", "out"] as const) if (!values[flag]) problems.push(`--${flag} is required`);
   const k = Number(values["top-k"]);
@@ -81,7 +73,7 @@ async function targets(argv: string[]): Promise<number> {
   const perShard = Number(values["shard-texts"]);
   if (!Number.isInteger(perShard) || perShard < 1) problems.push(`--shard-texts must be a positive integer, got '${values["shard-texts"]}'`);
   if (values.queue !== undefined && !/^rediss?:\/\//.test(values.queue)) problems.push(`--queue must be a redis://HOST:PORT URL, got '${values.queue}'`);
-  if (problems.length > 0) throw new ConfigError(problems, "flags");
+  if (problems.length > 0) throw new UsageError(problems);
   const sources = await readModelsFile(values.sources!);
   const corpus = await readDistillCorpus(values.corpus!);
   const { openModel } = await import("../models/open.js");

@@ -2,7 +2,6 @@
  * `cogen eval --models M --tasks T --out R`: evaluate every expert on every item and append one
  * results line per (model, item) to R (the long-format results JSONL `cogen rank` reads).
  */
-import { ConfigError } from "../core/errors.js";
 import { silentProgress, streamProgress } from "../core/progress.js";
 import { readModelsFile } from "../formats/models-file.js";
 import { readTasksFile } from "../formats/tasks.js";
@@ -12,7 +11,7 @@ import { summariseResults } from "../eval/summary.js";
 import { writeLmEvalOutput } from "../eval/lm-eval-output.js";
 import type { JobQueue } from "../eval/jobs/queue.js";
 import { ModelPool } from "../models/pool.js";
-import { parseFlags, parseSize } from "./args.js";
+import { parseFlags, parseSize, UsageError } from "./args.js";
 import { formatTable, printJson } from "./output.js";
 
 const HELP = `usage: cogen eval --models MODELS.yml --tasks ITEMS.jsonl --out RESULTS.jsonl [options]
@@ -51,7 +50,7 @@ export async function run(argv: string[]): Promise<number> {
     "lm-eval-out": { type: "string" },
     json: { type: "boolean", default: false },
     quiet: { type: "boolean", default: false },
-  }, HELP);
+  }, HELP, { positionals: 0 });
   const problems: string[] = [];
   for (const flag of ["models", "tasks", "out"] as const) if (!values[flag]) problems.push(`--${flag} is required`);
   const int = (flag: string, text: string | undefined, min: number): number | undefined => {
@@ -66,7 +65,7 @@ export async function run(argv: string[]): Promise<number> {
   const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
   if (timeout !== undefined && !(timeout > 0)) problems.push(`--timeout must be a positive number of seconds, got '${values.timeout}'`);
   if (values.queue !== undefined && !/^rediss?:\/\//.test(values.queue)) problems.push(`--queue must be a redis://HOST:PORT URL, got '${values.queue}'`);
-  if (problems.length > 0) throw new ConfigError(problems, "flags");
+  if (problems.length > 0) throw new UsageError(problems);
   const budget = values.memory === undefined ? undefined : parseSize(values.memory, "--memory");
 
   const experts = await readModelsFile(values.models!);

@@ -1,5 +1,5 @@
 import { inspectWeights } from "../formats/inspect.js";
-import { parseFlags } from "./args.js";
+import { parseFlags, UsageError } from "./args.js";
 import { formatBytes, formatTable, printJson } from "./output.js";
 
 const HELP = `usage: cogen inspect PATH [--json] [--limit N]
@@ -12,10 +12,7 @@ Hugging Face model folder.
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, { json: { type: "boolean" }, limit: { type: "string" } }, HELP);
-  if (positionals.length !== 1) {
-    console.error(HELP);
-    return 2;
-  }
+  if (positionals.length !== 1) throw new UsageError([`give exactly one PATH (got ${positionals.length})`]);
   const inspection = await inspectWeights(positionals[0]);
   if (values.json) {
     printJson(inspection);

@@ -1,12 +1,11 @@
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ConfigError } from "../core/errors.js";
 import { writeLoraGguf } from "../merge/lora/gguf-adapter.js";
 import { streamProgress } from "../core/progress.js";
 import { applyLora } from "../merge/lora/apply.js";
 import { extractLora } from "../merge/lora/extract.js";
-import { parseFlags, parseSize } from "./args.js";
+import { parseFlags, parseSize, UsageError, subcommand } from "./args.js";
 import { printJson } from "./output.js";
 
 const HELP = `usage: cogen lora extract --base B --model M --rank R OUT [--out-format peft|gguf] [--seed N] [--json]
@@ -18,17 +17,13 @@ extract  a PEFT LoRA adapter (adapter_model.safetensors + adapter_config.json) a
 apply    merge a PEFT LoRA adapter into B's weights (W + alpha/r · B·A) as a new HF folder`;
 
 export async function run(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub !== "extract" && sub !== "apply") {
-    console.error(HELP);
-    return 2;
-  }
+  const { sub, rest } = subcommand(argv, ["extract", "apply"], HELP, "lora");
   const { values, positionals } = parseFlags(rest, {
     base: { type: "string" }, model: { type: "string" }, adapter: { type: "string" }, rank: { type: "string" },
     seed: { type: "string" }, "out-shard-size": { type: "string" }, "out-format": { type: "string" }, json: { type: "boolean" },
-  }, HELP);
+  }, HELP, { command: `lora ${sub}` });
   const problems: string[] = [];
-  if (positionals.length !== 1) problems.push("give exactly one output path");
+  if (positionals.length !== 1) problems.push(`give exactly one output path (got ${positionals.length})`);
   if (!values.base) problems.push("--base is required");
   const format = values["out-format"] ?? "peft";
   if (format !== "peft" && format !== "gguf") problems.push(`--out-format: expected peft or gguf, got '${format}'`);
@@ -38,7 +33,7 @@ export async function run(argv: string[]): Promise<number> {
     if (!values.model) problems.push("--model is required");
     const rank = Number(values.rank);
     if (!Number.isInteger(rank) || rank < 1) problems.push(`--rank: expected a positive integer, got '${values.rank ?? ""}'`);
-    if (problems.length) throw new ConfigError(problems, "lora extract");
+    if (problems.length) throw new UsageError(problems, "lora extract");
     const options = { base: values.base!, model: values.model!, rank, seed: Number(values.seed ?? 0), ...(progress ? { progress } : {}) };
     let report;
     if (format === "gguf") {
@@ -56,7 +51,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (!values.adapter) problems.push("--adapter is required");
-  if (problems.length) throw new ConfigError(problems, "lora apply");
+  if (problems.length) throw new UsageError(problems, "lora apply");
   const maxShardBytes = values["out-shard-size"] ? parseSize(values["out-shard-size"], "--out-shard-size") : undefined;
   const report = await applyLora({ base: values.base!, adapter: values.adapter!, outDir: positionals[0], ...(maxShardBytes ? { maxShardBytes } : {}), ...(progress ? { progress } : {}) });
   if (values.json) printJson(report);

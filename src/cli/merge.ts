@@ -1,12 +1,12 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { ConfigError, InputFileError } from "../core/errors.js";
+import { readFailure } from "../core/files.js";
 import { streamProgress } from "../core/progress.js";
 import { runMerge, type MergeReport } from "../merge/engine.js";
 import { runMultiMerge, UNNAMED_MERGE } from "../merge/multi.js";
 import { isMultiMergeConfig } from "../formats/mergekit-config.js";
 import { methodNames } from "../merge/methods/registry.js";
-import { parseFlags, parseSize } from "./args.js";
+import { parseFlags, parseSize, UsageError } from "./args.js";
 import { formatBytes, printJson } from "./output.js";
 
 const HELP = `usage: cogen merge CONFIG.yml OUT_DIR [--seed N] [--out-shard-size 5B] [--threads N]
@@ -34,10 +34,7 @@ export async function run(argv: string[]): Promise<number> {
     seed: { type: "string" }, "out-shard-size": { type: "string" }, threads: { type: "string" },
     "out-format": { type: "string" }, "dry-run": { type: "boolean" }, json: { type: "boolean" },
   }, HELP);
-  if (positionals.length !== 2) {
-    console.error(HELP);
-    return 2;
-  }
+  if (positionals.length !== 2) throw new UsageError([`give CONFIG.yml and OUT_DIR (got ${positionals.length} argument${positionals.length === 1 ? "" : "s"})`]);
   const [configFile, outDir] = positionals;
   const problems: string[] = [];
   const int = (flag: string, text: string | undefined, min: number): number | undefined => {
@@ -51,9 +48,9 @@ export async function run(argv: string[]): Promise<number> {
   const format = values["out-format"] ?? "hf";
   if (format !== "hf" && format !== "gguf") problems.push(`--out-format: expected hf or gguf, got '${format}'`);
   const maxShardBytes = values["out-shard-size"] ? parseSize(values["out-shard-size"], "--out-shard-size") : undefined;
-  if (problems.length) throw new ConfigError(problems, "flags");
-  const text = await fs.readFile(configFile, "utf8").catch((e: Error) => {
-    throw new InputFileError(configFile, `cannot read: ${e.message}`);
+  if (problems.length) throw new UsageError(problems);
+  const text = await fs.readFile(configFile, "utf8").catch((error: unknown) => {
+    throw readFailure(configFile, error);
   });
   const options = {
     config: text, configName: configFile, baseDir: process.cwd(), outDir: path.resolve(outDir),

@@ -1,12 +1,12 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { ConfigError, InputFileError } from "../core/errors.js";
+import { readFailure } from "../core/files.js";
 import { streamProgress } from "../core/progress.js";
 import { gateQuality, type GateQuality } from "../fuse/moe/gate-quality.js";
 import { trainGates, writeTrainedMoe } from "../fuse/moe/train-gates.js";
 import { buildCorpus } from "../zoo/corpora/build.js";
 import { disposeTrainModel } from "../zoo/train/model.js";
-import { parseFlags } from "./args.js";
+import { parseFlags, UsageError } from "./args.js";
 import { formatTable, printJson } from "./output.js";
 
 const HELP = `usage: cogen moe train-gates MOE_DIR OUT_DIR (--data [DOMAIN=]FILE ... | --zoo-corpora)
@@ -43,10 +43,7 @@ export async function run(argv: string[]): Promise<number> {
     checkpoint: { type: "string" }, "checkpoint-every": { type: "string" }, "out-format": { type: "string" },
     "expert-domains": { type: "string" }, "held-out": { type: "string", multiple: true }, json: { type: "boolean" },
   }, HELP);
-  if (positionals.length !== 2) {
-    console.error(HELP);
-    return 2;
-  }
+  if (positionals.length !== 2) throw new UsageError([`give MOE_DIR and OUT_DIR (got ${positionals.length} argument${positionals.length === 1 ? "" : "s"})`]);
   const [moeDir, outDir] = positionals;
   const problems: string[] = [];
   const int = (flag: string, fallback: number | undefined, min: number): number | undefined => {
@@ -79,7 +76,7 @@ export async function run(argv: string[]): Promise<number> {
   if (data.length > 0 && values["zoo-corpora"]) problems.push("--data and --zoo-corpora exclude each other");
   const expertDomains = values["expert-domains"]?.split(",").map((d) => d.trim()).map((d) => (d === "-" ? null : d));
   if (values["held-out"] && !expertDomains) problems.push("--held-out needs --expert-domains (which expert is whose)");
-  if (problems.length) throw new ConfigError(problems, "moe train-gates");
+  if (problems.length) throw new UsageError(problems, "moe train-gates");
 
   const corpus = values["zoo-corpora"] ? await buildCorpus() : undefined;
   const texts = corpus ? corpus.domains.map((d) => ({ domain: d.name, text: d.trainText })) : await Promise.all(data.map(readDomainFile));
@@ -129,6 +126,6 @@ async function readDomainFile(spec: string): Promise<{ domain: string; text: str
   try {
     return { domain, text: await fs.readFile(file, "utf8") };
   } catch (error) {
-    throw new InputFileError(file, `cannot read: ${(error as Error).message}`);
+    throw readFailure(file, error);
   }
 }

@@ -1,10 +1,10 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { ConfigError, InputFileError } from "../core/errors.js";
+import { readFailure } from "../core/files.js";
 import { streamProgress } from "../core/progress.js";
 import { buildMoe } from "../fuse/moe/build.js";
 import { GATE_MODES } from "../formats/moe-config.js";
-import { parseFlags, parseSize } from "./args.js";
+import { parseFlags, parseSize, UsageError } from "./args.js";
 import { formatBytes, printJson } from "./output.js";
 
 const HELP = `usage: cogen moe CONFIG.yml OUT_DIR [--out-format hf|gguf] [--non-expert base|average]
@@ -32,10 +32,7 @@ export async function run(argv: string[]): Promise<number> {
     "out-format": { type: "string" }, "non-expert": { type: "string" }, seed: { type: "string" },
     "out-shard-size": { type: "string" }, "dry-run": { type: "boolean" }, json: { type: "boolean" },
   }, HELP);
-  if (positionals.length !== 2) {
-    console.error(HELP);
-    return 2;
-  }
+  if (positionals.length !== 2) throw new UsageError([`give CONFIG.yml and OUT_DIR (got ${positionals.length} argument${positionals.length === 1 ? "" : "s"})`]);
   const [configFile, outDir] = positionals;
   const problems: string[] = [];
   const format = values["out-format"] ?? "hf";
@@ -45,9 +42,9 @@ export async function run(argv: string[]): Promise<number> {
   const seed = values.seed === undefined ? undefined : Number(values.seed);
   if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0)) problems.push(`--seed: expected an integer >= 0, got '${values.seed}'`);
   const maxShardBytes = values["out-shard-size"] ? parseSize(values["out-shard-size"], "--out-shard-size") : undefined;
-  if (problems.length) throw new ConfigError(problems, "flags");
-  const text = await fs.readFile(configFile, "utf8").catch((e: Error) => {
-    throw new InputFileError(configFile, `cannot read: ${e.message}`);
+  if (problems.length) throw new UsageError(problems);
+  const text = await fs.readFile(configFile, "utf8").catch((error: unknown) => {
+    throw readFailure(configFile, error);
   });
   const report = await buildMoe({
     config: text, configName: configFile, baseDir: process.cwd(), outDir: path.resolve(outDir),

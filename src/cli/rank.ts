@@ -4,7 +4,6 @@
  * ranking as JSON and as a self-contained HTML report.
  */
 import { writeFileAtomic } from "../core/atomic.js";
-import { ConfigError } from "../core/errors.js";
 import { silentProgress, streamProgress } from "../core/progress.js";
 import { selectAnchors } from "../rank/anchors.js";
 import { EVIDENCE_FORMATS, loadEvidence, type EvidenceFormat } from "../rank/evidence-files.js";
@@ -16,7 +15,7 @@ import { suspiciousItems } from "../rank/item-quality.js";
 import { rankResults } from "../rank/per-item.js";
 import { relativeMatrix } from "../rank/relative-scores.js";
 import type { Ranking } from "../rank/ranking.js";
-import { parseFlags } from "./args.js";
+import { parseFlags, UsageError } from "./args.js";
 import { formatTable, printJson } from "./output.js";
 
 const HELP = `usage: cogen rank INPUT... [options]
@@ -39,8 +38,9 @@ options:
                    the 2PL towards Rasch, i.e. towards plain accuracy, when models are few)
   --relative       per-item: rescale each item's scores to [0, 1] across models (best 1, worst 0)
                    first — for continuous scores such as cogen eval's bits-per-byte rows
-  --json OUT       write the ranking as JSON to OUT ("-" for standard output)
-  --html OUT       write a self-contained HTML report to OUT
+  --json           print the ranking as JSON on standard output (instead of the table)
+  --json-out FILE  also write the ranking as JSON to FILE (for 'cogen select' and serve's ranking)
+  --html FILE      write a self-contained HTML report to FILE
   --quiet          no progress or table`;
 
 /** Per-item fits with more responses than this show progress. */
@@ -58,7 +58,8 @@ export async function run(argv: string[]): Promise<number> {
     "domain-column": { type: "string" },
     anchors: { type: "string" },
     "discrimination-sd": { type: "string" },
-    json: { type: "string" },
+    json: { type: "boolean", default: false },
+    "json-out": { type: "string" },
     html: { type: "string" },
     quiet: { type: "boolean", default: false },
     relative: { type: "boolean", default: false },
@@ -76,9 +77,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (values.ties !== "half" && values.ties !== "davidson") problems.push(`--ties must be half or davidson, got "${values.ties}"`);
   if (positionals.length === 0) problems.push("no inputs: give results files, lm-eval output folders or battle files");
-  if (problems.length > 0) throw new ConfigError(problems, "rank");
+  if (problems.length > 0) throw new UsageError(problems);
 
-  const quiet = values.quiet || values.json === "-";
+  const quiet = values.quiet || values.json;
   const evidence = await loadEvidence(positionals, {
     format,
     metric: values.metric,
@@ -87,7 +88,7 @@ export async function run(argv: string[]): Promise<number> {
 
   let ranking: Ranking;
   if (evidence.kind === "battles") {
-    if (anchors !== undefined) throw new ConfigError(["--anchors needs per-item results, not votes"], "rank");
+    if (anchors !== undefined) throw new UsageError(["--anchors needs per-item results, not votes"]);
     ranking = rankVotes(evidence.comparisons, {
       bootstrap,
       seed,
@@ -105,10 +106,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   ranking.warnings.unshift(...evidence.warnings);
 
-  if (values.json !== undefined) {
-    if (values.json === "-") printJson(ranking);
-    else await writeFileAtomic(values.json, JSON.stringify(ranking, null, 2) + "\n");
-  }
+  if (values["json-out"] !== undefined) await writeFileAtomic(values["json-out"], JSON.stringify(ranking, null, 2) + "\n");
+  if (values.json) printJson(ranking);
   if (values.html !== undefined) {
     await writeFileAtomic(values.html, renderRankingHtml(ranking, await readPlotly()));
   }
@@ -131,7 +130,7 @@ function printRanking(ranking: Ranking): void {
   ]);
   console.log(formatTable(headers, rows, ["r", "l", "r", "l", "l", ...shownDomains.map(() => "r" as const)]));
   if (ranking.domains.length > shownDomains.length && shownDomains.length > 0) {
-    console.log(`(${ranking.domains.length - shownDomains.length} more domains in --json / --html)`);
+    console.log(`(${ranking.domains.length - shownDomains.length} more domains in --json, --json-out and --html)`);
   }
   console.log(`\n${ranking.method}.`);
   if (ranking.robustness) {

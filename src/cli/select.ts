@@ -2,15 +2,14 @@
  * `cogen select RANKING.json --domain D`: the best model(s) for a domain from a saved ranking,
  * with the probability that each is truly the best — no model is run.
  */
-import { ConfigError } from "../core/errors.js";
 import { readRanking } from "../rank/ranking-file.js";
 import { OVERALL, selectExperts } from "../rank/select.js";
-import { parseFlags } from "./args.js";
+import { parseFlags, UsageError } from "./args.js";
 import { formatTable, printJson } from "./output.js";
 
 const HELP = `usage: cogen select RANKING.json --domain D [--top N] [--json]
 
-Pick the best model(s) for a domain from a ranking written by 'cogen rank --json'.
+Pick the best model(s) for a domain from a ranking written by 'cogen rank --json-out FILE'.
   --domain D   a domain of the ranking, or "${OVERALL}"
   --top N      how many models (default 1)
   --json       print JSON`;
@@ -22,10 +21,10 @@ export async function run(argv: string[]): Promise<number> {
     json: { type: "boolean", default: false },
   }, HELP);
   const problems: string[] = [];
-  if (positionals.length !== 1) problems.push("give exactly one ranking file (from 'cogen rank --json')");
+  if (positionals.length !== 1) problems.push("give exactly one ranking file (from 'cogen rank --json-out FILE')");
   if (values.domain === undefined) problems.push(`--domain is required (a domain of the ranking, or "${OVERALL}")`);
   if (!/^\d+$/.test(values.top) || Number(values.top) < 1) problems.push(`--top must be a whole number ≥ 1, got "${values.top}"`);
-  if (problems.length > 0) throw new ConfigError(problems, "select");
+  if (problems.length > 0) throw new UsageError(problems);
 
   const ranking = await readRanking(positionals[0]);
   const experts = selectExperts(ranking, values.domain!, { top: Number(values.top) });

@@ -1,9 +1,9 @@
-import { ConfigError } from "../core/errors.js";
 import { openModel } from "../models/open.js";
 import { startGateway } from "../serve/gateway.js";
 import { POLICIES } from "../serve/policies.js";
 import { buildServedModels, readUnifiedConfig } from "../serve/unified-config.js";
-import { parseFlags } from "./args.js";
+import { requireInput } from "../core/files.js";
+import { parseFlags, UsageError } from "./args.js";
 
 const HELP = `usage: cogen serve --config unified.yml [--host 127.0.0.1] [--port 8080] [options]
 
@@ -28,16 +28,18 @@ export async function run(argv: string[]): Promise<number> {
       "max-concurrent": { type: "string" },
     },
     HELP,
+    { positionals: 0 },
   );
-  if (!values.config) throw new ConfigError(["--config is required"]);
+  if (!values.config) throw new UsageError(["--config is required"]);
   const int = (flag: string, value: string | undefined, fallback: number) => {
     if (value === undefined) return fallback;
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 0) throw new ConfigError([`--${flag} must be a non-negative integer`]);
+    if (!Number.isInteger(n) || n < 0) throw new UsageError([`--${flag} must be a non-negative integer`]);
     return n;
   };
   const keyEnv = values["api-key-env"] ?? "COGEN_API_KEYS";
   const apiKeys = (process.env[keyEnv] ?? "").split(",").map((k) => k.trim()).filter(Boolean);
+  await requireInput(values.config);
   const config = await readUnifiedConfig(values.config);
   const { served, all } = await buildServedModels(config, POLICIES, (spec) => openModel(spec));
   const gateway = await startGateway({

@@ -2,14 +2,13 @@
  * `cogen worker --queue redis://HOST:PORT`: run evaluation jobs submitted by
  * `cogen eval --queue ...` and target jobs of `cogen distill targets --queue ...` until interrupted (SIGINT/SIGTERM finish the current job first).
  */
-import { ConfigError } from "../core/errors.js";
 import { readModelsFile, type ExpertSpec } from "../formats/models-file.js";
 import { startEvalWorker } from "../eval/jobs/bullmq.js";
 import { executeEvalJob } from "../eval/jobs/execute.js";
 import { startTargetWorker } from "../fuse/distill/target-queue.js";
 import { ModelPool } from "../models/pool.js";
 import { openModel } from "../models/open.js";
-import { parseFlags, parseSize } from "./args.js";
+import { parseFlags, parseSize, UsageError } from "./args.js";
 
 const HELP = `usage: cogen worker --queue redis://HOST:PORT [options]
 
@@ -34,14 +33,14 @@ export async function run(argv: string[]): Promise<number> {
     gpu: { type: "boolean", default: false },
     "lock-duration": { type: "string", default: "30000" },
     quiet: { type: "boolean", default: false },
-  }, HELP);
+  }, HELP, { positionals: 0 });
   const problems: string[] = [];
   if (!values.queue) problems.push("--queue is required (redis://HOST:PORT)");
   const concurrency = Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1) problems.push(`--concurrency must be a positive integer, got '${values.concurrency}'`);
   const lock = Number(values["lock-duration"]);
   if (!Number.isInteger(lock) || lock < 1000) problems.push(`--lock-duration must be an integer ≥ 1000 (ms), got '${values["lock-duration"]}'`);
-  if (problems.length > 0) throw new ConfigError(problems, "flags");
+  if (problems.length > 0) throw new UsageError(problems);
   const localExperts: ExpertSpec[] = values.models ? await readModelsFile(values.models) : [];
   const gpu = values.gpu ? "auto" as const : false as const;
   const pool = new ModelPool({

@@ -5,7 +5,6 @@
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ConfigError } from "../core/errors.js";
 import { streamProgress } from "../core/progress.js";
 import { buildZooPivots, zooPivotsPlan, ZOO_PIVOTS_DIR } from "../fuse/distill/zoo-pivots.js";
 import { buildZoo } from "../zoo/build/build.js";
@@ -13,7 +12,7 @@ import { DEFAULT_EVAL_KINDS, evaluateZoo, type ZooEvalReport } from "../eval/zoo
 import { DEFAULT_ZOO_DIR } from "../zoo/build/manifest.js";
 import { zooPlan } from "../zoo/build/plan.js";
 import { ITEM_KINDS, type ItemKind } from "../zoo/items/generate.js";
-import { parseFlags } from "./args.js";
+import { parseFlags, UsageError } from "./args.js";
 import { formatTable, printJson } from "./output.js";
 
 const BUILD_HELP = `usage: cogen zoo build [--out DIR] [--quick] [--fresh] [--json]
@@ -32,16 +31,13 @@ steps and every seed is fixed. Training runs in two child processes (one per cor
   --json      print the manifest as JSON`;
 
 export async function runBuild(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(
+  const { values } = parseFlags(
     argv,
     { out: { type: "string" }, quick: { type: "boolean" }, fresh: { type: "boolean" }, json: { type: "boolean" } },
     BUILD_HELP,
+    { positionals: 0 },
   );
-  if (positionals.length > 0) {
-    console.error(BUILD_HELP);
-    return 2;
-  }
-  if (values.quick && !values.out) throw new ConfigError(["--quick needs --out DIR (the committed zoo is the full build)"]);
+  if (values.quick && !values.out) throw new UsageError(["--quick needs --out DIR (the committed zoo is the full build)"]);
   const out = values.out ?? DEFAULT_ZOO_DIR;
   const started = Date.now();
   const log = (line: string) => console.error(`[zoo build ${Math.round((Date.now() - started) / 1000)}s] ${line}`);
@@ -95,21 +91,18 @@ kinds a model answers clearly above chance (accuracy − 2 se > chance).
   --json            print the report as JSON`;
 
 export async function runEvalZoo(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(
+  const { values } = parseFlags(
     argv,
     {
       zoo: { type: "string" }, kinds: { type: "string" }, "per-domain": { type: "string" }, models: { type: "string" },
       results: { type: "string" }, resume: { type: "boolean" }, json: { type: "boolean" },
     },
     EVAL_HELP,
+    { positionals: 0 },
   );
-  if (positionals.length > 0) {
-    console.error(EVAL_HELP);
-    return 2;
-  }
   const kinds = values.kinds?.split(",").map((k) => k.trim()) as ItemKind[] | undefined;
   const unknown = kinds?.filter((k) => !ITEM_KINDS.includes(k)) ?? [];
-  if (unknown.length) throw new ConfigError([`--kinds: unknown kind(s) ${unknown.join(", ")} (known: ${ITEM_KINDS.join(", ")})`]);
+  if (unknown.length) throw new UsageError([`--kinds: unknown kind(s) ${unknown.join(", ")} (known: ${ITEM_KINDS.join(", ")})`]);
   const perDomain = values["per-domain"] === undefined ? undefined : parsePerDomain(values["per-domain"]);
   const zoo = values.zoo ?? DEFAULT_ZOO_DIR;
   const results = values.results ?? path.join(os.tmpdir(), `cogen-zoo-eval-${process.pid}.jsonl`);
@@ -127,14 +120,14 @@ export async function runEvalZoo(argv: string[]): Promise<number> {
 
 function parsePerDomain(text: string): number | Partial<Record<ItemKind, number>> {
   const count = (n: string, what: string) => {
-    if (!/^\d+$/.test(n) || Number(n) < 1) throw new ConfigError([`--per-domain: ${what} '${n}' must be a positive integer`]);
+    if (!/^\d+$/.test(n) || Number(n) < 1) throw new UsageError([`--per-domain: ${what} '${n}' must be a positive integer`]);
     return Number(n);
   };
   if (!text.includes("=")) return count(text, "count");
   const out: Partial<Record<ItemKind, number>> = {};
   for (const part of text.split(",")) {
     const [kind, n] = part.split("=").map((x) => x.trim());
-    if (!ITEM_KINDS.includes(kind as ItemKind)) throw new ConfigError([`--per-domain: unknown kind '${kind}' (known: ${ITEM_KINDS.join(", ")})`]);
+    if (!ITEM_KINDS.includes(kind as ItemKind)) throw new UsageError([`--per-domain: unknown kind '${kind}' (known: ${ITEM_KINDS.join(", ")})`]);
     out[kind as ItemKind] = count(n ?? "", kind);
   }
   return out;

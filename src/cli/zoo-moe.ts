@@ -17,11 +17,7 @@ seeds); writes DIR/moe/manifest.json with the training speed and the gate qualit
   --json      print the manifest as JSON`;
 
 export async function runZooMoe(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(argv, { zoo: { type: "string" }, json: { type: "boolean" } }, HELP);
-  if (positionals.length > 0) {
-    console.error(HELP);
-    return 2;
-  }
+  const { values } = parseFlags(argv, { zoo: { type: "string" }, json: { type: "boolean" } }, HELP, { positionals: 0 });
   const started = Date.now();
   const log = values.json ? undefined : (line: string) => console.error(`[zoo moe ${Math.round((Date.now() - started) / 1000)}s] ${line}`);
   const manifest = await buildZooMoe({ zooDir: values.zoo ?? DEFAULT_ZOO_DIR, ...(values.json ? {} : { progress: streamProgress() }), ...(log ? { log } : {}) });

@@ -2,10 +2,9 @@
  * `cogen zoo SUBCOMMAND ...`: the embedded default's zoo. Each subcommand is one entry in
  * `subcommands` with its own help and runner; `data` builds the corpora and evaluation items.
  */
-import { ConfigError } from "../core/errors.js";
 import { streamProgress } from "../core/progress.js";
 import { buildZooData, DEFAULT_ZOO_DATA_DIR, writeZooData } from "../zoo/corpora/write.js";
-import { parseFlags } from "./args.js";
+import { parseFlags, subcommand, UsageError } from "./args.js";
 import { runBuild, runEvalZoo } from "./zoo-build.js";
 import { formatBytes, formatTable, printJson } from "./output.js";
 
@@ -25,17 +24,8 @@ export function zooUsage(): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (!name || name === "--help" || name === "-h" || name === "help") {
-    console.log(zooUsage());
-    return name ? 0 : 2;
-  }
-  const sub = subcommands[name];
-  if (!sub) {
-    console.error(`cogen zoo: unknown subcommand '${name}'\n\n${zooUsage()}`);
-    return 2;
-  }
-  return sub.run(rest);
+  const { sub, rest } = subcommand(argv, Object.keys(subcommands), zooUsage(), "zoo");
+  return subcommands[sub].run(rest);
 }
 
 const DATA_HELP = `usage: cogen zoo data [--out DIR] [--seed N] [--per-domain N] [--json]
@@ -51,15 +41,12 @@ each domain's size.
   --json            print the manifest as JSON`;
 
 async function runData(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(
+  const { values } = parseFlags(
     argv,
     { out: { type: "string" }, seed: { type: "string" }, "per-domain": { type: "string" }, json: { type: "boolean" } },
     DATA_HELP,
+    { positionals: 0 },
   );
-  if (positionals.length > 0) {
-    console.error(DATA_HELP);
-    return 2;
-  }
   const seed = integerFlag(values.seed, "--seed", 0, 0, 0xffffffff);
   const perDomain = integerFlag(values["per-domain"], "--per-domain", 200, 1, 100_000);
   const out = values.out ?? DEFAULT_ZOO_DATA_DIR;
@@ -86,7 +73,7 @@ function integerFlag(text: string | undefined, flag: string, fallback: number, m
   if (text === undefined) return fallback;
   const n = Number(text);
   if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new ConfigError([`${flag}: '${text}' must be an integer from ${min} to ${max}`]);
+    throw new UsageError([`${flag}: '${text}' must be an integer from ${min} to ${max}`]);
   }
   return n;
 }

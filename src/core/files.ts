@@ -2,6 +2,18 @@
 import { promises as fs } from "node:fs";
 import { InputFileError } from "./errors.js";
 
+/** The one wording for an input path that does not exist, in every command and reader. */
+export const NO_SUCH_FILE = "no such file or folder";
+
+/**
+ * The InputFileError for a failed read of `file`: "no such file or folder" when it is absent
+ * (`hint` may say what to give instead), else "cannot read (CODE)".
+ */
+export function readFailure(file: string, error: unknown, hint?: string): InputFileError {
+  if (isFileMissing(error)) return new InputFileError(file, hint ? `${NO_SUCH_FILE} (${hint})` : NO_SUCH_FILE);
+  return new InputFileError(file, `cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+}
+
 /** True for the errors that mean "there is no such file" (not for permissions or I/O faults). */
 export function isFileMissing(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
@@ -31,4 +43,11 @@ export async function exists(p: string): Promise<boolean> {
     if (isFileMissing(error)) return false;
     throw error;
   }
+}
+
+/** Fail with the one missing-file wording unless `p` exists (for readers that word it otherwise). */
+export async function requireInput(p: string, hint?: string): Promise<void> {
+  await fs.stat(p).catch((error: unknown) => {
+    throw readFailure(p, error, hint);
+  });
 }

@@ -11,6 +11,7 @@
  */
 import { promises as fs } from "node:fs";
 import { InputFileError } from "../core/errors.js";
+import { readFailure } from "../core/files.js";
 import { forEachJsonlObject } from "./jsonl.js";
 import { DEFAULT_DOMAIN, type Comparison, type ComparisonOutcome } from "../core/evidence.js";
 import { forEachCsvRecord } from "./csv.js";
@@ -59,7 +60,7 @@ export async function readBattles(file: string, options: ReadBattlesOptions = {}
   try {
     text = await fs.readFile(file, "utf8");
   } catch (error) {
-    throw new InputFileError(file, `cannot read: ${(error as Error).message}`);
+    throw readFailure(file, error);
   }
   return parseBattles(text, file, options);
 }

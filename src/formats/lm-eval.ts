@@ -16,6 +16,7 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { InputFileError } from "../core/errors.js";
+import { readFailure } from "../core/files.js";
 import type { ItemResult } from "../core/evidence.js";
 import { readJsonFile } from "../core/json-file.js";
 
@@ -131,7 +132,7 @@ async function readDir(dir: string) {
   try {
     return await fs.readdir(dir, { withFileTypes: true });
   } catch (error) {
-    throw new InputFileError(dir, `cannot read folder (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw readFailure(dir, error);
   }
 }
 

@@ -25,7 +25,8 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { isMap, isSeq } from "yaml";
-import { ConfigError, InputFileError } from "../core/errors.js";
+import { ConfigError } from "../core/errors.js";
+import { readFailure } from "../core/files.js";
 import { didYouMean, unknownKeys } from "../core/suggest.js";
 import { parseYamlFile } from "./yaml.js";
 
@@ -65,7 +66,7 @@ export async function readModelsFile(file: string): Promise<ExpertSpec[]> {
   try {
     text = await fs.readFile(file, "utf8");
   } catch (error) {
-    throw new InputFileError(file, `cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw readFailure(file, error);
   }
   return parseModelsFile(text, file);
 }

@@ -32,7 +32,8 @@ export async function openWeights(target: string): Promise<OpenedWeights> {
   } finally {
     await handle.close();
   }
-  if (magic.toString("latin1") === "GGUF") return { format: "gguf", source: await openGguf(target) };
+  // A .gguf name without the magic is read as GGUF too, so the error says it is not one.
+  if (magic.toString("latin1") === "GGUF" || /\.gguf$/i.test(target)) return { format: "gguf", source: await openGguf(target) };
   if (target.endsWith(".safetensors") || stat.size >= 8) return { format: "safetensors", source: await openSafetensors(target) };
   throw new InputFileError(target, "not a GGUF file, a safetensors file or a Hugging Face folder");
 }

@@ -18,6 +18,7 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { InputFileError } from "../core/errors.js";
+import { readFailure } from "../core/files.js";
 import { forEachJsonlObject } from "./jsonl.js";
 import { DEFAULT_DOMAIN, type ItemResult, type ResultMetric, type ResultRecord } from "../core/evidence.js";
 import { parseCsv, type CsvRecord } from "./csv.js";
@@ -44,7 +45,7 @@ export async function readResultsInto(file: string, sink: ResultSink): Promise<n
   try {
     text = await fs.readFile(file, "utf8");
   } catch (error) {
-    throw new InputFileError(file, `cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw readFailure(file, error);
   }
   return ext === ".csv" ? parseResultsCsvInto(text, file, sink) : parseResultsJsonlInto(text, file, sink);
 }

@@ -12,6 +12,7 @@
  */
 import { promises as fs } from "node:fs";
 import { InputFileError } from "../core/errors.js";
+import { readFailure } from "../core/files.js";
 import { didYouMean, unknownKeys } from "../core/suggest.js";
 import { forEachJsonlObject } from "./jsonl.js";
 import { DEFAULT_DOMAIN } from "../core/evidence.js";
@@ -53,7 +54,7 @@ export async function readTasksFile(file: string): Promise<TaskItem[]> {
   try {
     text = await fs.readFile(file, "utf8");
   } catch (error) {
-    throw new InputFileError(file, `cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw readFailure(file, error);
   }
   return parseTasks(text, file);
 }

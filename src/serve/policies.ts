@@ -14,7 +14,7 @@ import { configPath, type PolicyBuilder, type ServedSpec, type UnifiedConfig } f
  * The policies a served model can use:
  * - `single`: one member as it is (a merged checkpoint is served this way: it is one GGUF);
  * - `router`: options `tasks` (items JSONL) and `results` (per-item results of the members),
- *   optional `ranking` (cogen rank --json), `k`, `prior_weight`, `fallbacks`;
+ *   optional `ranking` (cogen rank --json-out FILE), `k`, `prior_weight`, `fallbacks`;
  * - `ensemble`: options `ranking` (per-domain abilities), optional `tasks` + `results` (to
  *   recognise a request's domain), `gate`, `top_k`, `max_ability_gap`.
  * An option a policy does not know is an error (with the closest known name), never ignored.

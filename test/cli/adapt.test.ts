@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { run } from "../../src/cli/adapt.js";
 import { ConfigError } from "../../src/core/errors.js";
+import { capture } from "./capture.js";
 
 describe("cogen adapt (flags)", () => {
   it("lists every missing or malformed flag of lora at once", async () => {
@@ -16,7 +17,9 @@ describe("cogen adapt (flags)", () => {
     await expect(call).rejects.not.toThrow(/OUT|--adapters/);
   });
 
-  it("answers an unknown subcommand with usage and exit code 2", async () => {
-    expect(await run(["evolve"])).toBe(2);
+  it("answers an unknown subcommand with a usage error (exit code 2)", async () => {
+    const result = await capture(["adapt", "bogus"]);
+    expect(result.code).toBe(2);
+    expect(result.err).toMatch(/^cogen adapt: unknown subcommand 'bogus'/);
   });
 });

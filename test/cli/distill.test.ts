@@ -38,7 +38,7 @@ describe("cogen distill targets | prefs", () => {
 
   it("lists every bad flag at once", async () => {
     const { code, err } = await capture(["distill", "targets", "--sources", "m.yml", "--top-k", "0"]);
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(err).toMatch(/--corpus is required[\s\S]*--out is required[\s\S]*--top-k must be an integer/);
     expect((await capture(["distill", "nonsense"])).err).toMatch(/unknown subcommand 'nonsense'/);
     expect((await capture(["distill", "pairs", "--out", "x.jsonl"])).err).toMatch(/--zoo is required/);

@@ -78,4 +78,23 @@ describe("cogen convert and cogen inspect", () => {
     expect(result.err).toMatch(/corrupt-config.config\.json: not valid JSON/);
     expect(result.out).toBe("");
   });
+
+  it("inspect and convert both say a text file named .gguf (or .safetensors) is not one, never an absurd header length", async () => {
+    const text = "general:\n  name: not a model at all\n";
+    for (const name of ["notes.gguf", "hi.gguf"]) {
+      const file = path.join(root, name);
+      await fs.writeFile(file, name === "hi.gguf" ? "hi\n" : text);
+      for (const argv of [["inspect", file], ["convert", file, path.join(root, "never-hf")]]) {
+        const result = await capture(argv);
+        expect(result.code).toBe(1);
+        expect(result.err).toMatch(new RegExp(`^cogen ${argv[0]}: .*${name}: not a GGUF file: expected magic bytes 47 47 55 46`));
+        expect(result.err).not.toMatch(/header length|truncated/);
+      }
+    }
+    const fake = path.join(root, "notes.safetensors");
+    await fs.writeFile(fake, text);
+    const result = await capture(["inspect", fake]);
+    expect(result.code).toBe(1);
+    expect(result.err).toMatch(/notes\.safetensors: not a safetensors file: it starts with text \("general:"\)/);
+  });
 });

@@ -43,7 +43,7 @@ describe("cogen rank / select on per-item results", () => {
   it("writes the ranking JSON and a self-contained HTML report, and prints the table", async () => {
     const json = path.join(dir, "ranking.json");
     const html = path.join(dir, "report.html");
-    const { code, stdout } = await cli(["rank", resultsFile, "--json", json, "--html", html, "--anchors", "5"]);
+    const { code, stdout } = await cli(["rank", resultsFile, "--json-out", json, "--html", html, "--anchors", "5"]);
     expect(code).toBe(0);
     expect(stdout).toMatch(/rank\s+model\s+ability\s+95% interval\s+rank range\s+domain-0\s+domain-1\s+domain-2/);
     expect(stdout).toMatch(/most suspicious items/);
@@ -103,11 +103,22 @@ describe("cogen rank / select on per-item results", () => {
     expect(dup.code).toBe(1);
     expect(dup.stderr).toContain(`${bad}:2: duplicate result for model "m" on item "q" (first on line 1)`);
     const flags = await cli(["rank", resultsFile, "--anchors", "x", "--format", "xml"]);
-    expect(flags.code).toBe(1);
+    expect(flags.code).toBe(2);
     expect(flags.stderr).toMatch(/--format must be one of auto, results, battles, lm-eval/);
     expect(flags.stderr).toMatch(/--anchors must be a whole number ≥ 1, got "x"/);
     const missing = await cli(["rank", path.join(dir, "nope.csv")]);
     expect(missing.stderr).toMatch(/nope\.csv: no such file or folder/);
+    const none = await cli(["rank", "--quiet"]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/^cogen rank: no inputs/);
+  });
+
+  it("prints the ranking as JSON on standard output with --json (no file argument), and nothing else there", async () => {
+    const { code, stdout } = await cli(["rank", resultsFile, "--json"]);
+    expect(code).toBe(0);
+    const ranking = JSON.parse(stdout);
+    expect(ranking.kind).toBe("per-item");
+    expect(ranking.models).toHaveLength(16);
   });
 });
 
@@ -123,7 +134,7 @@ describe("cogen rank on votes", () => {
     }
     await fs.writeFile(file, rows.join("\n") + "\n");
     const json = path.join(dir, "votes.json");
-    const { code } = await cli(["rank", file, "--bootstrap", "20", "--seed", "1", "--json", json, "--quiet"]);
+    const { code } = await cli(["rank", file, "--bootstrap", "20", "--seed", "1", "--json-out", json, "--quiet"]);
     expect(code).toBe(0);
     const ranking = JSON.parse(await fs.readFile(json, "utf8"));
     expect(ranking.kind).toBe("pairwise");
@@ -152,7 +163,7 @@ describe("cogen rank on an lm-evaluation-harness folder", () => {
       }
     }
     const json = path.join(dir, "lm-eval.json");
-    const { code } = await cli(["rank", root, "--json", json, "--quiet"]);
+    const { code } = await cli(["rank", root, "--json-out", json, "--quiet"]);
     expect(code).toBe(0);
     const ranking = JSON.parse(await fs.readFile(json, "utf8"));
     expect(ranking.models.map((m: { model: string }) => m.model)).toEqual(["org/large", "org/medium", "org/small"]);

@@ -314,7 +314,7 @@ describe("cogen moe: bad input", () => {
 });
 
 describe("cogen moe (CLI)", () => {
-  it("builds with --json and --non-expert, and exits 1 with every flag problem listed", async () => {
+  it("builds with --json and --non-expert, and exits 2 (usage) with every flag problem listed", async () => {
     const cfg = path.join(root, "cli.yml");
     await fs.writeFile(cfg, configText());
     const out = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
@@ -327,7 +327,7 @@ describe("cogen moe (CLI)", () => {
     const bad = await main(["moe", cfg, path.join(root, "cli-bad"), "--out-format", "onnx", "--non-expert", "mean"]);
     const message = err.mock.calls.flat().join("\n");
     err.mockRestore();
-    expect(bad).toBe(1);
+    expect(bad).toBe(2);
     expect(message).toContain("--out-format: expected hf or gguf, got 'onnx'");
     expect(message).toContain("--non-expert: expected base or average, got 'mean'");
   });

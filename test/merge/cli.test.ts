@@ -56,7 +56,7 @@ describe("cogen merge", () => {
 
   it("rejects bad flags", async () => {
     const err = vi.spyOn(console, "error").mockImplementation(() => undefined);
-    expect(await main(["merge", "x.yml", "out", "--threads", "0", "--out-format", "onnx"])).toBe(1);
+    expect(await main(["merge", "x.yml", "out", "--threads", "0", "--out-format", "onnx"])).toBe(2);
     expect(err.mock.calls.flat().join("\n")).toMatch(/--threads[\s\S]*--out-format/);
     err.mockRestore();
   });

@@ -49,7 +49,7 @@ class Cursor {
   pos = 0;
   private readonly view: DataView;
   constructor(
-    private readonly bytes: Uint8Array,
+    readonly bytes: Uint8Array,
     readonly fileSize: number,
     readonly file: string,
   ) {
@@ -253,13 +253,15 @@ function checkLayout(c: Cursor, tensors: GgufTensorInfo[], alignment: number, da
 }
 
 function checkMagicAndVersion(c: Cursor): number {
-  c.need(GGUF_FIXED_HEADER_BYTES, "GGUF header");
-  const magic: number[] = [];
-  for (let i = 0; i < 4; i++) magic.push(c.u8("magic"));
+  // The magic first, so a short file that is not a GGUF at all says so rather than "truncated"
+  // (a file cut inside the magic is still a truncated GGUF).
+  const magic = [...c.bytes.subarray(0, Math.min(4, c.fileSize))];
   if (magic.some((b, i) => b !== GGUF_MAGIC[i])) {
     const hex = magic.map((b) => b.toString(16).padStart(2, "0")).join(" ");
     throw c.fail(`not a GGUF file: expected magic bytes 47 47 55 46 ("GGUF"), found ${hex}`);
   }
+  c.need(GGUF_FIXED_HEADER_BYTES, "GGUF header");
+  for (let i = 0; i < 4; i++) c.u8("magic");
   const version = c.u32("version");
   if (GGUF_READ_VERSIONS.includes(version)) return version;
   const swapped = ((version & 0xff) << 24 | (version & 0xff00) << 8 | (version >>> 8) & 0xff00 | version >>> 24) >>> 0;

@@ -4,6 +4,7 @@
  */
 import { promises as fs } from "node:fs";
 import { InputFileError } from "../../core/errors.js";
+import { readFailure } from "../../core/files.js";
 import { elementCount, type TensorSource } from "../../core/tensor.js";
 import { GGUF_ARCHITECTURE_KEY } from "./constants.js";
 import { dequantize } from "./codec.js";
@@ -47,8 +48,7 @@ export async function openGguf(path: string, options: OpenGgufOptions = {}): Pro
   try {
     handle = await fs.open(path, "r");
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new InputFileError(path, code === "ENOENT" ? "file not found" : `cannot open (${code ?? String(error)})`);
+    throw readFailure(path, error);
   }
   try {
     const stat = await handle.stat();

@@ -39,6 +39,12 @@ export function parseHeaderLength(file: string, prefix: Uint8Array, fileSize: nu
     throw new InputFileError(file, `truncated: ${fileSize} bytes is too short for the 8-byte header length`);
   }
   const n = new DataView(prefix.buffer, prefix.byteOffset, PREFIX_BYTES).getBigUint64(0, true);
+  const text = prefix.subarray(0, PREFIX_BYTES).every((b) => (b >= 0x20 && b < 0x7f) || b === 0x09 || b === 0x0a || b === 0x0d);
+  if (text && n > BigInt(Math.min(MAX_HEADER_BYTES, fileSize - PREFIX_BYTES))) {
+    // A text file: its first characters read as an absurd length; say what it is instead.
+    const start = JSON.stringify(new TextDecoder().decode(prefix.subarray(0, PREFIX_BYTES)));
+    throw new InputFileError(file, `not a safetensors file: it starts with text (${start}), not an 8-byte header length`);
+  }
   if (n > BigInt(MAX_HEADER_BYTES)) {
     throw new InputFileError(file, `header length ${n} exceeds the limit of ${MAX_HEADER_BYTES} bytes`);
   }

@@ -5,7 +5,7 @@ import type { TensorInfo, TensorSource } from "../../core/tensor.js";
 import { HF_INDEX_FILE, HF_SINGLE_FILE } from "./hf-names.js";
 import { openSafetensors, type SafetensorsFile } from "./reader.js";
 import { isPlainObject, parseJsonStrict } from "./strict-json.js";
-import { isFileMissing } from "../../core/files.js";
+import { isFileMissing, readFailure } from "../../core/files.js";
 
 /** The weights of a Hugging Face folder as one lazily readable source. */
 export interface HfWeights extends TensorSource {
@@ -29,7 +29,7 @@ export async function openHfWeights(dir: string): Promise<HfWeights> {
   try {
     stat = await fs.stat(dir);
   } catch (error) {
-    throw new InputFileError(dir, `cannot open: ${(error as Error).message}`);
+    throw readFailure(dir, error);
   }
   if (stat.isFile()) return singleFile(await openSafetensors(dir));
   const indexPath = path.join(dir, HF_INDEX_FILE);

@@ -2,6 +2,7 @@ import { constants as bufferConstants } from "node:buffer";
 import { promises as fs } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { InputFileError } from "../../core/errors.js";
+import { readFailure } from "../../core/files.js";
 import { bf16ToF32, f16ToF32 } from "../../core/half.js";
 import type { TensorInfo, TensorSource } from "../../core/tensor.js";
 import { decodeToF32 } from "./decode.js";
@@ -27,7 +28,7 @@ export async function openSafetensors(file: string): Promise<SafetensorsFile> {
   try {
     handle = await fs.open(file, "r");
   } catch (error) {
-    throw new InputFileError(file, `cannot open: ${(error as Error).message}`);
+    throw readFailure(file, error);
   }
   try {
     const stat = await handle.stat();

@@ -13,6 +13,7 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { InputFileError } from "../../core/errors.js";
+import { readFailure } from "../../core/files.js";
 import type { ItemKind } from "../items/generate.js";
 import type { ModelRole } from "./train-job.js";
 import type { ZooPlan } from "./plan.js";
@@ -99,7 +100,7 @@ export async function readZooManifest(dir: string): Promise<ZooManifest> {
   try {
     text = await fs.readFile(file, "utf8");
   } catch (error) {
-    throw new InputFileError(file, `cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message} (build a zoo with 'cogen zoo build')`);
+    throw readFailure(file, error, "build a zoo with 'cogen zoo build'");
   }
   let manifest: ZooManifest;
   try {

@@ -160,7 +160,7 @@ describe("GGUF reader on hostile files", () => {
       const file = path.join(dir, "bad.gguf");
       await fs.writeFile(file, build({ version: 1 }));
       await expect(openGguf(file)).rejects.toThrow(`${file}: GGUF version 1`);
-      await expect(openGguf(path.join(dir, "missing.gguf"))).rejects.toThrow(/missing.gguf: file not found/);
+      await expect(openGguf(path.join(dir, "missing.gguf"))).rejects.toThrow(/missing.gguf: no such file or folder/);
       await expect(openGguf(dir)).rejects.toBeInstanceOf(InputFileError);
       await fs.writeFile(file, build());
       const g = await openGguf(file);

@@ -101,7 +101,7 @@ describe("broken safetensors files", () => {
 
   it("rejects a missing file and a folder, naming them", async () => {
     const missing = path.join(dir, "missing.safetensors");
-    await expect(openSafetensors(missing)).rejects.toThrow(new RegExp(`^${missing}: cannot open`));
+    await expect(openSafetensors(missing)).rejects.toThrow(new RegExp(`^${missing}: no such file or folder`));
     await expect(openSafetensors(dir)).rejects.toThrow(InputFileError);
   });
 
