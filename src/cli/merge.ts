@@ -7,10 +7,10 @@ import { runMultiMerge, UNNAMED_MERGE } from "../merge/multi.js";
 import { isMultiMergeConfig } from "../formats/mergekit-config.js";
 import { methodNames } from "../merge/methods/registry.js";
 import { parseFlags, parseSize, UsageError } from "./args.js";
-import { formatBytes, printJson } from "./output.js";
+import { formatBytes, printJson, refuseToReplace } from "./output.js";
 
 const HELP = `usage: cogen merge CONFIG.yml OUT_DIR [--seed N] [--out-shard-size 5B] [--threads N]
-                   [--out-format hf|gguf] [--dry-run] [--json]
+                   [--out-format hf|gguf] [--dry-run] [--force] [--json]
 
 Merge models that share an architecture, from a mergekit YAML config (mergekit-yaml compatible).
 Models are local Hugging Face folders, GGUF files, or PATH+LORA_PATH (adapter merged in first);
@@ -26,13 +26,14 @@ Methods: ${methodNames().join(", ")}
   --out-shard-size S  largest output shard (default 5B = 5e9 bytes; also 500M, 2GiB)
   --threads N         worker threads for the merge math (default 1)
   --out-format F      hf (default: sharded safetensors folder) or gguf (OUT_DIR/model.gguf)
+  --force             replace OUT_DIR when it exists and is not empty (default: refuse)
   --dry-run           validate the config and every input's shapes; write nothing
   --json              print the report as JSON`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
     seed: { type: "string" }, "out-shard-size": { type: "string" }, threads: { type: "string" },
-    "out-format": { type: "string" }, "dry-run": { type: "boolean" }, json: { type: "boolean" },
+    "out-format": { type: "string" }, "dry-run": { type: "boolean" }, json: { type: "boolean" }, force: { type: "boolean" },
   }, HELP);
   if (positionals.length !== 2) throw new UsageError([`give CONFIG.yml and OUT_DIR (got ${positionals.length} argument${positionals.length === 1 ? "" : "s"})`]);
   const [configFile, outDir] = positionals;
@@ -49,6 +50,7 @@ export async function run(argv: string[]): Promise<number> {
   if (format !== "hf" && format !== "gguf") problems.push(`--out-format: expected hf or gguf, got '${format}'`);
   const maxShardBytes = values["out-shard-size"] ? parseSize(values["out-shard-size"], "--out-shard-size") : undefined;
   if (problems.length) throw new UsageError(problems);
+  if (!values["dry-run"]) await refuseToReplace(outDir, values.force);
   const text = await fs.readFile(configFile, "utf8").catch((error: unknown) => {
     throw readFailure(configFile, error);
   });

@@ -5,10 +5,10 @@ import { streamProgress } from "../core/progress.js";
 import { buildMoe } from "../fuse/moe/build.js";
 import { GATE_MODES } from "../formats/moe-config.js";
 import { parseFlags, parseSize, UsageError } from "./args.js";
-import { formatBytes, printJson } from "./output.js";
+import { formatBytes, printJson, refuseToReplace } from "./output.js";
 
 const HELP = `usage: cogen moe CONFIG.yml OUT_DIR [--out-format hf|gguf] [--non-expert base|average]
-                 [--seed N] [--out-shard-size 5B] [--dry-run] [--json]
+                 [--seed N] [--out-shard-size 5B] [--dry-run] [--force] [--json]
        cogen moe train-gates MOE_DIR OUT_DIR --data ... (train the gates: 'cogen moe train-gates --help')
 
 Assemble same-base experts into one Mixtral-style mixture of experts from a mergekit-moe YAML
@@ -23,6 +23,7 @@ or not at all.
                       the experts' average (Branch-Train-MiX); overrides cogen_non_expert in the config
   --seed N            seed for random gates and noise_scale (default 0)
   --out-shard-size S  largest output shard (default 5B = 5e9 bytes)
+  --force             replace OUT_DIR when it exists and is not empty (default: refuse)
   --dry-run           check the config and every input; write nothing
   --json              print the report as JSON`;
 
@@ -30,7 +31,7 @@ export async function run(argv: string[]): Promise<number> {
   if (argv[0] === "train-gates") return (await import("./moe-train-gates.js")).run(argv.slice(1));
   const { values, positionals } = parseFlags(argv, {
     "out-format": { type: "string" }, "non-expert": { type: "string" }, seed: { type: "string" },
-    "out-shard-size": { type: "string" }, "dry-run": { type: "boolean" }, json: { type: "boolean" },
+    "out-shard-size": { type: "string" }, "dry-run": { type: "boolean" }, json: { type: "boolean" }, force: { type: "boolean" },
   }, HELP);
   if (positionals.length !== 2) throw new UsageError([`give CONFIG.yml and OUT_DIR (got ${positionals.length} argument${positionals.length === 1 ? "" : "s"})`]);
   const [configFile, outDir] = positionals;
@@ -43,6 +44,7 @@ export async function run(argv: string[]): Promise<number> {
   if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0)) problems.push(`--seed: expected an integer >= 0, got '${values.seed}'`);
   const maxShardBytes = values["out-shard-size"] ? parseSize(values["out-shard-size"], "--out-shard-size") : undefined;
   if (problems.length) throw new UsageError(problems);
+  if (!values["dry-run"]) await refuseToReplace(outDir, values.force);
   const text = await fs.readFile(configFile, "utf8").catch((error: unknown) => {
     throw readFailure(configFile, error);
   });

@@ -1,3 +1,7 @@
+import { promises as fs } from "node:fs";
+import { ConfigError } from "../core/errors.js";
+import { isFileMissing } from "../core/files.js";
+
 /** Plain-text tables for the terminal; every command that prints one also has `--json`. */
 export function formatTable(headers: string[], rows: (string | number)[][], align?: ("l" | "r")[]): string {
   const cells = rows.map((row) => row.map(String));
@@ -11,4 +15,21 @@ export { formatBytes } from "../core/bytes.js";
 
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + "\n");
+}
+
+/**
+ * Refuse to replace an existing output folder (or file) that holds something, unless `force`:
+ * a merge written over yesterday's result by a typo is lost work.
+ */
+export async function refuseToReplace(outDir: string, force: boolean | undefined): Promise<void> {
+  if (force) return;
+  let entries: string[];
+  try {
+    const stat = await fs.stat(outDir);
+    entries = stat.isDirectory() ? await fs.readdir(outDir) : [outDir];
+  } catch (error) {
+    if (isFileMissing(error)) return;
+    throw error;
+  }
+  if (entries.length > 0) throw new ConfigError([`${outDir} already exists and is not empty; give --force to replace it, or choose another output folder`]);
 }

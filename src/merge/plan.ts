@@ -65,6 +65,12 @@ export function layerCount(tensors: readonly TensorInfo[]): number {
   return max + 1;
 }
 
+/** The width of a model's residual stream: the length of its final norm (or of any layer norm). */
+export function hiddenSize(tensors: readonly TensorInfo[]): number | undefined {
+  const norm = tensors.find((t) => /(^|\.)norm\.weight$/.test(t.name)) ?? tensors.find((t) => /layernorm\.weight$/.test(t.name));
+  return norm?.shape.length === 1 ? norm.shape[0] : undefined;
+}
+
 /**
  * Build the plan. `listings` maps every model reference text in the config to its tensors;
  * `embedRows`, when given (tokenizer_source), is the number of rows of the output embeddings.
@@ -97,6 +103,13 @@ export function planMerge(
     if (config.baseModel && usesBase && !config.models.some((m) => m.model.text === config.baseModel!.text)) {
       const l = listing(config.baseModel);
       if (l) sources.push({ ref: config.baseModel, range: [0, layerCount(l.tensors)], parameters: {} });
+    }
+    // Different widths: no choice of layers (slices) makes these mergeable in weight space.
+    const widths = sources.map((s) => ({ who: s.ref.text, width: hiddenSize(listing(s.ref)!.tensors) }));
+    if (new Set(widths.map((w) => w.width).filter((w) => w !== undefined)).size > 1) {
+      problems.push(`the models are incompatible: their hidden sizes differ (${widths.map((w) => `${w.who}: ${w.width ?? "?"}`).join(", ")}), ` +
+        "so they are not fine-tunes of one base and no weight-space merge applies; combine them with a router or an ensemble instead ('cogen unify' or a unified.yml for 'cogen serve')");
+      return { problems };
     }
     const counts = new Set(sources.map((s) => s.range[1]));
     if (counts.size > 1) {

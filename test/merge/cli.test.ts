@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { makeModel, tmp } from "./fixtures.js";
+import { capture } from "../cli/capture.js";
 
 let root: string;
 beforeAll(async () => {
@@ -52,6 +53,37 @@ describe("cogen merge", () => {
     expect(code).toBe(0);
     expect((await fs.readdir(path.join(root, "out-multi"))).sort()).toEqual(["final", "half"]);
     expect(printed).toMatch(/merged \(linear\)[\s\S]*merged \(slerp\)[\s\S]*result: .*out-multi[\\/]final/);
+  });
+
+  it("refuses to replace a non-empty output folder unless --force", async () => {
+    const cfg = path.join(root, "again.yml");
+    await fs.writeFile(cfg, `merge_method: linear\nmodels: [{model: ${path.join(root, "base")}}, {model: ${path.join(root, "a")}}]\nparameters: {weight: 1}\n`);
+    const out = path.join(root, "out-again");
+    await fs.mkdir(out);
+    await fs.writeFile(path.join(out, "precious.txt"), "yesterday's merge\n");
+    const refused = await capture(["merge", cfg, out]);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/^cogen merge: .*out-again already exists and is not empty; give --force to replace it/);
+    expect(await fs.readFile(path.join(out, "precious.txt"), "utf8")).toBe("yesterday's merge\n");
+    expect((await capture(["merge", cfg, out, "--dry-run"])).code).toBe(0);
+    const forced = await capture(["merge", cfg, out, "--force"]);
+    expect(forced.code, forced.err).toBe(0);
+    expect(await fs.readdir(out)).toContain("model.safetensors");
+    expect(await fs.readdir(out)).not.toContain("precious.txt");
+    // An empty folder is not worth protecting.
+    const empty = path.join(root, "out-empty");
+    await fs.mkdir(empty);
+    expect((await capture(["merge", cfg, empty])).code).toBe(0);
+  });
+
+  it("says models of different widths are incompatible, without suggesting slices", async () => {
+    const zoo = path.join(import.meta.dirname, "../../zoo");
+    const cfg = path.join(root, "families.yml");
+    await fs.writeFile(cfg, `merge_method: linear\nmodels: [{model: ${path.join(zoo, "a/base/hf")}}, {model: ${path.join(zoo, "b/base/hf")}}]\nparameters: {weight: 1}\n`);
+    const result = await capture(["merge", cfg, path.join(root, "out-families")]);
+    expect(result.code).toBe(1);
+    expect(result.err).toMatch(/the models are incompatible: their hidden sizes differ \(.*a\/base\/hf: 64, .*b\/base\/hf: 48\)/);
+    expect(result.err).not.toMatch(/slices/);
   });
 
   it("rejects bad flags", async () => {

@@ -234,7 +234,7 @@ describe("bad input: a clear error and no output directory", () => {
 
   it("mismatched shapes", async () => {
     await makeModel(path.join(root, "wide"), { seed: 11, hidden: 12 });
-    await expectFailure("merge_method: linear\nmodels: [{model: a, parameters: {weight: 1}}, {model: wide, parameters: {weight: 1}}]\n", ConfigError, /shapes differ/);
+    await expectFailure("merge_method: linear\nmodels: [{model: a, parameters: {weight: 1}}, {model: wide, parameters: {weight: 1}}]\n", ConfigError, /incompatible: their hidden sizes differ/);
   });
 
   it("NaN weights", async () => {
