@@ -26,7 +26,7 @@ options:
   --json              print the records' summary as JSON
   --quiet             no progress
 
-usage: cogen distill pairs --zoo --out PAIRS.jsonl [--per-domain N] [--seed S]
+usage: cogen distill pairs --zoo --out PAIRS.jsonl [--per-domain N] [--seed S] [--json]
 
 Pairs from the zoo's TRAINING lines only (cloze: the true word against a distractor word of
 the same domain); held-out records are never read.`;

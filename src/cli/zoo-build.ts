@@ -26,7 +26,7 @@ GGUF against cogen's TypeScript forward pass in llama.cpp. Deterministic: traini
 steps and every seed is fixed. Training runs in two child processes (one per core).
 
   --out DIR   output folder (default ${DEFAULT_ZOO_DIR}; with --quick required)
-  --quick     a tiny build (about a minute) for tests and smoke checks
+  --quick     a tiny build (small models, few steps) for tests and smoke checks
   --fresh     retrain everything (default: keep every model an earlier build trained the same way)
   --json      print the manifest as JSON`;
 

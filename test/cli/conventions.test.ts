@@ -75,6 +75,14 @@ describe("every cogen verb follows one convention", () => {
     expect(result.out).toMatch(new RegExp(`usage: cogen ${verb}`));
   });
 
+  it("offers --json on every command that prints a table or report (all but the long-running servers)", async () => {
+    const servers = ["serve", "worker"];
+    const commands = [...VERBS.filter((v) => !DISPATCHERS.includes(v) && !servers.includes(v)).map((v) => [v]), ...SUBCOMMANDS];
+    const without: string[] = [];
+    for (const argv of commands) if (!/--json\b/.test((await capture([...argv, "--help"])).out)) without.push(argv.join(" "));
+    expect(without).toEqual([]);
+  });
+
   it.each(VERBS.map((v) => [v]))("%s with an unknown option exits 2 and names it", async (verb) => {
     const argv = DISPATCHERS.includes(verb) ? [verb, SUBCOMMANDS.find(([v]) => v === verb)![1], "--bogus"] : [verb, "--bogus"];
     const command = DISPATCHERS.includes(verb) ? argv.slice(0, 2).join(" ") : verb;
