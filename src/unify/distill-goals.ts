@@ -1,3 +1,4 @@
+import { formatShare } from "../core/percent.js";
 import type { ResultRecord } from "../eval/result.js";
 import type { Goal } from "./main-job.js";
 import { pairedAccuracy, pairedMacroBpb } from "./paired.js";
@@ -50,11 +51,11 @@ export function distillGoals(input: DistillGoalInputs): Goal[] {
     const c = row(control)?.macroBpb;
     const p = row(pivot)?.macroBpb;
     if (router !== undefined && c !== undefined && p !== undefined) {
-      const closed = c > router ? (c - p) / (c - router) : NaN;
+      const closed = (c - p) / (c - router);
       goals.push({
         goal: "the distilled pivot closes ≥ 50% of the gap between its CLM control and the router (bits per byte)",
-        met: closed >= 0.5,
-        detail: `closed ${f(closed * 100, 0)}% (control ${f(c)}, pivot ${f(p)}, router ${f(router)})`,
+        met: c > router && closed >= 0.5,
+        detail: `closed ${c > router ? formatShare(c - p, c - router) : "n/a: the router is not better than the control"} (control ${f(c)}, pivot ${f(p)}, router ${f(router)})`,
       });
     }
   }

@@ -1,6 +1,7 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { writeFileAtomic } from "../core/atomic.js";
+import { formatShare } from "../core/percent.js";
 import type { LanguageModel } from "../core/language-model.js";
 import { silentProgress, type Progress } from "../core/progress.js";
 import type { TaskItem } from "../formats/tasks.js";
@@ -284,11 +285,11 @@ export function judgeGoals(
   });
   if (router?.macroBpb !== undefined && oracle.macroBpb !== undefined && bestSingleBpb?.macroBpb !== undefined) {
     const gap = bestSingleBpb.macroBpb - oracle.macroBpb;
-    const closed = gap > 0 ? (bestSingleBpb.macroBpb - router.macroBpb) / gap : NaN;
+    const closed = (bestSingleBpb.macroBpb - router.macroBpb) / gap;
     goals.push({
       goal: "router closes ≥ 70% of the gap between the best single model and the per-domain oracle (bits per byte)",
-      met: closed >= 0.7,
-      detail: `closed ${(closed * 100).toFixed(0)}% (best single ${f(bestSingleBpb.macroBpb)}, router ${f(router.macroBpb)}, oracle ${f(oracle.macroBpb)})`,
+      met: gap > 0 && closed >= 0.7,
+      detail: `closed ${gap > 0 ? formatShare(bestSingleBpb.macroBpb - router.macroBpb, gap) : "n/a: no gap to close"} (best single ${f(bestSingleBpb.macroBpb)}, router ${f(router.macroBpb)}, oracle ${f(oracle.macroBpb)})`,
     });
   }
   // Ensemble vs each member on the domains where it ensembles, in bits per byte.
