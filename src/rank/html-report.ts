@@ -1,14 +1,37 @@
 /**
- * One self-contained HTML page for a Ranking: a forest plot of the models' intervals, a model ×
- * domain heatmap of abilities and (for per-item rankings) a difficulty / discrimination scatter of
- * the items, drawn by plotly.js, which the caller passes in to be inlined — the page loads nothing
- * from the network.
+ * One self-contained HTML page for a Ranking: its warnings, a forest plot of the models'
+ * intervals, a model × domain heatmap of abilities (a bar chart when there is one domain) and (for
+ * per-item rankings) a difficulty / discrimination scatter of the items on robust axes, drawn by
+ * plotly.js, which the caller passes in to be inlined — the page loads nothing from the network.
  */
 import { escapeHtml, inlineScript, scriptJson } from "../core/html.js";
 import type { Ranking } from "./ranking.js";
 
 /** Most items drawn in the scatter (the most informative and every flagged one are kept). */
-const MAX_SCATTER_ITEMS = 5000;
+const MAX_SCATTER_ITEMS = 3000;
+/** Axis limits reach this many interquartile ranges beyond the quartiles, and no further. */
+const FENCE_IQRS = 3;
+
+/**
+ * An axis range that shows the bulk of `values` and is not stretched by a few extreme ones
+ * (an item difficulty of −1361 among values within ±5): the data's own range, cut at
+ * Tukey-style fences FENCE_IQRS interquartile ranges beyond the quartiles, with a 5% margin.
+ */
+export function robustRange(values: readonly number[]): [number, number] {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return [0, 1];
+  const at = (q: number) => {
+    const pos = q * (sorted.length - 1);
+    const i = Math.floor(pos);
+    return sorted[i] + (sorted[Math.min(i + 1, sorted.length - 1)] - sorted[i]) * (pos - i);
+  };
+  const [q1, q3] = [at(0.25), at(0.75)];
+  const iqr = q3 - q1;
+  const lo = Math.max(sorted[0], q1 - FENCE_IQRS * iqr);
+  const hi = Math.min(sorted[sorted.length - 1], q3 + FENCE_IQRS * iqr);
+  const margin = Math.max(hi - lo, 1e-9) * 0.05;
+  return [lo - margin, hi + margin];
+}
 
 export function renderRankingHtml(ranking: Ranking, plotlyJs: string, title = "cogen ranking"): string {
   const models = [...ranking.models].reverse(); // best at the top of a horizontal plot
@@ -29,13 +52,7 @@ export function renderRankingHtml(ranking: Ranking, plotlyJs: string, title = "c
       models: models.map((m) => m.model),
       z: models.map((m) => ranking.domains.map((d) => m.domains[d]?.ability ?? null)),
     },
-    scatter: {
-      difficulty: scatterItems.map((it) => it.difficulty),
-      discrimination: scatterItems.map((it) => it.discrimination),
-      text: scatterItems.map((it) => `${it.item} [${it.domain}]${it.flags.length ? " " + it.flags.join(", ") : ""}`),
-      color: scatterItems.map((it) => (it.flags.includes("negative_discrimination") ? "#c0392b" : it.flags.includes("low_discrimination") ? "#e67e22" : "#2c7fb8")),
-    },
-    warnings: ranking.warnings,
+    scatter: itemScatter(scatterItems),
   };
   const json = scriptJson(data);
   const axis = ranking.scale === "arena" ? "rating (Arena scale)" : "ability (logit scale)";
@@ -46,6 +63,7 @@ export function renderRankingHtml(ranking: Ranking, plotlyJs: string, title = "c
 <title>${escapeHtml(title)}</title>
 <style>
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
+.warnings li { color: #8a4b00; margin: 0.3em 0; }
 h1 { font-size: 1.4em; } h2 { font-size: 1.1em; margin-top: 1.5em; }
 .plot { width: 100%; } .note { color: #555; font-size: 0.9em; }
 </style>
@@ -54,12 +72,15 @@ ${inlineScript(plotlyJs)}
 <body>
 <h1>${escapeHtml(title)}</h1>
 <p class="note">${escapeHtml(ranking.method)}. ${ranking.models.length} models, ${ranking.domains.length} domains${ranking.items.length ? `, ${ranking.items.length} items` : ""}.</p>
+${ranking.warnings.length ? `<h2>Warnings</h2>
+<ul id="warnings" class="warnings">${ranking.warnings.map((w) => `<li>${escapeHtml(w)}</li>`).join("\n")}</ul>` : ""}
 <h2>Models: ${escapeHtml(axis)} with 95% intervals</h2>
 <div id="forest" class="plot"></div>
-<h2>Model × domain</h2>
-<div id="heatmap" class="plot"></div>
+${ranking.domains.length > 1 ? `<h2>Model × domain</h2>
+<div id="heatmap" class="plot"></div>` : ranking.domains.length === 1 ? `<h2>${escapeHtml(axis)} in ${escapeHtml(ranking.domains[0])}</h2>
+<div id="domain-bars" class="plot"></div>` : ""}
 ${ranking.items.length ? `<h2>Items: difficulty and discrimination</h2>
-<p class="note">Red: negative discrimination (likely a wrong answer key). Orange: low discrimination. Uninformative items (every model right or every model wrong) are not drawn.</p>
+<p class="note">Red: negative discrimination (likely a wrong answer key). Orange: low discrimination. Uninformative items (every model right or every model wrong) are not drawn.${data.scatter.offScale ? ` ${data.scatter.offScale} of ${data.scatter.difficulty.length} items lie off the axes (difficulty or discrimination beyond ${FENCE_IQRS} interquartile ranges of the rest); they are drawn as open diamonds at the edge, with their true values on hover.` : ""}</p>
 <div id="items" class="plot"></div>` : ""}
 <script id="cogen-data" type="application/json">${json}</script>
 <script>
@@ -71,7 +92,13 @@ Plotly.newPlot("forest", [{
   error_x: { type: "data", symmetric: false, array: data.forest.hi, arrayminus: data.forest.lo },
   hovertemplate: "%{y}: %{x:.3f}<br>%{text}<extra></extra>",
 }], { height, margin: { l: 220 }, xaxis: { title: { text: ${JSON.stringify(axis)} } }, yaxis: { automargin: true } }, config);
-if (data.heatmap.domains.length > 0) {
+if (document.getElementById("domain-bars")) {
+  Plotly.newPlot("domain-bars", [{
+    type: "bar", orientation: "h", x: data.heatmap.z.map((row) => row[0]), y: data.heatmap.models, marker: { color: "#2c7fb8" },
+    hovertemplate: "%{y}: %{x:.3f}<extra></extra>",
+  }], { height, margin: { l: 220 }, yaxis: { automargin: true }, xaxis: { title: { text: ${JSON.stringify(axis)} } } }, config);
+}
+if (document.getElementById("heatmap")) {
   Plotly.newPlot("heatmap", [{
     type: "heatmap", x: data.heatmap.domains, y: data.heatmap.models, z: data.heatmap.z, colorscale: "RdBu", reversescale: true,
     hovertemplate: "%{y} / %{x}: %{z:.3f}<extra></extra>",
@@ -79,12 +106,35 @@ if (data.heatmap.domains.length > 0) {
 }
 if (document.getElementById("items")) {
   Plotly.newPlot("items", [{
-    type: "scattergl", mode: "markers", x: data.scatter.difficulty, y: data.scatter.discrimination, text: data.scatter.text,
-    marker: { color: data.scatter.color, size: 6, opacity: 0.7 }, hovertemplate: "%{text}<br>b=%{x:.2f} a=%{y:.2f}<extra></extra>",
-  }], { height: 500, xaxis: { title: { text: "difficulty b" } }, yaxis: { title: { text: "discrimination a" } } }, config);
+    type: "scatter", mode: "markers", x: data.scatter.x, y: data.scatter.y, text: data.scatter.text,
+    marker: { color: data.scatter.color, symbol: data.scatter.symbol, size: 6, opacity: 0.7 }, hovertemplate: "%{text}<extra></extra>",
+  }], {
+    height: 500, xaxis: { title: { text: "difficulty b" }, range: data.scatter.xRange }, yaxis: { title: { text: "discrimination a" }, range: data.scatter.yRange },
+  }, config);
 }
 </script>
 </body>
 </html>
 `;
+}
+
+/** The items' scatter on robust axes: off-scale items are pinned to the edge and marked. */
+function itemScatter(items: readonly Ranking["items"][number][]) {
+  const b = items.map((it) => it.difficulty!);
+  const a = items.map((it) => it.discrimination!);
+  const xRange = robustRange(b);
+  const yRange = robustRange(a);
+  const clamp = (v: number, [lo, hi]: [number, number]) => Math.min(hi, Math.max(lo, v));
+  const off = items.map((_, i) => clamp(b[i], xRange) !== b[i] || clamp(a[i], yRange) !== a[i]);
+  return {
+    x: b.map((v) => clamp(v, xRange)),
+    y: a.map((v) => clamp(v, yRange)),
+    xRange,
+    yRange,
+    offScale: off.filter(Boolean).length,
+    difficulty: b,
+    symbol: off.map((o) => (o ? "diamond-open" : "circle")),
+    text: items.map((it, i) => `${it.item} [${it.domain}]${it.flags.length ? " " + it.flags.join(", ") : ""}<br>b=${b[i].toFixed(2)} a=${a[i].toFixed(2)}${off[i] ? " (off-scale)" : ""}`),
+    color: items.map((it) => (it.flags.includes("negative_discrimination") ? "#c0392b" : it.flags.includes("low_discrimination") ? "#e67e22" : "#2c7fb8")),
+  };
 }

@@ -71,7 +71,7 @@ export function rankResults(results: readonly ItemResult[] | ResponseMatrix, opt
     if (!fit.converged) warnings.push(`domain "${domain}": the IRT fit stopped after ${fit.iterations} iterations without converging`);
     const agreement = rankCorrelation(fit.theta, meanScores(sub));
     if (agreement < ACCURACY_AGREEMENT) {
-      warnings.push(`domain "${domain}": the IRT abilities disagree with plain mean scores (Spearman ${agreement.toFixed(2)}); the responses look multidimensional (for example groups of models evaluated differently, or many items with negative discrimination), so check the flagged items before trusting the order`);
+      warnings.push(`domain "${domain}": the IRT abilities disagree with plain mean scores (Spearman ${agreement.toFixed(2)}); the responses look multidimensional (for example groups of models evaluated differently, or many items with negative discrimination), so check the flagged items before trusting the order, or refit with a tighter prior on the discriminations, which pulls the 2PL towards plain accuracy (cogen rank --discrimination-sd 0.5; in code, irt.discriminationPrior)`);
     }
     usedDomains.push(domain);
     for (let m = 0; m < nModels; m++) {

@@ -45,6 +45,7 @@ describe("rankResults on ChemBench (22 models)", () => {
     // the response matrix orders them quite differently from accuracy); the free 2PL follows it.
     const loose = rankResults(results).ranking;
     expect(loose.warnings.join("\n")).toMatch(/disagree with plain mean scores \(Spearman 0\.\d+\)/);
+    expect(loose.warnings.join("\n")).toMatch(/--discrimination-sd 0\.5/);
     const tight = rankResults(results, { irt: { discriminationPrior: { mean: 1, sd: 0.5 } } }).ranking;
     expect(tight.warnings.join("\n")).not.toMatch(/disagree with plain mean scores/);
     expect(tight.models[0].model).toBe("o1");
