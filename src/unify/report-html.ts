@@ -1,13 +1,41 @@
 import { escapeHtml, inlineScript, scriptJson } from "../core/html.js";
 import type { MainJobReport } from "./main-job.js";
 
+/** What a row of the report is; the plots colour and group by it so unified models stand out. */
+type RowKind = "unified" | "distilled" | "single" | "oracle";
+
+const KIND_TITLES: Record<RowKind, string> = {
+  unified: "unified models", distilled: "distilled / centralised", single: "single models", oracle: "oracle (ceiling)",
+};
+
+/**
+ * One colour per model, none repeated: single models spread evenly over muted hues, unified
+ * models over saturated ones (drawn with an outline), distilled ones dotted, the oracle grey.
+ */
+export function modelColours(kinds: readonly RowKind[]): string[] {
+  const count = (k: RowKind) => kinds.filter((x) => x === k).length;
+  const seen: Partial<Record<RowKind, number>> = {};
+  return kinds.map((kind) => {
+    const i = (seen[kind] = (seen[kind] ?? -1) + 1);
+    const hue = (offset: number) => Math.round((offset + (360 * i) / Math.max(1, count(kind))) % 360);
+    if (kind === "oracle") return "#9e9e9e";
+    if (kind === "unified") return `hsl(${hue(10)}, 85%, 42%)`;
+    if (kind === "distilled") return `hsl(${hue(280)}, 55%, 50%)`;
+    return `hsl(${hue(200)}, 40%, 68%)`;
+  });
+}
+
 /** The main job's self-contained report page: the table, the goals, and plots drawn by plotly.js. */
 export function renderDemoHtml(report: MainJobReport, plotlyJs: string): string {
   const rows = [...report.rows, report.oracle];
+  const kinds: RowKind[] = rows.map((r) =>
+    r === report.oracle ? "oracle" : report.unified.includes(r.model) ? "unified" : report.distilled.includes(r.model) ? "distilled" : "single");
+  const colours = modelColours(kinds);
   const data = {
     domains: report.domains,
-    bpb: rows.map((r) => ({ model: r.model, values: report.domains.map((d) => r.domains[d]?.bpb ?? null) })),
-    acc: rows.map((r) => ({ model: r.model, acc: r.macroAcc ?? null, se: r.macroAccSe ?? null })),
+    kindTitles: KIND_TITLES,
+    bpb: rows.map((r, i) => ({ model: r.model, kind: kinds[i], colour: colours[i], values: report.domains.map((d) => r.domains[d]?.bpb ?? null) })),
+    acc: rows.map((r, i) => ({ model: r.model, kind: kinds[i], acc: r.macroAcc ?? null, se: r.macroAccSe ?? null })),
     abilities: {
       models: report.ranking.models.map((m) => m.model),
       z: report.ranking.models.map((m) => report.domains.map((d) => m.domains[d]?.ability ?? null)),
@@ -38,10 +66,10 @@ ${inlineScript(plotlyJs)}
 </head>
 <body>
 <h1>cogen: many experts, one model</h1>
-<p class="note">Held-out test items, ${report.domains.length} domains. Each cell: bits per byte (lower is better) above multiple-choice accuracy. Unified models in blue; the oracle (best single model per domain, a ceiling) in grey. Run took ${report.seconds.toFixed(0)} s.</p>
+<p class="note">Held-out test items, ${report.domains.length} domains. Each cell: bits per byte (lower is better) above multiple-choice accuracy. Unified models in blue (in the charts: bold colours with an outline); the oracle (best single model per domain, a ceiling) in grey. Run took ${report.seconds.toFixed(0)} s.</p>
 <h2>Goals</h2>
 <ul>${goals}</ul>
-<p class="note">Router: picked the request's domain for ${(report.routing.accuracy * 100).toFixed(0)}% of test items (mean confidence ${report.routing.meanConfidence.toFixed(2)}). Ensemble: ${report.ensemble.stats.ensembledSteps} of ${report.ensemble.stats.steps} generation steps consulted more than one member; ensembles in ${report.ensemble.ensembledDomains.length} domain(s).</p>
+<p class="note">Router: picked the request's domain for ${(report.routing.accuracy * 100).toFixed(0)}% of test items (mean confidence ${report.routing.meanConfidence.toFixed(2)}). ${ensembleNote(report)}</p>
 <h2>Table</h2>
 <table>${header}${body}</table>
 ${moeSection(report)}
@@ -53,13 +81,46 @@ ${moeSection(report)}
 <div id="abilities"></div>
 <script>
 const data = ${scriptJson(data)};
-Plotly.newPlot("bpb", data.bpb.map((r) => ({ type: "bar", name: r.model, x: data.domains, y: r.values })), { barmode: "group", yaxis: { title: "bits per byte" }, height: 480 });
-Plotly.newPlot("acc", [{ type: "bar", x: data.acc.map((r) => r.model), y: data.acc.map((r) => r.acc), error_y: { type: "data", array: data.acc.map((r) => r.se) } }], { yaxis: { title: "accuracy", range: [0, 1] }, height: 420 });
-Plotly.newPlot("abilities", [{ type: "heatmap", x: data.domains, y: data.abilities.models, z: data.abilities.z, colorscale: "RdBu", reversescale: true }], { height: 120 + 24 * data.abilities.models.length, margin: { l: 160 } });
+const style = (r) => ({
+  color: r.colour ?? undefined,
+  line: r.kind === "unified" ? { color: "#111", width: 1.5 } : undefined,
+  pattern: r.kind === "oracle" ? { shape: "/" } : r.kind === "distilled" ? { shape: "." } : undefined,
+});
+// One legend entry per model, grouped by kind; the plot grows with the legend so none is cut off.
+Plotly.newPlot("bpb", data.bpb.map((r) => ({
+  type: "bar", name: r.model, x: data.domains, y: r.values, marker: style(r),
+  legendgroup: r.kind, legendgrouptitle: { text: data.kindTitles[r.kind] },
+  hovertemplate: r.model.replace(/[<>&]/g, "") + " / %{x}: %{y:.3f}<extra></extra>",
+})), {
+  barmode: "group", yaxis: { title: { text: "bits per byte (lower is better)" } },
+  height: Math.max(480, 22 * (data.bpb.length + 4) + 80), legend: { groupclick: "toggleitem", tracegroupgap: 12 },
+});
+const kindsPresent = [...new Set(data.acc.map((r) => r.kind))];
+const kindColour = { unified: "#c0392b", distilled: "#8e44ad", single: "#7fa7c9", oracle: "#9e9e9e" };
+Plotly.newPlot("acc", kindsPresent.map((kind) => {
+  const rs = data.acc.filter((r) => r.kind === kind);
+  return {
+    type: "bar", name: data.kindTitles[kind], x: rs.map((r) => r.model), y: rs.map((r) => r.acc), error_y: { type: "data", array: rs.map((r) => r.se) },
+    marker: { color: kindColour[kind], line: kind === "unified" ? { color: "#111", width: 1.5 } : undefined },
+  };
+}), { barmode: "overlay", xaxis: { categoryorder: "array", categoryarray: data.acc.map((r) => r.model) }, yaxis: { title: { text: "accuracy" }, range: [0, 1] }, height: 420 });
+// One domain: a bar per model (a one-column heatmap says little).
+Plotly.newPlot("abilities", data.domains.length === 1
+  ? [{ type: "bar", orientation: "h", x: data.abilities.z.map((z) => z[0]), y: data.abilities.models, marker: { color: "#2c7fb8" } }]
+  : [{ type: "heatmap", x: data.domains, y: data.abilities.models, z: data.abilities.z, colorscale: "RdBu", reversescale: true }],
+  { height: 120 + 24 * data.abilities.models.length, margin: { l: 160 }, xaxis: data.domains.length === 1 ? { title: { text: "ability in " + data.domains[0] } } : {} });
 </script>
 </body>
 </html>
 `;
+}
+
+/** What the ensemble did, or nothing misleading when it ran no generation step. */
+function ensembleNote(report: MainJobReport): string {
+  const { stats, ensembledDomains } = report.ensemble;
+  const where = `Ensemble: combines members in ${ensembledDomains.length} domain${ensembledDomains.length === 1 ? "" : "s"}`;
+  if (stats.steps === 0) return `${where}; the test items were all scored by log-likelihood, so it ran no generation steps.`;
+  return `${where}; ${stats.ensembledSteps} of ${stats.steps} generation steps consulted more than one member.`;
 }
 
 /** The mixtures' gate quality: per domain, the share of held-out tokens routed top-1 to its own expert. */

@@ -1,7 +1,7 @@
 /** The demo's outputs from a report: report.html's content and unified.yml as `cogen serve` reads it. */
 import { describe, expect, it } from "vitest";
 import { serveConfig, type MainJobReport } from "../../src/unify/main-job.js";
-import { renderDemoHtml } from "../../src/unify/report-html.js";
+import { modelColours, renderDemoHtml } from "../../src/unify/report-html.js";
 import { rowOf, oracleRow } from "../../src/unify/scoreboard.js";
 import type { DemoZoo } from "../../src/unify/zoo.js";
 import type { ResultRecord } from "../../src/eval/result.js";
@@ -58,8 +58,27 @@ describe("report.html", () => {
     expect(html).toContain('<li class="met">✓ beats the best single model: unified-router 2.125 vs &lt;b&gt;bold&lt;/b&gt; 2.500</li>');
     expect(html).toContain('<li class="missed">✗ closes the gap: closed 0%</li>');
     expect(html).toContain("picked the request's domain for 75% of test items (mean confidence 0.50)");
-    expect(html).toContain("12 of 40 generation steps consulted more than one member; ensembles in 1 domain(s)");
+    expect(html).toContain("Ensemble: combines members in 1 domain; 12 of 40 generation steps consulted more than one member.");
     expect(html).toContain("Run took 42 s.");
+  });
+
+  it("words the ensemble sensibly when it ran no generation step, never '0 of 0'", () => {
+    const none = report();
+    none.ensemble.stats = { steps: 0, ensembledSteps: 0, memberCalls: 0 };
+    const page = renderDemoHtml(none, "");
+    expect(page).not.toMatch(/0 of 0/);
+    expect(page).toContain("Ensemble: combines members in 1 domain; the test items were all scored by log-likelihood, so it ran no generation steps.");
+  });
+
+  it("gives every model its own colour and marks the unified ones apart", () => {
+    const data = JSON.parse(/const data = (.*);\n/.exec(html)![1]);
+    const colours = data.bpb.map((r: { colour: string }) => r.colour);
+    expect(new Set(colours).size).toBe(colours.length);
+    expect(data.bpb.map((r: { kind: string }) => r.kind)).toEqual(["single", "single", "unified", "oracle"]);
+    expect(data.acc.find((r: { model: string }) => r.model === "unified-router").kind).toBe("unified");
+    // 17 models of the zoo's demo: still no colour twice.
+    const many = modelColours([...Array(12).fill("single"), ...Array(3).fill("unified"), "distilled", "oracle"]);
+    expect(new Set(many).size).toBe(17);
   });
 
   it("embeds plotly.js inline and the plot data as JSON", () => {
