@@ -93,7 +93,9 @@ Plotly.newPlot("bpb", data.bpb.map((r) => ({
   hovertemplate: r.model.replace(/[<>&]/g, "") + " / %{x}: %{y:.3f}<extra></extra>",
 })), {
   barmode: "group", yaxis: { title: { text: "bits per byte (lower is better)" } },
-  height: Math.max(480, 22 * (data.bpb.length + 4) + 80), legend: { groupclick: "toggleitem", tracegroupgap: 12 },
+  // About 20 px per entry, a title and a gap per group, and the plot's own margins.
+  height: Math.max(480, 200 + 21 * data.bpb.length + 34 * new Set(data.bpb.map((r) => r.kind)).size),
+  legend: { groupclick: "toggleitem", tracegroupgap: 12 },
 });
 const kindsPresent = [...new Set(data.acc.map((r) => r.kind))];
 const kindColour = { unified: "#c0392b", distilled: "#8e44ad", single: "#7fa7c9", oracle: "#9e9e9e" };
@@ -103,7 +105,7 @@ Plotly.newPlot("acc", kindsPresent.map((kind) => {
     type: "bar", name: data.kindTitles[kind], x: rs.map((r) => r.model), y: rs.map((r) => r.acc), error_y: { type: "data", array: rs.map((r) => r.se) },
     marker: { color: kindColour[kind], line: kind === "unified" ? { color: "#111", width: 1.5 } : undefined },
   };
-}), { barmode: "overlay", xaxis: { categoryorder: "array", categoryarray: data.acc.map((r) => r.model) }, yaxis: { title: { text: "accuracy" }, range: [0, 1] }, height: 420 });
+}), { barmode: "overlay", xaxis: { categoryorder: "array", categoryarray: data.acc.map((r) => r.model), automargin: true }, yaxis: { title: { text: "accuracy" }, range: [0, 1] }, height: 420 });
 // One domain: a bar per model (a one-column heatmap says little).
 Plotly.newPlot("abilities", data.domains.length === 1
   ? [{ type: "bar", orientation: "h", x: data.abilities.z.map((z) => z[0]), y: data.abilities.models, marker: { color: "#2c7fb8" } }]

@@ -1,0 +1,98 @@
+/**
+ * Every report page in real headless Chromium: the unified-model report (a zoo-shaped fixture) and
+ * the rank report (a one-domain fixture with a wild item, and ChemBench when the reference data is
+ * there). No console errors, every plot drawn (Plotly's SVG), the legend complete, and a
+ * screenshot of each under test-output/screenshots/.
+ */
+import { promises as fs } from "node:fs";
+import { readFileSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readPlotly } from "../../src/core/html.js";
+import { parseResultsCsv } from "../../src/formats/results.js";
+import { renderRankingHtml } from "../../src/rank/html-report.js";
+import { rankResults } from "../../src/rank/per-item.js";
+import { renderDemoHtml } from "../../src/unify/report-html.js";
+import { referenceFile } from "../reference-data.js";
+import { singleDomainRanking } from "../rank/report-fixture.js";
+import { zooLikeReport } from "../unify/report-fixture.js";
+import { chromiumAvailable, chromiumSkipNote, launchChromium, openPage, screenshot } from "./chromium.js";
+
+let browser: Browser;
+let dir: string;
+let plotly: string;
+
+beforeAll(async () => {
+  if (!chromiumAvailable) return;
+  [browser, dir, plotly] = await Promise.all([launchChromium(), fs.mkdtemp(path.join(os.tmpdir(), "cogen-browser-")), readPlotly()]);
+});
+afterAll(async () => {
+  await browser?.close();
+  if (dir) await fs.rm(dir, { recursive: true, force: true });
+});
+
+async function load(name: string, html: string): Promise<{ page: Page; errors: string[] }> {
+  const file = path.join(dir, `${name}.html`);
+  await fs.writeFile(file, html);
+  return openPage(browser, file);
+}
+
+/** Number of Plotly SVG roots inside the element `id` (0 when it was not drawn). */
+const svgCount = (page: Page, id: string) => page.locator(`#${id} svg.main-svg`).count();
+
+describe.skipIf(!chromiumAvailable)(`report pages in headless Chromium${chromiumSkipNote}`, () => {
+  it("the unified-model report draws every plot, one distinct legend entry per model, no errors", async () => {
+    const report = zooLikeReport();
+    const { page, errors } = await load("unify-report", renderDemoHtml(report, plotly));
+    await screenshot(page, "unify-report");
+    for (const id of ["bpb", "acc", "abilities"]) expect(await svgCount(page, id), id).toBeGreaterThan(0);
+    const models = report.rows.length + 1; // and the oracle
+    // Legend entries (group titles are entries without a symbol), each with its own colour.
+    const entries = page.locator("#bpb .legend .traces:has(.legendpoints path)");
+    expect(await entries.count()).toBe(models);
+    const fills = await entries.evaluateAll((nodes) => nodes.map((n) => getComputedStyle(n.querySelector(".legendpoints path")!).fill));
+    expect(new Set(fills).size).toBe(models);
+    expect(await page.locator("#bpb .legend .traces:not(:has(.legendpoints path))").allTextContents()).toEqual(["single models", "unified models", "distilled / centralised", "oracle (ceiling)"]);
+    // The legend fits: Plotly adds a scrollbar only when it does not.
+    expect(await page.locator("#bpb .legend .scrollbar").evaluateAll((nodes) => nodes.filter((n) => n.getBoundingClientRect().height > 0).length)).toBe(0);
+    // Accuracy bars by kind: the unified models are a trace (and a legend entry) of their own.
+    expect(await page.locator("#acc .legend .traces").allTextContents()).toEqual(expect.arrayContaining(["single models", "unified models"]));
+    expect(await page.locator("body").textContent()).not.toContain("0 of 0");
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it("the rank report shows warnings, a bar chart for one domain and items on robust axes, no errors", async () => {
+    const ranking = singleDomainRanking();
+    const { page, errors } = await load("rank-report-one-domain", renderRankingHtml(ranking, plotly, "one domain"));
+    await screenshot(page, "rank-report-one-domain");
+    expect(await page.locator("#warnings li").count()).toBe(1);
+    expect(await svgCount(page, "forest")).toBeGreaterThan(0);
+    expect(await svgCount(page, "domain-bars")).toBeGreaterThan(0);
+    expect(await page.locator("#heatmap").count()).toBe(0);
+    expect(await page.locator("#domain-bars .bars .point").count()).toBe(ranking.models.length);
+    expect(await page.locator("#items .scatterlayer .point").count()).toBe(ranking.items.length);
+    // The x axis shows the bulk of the items, not −1361.
+    const ticks = (await page.locator("#items .xtick text").allTextContents()).map((t) => Number(t.replace("−", "-")));
+    expect(Math.min(...ticks)).toBeGreaterThan(-20);
+    expect(await page.locator("body").textContent()).toContain("lie off the axes");
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  const chembench = referenceFile("chembench", "binary_matrix.csv");
+  it.skipIf(!chembench.available)(`the rank report of ChemBench (real data) shows its IRT/accuracy warning with the flag that resolves it${chembench.skipNote}`, async () => {
+    const { ranking } = rankResults(parseResultsCsv(readFileSync(chembench.path, "utf8"), chembench.path));
+    const { page, errors } = await load("rank-report-chembench", renderRankingHtml(ranking, plotly, "ChemBench"));
+    await screenshot(page, "rank-report-chembench");
+    expect(await page.locator("#warnings").textContent()).toContain("--discrimination-sd 0.5");
+    expect(await svgCount(page, "domain-bars")).toBeGreaterThan(0);
+    expect(await svgCount(page, "items")).toBeGreaterThan(0);
+    const ticks = (await page.locator("#items .xtick text").allTextContents()).map((t) => Number(t.replace("−", "-")));
+    expect(Math.min(...ticks)).toBeGreaterThan(-100);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
