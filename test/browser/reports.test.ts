@@ -52,7 +52,7 @@ describe.skipIf(!chromiumAvailable)(`report pages in headless Chromium${chromium
     // Legend entries (group titles are entries without a symbol), each with its own colour.
     const entries = page.locator("#bpb .legend .traces:has(.legendpoints path)");
     expect(await entries.count()).toBe(models);
-    const fills = await entries.evaluateAll((nodes) => nodes.map((n) => getComputedStyle(n.querySelector(".legendpoints path")!).fill));
+    const fills = await entries.evaluateAll((nodes) => nodes.map((n) => /fill: ([^;]+)/.exec(n.querySelector(".legendpoints path")?.getAttribute("style") ?? "")?.[1]));
     expect(new Set(fills).size).toBe(models);
     expect(await page.locator("#bpb .legend .traces:not(:has(.legendpoints path))").allTextContents()).toEqual(["single models", "unified models", "distilled / centralised", "oracle (ceiling)"]);
     // The legend fits: Plotly adds a scrollbar only when it does not.
