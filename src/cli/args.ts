@@ -52,9 +52,9 @@ export function parseFlags<O extends Options>(
       problems.push(`${token.rawName} is a switch and takes no value (got '${token.value}')`);
     } else if (option.type === "string" && token.value === undefined) {
       problems.push(`${token.rawName} needs a value`);
-    } else if (option.type === "string" && !token.inlineValue && token.value !== undefined && /^--./.test(token.value)) {
-      // `--out --json`: the next flag is not meant as the value.
-      problems.push(`${token.rawName} needs a value (got the flag '${token.value}'; write ${token.rawName}=${token.value} if that is the value)`);
+    } else if (option.type === "string" && !token.inlineValue && token.value !== undefined && /^-./.test(token.value)) {
+      // `--out --json`: the next flag is not meant as the value; `--seed -1` is ambiguous to node's parser.
+      problems.push(`${token.rawName} needs a value (got '${token.value}'; write ${token.rawName}=${token.value} if that is the value)`);
     }
   }
   const maxPositionals = at.positionals ?? Infinity;
@@ -68,8 +68,33 @@ export function parseFlags<O extends Options>(
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (error) {
     // Not reached for the cases above; keep node's text out of the message all the same.
-    throw new UsageError([(error as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, "").replace(/\. To specify .*$/s, "")], command);
+    throw new UsageError([(error as Error).message.split("\n")[0].replace(/^TypeError \[[A-Z_]+\]: /, "").replace(/\. To specify .*$/, "")], command);
   }
+}
+
+/**
+ * A whole-number flag, checked in one wording for every verb ("--seed: expected an integer ≥ 0,
+ * got 'x'"). An absent flag gives undefined (the caller's default applies); a bad value is added
+ * to `problems`, so that every problem of a command line is listed at once, and gives NaN.
+ */
+export function integerFlag(text: string | undefined, flag: string, problems: string[], min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (/^-?\d+$/.test(text.trim()) && Number.isSafeInteger(n) && n >= min && n <= max) return n;
+  const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
+  problems.push(`${flag}: expected an integer ${range}, got '${text}'`);
+  return NaN;
+}
+
+/** A decimal flag, as `integerFlag`: finite, and ≥ `min` (or > `above`) when given. */
+export function numberFlag(text: string | undefined, flag: string, problems: string[], bound: { min?: number; above?: number } = {}): number | undefined {
+  if (text === undefined) return undefined;
+  const n = text.trim() === "" ? NaN : Number(text);
+  const { min = -Infinity, above } = bound;
+  if (Number.isFinite(n) && n >= min && (above === undefined || n > above)) return n;
+  const range = above !== undefined ? ` > ${above}` : min > -Infinity ? ` ≥ ${min}` : "";
+  problems.push(`${flag}: expected a number${range}, got '${text}'`);
+  return NaN;
 }
 
 /** Parse a size like `5B`, `500M`, `2GiB` or `1000000` into bytes. */

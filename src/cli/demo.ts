@@ -6,7 +6,7 @@ import { runMainJob, type MainJobReport } from "../unify/main-job.js";
 import { renderDemoHtml } from "../unify/report-html.js";
 import { loadDemoZoo } from "../unify/zoo.js";
 import { packageRoot } from "../core/package-root.js";
-import { parseFlags, UsageError } from "./args.js";
+import { integerFlag, parseFlags, UsageError } from "./args.js";
 import { formatTable, printJson } from "./output.js";
 
 const HELP = `usage: cogen demo [--zoo DIR] [--out DIR] [--items N] [--json]
@@ -22,8 +22,9 @@ table and write report.html and a serve config.
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { zoo: { type: "string" }, out: { type: "string" }, items: { type: "string" }, json: { type: "boolean" } }, HELP, { positionals: 0 });
-  const items = values.items === undefined ? 10 : Number(values.items);
-  if (!Number.isInteger(items) || items < 1) throw new UsageError(["--items must be a positive integer"]);
+  const problems: string[] = [];
+  const items = integerFlag(values.items, "--items", problems, 1) ?? 10;
+  if (problems.length) throw new UsageError(problems);
   const zooDir = values.zoo ?? path.join(packageRoot(), "zoo");
   const outDir = path.resolve(values.out ?? "demo-out");
   const log = values.json ? () => {} : (line: string) => console.error(line);

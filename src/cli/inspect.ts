@@ -1,5 +1,5 @@
 import { inspectWeights } from "../formats/inspect.js";
-import { parseFlags, UsageError } from "./args.js";
+import { integerFlag, parseFlags, UsageError } from "./args.js";
 import { formatBytes, formatTable, printJson } from "./output.js";
 
 const HELP = `usage: cogen inspect PATH [--json] [--limit N]
@@ -12,13 +12,15 @@ Hugging Face model folder.
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, { json: { type: "boolean" }, limit: { type: "string" } }, HELP);
-  if (positionals.length !== 1) throw new UsageError([`give exactly one PATH (got ${positionals.length})`]);
+  const problems: string[] = [];
+  if (positionals.length !== 1) problems.push(`give exactly one PATH (got ${positionals.length})`);
+  const limit = integerFlag(values.limit, "--limit", problems, 1) ?? 50;
+  if (problems.length) throw new UsageError(problems);
   const inspection = await inspectWeights(positionals[0]);
   if (values.json) {
     printJson(inspection);
     return 0;
   }
-  const limit = values.limit ? Number(values.limit) : 50;
   const lines = [
     `path          ${inspection.path}`,
     `format        ${inspection.format}`,

@@ -5,7 +5,7 @@ import { writeLoraGguf } from "../merge/lora/gguf-adapter.js";
 import { streamProgress } from "../core/progress.js";
 import { applyLora } from "../merge/lora/apply.js";
 import { extractLora } from "../merge/lora/extract.js";
-import { parseFlags, parseSize, UsageError, subcommand } from "./args.js";
+import { integerFlag, parseFlags, parseSize, UsageError, subcommand } from "./args.js";
 import { printJson } from "./output.js";
 
 const HELP = `usage: cogen lora extract --base B --model M --rank R OUT [--out-format peft|gguf] [--seed N] [--json]
@@ -31,10 +31,11 @@ export async function run(argv: string[]): Promise<number> {
   const progress = values.json ? undefined : streamProgress();
   if (sub === "extract") {
     if (!values.model) problems.push("--model is required");
-    const rank = Number(values.rank);
-    if (!Number.isInteger(rank) || rank < 1) problems.push(`--rank: expected a positive integer, got '${values.rank ?? ""}'`);
+    if (values.rank === undefined) problems.push("--rank is required");
+    const rank = integerFlag(values.rank, "--rank", problems, 1)!;
+    const seed = integerFlag(values.seed, "--seed", problems, 0) ?? 0;
     if (problems.length) throw new UsageError(problems, "lora extract");
-    const options = { base: values.base!, model: values.model!, rank, seed: Number(values.seed ?? 0), ...(progress ? { progress } : {}) };
+    const options = { base: values.base!, model: values.model!, rank, seed, ...(progress ? { progress } : {}) };
     let report;
     if (format === "gguf") {
       const tmp = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-lora-"));

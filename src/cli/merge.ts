@@ -6,7 +6,7 @@ import { runMerge, type MergeReport } from "../merge/engine.js";
 import { runMultiMerge, UNNAMED_MERGE } from "../merge/multi.js";
 import { isMultiMergeConfig } from "../formats/mergekit-config.js";
 import { methodNames } from "../merge/methods/registry.js";
-import { parseFlags, parseSize, UsageError } from "./args.js";
+import { integerFlag, parseFlags, parseSize, UsageError } from "./args.js";
 import { formatBytes, printJson, refuseToReplace } from "./output.js";
 
 const HELP = `usage: cogen merge CONFIG.yml OUT_DIR [--seed N] [--out-shard-size 5B] [--threads N]
@@ -38,14 +38,8 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length !== 2) throw new UsageError([`give CONFIG.yml and OUT_DIR (got ${positionals.length} argument${positionals.length === 1 ? "" : "s"})`]);
   const [configFile, outDir] = positionals;
   const problems: string[] = [];
-  const int = (flag: string, text: string | undefined, min: number): number | undefined => {
-    if (text === undefined) return undefined;
-    const v = Number(text);
-    if (!Number.isInteger(v) || v < min) problems.push(`--${flag}: expected an integer >= ${min}, got '${text}'`);
-    return v;
-  };
-  const seed = int("seed", values.seed, 0);
-  const threads = int("threads", values.threads, 1);
+  const seed = integerFlag(values.seed, "--seed", problems, 0);
+  const threads = integerFlag(values.threads, "--threads", problems, 1);
   const format = values["out-format"] ?? "hf";
   if (format !== "hf" && format !== "gguf") problems.push(`--out-format: expected hf or gguf, got '${format}'`);
   const maxShardBytes = values["out-shard-size"] ? parseSize(values["out-shard-size"], "--out-shard-size") : undefined;

@@ -6,7 +6,7 @@ import { gateQuality, type GateQuality } from "../fuse/moe/gate-quality.js";
 import { trainGates, writeTrainedMoe } from "../fuse/moe/train-gates.js";
 import { buildCorpus } from "../zoo/corpora/build.js";
 import { disposeTrainModel } from "../zoo/train/model.js";
-import { parseFlags, UsageError } from "./args.js";
+import { integerFlag, numberFlag, parseFlags, UsageError } from "./args.js";
 import { formatTable, printJson } from "./output.js";
 
 const HELP = `usage: cogen moe train-gates MOE_DIR OUT_DIR (--data [DOMAIN=]FILE ... | --zoo-corpora)
@@ -46,20 +46,10 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length !== 2) throw new UsageError([`give MOE_DIR and OUT_DIR (got ${positionals.length} argument${positionals.length === 1 ? "" : "s"})`]);
   const [moeDir, outDir] = positionals;
   const problems: string[] = [];
-  const int = (flag: string, fallback: number | undefined, min: number): number | undefined => {
-    const raw = values[flag as keyof typeof values] as string | undefined;
-    if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if (!Number.isSafeInteger(n) || n < min) problems.push(`--${flag}: expected an integer ≥ ${min}, got '${raw}'`);
-    return n;
-  };
-  const num = (flag: string, fallback: number | undefined): number | undefined => {
-    const raw = values[flag as keyof typeof values] as string | undefined;
-    if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if (!Number.isFinite(n) || n < 0) problems.push(`--${flag}: expected a number ≥ 0, got '${raw}'`);
-    return n;
-  };
+  const int = (flag: string, fallback: number | undefined, min: number): number | undefined =>
+    integerFlag(values[flag as keyof typeof values] as string | undefined, `--${flag}`, problems, min) ?? fallback;
+  const num = (flag: string, fallback: number | undefined): number | undefined =>
+    numberFlag(values[flag as keyof typeof values] as string | undefined, `--${flag}`, problems, { min: 0 }) ?? fallback;
   const steps = int("steps", 200, 1)!;
   const batchSize = int("batch-size", 16, 1)!;
   const seqLen = int("seq-len", 64, 2)!;

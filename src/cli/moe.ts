@@ -4,7 +4,7 @@ import { readFailure } from "../core/files.js";
 import { streamProgress } from "../core/progress.js";
 import { buildMoe } from "../fuse/moe/build.js";
 import { GATE_MODES } from "../formats/moe-config.js";
-import { parseFlags, parseSize, UsageError } from "./args.js";
+import { integerFlag, parseFlags, parseSize, UsageError } from "./args.js";
 import { formatBytes, printJson, refuseToReplace } from "./output.js";
 
 const HELP = `usage: cogen moe CONFIG.yml OUT_DIR [--out-format hf|gguf] [--non-expert base|average]
@@ -40,8 +40,7 @@ export async function run(argv: string[]): Promise<number> {
   if (format !== "hf" && format !== "gguf") problems.push(`--out-format: expected hf or gguf, got '${format}'`);
   const nonExpert = values["non-expert"];
   if (nonExpert !== undefined && nonExpert !== "base" && nonExpert !== "average") problems.push(`--non-expert: expected base or average, got '${nonExpert}'`);
-  const seed = values.seed === undefined ? undefined : Number(values.seed);
-  if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0)) problems.push(`--seed: expected an integer >= 0, got '${values.seed}'`);
+  const seed = integerFlag(values.seed, "--seed", problems, 0);
   const maxShardBytes = values["out-shard-size"] ? parseSize(values["out-shard-size"], "--out-shard-size") : undefined;
   if (problems.length) throw new UsageError(problems);
   if (!values["dry-run"]) await refuseToReplace(outDir, values.force);

@@ -15,7 +15,7 @@ import { suspiciousItems } from "../rank/item-quality.js";
 import { rankResults } from "../rank/per-item.js";
 import { relativeMatrix } from "../rank/relative-scores.js";
 import type { Ranking } from "../rank/ranking.js";
-import { parseFlags, UsageError } from "./args.js";
+import { integerFlag, numberFlag, parseFlags, UsageError } from "./args.js";
 import { formatTable, printJson } from "./output.js";
 
 const HELP = `usage: cogen rank INPUT... [options]
@@ -68,13 +68,10 @@ export async function run(argv: string[]): Promise<number> {
   const problems: string[] = [];
   const format = values.format as EvidenceFormat;
   if (!EVIDENCE_FORMATS.includes(format)) problems.push(`--format must be one of ${EVIDENCE_FORMATS.join(", ")}, got "${values.format}"`);
-  const bootstrap = values.bootstrap === undefined ? undefined : wholeNumber(values.bootstrap, "--bootstrap", problems);
-  const seed = wholeNumber(values.seed, "--seed", problems);
-  const anchors = values.anchors === undefined ? undefined : wholeNumber(values.anchors, "--anchors", problems, 1);
-  const discriminationSd = values["discrimination-sd"] === undefined ? undefined : Number(values["discrimination-sd"]);
-  if (discriminationSd !== undefined && !(discriminationSd > 0 && Number.isFinite(discriminationSd))) {
-    problems.push(`--discrimination-sd must be a positive number, got "${values["discrimination-sd"]}"`);
-  }
+  const bootstrap = integerFlag(values.bootstrap, "--bootstrap", problems);
+  const seed = integerFlag(values.seed, "--seed", problems)!;
+  const anchors = integerFlag(values.anchors, "--anchors", problems, 1);
+  const discriminationSd = numberFlag(values["discrimination-sd"], "--discrimination-sd", problems, { above: 0 });
   if (values.ties !== "half" && values.ties !== "davidson") problems.push(`--ties must be half or davidson, got "${values.ties}"`);
   if (positionals.length === 0) problems.push("no inputs: give results files, lm-eval output folders or battle files");
   if (problems.length > 0) throw new UsageError(problems);
@@ -153,13 +150,4 @@ function printRanking(ranking: Ranking): void {
   if (ranking.anchors) {
     console.log(`\n${ranking.anchors.anchors.length} anchor items predict the full-benchmark score with held-out mean absolute error ${ranking.anchors.heldOutMae.toFixed(4)} (${ranking.anchors.folds}-fold over models)`);
   }
-}
-
-function wholeNumber(text: string, flag: string, problems: string[], min = 0): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text.trim()) || value < min) {
-    problems.push(`${flag} must be a whole number ≥ ${min}, got "${text}"`);
-    return NaN;
-  }
-  return value;
 }

@@ -4,7 +4,7 @@
  */
 import { readRanking } from "../rank/ranking-file.js";
 import { OVERALL, selectExperts } from "../rank/select.js";
-import { parseFlags, UsageError } from "./args.js";
+import { integerFlag, parseFlags, UsageError } from "./args.js";
 import { formatTable, printJson } from "./output.js";
 
 const HELP = `usage: cogen select RANKING.json --domain D [--top N] [--json]
@@ -23,11 +23,11 @@ export async function run(argv: string[]): Promise<number> {
   const problems: string[] = [];
   if (positionals.length !== 1) problems.push("give exactly one ranking file (from 'cogen rank --json-out FILE')");
   if (values.domain === undefined) problems.push(`--domain is required (a domain of the ranking, or "${OVERALL}")`);
-  if (!/^\d+$/.test(values.top) || Number(values.top) < 1) problems.push(`--top must be a whole number ≥ 1, got "${values.top}"`);
+  const top = integerFlag(values.top, "--top", problems, 1)!;
   if (problems.length > 0) throw new UsageError(problems);
 
   const ranking = await readRanking(positionals[0]);
-  const experts = selectExperts(ranking, values.domain!, { top: Number(values.top) });
+  const experts = selectExperts(ranking, values.domain!, { top });
   if (values.json) {
     printJson({ domain: values.domain, experts });
     return 0;

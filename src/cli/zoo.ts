@@ -4,7 +4,7 @@
  */
 import { streamProgress } from "../core/progress.js";
 import { buildZooData, DEFAULT_ZOO_DATA_DIR, writeZooData } from "../zoo/corpora/write.js";
-import { parseFlags, subcommand, UsageError } from "./args.js";
+import { integerFlag, parseFlags, subcommand, UsageError } from "./args.js";
 import { runBuild, runEvalZoo } from "./zoo-build.js";
 import { formatBytes, formatTable, printJson } from "./output.js";
 
@@ -47,8 +47,10 @@ async function runData(argv: string[]): Promise<number> {
     DATA_HELP,
     { positionals: 0 },
   );
-  const seed = integerFlag(values.seed, "--seed", 0, 0, 0xffffffff);
-  const perDomain = integerFlag(values["per-domain"], "--per-domain", 200, 1, 100_000);
+  const problems: string[] = [];
+  const seed = integerFlag(values.seed, "--seed", problems, 0, 0xffffffff) ?? 0;
+  const perDomain = integerFlag(values["per-domain"], "--per-domain", problems, 1, 100_000) ?? 200;
+  if (problems.length) throw new UsageError(problems, "zoo data");
   const out = values.out ?? DEFAULT_ZOO_DATA_DIR;
   const data = await buildZooData({ seed, perDomain }, values.json ? undefined : streamProgress());
   await writeZooData(out, data);
@@ -69,11 +71,3 @@ async function runData(argv: string[]): Promise<number> {
   return 0;
 }
 
-function integerFlag(text: string | undefined, flag: string, fallback: number, min: number, max: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new UsageError([`${flag}: '${text}' must be an integer from ${min} to ${max}`]);
-  }
-  return n;
-}

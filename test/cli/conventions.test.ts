@@ -128,10 +128,31 @@ describe("cogen's own flags and messages", () => {
 
   it("says a flag needs a value, and that a switch takes none, in its own words", async () => {
     expectUsageError(await capture(["merge", "c.yml", "out", "--seed"]), "merge", /--seed needs a value/);
-    expectUsageError(await capture(["merge", "c.yml", "out", "--seed", "--json"]), "merge", /--seed needs a value \(got the flag '--json'/);
+    expectUsageError(await capture(["merge", "c.yml", "out", "--seed", "--json"]), "merge", /--seed needs a value \(got '--json'; write --seed=--json if that is the value/);
+    // A value that starts with a dash is ambiguous to node's parser; cogen says so in its own words.
+    expectUsageError(await capture(["rank", "r.csv", "--seed", "-1"]), "rank", /--seed needs a value \(got '-1'; write --seed=-1 if that is the value\)/);
+    expectUsageError(await capture(["rank", "r.csv", "--seed=-1"]), "rank", /--seed: expected an integer ≥ 0, got '-1'/);
     expectUsageError(await capture(["merge", "c.yml", "out", "--json=yes"]), "merge", /--json is a switch and takes no value/);
     expectUsageError(await capture(["inspect", "a.gguf", "b.gguf"]), "inspect", /give exactly one PATH \(got 2\)/);
     expectUsageError(await capture(["demo", "extra"]), "demo", /unexpected argument 'extra'/);
+  });
+
+  /** Numeric flags across verbs: one wording, whatever the verb, and never a silent NaN or 0. */
+  const NUMBERS: Array<[string[], RegExp]> = [
+    [["inspect", "m.gguf", "--limit", "abc"], /--limit: expected an integer ≥ 1, got 'abc'/],
+    [["inspect", "m.gguf", "--limit="], /--limit: expected an integer ≥ 1, got ''/],
+    [["rank", "r.csv", "--bootstrap", "1.5"], /--bootstrap: expected an integer ≥ 0, got '1.5'/],
+    [["rank", "r.csv", "--discrimination-sd", "0"], /--discrimination-sd: expected a number > 0, got '0'/],
+    [["select", "r.json", "--domain", "law", "--top", "0"], /--top: expected an integer ≥ 1, got '0'/],
+    [["merge", "c.yml", "out", "--threads", "two"], /--threads: expected an integer ≥ 1, got 'two'/],
+    [["moe", "c.yml", "out", "--seed", "0x10"], /--seed: expected an integer ≥ 0, got '0x10'/],
+    [["lora", "extract", "--base", "b", "--model", "m", "--rank", "4", "--seed", "s", "out"], /--seed: expected an integer ≥ 0, got 's'/],
+    [["zoo", "data", "--per-domain", "1e3"], /--per-domain: expected an integer from 1 to 100000, got '1e3'/],
+    [["demo", "--items", "1.5"], /--items: expected an integer ≥ 1, got '1.5'/],
+  ];
+  it.each(NUMBERS)("%j: a bad number is a usage error in the one wording", async (argv, message) => {
+    const command = ["lora", "zoo"].includes(argv[0]) ? argv.slice(0, 2).join(" ") : argv[0];
+    expectUsageError(await capture(argv), command, message);
   });
 
   it("lists several problems at once without doubling the verb", async () => {

@@ -105,7 +105,7 @@ describe("cogen rank / select on per-item results", () => {
     const flags = await cli(["rank", resultsFile, "--anchors", "x", "--format", "xml"]);
     expect(flags.code).toBe(2);
     expect(flags.stderr).toMatch(/--format must be one of auto, results, battles, lm-eval/);
-    expect(flags.stderr).toMatch(/--anchors must be a whole number ≥ 1, got "x"/);
+    expect(flags.stderr).toMatch(/--anchors: expected an integer ≥ 1, got 'x'/);
     const missing = await cli(["rank", path.join(dir, "nope.csv")]);
     expect(missing.stderr).toMatch(/nope\.csv: no such file or folder/);
     const none = await cli(["rank", "--quiet"]);
