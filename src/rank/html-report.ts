@@ -5,6 +5,7 @@
  * plotly.js, which the caller passes in to be inlined — the page loads nothing from the network.
  */
 import { escapeHtml, inlineScript, scriptJson } from "../core/html.js";
+import { countOf } from "../core/words.js";
 import type { Ranking } from "./ranking.js";
 
 /** Most items drawn in the scatter (the most informative and every flagged one are kept). */
@@ -14,8 +15,9 @@ const FENCE_IQRS = 3;
 
 /**
  * An axis range that shows the bulk of `values` and is not stretched by a few extreme ones
- * (an item difficulty of −1361 among values within ±5): the data's own range, cut at
- * Tukey-style fences FENCE_IQRS interquartile ranges beyond the quartiles, with a 5% margin.
+ * (an item difficulty of −1361 among values within ±5): the range of the values inside
+ * Tukey-style fences FENCE_IQRS interquartile ranges beyond the quartiles, with a 5% margin;
+ * values beyond the fences are off-scale.
  */
 export function robustRange(values: readonly number[]): [number, number] {
   const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
@@ -27,8 +29,8 @@ export function robustRange(values: readonly number[]): [number, number] {
   };
   const [q1, q3] = [at(0.25), at(0.75)];
   const iqr = q3 - q1;
-  const lo = Math.max(sorted[0], q1 - FENCE_IQRS * iqr);
-  const hi = Math.min(sorted[sorted.length - 1], q3 + FENCE_IQRS * iqr);
+  const inside = sorted.filter((v) => v >= q1 - FENCE_IQRS * iqr && v <= q3 + FENCE_IQRS * iqr);
+  const [lo, hi] = [inside[0], inside[inside.length - 1]];
   const margin = Math.max(hi - lo, 1e-9) * 0.05;
   return [lo - margin, hi + margin];
 }
@@ -71,7 +73,7 @@ ${inlineScript(plotlyJs)}
 </head>
 <body>
 <h1>${escapeHtml(title)}</h1>
-<p class="note">${escapeHtml(ranking.method)}. ${ranking.models.length} models, ${ranking.domains.length} domains${ranking.items.length ? `, ${ranking.items.length} items` : ""}.</p>
+<p class="note">${escapeHtml(ranking.method)}. ${countOf(ranking.models.length, "model")}, ${countOf(ranking.domains.length, "domain")}${ranking.items.length ? `, ${countOf(ranking.items.length, "item")}` : ""}.</p>
 ${ranking.warnings.length ? `<h2>Warnings</h2>
 <ul id="warnings" class="warnings">${ranking.warnings.map((w) => `<li>${escapeHtml(w)}</li>`).join("\n")}</ul>` : ""}
 <h2>Models: ${escapeHtml(axis)} with 95% intervals</h2>
@@ -80,7 +82,7 @@ ${ranking.domains.length > 1 ? `<h2>Model × domain</h2>
 <div id="heatmap" class="plot"></div>` : ranking.domains.length === 1 ? `<h2>${escapeHtml(axis)} in ${escapeHtml(ranking.domains[0])}</h2>
 <div id="domain-bars" class="plot"></div>` : ""}
 ${ranking.items.length ? `<h2>Items: difficulty and discrimination</h2>
-<p class="note">Red: negative discrimination (likely a wrong answer key). Orange: low discrimination. Uninformative items (every model right or every model wrong) are not drawn.${data.scatter.offScale ? ` ${data.scatter.offScale} of ${data.scatter.difficulty.length} items lie off the axes (difficulty or discrimination beyond ${FENCE_IQRS} interquartile ranges of the rest); they are drawn as open diamonds at the edge, with their true values on hover.` : ""}</p>
+<p class="note">Red: negative discrimination (likely a wrong answer key). Orange: low discrimination. Uninformative items (every model right or every model wrong) are not drawn.${data.scatter.offScale ? ` ${data.scatter.offScale} of ${data.scatter.difficulty.length} items ${data.scatter.offScale === 1 ? "lies" : "lie"} off the axes (difficulty or discrimination beyond ${FENCE_IQRS} interquartile ranges of the rest); they are drawn as open diamonds at the edge, with their true values on hover.` : ""}</p>
 <div id="items" class="plot"></div>` : ""}
 <script id="cogen-data" type="application/json">${json}</script>
 <script>
@@ -91,25 +93,26 @@ Plotly.newPlot("forest", [{
   type: "scatter", mode: "markers", x: data.forest.rating, y: data.forest.models, text: data.forest.rank,
   error_x: { type: "data", symmetric: false, array: data.forest.hi, arrayminus: data.forest.lo },
   hovertemplate: "%{y}: %{x:.3f}<br>%{text}<extra></extra>",
-}], { height, margin: { l: 220 }, xaxis: { title: { text: ${JSON.stringify(axis)} } }, yaxis: { automargin: true } }, config);
+}], { height, margin: { l: 220, t: 30 }, xaxis: { title: { text: ${JSON.stringify(axis)} } }, yaxis: { automargin: true } }, config);
 if (document.getElementById("domain-bars")) {
   Plotly.newPlot("domain-bars", [{
     type: "bar", orientation: "h", x: data.heatmap.z.map((row) => row[0]), y: data.heatmap.models, marker: { color: "#2c7fb8" },
     hovertemplate: "%{y}: %{x:.3f}<extra></extra>",
-  }], { height, margin: { l: 220 }, yaxis: { automargin: true }, xaxis: { title: { text: ${JSON.stringify(axis)} } } }, config);
+  }], { height, margin: { l: 220, t: 30 }, yaxis: { automargin: true }, xaxis: { title: { text: ${JSON.stringify(axis)} } } }, config);
 }
 if (document.getElementById("heatmap")) {
   Plotly.newPlot("heatmap", [{
     type: "heatmap", x: data.heatmap.domains, y: data.heatmap.models, z: data.heatmap.z, colorscale: "RdBu", reversescale: true,
     hovertemplate: "%{y} / %{x}: %{z:.3f}<extra></extra>",
-  }], { height, margin: { l: 220 }, yaxis: { automargin: true }, xaxis: { automargin: true } }, config);
+  }], { height, margin: { l: 220, t: 30 }, yaxis: { automargin: true }, xaxis: { automargin: true } }, config);
 }
 if (document.getElementById("items")) {
   Plotly.newPlot("items", [{
     type: "scatter", mode: "markers", x: data.scatter.x, y: data.scatter.y, text: data.scatter.text,
-    marker: { color: data.scatter.color, symbol: data.scatter.symbol, size: 6, opacity: 0.7 }, hovertemplate: "%{text}<extra></extra>",
+    marker: { color: data.scatter.color, symbol: data.scatter.symbol, size: data.scatter.size, opacity: 0.7 }, hovertemplate: "%{text}<extra></extra>",
+    cliponaxis: false, // off-scale items sit on the axes' edge: draw them whole
   }], {
-    height: 500, xaxis: { title: { text: "difficulty b" }, range: data.scatter.xRange }, yaxis: { title: { text: "discrimination a" }, range: data.scatter.yRange },
+    height: 500, margin: { t: 30 }, xaxis: { title: { text: "difficulty b" }, range: data.scatter.xRange }, yaxis: { title: { text: "discrimination a" }, range: data.scatter.yRange },
   }, config);
 }
 </script>
@@ -134,6 +137,7 @@ function itemScatter(items: readonly Ranking["items"][number][]) {
     offScale: off.filter(Boolean).length,
     difficulty: b,
     symbol: off.map((o) => (o ? "diamond-open" : "circle")),
+    size: off.map((o) => (o ? 11 : 6)),
     text: items.map((it, i) => `${it.item} [${it.domain}]${it.flags.length ? " " + it.flags.join(", ") : ""}<br>b=${b[i].toFixed(2)} a=${a[i].toFixed(2)}${off[i] ? " (off-scale)" : ""}`),
     color: items.map((it) => (it.flags.includes("negative_discrimination") ? "#c0392b" : it.flags.includes("low_discrimination") ? "#e67e22" : "#2c7fb8")),
   };

@@ -1,4 +1,5 @@
 import { escapeHtml, inlineScript, scriptJson } from "../core/html.js";
+import { countOf } from "../core/words.js";
 import type { MainJobReport } from "./main-job.js";
 
 /** What a row of the report is; the plots colour and group by it so unified models stand out. */
@@ -55,23 +56,24 @@ export function renderDemoHtml(report: MainJobReport, plotlyJs: string): string 
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<title>cogen: the unified model on the zoo</title>
+<title>cogen: many experts, one model</title>
 <style>
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
-table { border-collapse: collapse; font-size: 0.85em; } td, th { border: 1px solid #ddd; padding: 0.3em 0.5em; text-align: right; }
-td:first-child, th:first-child { text-align: left; } tr.unified { background: #eef6ff; font-weight: 600; } tr.oracle { background: #f4f4f4; font-style: italic; }
+.table { overflow-x: auto; } table { border-collapse: collapse; font-size: 0.85em; }
+td, th { border: 1px solid #ddd; padding: 0.3em 0.5em; text-align: right; white-space: nowrap; }
+td:first-child, th:first-child { text-align: left; white-space: normal; overflow-wrap: anywhere; min-width: 12em; max-width: 26em; } tr.unified { background: #eef6ff; font-weight: 600; } tr.oracle { background: #f4f4f4; font-style: italic; }
 li.met { color: #1a7f37; } li.missed { color: #b42318; } .note { color: #555; font-size: 0.9em; }
 </style>
 ${inlineScript(plotlyJs)}
 </head>
 <body>
 <h1>cogen: many experts, one model</h1>
-<p class="note">Held-out test items, ${report.domains.length} domains. Each cell: bits per byte (lower is better) above multiple-choice accuracy. Unified models in blue (in the charts: bold colours with an outline); the oracle (best single model per domain, a ceiling) in grey. Run took ${report.seconds.toFixed(0)} s.</p>
+<p class="note">Held-out test items, ${countOf(report.domains.length, "domain")}. Each cell: bits per byte (lower is better) above multiple-choice accuracy. Unified models in blue (in the charts: bold colours with an outline); the oracle (best single model per domain, a ceiling) in grey. Run took ${report.seconds.toFixed(0)} s.</p>
 <h2>Goals</h2>
 <ul>${goals}</ul>
 <p class="note">Router: picked the request's domain for ${(report.routing.accuracy * 100).toFixed(0)}% of test items (mean confidence ${report.routing.meanConfidence.toFixed(2)}). ${ensembleNote(report)}</p>
 <h2>Table</h2>
-<table>${header}${body}</table>
+<div class="table"><table>${header}${body}</table></div>
 ${moeSection(report)}
 <h2>Bits per byte by domain</h2>
 <div id="bpb"></div>
@@ -81,12 +83,17 @@ ${moeSection(report)}
 <div id="abilities"></div>
 <script>
 const data = ${scriptJson(data)};
+const config = { displaylogo: false, responsive: true };
 const style = (r) => ({
   color: r.colour ?? undefined,
   line: r.kind === "unified" ? { color: "#111", width: 1.5 } : undefined,
   pattern: r.kind === "oracle" ? { shape: "/" } : r.kind === "distilled" ? { shape: "." } : undefined,
 });
 // One legend entry per model, grouped by kind; the plot grows with the legend so none is cut off.
+// A legend that would take more than a third of the width (a user's long "org/Model-8B-Instruct-…"
+// names, or a narrow window) goes under the plot, which keeps the width for the bars.
+const legendBelow = 60 + 7 * Math.max(...data.bpb.map((r) => r.model.length)) > document.getElementById("bpb").clientWidth / 3;
+const legendHeight = 21 * data.bpb.length + 34 * new Set(data.bpb.map((r) => r.kind)).size;
 Plotly.newPlot("bpb", data.bpb.map((r) => ({
   type: "bar", name: r.model, x: data.domains, y: r.values, marker: style(r),
   legendgroup: r.kind, legendgrouptitle: { text: data.kindTitles[r.kind] },
@@ -94,23 +101,31 @@ Plotly.newPlot("bpb", data.bpb.map((r) => ({
 })), {
   barmode: "group", yaxis: { title: { text: "bits per byte (lower is better)" } },
   // About 20 px per entry, a title and a gap per group, and the plot's own margins.
-  height: Math.max(480, 200 + 21 * data.bpb.length + 34 * new Set(data.bpb.map((r) => r.kind)).size),
-  legend: { groupclick: "toggleitem", tracegroupgap: 12 },
-});
+  height: legendBelow ? 420 + legendHeight : Math.max(480, 200 + legendHeight),
+  legend: legendBelow
+    ? { groupclick: "toggleitem", tracegroupgap: 12, orientation: "v", x: 0, xanchor: "left", y: -0.08, yanchor: "top" }
+    : { groupclick: "toggleitem", tracegroupgap: 12 },
+  xaxis: { automargin: true }, margin: { t: 30 },
+}, config);
 const kindsPresent = [...new Set(data.acc.map((r) => r.kind))];
 const kindColour = { unified: "#c0392b", distilled: "#8e44ad", single: "#7fa7c9", oracle: "#9e9e9e" };
 Plotly.newPlot("acc", kindsPresent.map((kind) => {
   const rs = data.acc.filter((r) => r.kind === kind);
   return {
-    type: "bar", name: data.kindTitles[kind], x: rs.map((r) => r.model), y: rs.map((r) => r.acc), error_y: { type: "data", array: rs.map((r) => r.se) },
+    type: "bar", orientation: "h", name: data.kindTitles[kind], y: rs.map((r) => r.model), x: rs.map((r) => r.acc), error_x: { type: "data", array: rs.map((r) => r.se) },
     marker: { color: kindColour[kind], line: kind === "unified" ? { color: "#111", width: 1.5 } : undefined },
+    hovertemplate: "%{y}: %{x:.3f}<extra></extra>",
   };
-}), { barmode: "overlay", xaxis: { categoryorder: "array", categoryarray: data.acc.map((r) => r.model), automargin: true }, yaxis: { title: { text: "accuracy" }, range: [0, 1] }, height: 420 });
+}), {
+  // Horizontal bars, first model on top: a long name reads in full instead of slanting off the page.
+  barmode: "overlay", yaxis: { categoryorder: "array", categoryarray: data.acc.map((r) => r.model).reverse(), automargin: true },
+  xaxis: { title: { text: "accuracy" }, range: [0, 1] }, height: 120 + 22 * data.acc.length, legend: { traceorder: "normal" }, margin: { t: 30 },
+}, config);
 // One domain: a bar per model (a one-column heatmap says little).
 Plotly.newPlot("abilities", data.domains.length === 1
   ? [{ type: "bar", orientation: "h", x: data.abilities.z.map((z) => z[0]), y: data.abilities.models, marker: { color: "#2c7fb8" } }]
   : [{ type: "heatmap", x: data.domains, y: data.abilities.models, z: data.abilities.z, colorscale: "RdBu", reversescale: true }],
-  { height: 120 + 24 * data.abilities.models.length, margin: { l: 160 }, xaxis: data.domains.length === 1 ? { title: { text: "ability in " + data.domains[0] } } : {} });
+  { height: 120 + 24 * data.abilities.models.length, margin: { t: 30 }, yaxis: { automargin: true }, xaxis: data.domains.length === 1 ? { title: { text: "ability in " + data.domains[0] } } : {} }, config);
 </script>
 </body>
 </html>
@@ -120,7 +135,7 @@ Plotly.newPlot("abilities", data.domains.length === 1
 /** What the ensemble did, or nothing misleading when it ran no generation step. */
 function ensembleNote(report: MainJobReport): string {
   const { stats, ensembledDomains } = report.ensemble;
-  const where = `Ensemble: combines members in ${ensembledDomains.length} domain${ensembledDomains.length === 1 ? "" : "s"}`;
+  const where = `Ensemble: combines members in ${countOf(ensembledDomains.length, "domain")}`;
   if (stats.steps === 0) return `${where}; the test items were all scored by log-likelihood, so it ran no generation steps.`;
   return `${where}; ${stats.ensembledSteps} of ${stats.steps} generation steps consulted more than one member.`;
 }
@@ -136,6 +151,6 @@ function moeSection(report: MainJobReport): string {
   const speed = report.moe.speed ? `<p class="note">Generation: ${escapeHtml(report.moe.speed.moe)} at ${report.moe.speed.ratio.toFixed(2)}× the tokens/s of ${escapeHtml(report.moe.speed.dense)} in llama.cpp (median of ${report.moe.speed.rounds} alternating rounds).</p>` : "";
   return `<h2>Mixture of experts: gate quality</h2>
 <p class="note">Share of held-out tokens of each domain whose top-1 expert (averaged over layers) is that domain's expert; chance is ${(1 / domains.length).toFixed(3)}.</p>
-<table>${head}${rows}</table>
+<div class="table"><table>${head}${rows}</table></div>
 ${speed}`;
 }

@@ -21,8 +21,8 @@ export async function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
 }
 
-export async function openPage(browser: Browser, file: string): Promise<{ page: Page; errors: string[] }> {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+export async function openPage(browser: Browser, file: string, width = 1280): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage({ viewport: { width, height: 900 } });
   const errors: string[] = [];
   page.on("console", (message) => {
     if (message.type() === "error") errors.push(message.text());
@@ -38,4 +38,22 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path: file, fullPage: true });
   console.log(`screenshot: ${path.relative(process.cwd(), file)}`);
   return file;
+}
+
+/** How far the page is wider than its window (0 when nothing makes it scroll sideways). */
+export function pageOverflow(page: Page): Promise<number> {
+  return page.locator("html").evaluate((root) => root.scrollWidth - root.clientWidth);
+}
+
+/** The texts of the plot in element `id` (ticks, legend, titles) that stick out of it: cut off for the user. */
+export function clippedPlotTexts(page: Page, id: string): Promise<string[]> {
+  return page.locator(`#${id}`).evaluate((plot) => {
+    const box = plot.getBoundingClientRect();
+    return [...plot.querySelectorAll("svg text")]
+      .filter((t) => {
+        const r = t.getBoundingClientRect();
+        return r.width > 0 && (r.left < box.left - 1 || r.right > box.right + 1 || r.top < box.top - 1 || r.bottom > box.bottom + 1);
+      })
+      .map((t) => t.textContent ?? "");
+  });
 }

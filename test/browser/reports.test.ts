@@ -17,8 +17,8 @@ import { rankResults } from "../../src/rank/per-item.js";
 import { renderDemoHtml } from "../../src/unify/report-html.js";
 import { referenceFile } from "../reference-data.js";
 import { singleDomainRanking } from "../rank/report-fixture.js";
-import { zooLikeReport } from "../unify/report-fixture.js";
-import { chromiumAvailable, chromiumSkipNote, launchChromium, openPage, screenshot } from "./chromium.js";
+import { wideReport, zooLikeReport } from "../unify/report-fixture.js";
+import { chromiumAvailable, chromiumSkipNote, clippedPlotTexts, launchChromium, openPage, pageOverflow, screenshot } from "./chromium.js";
 
 let browser: Browser;
 let dir: string;
@@ -33,10 +33,16 @@ afterAll(async () => {
   if (dir) await fs.rm(dir, { recursive: true, force: true });
 });
 
-async function load(name: string, html: string): Promise<{ page: Page; errors: string[] }> {
+async function load(name: string, html: string, width?: number): Promise<{ page: Page; errors: string[] }> {
   const file = path.join(dir, `${name}.html`);
   await fs.writeFile(file, html);
-  return openPage(browser, file);
+  return openPage(browser, file, width);
+}
+
+/** What a user would see as broken layout: the page scrolling sideways, or a plot's labels cut off. */
+async function expectFits(page: Page, plots: string[]): Promise<void> {
+  expect(await pageOverflow(page), "page wider than the window").toBe(0);
+  for (const id of plots) expect(await clippedPlotTexts(page, id), `labels cut off in #${id}`).toEqual([]);
 }
 
 /** Number of Plotly SVG roots inside the element `id` (0 when it was not drawn). */
@@ -60,6 +66,23 @@ describe.skipIf(!chromiumAvailable)(`report pages in headless Chromium${chromium
     // Accuracy bars by kind: the unified models are a trace (and a legend entry) of their own.
     expect(await page.locator("#acc .legend .traces").allTextContents()).toEqual(expect.arrayContaining(["single models", "unified models"]));
     expect(await page.locator("body").textContent()).not.toContain("0 of 0");
+    await expectFits(page, ["bpb", "acc", "abilities"]);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  // A user's own experts: long Hugging Face names, eight domains, a laptop-sized and a narrow window.
+  it.each([[1280], [820]])("the unified-model report of long-named experts fits a %i px window, every label whole", async (width) => {
+    const report = wideReport();
+    const { page, errors } = await load(`unify-report-wide-${width}`, renderDemoHtml(report, plotly), width);
+    await screenshot(page, `unify-report-wide-${width}`);
+    await expectFits(page, ["bpb", "acc", "abilities"]);
+    // Every model and the oracle in the legend, and every model named on the accuracy axis.
+    expect(await page.locator("#bpb .legend .traces:has(.legendpoints path)").count()).toBe(report.rows.length + 1);
+    expect(await page.locator("#acc .ytick text").allTextContents()).toEqual([...report.rows.map((r) => r.model), report.oracle.model].reverse());
+    // The bars keep most of the width: the legend goes under the plot rather than beside it.
+    const plotWidth = await page.locator("#bpb .nsewdrag").first().evaluate((n) => n.getBoundingClientRect().width);
+    expect(plotWidth).toBeGreaterThan(width * 0.6);
     expect(errors).toEqual([]);
     await page.close();
   });
@@ -77,7 +100,9 @@ describe.skipIf(!chromiumAvailable)(`report pages in headless Chromium${chromium
     // The x axis shows the bulk of the items, not −1361.
     const ticks = (await page.locator("#items .xtick text").allTextContents()).map((t) => Number(t.replace("−", "-")));
     expect(Math.min(...ticks)).toBeGreaterThan(-20);
-    expect(await page.locator("body").textContent()).toContain("lie off the axes");
+    expect(await page.locator("body").textContent()).toContain("1 of 62 items lies off the axes");
+    expect(await page.locator("body").textContent()).toContain("4 models, 1 domain, 62 items.");
+    await expectFits(page, ["forest", "domain-bars", "items"]);
     expect(errors).toEqual([]);
     await page.close();
   });
@@ -92,6 +117,7 @@ describe.skipIf(!chromiumAvailable)(`report pages in headless Chromium${chromium
     expect(await svgCount(page, "items")).toBeGreaterThan(0);
     const ticks = (await page.locator("#items .xtick text").allTextContents()).map((t) => Number(t.replace("−", "-")));
     expect(Math.min(...ticks)).toBeGreaterThan(-100);
+    await expectFits(page, ["forest", "domain-bars", "items"]);
     expect(errors).toEqual([]);
     await page.close();
   });
