@@ -23,13 +23,14 @@ export function printJson(value: unknown): void {
  */
 export async function refuseToReplace(outDir: string, force: boolean | undefined): Promise<void> {
   if (force) return;
-  let entries: string[];
+  let what: string;
   try {
     const stat = await fs.stat(outDir);
-    entries = stat.isDirectory() ? await fs.readdir(outDir) : [outDir];
+    if (stat.isDirectory() && (await fs.readdir(outDir)).length === 0) return;
+    what = stat.isDirectory() ? "already exists and is not empty" : "is a file, not a folder";
   } catch (error) {
     if (isFileMissing(error)) return;
     throw error;
   }
-  if (entries.length > 0) throw new ConfigError([`${outDir} already exists and is not empty; give --force to replace it, or choose another output folder`]);
+  throw new ConfigError([`${outDir} ${what}; give --force to replace it, or choose another output folder`]);
 }

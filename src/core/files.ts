@@ -1,5 +1,6 @@
 /** File-system conditions named once, so a catch can tell "absent" from a real fault. */
 import { promises as fs } from "node:fs";
+import * as path from "node:path";
 import { InputFileError } from "./errors.js";
 
 /** The one wording for an input path that does not exist, in every command and reader. */
@@ -7,10 +8,11 @@ export const NO_SUCH_FILE = "no such file or folder";
 
 /**
  * The InputFileError for a failed read of `file`: "no such file or folder" when it is absent
- * (`hint` may say what to give instead), else "cannot read (CODE)".
+ * (`hint` may say what to give instead), "is a folder" for a folder, else "cannot read (CODE)".
  */
 export function readFailure(file: string, error: unknown, hint?: string): InputFileError {
   if (isFileMissing(error)) return new InputFileError(file, hint ? `${NO_SUCH_FILE} (${hint})` : NO_SUCH_FILE);
+  if ((error as NodeJS.ErrnoException).code === "EISDIR") return new InputFileError(file, "is a folder; give a file");
   return new InputFileError(file, `cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
 }
 
@@ -50,4 +52,14 @@ export async function requireInput(p: string, hint?: string): Promise<void> {
   await fs.stat(p).catch((error: unknown) => {
     throw readFailure(p, error, hint);
   });
+}
+
+/**
+ * Whether `outer` is `inner` or a folder above it, after resolving symbolic links (a path that
+ * does not exist yet is taken as written): replacing `outer` would delete `inner`.
+ */
+export async function pathHolds(outer: string, inner: string): Promise<boolean> {
+  const real = (p: string) => fs.realpath(p).catch(() => path.resolve(p));
+  const rel = path.relative(await real(outer), await real(inner));
+  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
 }

@@ -18,7 +18,7 @@ import { TOKENIZER_FILES } from "../formats/hf/config.js";
 import type { MergeConfig, ModelRef } from "../formats/mergekit-config.js";
 import { parseMergeConfig } from "./config.js";
 import { writeSafetensorsSharded } from "../formats/safetensors/index.js";
-import { closeModels, openModels, type OpenedModel } from "./inputs.js";
+import { closeModels, openModels, refuseOutputOverInputs, type OpenedModel } from "./inputs.js";
 import { MethodError } from "./methods/types.js";
 import { planMerge, tensorSeed, type MergePlan, type TensorTask } from "./plan.js";
 import { workerPool, type MethodRunner } from "./pool.js";
@@ -93,6 +93,7 @@ export async function runMerge(options: MergeOptions): Promise<MergeReport> {
     warnings.push(...parsed.warnings);
   } else config = options.config;
   const baseDir = options.baseDir ?? process.cwd();
+  await refuseOutputOverInputs(options.outDir, modelRefs(config), baseDir);
   const models = await openModels(modelRefs(config), baseDir);
   try {
     const listings = new Map([...models].map(([k, m]) => [k, { tensors: m.source.list() }]));

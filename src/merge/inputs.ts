@@ -8,6 +8,7 @@ import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { CogenError, ConfigError } from "../core/errors.js";
+import { pathHolds } from "../core/files.js";
 import { readOptionalJsonObject } from "../core/json-file.js";
 import type { TensorSource } from "../core/tensor.js";
 import { convertGgufToHf } from "../formats/convert/gguf-to-hf.js";
@@ -49,6 +50,22 @@ export async function openModel(ref: ModelRef, baseDir: string): Promise<OpenedM
     await cleanup?.();
     throw e;
   }
+}
+
+/**
+ * Refuse an output folder that is, or holds, one of the inputs (a model or its adapter):
+ * writing the result there would delete that input, so not even --force may.
+ */
+export async function refuseOutputOverInputs(outDir: string, refs: readonly ModelRef[], baseDir: string): Promise<void> {
+  const problems: string[] = [];
+  for (const ref of new Map(refs.map((r) => [r.text, r])).values()) {
+    for (const input of [ref.path, ...(ref.lora ? [ref.lora] : [])]) {
+      if (await pathHolds(outDir, path.resolve(baseDir, input))) {
+        problems.push(`the output folder ${outDir} is, or holds, the input ${input}: writing there would delete it; choose another output folder`);
+      }
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
 }
 
 /** Open every distinct model reference; on any failure close the rest and report all failures. */

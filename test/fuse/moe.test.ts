@@ -305,6 +305,13 @@ describe("cogen moe: bad input", () => {
     expect(message).toMatch(/experts\[1\]\.negative_prompts\[0\]: \d+ tokens/);
   });
 
+  it("refuses to write over one of its experts (the merge's rule), even on a dry run", async () => {
+    const before = await fs.readdir(experts[1].dir);
+    await expect(buildMoe({ config: configText(), outDir: experts[1].dir, dryRun: true })).rejects.toThrow(/is, or holds, the input .*: writing there would delete it/);
+    await expect(buildMoe({ config: configText(), outDir: experts[1].dir })).rejects.toThrow(/writing there would delete it/);
+    expect(await fs.readdir(experts[1].dir)).toEqual(before);
+  });
+
   it("checks without writing on a dry run", async () => {
     const out = path.join(root, "dry");
     const report = await buildMoe({ config: configText(), outDir: out, dryRun: true });

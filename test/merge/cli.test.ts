@@ -76,6 +76,34 @@ describe("cogen merge", () => {
     expect((await capture(["merge", cfg, empty])).code).toBe(0);
   });
 
+  it("never writes over one of its inputs, not even with --force, and says why", async () => {
+    const a = path.join(root, "a");
+    const cfg = path.join(root, "over-input.yml");
+    await fs.writeFile(cfg, `merge_method: linear\nmodels: [{model: ${path.join(root, "base")}}, {model: ${a}}]\nparameters: {weight: 1}\n`);
+    const before = await fs.readFile(path.join(a, "model.safetensors"));
+    for (const [out, flags] of [[a, ["--force"]], [a, ["--dry-run"]], [root, ["--force"]]] as const) {
+      const result = await capture(["merge", cfg, out, ...flags]);
+      expect(result.code, result.err).toBe(1);
+      expect(result.err).toMatch(new RegExp(`the output folder .* is, or holds, the input .*[\\\\/]a: writing there would delete it; choose another output folder`));
+    }
+    expect(await fs.readFile(path.join(a, "model.safetensors"))).toEqual(before);
+    // A folder inside an input is not the input: allowed.
+    const inside = await capture(["merge", cfg, path.join(root, "a-merged")]);
+    expect(inside.code, inside.err).toBe(0);
+  });
+
+  it("names an output that is a file, and a config that is a folder, as such", async () => {
+    const cfg = path.join(root, "again.yml");
+    const file = path.join(root, "a-file");
+    await fs.writeFile(file, "not a folder\n");
+    const onFile = await capture(["merge", cfg, file]);
+    expect(onFile.code).toBe(1);
+    expect(onFile.err).toMatch(/^cogen merge: .*a-file is a file, not a folder; give --force to replace it/);
+    const dirConfig = await capture(["merge", root, path.join(root, "out-dir-config")]);
+    expect(dirConfig.code).toBe(1);
+    expect(dirConfig.err).toMatch(/^cogen merge: .*: is a folder; give a file$/);
+  });
+
   it("says models of different widths are incompatible, without suggesting slices", async () => {
     const zoo = path.join(import.meta.dirname, "../../zoo");
     const cfg = path.join(root, "families.yml");

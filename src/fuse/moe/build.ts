@@ -22,7 +22,7 @@ import type { OutDType } from "../../formats/mergekit-config.js";
 import { parseMoeConfig, type MoeConfig, type NonExpertSource } from "../../formats/moe-config.js";
 import { LLAMA_CPP_MAX_EXPERTS } from "../../formats/gguf/llama-check.js";
 import { writeSafetensorsSharded } from "../../formats/safetensors/index.js";
-import { closeModels, openModels, type OpenedModel } from "../../merge/inputs.js";
+import { closeModels, openModels, refuseOutputOverInputs, type OpenedModel } from "../../merge/inputs.js";
 import { tensorSeed } from "../../merge/plan.js";
 import { readBpeTokenizer } from "../../zoo/train/tokenize.js";
 import { llamaTensorShapes } from "../../zoo/random-llama.js";
@@ -86,7 +86,9 @@ export async function buildMoe(options: MoeBuildOptions): Promise<MoeBuildReport
   const config: MoeConfig = { ...parsed, nonExpert: options.nonExpert ?? parsed.nonExpert };
   const baseDir = options.baseDir ?? process.cwd();
   const seed = options.seed ?? 0;
-  const models = await openModels([config.baseModel, ...config.experts.map((e) => e.model)], baseDir);
+  const refs = [config.baseModel, ...config.experts.map((e) => e.model)];
+  await refuseOutputOverInputs(options.outDir, refs, baseDir);
+  const models = await openModels(refs, baseDir);
   try {
     const problems: string[] = [];
     const warnings: string[] = [];
