@@ -63,3 +63,25 @@ export async function pathHolds(outer: string, inner: string): Promise<boolean> 
   const rel = path.relative(await real(outer), await real(inner));
   return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
 }
+
+/** Plain words for the file-system faults a user can fix (permissions, space, a file in the way). */
+const FAULT_WORDS: Record<string, string> = {
+  EACCES: "permission denied", EPERM: "operation not permitted", EROFS: "read-only file system",
+  ENOSPC: "no space left on the device", EDQUOT: "disk quota exceeded", EISDIR: "is a folder",
+  ENOTDIR: "a part of the path is a file, not a folder", EEXIST: "already exists", ENOTEMPTY: "is a folder that is not empty",
+  EMFILE: "too many open files", EBUSY: "is busy",
+};
+
+/**
+ * One line for a file-system fault that reached the top of a command ("PATH: permission denied
+ * (EACCES, open)"), naming the output rather than its temporary sibling; undefined for anything
+ * else, which stays a bug with its stack trace.
+ */
+export function describeFileSystemFault(error: unknown): string | undefined {
+  const e = error as NodeJS.ErrnoException | undefined;
+  if (typeof e?.code !== "string" || typeof e.path !== "string" || !(e.code in FAULT_WORDS)) return undefined;
+  const temporary = /^\.(.+)\.\d+\.[0-9a-z]+\.tmp(\.old)?$/.exec(path.basename(e.path));
+  const shown = temporary ? path.join(path.dirname(e.path), temporary[1]) : e.path;
+  const words = e.code === "EEXIST" && e.syscall === "mkdir" ? "exists and is not a folder" : FAULT_WORDS[e.code];
+  return `${shown}: ${words} (${e.code}${e.syscall ? `, ${e.syscall}` : ""})`;
+}

@@ -160,6 +160,15 @@ describe("cogen's own flags and messages", () => {
     expectUsageError(result, "eval", /4 problems:[\s\S]*--models is required[\s\S]*--tasks is required[\s\S]*--out is required[\s\S]*--concurrency must be an integer ≥ 1/);
   });
 
+  it("says in one line, never a stack trace, when an output cannot be written", async () => {
+    const file = path.join(dir, "a-file");
+    await fs.writeFile(file, "in the way\n");
+    const gguf = path.join(import.meta.dirname, "../../zoo/b/base/model.gguf");
+    const result = await capture(["convert", gguf, path.join(file, "out")]);
+    expect(result.code).toBe(1);
+    expect(result.err).toMatch(/^cogen convert: \S*a-file: exists and is not a folder \(EEXIST, mkdir\)$/);
+  });
+
   it("prints the command list for a bare 'cogen' with exit 2 and for --help with exit 0", async () => {
     const bare = await capture([]);
     expect(bare.code).toBe(2);
