@@ -103,6 +103,7 @@ if (document.getElementById("domain-bars")) {
 if (document.getElementById("heatmap")) {
   Plotly.newPlot("heatmap", [{
     type: "heatmap", x: data.heatmap.domains, y: data.heatmap.models, z: data.heatmap.z, colorscale: "RdBu", reversescale: true,
+    colorbar: { title: { text: ${JSON.stringify(ranking.scale === "arena" ? "rating" : "ability")}, side: "right" } },
     hovertemplate: "%{y} / %{x}: %{z:.3f}<extra></extra>",
   }], { height, margin: { l: 220, t: 30 }, yaxis: { automargin: true }, xaxis: { automargin: true } }, config);
 }

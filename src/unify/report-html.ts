@@ -124,7 +124,7 @@ Plotly.newPlot("acc", kindsPresent.map((kind) => {
 // One domain: a bar per model (a one-column heatmap says little).
 Plotly.newPlot("abilities", data.domains.length === 1
   ? [{ type: "bar", orientation: "h", x: data.abilities.z.map((z) => z[0]), y: data.abilities.models, marker: { color: "#2c7fb8" } }]
-  : [{ type: "heatmap", x: data.domains, y: data.abilities.models, z: data.abilities.z, colorscale: "RdBu", reversescale: true }],
+  : [{ type: "heatmap", x: data.domains, y: data.abilities.models, z: data.abilities.z, colorscale: "RdBu", reversescale: true, colorbar: { title: { text: "ability", side: "right" } } }],
   { height: 120 + 24 * data.abilities.models.length, margin: { t: 30 }, yaxis: { automargin: true }, xaxis: data.domains.length === 1 ? { title: { text: "ability in " + data.domains[0] } } : {} }, config);
 </script>
 </body>

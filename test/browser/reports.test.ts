@@ -16,7 +16,7 @@ import { renderRankingHtml } from "../../src/rank/html-report.js";
 import { rankResults } from "../../src/rank/per-item.js";
 import { renderDemoHtml } from "../../src/unify/report-html.js";
 import { referenceFile } from "../reference-data.js";
-import { singleDomainRanking } from "../rank/report-fixture.js";
+import { singleDomainRanking, votesRanking } from "../rank/report-fixture.js";
 import { wideReport, zooLikeReport } from "../unify/report-fixture.js";
 import { chromiumAvailable, chromiumSkipNote, clippedPlotTexts, launchChromium, openPage, pageOverflow, screenshot } from "./chromium.js";
 
@@ -103,6 +103,21 @@ describe.skipIf(!chromiumAvailable)(`report pages in headless Chromium${chromium
     expect(await page.locator("body").textContent()).toContain("1 of 62 items lies off the axes");
     expect(await page.locator("body").textContent()).toContain("4 models, 1 domain, 62 items.");
     await expectFits(page, ["forest", "domain-bars", "items"]);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it("the rank report of votes over several domains draws a heatmap with every (long) model name whole, no item plot", async () => {
+    const ranking = votesRanking();
+    const { page, errors } = await load("rank-report-votes", renderRankingHtml(ranking, plotly, "votes"), 820);
+    await screenshot(page, "rank-report-votes");
+    expect(await svgCount(page, "heatmap")).toBeGreaterThan(0);
+    expect(await page.locator("#items").count()).toBe(0);
+    expect(await page.locator("#warnings").count()).toBe(0);
+    expect((await page.locator("#heatmap .ytick text").allTextContents()).sort()).toEqual(ranking.models.map((m) => m.model).sort());
+    expect(await page.locator("#forest .xtitle").textContent()).toBe("rating (Arena scale)");
+    expect(await page.locator("#heatmap .cbtitle").textContent()).toBe("rating");
+    await expectFits(page, ["forest", "heatmap"]);
     expect(errors).toEqual([]);
     await page.close();
   });

@@ -1,5 +1,19 @@
-/** A small per-item Ranking for the report tests: one domain, a warning, and one wild item. */
+/**
+ * Rankings for the report tests: `singleDomainRanking` is per-item over one domain with a warning
+ * and one wild item; `votesRanking` is from pairwise votes (Arena scale, no items) over three
+ * domains, with long model names.
+ */
 import type { ItemReport, Ranking } from "../../src/rank/ranking.js";
+
+export function votesRanking(): Ranking {
+  const domains = ["law", "medicine", "chemistry"];
+  const models = Array.from({ length: 12 }, (_, i) => ({
+    model: `example-org/Mistral-7B-Instruct-v0.3-expert-${i}-Q4_K_M`, rating: 1100 - 15 * i, ci: [1080 - 15 * i, 1120 - 15 * i] as [number, number],
+    rank: i + 1, rankRange: [Math.max(1, i), i + 2] as [number, number],
+    domains: Object.fromEntries(domains.map((d, j) => [d, { ability: 1000 + 40 * Math.sin(i + j), ci: [960, 1040] as [number, number] }])),
+  }));
+  return { kind: "pairwise", scale: "arena", method: "Bradley-Terry from votes", domains, models, items: [], warnings: [] } as unknown as Ranking;
+}
 
 export function singleDomainRanking(): Ranking {
   const models = ["alpha", "beta", "gamma", "delta"].map((model, i) => ({
