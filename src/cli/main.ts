@@ -4,7 +4,7 @@
  * parses flags, calls the library, and prints. User errors (CogenError) print one clean message.
  */
 import { CogenError } from "../core/errors.js";
-import { isFileMissing, describeFileSystemFault } from "../core/files.js";
+import { describeFileSystemFault, isFileMissing, outputPathOf } from "../core/files.js";
 import { packageVersion } from "../core/package-root.js";
 import { didYouMean } from "../core/suggest.js";
 import { HelpShown, UsageError } from "./args.js";
@@ -74,7 +74,7 @@ export async function main(argv: string[]): Promise<number> {
     // A file a library opened without its own check: the same words as every other missing file.
     const missing = error as NodeJS.ErrnoException;
     if (isFileMissing(error) && typeof missing.path === "string") {
-      console.error(`cogen ${name}: ${missing.path}: no such file or folder`);
+      console.error(`cogen ${name}: ${outputPathOf(missing.path)}: no such file or folder`);
       return 1;
     }
     // An output that cannot be written (permissions, space, a file in the way): one line, no stack.

@@ -14,9 +14,10 @@ export function temporarySibling(target: string): string {
   return path.join(dir, `.${base}.${process.pid}.${Date.now().toString(36)}.tmp`);
 }
 
-/** Write a whole file atomically. */
+/** Write a whole file atomically, creating its folder when needed (as writeDirAtomic does). */
 export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
   const tmp = temporarySibling(target);
+  await fs.mkdir(path.dirname(path.resolve(target)), { recursive: true });
   try {
     await fs.writeFile(tmp, data);
     await fs.rename(tmp, target);

@@ -80,8 +80,12 @@ const FAULT_WORDS: Record<string, string> = {
 export function describeFileSystemFault(error: unknown): string | undefined {
   const e = error as NodeJS.ErrnoException | undefined;
   if (typeof e?.code !== "string" || typeof e.path !== "string" || !(e.code in FAULT_WORDS)) return undefined;
-  const temporary = /^\.(.+)\.\d+\.[0-9a-z]+\.tmp(\.old)?$/.exec(path.basename(e.path));
-  const shown = temporary ? path.join(path.dirname(e.path), temporary[1]) : e.path;
   const words = e.code === "EEXIST" && e.syscall === "mkdir" ? "exists and is not a folder" : FAULT_WORDS[e.code];
-  return `${shown}: ${words} (${e.code}${e.syscall ? `, ${e.syscall}` : ""})`;
+  return `${outputPathOf(e.path)}: ${words} (${e.code}${e.syscall ? `, ${e.syscall}` : ""})`;
+}
+
+/** The output a path names: the target itself for an atomic write's temporary sibling (core/atomic.ts). */
+export function outputPathOf(p: string): string {
+  const temporary = /^\.(.+)\.\d+\.[0-9a-z]+\.tmp(\.old)?$/.exec(path.basename(p));
+  return temporary ? path.join(path.dirname(p), temporary[1]) : p;
 }
