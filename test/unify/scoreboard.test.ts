@@ -1,6 +1,6 @@
 /** The demo's arithmetic against values computed by hand: the table, the oracle and the goals. */
 import { describe, expect, it } from "vitest";
-import { judgeGoals } from "../../src/unify/main-job.js";
+import { judgeGoals } from "../../src/unify/goals.js";
 import { macro, oracleRow, rowOf, scoreRows, type ScoreRow } from "../../src/unify/scoreboard.js";
 import type { ResultRecord } from "../../src/eval/result.js";
 
