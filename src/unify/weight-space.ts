@@ -1,6 +1,6 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { CogenError } from "../core/errors.js";
+import { CogenError, ConfigError } from "../core/errors.js";
 import type { Progress } from "../core/progress.js";
 import type { ExpertSpec } from "../formats/models-file.js";
 import type { TaskItem } from "../formats/tasks.js";
@@ -33,6 +33,13 @@ async function ggufIn(dir: string): Promise<string> {
   return path.join(dir, gguf);
 }
 
+/** An engine's refusal in one line: its first problem, and how many more there were. */
+function briefly(error: CogenError): string {
+  if (!ConfigError.isInstance(error) || error.problems.length === 0) return error.message;
+  const more = error.problems.length - 1;
+  return error.problems[0] + (more ? ` (and ${more} more problem${more > 1 ? "s" : ""} of the same kind)` : "");
+}
+
 function notesOf(others: { base: string; experts: string[] }[]): string[] {
   return others.map((o) => `${o.experts.length} experts on ${o.base} (${o.experts.join(", ")}) not combined: one weight-space model per policy, from the largest same-base group`);
 }
@@ -53,7 +60,7 @@ export async function buildMerge(experts: readonly ExpertSpec[], outDir: string,
     await runMerge({ config, configName: "unify-ties.yml", outDir, outFormat: "gguf", seed: 0, progress });
   } catch (error) {
     if (!CogenError.isInstance(error)) throw error;
-    return { skipped: { policy: "merge", reason: `the merge engine refused the experts on ${group.base.id}: ${error.message}` } };
+    return { skipped: { policy: "merge", reason: `the merge engine refused the experts on ${group.base.id}: ${briefly(error)}` } };
   }
   return { built: { spec: singleSpec(id, await ggufIn(outDir), group.base), from: { base: group.base.id, experts: group.experts.map((e) => e.id) }, notes: notesOf(group.others) } };
 }
@@ -87,7 +94,7 @@ export async function buildMoeModel(
     await buildMoe({ config, configName: "unify-moe.yml", outDir, outFormat: "gguf", seed: 0, progress });
   } catch (error) {
     if (!CogenError.isInstance(error)) throw error;
-    return { skipped: { policy: "moe", reason: `a mixture of the experts on ${group.base.id} cannot be built: ${error.message}` } };
+    return { skipped: { policy: "moe", reason: `a mixture of the experts on ${group.base.id} cannot be built: ${briefly(error)}` } };
   }
   return { built: { spec: singleSpec(id, await ggufIn(outDir), group.base), from: { base: group.base.id, experts: group.experts.map((e) => e.id) }, notes: notesOf(group.others) } };
 }
