@@ -164,7 +164,7 @@ export async function unify(options: UnifyOptions): Promise<UnifyReport> {
   const lanes = options.lanes ?? 2;
 
   // 1. Evidence: every expert on the dev items (a resumable log: a rerun continues it).
-  const devResults = await evaluateExperts(experts, dev, file("dev-results.jsonl"), options.queue, lanes, progress);
+  const devResults = await evaluateExperts(experts, dev, file("dev-results.jsonl"), options.queue, lanes, progress, "evaluate experts (dev)");
   await writeJsonl(file("dev-items.jsonl"), dev.map(taskLine));
 
   // 2. Rank per domain, with intervals; flag suspicious items.
@@ -241,7 +241,7 @@ export async function unify(options: UnifyOptions): Promise<UnifyReport> {
     if (references.length) log(`reference checkpoints: ${references.map((m) => m.id).join(", ")}`);
 
     // 4. Judge everything on the test items: the experts through the resumable log, the rest here.
-    const singleTest = await evaluateExperts(experts, test, file("single-test-results.jsonl"), options.queue, lanes, progress);
+    const singleTest = await evaluateExperts(experts, test, file("single-test-results.jsonl"), options.queue, lanes, progress, "evaluate experts on test items");
     const evaluate = (models: readonly LanguageModel[], items: readonly TaskItem[], label: string) => evaluateModels(models, items, progress, label, lanes);
     const testResults = [...singleTest, ...(await evaluate([...unified, ...references], test, "evaluate unified models on test items"))];
     await writeJsonl(file("test-results.jsonl"), testResults);
@@ -315,8 +315,9 @@ export async function unify(options: UnifyOptions): Promise<UnifyReport> {
  * The experts on items through the evaluation runner: results are appended to `out` and a rerun
  * skips what is there. Returned in expert order, then item order, whatever order jobs finished in.
  */
-async function evaluateExperts(experts: ExpertSpec[], items: TaskItem[], out: string, queue: JobQueue | undefined, lanes: number, progress: Progress): Promise<ResultRecord[]> {
-  const run = await runEval({ experts, items, out, resume: true, queue, lanes, progress });
+async function evaluateExperts(experts: ExpertSpec[], items: TaskItem[], out: string, queue: JobQueue | undefined, lanes: number, progress: Progress, label: string): Promise<ResultRecord[]> {
+  const labelled: Progress = { start: (_label, total, unit) => progress.start(label, total, unit), tick: (d, info) => progress.tick(d, info), done: (summary) => progress.done(summary) };
+  const run = await runEval({ experts, items, out, resume: true, queue, lanes, progress: labelled });
   if (run.failures.length) {
     throw new BackendError(
       run.failures.map((f) => f.model).join(", "),

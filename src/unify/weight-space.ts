@@ -9,6 +9,7 @@ import { runMerge } from "../merge/engine.js";
 import type { SkippedPolicy } from "./policies.js";
 import { sameBaseGroup, weightsOf } from "./same-base.js";
 import { itemText as textOf } from "../fuse/router/evidence.js";
+import { cutAtWord } from "./items.js";
 
 /**
  * The weight-space unified models: a TIES merge, or a Mixtral-style mixture of experts, of the
@@ -78,7 +79,8 @@ export async function buildMoeModel(
   if (!group) return { skipped: { policy: "moe", reason: reason! } };
   const prompts = (expert: ExpertSpec) => {
     const domain = expert.domains[0] ?? domainOf(expert.id);
-    return dev.filter((i) => i.domain === domain).slice(0, 8).map((i) => textOf(i).slice(0, 200));
+    // Short prompts: small models have short contexts, and a domain shows in its first words.
+    return dev.filter((i) => i.domain === domain).slice(0, 8).map((i) => cutAtWord(textOf(i), 100));
   };
   const missing = group.experts.filter((e) => prompts(e).length === 0).map((e) => e.id);
   if (missing.length) return { skipped: { policy: "moe", reason: `no dev items of the domain of ${missing.join(", ")} to initialise its gate from` } };
