@@ -18,6 +18,7 @@ import { buildServedModels, readUnifiedConfig } from "../../src/serve/unified-co
 import { unify, type UnifyReport } from "../../src/unify/main-job.js";
 import { parsePolicies } from "../../src/unify/policies.js";
 import { capture } from "../cli/capture.js";
+import { hasRedis, startRedis } from "../eval/jobs/redis.js";
 import { makeTinyLlama, tempDir } from "../fixtures/tiny-llama.js";
 
 const SENTENCES: Record<string, string[]> = {
@@ -137,6 +138,35 @@ describe("unify on three GGUF experts", () => {
     expect(again.policies.skipped).toEqual([]);
   }, 120_000);
 });
+
+describe.skipIf(!hasRedis)("unify through a Redis queue", () => {
+  it("evaluates the experts through a worker and gives the table of the in-process run", async () => {
+    const { BullMqQueue, startEvalWorker } = await import("../../src/eval/jobs/bullmq.js");
+    const { executeEvalJob } = await import("../../src/eval/jobs/execute.js");
+    const { ModelPool } = await import("../../src/models/pool.js");
+    const redis = await startRedis();
+    const pool = new ModelPool();
+    const seen: string[] = [];
+    const worker = await startEvalWorker(redis.url, { execute: (job) => executeEvalJob(job, pool), onJob: (job) => void seen.push(job.expert.id) });
+    const queue = new BullMqQueue(redis.url);
+    try {
+      const viaQueue = await unify({ experts: await readModelsFile(models), items: await readTasksFile(tasks), outDir: path.join(root, "queue-out"), policies: ["router", "ensemble"], queue });
+      expect(new Set(seen)).toEqual(new Set(["my-base", "my-medicine", "my-law"]));
+      const singles = (r: UnifyReport) => r.rows.filter((row) => r.singles.includes(row.model));
+      expect(singles(viaQueue)).toEqual(singles(report));
+    } finally {
+      await queue.close();
+      await worker.close();
+      await pool.close();
+      await redis.stop();
+    }
+  }, 120_000);
+});
+if (!hasRedis) {
+  describe("unify through a Redis queue", () => {
+    it.skip("skipped: /usr/bin/redis-server is not installed (apt-get install -y redis-server)", () => {});
+  });
+}
 
 describe("what unify refuses", () => {
   it("skips merge and MoE, with the engine's reason, for experts that claim one base but do not share it", async () => {
