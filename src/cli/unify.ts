@@ -11,7 +11,7 @@ import { formatTable, printJson } from "./output.js";
 
 const HELP = `usage: cogen unify --models MODELS.yml --tasks TASKS.jsonl OUT_DIR
                    [--policies router,ensemble,merge,moe,distill] [--queue redis://HOST:PORT]
-                   [--items N] [--passage-chars N] [--json]
+                   [--items N] [--passage-chars N] [--distill-steps N] [--json]
 
 The main job on your own experts: evaluate each one on the dev half of the items (resumable:
 rerun the same command to continue), rank them per domain with intervals and flag suspicious
@@ -26,6 +26,7 @@ summary.json. Items split into dev and test by a hash of their id (docs/FORMATS.
                     ${UNIFY_POLICIES.join(", ")}); router and ensemble are always built; a policy
                     that cannot apply is skipped, with its reason, in the table and summary.json
   --queue URL       redis://HOST:PORT: evaluate the experts through 'cogen worker' processes
+  --distill-steps N training steps of the distilled pivot (policy distill; default 200)
   --items N         keep at most N items per domain, kind and side (default: all)
   --passage-chars N cut bits-per-byte passages at N characters, at a word boundary (default: whole)
   --json            print summary.json instead of the table`;
@@ -33,7 +34,7 @@ summary.json. Items split into dev and test by a hash of their id (docs/FORMATS.
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
     models: { type: "string" }, tasks: { type: "string" }, policies: { type: "string" }, queue: { type: "string" },
-    items: { type: "string" }, "passage-chars": { type: "string" }, json: { type: "boolean" },
+    items: { type: "string" }, "passage-chars": { type: "string" }, "distill-steps": { type: "string" }, json: { type: "boolean" },
   }, HELP);
   const problems: string[] = [];
   for (const flag of ["models", "tasks"] as const) if (!values[flag]) problems.push(`--${flag} is required`);
@@ -43,6 +44,8 @@ export async function run(argv: string[]): Promise<number> {
   if (items !== undefined && !(Number.isInteger(items) && items >= 1)) problems.push(`--items must be a positive integer, got '${values.items}'`);
   const chars = values["passage-chars"] === undefined ? undefined : Number(values["passage-chars"]);
   if (chars !== undefined && !(Number.isInteger(chars) && chars >= 16)) problems.push(`--passage-chars must be an integer ≥ 16, got '${values["passage-chars"]}'`);
+  const steps = values["distill-steps"] === undefined ? undefined : Number(values["distill-steps"]);
+  if (steps !== undefined && !(Number.isInteger(steps) && steps >= 1)) problems.push(`--distill-steps must be a positive integer, got '${values["distill-steps"]}'`);
   let policies = DEFAULT_UNIFY_POLICIES;
   try {
     if (values.policies !== undefined) policies = parsePolicies(values.policies);
@@ -63,6 +66,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     report = await unify({
       experts, items: tasks, outDir: path.resolve(positionals[0]), policies, queue,
+      ...(steps !== undefined ? { distill: { steps } } : {}),
       split: { ...(items !== undefined ? { perDomainAndKind: items } : {}), ...(chars !== undefined ? { maxPassageChars: chars } : {}) },
       progress: values.json ? silentProgress : streamProgress(),
       log: values.json ? () => {} : (line) => console.error(line),

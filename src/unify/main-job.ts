@@ -24,6 +24,7 @@ import { relativeScores } from "../rank/relative-scores.js";
 import type { Ranking } from "../rank/ranking.js";
 import { suspiciousItems } from "../rank/item-quality.js";
 import { abilitiesOf } from "../serve/policies.js";
+import { buildDistilled, type DistillSettings } from "./distill.js";
 import { evaluateModels } from "./evaluate-models.js";
 import { judgeGoals, type Goal } from "./goals.js";
 import { splitItems, type SplitOptions } from "./items.js";
@@ -56,6 +57,8 @@ export interface UnifyOptions {
   split?: SplitOptions;
   /** Hand the experts' evaluation jobs to workers (default: evaluate here). */
   queue?: JobQueue;
+  /** Training of the distilled pivot (policy `distill`). */
+  distill?: DistillSettings;
   /** Models evaluated at once in this process (default 2). */
   lanes?: number;
   extras?: UnifyExtras;
@@ -102,7 +105,7 @@ export interface MoeSummary {
 export interface BuiltModel {
   policy: UnifyPolicy;
   id: string;
-  /** For merges and mixtures: the base and the experts combined. */
+  /** For merges and mixtures: the base and the experts combined; for the distilled pivot: the pivot and its teachers. */
   from?: { base: string; experts: string[] };
 }
 
@@ -128,7 +131,7 @@ export interface UnifyReport {
   seconds: number;
 }
 
-export const UNIFIED_IDS = { router: "unified-router", ensemble: "unified-ensemble", merge: "unified-ties-merge", moe: "unified-moe" } as const;
+export const UNIFIED_IDS = { router: "unified-router", ensemble: "unified-ensemble", merge: "unified-ties-merge", moe: "unified-moe", distill: "unified-distilled" } as const;
 
 /** Everything wrong with the inputs, at once, before anything is written. */
 function checkInputs(options: UnifyOptions, dev: TaskItem[], test: TaskItem[]): void {
@@ -226,10 +229,17 @@ export async function unify(options: UnifyOptions): Promise<UnifyReport> {
       unified.push(await open(outcome.built.spec));
     }
     if (requested.includes("distill")) {
-      skipped.push({
-        policy: "distill",
-        reason: "a distilled pivot is a training run of its own (hours on real models): build its targets with `cogen distill targets`, train it with `cogen distill train`, then add the pivot to the models file",
-      });
+      const dir = file("distill");
+      await fs.rm(dir, { recursive: true, force: true });
+      const outcome = await buildDistilled(experts, dev, dir, UNIFIED_IDS.distill, options.distill, progress);
+      if ("skipped" in outcome) {
+        skipped.push(outcome.skipped);
+        log(`distill: skipped: ${outcome.skipped.reason}`);
+      } else {
+        built.push({ policy: "distill", id: outcome.built.spec.id, from: { base: outcome.built.pivot, experts: experts.map((e) => e.id) } });
+        servedCheckpoints.push(outcome.built.spec);
+        unified.push(await open(outcome.built.spec));
+      }
     }
     for (const spec of options.extras?.unified ?? []) {
       servedCheckpoints.push(spec);

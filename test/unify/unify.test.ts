@@ -68,7 +68,7 @@ beforeAll(async () => {
   models = path.join(root, "models.yml");
   await fs.writeFile(models, [
     "experts:",
-    `  - { id: my-base, backend: llamacpp, path: ${path.basename(baseGguf)}, threads: 1, context_size: 256 }`,
+    `  - { id: my-base, backend: llamacpp, path: ${path.basename(baseGguf)}, weights: ${path.basename(base.dir)}, threads: 1, context_size: 256 }`,
     `  - { id: my-medicine, backend: llamacpp, path: ${path.basename(medicineGguf)}, base: my-base, threads: 1, context_size: 256, domains: [medicine] }`,
     `  - { id: my-law, backend: llamacpp, path: ${path.basename(lawGguf)}, base: my-base, threads: 1, context_size: 256, domains: [law] }`,
     "",
@@ -78,7 +78,7 @@ beforeAll(async () => {
   out = path.join(root, "out");
   report = await unify({
     experts: await readModelsFile(models), items: await readTasksFile(tasks), outDir: out,
-    policies: parsePolicies("router,ensemble,merge,moe,distill"),
+    policies: parsePolicies("router,ensemble,merge,moe,distill"), distill: { steps: 20 },
   });
 }, 300_000);
 afterAll(async () => {
@@ -86,18 +86,18 @@ afterAll(async () => {
 });
 
 describe("unify on three GGUF experts", () => {
-  it("builds router, ensemble, merge and mixture, says why distill was skipped, and judges all on test items", async () => {
+  it("builds router, ensemble, merge, mixture and distilled pivot, and judges all on test items", async () => {
     expect(report.singles).toEqual(["my-base", "my-medicine", "my-law"]);
-    expect(report.unified).toEqual(["unified-router", "unified-ensemble", "unified-ties-merge", "unified-moe"]);
+    expect(report.unified).toEqual(["unified-router", "unified-ensemble", "unified-ties-merge", "unified-moe", "unified-distilled"]);
     expect(report.policies.built.find((b) => b.policy === "merge")?.from).toEqual({ base: "my-base", experts: ["my-medicine", "my-law"] });
-    expect(report.policies.skipped.map((s) => s.policy)).toEqual(["distill"]);
-    expect(report.policies.skipped[0].reason).toMatch(/cogen distill train/);
+    expect(report.policies.built.find((b) => b.policy === "distill")?.from).toEqual({ base: "my-base", experts: ["my-base", "my-medicine", "my-law"] });
+    expect(report.policies.skipped).toEqual([]);
     const summary = JSON.parse(await fs.readFile(path.join(out, "summary.json"), "utf8"));
-    expect(summary.policies.skipped).toEqual(report.policies.skipped);
+    expect(summary.policies.built).toEqual(report.policies.built);
     expect(summary.rows.map((r: { model: string }) => r.model)).toEqual([...report.singles, ...report.unified]);
     for (const row of report.rows) for (const d of ["medicine", "law"]) expect(row.domains[d].bpbItems + row.domains[d].accItems).toBeGreaterThan(0);
     const html = await fs.readFile(path.join(out, "report.html"), "utf8");
-    expect(html).toContain("distill: skipped:");
+    expect(html).toContain("distill: unified-distilled");
     expect(html).toContain("<td>unified-ties-merge</td>");
     // Dev and test are disjoint, and the table's test results cover every model on every test item.
     const ids = (file: string) => fs.readFile(path.join(out, file), "utf8").then((t) => t.trim().split("\n").map((l) => JSON.parse(l) as { id?: string; item?: string; model?: string }));
@@ -109,11 +109,11 @@ describe("unify on three GGUF experts", () => {
 
   it("writes a unified.yml that the gateway serves: a completion from the router on loopback", async () => {
     const config = await readUnifiedConfig(path.join(out, "unified.yml"));
-    expect(config.served.map((s) => s.id)).toEqual(["unified-router", "unified-ensemble", "unified-ties-merge", "unified-moe", "my-base", "my-medicine", "my-law"]);
+    expect(config.served.map((s) => s.id)).toEqual(["unified-router", "unified-ensemble", "unified-ties-merge", "unified-moe", "unified-distilled", "my-base", "my-medicine", "my-law"]);
     const { served, all } = await buildServedModels(config, POLICIES, (spec) => openModel(spec));
     const gateway = await startGateway({ models: served, host: "127.0.0.1", port: 0 });
     try {
-      for (const model of ["unified-router", "unified-ties-merge"]) {
+      for (const model of ["unified-router", "unified-ties-merge", "unified-distilled"]) {
         const response = await fetch(`${gateway.url}/v1/completions`, {
           method: "POST", headers: { "content-type": "application/json" },
           body: JSON.stringify({ model, prompt: "The heart", max_tokens: 4, temperature: 0 }),
@@ -188,13 +188,16 @@ describe("what unify refuses", () => {
     expect(table.out).toMatch(/Skipped merge: the merge engine refused the experts on my-base/);
   }, 300_000);
 
-  it("skips the merge when no two experts name the same base, naming each expert's base", async () => {
+  it("skips the merge when no two experts name the same base, naming each expert's base, and distill without a Hugging Face folder", async () => {
     const file = path.join(root, "no-base.yml");
-    await fs.writeFile(file, (await fs.readFile(models, "utf8")).replaceAll(", base: my-base", ""));
-    const result = await capture(["unify", "--models", file, "--tasks", tasks, path.join(root, "no-base-out"), "--json"]);
+    await fs.writeFile(file, (await fs.readFile(models, "utf8")).replaceAll(", base: my-base", "").replace(/, weights: [^,]*/, ""));
+    const result = await capture(["unify", "--models", file, "--tasks", tasks, path.join(root, "no-base-out"), "--policies", "merge,distill", "--json"]);
     expect(result.code, result.err).toBe(0);
     const summary = JSON.parse(result.out) as UnifyReport;
-    expect(summary.policies.skipped).toEqual([{ policy: "merge", reason: expect.stringMatching(/no two local experts name the same base.*my-medicine → no base/) }]);
+    expect(summary.policies.skipped).toEqual([
+      { policy: "merge", reason: expect.stringMatching(/no two local experts name the same base.*my-medicine → no base/) },
+      { policy: "distill", reason: expect.stringMatching(/give an expert .*`weights:`/) },
+    ]);
   }, 120_000);
 
   it("names the file, line and field of bad inputs and writes no output folder", async () => {
