@@ -4,8 +4,9 @@ import { didYouMean } from "../core/suggest.js";
 /**
  * The unified models `cogen unify` can build. `router` and `ensemble` are built on any experts;
  * `merge` (TIES in weight space) and `moe` (a Mixtral-style mixture) need local experts that
- * share a base; `distill` (a pivot trained on the experts' fused predictions) is a separate,
- * long training run. Each one asked for is either built or listed as skipped with its reason.
+ * share a base; `distill` trains a pivot on the experts' fused predictions (it needs an expert
+ * with a Hugging Face folder). Each one asked for is either built or listed as skipped with its
+ * reason.
  */
 export const UNIFY_POLICIES = ["router", "ensemble", "merge", "moe", "distill"] as const;
 export type UnifyPolicy = (typeof UNIFY_POLICIES)[number];
