@@ -27,7 +27,7 @@ function hash(text: string): number {
   return h >>> 0;
 }
 
-/** Which side an item id falls on. */
+/** Which side an item id falls on. (The salt keeps the split the demo has always used.) */
 export function sideOf(id: string): "dev" | "test" {
   return hash(`demo-split/${id}`) % 2 === 0 ? "dev" : "test";
 }

@@ -1,7 +1,7 @@
 import type { ResultRecord } from "../eval/result.js";
 
 /**
- * The demo's table: for every model and domain, held-out bits per byte (byte-weighted over the
+ * The main job's table: for every model and domain, held-out bits per byte (byte-weighted over the
  * bits-per-byte items; lower is better) and multiple-choice accuracy with its standard error,
  * plus macro averages that weigh every domain equally.
  */
