@@ -22,9 +22,10 @@ summary.json. Items split into dev and test by a hash of their id (docs/FORMATS.
   --models FILE     the experts (models file: docs/FORMATS.md); a merge or mixture takes experts
                     that name the same 'base' in it
   --tasks FILE      held-out items, JSONL (multiple choice, bits per byte, exact match)
-  --policies LIST   unified models to build (default ${DEFAULT_UNIFY_POLICIES.join(",")}; known:
-                    ${UNIFY_POLICIES.join(", ")}); router and ensemble are always built; a policy
-                    that cannot apply is skipped, with its reason, in the table and summary.json
+  --policies LIST   unified models to build, of ${UNIFY_POLICIES.join(", ")}
+                    (default ${DEFAULT_UNIFY_POLICIES.join(",")}); router and ensemble are always built;
+                    a policy that cannot apply is skipped, with its reason, in the table and
+                    summary.json
   --queue URL       redis://HOST:PORT: evaluate the experts through 'cogen worker' processes
   --distill-steps N training steps of the distilled pivot (policy distill; default 200)
   --items N         keep at most N items per domain, kind and side (default: all)
