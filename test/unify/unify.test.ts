@@ -18,6 +18,7 @@ import { buildServedModels, readUnifiedConfig } from "../../src/serve/unified-co
 import { unify, type UnifyReport } from "../../src/unify/main-job.js";
 import { parsePolicies } from "../../src/unify/policies.js";
 import { capture } from "../cli/capture.js";
+import { startStub } from "../models/openai-stub.js";
 import { hasRedis, startRedis } from "../eval/jobs/redis.js";
 import { makeTinyLlama, tempDir } from "../fixtures/tiny-llama.js";
 
@@ -136,6 +137,26 @@ describe("unify on three GGUF experts", () => {
     const singles = (r: UnifyReport) => r.rows.filter((row) => r.singles.includes(row.model));
     expect(singles(again)).toEqual(singles(report));
     expect(again.policies.skipped).toEqual([]);
+  }, 120_000);
+});
+
+describe("unify with an OpenAI-compatible expert", () => {
+  it("routes and ensembles a remote expert with a local one; the merge is skipped for want of local weights", async () => {
+    const stub = await startStub();
+    try {
+      const file = path.join(root, "remote.yml");
+      const lines = (await fs.readFile(models, "utf8")).split("\n");
+      await fs.writeFile(file, [...lines.slice(0, 3), `  - { id: remote, backend: openai, url: ${stub.url}, model: stub, base: my-base, max_retries: 0 }`, ""].join("\n"));
+      const result = await unify({ experts: await readModelsFile(file), items: await readTasksFile(tasks), outDir: path.join(root, "remote-out") });
+      expect(result.singles).toEqual(["my-base", "my-medicine", "remote"]);
+      expect(result.unified).toEqual(["unified-router", "unified-ensemble"]);
+      expect(result.policies.skipped).toEqual([{ policy: "merge", reason: expect.stringMatching(/no two local experts name the same base.*remote → my-base \(remote\)/) }]);
+      for (const row of result.rows) expect(row.macroBpb, row.model).toBeGreaterThan(0);
+      const config = await readUnifiedConfig(path.join(root, "remote-out", "unified.yml"));
+      expect(config.experts.find((e) => e.id === "remote")).toMatchObject({ backend: "openai", url: stub.url, model: "stub", maxRetries: 0 });
+    } finally {
+      await stub.close();
+    }
   }, 120_000);
 });
 
