@@ -47,7 +47,7 @@ export function judgeGoals(
     goals.push({
       goal: "router closes ≥ 70% of the gap between the best single model and the per-domain oracle (bits per byte)",
       met: closed >= 0.7,
-      detail: `closed ${(closed * 100).toFixed(0)}% (best single ${f(bestSingleBpb.macroBpb)}, router ${f(router.macroBpb)}, oracle ${f(oracle.macroBpb)})`,
+      detail: `${gap > 0 ? `closed ${(closed * 100).toFixed(0)}%` : "no gap to close: one model is best in every domain"} (best single ${f(bestSingleBpb.macroBpb)}, router ${f(router.macroBpb)}, oracle ${f(oracle.macroBpb)})`,
     });
   }
   // Ensemble vs each member on the domains where it ensembles, in bits per byte.
@@ -65,7 +65,8 @@ export function judgeGoals(
   goals.push({
     goal: "the ensemble beats each of its members on the domains where it ensembles (bits per byte)",
     met: wins.length > 0 && losses.length === 0,
-    detail: ensembledDomains.length === 0 ? "the compatibility filter left one member in every domain" : `${wins.length} wins, ${losses.length} losses${losses.length ? ": " + losses.join("; ") : ""}`,
+    detail: !rows.some((r) => Object.values(r.domains).some((c) => c.bpbItems > 0)) ? "no bits-per-byte test items to judge it on"
+      : ensembledDomains.length === 0 ? "the compatibility filter left one member in every domain" : `${wins.length} wins, ${losses.length} losses${losses.length ? ": " + losses.join("; ") : ""}`,
   });
   return goals;
 }

@@ -61,7 +61,7 @@ function row(model: string, macroBpb: number, macroAcc: number, macroAccSe: numb
   };
 }
 
-describe("the demo's goals", () => {
+describe("the main job's goals", () => {
   const a = row("A", 2.0, 0.5, 0.05, { law: 2.2, food: 1.8 });
   const b = row("B", 2.2, 0.6, 0.05, { law: 2.0, food: 2.4 });
   const router = row("unified-router", 1.9, 0.7, 0.05);
@@ -87,6 +87,14 @@ describe("the demo's goals", () => {
     // (2.0 − 1.85) / 0.2 = 75%.
     expect(goals[2]).toMatchObject({ met: true, detail: "closed 75% (best single 2.000, router 1.850, oracle 1.800)" });
     expect(goals[3]).toEqual({ goal: expect.any(String), met: false, detail: "the compatibility filter left one member in every domain" });
+  });
+
+  it("says so, instead of a percentage of nothing, when one model is best everywhere or there are no passages", () => {
+    const goals = judgeGoals([a, router], [a], { ...a, model: "oracle" }, { law: ["A"], food: ["A"] }, []);
+    expect(goals[2]).toMatchObject({ met: false, detail: "no gap to close: one model is best in every domain (best single 2.000, router 1.900, oracle 2.000)" });
+    const accuracyOnly = (r: ReturnType<typeof row>) => ({ ...r, macroBpb: undefined, domains: { law: { bpbItems: 0, accItems: 4, acc: 0.5 } } });
+    const noPassages = judgeGoals([accuracyOnly(a), accuracyOnly(router)], [accuracyOnly(a)], accuracyOnly(oracle), { law: [] }, []);
+    expect(noPassages.at(-1)).toMatchObject({ met: false, detail: "no bits-per-byte test items to judge it on" });
   });
 
   it("counts an ensemble that loses to one member on a domain where it ensembles as a miss", () => {
