@@ -158,7 +158,9 @@ export async function unify(options: UnifyOptions): Promise<UnifyReport> {
   checkInputs(options, dev, test);
   const domains = options.domains ?? [...new Set(options.items.map((i) => i.domain))];
   const experts = options.experts;
-  await fs.mkdir(options.outDir, { recursive: true });
+  await fs.mkdir(options.outDir, { recursive: true }).catch((error: NodeJS.ErrnoException) => {
+    throw new ConfigError([`${options.outDir}: cannot create the output folder (${error.code ?? error.message})`]);
+  });
   const file = (name: string) => path.join(options.outDir, name);
   // A summary.json from an earlier run would look complete while this one works.
   await fs.rm(file("summary.json"), { force: true });

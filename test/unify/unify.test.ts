@@ -246,6 +246,8 @@ describe("what unify refuses", () => {
     expect(base.err).toMatch(/bad-base\.yml: line 3: experts\[1\]\.base: no model 'my-bsae' in this file \(did you mean 'my-base'\?\)/);
 
     await expect(fs.stat(target)).rejects.toMatchObject({ code: "ENOENT" });
+    const notADir = await capture(["unify", "--models", models, "--tasks", tasks, path.join(tasks, "out")]);
+    expect(notADir.err).toMatch(/tasks\.jsonl\/out: cannot create the output folder \(ENOTDIR\)/);
 
     // An expert that cannot be loaded stops the job before any summary exists, naming the expert.
     const broken = path.join(root, "broken.gguf");
