@@ -15,6 +15,7 @@ import { itemText } from "../fuse/router/evidence.js";
 import { readBpeTokenizer } from "../zoo/train/tokenize.js";
 import type { SkippedPolicy } from "./policies.js";
 import { sameBaseGroup } from "./same-base.js";
+import type { BuiltCheckpoint } from "./weight-space.js";
 
 /**
  * The `distill` policy: one pivot checkpoint trained on the experts' fused predictions
@@ -31,7 +32,7 @@ export interface DistillSettings {
   lr?: number;
 }
 
-export type DistillOutcome = { built: { spec: ExpertSpec; pivot: string } } | { skipped: SkippedPolicy };
+export type DistillOutcome = { built: BuiltCheckpoint } | { skipped: SkippedPolicy };
 
 /** The dev items as training texts: passages, prompts, and multiple-choice contexts with their right answer. */
 function corpusTexts(dev: readonly TaskItem[]): string[] {
@@ -77,7 +78,7 @@ export async function buildDistilled(
       ...(pivot.threads !== undefined ? { threads: pivot.threads } : {}),
       ...(pivot.contextSize !== undefined ? { contextSize: pivot.contextSize } : {}),
     };
-    return { built: { spec, pivot: pivot.id } };
+    return { built: { spec, from: { base: pivot.id, experts: experts.map((e) => e.id) }, notes: [] } };
   } catch (error) {
     if (!CogenError.isInstance(error)) throw error;
     return skip(`the pivot ${pivot.id} cannot be trained: ${error.message}`);

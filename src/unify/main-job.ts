@@ -24,7 +24,8 @@ import { relativeScores } from "../rank/relative-scores.js";
 import type { Ranking } from "../rank/ranking.js";
 import { suspiciousItems } from "../rank/item-quality.js";
 import { abilitiesOf } from "../serve/policies.js";
-import { buildDistilled, type DistillSettings } from "./distill.js";
+import { buildCheckpoints, CHECKPOINT_IDS } from "./checkpoints.js";
+import type { DistillSettings } from "./distill.js";
 import { evaluateModels } from "./evaluate-models.js";
 import { judgeGoals, type Goal } from "./goals.js";
 import { splitItems, type SplitOptions } from "./items.js";
@@ -32,7 +33,6 @@ import { DEFAULT_UNIFY_POLICIES, type SkippedPolicy, type UnifyPolicy } from "./
 import { renderUnifyHtml } from "./report-html.js";
 import { oracleRow, scoreRows, type ScoreRow } from "./scoreboard.js";
 import { unifiedYaml } from "./serve-config.js";
-import { buildMerge, buildMoeModel } from "./weight-space.js";
 
 export type { Goal } from "./goals.js";
 
@@ -131,7 +131,7 @@ export interface UnifyReport {
   seconds: number;
 }
 
-export const UNIFIED_IDS = { router: "unified-router", ensemble: "unified-ensemble", merge: "unified-ties-merge", moe: "unified-moe", distill: "unified-distilled" } as const;
+export const UNIFIED_IDS = { router: "unified-router", ensemble: "unified-ensemble", ...CHECKPOINT_IDS } as const;
 
 /** Everything wrong with the inputs, at once, before anything is written. */
 function checkInputs(options: UnifyOptions, dev: TaskItem[], test: TaskItem[]): void {
@@ -190,8 +190,6 @@ export async function unify(options: UnifyOptions): Promise<UnifyReport> {
 
     // 3. Unified models.
     const built: BuiltModel[] = [];
-    const skipped: SkippedPolicy[] = [];
-    const notes: string[] = [];
     const router = new Router(labelledItems(dev, devResults), {
       experts: singles.map((m) => m.id),
       ranking,
@@ -208,41 +206,12 @@ export async function unify(options: UnifyOptions): Promise<UnifyReport> {
     });
     built.push({ policy: "router", id: UNIFIED_IDS.router }, { policy: "ensemble", id: UNIFIED_IDS.ensemble });
     const unified: LanguageModel[] = [routerModel, ensemble];
-    const servedCheckpoints: ExpertSpec[] = [];
-    const bestDomain = (expert: string) => {
-      const entry = ranking.models.find((m) => m.model === expert);
-      return entry ? Object.entries(entry.domains).sort((a, b) => b[1].ability - a[1].ability)[0]?.[0] : undefined;
-    };
-    for (const policy of ["merge", "moe"] as const) {
-      if (!requested.includes(policy)) continue;
-      const dir = file(policy === "merge" ? "merged-ties" : "moe");
-      await fs.rm(dir, { recursive: true, force: true });
-      const outcome = policy === "merge"
-        ? await buildMerge(experts, dir, UNIFIED_IDS.merge, progress)
-        : await buildMoeModel(experts, dev, bestDomain, dir, UNIFIED_IDS.moe, progress);
-      if ("skipped" in outcome) {
-        skipped.push(outcome.skipped);
-        log(`${policy}: skipped: ${outcome.skipped.reason}`);
-        continue;
-      }
-      built.push({ policy, id: outcome.built.spec.id, from: outcome.built.from });
-      notes.push(...outcome.built.notes.map((n) => `${policy}: ${n}`));
-      servedCheckpoints.push(outcome.built.spec);
-      unified.push(await open(outcome.built.spec));
-    }
-    if (requested.includes("distill")) {
-      const dir = file("distill");
-      await fs.rm(dir, { recursive: true, force: true });
-      const outcome = await buildDistilled(experts, dev, dir, UNIFIED_IDS.distill, options.distill, progress);
-      if ("skipped" in outcome) {
-        skipped.push(outcome.skipped);
-        log(`distill: skipped: ${outcome.skipped.reason}`);
-      } else {
-        built.push({ policy: "distill", id: outcome.built.spec.id, from: { base: outcome.built.pivot, experts: experts.map((e) => e.id) } });
-        servedCheckpoints.push(outcome.built.spec);
-        unified.push(await open(outcome.built.spec));
-      }
-    }
+    const checkpoints = await buildCheckpoints({
+      requested, experts, dev, ranking, outDir: options.outDir, distill: options.distill, progress, log,
+    });
+    built.push(...checkpoints.built);
+    for (const spec of checkpoints.specs) unified.push(await open(spec));
+    const servedCheckpoints = [...checkpoints.specs];
     for (const spec of options.extras?.unified ?? []) {
       servedCheckpoints.push(spec);
       unified.push(await open(spec));
@@ -296,7 +265,7 @@ export async function unify(options: UnifyOptions): Promise<UnifyReport> {
       singles: ids(singles),
       unified: ids(unified),
       references: ids(references),
-      policies: { requested, built, skipped, notes },
+      policies: { requested, built, skipped: checkpoints.skipped, notes: checkpoints.notes },
       items: { dev: dev.length, test: test.length },
       rows: allRows,
       oracle,
