@@ -4,14 +4,16 @@ import type { Progress } from "../core/progress.js";
 import type { ExpertSpec } from "../formats/models-file.js";
 import type { TaskItem } from "../formats/tasks.js";
 import type { Ranking } from "../rank/ranking.js";
+import { buildFingerprint, stampState, writeStamp } from "./build-stamp.js";
 import { buildDistilled, type DistillSettings } from "./distill.js";
 import type { SkippedPolicy, UnifyPolicy } from "./policies.js";
 import { buildMerge, buildMoeModel } from "./weight-space.js";
 
 /**
  * The unified models that are checkpoints of their own — the merge, the mixture, the distilled
- * pivot — each built into its folder of OUT_DIR (emptied first: a folder is complete or absent),
- * or skipped with its reason.
+ * pivot — each built into its folder of OUT_DIR, or skipped with its reason. A rerun reuses a
+ * checkpoint built from the same inputs (build-stamp.ts); a merge or mixture that stopped part way
+ * is built again from an empty folder, a pivot continues its targets and training.
  */
 export const CHECKPOINT_IDS = { merge: "unified-ties-merge", moe: "unified-moe", distill: "unified-distilled" } as const;
 
@@ -46,8 +48,22 @@ export async function buildCheckpoints(input: CheckpointsInput): Promise<Checkpo
   for (const policy of ["merge", "moe", "distill"] as const) {
     if (!input.requested.includes(policy)) continue;
     const dir = path.join(input.outDir, FOLDERS[policy]);
-    await fs.rm(dir, { recursive: true, force: true });
     const id = CHECKPOINT_IDS[policy];
+    const fingerprint = await buildFingerprint(input.experts, {
+      policy, id, dev: input.dev,
+      ...(policy === "moe" ? { gateDomains: input.experts.map((e) => e.domains[0] ?? bestDomain(e.id)) } : {}),
+      ...(policy === "distill" ? { settings: input.distill ?? {} } : {}),
+    });
+    const prior = await stampState(dir, fingerprint);
+    if (prior.state === "reusable") {
+      input.log(`${policy}: reusing ${dir} (built by an earlier run from the same experts and dev items)`);
+      result.built.push({ policy, id, from: prior.built.from });
+      result.notes.push(...prior.built.notes.map((n) => `${policy}: ${n}`));
+      result.specs.push(prior.built.spec);
+      continue;
+    }
+    if (prior.state === "stale" || policy !== "distill") await fs.rm(dir, { recursive: true, force: true });
+    await writeStamp(dir, fingerprint);
     const outcome = policy === "merge" ? await buildMerge(input.experts, dir, id, input.progress)
       : policy === "moe" ? await buildMoeModel(input.experts, input.dev, bestDomain, dir, id, input.progress)
       : await buildDistilled(input.experts, input.dev, dir, id, input.distill, input.progress);
@@ -56,6 +72,7 @@ export async function buildCheckpoints(input: CheckpointsInput): Promise<Checkpo
       input.log(`${policy}: skipped: ${outcome.skipped.reason}`);
       continue;
     }
+    await writeStamp(dir, fingerprint, outcome.built);
     result.built.push({ policy, id, from: outcome.built.from });
     result.notes.push(...outcome.built.notes.map((n) => `${policy}: ${n}`));
     result.specs.push(outcome.built.spec);

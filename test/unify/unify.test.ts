@@ -138,6 +138,33 @@ describe("unify on three GGUF experts", () => {
     expect(singles(again)).toEqual(singles(report));
     expect(again.policies.skipped).toEqual([]);
   }, 120_000);
+
+  it("reuses the checkpoints an earlier run built from the same inputs, and builds again when an expert's file changes", async () => {
+    const gguf = (dir: string) => path.join(out, dir, dir === "distill" ? "pivot/model.gguf" : "model.gguf");
+    const mtime = async (file: string) => (await fs.stat(file)).mtimeMs;
+    const before = { merge: await mtime(gguf("merged-ties")), moe: await mtime(gguf("moe")), distill: await mtime(gguf("distill")) };
+    const lines: string[] = [];
+    const again = await unify({
+      experts: await readModelsFile(models), items: await readTasksFile(tasks), outDir: out,
+      policies: parsePolicies("router,ensemble,merge,moe,distill"), distill: { steps: 20 }, log: (l) => void lines.push(l),
+    });
+    expect(lines.filter((l) => l.includes("reusing")).map((l) => l.split(":")[0])).toEqual(["merge", "moe", "distill"]);
+    expect(again.unified).toEqual(report.unified);
+    expect(again.policies.built).toEqual(report.policies.built);
+    expect({ merge: await mtime(gguf("merged-ties")), moe: await mtime(gguf("moe")), distill: await mtime(gguf("distill")) }).toEqual(before);
+    // The reused checkpoints are the same models: the same scores on the test items.
+    const row = (r: UnifyReport, id: string) => r.rows.find((x) => x.model === id);
+    for (const id of ["unified-ties-merge", "unified-moe", "unified-distilled"]) expect(row(again, id), id).toEqual(row(report, id));
+
+    // A changed expert file (same path, new time) is a new input: the merge is built again.
+    const lawPath = (await readModelsFile(models)).find((e) => e.id === "my-law")!.path!;
+    const later = new Date(Date.now() + 60_000);
+    await fs.utimes(lawPath, later, later);
+    lines.length = 0;
+    await unify({ experts: await readModelsFile(models), items: await readTasksFile(tasks), outDir: out, policies: ["merge"], log: (l) => void lines.push(l) });
+    expect(lines.some((l) => l.includes("reusing"))).toBe(false);
+    expect(await mtime(gguf("merged-ties"))).not.toBe(before.merge);
+  }, 300_000);
 });
 
 describe("unify with an OpenAI-compatible expert", () => {
