@@ -91,7 +91,7 @@ export function renderUnifyTable(report: UnifyReport): string {
   ]);
   const lines = [
     "",
-    `Held-out test items: bits per byte / multiple-choice accuracy per domain (* = unified model${report.references.length ? "; ~ = reference checkpoint, member of nothing" : ""}).`,
+    `Held-out test items: bits per byte / accuracy (multiple choice, exact match) per domain (* = unified model${report.references.length ? "; ~ = reference checkpoint, member of nothing" : ""}).`,
     formatTable(["model", ...report.domains, "macro bpb", "macro acc"], rows, ["l", ...report.domains.map(() => "r" as const), "r", "r"]),
     "",
     "Goals:",

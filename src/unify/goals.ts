@@ -37,7 +37,7 @@ export function judgeGoals(
   const diff = (bestUnifiedAcc?.macroAcc ?? 0) - (bestSingleAcc?.macroAcc ?? 0);
   const diffSe = Math.hypot(bestUnifiedAcc?.macroAccSe ?? 0, bestSingleAcc?.macroAccSe ?? 0);
   goals.push({
-    goal: "best unified model beats the best single model in multiple-choice accuracy (macro, beyond 1.96 standard errors)",
+    goal: "best unified model beats the best single model in accuracy (macro, beyond 1.96 standard errors)",
     met: diffSe > 0 && diff > 1.96 * diffSe,
     detail: `${bestUnifiedAcc?.model} ${f(bestUnifiedAcc?.macroAcc)} ± ${f(bestUnifiedAcc?.macroAccSe)} vs ${bestSingleAcc?.model} ${f(bestSingleAcc?.macroAcc)} ± ${f(bestSingleAcc?.macroAccSe)}: difference ${diff >= 0 ? "+" : ""}${f(diff)} ± ${f(diffSe)}${diff > 1.96 * diffSe ? "" : " (within noise)"}`,
   });

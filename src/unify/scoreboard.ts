@@ -2,14 +2,15 @@ import type { ResultRecord } from "../eval/result.js";
 
 /**
  * The main job's table: for every model and domain, held-out bits per byte (byte-weighted over the
- * bits-per-byte items; lower is better) and multiple-choice accuracy with its standard error,
- * plus macro averages that weigh every domain equally.
+ * bits-per-byte items; lower is better) and accuracy with its standard error — the share of
+ * multiple-choice and exact-match items answered right, both 0/1 per item, so a task file of
+ * generation items has a table too — plus macro averages that weigh every domain equally.
  */
 export interface Cell {
   /** Σ bits / Σ bytes over the domain's bits-per-byte items. */
   bpb?: number;
   bpbItems: number;
-  /** Mean accuracy over the domain's multiple-choice items. */
+  /** Mean accuracy over the domain's multiple-choice and exact-match items. */
   acc?: number;
   accSe?: number;
   accItems: number;
@@ -34,7 +35,7 @@ export function rowOf(model: string, records: readonly ResultRecord[], domains: 
   for (const domain of domains) {
     const inDomain = records.filter((r) => r.domain === domain);
     const bpb = inDomain.filter((r) => r.metric === "bpb");
-    const mc = inDomain.filter((r) => r.metric === "acc");
+    const mc = inDomain.filter((r) => r.metric === "acc" || r.metric === "exact_match");
     const bits = bpb.reduce((s, r) => s + (r.bpb ?? 0) * (r.bytes ?? 0), 0);
     const bytes = bpb.reduce((s, r) => s + (r.bytes ?? 0), 0);
     const acc = mc.length ? mc.reduce((s, r) => s + r.score, 0) / mc.length : undefined;

@@ -28,8 +28,15 @@ describe("the demo's table", () => {
     expect(row.macroAccSe).toBeCloseTo(Math.sqrt(2 / 27) / 2, 12);
   });
 
-  it("leaves a macro average out when a domain has no value, and ignores other metrics", () => {
-    const row = rowOf("n", [bpb("n", "l1", "law", 3, 10), { ...acc("n", "e1", "food", 1), metric: "exact_match" }], ["law", "food"]);
+  it("counts exact-match items as accuracy beside multiple-choice ones", () => {
+    const em = (item: string, score: number): ResultRecord => ({ ...acc("e", item, "law", score), metric: "exact_match" });
+    const row = rowOf("e", [em("g1", 1), em("g2", 0), em("g3", 0), acc("e", "q1", "law", 1)], ["law"]);
+    expect(row.domains.law).toEqual({ bpb: undefined, bpbItems: 0, acc: 0.5, accSe: 0.25, accItems: 4 });
+    expect(row.macroAcc).toBe(0.5);
+  });
+
+  it("leaves a macro average out when a domain has no value, and ignores other domains", () => {
+    const row = rowOf("n", [bpb("n", "l1", "law", 3, 10), acc("n", "e1", "sport", 1)], ["law", "food"]);
     expect(row.domains.food).toEqual({ bpb: undefined, bpbItems: 0, acc: undefined, accSe: undefined, accItems: 0 });
     expect(row.macroBpb).toBeUndefined();
     expect(row.macroAcc).toBeUndefined();
