@@ -29,6 +29,7 @@ import type { DistillSettings } from "./distill.js";
 import { evaluateModels } from "./evaluate-models.js";
 import { judgeGoals, type Goal } from "./goals.js";
 import { splitItems, type SplitOptions } from "./items.js";
+import { claimOutDir } from "./out-dir.js";
 import { DEFAULT_UNIFY_POLICIES, type SkippedPolicy, type UnifyPolicy } from "./policies.js";
 import { renderUnifyHtml } from "./report-html.js";
 import { oracleRow, scoreRows, type ScoreRow } from "./scoreboard.js";
@@ -158,9 +159,7 @@ export async function unify(options: UnifyOptions): Promise<UnifyReport> {
   checkInputs(options, dev, test);
   const domains = options.domains ?? [...new Set(options.items.map((i) => i.domain))];
   const experts = options.experts;
-  await fs.mkdir(options.outDir, { recursive: true }).catch((error: NodeJS.ErrnoException) => {
-    throw new ConfigError([`${options.outDir}: cannot create the output folder (${error.code ?? error.message})`]);
-  });
+  await claimOutDir(options.outDir);
   const file = (name: string) => path.join(options.outDir, name);
   // A summary.json from an earlier run would look complete while this one works.
   await fs.rm(file("summary.json"), { force: true });

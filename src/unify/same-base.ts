@@ -27,7 +27,10 @@ export function sameBaseGroup(experts: readonly ExpertSpec[]): { group?: SameBas
     return {
       reason: remoteBase.length
         ? `the base ${remoteBase.join(", ")} has no local weights (a weight-space model needs llama.cpp experts and base)`
-        : `no two local experts name the same base in the models file (${named}); weights fine-tuned from different bases cannot be combined`,
+        : `no two local experts name the same base in the models file (${named}); ${groups.size === 0
+          ? "give each expert fine-tuned from a base that is in the file `base: ID`"
+          : groups.size === 1 ? "a weight-space model combines two or more experts fine-tuned from one base, and one names it"
+          : "weights fine-tuned from different bases cannot be combined"}`,
     };
   }
   candidates.sort((a, b) => b[1].length - a[1].length);

@@ -286,6 +286,17 @@ describe("what unify refuses", () => {
     await expect(fs.stat(target)).rejects.toMatchObject({ code: "ENOENT" });
     const notADir = await capture(["unify", "--models", models, "--tasks", tasks, path.join(tasks, "out")]);
     expect(notADir.err).toMatch(/tasks\.jsonl\/out: cannot create the output folder \(ENOTDIR\)/);
+    const aFile = await capture(["unify", "--models", models, "--tasks", tasks, tasks]);
+    expect(aFile.err).toMatch(/tasks\.jsonl: is a file; the output folder must be a folder/);
+
+    // A folder of other files is not taken over (a rerun empties the checkpoint folders in it).
+    const theirs = path.join(root, "theirs");
+    await fs.mkdir(path.join(theirs, "moe"), { recursive: true });
+    await fs.writeFile(path.join(theirs, "notes.txt"), "mine\n");
+    const taken = await capture(["unify", "--models", models, "--tasks", tasks, theirs]);
+    expect(taken.code).toBe(1);
+    expect(taken.err).toMatch(/theirs: the output folder holds files an earlier unify run did not write \(moe, notes\.txt\); give a new or empty folder/);
+    expect((await fs.readdir(theirs)).sort()).toEqual(["moe", "notes.txt"]);
 
     // An expert that cannot be loaded stops the job before any summary exists, naming the expert.
     const broken = path.join(root, "broken.gguf");
