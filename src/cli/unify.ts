@@ -5,6 +5,7 @@ import type { JobQueue } from "../eval/jobs/queue.js";
 import { readModelsFile } from "../formats/models-file.js";
 import { readTasksFile } from "../formats/tasks.js";
 import { unify, type UnifyReport } from "../unify/main-job.js";
+import { describeUnjudged } from "../unify/scoreboard.js";
 import { DEFAULT_UNIFY_POLICIES, parsePolicies, UNIFY_POLICIES } from "../unify/policies.js";
 import { parseFlags } from "./args.js";
 import { formatTable, printJson } from "./output.js";
@@ -93,6 +94,9 @@ export function renderUnifyTable(report: UnifyReport): string {
     "",
     `Held-out test items: bits per byte / accuracy (multiple choice, exact match) per domain (* = unified model${report.references.length ? "; ~ = reference checkpoint, member of nothing" : ""}).`,
     formatTable(["model", ...report.domains, "macro bpb", "macro acc"], rows, ["l", ...report.domains.map(() => "r" as const), "r", "r"]),
+    ...(report.items.unjudged.length
+      ? [`Table ${describeUnjudged(report.items.unjudged, report.items.test)}.`]
+      : []),
     "",
     "Goals:",
     ...report.goals.map((g) => `  ${g.met ? "✓" : "✗"} ${g.goal}: ${g.detail}`),

@@ -32,7 +32,7 @@ import { splitItems, type SplitOptions } from "./items.js";
 import { claimOutDir } from "./out-dir.js";
 import { DEFAULT_UNIFY_POLICIES, type SkippedPolicy, type UnifyPolicy } from "./policies.js";
 import { renderUnifyHtml } from "./report-html.js";
-import { oracleRow, scoreRows, type ScoreRow } from "./scoreboard.js";
+import { commonItems, describeUnjudged, oracleRow, scoreRows, type ScoreRow } from "./scoreboard.js";
 import { unifiedYaml } from "./serve-config.js";
 
 export type { Goal } from "./goals.js";
@@ -117,7 +117,8 @@ export interface UnifyReport {
   /** Single checkpoints judged beside them but members of nothing (the caller's references). */
   references: string[];
   policies: { requested: UnifyPolicy[]; built: BuiltModel[]; skipped: SkippedPolicy[]; notes: string[] };
-  items: { dev: number; test: number };
+  /** `unjudged`: test items left out of the table because some model has no result for them (with those models). */
+  items: { dev: number; test: number; unjudged: { item: string; missing: string[] }[] };
   rows: ScoreRow[];
   oracle: ScoreRow & { picks: Record<string, { bpb?: string; acc?: string }> };
   goals: Goal[];
@@ -236,7 +237,16 @@ export async function unify(options: UnifyOptions): Promise<UnifyReport> {
     }
 
     const ids = (models: readonly LanguageModel[]) => models.map((m) => m.id);
-    const allRows = scoreRows(testResults, domains, [...ids(singles), ...ids(unified), ...ids(references)]);
+    const judgedModels = [...ids(singles), ...ids(unified), ...ids(references)];
+    const { judged, unjudged } = commonItems(testResults, judgedModels, test.map((i) => i.id));
+    if (judged.size === 0) {
+      throw new BackendError(judgedModels.join(", "), `no test item has a result from every model (e.g. ${unjudged[0].item}: none from ${unjudged[0].missing.join(", ")}); the results are kept in ${options.outDir}`);
+    }
+    if (unjudged.length) {
+      log(describeUnjudged(unjudged, test.length));
+    }
+    const judgedResults = testResults.filter((r) => judged.has(r.item));
+    const allRows = scoreRows(judgedResults, domains, judgedModels);
     const rows = allRows.filter((r) => !references.some((m) => m.id === r.model));
     const singleRows = rows.filter((r) => singles.some((m) => m.id === r.model));
     const oracle = oracleRow(singleRows, domains);
@@ -249,7 +259,7 @@ export async function unify(options: UnifyOptions): Promise<UnifyReport> {
     const ensembledDomains = domains.filter((d) => ensembleMembers[d].length > 1);
     const goals = judgeGoals(rows, singleRows, oracle, ensembleMembers, ensembledDomains);
     const extra = await options.extras?.judge?.({
-      domains, singles: ids(singles), unified: ids(unified), references: ids(references), rows: allRows, records: testResults, test,
+      domains, singles: ids(singles), unified: ids(unified), references: ids(references), rows: allRows, records: judgedResults, test: test.filter((i) => judged.has(i.id)),
       models: new Map(opened.map((m) => [m.id, m])),
       evaluate,
       writeJsonl: async (name, lines) => {
@@ -265,7 +275,7 @@ export async function unify(options: UnifyOptions): Promise<UnifyReport> {
       unified: ids(unified),
       references: ids(references),
       policies: { requested, built, skipped: checkpoints.skipped, notes: checkpoints.notes },
-      items: { dev: dev.length, test: test.length },
+      items: { dev: dev.length, test: test.length, unjudged },
       rows: allRows,
       oracle,
       goals,

@@ -38,7 +38,7 @@ ${inlineScript(plotlyJs)}
 </head>
 <body>
 <h1>cogen: many experts, one model</h1>
-<p class="note">Held-out test items, ${report.domains.length} domains. Each cell: bits per byte (lower is better) above accuracy (multiple-choice and exact-match items). Unified models in blue; the oracle (best single model per domain, a ceiling) in grey. Run took ${report.seconds.toFixed(0)} s.</p>
+<p class="note">Held-out test items, ${report.domains.length} domains. Each cell: bits per byte (lower is better) above multiple-choice accuracy. Unified models in blue; the oracle (best single model per domain, a ceiling) in grey. Run took ${report.seconds.toFixed(0)} s.</p>
 <h2>Goals</h2>
 <ul>${goals}</ul>
 ${policiesSection(report)}

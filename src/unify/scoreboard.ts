@@ -82,3 +82,26 @@ export function oracleRow(rows: readonly ScoreRow[], domains: readonly string[])
   }
   return { model: "oracle (best single model per domain)", domains: cells, ...macro(cells), picks };
 }
+
+/**
+ * The test items every model has a result for: the table compares models on the same items
+ * only (a model without a result on a long passage would otherwise be judged on an easier set).
+ * The rest are listed with the models that lack them.
+ */
+export function commonItems(records: readonly ResultRecord[], models: readonly string[], items: readonly string[]): { judged: Set<string>; unjudged: { item: string; missing: string[] }[] } {
+  const has = new Set(records.map((r) => `${r.model}\u0000${r.item}`));
+  const judged = new Set<string>();
+  const unjudged: { item: string; missing: string[] }[] = [];
+  for (const item of items) {
+    const missing = models.filter((m) => !has.has(`${m}\u0000${item}`));
+    if (missing.length) unjudged.push({ item, missing });
+    else judged.add(item);
+  }
+  return { judged, unjudged };
+}
+
+/** "judged on 22 of 24 test items: 2 lack a result from some model (item: models; …)", for the log and the table. */
+export function describeUnjudged(unjudged: readonly { item: string; missing: string[] }[], tested: number): string {
+  const shown = unjudged.slice(0, 3).map((u) => `${u.item}: ${u.missing.join(", ")}`).join("; ");
+  return `judged on ${tested - unjudged.length} of ${tested} test items: ${unjudged.length} lack a result from some model (${shown}${unjudged.length > 3 ? "; …" : ""})`;
+}

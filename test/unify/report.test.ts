@@ -35,7 +35,7 @@ function report(): UnifyReport {
       skipped: [{ policy: "merge", reason: "no two <local> experts name the same base" }],
       notes: [],
     },
-    items: { dev: 4, test: 4 },
+    items: { dev: 4, test: 4, unjudged: [] },
     rows: [...singles, router],
     oracle: oracleRow(singles, DOMAINS),
     goals: [

@@ -1,7 +1,7 @@
 /** The demo's arithmetic against values computed by hand: the table, the oracle and the goals. */
 import { describe, expect, it } from "vitest";
 import { judgeGoals } from "../../src/unify/goals.js";
-import { macro, oracleRow, rowOf, scoreRows, type ScoreRow } from "../../src/unify/scoreboard.js";
+import { commonItems, describeUnjudged, macro, oracleRow, rowOf, scoreRows, type ScoreRow } from "../../src/unify/scoreboard.js";
 import type { ResultRecord } from "../../src/eval/result.js";
 
 const bpb = (model: string, item: string, domain: string, bits: number, bytes: number): ResultRecord =>
@@ -108,5 +108,16 @@ describe("the main job's goals", () => {
     const ensemble = row("unified-ensemble", 2.1, 0.55, 0.05, { law: 2.1, food: 1.0 });
     const goals = judgeGoals([a, b, router, ensemble], [a, b], oracle, members, ["law"]);
     expect(goals[3]).toMatchObject({ met: false, detail: "1 wins, 1 losses: law: 2.100 vs B 2.000" });
+  });
+});
+
+describe("the items the table judges", () => {
+  it("keeps the items every model has a result for, and lists the others with the models that lack them", () => {
+    const records = [acc("m", "q1", "law", 1), acc("n", "q1", "law", 0), acc("m", "q2", "law", 1), bpb("n", "l1", "law", 2, 10)];
+    const { judged, unjudged } = commonItems(records, ["m", "n"], ["q1", "q2", "l1", "q3"]);
+    expect([...judged]).toEqual(["q1"]);
+    expect(unjudged).toEqual([{ item: "q2", missing: ["n"] }, { item: "l1", missing: ["m"] }, { item: "q3", missing: ["m", "n"] }]);
+    expect(describeUnjudged(unjudged, 4)).toBe("judged on 1 of 4 test items: 3 lack a result from some model (q2: n; l1: m; q3: m, n)");
+    expect(describeUnjudged([...unjudged, { item: "q4", missing: ["m"] }], 5)).toMatch(/: 4 lack .*q3: m, n; …\)$/);
   });
 });
