@@ -1,17 +1,17 @@
 import { escapeHtml, inlineScript, scriptJson } from "../core/html.js";
 import { countOf } from "../core/words.js";
-import type { MainJobReport } from "./main-job.js";
+import type { UnifyReport } from "./main-job.js";
 
 /** What a row of the report is; the plots colour and group by it so unified models stand out. */
-type RowKind = "unified" | "distilled" | "single" | "oracle";
+type RowKind = "unified" | "reference" | "single" | "oracle";
 
 const KIND_TITLES: Record<RowKind, string> = {
-  unified: "unified models", distilled: "distilled / centralised", single: "single models", oracle: "oracle (ceiling)",
+  unified: "unified models", reference: "references (members of nothing)", single: "single models", oracle: "oracle (ceiling)",
 };
 
 /**
  * One colour per model, none repeated: single models spread evenly over muted hues, unified
- * models over saturated ones (drawn with an outline), distilled ones dotted, the oracle grey.
+ * models over saturated ones (drawn with an outline), references (e.g. distilled) dotted, the oracle grey.
  */
 export function modelColours(kinds: readonly RowKind[]): string[] {
   const count = (k: RowKind) => kinds.filter((x) => x === k).length;
@@ -21,16 +21,16 @@ export function modelColours(kinds: readonly RowKind[]): string[] {
     const hue = (offset: number) => Math.round((offset + (360 * i) / Math.max(1, count(kind))) % 360);
     if (kind === "oracle") return "#9e9e9e";
     if (kind === "unified") return `hsl(${hue(10)}, 85%, 42%)`;
-    if (kind === "distilled") return `hsl(${hue(280)}, 55%, 50%)`;
+    if (kind === "reference") return `hsl(${hue(280)}, 55%, 50%)`;
     return `hsl(${hue(200)}, 40%, 68%)`;
   });
 }
 
 /** The main job's self-contained report page: the table, the goals, and plots drawn by plotly.js. */
-export function renderDemoHtml(report: MainJobReport, plotlyJs: string): string {
+export function renderUnifyHtml(report: UnifyReport, plotlyJs: string): string {
   const rows = [...report.rows, report.oracle];
   const kinds: RowKind[] = rows.map((r) =>
-    r === report.oracle ? "oracle" : report.unified.includes(r.model) ? "unified" : report.distilled.includes(r.model) ? "distilled" : "single");
+    r === report.oracle ? "oracle" : report.unified.includes(r.model) ? "unified" : report.references.includes(r.model) ? "reference" : "single");
   const colours = modelColours(kinds);
   const data = {
     domains: report.domains,
@@ -56,7 +56,7 @@ export function renderDemoHtml(report: MainJobReport, plotlyJs: string): string 
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<title>cogen: many experts, one model</title>
+<title>cogen unify: many experts, one model</title>
 <style>
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
 .table { overflow-x: auto; } table { border-collapse: collapse; font-size: 0.85em; }
@@ -71,6 +71,7 @@ ${inlineScript(plotlyJs)}
 <p class="note">Held-out test items, ${countOf(report.domains.length, "domain")}. Each cell: bits per byte (lower is better) above multiple-choice accuracy. Unified models in blue (in the charts: bold colours with an outline); the oracle (best single model per domain, a ceiling) in grey. Run took ${report.seconds.toFixed(0)} s.</p>
 <h2>Goals</h2>
 <ul>${goals}</ul>
+${policiesSection(report)}
 <p class="note">Router: picked the request's domain for ${(report.routing.accuracy * 100).toFixed(0)}% of test items (mean confidence ${report.routing.meanConfidence.toFixed(2)}). ${ensembleNote(report)}</p>
 <h2>Table</h2>
 <div class="table"><table>${header}${body}</table></div>
@@ -87,7 +88,7 @@ const config = { displaylogo: false, responsive: true };
 const style = (r) => ({
   color: r.colour ?? undefined,
   line: r.kind === "unified" ? { color: "#111", width: 1.5 } : undefined,
-  pattern: r.kind === "oracle" ? { shape: "/" } : r.kind === "distilled" ? { shape: "." } : undefined,
+  pattern: r.kind === "oracle" ? { shape: "/" } : r.kind === "reference" ? { shape: "." } : undefined,
 });
 // One legend entry per model, grouped by kind; the plot grows with the legend so none is cut off.
 // A legend that would take more than a third of the width (a user's long "org/Model-8B-Instruct-…"
@@ -108,7 +109,7 @@ Plotly.newPlot("bpb", data.bpb.map((r) => ({
   xaxis: { automargin: true }, margin: { t: 30 },
 }, config);
 const kindsPresent = [...new Set(data.acc.map((r) => r.kind))];
-const kindColour = { unified: "#c0392b", distilled: "#8e44ad", single: "#7fa7c9", oracle: "#9e9e9e" };
+const kindColour = { unified: "#c0392b", reference: "#8e44ad", single: "#7fa7c9", oracle: "#9e9e9e" };
 Plotly.newPlot("acc", kindsPresent.map((kind) => {
   const rs = data.acc.filter((r) => r.kind === kind);
   return {
@@ -133,15 +134,23 @@ Plotly.newPlot("abilities", data.domains.length === 1
 }
 
 /** What the ensemble did, or nothing misleading when it ran no generation step. */
-function ensembleNote(report: MainJobReport): string {
+function ensembleNote(report: UnifyReport): string {
   const { stats, ensembledDomains } = report.ensemble;
   const where = `Ensemble: combines members in ${countOf(ensembledDomains.length, "domain")}`;
   if (stats.steps === 0) return `${where}; the test items were all scored by log-likelihood, so it ran no generation steps.`;
   return `${where}; ${stats.ensembledSteps} of ${stats.steps} generation steps consulted more than one member.`;
 }
 
+/** Which unified models were built, and every policy asked for but skipped, with its reason. */
+function policiesSection(report: UnifyReport): string {
+  const built = report.policies.built.map((b) => `<li>${escapeHtml(b.policy)}: ${escapeHtml(b.id)}${b.from ? ` (from ${escapeHtml(b.from.experts.join(", "))} on ${escapeHtml(b.from.base)})` : ""}</li>`);
+  const skipped = report.policies.skipped.map((s) => `<li class="missed">${escapeHtml(s.policy)}: skipped: ${escapeHtml(s.reason)}</li>`);
+  const notes = report.policies.notes.map((n) => `<li class="note">${escapeHtml(n)}</li>`);
+  return `<h2>Policies</h2>\n<ul>${[...built, ...skipped, ...notes].join("\n")}</ul>`;
+}
+
 /** The mixtures' gate quality: per domain, the share of held-out tokens routed top-1 to its own expert. */
-function moeSection(report: MainJobReport): string {
+function moeSection(report: UnifyReport): string {
   if (!report.moe) return "";
   const domains = report.moe.experts;
   const head = `<tr><th>model</th>${domains.map((d) => `<th>${escapeHtml(d)}</th>`).join("")}<th>macro</th></tr>`;

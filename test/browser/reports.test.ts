@@ -14,7 +14,7 @@ import { readPlotly } from "../../src/core/html.js";
 import { parseResultsCsv } from "../../src/formats/results.js";
 import { renderRankingHtml } from "../../src/rank/html-report.js";
 import { rankResults } from "../../src/rank/per-item.js";
-import { renderDemoHtml } from "../../src/unify/report-html.js";
+import { renderUnifyHtml } from "../../src/unify/report-html.js";
 import { referenceFile } from "../reference-data.js";
 import { singleDomainRanking, votesRanking } from "../rank/report-fixture.js";
 import { wideReport, zooLikeReport } from "../unify/report-fixture.js";
@@ -51,7 +51,7 @@ const svgCount = (page: Page, id: string) => page.locator(`#${id} svg.main-svg`)
 describe.skipIf(!chromiumAvailable)(`report pages in headless Chromium${chromiumSkipNote}`, () => {
   it("the unified-model report draws every plot, one distinct legend entry per model, no errors", async () => {
     const report = zooLikeReport();
-    const { page, errors } = await load("unify-report", renderDemoHtml(report, plotly));
+    const { page, errors } = await load("unify-report", renderUnifyHtml(report, plotly));
     await screenshot(page, "unify-report");
     for (const id of ["bpb", "acc", "abilities"]) expect(await svgCount(page, id), id).toBeGreaterThan(0);
     const models = report.rows.length + 1; // and the oracle
@@ -60,7 +60,7 @@ describe.skipIf(!chromiumAvailable)(`report pages in headless Chromium${chromium
     expect(await entries.count()).toBe(models);
     const fills = await entries.evaluateAll((nodes) => nodes.map((n) => /fill: ([^;]+)/.exec(n.querySelector(".legendpoints path")?.getAttribute("style") ?? "")?.[1]));
     expect(new Set(fills).size).toBe(models);
-    expect(await page.locator("#bpb .legend .traces:not(:has(.legendpoints path))").allTextContents()).toEqual(["single models", "unified models", "distilled / centralised", "oracle (ceiling)"]);
+    expect(await page.locator("#bpb .legend .traces:not(:has(.legendpoints path))").allTextContents()).toEqual(["single models", "unified models", "references (members of nothing)", "oracle (ceiling)"]);
     // The legend fits: Plotly adds a scrollbar only when it does not.
     expect(await page.locator("#bpb .legend .scrollbar").evaluateAll((nodes) => nodes.filter((n) => n.getBoundingClientRect().height > 0).length)).toBe(0);
     // Accuracy bars by kind: the unified models are a trace (and a legend entry) of their own.
@@ -74,7 +74,7 @@ describe.skipIf(!chromiumAvailable)(`report pages in headless Chromium${chromium
   // A user's own experts: long Hugging Face names, eight domains, a laptop-sized and a narrow window.
   it.each([[1280], [820]])("the unified-model report of long-named experts fits a %i px window, every label whole", async (width) => {
     const report = wideReport();
-    const { page, errors } = await load(`unify-report-wide-${width}`, renderDemoHtml(report, plotly), width);
+    const { page, errors } = await load(`unify-report-wide-${width}`, renderUnifyHtml(report, plotly), width);
     await screenshot(page, `unify-report-wide-${width}`);
     await expectFits(page, ["bpb", "acc", "abilities"]);
     // Every model and the oracle in the legend, and every model named on the accuracy axis.

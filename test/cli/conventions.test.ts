@@ -34,6 +34,7 @@ const MISSING_FILE: Record<string, () => string[]> = {
   distill: () => ["targets", "--sources", missing(), "--corpus", missing(), "--out", out()],
   serve: () => ["--config", missing()],
   demo: () => ["--zoo", missing(), "--out", out()],
+  unify: () => ["--models", missing(), "--tasks", missing(), out()],
 };
 
 /** Subcommands have their own help and flags. */
@@ -149,6 +150,7 @@ describe("cogen's own flags and messages", () => {
     [["lora", "extract", "--base", "b", "--model", "m", "--rank", "4", "--seed", "s", "out"], /--seed: expected an integer ≥ 0, got 's'/],
     [["zoo", "data", "--per-domain", "1e3"], /--per-domain: expected an integer from 1 to 100000, got '1e3'/],
     [["demo", "--items", "1.5"], /--items: expected an integer ≥ 1, got '1.5'/],
+    [["unify", "--models", "m.yml", "--tasks", "t.jsonl", "out", "--passage-chars", "8"], /--passage-chars: expected an integer ≥ 16, got '8'/],
   ];
   it.each(NUMBERS)("%j: a bad number is a usage error in the one wording", async (argv, message) => {
     const command = ["lora", "zoo"].includes(argv[0]) ? argv.slice(0, 2).join(" ") : argv[0];
