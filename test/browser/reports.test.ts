@@ -18,6 +18,7 @@ import { renderUnifyHtml } from "../../src/unify/report-html.js";
 import { referenceFile } from "../reference-data.js";
 import { singleDomainRanking, votesRanking } from "../rank/report-fixture.js";
 import { wideReport, zooLikeReport } from "../unify/report-fixture.js";
+import { capture } from "../cli/capture.js";
 import { chromiumAvailable, chromiumSkipNote, clippedPlotTexts, launchChromium, openPage, pageOverflow, screenshot } from "./chromium.js";
 
 let browser: Browser;
@@ -118,6 +119,21 @@ describe.skipIf(!chromiumAvailable)(`report pages in headless Chromium${chromium
     expect(await page.locator("#forest .xtitle").textContent()).toBe("rating (Arena scale)");
     expect(await page.locator("#heatmap .cbtitle").textContent()).toBe("rating");
     await expectFits(page, ["forest", "heatmap"]);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it("the page 'cogen rank --html' writes (committed ChemBench sample, into a new folder) shows its warning and fits", async () => {
+    const sample = path.join(import.meta.dirname, "../fixtures/chembench/binary_matrix-every-5th-item.csv");
+    const file = path.join(dir, "new-folder", "chembench.html");
+    const result = await capture(["rank", sample, "--quiet", "--html", file]);
+    expect(result.code, result.err).toBe(0);
+    const { page, errors } = await openPage(browser, file);
+    await screenshot(page, "rank-report-cli");
+    expect(await page.locator("#warnings li").count()).toBeGreaterThan(0);
+    expect(await page.locator("#warnings").textContent()).toContain("--discrimination-sd 0.5");
+    for (const id of ["forest", "domain-bars", "items"]) expect(await svgCount(page, id), id).toBeGreaterThan(0);
+    await expectFits(page, ["forest", "domain-bars", "items"]);
     expect(errors).toEqual([]);
     await page.close();
   });
