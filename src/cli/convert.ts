@@ -1,11 +1,10 @@
 import { promises as fs } from "node:fs";
-import { InputFileError } from "../core/errors.js";
 import { streamProgress } from "../core/progress.js";
 import { convertGgufToHf } from "../formats/convert/gguf-to-hf.js";
 import { convertHfToGguf, type ConvertDType } from "../formats/convert/hf-to-gguf.js";
 import { parseFlags, parseSize, UsageError } from "./args.js";
 import { printJson } from "./output.js";
-import { isFileMissing } from "../core/files.js";
+import { readFailure } from "../core/files.js";
 
 const HELP = `usage: cogen convert SRC DST [--dtype TYPE] [--out-shard-size SIZE] [--json]
 
@@ -29,7 +28,7 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length !== 2) throw new UsageError([`give SRC and DST (got ${positionals.length} argument${positionals.length === 1 ? "" : "s"})`]);
   const [src, dst] = positionals;
   const stat = await fs.stat(src).catch((error: unknown) => {
-    throw new InputFileError(src, isFileMissing(error) ? "no such file or folder" : `cannot read: ${(error as Error).message}`);
+    throw readFailure(src, error);
   });
   const progress = values.json ? undefined : streamProgress();
   const started = Date.now();

@@ -5,7 +5,7 @@
  */
 import { promises as fs } from "node:fs";
 import { InputFileError } from "./errors.js";
-import { isFileMissing } from "./files.js";
+import { isFileMissing, NO_SUCH_FILE } from "./files.js";
 
 /** Parse JSON text from `file`; a syntax error is an InputFileError naming the file. */
 export function parseJsonText(text: string, file: string): unknown {
@@ -36,16 +36,21 @@ export async function readOptionalJsonObject(file: string): Promise<Record<strin
   return value as Record<string, unknown>;
 }
 
-/** The parsed file, which must exist; `missing` says why it is needed. */
-export async function readJsonFile(file: string, missing = "missing"): Promise<unknown> {
+/**
+ * The parsed file, which must exist: when it does not, the one wording "no such file or folder",
+ * with `why` it is needed in brackets.
+ */
+export async function readJsonFile(file: string, why?: string): Promise<unknown> {
   const value = await readOptionalJsonFile(file);
-  if (value === undefined) throw new InputFileError(file, missing);
+  if (value === undefined) throw absent(file, why);
   return value;
 }
 
-/** The parsed file, which must exist and be a JSON object; `missing` says why it is needed. */
-export async function readJsonObject(file: string, missing = "missing"): Promise<Record<string, unknown>> {
+/** The parsed file, which must exist (as readJsonFile) and be a JSON object. */
+export async function readJsonObject(file: string, why?: string): Promise<Record<string, unknown>> {
   const value = await readOptionalJsonObject(file);
-  if (value === undefined) throw new InputFileError(file, missing);
+  if (value === undefined) throw absent(file, why);
   return value;
 }
+
+const absent = (file: string, why?: string) => new InputFileError(file, why ? `${NO_SUCH_FILE} (${why})` : NO_SUCH_FILE);

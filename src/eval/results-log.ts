@@ -6,8 +6,8 @@
  */
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { ConfigError, InputFileError } from "../core/errors.js";
-import { isFileMissing } from "../core/files.js";
+import { ConfigError } from "../core/errors.js";
+import { isFileMissing, readFailure } from "../core/files.js";
 import { parseResultRecords } from "../formats/results.js";
 import { resultKey, type ResultRecord } from "./result.js";
 
@@ -32,7 +32,7 @@ export class ResultsLog {
     try {
       text = await fs.readFile(file, "utf8");
     } catch (error) {
-      if (!isFileMissing(error)) throw new InputFileError(file, `cannot read: ${(error as Error).message}`);
+      if (!isFileMissing(error)) throw readFailure(file, error);
     }
     if (text !== "" && !resume) {
       throw new ConfigError([`${file} already exists: pass --resume to continue it, or choose another --out`]);
@@ -86,7 +86,7 @@ export async function readResultRecords(file: string): Promise<ResultRecord[]> {
   try {
     text = await fs.readFile(file, "utf8");
   } catch (error) {
-    throw new InputFileError(file, isFileMissing(error) ? "missing" : `cannot read: ${(error as Error).message}`);
+    throw readFailure(file, error);
   }
   return parseResultRecords(completeLines(text), file);
 }

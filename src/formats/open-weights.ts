@@ -3,7 +3,7 @@ import { InputFileError } from "../core/errors.js";
 import type { TensorSource } from "../core/tensor.js";
 import { openGguf, type GgufFile } from "./gguf/reader.js";
 import { openHfWeights, openSafetensors, type HfWeights, type SafetensorsFile } from "./safetensors/index.js";
-import { isFileMissing } from "../core/files.js";
+import { readFailure } from "../core/files.js";
 
 export type WeightsFormat = "hf" | "safetensors" | "gguf";
 
@@ -22,7 +22,7 @@ export async function openWeights(target: string): Promise<OpenedWeights> {
   try {
     stat = await fs.stat(target);
   } catch (error) {
-    throw new InputFileError(target, isFileMissing(error) ? "no such file or folder" : `cannot read: ${(error as Error).message}`);
+    throw readFailure(target, error);
   }
   if (stat.isDirectory()) return { format: "hf", source: await openHfWeights(target) };
   const handle = await fs.open(target, "r");

@@ -29,7 +29,7 @@ export function vocabFromTokenizerJson(json: unknown, file: string): Vocab {
 
 export async function readTokenizerJson(dir: string): Promise<{ json: Record<string, unknown>; vocab: Vocab }> {
   const file = path.join(dir, "tokenizer.json");
-  const json = await readJsonObject(file, "missing (tokenizer_source needs each model's tokenizer.json)");
+  const json = await readJsonObject(file, "tokenizer_source needs each model's tokenizer.json");
   return { json, vocab: vocabFromTokenizerJson(json, file) };
 }
 

@@ -1,11 +1,10 @@
 import { InputFileError } from "../core/errors.js";
 import { readJsonFile } from "../core/json-file.js";
-import { NO_SUCH_FILE } from "../core/files.js";
 import type { Ranking } from "./ranking.js";
 
 /** Read and check a ranking JSON file (the fields selection relies on). */
 export async function readRanking(file: string): Promise<Ranking> {
-  const json = await readJsonFile(file, `${NO_SUCH_FILE} (write a ranking with 'cogen rank --json-out FILE')`);
+  const json = await readJsonFile(file, "write a ranking with 'cogen rank --json-out FILE'");
   const r = json as Partial<Ranking>;
   if (typeof r !== "object" || r === null || !Array.isArray(r.models) || !Array.isArray(r.domains)) {
     throw new InputFileError(file, "not a ranking: expected an object with \"models\" and \"domains\" (write one with 'cogen rank --json-out FILE')");

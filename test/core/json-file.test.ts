@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InputFileError } from "../../src/core/errors.js";
 import { copyFileIfPresent, exists } from "../../src/core/files.js";
-import { readJsonFile, readOptionalJsonFile, readOptionalJsonObject } from "../../src/core/json-file.js";
+import { readJsonFile, readJsonObject, readOptionalJsonFile, readOptionalJsonObject } from "../../src/core/json-file.js";
 
 let root: string;
 beforeAll(async () => {
@@ -51,7 +51,8 @@ describe("optional JSON files", () => {
     const file = path.join(root, "list.json");
     await fs.writeFile(file, "[1, 2]");
     expect((await failure(readOptionalJsonObject(file))).message).toContain("expected a JSON object");
-    expect((await failure(readJsonFile(path.join(root, "nope.json"), "missing: needed for X"))).message).toContain("nope.json: missing: needed for X");
+    expect((await failure(readJsonFile(path.join(root, "nope.json"), "needed for X"))).message).toContain("nope.json: no such file or folder (needed for X)");
+    expect((await failure(readJsonObject(path.join(root, "nope.json")))).message).toMatch(/nope\.json: no such file or folder$/);
   });
 });
 

@@ -66,6 +66,6 @@ describe("result records", () => {
   });
 
   it("a missing results file is named", async () => {
-    await expect(readResultRecords(path.join(dir, "absent.jsonl"))).rejects.toThrow(/absent\.jsonl: missing/);
+    await expect(readResultRecords(path.join(dir, "absent.jsonl"))).rejects.toThrow(/absent\.jsonl: no such file or folder/);
   });
 });

@@ -190,7 +190,7 @@ describe("buildCorpus (WordNet 3.1 + Factbook)", () => {
 
   it("fails clearly when the data is missing", async () => {
     const { factbookDir } = defaultDataDirs();
-    await expect(buildCorpus({ wordnetDir: "/nonexistent/dict", factbookDir })).rejects.toThrow(/\/nonexistent\/dict\/data\.noun: cannot read: ENOENT/);
+    await expect(buildCorpus({ wordnetDir: "/nonexistent/dict", factbookDir })).rejects.toThrow(/\/nonexistent\/dict\/data\.noun: no such file or folder/);
   });
 
   it("writes corpora, held-out records, items and a manifest atomically; refuses a foreign folder", async () => {

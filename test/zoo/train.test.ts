@@ -261,8 +261,8 @@ describe("zoo trainer: training", () => {
     await expect(trainLanguageModel({ ...ok, checkpointDir: dir })).rejects.toThrow(InputFileError);
     const empty = path.join(root, "empty-init");
     await fs.mkdir(empty, { recursive: true });
-    await expect(trainLanguageModel({ ...ok, config: undefined, init: empty })).rejects.toThrow(/empty-init\/config\.json: missing/);
-    await expect(readBpeTokenizer(empty)).rejects.toThrow(/empty-init\/tokenizer\.json: missing/);
+    await expect(trainLanguageModel({ ...ok, config: undefined, init: empty })).rejects.toThrow(/empty-init\/config\.json: no such file or folder/);
+    await expect(readBpeTokenizer(empty)).rejects.toThrow(/empty-init\/tokenizer\.json: no such file or folder/);
     expect(() => tokenizer.decode([tokenizer.size])).toThrow(RangeError);
   });
 });

@@ -1,6 +1,7 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { ConfigError, InputFileError } from "../../core/errors.js";
+import { NO_SUCH_FILE } from "../../core/files.js";
 import { didYouMean } from "../../core/suggest.js";
 import { silentProgress, type Progress } from "../../core/progress.js";
 import type { DType, TensorInfo } from "../../core/tensor.js";
@@ -53,7 +54,7 @@ export async function convertHfToGguf(srcDir: string, dstFile: string, options: 
     throw new InputFileError(path.join(srcDir, "config.json"), `head_dim ${config.headDim} × num_attention_heads ${config.numHeads} must equal hidden_size ${config.hiddenSize} for llama.cpp's qwen2 architecture`);
   }
   const vocab = await readVocab(srcDir);
-  if (!vocab) throw new InputFileError(path.join(srcDir, "tokenizer.json"), "missing: llama.cpp needs the tokenizer to run a model");
+  if (!vocab) throw new InputFileError(path.join(srcDir, "tokenizer.json"), `${NO_SUCH_FILE} (llama.cpp needs the tokenizer to run a model)`);
   if (vocab.tokens.length > config.vocabSize) {
     throw new InputFileError(path.join(srcDir, "tokenizer.json"), `has ${vocab.tokens.length} tokens but config.json's vocab_size is ${config.vocabSize}`);
   }

@@ -181,7 +181,7 @@ export function parseLlamaConfig(raw: unknown, file: string): LlamaConfig {
 /** Read `config.json` from a Hugging Face model folder. */
 export async function readLlamaConfig(dir: string): Promise<LlamaConfig> {
   const file = path.join(dir, "config.json");
-  return parseLlamaConfig(await readJsonFile(file, "missing: a Hugging Face model folder needs config.json"), file);
+  return parseLlamaConfig(await readJsonFile(file, "a Hugging Face model folder needs config.json"), file);
 }
 
 /** The config.json object for a config, keeping any fields of the original it came from. */

@@ -44,7 +44,7 @@ async function isFile(p: string): Promise<boolean> {
     return (await fs.stat(p)).isFile();
   } catch (error) {
     if (isFileMissing(error)) return false;
-    throw new InputFileError(p, `cannot read: ${(error as Error).message}`);
+    throw readFailure(p, error);
   }
 }
 

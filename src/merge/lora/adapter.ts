@@ -39,7 +39,7 @@ export function peftName(target: string, which: "A" | "B"): string {
 
 export async function openLoraAdapter(dir: string): Promise<LoraAdapter> {
   const cfgFile = path.join(dir, ADAPTER_CONFIG);
-  const config = await readJsonObject(cfgFile, "missing: a PEFT LoRA adapter folder needs adapter_config.json");
+  const config = await readJsonObject(cfgFile, "a PEFT LoRA adapter folder needs adapter_config.json");
   const rank = config.r;
   const alpha = config.lora_alpha ?? rank;
   if (typeof rank !== "number" || !(rank > 0) || typeof alpha !== "number") throw new InputFileError(cfgFile, "needs a positive number r and a number lora_alpha");

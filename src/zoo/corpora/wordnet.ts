@@ -11,6 +11,7 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { InputFileError } from "../../core/errors.js";
+import { readFailure } from "../../core/files.js";
 import { lexName } from "./lexnames.js";
 
 export type WordNetPos = "n" | "v" | "a" | "r";
@@ -111,7 +112,7 @@ export async function readWordNet(dictDir: string): Promise<WordNet> {
     try {
       text = await fs.readFile(file, "utf8");
     } catch (error) {
-      throw new InputFileError(file, `cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      throw readFailure(file, error);
     }
     ordered.push(...parseWordNetData(text, file, pos));
   }

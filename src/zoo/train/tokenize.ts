@@ -96,7 +96,7 @@ export function bpeTokenizer(files: TokenizerFiles, source = "tokenizer.json"): 
 /** Read tokenizer.json (and tokenizer_config.json when present) from a model folder. */
 export async function readBpeTokenizer(dir: string): Promise<BpeTokenizer> {
   const file = path.join(dir, "tokenizer.json");
-  const tokenizer = await readJsonObject(file, "missing: a trained tokenizer needs tokenizer.json");
+  const tokenizer = await readJsonObject(file, "a trained tokenizer needs tokenizer.json");
   // tokenizer_config.json is optional; an unreadable or corrupt one is an error, not `{}`.
   const config = (await readOptionalJsonObject(path.join(dir, "tokenizer_config.json"))) ?? {};
   return bpeTokenizer({ tokenizer, config }, file);
