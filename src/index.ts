@@ -257,6 +257,10 @@ export { completionLogprobs, tokenText } from "./serve/logprobs.js";
 export type { ServedSpec, UnifiedConfig, PolicyBuilder } from "./serve/unified-config.js";
 export { parseUnifiedConfig, readUnifiedConfig, buildServedModels } from "./serve/unified-config.js";
 export { POLICIES, POLICY_OPTIONS } from "./serve/policies.js";
+export type { ServedModels } from "./serve/served-models.js";
+export { fixedModels } from "./serve/served-models.js";
+export type { LiveOptions, LiveStatus, PublishReport, VersionInfo, VersionState } from "./serve/live.js";
+export { LiveComposition } from "./serve/live.js";
 export { GatewayError } from "./serve/openai-errors.js";
 // The main job.
 export type { MainJobOptions, MainJobReport, Goal } from "./demo/main-job.js";
