@@ -139,9 +139,10 @@ export class LiveComposition implements ServedModels {
    * the current version keeps serving) when the build fails. A version name is published once:
    * serve an earlier one again with `rollback`.
    */
-  publish(config: UnifiedConfig, version: string): Promise<PublishReport> {
+  publish(config: UnifiedConfig, version: string | number): Promise<PublishReport> {
     return this.serially(async () => {
-      if (typeof version !== "string" || version.trim() === "") throw new ConfigError(["publish: the version must be a non-empty string"]);
+      if (typeof version === "number") version = String(version);
+      if (typeof version !== "string" || version.trim() === "") throw new ConfigError(["publish: the version must be a non-empty string or a number"]);
       if (this.kept.some((k) => k.version === version)) {
         throw new ConfigError([`publish: version '${version}' was already published; serve it again with rollback('${version}')`]);
       }
@@ -150,8 +151,9 @@ export class LiveComposition implements ServedModels {
   }
 
   /** Serve an earlier published version again (rebuilt from its kept config). */
-  rollback(version: string): Promise<PublishReport> {
+  rollback(version: string | number): Promise<PublishReport> {
     return this.serially(async () => {
+      version = String(version);
       const kept = this.kept.find((k) => k.version === version);
       if (!kept) {
         throw new ConfigError([`rollback: no version '${version}' in the history (kept: ${this.kept.map((k) => k.version).join(", ") || "none"})`]);
