@@ -4,6 +4,7 @@ import type { ExpertSpec } from "../formats/models-file.js";
 import { openModel } from "../models/open.js";
 import { ModelPool } from "../models/pool.js";
 import { POLICIES } from "./policies.js";
+import { pooledModel } from "./pooled-model.js";
 import type { ServedModels } from "./served-models.js";
 import { buildServedModels, type PolicyBuilder, type UnifiedConfig } from "./unified-config.js";
 
@@ -23,8 +24,14 @@ export interface LiveOptions {
   policies?: Readonly<Record<string, PolicyBuilder>>;
   /** Opens one expert (default: llama.cpp or an OpenAI-compatible server, by its backend). */
   open?: (spec: ExpertSpec) => Promise<LanguageModel>;
-  /** Most models loaded at once (default 64); a version needing more is refused. */
+  /** Most models loaded at once (default 64); a version needing more is refused unless `loadOnUse`. */
   maxLoadedModels?: number;
+  /**
+   * Load each expert when a request needs it instead of when its version is built, keeping at
+   * most `maxLoadedModels` loaded (least recently used idle ones are closed): for compositions of
+   * more experts than fit at once, such as a router over hundreds (default false).
+   */
+  loadOnUse?: boolean;
   /** Idle models kept loaded after their last version ends, for a quick rollback (default 0). */
   keepIdleModels?: number;
   /** Published versions remembered for rollback (default 20). */
@@ -91,6 +98,7 @@ export class LiveComposition implements ServedModels {
   private readonly policies: Readonly<Record<string, PolicyBuilder>>;
   private readonly maxLoaded: number;
   private readonly keepIdle: number;
+  private readonly loadOnUse: boolean;
   private readonly historyLimit: number;
   private current: Built | undefined;
   private readonly draining = new Set<Built>();
@@ -103,6 +111,7 @@ export class LiveComposition implements ServedModels {
   constructor(options: LiveOptions = {}) {
     this.maxLoaded = options.maxLoadedModels ?? 64;
     this.keepIdle = options.keepIdleModels ?? 0;
+    this.loadOnUse = options.loadOnUse ?? false;
     this.historyLimit = Math.max(1, options.historyLimit ?? 20);
     this.policies = options.policies ?? POLICIES;
     this.pool = new ModelPool({ maxModels: this.maxLoaded, open: options.open ?? ((spec) => openModel(spec)) });
@@ -228,6 +237,10 @@ export class LiveComposition implements ServedModels {
 
   private async build(config: UnifiedConfig, version: string) {
     const needed = expertsServed(config);
+    if (this.loadOnUse) {
+      const { served } = await buildServedModels(config, this.policies, async (spec) => pooledModel(spec, this.pool));
+      return { built: newBuilt(version, served, () => {}), reused: [], loaded: [] };
+    }
     if (needed.length > this.maxLoaded) {
       throw new ConfigError([`version '${version}' serves ${needed.length} experts, above the model pool's cap of ${this.maxLoaded} (maxLoadedModels)`], config.file);
     }
@@ -246,10 +259,7 @@ export class LiveComposition implements ServedModels {
     };
     try {
       const { served } = await buildServedModels(config, this.policies, open);
-      let onDrained = () => {};
-      const drained = new Promise<void>((resolve) => (onDrained = resolve));
-      const built: Built = { version, served, release: releaseAll, requests: 0, retired: false, drained, onDrained };
-      return { built, reused, loaded };
+      return { built: newBuilt(version, served, releaseAll), reused, loaded };
     } catch (error) {
       // Experts still opening when another failed are given back once they are open.
       await Promise.allSettled(opening);
@@ -262,7 +272,8 @@ export class LiveComposition implements ServedModels {
   private async dispose(version: Built): Promise<void> {
     if (!this.draining.delete(version)) return;
     version.release();
-    await this.pool.trim(this.keepIdle);
+    // Loaded on use, the experts are shared by every version and bounded by the pool's cap.
+    if (!this.loadOnUse) await this.pool.trim(this.keepIdle);
     version.onDrained();
   }
 
@@ -272,6 +283,12 @@ export class LiveComposition implements ServedModels {
     this.kept.push(entry);
     while (this.kept.length > this.historyLimit) this.kept.shift();
   }
+}
+
+function newBuilt(version: string, served: Map<string, LanguageModel>, release: () => void): Built {
+  let onDrained = () => {};
+  const drained = new Promise<void>((resolve) => (onDrained = resolve));
+  return { version, served, release, requests: 0, retired: false, drained, onDrained };
 }
 
 /** The experts a config's served models reach (directly or through composites). */

@@ -161,6 +161,39 @@ describe("live publishing with requests held in flight", () => {
   });
 });
 
+describe("experts loaded on use, under the pool's cap", () => {
+  it("serves a composition of more experts than the cap, keeping at most the cap loaded", async () => {
+    const loaded: GatedModel[] = [];
+    const open = async (spec: ExpertSpec): Promise<LanguageModel> => {
+      const model = new GatedModel(spec.id);
+      model.open();
+      loaded.push(model);
+      return model;
+    };
+    const live = new LiveComposition({ open, maxLoadedModels: 2, loadOnUse: true });
+    const gateway = await startGateway({ models: live, host: "127.0.0.1", port: 0 });
+    try {
+      const ids = ["a", "b", "c", "d"];
+      await live.publish(config("/nonexistent-test-root", ids, ["a"]), "wide");
+      expect(loaded).toEqual([]); // nothing is loaded until a request needs it
+      for (const id of [...ids, "a"]) {
+        const response = await fetch(`${gateway.url}/v1/completions`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ model: id, prompt: "x", max_tokens: 4 }),
+        });
+        expect(((await response.json()) as { choices: { text: string }[] }).choices[0].text).toBe(`${id} done`);
+        expect(loaded.filter((m) => !m.closed).length).toBeLessThanOrEqual(2);
+      }
+      // a was closed to make room and loaded again.
+      expect(loaded.map((m) => m.id)).toEqual(["a", "b", "c", "d", "a"]);
+    } finally {
+      await gateway.close();
+      await live.close();
+    }
+  });
+});
+
 describe("zero failed requests across 20 publishes under a steady load (llama.cpp models)", () => {
   let root: string;
   let live: LiveComposition;
