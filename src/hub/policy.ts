@@ -16,7 +16,7 @@ import { ConfigError } from "../core/errors.js";
 import { unknownKeys } from "../core/suggest.js";
 import type { ExpertSpec } from "../formats/models-file.js";
 import type { Ranking } from "../rank/ranking.js";
-import { OVERALL, selectExperts, type Expert } from "../rank/select.js";
+import { OVERALL, standings, type Standing } from "../rank/select.js";
 import { formatUnifiedConfig, parseUnifiedConfig, type ServedSpec, type UnifiedConfig } from "../serve/unified-config.js";
 
 export type DerivedKind = "moe" | "distilled";
@@ -137,13 +137,13 @@ interface Plan {
 
 function planFor(policy: CompositionPolicy, input: CompositionInput, registered: Map<string, ExpertSpec>, reasons: string[]): Plan {
   const { ranking } = input;
-  const candidate = (e: Expert) => registered.has(e.model) && !isDerived(registered.get(e.model)!);
+  const candidate = (e: Standing) => registered.has(e.model) && !isDerived(registered.get(e.model)!);
   switch (policy.kind) {
     case "router": {
       checkCount(policy.topK, "top_k");
       const routing: Record<string, string[]> = {};
       for (const domain of ranking.domains) {
-        const chosen = topWithin(selectExperts(ranking, domain, { top: ranking.models.length }).filter(candidate), policy.topK, policy.keepClearlyWorse, `${domain}`, reasons);
+        const chosen = topWithin(standings(ranking, domain).filter(candidate), policy.topK, policy.keepClearlyWorse, `${domain}`, reasons);
         if (chosen.length) routing[domain] = chosen;
       }
       const members = byRating(ranking, new Set(Object.values(routing).flat()));
@@ -153,7 +153,7 @@ function planFor(policy: CompositionPolicy, input: CompositionInput, registered:
     }
     case "ensemble": {
       checkCount(policy.topN, "top_n");
-      const members = topWithin(selectExperts(ranking, OVERALL, { top: ranking.models.length }).filter(candidate), policy.topN, policy.keepClearlyWorse, "overall", reasons);
+      const members = topWithin(standings(ranking, OVERALL).filter(candidate), policy.topN, policy.keepClearlyWorse, "overall", reasons);
       if (members.length === 0) throw noCandidates(input);
       reasons.unshift(`ensemble of the top ${policy.topN} overall: ${members.join(", ")}`);
       return { policy: "ensemble", members, routing: Object.fromEntries(ranking.domains.map((d) => [d, members])), maxAbilityGap: policy.maxAbilityGap };
@@ -161,7 +161,7 @@ function planFor(policy: CompositionPolicy, input: CompositionInput, registered:
     case "prefer-derived": {
       const derived = input.experts.filter((e) => policy.derived.some((kind) => e.tags.includes(kind)));
       const rated = new Map(ranking.models.map((m) => [m.model, m]));
-      const best = selectExperts(ranking, OVERALL, { top: ranking.models.length }).filter(candidate)[0];
+      const best = standings(ranking, OVERALL).filter(candidate)[0];
       const eligible = derived
         .map((e) => ({ e, m: rated.get(e.id) }))
         .filter(({ e, m }) => {
@@ -182,7 +182,7 @@ function planFor(policy: CompositionPolicy, input: CompositionInput, registered:
 }
 
 /** The first `n` of `ranked` (best first), without those clearly worse than the leader. */
-function topWithin(ranked: Expert[], n: number, keepClearlyWorse: boolean | undefined, scope: string, reasons: string[]): string[] {
+function topWithin(ranked: Standing[], n: number, keepClearlyWorse: boolean | undefined, scope: string, reasons: string[]): string[] {
   const leader = ranked[0];
   const chosen: string[] = [];
   for (const e of ranked.slice(0, n)) {
