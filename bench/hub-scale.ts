@@ -6,21 +6,23 @@
  * model: zoo/a/{experts/*,control,centralised}/lora.gguf) and 190 copies, each a parent adapter
  * with seeded Gaussian noise (sd = --noise × the tensor's RMS) added to every tensor, written as a
  * real LoRA GGUF that llama.cpp loads. Evidence: the 10 zoo adapters take the measured per-item
- * results of their merged checkpoints (test/fixtures/hub: same weights, merged); a copy takes its
- * parent's results with each score flipped with probability --flip (seeded) — synthesised, not
- * evaluated, because evaluating 190 experts does not fit the time of a 2-core shared machine.
+ * results of their merged checkpoints (test/fixtures/hub: same weights, merged); --evaluate copies
+ * are evaluated through the eval job queue (in-process, llama.cpp, the fixture's 160 items); the
+ * other copies take their parent's results with each score flipped with probability --flip
+ * (seeded) — synthesised, because evaluating all 190 (--evaluate 190) takes long on a 2-core
+ * shared machine.
  *
  * Reports, each beside a reference measured in the same run:
  * - routing p50/p99 per request over 200 experts vs the 10 zoo experts (same items, same queries);
  * - gateway memory (RSS) after requests that touch --touch distinct experts with the pool capped
  *   at --cap loaded models, vs before any expert was loaded;
- * - time from "expert registered" (adapter + evidence present) to "served": re-rank the 200
- *   (IRT with intervals), compose (policy: router over the top 200 per domain), publish, the
- *   newcomer's first answer and an answer routed through the new composition (median of --joins
- *   newcomers), vs a newcomer joining the 10 zoo experts.
+ * - time from "expert registered" (a new perturbed adapter) to "served": evaluate it through the
+ *   queue, re-rank the 200 (IRT with intervals), compose (policy: router over the top 200 per
+ *   domain), publish, the newcomer's first answer and an answer routed through the new
+ *   composition (median of --joins newcomers), vs a newcomer joining the 10 zoo experts.
  * Registry operations are hub-core's (src/hub/store) and are not measured here.
  *
- *   npx tsx bench/hub-scale.ts [--experts 200] [--queries 600] [--cap 16] [--touch 48] [--noise 0.2] [--flip 0.1] [--joins 3]
+ *   npx tsx bench/hub-scale.ts [--experts 200] [--queries 600] [--cap 16] [--touch 48] [--noise 0.2] [--flip 0.1] [--joins 3] [--evaluate 10]
  */
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
@@ -34,6 +36,8 @@ import { writeGguf } from "../src/formats/gguf/writer.js";
 import type { ExpertSpec } from "../src/formats/models-file.js";
 import { readResultsFile } from "../src/formats/results.js";
 import { readTasksFile } from "../src/formats/tasks.js";
+import { readResultRecords } from "../src/eval/results-log.js";
+import { runEval } from "../src/eval/runner.js";
 import { itemText } from "../src/fuse/router/evidence.js";
 import type { RouteDecision } from "../src/fuse/router/router.js";
 import { composeByPolicy } from "../src/hub/policy.js";
@@ -44,7 +48,7 @@ import { LiveComposition } from "../src/serve/live.js";
 const { values } = parseArgs({
   options: {
     experts: { type: "string" }, queries: { type: "string" }, cap: { type: "string" }, touch: { type: "string" },
-    noise: { type: "string" }, flip: { type: "string" }, joins: { type: "string" },
+    noise: { type: "string" }, flip: { type: "string" }, joins: { type: "string" }, evaluate: { type: "string" },
   },
 });
 const EXPERTS = Number(values.experts ?? 200);
@@ -54,6 +58,7 @@ const TOUCH = Number(values.touch ?? 48);
 const NOISE = Number(values.noise ?? 0.2);
 const FLIP = Number(values.flip ?? 0.1);
 const JOINS = Number(values.joins ?? 3);
+const EVALUATE = Number(values.evaluate ?? 10);
 
 const ROOT = path.join(import.meta.dirname, "..");
 const ZOO = path.join(ROOT, "zoo");
@@ -123,6 +128,24 @@ try {
     }
   }
   const tasks = path.join(FIXTURES, "zoo-items.jsonl");
+  const items = await readTasksFile(tasks);
+
+  /** Evaluate experts on the fixture's items through the eval job queue (in-process, llama.cpp). */
+  async function evaluateThroughQueue(specs: ExpertSpec[], name: string): Promise<ItemResult[]> {
+    const report = await runEval({ experts: specs, items, out: path.join(work, `${name}.jsonl`) });
+    if (report.failures.length) throw new Error(`evaluation failed: ${report.failures.map((f) => `${f.model}: ${f.error}`).join("; ")}`);
+    return (await readResultRecords(report.out)).map((r) => ({ model: r.model, item: r.item, domain: r.domain, score: r.score }));
+  }
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const accuracy = (model: string, from: readonly ItemResult[]) => mean(from.filter((r) => r.model === model).map((r) => r.score));
+  t0 = performance.now();
+  const evaluatedCopies = experts.slice(PARENTS.length, PARENTS.length + EVALUATE);
+  const evaluated = evaluatedCopies.length ? await evaluateThroughQueue(evaluatedCopies, "copies") : [];
+  const evaluateMs = performance.now() - t0;
+  const evaluatedIds = new Set(evaluatedCopies.map((e) => e.id));
+  results.splice(0, results.length, ...results.filter((r) => !evaluatedIds.has(r.model)), ...evaluated);
+  const copyAccuracy = mean(evaluatedCopies.map((e) => accuracy(e.id, evaluated)));
+  const parentAccuracy = mean(evaluatedCopies.map((e) => accuracy(parentOf.get(e.id)!, measured)));
   // Distinct texts (the served router caches its decision per text), in a seeded order so every
   // domain is queried (the item files are grouped by domain).
   const pool = [...(await readTasksFile(path.join(ZOO, "items", "continuation.jsonl"))), ...(await readTasksFile(path.join(ZOO, "items", "definition.jsonl")))];
@@ -215,17 +238,18 @@ try {
   const joins: { total: number; firstAnswer: number; routed: number; members: number; times: Record<string, number> }[] = [];
   const narrowJoins: number[] = [];
   for (let j = 0; j < JOINS; j++) {
-    const parent = experts[EXPERTS - 1 - j];
-    const newcomer: ExpertSpec = { ...parent, id: `lora-newcomer${j}` };
-    parentOf.set(newcomer.id, parentOf.get(parent.id)!);
-    for (const r of results.filter((x) => x.model === parent.id)) results.push({ ...r, model: newcomer.id, score: rng.next() < FLIP ? 1 - r.score : r.score });
+    const parent = PARENTS[j % PARENTS.length];
+    const newcomer: ExpertSpec = { ...experts[j % PARENTS.length], id: `lora-newcomer${j}`, lora: { path: path.join(work, `newcomer${j}.gguf`), scale: 1 } };
+    await perturbedAdapter(parent.lora, newcomer.lora!.path, 5000 + j);
     experts.push(newcomer);
     const t = performance.now();
+    results.push(...(await evaluateThroughQueue([newcomer], newcomer.id)));
+    const evaluation = performance.now() - t;
     const joined = await registerAndServe(wide, experts, `all+${j + 1}`);
     const total = joined.times.rank + joined.times.evidence + joined.times.compose + joined.times.publish;
     const firstAnswer = (await ask(newcomer.id)) - t;
     const routed = (await ask("unified", queries[j])) - t;
-    joins.push({ total, firstAnswer, routed, members: joined.members, times: joined.times });
+    joins.push({ total, firstAnswer, routed, members: joined.members, times: { ...joined.times, evaluation } });
     const reference = await registerAndServe(narrow, [...experts.slice(0, PARENTS.length), newcomer], `zoo+${j + 1}`);
     narrowJoins.push(reference.times.rank + reference.times.evidence + reference.times.compose + reference.times.publish);
   }
@@ -236,14 +260,15 @@ try {
   await narrow.close();
 
   console.log(`hub-scale: ${EXPERTS} LoRA experts on the zoo's base-a (${PARENTS.length} zoo adapters + ${EXPERTS - PARENTS.length} seeded copies, noise ${NOISE}×RMS, ${(adapterBytes / 1024).toFixed(0)} KiB each, written in ${(adaptersMs / 1000).toFixed(1)} s); ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)}`);
+  if (EVALUATE) console.log(`  ${evaluatedCopies.length} copies evaluated through the eval queue (${items.length} items each) in ${(evaluateMs / 1000).toFixed(1)} s (${(evaluateMs / 1000 / evaluatedCopies.length).toFixed(1)} s per expert); their accuracy ${copyAccuracy.toFixed(3)} vs their parents' ${parentAccuracy.toFixed(3)}`);
   console.log(`  router over ${served.members} experts (goal < 2 ms p50): route p50 ${ms(quantile(timing.wide, 0.5))}, p99 ${ms(quantile(timing.wide, 0.99))} over ${timing.wide.length} routings; ${chosen.size} distinct experts chosen`);
   console.log(`  reference, router over the ${PARENTS.length} zoo experts: p50 ${ms(quantile(timing.narrow, 0.5))}, p99 ${ms(quantile(timing.narrow, 0.99))}; ratio ×${(quantile(timing.wide, 0.5) / quantile(timing.narrow, 0.5)).toFixed(2)}`);
   console.log(`  first build: rank ${ms(served.times.rank)}, evidence files ${ms(served.times.evidence)}, compose ${ms(served.times.compose)}, publish (router index + calibration) ${ms(served.times.publish)}`);
   console.log(`  pool capped at ${CAP}: ${touched.length} distinct experts requested in ${(touchMs / 1000).toFixed(1)} s (request p50 ${ms(quantile(requestMs, 0.5))} incl. loading), most loaded at once ${maxLoaded}`);
-  console.log(`  gateway RSS ${mib(rssAfter)} after, ${mib(rssBefore)} before any expert was loaded (+${mib(rssAfter - rssBefore)})`);
+  console.log(`  gateway RSS ${mib(rssAfter)} after, ${mib(rssBefore)} before the compositions were built and the gateway loaded any expert, after the evaluations (+${mib(rssAfter - rssBefore)})`);
   console.log(`  unified (routed) request p50 ${ms(quantile(unifiedMs, 0.5))}`);
   const publishMedian = median(joins.map((x) => x.total));
-  console.log(`  registered → served, median of ${JOINS} newcomers (${joins[0].members}+ experts in the router): re-rank + evidence + compose + publish ${ms(publishMedian)} (${["rank", "evidence", "compose", "publish"].map((k) => `${k} ${ms(median(joins.map((x) => x.times[k])))}`).join(", ")}), to the newcomer's first answer ${ms(median(joins.map((x) => x.firstAnswer)))}, to a routed answer ${ms(median(joins.map((x) => x.routed)))}`);
+  console.log(`  registered → served, median of ${JOINS} newcomers (${joins[0].members}+ experts in the router): evaluation ${ms(median(joins.map((x) => x.times.evaluation)))} then re-rank + evidence + compose + publish ${ms(publishMedian)} (${["rank", "evidence", "compose", "publish"].map((k) => `${k} ${ms(median(joins.map((x) => x.times[k])))}`).join(", ")}), to the newcomer's first answer ${ms(median(joins.map((x) => x.firstAnswer)))}, to a routed answer ${ms(median(joins.map((x) => x.routed)))}`);
   console.log(`  reference, a newcomer joining the ${PARENTS.length} zoo experts: re-rank + evidence + compose + publish ${ms(median(narrowJoins))}; ratio ×${(publishMedian / median(narrowJoins)).toFixed(2)}`);
 } finally {
   await fs.rm(work, { recursive: true, force: true });
