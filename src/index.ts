@@ -47,8 +47,8 @@ export { rankResults } from "./rank/per-item.js";
 export { itemReports, suspiciousItems, byInformation, LOW_DISCRIMINATION, NEGATIVE_DISCRIMINATION } from "./rank/item-quality.js";
 export type { AnchorOptions, AnchorSet } from "./rank/anchors.js";
 export { selectAnchors, findAnchors, predictScores, fullScores } from "./rank/anchors.js";
-export type { Expert } from "./rank/select.js";
-export { selectExperts, probabilityBest } from "./rank/select.js";
+export type { Expert, Standing } from "./rank/select.js";
+export { selectExperts, probabilityBest, standings } from "./rank/select.js";
 export type { RankVotesOptions } from "./rank/from-votes.js";
 export { rankVotes } from "./rank/from-votes.js";
 export type { Evidence, EvidenceFormat, LoadEvidenceOptions } from "./rank/evidence-files.js";
@@ -282,3 +282,7 @@ export { openAdapterMix } from "./models/llamacpp/adapter-mix.js";
 // The hub: composition policies.
 export type { CompositionPolicy, CompositionInput, Composition, DerivedKind } from "./hub/policy.js";
 export { composeByPolicy, parseCompositionPolicy } from "./hub/policy.js";
+export type { LivePublisher } from "./hub/publisher.js";
+export { livePublisher } from "./hub/publisher.js";
+export type { HubPageOptions } from "./hub/web/page.js";
+export { registerHubPage } from "./hub/web/page.js";
