@@ -25,9 +25,20 @@ const FITTED = "2026-12-07T06:00:00.000Z";
 
 export async function registerHubApiStub(
   app: FastifyInstance,
-  data: { ranking: Ranking; experts: ExpertSpec[]; resultsFile: string; live: LiveComposition; published: PublishedRecord[]; gateway: () => string },
+  data: {
+    ranking: Ranking; experts: ExpertSpec[]; resultsFile: string; live: LiveComposition; published: PublishedRecord[]; gateway: () => string;
+    /** When it gives a key, reads need it (as hub-core's API does when its reads are not public). */
+    readerKey?: () => string | undefined;
+  },
 ): Promise<void> {
   const { ranking, experts, live, published } = data;
+  app.addHook("onRequest", async (request, reply) => {
+    const key = data.readerKey?.();
+    if (!key || !request.url.startsWith("/api/")) return;
+    const sent = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? "")?.[1];
+    if (sent === undefined) return reply.status(401).send({ error: { code: "unauthorized", message: "an API key is required (Authorization: Bearer <key>)" } });
+    if (sent !== key) return reply.status(401).send({ error: { code: "unauthorized", message: "unknown or revoked API key" } });
+  });
   const owner = (id: string) => OWNERS[experts.findIndex((e) => e.id === id) % OWNERS.length];
   const scores = new Map<string, number[]>();
   for (const line of (await fs.readFile(data.resultsFile, "utf8")).split("\n").filter(Boolean)) {

@@ -26,6 +26,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`the hub page in headless Chromium${exist
   let browser: Browser;
   let page: Page;
   const problems: string[] = [];
+  let readerKey: string | undefined;
 
   const publish = async (version: number, policy: CompositionPolicy, name: string) => {
     const c = composeByPolicy(policy, {
@@ -43,7 +44,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`the hub page in headless Chromium${exist
     await publish(1, { kind: "router", topK: 1 }, "router-top-k");
     const app = await createGateway({ models: live, maxTokensCap: 64 });
     await registerHubPage(app);
-    await registerHubApiStub(app, { ranking, experts, live, published, resultsFile: path.join(FIXTURES, "zoo-results.jsonl"), gateway: () => `${url}/v1` });
+    await registerHubApiStub(app, { ranking, experts, live, published, resultsFile: path.join(FIXTURES, "zoo-results.jsonl"), gateway: () => `${url}/v1`, readerKey: () => readerKey });
     await app.listen({ host: "127.0.0.1", port: 0 });
     const address = app.server.address();
     url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
@@ -121,5 +122,39 @@ describe.skipIf(!existsSync(CHROMIUM))(`the hub page in headless Chromium${exist
     expect(await page.textContent("#composition-detail")).toContain("ensemble-top-n");
     await page.screenshot({ path: path.join(SHOTS, "hub-published.png"), fullPage: true });
     expect(problems).toEqual([]);
+  }, 60_000);
+
+  it("asks for a reader's key when the hub's reads need one, and sends it to the API only", async () => {
+    readerKey = "cgk_0123456789abcdef_reader-key-for-the-page-test";
+    const authorised: string[] = [];
+    page.on("request", (r) => r.headers().authorization && authorised.push(new URL(r.url()).pathname));
+    try {
+      await page.reload();
+      // The reload aborts the old page's requests still running (a "request failed" each).
+      problems.length = 0;
+      await page.waitForSelector("#key-form:not([hidden])");
+      expect(await page.textContent("#key-note")).toContain("an API key is required");
+      expect(await page.textContent("#status")).toContain("Could not read the hub's API");
+      await page.fill("#api-key", "cgk_0123456789abcdef_a-wrong-key");
+      await page.click("#api-key-use");
+      await page.waitForSelector("#key-form:not([hidden])");
+      await page.waitForSelector("#key-note:text-matches('unknown or revoked API key')");
+      await page.fill("#api-key", readerKey);
+      await page.click("#api-key-use");
+      await page.waitForSelector("#leaderboard tbody tr");
+      expect(await page.isHidden("#key-form")).toBe(true);
+      expect(await page.$$("#leaderboard tbody tr")).toHaveLength(ranking.models.length);
+      expect(await page.textContent("#status")).toContain("experts from");
+      // The key went to the hub's API and nowhere else (the playground's gateway has its own keys).
+      expect(authorised.length).toBeGreaterThan(0);
+      expect(authorised.filter((p) => !p.startsWith("/api/"))).toEqual([]);
+      await page.screenshot({ path: path.join(SHOTS, "hub-keyed.png"), fullPage: true });
+      // The only problems were the hub's answers to the requests without a (right) key.
+      expect(problems.length).toBeGreaterThan(0);
+      expect(problems.filter((p) => !/^(HTTP 401: .*\/api\/|error: Failed to load resource: the server responded with a status of 401)/.test(p))).toEqual([]);
+    } finally {
+      readerKey = undefined;
+      problems.length = 0;
+    }
   }, 60_000);
 });

@@ -18,11 +18,35 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// A hub whose reads are not public wants a reader's key: asked for on the first 401/403, kept in
+// this tab's sessionStorage, sent to the hub's API only (the gateway has keys of its own).
+const KEY_STORAGE = "cogen-hub-key";
+
 async function getJson(path) {
-  const response = await fetch(api + path, { headers: { accept: "application/json" } });
+  const key = sessionStorage.getItem(KEY_STORAGE);
+  const headers = { accept: "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) };
+  const response = await fetch(api + path, { headers });
   const body = await response.json().catch(() => null);
+  if (response.status === 401 || response.status === 403) askForKey(body?.error?.message ?? `HTTP ${response.status}`);
   if (!response.ok) throw new Error(body?.error?.message ?? `${path}: HTTP ${response.status}`);
   return body;
+}
+
+function askForKey(reason) {
+  const form = document.getElementById("key-form");
+  if (!form.hidden) return;
+  form.hidden = false;
+  document.getElementById("key-note").textContent =
+    `The hub answered: ${reason}. A reader's key is kept in this tab only and sent to the hub's API, not to the gateway.`;
+}
+
+function useKey(event) {
+  event.preventDefault();
+  const key = document.getElementById("api-key").value.trim();
+  if (key) sessionStorage.setItem(KEY_STORAGE, key);
+  else sessionStorage.removeItem(KEY_STORAGE);
+  document.getElementById("key-form").hidden = true;
+  void tick(true);
 }
 
 const num = (x, digits = 2) => (x === null || x === undefined || Number.isNaN(x) ? "—" : Number(x).toFixed(digits));
@@ -269,10 +293,11 @@ async function tick(first) {
     }
     await refreshModels();
   } catch (error) {
-    document.getElementById("status").textContent = `The hub API is not reachable: ${error.message}`;
+    document.getElementById("status").textContent = `Could not read the hub's API: ${error.message}`;
   }
 }
 
 document.getElementById("playground-form").addEventListener("submit", send);
+document.getElementById("key-form").addEventListener("submit", useKey);
 await tick(true);
 setInterval(() => void tick(false), refreshMs);
