@@ -168,6 +168,9 @@ export class LiveComposition implements ServedModels {
     return this.serially(async () => {
       const name = String(version);
       if (name.trim() === "") throw new ConfigError(["activate: the version must be a non-empty string or a number"]);
+      const serving = this.current;
+      // Already serving: nothing to rebuild (a router over hundreds takes seconds to build).
+      if (serving?.version === name) return { version: name, previous: name, served: [...serving.served.keys()], buildMs: 0, reused: [], loaded: [] };
       return this.install(this.kept.find((k) => k.version === name)?.config ?? config, name);
     });
   }

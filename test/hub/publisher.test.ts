@@ -57,6 +57,11 @@ describe("the hub's live publisher", () => {
       expect(live.version).toBe("1");
       expect(await answer()).toBe("alpha");
       expect(live.status().versions.map((v) => [v.version, v.state])).toEqual([["1", "serving"], ["2", "retired"]]);
+      // Publishing the version already serving changes nothing and builds nothing.
+      const publishedAt = live.status().versions[0].publishedAt;
+      expect(await publisher.publish(1, config("alpha"))).toEqual({ url: `${gateway.url}/v1`, model: "unified" });
+      expect(await live.activate(config("alpha"), 1)).toEqual({ version: "1", previous: "1", served: ["unified"], buildMs: 0, reused: [], loaded: [] });
+      expect(live.status().versions[0]).toMatchObject({ version: "1", state: "serving", publishedAt });
     } finally {
       await gateway.close();
     }
