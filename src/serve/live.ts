@@ -159,22 +159,6 @@ export class LiveComposition implements ServedModels {
     });
   }
 
-  /**
-   * Serve `version`, whichever it is: one in the history is served again from its kept config
-   * (a rollback), any other is published from `config`. For callers that keep their own numbered
-   * versions and serve an earlier one the same way as a new one, such as the hub's loop.
-   */
-  activate(config: UnifiedConfig, version: string | number): Promise<PublishReport> {
-    return this.serially(async () => {
-      const name = String(version);
-      if (name.trim() === "") throw new ConfigError(["activate: the version must be a non-empty string or a number"]);
-      const serving = this.current;
-      // Already serving: nothing to rebuild (a router over hundreds takes seconds to build).
-      if (serving?.version === name) return { version: name, previous: name, served: [...serving.served.keys()], buildMs: 0, reused: [], loaded: [] };
-      return this.install(this.kept.find((k) => k.version === name)?.config ?? config, name);
-    });
-  }
-
   /** Serve an earlier published version again (rebuilt from its kept config). */
   rollback(version: string | number): Promise<PublishReport> {
     return this.serially(async () => {

@@ -27,14 +27,14 @@ export async function registerHubApiStub(
   app: FastifyInstance,
   data: {
     ranking: Ranking; experts: ExpertSpec[]; resultsFile: string; live: LiveComposition; published: PublishedRecord[]; gateway: () => string;
-    /** When it gives a key, reads need it (as hub-core's API does when its reads are not public). */
+    /** When it gives a key, reads and /v1 need it (as hub-core's server does when its reads are not public). */
     readerKey?: () => string | undefined;
   },
 ): Promise<void> {
   const { ranking, experts, live, published } = data;
   app.addHook("onRequest", async (request, reply) => {
     const key = data.readerKey?.();
-    if (!key || !request.url.startsWith("/api/")) return;
+    if (!key || !(request.url.startsWith("/api/") || request.url.startsWith("/v1/"))) return;
     const sent = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? "")?.[1];
     if (sent === undefined) return reply.status(401).send({ error: { code: "unauthorized", message: "an API key is required (Authorization: Bearer <key>)" } });
     if (sent !== key) return reply.status(401).send({ error: { code: "unauthorized", message: "unknown or revoked API key" } });

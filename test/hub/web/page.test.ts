@@ -124,7 +124,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`the hub page in headless Chromium${exist
     expect(problems).toEqual([]);
   }, 60_000);
 
-  it("asks for a reader's key when the hub's reads need one, and sends it to the API only", async () => {
+  it("asks for a reader's key when the hub's reads need one, and sends it to this hub only", async () => {
     readerKey = "cgk_0123456789abcdef_reader-key-for-the-page-test";
     const authorised: string[] = [];
     page.on("request", (r) => r.headers().authorization && authorised.push(new URL(r.url()).pathname));
@@ -145,9 +145,14 @@ describe.skipIf(!existsSync(CHROMIUM))(`the hub page in headless Chromium${exist
       expect(await page.isHidden("#key-form")).toBe(true);
       expect(await page.$$("#leaderboard tbody tr")).toHaveLength(ranking.models.length);
       expect(await page.textContent("#status")).toContain("experts from");
-      // The key went to the hub's API and nowhere else (the playground's gateway has its own keys).
-      expect(authorised.length).toBeGreaterThan(0);
-      expect(authorised.filter((p) => !p.startsWith("/api/"))).toEqual([]);
+      // The playground streams from this hub's own /v1, which needs the key too.
+      await page.waitForSelector("#playground-model option[value='unified']", { state: "attached" });
+      await page.click("#playground-send");
+      await page.waitForSelector("#playground-output[data-state='done'], #playground-output[data-state='failed']");
+      expect(await page.getAttribute("#playground-output", "data-state")).toBe("done");
+      // The key went to this hub's API and gateway, and to nothing else (no page asset needs it).
+      expect(authorised.some((p) => p.startsWith("/api/")) && authorised.includes("/v1/chat/completions")).toBe(true);
+      expect(authorised.filter((p) => !p.startsWith("/api/") && !p.startsWith("/v1/"))).toEqual([]);
       await page.screenshot({ path: path.join(SHOTS, "hub-keyed.png"), fullPage: true });
       // The only problems were the hub's answers to the requests without a (right) key.
       expect(problems.length).toBeGreaterThan(0);

@@ -19,12 +19,18 @@ function el(tag, attrs = {}, ...children) {
 }
 
 // A hub whose reads are not public wants a reader's key: asked for on the first 401/403, kept in
-// this tab's sessionStorage, sent to the hub's API only (the gateway has keys of its own).
+// this tab's sessionStorage, sent to the hub's API and to a gateway on the hub's own origin (the
+// hub serving its compositions), never to a gateway elsewhere, which has keys of its own.
 const KEY_STORAGE = "cogen-hub-key";
 
-async function getJson(path) {
+function keyHeaders(url) {
   const key = sessionStorage.getItem(KEY_STORAGE);
-  const headers = { accept: "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) };
+  const sameOrigin = new URL(url, location.href).origin === new URL(api, location.href).origin;
+  return key && sameOrigin ? { authorization: `Bearer ${key}` } : {};
+}
+
+async function getJson(path) {
+  const headers = { accept: "application/json", ...keyHeaders(api + path) };
   const response = await fetch(api + path, { headers });
   const body = await response.json().catch(() => null);
   if (response.status === 401 || response.status === 403) askForKey(body?.error?.message ?? `HTTP ${response.status}`);
@@ -37,7 +43,7 @@ function askForKey(reason) {
   if (!form.hidden) return;
   form.hidden = false;
   document.getElementById("key-note").textContent =
-    `The hub answered: ${reason}. A reader's key is kept in this tab only and sent to the hub's API, not to the gateway.`;
+    `The hub answered: ${reason}. A reader's key is kept in this tab only and sent to this hub only.`;
 }
 
 function useKey(event) {
@@ -216,7 +222,7 @@ async function refreshModels() {
   const select = document.getElementById("playground-model");
   const note = document.getElementById("playground-note");
   try {
-    const response = await fetch(`${state.gateway}/models`);
+    const response = await fetch(`${state.gateway}/models`, { headers: keyHeaders(`${state.gateway}/models`) });
     if (!response.ok) throw new Error(`the gateway answered HTTP ${response.status}`);
     const ids = (await response.json()).data.map((m) => m.id);
     if (ids.join() === state.models.join()) return;
@@ -241,7 +247,7 @@ async function send(event) {
   try {
     const response = await fetch(`${state.gateway}/chat/completions`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...keyHeaders(`${state.gateway}/chat/completions`) },
       body: JSON.stringify({
         model: document.getElementById("playground-model").value,
         messages: [{ role: "user", content: document.getElementById("playground-prompt").value }],
