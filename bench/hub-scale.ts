@@ -14,8 +14,9 @@
  *
  * Reports, each beside a reference measured in the same run:
  * - routing p50/p99 per request over 200 experts vs the 10 zoo experts (same items, same queries);
- * - gateway memory (RSS) after requests that touch --touch distinct experts with the pool capped
- *   at --cap loaded models, vs before any expert was loaded;
+ * - gateway memory (RSS, in a fresh child process: bench/hub-scale-child.ts) after requests to
+ *   --touch distinct experts with the pool capped at --cap loaded models, vs the same with a cap
+ *   that never binds;
  * - time from "expert registered" (a new perturbed adapter) to "served": evaluate it through the
  *   queue, re-rank the 200 (IRT with intervals), compose (policy: router over the top 200 per
  *   domain), publish, the newcomer's first answer and an answer routed through the new
@@ -24,6 +25,7 @@
  *
  *   npx tsx bench/hub-scale.ts [--experts 200] [--queries 600] [--cap 16] [--touch 48] [--noise 0.2] [--flip 0.1] [--joins 3] [--evaluate 10]
  */
+import { execFileSync } from "node:child_process";
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -173,6 +175,7 @@ try {
     t = performance.now();
     const composition = composeByPolicy({ kind: "router", topK: members.length, keepClearlyWorse: true }, { ranking, experts: members, evidence, file: path.join(dir, "composition.yml") });
     times.compose = performance.now() - t;
+    await fs.writeFile(path.join(dir, "composition.yml"), composition.yaml); // for the memory children
     t = performance.now();
     await live.publish(composition.config, version);
     times.publish = performance.now() - t;
@@ -180,7 +183,6 @@ try {
   }
 
   // --- routing: 200 experts vs the 10 zoo experts --------------------------------------------------
-  const rssBefore = process.memoryUsage().rss;
   const wide = new LiveComposition({ loadOnUse: true, maxLoadedModels: CAP });
   const narrow = new LiveComposition({ loadOnUse: true, maxLoadedModels: CAP });
   const served = await registerAndServe(wide, experts, "all");
@@ -224,7 +226,13 @@ try {
     maxLoaded = Math.max(maxLoaded, wide.status().loadedModels);
   }
   const touchMs = performance.now() - t0;
-  const rssAfter = process.memoryUsage().rss;
+  // Memory, each in a fresh child process: the cap against a cap that never binds (the reference).
+  const memory = (cap: number): { servedRss: number; rss: number; maxRss: number; maxLoaded: number } => {
+    const out = execFileSync(process.execPath, ["--import", "tsx", path.join(import.meta.dirname, "hub-scale-child.ts"), path.join(work, "all", "composition.yml"), String(cap), touched.map((e) => e.id).join(",")], { encoding: "utf8" });
+    return JSON.parse(out.trim().split("\n").at(-1)!);
+  };
+  const bounded = memory(CAP);
+  const unbounded = memory(touched.length);
   const unifiedMs: number[] = [];
   for (const q of queries.slice(0, 20)) {
     const t = performance.now();
@@ -265,7 +273,9 @@ try {
   console.log(`  reference, router over the ${PARENTS.length} zoo experts: p50 ${ms(quantile(timing.narrow, 0.5))}, p99 ${ms(quantile(timing.narrow, 0.99))}; ratio ×${(quantile(timing.wide, 0.5) / quantile(timing.narrow, 0.5)).toFixed(2)}`);
   console.log(`  first build: rank ${ms(served.times.rank)}, evidence files ${ms(served.times.evidence)}, compose ${ms(served.times.compose)}, publish (router index + calibration) ${ms(served.times.publish)}`);
   console.log(`  pool capped at ${CAP}: ${touched.length} distinct experts requested in ${(touchMs / 1000).toFixed(1)} s (request p50 ${ms(quantile(requestMs, 0.5))} incl. loading), most loaded at once ${maxLoaded}`);
-  console.log(`  gateway RSS ${mib(rssAfter)} after, ${mib(rssBefore)} before the compositions were built and the gateway loaded any expert, after the evaluations (+${mib(rssAfter - rssBefore)})`);
+  const memoryLine = (m: typeof bounded) => `RSS ${mib(m.rss)} (peak ${mib(m.maxRss)}; ${mib(m.servedRss)} once the router over ${served.members} was built, before any expert loaded), most loaded ${m.maxLoaded}`;
+  console.log(`  gateway memory (fresh process each, the same ${touched.length} experts asked once): cap ${CAP}: ${memoryLine(bounded)}`);
+  console.log(`  reference, cap ${touched.length} (never binds): ${memoryLine(unbounded)}; RSS ratio ×${(bounded.rss / unbounded.rss).toFixed(2)}`);
   console.log(`  unified (routed) request p50 ${ms(quantile(unifiedMs, 0.5))}`);
   const publishMedian = median(joins.map((x) => x.total));
   console.log(`  registered → served, median of ${JOINS} newcomers (${joins[0].members}+ experts in the router): evaluation ${ms(median(joins.map((x) => x.times.evaluation)))} then re-rank + evidence + compose + publish ${ms(publishMedian)} (${["rank", "evidence", "compose", "publish"].map((k) => `${k} ${ms(median(joins.map((x) => x.times[k])))}`).join(", ")}), to the newcomer's first answer ${ms(median(joins.map((x) => x.firstAnswer)))}, to a routed answer ${ms(median(joins.map((x) => x.routed)))}`);
