@@ -9,7 +9,7 @@
  *
  * Then --rollbacks rollbacks to earlier versions, under the same load.
  *
- *   npx tsx bench/hub-publish.ts [--publishes 20] [--rollbacks 5] [--concurrency 4] [--window-ms 400]
+ *   npx tsx bench/hub-publish.ts [--publishes 20] [--rollbacks 5] [--concurrency 4] [--window 400]  (quiet window, ms)
  */
 import * as path from "node:path";
 import { parseArgs } from "node:util";
@@ -18,12 +18,12 @@ import { LiveComposition } from "../src/serve/live.js";
 import { parseUnifiedConfig, type UnifiedConfig } from "../src/serve/unified-config.js";
 
 const { values } = parseArgs({
-  options: { publishes: { type: "string" }, rollbacks: { type: "string" }, concurrency: { type: "string" }, "window-ms": { type: "string" } },
+  options: { publishes: { type: "string" }, rollbacks: { type: "string" }, concurrency: { type: "string" }, window: { type: "string" } },
 });
 const PUBLISHES = Number(values.publishes ?? 20);
 const ROLLBACKS = Number(values.rollbacks ?? 5);
 const CONCURRENCY = Number(values.concurrency ?? 4);
-const WINDOW_MS = Number(values["window-ms"] ?? 400);
+const WINDOW_MS = Number(values.window ?? 400);
 
 const ZOO = path.join(import.meta.dirname, "..", "zoo");
 const DOMAINS = ["medicine", "law", "finance", "computing", "geography", "biology"];
