@@ -27,6 +27,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`the hub page in headless Chromium${exist
   let page: Page;
   const problems: string[] = [];
   let readerKey: string | undefined;
+  let fit: { ranking: Ranking; version: number };
 
   const publish = async (version: number, policy: CompositionPolicy, name: string) => {
     const c = composeByPolicy(policy, {
@@ -44,7 +45,8 @@ describe.skipIf(!existsSync(CHROMIUM))(`the hub page in headless Chromium${exist
     await publish(1, { kind: "router", topK: 1 }, "router-top-k");
     const app = await createGateway({ models: live, maxTokensCap: 64 });
     await registerHubPage(app);
-    await registerHubApiStub(app, { ranking, experts, live, published, resultsFile: path.join(FIXTURES, "zoo-results.jsonl"), gateway: () => `${url}/v1`, readerKey: () => readerKey });
+    fit = { ranking, version: 1 };
+    await registerHubApiStub(app, { ranking: () => fit, experts, live, published, resultsFile: path.join(FIXTURES, "zoo-results.jsonl"), gateway: () => `${url}/v1`, readerKey: () => readerKey });
     await app.listen({ host: "127.0.0.1", port: 0 });
     const address = app.server.address();
     url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
@@ -123,6 +125,28 @@ describe.skipIf(!existsSync(CHROMIUM))(`the hub page in headless Chromium${exist
     await page.screenshot({ path: path.join(SHOTS, "hub-published.png"), fullPage: true });
     expect(problems).toEqual([]);
   }, 60_000);
+
+  it("shows a refit leaderboard without a new composition (a newcomer evaluated, the composition unchanged)", async () => {
+    const domain = (await page.$eval("#domains button[aria-pressed='true']", (b) => b.textContent))!;
+    const rows = () => page.$$eval("#leaderboard tbody tr", (trs) => trs.map((tr) => tr.querySelectorAll("td")[2].textContent ?? ""));
+    const before = await rows();
+    // The refit: the last expert of this domain now leads it.
+    const last = before.at(-1)!.trim();
+    const refit = structuredClone(ranking);
+    const lead = Math.max(...refit.models.filter((m) => m.domains[domain]).map((m) => m.domains[domain].ability));
+    const moved = refit.models.find((m) => m.model === last)!;
+    moved.domains[domain] = { ...moved.domains[domain], ability: lead + 1, ci: [lead + 0.5, lead + 1.5] };
+    fit = { ranking: refit, version: 2 };
+    try {
+      await page.waitForSelector(`#leaderboard-meta:text-matches('^${domain}: fit v2')`, { timeout: 10_000 });
+      expect((await rows())[0]).toContain(last);
+      expect(await page.textContent("#composition-version")).toBe("v2");
+      await page.screenshot({ path: path.join(SHOTS, "hub-refit.png"), fullPage: true });
+      expect(problems).toEqual([]);
+    } finally {
+      fit = { ranking, version: 1 };
+    }
+  }, 30_000);
 
   it("asks for a reader's key when the hub's reads need one, and sends it to this hub only", async () => {
     readerKey = "cgk_0123456789abcdef_reader-key-for-the-page-test";

@@ -5,7 +5,7 @@
 const api = document.body.dataset.api || "/api";
 const params = new URLSearchParams(location.search);
 const refreshMs = Math.max(200, Number(params.get("refresh")) || 5000);
-const state = { domain: null, composition: null, gateway: "/v1", models: [] };
+const state = { domain: null, composition: null, gateway: "/v1", models: [], fits: "" };
 
 /** An element with attributes and children (strings become text nodes). */
 function el(tag, attrs = {}, ...children) {
@@ -114,8 +114,7 @@ async function refreshComposition() {
 
 // --- leaderboards -----------------------------------------------------------------------------
 
-async function refreshLeaderboards() {
-  const index = await getJson("/leaderboards");
+async function refreshLeaderboards(index) {
   const nav = document.getElementById("domains");
   if (!state.domain || !index.leaderboards.some((l) => l.domain === state.domain)) state.domain = index.leaderboards[0]?.domain ?? null;
   nav.replaceChildren(...index.leaderboards.map((l) =>
@@ -293,8 +292,12 @@ async function tick(first) {
   try {
     await refreshStatus();
     const changed = await refreshComposition();
-    if (first || changed) {
-      await refreshLeaderboards();
+    // A refit (a new expert evaluated, new evidence) shows even when the composition stays.
+    const index = await getJson("/leaderboards");
+    const fits = index.leaderboards.map((l) => `${l.domain} v${l.version}`).join();
+    if (first || changed || fits !== state.fits) {
+      state.fits = fits;
+      await refreshLeaderboards(index);
       await showItems(state.domain);
     }
     await refreshModels();
