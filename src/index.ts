@@ -289,5 +289,3 @@ export { openAdapterMix } from "./models/llamacpp/adapter-mix.js";
 // The hub: composition policies.
 export type { CompositionPolicy, CompositionInput, Composition, DerivedKind } from "./hub/policy.js";
 export { composeByPolicy, parseCompositionPolicy } from "./hub/policy.js";
-export type { HubPageOptions } from "./hub/web/page.js";
-export { registerHubPage } from "./hub/web/page.js";
