@@ -2,7 +2,9 @@ import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { readFailure } from "../core/files.js";
 import { streamProgress } from "../core/progress.js";
-import { runMerge, type MergeReport } from "../merge/engine.js";
+import { parseMergeConfig } from "../merge/config.js";
+import { modelRefs, runMerge, type MergeReport } from "../merge/engine.js";
+import { refuseOutputOverInputs } from "../merge/inputs.js";
 import { runMultiMerge, UNNAMED_MERGE } from "../merge/multi.js";
 import { isMultiMergeConfig } from "../formats/mergekit-config.js";
 import { methodNames } from "../merge/methods/registry.js";
@@ -44,10 +46,12 @@ export async function run(argv: string[]): Promise<number> {
   if (format !== "hf" && format !== "gguf") problems.push(`--out-format: expected hf or gguf, got '${format}'`);
   const maxShardBytes = values["out-shard-size"] ? parseSize(values["out-shard-size"], "--out-shard-size") : undefined;
   if (problems.length) throw new UsageError(problems);
-  if (!values["dry-run"]) await refuseToReplace(outDir, values.force);
   const text = await fs.readFile(configFile, "utf8").catch((error: unknown) => {
     throw readFailure(configFile, error);
   });
+  // Writing over an input is refused even with --force: say so before suggesting --force.
+  if (!isMultiMergeConfig(text, configFile)) await refuseOutputOverInputs(outDir, modelRefs(parseMergeConfig(text, configFile).config), process.cwd());
+  if (!values["dry-run"]) await refuseToReplace(outDir, values.force);
   const options = {
     config: text, configName: configFile, baseDir: process.cwd(), outDir: path.resolve(outDir),
     ...(seed !== undefined ? { seed } : {}), ...(threads !== undefined ? { threads } : {}),

@@ -81,7 +81,8 @@ describe("cogen merge", () => {
     const cfg = path.join(root, "over-input.yml");
     await fs.writeFile(cfg, `merge_method: linear\nmodels: [{model: ${path.join(root, "base")}}, {model: ${a}}]\nparameters: {weight: 1}\n`);
     const before = await fs.readFile(path.join(a, "model.safetensors"));
-    for (const [out, flags] of [[a, ["--force"]], [a, ["--dry-run"]], [root, ["--force"]]] as const) {
+    // Without --force it says so too, rather than suggesting --force.
+    for (const [out, flags] of [[a, []], [a, ["--force"]], [a, ["--dry-run"]], [root, ["--force"]]] as const) {
       const result = await capture(["merge", cfg, out, ...flags]);
       expect(result.code, result.err).toBe(1);
       expect(result.err).toMatch(new RegExp(`the output folder .* is, or holds, the input .*[\\\\/]a: writing there would delete it; choose another output folder`));
