@@ -2,8 +2,9 @@ import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { readFailure } from "../core/files.js";
 import { streamProgress } from "../core/progress.js";
-import { buildMoe } from "../fuse/moe/build.js";
-import { GATE_MODES } from "../formats/moe-config.js";
+import { buildMoe, moeModelRefs } from "../fuse/moe/build.js";
+import { GATE_MODES, parseMoeConfig } from "../formats/moe-config.js";
+import { refuseOutputOverInputs } from "../merge/inputs.js";
 import { integerFlag, parseFlags, parseSize, UsageError } from "./args.js";
 import { formatBytes, printJson, refuseToReplace } from "./output.js";
 
@@ -43,10 +44,12 @@ export async function run(argv: string[]): Promise<number> {
   const seed = integerFlag(values.seed, "--seed", problems, 0);
   const maxShardBytes = values["out-shard-size"] ? parseSize(values["out-shard-size"], "--out-shard-size") : undefined;
   if (problems.length) throw new UsageError(problems);
-  if (!values["dry-run"]) await refuseToReplace(outDir, values.force);
   const text = await fs.readFile(configFile, "utf8").catch((error: unknown) => {
     throw readFailure(configFile, error);
   });
+  // Writing over an input is refused even with --force: say so before suggesting --force.
+  await refuseOutputOverInputs(outDir, moeModelRefs(parseMoeConfig(text, configFile)), process.cwd());
+  if (!values["dry-run"]) await refuseToReplace(outDir, values.force);
   const report = await buildMoe({
     config: text, configName: configFile, baseDir: process.cwd(), outDir: path.resolve(outDir),
     outFormat: format as "hf" | "gguf", dryRun: Boolean(values["dry-run"]),

@@ -18,6 +18,7 @@ import { llamaForward } from "../../src/models/llama-forward.js";
 import { readBpeTokenizer } from "../../src/zoo/train/tokenize.js";
 import { llamaCppDistributions, llamaCppTokenize, maxKl, referenceDistributions } from "../../src/models/llamacpp/parity.js";
 import { makeTinyLlama, tempDir, FIXTURE_TEXT, type TinyLlama } from "../fixtures/tiny-llama.js";
+import { capture } from "../cli/capture.js";
 
 let root: string;
 let base: TinyLlama;
@@ -310,6 +311,12 @@ describe("cogen moe: bad input", () => {
     await expect(buildMoe({ config: configText(), outDir: experts[1].dir, dryRun: true })).rejects.toThrow(/is, or holds, the input .*: writing there would delete it/);
     await expect(buildMoe({ config: configText(), outDir: experts[1].dir })).rejects.toThrow(/writing there would delete it/);
     expect(await fs.readdir(experts[1].dir)).toEqual(before);
+    // The CLI says so first, instead of suggesting --force for a non-empty folder.
+    const cfg = path.join(root, "over-expert.yml");
+    await fs.writeFile(cfg, configText());
+    const result = await capture(["moe", cfg, experts[1].dir]);
+    expect(result.code).toBe(1);
+    expect(result.err).toMatch(/^cogen moe: the output folder .* is, or holds, the input /);
   });
 
   it("checks without writing on a dry run", async () => {

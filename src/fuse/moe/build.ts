@@ -18,7 +18,7 @@ import { elementCount } from "../../core/tensor.js";
 import { convertHfToGguf } from "../../formats/convert/hf-to-gguf.js";
 import { llamaConfigToJson, TOKENIZER_FILES, type LlamaConfig } from "../../formats/hf/config.js";
 import { hfExpertName, type ExpertPart } from "../../formats/hf/llama-tensors.js";
-import type { OutDType } from "../../formats/mergekit-config.js";
+import type { ModelRef, OutDType } from "../../formats/mergekit-config.js";
 import { parseMoeConfig, type MoeConfig, type NonExpertSource } from "../../formats/moe-config.js";
 import { LLAMA_CPP_MAX_EXPERTS } from "../../formats/gguf/llama-check.js";
 import { writeSafetensorsSharded } from "../../formats/safetensors/index.js";
@@ -79,6 +79,11 @@ interface OutputTensor {
   compute: () => Promise<Uint8Array>;
 }
 
+/** The models a mixture reads: its base and every expert. */
+export function moeModelRefs(config: MoeConfig): ModelRef[] {
+  return [config.baseModel, ...config.experts.map((e) => e.model)];
+}
+
 export async function buildMoe(options: MoeBuildOptions): Promise<MoeBuildReport> {
   const started = Date.now();
   const progress = options.progress ?? silentProgress;
@@ -86,7 +91,7 @@ export async function buildMoe(options: MoeBuildOptions): Promise<MoeBuildReport
   const config: MoeConfig = { ...parsed, nonExpert: options.nonExpert ?? parsed.nonExpert };
   const baseDir = options.baseDir ?? process.cwd();
   const seed = options.seed ?? 0;
-  const refs = [config.baseModel, ...config.experts.map((e) => e.model)];
+  const refs = moeModelRefs(config);
   await refuseOutputOverInputs(options.outDir, refs, baseDir);
   const models = await openModels(refs, baseDir);
   try {
