@@ -72,13 +72,19 @@ export interface GenerateOptions {
   topP?: number;
   /** Generation ends before the first occurrence of any of these strings (not included). */
   stop?: string[];
+  /** Sampling with the same seed (and inputs) repeats its text; without one, every call draws a fresh seed. */
   seed?: number;
   signal?: AbortSignal;
 }
 
-/** Generation is a stream of tagged chunks: text pieces, then exactly one `finish`. */
+/**
+ * Generation is a stream of tagged chunks: text pieces, then exactly one `finish`. A composite
+ * says first, before any text, which models answer (`experts`: a router's pick, an ensemble's
+ * participants); a stream without it was answered by the model itself.
+ */
 export type GenerateChunk =
   | { type: "text"; text: string }
+  | { type: "experts"; ids: string[] }
   | {
       type: "finish";
       reason: "stop" | "length" | "abort";
@@ -91,6 +97,11 @@ export type GenerateChunk =
 export interface LanguageModel {
   /** Stable identifier; results and rankings are keyed by it. */
   readonly id: string;
+  /**
+   * Tokens the model attends to at once (BOS, prompt and generated tokens together), where the
+   * backend knows it (llama.cpp); the gateway refuses prompts that do not fit instead of cutting them.
+   */
+  readonly contextSize?: number;
   /** Token ids of `text` without special tokens (no BOS). */
   tokenize(text: string): Promise<number[]>;
   detokenize(tokens: number[]): Promise<string>;
@@ -143,7 +154,7 @@ export async function generateText(
   let reason: "stop" | "length" | "abort" = "stop";
   for await (const chunk of model.generate(prompt, options)) {
     if (chunk.type === "text") text += chunk.text;
-    else reason = chunk.reason;
+    else if (chunk.type === "finish") reason = chunk.reason;
   }
   return { text, reason };
 }

@@ -6,6 +6,7 @@ import { Limiter } from "../models/limiter.js";
 import { GatewayMetrics } from "./metrics.js";
 import { GatewayError, invalidRequest } from "./openai-errors.js";
 import { completionLogprobs } from "./logprobs.js";
+import { fitToContext } from "./context-fit.js";
 import { asBody, parseMessages, parsePrompt, parseSampling, renderChat, type Limits, type SamplingRequest } from "./requests.js";
 
 /**
@@ -107,6 +108,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     const sampling = parseSampling(body, limits);
     const prompt = renderChat(parseMessages(body));
     const model = modelFor(sampling.model);
+    sampling.maxTokens = await fitToContext(model, prompt, sampling.maxTokens, "messages");
     const id = `chatcmpl-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
     const head = { id, created, model: sampling.model, system_fingerprint: "cogen" };
@@ -123,6 +125,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
       return reply;
     }
     const result = await runToCompletion(reply, model, prompt, sampling);
+    reply.headers(answerHeaders(sampling, result.experts));
     return {
       ...head,
       object: "chat.completion",
@@ -136,6 +139,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     const sampling = parseSampling(body, limits);
     const prompt = parsePrompt(body);
     const model = modelFor(sampling.model);
+    sampling.maxTokens = await fitToContext(model, prompt, sampling.maxTokens, "prompt");
     const logprobs = body.logprobs;
     if (logprobs !== undefined && logprobs !== null && (typeof logprobs !== "number" || !Number.isInteger(logprobs) || logprobs < 0 || logprobs > 20)) {
       throw invalidRequest("'logprobs' must be an integer in [0, 20]", "logprobs");
@@ -152,8 +156,9 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
       return reply;
     }
     const result = sampling.maxTokens === 0
-      ? { text: "", reason: "length" as const, usage: await usageFor(model, prompt, 0) }
+      ? { text: "", reason: "length" as const, usage: await usageFor(model, prompt, 0), experts: undefined }
       : await runToCompletion(reply, model, prompt, sampling);
+    reply.headers(answerHeaders(sampling, result.experts));
     const lp = typeof logprobs === "number" ? await withDeadline(reply, () => completionLogprobs(model, prompt, result.text, logprobs, echo)) : null;
     return { ...head, choices: [{ index: 0, text: (echo ? prompt : "") + result.text, logprobs: lp, finish_reason: result.reason }], usage: result.usage };
   });
@@ -238,6 +243,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
    * or abandoned by the client — and a backend that ignores the signal is left behind, not waited for.
    */
   async function* guardedGenerate(reply: FastifyReply, model: LanguageModel, prompt: string, sampling: SamplingRequest): AsyncGenerator<GenerateChunk, { reason: string; tokens: number; promptTokens?: number }> {
+    let experts: string[] | undefined;
     const guard = deadline(reply);
     const slot = slots.acquire();
     let release: (() => void) | undefined;
@@ -258,12 +264,14 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
           if (chunk.tokens !== undefined) tokens = chunk.tokens;
           promptTokens = chunk.promptTokens;
         } else {
+          if (chunk.type === "experts") experts ??= chunk.ids;
           yield chunk;
         }
       }
       // The backend may finish on its own just as the deadline or the client's disconnect arrives.
       if (guard.why) await guard.stopped;
       metrics.generatedTokens.inc({ model: model.id }, tokens);
+      for (const expert of experts ?? [model.id]) metrics.expertGenerations.inc({ model: model.id, expert });
       return { reason, tokens, promptTokens };
     } catch (error) {
       if (guard.why === "disconnect") {
@@ -281,17 +289,27 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     }
   }
 
+  /** Which models answered (x-cogen-expert) and the sampling seed (x-cogen-seed, to reproduce the answer). */
+  function answerHeaders(sampling: SamplingRequest, experts: string[] | undefined): Record<string, string> {
+    return {
+      ...(experts ? { "x-cogen-expert": experts.join(",") } : {}),
+      ...(sampling.options.seed !== undefined ? { "x-cogen-seed": String(sampling.options.seed) } : {}),
+    };
+  }
+
   async function runToCompletion(reply: FastifyReply, model: LanguageModel, prompt: string, sampling: SamplingRequest) {
     const stream = guardedGenerate(reply, model, prompt, sampling);
     let text = "";
+    let experts: string[] | undefined;
     let step = await stream.next();
     while (!step.done) {
       if (step.value.type === "text") text += step.value.text;
+      else if (step.value.type === "experts") experts ??= step.value.ids;
       step = await stream.next();
     }
     const { reason, tokens, promptTokens } = step.value;
     const completionTokens = tokens || (await countTokens(model, text));
-    return { text, reason: finishReason(reason), usage: await usageFor(model, prompt, completionTokens, promptTokens) };
+    return { text, reason: finishReason(reason), usage: await usageFor(model, prompt, completionTokens, promptTokens), experts: experts ?? [model.id] };
   }
 
   interface SseShapes {
@@ -305,32 +323,46 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     streamed.add(request);
     reply.hijack();
     const raw = reply.raw;
-    raw.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive" });
     const send = (value: object | string) => raw.write(`data: ${typeof value === "string" ? value : JSON.stringify(value)}\n\n`);
+    // Headers wait for the model's first chunk, which names the experts answering (x-cogen-expert).
+    let experts: string[] | undefined;
+    const open = () => {
+      if (raw.headersSent) return;
+      raw.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive", ...answerHeaders(sampling, experts ?? [model.id]) });
+      if (shapes.first) send(shapes.first());
+    };
     const started = process.hrtime.bigint();
     let status = 200;
     try {
-      if (shapes.first) send(shapes.first());
       const stream = guardedGenerate(reply, model, prompt, sampling);
       let step = await stream.next();
       let count = 0;
       while (!step.done) {
-        if (step.value.type === "text" && step.value.text) {
+        if (step.value.type === "experts") experts ??= step.value.ids;
+        else if (step.value.type === "text" && step.value.text) {
+          open();
           send(shapes.text(step.value.text));
           count++;
         }
         step = await stream.next();
       }
       if (!raw.destroyed) {
+        open();
         const completion = step.value.tokens || count;
         for (const chunk of shapes.finish(finishReason(step.value.reason), await usageFor(model, prompt, completion, step.value.promptTokens))) send(chunk);
         send("[DONE]");
       }
     } catch (error) {
-      // Headers are gone: report the error in the stream, as OpenAI does.
       const failure = error instanceof GatewayError ? error : new GatewayError(502, "server_error", CogenError.isInstance(error) ? error.message : "internal error");
       status = failure.status;
-      if (!raw.destroyed) send(failure.body());
+      if (!raw.destroyed && !raw.headersSent) {
+        // Nothing streamed yet: an ordinary HTTP error.
+        raw.writeHead(failure.status, { "content-type": "application/json; charset=utf-8" });
+        raw.write(JSON.stringify(failure.body()));
+      } else if (!raw.destroyed) {
+        // Headers are gone: report the error in the stream, as OpenAI does.
+        send(failure.body());
+      }
     } finally {
       raw.end();
       metrics.requests.inc({ route: request.routeOptions.url ?? "unknown", status: String(status) });

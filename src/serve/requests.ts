@@ -1,4 +1,5 @@
 import type { GenerateOptions } from "../core/language-model.js";
+import { freshSeed } from "../core/rng.js";
 import { invalidRequest } from "./openai-errors.js";
 
 /**
@@ -61,7 +62,8 @@ export function parseSampling(body: Body, limits: Limits, maxTokensField = "max_
     model: body.model,
     stream: body.stream === true,
     maxTokens,
-    options: { temperature: number("temperature", 0, 2) ?? 1, topP: number("top_p", 0, 1), stop, seed: seed as number | undefined },
+    // Without a seed each request draws its own (answered in x-cogen-seed), so sampling never repeats by accident.
+    options: { temperature: number("temperature", 0, 2) ?? 1, topP: number("top_p", 0, 1), stop, seed: (seed as number | null | undefined) ?? freshSeed() },
   };
 }
 

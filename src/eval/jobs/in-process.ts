@@ -1,11 +1,11 @@
 /** Run jobs here, in order. After an expert's job fails, its remaining jobs are not attempted. */
 import { CogenError } from "../../core/errors.js";
-import type { ResultRecord } from "../result.js";
+import type { EvalJobResult } from "./execute.js";
 import type { EvalJob } from "./job.js";
 import type { JobOutcome, JobQueue } from "./queue.js";
 
 export class InProcessQueue implements JobQueue {
-  constructor(private readonly execute: (job: EvalJob) => Promise<ResultRecord[]>) {}
+  constructor(private readonly execute: (job: EvalJob) => Promise<EvalJobResult>) {}
 
   async run(jobs: readonly EvalJob[], onOutcome: (outcome: JobOutcome) => Promise<void>): Promise<void> {
     const failed = new Map<string, string>();
@@ -17,7 +17,7 @@ export class InProcessQueue implements JobQueue {
       }
       let outcome: JobOutcome;
       try {
-        outcome = { job, records: await this.execute(job) };
+        outcome = { job, ...(await this.execute(job)) };
       } catch (error) {
         if (!CogenError.isInstance(error)) throw error;
         failed.set(job.expert.id, error.message);

@@ -22,7 +22,8 @@ export interface RouterModelOptions {
  * are the expert's proposals as text (`token: null`), each scored by the expert's
  * `logLikelihood` — the router's own — so the two agree. `greedy` is the expert's, whose
  * generation the router's is. Generation's `maxTokens` bounds the expert's tokens; the finish
- * chunk reports no counts (they would be the expert's, not the router's).
+ * chunk reports no counts (they would be the expert's, not the router's); an `experts` chunk
+ * names the expert that answers.
  */
 export function createRouterModel(router: Router, members: ReadonlyMap<string, LanguageModel>, options: RouterModelOptions): LanguageModel & { route(text: string): RouteDecision } {
   for (const expert of router.options.experts) {
@@ -77,7 +78,11 @@ export function createRouterModel(router: Router, members: ReadonlyMap<string, L
         let started = false;
         try {
           for await (const chunk of model.generate(prompt, generateOptions)) {
+            // The pick is known once it answers (an expert that fails first is passed over);
+            // a composite pick's own report stays inside.
+            if (!started) yield { type: "experts", ids: [model.id] };
             started = true;
+            if (chunk.type === "experts") continue;
             yield chunk.type === "finish" ? { type: "finish", reason: chunk.reason } : chunk;
           }
           return;

@@ -14,6 +14,7 @@ import * as os from "node:os";
 import { promises as fs } from "node:fs";
 import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import { BackendError } from "../../core/errors.js";
+import { freshSeed } from "../../core/rng.js";
 import type { GenerateChunk, GenerateOptions, LanguageModel, LogLikelihood, SequenceToken, TokenLogprob } from "../../core/language-model.js";
 import { utf8Length } from "../../core/language-model.js";
 import { vocabTokenBytes } from "../../formats/hf/token-bytes.js";
@@ -297,7 +298,8 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
       const iterator = sequence.evaluate(tokens.slice(start), {
         temperature,
         ...(options.topP !== undefined ? { topP: options.topP } : {}),
-        ...(options.seed !== undefined ? { seed: options.seed } : {}),
+        // node-llama-cpp's default seed is the clock in seconds: calls within a second would repeat.
+        seed: options.seed ?? freshSeed(),
       });
       for await (const token of iterator) {
         if (options.signal?.aborted) {

@@ -4,11 +4,11 @@
  * that cannot echo prompt log-probabilities fail with a BackendError saying so); generation
  * streams from /v1/completions (raw text continuation, the default) or /v1/chat/completions.
  */
-import { BackendError } from "../../core/errors.js";
+import { BackendError, ContextLengthError } from "../../core/errors.js";
 import type { GenerateChunk, GenerateOptions, LanguageModel, LogLikelihood, SequenceToken, TokenLogprob } from "../../core/language-model.js";
 import { StopMatcher } from "../stop.js";
 import { OpenAIHttp, type HttpSettings } from "./http.js";
-import { echoLogLikelihood, echoSequenceTopK, streamDelta, topLogprobs } from "./wire.js";
+import { contextLengthExceeded, echoLogLikelihood, echoSequenceTopK, streamDelta, topLogprobs } from "./wire.js";
 
 export interface OpenAIModelSettings extends HttpSettings {
   /** The LanguageModel id (results are keyed by it). */
@@ -32,6 +32,12 @@ export function createOpenAIModel(settings: OpenAIModelSettings): OpenAIModel {
   let closed = false;
   const checkOpen = () => {
     if (closed) throw new BackendError(backend, "model is closed");
+  };
+
+  /** A server's refusal of a prompt longer than its context fails that one input, not the model. */
+  const checkContextLength = (error: unknown): void => {
+    const tooLong = error instanceof BackendError ? contextLengthExceeded(error.message) : undefined;
+    if (tooLong !== undefined) throw new ContextLengthError(backend, `the prompt is longer than the server's context (${tooLong})`);
   };
 
   // vLLM and llama.cpp server both serve /tokenize and /detokenize next to /v1 (not under it).
@@ -58,6 +64,9 @@ export function createOpenAIModel(settings: OpenAIModelSettings): OpenAIModel {
     checkOpen();
     const response = await http.postJson("/completions", {
       model: settings.model, prompt: context, max_tokens: 1, temperature: 0, logprobs: topK,
+    }).catch((error: unknown) => {
+      checkContextLength(error);
+      throw error;
     });
     return topLogprobs(response, topK, backend);
   }
@@ -67,6 +76,7 @@ export function createOpenAIModel(settings: OpenAIModelSettings): OpenAIModel {
     try {
       return await http.postJson("/completions", { model: settings.model, prompt, max_tokens: 1, temperature: 0, logprobs, echo: true });
     } catch (error) {
+      checkContextLength(error);
       // Servers without prompt log-probabilities (hosted chat-only APIs) reject the request itself.
       const status = /HTTP (4\d\d)/.exec((error as Error).message)?.[1];
       if (status && !["401", "403", "408", "429"].includes(status)) {
@@ -125,6 +135,7 @@ export function createOpenAIModel(settings: OpenAIModelSettings): OpenAIModel {
         yield { type: "finish", reason: "abort" };
         return;
       }
+      checkContextLength(error);
       throw error;
     }
     const rest = stop.flush();

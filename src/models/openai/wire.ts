@@ -1,7 +1,7 @@
 /**
  * Pure mapping between OpenAI-compatible wire formats and the LanguageModel types. No I/O.
  */
-import { BackendError } from "../../core/errors.js";
+import { BackendError, ContextLengthError } from "../../core/errors.js";
 import type { LogLikelihood, SequenceToken, TokenLogprob } from "../../core/language-model.js";
 import { utf8Length } from "../../core/language-model.js";
 
@@ -101,6 +101,14 @@ function echoedPrompt(response: unknown, lp: Required<CompletionLogprobs>, promp
   let promptTokens = 0;
   if (typeof usage === "number" && Number.isInteger(usage) && usage > 0) {
     if (usage > count) throw new BackendError(backend, noEcho);
+    let starting = 0;
+    while (starting < count && offsets[starting] < promptChars) starting++;
+    if (usage < starting) {
+      // The server evaluated fewer tokens than it echoed: it cut the prompt, as servers do with
+      // a prompt longer than their context, so these log-probabilities are not the prompt's.
+      throw new ContextLengthError(backend, `the server echoed ${starting} prompt tokens but counted usage.prompt_tokens = ${usage}: ` +
+        `it cut the prompt, most likely because it is longer than the server's context`);
+    }
     promptTokens = usage;
   } else {
     while (promptTokens < count && offsets[promptTokens] < promptChars) promptTokens++;
@@ -179,4 +187,21 @@ export function streamDelta(data: string, chat: boolean, backend: string): { tex
   const choice = choices[0] as { text?: string; delta?: { content?: string | null }; finish_reason?: string | null };
   const text = chat ? choice.delta?.content ?? "" : choice.text ?? "";
   return { text, finish: choice.finish_reason ?? null, usage };
+}
+
+/**
+ * The server's message when an HTTP error says the prompt does not fit its context (OpenAI's
+ * `context_length_exceeded` code, as cogen's gateway answers it), else undefined.
+ */
+export function contextLengthExceeded(message: string): string | undefined {
+  const body = /HTTP 4\d\d[^:]*: (\{.*\})\s*$/s.exec(message)?.[1];
+  if (!body) return undefined;
+  let error: { code?: unknown; message?: unknown } | undefined;
+  try {
+    error = (JSON.parse(body) as { error?: { code?: unknown; message?: unknown } }).error;
+  } catch {
+    return undefined; // a truncated or non-JSON body: no code to read
+  }
+  if (error?.code !== "context_length_exceeded") return undefined;
+  return typeof error.message === "string" ? error.message : "context_length_exceeded";
 }
