@@ -106,6 +106,9 @@ export async function run(argv: string[]): Promise<number> {
     ));
     console.log(`${report.written} new results in ${report.out}` + (report.skipped ? ` (${report.skipped} already there)` : "") +
       (report.droppedBytes ? `; dropped a torn last line of ${report.droppedBytes} bytes` : ""));
+  }
+  if (!values.json) {
+    // Failures print even with --quiet (which silences progress and the table, not errors).
     for (const f of report.failures) console.error(`model '${f.model}' failed (${f.items} items without results): ${f.error}`);
     for (const f of report.itemFailures.slice(0, MAX_ITEM_LINES)) console.error(`item '${f.item}' of model '${f.model}' has no result: ${f.error}`);
     if (report.itemFailures.length > MAX_ITEM_LINES) console.error(`… and ${report.itemFailures.length - MAX_ITEM_LINES} more items without results (--json lists all)`);

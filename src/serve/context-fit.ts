@@ -19,7 +19,7 @@ export async function fitToContext(model: LanguageModel, prompt: string, maxToke
       400,
       "invalid_request_error",
       `This model's maximum context length is ${contextSize} tokens, however you requested ${promptTokens + BOS_CELLS + Math.min(maxTokens, 1)} tokens ` +
-        `(${promptTokens} in your prompt, ${BOS_CELLS} for the start of the document, ${Math.min(maxTokens, 1)} for the completion). Please reduce the length of the ${param}.`,
+        `(${promptTokens} in your prompt, ${BOS_CELLS} for BOS, ${Math.min(maxTokens, 1)} for the completion). Please reduce the length of the ${param}.`,
       param,
       "context_length_exceeded",
     );

@@ -190,18 +190,22 @@ export function streamDelta(data: string, chat: boolean, backend: string): { tex
 }
 
 /**
- * The server's message when an HTTP error says the prompt does not fit its context (OpenAI's
- * `context_length_exceeded` code, as cogen's gateway answers it), else undefined.
+ * The server's message when an HTTP 4xx error says the prompt does not fit its context, else
+ * undefined: OpenAI's `context_length_exceeded` code (as cogen's gateway answers it), llama.cpp
+ * server's `exceed_context_size_error`, or vLLM's "maximum context length" wording. The body may
+ * be cut short in the error message, so it is matched as text when it is not whole JSON.
  */
 export function contextLengthExceeded(message: string): string | undefined {
-  const body = /HTTP 4\d\d[^:]*: (\{.*\})\s*$/s.exec(message)?.[1];
-  if (!body) return undefined;
-  let error: { code?: unknown; message?: unknown } | undefined;
+  const body = /HTTP 4\d\d[^:]*: (.*)$/s.exec(message)?.[1];
+  if (!body || !CONTEXT_LENGTH.test(body)) return undefined;
   try {
-    error = (JSON.parse(body) as { error?: { code?: unknown; message?: unknown } }).error;
+    const error = (JSON.parse(body) as { error?: { message?: unknown } }).error;
+    if (typeof error?.message === "string") return error.message;
   } catch {
-    return undefined; // a truncated or non-JSON body: no code to read
+    // cut short: read the message field as text below
   }
-  if (error?.code !== "context_length_exceeded") return undefined;
-  return typeof error.message === "string" ? error.message : "context_length_exceeded";
+  const quoted = /"message"\s*:\s*"((?:[^"\\]|\\.)*)/.exec(body)?.[1];
+  return quoted ? quoted.replace(/\\(.)/g, "$1") : body;
 }
+
+const CONTEXT_LENGTH = /context_length_exceeded|exceed_context_size_error|maximum context length|exceeds the available context size/;
