@@ -36,6 +36,9 @@ export async function run(argv: string[]): Promise<number> {
     if (!Number.isInteger(n) || n < 0) throw new ConfigError([`--${flag} must be a non-negative integer`]);
     return n;
   };
+  // Checked before any model loads: a bad port should not cost a minute of loading first.
+  const port = int("port", values.port, 8080);
+  if (port > 65535) throw new ConfigError([`--port must be a TCP port from 0 to 65535, got ${port}`]);
   const keyEnv = values["api-key-env"] ?? "COGEN_API_KEYS";
   const apiKeys = (process.env[keyEnv] ?? "").split(",").map((k) => k.trim()).filter(Boolean);
   const config = await readUnifiedConfig(values.config);
@@ -43,12 +46,15 @@ export async function run(argv: string[]): Promise<number> {
   const gateway = await startGateway({
     models: served,
     host: values.host ?? "127.0.0.1",
-    port: int("port", values.port, 8080),
+    port,
     apiKeys,
     maxTokensCap: int("max-tokens", values["max-tokens"], 512),
     requestTimeoutMs: int("timeout-ms", values["timeout-ms"], 120_000),
     bodyLimitBytes: int("body-limit", values["body-limit"], 1024 * 1024),
     maxConcurrent: Math.max(1, int("max-concurrent", values["max-concurrent"], 64)),
+  }).catch(async (error: unknown) => {
+    await Promise.all(all.map((m) => m.close()));
+    throw error;
   });
   console.error(`cogen serve: ${[...served.keys()].join(", ")} at ${gateway.url}/v1 (${apiKeys.length ? "API keys required" : "no API keys: loopback only"})`);
   await new Promise<void>((resolve) => {

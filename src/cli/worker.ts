@@ -4,7 +4,8 @@
  */
 import { ConfigError } from "../core/errors.js";
 import { readModelsFile, type ExpertSpec } from "../formats/models-file.js";
-import { startEvalWorker } from "../eval/jobs/bullmq.js";
+import { redisConnection, startEvalWorker } from "../eval/jobs/bullmq.js";
+import { waitForRedis } from "../eval/jobs/reachable.js";
 import { executeEvalJob } from "../eval/jobs/execute.js";
 import { startTargetWorker } from "../fuse/distill/target-queue.js";
 import { ModelPool } from "../models/pool.js";
@@ -23,6 +24,8 @@ options:
   --memory SIZE        keep loaded local models under SIZE (default: no limit)
   --gpu                let llama.cpp use a GPU (default: CPU)
   --lock-duration MS   a job whose worker is silent this long is given to another (default 30000)
+  --connect-timeout S  exit (status 1) when Redis cannot be reached for S seconds at start
+                       (default: keep retrying, with a line per attempt and a growing wait)
   --quiet              no per-job lines`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -33,6 +36,7 @@ export async function run(argv: string[]): Promise<number> {
     memory: { type: "string" },
     gpu: { type: "boolean", default: false },
     "lock-duration": { type: "string", default: "30000" },
+    "connect-timeout": { type: "string" },
     quiet: { type: "boolean", default: false },
   }, HELP);
   const problems: string[] = [];
@@ -41,7 +45,19 @@ export async function run(argv: string[]): Promise<number> {
   if (!Number.isInteger(concurrency) || concurrency < 1) problems.push(`--concurrency must be a positive integer, got '${values.concurrency}'`);
   const lock = Number(values["lock-duration"]);
   if (!Number.isInteger(lock) || lock < 1000) problems.push(`--lock-duration must be an integer ≥ 1000 (ms), got '${values["lock-duration"]}'`);
+  const connectTimeout = values["connect-timeout"] === undefined ? undefined : Number(values["connect-timeout"]);
+  if (connectTimeout !== undefined && !(connectTimeout >= 0)) problems.push(`--connect-timeout must be a number of seconds ≥ 0, got '${values["connect-timeout"]}'`);
   if (problems.length > 0) throw new ConfigError(problems, "flags");
+  const { host, port } = redisConnection(values.queue!) as { host: string; port: number };
+  let retried = false;
+  await waitForRedis(host, port, {
+    timeoutMs: connectTimeout === undefined ? undefined : connectTimeout * 1000,
+    onRetry: (problem, delayMs) => {
+      retried = true;
+      console.error(`cogen worker: cannot reach Redis at ${host}:${port} (${problem}); retrying in ${formatSeconds(delayMs)}`);
+    },
+  });
+  if (retried) console.error(`cogen worker: reached Redis at ${host}:${port}`);
   const localExperts: ExpertSpec[] = values.models ? await readModelsFile(values.models) : [];
   const gpu = values.gpu ? "auto" as const : false as const;
   const pool = new ModelPool({
@@ -74,4 +90,8 @@ export async function run(argv: string[]): Promise<number> {
   await targets.close();
   await pool.close();
   return 0;
+}
+
+function formatSeconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(1))} s`;
 }

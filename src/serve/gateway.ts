@@ -389,9 +389,32 @@ export async function startGateway(options: GatewayOptions & { host?: string; po
   if (!isLoopback(host) && !(options.apiKeys ?? []).some((k) => k.length > 0)) {
     throw new ConfigError([`binding ${host} exposes the gateway beyond this machine: set API keys (COGEN_API_KEYS or --api-key-env)`]);
   }
+  const port = options.port ?? 8080;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError([`port ${port} is not a valid TCP port (0 to 65535; 0 picks a free one)`]);
   const app = await createGateway(options);
-  await app.listen({ host, port: options.port ?? 8080 });
+  try {
+    await app.listen({ host, port });
+  } catch (error) {
+    await app.close();
+    throw listenError(error as NodeJS.ErrnoException, host, port);
+  }
   const address = app.server.address();
-  const port = typeof address === "object" && address ? address.port : options.port;
-  return { url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`, app, close: () => app.close() };
+  const bound = typeof address === "object" && address ? address.port : port;
+  return { url: `http://${host.includes(":") ? `[${host}]` : host}:${bound}`, app, close: () => app.close() };
+}
+
+/** The socket errors a user can fix, as one line that says how; anything else is passed on. */
+function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {
+  switch (error.code) {
+    case "EADDRINUSE":
+      return new ConfigError([`port ${port} is already in use on ${host} (another server, perhaps another cogen serve): stop it or choose another with --port`]);
+    case "EACCES":
+      return new ConfigError([`no permission to listen on port ${port} of ${host} (ports below 1024 need privileges): choose another with --port`]);
+    case "EADDRNOTAVAIL":
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return new ConfigError([`cannot listen on host '${host}': it is not an address of this machine (${error.code}); use --host 127.0.0.1 or one of its addresses`]);
+    default:
+      return error;
+  }
 }

@@ -1,0 +1,105 @@
+/**
+ * Start-up failures a user can fix get one line and exit 1, never a stack trace: `cogen serve` on
+ * a busy or invalid port, `cogen worker` when Redis cannot be reached (`--connect-timeout`); without
+ * the flag the wait for Redis says at once what is wrong and retries visibly with a growing wait.
+ */
+import { promises as fs } from "node:fs";
+import { createServer, type Server } from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { BackendError } from "../../src/core/errors.js";
+import { waitForRedis } from "../../src/eval/jobs/reachable.js";
+import { capture } from "./capture.js";
+
+const zooModel = fileURLToPath(new URL("../../zoo/a/base/model.gguf", import.meta.url));
+
+let dir: string | undefined;
+const servers: Server[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
+  if (dir) await fs.rm(dir, { recursive: true, force: true });
+  dir = undefined;
+});
+
+/** A TCP listener on a free loopback port (or on `port`). */
+async function listen(port = 0): Promise<number> {
+  const server = createServer((socket) => socket.destroy());
+  servers.push(server);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => resolve());
+  });
+  return (server.address() as { port: number }).port;
+}
+
+/** A loopback port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const port = await listen();
+  await new Promise((resolve) => servers.pop()!.close(resolve));
+  return port;
+}
+
+async function config(): Promise<string> {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-serve-"));
+  const file = path.join(dir, "unified.yml");
+  await fs.writeFile(file, `experts:\n  - { id: base, backend: llamacpp, path: ${JSON.stringify(zooModel)}, context_size: 64, threads: 1 }\n`);
+  return file;
+}
+
+const oneLine = (text: string) => text.trim().split("\n");
+
+describe("cogen serve start-up errors", () => {
+  it("a busy port is one clear line and exit 1", async () => {
+    const busy = await listen();
+    const { code, err } = await capture(["serve", "--config", await config(), "--port", String(busy)]);
+    expect(code).toBe(1);
+    expect(oneLine(err)).toEqual([`cogen serve: port ${busy} is already in use on 127.0.0.1 (another server, perhaps another cogen serve): stop it or choose another with --port`]);
+  });
+
+  it("an invalid port is refused before any model loads", async () => {
+    const file = await config();
+    for (const port of ["70000", "-1", "http"]) {
+      const { code, err } = await capture(["serve", "--config", file, `--port=${port}`]);
+      expect(code).not.toBe(0);
+      const lines = oneLine(err);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^cogen serve: .*--port/);
+      expect(err).not.toMatch(/ERR_SOCKET_BAD_PORT|\n\s+at /);
+    }
+  });
+});
+
+describe("cogen worker and an unreachable Redis", () => {
+  it("exits 1 with one line under --connect-timeout", async () => {
+    const port = await closedPort();
+    const { code, err } = await capture(["worker", "--queue", `redis://127.0.0.1:${port}`, "--connect-timeout", "0"]);
+    expect(code).toBe(1);
+    expect(oneLine(err)).toEqual([
+      `cogen worker: redis://127.0.0.1:${port}: cannot reach Redis (ECONNREFUSED) after 0 s: is redis-server running there? Start it, or fix the --queue URL`,
+    ]);
+  });
+
+  it("says why at once and retries with a growing wait until Redis answers", async () => {
+    const port = await closedPort();
+    const retries: [string, number][] = [];
+    await waitForRedis("127.0.0.1", port, {
+      initialDelayMs: 5,
+      maxDelayMs: 20,
+      onRetry: (problem, delayMs) => {
+        retries.push([problem, delayMs]);
+        // Redis comes up during the fourth wait.
+        if (retries.length === 4) void listen(port);
+      },
+    });
+    expect(retries).toEqual([["ECONNREFUSED", 5], ["ECONNREFUSED", 10], ["ECONNREFUSED", 20], ["ECONNREFUSED", 20]]);
+  });
+
+  it("gives up with a BackendError after its timeout", async () => {
+    const port = await closedPort();
+    const retries: number[] = [];
+    await expect(waitForRedis("127.0.0.1", port, { timeoutMs: 30, initialDelayMs: 5, onRetry: (_p, ms) => retries.push(ms) })).rejects.toThrow(BackendError);
+    expect(retries.length).toBeGreaterThan(0);
+  });
+});
