@@ -64,6 +64,18 @@ export interface SequenceToken {
   top: TokenLogprob[];
 }
 
+/** One message of a chat, as OpenAI's chat completions carry it. */
+export interface ChatTurn {
+  role: "system" | "user" | "assistant" | "tool" | "developer";
+  content: string;
+}
+
+/** A chat rendered by a model's own template: the prompt to continue, and the texts that end the answer. */
+export interface ChatPrompt {
+  prompt: string;
+  stop: string[];
+}
+
 export interface GenerateOptions {
   /** Upper bound on generated tokens; backends pick a default when absent. */
   maxTokens?: number;
@@ -140,6 +152,13 @@ export interface LanguageModel {
    */
   sequenceTopK?(text: string, k: number): Promise<SequenceToken[]>;
   generate(prompt: string, options?: GenerateOptions): AsyncIterable<GenerateChunk>;
+  /**
+   * The chat as the model's own chat template lays it out, up to where the assistant's answer
+   * begins, where the model carries one (a GGUF's `tokenizer.chat_template`); undefined (or
+   * absent) when it has none, and callers use a plain layout. Generating from the returned prompt
+   * keeps the template's special tokens.
+   */
+  formatChat?(messages: readonly ChatTurn[]): ChatPrompt | undefined;
   /** Free resources; the model is unusable afterwards. Safe to call twice. */
   close(): Promise<void>;
 }

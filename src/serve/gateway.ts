@@ -106,8 +106,12 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   app.post("/v1/chat/completions", async (request, reply) => {
     const body = asBody(request.body);
     const sampling = parseSampling(body, limits);
-    const prompt = renderChat(parseMessages(body));
+    const messages = parseMessages(body);
     const model = modelFor(sampling.model);
+    // The model's own chat template where it has one, else the plain layout (renderChat).
+    const templated = model.formatChat?.(messages);
+    const prompt = templated?.prompt ?? renderChat(messages);
+    if (templated?.stop.length) sampling.options.stop = [...(sampling.options.stop ?? []), ...templated.stop];
     sampling.maxTokens = await fitToContext(model, prompt, sampling.maxTokens, "messages");
     const id = `chatcmpl-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);

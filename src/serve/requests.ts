@@ -101,8 +101,9 @@ export function parsePrompt(body: Body): string {
 }
 
 /**
- * A plain chat layout for models without a chat template of their own (the zoo's models are
- * trained on raw text): one `role: content` line per message, then the assistant's turn.
+ * The plain chat layout, for models without a chat template of their own (the zoo's models are
+ * trained on raw text; composites, whose members may each have another): one `role: content`
+ * line per message, then `assistant:` for the answer to continue.
  */
 export function renderChat(messages: ChatMessage[]): string {
   return messages.map((m) => `${m.role}: ${m.content}\n`).join("") + "assistant:";

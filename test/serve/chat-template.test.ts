@@ -1,0 +1,111 @@
+/**
+ * Chat completions use the model's own chat template when its GGUF carries one
+ * (`tokenizer.chat_template`, through node-llama-cpp's chat wrappers: a ChatML template and a
+ * template only the Jinja renderer knows), and the plain `role: content` layout when it does not
+ * (and for composites). Generated GGUFs: the same tiny model with and without a template.
+ */
+import { promises as fs } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ChatTurn, GenerateChunk, LanguageModel } from "../../src/core/language-model.js";
+import { createLlamaCppModel } from "../../src/models/llamacpp/model.js";
+import { startGateway, type StartedGateway } from "../../src/serve/gateway.js";
+import { renderChat } from "../../src/serve/requests.js";
+import { trainBpe, tokenizerFiles } from "../../src/zoo/bpe-train.js";
+import { FIXTURE_TEXT, makeTinyLlama, tempDir } from "../fixtures/tiny-llama.js";
+
+const CHATML =
+  "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}" +
+  "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+const HEADINGS = "{% for message in messages %}### {{ message['role'] }}: {{ message['content'] }}\n{% endfor %}{% if add_generation_prompt %}### assistant:{% endif %}";
+
+const MESSAGES: ChatTurn[] = [
+  { role: "system", content: "Be brief." },
+  { role: "user", content: "The heart" },
+];
+
+let root: string;
+let gateway: StartedGateway;
+const models = new Map<string, LanguageModel>();
+
+async function tiny(id: string, chatTemplate?: string): Promise<LanguageModel> {
+  const files = tokenizerFiles(trainBpe(FIXTURE_TEXT, 40, "byte-level"));
+  const tokenizer = chatTemplate === undefined ? files : { ...files, config: { ...files.config, chat_template: chatTemplate } };
+  const fixture = await makeTinyLlama(root, "byte-level", chatTemplate === undefined ? {} : { tokenizer });
+  return createLlamaCppModel({ id, path: await fixture.gguf("f32"), contextSize: 256, threads: 1 });
+}
+
+beforeAll(async () => {
+  root = await tempDir();
+  models.set("chatml", await tiny("chatml", CHATML));
+  models.set("headings", await tiny("headings", HEADINGS));
+  models.set("plain", await tiny("plain"));
+  gateway = await startGateway({ models, host: "127.0.0.1", port: 0, maxTokensCap: 64 });
+});
+afterAll(async () => {
+  await gateway?.close();
+  for (const model of models.values()) await model.close();
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+/** Greedy text and prompt-token count of a generation through the library. */
+async function generate(model: LanguageModel, prompt: string, stop: string[]): Promise<{ text: string; promptTokens?: number }> {
+  let text = "";
+  let promptTokens: number | undefined;
+  for await (const chunk of model.generate(prompt, { maxTokens: 8, temperature: 0, stop }) as AsyncIterable<GenerateChunk>) {
+    if (chunk.type === "text") text += chunk.text;
+    else if (chunk.type === "finish") promptTokens = chunk.promptTokens;
+  }
+  return { text, promptTokens };
+}
+
+async function chat(model: string, stream = false): Promise<{ text: string; promptTokens: number }> {
+  const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model, messages: MESSAGES, max_tokens: 8, temperature: 0, stream, ...(stream ? { stream_options: { include_usage: true } } : {}) }),
+  });
+  expect(response.status).toBe(200);
+  if (!stream) {
+    const body = (await response.json()) as { choices: { message: { content: string } }[]; usage: { prompt_tokens: number } };
+    return { text: body.choices[0].message.content, promptTokens: body.usage.prompt_tokens };
+  }
+  const events = (await response.text()).split("\n\n").filter((e) => e.startsWith("data: {")).map((e) => JSON.parse(e.slice(6)) as {
+    choices: { delta: { content?: string } }[];
+    usage?: { prompt_tokens: number };
+  });
+  return {
+    text: events.map((e) => e.choices.map((c) => c.delta.content ?? "").join("")).join(""),
+    promptTokens: events.find((e) => e.usage)!.usage!.prompt_tokens,
+  };
+}
+
+describe("chat templates", () => {
+  it("renders a chat with the GGUF's own template, and none without one", () => {
+    const chatml = models.get("chatml")!.formatChat!(MESSAGES)!;
+    expect(chatml.prompt).toBe("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nThe heart<|im_end|>\n<|im_start|>assistant\n");
+    expect(chatml.stop).toContain("<|im_end|>");
+    const headings = models.get("headings")!.formatChat!(MESSAGES)!;
+    expect(headings.prompt).toMatch(/^### system: Be brief\.\n### user: The heart\n### assistant:/);
+    expect(models.get("plain")!.formatChat!(MESSAGES)).toBeUndefined();
+  });
+
+  it("answers chat completions from the template's prompt, streamed or not", async () => {
+    for (const id of ["chatml", "headings"]) {
+      const model = models.get(id)!;
+      const rendered = model.formatChat!(MESSAGES)!;
+      const expected = await generate(model, rendered.prompt, rendered.stop);
+      const plain = await generate(model, renderChat(MESSAGES), []);
+      // The template's prompt is not the plain layout's: the prompt token counts tell them apart.
+      expect(expected.promptTokens).not.toBe(plain.promptTokens);
+      for (const stream of [false, true]) {
+        expect(await chat(id, stream), `${id} stream=${stream}`).toEqual({ text: expected.text, promptTokens: expected.promptTokens });
+      }
+    }
+  });
+
+  it("uses the plain documented layout for a model without a template", async () => {
+    const model = models.get("plain")!;
+    const expected = await generate(model, "system: Be brief.\nuser: The heart\nassistant:", []);
+    for (const stream of [false, true]) expect(await chat("plain", stream)).toEqual({ text: expected.text, promptTokens: expected.promptTokens });
+  });
+});
