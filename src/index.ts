@@ -1,6 +1,8 @@
 // The public surface of cogen: every export is named here.
 export { CogenError, InputFileError, ConfigError, BackendError } from "./core/errors.js";
 export { Rng } from "./core/rng.js";
+export { ContextLengthError } from "./core/errors.js";
+export { freshSeed } from "./core/rng.js";
 export type { Progress, StreamProgressOptions } from "./core/progress.js";
 export { streamProgress, silentProgress } from "./core/progress.js";
 export { writeFileAtomic, writeDirAtomic } from "./core/atomic.js";
@@ -91,6 +93,7 @@ export { applyLora } from "./merge/lora/apply.js";
 export { truncatedSvd } from "./merge/lora/svd.js";
 export type { LanguageModel, LogLikelihood, TokenLogprob, GenerateOptions, GenerateChunk } from "./core/language-model.js";
 export type { SequenceToken } from "./core/language-model.js";
+export type { ChatTurn, ChatPrompt } from "./core/language-model.js";
 export { generateText, utf8Length } from "./core/language-model.js";
 export type { OpenAIModel, OpenAIModelSettings } from "./models/openai/model.js";
 export { createOpenAIModel } from "./models/openai/model.js";
@@ -116,6 +119,9 @@ export type { EvalJob } from "./eval/jobs/job.js";
 export type { JobQueue, JobOutcome } from "./eval/jobs/queue.js";
 export { InProcessQueue } from "./eval/jobs/in-process.js";
 export { executeEvalJob } from "./eval/jobs/execute.js";
+export type { EvalJobResult, ItemFailure } from "./eval/jobs/execute.js";
+export type { WaitForRedisOptions } from "./eval/jobs/reachable.js";
+export { waitForRedis } from "./eval/jobs/reachable.js";
 export type { EvalWorker, EvalWorkerOptions } from "./eval/jobs/bullmq.js";
 export { BullMqQueue, startEvalWorker } from "./eval/jobs/bullmq.js";
 export type { BuildCorpusOptions, Corpus, Domain, DomainStats } from "./zoo/corpora/build.js";
@@ -258,6 +264,7 @@ export type { ServedSpec, UnifiedConfig, PolicyBuilder } from "./serve/unified-c
 export { parseUnifiedConfig, readUnifiedConfig, buildServedModels } from "./serve/unified-config.js";
 export { POLICIES, POLICY_OPTIONS } from "./serve/policies.js";
 export { GatewayError } from "./serve/openai-errors.js";
+export { fitToContext } from "./serve/context-fit.js";
 // The main job.
 export type { MainJobOptions, MainJobReport, Goal } from "./unify/main-job.js";
 export { runMainJob } from "./unify/main-job.js";
