@@ -170,6 +170,14 @@ export function languageModelConformance(name: string, options: ConformanceOptio
       for await (const chunk of model.generate(options.contexts[0], { maxTokens: 3 })) chunks.push(chunk);
       expect(chunks.filter((c) => c.type === "finish")).toHaveLength(1);
       expect(chunks[chunks.length - 1].type).toBe("finish");
+      // A composite names the models answering, once, before any text; a backend answers itself.
+      const experts = chunks.flatMap((c, i) => (c.type === "experts" ? [i] : []));
+      expect(experts).toHaveLength(options.composite ? 1 : 0);
+      if (options.composite) {
+        const firstText = chunks.findIndex((c) => c.type === "text");
+        if (firstText >= 0) expect(experts[0]).toBeLessThan(firstText);
+        expect((chunks[experts[0]] as { ids: string[] }).ids.length).toBeGreaterThan(0);
+      }
     });
 
     it("stops when aborted", async () => {
