@@ -78,6 +78,8 @@ export async function run(argv: string[]): Promise<number> {
   const progress = values.quiet || values.json ? silentProgress : streamProgress();
   let queue: JobQueue | undefined;
   if (values.queue) {
+    const { reachQueue } = await import("./queue-reachable.js");
+    await reachQueue("eval", values.queue);
     const { BullMqQueue } = await import("../eval/jobs/bullmq.js");
     queue = new BullMqQueue(values.queue);
   }

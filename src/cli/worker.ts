@@ -4,13 +4,13 @@
  */
 import { ConfigError } from "../core/errors.js";
 import { readModelsFile, type ExpertSpec } from "../formats/models-file.js";
-import { redisConnection, startEvalWorker } from "../eval/jobs/bullmq.js";
-import { waitForRedis } from "../eval/jobs/reachable.js";
+import { startEvalWorker } from "../eval/jobs/bullmq.js";
 import { executeEvalJob } from "../eval/jobs/execute.js";
 import { startTargetWorker } from "../fuse/distill/target-queue.js";
 import { ModelPool } from "../models/pool.js";
 import { openModel } from "../models/open.js";
 import { parseFlags, parseSize } from "./args.js";
+import { reachQueue } from "./queue-reachable.js";
 
 const HELP = `usage: cogen worker --queue redis://HOST:PORT [options]
 
@@ -48,16 +48,7 @@ export async function run(argv: string[]): Promise<number> {
   const connectTimeout = values["connect-timeout"] === undefined ? undefined : Number(values["connect-timeout"]);
   if (connectTimeout !== undefined && !(connectTimeout >= 0)) problems.push(`--connect-timeout must be a number of seconds ≥ 0, got '${values["connect-timeout"]}'`);
   if (problems.length > 0) throw new ConfigError(problems, "flags");
-  const { host, port } = redisConnection(values.queue!) as { host: string; port: number };
-  let retried = false;
-  await waitForRedis(host, port, {
-    timeoutMs: connectTimeout === undefined ? undefined : connectTimeout * 1000,
-    onRetry: (problem, delayMs) => {
-      retried = true;
-      console.error(`cogen worker: cannot reach Redis at ${host}:${port} (${problem}); retrying in ${formatSeconds(delayMs)}`);
-    },
-  });
-  if (retried) console.error(`cogen worker: reached Redis at ${host}:${port}`);
+  await reachQueue("worker", values.queue!, connectTimeout);
   const localExperts: ExpertSpec[] = values.models ? await readModelsFile(values.models) : [];
   const gpu = values.gpu ? "auto" as const : false as const;
   const pool = new ModelPool({
@@ -92,6 +83,3 @@ export async function run(argv: string[]): Promise<number> {
   return 0;
 }
 
-function formatSeconds(ms: number): string {
-  return `${Number((ms / 1000).toFixed(1))} s`;
-}
