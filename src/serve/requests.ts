@@ -1,4 +1,4 @@
-import type { GenerateOptions } from "../core/language-model.js";
+import type { ChatTurn, GenerateOptions } from "../core/language-model.js";
 import { freshSeed } from "../core/rng.js";
 import { invalidRequest } from "./openai-errors.js";
 
@@ -6,10 +6,7 @@ import { invalidRequest } from "./openai-errors.js";
  * Validation of OpenAI request bodies: the fields cogen honours, checked with messages that name
  * the parameter. Unknown fields are ignored, as OpenAI-compatible servers commonly do.
  */
-export interface ChatMessage {
-  role: "system" | "user" | "assistant" | "tool" | "developer";
-  content: string;
-}
+export type ChatMessage = ChatTurn;
 
 export interface SamplingRequest {
   model: string;
