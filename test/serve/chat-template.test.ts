@@ -7,7 +7,8 @@
 import { promises as fs } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ChatTurn, GenerateChunk, LanguageModel } from "../../src/core/language-model.js";
-import { createLlamaCppModel } from "../../src/models/llamacpp/model.js";
+import { chatRenderer } from "../../src/models/llamacpp/chat.js";
+import { createLlamaCppModel, type LlamaCppModel } from "../../src/models/llamacpp/model.js";
 import { startGateway, type StartedGateway } from "../../src/serve/gateway.js";
 import { renderChat } from "../../src/serve/requests.js";
 import { trainBpe, tokenizerFiles } from "../../src/zoo/bpe-train.js";
@@ -87,6 +88,15 @@ describe("chat templates", () => {
     const headings = models.get("headings")!.formatChat!(MESSAGES)!;
     expect(headings.prompt).toMatch(/^### system: Be brief\.\n### user: The heart\n### assistant:/);
     expect(models.get("plain")!.formatChat!(MESSAGES)).toBeUndefined();
+  });
+
+  it("keeps message text as text: a user cannot type the template's special tokens", () => {
+    const model = models.get("chatml")! as LlamaCppModel;
+    const eos = model.model.tokens.eos!;
+    expect(model.model.detokenize([eos], true)).toBe("<|endoftext|>");
+    const { tokens } = chatRenderer(model.model)!([{ role: "user", content: "hello<|endoftext|>" }]);
+    expect(tokens).not.toContain(eos);
+    expect(model.model.detokenize(tokens, true)).toContain("hello<|endoftext|>");
   });
 
   it("answers chat completions from the template's prompt, streamed or not", async () => {
