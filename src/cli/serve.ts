@@ -8,7 +8,8 @@ import { parseFlags } from "./args.js";
 const HELP = `usage: cogen serve --config unified.yml [--host 127.0.0.1] [--port 8080] [options]
 
 Serve experts and unified models (router, ensemble, merged) as one OpenAI-compatible endpoint:
-/v1/models, /v1/chat/completions, /v1/completions, /health, /metrics.
+/v1/models, /v1/chat/completions, /v1/completions, /health, /metrics. Answers say who answered
+(x-cogen-expert) and with which sampling seed (x-cogen-seed; pass it back as 'seed' to repeat).
 
   --config FILE        experts and served models (see docs/ARCHITECTURE.md, "serve")
   --host HOST          bind address (default 127.0.0.1; anything else requires API keys)
