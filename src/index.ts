@@ -258,6 +258,8 @@ export { buildZooPivots, zooPivotsPlan, readZooPivotsManifest, ZOO_PIVOTS_FORMAT
 // Serving.
 export type { GatewayOptions, StartedGateway } from "./serve/gateway.js";
 export { createGateway, startGateway, isLoopback } from "./serve/gateway.js";
+export { assertCanListen } from "./serve/gateway.js";
+export type { BindOptions } from "./serve/gateway.js";
 export type { CompletionLogprobs } from "./serve/logprobs.js";
 export { completionLogprobs, tokenText } from "./serve/logprobs.js";
 export type { ServedSpec, UnifiedConfig, PolicyBuilder } from "./serve/unified-config.js";

@@ -1,6 +1,6 @@
 import { ConfigError } from "../core/errors.js";
 import { openModel } from "../models/open.js";
-import { startGateway } from "../serve/gateway.js";
+import { assertCanListen, startGateway } from "../serve/gateway.js";
 import { POLICIES } from "../serve/policies.js";
 import { buildServedModels, readUnifiedConfig } from "../serve/unified-config.js";
 import { parseFlags } from "./args.js";
@@ -37,16 +37,18 @@ export async function run(argv: string[]): Promise<number> {
     if (!Number.isInteger(n) || n < 0) throw new ConfigError([`--${flag} must be a non-negative integer`]);
     return n;
   };
-  // Checked before any model loads: a bad port should not cost a minute of loading first.
   const port = int("port", values.port, 8080);
   if (port > 65535) throw new ConfigError([`--port must be a TCP port from 0 to 65535, got ${port}`]);
   const keyEnv = values["api-key-env"] ?? "COGEN_API_KEYS";
   const apiKeys = (process.env[keyEnv] ?? "").split(",").map((k) => k.trim()).filter(Boolean);
+  const host = values.host ?? "127.0.0.1";
+  // Before any model loads: a busy port or a refused bind should not cost minutes of loading first.
+  await assertCanListen({ host, port, apiKeys });
   const config = await readUnifiedConfig(values.config);
   const { served, all } = await buildServedModels(config, POLICIES, (spec) => openModel(spec));
   const gateway = await startGateway({
     models: served,
-    host: values.host ?? "127.0.0.1",
+    host,
     port,
     apiKeys,
     maxTokensCap: int("max-tokens", values["max-tokens"], 512),

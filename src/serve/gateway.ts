@@ -1,4 +1,5 @@
 import { randomUUID, timingSafeEqual } from "node:crypto";
+import { createServer } from "node:net";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { GenerateChunk, LanguageModel } from "../core/language-model.js";
 import { BackendError, CogenError, ConfigError } from "../core/errors.js";
@@ -389,12 +390,7 @@ export interface StartedGateway {
 
 /** Listen on host:port; refuses to bind beyond loopback without API keys. */
 export async function startGateway(options: GatewayOptions & { host?: string; port?: number }): Promise<StartedGateway> {
-  const host = options.host ?? "127.0.0.1";
-  if (!isLoopback(host) && !(options.apiKeys ?? []).some((k) => k.length > 0)) {
-    throw new ConfigError([`binding ${host} exposes the gateway beyond this machine: set API keys (COGEN_API_KEYS or --api-key-env)`]);
-  }
-  const port = options.port ?? 8080;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError([`port ${port} is not a valid TCP port (0 to 65535; 0 picks a free one)`]);
+  const { host, port } = checkBind(options);
   const app = await createGateway(options);
   try {
     await app.listen({ host, port });
@@ -405,6 +401,39 @@ export async function startGateway(options: GatewayOptions & { host?: string; po
   const address = app.server.address();
   const bound = typeof address === "object" && address ? address.port : port;
   return { url: `http://${host.includes(":") ? `[${host}]` : host}:${bound}`, app, close: () => app.close() };
+}
+
+/** Where the gateway may bind, in `startGateway`'s words. */
+export interface BindOptions {
+  host?: string;
+  port?: number;
+  apiKeys?: readonly string[];
+}
+
+/**
+ * Fails as `startGateway` would when it could not bind host:port (no API keys beyond loopback; a
+ * port that is invalid, busy, forbidden or not this machine's), for callers that check before
+ * minutes of model loading; the real listen is still checked after.
+ */
+export async function assertCanListen(options: BindOptions): Promise<void> {
+  const { host, port } = checkBind(options);
+  if (port === 0) return;
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once("error", (error: NodeJS.ErrnoException) => reject(listenError(error, host, port)));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
+/** The bind's host and port with their defaults, or a ConfigError for one the gateway refuses. */
+function checkBind(options: BindOptions): { host: string; port: number } {
+  const host = options.host ?? "127.0.0.1";
+  if (!isLoopback(host) && !(options.apiKeys ?? []).some((k) => k.length > 0)) {
+    throw new ConfigError([`binding ${host} exposes the gateway beyond this machine: set API keys (COGEN_API_KEYS or --api-key-env)`]);
+  }
+  const port = options.port ?? 8080;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError([`port ${port} is not a valid TCP port (0 to 65535; 0 picks a free one)`]);
+  return { host, port };
 }
 
 /** The socket errors a user can fix, as one line that says how; anything else is passed on. */

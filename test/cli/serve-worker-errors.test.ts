@@ -41,10 +41,10 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-async function config(): Promise<string> {
+async function config(model = zooModel): Promise<string> {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-serve-"));
   const file = path.join(dir, "unified.yml");
-  await fs.writeFile(file, `experts:\n  - { id: base, backend: llamacpp, path: ${JSON.stringify(zooModel)}, context_size: 64, threads: 1 }\n`);
+  await fs.writeFile(file, `experts:\n  - { id: base, backend: llamacpp, path: ${JSON.stringify(model)}, context_size: 64, threads: 1 }\n`);
   return file;
 }
 
@@ -56,6 +56,22 @@ describe("cogen serve start-up errors", () => {
     const { code, err } = await capture(["serve", "--config", await config(), "--port", String(busy)]);
     expect(code).toBe(1);
     expect(oneLine(err)).toEqual([`cogen serve: port ${busy} is already in use on 127.0.0.1 (another server, perhaps another cogen serve): stop it or choose another with --port`]);
+  });
+
+  it("a bind it cannot make is refused before any model loads", async () => {
+    // The expert's file is missing: reaching the models would fail with that instead.
+    const missing = await config(path.join(os.tmpdir(), "cogen-no-such-dir", "model.gguf"));
+    const busy = await listen();
+    const inUse = await capture(["serve", "--config", missing, "--port", String(busy)]);
+    expect(inUse.code).toBe(1);
+    expect(oneLine(inUse.err)).toEqual([`cogen serve: port ${busy} is already in use on 127.0.0.1 (another server, perhaps another cogen serve): stop it or choose another with --port`]);
+    const open = await capture(["serve", "--config", missing, "--host", "0.0.0.0", "--port", "0", "--api-key-env", "COGEN_TEST_NO_SUCH_KEYS"]);
+    expect(open.code).toBe(1);
+    expect(oneLine(open.err)).toEqual(["cogen serve: binding 0.0.0.0 exposes the gateway beyond this machine: set API keys (COGEN_API_KEYS or --api-key-env)"]);
+    // A free port and a loopback host get as far as the models, which name what is wrong.
+    const free = await capture(["serve", "--config", missing, "--port", "0"]);
+    expect(free.code).toBe(1);
+    expect(free.err).toMatch(/cogen-no-such-dir/);
   });
 
   it("an invalid port is refused before any model loads", async () => {
