@@ -159,6 +159,12 @@ export interface LanguageModel {
    * keeps the template's special tokens.
    */
   formatChat?(messages: readonly ChatTurn[]): ChatPrompt | undefined;
+  /**
+   * Generation from the chat's messages themselves, for a model whose chat template lives
+   * elsewhere (an OpenAI-compatible server applies its own). Callers prefer `formatChat`, then
+   * this, then a plain layout.
+   */
+  generateChat?(messages: readonly ChatTurn[], options?: GenerateOptions): AsyncIterable<GenerateChunk>;
   /** Free resources; the model is unusable afterwards. Safe to call twice. */
   close(): Promise<void>;
 }

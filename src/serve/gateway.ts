@@ -1,7 +1,7 @@
 import { randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer } from "node:net";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
-import type { GenerateChunk, LanguageModel } from "../core/language-model.js";
+import type { ChatTurn, GenerateChunk, LanguageModel } from "../core/language-model.js";
 import { BackendError, CogenError, ConfigError } from "../core/errors.js";
 import { Limiter } from "../models/limiter.js";
 import { GatewayMetrics } from "./metrics.js";
@@ -109,17 +109,18 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     const sampling = parseSampling(body, limits);
     const messages = parseMessages(body);
     const model = modelFor(sampling.model);
-    // The model's own chat template where it has one, else the plain layout (renderChat).
+    // The model's own chat template where it has one; else the messages themselves where its
+    // server applies its own (generateChat); else the plain layout (renderChat).
     const templated = model.formatChat?.(messages);
-    const prompt = templated?.prompt ?? renderChat(messages);
+    const input: GenerationInput = templated ? { prompt: templated.prompt } : { prompt: renderChat(messages), messages };
     if (templated?.stop.length) sampling.options.stop = [...(sampling.options.stop ?? []), ...templated.stop];
-    sampling.maxTokens = await fitToContext(model, prompt, sampling.maxTokens, "messages");
+    sampling.maxTokens = await fitToContext(model, input.prompt, sampling.maxTokens, "messages");
     const id = `chatcmpl-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
     const head = { id, created, model: sampling.model, system_fingerprint: "cogen" };
     if (sampling.stream) {
       const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
-      await streamSse(request, reply, model, prompt, sampling, {
+      await streamSse(request, reply, model, input, sampling, {
         first: () => ({ ...head, object: "chat.completion.chunk", choices: [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }] }),
         text: (text) => ({ ...head, object: "chat.completion.chunk", choices: [{ index: 0, delta: { content: text }, logprobs: null, finish_reason: null }] }),
         finish: (reason, usage) => [
@@ -129,7 +130,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
       });
       return reply;
     }
-    const result = await runToCompletion(reply, model, prompt, sampling);
+    const result = await runToCompletion(reply, model, input, sampling);
     reply.headers(answerHeaders(sampling, result.experts));
     return {
       ...head,
@@ -154,7 +155,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     const head = { id, object: "text_completion", created: Math.floor(Date.now() / 1000), model: sampling.model, system_fingerprint: "cogen" };
     if (sampling.stream) {
       if (typeof logprobs === "number" || echo) throw invalidRequest("logprobs and echo are not available with stream", "stream");
-      await streamSse(request, reply, model, prompt, sampling, {
+      await streamSse(request, reply, model, { prompt }, sampling, {
         text: (text) => ({ ...head, choices: [{ index: 0, text, logprobs: null, finish_reason: null }] }),
         finish: (reason) => [{ ...head, choices: [{ index: 0, text: "", logprobs: null, finish_reason: reason }] }],
       });
@@ -162,7 +163,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     }
     const result = sampling.maxTokens === 0
       ? { text: "", reason: "length" as const, usage: await usageFor(model, prompt, 0), experts: undefined }
-      : await runToCompletion(reply, model, prompt, sampling);
+      : await runToCompletion(reply, model, { prompt }, sampling);
     reply.headers(answerHeaders(sampling, result.experts));
     const lp = typeof logprobs === "number" ? await withDeadline(reply, () => completionLogprobs(model, prompt, result.text, logprobs, echo)) : null;
     return { ...head, choices: [{ index: 0, text: (echo ? prompt : "") + result.text, logprobs: lp, finish_reason: result.reason }], usage: result.usage };
@@ -247,7 +248,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
    * signals. The slot is given back however the generation ends — finished, failed, timed out
    * or abandoned by the client — and a backend that ignores the signal is left behind, not waited for.
    */
-  async function* guardedGenerate(reply: FastifyReply, model: LanguageModel, prompt: string, sampling: SamplingRequest): AsyncGenerator<GenerateChunk, { reason: string; tokens: number; promptTokens?: number }> {
+  async function* guardedGenerate(reply: FastifyReply, model: LanguageModel, input: GenerationInput, sampling: SamplingRequest): AsyncGenerator<GenerateChunk, { reason: string; tokens: number; promptTokens?: number }> {
     let experts: string[] | undefined;
     const guard = deadline(reply);
     const slot = slots.acquire();
@@ -259,7 +260,9 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     let reason = "stop";
     try {
       release = await guard.race(slot);
-      iterator = model.generate(prompt, { ...sampling.options, maxTokens: sampling.maxTokens, signal: guard.signal })[Symbol.asyncIterator]();
+      const options = { ...sampling.options, maxTokens: sampling.maxTokens, signal: guard.signal };
+      const generation = input.messages && model.generateChat ? model.generateChat(input.messages, options) : model.generate(input.prompt, options);
+      iterator = generation[Symbol.asyncIterator]();
       for (;;) {
         const step = await guard.race(iterator.next());
         if (step.done) break;
@@ -302,8 +305,8 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     };
   }
 
-  async function runToCompletion(reply: FastifyReply, model: LanguageModel, prompt: string, sampling: SamplingRequest) {
-    const stream = guardedGenerate(reply, model, prompt, sampling);
+  async function runToCompletion(reply: FastifyReply, model: LanguageModel, input: GenerationInput, sampling: SamplingRequest) {
+    const stream = guardedGenerate(reply, model, input, sampling);
     let text = "";
     let experts: string[] | undefined;
     let step = await stream.next();
@@ -314,7 +317,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     }
     const { reason, tokens, promptTokens } = step.value;
     const completionTokens = tokens || (await countTokens(model, text));
-    return { text, reason: finishReason(reason), usage: await usageFor(model, prompt, completionTokens, promptTokens), experts: experts ?? [model.id] };
+    return { text, reason: finishReason(reason), usage: await usageFor(model, input.prompt, completionTokens, promptTokens), experts: experts ?? [model.id] };
   }
 
   interface SseShapes {
@@ -324,7 +327,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   }
 
   /** Server-sent events as OpenAI streams them: `data: {json}` lines, then `data: [DONE]`. */
-  async function streamSse(request: FastifyRequest, reply: FastifyReply, model: LanguageModel, prompt: string, sampling: SamplingRequest, shapes: SseShapes) {
+  async function streamSse(request: FastifyRequest, reply: FastifyReply, model: LanguageModel, input: GenerationInput, sampling: SamplingRequest, shapes: SseShapes) {
     streamed.add(request);
     reply.hijack();
     const raw = reply.raw;
@@ -339,7 +342,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     const started = process.hrtime.bigint();
     let status = 200;
     try {
-      const stream = guardedGenerate(reply, model, prompt, sampling);
+      const stream = guardedGenerate(reply, model, input, sampling);
       let step = await stream.next();
       let count = 0;
       while (!step.done) {
@@ -354,7 +357,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
       if (!raw.destroyed) {
         open();
         const completion = step.value.tokens || count;
-        for (const chunk of shapes.finish(finishReason(step.value.reason), await usageFor(model, prompt, completion, step.value.promptTokens))) send(chunk);
+        for (const chunk of shapes.finish(finishReason(step.value.reason), await usageFor(model, input.prompt, completion, step.value.promptTokens))) send(chunk);
         send("[DONE]");
       }
     } catch (error) {
@@ -380,6 +383,16 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
 
 function finishReason(reason: string): "stop" | "length" {
   return reason === "length" ? "length" : "stop";
+}
+
+/**
+ * What a request generates from: its prompt, and for a chat without the model's own template its
+ * messages, which a model whose server applies its own template takes instead (`generateChat`).
+ */
+interface GenerationInput {
+  /** Also what usage counts when the backend reports no prompt tokens. */
+  prompt: string;
+  messages?: readonly ChatTurn[];
 }
 
 export interface StartedGateway {

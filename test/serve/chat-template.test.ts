@@ -2,13 +2,15 @@
  * Chat completions use the model's own chat template when its GGUF carries one
  * (`tokenizer.chat_template`, through node-llama-cpp's chat wrappers: a ChatML template and a
  * template only the Jinja renderer knows), and the plain `role: content` layout when it does not
- * (and for composites). Generated GGUFs: the same tiny model with and without a template.
+ * (and for composites). A remote OpenAI-compatible expert gets the chat's messages, so its server
+ * applies its own template. Generated GGUFs: the same tiny model with and without a template.
  */
 import { promises as fs } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ChatTurn, GenerateChunk, LanguageModel } from "../../src/core/language-model.js";
 import { chatRenderer } from "../../src/models/llamacpp/chat.js";
 import { createLlamaCppModel, type LlamaCppModel } from "../../src/models/llamacpp/model.js";
+import { createOpenAIModel } from "../../src/models/openai/model.js";
 import { startGateway, type StartedGateway } from "../../src/serve/gateway.js";
 import { renderChat } from "../../src/serve/requests.js";
 import { trainBpe, tokenizerFiles } from "../../src/zoo/bpe-train.js";
@@ -59,8 +61,8 @@ async function generate(model: LanguageModel, prompt: string, stop: string[]): P
   return { text, promptTokens };
 }
 
-async function chat(model: string, stream = false): Promise<{ text: string; promptTokens: number }> {
-  const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+async function chat(model: string, stream = false, url = gateway.url): Promise<{ text: string; promptTokens: number }> {
+  const response = await fetch(`${url}/v1/chat/completions`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ model, messages: MESSAGES, max_tokens: 8, temperature: 0, stream, ...(stream ? { stream_options: { include_usage: true } } : {}) }),
@@ -117,5 +119,24 @@ describe("chat templates", () => {
     const model = models.get("plain")!;
     const expected = await generate(model, "system: Be brief.\nuser: The heart\nassistant:", []);
     for (const stream of [false, true]) expect(await chat("plain", stream)).toEqual({ text: expected.text, promptTokens: expected.promptTokens });
+  });
+});
+
+describe("chat with a remote OpenAI-compatible expert", () => {
+  it("passes the messages on, so the remote server's own template applies", async () => {
+    // A second gateway whose expert is the first gateway's templated model, over HTTP; `chat`
+    // is off (raw /v1/completions for prompts), yet chats go to /v1/chat/completions.
+    const remote = createOpenAIModel({ id: "remote", baseUrl: `${gateway.url}/v1`, model: "chatml", maxRetries: 0 });
+    const front = await startGateway({ models: new Map([["remote", remote]]), host: "127.0.0.1", port: 0, maxTokensCap: 64 });
+    try {
+      const direct = await chat("chatml");
+      const model = models.get("chatml")!;
+      // Were the messages laid out plainly and continued raw, the prompt would differ.
+      expect((await generate(model, renderChat(MESSAGES), [])).promptTokens).not.toBe(direct.promptTokens);
+      for (const stream of [false, true]) expect(await chat("remote", stream, front.url), `stream=${stream}`).toEqual(direct);
+    } finally {
+      await front.close();
+      await remote.close();
+    }
   });
 });

@@ -2,10 +2,11 @@
  * A LanguageModel backed by any OpenAI-compatible server (vLLM, llama.cpp server, Ollama, a
  * hosted API). Log-likelihoods come from /v1/completions with `echo` and `logprobs` (servers
  * that cannot echo prompt log-probabilities fail with a BackendError saying so); generation
- * streams from /v1/completions (raw text continuation, the default) or /v1/chat/completions.
+ * streams from /v1/completions (raw text continuation, the default) or /v1/chat/completions;
+ * a chat (`generateChat`) always goes to /v1/chat/completions, so the server's template applies.
  */
 import { BackendError, ContextLengthError } from "../../core/errors.js";
-import type { GenerateChunk, GenerateOptions, LanguageModel, LogLikelihood, SequenceToken, TokenLogprob } from "../../core/language-model.js";
+import type { ChatTurn, GenerateChunk, GenerateOptions, LanguageModel, LogLikelihood, SequenceToken, TokenLogprob } from "../../core/language-model.js";
 import { StopMatcher } from "../stop.js";
 import { OpenAIHttp, type HttpSettings } from "./http.js";
 import { contextLengthExceeded, echoLogLikelihood, echoSequenceTopK, streamDelta, topLogprobs } from "./wire.js";
@@ -101,10 +102,21 @@ export function createOpenAIModel(settings: OpenAIModelSettings): OpenAIModel {
       `${what} (it must support /v1/completions with echo and logprobs: ${k}, as vLLM does)`);
   }
 
-  async function* generate(prompt: string, options: GenerateOptions = {}): AsyncGenerator<GenerateChunk> {
+  function generate(prompt: string, options: GenerateOptions = {}): AsyncGenerator<GenerateChunk> {
+    return settings.chat ? stream({ messages: [{ role: "user", content: prompt }] }, options) : stream({ prompt }, options);
+  }
+
+  /** A chat goes to /v1/chat/completions whatever `chat` says: the server applies its own template. */
+  function generateChat(messages: readonly ChatTurn[], options: GenerateOptions = {}): AsyncGenerator<GenerateChunk> {
+    return stream({ messages: messages.map(({ role, content }) => ({ role, content })) }, options);
+  }
+
+  /** Stream a generation from /v1/completions (`prompt`) or /v1/chat/completions (`messages`). */
+  async function* stream(input: { prompt: string } | { messages: ChatTurn[] }, options: GenerateOptions): AsyncGenerator<GenerateChunk> {
     checkOpen();
-    const chat = settings.chat ?? false;
+    const chat = "messages" in input;
     const body: Record<string, unknown> = {
+      ...input,
       model: settings.model,
       max_tokens: options.maxTokens ?? settings.maxTokens ?? 256,
       temperature: options.temperature ?? 0,
@@ -112,8 +124,6 @@ export function createOpenAIModel(settings: OpenAIModelSettings): OpenAIModel {
       // The final chunk then carries usage (OpenAI, vLLM, llama.cpp server); servers that ignore it lose nothing.
       stream_options: { include_usage: true },
     };
-    if (chat) body.messages = [{ role: "user", content: prompt }];
-    else body.prompt = prompt;
     if (options.topP !== undefined) body.top_p = options.topP;
     if (options.seed !== undefined) body.seed = options.seed;
     if (options.stop && options.stop.length > 0) body.stop = options.stop.slice(0, 4);
@@ -157,6 +167,7 @@ export function createOpenAIModel(settings: OpenAIModelSettings): OpenAIModel {
     logLikelihood,
     sequenceTopK,
     generate,
+    generateChat,
     async close() {
       closed = true;
     },
