@@ -97,6 +97,17 @@ describe("cogen worker and an unreachable Redis", () => {
     ]);
   });
 
+  it("says at once that it cannot reach Redis and that it retries, before giving up under --connect-timeout", async () => {
+    const port = await closedPort();
+    const { code, err } = await capture(["worker", "--queue", `redis://127.0.0.1:${port}`, "--connect-timeout", "3"]);
+    expect(code).toBe(1);
+    const lines = oneLine(err);
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    expect(lines[0]).toBe(`cogen worker: cannot reach Redis at 127.0.0.1:${port} (ECONNREFUSED); retrying in 1 s`);
+    for (const line of lines.slice(1, -1)) expect(line).toMatch(new RegExp(`^cogen worker: cannot reach Redis at 127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\); retrying in [\\d.]+ s$`));
+    expect(lines.at(-1)).toMatch(new RegExp(`^cogen worker: redis://127\\.0\\.0\\.1:${port}: cannot reach Redis \\(ECONNREFUSED\\) after \\d+ s: is redis-server running there\\?`));
+  });
+
   it("says why at once and retries with a growing wait until Redis answers", async () => {
     const port = await closedPort();
     const retries: [string, number][] = [];
