@@ -1,14 +1,15 @@
 import { randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer } from "node:net";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
-import type { ChatTurn, GenerateChunk, LanguageModel } from "../core/language-model.js";
+import type { GenerateChunk, LanguageModel } from "../core/language-model.js";
+import { chatInput, generateFrom, type ChatInput } from "../core/chat.js";
 import { BackendError, CogenError, ConfigError } from "../core/errors.js";
 import { Limiter } from "../models/limiter.js";
 import { GatewayMetrics } from "./metrics.js";
 import { GatewayError, invalidRequest } from "./openai-errors.js";
 import { completionLogprobs } from "./logprobs.js";
 import { fitToContext } from "./context-fit.js";
-import { asBody, parseMessages, parsePrompt, parseSampling, renderChat, type Limits, type SamplingRequest } from "./requests.js";
+import { asBody, parseMessages, parsePrompt, parseSampling, type Limits, type SamplingRequest } from "./requests.js";
 
 /**
  * The OpenAI-compatible gateway: any LanguageModel — one expert, a merge, a router, an ensemble —
@@ -109,11 +110,8 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     const sampling = parseSampling(body, limits);
     const messages = parseMessages(body);
     const model = modelFor(sampling.model);
-    // The model's own chat template where it has one; else the messages themselves where its
-    // server applies its own (generateChat); else the plain layout (renderChat).
-    const templated = model.formatChat?.(messages);
-    const input: GenerationInput = templated ? { prompt: templated.prompt } : { prompt: renderChat(messages), messages };
-    if (templated?.stop.length) sampling.options.stop = [...(sampling.options.stop ?? []), ...templated.stop];
+    // The model's own chat template, its server's, or the plain layout (core/chat.ts).
+    const input = chatInput(model, messages);
     sampling.maxTokens = await fitToContext(model, input.prompt, sampling.maxTokens, "messages");
     const id = `chatcmpl-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
@@ -155,7 +153,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     const head = { id, object: "text_completion", created: Math.floor(Date.now() / 1000), model: sampling.model, system_fingerprint: "cogen" };
     if (sampling.stream) {
       if (typeof logprobs === "number" || echo) throw invalidRequest("logprobs and echo are not available with stream", "stream");
-      await streamSse(request, reply, model, { prompt }, sampling, {
+      await streamSse(request, reply, model, { prompt, stop: [] }, sampling, {
         text: (text) => ({ ...head, choices: [{ index: 0, text, logprobs: null, finish_reason: null }] }),
         finish: (reason) => [{ ...head, choices: [{ index: 0, text: "", logprobs: null, finish_reason: reason }] }],
       });
@@ -163,7 +161,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     }
     const result = sampling.maxTokens === 0
       ? { text: "", reason: "length" as const, usage: await usageFor(model, prompt, 0), experts: undefined }
-      : await runToCompletion(reply, model, { prompt }, sampling);
+      : await runToCompletion(reply, model, { prompt, stop: [] }, sampling);
     reply.headers(answerHeaders(sampling, result.experts));
     const lp = typeof logprobs === "number" ? await withDeadline(reply, () => completionLogprobs(model, prompt, result.text, logprobs, echo)) : null;
     return { ...head, choices: [{ index: 0, text: (echo ? prompt : "") + result.text, logprobs: lp, finish_reason: result.reason }], usage: result.usage };
@@ -248,7 +246,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
    * signals. The slot is given back however the generation ends — finished, failed, timed out
    * or abandoned by the client — and a backend that ignores the signal is left behind, not waited for.
    */
-  async function* guardedGenerate(reply: FastifyReply, model: LanguageModel, input: GenerationInput, sampling: SamplingRequest): AsyncGenerator<GenerateChunk, { reason: string; tokens: number; promptTokens?: number }> {
+  async function* guardedGenerate(reply: FastifyReply, model: LanguageModel, input: ChatInput, sampling: SamplingRequest): AsyncGenerator<GenerateChunk, { reason: string; tokens: number; promptTokens?: number }> {
     let experts: string[] | undefined;
     const guard = deadline(reply);
     const slot = slots.acquire();
@@ -261,8 +259,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     try {
       release = await guard.race(slot);
       const options = { ...sampling.options, maxTokens: sampling.maxTokens, signal: guard.signal };
-      const generation = input.messages && model.generateChat ? model.generateChat(input.messages, options) : model.generate(input.prompt, options);
-      iterator = generation[Symbol.asyncIterator]();
+      iterator = generateFrom(model, input, options)[Symbol.asyncIterator]();
       for (;;) {
         const step = await guard.race(iterator.next());
         if (step.done) break;
@@ -305,7 +302,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     };
   }
 
-  async function runToCompletion(reply: FastifyReply, model: LanguageModel, input: GenerationInput, sampling: SamplingRequest) {
+  async function runToCompletion(reply: FastifyReply, model: LanguageModel, input: ChatInput, sampling: SamplingRequest) {
     const stream = guardedGenerate(reply, model, input, sampling);
     let text = "";
     let experts: string[] | undefined;
@@ -327,7 +324,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   }
 
   /** Server-sent events as OpenAI streams them: `data: {json}` lines, then `data: [DONE]`. */
-  async function streamSse(request: FastifyRequest, reply: FastifyReply, model: LanguageModel, input: GenerationInput, sampling: SamplingRequest, shapes: SseShapes) {
+  async function streamSse(request: FastifyRequest, reply: FastifyReply, model: LanguageModel, input: ChatInput, sampling: SamplingRequest, shapes: SseShapes) {
     streamed.add(request);
     reply.hijack();
     const raw = reply.raw;
@@ -383,16 +380,6 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
 
 function finishReason(reason: string): "stop" | "length" {
   return reason === "length" ? "length" : "stop";
-}
-
-/**
- * What a request generates from: its prompt, and for a chat without the model's own template its
- * messages, which a model whose server applies its own template takes instead (`generateChat`).
- */
-interface GenerationInput {
-  /** Also what usage counts when the backend reports no prompt tokens. */
-  prompt: string;
-  messages?: readonly ChatTurn[];
 }
 
 export interface StartedGateway {

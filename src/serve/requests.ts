@@ -96,12 +96,3 @@ export function parsePrompt(body: Body): string {
   if (Array.isArray(prompt)) throw invalidRequest("only one prompt per request is supported", "prompt");
   throw invalidRequest("'prompt' must be a string", "prompt");
 }
-
-/**
- * The plain chat layout, for models without a chat template of their own (the zoo's models are
- * trained on raw text; composites, whose members may each have another): one `role: content`
- * line per message, then `assistant:` for the answer to continue.
- */
-export function renderChat(messages: ChatMessage[]): string {
-  return messages.map((m) => `${m.role}: ${m.content}\n`).join("") + "assistant:";
-}

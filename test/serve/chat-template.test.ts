@@ -2,17 +2,19 @@
  * Chat completions use the model's own chat template when its GGUF carries one
  * (`tokenizer.chat_template`, through node-llama-cpp's chat wrappers: a ChatML template and a
  * template only the Jinja renderer knows), and the plain `role: content` layout when it does not
- * (and for composites). A remote OpenAI-compatible expert gets the chat's messages, so its server
- * applies its own template. Generated GGUFs: the same tiny model with and without a template.
+ * (and for an ensemble). A remote OpenAI-compatible expert gets the chat's messages, so its server
+ * applies its own template; a router's pick answers with its own template. Generated GGUFs: the same tiny model with and without a template.
  */
 import { promises as fs } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { plainChat } from "../../src/core/chat.js";
 import type { ChatTurn, GenerateChunk, LanguageModel } from "../../src/core/language-model.js";
+import { Router } from "../../src/fuse/router/router.js";
+import { createRouterModel } from "../../src/fuse/router/router-model.js";
 import { chatRenderer } from "../../src/models/llamacpp/chat.js";
 import { createLlamaCppModel, type LlamaCppModel } from "../../src/models/llamacpp/model.js";
 import { createOpenAIModel } from "../../src/models/openai/model.js";
 import { startGateway, type StartedGateway } from "../../src/serve/gateway.js";
-import { renderChat } from "../../src/serve/requests.js";
 import { trainBpe, tokenizerFiles } from "../../src/zoo/bpe-train.js";
 import { FIXTURE_TEXT, makeTinyLlama, tempDir } from "../fixtures/tiny-llama.js";
 
@@ -61,16 +63,17 @@ async function generate(model: LanguageModel, prompt: string, stop: string[]): P
   return { text, promptTokens };
 }
 
-async function chat(model: string, stream = false, url = gateway.url): Promise<{ text: string; promptTokens: number }> {
+async function chat(model: string, stream = false, url = gateway.url): Promise<{ text: string; promptTokens: number; expert: string | null }> {
   const response = await fetch(`${url}/v1/chat/completions`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ model, messages: MESSAGES, max_tokens: 8, temperature: 0, stream, ...(stream ? { stream_options: { include_usage: true } } : {}) }),
   });
   expect(response.status).toBe(200);
+  const expert = response.headers.get("x-cogen-expert");
   if (!stream) {
     const body = (await response.json()) as { choices: { message: { content: string } }[]; usage: { prompt_tokens: number } };
-    return { text: body.choices[0].message.content, promptTokens: body.usage.prompt_tokens };
+    return { text: body.choices[0].message.content, promptTokens: body.usage.prompt_tokens, expert };
   }
   const events = (await response.text()).split("\n\n").filter((e) => e.startsWith("data: {")).map((e) => JSON.parse(e.slice(6)) as {
     choices: { delta: { content?: string } }[];
@@ -79,6 +82,7 @@ async function chat(model: string, stream = false, url = gateway.url): Promise<{
   return {
     text: events.map((e) => e.choices.map((c) => c.delta.content ?? "").join("")).join(""),
     promptTokens: events.find((e) => e.usage)!.usage!.prompt_tokens,
+    expert,
   };
 }
 
@@ -106,11 +110,11 @@ describe("chat templates", () => {
       const model = models.get(id)!;
       const rendered = model.formatChat!(MESSAGES)!;
       const expected = await generate(model, rendered.prompt, rendered.stop);
-      const plain = await generate(model, renderChat(MESSAGES), []);
+      const plain = await generate(model, plainChat(MESSAGES), []);
       // The template's prompt is not the plain layout's: the prompt token counts tell them apart.
       expect(expected.promptTokens).not.toBe(plain.promptTokens);
       for (const stream of [false, true]) {
-        expect(await chat(id, stream), `${id} stream=${stream}`).toEqual({ text: expected.text, promptTokens: expected.promptTokens });
+        expect(await chat(id, stream), `${id} stream=${stream}`).toEqual({ text: expected.text, promptTokens: expected.promptTokens, expert: id });
       }
     }
   });
@@ -118,7 +122,7 @@ describe("chat templates", () => {
   it("uses the plain documented layout for a model without a template", async () => {
     const model = models.get("plain")!;
     const expected = await generate(model, "system: Be brief.\nuser: The heart\nassistant:", []);
-    for (const stream of [false, true]) expect(await chat("plain", stream)).toEqual({ text: expected.text, promptTokens: expected.promptTokens });
+    for (const stream of [false, true]) expect(await chat("plain", stream)).toEqual({ text: expected.text, promptTokens: expected.promptTokens, expert: "plain" });
   });
 });
 
@@ -132,11 +136,35 @@ describe("chat with a remote OpenAI-compatible expert", () => {
       const direct = await chat("chatml");
       const model = models.get("chatml")!;
       // Were the messages laid out plainly and continued raw, the prompt would differ.
-      expect((await generate(model, renderChat(MESSAGES), [])).promptTokens).not.toBe(direct.promptTokens);
-      for (const stream of [false, true]) expect(await chat("remote", stream, front.url), `stream=${stream}`).toEqual(direct);
+      expect((await generate(model, plainChat(MESSAGES), [])).promptTokens).not.toBe(direct.promptTokens);
+      for (const stream of [false, true]) expect(await chat("remote", stream, front.url), `stream=${stream}`).toEqual({ ...direct, expert: "remote" });
     } finally {
       await front.close();
       await remote.close();
+    }
+  });
+});
+
+describe("chat with a router", () => {
+  it("routes on the plain layout and lets the pick answer with its own template", async () => {
+    // Evidence that makes chatml the pick for every text.
+    const items = ["The heart pumps blood", "Be brief about the lungs", "The heart and the lungs"].map((text, i) => ({
+      id: `i${i}`, text, domain: "d", scores: { chatml: 1, plain: 0 },
+    }));
+    const router = createRouterModel(new Router(items, { experts: ["chatml", "plain"], k: 2 }), models, { id: "router" });
+    const front = await startGateway({ models: new Map([["router", router]]), host: "127.0.0.1", port: 0, maxTokensCap: 64 });
+    try {
+      const chatml = models.get("chatml")!;
+      const rendered = chatml.formatChat!(MESSAGES)!;
+      const templated = await generate(chatml, rendered.prompt, rendered.stop);
+      // Were the pick given the plain layout, it would answer otherwise.
+      expect((await generate(chatml, plainChat(MESSAGES), [])).text).not.toBe(templated.text);
+      for (const stream of [false, true]) {
+        const answer = await chat("router", stream, front.url);
+        expect({ text: answer.text, expert: answer.expert }, `stream=${stream}`).toEqual({ text: templated.text, expert: "chatml" });
+      }
+    } finally {
+      await front.close();
     }
   });
 });
