@@ -6,6 +6,7 @@
  * applies its own template; a router's pick answers with its own template. Generated GGUFs: the same tiny model with and without a template.
  */
 import { promises as fs } from "node:fs";
+import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { plainChat } from "../../src/core/chat.js";
 import type { ChatTurn, GenerateChunk, LanguageModel } from "../../src/core/language-model.js";
@@ -32,10 +33,16 @@ let root: string;
 let gateway: StartedGateway;
 const models = new Map<string, LanguageModel>();
 
-async function tiny(id: string, chatTemplate?: string): Promise<LanguageModel> {
+/**
+ * The tiny model from an HF folder whose template is `chatTemplate` in tokenizer_config.json
+ * (a string, or named templates), or a chat_template.jinja file beside it (`jinja`).
+ */
+async function tiny(id: string, chatTemplate?: unknown, jinja?: string): Promise<LanguageModel> {
   const files = tokenizerFiles(trainBpe(FIXTURE_TEXT, 40, "byte-level"));
   const tokenizer = chatTemplate === undefined ? files : { ...files, config: { ...files.config, chat_template: chatTemplate } };
-  const fixture = await makeTinyLlama(root, "byte-level", chatTemplate === undefined ? {} : { tokenizer });
+  // A distinct seed gives the jinja variant its own folder.
+  const fixture = await makeTinyLlama(root, "byte-level", chatTemplate === undefined ? (jinja === undefined ? {} : { seed: 8 }) : { tokenizer });
+  if (jinja !== undefined) await fs.writeFile(path.join(fixture.dir, "chat_template.jinja"), jinja);
   return createLlamaCppModel({ id, path: await fixture.gguf("f32"), contextSize: 256, threads: 1 });
 }
 
@@ -94,6 +101,17 @@ describe("chat templates", () => {
     const headings = models.get("headings")!.formatChat!(MESSAGES)!;
     expect(headings.prompt).toMatch(/^### system: Be brief\.\n### user: The heart\n### assistant:/);
     expect(models.get("plain")!.formatChat!(MESSAGES)).toBeUndefined();
+  });
+
+  it("takes an HF folder's template from chat_template.jinja, or the one named default, as llama.cpp's converter does", async () => {
+    const fromJinja = await tiny("jinja", undefined, HEADINGS);
+    const named = await tiny("named", [{ name: "tool_use", template: CHATML }, { name: "default", template: HEADINGS }]);
+    try {
+      for (const model of [fromJinja, named]) expect(model.formatChat!(MESSAGES)!.prompt, model.id).toMatch(/^### system: Be brief\.\n### user: The heart\n### assistant:/);
+    } finally {
+      await fromJinja.close();
+      await named.close();
+    }
   });
 
   it("keeps message text as text: a user cannot type the template's special tokens", () => {
