@@ -56,7 +56,12 @@ export async function run(argv: string[]): Promise<number> {
     open: (spec) => openModel(spec, { gpu }),
   });
   const worker = await startEvalWorker(values.queue!, {
-    execute: (job) => executeEvalJob(job, pool),
+    execute: async (job) => {
+      const result = await executeEvalJob(job, pool);
+      // The job completes with the rest of its items; say here which ones have no result and why.
+      for (const f of result.itemFailures) console.error(`cogen worker: item '${f.item}' of model '${f.model}' has no result: ${f.error}`);
+      return result;
+    },
     localExperts,
     concurrency,
     lockDurationMs: lock,
