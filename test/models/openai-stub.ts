@@ -110,6 +110,8 @@ export interface StubOptions {
    * words of llama.cpp's server or of vLLM, as those servers refuse it.
    */
   context?: { tokens: number; server: "llama.cpp" | "vllm" };
+  /** Refuse chats with HTTP 400 as vLLM does for a model without a chat template. */
+  noChatTemplate?: boolean;
 }
 
 export interface StubServer {
@@ -183,6 +185,9 @@ export async function startStub(options: StubOptions = {}): Promise<StubServer> 
       const text = req.url === "/v1/completions" ? String(body.prompt ?? "") : (body.messages as { content: string }[]).map((m) => m.content).join("\n");
       const tokens = stubTokenize(text).length + 1;
       if (tokens > options.context.tokens) return json(res, 400, contextRefusal(options.context.server, tokens, options.context.tokens));
+    }
+    if (req.url === "/v1/chat/completions" && options.noChatTemplate) {
+      return json(res, 400, { object: "error", type: "BadRequestError", code: 400, message: "default chat template is no longer allowed, so you must provide a chat template if the tokenizer does not define one." });
     }
     if (req.url === "/v1/completions") return completions(body, res);
     if (req.url === "/v1/chat/completions") return chatCompletions(body, res);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BackendError, ContextLengthError } from "../../src/core/errors.js";
+import { plainChat } from "../../src/core/chat.js";
 import { generateText } from "../../src/core/language-model.js";
 import { createOpenAIModel } from "../../src/models/openai/model.js";
 import { topLogprobs } from "../../src/models/openai/wire.js";
@@ -112,6 +113,30 @@ describe("openai-compatible backend", () => {
       expect(error).not.toBeInstanceOf(ContextLengthError);
     } finally {
       await hosted.close();
+    }
+  });
+
+  it("sends a chat's messages to /v1/chat/completions, and the plain layout to a server without a chat template", async () => {
+    const messages = [{ role: "system" as const, content: "Be brief." }, { role: "user" as const, content: "The capital of France is" }];
+    const chatted = async (model: ReturnType<typeof createOpenAIModel>) => {
+      let text = "";
+      for await (const chunk of model.generateChat!(messages, { maxTokens: 4 })) if (chunk.type === "text") text += chunk.text;
+      return text;
+    };
+    // The stub's chat answers continue the messages' contents joined by newlines.
+    const model = createOpenAIModel({ id: "m", model: "stub", baseUrl: stub.url });
+    expect(await chatted(model)).toBe((await generateText(model, "Be brief.\nThe capital of France is", { maxTokens: 4 })).text);
+    const base = await startStub({ noChatTemplate: true });
+    try {
+      const model = createOpenAIModel({ id: "m", model: "stub", baseUrl: base.url, maxRetries: 0 });
+      const plain = (await generateText(model, plainChat(messages), { maxTokens: 4 })).text;
+      base.requests = 0;
+      expect(await chatted(model)).toBe(plain);
+      expect(base.requests).toBe(2); // refused, then the plain layout
+      expect(await chatted(model)).toBe(plain);
+      expect(base.requests).toBe(3); // remembered: not asked again
+    } finally {
+      await base.close();
     }
   });
 

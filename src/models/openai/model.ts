@@ -5,11 +5,12 @@
  * streams from /v1/completions (raw text continuation, the default) or /v1/chat/completions;
  * a chat (`generateChat`) always goes to /v1/chat/completions, so the server's template applies.
  */
+import { plainChat } from "../../core/chat.js";
 import { BackendError, ContextLengthError } from "../../core/errors.js";
 import type { ChatTurn, GenerateChunk, GenerateOptions, LanguageModel, LogLikelihood, SequenceToken, TokenLogprob } from "../../core/language-model.js";
 import { StopMatcher } from "../stop.js";
 import { OpenAIHttp, type HttpSettings } from "./http.js";
-import { contextLengthExceeded, echoLogLikelihood, echoSequenceTopK, streamDelta, topLogprobs } from "./wire.js";
+import { contextLengthExceeded, lacksChatTemplate, echoLogLikelihood, echoSequenceTopK, streamDelta, topLogprobs } from "./wire.js";
 
 export interface OpenAIModelSettings extends HttpSettings {
   /** The LanguageModel id (results are keyed by it). */
@@ -106,9 +107,27 @@ export function createOpenAIModel(settings: OpenAIModelSettings): OpenAIModel {
     return settings.chat ? stream({ messages: [{ role: "user", content: prompt }] }, options) : stream({ prompt }, options);
   }
 
-  /** A chat goes to /v1/chat/completions whatever `chat` says: the server applies its own template. */
-  function generateChat(messages: readonly ChatTurn[], options: GenerateOptions = {}): AsyncGenerator<GenerateChunk> {
-    return stream({ messages: messages.map(({ role, content }) => ({ role, content })) }, options);
+  /**
+   * A chat goes to /v1/chat/completions whatever `chat` says: the server applies its own template.
+   * A server that has none (a base model on vLLM refuses chats) gets the plain layout as a prompt,
+   * from then on without asking again.
+   */
+  let serverHasNoTemplate = false;
+  async function* generateChat(messages: readonly ChatTurn[], options: GenerateOptions = {}): AsyncGenerator<GenerateChunk> {
+    if (!serverHasNoTemplate) {
+      let started = false;
+      try {
+        for await (const chunk of stream({ messages: messages.map(({ role, content }) => ({ role, content })) }, options)) {
+          started = true;
+          yield chunk;
+        }
+        return;
+      } catch (error) {
+        if (started || !(error instanceof BackendError) || !lacksChatTemplate(error.message)) throw error;
+        serverHasNoTemplate = true;
+      }
+    }
+    yield* stream({ prompt: plainChat(messages) }, options);
   }
 
   /** Stream a generation from /v1/completions (`prompt`) or /v1/chat/completions (`messages`). */

@@ -209,3 +209,9 @@ export function contextLengthExceeded(message: string): string | undefined {
 }
 
 const CONTEXT_LENGTH = /context_length_exceeded|exceed_context_size_error|maximum context length|exceeds the available context size/;
+
+/** Whether an HTTP 4xx error says the server has no chat template for the model (vLLM's refusal of chats to a base model). */
+export function lacksChatTemplate(message: string): boolean {
+  const body = /HTTP 4\d\d[^:]*: (.*)$/s.exec(message)?.[1];
+  return body !== undefined && /chat[ _]template/i.test(body);
+}
