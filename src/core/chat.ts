@@ -13,6 +13,8 @@ export interface ChatInput {
   stop: string[];
   /** Present when the model takes the messages themselves (`generateChat`). */
   messages?: readonly ChatTurn[];
+  /** The prompt's length in the model's tokens, where its template rendering knows it (`ChatPrompt.promptTokens`). */
+  promptTokens?: number;
 }
 
 /**
@@ -26,7 +28,7 @@ export function plainChat(messages: readonly ChatTurn[]): string {
 
 export function chatInput(model: LanguageModel, messages: readonly ChatTurn[]): ChatInput {
   const templated = model.formatChat?.(messages);
-  if (templated) return { prompt: templated.prompt, stop: templated.stop };
+  if (templated) return { prompt: templated.prompt, stop: templated.stop, ...(templated.promptTokens !== undefined ? { promptTokens: templated.promptTokens } : {}) };
   return { prompt: plainChat(messages), stop: [], ...(model.generateChat ? { messages } : {}) };
 }
 

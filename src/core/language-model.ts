@@ -74,6 +74,11 @@ export interface ChatTurn {
 export interface ChatPrompt {
   prompt: string;
   stop: string[];
+  /**
+   * The prompt's length in tokens as generation sees it (each template marker is one special
+   * token, which `tokenize`, reading the prompt as text, would split), where the model knows it.
+   */
+  promptTokens?: number;
 }
 
 export interface GenerateOptions {

@@ -8,11 +8,13 @@ import { GatewayError } from "./openai-errors.js";
  * whole while its usage counts only the part the model saw); otherwise `max_tokens` is capped
  * by the room left, and the answer ends with `finish_reason: "length"` there. Models that do not
  * know their context (remote servers, composites) are passed through: they decide themselves.
+ * `knownTokens` is the prompt's length where the caller has it (a chat template's rendering,
+ * whose markers are single special tokens that `tokenize` would split as text).
  */
-export async function fitToContext(model: LanguageModel, prompt: string, maxTokens: number, param: "prompt" | "messages"): Promise<number> {
+export async function fitToContext(model: LanguageModel, prompt: string, maxTokens: number, param: "prompt" | "messages", knownTokens?: number): Promise<number> {
   const contextSize = model.contextSize;
   if (contextSize === undefined) return maxTokens;
-  const promptTokens = (await model.tokenize(prompt)).length;
+  const promptTokens = knownTokens ?? (await model.tokenize(prompt)).length;
   const room = contextSize - BOS_CELLS - promptTokens;
   if (room < Math.min(maxTokens, 1)) {
     throw new GatewayError(

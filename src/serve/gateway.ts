@@ -112,7 +112,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     const model = modelFor(sampling.model);
     // The model's own chat template, its server's, or the plain layout (core/chat.ts).
     const input = chatInput(model, messages);
-    sampling.maxTokens = await fitToContext(model, input.prompt, sampling.maxTokens, "messages");
+    sampling.maxTokens = await fitToContext(model, input.prompt, sampling.maxTokens, "messages", input.promptTokens);
     const id = `chatcmpl-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
     const head = { id, created, model: sampling.model, system_fingerprint: "cogen" };

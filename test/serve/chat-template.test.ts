@@ -144,6 +144,48 @@ describe("chat templates", () => {
   });
 });
 
+describe("chat templates whose markers are special tokens", () => {
+  it("measures the rendered chat in the tokens generation sees when fitting it to the context", async () => {
+    // ChatML's markers as added special tokens, one id each (text tokenization splits them).
+    const files = tokenizerFiles(trainBpe(FIXTURE_TEXT, 40, "byte-level"));
+    const tokenizer = files.tokenizer as { added_tokens: { id: number }[] };
+    const next = tokenizer.added_tokens[0].id + 1;
+    const markers = ["<|im_start|>", "<|im_end|>"].map((content, i) => ({ id: next + i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }));
+    const fixture = await makeTinyLlama(root, "byte-level", {
+      vocabSize: next + markers.length,
+      tokenizer: { tokenizer: { ...files.tokenizer, added_tokens: [...tokenizer.added_tokens, ...markers] }, config: { ...files.config, chat_template: CHATML } },
+    });
+    const model = await createLlamaCppModel({ id: "special", path: await fixture.gguf("f32"), contextSize: 128, threads: 1 });
+    const front = await startGateway({ models: new Map([["special", model]]), host: "127.0.0.1", port: 0, maxTokensCap: 64 });
+    try {
+      // As many turns as fit the context in real tokens, but not when the markers are read as
+      // text (llama.cpp may round the context up: the model says what it holds).
+      const holds = model.contextSize!;
+      const turns: ChatTurn[] = [];
+      let real = 0;
+      let asText = 0;
+      for (let i = 0; asText < holds; i++) {
+        turns.push({ role: i % 2 ? "assistant" : "user", content: "ok" });
+        const rendered = model.formatChat!(turns)!;
+        real = rendered.promptTokens!;
+        asText = (await model.tokenize(rendered.prompt)).length;
+      }
+      expect(real).toBeLessThan(holds - 8);
+      const response = await fetch(`${front.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "special", messages: turns, max_tokens: 4, temperature: 0 }),
+      });
+      const body = (await response.json()) as { usage: { prompt_tokens: number } };
+      expect(response.status, JSON.stringify(body)).toBe(200);
+      expect(body.usage.prompt_tokens).toBe(real);
+    } finally {
+      await front.close();
+      await model.close();
+    }
+  });
+});
+
 describe("chat with a remote OpenAI-compatible expert", () => {
   it("passes the messages on, so the remote server's own template applies", async () => {
     // A second gateway whose expert is the first gateway's templated model, over HTTP; `chat`

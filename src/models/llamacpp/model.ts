@@ -383,7 +383,7 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
       const prompt = model.detokenize(tokens, true);
       if (renderedChats.size >= REMEMBERED_CHATS) renderedChats.delete(renderedChats.keys().next().value!);
       renderedChats.set(prompt, tokens);
-      return { prompt, stop };
+      return { prompt, stop, promptTokens: tokens.length };
     },
     async close() {
       if (closed) return;
