@@ -15,6 +15,9 @@ import { createRouterModel } from "../../src/fuse/router/router-model.js";
 import { chatRenderer } from "../../src/models/llamacpp/chat.js";
 import { createLlamaCppModel, type LlamaCppModel } from "../../src/models/llamacpp/model.js";
 import { createOpenAIModel } from "../../src/models/openai/model.js";
+import { openModel } from "../../src/models/open.js";
+import { ModelPool } from "../../src/models/pool.js";
+import { pooledModel } from "../../src/serve/pooled-model.js";
 import { startGateway, type StartedGateway } from "../../src/serve/gateway.js";
 import { trainBpe, tokenizerFiles } from "../../src/zoo/bpe-train.js";
 import { FIXTURE_TEXT, makeTinyLlama, tempDir } from "../fixtures/tiny-llama.js";
@@ -32,6 +35,7 @@ const MESSAGES: ChatTurn[] = [
 let root: string;
 let gateway: StartedGateway;
 const models = new Map<string, LanguageModel>();
+const paths = new Map<string, string>();
 
 /**
  * The tiny model from an HF folder whose template is `chatTemplate` in tokenizer_config.json
@@ -43,7 +47,9 @@ async function tiny(id: string, chatTemplate?: unknown, jinja?: string): Promise
   // A distinct seed gives the jinja variant its own folder.
   const fixture = await makeTinyLlama(root, "byte-level", chatTemplate === undefined ? (jinja === undefined ? {} : { seed: 8 }) : { tokenizer });
   if (jinja !== undefined) await fs.writeFile(path.join(fixture.dir, "chat_template.jinja"), jinja);
-  return createLlamaCppModel({ id, path: await fixture.gguf("f32"), contextSize: 256, threads: 1 });
+  const file = await fixture.gguf("f32");
+  paths.set(id, file);
+  return createLlamaCppModel({ id, path: file, contextSize: 256, threads: 1 });
 }
 
 beforeAll(async () => {
@@ -205,6 +211,30 @@ describe("chat with a remote OpenAI-compatible expert", () => {
   });
 });
 
+/** chatml's greedy answer to MESSAGES under its template, checked to differ from its answer to the plain layout. */
+async function chatmlAnswer(): Promise<string> {
+  const chatml = models.get("chatml")!;
+  const rendered = chatml.formatChat!(MESSAGES)!;
+  const templated = (await generate(chatml, rendered.prompt, rendered.stop)).text;
+  expect((await generate(chatml, plainChat(MESSAGES), [])).text).not.toBe(templated);
+  return templated;
+}
+
+describe("chat with an expert loaded on use", () => {
+  it("answers with the loaded model's own template", async () => {
+    const pool = new ModelPool({ open: (spec) => openModel(spec) });
+    const pooled = pooledModel({ id: "chatml", backend: "llamacpp", path: paths.get("chatml")!, contextSize: 256, threads: 1, domains: [], tags: [] }, pool);
+    const front = await startGateway({ models: new Map([["pooled", pooled]]), host: "127.0.0.1", port: 0, maxTokensCap: 64 });
+    try {
+      const templated = await chatmlAnswer();
+      for (const stream of [false, true]) expect((await chat("pooled", stream, front.url)).text, `stream=${stream}`).toBe(templated);
+    } finally {
+      await front.close();
+      await pool.close();
+    }
+  });
+});
+
 describe("chat with a router", () => {
   it("routes on the plain layout and lets the pick answer with its own template", async () => {
     // Evidence that makes chatml the pick for every text.
@@ -214,14 +244,10 @@ describe("chat with a router", () => {
     const router = createRouterModel(new Router(items, { experts: ["chatml", "plain"], k: 2 }), models, { id: "router" });
     const front = await startGateway({ models: new Map([["router", router]]), host: "127.0.0.1", port: 0, maxTokensCap: 64 });
     try {
-      const chatml = models.get("chatml")!;
-      const rendered = chatml.formatChat!(MESSAGES)!;
-      const templated = await generate(chatml, rendered.prompt, rendered.stop);
-      // Were the pick given the plain layout, it would answer otherwise.
-      expect((await generate(chatml, plainChat(MESSAGES), [])).text).not.toBe(templated.text);
+      const templated = await chatmlAnswer();
       for (const stream of [false, true]) {
         const answer = await chat("router", stream, front.url);
-        expect({ text: answer.text, expert: answer.expert }, `stream=${stream}`).toEqual({ text: templated.text, expert: "chatml" });
+        expect({ text: answer.text, expert: answer.expert }, `stream=${stream}`).toEqual({ text: templated, expert: "chatml" });
       }
     } finally {
       await front.close();
