@@ -89,3 +89,13 @@ export function outputPathOf(p: string): string {
   const temporary = /^\.(.+)\.\d+\.[0-9a-z]+\.tmp(\.old)?$/.exec(path.basename(p));
   return temporary ? path.join(path.dirname(p), temporary[1]) : p;
 }
+
+/** The file's text, or `undefined` when it does not exist; any other failure is an InputFileError. */
+export async function readOptionalText(file: string): Promise<string | undefined> {
+  try {
+    return await fs.readFile(file, "utf8");
+  } catch (error) {
+    if (isFileMissing(error)) return undefined;
+    throw new InputFileError(file, `cannot be read: ${(error as Error).message}`);
+  }
+}
