@@ -1,0 +1,167 @@
+/**
+ * Pivot recipes on the dev measure, each beside its CLM control trained the same way (same texts,
+ * batches, steps, lr, seed; λ = 1). Dev measure: macro bits per byte (evaluateBitsPerByte, seqLen
+ * 64) of up to 300 held-out lines of finance, biology and people that no zoo item (bits-per-byte
+ * passage, cloze, continuation or definition) contains — the demo's test items are never read.
+ * Training texts are the zoo pivots' packed TRAINING lines; every recipe is evaluated every
+ * `--eval-every` steps (early stopping picks the best), and the run prints dev bpb per step.
+ *
+ *   npx tsx bench/distill-recipes.ts [--zoo zoo] [--texts-per-domain 400] [--steps 400]
+ *     [--eval-every 100] [--lr 1e-3] [--lambda 0.5] [--recipes control,domain-aligned,...] [--out FILE]
+ *
+ * Recipes: control; <teachers>-<fusion>[-b] with teachers domain | min-ce, fusion aligned | uld |
+ * both, and -b for the family-B teachers alone.
+ */
+import { promises as fs } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { readZooManifest } from "../src/zoo/build/manifest.js";
+import { buildCorpus } from "../src/zoo/corpora/build.js";
+import { evaluateBitsPerByte } from "../src/zoo/train/evaluate.js";
+import { disposeTrainModel } from "../src/zoo/train/model.js";
+import { readBpeTokenizer } from "../src/zoo/train/tokenize.js";
+import { trainLanguageModel } from "../src/zoo/train/train.js";
+import { kdObjective } from "../src/fuse/distill/kd-objective.js";
+import type { PivotTargets } from "../src/fuse/distill/pivot-targets.js";
+import { disposeTeacher, loadTeacher, teacherTargets, teacherViews, type Teacher, type TeacherView } from "../src/fuse/distill/teacher-targets.js";
+import { fusionOptions, packTexts, teacherPriors, trainingLines, type ZooPivotsPlan } from "../src/fuse/distill/zoo-pivots.js";
+
+const arg = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1]! : fallback;
+};
+const ZOO = path.resolve(arg("zoo", "zoo"));
+const TEXTS_PER_DOMAIN = Number(arg("texts-per-domain", "400"));
+const STEPS = Number(arg("steps", "400"));
+const EVAL_EVERY = Number(arg("eval-every", "100"));
+const LR = Number(arg("lr", "1e-3"));
+const LAMBDA = Number(arg("lambda", "0.5"));
+const RECIPES = arg("recipes", "control,domain-aligned").split(",");
+const OUT = arg("out", "");
+const DEV_DOMAINS = ["finance", "biology", "people"];
+const DEV_LINES_PER_DOMAIN = 300;
+const K = 8;
+const SEED = 7;
+const BATCH = 16;
+const SEQ = 64;
+const LORA = { rank: 16, alpha: 16 };
+
+const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
+
+async function devTexts(seed: number): Promise<Map<string, string>> {
+  const corpus = await buildCorpus({ seed });
+  // What any zoo item was made from: passages' lines, cloze/continuation contexts (a line's prefix), definitions.
+  const passages: string[] = [];
+  const prefixes: string[] = [];
+  const definitions = new Set<string>();
+  for (const file of await fs.readdir(path.join(ZOO, "items"))) {
+    for (const line of (await fs.readFile(path.join(ZOO, "items", file), "utf8")).split("\n")) {
+      if (!line) continue;
+      const item = JSON.parse(line) as { task: string; text?: string; context?: string };
+      if (item.text) passages.push(item.text);
+      else if (item.task === "zoo-definition") definitions.add(item.context!.replace(/^Definition: /, "").replace(/\nWord:$/, ""));
+      else prefixes.push(item.context!);
+    }
+  }
+  const everything = passages.join("\n");
+  const inItem = (r: { text: string; definition: string }) => everything.includes(r.text) || definitions.has(r.definition) || prefixes.some((p) => r.text.startsWith(p));
+  const dev = new Map<string, string>();
+  for (const name of DEV_DOMAINS) {
+    const domain = corpus.domains.find((d) => d.name === name)!;
+    const lines = domain.heldOut
+      .filter((r) => !inItem(r))
+      .map((r) => r.text)
+      .slice(0, DEV_LINES_PER_DOMAIN);
+    dev.set(name, lines.join("\n"));
+    log(`dev ${name}: ${lines.length} held-out lines in no item`);
+  }
+  return dev;
+}
+
+interface Recipe { name: string; lambda: number; choice?: ZooPivotsPlan["teachers"]; fusion?: ZooPivotsPlan["fusion"]; familyB?: boolean }
+
+function parseRecipe(name: string): Recipe {
+  if (name === "control") return { name, lambda: 1 };
+  const [choice, fusion, b] = name.split("-") as [ZooPivotsPlan["teachers"] | "minc", ZooPivotsPlan["fusion"], string?];
+  return { name, lambda: LAMBDA, choice: choice === "minc" ? "min-ce" : choice, fusion, familyB: b === "b" };
+}
+
+async function main(): Promise<void> {
+  const manifest = await readZooManifest(ZOO);
+  const base = manifest.models.find((m) => m.family === "a" && m.role === "base")!;
+  const pivotDir = path.join(ZOO, base.files.hf);
+  const pivot = await readBpeTokenizer(pivotDir);
+  const experts = manifest.models.filter((m) => m.role === "expert");
+  const dev = await devTexts(manifest.data.seed);
+  const lines = await trainingLines(manifest);
+  const teachers: Teacher[] = [];
+  for (const e of experts) teachers.push(await loadTeacher(path.join(ZOO, e.files.hf), e.id));
+  const domains = experts.map((e) => e.domain ?? "");
+  const bTokenizer = teachers[experts.findIndex((e) => e.family === "b")]!.tokenizer;
+  const { texts, skipped } = packTexts(lines, [pivot, teachers[0]!.tokenizer, bTokenizer], { seed: SEED, textsPerDomain: TEXTS_PER_DOMAIN, maxTokens: 64 });
+  log(`${texts.length} training texts (${skipped} skipped), ${texts.reduce((s, t) => s + pivot.encode(t.text).length, 0)} pivot tokens`);
+  const recipes = RECIPES.map(parseRecipe);
+
+  // Views once per (text, teacher) that any recipe needs.
+  const started = Date.now();
+  const views: (TeacherView | undefined)[][] = texts.map(() => []);
+  const targets = new Map<string, PivotTargets[]>(recipes.map((r) => [r.name, []]));
+  texts.forEach(({ domain, text }, ti) => {
+    for (const r of recipes) {
+      if (!r.choice) {
+        targets.get(r.name)!.push({ tokens: Int32Array.from(pivot.encode(text)) });
+        continue;
+      }
+      const members = teachers.map((_, i) => !r.familyB || experts[i]!.family === "b");
+      const subset = teachers.filter((_, i) => members[i]);
+      const priors = teacherPriors(r.choice, domain, domains.filter((_, i) => members[i]));
+      const subsetViews = subset.map((t, j) => {
+        const i = teachers.indexOf(t);
+        if (priors[j]! > 0 && !views[ti]![i]) views[ti]![i] = teacherViews(text, [t], K)[0];
+        return priors[j]! > 0 ? views[ti]![i] : undefined;
+      });
+      targets.get(r.name)!.push(teacherTargets(text, pivot, subset, { ...fusionOptions({ k: K, fusion: r.fusion! }), priors }, subsetViews));
+    }
+    if ((ti + 1) % 500 === 0) log(`targets ${ti + 1}/${texts.length}`);
+  });
+  log(`targets in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  teachers.forEach(disposeTeacher);
+
+  const results: Record<string, { step: number; dev: Record<string, number>; macro: number; seconds: number }[]> = {};
+  const baseModel = await loadTeacher(pivotDir, "a/base");
+  const devOf = async (model: Teacher["model"]) => {
+    const per: Record<string, number> = {};
+    for (const [d, text] of dev) per[d] = (await evaluateBitsPerByte(model, pivot, text, { seqLen: SEQ })).bitsPerByte;
+    return { per, macro: Object.values(per).reduce((a, b) => a + b, 0) / dev.size };
+  };
+  const b0 = await devOf(baseModel.model);
+  disposeTeacher(baseModel);
+  log(`base-a dev ${b0.macro.toFixed(4)} ${JSON.stringify(b0.per)}`);
+  for (const r of recipes) {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-recipe-"));
+    results[r.name] = [];
+    try {
+      for (let stop = EVAL_EVERY; stop <= STEPS; stop += EVAL_EVERY) {
+        const objective = kdObjective({ texts: targets.get(r.name)!, lambda: r.lambda, batchSize: BATCH, seqLen: SEQ, seed: SEED, bosId: pivot.vocab.bosId! });
+        const trained = await trainLanguageModel({ init: pivotDir, tokenizer: pivot, objective, steps: STEPS, stopAtStep: stop, batchSize: BATCH, seqLen: SEQ, lr: LR, seed: SEED, lora: LORA, checkpointDir: dir });
+        const d = await devOf(trained.model);
+        disposeTrainModel(trained.model);
+        results[r.name]!.push({ step: stop, dev: d.per, macro: d.macro, seconds: trained.seconds });
+        log(`${r.name} step ${stop}: dev ${d.macro.toFixed(4)} (${(trained.stepsPerSecond).toFixed(2)} steps/s) ${JSON.stringify(Object.fromEntries(Object.entries(d.per).map(([k, v]) => [k, +v.toFixed(4)])))}`);
+      }
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  }
+  const summary = { textsPerDomain: TEXTS_PER_DOMAIN, texts: texts.length, steps: STEPS, lr: LR, lambda: LAMBDA, baseA: b0, results };
+  if (OUT) await fs.writeFile(OUT, JSON.stringify(summary, null, 2) + "\n");
+  console.log("recipe\tbest step\tbest dev\tfinal dev\tvs control (final)");
+  const control = results.control?.at(-1)?.macro;
+  for (const [name, rows] of Object.entries(results)) {
+    const best = rows.reduce((a, b) => (b.macro < a.macro ? b : a));
+    const last = rows.at(-1)!;
+    console.log(`${name}\t${best.step}\t${best.macro.toFixed(4)}\t${last.macro.toFixed(4)}\t${control === undefined ? "" : (last.macro - control).toFixed(4)}`);
+  }
+}
+
+await main();
