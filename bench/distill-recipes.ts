@@ -9,8 +9,11 @@
  *   npx tsx bench/distill-recipes.ts [--zoo zoo] [--texts-per-domain 400] [--steps 400]
  *     [--eval-every 100] [--lr 1e-3] [--lambda 0.5] [--recipes control,domain-aligned,...] [--out FILE]
  *
- * Recipes: control; <teachers>-<fusion>[-b] with teachers domain | min-ce, fusion aligned | uld |
- * both, and -b for the family-B teachers alone.
+ * Recipes: control; <teachers>-<fusion>[-b] with teachers domain | minc (min-ce), fusion aligned |
+ * uld | both, and -b for the family-B teachers alone.
+ *
+ *   npx tsx bench/distill-recipes.ts --models zoo/pivots/all/hf,zoo/pivots/control/hf
+ * only evaluates those Hugging Face folders (e.g. the built pivots) on the same dev measure.
  */
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
@@ -84,6 +87,18 @@ function parseRecipe(name: string): Recipe {
   if (name === "control") return { name, lambda: 1 };
   const [choice, fusion, b] = name.split("-") as [ZooPivotsPlan["teachers"] | "minc", ZooPivotsPlan["fusion"], string?];
   return { name, lambda: LAMBDA, choice: choice === "minc" ? "min-ce" : choice, fusion, familyB: b === "b" };
+}
+
+async function evaluateFolders(folders: string[]): Promise<void> {
+  const manifest = await readZooManifest(ZOO);
+  const dev = await devTexts(manifest.data.seed);
+  for (const folder of folders) {
+    const model = await loadTeacher(path.resolve(folder), folder);
+    const per: Record<string, number> = {};
+    for (const [d, text] of dev) per[d] = +(await evaluateBitsPerByte(model.model, model.tokenizer, text, { seqLen: SEQ })).bitsPerByte.toFixed(4);
+    disposeTeacher(model);
+    log(`${folder}: dev ${(Object.values(per).reduce((a, b) => a + b, 0) / dev.size).toFixed(4)} ${JSON.stringify(per)}`);
+  }
 }
 
 async function main(): Promise<void> {
@@ -164,4 +179,5 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+const MODELS = arg("models", "");
+await (MODELS ? evaluateFolders(MODELS.split(",")) : main());

@@ -62,8 +62,8 @@ export function zooPivotsPlan(kind: "full" | "quick"): ZooPivotsPlan {
   }
   // Step counts sized for the shared 2-core machine (docs/ARCHITECTURE.md, fuse: distillation).
   return {
-    pivotFamily: "a", seed: 7, textsPerDomain: 400, maxTokens: 64, k: 8, parityContexts: 3, teachers: "domain", fusion: "aligned",
-    kd: { steps: 400, batchSize: 16, seqLen: 64, lr: 1e-3, lambda: 0.5, lora: { rank: 16, alpha: 16 } },
+    pivotFamily: "a", seed: 7, textsPerDomain: 300, maxTokens: 64, k: 8, parityContexts: 3, teachers: "domain", fusion: "aligned",
+    kd: { steps: 300, batchSize: 16, seqLen: 64, lr: 1e-3, lambda: 0.5, lora: { rank: 16, alpha: 16 } },
     fpo: { pairsPerDomain: 60, steps: 60, batchSize: 8, seqLen: 64, lr: 2e-3, beta: 2, lambda: 0.2, lora: { rank: 16, alpha: 16 } },
   };
 }
@@ -112,6 +112,12 @@ export interface BuildZooPivotsOptions {
   out?: string;
   log?: (line: string) => void;
   progress?: Progress;
+  /**
+   * Train only these kd pivots ("all", "control", "family-b") to their checkpoints and return
+   * without a manifest: a second process does this beside the build (one per core), and the
+   * build then resumes each finished checkpoint instead of training it again (same bits).
+   */
+  checkpointsOnly?: string[];
 }
 
 export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<ZooPivotsManifest> {
@@ -167,7 +173,8 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
     progress.done();
     const targetSeconds = (Date.now() - started) / 1000;
     log(`pivots: targets for ${texts.length} texts (${skipped} lines skipped) from ${teachers.length} teachers in ${targetSeconds.toFixed(0)} s`);
-    const records = preferencePairs(lines, plan, teachers);
+    const helper = options.checkpointsOnly;
+    const records = helper ? [] : preferencePairs(lines, plan, teachers);
     const result: ZooPivotsManifest = {
       format: ZOO_PIVOTS_FORMAT, plan, sources,
       texts: { count: texts.length, hash: textsHash, skipped },
@@ -185,6 +192,22 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
     ];
     for (const spec of specs) {
       const dir = path.join(out, spec.name);
+      const checkpointDir = path.join(dir, "checkpoint");
+      if (helper) {
+        if (!helper.includes(spec.name) || spec.objective !== "kd") continue;
+        const recipe = plan.kd;
+        log(`pivots: training ${rel(dir)} to its checkpoint (${recipe.steps} steps)`);
+        const scratch = await fs.mkdtemp(path.join(out, `.${spec.name}-helper-`));
+        try {
+          await trainPivot({
+            pivot: spec.init, out: scratch, objective: "kd", targets: spec.targets, lambda: spec.lambda, lora: recipe.lora,
+            steps: recipe.steps, batchSize: recipe.batchSize, seqLen: recipe.seqLen, lr: recipe.lr, seed: plan.seed, checkpointDir, checkpointEvery: CHECKPOINT_EVERY, progress,
+          });
+        } finally {
+          await fs.rm(scratch, { recursive: true, force: true });
+        }
+        continue;
+      }
       const recipe = spec.objective === "kd" ? plan.kd : plan.fpo;
       const job = {
         objective: spec.objective, lambda: spec.lambda, teachers: spec.teachers, init: rel(spec.init), seed: plan.seed,
@@ -201,8 +224,9 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
       const trained: TrainPivotResult = await trainPivot({
         pivot: spec.init, out: dir, objective: spec.objective, targets: spec.targets, records, lambda: spec.lambda, lora: recipe.lora,
         steps: recipe.steps, batchSize: recipe.batchSize, seqLen: recipe.seqLen, lr: recipe.lr, seed: plan.seed,
-        beta: plan.fpo.beta, parityContexts: contexts, progress,
+        beta: plan.fpo.beta, parityContexts: contexts, progress, checkpointDir, checkpointEvery: CHECKPOINT_EVERY,
       });
+      await fs.rm(checkpointDir, { recursive: true, force: true });
       result.models.push({
         id: rel(dir), role: spec.role, teachers: spec.teachers, objective: spec.objective, lambda: spec.lambda, init: rel(spec.init),
         method: `lora r${recipe.lora.rank} alpha ${recipe.lora.alpha} on q/k/v/o/gate/up/down`, steps: trained.steps,
@@ -213,7 +237,7 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
       });
       await writeFileAtomic(path.join(out, "manifest.json"), JSON.stringify(result, null, 2) + "\n");
     }
-    await writeFileAtomic(path.join(out, "manifest.json"), JSON.stringify(result, null, 2) + "\n");
+    if (!helper) await writeFileAtomic(path.join(out, "manifest.json"), JSON.stringify(result, null, 2) + "\n");
     return result;
   } finally {
     teachers.forEach(disposeTeacher);
@@ -232,6 +256,9 @@ export function teacherPriors(choice: ZooPivotsPlan["teachers"], domain: string,
 export function fusionOptions(plan: Pick<ZooPivotsPlan, "k" | "fusion">): { k: number; aligned: boolean; uld: boolean } {
   return { k: plan.k, aligned: plan.fusion !== "uld", uld: plan.fusion !== "aligned" };
 }
+
+/** Steps between a pivot's checkpoints (a killed build, or a helper process's work, resumes from them). */
+const CHECKPOINT_EVERY = 50;
 
 /** The FPO pivot starts from pivots/all: it is retrained whenever that one is. */
 function previousJob(result: ZooPivotsManifest, id: string): Record<string, unknown> | null {
