@@ -248,7 +248,7 @@ export { alignedKlAndGrad, uldDistanceAndGrad } from "./fuse/distill/fusion-loss
 export type { Teacher, TeacherView, TeacherTargetOptions } from "./fuse/distill/teacher-targets.js";
 export { loadTeacher, disposeTeacher, teacherTargets, teacherViews } from "./fuse/distill/teacher-targets.js";
 export type { ZooPivotsPlan, ZooPivotsManifest, ZooPivotEntry, PivotRole, BuildZooPivotsOptions } from "./fuse/distill/zoo-pivots.js";
-export { buildZooPivots, zooPivotsPlan, readZooPivotsManifest, ZOO_PIVOTS_FORMAT, ZOO_PIVOTS_DIR } from "./fuse/distill/zoo-pivots.js";
+export { buildZooPivots, zooPivotsPlan, readZooPivotsManifest, teacherPriors, ZOO_PIVOTS_FORMAT, ZOO_PIVOTS_DIR } from "./fuse/distill/zoo-pivots.js";
 // Serving.
 export type { GatewayOptions, StartedGateway } from "./serve/gateway.js";
 export { createGateway, startGateway, isLoopback } from "./serve/gateway.js";
