@@ -14,6 +14,11 @@
  *
  *   npx tsx bench/distill-recipes.ts --models zoo/pivots/all/hf,zoo/pivots/control/hf
  * only evaluates those Hugging Face folders (e.g. the built pivots) on the same dev measure.
+ *
+ *   npx tsx bench/distill-recipes.ts --test-models pivot=DIR/hf,control=DIR/hf,a-control=zoo/a/control/hf,…
+ * FINAL REPORT ONLY, after a recipe was chosen on dev: the demo's held-out test passages (its
+ * split, 10 per domain), each scored from BOS in cogen's forward pass, macro bits per byte and
+ * the first model's paired difference to every other (paired over passages, as the demo does).
  */
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
@@ -21,6 +26,12 @@ import * as path from "node:path";
 import { readZooManifest } from "../src/zoo/build/manifest.js";
 import { buildCorpus } from "../src/zoo/corpora/build.js";
 import { evaluateBitsPerByte } from "../src/zoo/train/evaluate.js";
+import { exportHf } from "../src/zoo/train/export.js";
+import type { ResultRecord } from "../src/core/evidence.js";
+import type { TaskItem } from "../src/formats/tasks.js";
+import { splitDemoItems } from "../src/unify/items.js";
+import { pairedMacroBpb } from "../src/unify/paired.js";
+import { loadDemoZoo } from "../src/unify/zoo.js";
 import { disposeTrainModel } from "../src/zoo/train/model.js";
 import { readBpeTokenizer } from "../src/zoo/train/tokenize.js";
 import { trainLanguageModel } from "../src/zoo/train/train.js";
@@ -41,6 +52,8 @@ const LR = Number(arg("lr", "1e-3"));
 const LAMBDA = Number(arg("lambda", "0.5"));
 const RECIPES = arg("recipes", "control,domain-aligned").split(",");
 const OUT = arg("out", "");
+/** Save each recipe's final model here (<name>/hf) for a later, final-report-only evaluation. */
+const SAVE = arg("save", "");
 const DEV_DOMAINS = ["finance", "biology", "people"];
 const DEV_LINES_PER_DOMAIN = 300;
 const K = 8;
@@ -98,6 +111,34 @@ async function evaluateFolders(folders: string[]): Promise<void> {
     for (const [d, text] of dev) per[d] = +(await evaluateBitsPerByte(model.model, model.tokenizer, text, { seqLen: SEQ })).bitsPerByte.toFixed(4);
     disposeTeacher(model);
     log(`${folder}: dev ${(Object.values(per).reduce((a, b) => a + b, 0) / dev.size).toFixed(4)} ${JSON.stringify(per)}`);
+  }
+}
+
+async function evaluateTest(named: string[]): Promise<void> {
+  const zoo = await loadDemoZoo(ZOO);
+  const passages = splitDemoItems(zoo.items, 10).test.filter((i) => i.kind === "bits_per_byte") as (TaskItem & { kind: "bits_per_byte" })[];
+  log(`test: ${passages.length} passages over ${zoo.domains.length} domains`);
+  const records: ResultRecord[] = [];
+  const names: string[] = [];
+  for (const entry of named) {
+    const [name, folder] = entry.split("=") as [string, string];
+    names.push(name);
+    const model = await loadTeacher(path.resolve(folder), name);
+    for (const item of passages) {
+      const view = teacherViews(item.text, [model], 1)[0]!;
+      const bytes = Buffer.byteLength(item.text);
+      records.push({ model: name, item: item.id, domain: item.domain, metric: "bpb", task: "zoo-bits-per-byte", score: view.bitsPerByte, bpb: view.bitsPerByte, bytes } as ResultRecord);
+    }
+    disposeTeacher(model);
+    const perDomain = zoo.domains.map((d) => {
+      const rs = records.filter((r) => r.model === name && r.domain === d);
+      return rs.reduce((s, r) => s + r.bpb! * r.bytes!, 0) / rs.reduce((s, r) => s + r.bytes!, 0);
+    });
+    log(`${name}: test macro bpb ${(perDomain.reduce((a, b) => a + b, 0) / perDomain.length).toFixed(4)}`);
+  }
+  for (const other of names.slice(1)) {
+    const d = pairedMacroBpb(records, names[0]!, other, zoo.domains)!;
+    log(`${names[0]} − ${other}: ${d.diff >= 0 ? "+" : ""}${d.diff.toFixed(4)} ± ${d.se.toFixed(4)} (paired over ${d.n / 2} passages)`);
   }
 }
 
@@ -160,6 +201,7 @@ async function main(): Promise<void> {
         const objective = kdObjective({ texts: targets.get(r.name)!, lambda: r.lambda, batchSize: BATCH, seqLen: SEQ, seed: SEED, bosId: pivot.vocab.bosId! });
         const trained = await trainLanguageModel({ init: pivotDir, tokenizer: pivot, objective, steps: STEPS, stopAtStep: stop, batchSize: BATCH, seqLen: SEQ, lr: LR, seed: SEED, lora: LORA, checkpointDir: dir });
         const d = await devOf(trained.model);
+        if (SAVE && stop + EVAL_EVERY > STEPS) await exportHf(trained.model, path.join(SAVE, r.name, "hf"), { tokenizer: pivot });
         disposeTrainModel(trained.model);
         results[r.name]!.push({ step: stop, dev: d.per, macro: d.macro, seconds: trained.seconds });
         log(`${r.name} step ${stop}: dev ${d.macro.toFixed(4)} (${(trained.stepsPerSecond).toFixed(2)} steps/s) ${JSON.stringify(Object.fromEntries(Object.entries(d.per).map(([k, v]) => [k, +v.toFixed(4)])))}`);
@@ -180,4 +222,5 @@ async function main(): Promise<void> {
 }
 
 const MODELS = arg("models", "");
-await (MODELS ? evaluateFolders(MODELS.split(",")) : main());
+const TEST_MODELS = arg("test-models", "");
+await (TEST_MODELS ? evaluateTest(TEST_MODELS.split(",")) : MODELS ? evaluateFolders(MODELS.split(",")) : main());
