@@ -12,6 +12,12 @@
  * Recipes: control; <teachers>-<fusion>[-b] with teachers domain | minc (min-ce), fusion aligned |
  * uld | both, and -b for the family-B teachers alone.
  *
+ *   npx tsx bench/distill-recipes.ts --recipes online-control,online-domain --lr 4e-3 --steps 200 --seed 199
+ * online distillation (online-kd-objective.ts): seeded windows of the zoo's whole family-A
+ * training mixture, as the zoo's control and centralised models train (seed 199 and lr 4e-3 are
+ * a/control's), each window also distilled (top-k, aligned, λ) from the family-A expert of the
+ * domain it starts in; online-control is the same run with λ = 1. `--k` sets k (default 8).
+ *
  *   npx tsx bench/distill-recipes.ts --models zoo/pivots/all/hf,zoo/pivots/control/hf
  * only evaluates those Hugging Face folders (e.g. the built pivots) on the same dev measure.
  *
@@ -38,6 +44,7 @@ import { trainLanguageModel } from "../src/zoo/train/train.js";
 import { kdObjective } from "../src/fuse/distill/kd-objective.js";
 import type { PivotTargets } from "../src/fuse/distill/pivot-targets.js";
 import { disposeTeacher, loadTeacher, teacherTargets, teacherViews, type Teacher, type TeacherView } from "../src/fuse/distill/teacher-targets.js";
+import { onlineKdObjective } from "../src/fuse/distill/online-kd-objective.js";
 import { fusionOptions, packTexts, teacherPriors, trainingLines, type ZooPivotsPlan } from "../src/fuse/distill/zoo-pivots.js";
 
 const arg = (name: string, fallback: string) => {
@@ -57,7 +64,7 @@ const SAVE = arg("save", "");
 const DEV_DOMAINS = ["finance", "biology", "people"];
 const DEV_LINES_PER_DOMAIN = 300;
 const K = 8;
-const SEED = 7;
+const SEED = Number(arg("seed", "7"));
 const BATCH = 16;
 const SEQ = 64;
 const LORA = { rank: 16, alpha: 16 };
@@ -142,6 +149,51 @@ async function evaluateTest(named: string[]): Promise<void> {
   }
 }
 
+async function onlineMain(): Promise<void> {
+  const manifest = await readZooManifest(ZOO);
+  const base = manifest.models.find((m) => m.family === "a" && m.role === "base")!;
+  const pivotDir = path.join(ZOO, base.files.hf);
+  const pivot = await readBpeTokenizer(pivotDir);
+  const dev = await devTexts(manifest.data.seed);
+  const corpus = await buildCorpus({ seed: manifest.data.seed });
+  const experts = manifest.models.filter((m) => m.role === "expert" && m.family === "a");
+  const parts: Int32Array[] = [];
+  const spans: { end: number; teacher?: Teacher["model"]; id: string }[] = [];
+  let end = 0;
+  for (const d of corpus.domains) {
+    const ids = Int32Array.from(pivot.encode(d.trainText));
+    parts.push(ids);
+    end += ids.length;
+    const expert = experts.find((e) => e.domain === d.name);
+    spans.push({ end, id: expert?.id ?? "", teacher: expert ? (await loadTeacher(path.join(ZOO, expert.files.hf), expert.id)).model : undefined });
+  }
+  const tokens = new Int32Array(end);
+  parts.reduce((at, p) => (tokens.set(p, at), at + p.length), 0);
+  log(`mixture: ${tokens.length} tokens over ${spans.length} domains; teachers ${spans.filter((s) => s.teacher).length}`);
+  const results: Record<string, { step: number; macro: number; per: Record<string, number>; seconds: number }[]> = {};
+  for (const name of RECIPES) {
+    const lambda = name === "online-control" ? 1 : LAMBDA;
+    const objective = onlineKdObjective({ tokens, spans, lambda, k: Number(arg("k", "8")), batchSize: BATCH, seqLen: SEQ, seed: SEED, teacherIds: spans.map((s) => s.id) });
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-online-"));
+    results[name] = [];
+    try {
+      for (let stop = EVAL_EVERY; stop <= STEPS; stop += EVAL_EVERY) {
+        const trained = await trainLanguageModel({ init: pivotDir, tokenizer: pivot, objective, steps: STEPS, stopAtStep: stop, batchSize: BATCH, seqLen: SEQ, lr: LR, seed: SEED, lora: LORA, checkpointDir: dir });
+        const per: Record<string, number> = {};
+        for (const [d, text] of dev) per[d] = +(await evaluateBitsPerByte(trained.model, pivot, text, { seqLen: SEQ })).bitsPerByte.toFixed(4);
+        const macro = Object.values(per).reduce((a, b) => a + b, 0) / dev.size;
+        if (SAVE && stop + EVAL_EVERY > STEPS) await exportHf(trained.model, path.join(SAVE, name, "hf"), { tokenizer: pivot });
+        disposeTrainModel(trained.model);
+        results[name].push({ step: stop, macro, per, seconds: trained.seconds });
+        log(`${name} step ${stop}: dev ${macro.toFixed(4)} (${trained.stepsPerSecond.toFixed(2)} steps/s) ${JSON.stringify(per)}`);
+      }
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  }
+  if (OUT) await fs.writeFile(OUT, JSON.stringify({ steps: STEPS, lr: LR, lambda: LAMBDA, seed: SEED, results }, null, 2) + "\n");
+}
+
 async function main(): Promise<void> {
   const manifest = await readZooManifest(ZOO);
   const base = manifest.models.find((m) => m.family === "a" && m.role === "base")!;
@@ -223,4 +275,4 @@ async function main(): Promise<void> {
 
 const MODELS = arg("models", "");
 const TEST_MODELS = arg("test-models", "");
-await (TEST_MODELS ? evaluateTest(TEST_MODELS.split(",")) : MODELS ? evaluateFolders(MODELS.split(",")) : main());
+await (TEST_MODELS ? evaluateTest(TEST_MODELS.split(",")) : MODELS ? evaluateFolders(MODELS.split(",")) : RECIPES.every((r) => r.startsWith("online")) ? onlineMain() : main());

@@ -168,7 +168,7 @@ function teacherView(teacher: Teacher, text: string, k: number): TeacherView {
 }
 
 /** The k largest entries of `row`, descending (ties: the lower id first), written at `at`. */
-function topK(row: Float64Array, k: number, ids: Int32Array, probs: Float32Array, at: number): void {
+export function topK(row: Float64Array, k: number, ids: Int32Array, probs: Float32Array, at: number): void {
   let count = 0;
   for (let v = 0; v < row.length; v++) {
     const p = row[v]!;
