@@ -240,6 +240,8 @@ export type { TrainPivotOptions, TrainPivotResult } from "./fuse/distill/train-p
 export { trainPivot, DEFAULT_KD_LAMBDA } from "./fuse/distill/train-pivot.js";
 export type { KdObjectiveOptions, KdBatch } from "./fuse/distill/kd-objective.js";
 export { kdObjective, kdBatch } from "./fuse/distill/kd-objective.js";
+export { onlineKdObjective } from "./fuse/distill/online-kd-objective.js";
+export type { OnlineKdOptions } from "./fuse/distill/online-kd-objective.js";
 export type { FpoRecord, FpoObjectiveOptions } from "./fuse/distill/fpo-objective.js";
 export { fpoObjective, meanResponseLogProb, DEFAULT_FPO_BETA } from "./fuse/distill/fpo-objective.js";
 export { readFpoRecords } from "./fuse/distill/fpo-records.js";
