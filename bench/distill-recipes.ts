@@ -16,7 +16,8 @@
  * online distillation (online-kd-objective.ts): seeded windows of the zoo's whole family-A
  * training mixture, as the zoo's control and centralised models train (seed 199 and lr 4e-3 are
  * a/control's), each window also distilled (top-k, aligned, λ) from the family-A expert of the
- * domain it starts in; online-control is the same run with λ = 1. `--k` sets k (default 8).
+ * domain it starts in; online-control is the same run with λ = 1. `--k` sets k (default 8);
+ * `--init a/centralised` starts both from another family-A model of the zoo instead of base-a.
  *
  *   npx tsx bench/distill-recipes.ts --models zoo/pivots/all/hf,zoo/pivots/control/hf
  * only evaluates those Hugging Face folders (e.g. the built pivots) on the same dev measure.
@@ -152,7 +153,9 @@ async function evaluateTest(named: string[]): Promise<void> {
 async function onlineMain(): Promise<void> {
   const manifest = await readZooManifest(ZOO);
   const base = manifest.models.find((m) => m.family === "a" && m.role === "base")!;
-  const pivotDir = path.join(ZOO, base.files.hf);
+  // --init a/centralised: distil into another family-A model of the zoo (e.g. the centralised one).
+  const init = arg("init", "");
+  const pivotDir = path.join(ZOO, init ? manifest.models.find((m) => m.id === init)!.files.hf : base.files.hf);
   const pivot = await readBpeTokenizer(pivotDir);
   const dev = await devTexts(manifest.data.seed);
   const corpus = await buildCorpus({ seed: manifest.data.seed });

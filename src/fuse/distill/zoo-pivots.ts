@@ -62,8 +62,8 @@ export function zooPivotsPlan(kind: "full" | "quick"): ZooPivotsPlan {
   }
   // Step counts sized for the shared 2-core machine (docs/ARCHITECTURE.md, fuse: distillation).
   return {
-    pivotFamily: "a", seed: 7, textsPerDomain: 300, maxTokens: 64, k: 8, parityContexts: 3, teachers: "domain", fusion: "aligned",
-    kd: { steps: 300, batchSize: 16, seqLen: 64, lr: 1e-3, lambda: 0.5, lora: { rank: 16, alpha: 16 } },
+    pivotFamily: "a", seed: 7, textsPerDomain: 120, maxTokens: 64, k: 8, parityContexts: 3, teachers: "min-ce", fusion: "both",
+    kd: { steps: 150, batchSize: 16, seqLen: 64, lr: 4e-3, lambda: 0.5, lora: { rank: 16, alpha: 16 } },
     fpo: { pairsPerDomain: 60, steps: 60, batchSize: 8, seqLen: 64, lr: 2e-3, beta: 2, lambda: 0.2, lora: { rank: 16, alpha: 16 } },
   };
 }
