@@ -36,9 +36,9 @@ import { evaluateBitsPerByte } from "../src/zoo/train/evaluate.js";
 import { exportHf } from "../src/zoo/train/export.js";
 import type { ResultRecord } from "../src/core/evidence.js";
 import type { TaskItem } from "../src/formats/tasks.js";
-import { splitDemoItems } from "../src/unify/items.js";
+import { splitItems } from "../src/unify/items.js";
 import { pairedMacroBpb } from "../src/unify/paired.js";
-import { loadDemoZoo } from "../src/unify/zoo.js";
+import { loadDemoZoo } from "../src/demo/zoo.js";
 import { disposeTrainModel } from "../src/zoo/train/model.js";
 import { readBpeTokenizer } from "../src/zoo/train/tokenize.js";
 import { trainLanguageModel } from "../src/zoo/train/train.js";
@@ -124,7 +124,7 @@ async function evaluateFolders(folders: string[]): Promise<void> {
 
 async function evaluateTest(named: string[]): Promise<void> {
   const zoo = await loadDemoZoo(ZOO);
-  const passages = splitDemoItems(zoo.items, 10).test.filter((i) => i.kind === "bits_per_byte") as (TaskItem & { kind: "bits_per_byte" })[];
+  const passages = splitItems(zoo.items, { perDomainAndKind: 10, maxPassageChars: 256 }).test.filter((i) => i.kind === "bits_per_byte") as (TaskItem & { kind: "bits_per_byte" })[];
   log(`test: ${passages.length} passages over ${zoo.domains.length} domains`);
   const records: ResultRecord[] = [];
   const names: string[] = [];
