@@ -18,6 +18,8 @@ export interface Neighbour {
 
 /** Bound on the rounding of a dot product of unit vectors, far above float64's for a few thousand terms. */
 const SLACK = 1e-9;
+/** Float32 rounds to nearest within 2^−24 relative: scaling by this first makes the result an upper bound. */
+const ROUND_UP = 1 + 2 ** -20;
 
 /**
  * Features are split by document frequency: those in fewer than BAND_EDGES[0] × items are
@@ -29,6 +31,11 @@ const BAND_EDGES = [1 / 20, 1 / 10, 1 / 5, 2 / 5];
 const BANDS = BAND_EDGES.length;
 /** Items scored exactly per neighbour asked for, to set the floor: more raise it, and prune more. */
 const FLOOR_ITEMS = 2;
+/** The statistics kept per (item, band), at these offsets: float32, rounded up (they bound). */
+const NORM = 0;
+const MAX = 1;
+const SUM = 2;
+const STATS = 3;
 
 /**
  * Nearest neighbours by TF-IDF cosine over labelled items, exactly as a linear scan finds them
@@ -47,7 +54,7 @@ const FLOOR_ITEMS = 2;
  *
  * Exact scores use the sorted-merge order of `cosine` (ascending feature, float64 sums), so
  * similarities and tie order (index ascending) are bit-identical to the scan's. Memory: 8 bytes
- * per (item, feature) for the postings, 28 bytes per (item, band) for the bounds.
+ * per (item, feature) for the postings, 32 bytes per (item, band) for the bounds.
  */
 export class KnnIndex {
   private readonly tfidf: TfIdf;
@@ -56,17 +63,20 @@ export class KnnIndex {
   private readonly postingStart: Uint32Array;
   private readonly postingItems: Uint32Array;
   private readonly postingValues: Float32Array;
-  /** Document frequency at which each band starts. */
-  private readonly bandStart: Uint32Array;
-  /** Per (item, band), at item × BANDS + band: the norm, largest weight, sum and count of the item's weights in the band. */
-  private readonly bandNorm: Float64Array;
-  private readonly bandMax: Float64Array;
-  private readonly bandSum: Float64Array;
+  /** Each bucket's band by its document frequency; −1: rare (or absent). */
+  private readonly bandOfBucket: Int8Array;
+  /** Per (item, band), from (item × BANDS + band) × STATS: the norm, largest weight and sum of the item's weights in the band. */
+  private readonly bandStats: Float32Array;
+  /** Per (item, band), at item × BANDS + band: how many features the item has in the band; the most any has. */
   private readonly bandCount: Uint32Array;
+  private readonly mostInBand: number;
   /** Mean number of features per item: the cost of rescoring one item, in posting steps. */
   private readonly rescoreCost: number;
   /** Per-query scratch: partial dot products of every item; the query as a dense vector. */
   private readonly partial: Float64Array;
+  /** Per-query scratch: the items still in reach of the top k, and a bound on each one's similarity. */
+  private readonly candidates: Uint32Array;
+  private readonly bounds: Float64Array;
   private readonly dense: Float32Array;
   /** Items the last query scored exactly (the scan scores them all): how well pruning worked. */
   lastScored = 0;
@@ -93,28 +103,37 @@ export class KnnIndex {
     this.postingStart = start;
 
     const n = items.length;
-    this.bandStart = Uint32Array.from(BAND_EDGES, (edge) => Math.max(1, Math.ceil(edge * n)));
-    this.bandNorm = new Float64Array(n * BANDS);
-    this.bandMax = new Float64Array(n * BANDS);
-    this.bandSum = new Float64Array(n * BANDS);
-    this.bandCount = new Uint32Array(n * BANDS);
+    this.bandOfBucket = new Int8Array(buckets).fill(-1);
+    const bandStart = BAND_EDGES.map((edge) => Math.max(1, Math.ceil(edge * n)));
+    for (let h = 0; h < buckets; h++) {
+      const df = start[h + 1] - start[h];
+      while (this.bandOfBucket[h] + 1 < BANDS && df >= bandStart[this.bandOfBucket[h] + 1]) this.bandOfBucket[h]++;
+    }
+    const stats = new Float64Array(n * BANDS * STATS);
+    const counts = new Uint32Array(n * BANDS);
     let features = 0;
-    this.vectors.forEach((v, item) => {
-      features += v.indices.length;
-      for (let j = 0; j < v.indices.length; j++) {
-        const band = this.bandOf(v.indices[j]);
+    this.vectors.forEach(({ indices, values }, item) => {
+      features += indices.length;
+      for (let j = 0; j < indices.length; j++) {
+        const band = this.bandOfBucket[indices[j]];
         if (band < 0) continue;
         const at = item * BANDS + band;
-        const x = v.values[j];
-        this.bandNorm[at] += x * x;
-        this.bandMax[at] = Math.max(this.bandMax[at], x);
-        this.bandSum[at] += x;
-        this.bandCount[at]++;
+        const x = values[j];
+        stats[at * STATS + NORM] += x * x;
+        stats[at * STATS + MAX] = Math.max(stats[at * STATS + MAX], x);
+        stats[at * STATS + SUM] += x;
+        counts[at]++;
       }
     });
-    for (let at = 0; at < this.bandNorm.length; at++) this.bandNorm[at] = Math.sqrt(this.bandNorm[at]);
+    for (let at = 0; at < stats.length; at += STATS) stats[at + NORM] = Math.sqrt(stats[at + NORM]);
+    // Float32 halves the memory the bounds stream through; scaled up first so rounding never lowers a bound.
+    this.bandStats = Float32Array.from(stats, (x) => x * ROUND_UP);
+    this.mostInBand = counts.reduce((most, c) => Math.max(most, c), 0);
+    this.bandCount = counts;
     this.rescoreCost = Math.max(1, features / Math.max(1, n));
     this.partial = new Float64Array(n);
+    this.candidates = new Uint32Array(n);
+    this.bounds = new Float64Array(n);
     this.dense = new Float32Array(buckets);
     this.scored = new Uint8Array(n);
   }
@@ -147,19 +166,11 @@ export class KnnIndex {
     return best;
   }
 
-  /** The band of a bucket's feature by its document frequency; −1: rare (or absent). */
-  private bandOf(bucket: number): number {
-    const df = this.postingStart[bucket + 1] - this.postingStart[bucket];
-    let band = -1;
-    while (band + 1 < BANDS && df >= this.bandStart[band + 1]) band++;
-    return band;
-  }
-
   private search(v: SparseVector, k: number, exclude?: number): Neighbour[] {
     const n = this.items.length;
     if (k <= 0 || n === 0) return [];
     const { partial, dense } = this;
-    const q = new QueryBands(v, (bucket) => this.bandOf(bucket), (bucket) => this.postingStart[bucket + 1] - this.postingStart[bucket]);
+    const q = new QueryBands(v, this.bandOfBucket, this.postingStart, this.mostInBand);
     for (let j = 0; j < v.indices.length; j++) dense[v.indices[j]] = v.values[j];
     const top = new TopK(k);
     const scored: number[] = [];
@@ -172,24 +183,25 @@ export class KnnIndex {
     try {
       partial.fill(0);
       for (const j of q.rare) this.walk(v.indices[j], v.values[j]);
-      let candidates: Uint32Array = this.allItems(exclude);
-      let bounds: Float64Array = new Float64Array(0);
+      const { candidates, bounds } = this;
+      let size = 0;
+      for (let item = 0; item < n; item++) if (item !== exclude) candidates[size++] = item;
       for (let band = 0; ; band++) {
         // A floor under the k-th similarity: the exact scores of the best partial sums.
-        for (const item of this.largestPartials(candidates, FLOOR_ITEMS * k)) score(item);
+        for (const item of this.largestPartials(size, FLOOR_ITEMS * k)) score(item);
         if (top.full && top.kth > 0) {
-          ({ candidates, bounds } = this.bounded(candidates, q, band, top.kth));
-          if (band === BANDS || candidates.length * this.rescoreCost <= q.walkCost[band]) break;
+          size = this.bound(size, q, band, top.kth);
+          if (band === BANDS || size * this.rescoreCost <= q.walkCost[band]) break;
         } else if (band === BANDS) {
           // Fewer than k items share a feature with the query, and all of them are scored: the
           // scan fills up with the first others in index order, at similarity 0.
-          for (let c = 0; c < candidates.length && !top.full; c++) if (!this.scored[candidates[c]]) top.offer(candidates[c], 0);
+          for (let c = 0; c < size && !top.full; c++) if (!this.scored[candidates[c]]) top.offer(candidates[c], 0);
           return this.neighbours(top);
         }
         for (const j of q.inBand[band]) this.walk(v.indices[j], v.values[j]);
       }
       // Rescore the survivors, highest bound first, until no bound reaches the k-th similarity.
-      const order = Uint32Array.from(candidates.keys()).sort((a, b) => bounds[b] - bounds[a] || candidates[a] - candidates[b]);
+      const order = Uint32Array.from({ length: size }, (_, c) => c).sort((a, b) => bounds[b] - bounds[a] || candidates[a] - candidates[b]);
       for (const c of order) {
         if (bounds[c] < top.kth) break;
         score(candidates[c]);
@@ -210,44 +222,57 @@ export class KnnIndex {
   }
 
   /**
-   * The candidates whose partial sum plus the bounds of bands `from`.. reaches `floor`, with
-   * that upper bound on their similarity (parallel arrays).
+   * Keeps (in place, in order) the first `size` candidates whose partial sum plus the bounds of
+   * bands `from`.. reaches `floor`, with that upper bound on their similarity in `bounds`;
+   * returns how many are kept.
    */
-  private bounded(candidates: Uint32Array, q: QueryBands, from: number, floor: number): { candidates: Uint32Array; bounds: Float64Array } {
-    const kept = new Uint32Array(candidates.length);
-    const bounds = new Float64Array(candidates.length);
-    let size = 0;
-    for (let c = 0; c < candidates.length; c++) {
+  private bound(size: number, q: QueryBands, from: number, floor: number): number {
+    const { candidates, bounds, partial, bandStats, bandCount } = this;
+    const { norm, max, heaviest } = q;
+    const stride = q.most + 1;
+    let kept = 0;
+    for (let c = 0; c < size; c++) {
       const item = candidates[c];
-      let bound = this.partial[item] + SLACK;
+      let bound = partial[item] + SLACK;
       for (let band = from; band < BANDS; band++) {
-        if (q.count[band] === 0) continue;
         const at = item * BANDS + band;
-        const count = this.bandCount[at];
-        if (count === 0) continue;
-        const heaviest = q.heaviestSums[band];
-        bound += Math.min(q.norm[band] * this.bandNorm[at], q.max[band] * this.bandSum[at], this.bandMax[at] * heaviest[Math.min(count, heaviest.length - 1)]);
+        const count = bandCount[at];
+        if (count === 0 || norm[band] === 0) continue;
+        const stat = at * STATS;
+        let most = norm[band] * bandStats[stat + NORM];
+        const bySum = max[band] * bandStats[stat + SUM];
+        if (bySum < most) most = bySum;
+        const byCount = bandStats[stat + MAX] * heaviest[band * stride + count];
+        if (byCount < most) most = byCount;
+        bound += most;
       }
-      if (bound >= floor) {
-        kept[size] = item;
-        bounds[size++] = bound;
-      }
+      if (bound < floor) continue;
+      candidates[kept] = item;
+      bounds[kept++] = bound;
     }
-    return { candidates: kept.subarray(0, size), bounds: bounds.subarray(0, size) };
+    return kept;
   }
 
-  /** The `count` candidates with the largest partial dot products (positive ones only), ties by index. */
-  private largestPartials(candidates: Uint32Array, count: number): number[] {
-    const top = new TopK(count);
-    for (const item of candidates) if (this.partial[item] > 0) top.offer(item, this.partial[item]);
-    return top.items;
-  }
-
-  private allItems(exclude?: number): Uint32Array {
-    const all = new Uint32Array(this.items.length - (exclude === undefined ? 0 : 1));
-    let size = 0;
-    for (let item = 0; item < this.items.length; item++) if (item !== exclude) all[size++] = item;
-    return all;
+  /** The `count` candidates with the largest positive partial dot products (ties: any). */
+  private largestPartials(size: number, count: number): Uint32Array {
+    const { candidates, partial } = this;
+    const best = new Uint32Array(count);
+    const values = new Float64Array(count);
+    let filled = 0;
+    for (let c = 0; c < size; c++) {
+      const item = candidates[c];
+      const value = partial[item];
+      if (value <= 0 || (filled === count && value <= values[count - 1])) continue;
+      let at = filled < count ? filled++ : count - 1;
+      while (at > 0 && values[at - 1] < value) {
+        values[at] = values[at - 1];
+        best[at] = best[at - 1];
+        at--;
+      }
+      values[at] = value;
+      best[at] = item;
+    }
+    return best.subarray(0, filled);
   }
 
   /**
@@ -272,28 +297,30 @@ class QueryBands {
   /** Positions in the query vector of its rare features, and of each band's. */
   readonly rare: number[] = [];
   readonly inBand: number[][] = Array.from({ length: BANDS }, () => []);
-  readonly count = new Uint32Array(BANDS);
   readonly norm = new Float64Array(BANDS);
   readonly max = new Float64Array(BANDS);
-  /** heaviestSums[band][c]: the sum of the band's c heaviest query weights. */
-  readonly heaviestSums: Float64Array[];
+  /**
+   * At band × (most + 1) + c: the sum of the band's min(c, its feature count) heaviest query
+   * weights, for every count c an item can have in a band (up to `most`).
+   */
+  readonly heaviest: Float64Array;
   /** Summed length of the posting lists of the band's query features: the cost of walking it. */
   readonly walkCost = new Float64Array(BANDS);
 
-  constructor(v: SparseVector, bandOf: (bucket: number) => number, listLength: (bucket: number) => number) {
+  constructor(v: SparseVector, bandOfBucket: Int8Array, postingStart: Uint32Array, readonly most: number) {
     for (let j = 0; j < v.indices.length; j++) {
-      const band = bandOf(v.indices[j]);
+      const bucket = v.indices[j];
+      const band = bandOfBucket[bucket];
       (band < 0 ? this.rare : this.inBand[band]).push(j);
-      if (band >= 0) this.walkCost[band] += listLength(v.indices[j]);
+      if (band >= 0) this.walkCost[band] += postingStart[bucket + 1] - postingStart[bucket];
     }
-    this.heaviestSums = this.inBand.map((positions, band) => {
+    this.heaviest = new Float64Array(BANDS * (most + 1));
+    this.inBand.forEach((positions, band) => {
       const weights = Float64Array.from(positions, (j) => v.values[j]).sort().reverse();
-      const sums = new Float64Array(weights.length + 1);
-      for (let c = 0; c < weights.length; c++) sums[c + 1] = sums[c] + weights[c];
-      this.count[band] = weights.length;
+      const sums = this.heaviest.subarray(band * (most + 1), (band + 1) * (most + 1));
+      for (let c = 1; c <= most; c++) sums[c] = sums[c - 1] + (weights[c - 1] ?? 0);
       this.max[band] = weights[0] ?? 0;
-      this.norm[band] = Math.sqrt(weights.reduce((s, w) => s + w * w, 0));
-      return sums;
+      this.norm[band] = Math.sqrt(weights.reduce((sum, w) => sum + w * w, 0));
     });
   }
 }
