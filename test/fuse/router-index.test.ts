@@ -58,7 +58,7 @@ describe("router index", () => {
     }
   });
 
-  it("finds exactly the neighbours the linear scan finds on the zoo's items", async () => {
+  it("finds exactly the neighbours the linear scan finds on the zoo's items", { timeout: 300_000 }, async () => {
     const items = labelled(await zooItems(), ["e0", "e1", "e2", "e3"], 1);
     const index = new KnnIndex(items);
     const rng = new Rng(3);
@@ -76,7 +76,7 @@ describe("router index", () => {
     expect(index.query("", 3, 0).map((n) => [n.index, n.similarity])).toEqual([[1, 0], [2, 0], [3, 0]]);
   });
 
-  it("finds exactly the scan's neighbours on a large synthetic index, pruning most items", async () => {
+  it("finds exactly the scan's neighbours on a large synthetic index, pruning most items", { timeout: 300_000 }, async () => {
     // English words from the zoo, a Zipf-weighted shared vocabulary plus one per topic, so
     // character n-grams are as common as in real text and every band of the index is used.
     const words = [...new Set((await zooItems()).flatMap((t) => itemText(t).toLowerCase().match(/\p{L}{2,}/gu) ?? []))].sort();

@@ -69,6 +69,8 @@ export class KnnIndex {
   private readonly bandStats: Float32Array;
   /** Per (item, band), at item × BANDS + band: how many features the item has in the band; the most any has. */
   private readonly bandCount: Uint32Array;
+  /** Per (item, band), at item × BANDS + band: the norm of the item's weights in that band and all later ones (rounded up). */
+  private readonly tailNorm: Float32Array;
   private readonly mostInBand: number;
   /** Mean number of features per item: the cost of rescoring one item, in posting steps. */
   private readonly rescoreCost: number;
@@ -78,6 +80,8 @@ export class KnnIndex {
   private readonly candidates: Uint32Array;
   private readonly bounds: Float64Array;
   private readonly dense: Float32Array;
+  /** Per-query scratch: one bit per bucket the query has, a small (L1-sized) filter in front of `dense`. */
+  private readonly inQuery: Int32Array;
   /** Items the last query scored exactly (the scan scores them all): how well pruning worked. */
   lastScored = 0;
   /** Per-query scratch: 1 for the items already scored exactly. */
@@ -125,6 +129,16 @@ export class KnnIndex {
         counts[at]++;
       }
     });
+    const tail = new Float64Array(n * BANDS);
+    for (let item = 0; item < n; item++) {
+      let squares = 0;
+      for (let band = BANDS - 1; band >= 0; band--) {
+        const at = item * BANDS + band;
+        squares += stats[at * STATS + NORM];
+        tail[at] = Math.sqrt(squares);
+      }
+    }
+    this.tailNorm = Float32Array.from(tail, (x) => x * ROUND_UP);
     for (let at = 0; at < stats.length; at += STATS) stats[at + NORM] = Math.sqrt(stats[at + NORM]);
     // Float32 halves the memory the bounds stream through; scaled up first so rounding never lowers a bound.
     this.bandStats = Float32Array.from(stats, (x) => x * ROUND_UP);
@@ -135,6 +149,7 @@ export class KnnIndex {
     this.candidates = new Uint32Array(n);
     this.bounds = new Float64Array(n);
     this.dense = new Float32Array(buckets);
+    this.inQuery = new Int32Array((buckets + 31) >>> 5);
     this.scored = new Uint8Array(n);
   }
 
@@ -171,7 +186,10 @@ export class KnnIndex {
     if (k <= 0 || n === 0) return [];
     const { partial, dense } = this;
     const q = new QueryBands(v, this.bandOfBucket, this.postingStart, this.mostInBand);
-    for (let j = 0; j < v.indices.length; j++) dense[v.indices[j]] = v.values[j];
+    for (let j = 0; j < v.indices.length; j++) {
+      dense[v.indices[j]] = v.values[j];
+      this.inQuery[v.indices[j] >>> 5] |= 1 << (v.indices[j] & 31);
+    }
     const top = new TopK(k);
     const scored: number[] = [];
     const score = (item: number) => {
@@ -208,7 +226,10 @@ export class KnnIndex {
       }
       return this.neighbours(top);
     } finally {
-      for (let j = 0; j < v.indices.length; j++) dense[v.indices[j]] = 0;
+      for (let j = 0; j < v.indices.length; j++) {
+        dense[v.indices[j]] = 0;
+        this.inQuery[v.indices[j] >>> 5] = 0;
+      }
       for (const item of scored) this.scored[item] = 0;
       this.lastScored = scored.length;
     }
@@ -227,13 +248,18 @@ export class KnnIndex {
    * returns how many are kept.
    */
   private bound(size: number, q: QueryBands, from: number, floor: number): number {
-    const { candidates, bounds, partial, bandStats, bandCount } = this;
+    const { candidates, bounds, partial, bandStats, bandCount, tailNorm } = this;
     const { norm, max, heaviest } = q;
     const stride = q.most + 1;
+    const queryTail = from < BANDS ? q.tailNorm[from] : 0;
     let kept = 0;
     for (let c = 0; c < size; c++) {
       const item = candidates[c];
-      let bound = partial[item] + SLACK;
+      const walked = partial[item] + SLACK;
+      // Cauchy–Schwarz over all the bands left at once: one product, and most items stop here.
+      const whole = from < BANDS ? walked + queryTail * tailNorm[item * BANDS + from] : walked;
+      if (whole < floor) continue;
+      let bound = walked;
       for (let band = from; band < BANDS; band++) {
         const at = item * BANDS + band;
         const count = bandCount[at];
@@ -246,6 +272,7 @@ export class KnnIndex {
         if (byCount < most) most = byCount;
         bound += most;
       }
+      if (whole < bound) bound = whole;
       if (bound < floor) continue;
       candidates[kept] = item;
       bounds[kept++] = bound;
@@ -277,13 +304,16 @@ export class KnnIndex {
 
   /**
    * The query's dot product with an item, summed as `cosine` sums it (ascending feature, float64):
-   * the query sits in `dense`, where a feature it lacks adds an exact +0.
+   * the query sits in `dense`; a feature it lacks would add an exact +0, so the bit filter skips it.
    */
   private exactDot(item: number): number {
     const { indices, values } = this.vectors[item];
-    const dense = this.dense;
+    const { dense, inQuery } = this;
     let dot = 0;
-    for (let j = 0; j < indices.length; j++) dot += dense[indices[j]] * values[j];
+    for (let j = 0; j < indices.length; j++) {
+      const h = indices[j];
+      if (inQuery[h >>> 5] & (1 << (h & 31))) dot += dense[h] * values[j];
+    }
     return dot;
   }
 
@@ -299,6 +329,8 @@ class QueryBands {
   readonly inBand: number[][] = Array.from({ length: BANDS }, () => []);
   readonly norm = new Float64Array(BANDS);
   readonly max = new Float64Array(BANDS);
+  /** tailNorm[band]: the norm of the query's weights in that band and all later ones. */
+  readonly tailNorm = new Float64Array(BANDS);
   /**
    * At band × (most + 1) + c: the sum of the band's min(c, its feature count) heaviest query
    * weights, for every count c an item can have in a band (up to `most`).
@@ -322,6 +354,11 @@ class QueryBands {
       this.max[band] = weights[0] ?? 0;
       this.norm[band] = Math.sqrt(weights.reduce((sum, w) => sum + w * w, 0));
     });
+    let squares = 0;
+    for (let band = BANDS - 1; band >= 0; band--) {
+      squares += this.norm[band] ** 2;
+      this.tailNorm[band] = Math.sqrt(squares);
+    }
   }
 }
 
