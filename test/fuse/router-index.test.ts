@@ -8,7 +8,7 @@ import { readTasksFile, type TaskItem } from "../../src/formats/tasks.js";
 import { itemText } from "../../src/fuse/router/evidence.js";
 import { KnnIndex, type LabelledItem } from "../../src/fuse/router/knn.js";
 import { Router } from "../../src/fuse/router/router.js";
-import { FEATURE_BUCKETS, termCounts } from "../../src/fuse/text-features.js";
+import { FEATURE_BUCKETS, termCounts, TfIdf } from "../../src/fuse/text-features.js";
 
 const ZOO_ITEMS = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "zoo", "items");
 
@@ -56,6 +56,9 @@ describe("router index", () => {
       const plain = plainTermCounts(text);
       expect([...fast].sort((a, b) => a[0] - b[0])).toEqual([...plain].sort((a, b) => a[0] - b[0]));
     }
+    // The vectors list the same buckets, ascending (their own sort, not Array#sort).
+    const vectors = new TfIdf(texts).vectors;
+    texts.forEach((text, i) => expect([...vectors[i].indices]).toEqual([...plainTermCounts(text).keys()].sort((a, b) => a - b)));
   });
 
   it("finds exactly the neighbours the linear scan finds on the zoo's items", { timeout: 300_000 }, async () => {
