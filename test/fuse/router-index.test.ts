@@ -61,6 +61,22 @@ describe("router index", () => {
     texts.forEach((text, i) => expect([...vectors[i].indices]).toEqual([...plainTermCounts(text).keys()].sort((a, b) => a - b)));
   });
 
+  it("weighs terms counted past a byte (a word repeated hundreds of times) as the plain definition does", () => {
+    const texts = ["so ".repeat(700) + "end", "so so end", "other words"];
+    const plain = texts.map(plainTermCounts);
+    const df = new Map<number, number>();
+    for (const counts of plain) for (const h of counts.keys()) df.set(h, (df.get(h) ?? 0) + 1);
+    const { vectors } = new TfIdf(texts);
+    expect(Math.max(...plain[0].values())).toBeGreaterThan(600);
+    plain.forEach((counts, i) => {
+      const buckets = [...counts.keys()].sort((a, b) => a - b);
+      const raw = buckets.map((h) => (1 + Math.log(counts.get(h)!)) * (Math.log((1 + texts.length) / (1 + df.get(h)!)) + 1));
+      const norm = Math.hypot(...raw);
+      expect([...vectors[i].indices]).toEqual(buckets);
+      vectors[i].values.forEach((value, j) => expect(value).toBeCloseTo(raw[j] / norm, 5));
+    });
+  });
+
   it("finds exactly the neighbours the linear scan finds on the zoo's items", { timeout: 300_000 }, async () => {
     const items = labelled(await zooItems(), ["e0", "e1", "e2", "e3"], 1);
     const index = new KnnIndex(items);
