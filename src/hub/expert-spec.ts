@@ -1,0 +1,39 @@
+/** A registered expert as the ExpertSpec that eval jobs and the gateway open, and as models-file YAML. */
+import { ConfigError } from "../core/errors.js";
+import type { ExpertSpec } from "../formats/models-file.js";
+import type { ExpertRecord } from "./store/store.js";
+
+/** `base` resolves a LoRA expert's registered base expert. */
+export function expertSpec(expert: ExpertRecord, base?: (id: string) => ExpertRecord | undefined): ExpertSpec {
+  const common = { id: expert.id, domains: expert.domains, tags: [expert.family], threads: 1 };
+  const a = expert.artefact;
+  switch (a.kind) {
+    case "endpoint":
+      return { ...common, backend: "openai", url: a.url!, model: a.model ?? expert.id };
+    case "gguf":
+      return { ...common, backend: "llamacpp", path: a.path! };
+    case "lora": {
+      const baseExpert = a.baseExpert ? base?.(a.baseExpert) : undefined;
+      if (!baseExpert || baseExpert.artefact.kind !== "gguf") throw new ConfigError([`expert '${expert.id}': its LoRA base '${a.baseExpert}' is not a registered GGUF expert`]);
+      return { ...common, backend: "llamacpp", path: baseExpert.artefact.path!, lora: { path: a.path!, scale: 1 } };
+    }
+    case "hf":
+      throw new ConfigError([`expert '${expert.id}': an HF folder is registered but not served; convert it to GGUF (cogen convert) and register that`]);
+  }
+}
+
+/** One entry of a models file that parseModelsFile reads back as `spec`. */
+export function expertYaml(spec: ExpertSpec): Record<string, unknown> {
+  return {
+    id: spec.id,
+    backend: spec.backend,
+    ...(spec.path !== undefined ? { path: spec.path } : {}),
+    ...(spec.url !== undefined ? { url: spec.url } : {}),
+    ...(spec.model !== undefined ? { model: spec.model } : {}),
+    ...(spec.lora ? { lora: spec.lora.path, scale: spec.lora.scale } : {}),
+    ...(spec.threads !== undefined ? { threads: spec.threads } : {}),
+    ...(spec.contextSize !== undefined ? { context_size: spec.contextSize } : {}),
+    domains: spec.domains,
+    tags: spec.tags,
+  };
+}
