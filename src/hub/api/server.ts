@@ -1,0 +1,134 @@
+/**
+ * The hub server: the contributor API (fastify) over a registry store, with the continuous loop
+ * evaluating through the eval jobs (in-process by default, BullMQ when a queue URL is given).
+ */
+import { promises as fs } from "node:fs";
+import * as path from "node:path";
+import Fastify, { type FastifyInstance } from "fastify";
+import { ConfigError } from "../../core/errors.js";
+import { BullMqQueue } from "../../eval/jobs/bullmq.js";
+import { executeEvalJob } from "../../eval/jobs/execute.js";
+import { InProcessQueue } from "../../eval/jobs/in-process.js";
+import type { JobQueue } from "../../eval/jobs/queue.js";
+import { ModelPool } from "../../models/pool.js";
+import { openModel } from "../../models/open.js";
+import { HubLoop, type LoopEvent, type Publisher } from "../loop.js";
+import { openHubStore } from "../store/open.js";
+import type { HubStore } from "../store/store.js";
+import type { Role } from "../api-types.js";
+import { issueApiKey } from "./auth.js";
+import { installErrorHandler } from "./errors.js";
+import { openApiDocument } from "./openapi.js";
+import { registerReadRoutes } from "./read-routes.js";
+import { registerWriteRoutes } from "./write-routes.js";
+
+export const HUB_API_VERSION = "1";
+export const DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024 ** 3;
+
+export interface HubOptions {
+  /** A SQLite file path (the embedded default) or a postgres:// URL; or an open store. */
+  store: string | HubStore;
+  /** Uploads and composition files live here. */
+  dataDir: string;
+  /** Registration by reference is confined to this folder (off when unset). */
+  artefactRoot?: string;
+  /** Largest upload in bytes (default 2 GiB). */
+  maxUploadBytes?: number;
+  /** Reads open to anyone (default true); otherwise they need a reader key. */
+  publicReads?: boolean;
+  /** A redis:// URL: evaluate through BullMQ workers (`cogen worker`); else in-process. */
+  queueUrl?: string;
+  /** Or any JobQueue (tests, embedders). */
+  queue?: JobQueue;
+  /** Where compositions are published (hub-live's gateway live switch); default: recorded only. */
+  publisher?: Publisher;
+  /** The gateway's base URL (…/v1) when one serves the compositions. */
+  gatewayUrl?: string;
+  seed?: number;
+  recheckSample?: number;
+  /** Bytes of models the in-process evaluator keeps open (default 2 GiB). */
+  modelBudgetBytes?: number;
+  onEvent?: (event: LoopEvent) => void;
+  /** Adds the web page's routes (hub-live's `registerHubPage`). */
+  page?: (app: FastifyInstance) => Promise<void> | void;
+  logger?: boolean;
+}
+
+export interface Hub {
+  app: FastifyInstance;
+  store: HubStore;
+  loop: HubLoop;
+  close(): Promise<void>;
+}
+
+export async function createHub(options: HubOptions): Promise<Hub> {
+  await fs.mkdir(options.dataDir, { recursive: true });
+  if (options.artefactRoot !== undefined && !(await fs.stat(options.artefactRoot).catch(() => undefined))?.isDirectory()) {
+    throw new ConfigError([`artefact_root: '${options.artefactRoot}' is not a folder`]);
+  }
+  const store = typeof options.store === "string" ? await openHubStore(options.store) : options.store;
+  let pool: ModelPool | undefined;
+  let queue = options.queue;
+  let queueKind: "in-process" | "bullmq" = "in-process";
+  if (!queue && options.queueUrl) {
+    queue = new BullMqQueue(options.queueUrl);
+    queueKind = "bullmq";
+  } else if (!queue) {
+    const opened = new ModelPool({ budgetBytes: options.modelBudgetBytes ?? 2 * 1024 ** 3, open: (spec) => openModel(spec) });
+    pool = opened;
+    queue = new InProcessQueue((job) => executeEvalJob(job, opened));
+  }
+  const loop = new HubLoop({ store, queue, dataDir: options.dataDir, publisher: options.publisher, seed: options.seed, recheckSample: options.recheckSample, onEvent: options.onEvent });
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 1024 * 1024 });
+  installErrorHandler(app);
+  app.get("/api/openapi.json", async () => openApiDocument(HUB_API_VERSION));
+  registerReadRoutes(app, { store, loop, publicReads: options.publicReads ?? true, version: HUB_API_VERSION, queueKind, gateway: () => options.gatewayUrl ?? null });
+  registerWriteRoutes(app, { store, loop, dataDir: path.resolve(options.dataDir), artefactRoot: options.artefactRoot && path.resolve(options.artefactRoot), maxUploadBytes: options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES });
+  // INTEGRATION POINT (hub-live): the web page. Once src/hub/web is on main, the CLI passes its
+  // `registerHubPage` here (options.page); the page fetches the JSON of api-types.ts.
+  if (options.page) await options.page(app);
+  await loop.resume();
+  return {
+    app,
+    store,
+    loop,
+    close: async () => {
+      await app.close();
+      await loop.idle();
+      await queue.close();
+      await pool?.close();
+      if (typeof options.store === "string") await store.close();
+    },
+  };
+}
+
+/** Create a contributor with a first key (e.g. the hub's first maintainer); the key is shown once. */
+export async function createContributor(store: HubStore, contributor: { id: string; name: string; role: Role }, actor = "hub"): Promise<string> {
+  return store.transaction(async (tx) => {
+    await tx.createContributor(contributor);
+    const key = await issueApiKey(tx, contributor.id);
+    await tx.audit(actor, "contributor.create", `contributor:${contributor.id}`, { role: contributor.role });
+    return key;
+  });
+}
+
+export interface StartedHub extends Hub {
+  url: string;
+}
+
+/** Create the hub and listen (loopback by default). */
+export async function startHub(options: HubOptions & { host?: string; port?: number }): Promise<StartedHub> {
+  const hub = await createHub(options);
+  const host = options.host ?? "127.0.0.1";
+  try {
+    await hub.app.listen({ host, port: options.port ?? 8090 });
+  } catch (error) {
+    await hub.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE") throw new ConfigError([`port ${options.port}: already in use (choose another with --port)`]);
+    throw error;
+  }
+  const address = hub.app.server.address();
+  const port = typeof address === "object" && address ? address.port : options.port;
+  return { ...hub, url: `http://${host.includes(":") ? `[${host}]` : host}:${port}` };
+}
