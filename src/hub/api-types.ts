@@ -30,6 +30,9 @@ export type ArtefactKind = "gguf" | "hf" | "lora" | "endpoint";
 /** Who produced a piece of evidence: the hub's own evaluation, or the contributor's machine. */
 export type EvidenceSource = "hub-run" | "submitted";
 
+/** Who evaluates an expert: the hub on every suite, or its contributor (the hub re-runs a sample). */
+export type EvaluationMode = "hub" | "submitted";
+
 /** An expert's evaluation state in the continuous loop. */
 export type EvaluationState = "queued" | "running" | "evaluated" | "failed";
 
@@ -89,6 +92,8 @@ export interface ExpertSummary {
   artefact: Artefact;
   /** Increases on every update of the artefact or card. */
   revision: number;
+  /** Optional for clients of the first version of this contract; the hub always sends it. */
+  evaluation?: EvaluationMode;
   state: EvaluationState;
   /** True when submitted and hub re-run scores disagree beyond their standard errors. */
   flagged: boolean;

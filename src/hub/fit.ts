@@ -6,6 +6,7 @@
  */
 import type { ItemResult } from "../core/evidence.js";
 import { rankResults } from "../rank/per-item.js";
+import { Z95 } from "../rank/ranking.js";
 import type { EvidenceSource, LeaderboardEntry } from "./api-types.js";
 import { hubItemId, splitHubItemId } from "./evidence-key.js";
 import type { HubStore, LeaderboardBody } from "./store/store.js";
@@ -78,6 +79,13 @@ export async function refitDomain(store: HubStore, domain: string, reason: strin
       const ability = m.domains[domain] ?? { ability: m.rating, ci: m.ci };
       return { ...entryBase(m.model), rank: m.rank, rankRange: m.rankRange, rating: ability.ability, ci: ability.ci };
     });
+    // Experts the fit left out (nothing they answered tells models apart) are tied, with the
+    // widest interval the standardised scale gives: all that is known is that they are here.
+    const fitted = new Set(entries.map((e) => e.expert));
+    for (const expert of [...chosen.keys()].sort()) {
+      if (fitted.has(expert)) continue;
+      entries.push({ ...entryBase(expert), rank: 1, rankRange: [1, chosen.size], rating: 0, ci: [-Z95, Z95] });
+    }
     items = fit.ranking.items.map((report) => {
       const { suite, item } = splitHubItemId(report.item);
       return { item, suite, domain, difficulty: report.difficulty, discrimination: report.discrimination, information: report.information, meanScore: report.meanScore, responses: report.responses, flags: report.flags };

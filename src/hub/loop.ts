@@ -151,6 +151,8 @@ export class HubLoop {
     for (const suite of await this.retrying(() => store.listSuites())) {
       const items = await this.retrying(() => store.suiteItems(suite.id));
       const mine = submitted.get(suite.id);
+      // A self-evaluating contributor's suites wait for its results; the hub only re-checks them.
+      if (!mine && expert.evaluation === "submitted") continue;
       const kind: TaskKind = mine ? "recheck" : "full";
       let wanted = items;
       if (mine) {

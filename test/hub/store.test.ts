@@ -14,6 +14,7 @@ function expert(id: string, owner: string, domains: string[], family = "family-a
     id, owner, family, base: "base-a", domains, licence: "apache-2.0",
     artefact: { kind: "endpoint", origin: "reference", path: null, sha256: null, bytes: null, baseExpert: null, url: "http://127.0.0.1:1/v1", model: id },
     card: { description: `${id} card` },
+    evaluation: "hub",
   };
 }
 

@@ -45,7 +45,10 @@ export interface HubOptions {
   /** The gateway's base URL (…/v1) when one serves the compositions. */
   gatewayUrl?: string;
   seed?: number;
+  /** Submitted items re-run per suite to check them (default 16). */
   recheckSample?: number;
+  /** Items per evaluation job (default 32). */
+  batchSize?: number;
   /** Bytes of models the in-process evaluator keeps open (default 2 GiB). */
   modelBudgetBytes?: number;
   onEvent?: (event: LoopEvent) => void;
@@ -78,7 +81,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     pool = opened;
     queue = new InProcessQueue((job) => executeEvalJob(job, opened));
   }
-  const loop = new HubLoop({ store, queue, dataDir: options.dataDir, publisher: options.publisher, seed: options.seed, recheckSample: options.recheckSample, onEvent: options.onEvent });
+  const loop = new HubLoop({ store, queue, dataDir: options.dataDir, publisher: options.publisher, seed: options.seed, recheckSample: options.recheckSample, batchSize: options.batchSize, onEvent: options.onEvent });
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: 1024 * 1024 });
   installErrorHandler(app);
   app.get("/api/openapi.json", async () => openApiDocument(HUB_API_VERSION));

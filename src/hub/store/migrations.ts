@@ -28,7 +28,7 @@ export const MIGRATIONS: readonly Migration[] = [
         id TEXT PRIMARY KEY, owner TEXT NOT NULL REFERENCES contributors(id), family TEXT NOT NULL, base TEXT,
         licence TEXT NOT NULL, artefact_kind TEXT NOT NULL, artefact_origin TEXT NOT NULL, artefact_path TEXT,
         artefact_sha256 TEXT, artefact_bytes BIGINT, base_expert TEXT, endpoint_url TEXT, endpoint_model TEXT,
-        card TEXT NOT NULL, revision INTEGER NOT NULL, state TEXT NOT NULL, flagged INTEGER NOT NULL DEFAULT 0,
+        card TEXT NOT NULL, evaluation TEXT NOT NULL, revision INTEGER NOT NULL, state TEXT NOT NULL, flagged INTEGER NOT NULL DEFAULT 0,
         created_at TEXT NOT NULL, updated_at TEXT NOT NULL)`,
       `CREATE INDEX experts_owner ON experts (owner)`,
       `CREATE TABLE expert_domains (

@@ -5,7 +5,7 @@
  * are fixed columns compared with `=` (or LIKE with escaped wildcards), never spliced SQL.
  */
 import type {
-  ArtefactKind, AuditEntry, Composition, CompositionServed, EvaluationState, EvidenceSource, Leaderboard,
+  ArtefactKind, AuditEntry, EvaluationMode, Composition, CompositionServed, EvaluationState, EvidenceSource, Leaderboard,
   ModelCard, Role, Suite, SubmittedCheck,
 } from "../api-types.js";
 import type { Row, SqlDb, SqlValue } from "./db.js";
@@ -46,6 +46,8 @@ export interface ExpertRecord {
   licence: string;
   artefact: ArtefactRecord;
   card: ModelCard;
+  /** "hub": the hub evaluates it on every suite; "submitted": the contributor submits results and the hub re-runs a sample. */
+  evaluation: EvaluationMode;
   revision: number;
   state: EvaluationState;
   flagged: boolean;
@@ -135,6 +137,7 @@ function toExpert(row: Row, domains: string[]): ExpertRecord {
       model: row.endpoint_model as string | null,
     },
     card: parse<ModelCard>(row.card),
+    evaluation: row.evaluation as EvaluationMode,
     revision: Number(row.revision),
     state: row.state as EvaluationState,
     flagged: Number(row.flagged) === 1,
@@ -230,9 +233,9 @@ export class HubStore {
     const a = expert.artefact;
     await this.db.run(
       `INSERT INTO experts (id, owner, family, base, licence, artefact_kind, artefact_origin, artefact_path, artefact_sha256,
-        artefact_bytes, base_expert, endpoint_url, endpoint_model, card, revision, state, flagged, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 'queued', 0, ?, ?)`,
-      [expert.id, expert.owner, expert.family, expert.base, expert.licence, a.kind, a.origin, a.path, a.sha256, a.bytes, a.baseExpert, a.url, a.model, json(expert.card), at, at],
+        artefact_bytes, base_expert, endpoint_url, endpoint_model, card, evaluation, revision, state, flagged, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 'queued', 0, ?, ?)`,
+      [expert.id, expert.owner, expert.family, expert.base, expert.licence, a.kind, a.origin, a.path, a.sha256, a.bytes, a.baseExpert, a.url, a.model, json(expert.card), expert.evaluation, at, at],
     );
     await this.setDomains(expert.id, expert.domains);
     return (await this.getExpert(expert.id))!;
@@ -244,8 +247,8 @@ export class HubStore {
     await this.db.run(
       `UPDATE experts SET family = ?, base = ?, licence = ?, artefact_kind = ?, artefact_origin = ?, artefact_path = ?,
         artefact_sha256 = ?, artefact_bytes = ?, base_expert = ?, endpoint_url = ?, endpoint_model = ?, card = ?,
-        revision = revision + 1, state = 'queued', flagged = 0, updated_at = ? WHERE id = ?`,
-      [expert.family, expert.base, expert.licence, a.kind, a.origin, a.path, a.sha256, a.bytes, a.baseExpert, a.url, a.model, json(expert.card), now(), expert.id],
+        evaluation = ?, revision = revision + 1, state = 'queued', flagged = 0, updated_at = ? WHERE id = ?`,
+      [expert.family, expert.base, expert.licence, a.kind, a.origin, a.path, a.sha256, a.bytes, a.baseExpert, a.url, a.model, json(expert.card), expert.evaluation, now(), expert.id],
     );
     await this.db.run(`DELETE FROM expert_domains WHERE expert_id = ?`, [expert.id]);
     await this.setDomains(expert.id, expert.domains);
