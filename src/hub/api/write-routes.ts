@@ -122,7 +122,8 @@ export function registerWriteRoutes(app: FastifyInstance, ctx: WriteContext): vo
     return expertCard(store, expert);
   });
 
-  app.post("/api/experts/:id/evidence", async (request, reply) => {
+  // One submission is checked as a whole, so it may be as large as a suite.
+  app.post("/api/experts/:id/evidence", { bodyLimit: 64 * 1024 * 1024 }, async (request, reply) => {
     const caller = await requireRole(store, request, "contributor");
     const { id } = request.params as { id: string };
     const expert = await store.getExpert(id);
