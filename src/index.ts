@@ -255,8 +255,12 @@ export { createGateway, startGateway, isLoopback } from "./serve/gateway.js";
 export type { CompletionLogprobs } from "./serve/logprobs.js";
 export { completionLogprobs, tokenText } from "./serve/logprobs.js";
 export type { ServedSpec, UnifiedConfig, PolicyBuilder } from "./serve/unified-config.js";
-export { parseUnifiedConfig, readUnifiedConfig, buildServedModels } from "./serve/unified-config.js";
+export { parseUnifiedConfig, readUnifiedConfig, buildServedModels, formatUnifiedConfig } from "./serve/unified-config.js";
 export { POLICIES, POLICY_OPTIONS } from "./serve/policies.js";
+export type { ServedModels } from "./serve/served-models.js";
+export { fixedModels } from "./serve/served-models.js";
+export type { LiveOptions, LiveStatus, PublishReport, VersionInfo, VersionState } from "./serve/live.js";
+export { LiveComposition } from "./serve/live.js";
 export { GatewayError } from "./serve/openai-errors.js";
 // The main job.
 export type { MainJobOptions, MainJobReport, Goal } from "./unify/main-job.js";
@@ -275,3 +279,6 @@ export type { CmaEsOptions, CmaEsResult } from "./adapt/cmaes.js";
 export { CmaEs, cmaesMinimize } from "./adapt/cmaes.js";
 export type { AdapterMix, MixScore, ScoredText } from "./models/llamacpp/adapter-mix.js";
 export { openAdapterMix } from "./models/llamacpp/adapter-mix.js";
+// The hub: composition policies.
+export type { CompositionPolicy, CompositionInput, Composition, DerivedKind } from "./hub/policy.js";
+export { composeByPolicy, parseCompositionPolicy } from "./hub/policy.js";
