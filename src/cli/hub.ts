@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { ConfigError, InputFileError } from "../core/errors.js";
 import { streamProgress, silentProgress } from "../core/progress.js";
 import { forEachJsonlObject } from "../formats/jsonl.js";
-import { startHub } from "../hub/api/server.js";
+import { startHub, type StartedHub } from "../hub/api/server.js";
 import { ensureMaintainer } from "../hub/bootstrap.js";
 import { HubClient } from "../hub/client.js";
 import { readHubConfig } from "../hub/config.js";
@@ -22,15 +22,17 @@ const HELP = `usage: cogen hub --config hub.yml | --demo [options]
 
 Run the hub: contributors register experts through its API (keys and roles), the hub
 evaluates them on its suites, refits the per-domain leaderboards with intervals and
-publishes a composition by the maintainer's policy. API description: /api/openapi.json.
+publishes a composition by the maintainer's policy, served live on the same server's /v1
+(OpenAI-compatible, model "unified"). Web page: /hub/. API description: /api/openapi.json.
 
 options:
-  --config FILE     hub.yml (store, data_dir, artefact_root, host, port, queue, max_upload, ...)
+  --config FILE     hub.yml (store, data_dir, artefact_root, host, port, queue, max_upload,
+                    public_reads, serve, ...; see docs/ARCHITECTURE.md "Hub")
   --demo            embedded SQLite; registers the zoo's experts as contributions from several
                     contributors, evaluates them and publishes a composition
   --dir DIR         --demo: where its database and files go (default: a temporary folder)
   --per-domain N    --demo: held-out items per domain and kind (default 2)
-  --port N          override the port (default 8090; --demo: 8090)
+  --port N          override the port (default: hub.yml's, else 8090)
   --json            print what was started as JSON
   --quiet           no progress`;
 
@@ -77,35 +79,35 @@ export async function run(argv: string[]): Promise<number> {
   if (problems.length) throw new ConfigError(problems, "flags");
   const log = (line: string) => { if (!values.quiet) console.error(line); };
 
-  let close: () => Promise<void>;
+  let hub: StartedHub;
+  let summary: Record<string, unknown>;
   if (values.demo) {
     const demo = await runHubDemo({ dir: values.dir, perDomain, port: port ?? 8090, progress: values.quiet ? silentProgress : streamProgress() });
-    close = () => demo.hub.close();
-    const current = await demo.hub.store.currentComposition();
-    const summary = { url: demo.hub.url, dir: demo.dir, keys: path.join(demo.dir, "keys.json"), experts: demo.experts.length, composition: current?.version ?? null, members: current?.experts ?? [] };
-    if (values.json) printJson(summary);
-    else {
-      console.log(`hub: ${demo.hub.url}  (API: ${demo.hub.url}/api/experts, description: ${demo.hub.url}/api/openapi.json)`);
-      console.log(`${summary.experts} zoo experts registered and evaluated; composition v${summary.composition} published (${summary.members.length} experts)`);
-      console.log(`contributor keys: ${summary.keys}   data: ${demo.dir}`);
-    }
+    hub = demo.hub;
+    summary = { dir: demo.dir, keys: path.join(demo.dir, "keys.json"), experts: demo.experts.length };
   } else {
     const config = await readHubConfig(values.config!);
-    const hub = await startHub({ ...config, port: port ?? config.port });
+    hub = await startHub({ ...config, port: port ?? config.port });
     const bootstrap = await ensureMaintainer(hub.store, config.dataDir);
-    close = () => hub.close();
-    if (values.json) printJson({ url: hub.url, store: hub.store.dialect, maintainerKeyFile: bootstrap.created ? bootstrap.keyFile : null });
-    else {
-      console.log(`hub: ${hub.url}  (${hub.store.dialect} store; API description: ${hub.url}/api/openapi.json)`);
-      if (bootstrap.created) console.log(`first maintainer 'admin' created; its key is in ${bootstrap.keyFile} (mode 0600)`);
-    }
+    summary = { maintainerKeyFile: bootstrap.created ? bootstrap.keyFile : null };
+  }
+  const current = await hub.store.currentComposition();
+  const gateway = hub.live ? `${hub.url}/v1` : null;
+  Object.assign(summary, { url: hub.url, page: `${hub.url}/hub/`, api: `${hub.url}/api/openapi.json`, gateway, store: hub.store.dialect, composition: current?.version ?? null, members: current?.experts ?? [] });
+  if (values.json) printJson(summary);
+  else {
+    console.log(`hub: ${hub.url}/hub/  (${hub.store.dialect} store; API: ${hub.url}/api/openapi.json)`);
+    if (values.demo) console.log(`${summary.experts} zoo experts registered by 3 contributors and evaluated; contributor keys: ${summary.keys}`);
+    if (summary.maintainerKeyFile) console.log(`first maintainer 'admin' created; its key is in ${summary.maintainerKeyFile} (mode 0600)`);
+    console.log(current ? `composition v${current.version} published: ${current.served.map((s) => `${s.id} (${s.policy} over ${s.members.length})`).join(", ")}` : "no composition published yet");
+    if (gateway) console.log(`the unified model: ${gateway} (model "unified"; OpenAI-compatible)`);
   }
   log("press Ctrl-C to stop");
   await new Promise<void>((resolve) => {
     process.once("SIGINT", () => resolve());
     process.once("SIGTERM", () => resolve());
   });
-  await close();
+  await hub.close();
   return 0;
 }
 

@@ -12,6 +12,8 @@
  *   public_reads: true              # false: reads need a reader key
  *   seed: 1                         # submitted-evidence samples
  *   recheck_sample: 16              # submitted items re-run per suite
+ *   serve: true                     # serve the published composition on this server's /v1
+ *   max_tokens: 512                 # largest max_tokens a /v1 request may ask for
  */
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
@@ -27,7 +29,7 @@ export interface HubConfig extends Omit<HubOptions, "store"> {
   port: number;
 }
 
-const KEYS = ["store", "data_dir", "artefact_root", "host", "port", "queue", "max_upload", "public_reads", "seed", "recheck_sample"];
+const KEYS = ["store", "data_dir", "artefact_root", "host", "port", "queue", "max_upload", "public_reads", "seed", "recheck_sample", "serve", "max_tokens"];
 export function parseHubConfig(text: string, file: string): HubConfig {
   const doc = (parseYamlFile(text, file, "a hub config").doc.toJS() ?? {}) as Record<string, unknown>;
   if (typeof doc !== "object" || Array.isArray(doc)) throw new ConfigError(["must be a mapping of setting → value"], file);
@@ -61,8 +63,13 @@ export function parseHubConfig(text: string, file: string): HubConfig {
     if (!ConfigError.isInstance(error)) throw error;
     problems.push(...error.problems);
   }
-  const publicReads = doc.public_reads ?? true;
-  if (typeof publicReads !== "boolean") problems.push("public_reads: true or false");
+  const flag = (key: string, fallback: boolean): boolean => {
+    const v = doc[key] ?? fallback;
+    if (typeof v !== "boolean") problems.push(`${key}: true or false`);
+    return v === true;
+  };
+  const publicReads = flag("public_reads", true);
+  const serve = flag("serve", true);
   const config: HubConfig = {
     store,
     dataDir: path.resolve(dir, str("data_dir", "./hub-data")!),
@@ -71,7 +78,9 @@ export function parseHubConfig(text: string, file: string): HubConfig {
     port: int("port", 8090, 0, 65535),
     ...(queue !== undefined ? { queueUrl: queue } : {}),
     maxUploadBytes: maxUploadBytes ?? 0,
-    publicReads: publicReads as boolean,
+    publicReads,
+    serve,
+    maxTokensCap: int("max_tokens", 512, 1, 1_000_000),
     seed: int("seed", 1, 0, 2 ** 31 - 1),
     recheckSample: int("recheck_sample", 16, 1, 100_000),
   };

@@ -28,6 +28,8 @@ export interface HubDemoOptions {
   perDomain?: number;
   /** Only these zoo experts (default: all). */
   experts?: string[];
+  /** Serve the published composition on the hub's /v1 (default true). */
+  serve?: boolean;
   progress?: Progress;
   onEvent?: (event: LoopEvent) => void;
 }
@@ -64,7 +66,7 @@ export async function runHubDemo(options: HubDemoOptions = {}): Promise<HubDemo>
   const perDomain = options.perDomain ?? 2;
   const specs = (await readModelsFile(path.join(zooDir, manifest.modelsFile))).filter((e) => !options.experts || options.experts.includes(e.id));
   if (specs.length === 0) throw new ConfigError([`no zoo experts match ${JSON.stringify(options.experts)}`]);
-  const hub = await startHub({ store: path.join(dir, "hub.db"), dataDir: path.join(dir, "data"), artefactRoot: zooDir, host: options.host, port: options.port ?? 0, seed: 1, onEvent: options.onEvent });
+  const hub = await startHub({ store: path.join(dir, "hub.db"), dataDir: path.join(dir, "data"), artefactRoot: zooDir, host: options.host, port: options.port ?? 0, seed: 1, serve: options.serve ?? true, onEvent: options.onEvent });
   try {
     await ensureMaintainer(hub.store, path.join(dir, "data"));
     const keys: Record<string, string> = {};

@@ -266,13 +266,25 @@ export class HubLoop {
     return (await this.retrying(() => store.getComposition(composition.version)))!;
   }
 
+  /** Serve the current composition again, as a restarted hub does; the store is not changed. */
+  async serveCurrent(): Promise<number | null> {
+    const current = await this.retrying(() => this.store.currentComposition());
+    if (!current) return null;
+    await (this.options.publisher ?? NO_GATEWAY).publish(current.version, this.unifiedConfig(current));
+    return current.version;
+  }
+
+  /** A stored composition's config; its evidence files are beside it under the data folder. */
+  private unifiedConfig(composition: Composition): UnifiedConfig {
+    return parseUnifiedConfig(composition.config, path.join(this.options.dataDir, "compositions", String(composition.version), "config.yaml"));
+  }
+
   /** Serve a built (or earlier) composition version. */
   async publish(version: number, by: string): Promise<Composition> {
     const store = this.store;
     const composition = await this.retrying(() => store.getComposition(version));
     if (!composition) throw new CogenError(`no composition version ${version}`);
-    const unified = parseUnifiedConfig(composition.config, path.join(this.options.dataDir, "compositions", String(version), "config.yaml"));
-    const endpoint = await (this.options.publisher ?? NO_GATEWAY).publish(version, unified);
+    const endpoint = await (this.options.publisher ?? NO_GATEWAY).publish(version, this.unifiedConfig(composition));
     await this.retrying(() => store.markPublished(version, by, endpoint ?? null));
     await this.retrying(() => store.audit(by, "composition.publish", `composition:${version}`, { endpoint, servedId: SERVED_ID }));
     return (await this.retrying(() => store.getComposition(version)))!;

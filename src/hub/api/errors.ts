@@ -39,5 +39,6 @@ export function installErrorHandler(app: FastifyInstance): void {
     request.log.error(error);
     return reply.status(500).send(body("internal", "internal error (logged by the hub)"));
   });
-  app.setNotFoundHandler((request, reply) => reply.status(404).send(body("not_found", `no route ${request.method} ${request.url.split("?")[0]}`)));
+  // A route, not a not-found handler: the gateway sharing this server keeps its own for the rest.
+  app.all("/api/*", async (request, reply) => reply.status(404).send(body("not_found", `no route ${request.method} ${request.url.split("?")[0]}`)));
 }

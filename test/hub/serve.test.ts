@@ -1,0 +1,91 @@
+/**
+ * A serving hub (SQLite): the composition the loop publishes answers on the same server's /v1,
+ * an earlier version is served again on a maintainer's publish, a restarted hub serves what it
+ * last published, and the web page is there. Experts are a stub OpenAI-compatible server.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Composition, CompositionHistory, HubStatus } from "../../src/hub/api-types.js";
+import { createHub } from "../../src/hub/api/server.js";
+import { startStub, type StubServer } from "../models/openai-stub.js";
+import { ITEMS_JSONL } from "../eval/helpers.js";
+import { sqliteBackend } from "./backends.js";
+import { endpointExpert, hubFixture } from "./hub-fixture.js";
+
+const SUITE = { id: "stub-suite", provenance: "test/eval/helpers.ts", licence: "cc0", tasks: ITEMS_JSONL };
+const CHAT = { model: "unified", messages: [{ role: "user", content: "The capital of France is" }], max_tokens: 4, temperature: 0 };
+
+describe("a hub that serves its compositions", () => {
+  const backend = sqliteBackend();
+  let stub: StubServer;
+  beforeAll(async () => {
+    stub = await startStub();
+  });
+  afterAll(async () => {
+    await stub?.close();
+    await backend.teardown();
+  });
+
+  it("serves each published version on /v1, serves an earlier one again, and serves the last one after a restart", async () => {
+    const f = await hubFixture(backend, { serve: true, gatewayUrl: "http://hub.example/v1" });
+    let restarted: Awaited<ReturnType<typeof createHub>> | undefined;
+    try {
+      // Nothing published yet: the gateway serves nothing, the API and page answer.
+      expect((await f.hub.app.inject({ method: "POST", url: "/v1/chat/completions", payload: CHAT })).statusCode).toBe(404);
+      expect((await f.hub.app.inject({ method: "GET", url: "/hub/" })).statusCode).toBe(200);
+      expect((await f.call<{ error: { code: string } }>("GET", "/api/nope")).body.error.code).toBe("not_found");
+
+      expect((await f.call("POST", "/api/suites", f.keys.admin, SUITE)).status).toBe(201);
+      expect((await f.call("POST", "/api/experts", f.keys.alice, endpointExpert("a1", stub.url, ["geo", "math"]))).status).toBe(201);
+      await f.hub.loop.idle();
+      const first = (await f.call<Composition>("GET", "/api/compositions/current")).body;
+      expect(first.served[0].policy).toBe("single");
+      expect(f.hub.live?.version).toBe(String(first.version));
+      expect(first.endpoint).toEqual({ url: "http://hub.example/v1", model: "unified" });
+
+      expect((await f.call("POST", "/api/experts", f.keys.bob, endpointExpert("b1", stub.url, ["geo", "math"]))).status).toBe(201);
+      await f.hub.loop.idle();
+      const second = (await f.call<Composition>("GET", "/api/compositions/current")).body;
+      expect(second.version).toBeGreaterThan(first.version);
+      expect(second.served[0]).toMatchObject({ policy: "router", members: ["a1", "b1"] });
+      expect(f.hub.live?.version).toBe(String(second.version));
+      const answer = await f.hub.app.inject({ method: "POST", url: "/v1/chat/completions", payload: CHAT });
+      expect(answer.statusCode).toBe(200);
+      expect(JSON.parse(answer.body).choices[0].message.content.length).toBeGreaterThan(0);
+      expect((await f.call<HubStatus>("GET", "/api/status")).body.gateway).toBe("http://hub.example/v1");
+
+      // A maintainer serves the earlier version again; the gateway follows.
+      expect((await f.call("POST", `/api/compositions/${first.version}/publish`, f.keys.admin)).status).toBe(200);
+      expect(f.hub.live?.version).toBe(String(first.version));
+      expect((await f.hub.app.inject({ method: "POST", url: "/v1/chat/completions", payload: CHAT })).statusCode).toBe(200);
+
+      // A restarted hub serves what was last published, without publishing anything new.
+      const audit = (await f.hub.store.listAudit({ limit: 1, offset: 0 })).total;
+      await f.hub.close();
+      f.hub.close = async () => {}; // closed once; the fixture's cleanup only removes its folder
+      restarted = await createHub({ store: f.location, dataDir: `${f.dir}/data`, artefactRoot: f.root, serve: true });
+      expect(restarted.live?.version).toBe(String(first.version));
+      expect((await restarted.store.listAudit({ limit: 1, offset: 0 })).total).toBe(audit);
+      const history = JSON.parse((await restarted.app.inject({ method: "GET", url: "/api/compositions" })).body) as CompositionHistory;
+      expect(history.current).toBe(first.version);
+      expect((await restarted.app.inject({ method: "POST", url: "/v1/chat/completions", payload: CHAT })).statusCode).toBe(200);
+    } finally {
+      await restarted?.close();
+      await f.close();
+    }
+  });
+
+  it("asks for a hub key on /v1 where reads need one", async () => {
+    const f = await hubFixture(backend, { serve: true, publicReads: false });
+    try {
+      const without = await f.hub.app.inject({ method: "POST", url: "/v1/chat/completions", payload: CHAT });
+      expect(without.statusCode).toBe(401);
+      expect(JSON.parse(without.body).error.type).toBe("authentication_error");
+      // With a reader's key the request reaches the gateway (nothing is published yet).
+      const reader = await f.hub.app.inject({ method: "POST", url: "/v1/chat/completions", payload: CHAT, headers: { authorization: `Bearer ${f.keys.rita}` } });
+      expect(reader.statusCode).toBe(404);
+      expect(JSON.parse(reader.body).error.code).toBe("model_not_found");
+    } finally {
+      await f.close();
+    }
+  });
+});
