@@ -1,4 +1,4 @@
-/** A registered expert as the ExpertSpec that eval jobs and the gateway open, and as models-file YAML. */
+/** A registered expert as the ExpertSpec that eval jobs and the gateway open. */
 import { ConfigError } from "../core/errors.js";
 import type { ExpertSpec } from "../formats/models-file.js";
 import type { ExpertRecord } from "./store/store.js";
@@ -22,20 +22,4 @@ export function expertSpec(expert: ExpertRecord, base?: (id: string) => ExpertRe
     case "hf":
       throw new ConfigError([`expert '${expert.id}': an HF folder is registered but not served; convert it to GGUF (cogen convert) and register that`]);
   }
-}
-
-/** One entry of a models file that parseModelsFile reads back as `spec`. */
-export function expertYaml(spec: ExpertSpec): Record<string, unknown> {
-  return {
-    id: spec.id,
-    backend: spec.backend,
-    ...(spec.path !== undefined ? { path: spec.path } : {}),
-    ...(spec.url !== undefined ? { url: spec.url } : {}),
-    ...(spec.model !== undefined ? { model: spec.model } : {}),
-    ...(spec.lora ? { lora: spec.lora.path, scale: spec.lora.scale } : {}),
-    ...(spec.threads !== undefined ? { threads: spec.threads } : {}),
-    ...(spec.contextSize !== undefined ? { context_size: spec.contextSize } : {}),
-    domains: spec.domains,
-    tags: spec.tags,
-  };
 }

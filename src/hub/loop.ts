@@ -20,7 +20,7 @@ import type { TaskItem } from "../formats/tasks.js";
 import { parseUnifiedConfig, type UnifiedConfig } from "../serve/unified-config.js";
 import type { Composition } from "./api-types.js";
 import { compareSubmitted, sampleItems } from "./check.js";
-import { buildComposition, DEFAULT_POLICY, SERVED_ID, type CompositionPolicy } from "./compose.js";
+import { buildComposition, DEFAULT_POLICY, SERVED_ID, type HubPolicy } from "./compose.js";
 import { expertSpec } from "./expert-spec.js";
 import { refitDomain } from "./fit.js";
 import { StoreUnavailableError } from "./store/db.js";
@@ -244,8 +244,9 @@ export class HubLoop {
   /** Build a composition by the maintainer's policy and, when the policy says so, publish it. */
   async compose(by = "hub"): Promise<Composition | undefined> {
     const store = this.store;
-    const policy = (await this.retrying(() => store.getSetting<CompositionPolicy>(POLICY_SETTING))) ?? DEFAULT_POLICY;
+    const policy = (await this.retrying(() => store.getSetting<HubPolicy>(POLICY_SETTING))) ?? DEFAULT_POLICY;
     const staging = path.join(this.options.dataDir, "compositions", `staging-${process.pid}`);
+    await fs.rm(staging, { recursive: true, force: true });
     const built = await buildComposition(store, policy, staging);
     if (!built) return undefined;
     const current = await this.retrying(() => store.currentComposition());
@@ -253,10 +254,10 @@ export class HubLoop {
       await fs.rm(staging, { recursive: true, force: true });
       return current;
     }
-    const composition = await this.retrying(() => store.addComposition({ policy: { name: policy.name, params: { k: policy.k } }, builtFrom: built.builtFrom, experts: built.experts, served: built.served, config: built.config }));
+    const composition = await this.retrying(() => store.addComposition({ policy: built.policy, builtFrom: built.builtFrom, experts: built.experts, served: built.served, config: built.config }));
     const dir = path.join(this.options.dataDir, "compositions", String(composition.version));
     await fs.rename(staging, dir);
-    await this.retrying(() => store.audit(by, "composition.build", `composition:${composition.version}`, { policy: policy.name, experts: built.experts }));
+    await this.retrying(() => store.audit(by, "composition.build", `composition:${composition.version}`, { policy: built.policy, experts: built.experts, reasons: built.reasons }));
     let published = false;
     if (policy.autoPublish) {
       await this.publish(composition.version, by);

@@ -71,7 +71,8 @@ for (const backend of [sqliteBackend(), postgresBackend()] as Backend[]) {
         const file = path.join(f.dir, "data", "compositions", String(current.version), "config.yaml");
         expect(existsSync(file)).toBe(true);
         const built = await buildServedModels(await readUnifiedConfig(file), POLICIES, (spec) => openModel(spec));
-        expect([...built.served.keys()]).toEqual(["unified"]);
+        // The unified model, and every member as itself (the page and the expert cards call them).
+        expect([...built.served.keys()]).toEqual(["unified", "a1", "a2", "b1"]);
         await Promise.all(built.all.map((m) => m.close?.()));
 
         const card = (await f.call<ExpertCard>("GET", "/api/experts/a1")).body;

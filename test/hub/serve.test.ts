@@ -53,7 +53,19 @@ describe("a hub that serves its compositions", () => {
       expect(JSON.parse(answer.body).choices[0].message.content.length).toBeGreaterThan(0);
       expect((await f.call<HubStatus>("GET", "/api/status")).body.gateway).toBe("http://hub.example/v1");
 
-      // A maintainer serves the earlier version again; the gateway follows.
+      // The maintainer's policy decides the next composition: every problem is named, nothing changes on a bad one.
+      const bad = await f.call<{ error: { problems: string[] } }>("PUT", "/api/policy", f.keys.admin, { policy: { kind: "vote", top: 1 }, autoPublish: "yes" });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.problems.join("\n")).toMatch(/autoPublish: true or false[\s\S]*policy\.kind: must be router, ensemble or prefer-derived/);
+      expect((await f.call("GET", "/api/policy", f.keys.rita)).body).toEqual({ policy: { kind: "router", top_k: 3 }, autoPublish: true });
+      expect((await f.call("PUT", "/api/policy", f.keys.admin, { policy: { kind: "router", top_k: 1 } })).status).toBe(200);
+      const top1 = await f.call<Composition>("POST", "/api/compositions", f.keys.admin);
+      expect(top1.body.policy).toEqual({ name: "router", params: { top_k: 1 } });
+      // The stub experts answer alike, so they tie; the tie goes by name.
+      expect(top1.body.experts).toEqual(["a1"]);
+      expect(f.hub.live?.version).toBe(String(top1.body.version));
+
+      // A maintainer serves an earlier version again; the gateway follows.
       expect((await f.call("POST", `/api/compositions/${first.version}/publish`, f.keys.admin)).status).toBe(200);
       expect(f.hub.live?.version).toBe(String(first.version));
       expect((await f.hub.app.inject({ method: "POST", url: "/v1/chat/completions", payload: CHAT })).statusCode).toBe(200);

@@ -20,7 +20,7 @@ const secured = [{ apiKey: [] }];
 const SCHEMAS = [
   "ApiError", "HubStatus", "ExpertList", "ExpertCard", "ExpertRequest", "EvidenceRequest", "ContributorList", "ContributorRequest",
   "SuiteList", "Suite", "SuiteRequest", "LeaderboardIndex", "Leaderboard", "ItemQualityList", "CompositionHistory", "Composition",
-  "CompositionPolicy", "AuditList",
+  "HubPolicy", "AuditList",
 ];
 
 export function openApiDocument(version: string): Record<string, unknown> {
@@ -75,8 +75,8 @@ export function openApiDocument(version: string): Record<string, unknown> {
       "/api/compositions/{version}": { get: { summary: "One composition ('current' for the one served)", parameters: [pathParam("version")], responses: { 200: json("Composition"), 404: errors[404] } } },
       "/api/compositions/{version}/publish": { post: { summary: "Publish (or roll back to) a version (maintainer)", security: secured, parameters: [pathParam("version")], responses: { 200: json("Composition"), ...errors } } },
       "/api/policy": {
-        get: { summary: "The composition policy", security: secured, responses: { 200: json("CompositionPolicy") } },
-        put: { summary: "Set the composition policy (maintainer)", security: secured, requestBody: body("CompositionPolicy"), responses: { 200: json("CompositionPolicy"), ...errors } },
+        get: { summary: "The composition policy", security: secured, responses: { 200: json("HubPolicy") } },
+        put: { summary: "Set the composition policy (maintainer): { policy: { kind: router, top_k } | { kind: ensemble, top_n } | { kind: prefer-derived, derived, otherwise }, autoPublish }", security: secured, requestBody: body("HubPolicy"), responses: { 200: json("HubPolicy"), ...errors } },
       },
       "/api/audit": { get: { summary: "Audit log (maintainer)", security: secured, parameters: [q("actor", "contributor id or hub"), q("action", "e.g. expert.register"), q("target", "e.g. expert:ID"), ...pageParams], responses: { 200: json("AuditList"), ...errors } } },
     },

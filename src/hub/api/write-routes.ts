@@ -8,9 +8,10 @@ import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import type { Readable } from "node:stream";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { CogenError } from "../../core/errors.js";
+import { CogenError, ConfigError } from "../../core/errors.js";
 import { parseTasks } from "../../formats/tasks.js";
-import { DEFAULT_POLICY, type CompositionPolicy } from "../compose.js";
+import { DEFAULT_POLICY, type HubPolicy } from "../compose.js";
+import { parseCompositionPolicy } from "../policy.js";
 import { POLICY_SETTING, type HubLoop } from "../loop.js";
 import type { ArtefactRecord, ContributorRecord, ExpertRecord, HubStore } from "../store/store.js";
 import { confinedPath, hashMismatch, receiveUpload, sha256File, sha256Folder, SHA256_PATTERN, validateGguf } from "./artefacts.js";
@@ -200,28 +201,38 @@ export function registerWriteRoutes(app: FastifyInstance, ctx: WriteContext): vo
     return reply.status(201).send({ contributor: { id, name, role }, key });
   });
 
-  app.get("/api/policy", async (request) => {
+  app.get("/api/policy", async (request): Promise<HubPolicy> => {
     await requireRole(store, request, "reader");
-    return (await store.getSetting<CompositionPolicy>(POLICY_SETTING)) ?? DEFAULT_POLICY;
+    return (await store.getSetting<HubPolicy>(POLICY_SETTING)) ?? DEFAULT_POLICY;
   });
 
-  app.put("/api/policy", async (request) => {
+  // { policy: { kind: router, top_k: 3 } | { kind: ensemble, top_n } | { kind: prefer-derived, ... }, autoPublish }
+  app.put("/api/policy", async (request): Promise<HubPolicy> => {
     const caller = await requireRole(store, request, "maintainer");
     const body = request.body as Obj;
+    if (typeof body !== "object" || body === null || Array.isArray(body)) throw invalid(["body: must be a JSON object"]);
     const problems: string[] = [];
-    if (typeof body !== "object" || body === null) throw invalid(["body: must be a JSON object"]);
-    for (const key of Object.keys(body)) if (!["name", "k", "autoPublish"].includes(key)) problems.push(`${key}: unknown field (known: name, k, autoPublish)`);
-    const current = (await store.getSetting<CompositionPolicy>(POLICY_SETTING)) ?? DEFAULT_POLICY;
-    if (body.name !== undefined && body.name !== "router-top-k") problems.push("name: router-top-k");
-    if (body.k !== undefined && !(Number.isInteger(body.k) && (body.k as number) >= 1 && (body.k as number) <= 64)) problems.push("k: an integer from 1 to 64");
+    for (const key of Object.keys(body)) if (!["policy", "autoPublish"].includes(key)) problems.push(`${key}: unknown field (known: policy, autoPublish)`);
     if (body.autoPublish !== undefined && typeof body.autoPublish !== "boolean") problems.push("autoPublish: true or false");
+    if (body.policy !== undefined) {
+      try {
+        parseCompositionPolicy(body.policy, "policy");
+      } catch (error) {
+        if (!ConfigError.isInstance(error)) throw error;
+        problems.push(...error.problems);
+      }
+    }
     if (problems.length) throw invalid(problems);
-    const policy: CompositionPolicy = { ...current, ...(body.k !== undefined ? { k: body.k as number } : {}), ...(body.autoPublish !== undefined ? { autoPublish: body.autoPublish as boolean } : {}) };
+    const current = (await store.getSetting<HubPolicy>(POLICY_SETTING)) ?? DEFAULT_POLICY;
+    const setting: HubPolicy = {
+      policy: (body.policy as HubPolicy["policy"] | undefined) ?? current.policy,
+      autoPublish: (body.autoPublish as boolean | undefined) ?? current.autoPublish,
+    };
     await store.transaction(async (tx) => {
-      await tx.putSetting(POLICY_SETTING, policy);
-      await tx.audit(caller.id, "policy.set", "policy", { ...policy });
+      await tx.putSetting(POLICY_SETTING, setting);
+      await tx.audit(caller.id, "policy.set", "policy", { ...setting });
     });
-    return policy;
+    return setting;
   });
 
   app.post("/api/compositions", async (request, reply) => {
