@@ -1,6 +1,7 @@
 /** `cogen hub`: hub.yml, and `cogen hub contribute` against a running hub (SQLite). */
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -130,4 +131,47 @@ describe("cogen hub contribute", () => {
     expect(nothing.code).toBe(1);
     expect(nothing.err).toContain("cannot reach the hub");
   });
+});
+
+describe("cogen hub --config (a process)", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), "cogen-hub-serve-"));
+    writeFileSync(path.join(dir, "hub.yml"), "store: ./hub.db\ndata_dir: ./data\nport: 0\n");
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Start the CLI, wait for its JSON line, and hand back the summary and a stop that resolves to the exit code. */
+  const start = async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", path.resolve("src/cli/main.ts"), "hub", "--config", path.join(dir, "hub.yml"), "--json", "--quiet"], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stderr.on("data", (chunk) => (err += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const summary = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      child.stdout.on("data", (chunk) => {
+        out += chunk;
+        const end = out.indexOf("\n}\n");
+        if (end >= 0) resolve(JSON.parse(out.slice(out.indexOf("{"), end + 2)));
+      });
+      void exited.then((code) => reject(new Error(`exited ${code} before listening: ${err}`)));
+    });
+    return { summary, stop: () => (child.kill("SIGTERM"), exited) };
+  };
+
+  it("creates the first maintainer once, serves the API, the page and /v1, and stops cleanly on SIGTERM", async () => {
+    const first = await start();
+    const keyFile = path.join(dir, "data", "admin.key");
+    expect(first.summary).toMatchObject({ store: "sqlite", maintainerKeyFile: keyFile, gateway: `${first.summary.url}/v1`, composition: null });
+    expect(statSync(keyFile).mode & 0o077).toBe(0);
+    const key = readFileSync(keyFile, "utf8").trim();
+    const created = await fetch(`${first.summary.url}/api/contributors`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify({ id: "carol", name: "Carol", role: "contributor" }) });
+    expect(created.status).toBe(201);
+    expect((await fetch(`${first.summary.url}/hub/`)).status).toBe(200);
+    expect((await fetch(`${first.summary.url}/v1/models`)).status).toBe(200);
+    expect(await first.stop()).toBe(0);
+    const second = await start();
+    expect(second.summary.maintainerKeyFile).toBeNull();
+    expect(await second.stop()).toBe(0);
+  }, 120_000);
 });
