@@ -99,7 +99,8 @@ export async function run(argv: string[]): Promise<number> {
     console.log(`hub: ${hub.url}/hub/  (${hub.store.dialect} store; API: ${hub.url}/api/openapi.json)`);
     if (values.demo) console.log(`${summary.experts} zoo experts registered by 3 contributors and evaluated; contributor keys: ${summary.keys}`);
     if (summary.maintainerKeyFile) console.log(`first maintainer 'admin' created; its key is in ${summary.maintainerKeyFile} (mode 0600)`);
-    console.log(current ? `composition v${current.version} published: ${current.served.map((s) => `${s.id} (${s.policy} over ${s.members.length})`).join(", ")}` : "no composition published yet");
+    const unified = current?.served[0];
+    console.log(current && unified ? `composition v${current.version} published: ${unified.id} (${unified.policy} over ${unified.members.length} experts; each also served by its own id)` : "no composition published yet");
     if (gateway) console.log(`the unified model: ${gateway} (model "unified"; OpenAI-compatible)`);
   }
   log("press Ctrl-C to stop");
