@@ -56,6 +56,7 @@ options:
   --evidence FILE      per-item results JSONL ({"item", "score"} lines) to submit ...
   --suite ID           ... for this hub suite; the hub re-runs a sample to check them
   --self-evaluated     you submit results; the hub only re-runs samples (evaluation: submitted)
+  --derived KIND       moe or distilled: a model built from other experts (prefer-derived policies)
   --update             update the expert if it exists (a new revision)
   --json               print the expert card as JSON`;
 
@@ -118,7 +119,7 @@ async function contribute(argv: string[]): Promise<number> {
     domains: { type: "string" }, licence: { type: "string" }, description: { type: "string" }, gguf: { type: "string" },
     lora: { type: "string" }, path: { type: "string" }, kind: { type: "string", default: "gguf" }, endpoint: { type: "string" },
     model: { type: "string" }, "base-expert": { type: "string" }, base: { type: "string" }, evidence: { type: "string" },
-    suite: { type: "string" }, "self-evaluated": { type: "boolean", default: false }, update: { type: "boolean", default: false },
+    suite: { type: "string" }, "self-evaluated": { type: "boolean", default: false }, derived: { type: "string" }, update: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   }, CONTRIBUTE_HELP);
   const problems: string[] = [];
@@ -143,7 +144,7 @@ async function contribute(argv: string[]): Promise<number> {
   }
   const card = await client.register({
     id: values.id!, family: values.family!, ...(values.base ? { base: values.base } : {}), domains: values.domains!.split(",").map((d) => d.trim()).filter(Boolean),
-    licence: values.licence!, card: { description: values.description! }, evaluation: values["self-evaluated"] ? "submitted" : "hub", artefact,
+    licence: values.licence!, card: { description: values.description! }, evaluation: values["self-evaluated"] ? "submitted" : "hub", ...(values.derived ? { derived: values.derived } : {}), artefact,
   }, values.update);
   if (results) {
     const submitted = await client.submitEvidence(card.id, values.suite!, results);

@@ -33,6 +33,9 @@ export type EvidenceSource = "hub-run" | "submitted";
 /** Who evaluates an expert: the hub on every suite, or its contributor (the hub re-runs a sample). */
 export type EvaluationMode = "hub" | "submitted";
 
+/** A model built from other experts: a mixture of experts, or a distilled model. */
+export type DerivedKind = "moe" | "distilled";
+
 /** An expert's evaluation state in the continuous loop. */
 export type EvaluationState = "queued" | "running" | "evaluated" | "failed";
 
@@ -94,6 +97,8 @@ export interface ExpertSummary {
   revision: number;
   /** Optional for clients of the first version of this contract; the hub always sends it. */
   evaluation?: EvaluationMode;
+  /** Built from other experts (what a prefer-derived policy serves); null or absent: its own. Optional: added after the first version. */
+  derived?: DerivedKind | null;
   state: EvaluationState;
   /** True when submitted and hub re-run scores disagree beyond their standard errors. */
   flagged: boolean;

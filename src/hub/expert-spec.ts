@@ -5,7 +5,8 @@ import type { ExpertRecord } from "./store/store.js";
 
 /** `base` resolves a LoRA expert's registered base expert. */
 export function expertSpec(expert: ExpertRecord, base?: (id: string) => ExpertRecord | undefined): ExpertSpec {
-  const common = { id: expert.id, domains: expert.domains, tags: [expert.family] };
+  // A derived model's kind is a tag: it is how the composition policies recognise one.
+  const common = { id: expert.id, domains: expert.domains, tags: expert.derived ? [expert.family, expert.derived] : [expert.family] };
   // llama.cpp: one thread per small model (the hub runs many).
   const local = { ...common, threads: 1 };
   const a = expert.artefact;

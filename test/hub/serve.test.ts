@@ -4,7 +4,7 @@
  * last published, and the web page is there. Experts are a stub OpenAI-compatible server.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Composition, CompositionHistory, HubStatus } from "../../src/hub/api-types.js";
+import type { Composition, CompositionHistory, ExpertCard, HubStatus } from "../../src/hub/api-types.js";
 import { createHub } from "../../src/hub/api/server.js";
 import { startStub, type StubServer } from "../models/openai-stub.js";
 import { ITEMS_JSONL } from "../eval/helpers.js";
@@ -64,6 +64,17 @@ describe("a hub that serves its compositions", () => {
       // The stub experts answer alike, so they tie; the tie goes by name.
       expect(top1.body.experts).toEqual(["a1"]);
       expect(f.hub.live?.version).toBe(String(top1.body.version));
+      // A mixture of experts, once ranked and not clearly worse, is what prefer-derived serves.
+      expect((await f.call("POST", "/api/experts", f.keys.bob, { ...endpointExpert("m1", stub.url, ["geo", "math"]), derived: "mixture" })).status).toBe(400);
+      const moe = await f.call<ExpertCard>("POST", "/api/experts", f.keys.bob, { ...endpointExpert("m1", stub.url, ["geo", "math"]), derived: "moe" });
+      expect(moe.body.derived).toBe("moe");
+      await f.hub.loop.idle();
+      expect((await f.call<Composition>("GET", "/api/compositions/current")).body.experts).not.toContain("m1");
+      expect((await f.call("PUT", "/api/policy", f.keys.admin, { policy: { kind: "prefer-derived", derived: ["moe"], otherwise: { kind: "router", top_k: 3 } } })).status).toBe(200);
+      const derived = await f.call<Composition>("POST", "/api/compositions", f.keys.admin);
+      expect(derived.body.experts).toEqual(["m1"]);
+      expect(derived.body.served[0]).toMatchObject({ id: "unified", policy: "single", members: ["m1"] });
+      expect(f.hub.live?.version).toBe(String(derived.body.version));
 
       // A maintainer serves an earlier version again; the gateway follows.
       expect((await f.call("POST", `/api/compositions/${first.version}/publish`, f.keys.admin)).status).toBe(200);

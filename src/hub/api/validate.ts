@@ -1,5 +1,5 @@
 /** Request bodies and query strings, validated with every problem reported at once. */
-import type { ArtefactKind, EvaluationMode, ModelCard, Role } from "../api-types.js";
+import type { ArtefactKind, DerivedKind, EvaluationMode, ModelCard, Role } from "../api-types.js";
 import { invalid } from "./errors.js";
 
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -27,6 +27,7 @@ export interface ExpertRequest {
   licence: string;
   card: ModelCard;
   evaluation: EvaluationMode;
+  derived: DerivedKind | null;
   artefact: ArtefactRequest;
 }
 
@@ -52,7 +53,9 @@ function text(o: Obj, key: string, where: string, problems: string[], options: {
 export function parseExpertRequest(body: unknown, idFromPath?: string): ExpertRequest {
   const problems: string[] = [];
   if (!isObj(body)) throw invalid(["body: must be a JSON object"]);
-  unknownFields(body, ["id", "family", "base", "domains", "licence", "card", "evaluation", "artefact"], "", problems);
+  unknownFields(body, ["id", "family", "base", "domains", "licence", "card", "evaluation", "derived", "artefact"], "", problems);
+  const derived = body.derived ?? null;
+  if (derived !== null && derived !== "moe" && derived !== "distilled") problems.push("derived: moe or distilled (a model built from other experts), or null");
   const evaluation = body.evaluation ?? "hub";
   if (evaluation !== "hub" && evaluation !== "submitted") problems.push("evaluation: hub (default: the hub runs every suite) or submitted (you submit results; the hub re-runs a sample)");
   const id = idFromPath ?? text(body, "id", "", problems, { pattern: ID_PATTERN });
@@ -67,7 +70,7 @@ export function parseExpertRequest(body: unknown, idFromPath?: string): ExpertRe
   const card = parseCard(body.card, problems);
   const artefact = parseArtefact(body.artefact, problems);
   if (problems.length) throw invalid(problems);
-  return { id: id!, family: family!, base, domains: [...new Set(domains as string[])], licence: licence!, card, evaluation: evaluation as EvaluationMode, artefact: artefact! };
+  return { id: id!, family: family!, base, domains: [...new Set(domains as string[])], licence: licence!, card, evaluation: evaluation as EvaluationMode, derived: derived as DerivedKind | null, artefact: artefact! };
 }
 
 function parseCard(value: unknown, problems: string[]): ModelCard {

@@ -19,7 +19,7 @@ export function artefactView(expert: ExpertRecord): Artefact {
 export function expertSummary(expert: ExpertRecord): ExpertSummary {
   return {
     id: expert.id, owner: expert.owner, family: expert.family, base: expert.base, domains: expert.domains, licence: expert.licence,
-    artefact: artefactView(expert), revision: expert.revision, evaluation: expert.evaluation, state: expert.state, flagged: expert.flagged,
+    artefact: artefactView(expert), revision: expert.revision, evaluation: expert.evaluation, derived: expert.derived, state: expert.state, flagged: expert.flagged,
     createdAt: expert.createdAt, updatedAt: expert.updatedAt,
   };
 }

@@ -94,7 +94,7 @@ export function registerWriteRoutes(app: FastifyInstance, ctx: WriteContext): vo
     const artefact = await resolveArtefact(ctx, body.artefact);
     await checkBase(store, artefact);
     const expert = await store.transaction(async (tx) => {
-      const created = await tx.createExpert({ id: body.id, owner: caller.id, family: body.family, base: body.base, domains: body.domains, licence: body.licence, card: body.card, evaluation: body.evaluation, artefact });
+      const created = await tx.createExpert({ id: body.id, owner: caller.id, family: body.family, base: body.base, domains: body.domains, licence: body.licence, card: body.card, evaluation: body.evaluation, derived: body.derived, artefact });
       await tx.audit(caller.id, "expert.register", `expert:${body.id}`, { revision: created.revision, artefact: { kind: artefact.kind, sha256: artefact.sha256, origin: artefact.origin } });
       return created;
     }).catch((error: Error) => {
@@ -115,7 +115,7 @@ export function registerWriteRoutes(app: FastifyInstance, ctx: WriteContext): vo
     const artefact = await resolveArtefact(ctx, body.artefact);
     await checkBase(store, artefact);
     const expert = await store.transaction(async (tx) => {
-      const updated = await tx.updateExpert({ id, owner: existing.owner, family: body.family, base: body.base, domains: body.domains, licence: body.licence, card: body.card, evaluation: body.evaluation, artefact });
+      const updated = await tx.updateExpert({ id, owner: existing.owner, family: body.family, base: body.base, domains: body.domains, licence: body.licence, card: body.card, evaluation: body.evaluation, derived: body.derived, artefact });
       await tx.audit(caller.id, "expert.update", `expert:${id}`, { revision: updated.revision, artefact: { kind: artefact.kind, sha256: artefact.sha256, origin: artefact.origin } });
       return updated;
     });

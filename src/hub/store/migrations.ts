@@ -69,6 +69,12 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX audit_actor ON audit (actor)`,
     ],
   },
+  {
+    version: 2,
+    name: "derived experts",
+    // A model built from other experts (a MoE, a distilled pivot): what prefer-derived policies look for.
+    statements: [`ALTER TABLE experts ADD COLUMN derived TEXT`],
+  },
 ];
 
 /** Apply every migration not yet applied; returns the versions applied now. */

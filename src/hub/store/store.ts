@@ -5,7 +5,7 @@
  * are fixed columns compared with `=` (or LIKE with escaped wildcards), never spliced SQL.
  */
 import type {
-  ArtefactKind, AuditEntry, EvaluationMode, Composition, CompositionServed, EvaluationState, EvidenceSource, Leaderboard,
+  ArtefactKind, AuditEntry, DerivedKind, EvaluationMode, Composition, CompositionServed, EvaluationState, EvidenceSource, Leaderboard,
   ModelCard, Role, Suite, SubmittedCheck,
 } from "../api-types.js";
 import type { Row, SqlDb, SqlValue } from "./db.js";
@@ -48,6 +48,8 @@ export interface ExpertRecord {
   card: ModelCard;
   /** "hub": the hub evaluates it on every suite; "submitted": the contributor submits results and the hub re-runs a sample. */
   evaluation: EvaluationMode;
+  /** Built from other experts: a mixture of experts or a distilled model (null: an expert of its own). */
+  derived: DerivedKind | null;
   revision: number;
   state: EvaluationState;
   flagged: boolean;
@@ -55,7 +57,7 @@ export interface ExpertRecord {
   updatedAt: string;
 }
 
-export type NewExpert = Omit<ExpertRecord, "revision" | "state" | "flagged" | "createdAt" | "updatedAt">;
+export type NewExpert = Omit<ExpertRecord, "revision" | "state" | "flagged" | "createdAt" | "updatedAt" | "derived"> & { derived?: DerivedKind | null };
 
 export interface ExpertFilter {
   domain?: string;
@@ -138,6 +140,7 @@ function toExpert(row: Row, domains: string[]): ExpertRecord {
     },
     card: parse<ModelCard>(row.card),
     evaluation: row.evaluation as EvaluationMode,
+    derived: (row.derived ?? null) as DerivedKind | null,
     revision: Number(row.revision),
     state: row.state as EvaluationState,
     flagged: Number(row.flagged) === 1,
@@ -233,9 +236,9 @@ export class HubStore {
     const a = expert.artefact;
     await this.db.run(
       `INSERT INTO experts (id, owner, family, base, licence, artefact_kind, artefact_origin, artefact_path, artefact_sha256,
-        artefact_bytes, base_expert, endpoint_url, endpoint_model, card, evaluation, revision, state, flagged, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 'queued', 0, ?, ?)`,
-      [expert.id, expert.owner, expert.family, expert.base, expert.licence, a.kind, a.origin, a.path, a.sha256, a.bytes, a.baseExpert, a.url, a.model, json(expert.card), expert.evaluation, at, at],
+        artefact_bytes, base_expert, endpoint_url, endpoint_model, card, evaluation, derived, revision, state, flagged, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 'queued', 0, ?, ?)`,
+      [expert.id, expert.owner, expert.family, expert.base, expert.licence, a.kind, a.origin, a.path, a.sha256, a.bytes, a.baseExpert, a.url, a.model, json(expert.card), expert.evaluation, expert.derived ?? null, at, at],
     );
     await this.setDomains(expert.id, expert.domains);
     return (await this.getExpert(expert.id))!;
@@ -247,8 +250,8 @@ export class HubStore {
     await this.db.run(
       `UPDATE experts SET family = ?, base = ?, licence = ?, artefact_kind = ?, artefact_origin = ?, artefact_path = ?,
         artefact_sha256 = ?, artefact_bytes = ?, base_expert = ?, endpoint_url = ?, endpoint_model = ?, card = ?,
-        evaluation = ?, revision = revision + 1, state = 'queued', flagged = 0, updated_at = ? WHERE id = ?`,
-      [expert.family, expert.base, expert.licence, a.kind, a.origin, a.path, a.sha256, a.bytes, a.baseExpert, a.url, a.model, json(expert.card), expert.evaluation, now(), expert.id],
+        evaluation = ?, derived = ?, revision = revision + 1, state = 'queued', flagged = 0, updated_at = ? WHERE id = ?`,
+      [expert.family, expert.base, expert.licence, a.kind, a.origin, a.path, a.sha256, a.bytes, a.baseExpert, a.url, a.model, json(expert.card), expert.evaluation, expert.derived ?? null, now(), expert.id],
     );
     await this.db.run(`DELETE FROM expert_domains WHERE expert_id = ?`, [expert.id]);
     await this.setDomains(expert.id, expert.domains);
