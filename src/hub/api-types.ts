@@ -256,7 +256,12 @@ export interface Composition {
   served: CompositionServed[];
   /** The unified config (YAML) as published. */
   config: string;
-  state: "built" | "published" | "rolled-back" | "failed";
+  /**
+   * built: never served; published: served now (the current one) — or, for versions stored before
+   * "superseded" existed, once; superseded: replaced by a newer version; rolled-back: replaced by
+   * an earlier version served again; failed: its publish failed.
+   */
+  state: "built" | "published" | "superseded" | "rolled-back" | "failed";
   createdAt: Timestamp;
   publishedAt: Timestamp | null;
   publishedBy: string | null;

@@ -52,6 +52,7 @@ describe("a hub that serves its compositions", () => {
       expect(answer.statusCode).toBe(200);
       expect(JSON.parse(answer.body).choices[0].message.content.length).toBeGreaterThan(0);
       expect((await f.call<HubStatus>("GET", "/api/status")).body.gateway).toBe("http://hub.example/v1");
+      expect((await f.call<Composition>("GET", `/api/compositions/${first.version}`)).body.state).toBe("superseded");
 
       // The maintainer's policy decides the next composition: every problem is named, nothing changes on a bad one.
       const bad = await f.call<{ error: { problems: string[] } }>("PUT", "/api/policy", f.keys.admin, { policy: { kind: "vote", top: 1 }, autoPublish: "yes" });
@@ -80,6 +81,9 @@ describe("a hub that serves its compositions", () => {
       expect((await f.call("POST", `/api/compositions/${first.version}/publish`, f.keys.admin)).status).toBe(200);
       expect(f.hub.live?.version).toBe(String(first.version));
       expect((await f.hub.app.inject({ method: "POST", url: "/v1/chat/completions", payload: CHAT })).statusCode).toBe(200);
+      const states = (await f.call<CompositionHistory>("GET", "/api/compositions")).body.versions.map((v) => [v.version, v.state]);
+      expect(states.filter(([, state]) => state === "published")).toEqual([[first.version, "published"]]);
+      expect(states.find(([v]) => v === derived.body.version)?.[1]).toBe("rolled-back");
 
       // A restarted hub serves what was last published, without publishing anything new.
       const audit = (await f.hub.store.listAudit({ limit: 1, offset: 0 })).total;

@@ -504,9 +504,15 @@ export class HubStore {
     return row && toComposition(row);
   }
 
-  /** Mark `version` published (and the one it replaces as superseded by leaving it 'rolled-back' only on rollback). */
+  /**
+   * Mark `version` published, the one serving before it as replaced: 'superseded' by a newer
+   * version, 'rolled-back' when an earlier version is served again.
+   */
   async markPublished(version: number, by: string, endpoint: Composition["endpoint"]): Promise<void> {
-    await this.db.run(`UPDATE compositions SET state = 'published', published_at = ?, published_by = ?, endpoint = ? WHERE version = ?`, [now(), by, json(endpoint), version]);
+    await this.transaction(async (tx) => {
+      await tx.db.run(`UPDATE compositions SET state = CASE WHEN version > ? THEN 'rolled-back' ELSE 'superseded' END WHERE state = 'published' AND version <> ?`, [version, version]);
+      await tx.db.run(`UPDATE compositions SET state = 'published', published_at = ?, published_by = ?, endpoint = ? WHERE version = ?`, [now(), by, json(endpoint), version]);
+    });
   }
 
   async setCompositionState(version: number, state: Composition["state"]): Promise<void> {

@@ -62,7 +62,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`the hub page on a real hub${existsSync(C
     expect((await f.call("POST", "/api/experts", f.keys.alice, endpointExpert("a2", stub.url, ["geo", "math"]))).status).toBe(201);
     await f.hub.loop.idle();
     await page.waitForSelector(`#composition-version:not([data-version='${before}'])`, { timeout: 20_000 });
-    await page.waitForFunction(() => [...document.querySelectorAll("#leaderboard tbody tr")].some((tr) => tr.textContent?.includes("a2")), null, { timeout: 20_000 });
+    await page.waitForFunction(`[...document.querySelectorAll("#leaderboard tbody tr")].some((tr) => tr.textContent.includes("a2"))`, null, { timeout: 20_000 });
     await page.screenshot({ path: path.join(SHOTS, "real-hub.png"), fullPage: true });
     expect(problems).toEqual([]);
   }, 90_000);
