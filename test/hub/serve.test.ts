@@ -3,9 +3,12 @@
  * an earlier version is served again on a maintainer's publish, a restarted hub serves what it
  * last published, and the web page is there. Experts are a stub OpenAI-compatible server.
  */
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Composition, CompositionHistory, ExpertCard, HubStatus } from "../../src/hub/api-types.js";
-import { createHub } from "../../src/hub/api/server.js";
+import { createHub, startHub } from "../../src/hub/api/server.js";
 import { startStub, type StubServer } from "../models/openai-stub.js";
 import { ITEMS_JSONL } from "../eval/helpers.js";
 import { sqliteBackend } from "./backends.js";
@@ -98,6 +101,16 @@ describe("a hub that serves its compositions", () => {
     } finally {
       await restarted?.close();
       await f.close();
+    }
+  });
+
+  it("refuses to serve /v1 beyond loopback without keys", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "cogen-hub-host-"));
+    try {
+      await expect(startHub({ store: path.join(dir, "hub.db"), dataDir: dir, host: "0.0.0.0", port: 0, serve: true })).rejects.toThrow(/public_reads: false/);
+      expect(existsSync(path.join(dir, "hub.db"))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -14,7 +14,7 @@ import { InProcessQueue } from "../../eval/jobs/in-process.js";
 import type { JobQueue } from "../../eval/jobs/queue.js";
 import { ModelPool } from "../../models/pool.js";
 import { openModel } from "../../models/open.js";
-import { createGateway } from "../../serve/gateway.js";
+import { createGateway, isLoopback } from "../../serve/gateway.js";
 import { LiveComposition } from "../../serve/live.js";
 import { GatewayError } from "../../serve/openai-errors.js";
 import { livePublisher } from "../live-publisher.js";
@@ -169,8 +169,12 @@ export interface StartedHub extends Hub {
 
 /** Create the hub and listen (loopback by default). */
 export async function startHub(options: HubOptions & { host?: string; port?: number }): Promise<StartedHub> {
-  const hub = await createHub(options);
   const host = options.host ?? "127.0.0.1";
+  if (options.serve && (options.publicReads ?? true) && !isLoopback(host)) {
+    // As the gateway refuses to: the unified model would answer anyone who can reach this host.
+    throw new ConfigError([`host ${host}: serving /v1 beyond this machine needs keys — set public_reads: false (reads and /v1 then need a hub key) or serve: false`]);
+  }
+  const hub = await createHub(options);
   try {
     await hub.app.listen({ host, port: options.port ?? 8090 });
   } catch (error) {
