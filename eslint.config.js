@@ -17,7 +17,7 @@ export default tseslint.config(
     languageOptions: {
       sourceType: "module",
       globals: Object.fromEntries(
-        ["window", "document", "location", "fetch", "URLSearchParams", "TextDecoder", "Node", "setInterval", "console"].map((name) => [name, "readonly"]),
+        ["window", "document", "location", "fetch", "URLSearchParams", "TextDecoder", "Node", "setInterval", "console", "sessionStorage", "URL"].map((name) => [name, "readonly"]),
       ),
     },
   },

@@ -7,7 +7,9 @@
  * its experts, the most models loaded at once, and request latency during publishes against the
  * same load with no publishes, measured side by side in alternating windows.
  *
- *   npx tsx bench/hub-publish.ts [--publishes 20] [--concurrency 4] [--window-ms 400]
+ * Then --rollbacks rollbacks to earlier versions, under the same load.
+ *
+ *   npx tsx bench/hub-publish.ts [--publishes 20] [--rollbacks 5] [--concurrency 4] [--window 400]  (quiet window, ms)
  */
 import * as path from "node:path";
 import { parseArgs } from "node:util";
@@ -16,11 +18,12 @@ import { LiveComposition } from "../src/serve/live.js";
 import { parseUnifiedConfig, type UnifiedConfig } from "../src/serve/unified-config.js";
 
 const { values } = parseArgs({
-  options: { publishes: { type: "string" }, concurrency: { type: "string" }, "window-ms": { type: "string" } },
+  options: { publishes: { type: "string" }, rollbacks: { type: "string" }, concurrency: { type: "string" }, window: { type: "string" } },
 });
 const PUBLISHES = Number(values.publishes ?? 20);
+const ROLLBACKS = Number(values.rollbacks ?? 5);
 const CONCURRENCY = Number(values.concurrency ?? 4);
-const WINDOW_MS = Number(values["window-ms"] ?? 400);
+const WINDOW_MS = Number(values.window ?? 400);
 
 const ZOO = path.join(import.meta.dirname, "..", "zoo");
 const DOMAINS = ["medicine", "law", "finance", "computing", "geography", "biology"];
@@ -53,16 +56,23 @@ const latency = { quiet: [] as number[], publishing: [] as number[] };
 async function request(stream: boolean): Promise<void> {
   const t0 = performance.now();
   const during = publishing;
-  const response = await fetch(`${gateway.url}/v1/chat/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ model: "unified", messages: [{ role: "user", content: "The patient" }], max_tokens: 8, temperature: 0, stream }),
-  });
-  const text = await response.text();
-  const ok = response.ok && (!stream || (text.trimEnd().endsWith("data: [DONE]") && !text.includes('"error"')));
-  if (!ok) {
+  let problem: string | null;
+  try {
+    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "unified", messages: [{ role: "user", content: "The patient" }], max_tokens: 8, temperature: 0, stream }),
+    });
+    const text = await response.text();
+    const ok = response.ok && (!stream || (text.trimEnd().endsWith("data: [DONE]") && !text.includes('"error"')));
+    problem = ok ? null : `${response.status} ${text.slice(0, 200)}`;
+  } catch (error) {
+    // A dropped connection is a failed request too.
+    problem = `fetch: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  if (problem !== null) {
     failed++;
-    if (failures.length < 5) failures.push(`${response.status} ${text.slice(0, 200)}`);
+    if (failures.length < 5) failures.push(problem);
   }
   (during || publishing ? latency.publishing : latency.quiet).push(performance.now() - t0);
 }
@@ -79,13 +89,20 @@ let reused = 0;
 const started = performance.now();
 await sleep(WINDOW_MS); // warm-up, not counted
 latency.quiet.length = 0;
-for (let i = 1; i <= PUBLISHES; i++) {
+// The publishes, then the rollbacks: to v17, v14, … (for 20 publishes).
+const steps = [
+  ...Array.from({ length: PUBLISHES }, (_, k) => ({ kind: "publish" as const, version: `v${k + 1}` })),
+  ...Array.from({ length: ROLLBACKS }, (_, k) => ({ kind: "rollback" as const, version: `v${Math.max(1, PUBLISHES - 3 * (k + 1))}` })),
+];
+const rollbackMs: number[] = [];
+for (const [i, step] of steps.entries()) {
   await sleep(WINDOW_MS); // a quiet window: the reference latency
   publishing = true;
   const t0 = performance.now();
-  const report = await live.publish(versionConfig(i), `v${i}`);
-  publishMs.push(performance.now() - t0);
-  reused += report.reused.length;
+  const report = step.kind === "publish" ? await live.publish(versionConfig(i + 1), step.version) : await live.rollback(step.version);
+  if (live.version !== step.version) throw new Error(`${step.kind} ${step.version}: serving ${live.version}`);
+  (step.kind === "publish" ? publishMs : rollbackMs).push(performance.now() - t0);
+  if (step.kind === "publish") reused += report.reused.length;
   maxLoaded = Math.max(maxLoaded, live.status().loadedModels);
   await live.drained();
   drainMs.push(performance.now() - t0);
@@ -99,9 +116,10 @@ await gateway.close();
 await live.close();
 
 const total = latency.quiet.length + latency.publishing.length;
-console.log(`hub-publish: ${PUBLISHES} publishes of the zoo's family-A experts under ${CONCURRENCY} loopback clients (half streaming), ${total} requests in ${wallS.toFixed(1)} s`);
+console.log(`hub-publish: ${PUBLISHES} publishes and ${ROLLBACKS} rollbacks of the zoo's family-A experts under ${CONCURRENCY} loopback clients (half streaming), ${total} requests in ${wallS.toFixed(1)} s`);
 console.log(`  failed requests            ${failed}${failures.length ? `  e.g. ${failures[0]}` : ""}`);
 console.log(`  publish (build + switch)   median ${median(publishMs).toFixed(1)} ms, max ${Math.max(...publishMs).toFixed(1)} ms`);
+if (rollbackMs.length) console.log(`  rollback (rebuild + switch) median ${median(rollbackMs).toFixed(1)} ms, max ${Math.max(...rollbackMs).toFixed(1)} ms`);
 console.log(`  publish → old drained      median ${median(drainMs).toFixed(1)} ms, max ${Math.max(...drainMs).toFixed(1)} ms`);
 console.log(`  experts reused from pool   ${reused} of ${PUBLISHES * 2} (one per version is shared with the previous one)`);
 console.log(`  most models loaded at once ${maxLoaded} (cap 4)`);

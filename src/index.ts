@@ -47,8 +47,8 @@ export { rankResults } from "./rank/per-item.js";
 export { itemReports, suspiciousItems, byInformation, LOW_DISCRIMINATION, NEGATIVE_DISCRIMINATION } from "./rank/item-quality.js";
 export type { AnchorOptions, AnchorSet } from "./rank/anchors.js";
 export { selectAnchors, findAnchors, predictScores, fullScores } from "./rank/anchors.js";
-export type { Expert } from "./rank/select.js";
-export { selectExperts, probabilityBest } from "./rank/select.js";
+export type { Expert, Standing } from "./rank/select.js";
+export { selectExperts, probabilityBest, standings } from "./rank/select.js";
 export type { RankVotesOptions } from "./rank/from-votes.js";
 export { rankVotes } from "./rank/from-votes.js";
 export type { Evidence, EvidenceFormat, LoadEvidenceOptions } from "./rank/evidence-files.js";
@@ -306,6 +306,7 @@ export { HubClient, HubRequestError } from "./hub/client.js";
 export type { HubDemoOptions, HubDemo } from "./hub/demo.js";
 export { runHubDemo } from "./hub/demo.js";
 export { ensureMaintainer } from "./hub/bootstrap.js";
+export type { HubPageOptions } from "./hub/web/page.js";
 export { registerHubPage } from "./hub/web/page.js";
 export type {
   ApiError as HubApiErrorBody, Artefact, ArtefactKind, AuditEntry, AuditList, Composition as HubComposition, CompositionHistory, CompositionServed,

@@ -24,14 +24,17 @@ export interface LiveOptions {
   policies?: Readonly<Record<string, PolicyBuilder>>;
   /** Opens one expert (default: llama.cpp or an OpenAI-compatible server, by its backend). */
   open?: (spec: ExpertSpec) => Promise<LanguageModel>;
-  /** Most models loaded at once (default 64); a version needing more is refused unless `loadOnUse`. */
+  /** Most models loaded at once (default 64); with `loadOnUse: false` a version needing more is refused. */
   maxLoadedModels?: number;
   /**
-   * Load each expert when a request needs it instead of when its version is built, keeping at
-   * most `maxLoadedModels` loaded (least recently used idle ones are closed): for compositions of
-   * more experts than fit at once, such as a router over hundreds (default false).
+   * `true`: load each expert when a request needs it instead of when its version is built,
+   * keeping at most `maxLoadedModels` loaded (least recently used idle ones are closed) — for
+   * compositions of more experts than fit at once, such as a router over hundreds. `false`: load
+   * every expert when its version is built, so an expert that fails to load fails the publish and
+   * the current version keeps serving. `"auto"` (default): `false` for a version whose experts fit
+   * under the cap, `true` for a larger one.
    */
-  loadOnUse?: boolean;
+  loadOnUse?: boolean | "auto";
   /** Idle models kept loaded after their last version ends, for a quick rollback (default 0). */
   keepIdleModels?: number;
   /** Published versions remembered for rollback (default 20). */
@@ -80,6 +83,8 @@ interface Built {
   version: string;
   served: Map<string, LanguageModel>;
   release: () => void;
+  /** Its experts are loaded per call (pooled-model.ts), not held from the build on. */
+  onUse: boolean;
   requests: number;
   retired: boolean;
   drained: Promise<void>;
@@ -98,7 +103,7 @@ export class LiveComposition implements ServedModels {
   private readonly policies: Readonly<Record<string, PolicyBuilder>>;
   private readonly maxLoaded: number;
   private readonly keepIdle: number;
-  private readonly loadOnUse: boolean;
+  private readonly loadOnUse: boolean | "auto";
   private readonly historyLimit: number;
   private current: Built | undefined;
   private readonly draining = new Set<Built>();
@@ -111,7 +116,7 @@ export class LiveComposition implements ServedModels {
   constructor(options: LiveOptions = {}) {
     this.maxLoaded = options.maxLoadedModels ?? 64;
     this.keepIdle = options.keepIdleModels ?? 0;
-    this.loadOnUse = options.loadOnUse ?? false;
+    this.loadOnUse = options.loadOnUse ?? "auto";
     this.historyLimit = Math.max(1, options.historyLimit ?? 20);
     this.policies = options.policies ?? POLICIES;
     this.pool = new ModelPool({ maxModels: this.maxLoaded, open: options.open ?? ((spec) => openModel(spec)) });
@@ -237,9 +242,9 @@ export class LiveComposition implements ServedModels {
 
   private async build(config: UnifiedConfig, version: string) {
     const needed = expertsServed(config);
-    if (this.loadOnUse) {
+    if (this.loadOnUse === true || (this.loadOnUse === "auto" && needed.length > this.maxLoaded)) {
       const { served } = await buildServedModels(config, this.policies, async (spec) => pooledModel(spec, this.pool));
-      return { built: newBuilt(version, served, () => {}), reused: [], loaded: [] };
+      return { built: newBuilt(version, served, () => {}, true), reused: [], loaded: [] };
     }
     if (needed.length > this.maxLoaded) {
       throw new ConfigError([`version '${version}' serves ${needed.length} experts, above the model pool's cap of ${this.maxLoaded} (maxLoadedModels)`], config.file);
@@ -259,12 +264,12 @@ export class LiveComposition implements ServedModels {
     };
     try {
       const { served } = await buildServedModels(config, this.policies, open);
-      return { built: newBuilt(version, served, releaseAll), reused, loaded };
+      return { built: newBuilt(version, served, releaseAll, false), reused, loaded };
     } catch (error) {
       // Experts still opening when another failed are given back once they are open.
       await Promise.allSettled(opening);
       releaseAll();
-      await this.pool.trim(this.keepIdle);
+      await this.trimIdle();
       throw error;
     }
   }
@@ -272,9 +277,13 @@ export class LiveComposition implements ServedModels {
   private async dispose(version: Built): Promise<void> {
     if (!this.draining.delete(version)) return;
     version.release();
-    // Loaded on use, the experts are shared by every version and bounded by the pool's cap.
-    if (!this.loadOnUse) await this.pool.trim(this.keepIdle);
+    await this.trimIdle();
     version.onDrained();
+  }
+
+  /** Close idle models, unless the serving version loads on use: its idle experts are its cache. */
+  private async trimIdle(): Promise<void> {
+    if (!this.current?.onUse) await this.pool.trim(this.keepIdle);
   }
 
   private remember(entry: Kept): void {
@@ -285,10 +294,10 @@ export class LiveComposition implements ServedModels {
   }
 }
 
-function newBuilt(version: string, served: Map<string, LanguageModel>, release: () => void): Built {
+function newBuilt(version: string, served: Map<string, LanguageModel>, release: () => void, onUse: boolean): Built {
   let onDrained = () => {};
   const drained = new Promise<void>((resolve) => (onDrained = resolve));
-  return { version, served, release, requests: 0, retired: false, drained, onDrained };
+  return { version, served, release, onUse, requests: 0, retired: false, drained, onDrained };
 }
 
 /** The experts a config's served models reach (directly or through composites). */

@@ -81,7 +81,7 @@ describe("live publishing with requests held in flight", () => {
   const root = "/nonexistent-test-root";
 
   beforeAll(async () => {
-    live = new LiveComposition({ open, maxLoadedModels: 3, historyLimit: 3 });
+    live = new LiveComposition({ open, maxLoadedModels: 3, historyLimit: 3, loadOnUse: false });
     gateway = await startGateway({ models: live, host: "127.0.0.1", port: 0 });
   });
   afterAll(async () => {
@@ -187,6 +187,55 @@ describe("experts loaded on use, under the pool's cap", () => {
       }
       // a was closed to make room and loaded again.
       expect(loaded.map((m) => m.id)).toEqual(["a", "b", "c", "d", "a"]);
+    } finally {
+      await gateway.close();
+      await live.close();
+    }
+  });
+});
+
+describe("loadOnUse auto (the default): built when the experts fit under the cap, loaded on use when not", () => {
+  it("loads a small version at publish (a broken expert fails the publish), and serves a larger one on use", async () => {
+    const loaded: GatedModel[] = [];
+    const open = async (spec: ExpertSpec): Promise<LanguageModel> => {
+      if (spec.id.startsWith("broken")) throw new Error(`${spec.id}.gguf: not a GGUF file`);
+      const model = new GatedModel(spec.id);
+      model.open();
+      loaded.push(model);
+      return model;
+    };
+    const live = new LiveComposition({ open, maxLoadedModels: 2 });
+    const gateway = await startGateway({ models: live, host: "127.0.0.1", port: 0 });
+    const post = (id: string) => fetch(`${gateway.url}/v1/completions`, {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: id, prompt: "x", max_tokens: 4 }),
+    });
+    const ask = async (id: string) => ((await (await post(id)).json()) as { choices: { text: string }[] }).choices[0].text;
+    const root = "/nonexistent-test-root";
+    try {
+      expect(await live.publish(config(root, ["a", "b"], ["a"]), "small")).toMatchObject({ loaded: ["a", "b"] });
+      expect(loaded.map((m) => m.id)).toEqual(["a", "b"]); // loaded by the publish, before any request
+      await expect(live.publish(config(root, ["a", "broken"], ["a"]), "small-broken")).rejects.toThrow(/broken.gguf: not a GGUF file/);
+      expect(live.version).toBe("small");
+
+      await live.publish(config(root, ["a", "b", "c", "d"], ["a"]), "wide");
+      await live.drained();
+      // Above the cap: accepted, and nothing new is loaded until a request needs it.
+      expect(loaded.map((m) => m.id)).toEqual(["a", "b"]);
+      for (const id of ["c", "d", "a", "b"]) {
+        expect(await ask(id)).toBe(`${id} done`);
+        expect(loaded.filter((m) => !m.closed).length).toBeLessThanOrEqual(2);
+      }
+      // A broken expert in a version above the cap shows on its first request, not at publish.
+      await live.publish(config(root, ["a", "b", "c", "broken2"], ["a"]), "wide-broken");
+      expect(await ask("a")).toBe("a done");
+      const failed = await post("broken2");
+      expect(failed.status).toBe(502);
+      expect(((await failed.json()) as { error: { type: string } }).error.type).toBe("server_error");
+
+      // Back under the cap: built (and checked) at publish again.
+      expect(await live.publish(config(root, ["c"], ["c"]), "small-again")).toMatchObject({ served: ["unified", "c"] });
+      expect(await ask("unified")).toBe("c done");
     } finally {
       await gateway.close();
       await live.close();

@@ -25,9 +25,23 @@ const FITTED = "2026-12-07T06:00:00.000Z";
 
 export async function registerHubApiStub(
   app: FastifyInstance,
-  data: { ranking: Ranking; experts: ExpertSpec[]; resultsFile: string; live: LiveComposition; published: PublishedRecord[]; gateway: () => string },
+  data: {
+    experts: ExpertSpec[]; resultsFile: string; live: LiveComposition; published: PublishedRecord[]; gateway: () => string;
+    /** The latest fit and its version (default 1): a test refits by replacing them. */
+    ranking: () => { ranking: Ranking; version: number };
+    /** When it gives a key, reads and /v1 need it (as hub-core's server does when its reads are not public). */
+    readerKey?: () => string | undefined;
+  },
 ): Promise<void> {
-  const { ranking, experts, live, published } = data;
+  const { experts, live, published } = data;
+  const fit = data.ranking;
+  app.addHook("onRequest", async (request, reply) => {
+    const key = data.readerKey?.();
+    if (!key || !(request.url.startsWith("/api/") || request.url.startsWith("/v1/"))) return;
+    const sent = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? "")?.[1];
+    if (sent === undefined) return reply.status(401).send({ error: { code: "unauthorized", message: "an API key is required (Authorization: Bearer <key>)" } });
+    if (sent !== key) return reply.status(401).send({ error: { code: "unauthorized", message: "unknown or revoked API key" } });
+  });
   const owner = (id: string) => OWNERS[experts.findIndex((e) => e.id === id) % OWNERS.length];
   const scores = new Map<string, number[]>();
   for (const line of (await fs.readFile(data.resultsFile, "utf8")).split("\n").filter(Boolean)) {
@@ -41,13 +55,13 @@ export async function registerHubApiStub(
   };
 
   const leaderboard = (domain: string): Leaderboard => {
-    const rows = ranking.models.filter((m) => m.domains[domain]).map((m) => ({ model: m.model, ...m.domains[domain] }));
+    const rows = fit().ranking.models.filter((m) => m.domains[domain]).map((m) => ({ model: m.model, ...m.domains[domain] }));
     rows.sort((a, b) => b.ability - a.ability);
     return {
       domain,
-      version: 1,
-      scale: ranking.scale,
-      method: ranking.method,
+      version: fit().version,
+      scale: fit().ranking.scale,
+      method: fit().ranking.method,
       fittedAt: FITTED,
       reason: "evidence for the zoo's family A",
       entries: rows.map((r, i) => {
@@ -60,7 +74,7 @@ export async function registerHubApiStub(
         };
       }),
       restsOn: { suites: [{ id: "zoo-cloze", sha256: "0".repeat(64) }], results: { "hub-run": scores.size, submitted: 0 } },
-      warnings: ranking.warnings.filter((w) => w.includes(`"${domain}"`)),
+      warnings: fit().ranking.warnings.filter((w) => w.includes(`"${domain}"`)),
     };
   };
 
@@ -68,7 +82,7 @@ export async function registerHubApiStub(
   const composition = (p: PublishedRecord): Composition => ({
     version: p.version,
     policy: p.policy,
-    builtFrom: Object.fromEntries(ranking.domains.map((d) => [d, 1])),
+    builtFrom: Object.fromEntries(fit().ranking.domains.map((d) => [d, 1])),
     experts: p.config.experts.map((e) => e.id),
     served: p.config.served,
     config: p.yaml,
@@ -85,19 +99,19 @@ export async function registerHubApiStub(
     currentComposition: current()?.version ?? null, gateway: data.gateway(),
   }));
   app.get("/api/leaderboards", async (): Promise<LeaderboardIndex> => ({
-    leaderboards: ranking.domains.map((d) => {
+    leaderboards: fit().ranking.domains.map((d) => {
       const board = leaderboard(d);
-      return { domain: d, version: 1, fittedAt: FITTED, experts: board.entries.length, leader: board.entries[0]?.expert ?? null };
+      return { domain: d, version: fit().version, fittedAt: FITTED, experts: board.entries.length, leader: board.entries[0]?.expert ?? null };
     }),
   }));
   app.get("/api/leaderboards/:domain", async (request, reply) => {
     const { domain } = request.params as { domain: string };
-    if (!ranking.domains.includes(domain)) return reply.status(404).send({ error: { code: "not_found", message: `no leaderboard for '${domain}'` } });
+    if (!fit().ranking.domains.includes(domain)) return reply.status(404).send({ error: { code: "not_found", message: `no leaderboard for '${domain}'` } });
     return leaderboard(domain);
   });
   app.get("/api/items", async (request): Promise<ItemQualityList> => {
     const { domain } = request.query as { domain?: string };
-    const items = ranking.items.filter((i) => !domain || i.domain === domain).map((i) => ({ ...i, suite: "zoo-cloze" }));
+    const items = fit().ranking.items.filter((i) => !domain || i.domain === domain).map((i) => ({ ...i, suite: "zoo-cloze" }));
     return { total: items.length, limit: 200, offset: 0, items: items.slice(0, 200) };
   });
   app.get("/api/experts/:id", async (request, reply) => {
@@ -109,11 +123,11 @@ export async function registerHubApiStub(
       artefact: { kind: "gguf", sha256: "f".repeat(64), bytes: 755264, origin: "reference" }, revision: 1, state: "evaluated", flagged: false,
       createdAt: FITTED, updatedAt: FITTED,
       card: { description: `<b>${id}</b>: a tiny llama of the zoo`, training: "LoRA on the zoo's corpus, merged", limitations: "d64 × 2 layers" },
-      standings: ranking.domains.map((d) => {
+      standings: fit().ranking.domains.map((d) => {
         const entry = leaderboard(d).entries.find((e) => e.expert === id)!;
         return { domain: d, rank: entry.rank, rating: entry.rating, ci: entry.ci, leaderboardVersion: 1 };
       }),
-      evidence: ranking.domains.map((d) => {
+      evidence: fit().ranking.domains.map((d) => {
         const { mean, n } = meanOf(id, d);
         return { suite: "zoo-cloze", domain: d, source: "hub-run", producer: "hub", items: n, mean, stderr: Math.sqrt((mean * (1 - mean)) / Math.max(1, n)), updatedAt: FITTED };
       }),

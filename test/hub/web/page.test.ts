@@ -26,6 +26,8 @@ describe.skipIf(!existsSync(CHROMIUM))(`the hub page in headless Chromium${exist
   let browser: Browser;
   let page: Page;
   const problems: string[] = [];
+  let readerKey: string | undefined;
+  let fit: { ranking: Ranking; version: number };
 
   const publish = async (version: number, policy: CompositionPolicy, name: string) => {
     const c = composeByPolicy(policy, {
@@ -43,7 +45,8 @@ describe.skipIf(!existsSync(CHROMIUM))(`the hub page in headless Chromium${exist
     await publish(1, { kind: "router", topK: 1 }, "router-top-k");
     const app = await createGateway({ models: live, maxTokensCap: 64 });
     await registerHubPage(app);
-    await registerHubApiStub(app, { ranking, experts, live, published, resultsFile: path.join(FIXTURES, "zoo-results.jsonl"), gateway: () => `${url}/v1` });
+    fit = { ranking, version: 1 };
+    await registerHubApiStub(app, { ranking: () => fit, experts, live, published, resultsFile: path.join(FIXTURES, "zoo-results.jsonl"), gateway: () => `${url}/v1`, readerKey: () => readerKey });
     await app.listen({ host: "127.0.0.1", port: 0 });
     const address = app.server.address();
     url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
@@ -121,5 +124,66 @@ describe.skipIf(!existsSync(CHROMIUM))(`the hub page in headless Chromium${exist
     expect(await page.textContent("#composition-detail")).toContain("ensemble-top-n");
     await page.screenshot({ path: path.join(SHOTS, "hub-published.png"), fullPage: true });
     expect(problems).toEqual([]);
+  }, 60_000);
+
+  it("shows a refit leaderboard without a new composition (a newcomer evaluated, the composition unchanged)", async () => {
+    const domain = (await page.$eval("#domains button[aria-pressed='true']", (b) => b.textContent))!;
+    const rows = () => page.$$eval("#leaderboard tbody tr", (trs) => trs.map((tr) => tr.querySelectorAll("td")[2].textContent ?? ""));
+    const before = await rows();
+    // The refit: the last expert of this domain now leads it.
+    const last = before.at(-1)!.trim();
+    const refit = structuredClone(ranking);
+    const lead = Math.max(...refit.models.filter((m) => m.domains[domain]).map((m) => m.domains[domain].ability));
+    const moved = refit.models.find((m) => m.model === last)!;
+    moved.domains[domain] = { ...moved.domains[domain], ability: lead + 1, ci: [lead + 0.5, lead + 1.5] };
+    fit = { ranking: refit, version: 2 };
+    try {
+      await page.waitForSelector(`#leaderboard-meta:text-matches('^${domain}: fit v2')`, { timeout: 10_000 });
+      expect((await rows())[0]).toContain(last);
+      expect(await page.textContent("#composition-version")).toBe("v2");
+      await page.screenshot({ path: path.join(SHOTS, "hub-refit.png"), fullPage: true });
+      expect(problems).toEqual([]);
+    } finally {
+      fit = { ranking, version: 1 };
+    }
+  }, 30_000);
+
+  it("asks for a reader's key when the hub's reads need one, and sends it to this hub only", async () => {
+    readerKey = "cgk_0123456789abcdef_reader-key-for-the-page-test";
+    const authorised: string[] = [];
+    page.on("request", (r) => r.headers().authorization && authorised.push(new URL(r.url()).pathname));
+    try {
+      await page.reload();
+      // The reload aborts the old page's requests still running (a "request failed" each).
+      problems.length = 0;
+      await page.waitForSelector("#key-form:not([hidden])");
+      expect(await page.textContent("#key-note")).toContain("an API key is required");
+      expect(await page.textContent("#status")).toContain("Could not read the hub's API");
+      await page.fill("#api-key", "cgk_0123456789abcdef_a-wrong-key");
+      await page.click("#api-key-use");
+      await page.waitForSelector("#key-form:not([hidden])");
+      await page.waitForSelector("#key-note:text-matches('unknown or revoked API key')");
+      await page.fill("#api-key", readerKey);
+      await page.click("#api-key-use");
+      await page.waitForSelector("#leaderboard tbody tr");
+      expect(await page.isHidden("#key-form")).toBe(true);
+      expect(await page.$$("#leaderboard tbody tr")).toHaveLength(ranking.models.length);
+      expect(await page.textContent("#status")).toContain("experts from");
+      // The playground streams from this hub's own /v1, which needs the key too.
+      await page.waitForSelector("#playground-model option[value='unified']", { state: "attached" });
+      await page.click("#playground-send");
+      await page.waitForSelector("#playground-output[data-state='done'], #playground-output[data-state='failed']");
+      expect(await page.getAttribute("#playground-output", "data-state")).toBe("done");
+      // The key went to this hub's API and gateway, and to nothing else (no page asset needs it).
+      expect(authorised.some((p) => p.startsWith("/api/")) && authorised.includes("/v1/chat/completions")).toBe(true);
+      expect(authorised.filter((p) => !p.startsWith("/api/") && !p.startsWith("/v1/"))).toEqual([]);
+      await page.screenshot({ path: path.join(SHOTS, "hub-keyed.png"), fullPage: true });
+      // The only problems were the hub's answers to the requests without a (right) key.
+      expect(problems.length).toBeGreaterThan(0);
+      expect(problems.filter((p) => !/^(HTTP 401: .*\/api\/|error: Failed to load resource: the server responded with a status of 401)/.test(p))).toEqual([]);
+    } finally {
+      readerKey = undefined;
+      problems.length = 0;
+    }
   }, 60_000);
 });

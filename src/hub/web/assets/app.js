@@ -5,7 +5,7 @@
 const api = document.body.dataset.api || "/api";
 const params = new URLSearchParams(location.search);
 const refreshMs = Math.max(200, Number(params.get("refresh")) || 5000);
-const state = { domain: null, composition: null, gateway: "/v1", models: [] };
+const state = { domain: null, composition: null, gateway: "/v1", models: [], fits: "" };
 
 /** An element with attributes and children (strings become text nodes). */
 function el(tag, attrs = {}, ...children) {
@@ -18,11 +18,41 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// A hub whose reads are not public wants a reader's key: asked for on the first 401/403, kept in
+// this tab's sessionStorage, sent to the hub's API and to a gateway on the hub's own origin (the
+// hub serving its compositions), never to a gateway elsewhere, which has keys of its own.
+const KEY_STORAGE = "cogen-hub-key";
+
+function keyHeaders(url) {
+  const key = sessionStorage.getItem(KEY_STORAGE);
+  const sameOrigin = new URL(url, location.href).origin === new URL(api, location.href).origin;
+  return key && sameOrigin ? { authorization: `Bearer ${key}` } : {};
+}
+
 async function getJson(path) {
-  const response = await fetch(api + path, { headers: { accept: "application/json" } });
+  const headers = { accept: "application/json", ...keyHeaders(api + path) };
+  const response = await fetch(api + path, { headers });
   const body = await response.json().catch(() => null);
+  if (response.status === 401 || response.status === 403) askForKey(body?.error?.message ?? `HTTP ${response.status}`);
   if (!response.ok) throw new Error(body?.error?.message ?? `${path}: HTTP ${response.status}`);
   return body;
+}
+
+function askForKey(reason) {
+  const form = document.getElementById("key-form");
+  if (!form.hidden) return;
+  form.hidden = false;
+  document.getElementById("key-note").textContent =
+    `The hub answered: ${reason}. A reader's key is kept in this tab only and sent to this hub only.`;
+}
+
+function useKey(event) {
+  event.preventDefault();
+  const key = document.getElementById("api-key").value.trim();
+  if (key) sessionStorage.setItem(KEY_STORAGE, key);
+  else sessionStorage.removeItem(KEY_STORAGE);
+  document.getElementById("key-form").hidden = true;
+  void tick(true);
 }
 
 const num = (x, digits = 2) => (x === null || x === undefined || Number.isNaN(x) ? "—" : Number(x).toFixed(digits));
@@ -84,8 +114,7 @@ async function refreshComposition() {
 
 // --- leaderboards -----------------------------------------------------------------------------
 
-async function refreshLeaderboards() {
-  const index = await getJson("/leaderboards");
+async function refreshLeaderboards(index) {
   const nav = document.getElementById("domains");
   if (!state.domain || !index.leaderboards.some((l) => l.domain === state.domain)) state.domain = index.leaderboards[0]?.domain ?? null;
   nav.replaceChildren(...index.leaderboards.map((l) =>
@@ -192,7 +221,7 @@ async function refreshModels() {
   const select = document.getElementById("playground-model");
   const note = document.getElementById("playground-note");
   try {
-    const response = await fetch(`${state.gateway}/models`);
+    const response = await fetch(`${state.gateway}/models`, { headers: keyHeaders(`${state.gateway}/models`) });
     if (!response.ok) throw new Error(`the gateway answered HTTP ${response.status}`);
     const ids = (await response.json()).data.map((m) => m.id);
     if (ids.join() === state.models.join()) return;
@@ -217,7 +246,7 @@ async function send(event) {
   try {
     const response = await fetch(`${state.gateway}/chat/completions`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...keyHeaders(`${state.gateway}/chat/completions`) },
       body: JSON.stringify({
         model: document.getElementById("playground-model").value,
         messages: [{ role: "user", content: document.getElementById("playground-prompt").value }],
@@ -263,16 +292,21 @@ async function tick(first) {
   try {
     await refreshStatus();
     const changed = await refreshComposition();
-    if (first || changed) {
-      await refreshLeaderboards();
+    // A refit (a new expert evaluated, new evidence) shows even when the composition stays.
+    const index = await getJson("/leaderboards");
+    const fits = index.leaderboards.map((l) => `${l.domain} v${l.version}`).join();
+    if (first || changed || fits !== state.fits) {
+      state.fits = fits;
+      await refreshLeaderboards(index);
       await showItems(state.domain);
     }
     await refreshModels();
   } catch (error) {
-    document.getElementById("status").textContent = `The hub API is not reachable: ${error.message}`;
+    document.getElementById("status").textContent = `Could not read the hub's API: ${error.message}`;
   }
 }
 
 document.getElementById("playground-form").addEventListener("submit", send);
+document.getElementById("key-form").addEventListener("submit", useKey);
 await tick(true);
 setInterval(() => void tick(false), refreshMs);
