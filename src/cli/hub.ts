@@ -92,6 +92,11 @@ export async function run(argv: string[]): Promise<number> {
     const bootstrap = await ensureMaintainer(hub.store, config.dataDir);
     summary = { maintainerKeyFile: bootstrap.created ? bootstrap.keyFile : null };
   }
+  // Listen for the stop signal before saying where the hub is: whoever reads that may stop it at once.
+  const stopped = new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
   const current = await hub.store.currentComposition();
   const gateway = hub.live ? `${hub.url}/v1` : null;
   Object.assign(summary, { url: hub.url, page: `${hub.url}/hub/`, api: `${hub.url}/api/openapi.json`, gateway, store: hub.store.dialect, composition: current?.version ?? null, members: current?.experts ?? [] });
@@ -105,10 +110,7 @@ export async function run(argv: string[]): Promise<number> {
     if (gateway) console.log(`the unified model: ${gateway} (model "unified"; OpenAI-compatible)`);
   }
   log("press Ctrl-C to stop");
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", () => resolve());
-    process.once("SIGTERM", () => resolve());
-  });
+  await stopped;
   await hub.close();
   return 0;
 }
