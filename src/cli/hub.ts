@@ -27,7 +27,7 @@ publishes a composition by the maintainer's policy, served live on the same serv
 
 options:
   --config FILE     hub.yml (store, data_dir, artefact_root, host, port, queue, max_upload,
-                    public_reads, serve, ...; see docs/ARCHITECTURE.md "Hub")
+                    public_reads, serve, ...; an example in the README, "Hub")
   --demo            embedded SQLite; registers the zoo's experts as contributions from several
                     contributors, evaluates them and publishes a composition
   --dir DIR         --demo: where its database and files go (default: a temporary folder)
