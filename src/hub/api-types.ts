@@ -267,6 +267,8 @@ export interface Composition {
   publishedBy: string | null;
   /** Where it is served: the gateway's base URL (…/v1) and served id. */
   endpoint: { url: string; model: string } | null;
+  /** Domain → the experts serving it, best first, as the policy decided. Optional: added after the first version. */
+  routing?: Record<string, string[]>;
 }
 
 export interface CompositionHistory {

@@ -40,6 +40,8 @@ export interface BuiltComposition {
   builtFrom: Record<string, number>;
   /** One line per decision the policy took. */
   reasons: string[];
+  /** Domain → the experts serving it. */
+  routing: Record<string, string[]>;
 }
 
 /**
@@ -66,11 +68,13 @@ export async function buildComposition(store: HubStore, setting: HubPolicy, dir:
   let yaml: string;
   let unified: UnifiedConfig;
   let reasons: string[];
+  let routing: Record<string, string[]>;
   if (ranked.size < 2) {
     // One expert has nothing to be ranked against: it is served as it is.
     yaml = formatUnifiedConfig({ experts: specs, served: [{ id: SERVED_ID, policy: "single", members: [specs[0].id], options: {} }] });
     unified = parseUnifiedConfig(yaml, file);
     reasons = [`${specs[0].id}: the only expert with evidence, served as it is`];
+    routing = Object.fromEntries(leaderboards.map((l) => [l.domain, [specs[0].id]]));
   } else {
     const fit = rankResults(results, { seed: 1 });
     addUnfitted(fit.ranking, results);
@@ -82,7 +86,7 @@ export async function buildComposition(store: HubStore, setting: HubPolicy, dir:
       ranking: fit.ranking, experts: specs, file, servedId: SERVED_ID,
       evidence: { tasks: "tasks.jsonl", results: "results.jsonl", ranking: "ranking.json" },
     });
-    ({ yaml, config: unified, reasons } = composed);
+    ({ yaml, config: unified, reasons, routing } = composed);
   }
   await writeFileAtomic(file, yaml);
   const served = unified.served.map((s): CompositionServed => ({ id: s.id, policy: s.policy, members: s.members, options: s.options }));
@@ -95,6 +99,7 @@ export async function buildComposition(store: HubStore, setting: HubPolicy, dir:
     unified,
     builtFrom: Object.fromEntries(leaderboards.map((l) => [l.domain, l.version])),
     reasons,
+    routing,
   };
 }
 

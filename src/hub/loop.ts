@@ -254,7 +254,7 @@ export class HubLoop {
       await fs.rm(staging, { recursive: true, force: true });
       return current;
     }
-    const composition = await this.retrying(() => store.addComposition({ policy: built.policy, builtFrom: built.builtFrom, experts: built.experts, served: built.served, config: built.config }));
+    const composition = await this.retrying(() => store.addComposition({ policy: built.policy, builtFrom: built.builtFrom, experts: built.experts, served: built.served, config: built.config, routing: built.routing }));
     const dir = path.join(this.options.dataDir, "compositions", String(composition.version));
     await fs.rename(staging, dir);
     await this.retrying(() => store.audit(by, "composition.build", `composition:${composition.version}`, { policy: built.policy, experts: built.experts, reasons: built.reasons }));

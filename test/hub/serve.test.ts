@@ -67,6 +67,10 @@ describe("a hub that serves its compositions", () => {
       expect(top1.body.policy).toEqual({ name: "router", params: { top_k: 1 } });
       // The stub experts answer alike, so they tie; the tie goes by name.
       expect(top1.body.experts).toEqual(["a1"]);
+      // Cards say where the policy routes: a1 for every domain, b1 nowhere.
+      expect(top1.body.routing).toEqual({ geo: ["a1"], math: ["a1"], text: ["a1"] });
+      expect((await f.call<ExpertCard>("GET", "/api/experts/a1")).body.routedIn[0]).toMatchObject({ servedId: "unified", domains: ["geo", "math", "text"] });
+      expect((await f.call<ExpertCard>("GET", "/api/experts/b1")).body.routedIn).toEqual([]);
       expect(f.hub.live?.version).toBe(String(top1.body.version));
       // A mixture of experts, once ranked and not clearly worse, is what prefer-derived serves.
       expect((await f.call("POST", "/api/experts", f.keys.bob, { ...endpointExpert("m1", stub.url, ["geo", "math"]), derived: "mixture" })).status).toBe(400);

@@ -1,6 +1,7 @@
 /** Registry records as the JSON of api-types.ts. */
 import type { Artefact, Composition, ExpertCard, ExpertSummary, EvidenceSummary, Leaderboard, RoutedIn } from "../api-types.js";
 import { meanAndStderr } from "../check.js";
+import { SERVED_ID } from "../compose.js";
 import type { ExpertRecord, HubStore } from "../store/store.js";
 
 export function artefactView(expert: ExpertRecord): Artefact {
@@ -30,7 +31,10 @@ export function routedIn(composition: Composition | undefined, expert: string, b
     compositionVersion: composition.version,
     servedId: s.id,
     policy: s.policy,
-    domains: boards.filter((b) => b.entries.some((e) => e.expert === expert)).map((b) => b.domain),
+    // Where the policy routes to it; compositions stored before routing was kept: every domain it is ranked in.
+    domains: composition.routing && s.id === SERVED_ID
+      ? Object.keys(composition.routing).filter((d) => composition.routing![d].includes(expert)).sort()
+      : boards.filter((b) => b.entries.some((e) => e.expert === expert)).map((b) => b.domain),
   }));
 }
 

@@ -75,6 +75,12 @@ export const MIGRATIONS: readonly Migration[] = [
     // A model built from other experts (a MoE, a distilled pivot): what prefer-derived policies look for.
     statements: [`ALTER TABLE experts ADD COLUMN derived TEXT`],
   },
+  {
+    version: 3,
+    name: "composition routing",
+    // Domain → the experts serving it, as the policy decided (expert cards say where each is routed).
+    statements: [`ALTER TABLE compositions ADD COLUMN routing TEXT`],
+  },
 ];
 
 /** Apply every migration not yet applied; returns the versions applied now. */

@@ -104,6 +104,8 @@ export interface NewComposition {
   experts: string[];
   served: CompositionServed[];
   config: string;
+  /** Domain → the experts serving it (the policy's decision). */
+  routing?: Record<string, string[]>;
 }
 
 export interface AuditFilter {
@@ -162,6 +164,7 @@ function toComposition(row: Row): Composition {
     publishedAt: row.published_at as string | null,
     publishedBy: row.published_by as string | null,
     endpoint: row.endpoint === null ? null : parse(row.endpoint),
+    ...(row.routing === null || row.routing === undefined ? {} : { routing: parse<Record<string, string[]>>(row.routing) }),
   };
 }
 
@@ -483,8 +486,8 @@ export class HubStore {
   async addComposition(composition: NewComposition): Promise<Composition> {
     const version = await this.next("composition");
     await this.db.run(
-      `INSERT INTO compositions (version, policy, built_from, experts, served, config, state, created_at) VALUES (?, ?, ?, ?, ?, ?, 'built', ?)`,
-      [version, json(composition.policy), json(composition.builtFrom), json(composition.experts), json(composition.served), composition.config, now()],
+      `INSERT INTO compositions (version, policy, built_from, experts, served, config, routing, state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'built', ?)`,
+      [version, json(composition.policy), json(composition.builtFrom), json(composition.experts), json(composition.served), composition.config, composition.routing ? json(composition.routing) : null, now()],
     );
     return (await this.getComposition(version))!;
   }
