@@ -302,3 +302,28 @@ export { openAdapterMix } from "./models/llamacpp/adapter-mix.js";
 // The hub: composition policies.
 export type { CompositionPolicy, CompositionInput, Composition, DerivedKind } from "./hub/policy.js";
 export { composeByPolicy, parseCompositionPolicy } from "./hub/policy.js";
+// The hub: registry, contributor API, continuous loop, `cogen hub`.
+export type { HubOptions, Hub, StartedHub } from "./hub/api/server.js";
+export { createHub, startHub, createContributor } from "./hub/api/server.js";
+export type { HubStore } from "./hub/store/store.js";
+export { openHubStore } from "./hub/store/open.js";
+export type { HubLoopOptions, LoopEvent, Publisher } from "./hub/loop.js";
+export { HubLoop } from "./hub/loop.js";
+export type { HubPolicy, BuiltComposition } from "./hub/compose.js";
+export { buildComposition } from "./hub/compose.js";
+export { livePublisher } from "./hub/live-publisher.js";
+export type { HubConfig } from "./hub/config.js";
+export { parseHubConfig, readHubConfig } from "./hub/config.js";
+export type { HubClientOptions } from "./hub/client.js";
+export { HubClient, HubRequestError } from "./hub/client.js";
+export type { HubDemoOptions, HubDemo } from "./hub/demo.js";
+export { runHubDemo } from "./hub/demo.js";
+export { ensureMaintainer } from "./hub/bootstrap.js";
+export type { HubPageOptions } from "./hub/web/page.js";
+export { registerHubPage } from "./hub/web/page.js";
+export type {
+  ApiError as HubApiErrorBody, Artefact, ArtefactKind, AuditEntry, AuditList, Composition as HubComposition, CompositionHistory, CompositionServed,
+  ContributorList, ContributorSummary, EvaluationMode, EvaluationState, EvidenceSource, EvidenceSummary, ExpertCard, ExpertList, ExpertSummary,
+  HubStatus, ItemQuality, ItemQualityList, Leaderboard, LeaderboardEntry, LeaderboardIndex, ModelCard, Role, RoutedIn, SubmittedCheck,
+  Suite as HubSuite, SuiteList,
+} from "./hub/api-types.js";
