@@ -35,6 +35,7 @@ const MISSING_FILE: Record<string, () => string[]> = {
   serve: () => ["--config", missing()],
   demo: () => ["--zoo", missing(), "--out", out()],
   unify: () => ["--models", missing(), "--tasks", missing(), out()],
+  hub: () => ["--config", missing()],
 };
 
 /** Subcommands have their own help and flags. */
