@@ -63,6 +63,7 @@ export function parseEvolveRecipe(text: string, source = "recipe", baseDir = pro
     return undefined;
   };
   const baseModel = raw.base_model === undefined || raw.base_model === null ? undefined : modelPath(raw.base_model, ["base_model"]);
+  if (method?.base === "required" && raw.base_model == null) problems.push(`base_model: ${method.name} needs the base model the experts were fine-tuned from`);
   const models: string[] = [];
   if (!Array.isArray(raw.models) || raw.models.length === 0) problems.push(`${at(["models"])}: must be a non-empty list of model paths`);
   else raw.models.forEach((m, i) => {

@@ -17,6 +17,11 @@ describe("cogen adapt (flags)", () => {
   });
 
   it("answers an unknown subcommand with usage and exit code 2", async () => {
-    expect(await run(["evolve"])).toBe(2);
+    expect(await run(["mutate"])).toBe(2);
+  });
+
+  it("lists every missing or malformed flag of evolve at once", async () => {
+    const call = run(["evolve", "--evaluations", "many", "--queue", "http://h:1"]);
+    await expect(call).rejects.toThrow(/OUT[\s\S]*--config[\s\S]*--objective[\s\S]*--queue must be a redis[\s\S]*--evaluations/);
   });
 });
