@@ -122,7 +122,9 @@ export type { BuildCorpusOptions, Corpus, Domain, DomainStats } from "./zoo/corp
 export { buildCorpus } from "./zoo/corpora/build.js";
 export type { CorpusRecord } from "./zoo/corpora/record.js";
 export type { DomainSpec } from "./zoo/corpora/domains.js";
-export { ZOO_DOMAINS } from "./zoo/corpora/domains.js";
+export { ZOO_DOMAINS, ZOO_UNSEEN_DOMAIN } from "./zoo/corpora/domains.js";
+export type { UnseenDomain, UnseenDomainEntry } from "./zoo/build/unseen.js";
+export { buildUnseenDomain, writeUnseenDomain } from "./zoo/build/unseen.js";
 export type { Synset, WordNet } from "./zoo/corpora/wordnet.js";
 export { parseWordNetData, readWordNet } from "./zoo/corpora/wordnet.js";
 export type { BuildZooDataOptions, ZooData, ZooDataManifest } from "./zoo/corpora/write.js";
