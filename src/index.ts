@@ -261,10 +261,10 @@ export { parseUnifiedConfig, readUnifiedConfig, buildServedModels } from "./serv
 export { POLICIES, POLICY_OPTIONS } from "./serve/policies.js";
 export { GatewayError } from "./serve/openai-errors.js";
 // The main job.
-export type { MainJobOptions, MainJobReport, Goal } from "./demo/main-job.js";
-export { runMainJob } from "./demo/main-job.js";
-export type { DemoZoo, DemoZooModel } from "./demo/zoo.js";
-export { loadDemoZoo } from "./demo/zoo.js";
+export type { MainJobOptions, MainJobReport, Goal } from "./unify/main-job.js";
+export { runMainJob } from "./unify/main-job.js";
+export type { DemoZoo, DemoZooModel } from "./unify/zoo.js";
+export { loadDemoZoo } from "./unify/zoo.js";
 export type { AdaptLoraOptions, AdaptLoraReport, HeldOutPoint } from "./adapt/lora.js";
 export { adaptLora } from "./adapt/lora.js";
 export type { UserData, UserDocument, DataSplit } from "./adapt/data.js";

@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { Rng } from "../../src/core/rng.js";
-import { splitDemoItems } from "../../src/demo/items.js";
+import { splitDemoItems } from "../../src/unify/items.js";
 import { readTasksFile, type TaskItem } from "../../src/formats/tasks.js";
 import { itemText } from "../../src/fuse/router/evidence.js";
 import { KnnIndex, type LabelledItem } from "../../src/fuse/router/knn.js";

@@ -11,7 +11,7 @@ import { dealJobs } from "../../src/zoo/build/lanes.js";
 import { readZooManifest, specialisation, type ZooManifest, type ZooModelEntry } from "../../src/zoo/build/manifest.js";
 import { ggufParity, klDivergence, loraParity } from "../../src/models/llamacpp/parity.js";
 import { zooPlan } from "../../src/zoo/build/plan.js";
-import { cutAtWord } from "../../src/demo/items.js";
+import { cutAtWord } from "../../src/unify/items.js";
 import { readTasksFile } from "../../src/formats/tasks.js";
 import { createLlamaCppModel } from "../../src/models/llamacpp/model.js";
 import type { TrainJob } from "../../src/zoo/build/train-job.js";

@@ -1,9 +1,9 @@
 /** The demo's outputs from a report: report.html's content and unified.yml as `cogen serve` reads it. */
 import { describe, expect, it } from "vitest";
-import { serveConfig, type MainJobReport } from "../../src/demo/main-job.js";
-import { renderDemoHtml } from "../../src/demo/report-html.js";
-import { rowOf, oracleRow } from "../../src/demo/scoreboard.js";
-import type { DemoZoo } from "../../src/demo/zoo.js";
+import { serveConfig, type MainJobReport } from "../../src/unify/main-job.js";
+import { renderDemoHtml } from "../../src/unify/report-html.js";
+import { rowOf, oracleRow } from "../../src/unify/scoreboard.js";
+import type { DemoZoo } from "../../src/unify/zoo.js";
 import type { ResultRecord } from "../../src/eval/result.js";
 import type { Ranking } from "../../src/rank/ranking.js";
 import { parseUnifiedConfig } from "../../src/serve/unified-config.js";

@@ -1,7 +1,7 @@
 /** The demo's arithmetic against values computed by hand: the table, the oracle and the goals. */
 import { describe, expect, it } from "vitest";
-import { judgeGoals } from "../../src/demo/main-job.js";
-import { macro, oracleRow, rowOf, scoreRows, type ScoreRow } from "../../src/demo/scoreboard.js";
+import { judgeGoals } from "../../src/unify/main-job.js";
+import { macro, oracleRow, rowOf, scoreRows, type ScoreRow } from "../../src/unify/scoreboard.js";
 import type { ResultRecord } from "../../src/eval/result.js";
 
 const bpb = (model: string, item: string, domain: string, bits: number, bytes: number): ResultRecord =>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cutAtWord, splitDemoItems } from "../../src/demo/items.js";
+import { cutAtWord, splitDemoItems } from "../../src/unify/items.js";
 import type { TaskItem } from "../../src/formats/tasks.js";
 
 function items(): TaskItem[] {

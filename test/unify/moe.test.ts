@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { moeGoals, moeRowId, type GenerationSpeed } from "../../src/demo/moe.js";
-import type { ScoreRow } from "../../src/demo/scoreboard.js";
+import { moeGoals, moeRowId, type GenerationSpeed } from "../../src/unify/moe.js";
+import type { ScoreRow } from "../../src/unify/scoreboard.js";
 
 const row = (model: string, macroBpb: number): ScoreRow => ({ model, domains: {}, macroBpb });
 const speed = (ratio: number): GenerationSpeed => ({ moe: "unified-moe-trained-top2", dense: "a-expert-law", moeTokensPerSecond: 100 * ratio, denseTokensPerSecond: 100, ratio, rounds: 5 });
