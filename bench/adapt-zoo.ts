@@ -10,7 +10,7 @@
  * no zoo model trained on it; then compose uses all eight experts' adapters and there is no zoo
  * expert to compare); any of the eight can be named instead (then base-a saw it in its mixture).
  *
- *   npx tsx bench/adapt-zoo.ts [--domain music] [--steps 200] [--evaluations 100] [--records 80]
+ *   npx tsx bench/adapt-zoo.ts [--domain music] [--steps 200 (0: no LoRA run)] [--evaluations 100] [--records 80] [--l1 0.05]
  */
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
@@ -23,7 +23,7 @@ import { readZooManifest } from "../src/zoo/build/manifest.js";
 import { buildZooData } from "../src/zoo/corpora/write.js";
 
 const { values } = parseArgs({
-  options: { domain: { type: "string" }, steps: { type: "string" }, evaluations: { type: "string" }, records: { type: "string" } },
+  options: { domain: { type: "string" }, steps: { type: "string" }, evaluations: { type: "string" }, records: { type: "string" }, l1: { type: "string" } },
 });
 const domainName = values.domain ?? "music";
 const zoo = path.resolve(import.meta.dirname, "../zoo");
@@ -47,18 +47,18 @@ async function readUnseen(): Promise<{ train: { text: string }[]; heldOut: { tex
 const trainFile = path.join(work, "train.jsonl");
 await fs.writeFile(trainFile, domain.train.map((r) => JSON.stringify({ text: r.text })).join("\n") + "\n");
 
+const steps = Number(values.steps ?? 200);
 const t = Date.now();
-const lora = await adaptLora({
-  base: baseHf, data: trainFile, outDir: path.join(work, "lora"), steps: Number(values.steps ?? 200), seed: 1,
-});
-console.log(`adapt lora: ${lora.stepsRun} steps (best ${lora.bestStep}) in ${((Date.now() - t) / 1000).toFixed(0)} s; own held-out split ${lora.heldOutBpbBefore.toFixed(3)} → ${lora.heldOutBpbAfter.toFixed(3)} bpb`);
+// --steps 0 skips the LoRA run (to measure compose alone).
+const lora = steps === 0 ? undefined : await adaptLora({ base: baseHf, data: trainFile, outDir: path.join(work, "lora"), steps, seed: 1 });
+if (lora) console.log(`adapt lora: ${lora.stepsRun} steps (best ${lora.bestStep}) in ${((Date.now() - t) / 1000).toFixed(0)} s; own held-out split ${lora.heldOutBpbBefore.toFixed(3)} → ${lora.heldOutBpbAfter.toFixed(3)} bpb`);
 
 const others = data.corpus.domains.map((d) => d.name).filter((d) => d !== domainName);
 const examples = path.join(work, "few.jsonl");
 await fs.writeFile(examples, domain.train.slice(0, 20).map((r) => JSON.stringify({ text: r.text })).join("\n") + "\n");
 const composed = await composeAdapters({
   base: baseHf, adapters: others.map((d) => path.join(zoo, "a/experts", d, "lora")), examples, outDir: path.join(work, "composed"),
-  maxEvaluations: Number(values.evaluations ?? 100), seed: 1,
+  maxEvaluations: Number(values.evaluations ?? 100), seed: 1, ...(values.l1 !== undefined ? { l1: Number(values.l1) } : {}),
 });
 console.log(`adapt compose: ${composed.evaluations} evaluations in ${composed.seconds.toFixed(1)} s = ${composed.evaluationsPerSecond.toFixed(2)} evaluations/s`);
 console.log(`  weights ${others.map((d, i) => `${d} ${composed.weights[i].toFixed(2)}`).join(", ")}`);
@@ -74,8 +74,8 @@ async function perRecord(adapters: string[], scales: number[]): Promise<{ bits: 
 }
 const otherAdapters = others.map((d) => path.join(zoo, "a/experts", d, "lora.gguf"));
 const rows: [string, { bits: number; bytes: number }[]][] = [
-  ["base-a", await perRecord([path.join(work, "lora/adapter.gguf")], [0])],
-  [`adapt lora (${lora.stepsRun} steps)`, await perRecord([path.join(work, "lora/adapter.gguf")], [1])],
+  ["base-a", await perRecord([path.join(work, "composed/adapter.gguf")], [0])],
+  ...(lora ? [[`adapt lora (${lora.stepsRun} steps)`, await perRecord([path.join(work, "lora/adapter.gguf")], [1])] as [string, { bits: number; bytes: number }[]]] : []),
   ...(unseen ? [] : [[`zoo expert a-${domainName}`, await perRecord([path.join(zoo, "a/experts", domainName, "lora.gguf")], [1])] as [string, { bits: number; bytes: number }[]]]),
   [`uniform average of the ${unseen ? "eight" : "other 7"}`, await perRecord(otherAdapters, others.map(() => 1 / others.length))],
   ["adapt compose (20 examples)", await perRecord([path.join(work, "composed/adapter.gguf")], [1])],
