@@ -34,7 +34,7 @@ export interface ComposeOptions {
   /** JSONL: {"text"} (every byte scored) or {"input", "output"} (output scored after input). */
   examples: string;
   outDir: string;
-  /** L1 penalty on the weights (default 0.05, LoraHub's). */
+  /** L1 penalty on the weights' mean absolute value (default 0.05, as LoraHub: 0.05 · Σ|w| / n). */
   l1?: number;
   /** Objective evaluations (default 100). */
   maxEvaluations?: number;
@@ -94,7 +94,8 @@ export async function composeAdapters(options: ComposeOptions): Promise<ComposeR
         const s = await mix.score(examples, w);
         return s.bits / s.bytes;
       };
-      const objective = async (w: number[]) => (await bpb(w)) + l1 * w.reduce((s, v) => s + Math.abs(v), 0);
+      // LoraHub's penalty is on the MEAN |w|, so its pull does not grow with the number of adapters.
+      const objective = async (w: number[]) => (await bpb(w)) + (l1 * w.reduce((s, v) => s + Math.abs(v), 0)) / n;
       const started = Date.now();
       progress.start("adapt compose", maxEvaluations, "evaluations");
       const result = await cmaesMinimize(

@@ -25,7 +25,7 @@ lora     train a LoRA expert on your own text (a UTF-8 .txt file — paragraphs 
 
 compose  LoraHub: search weights in [-bound, bound] for existing adapters of one base (PEFT folders,
          or expert folders with lora/) so that their weighted sum fits a few examples (JSONL with
-         "text", or "input" and "output"): loss = examples' bits per byte + l1·Σ|w|, gradient-free
+         "text", or "input" and "output"): loss = examples' bits per byte + l1·mean|w|, gradient-free
          (CMA-ES), every candidate run in llama.cpp with runtime adapter scales. OUT gets adapter/
          (PEFT), adapter.gguf and weights.json.
   --evaluations N (100)  --l1 X (0.05)  --bound X (1.5)  --sigma X (0.5)  --seed N (0)

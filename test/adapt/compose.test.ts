@@ -45,6 +45,10 @@ describe("composeAdapters", () => {
     expect(report.evaluations).toBeLessThanOrEqual(36);
     for (const w of report.weights) expect(Math.abs(w)).toBeLessThanOrEqual(1.5);
     expect(report.examplesBpb.composed).toBeLessThan(report.examplesBpb.base);
+    // LoraHub's loss: bits per byte plus l1 times the MEAN |w| (not the sum).
+    const meanAbs = report.weights.reduce((s, w) => s + Math.abs(w), 0) / report.weights.length;
+    expect(meanAbs).toBeGreaterThan(0);
+    expect(report.objective).toBeCloseTo(report.examplesBpb.composed + 0.01 * meanAbs, 9);
     const record = JSON.parse(await fs.readFile(path.join(out, "weights.json"), "utf8"));
     expect(record.weights).toEqual(report.weights);
   });
