@@ -9,7 +9,7 @@
  * uniform TIES merge and the evolved merge (rebuilt from OUT/merge.yml as `cogen merge` would):
  * macro bits per byte and ratios against uniform TIES and base-a.
  *
- *   npx tsx bench/adapt-evolve.ts [--dev 2] [--test 6] [--evaluations 36] [--layer-groups 1] [--normalize] [--queue redis://…] [--out DIR]
+ *   npx tsx bench/adapt-evolve.ts [--dev 2] [--test 6] [--evaluations 36] [--layer-groups 1] [--sigma 0.25] [--normalize] [--queue redis://…] [--out DIR]
  */
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
@@ -27,7 +27,7 @@ import { ZOO_DOMAINS } from "../src/zoo/corpora/domains.js";
 const { values } = parseArgs({
   options: {
     dev: { type: "string" }, test: { type: "string" }, evaluations: { type: "string" }, "layer-groups": { type: "string" },
-    queue: { type: "string" }, out: { type: "string" }, seed: { type: "string" }, normalize: { type: "boolean" },
+    queue: { type: "string" }, out: { type: "string" }, seed: { type: "string" }, sigma: { type: "string" }, normalize: { type: "boolean" },
   },
 });
 const zoo = path.resolve(import.meta.dirname, "../zoo");
@@ -63,6 +63,7 @@ const uniform = parseEvolveRecipe(recipeText(1, 1, true), "uniform TIES");
 const evolved = await evolveMerge({
   recipe: recipeFile, objective: path.join(out, "objective.jsonl"), outDir: path.join(out, "result"),
   evaluations: Number(values.evaluations ?? 36), seed: Number(values.seed ?? 0), progress: streamProgress(),
+  ...(values.sigma ? { sigma0: Number(values.sigma) } : {}),
   ...(values.queue ? { queue: bullMqEvolveQueue(values.queue) } : {}),
 });
 console.log(`evolve: ${evolved.evaluations} candidates (${evolved.dimensions} parameters, population ${evolved.population}) in ${evolved.seconds.toFixed(0)} s = ${evolved.candidatesPerMinute.toFixed(2)}/min`);

@@ -10,7 +10,7 @@
  * no zoo model trained on it; then compose uses all eight experts' adapters and there is no zoo
  * expert to compare); any of the eight can be named instead (then base-a saw it in its mixture).
  *
- *   npx tsx bench/adapt-zoo.ts [--domain music] [--steps 200 (0: no LoRA run)] [--evaluations 100] [--records 80] [--l1 0.05]
+ *   npx tsx bench/adapt-zoo.ts [--domain music] [--steps 200 (0: no LoRA run)] [--evaluations 300] [--records 80] [--l1 0.05]
  */
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
@@ -58,7 +58,7 @@ const examples = path.join(work, "few.jsonl");
 await fs.writeFile(examples, domain.train.slice(0, 20).map((r) => JSON.stringify({ text: r.text })).join("\n") + "\n");
 const composed = await composeAdapters({
   base: baseHf, adapters: others.map((d) => path.join(zoo, "a/experts", d, "lora")), examples, outDir: path.join(work, "composed"),
-  maxEvaluations: Number(values.evaluations ?? 100), seed: 1, ...(values.l1 !== undefined ? { l1: Number(values.l1) } : {}),
+  maxEvaluations: Number(values.evaluations ?? 300), seed: 1, ...(values.l1 !== undefined ? { l1: Number(values.l1) } : {}),
 });
 console.log(`adapt compose: ${composed.evaluations} evaluations in ${composed.seconds.toFixed(1)} s = ${composed.evaluationsPerSecond.toFixed(2)} evaluations/s`);
 console.log(`  weights ${others.map((d, i) => `${d} ${composed.weights[i].toFixed(2)}`).join(", ")}`);
