@@ -129,6 +129,40 @@ describe("evolveMerge", () => {
     }
   }, 120_000);
 
+  it("searches a random method (dare_ties) whose merge.yml rebuilds exactly with the merge seed it names", async () => {
+    const dareRecipe = path.join(root, "dare.yml");
+    await fs.writeFile(dareRecipe, [
+      "merge_method: dare_ties",
+      `base_model: ${path.basename(base)}`,
+      "models:",
+      ...models.map((m) => `  - ${path.basename(m)}`),
+      "search:",
+      "  weight: { min: 0.2, max: 1 }",
+      "  density: { min: 0.3, max: 0.7 }",
+      "dtype: float32",
+    ].join("\n") + "\n");
+    const out = path.join(root, "dare-out");
+    const report = await evolveMerge({ recipe: dareRecipe, objective: tasksFile, outDir: out, evaluations: 4, population: 4, seed: 2, mergeSeed: 11 });
+    const yaml = await fs.readFile(path.join(out, "merge.yml"), "utf8");
+    expect(yaml).toMatch(/--seed 11/);
+    const items = await readTasksFile(tasksFile);
+    const scoreWithSeed = async (seed: number) => {
+      const dir = path.join(root, `dare-rebuilt-${seed}`);
+      await runMerge({ config: yaml, outDir: dir, outFormat: "gguf", seed });
+      const model = await openModel({ id: `dare-${seed}`, backend: "llamacpp", path: path.join(dir, "model.gguf"), threads: 1, domains: [], tags: [] });
+      try {
+        const records = [];
+        for (const item of items) records.push(await evaluateItem(model, item));
+        return objectiveOf(records).objective;
+      } finally {
+        await model.close();
+      }
+    };
+    // The named seed gives back the scored model; another seed drops other parameters.
+    expect(await scoreWithSeed(11)).toBe(report.best.objective);
+    expect(await scoreWithSeed(12)).not.toBe(report.best.objective);
+  }, 180_000);
+
   it("is deterministic with --seed, and an interrupted run resumes to the same result", async () => {
     const settings = { recipe: recipeFile, objective: tasksFile, evaluations: 8, population: 4, seed: 5 };
     const whole = await evolveMerge({ ...settings, outDir: path.join(root, "whole") });
