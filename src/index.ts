@@ -283,5 +283,8 @@ export type { EvolveJob, CandidateScore } from "./adapt/evolve-job.js";
 export { executeEvolveJob, evolveJobId, objectiveOf } from "./adapt/evolve-job.js";
 export type { EvolveQueue, EvolveOutcome } from "./adapt/evolve-queue.js";
 export { EVOLVE_QUEUE_NAME, inProcessEvolveQueue, bullMqEvolveQueue, startEvolveWorker } from "./adapt/evolve-queue.js";
+export type { AdaptZooGoalsOptions, AdaptZooGoalsReport, AdaptZooRow, PairedDelta } from "./adapt/zoo-goals.js";
+export { measureAdaptZooGoals, pairedBpbDelta } from "./adapt/zoo-goals.js";
+export { adaptGoals } from "./unify/adapt-goals.js";
 export type { AdapterMix, MixScore, ScoredText } from "./models/llamacpp/adapter-mix.js";
 export { openAdapterMix } from "./models/llamacpp/adapter-mix.js";

@@ -24,7 +24,7 @@ import { writeSafetensorsFile } from "../formats/safetensors/index.js";
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, openLoraAdapter, peftName, type LoraAdapter } from "../merge/lora/adapter.js";
 import { writeLoraGguf } from "../merge/lora/gguf-adapter.js";
 import { openAdapterMix, type ScoredText } from "../models/llamacpp/adapter-mix.js";
-import { cmaesMinimize } from "./cmaes.js";
+import { cmaesMinimize, defaultPopulation } from "./cmaes.js";
 
 export interface ComposeOptions {
   /** The adapters' base: a Hugging Face folder or a GGUF file. */
@@ -68,6 +68,10 @@ export async function composeAdapters(options: ComposeOptions): Promise<ComposeR
   if (!(l1 >= 0)) problems.push(`l1 must be ≥ 0 (got ${l1})`);
   if (!(bound > 0)) problems.push(`bound must be positive (got ${bound})`);
   if (!(Number.isSafeInteger(maxEvaluations) && maxEvaluations > 0)) problems.push(`maxEvaluations must be a positive integer (got ${maxEvaluations})`);
+  else if (options.adapters.length >= 1 && maxEvaluations < defaultPopulation(options.adapters.length)) {
+    // Fewer evaluations than one generation would search nothing and give back the base.
+    problems.push(`maxEvaluations must be at least one CMA-ES generation: ${defaultPopulation(options.adapters.length)} candidates for ${options.adapters.length} adapters (got ${maxEvaluations})`);
+  }
   if (problems.length) throw new ConfigError(problems, "adapt compose");
   const progress = options.progress ?? silentProgress;
   const examples = await readExamples(options.examples);

@@ -16,6 +16,8 @@ import { relativeScores } from "../rank/relative-scores.js";
 import type { Ranking } from "../rank/ranking.js";
 import { suspiciousItems } from "../rank/item-quality.js";
 import { abilitiesOf } from "../serve/policies.js";
+import { measureAdaptZooGoals, type AdaptZooGoalsOptions, type AdaptZooGoalsReport } from "../adapt/zoo-goals.js";
+import { adaptGoals } from "./adapt-goals.js";
 import { distillGoals } from "./distill-goals.js";
 import { evaluateModels } from "./evaluate-models.js";
 import { generationSpeed, moeGateQuality, moeGoals, openDemoMoe, type GenerationSpeed } from "./moe.js";
@@ -38,6 +40,8 @@ export interface MainJobOptions {
   itemsPerDomain?: number;
   progress?: Progress;
   log?: (line: string) => void;
+  /** Also measure `cogen adapt` on the zoo's unseen domain (LoRA training and compose: minutes). */
+  adapt?: Omit<AdaptZooGoalsOptions, "zoo" | "progress">;
 }
 
 export interface Goal {
@@ -61,6 +65,8 @@ export interface MainJobReport {
   routing: { accuracy: number; meanConfidence: number };
   /** The zoo's mixtures of experts (zoo/moe/), when present: gate quality, training, speed. */
   moe?: { experts: string[]; gateQuality: Record<string, GateQuality>; checkpoints: ZooMoeCheckpoint[]; speed?: GenerationSpeed };
+  /** `cogen adapt` on the zoo's unseen domain, when asked for (options.adapt). */
+  adapt?: AdaptZooGoalsReport;
   files: Record<string, string>;
   seconds: number;
 }
@@ -197,6 +203,8 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
         unified: [...unified.map((m) => m.id), ...distilledUnified],
       }));
     }
+    const adapt = options.adapt ? await measureAdaptZooGoals({ ...options.adapt, zoo: zoo.root, progress }) : undefined;
+    if (adapt) goals.push(...adaptGoals(adapt));
     const report: MainJobReport = {
       domains,
       singles: singles.map((m) => m.id),
@@ -210,6 +218,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
       ensemble: { stats: { ...ensemble.stats }, ensembledDomains, members: ensembleMembers },
       routing: { accuracy: hits / test.length, meanConfidence: confidence / test.length },
       ...(moe ? { moe: { experts: moe.manifest.experts, gateQuality: moeGateQuality(moe.manifest), checkpoints: moe.manifest.checkpoints, speed } } : {}),
+      ...(adapt ? { adapt } : {}),
       files: {
         ranking: file("ranking.json"), devResults: file("dev-results.jsonl"), testResults: file("test-results.jsonl"),
         devItems: file("dev-items.jsonl"), report: file("report.html"), serveConfig: file("unified.yml"), summary: file("summary.json"),

@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { composeAdapters, readExamples } from "../../src/adapt/compose.js";
 import { adaptLora } from "../../src/adapt/lora.js";
-import { InputFileError } from "../../src/core/errors.js";
+import { ConfigError, InputFileError } from "../../src/core/errors.js";
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, openLoraAdapter, peftName } from "../../src/merge/lora/adapter.js";
 import { writeSafetensorsFile } from "../../src/formats/safetensors/index.js";
 import { openAdapterMix } from "../../src/models/llamacpp/adapter-mix.js";
@@ -119,5 +119,13 @@ describe("composeAdapters", () => {
     await expect(run).rejects.toThrow(InputFileError);
     await expect(run).rejects.toThrow(/not a PEFT adapter folder/);
     await expect(fs.stat(path.join(root, "never"))).rejects.toThrow();
+  });
+
+  it("refuses fewer evaluations than one CMA-ES generation (which would search nothing)", async () => {
+    // Two adapters: a generation is 4 + ⌊3 ln 2⌋ = 6 candidates.
+    const few = composeAdapters({ base: tiny.dir, adapters, examples: examplesFile, outDir: path.join(root, "few"), maxEvaluations: 5 });
+    await expect(few).rejects.toThrow(ConfigError);
+    await expect(few).rejects.toThrow(/6 candidates for 2 adapters \(got 5\)/);
+    expect((await composeAdapters({ base: tiny.dir, adapters, examples: examplesFile, outDir: path.join(root, "six"), maxEvaluations: 6 })).evaluations).toBe(6);
   });
 });
