@@ -11,7 +11,7 @@ import * as path from "node:path";
 import type { LanguageModel } from "../src/core/language-model.js";
 import { createEnsembleModel } from "../src/fuse/ensemble/ensemble.js";
 import { createLlamaCppModel } from "../src/models/llamacpp/model.js";
-import { loadDemoZoo } from "../src/unify/zoo.js";
+import { loadDemoZoo } from "../src/demo/zoo.js";
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);

@@ -15,8 +15,8 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import { Rng } from "../src/core/rng.js";
-import { splitDemoItems, cutAtWord } from "../src/unify/items.js";
-import { loadDemoZoo } from "../src/unify/zoo.js";
+import { splitItems, cutAtWord } from "../src/unify/items.js";
+import { loadDemoZoo } from "../src/demo/zoo.js";
 import { evaluateModels } from "../src/unify/evaluate-models.js";
 import { scoreRows } from "../src/unify/scoreboard.js";
 import { silentProgress } from "../src/core/progress.js";
@@ -79,7 +79,7 @@ if (values["write-config"]) {
   await fs.writeFile("zoo/moe/hidden.yml", header + configFor("hidden_avg", "base"));
 }
 
-const { test } = splitDemoItems(zoo.items, 10);
+const { test } = splitItems(zoo.items, { perDomainAndKind: 10, maxPassageChars: 256 });
 const bpbItems = test.filter((i) => i.kind === "bits_per_byte");
 const work = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-moe-zoo-"));
 const opened: LanguageModel[] = [];

@@ -21,6 +21,7 @@ const verbs: Record<string, Verb> = {
   worker: { summary: "run evaluation jobs from a Redis queue (cogen eval --queue)", load: () => import("./worker.js") },
   distill: { summary: "knowledge fusion data: experts' top-K targets for a pivot, InfiFPO preference records", load: () => import("./distill.js") },
   serve: { summary: "serve experts and unified models as one OpenAI-compatible endpoint", load: () => import("./serve.js") },
+  unify: { summary: "the main job on your experts: evaluate, rank, build router/ensemble/merge/MoE, judge, write a served unified model", load: () => import("./unify.js") },
   demo: { summary: "the main job on the zoo: rank experts, build unified models, judge them on held-out items", load: () => import("./demo.js") },
 };
 

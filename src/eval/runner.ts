@@ -32,6 +32,8 @@ export interface EvalRunOptions {
   itemTimeoutMs?: number;
   /** Where jobs run (default: in this process with `pool`). */
   queue?: JobQueue;
+  /** In-process jobs run at once (default 1). */
+  lanes?: number;
   /** Models for the in-process queue (default: a pool without a memory budget). */
   pool?: ModelPool;
   progress?: Progress;
@@ -63,7 +65,7 @@ export async function runEval(options: EvalRunOptions): Promise<EvalRunReport> {
   const progress = options.progress ?? silentProgress;
   const ownPool = options.queue || options.pool ? undefined : new ModelPool();
   const pool = options.pool ?? ownPool;
-  const queue = options.queue ?? new InProcessQueue((job) => executeEvalJob(job, pool!, () => progress.tick(1)));
+  const queue = options.queue ?? new InProcessQueue((job) => executeEvalJob(job, pool!, () => progress.tick(1)), options.lanes);
   const inProcess = !options.queue;
   let skipped = 0;
   const jobs: EvalJob[] = [];

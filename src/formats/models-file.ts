@@ -11,6 +11,10 @@
  *       context_size: 2048           # optional
  *       domains: [medicine]          # domains it claims
  *       tags: [small]
+ *       base: base-small             # optional: id of the model in this file it was fine-tuned
+ *                                    # from (experts naming the same base can be merged)
+ *       weights: ./med-hf            # optional: its Hugging Face folder, for weight-space
+ *                                    # merges (default: the GGUF itself)
  *     - id: remote-7b
  *       backend: openai
  *       url: http://127.0.0.1:8000/v1  # base URL including /v1
@@ -52,11 +56,15 @@ export interface ExpertSpec {
   timeoutMs?: number;
   maxRetries?: number;
   chat?: boolean;
+  /** Id of the model in the same file this one was fine-tuned from (merges take experts of one base). */
+  base?: string;
+  /** llamacpp: absolute path of its Hugging Face folder, for weight-space merges. */
+  weights?: string;
 }
 
 const KNOWN = [
   "id", "backend", "path", "url", "model", "lora", "scale", "domains", "tags", "threads", "context_size",
-  "api_key_env", "concurrency", "timeout_ms", "max_retries", "chat",
+  "api_key_env", "concurrency", "timeout_ms", "max_retries", "chat", "base", "weights",
 ];
 const BACKENDS: readonly BackendKind[] = ["llamacpp", "openai"];
 
@@ -138,6 +146,8 @@ export function parseModelsFile(text: string, file: string, sections: readonly s
       problems.push(`${at("backend")}: must be 'llamacpp' or 'openai', got '${backend}'${didYouMean(backend, BACKENDS)}`);
     }
     const spec: ExpertSpec = { id: id ?? "", backend: backend as BackendKind, domains: list("domains"), tags: list("tags") };
+    spec.base = str("base", false);
+    if (spec.base !== undefined && spec.base === id) problems.push(`${at("base")}: an expert cannot be its own base`);
     if (backend === "llamacpp") {
       const p = str("path", true);
       if (p !== undefined) spec.path = path.resolve(base, p);
@@ -147,6 +157,8 @@ export function parseModelsFile(text: string, file: string, sections: readonly s
       if (scale !== undefined && (typeof scale !== "number" || !Number.isFinite(scale))) problems.push(`${at("scale")}: must be a number`);
       if (scale !== undefined && lora === undefined) problems.push(`${at("scale")}: 'scale' needs a 'lora' adapter`);
       if (lora !== undefined) spec.lora = { path: path.resolve(base, lora), scale: typeof scale === "number" ? scale : 1 };
+      const weights = str("weights", false);
+      if (weights !== undefined) spec.weights = path.resolve(base, weights);
       spec.threads = int("threads", 1);
       spec.contextSize = int("context_size", 16);
     } else if (backend === "openai") {
@@ -155,7 +167,7 @@ export function parseModelsFile(text: string, file: string, sections: readonly s
         if (!/^https?:\/\/[^/\s]+/.test(url)) problems.push(`${at("url")}: must be an http(s) URL such as http://127.0.0.1:8000/v1`);
         spec.url = url;
       }
-      for (const field of ["path", "lora", "scale", "threads"]) {
+      for (const field of ["path", "lora", "scale", "threads", "weights"]) {
         if (e[field] !== undefined) problems.push(`${at(field)}: only for backend 'llamacpp'`);
       }
       // The server's context, when known: distillation counts longer texts as skipped instead of failing on them.
@@ -171,7 +183,40 @@ export function parseModelsFile(text: string, file: string, sections: readonly s
     for (const key of Object.keys(spec) as (keyof ExpertSpec)[]) if (spec[key] === undefined) delete spec[key];
     specs.push(spec);
   });
+  raw.forEach((entry, index) => {
+    const b = (entry as Record<string, unknown> | null)?.base;
+    if (typeof b === "string" && b !== (entry as Record<string, unknown>).id && !seen.has(b)) {
+      problems.push(`${where([...listPath, index, "base"])}: no model '${b}' in this file${didYouMean(b, [...seen.keys()])}`);
+    }
+  });
   if (specs.length === 0 && problems.length === 0) problems.push("the list of experts is empty");
   if (problems.length > 0) throw new ConfigError(problems, file);
   return specs;
+}
+
+/**
+ * One expert as a models-file entry (the inverse of parsing it): what a written config (e.g.
+ * `cogen unify`'s unified.yml) lists. Paths stay absolute unless `relativeTo` is given and the
+ * path lies under it.
+ */
+export function modelsFileEntry(spec: ExpertSpec, relativeTo?: string): Record<string, unknown> {
+  const local = (p: string) => {
+    if (relativeTo === undefined) return p;
+    const rel = path.relative(relativeTo, p);
+    return rel.startsWith("..") || path.isAbsolute(rel) ? p : rel;
+  };
+  const entry: Record<string, unknown> = { id: spec.id, backend: spec.backend };
+  if (spec.path !== undefined) entry.path = local(spec.path);
+  if (spec.lora) Object.assign(entry, { lora: local(spec.lora.path), scale: spec.lora.scale });
+  if (spec.url !== undefined) entry.url = spec.url;
+  if (spec.model !== undefined && spec.model !== spec.id) entry.model = spec.model;
+  const optional: [string, unknown][] = [
+    ["threads", spec.threads], ["context_size", spec.contextSize], ["api_key_env", spec.apiKeyEnv], ["concurrency", spec.concurrency],
+    ["timeout_ms", spec.timeoutMs], ["max_retries", spec.maxRetries], ["chat", spec.chat], ["base", spec.base],
+    ["weights", spec.weights === undefined ? undefined : local(spec.weights)],
+  ];
+  for (const [key, value] of optional) if (value !== undefined) entry[key] = value;
+  if (spec.domains.length) entry.domains = spec.domains;
+  if (spec.tags.length) entry.tags = spec.tags;
+  return entry;
 }

@@ -1,61 +1,124 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { writeFileAtomic } from "../core/atomic.js";
+import { BackendError, ConfigError } from "../core/errors.js";
+import { readPlotly } from "../core/html.js";
 import type { LanguageModel } from "../core/language-model.js";
 import { silentProgress, type Progress } from "../core/progress.js";
+import type { ExpertSpec } from "../formats/models-file.js";
 import type { TaskItem } from "../formats/tasks.js";
+import type { JobQueue } from "../eval/jobs/queue.js";
+import type { ResultRecord } from "../eval/result.js";
+import { readResultRecords } from "../eval/results-log.js";
+import { runEval } from "../eval/runner.js";
+import type { GateQuality } from "../fuse/moe/gate-quality.js";
+import type { ZooMoeCheckpoint } from "../fuse/moe/zoo-moe.js";
 import { createEnsembleModel, type EnsembleStats } from "../fuse/ensemble/ensemble.js";
-import { labelledItems } from "../fuse/router/evidence.js";
+import { itemText, labelledItems } from "../fuse/router/evidence.js";
 import type { LabelledItem } from "../fuse/router/knn.js";
 import { itemWeightsFromRanking, Router } from "../fuse/router/router.js";
 import { createRouterModel } from "../fuse/router/router-model.js";
-import { runMerge } from "../merge/engine.js";
-import { createLlamaCppModel } from "../models/llamacpp/model.js";
+import { openModel } from "../models/open.js";
 import { rankResults } from "../rank/per-item.js";
 import { relativeScores } from "../rank/relative-scores.js";
 import type { Ranking } from "../rank/ranking.js";
 import { suspiciousItems } from "../rank/item-quality.js";
 import { abilitiesOf } from "../serve/policies.js";
-import { measureAdaptZooGoals, type AdaptZooGoalsOptions, type AdaptZooGoalsReport } from "../adapt/zoo-goals.js";
-import { adaptGoals } from "./adapt-goals.js";
-import { distillGoals } from "./distill-goals.js";
+import { buildCheckpoints, CHECKPOINT_IDS } from "./checkpoints.js";
+import type { DistillSettings } from "./distill.js";
 import { evaluateModels } from "./evaluate-models.js";
-import { generationSpeed, moeGateQuality, moeGoals, openDemoMoe, type GenerationSpeed } from "./moe.js";
-import type { GateQuality } from "../fuse/moe/gate-quality.js";
-import type { ZooMoeCheckpoint } from "../fuse/moe/zoo-moe.js";
-import { splitDemoItems } from "./items.js";
-import { oracleRow, scoreRows, type ScoreRow } from "./scoreboard.js";
-import type { DemoZoo } from "./zoo.js";
+import { judgeGoals, type Goal } from "./goals.js";
+import { splitItems, type SplitOptions } from "./items.js";
+import { claimOutDir } from "./out-dir.js";
+import { DEFAULT_UNIFY_POLICIES, type SkippedPolicy, type UnifyPolicy } from "./policies.js";
+import { renderUnifyHtml } from "./report-html.js";
+import { commonItems, describeUnjudged, oracleRow, scoreRows, type ScoreRow } from "./scoreboard.js";
+import { unifiedYaml } from "./serve-config.js";
+
+export type { Goal } from "./goals.js";
 
 /**
- * The main job, end to end on the zoo: evaluate every model on dev items → rank them per domain
- * and flag suspicious items → build the unified models (router, token-level ensemble, TIES merge
- * of the experts that share base-a) → evaluate everything on test items → one table, the goals,
- * report.html, and a serve config for the best unified model.
+ * The main job on anyone's experts (`cogen unify`): evaluate every expert on dev items
+ * (resumable; through the queue when given) → rank them per domain with intervals and flag
+ * suspicious items → build the unified models (router and token-level ensemble always; a TIES
+ * merge and a mixture of experts from experts that share a base, when asked) → judge everything
+ * on the test items → one table, the goals, report.html, summary.json and unified.yml, which
+ * `cogen serve` loads. The demo is this job on the zoo, with the zoo's extras.
  */
-export interface MainJobOptions {
-  zoo: DemoZoo;
+export interface UnifyOptions {
+  /** The experts (a models file, parsed: src/formats/models-file.ts). At least two. */
+  experts: ExpertSpec[];
+  /** Held-out items (a task file, parsed), split into dev and test by id (items.ts). */
+  items: TaskItem[];
   outDir: string;
-  /** Items per domain, kind and split (default 10). */
-  itemsPerDomain?: number;
+  /** Default router, ensemble, merge; router and ensemble are built in any case. */
+  policies?: readonly UnifyPolicy[];
+  /** Column order of the table (default: the items' domains in order of appearance). */
+  domains?: string[];
+  split?: SplitOptions;
+  /** Hand the experts' evaluation jobs to workers (default: evaluate here). */
+  queue?: JobQueue;
+  /** Training of the distilled pivot (policy `distill`). */
+  distill?: DistillSettings;
+  /** Models evaluated at once in this process (default 2). */
+  lanes?: number;
+  extras?: UnifyExtras;
   progress?: Progress;
   log?: (line: string) => void;
-  /** Also measure `cogen adapt` on the zoo's unseen domain (LoRA training and compose: minutes). */
-  adapt?: Omit<AdaptZooGoalsOptions, "zoo" | "progress">;
 }
 
-export interface Goal {
-  goal: string;
-  met: boolean;
-  detail: string;
+/**
+ * What a caller adds to the job (the demo adds the zoo's): checkpoints built elsewhere, judged
+ * beside the unified models, and goals of its own.
+ */
+export interface UnifyExtras {
+  /** Unified checkpoints built before (e.g. committed mixtures of experts): judged and served. */
+  unified?: ExpertSpec[];
+  /** Single checkpoints judged beside everything but members of nothing (distilled, centralised). */
+  references?: ExpertSpec[];
+  /** Goals of the caller's own, judged after the test results are in. */
+  judge?: (context: JudgeContext) => Promise<{ goals: Goal[]; moe?: MoeSummary }>;
 }
 
-export interface MainJobReport {
+export interface JudgeContext {
   domains: string[];
   singles: string[];
   unified: string[];
-  /** Single checkpoints judged beside them but members of nothing: the distilled pivots and the centralised model. */
-  distilled: string[];
+  references: string[];
+  /** Every table row, references included. */
+  rows: ScoreRow[];
+  records: ResultRecord[];
+  test: TaskItem[];
+  /** Every opened model by id. */
+  models: ReadonlyMap<string, LanguageModel>;
+  evaluate(models: readonly LanguageModel[], items: readonly TaskItem[], label: string): Promise<ResultRecord[]>;
+  /** Write a JSONL file into the output folder (atomically); returns its path. */
+  writeJsonl(name: string, rows: readonly object[]): Promise<string>;
+}
+
+export interface MoeSummary {
+  experts: string[];
+  gateQuality: Record<string, GateQuality>;
+  checkpoints: ZooMoeCheckpoint[];
+  speed?: { moe: string; dense: string; moeTokensPerSecond: number; denseTokensPerSecond: number; ratio: number; rounds: number };
+}
+
+export interface BuiltModel {
+  policy: UnifyPolicy;
+  id: string;
+  /** For merges and mixtures: the base and the experts combined; for the distilled pivot: the pivot and its teachers. */
+  from?: { base: string; experts: string[] };
+}
+
+export interface UnifyReport {
+  domains: string[];
+  singles: string[];
+  unified: string[];
+  /** Single checkpoints judged beside them but members of nothing (the caller's references). */
+  references: string[];
+  policies: { requested: UnifyPolicy[]; built: BuiltModel[]; skipped: SkippedPolicy[]; notes: string[] };
+  /** `unjudged`: test items left out of the table because some model has no result for them (with those models). */
+  items: { dev: number; test: number; unjudged: { item: string; missing: string[] }[] };
   rows: ScoreRow[];
   oracle: ScoreRow & { picks: Record<string, { bpb?: string; acc?: string }> };
   goals: Goal[];
@@ -63,153 +126,156 @@ export interface MainJobReport {
   suspicious: { item: string; domain: string; flags: string[] }[];
   ensemble: { stats: EnsembleStats; ensembledDomains: string[]; members: Record<string, string[]> };
   routing: { accuracy: number; meanConfidence: number };
-  /** The zoo's mixtures of experts (zoo/moe/), when present: gate quality, training, speed. */
-  moe?: { experts: string[]; gateQuality: Record<string, GateQuality>; checkpoints: ZooMoeCheckpoint[]; speed?: GenerationSpeed };
-  /** `cogen adapt` on the zoo's unseen domain, when asked for (options.adapt). */
-  adapt?: AdaptZooGoalsReport;
+  moe?: MoeSummary;
   files: Record<string, string>;
+  /** The command that serves unified.yml. */
+  serveCommand: string;
   seconds: number;
 }
 
-export async function runMainJob(options: MainJobOptions): Promise<MainJobReport> {
+export const UNIFIED_IDS = { router: "unified-router", ensemble: "unified-ensemble", ...CHECKPOINT_IDS } as const;
+
+/** Everything wrong with the inputs, at once, before anything is written. */
+function checkInputs(options: UnifyOptions, dev: TaskItem[], test: TaskItem[]): void {
+  const problems: string[] = [];
+  if (options.experts.length < 2) problems.push(`unify needs at least two experts (got ${options.experts.length})`);
+  const ids = new Set<string>();
+  for (const spec of [...options.experts, ...(options.extras?.unified ?? []), ...(options.extras?.references ?? [])]) {
+    if (ids.has(spec.id)) problems.push(`model id '${spec.id}' is used twice`);
+    ids.add(spec.id);
+  }
+  for (const id of Object.values(UNIFIED_IDS)) if (ids.has(id)) problems.push(`model id '${id}' is reserved for the unified model unify builds; rename that expert`);
+  if (dev.length === 0 || test.length === 0) {
+    problems.push(`the items split into ${dev.length} dev and ${test.length} test items: both sides need items (give more items; the split is by a hash of each id)`);
+  }
+  if (problems.length) throw new ConfigError(problems);
+}
+
+export async function unify(options: UnifyOptions): Promise<UnifyReport> {
   const started = Date.now();
   const progress = options.progress ?? silentProgress;
   const log = options.log ?? (() => {});
-  const { zoo } = options;
-  await fs.mkdir(options.outDir, { recursive: true });
+  const requested = [...new Set<UnifyPolicy>(["router", "ensemble", ...(options.policies ?? DEFAULT_UNIFY_POLICIES)])];
+  const { dev, test } = splitItems(options.items, options.split);
+  checkInputs(options, dev, test);
+  const domains = options.domains ?? [...new Set(options.items.map((i) => i.domain))];
+  const experts = options.experts;
+  await claimOutDir(options.outDir);
   const file = (name: string) => path.join(options.outDir, name);
-  const domains = zoo.domains;
-  const { dev, test } = splitDemoItems(zoo.items, options.itemsPerDomain ?? 10);
+  // A summary.json from an earlier run would look complete while this one works.
+  await fs.rm(file("summary.json"), { force: true });
   log(`items: ${dev.length} dev (evidence for ranking and routing), ${test.length} test (judging); ${domains.length} domains`);
+  log(`models: ${experts.map((m) => m.id).join(", ")}`);
+  const lanes = options.lanes ?? 2;
 
-  const singles: LanguageModel[] = [];
+  // 1. Evidence: every expert on the dev items (a resumable log: a rerun continues it).
+  const devResults = await evaluateExperts(experts, dev, file("dev-results.jsonl"), options.queue, lanes, progress, "evaluate experts (dev)");
+  await writeJsonl(file("dev-items.jsonl"), dev.map(taskLine));
+
+  // 2. Rank per domain, with intervals; flag suspicious items.
+  // Bits-per-byte scores are compared per item (best model 1, worst 0); 0/1 accuracy is kept.
+  const ranking = rankResults(relativeScores(devResults), { seed: 0 }).ranking;
+  await writeFileAtomic(file("ranking.json"), JSON.stringify(ranking, null, 2) + "\n");
+  const suspicious = suspiciousItems(ranking.items, 5).map((i) => ({ item: i.item, domain: i.domain, flags: [...i.flags] }));
+
   const opened: LanguageModel[] = [];
+  const open = async (spec: ExpertSpec) => {
+    const model = await openModel(spec);
+    opened.push(model);
+    return model;
+  };
   try {
-    for (const m of zoo.models) {
-      const model = await createLlamaCppModel({ id: m.id, path: m.gguf, contextSize: 512, threads: 1 });
-      singles.push(model);
-      opened.push(model);
-    }
-    log(`models: ${singles.map((m) => m.id).join(", ")}`);
-
-    // 1. Evidence: every single model on the dev items.
-    const devResults = await evaluateModels(singles, dev, progress, "evaluate models (dev)");
-    await writeJsonl(file("dev-results.jsonl"), devResults);
-    await writeJsonl(file("dev-items.jsonl"), dev.map(taskLine));
-
-    // 2. Rank per domain, with intervals; flag suspicious items.
-    // Bits-per-byte scores are compared per item (best model 1, worst 0); 0/1 accuracy is kept.
-    const fit = rankResults(relativeScores(devResults), { seed: 0 });
-    const ranking = fit.ranking;
-    await writeFileAtomic(file("ranking.json"), JSON.stringify(ranking, null, 2) + "\n");
-    const suspicious = suspiciousItems(ranking.items, 5).map((i) => ({ item: i.item, domain: i.domain, flags: [...i.flags] }));
+    const singles: LanguageModel[] = [];
+    for (const spec of experts) singles.push(await open(spec));
 
     // 3. Unified models.
+    const built: BuiltModel[] = [];
     const router = new Router(labelledItems(dev, devResults), {
       experts: singles.map((m) => m.id),
       ranking,
       itemWeight: itemWeightsFromRanking(ranking),
-      domainItems: domainOnlyItems(zoo.items, test),
+      domainItems: domainOnlyItems(options.items, test),
     });
-    const routerModel = createRouterModel(router, new Map(singles.map((m) => [m.id, m])), { id: "unified-router" });
+    const routerModel = createRouterModel(router, new Map(singles.map((m) => [m.id, m])), { id: UNIFIED_IDS.router });
     const ensemble = createEnsembleModel({
-      id: "unified-ensemble",
+      id: UNIFIED_IDS.ensemble,
       members: singles.map((model) => ({ model, abilities: abilitiesOf(ranking, model.id) })),
       domainOf: (text) => router.route(text).domain,
       maxAbilityGap: 1.5,
       weightTemperature: 0.5,
     });
-    const mergeDir = file("merged-ties");
-    const familyA = zoo.models.filter((m) => m.family === "a" && m.role === "expert" && m.hf);
-    const base = zoo.models.find((m) => m.family === "a" && m.role === "base");
+    built.push({ policy: "router", id: UNIFIED_IDS.router }, { policy: "ensemble", id: UNIFIED_IDS.ensemble });
     const unified: LanguageModel[] = [routerModel, ensemble];
-    if (base?.hf && familyA.length > 1) {
-      const config = [
-        "merge_method: ties",
-        `base_model: ${base.hf}`,
-        "models:",
-        ...familyA.map((m) => `  - model: ${m.hf}\n    parameters: { weight: 1.0, density: 0.5 }`),
-        "parameters: { normalize: true }",
-        "dtype: float32",
-      ].join("\n");
-      await runMerge({ config, configName: "demo-ties.yml", outDir: mergeDir, outFormat: "gguf", seed: 0 });
-      const gguf = (await fs.readdir(mergeDir)).find((f) => f.endsWith(".gguf"));
-      if (gguf) {
-        const merged = await createLlamaCppModel({ id: "unified-ties-merge", path: path.join(mergeDir, gguf), contextSize: 512, threads: 1 });
-        opened.push(merged);
-        unified.push(merged);
-      }
-    }
-    // Mixtures of experts (family A's experts with hidden-state and trained gates), one GGUF each.
-    const moe = await openDemoMoe(zoo.root);
-    if (moe) {
-      opened.push(...moe.models);
-      unified.push(...moe.models);
+    const checkpoints = await buildCheckpoints({
+      requested, experts, dev, ranking, outDir: options.outDir, distill: options.distill, progress, log,
+    });
+    built.push(...checkpoints.built);
+    for (const spec of checkpoints.specs) unified.push(await open(spec));
+    const servedCheckpoints = [...checkpoints.specs];
+    for (const spec of options.extras?.unified ?? []) {
+      servedCheckpoints.push(spec);
+      unified.push(await open(spec));
     }
     log(`unified models: ${unified.map((m) => m.id).join(", ")}`);
+    const references: LanguageModel[] = [];
+    for (const spec of options.extras?.references ?? []) references.push(await open(spec));
+    if (references.length) log(`reference checkpoints: ${references.map((m) => m.id).join(", ")}`);
 
-    // Distilled checkpoints and the centralised model: judged on the same items, members of nothing.
-    const distilled: LanguageModel[] = [];
-    for (const m of zoo.distilled ?? []) {
-      const model = await createLlamaCppModel({ id: m.id, path: m.gguf, contextSize: 512, threads: 1 });
-      opened.push(model);
-      distilled.push(model);
-    }
-    if (distilled.length) log(`distilled and centralised models: ${distilled.map((m) => m.id).join(", ")}`);
-
-    // 4. Judge everything on the test items.
-    const testResults = await evaluateModels([...singles, ...unified, ...distilled], test, progress, "evaluate on test items");
+    // 4. Judge everything on the test items: the experts through the resumable log, the rest here.
+    const singleTest = await evaluateExperts(experts, test, file("single-test-results.jsonl"), options.queue, lanes, progress, "evaluate experts on test items");
+    const evaluate = (models: readonly LanguageModel[], items: readonly TaskItem[], label: string) => evaluateModels(models, items, progress, label, lanes);
+    const testResults = [...singleTest, ...(await evaluate([...unified, ...references], test, "evaluate unified models on test items"))];
     await writeJsonl(file("test-results.jsonl"), testResults);
 
-    // Routing quality on test: did the router pick the domain's expert?
+    // Routing quality on test: did the router pick the item's domain?
     let hits = 0;
     let confidence = 0;
     for (const item of test) {
-      const decision = router.route(textOf(item));
+      const decision = router.route(itemText(item));
       confidence += decision.confidence;
       hits += decision.domain === item.domain ? 1 : 0;
     }
 
-    const order = [...singles.map((m) => m.id), ...unified.map((m) => m.id), ...distilled.map((m) => m.id)];
-    const allRows = scoreRows(testResults, domains, order);
-    const rows = allRows.filter((r) => !distilled.some((m) => m.id === r.model));
+    const ids = (models: readonly LanguageModel[]) => models.map((m) => m.id);
+    const judgedModels = [...ids(singles), ...ids(unified), ...ids(references)];
+    const { judged, unjudged } = commonItems(testResults, judgedModels, test.map((i) => i.id));
+    if (judged.size === 0) {
+      throw new BackendError(judgedModels.join(", "), `no test item has a result from every model (e.g. ${unjudged[0].item}: none from ${unjudged[0].missing.join(", ")}); the results are kept in ${options.outDir}`);
+    }
+    if (unjudged.length) {
+      log(describeUnjudged(unjudged, test.length));
+    }
+    const judgedResults = testResults.filter((r) => judged.has(r.item));
+    const allRows = scoreRows(judgedResults, domains, judgedModels);
+    const rows = allRows.filter((r) => !references.some((m) => m.id === r.model));
     const singleRows = rows.filter((r) => singles.some((m) => m.id === r.model));
     const oracle = oracleRow(singleRows, domains);
     // The members the ensemble used on each domain's test passages (its filter decides per request).
     const ensembleMembers = Object.fromEntries(domains.map((d) => {
       const used = new Set<string>();
-      for (const item of test) if (item.domain === d && item.kind === "bits_per_byte") for (const p of ensemble.participants(textOf(item))) used.add(p.model.id);
+      for (const item of test) if (item.domain === d && item.kind === "bits_per_byte") for (const p of ensemble.participants(itemText(item))) used.add(p.model.id);
       return [d, [...used]];
     }));
     const ensembledDomains = domains.filter((d) => ensembleMembers[d].length > 1);
     const goals = judgeGoals(rows, singleRows, oracle, ensembleMembers, ensembledDomains);
-    let speed: GenerationSpeed | undefined;
-    const top2 = moe?.models.find((m) => m.id === "unified-moe-trained-top2");
-    const denseExpert = singles.find((m) => familyA.some((e) => e.id === m.id));
-    if (top2 && denseExpert) speed = await generationSpeed(top2, denseExpert, test.filter((i) => i.kind === "bits_per_byte").slice(0, 4).map((i) => textOf(i).slice(0, 60)));
-    goals.push(...moeGoals(rows, singles.map((m) => m.id), speed));
-    const roleOf = (id: string) => zoo.distilled?.find((m) => m.id === id)?.role;
-    const distilledUnified = distilled.filter((m) => ["pivot", "pivot-family-b", "pivot-fpo"].includes(roleOf(m.id) ?? "")).map((m) => m.id);
-    if (distilled.length) {
-      // FPO is judged on every test-split cloze item (not only the capped table sample).
-      const pivot = distilled.find((m) => roleOf(m.id) === "pivot");
-      const fpo = distilled.find((m) => roleOf(m.id) === "pivot-fpo");
-      const allCloze = splitDemoItems(zoo.items.filter((i) => i.task === "zoo-cloze"), Number.MAX_SAFE_INTEGER).test;
-      const clozeRecords = pivot && fpo ? await evaluateModels([pivot, fpo], allCloze, progress, "cloze before and after FPO") : [];
-      if (clozeRecords.length) await writeJsonl(file("fpo-cloze-results.jsonl"), clozeRecords);
-      goals.push(...distillGoals({
-        rows: allRows, records: testResults, clozeRecords, domains, distilled: zoo.distilled ?? [],
-        checkpoints: [...singles.map((m) => m.id), ...unified.filter((m) => m.id === "unified-ties-merge").map((m) => m.id), ...distilled.map((m) => m.id)],
-        unified: [...unified.map((m) => m.id), ...distilledUnified],
-      }));
-    }
-    const adapt = options.adapt ? await measureAdaptZooGoals({ ...options.adapt, zoo: zoo.root, progress }) : undefined;
-    if (adapt) goals.push(...adaptGoals(adapt));
-    const report: MainJobReport = {
+    const extra = await options.extras?.judge?.({
+      domains, singles: ids(singles), unified: ids(unified), references: ids(references), rows: allRows, records: judgedResults, test: test.filter((i) => judged.has(i.id)),
+      models: new Map(opened.map((m) => [m.id, m])),
+      evaluate,
+      writeJsonl: async (name, lines) => {
+        await writeJsonl(file(name), lines);
+        return file(name);
+      },
+    });
+    goals.push(...(extra?.goals ?? []));
+
+    const report: UnifyReport = {
       domains,
-      singles: singles.map((m) => m.id),
-      unified: unified.map((m) => m.id),
-      distilled: distilled.map((m) => m.id),
+      singles: ids(singles),
+      unified: ids(unified),
+      references: ids(references),
+      policies: { requested, built, skipped: checkpoints.skipped, notes: checkpoints.notes },
+      items: { dev: dev.length, test: test.length, unjudged },
       rows: allRows,
       oracle,
       goals,
@@ -217,15 +283,17 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
       suspicious,
       ensemble: { stats: { ...ensemble.stats }, ensembledDomains, members: ensembleMembers },
       routing: { accuracy: hits / test.length, meanConfidence: confidence / test.length },
-      ...(moe ? { moe: { experts: moe.manifest.experts, gateQuality: moeGateQuality(moe.manifest), checkpoints: moe.manifest.checkpoints, speed } } : {}),
-      ...(adapt ? { adapt } : {}),
+      ...(extra?.moe ? { moe: extra.moe } : {}),
       files: {
         ranking: file("ranking.json"), devResults: file("dev-results.jsonl"), testResults: file("test-results.jsonl"),
         devItems: file("dev-items.jsonl"), report: file("report.html"), serveConfig: file("unified.yml"), summary: file("summary.json"),
       },
+      serveCommand: `npx cogen serve --config ${shellQuote(file("unified.yml"))}`,
       seconds: (Date.now() - started) / 1000,
     };
-    await writeFileAtomic(file("unified.yml"), serveConfig(zoo, report));
+    await writeFileAtomic(file("unified.yml"), unifiedYaml({ experts, checkpoints: servedCheckpoints, outDir: options.outDir, report }));
+    await writeFileAtomic(file("report.html"), renderUnifyHtml(report, await readPlotly()));
+    // Last: its presence says the run finished.
     await writeFileAtomic(file("summary.json"), JSON.stringify({ ...report, ranking: undefined }, null, 2) + "\n");
     return report;
   } finally {
@@ -233,28 +301,44 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
   }
 }
 
-function textOf(item: TaskItem): string {
-  return item.kind === "multiple_choice" ? item.context : item.kind === "exact_match" ? item.prompt : item.text;
+/**
+ * The experts on items through the evaluation runner: results are appended to `out` and a rerun
+ * skips what is there. Returned in expert order, then item order, whatever order jobs finished in.
+ */
+async function evaluateExperts(experts: ExpertSpec[], items: TaskItem[], out: string, queue: JobQueue | undefined, lanes: number, progress: Progress, label: string): Promise<ResultRecord[]> {
+  const labelled: Progress = { start: (_label, total, unit) => progress.start(label, total, unit), tick: (d, info) => progress.tick(d, info), done: (summary) => progress.done(summary) };
+  const run = await runEval({ experts, items, out, resume: true, queue, lanes, progress: labelled });
+  if (run.failures.length) {
+    throw new BackendError(
+      run.failures.map((f) => f.model).join(", "),
+      `evaluation failed (${run.failures.map((f) => `${f.model}: ${f.error}`).join("; ")}); the results so far are kept in ${out}: fix the expert and rerun the same command to continue`,
+    );
+  }
+  const expertIndex = new Map(experts.map((e, i) => [e.id, i]));
+  const itemIndex = new Map(items.map((item, i) => [item.id, i]));
+  return (await readResultRecords(out))
+    .filter((r) => expertIndex.has(r.model) && itemIndex.has(r.item))
+    .sort((a, b) => expertIndex.get(a.model)! - expertIndex.get(b.model)! || itemIndex.get(a.item)! - itemIndex.get(b.item)!);
 }
 
 /**
- * Held-out zoo text that is neither judged nor evaluated, labelled only with its domain: it
- * teaches the router what each domain's text looks like. Any item whose text shares its start
- * with any test text (the same record in another item kind, or a line of a test passage) is
- * left out, so no test text is seen even in another form.
+ * Held-out text that is neither judged nor evaluated, labelled only with its domain: it teaches
+ * the router what each domain's text looks like. Any item whose text shares its start with any
+ * test text (the same record in another item kind, or a line of a test passage) is left out,
+ * so no test text is seen even in another form.
  */
 function domainOnlyItems(items: readonly TaskItem[], test: readonly TaskItem[]): LabelledItem[] {
   const testIds = new Set(test.map((i) => i.id));
-  const testText = test.map(textOf).join("\n");
+  const testText = test.map(itemText).join("\n");
   return items
-    .filter((i) => !testIds.has(i.id) && !testText.includes(textOf(i).slice(0, 24)))
-    .map((i) => ({ id: i.id, text: textOf(i), domain: i.domain, scores: {} }));
+    .filter((i) => !testIds.has(i.id) && !testText.includes(itemText(i).slice(0, 24)))
+    .map((i) => ({ id: i.id, text: itemText(i), domain: i.domain, scores: {} }));
 }
 
 function taskLine(item: TaskItem): Record<string, unknown> {
   const base = { id: item.id, domain: item.domain, task: item.task };
   if (item.kind === "multiple_choice") return { ...base, context: item.context, choices: item.choices, answer: item.answer };
-  if (item.kind === "exact_match") return { ...base, prompt: item.prompt, answer: item.answers };
+  if (item.kind === "exact_match") return { ...base, prompt: item.prompt, answer: item.answers, max_tokens: item.maxTokens };
   return { ...base, text: item.text };
 }
 
@@ -262,72 +346,7 @@ async function writeJsonl(target: string, rows: readonly object[]): Promise<void
   await writeFileAtomic(target, rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
 }
 
-export function judgeGoals(
-  rows: ScoreRow[],
-  singleRows: ScoreRow[],
-  oracle: ScoreRow,
-  ensembleMembers: Record<string, string[]>,
-  ensembledDomains: string[],
-): Goal[] {
-  const unifiedRows = rows.filter((r) => !singleRows.includes(r));
-  const bestSingleBpb = [...singleRows].sort((a, b) => (a.macroBpb ?? Infinity) - (b.macroBpb ?? Infinity))[0];
-  const bestUnifiedBpb = [...unifiedRows].sort((a, b) => (a.macroBpb ?? Infinity) - (b.macroBpb ?? Infinity))[0];
-  const bestSingleAcc = [...singleRows].sort((a, b) => (b.macroAcc ?? -1) - (a.macroAcc ?? -1))[0];
-  const bestUnifiedAcc = [...unifiedRows].sort((a, b) => (b.macroAcc ?? -1) - (a.macroAcc ?? -1))[0];
-  const router = rows.find((r) => r.model === "unified-router");
-  const goals: Goal[] = [];
-  const f = (x: number | undefined, digits = 3) => (x === undefined ? "n/a" : x.toFixed(digits));
-  goals.push({
-    goal: "best unified model beats the best single model in bits per byte (macro)",
-    met: (bestUnifiedBpb?.macroBpb ?? Infinity) < (bestSingleBpb?.macroBpb ?? -Infinity),
-    detail: `${bestUnifiedBpb?.model} ${f(bestUnifiedBpb?.macroBpb)} vs ${bestSingleBpb?.model} ${f(bestSingleBpb?.macroBpb)}`,
-  });
-  // Accuracy on a few hundred items is noisy: the goal counts as met only when the difference is
-  // clear of its standard error (z > 1.96), not on point estimates.
-  const diff = (bestUnifiedAcc?.macroAcc ?? 0) - (bestSingleAcc?.macroAcc ?? 0);
-  const diffSe = Math.hypot(bestUnifiedAcc?.macroAccSe ?? 0, bestSingleAcc?.macroAccSe ?? 0);
-  goals.push({
-    goal: "best unified model beats the best single model in multiple-choice accuracy (macro, beyond 1.96 standard errors)",
-    met: diffSe > 0 && diff > 1.96 * diffSe,
-    detail: `${bestUnifiedAcc?.model} ${f(bestUnifiedAcc?.macroAcc)} ± ${f(bestUnifiedAcc?.macroAccSe)} vs ${bestSingleAcc?.model} ${f(bestSingleAcc?.macroAcc)} ± ${f(bestSingleAcc?.macroAccSe)}: difference ${diff >= 0 ? "+" : ""}${f(diff)} ± ${f(diffSe)}${diff > 1.96 * diffSe ? "" : " (within noise)"}`,
-  });
-  if (router?.macroBpb !== undefined && oracle.macroBpb !== undefined && bestSingleBpb?.macroBpb !== undefined) {
-    const gap = bestSingleBpb.macroBpb - oracle.macroBpb;
-    const closed = gap > 0 ? (bestSingleBpb.macroBpb - router.macroBpb) / gap : NaN;
-    goals.push({
-      goal: "router closes ≥ 70% of the gap between the best single model and the per-domain oracle (bits per byte)",
-      met: closed >= 0.7,
-      detail: `closed ${(closed * 100).toFixed(0)}% (best single ${f(bestSingleBpb.macroBpb)}, router ${f(router.macroBpb)}, oracle ${f(oracle.macroBpb)})`,
-    });
-  }
-  // Ensemble vs each member on the domains where it ensembles, in bits per byte.
-  const wins: string[] = [];
-  const losses: string[] = [];
-  const ours = rows.find((r) => r.model === "unified-ensemble");
-  for (const d of ensembledDomains) {
-    for (const m of ensembleMembers[d]) {
-      const theirs = rows.find((r) => r.model === m)?.domains[d]?.bpb;
-      const mine = ours?.domains[d]?.bpb;
-      if (mine === undefined || theirs === undefined) continue;
-      (mine < theirs ? wins : losses).push(`${d}: ${f(mine)} vs ${m} ${f(theirs)}`);
-    }
-  }
-  goals.push({
-    goal: "the ensemble beats each of its members on the domains where it ensembles (bits per byte)",
-    met: wins.length > 0 && losses.length === 0,
-    detail: ensembledDomains.length === 0 ? "the compatibility filter left one member in every domain" : `${wins.length} wins, ${losses.length} losses${losses.length ? ": " + losses.join("; ") : ""}`,
-  });
-  return goals;
-}
-
-export function serveConfig(zoo: DemoZoo, report: MainJobReport): string {
-  const lines = ["# Written by `npm run demo`: serve the unified models with", "#   cogen serve --config " + report.files.serveConfig, "experts:"];
-  for (const m of zoo.models) lines.push(`  - { id: ${m.id}, backend: llamacpp, path: ${JSON.stringify(m.gguf)}, threads: 1, context_size: 512 }`);
-  lines.push("serve:");
-  lines.push(`  - id: unified-router`, `    policy: router`, `    members: [${report.singles.join(", ")}]`);
-  lines.push(`    options: { tasks: dev-items.jsonl, results: dev-results.jsonl, ranking: ranking.json }`);
-  lines.push(`  - id: unified-ensemble`, `    policy: ensemble`, `    members: [${report.singles.join(", ")}]`);
-  lines.push(`    options: { tasks: dev-items.jsonl, results: dev-results.jsonl, ranking: ranking.json, max_ability_gap: 1.5 }`);
-  for (const m of zoo.models) lines.push(`  - { id: ${m.id}, policy: single, members: [${m.id}] }`);
-  return lines.join("\n") + "\n";
+/** A path as one shell word (quoted only when it needs to be). */
+function shellQuote(text: string): string {
+  return /^[\w./:@%+=-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
 }

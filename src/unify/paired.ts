@@ -1,7 +1,7 @@
 import type { ResultRecord } from "../eval/result.js";
 
 /**
- * Paired comparisons of two models on the same items, for the demo's distillation goals.
+ * Paired comparisons of two models on the same items (the demo's distillation goals use them).
  *
  * pairedMacroBpb: the difference of macro bits per byte (A − B; negative: A is better) and its
  * standard error, paired over the test passages. Per domain D the difference is

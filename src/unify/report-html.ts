@@ -1,8 +1,8 @@
 import { escapeHtml, inlineScript, scriptJson } from "../core/html.js";
-import type { MainJobReport } from "./main-job.js";
+import type { UnifyReport } from "./main-job.js";
 
 /** The main job's self-contained report page: the table, the goals, and plots drawn by plotly.js. */
-export function renderDemoHtml(report: MainJobReport, plotlyJs: string): string {
+export function renderUnifyHtml(report: UnifyReport, plotlyJs: string): string {
   const rows = [...report.rows, report.oracle];
   const data = {
     domains: report.domains,
@@ -27,7 +27,7 @@ export function renderDemoHtml(report: MainJobReport, plotlyJs: string): string 
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<title>cogen: the unified model on the zoo</title>
+<title>cogen unify: many experts, one model</title>
 <style>
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
 table { border-collapse: collapse; font-size: 0.85em; } td, th { border: 1px solid #ddd; padding: 0.3em 0.5em; text-align: right; }
@@ -41,6 +41,7 @@ ${inlineScript(plotlyJs)}
 <p class="note">Held-out test items, ${report.domains.length} domains. Each cell: bits per byte (lower is better) above multiple-choice accuracy. Unified models in blue; the oracle (best single model per domain, a ceiling) in grey. Run took ${report.seconds.toFixed(0)} s.</p>
 <h2>Goals</h2>
 <ul>${goals}</ul>
+${policiesSection(report)}
 <p class="note">Router: picked the request's domain for ${(report.routing.accuracy * 100).toFixed(0)}% of test items (mean confidence ${report.routing.meanConfidence.toFixed(2)}). Ensemble: ${report.ensemble.stats.ensembledSteps} of ${report.ensemble.stats.steps} generation steps consulted more than one member; ensembles in ${report.ensemble.ensembledDomains.length} domain(s).</p>
 <h2>Table</h2>
 <table>${header}${body}</table>
@@ -62,8 +63,16 @@ Plotly.newPlot("abilities", [{ type: "heatmap", x: data.domains, y: data.abiliti
 `;
 }
 
+/** Which unified models were built, and every policy asked for but skipped, with its reason. */
+function policiesSection(report: UnifyReport): string {
+  const built = report.policies.built.map((b) => `<li>${escapeHtml(b.policy)}: ${escapeHtml(b.id)}${b.from ? ` (from ${escapeHtml(b.from.experts.join(", "))} on ${escapeHtml(b.from.base)})` : ""}</li>`);
+  const skipped = report.policies.skipped.map((s) => `<li class="missed">${escapeHtml(s.policy)}: skipped: ${escapeHtml(s.reason)}</li>`);
+  const notes = report.policies.notes.map((n) => `<li class="note">${escapeHtml(n)}</li>`);
+  return `<h2>Policies</h2>\n<ul>${[...built, ...skipped, ...notes].join("\n")}</ul>`;
+}
+
 /** The mixtures' gate quality: per domain, the share of held-out tokens routed top-1 to its own expert. */
-function moeSection(report: MainJobReport): string {
+function moeSection(report: UnifyReport): string {
   if (!report.moe) return "";
   const domains = report.moe.experts;
   const head = `<tr><th>model</th>${domains.map((d) => `<th>${escapeHtml(d)}</th>`).join("")}<th>macro</th></tr>`;

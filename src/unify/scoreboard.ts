@@ -1,15 +1,16 @@
 import type { ResultRecord } from "../eval/result.js";
 
 /**
- * The demo's table: for every model and domain, held-out bits per byte (byte-weighted over the
- * bits-per-byte items; lower is better) and multiple-choice accuracy with its standard error,
- * plus macro averages that weigh every domain equally.
+ * The main job's table: for every model and domain, held-out bits per byte (byte-weighted over the
+ * bits-per-byte items; lower is better) and accuracy with its standard error — the share of
+ * multiple-choice and exact-match items answered right, both 0/1 per item, so a task file of
+ * generation items has a table too — plus macro averages that weigh every domain equally.
  */
 export interface Cell {
   /** Σ bits / Σ bytes over the domain's bits-per-byte items. */
   bpb?: number;
   bpbItems: number;
-  /** Mean accuracy over the domain's multiple-choice items. */
+  /** Mean accuracy over the domain's multiple-choice and exact-match items. */
   acc?: number;
   accSe?: number;
   accItems: number;
@@ -34,7 +35,7 @@ export function rowOf(model: string, records: readonly ResultRecord[], domains: 
   for (const domain of domains) {
     const inDomain = records.filter((r) => r.domain === domain);
     const bpb = inDomain.filter((r) => r.metric === "bpb");
-    const mc = inDomain.filter((r) => r.metric === "acc");
+    const mc = inDomain.filter((r) => r.metric === "acc" || r.metric === "exact_match");
     const bits = bpb.reduce((s, r) => s + (r.bpb ?? 0) * (r.bytes ?? 0), 0);
     const bytes = bpb.reduce((s, r) => s + (r.bytes ?? 0), 0);
     const acc = mc.length ? mc.reduce((s, r) => s + r.score, 0) / mc.length : undefined;
@@ -80,4 +81,27 @@ export function oracleRow(rows: readonly ScoreRow[], domains: readonly string[])
     picks[d] = { bpb: bestBpb?.model, acc: bestAcc?.model };
   }
   return { model: "oracle (best single model per domain)", domains: cells, ...macro(cells), picks };
+}
+
+/**
+ * The test items every model has a result for: the table compares models on the same items
+ * only (a model without a result on a long passage would otherwise be judged on an easier set).
+ * The rest are listed with the models that lack them.
+ */
+export function commonItems(records: readonly ResultRecord[], models: readonly string[], items: readonly string[]): { judged: Set<string>; unjudged: { item: string; missing: string[] }[] } {
+  const has = new Set(records.map((r) => `${r.model}\u0000${r.item}`));
+  const judged = new Set<string>();
+  const unjudged: { item: string; missing: string[] }[] = [];
+  for (const item of items) {
+    const missing = models.filter((m) => !has.has(`${m}\u0000${item}`));
+    if (missing.length) unjudged.push({ item, missing });
+    else judged.add(item);
+  }
+  return { judged, unjudged };
+}
+
+/** "judged on 22 of 24 test items: 2 lack a result from some model (item: models; …)", for the log and the table. */
+export function describeUnjudged(unjudged: readonly { item: string; missing: string[] }[], tested: number): string {
+  const shown = unjudged.slice(0, 3).map((u) => `${u.item}: ${u.missing.join(", ")}`).join("; ");
+  return `judged on ${tested - unjudged.length} of ${tested} test items: ${unjudged.length} lack a result from some model (${shown}${unjudged.length > 3 ? "; …" : ""})`;
 }

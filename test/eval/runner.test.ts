@@ -162,6 +162,28 @@ describe("runEval", () => {
     await pool.close();
   });
 
+  it("in lanes, runs two experts at once and writes the same results as one lane", async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-eval-"));
+    const events: string[] = [];
+    const pool = new ModelPool({
+      open: async (spec) => {
+        events.push(`open ${spec.id}`);
+        const model = await openModel(spec);
+        return { ...model, close: async () => void events.push(`close ${spec.id}`) };
+      },
+    });
+    const experts = [expert("a"), expert("b"), expert("c")];
+    const report = await runEval({ experts, items: ITEMS, out: path.join(dir, "lanes.jsonl"), batchSize: 100, pool, lanes: 2 });
+    await pool.close();
+    expect(report.failures).toEqual([]);
+    // Both lanes open their expert before either finishes; the third waits for a free lane.
+    expect(events.slice(0, 2)).toEqual(["open a", "open b"]);
+    expect(events.filter((e) => e.startsWith("open"))).toEqual(["open a", "open b", "open c"]);
+    await runEval({ experts, items: ITEMS, out: path.join(dir, "one.jsonl"), batchSize: 100 });
+    const sorted = async (file: string) => (await readResultRecords(path.join(dir, file))).map((r) => JSON.stringify(r)).sort();
+    expect(await sorted("lanes.jsonl")).toEqual(await sorted("one.jsonl"));
+  });
+
   it("--limit evaluates the first N items", async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-eval-"));
     const out = path.join(dir, "results.jsonl");
@@ -258,6 +280,26 @@ describe("models file", () => {
     ].join("\n"), "/x/models.yml");
     expect(specs[0]).toEqual({ id: "med", backend: "llamacpp", path: "/x/med.gguf", lora: { path: "/x/ad.gguf", scale: 0.5 }, domains: ["medicine"], tags: [], threads: 1 });
     expect(specs[1]).toEqual({ id: "r", backend: "openai", url: "http://h:1/v1", model: "r", apiKeyEnv: "KEY", domains: [], tags: [] });
+  });
+
+  it("reads an expert's base (another model of the file) and its weights folder", () => {
+    const specs = parseModelsFile([
+      "experts:",
+      "  - { id: base, backend: llamacpp, path: base.gguf }",
+      "  - { id: med, backend: llamacpp, path: med.gguf, base: base, weights: med-hf }",
+    ].join("\n"), "/x/models.yml");
+    expect(specs[1]).toMatchObject({ base: "base", weights: "/x/med-hf" });
+    const problem = (text: string) => {
+      try {
+        parseModelsFile(text, "m.yml");
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return "";
+    };
+    expect(problem("- { id: a, backend: llamacpp, path: a.gguf, base: b }")).toContain("line 1: [0].base: no model 'b' in this file");
+    expect(problem("- { id: a, backend: llamacpp, path: a.gguf, base: a }")).toContain("[0].base: an expert cannot be its own base");
+    expect(problem("- { id: a, backend: openai, url: 'http://h/v1', weights: w }")).toContain("[0].weights: only for backend 'llamacpp'");
   });
 
   it("reports every problem with file, line and field", () => {

@@ -48,7 +48,7 @@ describe("serve configs", () => {
 describe("models files", () => {
   it("unknown fields, backends and top-level sections name their closest match and line", () => {
     const problems = problemsOf(() => parseModelsFile("experts:\n  - id: a\n    backend: llamacp\n    path: a.gguf\n    contxt_size: 64\n", "m.yml"));
-    expect(problems).toContain("line 5: experts[0].contxt_size: unknown field 'contxt_size' (did you mean 'context_size'?); known: id, backend, path, url, model, lora, scale, domains, tags, threads, context_size, api_key_env, concurrency, timeout_ms, max_retries, chat");
+    expect(problems).toContain("line 5: experts[0].contxt_size: unknown field 'contxt_size' (did you mean 'context_size'?); known: id, backend, path, url, model, lora, scale, domains, tags, threads, context_size, api_key_env, concurrency, timeout_ms, max_retries, chat, base, weights");
     expect(problems.some((p) => /line 3: experts\[0\]\.backend: must be 'llamacpp' or 'openai', got 'llamacp' \(did you mean 'llamacpp'\?\)/.test(p))).toBe(true);
     expect(problemsOf(() => parseModelsFile("expert:\n  - { id: a, backend: llamacpp, path: a.gguf }\n", "m.yml"))[0]).toMatch(/unknown section 'expert' \(did you mean 'experts'\?\)/);
   });

@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { Rng } from "../../src/core/rng.js";
-import { splitDemoItems } from "../../src/unify/items.js";
+import { splitItems } from "../../src/unify/items.js";
 import { readTasksFile, type TaskItem } from "../../src/formats/tasks.js";
 import { itemText } from "../../src/fuse/router/evidence.js";
 import { KnnIndex, type LabelledItem } from "../../src/fuse/router/knn.js";
@@ -78,7 +78,7 @@ describe("router index", () => {
 
   it("routes every test item of the demo as the brute-force router does", { timeout: 300_000 }, async () => {
     const all = await zooItems();
-    const { dev, test } = splitDemoItems(all, 10);
+    const { dev, test } = splitItems(all, { perDomainAndKind: 10, maxPassageChars: 256 });
     const experts = ["e0", "e1", "e2", "e3"];
     const testIds = new Set(test.map((t) => t.id));
     // As the demo: dev items scored, the other non-test items as domain-only text.

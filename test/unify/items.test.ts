@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cutAtWord, splitDemoItems } from "../../src/unify/items.js";
+import { cutAtWord, splitItems } from "../../src/unify/items.js";
 import type { TaskItem } from "../../src/formats/tasks.js";
 
 function items(): TaskItem[] {
@@ -16,7 +16,7 @@ function items(): TaskItem[] {
 describe("the demo's dev/test split", () => {
   it("never puts an item on both sides, and keeps every item when the cap allows", () => {
     const all = items();
-    const { dev, test } = splitDemoItems(all, 1000);
+    const { dev, test } = splitItems(all, { perDomainAndKind: 1000, maxPassageChars: 256 });
     const devIds = new Set(dev.map((i) => i.id));
     expect(test.filter((i) => devIds.has(i.id))).toEqual([]);
     expect(new Set([...dev, ...test].map((i) => i.id))).toEqual(new Set(all.map((i) => i.id)));
@@ -27,26 +27,26 @@ describe("the demo's dev/test split", () => {
 
   it("decides an item's side by its id alone, whatever the other items and their order", () => {
     const all = items();
-    const { dev } = splitDemoItems(all, 1000);
+    const { dev } = splitItems(all, { perDomainAndKind: 1000, maxPassageChars: 256 });
     const devIds = new Set(dev.map((i) => i.id));
-    const reversed = splitDemoItems([...all].reverse(), 1000);
+    const reversed = splitItems([...all].reverse(), { perDomainAndKind: 1000, maxPassageChars: 256 });
     expect(new Set(reversed.dev.map((i) => i.id))).toEqual(devIds);
     for (const item of all.slice(0, 10)) {
-      const alone = splitDemoItems([item], 1);
+      const alone = splitItems([item], { perDomainAndKind: 1, maxPassageChars: 256 });
       expect(alone.dev.length === 1, item.id).toBe(devIds.has(item.id));
     }
   });
 
   it("caps each side, domain and kind, taking items in file order", () => {
     const all = items();
-    const { dev, test } = splitDemoItems(all, 3);
+    const { dev, test } = splitItems(all, { perDomainAndKind: 3, maxPassageChars: 256 });
     for (const side of [dev, test]) {
       for (const domain of ["law", "food"]) {
         for (const kind of ["multiple_choice", "bits_per_byte"]) {
           const kept = side.filter((i) => i.domain === domain && i.kind === kind);
           expect(kept).toHaveLength(3);
           // The first three of that side's items, in order.
-          const uncapped = splitDemoItems(all, 1000);
+          const uncapped = splitItems(all, { perDomainAndKind: 1000, maxPassageChars: 256 });
           const sameSide = (side === dev ? uncapped.dev : uncapped.test).filter((i) => i.domain === domain && i.kind === kind);
           expect(kept.map((i) => i.id)).toEqual(sameSide.slice(0, 3).map((i) => i.id));
         }
@@ -55,7 +55,7 @@ describe("the demo's dev/test split", () => {
   });
 
   it("cuts bits-per-byte passages at a word boundary, leaving other items as they are", () => {
-    const { dev, test } = splitDemoItems(items(), 1000, 50);
+    const { dev, test } = splitItems(items(), { perDomainAndKind: 1000, maxPassageChars: 50 });
     for (const item of [...dev, ...test]) {
       if (item.kind === "bits_per_byte") {
         expect(item.text.length).toBeLessThanOrEqual(50);

@@ -1,9 +1,10 @@
-/** The demo's outputs from a report: report.html's content and unified.yml as `cogen serve` reads it. */
+/** The main job's outputs from a report: report.html's content and unified.yml as `cogen serve` reads it. */
 import { describe, expect, it } from "vitest";
-import { serveConfig, type MainJobReport } from "../../src/unify/main-job.js";
-import { renderDemoHtml } from "../../src/unify/report-html.js";
+import type { UnifyReport } from "../../src/unify/main-job.js";
+import { renderUnifyHtml } from "../../src/unify/report-html.js";
 import { rowOf, oracleRow } from "../../src/unify/scoreboard.js";
-import type { DemoZoo } from "../../src/unify/zoo.js";
+import { unifiedYaml } from "../../src/unify/serve-config.js";
+import type { ExpertSpec } from "../../src/formats/models-file.js";
 import type { ResultRecord } from "../../src/eval/result.js";
 import type { Ranking } from "../../src/rank/ranking.js";
 import { parseUnifiedConfig } from "../../src/serve/unified-config.js";
@@ -16,7 +17,7 @@ const records = (model: string, lawBits: number, foodBits: number, right: number
   { model, item: "r", domain: "food", task: "food", metric: "acc", score: 1 },
 ];
 
-function report(): MainJobReport {
+function report(): UnifyReport {
   const singles = [rowOf("a-base", records("a-base", 2.5, 2.25, 0), DOMAINS), rowOf("<b>bold</b>", records("<b>bold</b>", 2, 3, 1), DOMAINS)];
   const router = rowOf("unified-router", records("unified-router", 2, 2.25, 1), DOMAINS);
   const ranking = {
@@ -27,7 +28,14 @@ function report(): MainJobReport {
     domains: DOMAINS,
     singles: ["a-base", "<b>bold</b>"],
     unified: ["unified-router"],
-    distilled: [],
+    references: [],
+    policies: {
+      requested: ["router", "ensemble", "merge"],
+      built: [{ policy: "router", id: "unified-router" }],
+      skipped: [{ policy: "merge", reason: "no two <local> experts name the same base" }],
+      notes: [],
+    },
+    items: { dev: 4, test: 4, unjudged: [] },
     rows: [...singles, router],
     oracle: oracleRow(singles, DOMAINS),
     goals: [
@@ -39,12 +47,13 @@ function report(): MainJobReport {
     ensemble: { stats: { steps: 40, ensembledSteps: 12, memberCalls: 52 }, ensembledDomains: ["law"], members: { law: ["a-base", "<b>bold</b>"], food: ["a-base"] } },
     routing: { accuracy: 0.75, meanConfidence: 0.5 },
     files: { serveConfig: "/tmp/out dir/unified.yml" },
+    serveCommand: "npx cogen serve --config '/tmp/out dir/unified.yml'",
     seconds: 42,
   };
 }
 
 describe("report.html", () => {
-  const html = renderDemoHtml(report(), "window.Plotly = {}; // </script> must not end the element");
+  const html = renderUnifyHtml(report(), "window.Plotly = {}; // </script> must not end the element");
 
   it("shows every row with its cells, the unified and oracle rows marked, names escaped", () => {
     expect(html).toContain('<tr class="unified"><td>unified-router</td><td>2.000<br><small>1.00</small></td><td>2.250<br><small>1.00</small></td><td>2.125</td><td>1.000 ± 0.000</td></tr>');
@@ -60,6 +69,7 @@ describe("report.html", () => {
     expect(html).toContain("picked the request's domain for 75% of test items (mean confidence 0.50)");
     expect(html).toContain("12 of 40 generation steps consulted more than one member; ensembles in 1 domain(s)");
     expect(html).toContain("Run took 42 s.");
+    expect(html).toContain('<li class="missed">merge: skipped: no two &lt;local&gt; experts name the same base</li>');
   });
 
   it("embeds plotly.js inline and the plot data as JSON", () => {
@@ -73,26 +83,35 @@ describe("report.html", () => {
 });
 
 describe("unified.yml", () => {
-  it("parses with cogen serve's config loader: every expert, the router, the ensemble and each single model", () => {
-    const zoo: DemoZoo = {
-      root: "/z", domains: DOMAINS, items: [],
-      models: [
-        { id: "a-base", family: "a", role: "base", gguf: "/z/my zoo: a/base/model.gguf" },
-        { id: "a-expert-law", family: "a", role: "expert", domain: "law", gguf: "/z/a/experts/law/model.gguf" },
-      ],
-    };
-    const text = serveConfig(zoo, { ...report(), singles: ["a-base", "a-expert-law"] });
-    expect(text).toContain("cogen serve --config /tmp/out dir/unified.yml");
-    const config = parseUnifiedConfig(text, "/tmp/out/unified.yml");
-    expect(config.experts.map((e) => [e.id, e.backend, e.path])).toEqual([
+  const spec = (id: string, file: string, extra: Partial<ExpertSpec> = {}): ExpertSpec => ({ id, backend: "llamacpp", path: file, domains: [], tags: [], ...extra });
+  const experts = [
+    spec("a-base", "/z/my zoo: a/base/model.gguf", { threads: 1, contextSize: 512 }),
+    spec("a-expert-law", "/z/a/experts/law/model.gguf", { base: "a-base", weights: "/z/a/experts/law/hf", domains: ["law"] }),
+    { id: "remote", backend: "openai", url: "http://127.0.0.1:9/v1", model: "big-7b", apiKeyEnv: "KEY", domains: [], tags: [] } as ExpertSpec,
+  ];
+  const merged = spec("unified-ties-merge", "/tmp/out dir/merged-ties/model.gguf", { tags: ["unified"] });
+  const text = unifiedYaml({ experts, checkpoints: [merged], outDir: "/tmp/out dir", report: { ...report(), singles: experts.map((e) => e.id) } });
+
+  it("parses with cogen serve's config loader: every expert, the merge, the router, the ensemble and each single model", () => {
+    expect(text).toContain("npx cogen serve --config '/tmp/out dir/unified.yml'");
+    const config = parseUnifiedConfig(text, "/tmp/out dir/unified.yml");
+    expect(config.experts.map((e) => [e.id, e.backend, e.path ?? e.url])).toEqual([
       ["a-base", "llamacpp", "/z/my zoo: a/base/model.gguf"],
       ["a-expert-law", "llamacpp", "/z/a/experts/law/model.gguf"],
+      ["remote", "openai", "http://127.0.0.1:9/v1"],
+      // Written relative to the output folder, read back where it lies.
+      ["unified-ties-merge", "llamacpp", "/tmp/out dir/merged-ties/model.gguf"],
     ]);
+    expect(text).toContain("path: merged-ties/model.gguf");
+    // Every field survives the round trip.
+    expect(config.experts.slice(0, 3)).toEqual(experts);
     expect(config.served.map((s) => [s.id, s.policy, s.members])).toEqual([
-      ["unified-router", "router", ["a-base", "a-expert-law"]],
-      ["unified-ensemble", "ensemble", ["a-base", "a-expert-law"]],
+      ["unified-router", "router", ["a-base", "a-expert-law", "remote"]],
+      ["unified-ensemble", "ensemble", ["a-base", "a-expert-law", "remote"]],
+      ["unified-ties-merge", "single", ["unified-ties-merge"]],
       ["a-base", "single", ["a-base"]],
       ["a-expert-law", "single", ["a-expert-law"]],
+      ["remote", "single", ["remote"]],
     ]);
     expect(config.served[0].options).toEqual({ tasks: "dev-items.jsonl", results: "dev-results.jsonl", ranking: "ranking.json" });
     expect(config.served[1].options).toMatchObject({ ranking: "ranking.json", max_ability_gap: 1.5 });

@@ -1,7 +1,7 @@
 /** The demo's arithmetic against values computed by hand: the table, the oracle and the goals. */
 import { describe, expect, it } from "vitest";
-import { judgeGoals } from "../../src/unify/main-job.js";
-import { macro, oracleRow, rowOf, scoreRows, type ScoreRow } from "../../src/unify/scoreboard.js";
+import { judgeGoals } from "../../src/unify/goals.js";
+import { commonItems, describeUnjudged, macro, oracleRow, rowOf, scoreRows, type ScoreRow } from "../../src/unify/scoreboard.js";
 import type { ResultRecord } from "../../src/eval/result.js";
 
 const bpb = (model: string, item: string, domain: string, bits: number, bytes: number): ResultRecord =>
@@ -28,8 +28,15 @@ describe("the demo's table", () => {
     expect(row.macroAccSe).toBeCloseTo(Math.sqrt(2 / 27) / 2, 12);
   });
 
-  it("leaves a macro average out when a domain has no value, and ignores other metrics", () => {
-    const row = rowOf("n", [bpb("n", "l1", "law", 3, 10), { ...acc("n", "e1", "food", 1), metric: "exact_match" }], ["law", "food"]);
+  it("counts exact-match items as accuracy beside multiple-choice ones", () => {
+    const em = (item: string, score: number): ResultRecord => ({ ...acc("e", item, "law", score), metric: "exact_match" });
+    const row = rowOf("e", [em("g1", 1), em("g2", 0), em("g3", 0), acc("e", "q1", "law", 1)], ["law"]);
+    expect(row.domains.law).toEqual({ bpb: undefined, bpbItems: 0, acc: 0.5, accSe: 0.25, accItems: 4 });
+    expect(row.macroAcc).toBe(0.5);
+  });
+
+  it("leaves a macro average out when a domain has no value, and ignores other domains", () => {
+    const row = rowOf("n", [bpb("n", "l1", "law", 3, 10), acc("n", "e1", "sport", 1)], ["law", "food"]);
     expect(row.domains.food).toEqual({ bpb: undefined, bpbItems: 0, acc: undefined, accSe: undefined, accItems: 0 });
     expect(row.macroBpb).toBeUndefined();
     expect(row.macroAcc).toBeUndefined();
@@ -61,7 +68,7 @@ function row(model: string, macroBpb: number, macroAcc: number, macroAccSe: numb
   };
 }
 
-describe("the demo's goals", () => {
+describe("the main job's goals", () => {
   const a = row("A", 2.0, 0.5, 0.05, { law: 2.2, food: 1.8 });
   const b = row("B", 2.2, 0.6, 0.05, { law: 2.0, food: 2.4 });
   const router = row("unified-router", 1.9, 0.7, 0.05);
@@ -89,9 +96,28 @@ describe("the demo's goals", () => {
     expect(goals[3]).toEqual({ goal: expect.any(String), met: false, detail: "the compatibility filter left one member in every domain" });
   });
 
+  it("says so, instead of a percentage of nothing, when one model is best everywhere or there are no passages", () => {
+    const goals = judgeGoals([a, router], [a], { ...a, model: "oracle" }, { law: ["A"], food: ["A"] }, []);
+    expect(goals[2]).toMatchObject({ met: false, detail: "no gap to close: one model is best in every domain (best single 2.000, router 1.900, oracle 2.000)" });
+    const accuracyOnly = (r: ReturnType<typeof row>) => ({ ...r, macroBpb: undefined, domains: { law: { bpbItems: 0, accItems: 4, acc: 0.5 } } });
+    const noPassages = judgeGoals([accuracyOnly(a), accuracyOnly(router)], [accuracyOnly(a)], accuracyOnly(oracle), { law: [] }, []);
+    expect(noPassages.at(-1)).toMatchObject({ met: false, detail: "no bits-per-byte test items to judge it on" });
+  });
+
   it("counts an ensemble that loses to one member on a domain where it ensembles as a miss", () => {
     const ensemble = row("unified-ensemble", 2.1, 0.55, 0.05, { law: 2.1, food: 1.0 });
     const goals = judgeGoals([a, b, router, ensemble], [a, b], oracle, members, ["law"]);
     expect(goals[3]).toMatchObject({ met: false, detail: "1 wins, 1 losses: law: 2.100 vs B 2.000" });
+  });
+});
+
+describe("the items the table judges", () => {
+  it("keeps the items every model has a result for, and lists the others with the models that lack them", () => {
+    const records = [acc("m", "q1", "law", 1), acc("n", "q1", "law", 0), acc("m", "q2", "law", 1), bpb("n", "l1", "law", 2, 10)];
+    const { judged, unjudged } = commonItems(records, ["m", "n"], ["q1", "q2", "l1", "q3"]);
+    expect([...judged]).toEqual(["q1"]);
+    expect(unjudged).toEqual([{ item: "q2", missing: ["n"] }, { item: "l1", missing: ["m"] }, { item: "q3", missing: ["m", "n"] }]);
+    expect(describeUnjudged(unjudged, 4)).toBe("judged on 1 of 4 test items: 3 lack a result from some model (q2: n; l1: m; q3: m, n)");
+    expect(describeUnjudged([...unjudged, { item: "q4", missing: ["m"] }], 5)).toMatch(/: 4 lack .*q3: m, n; …\)$/);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { AdaptZooGoalsReport, AdaptZooRow } from "../../src/adapt/zoo-goals.js";
-import { adaptGoals } from "../../src/unify/adapt-goals.js";
+import { adaptGoals } from "../../src/demo/adapt-goals.js";
 
 const row = (role: AdaptZooRow["role"], bpb: number, mean: number, se: number): AdaptZooRow => ({ name: role, role, bpb, vsBase: { mean, se, n: 80 } });
 

@@ -2,36 +2,30 @@ import * as path from "node:path";
 import type { LanguageModel } from "../core/language-model.js";
 import { readZooMoeManifest, type ZooMoeManifest } from "../fuse/moe/zoo-moe.js";
 import type { GateQuality } from "../fuse/moe/gate-quality.js";
-import { createLlamaCppModel } from "../models/llamacpp/model.js";
-import type { ScoreRow } from "./scoreboard.js";
+import type { ExpertSpec } from "../formats/models-file.js";
+import type { ScoreRow } from "../unify/scoreboard.js";
 
 /**
  * The demo's mixture-of-experts rows: the zoo's MoE checkpoints (zoo/moe/, src/fuse/moe/zoo-moe.ts)
- * opened in llama.cpp as single models, their goals, and the generation-speed check of the top-2
- * mixture against one dense expert.
+ * as single-file unified models that `unify` judges and serves, their goals, and the
+ * generation-speed check of the top-2 mixture against one dense expert.
  */
 export interface DemoMoe {
   manifest: ZooMoeManifest;
-  models: LanguageModel[];
+  specs: ExpertSpec[];
 }
 
 /** Row id of a checkpoint: "a-trained-top2" → "unified-moe-trained-top2". */
 export const moeRowId = (checkpoint: string) => `unified-moe-${checkpoint.replace(/^[a-z]+-/, "")}`;
 
-/** Open every MoE checkpoint of the zoo (none when the zoo has no zoo/moe/manifest.json). */
-export async function openDemoMoe(zooRoot: string): Promise<DemoMoe | undefined> {
+/** Every MoE checkpoint of the zoo (none when the zoo has no zoo/moe/manifest.json). */
+export async function zooMoe(zooRoot: string): Promise<DemoMoe | undefined> {
   const manifest = await readZooMoeManifest(zooRoot);
   if (!manifest) return undefined;
-  const models: LanguageModel[] = [];
-  try {
-    for (const c of manifest.checkpoints) {
-      models.push(await createLlamaCppModel({ id: moeRowId(c.id), path: path.join(zooRoot, c.files.gguf), contextSize: 512, threads: 1 }));
-    }
-  } catch (error) {
-    await Promise.all(models.map((m) => m.close()));
-    throw error;
-  }
-  return { manifest, models };
+  const specs = manifest.checkpoints.map((c): ExpertSpec => ({
+    id: moeRowId(c.id), backend: "llamacpp", path: path.join(zooRoot, c.files.gguf), contextSize: 512, threads: 1, domains: [], tags: ["moe"],
+  }));
+  return { manifest, specs };
 }
 
 export interface GenerationSpeed {

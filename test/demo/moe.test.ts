@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { moeGoals, moeRowId, type GenerationSpeed } from "../../src/unify/moe.js";
+import { moeGoals, moeRowId, type GenerationSpeed } from "../../src/demo/moe.js";
 import type { ScoreRow } from "../../src/unify/scoreboard.js";
 
 const row = (model: string, macroBpb: number): ScoreRow => ({ model, domains: {}, macroBpb });

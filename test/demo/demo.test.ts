@@ -1,5 +1,5 @@
 /**
- * The demo's main job end to end on a slice of the committed zoo (two domains, four models, two
+ * The demo (`unify` on the zoo) end to end on a slice of the committed zoo (two domains, four models, two
  * items per domain, kind and split): its files, its table recomputed from the results it wrote,
  * and its serve config opened by the same loader and policies as `cogen serve`.
  */
@@ -7,8 +7,9 @@ import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runMainJob, type MainJobReport } from "../../src/unify/main-job.js";
-import { loadDemoZoo, type DemoZoo } from "../../src/unify/zoo.js";
+import { runDemo } from "../../src/demo/run.js";
+import type { UnifyReport } from "../../src/unify/main-job.js";
+import { loadDemoZoo, type DemoZoo } from "../../src/demo/zoo.js";
 import { openModel } from "../../src/models/open.js";
 import { POLICIES } from "../../src/serve/policies.js";
 import { buildServedModels, readUnifiedConfig } from "../../src/serve/unified-config.js";
@@ -18,7 +19,7 @@ const DOMAINS = ["medicine", "law"];
 const MODELS = ["a-base", "b-base", "a-expert-medicine", "a-expert-law"];
 
 let out: string;
-let report: MainJobReport;
+let report: UnifyReport;
 
 beforeAll(async () => {
   out = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-demo-"));
@@ -31,7 +32,7 @@ beforeAll(async () => {
     distilled: (whole.distilled ?? []).filter((m) => m.role === "pivot" || m.role === "pivot-control"),
     items: whole.items.filter((i) => DOMAINS.includes(i.domain)),
   };
-  report = await runMainJob({ zoo, outDir: out, itemsPerDomain: 2 });
+  report = await runDemo({ zoo, outDir: out, itemsPerDomain: 2 });
 }, 180_000);
 afterAll(async () => {
   await fs.rm(out, { recursive: true, force: true });
@@ -53,8 +54,8 @@ describe("the demo's main job on a slice of the zoo", () => {
     expect(testIds.size).toBeGreaterThan(0);
     expect([...testIds].filter((id) => devIds.has(id))).toEqual([]);
     // Every model, single or unified, on every test item; the dev evidence covers the singles only.
-    expect(testRecords).toHaveLength((report.singles.length + report.unified.length + report.distilled.length) * testIds.size);
-    expect(report.distilled).toEqual(["pivot-all", "pivot-control"]);
+    expect(testRecords).toHaveLength((report.singles.length + report.unified.length + report.references.length) * testIds.size);
+    expect(report.references).toEqual(["pivot-all", "pivot-control"]);
     expect(report.goals.some((g) => g.goal.startsWith("the distilled pivot (all experts) beats its CLM control"))).toBe(true);
     expect(new Set((await readJsonl(report.files.devResults)).map((r) => r.model))).toEqual(new Set(MODELS));
   });
@@ -86,8 +87,9 @@ describe("the demo's main job on a slice of the zoo", () => {
 
   it("writes a unified.yml that cogen serve's loader and policies open, and whose router answers", async () => {
     const config = await readUnifiedConfig(report.files.serveConfig);
-    expect(config.experts.map((e) => e.id)).toEqual(MODELS);
-    expect(config.served.map((s) => s.id)).toEqual(expect.arrayContaining(["unified-router", "unified-ensemble", ...MODELS]));
+    // The experts, then the merge unify built and the zoo's mixtures it was given.
+    expect(config.experts.map((e) => e.id).slice(0, MODELS.length + 1)).toEqual([...MODELS, "unified-ties-merge"]);
+    expect(config.served.map((s) => s.id)).toEqual(expect.arrayContaining(["unified-router", "unified-ensemble", "unified-ties-merge", ...MODELS]));
     const { served, all } = await buildServedModels(config, POLICIES, (spec) => openModel(spec));
     try {
       const router = served.get("unified-router")!;
@@ -96,6 +98,8 @@ describe("the demo's main job on a slice of the zoo", () => {
       expect(ll.logprob).toBeLessThan(0);
       const ensemble = served.get("unified-ensemble")!;
       expect((await ensemble.nextTokenLogprobs("disease: an impairment of", 3)).length).toBeGreaterThan(0);
+      const merge = served.get("unified-ties-merge")!;
+      expect((await merge.logLikelihood("", "the court ruled")).logprob).toBeLessThan(0);
     } finally {
       await Promise.all(all.map((m) => m.close()));
     }

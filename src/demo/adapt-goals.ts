@@ -1,5 +1,5 @@
 import type { AdaptZooGoalsReport } from "../adapt/zoo-goals.js";
-import type { Goal } from "./main-job.js";
+import type { Goal } from "../unify/goals.js";
 
 /**
  * issue 12's lora and compose goals, judged on the zoo's unseen domain's held-out records

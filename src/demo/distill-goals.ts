@@ -1,7 +1,7 @@
 import type { ResultRecord } from "../eval/result.js";
-import type { Goal } from "./main-job.js";
-import { pairedAccuracy, pairedMacroBpb } from "./paired.js";
-import type { ScoreRow } from "./scoreboard.js";
+import type { Goal } from "../unify/goals.js";
+import { pairedAccuracy, pairedMacroBpb } from "../unify/paired.js";
+import type { ScoreRow } from "../unify/scoreboard.js";
 import type { DistilledModel } from "./zoo.js";
 
 /**

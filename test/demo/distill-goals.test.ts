@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { ResultRecord } from "../../src/eval/result.js";
-import { distillGoals } from "../../src/unify/distill-goals.js";
+import { distillGoals } from "../../src/demo/distill-goals.js";
 import { pairedAccuracy, pairedMacroBpb } from "../../src/unify/paired.js";
 import { scoreRows } from "../../src/unify/scoreboard.js";
-import type { DistilledModel } from "../../src/unify/zoo.js";
+import type { DistilledModel } from "../../src/demo/zoo.js";
 
 const bpb = (model: string, item: string, domain: string, value: number, bytes: number): ResultRecord =>
   ({ model, item, domain, metric: "bpb", score: 2 ** -value, task: "zoo-bits-per-byte", bpb: value, bytes });
