@@ -5,6 +5,8 @@
 import { ConfigError } from "../core/errors.js";
 import { streamProgress } from "../core/progress.js";
 import { buildZooData, DEFAULT_ZOO_DATA_DIR, writeZooData } from "../zoo/corpora/write.js";
+import { DEFAULT_ZOO_DIR } from "../zoo/build/manifest.js";
+import { writeUnseenDomain } from "../zoo/build/unseen.js";
 import { parseFlags } from "./args.js";
 import { runBuild, runEvalZoo } from "./zoo-build.js";
 import { formatBytes, formatTable, printJson } from "./output.js";
@@ -15,6 +17,7 @@ const subcommands: Record<string, Subcommand> = {
   data: { summary: "build the zoo's multi-domain corpora and evaluation items (WordNet 3.1 + World Factbook)", run: runData },
   build: { summary: "train and export the zoo's tiny domain experts (bases, LoRA experts, control; GGUF + HF + adapters)", run: runBuild },
   eval: { summary: "evaluate every zoo model × domain with llama.cpp (bits per byte, multiple-choice accuracy)", run: runEvalZoo },
+  unseen: { summary: "add the ninth domain, which no zoo model trained on, to a built zoo (its train text and held-out items)", run: runUnseen },
   moe: { summary: "build the zoo's mixture-of-experts checkpoints (zoo/moe: hidden-state and trained gates)", run: (argv) => import("./zoo-moe.js").then((m) => m.runZooMoe(argv)) },
 };
 
@@ -89,4 +92,23 @@ function integerFlag(text: string | undefined, flag: string, fallback: number, m
     throw new ConfigError([`${flag}: '${text}' must be an integer from ${min} to ${max}`]);
   }
   return n;
+}
+
+const UNSEEN_HELP = `usage: cogen zoo unseen [--zoo DIR] [--json]
+
+Build the zoo's ninth domain the way the eight are built (WordNet records, the same hash split
+and item generators, the zoo's data seed) from records no other domain holds, and write it into
+the built zoo DIR (default ${DEFAULT_ZOO_DIR}): unseen/<domain>.train.txt, unseen/items/*.jsonl,
+and its entry in manifest.json. No model is trained or changed.`;
+
+async function runUnseen(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(argv, { zoo: { type: "string" }, json: { type: "boolean" } }, UNSEEN_HELP);
+  if (positionals.length > 0) throw new ConfigError([`unexpected argument '${positionals[0]}'`], "zoo unseen");
+  const entry = await writeUnseenDomain(values.zoo ?? DEFAULT_ZOO_DIR);
+  if (values.json) printJson(entry);
+  else {
+    const items = Object.entries(entry.items).map(([kind, i]) => `${i.count} ${kind}`).join(", ");
+    console.log(`${entry.name}: ${formatBytes(entry.trainBytes)} of train text, ${entry.heldOutRecords} held-out records (${entry.droppedShared} shared with other domains dropped); items: ${items}`);
+  }
+  return 0;
 }
