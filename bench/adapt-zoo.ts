@@ -1,81 +1,37 @@
 /**
- * issue 12's goals measured on the zoo (family A), on one domain's held-out records:
- * - `adaptLora` from base-a on the domain's training records with the zoo experts' budget
- *   (rank 16, ≤ 200 steps, lr 4e-3, batch 16 × 64) against base-a and the zoo's own expert;
- * - `composeAdapters` from 20 of the domain's training records with the OTHER seven experts'
- *   adapters, against base-a and the uniform average of those seven.
- * Every model is scored by llama.cpp (base GGUF + runtime adapter at a scale) on the same
- * held-out records; bits per byte over all records, and the paired per-record difference against
- * base-a with its standard error. No new zoo domain exists yet, so the domain is one base-a was
- * trained on (in its mixture).
+ * issue 12's lora and compose goals on the zoo (family A), on one domain's held-out records
+ * (`measureAdaptZooGoals`, src/adapt/zoo-goals.ts): `adaptLora` from base-a with the zoo experts'
+ * budget (rank 16, ≤ 200 steps, lr 4e-3, batch 16 × 64), and `composeAdapters` from 20 of the
+ * domain's train records over the other domains' adapters, against base-a and the uniform
+ * average of those adapters. Every model is scored by llama.cpp (base GGUF + runtime adapter at a
+ * scale) on the same held-out records; bits per byte over all records, and the paired per-record
+ * difference against base-a with its standard error. The default domain is the zoo's unseen one
+ * (music: no zoo model trained on it; compose then uses all eight adapters); any of the eight can
+ * be named instead (then base-a saw it in its mixture, and the zoo's own expert is a row).
  *
- *   npx tsx bench/adapt-zoo.ts [--domain law] [--steps 200] [--evaluations 60] [--records 60]
+ *   npx tsx bench/adapt-zoo.ts [--domain music] [--steps 200 (0: no LoRA run)] [--evaluations 300] [--records 80] [--l1 0.05]
  */
-import { promises as fs } from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { composeAdapters } from "../src/adapt/compose.js";
-import { adaptLora } from "../src/adapt/lora.js";
-import { openAdapterMix, type ScoredText } from "../src/models/llamacpp/adapter-mix.js";
-import { buildZooData } from "../src/zoo/corpora/write.js";
+import { measureAdaptZooGoals, type PairedDelta } from "../src/adapt/zoo-goals.js";
 
 const { values } = parseArgs({
-  options: { domain: { type: "string" }, steps: { type: "string" }, evaluations: { type: "string" }, records: { type: "string" } },
+  options: { domain: { type: "string" }, steps: { type: "string" }, evaluations: { type: "string" }, records: { type: "string" }, l1: { type: "string" } },
 });
-const domainName = values.domain ?? "law";
-const zoo = path.resolve(import.meta.dirname, "../zoo");
-const baseHf = path.join(zoo, "a/base/hf");
-const baseGguf = path.join(zoo, "a/base/model.gguf");
-const work = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-adapt-zoo-"));
-
-const data = await buildZooData({ seed: 0, perDomain: 8 });
-const domain = data.corpus.domains.find((d) => d.name === domainName);
-if (!domain) throw new Error(`no zoo domain ${domainName}`);
-const heldOut: ScoredText[] = domain.heldOut.slice(0, Number(values.records ?? 60)).map((r) => ({ context: "", target: r.text }));
-const trainFile = path.join(work, "train.jsonl");
-await fs.writeFile(trainFile, domain.train.map((r) => JSON.stringify({ text: r.text })).join("\n") + "\n");
-
-const t = Date.now();
-const lora = await adaptLora({
-  base: baseHf, data: trainFile, outDir: path.join(work, "lora"), steps: Number(values.steps ?? 200), seed: 1,
+const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+const report = await measureAdaptZooGoals({
+  zoo: path.resolve(import.meta.dirname, "../zoo"), domain: values.domain, steps: num(values.steps),
+  evaluations: num(values.evaluations), records: num(values.records), l1: num(values.l1),
 });
-console.log(`adapt lora: ${lora.stepsRun} steps (best ${lora.bestStep}) in ${((Date.now() - t) / 1000).toFixed(0)} s; own held-out split ${lora.heldOutBpbBefore.toFixed(3)} → ${lora.heldOutBpbAfter.toFixed(3)} bpb`);
+const { lora, compose } = report;
+if (lora) console.log(`adapt lora: ${lora.stepsRun} steps (best ${lora.bestStep}) in ${lora.seconds.toFixed(0)} s; own held-out split ${lora.heldOutBpbBefore.toFixed(3)} → ${lora.heldOutBpbAfter.toFixed(3)} bpb`);
+console.log(`adapt compose: ${compose.evaluations} evaluations in ${compose.seconds.toFixed(1)} s = ${compose.evaluationsPerSecond.toFixed(2)} evaluations/s`);
+console.log(`  weights ${compose.adapters.map((d, i) => `${d} ${compose.weights[i].toFixed(2)}`).join(", ")}`);
+console.log(`  on the ${compose.examples} examples: base ${compose.examplesBpb.base.toFixed(3)}, uniform ${compose.examplesBpb.uniform.toFixed(3)}, composed ${compose.examplesBpb.composed.toFixed(3)} bpb`);
 
-const others = data.corpus.domains.map((d) => d.name).filter((d) => d !== domainName);
-const examples = path.join(work, "few.jsonl");
-await fs.writeFile(examples, domain.train.slice(0, 20).map((r) => JSON.stringify({ text: r.text })).join("\n") + "\n");
-const composed = await composeAdapters({
-  base: baseHf, adapters: others.map((d) => path.join(zoo, "a/experts", d, "lora")), examples, outDir: path.join(work, "composed"),
-  maxEvaluations: Number(values.evaluations ?? 60), seed: 1,
-});
-console.log(`adapt compose: ${composed.evaluations} evaluations in ${composed.seconds.toFixed(1)} s = ${composed.evaluationsPerSecond.toFixed(2)} evaluations/s`);
-console.log(`  weights ${others.map((d, i) => `${d} ${composed.weights[i].toFixed(2)}`).join(", ")}`);
-console.log(`  on the 20 examples: base ${composed.examplesBpb.base.toFixed(3)}, uniform ${composed.examplesBpb.uniform.toFixed(3)}, composed ${composed.examplesBpb.composed.toFixed(3)} bpb`);
-
-async function perRecord(adapters: string[], scales: number[]): Promise<{ bits: number; bytes: number }[]> {
-  const mix = await openAdapterMix(baseGguf, adapters);
-  try {
-    return (await mix.score(heldOut, scales)).perText;
-  } finally {
-    await mix.close();
-  }
-}
-const otherAdapters = others.map((d) => path.join(zoo, "a/experts", d, "lora.gguf"));
-const rows: [string, { bits: number; bytes: number }[]][] = [
-  ["base-a", await perRecord([path.join(work, "lora/adapter.gguf")], [0])],
-  [`adapt lora (${lora.stepsRun} steps)`, await perRecord([path.join(work, "lora/adapter.gguf")], [1])],
-  [`zoo expert a-${domainName}`, await perRecord([path.join(zoo, "a/experts", domainName, "lora.gguf")], [1])],
-  ["uniform average of the other 7", await perRecord(otherAdapters, others.map(() => 1 / others.length))],
-  ["adapt compose (20 examples)", await perRecord([path.join(work, "composed/adapter.gguf")], [1])],
-];
-const base = rows[0][1];
-console.log(`\n${domainName}: ${heldOut.length} held-out records, bits per byte (llama.cpp); Δ = per-record bpb minus base-a's, mean ± standard error`);
-for (const [name, r] of rows) {
-  const bpb = r.reduce((s, x) => s + x.bits, 0) / r.reduce((s, x) => s + x.bytes, 0);
-  const d = r.map((x, i) => x.bits / x.bytes - base[i].bits / base[i].bytes);
-  const mean = d.reduce((s, v) => s + v, 0) / d.length;
-  const se = Math.sqrt(d.reduce((s, v) => s + (v - mean) ** 2, 0) / (d.length - 1) / d.length);
-  console.log(`  ${name.padEnd(34)} ${bpb.toFixed(3)}   Δ ${mean >= 0 ? "+" : ""}${mean.toFixed(3)} ± ${se.toFixed(3)}`);
-}
-await fs.rm(work, { recursive: true, force: true });
+const signed = (v: number) => `${v >= 0 ? "+" : ""}${v.toFixed(3)}`;
+const delta = (d: PairedDelta) => `${signed(d.mean)} ± ${Number.isFinite(d.se) ? d.se.toFixed(3) : "n/a"}`;
+console.log(`\n${report.domain}${report.unseen ? " (unseen by every zoo model)" : ""}: ${report.records} held-out records, bits per byte (llama.cpp); Δ = per-record bpb minus base-a's, mean ± standard error`);
+for (const row of report.rows) console.log(`  ${row.name.padEnd(34)} ${row.bpb.toFixed(3)}   Δ ${delta(row.vsBase)}`);
+const vs = report.composeVsUniform;
+console.log(`  compose − uniform average: ${delta(vs)} (${(Math.abs(vs.mean) / vs.se).toFixed(1)} standard errors)`);

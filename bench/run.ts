@@ -23,6 +23,8 @@ const SKIPPED_EXIT_CODE = 3;
 /** Small sizes per benchmark for --quick (each flag is one the benchmark documents). */
 export const QUICK: Readonly<Record<string, readonly string[]>> = {
   "adapt-compose": ["--runs", "1", "--candidates", "2"],
+  "adapt-evolve": ["--dev", "1", "--test", "1", "--evaluations", "0"],
+  "adapt-evolve-workers": ["--runs", "1", "--population", "2", "--items", "1"],
   "adapt-lora": ["--runs", "1", "--steps", "4"],
   "adapt-zoo": ["--steps", "4", "--evaluations", "8", "--records", "5"],
   "bradley-terry": ["--rounds", "10", "--runs", "1"],

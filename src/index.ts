@@ -130,7 +130,9 @@ export type { BuildCorpusOptions, Corpus, Domain, DomainStats } from "./zoo/corp
 export { buildCorpus } from "./zoo/corpora/build.js";
 export type { CorpusRecord } from "./zoo/corpora/record.js";
 export type { DomainSpec } from "./zoo/corpora/domains.js";
-export { ZOO_DOMAINS } from "./zoo/corpora/domains.js";
+export { ZOO_DOMAINS, ZOO_UNSEEN_DOMAIN } from "./zoo/corpora/domains.js";
+export type { UnseenDomain, UnseenDomainEntry } from "./zoo/build/unseen.js";
+export { buildUnseenDomain, writeUnseenDomain } from "./zoo/build/unseen.js";
 export type { Synset, WordNet } from "./zoo/corpora/wordnet.js";
 export { parseWordNetData, readWordNet } from "./zoo/corpora/wordnet.js";
 export type { BuildZooDataOptions, ZooData, ZooDataManifest } from "./zoo/corpora/write.js";
@@ -283,7 +285,7 @@ export { UNIFY_POLICIES, DEFAULT_UNIFY_POLICIES, parsePolicies } from "./unify/p
 export type { SplitItems, SplitOptions } from "./unify/items.js";
 export { splitItems, sideOf } from "./unify/items.js";
 export { unifiedYaml } from "./unify/serve-config.js";
-export type { DemoOptions } from "./demo/run.js";
+export type { DemoOptions, DemoReport } from "./demo/run.js";
 export { runDemo, zooExperts } from "./demo/run.js";
 export type { DemoZoo, DemoZooModel } from "./demo/zoo.js";
 export { loadDemoZoo } from "./demo/zoo.js";
@@ -297,6 +299,17 @@ export type { ComposeOptions, ComposeReport } from "./adapt/compose.js";
 export { composeAdapters, readExamples } from "./adapt/compose.js";
 export type { CmaEsOptions, CmaEsResult } from "./adapt/cmaes.js";
 export { CmaEs, cmaesMinimize } from "./adapt/cmaes.js";
+export type { EvolveOptions, EvolveReport, CandidateRecord, GenerationState } from "./adapt/evolve.js";
+export { evolveMerge, evolveStateDir } from "./adapt/evolve.js";
+export type { EvolveRecipe, SearchedParam } from "./adapt/evolve-recipe.js";
+export { parseEvolveRecipe, renderCandidate, initialPoint, searchDimensions } from "./adapt/evolve-recipe.js";
+export type { EvolveJob, CandidateScore } from "./adapt/evolve-job.js";
+export { executeEvolveJob, evolveJobId, objectiveOf } from "./adapt/evolve-job.js";
+export type { EvolveQueue, EvolveOutcome } from "./adapt/evolve-queue.js";
+export { EVOLVE_QUEUE_NAME, inProcessEvolveQueue, bullMqEvolveQueue, startEvolveWorker } from "./adapt/evolve-queue.js";
+export type { AdaptZooGoalsOptions, AdaptZooGoalsReport, AdaptZooRow, PairedDelta } from "./adapt/zoo-goals.js";
+export { measureAdaptZooGoals, pairedBpbDelta } from "./adapt/zoo-goals.js";
+export { adaptGoals } from "./demo/adapt-goals.js";
 export type { AdapterMix, MixScore, ScoredText } from "./models/llamacpp/adapter-mix.js";
 export { openAdapterMix } from "./models/llamacpp/adapter-mix.js";
 // The hub: composition policies.

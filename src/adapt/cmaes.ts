@@ -65,7 +65,7 @@ export class CmaEs {
     if (options.bounds && !(options.bounds.lower < options.bounds.upper)) problems.push("bounds.lower must be below bounds.upper");
     if (problems.length) throw new ConfigError(problems, "CMA-ES");
     this.n = n;
-    this.lambda = options.lambda ?? 4 + Math.floor(3 * Math.log(n));
+    this.lambda = options.lambda ?? defaultPopulation(n);
     this.mu = Math.floor(this.lambda / 2);
     const raw = Array.from({ length: this.mu }, (_, i) => Math.log((this.lambda + 1) / 2) - Math.log(i + 1));
     const sum = raw.reduce((s, w) => s + w, 0);
@@ -173,6 +173,11 @@ export class CmaEs {
 }
 
 /** Minimise `f` with CMA-ES for at most `maxEvaluations` evaluations (whole generations). */
+/** Hansen's default population for n dimensions: 4 + ⌊3 ln n⌋. */
+export function defaultPopulation(n: number): number {
+  return 4 + Math.floor(3 * Math.log(n));
+}
+
 export async function cmaesMinimize(
   f: (x: number[]) => number | Promise<number>,
   options: CmaEsOptions & { maxEvaluations: number; onGeneration?: (es: CmaEs) => void },

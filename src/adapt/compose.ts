@@ -24,7 +24,7 @@ import { writeSafetensorsFile } from "../formats/safetensors/index.js";
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, openLoraAdapter, peftName, type LoraAdapter } from "../merge/lora/adapter.js";
 import { writeLoraGguf } from "../merge/lora/gguf-adapter.js";
 import { openAdapterMix, type ScoredText } from "../models/llamacpp/adapter-mix.js";
-import { cmaesMinimize } from "./cmaes.js";
+import { cmaesMinimize, defaultPopulation } from "./cmaes.js";
 
 export interface ComposeOptions {
   /** The adapters' base: a Hugging Face folder or a GGUF file. */
@@ -34,7 +34,7 @@ export interface ComposeOptions {
   /** JSONL: {"text"} (every byte scored) or {"input", "output"} (output scored after input). */
   examples: string;
   outDir: string;
-  /** L1 penalty on the weights (default 0.05, LoraHub's). */
+  /** L1 penalty on the weights' mean absolute value (default 0.05, as LoraHub: 0.05 · Σ|w| / n). */
   l1?: number;
   /** Objective evaluations (default 100). */
   maxEvaluations?: number;
@@ -68,6 +68,10 @@ export async function composeAdapters(options: ComposeOptions): Promise<ComposeR
   if (!(l1 >= 0)) problems.push(`l1 must be ≥ 0 (got ${l1})`);
   if (!(bound > 0)) problems.push(`bound must be positive (got ${bound})`);
   if (!(Number.isSafeInteger(maxEvaluations) && maxEvaluations > 0)) problems.push(`maxEvaluations must be a positive integer (got ${maxEvaluations})`);
+  else if (options.adapters.length >= 1 && maxEvaluations < defaultPopulation(options.adapters.length)) {
+    // Fewer evaluations than one generation would search nothing and give back the base.
+    problems.push(`maxEvaluations must be at least one CMA-ES generation: ${defaultPopulation(options.adapters.length)} candidates for ${options.adapters.length} adapters (got ${maxEvaluations})`);
+  }
   if (problems.length) throw new ConfigError(problems, "adapt compose");
   const progress = options.progress ?? silentProgress;
   const examples = await readExamples(options.examples);
@@ -94,7 +98,8 @@ export async function composeAdapters(options: ComposeOptions): Promise<ComposeR
         const s = await mix.score(examples, w);
         return s.bits / s.bytes;
       };
-      const objective = async (w: number[]) => (await bpb(w)) + l1 * w.reduce((s, v) => s + Math.abs(v), 0);
+      // LoraHub's penalty is on the MEAN |w|, so its pull does not grow with the number of adapters.
+      const objective = async (w: number[]) => (await bpb(w)) + (l1 * w.reduce((s, v) => s + Math.abs(v), 0)) / n;
       const started = Date.now();
       progress.start("adapt compose", maxEvaluations, "evaluations");
       const result = await cmaesMinimize(
@@ -134,11 +139,16 @@ export async function composeAdapters(options: ComposeOptions): Promise<ComposeR
   }
 }
 
-/** Σ wᵢ·sᵢ·BᵢAᵢ per module as one adapter: A = [A₁; A₂; …], B = [w₁s₁B₁, w₂s₂B₂, …], alpha = r = Σ rᵢ. */
+/**
+ * Σ wᵢ·sᵢ·BᵢAᵢ per module as one adapter: A = [A₁; A₂; …], B = [w₁s₁B₁, w₂s₂B₂, …]. Adapters
+ * may adapt different modules or layers and have different ranks: a module's stack holds only the
+ * adapters that adapt it, and every stack is padded with zero rows of A (zero columns of B) to
+ * the largest one, r, so one PEFT `r` (alpha = r, scale 1) describes every module exactly — as
+ * llama.cpp needs too, whose scale is one alpha over each tensor's rank.
+ */
 async function writeComposedPeft(adapters: LoraAdapter[], weights: number[], dir: string, baseModel: string): Promise<void> {
   const targets = [...new Set(adapters.flatMap((a) => [...a.modules.keys()]))].sort();
-  const tensors: { name: string; dtype: "F32"; shape: number[]; data: Float32Array }[] = [];
-  let rank = 0;
+  const stacks: { target: string; parts: { a: Float32Array; b: Float32Array; r: number; inn: number; out: number; factor: number }[] }[] = [];
   for (const target of targets) {
     const parts: { a: Float32Array; b: Float32Array; r: number; inn: number; out: number; factor: number }[] = [];
     for (const [i, adapter] of adapters.entries()) {
@@ -148,24 +158,24 @@ async function writeComposedPeft(adapters: LoraAdapter[], weights: number[], dir
       const [out] = adapter.source.info(mod.b)!.shape;
       parts.push({ a: await adapter.source.readF32(mod.a), b: await adapter.source.readF32(mod.b), r, inn, out, factor: weights[i] * adapter.scale });
     }
-    const total = parts.reduce((s, p) => s + p.r, 0);
     const { inn, out } = parts[0];
     if (parts.some((p) => p.inn !== inn || p.out !== out)) throw new ConfigError([`the adapters disagree on the shape of ${target}: are they for one base?`], "adapt compose");
-    const a = new Float32Array(total * inn);
-    const b = new Float32Array(out * total);
+    stacks.push({ target, parts });
+  }
+  const rank = Math.max(...stacks.map((s) => s.parts.reduce((n, p) => n + p.r, 0)));
+  const tensors: { name: string; dtype: "F32"; shape: number[]; data: Float32Array }[] = [];
+  for (const { target, parts } of stacks) {
+    const { inn, out } = parts[0];
+    const a = new Float32Array(rank * inn);
+    const b = new Float32Array(out * rank);
     let offset = 0;
     for (const p of parts) {
       a.set(p.a, offset * inn);
-      for (let row = 0; row < out; row++) for (let k = 0; k < p.r; k++) b[row * total + offset + k] = p.factor * p.b[row * p.r + k];
+      for (let row = 0; row < out; row++) for (let k = 0; k < p.r; k++) b[row * rank + offset + k] = p.factor * p.b[row * p.r + k];
       offset += p.r;
     }
-    rank = Math.max(rank, total);
-    tensors.push({ name: peftName(target, "A"), dtype: "F32", shape: [total, inn], data: a });
-    tensors.push({ name: peftName(target, "B"), dtype: "F32", shape: [out, total], data: b });
-  }
-  // One rank for every module (PEFT's r) holds when every adapter adapts the same modules.
-  if (tensors.some((t, i) => i % 2 === 0 && t.shape[0] !== rank)) {
-    throw new ConfigError(["the adapters do not all adapt the same modules; composing them would need a rank per module (rank_pattern), which is not written yet"], "adapt compose");
+    tensors.push({ name: peftName(target, "A"), dtype: "F32", shape: [rank, inn], data: a });
+    tensors.push({ name: peftName(target, "B"), dtype: "F32", shape: [out, rank], data: b });
   }
   const modules = [...new Set(targets.map((t) => /\.([a-z_]+)\.weight$/.exec(t)?.[1]).filter((m): m is string => !!m))];
   const config = {

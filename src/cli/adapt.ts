@@ -1,4 +1,6 @@
 import { composeAdapters } from "../adapt/compose.js";
+import { evolveMerge } from "../adapt/evolve.js";
+import { bullMqEvolveQueue } from "../adapt/evolve-queue.js";
 import { adaptLora } from "../adapt/lora.js";
 import { streamProgress } from "../core/progress.js";
 import { parseFlags, parseSize, UsageError, subcommand } from "./args.js";
@@ -6,6 +8,7 @@ import { printJson } from "./output.js";
 
 const HELP = `usage: cogen adapt lora --base MODEL --data PATH OUT_DIR [options] [--json]
        cogen adapt compose --base MODEL --adapters A1 A2 ... --examples FEW.jsonl OUT [options] [--json]
+       cogen adapt evolve --config RECIPE.yml --objective TASKS.jsonl OUT [options] [--json]
 
 lora     train a LoRA expert on your own text (a UTF-8 .txt file — paragraphs separated by blank
          lines —, a folder of .txt/.jsonl files, or JSONL with a "text" field) from a llama-family
@@ -21,10 +24,22 @@ lora     train a LoRA expert on your own text (a UTF-8 .txt file — paragraphs 
 
 compose  LoraHub: search weights in [-bound, bound] for existing adapters of one base (PEFT folders,
          or expert folders with lora/) so that their weighted sum fits a few examples (JSONL with
-         "text", or "input" and "output"): loss = examples' bits per byte + l1·Σ|w|, gradient-free
+         "text", or "input" and "output"): loss = examples' bits per byte + l1·mean|w|, gradient-free
          (CMA-ES), every candidate run in llama.cpp with runtime adapter scales. OUT gets adapter/
          (PEFT), adapter.gguf and weights.json.
-  --evaluations N (100)  --l1 X (0.05)  --bound X (1.5)  --sigma X (0.5)  --seed N (0)`;
+  --evaluations N (100)  --l1 X (0.05)  --bound X (1.5)  --sigma X (0.5)  --seed N (0)
+
+evolve   CMA-ES over the per-model (and per-layer-group) parameters that RECIPE.yml's 'search' names,
+         within its bounds (README: "Evolved merge recipes"). Each candidate is merged in RAM and
+         scored on TASKS.jsonl (macro bits per byte, or 1 − macro accuracy; lower is better); the
+         recipe's starting point is scored first as the reference. OUT gets merge.yml (the best
+         candidate as a plain mergekit YAML: 'cogen merge OUT/merge.yml DIR' rebuilds it) and
+         report.json. Progress is saved per generation in OUT.evolve-state/; rerunning the same
+         command resumes there.
+  --evaluations N (60)  --population N (4 + 3 ln dims)  --sigma X (0.25, unit cube)  --seed N (0)
+  --merge-seed N (0, for dare_*/della*)  --context-size N
+  --queue URL    redis://HOST:PORT: candidates become jobs that 'cogen worker --queue URL' processes
+                 run in parallel (on machines with the recipe's models at the same paths)`;
 
 const int = (v: string | undefined, flag: string, problems: string[]): number | undefined => {
   if (v === undefined) return undefined;
@@ -40,8 +55,8 @@ const num = (v: string | undefined, flag: string, problems: string[]): number | 
 };
 
 export async function run(argv: string[]): Promise<number> {
-  const { sub, rest } = subcommand(argv, ["lora", "compose"], HELP, "adapt");
-  return sub === "lora" ? lora(rest) : compose(rest);
+  const { sub, rest } = subcommand(argv, ["lora", "compose", "evolve"], HELP, "adapt");
+  return sub === "lora" ? lora(rest) : sub === "compose" ? compose(rest) : evolve(rest);
 }
 
 async function lora(argv: string[]): Promise<number> {
@@ -109,6 +124,38 @@ async function compose(argv: string[]): Promise<number> {
     console.log(`weights: ${report.adapters.map((a, i) => `${a} ${report.weights[i].toFixed(3)}`).join(", ")}`);
     console.log(`examples' bits per byte: base ${report.examplesBpb.base.toFixed(4)}, uniform ${report.examplesBpb.uniform.toFixed(4)}, composed ${report.examplesBpb.composed.toFixed(4)}`);
     console.log(`${report.evaluations} evaluations in ${report.seconds.toFixed(1)} s (${report.evaluationsPerSecond.toFixed(2)}/s) → ${report.outDir}`);
+  }
+  return 0;
+}
+
+async function evolve(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(argv, {
+    config: { type: "string" }, objective: { type: "string" }, evaluations: { type: "string" }, population: { type: "string" },
+    sigma: { type: "string" }, seed: { type: "string" }, "merge-seed": { type: "string" }, "context-size": { type: "string" },
+    queue: { type: "string" }, json: { type: "boolean" },
+  }, HELP, { command: "adapt evolve" });
+  const problems: string[] = [];
+  if (positionals.length !== 1) problems.push("give exactly one OUT");
+  if (!values.config) problems.push("--config RECIPE.yml is required");
+  if (!values.objective) problems.push("--objective TASKS.jsonl is required");
+  if (values.queue !== undefined && !/^rediss?:\/\//.test(values.queue)) problems.push(`--queue must be a redis://HOST:PORT URL, got '${values.queue}'`);
+  const options = {
+    evaluations: int(values.evaluations, "--evaluations", problems), population: int(values.population, "--population", problems),
+    sigma0: num(values.sigma, "--sigma", problems), seed: int(values.seed, "--seed", problems),
+    mergeSeed: int(values["merge-seed"], "--merge-seed", problems), contextSize: int(values["context-size"], "--context-size", problems),
+  };
+  if (problems.length) throw new UsageError(problems, "adapt evolve");
+  const report = await evolveMerge({
+    recipe: values.config!, objective: values.objective!, outDir: positionals[0],
+    ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+    ...(values.queue ? { queue: bullMqEvolveQueue(values.queue) } : {}),
+    ...(values.json ? {} : { progress: streamProgress() }),
+  });
+  if (values.json) printJson(report);
+  else {
+    const what = report.best.metric === "bpb" ? "macro bits per byte" : "objective (lower is better)";
+    console.log(`${what}: start ${report.start.objective.toFixed(4)} → best ${report.best.objective.toFixed(4)} (generation ${report.best.generation} of ${report.generations})`);
+    console.log(`${report.evaluations} candidates (${report.failed} failed${report.resumedGenerations ? `, ${report.resumedGenerations} generations resumed` : ""}) in ${report.seconds.toFixed(1)} s (${report.candidatesPerMinute.toFixed(2)}/min) → ${report.yamlFile}`);
   }
   return 0;
 }

@@ -1,11 +1,13 @@
 /**
  * `cogen worker --queue redis://HOST:PORT`: run evaluation jobs submitted by
- * `cogen eval --queue ...` and target jobs of `cogen distill targets --queue ...` until interrupted (SIGINT/SIGTERM finish the current job first).
+ * `cogen eval --queue ...`, target jobs of `cogen distill targets --queue ...` and candidates of
+ * `cogen adapt evolve --queue ...` until interrupted (SIGINT/SIGTERM finish the current job first).
  */
 import { readModelsFile, type ExpertSpec } from "../formats/models-file.js";
 import { startEvalWorker } from "../eval/jobs/bullmq.js";
 import { executeEvalJob } from "../eval/jobs/execute.js";
 import { startTargetWorker } from "../fuse/distill/target-queue.js";
+import { startEvolveWorker } from "../adapt/evolve-queue.js";
 import { ModelPool } from "../models/pool.js";
 import { openModel } from "../models/open.js";
 import { parseFlags, parseSize, UsageError } from "./args.js";
@@ -14,7 +16,7 @@ import { reachQueue } from "./queue-reachable.js";
 const HELP = `usage: cogen worker --queue redis://HOST:PORT [options]
 
 Run evaluation jobs from the queue that 'cogen eval --queue' fills, and target jobs
-from 'cogen distill targets --queue'.
+from 'cogen distill targets --queue', and candidates of 'cogen adapt evolve --queue'.
 
 options:
   --models FILE        local expert definitions that replace the submitted ones by id
@@ -76,6 +78,12 @@ export async function run(argv: string[]): Promise<number> {
     onJob: values.quiet ? undefined : (job, outcome, detail) =>
       console.error(`${outcome} ${job.id}: ${job.expert.id}, ${job.texts.length} texts → ${job.file}${detail ? ` (${detail})` : ""}`),
   });
+  const evolve = await startEvolveWorker(values.queue!, {
+    concurrency,
+    lockDurationMs: lock,
+    onJob: values.quiet ? undefined : (job, outcome, detail) =>
+      console.error(`${outcome} ${job.id}: evolve candidate, ${job.items.length} items${detail ? ` (${detail})` : ""}`),
+  });
   if (!values.quiet) console.error(`cogen worker: waiting for jobs on ${values.queue!.replace(/\/\/[^@/]*@/, "//")}`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
@@ -84,6 +92,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   await worker.close();
   await targets.close();
+  await evolve.close();
   await pool.close();
   return 0;
 }

@@ -4,6 +4,8 @@
  */
 import { streamProgress } from "../core/progress.js";
 import { buildZooData, DEFAULT_ZOO_DATA_DIR, writeZooData } from "../zoo/corpora/write.js";
+import { DEFAULT_ZOO_DIR } from "../zoo/build/manifest.js";
+import { writeUnseenDomain } from "../zoo/build/unseen.js";
 import { integerFlag, parseFlags, subcommand, UsageError } from "./args.js";
 import { runBuild, runEvalZoo } from "./zoo-build.js";
 import { formatBytes, formatTable, printJson } from "./output.js";
@@ -14,6 +16,7 @@ const subcommands: Record<string, Subcommand> = {
   data: { summary: "build the zoo's multi-domain corpora and evaluation items (WordNet 3.1 + World Factbook)", run: runData },
   build: { summary: "train and export the zoo's tiny domain experts (bases, LoRA experts, control; GGUF + HF + adapters)", run: runBuild },
   eval: { summary: "evaluate every zoo model × domain with llama.cpp (bits per byte, multiple-choice accuracy)", run: runEvalZoo },
+  unseen: { summary: "add the ninth domain, which no zoo model trained on, to a built zoo (its train text and held-out items)", run: runUnseen },
   moe: { summary: "build the zoo's mixture-of-experts checkpoints (zoo/moe: hidden-state and trained gates)", run: (argv) => import("./zoo-moe.js").then((m) => m.runZooMoe(argv)) },
 };
 
@@ -71,3 +74,21 @@ async function runData(argv: string[]): Promise<number> {
   return 0;
 }
 
+const UNSEEN_HELP = `usage: cogen zoo unseen [--zoo DIR] [--json]
+
+Build the zoo's ninth domain the way the eight are built (WordNet records, the same hash split
+and item generators, the zoo's data seed) from records no other domain holds, and write it into
+the built zoo DIR (default ${DEFAULT_ZOO_DIR}): unseen/<domain>.train.txt, unseen/items/*.jsonl,
+and its entry in manifest.json. No model is trained or changed.`;
+
+async function runUnseen(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(argv, { zoo: { type: "string" }, json: { type: "boolean" } }, UNSEEN_HELP);
+  if (positionals.length > 0) throw new UsageError([`unexpected argument '${positionals[0]}'`], "zoo unseen");
+  const entry = await writeUnseenDomain(values.zoo ?? DEFAULT_ZOO_DIR);
+  if (values.json) printJson(entry);
+  else {
+    const items = Object.entries(entry.items).map(([kind, i]) => `${i.count} ${kind}`).join(", ");
+    console.log(`${entry.name}: ${formatBytes(entry.trainBytes)} of train text, ${entry.heldOutRecords} held-out records (${entry.droppedShared} shared with other domains dropped); items: ${items}`);
+  }
+  return 0;
+}

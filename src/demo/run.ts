@@ -1,9 +1,11 @@
+import { measureAdaptZooGoals, type AdaptZooGoalsOptions, type AdaptZooGoalsReport } from "../adapt/zoo-goals.js";
 import type { Progress } from "../core/progress.js";
 import type { ExpertSpec } from "../formats/models-file.js";
 import type { TaskItem } from "../formats/tasks.js";
 import { splitItems } from "../unify/items.js";
 import { unify, type JudgeContext, type MoeSummary, type UnifyReport } from "../unify/main-job.js";
 import type { Goal } from "../unify/goals.js";
+import { adaptGoals } from "./adapt-goals.js";
 import { distillGoals } from "./distill-goals.js";
 import { generationSpeed, moeGateQuality, moeGoals, zooMoe, type GenerationSpeed } from "./moe.js";
 import type { DemoZoo } from "./zoo.js";
@@ -23,15 +25,23 @@ export interface DemoOptions {
   itemsPerDomain?: number;
   progress?: Progress;
   log?: (line: string) => void;
+  /** Also measure `cogen adapt` on the zoo's unseen domain (LoRA training and compose: minutes). */
+  adapt?: Omit<AdaptZooGoalsOptions, "zoo" | "progress">;
 }
+
+export type DemoReport = UnifyReport & {
+  /** `cogen adapt` on the zoo's unseen domain, when asked for (options.adapt); its goals are in `goals`. */
+  adapt?: AdaptZooGoalsReport;
+};
 
 /** Passages longer than this are cut at a word boundary (time: the zoo's passages are long). */
 const DEMO_PASSAGE_CHARS = 256;
 
-export async function runDemo(options: DemoOptions): Promise<UnifyReport> {
+export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   const { zoo } = options;
   const moe = await zooMoe(zoo.root);
-  return unify({
+  let adapt: AdaptZooGoalsReport | undefined;
+  const report = await unify({
     experts: zooExperts(zoo),
     items: zoo.items,
     domains: zoo.domains,
@@ -44,6 +54,10 @@ export async function runDemo(options: DemoOptions): Promise<UnifyReport> {
       judge: async (context) => {
         const speed = await moeSpeed(context, zoo);
         const goals = [...moeGoals(context.rows.filter((r) => !context.references.includes(r.model)), context.singles, speed), ...(await zooDistillGoals(context, zoo))];
+        if (options.adapt) {
+          adapt = await measureAdaptZooGoals({ ...options.adapt, zoo: zoo.root, progress: options.progress });
+          goals.push(...adaptGoals(adapt));
+        }
         const summary: MoeSummary | undefined = moe ? { experts: moe.manifest.experts, gateQuality: moeGateQuality(moe.manifest), checkpoints: moe.manifest.checkpoints, speed } : undefined;
         return { goals, ...(summary ? { moe: summary } : {}) };
       },
@@ -51,6 +65,7 @@ export async function runDemo(options: DemoOptions): Promise<UnifyReport> {
     progress: options.progress,
     log: options.log,
   });
+  return adapt ? { ...report, adapt } : report;
 }
 
 /** The zoo as a models file: experts name their family's base (when it is in the set) and their HF folder. */

@@ -45,6 +45,8 @@ export interface MergeOptions {
   inMemory?: boolean;
   /** Validate and plan only; read no tensor data and write nothing. */
   dryRun?: boolean;
+  /** Where a GGUF output's intermediate Hugging Face folder goes (default: the system temp folder). */
+  scratchDir?: string;
   progress?: Progress;
 }
 
@@ -125,7 +127,7 @@ export async function runMerge(options: MergeOptions): Promise<MergeReport> {
       };
       report.files = await writeDirAtomic(options.outDir, async (tmp) => {
         if (options.outFormat !== "gguf") return [...(await write(tmp)), "config.json", "README.md"];
-        const hfDir = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-merge-hf-"));
+        const hfDir = await fs.mkdtemp(path.join(options.scratchDir ?? os.tmpdir(), "cogen-merge-hf-"));
         try {
           await write(hfDir);
           await convertHfToGguf(hfDir, path.join(tmp, "model.gguf"), { name: path.basename(options.outDir) });

@@ -3,8 +3,9 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { composeAdapters, readExamples } from "../../src/adapt/compose.js";
 import { adaptLora } from "../../src/adapt/lora.js";
-import { InputFileError } from "../../src/core/errors.js";
-import { openLoraAdapter } from "../../src/merge/lora/adapter.js";
+import { ConfigError, InputFileError } from "../../src/core/errors.js";
+import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, openLoraAdapter, peftName } from "../../src/merge/lora/adapter.js";
+import { writeSafetensorsFile } from "../../src/formats/safetensors/index.js";
 import { openAdapterMix } from "../../src/models/llamacpp/adapter-mix.js";
 import { makeTinyLlama, tempDir, type TinyLlama } from "../fixtures/tiny-llama.js";
 
@@ -44,6 +45,10 @@ describe("composeAdapters", () => {
     expect(report.evaluations).toBeLessThanOrEqual(36);
     for (const w of report.weights) expect(Math.abs(w)).toBeLessThanOrEqual(1.5);
     expect(report.examplesBpb.composed).toBeLessThan(report.examplesBpb.base);
+    // LoraHub's loss: bits per byte plus l1 times the MEAN |w| (not the sum).
+    const meanAbs = report.weights.reduce((s, w) => s + Math.abs(w), 0) / report.weights.length;
+    expect(meanAbs).toBeGreaterThan(0);
+    expect(report.objective).toBeCloseTo(report.examplesBpb.composed + 0.01 * meanAbs, 9);
     const record = JSON.parse(await fs.readFile(path.join(out, "weights.json"), "utf8"));
     expect(record.weights).toEqual(report.weights);
   });
@@ -53,6 +58,44 @@ describe("composeAdapters", () => {
     const report = await composeAdapters({ base: baseGguf, adapters, examples: examplesFile, outDir: out, maxEvaluations: 12, seed: 3 });
     const peft = await openLoraAdapter(path.join(out, "adapter"));
     expect(peft.rank).toBe(4);
+    await peft.source.close();
+    const mix = await openAdapterMix(baseGguf, [path.join(out, "adapter.gguf")]);
+    try {
+      const s = await mix.score(await readExamples(examplesFile), [1]);
+      expect(s.bits / s.bytes).toBeCloseTo(report.examplesBpb.composed, 4);
+    } finally {
+      await mix.close();
+    }
+  });
+
+  it("composes adapters of different modules, layers and ranks exactly (zero-padded to one rank)", async () => {
+    // A rank-1 adapter on layer 0's q_proj and v_proj only, cut from the bread adapter.
+    const bread = await openLoraAdapter(adapters[1]);
+    const partial = path.join(root, "partial");
+    await fs.mkdir(partial, { recursive: true });
+    const tensors = [];
+    const kept = [...bread.modules.keys()].filter((t) => /layers\.0\.self_attn\.(q|v)_proj/.test(t));
+    expect(kept).toHaveLength(2);
+    for (const target of kept) {
+      const mod = bread.modules.get(target)!;
+      const [r, inn] = bread.source.info(mod.a)!.shape;
+      const [out] = bread.source.info(mod.b)!.shape;
+      const a = await bread.source.readF32(mod.a);
+      const b = await bread.source.readF32(mod.b);
+      tensors.push({ name: peftName(target, "A"), dtype: "F32" as const, shape: [1, inn], data: a.slice(0, inn) });
+      tensors.push({ name: peftName(target, "B"), dtype: "F32" as const, shape: [out, 1], data: Float32Array.from({ length: out }, (_, o) => b[o * r]) });
+    }
+    await writeSafetensorsFile(path.join(partial, ADAPTER_WEIGHTS), tensors, { format: "pt" });
+    await fs.writeFile(path.join(partial, ADAPTER_CONFIG), JSON.stringify({ ...bread.config, r: 1, lora_alpha: bread.scale, target_modules: ["q_proj", "v_proj"] }));
+    await bread.source.close();
+
+    const out = path.join(root, "mixed");
+    const report = await composeAdapters({ base: baseGguf, adapters: [adapters[0], partial], examples: examplesFile, outDir: out, maxEvaluations: 12, seed: 4, l1: 0 });
+    expect(report.weights[1]).not.toBe(0);
+    const peft = await openLoraAdapter(path.join(out, "adapter"));
+    // q_proj/v_proj of layer 0 stack 2 + 1 ranks; every other module holds the heart adapter's 2, padded.
+    expect(peft.rank).toBe(3);
+    for (const mod of peft.modules.values()) expect(peft.source.info(mod.a)!.shape[0]).toBe(3);
     await peft.source.close();
     const mix = await openAdapterMix(baseGguf, [path.join(out, "adapter.gguf")]);
     try {
@@ -76,5 +119,13 @@ describe("composeAdapters", () => {
     await expect(run).rejects.toThrow(InputFileError);
     await expect(run).rejects.toThrow(/not a PEFT adapter folder/);
     await expect(fs.stat(path.join(root, "never"))).rejects.toThrow();
+  });
+
+  it("refuses fewer evaluations than one CMA-ES generation (which would search nothing)", async () => {
+    // Two adapters: a generation is 4 + ⌊3 ln 2⌋ = 6 candidates.
+    const few = composeAdapters({ base: tiny.dir, adapters, examples: examplesFile, outDir: path.join(root, "few"), maxEvaluations: 5 });
+    await expect(few).rejects.toThrow(ConfigError);
+    await expect(few).rejects.toThrow(/6 candidates for 2 adapters \(got 5\)/);
+    expect((await composeAdapters({ base: tiny.dir, adapters, examples: examplesFile, outDir: path.join(root, "six"), maxEvaluations: 6 })).evaluations).toBe(6);
   });
 });

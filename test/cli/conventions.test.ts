@@ -41,7 +41,7 @@ const MISSING_FILE: Record<string, () => string[]> = {
 /** Subcommands have their own help and flags. */
 const SUBCOMMANDS: string[][] = [
   ["zoo", "data"], ["zoo", "build"], ["zoo", "eval"], ["zoo", "moe"],
-  ["lora", "extract"], ["lora", "apply"], ["adapt", "lora"], ["adapt", "compose"],
+  ["lora", "extract"], ["lora", "apply"], ["adapt", "lora"], ["adapt", "compose"], ["adapt", "evolve"], ["zoo", "unseen"],
   ["distill", "targets"], ["distill", "prefs"], ["distill", "pairs"], ["distill", "train"],
   ["moe", "train-gates"],
 ];

@@ -92,7 +92,7 @@ export class BullMqQueue implements JobQueue {
   }
 }
 
-export interface EvalWorkerOptions<J extends { expert: ExpertSpec } = EvalJob, R = EvalJobResult> {
+export interface EvalWorkerOptions<J extends { id: string; expert?: ExpertSpec } = EvalJob, R = EvalJobResult> {
   /** Run a job; results are the job's return value. */
   execute: (job: J) => Promise<R>;
   /** Local expert definitions that replace a job's by id (paths differ between machines). */
@@ -112,8 +112,11 @@ export interface EvalWorker {
   close(): Promise<void>;
 }
 
-/** A worker for evaluation jobs, or (with its own queue name and types) for any job of one expert. */
-export async function startEvalWorker<J extends { expert: ExpertSpec } = EvalJob, R = EvalJobResult>(url: string, options: EvalWorkerOptions<J, R>): Promise<EvalWorker> {
+/**
+ * A worker for evaluation jobs, or (with its own queue name and types) for any other job kind;
+ * a job that names an expert gets the local definition of that id where there is one.
+ */
+export async function startEvalWorker<J extends { id: string; expert?: ExpertSpec } = EvalJob, R = EvalJobResult>(url: string, options: EvalWorkerOptions<J, R>): Promise<EvalWorker> {
   const connection = redisConnection(url);
   const local = new Map((options.localExperts ?? []).map((e) => [e.id, e]));
   const lockDuration = options.lockDurationMs ?? 30_000;
@@ -121,8 +124,8 @@ export async function startEvalWorker<J extends { expert: ExpertSpec } = EvalJob
     options.queueName ?? DEFAULT_QUEUE_NAME,
     async (job: Job) => {
       const data = job.data as J;
-      const expert = local.get(data.expert.id) ?? data.expert;
-      return options.execute({ ...data, expert });
+      if (!data.expert) return options.execute(data);
+      return options.execute({ ...data, expert: local.get(data.expert.id) ?? data.expert });
     },
     { connection, concurrency: options.concurrency ?? 1, lockDuration, stalledInterval: lockDuration, maxStalledCount: 3 },
   );

@@ -30,6 +30,7 @@ import {
 import { ggufParity, loraParity } from "../../models/llamacpp/parity.js";
 import type { FamilyPlan, ZooPlan } from "./plan.js";
 import type { TrainJob, TrainJobResult } from "./train-job.js";
+import { writeUnseenDomain } from "./unseen.js";
 
 export interface BuildZooOptions {
   out: string;
@@ -123,6 +124,8 @@ export async function buildZoo(options: BuildZooOptions): Promise<ZooManifest> {
     manifest.specialisation = specialisation(manifest.models);
     manifest.complete = true;
     await save();
+    log("unseen domain: its train text and held-out items (no model trains on it)");
+    manifest.unseen = await writeUnseenDomain(out, { seed: plan.dataSeed, perDomain: plan.itemsPerDomain });
     log(`done: ${manifest.models.length} models, max KL ${maxKl.toExponential(2)}, LoRA max KL ${maxLoraKl.toExponential(2)}, ${manifest.buildSeconds} s`);
     return manifest;
   } finally {

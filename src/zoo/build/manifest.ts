@@ -17,6 +17,7 @@ import { readFailure } from "../../core/files.js";
 import type { ItemKind } from "../items/generate.js";
 import type { ModelRole } from "./train-job.js";
 import type { ZooPlan } from "./plan.js";
+import type { UnseenDomainEntry } from "./unseen.js";
 
 export const ZOO_FORMAT = "cogen-zoo/1";
 export const DEFAULT_ZOO_DIR = "zoo";
@@ -92,6 +93,8 @@ export interface ZooManifest {
   parity: { contexts: number; maxKl: number; maxLoraKl: number; kvCache: "F32" } | null;
   specialisation: SpecialisationRow[] | null;
   buildSeconds: number;
+  /** The ninth domain, on which no zoo model trained (src/zoo/build/unseen.ts). */
+  unseen?: UnseenDomainEntry;
 }
 
 export async function readZooManifest(dir: string): Promise<ZooManifest> {
