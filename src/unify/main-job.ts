@@ -14,8 +14,7 @@ import { runEval } from "../eval/runner.js";
 import type { GateQuality } from "../fuse/moe/gate-quality.js";
 import type { ZooMoeCheckpoint } from "../fuse/moe/zoo-moe.js";
 import { createEnsembleModel, type EnsembleStats } from "../fuse/ensemble/ensemble.js";
-import { itemText, labelledItems } from "../fuse/router/evidence.js";
-import type { LabelledItem } from "../fuse/router/knn.js";
+import { domainExample, itemText, labelledItems } from "../fuse/router/evidence.js";
 import { itemWeightsFromRanking, Router } from "../fuse/router/router.js";
 import { createRouterModel } from "../fuse/router/router-model.js";
 import { openModel } from "../models/open.js";
@@ -33,7 +32,7 @@ import { claimOutDir } from "./out-dir.js";
 import { DEFAULT_UNIFY_POLICIES, type SkippedPolicy, type UnifyPolicy } from "./policies.js";
 import { renderUnifyHtml } from "./report-html.js";
 import { commonItems, describeUnjudged, oracleRow, scoreRows, type ScoreRow } from "./scoreboard.js";
-import { unifiedYaml } from "./serve-config.js";
+import { ENSEMBLE_SETTINGS, unifiedYaml } from "./serve-config.js";
 
 export type { Goal } from "./goals.js";
 
@@ -190,19 +189,22 @@ export async function unify(options: UnifyOptions): Promise<UnifyReport> {
 
     // 3. Unified models.
     const built: BuiltModel[] = [];
+    // The router's unscored examples go to a file too: unified.yml's router and ensemble read it.
+    const domainItems = domainOnlyItems(options.items, test);
+    if (domainItems.length) await writeJsonl(file("domain-items.jsonl"), domainItems.map(taskLine));
+    else await fs.rm(file("domain-items.jsonl"), { force: true });
     const router = new Router(labelledItems(dev, devResults), {
       experts: singles.map((m) => m.id),
       ranking,
       itemWeight: itemWeightsFromRanking(ranking),
-      domainItems: domainOnlyItems(options.items, test),
+      domainItems: domainItems.map(domainExample),
     });
     const routerModel = createRouterModel(router, new Map(singles.map((m) => [m.id, m])), { id: UNIFIED_IDS.router });
     const ensemble = createEnsembleModel({
       id: UNIFIED_IDS.ensemble,
       members: singles.map((model) => ({ model, abilities: abilitiesOf(ranking, model.id) })),
       domainOf: (text) => router.route(text).domain,
-      maxAbilityGap: 1.5,
-      weightTemperature: 0.5,
+      ...ENSEMBLE_SETTINGS,
     });
     built.push({ policy: "router", id: UNIFIED_IDS.router }, { policy: "ensemble", id: UNIFIED_IDS.ensemble });
     const unified: LanguageModel[] = [routerModel, ensemble];
@@ -291,7 +293,7 @@ export async function unify(options: UnifyOptions): Promise<UnifyReport> {
       serveCommand: `npx cogen serve --config ${shellQuote(file("unified.yml"))}`,
       seconds: (Date.now() - started) / 1000,
     };
-    await writeFileAtomic(file("unified.yml"), unifiedYaml({ experts, checkpoints: servedCheckpoints, outDir: options.outDir, report }));
+    await writeFileAtomic(file("unified.yml"), unifiedYaml({ experts, checkpoints: servedCheckpoints, outDir: options.outDir, report, domainItems: domainItems.length > 0 }));
     await writeFileAtomic(file("report.html"), renderUnifyHtml(report, await readPlotly()));
     // Last: its presence says the run finished.
     await writeFileAtomic(file("summary.json"), JSON.stringify({ ...report, ranking: undefined }, null, 2) + "\n");
@@ -327,12 +329,10 @@ async function evaluateExperts(experts: ExpertSpec[], items: TaskItem[], out: st
  * test text (the same record in another item kind, or a line of a test passage) is left out,
  * so no test text is seen even in another form.
  */
-function domainOnlyItems(items: readonly TaskItem[], test: readonly TaskItem[]): LabelledItem[] {
+function domainOnlyItems(items: readonly TaskItem[], test: readonly TaskItem[]): TaskItem[] {
   const testIds = new Set(test.map((i) => i.id));
   const testText = test.map(itemText).join("\n");
-  return items
-    .filter((i) => !testIds.has(i.id) && !testText.includes(itemText(i).slice(0, 24)))
-    .map((i) => ({ id: i.id, text: itemText(i), domain: i.domain, scores: {} }));
+  return items.filter((i) => !testIds.has(i.id) && !testText.includes(itemText(i).slice(0, 24)));
 }
 
 function taskLine(item: TaskItem): Record<string, unknown> {

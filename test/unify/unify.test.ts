@@ -11,10 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, InputFileError } from "../../src/core/errors.js";
 import { readModelsFile } from "../../src/formats/models-file.js";
 import { readTasksFile } from "../../src/formats/tasks.js";
+import { silentProgress } from "../../src/core/progress.js";
+import type { ResultRecord } from "../../src/eval/result.js";
 import { openModel } from "../../src/models/open.js";
 import { startGateway } from "../../src/serve/gateway.js";
 import { POLICIES } from "../../src/serve/policies.js";
 import { buildServedModels, readUnifiedConfig } from "../../src/serve/unified-config.js";
+import { evaluateModels } from "../../src/unify/evaluate-models.js";
 import { unify, type UnifyReport } from "../../src/unify/main-job.js";
 import { parsePolicies } from "../../src/unify/policies.js";
 import { capture } from "../cli/capture.js";
@@ -51,6 +54,13 @@ function taskLines(): string {
       if (i < 2) lines.push({ id: `${domain}-em-${i}`, domain, prompt: `${words.slice(0, 3).join(" ")}`, answer: words[3], max_tokens: 3 });
     });
   }
+  // Passages of their own: those on the dev side are the router's unscored domain examples.
+  lines.push(
+    { id: "medicine-extra-0", domain: "medicine", text: "Antibiotics treat infections caused by bacteria, not those caused by viruses." },
+    { id: "medicine-extra-1", domain: "medicine", text: "The surgeon washed her hands before the operation on the knee." },
+    { id: "law-extra-0", domain: "law", text: "Statutes passed by parliament override the common law where they conflict." },
+    { id: "law-extra-1", domain: "law", text: "The tenant sued the landlord for breach of the lease." },
+  );
   return lines.map((l) => JSON.stringify(l)).join("\n") + "\n";
 }
 
@@ -134,6 +144,26 @@ describe("unify on three GGUF experts", () => {
         const body = (await response.json()) as { model: string; choices: { text: string }[] };
         expect(body.model).toBe(model);
         expect(typeof body.choices[0].text).toBe("string");
+      }
+      // The served router and ensemble are the judged ones (with their unscored domain examples):
+      // the same result on every test item.
+      expect(config.served[0].options.domain_items).toBe("domain-items.jsonl");
+      expect((await readTasksFile(path.join(out, "domain-items.jsonl"))).length).toBeGreaterThan(0);
+      const judged = (await fs.readFile(path.join(out, "test-results.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l) as ResultRecord);
+      const dev = new Set((await readTasksFile(path.join(out, "dev-items.jsonl"))).map((i) => i.id));
+      const testItems = (await readTasksFile(tasks)).filter((i) => !dev.has(i.id));
+      // Freshly opened and evaluated as unify judged them (two lanes at once): llama.cpp's numbers
+      // depend slightly on what a model computed before (its reused prefix), so history matters.
+      const fresh = await buildServedModels(config, POLICIES, (spec) => openModel(spec));
+      try {
+        const again = await evaluateModels([fresh.served.get("unified-router")!, fresh.served.get("unified-ensemble")!], testItems, silentProgress, "served", 2);
+        expect(again).toHaveLength(2 * testItems.length);
+        for (const record of again) {
+          const before = judged.find((r) => r.model === record.model && r.item === record.item)!;
+          expect(record.score, `${record.model} ${record.item}`).toBeCloseTo(before.score, 9);
+        }
+      } finally {
+        await Promise.all(fresh.all.map((m) => m.close()));
       }
     } finally {
       await gateway.close();
