@@ -275,6 +275,12 @@ describe("what unify refuses", () => {
     // The table a person reads names the skipped policy too.
     const table = await capture(["unify", "--models", file, "--tasks", tasks, mixed, "--policies", "merge"]);
     expect(table.out).toMatch(/Skipped merge: the merge engine refused the experts on my-base/);
+    // …and the ranking per domain, best first, with intervals, the goals and how to serve.
+    const ranking = JSON.parse(await fs.readFile(path.join(mixed, "ranking.json"), "utf8")) as { models: { model: string; domains: Record<string, { ability: number; ci: number[] }> }[] };
+    const best = [...ranking.models].sort((a, b) => b.domains.law.ability - a.domains.law.ability)[0];
+    expect(table.out).toContain(`  law: ${best.model} ${best.domains.law.ability.toFixed(2)} [${best.domains.law.ci.map((x) => x.toFixed(2)).join(", ")}]; `);
+    expect(table.out).toMatch(/\nGoals:\n {2}[✓✗] best unified model beats the best single model in bits per byte/);
+    expect(table.out).toContain(`npx cogen serve --config ${path.join(mixed, "unified.yml")}`);
   }, 300_000);
 
   it("skips the merge when no two experts name the same base, naming each expert's base, and distill without a Hugging Face folder", async () => {
