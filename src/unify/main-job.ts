@@ -28,6 +28,7 @@ import type { DistillSettings } from "./distill.js";
 import { evaluateModels } from "./evaluate-models.js";
 import { judgeGoals, type Goal } from "./goals.js";
 import { splitItems, type SplitOptions } from "./items.js";
+import { judgeResumably } from "./judging-log.js";
 import { claimOutDir } from "./out-dir.js";
 import { DEFAULT_UNIFY_POLICIES, type SkippedPolicy, type UnifyPolicy } from "./policies.js";
 import { renderUnifyHtml } from "./report-html.js";
@@ -223,10 +224,21 @@ export async function unify(options: UnifyOptions): Promise<UnifyReport> {
     for (const spec of options.extras?.references ?? []) references.push(await open(spec));
     if (references.length) log(`reference checkpoints: ${references.map((m) => m.id).join(", ")}`);
 
-    // 4. Judge everything on the test items: the experts through the resumable log, the rest here.
+    // 4. Judge everything on the test items: the experts through their log (and the queue when
+    // given), the unified models and references here through theirs; a rerun continues both.
     const singleTest = await evaluateExperts(experts, test, file("single-test-results.jsonl"), options.queue, lanes, progress, "evaluate experts on test items");
     const evaluate = (models: readonly LanguageModel[], items: readonly TaskItem[], label: string) => evaluateModels(models, items, progress, label, lanes);
-    const testResults = [...singleTest, ...(await evaluate([...unified, ...references], test, "evaluate unified models on test items"))];
+    const ids = (models: readonly LanguageModel[]) => models.map((m) => m.id);
+    const unifiedTest = await judgeResumably({
+      models: [...unified, ...references], items: test, out: file("unified-test-results.jsonl"),
+      specs: [...experts, ...servedCheckpoints, ...(options.extras?.references ?? [])],
+      inputs: {
+        version: 1, unified: ids(unified), references: ids(references), dev, test, ensemble: ENSEMBLE_SETTINGS,
+        domainItems: domainItems.map((i) => i.id), evidence: devResults.map((r) => [r.model, r.item, r.score]),
+      },
+      progress, label: "evaluate unified models on test items", lanes,
+    });
+    const testResults = [...singleTest, ...unifiedTest];
     await writeJsonl(file("test-results.jsonl"), testResults);
 
     // Routing quality on test: did the router pick the item's domain?
@@ -238,7 +250,6 @@ export async function unify(options: UnifyOptions): Promise<UnifyReport> {
       hits += decision.domain === item.domain ? 1 : 0;
     }
 
-    const ids = (models: readonly LanguageModel[]) => models.map((m) => m.id);
     const judgedModels = [...ids(singles), ...ids(unified), ...ids(references)];
     const { judged, unjudged } = commonItems(testResults, judgedModels, test.map((i) => i.id));
     if (judged.size === 0) {

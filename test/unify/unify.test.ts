@@ -185,10 +185,15 @@ describe("unify on three GGUF experts", () => {
     const mtime = async (file: string) => (await fs.stat(file)).mtimeMs;
     const before = { merge: await mtime(gguf("merged-ties")), moe: await mtime(gguf("moe")), distill: await mtime(gguf("distill")) };
     const lines: string[] = [];
+    const totals: Record<string, number> = {};
+    const progress = { start: (label: string, total: number) => void (totals[label] = total), tick: () => {}, done: () => {} };
     const again = await unify({
       experts: await readModelsFile(models), items: await readTasksFile(tasks), outDir: out,
-      policies: parsePolicies("router,ensemble,merge,moe,distill"), distill: { steps: 20 }, log: (l) => void lines.push(l),
+      policies: parsePolicies("router,ensemble,merge,moe,distill"), distill: { steps: 20 }, log: (l) => void lines.push(l), progress,
     });
+    // The run before asked for other policies, so the unified models were judged again; the
+    // experts' logs held every pair.
+    expect(totals).toMatchObject({ "evaluate experts (dev)": 0, "evaluate experts on test items": 0, "evaluate unified models on test items": report.unified.length * report.items.test });
     expect(lines.filter((l) => l.includes("reusing")).map((l) => l.split(":")[0])).toEqual(["merge", "moe", "distill"]);
     expect(again.unified).toEqual(report.unified);
     expect(again.policies.built).toEqual(report.policies.built);
@@ -196,6 +201,22 @@ describe("unify on three GGUF experts", () => {
     // The reused checkpoints are the same models: the same scores on the test items.
     const row = (r: UnifyReport, id: string) => r.rows.find((x) => x.model === id);
     for (const id of ["unified-ties-merge", "unified-moe", "unified-distilled"]) expect(row(again, id), id).toEqual(row(report, id));
+
+    // The same run once more evaluates nothing at all.
+    await unify({ experts: await readModelsFile(models), items: await readTasksFile(tasks), outDir: out, policies: parsePolicies("router,ensemble,merge,moe,distill"), distill: { steps: 20 }, progress });
+    expect(totals).toMatchObject({ "evaluate experts (dev)": 0, "evaluate experts on test items": 0, "evaluate unified models on test items": 0 });
+
+    // A judging log cut short (an interrupted run) is continued: only its missing pairs are evaluated.
+    const judgingLog = path.join(out, "unified-test-results.jsonl");
+    const logLines = (await fs.readFile(judgingLog, "utf8")).split("\n").filter(Boolean);
+    await fs.writeFile(judgingLog, logLines.slice(0, 7).join("\n") + "\n" + logLines[7].slice(0, 10));
+    const continued = await unify({
+      experts: await readModelsFile(models), items: await readTasksFile(tasks), outDir: out,
+      policies: parsePolicies("router,ensemble,merge,moe,distill"), distill: { steps: 20 }, progress,
+    });
+    expect(totals["evaluate unified models on test items"]).toBe(logLines.length - 7);
+    expect((await fs.readFile(judgingLog, "utf8")).split("\n").filter(Boolean)).toHaveLength(logLines.length);
+    for (const id of report.unified) expect(row(continued, id), id).toBeDefined();
 
     // A changed expert file (same path, new time) is a new input: the merge is built again.
     const lawPath = (await readModelsFile(models)).find((e) => e.id === "my-law")!.path!;
