@@ -67,7 +67,7 @@ export async function run(argv: string[]): Promise<number> {
   let report: UnifyReport;
   try {
     report = await unify({
-      experts, items: tasks, outDir: path.resolve(positionals[0]), policies, queue,
+      experts, modelsFile: values.models, items: tasks, outDir: path.resolve(positionals[0]), policies, queue,
       ...(steps !== undefined ? { distill: { steps } } : {}),
       split: { ...(items !== undefined ? { perDomainAndKind: items } : {}), ...(chars !== undefined ? { maxPassageChars: chars } : {}) },
       progress: values.json ? silentProgress : streamProgress(),

@@ -48,6 +48,8 @@ export type { Goal } from "./goals.js";
 export interface UnifyOptions {
   /** The experts (a models file, parsed: src/formats/models-file.ts). At least two. */
   experts: ExpertSpec[];
+  /** The models file the experts came from, named in messages about them. */
+  modelsFile?: string;
   /** Held-out items (a task file, parsed), split into dev and test by id (items.ts). */
   items: TaskItem[];
   outDir: string;
@@ -136,8 +138,9 @@ export interface UnifyReport {
 export const UNIFIED_IDS = { router: "unified-router", ensemble: "unified-ensemble", ...CHECKPOINT_IDS } as const;
 
 /** Everything wrong with the inputs, at once, before anything is written. */
-function checkInputs(options: UnifyOptions, dev: TaskItem[], test: TaskItem[]): void {
-  const problems: string[] = [];
+async function checkInputs(options: UnifyOptions, dev: TaskItem[], test: TaskItem[]): Promise<void> {
+  const problems: string[] = (await missingFiles([...options.experts, ...(options.extras?.unified ?? []), ...(options.extras?.references ?? [])]))
+    .map((p) => (options.modelsFile ? `${options.modelsFile}: ${p}` : p));
   if (options.experts.length < 2) problems.push(`unify needs at least two experts (got ${options.experts.length})`);
   const ids = new Set<string>();
   for (const spec of [...options.experts, ...(options.extras?.unified ?? []), ...(options.extras?.references ?? [])]) {
@@ -157,7 +160,7 @@ export async function unify(options: UnifyOptions): Promise<UnifyReport> {
   const log = options.log ?? (() => {});
   const requested = [...new Set<UnifyPolicy>(["router", "ensemble", ...(options.policies ?? DEFAULT_UNIFY_POLICIES)])];
   const { dev, test } = splitItems(options.items, options.split);
-  checkInputs(options, dev, test);
+  await checkInputs(options, dev, test);
   const domains = options.domains ?? [...new Set(options.items.map((i) => i.domain))];
   const experts = options.experts;
   await claimOutDir(options.outDir);
@@ -312,6 +315,26 @@ export async function unify(options: UnifyOptions): Promise<UnifyReport> {
   } finally {
     await Promise.all(opened.map((m) => m.close()));
   }
+}
+
+/**
+ * Local files the experts name that are not there: found now rather than after hours of
+ * evaluating the other experts.
+ */
+async function missingFiles(specs: readonly ExpertSpec[]): Promise<string[]> {
+  const problems: string[] = [];
+  for (const spec of specs) {
+    const files: [string, string | undefined][] = [["path", spec.path], ["lora", spec.lora?.path], ["weights", spec.weights]];
+    for (const [field, file] of files) {
+      if (file === undefined) continue;
+      try {
+        await fs.access(file);
+      } catch (error) {
+        problems.push(`expert '${spec.id}' ${field}: ${file}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : `cannot read (${(error as Error).message})`}`);
+      }
+    }
+  }
+  return problems;
 }
 
 /**

@@ -340,6 +340,13 @@ describe("what unify refuses", () => {
     expect(base.code).not.toBe(0);
     expect(base.err).toMatch(/bad-base\.yml: line 3: experts\[1\]\.base: no model 'my-bsae' in this file \(did you mean 'my-base'\?\)/);
 
+    // Files the models file names but that are not there: all of them, before any work.
+    const gone = path.join(root, "gone.yml");
+    await fs.writeFile(gone, (await fs.readFile(models, "utf8")).replace(/path: [^,]*(, base: my-base, threads: 1, context_size: 256, domains: \[law\])/, "path: nowhere.gguf$1").replace(/weights: [^,]*/, "weights: no-hf"));
+    const absent = await run(["--models", gone, "--tasks", tasks]);
+    expect(absent.code).toBe(1);
+    expect(absent.err).toMatch(/gone\.yml: expert 'my-base' weights: .*no-hf: not found\n.*gone\.yml: expert 'my-law' path: .*nowhere\.gguf: not found/);
+
     await expect(fs.stat(target)).rejects.toMatchObject({ code: "ENOENT" });
     const notADir = await capture(["unify", "--models", models, "--tasks", tasks, path.join(tasks, "out")]);
     expect(notADir.err).toMatch(/tasks\.jsonl\/out: cannot create the output folder \(ENOTDIR\)/);
