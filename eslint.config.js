@@ -12,6 +12,16 @@ export default tseslint.config(
     },
   },
   {
+    // The hub page's browser script (served as is, no build step).
+    files: ["src/hub/web/assets/**/*.js"],
+    languageOptions: {
+      sourceType: "module",
+      globals: Object.fromEntries(
+        ["window", "document", "location", "fetch", "URLSearchParams", "TextDecoder", "Node", "setInterval", "console", "sessionStorage", "URL"].map((name) => [name, "readonly"]),
+      ),
+    },
+  },
+  {
     files: ["bin/**/*.js", "*.js"],
     languageOptions: { globals: { process: "readonly", console: "readonly" } },
   },

@@ -10,6 +10,8 @@ import { estimateModelBytes, openModel } from "./open.js";
 export interface ModelPoolOptions {
   /** Bytes of models to keep open (default: unlimited). */
   budgetBytes?: number;
+  /** Models to keep open at once (default: unlimited); idle ones are closed first, as for bytes. */
+  maxModels?: number;
   open?: (spec: ExpertSpec) => Promise<LanguageModel>;
   sizeOf?: (spec: ExpertSpec) => Promise<number>;
 }
@@ -36,6 +38,49 @@ export class ModelPool {
     } finally {
       entry.leases--;
       entry.lastUsed = ++this.clock;
+    }
+  }
+
+  /**
+   * Hold the expert's model until `release` is called (a served composition holds its experts for
+   * as long as it serves). Two holders of the same spec share one loaded model.
+   */
+  async lease(spec: ExpertSpec): Promise<{ model: LanguageModel; release: () => void }> {
+    const entry = await this.acquire(spec);
+    let released = false;
+    try {
+      const model = await entry.model;
+      return {
+        model,
+        release: () => {
+          if (released) return;
+          released = true;
+          entry.leases--;
+          entry.lastUsed = ++this.clock;
+        },
+      };
+    } catch (error) {
+      entry.leases--;
+      throw error;
+    }
+  }
+
+  /** Whether the expert's model is open (or opening) now. */
+  isOpen(spec: ExpertSpec): boolean {
+    return this.entries.has(JSON.stringify(spec));
+  }
+
+  /** Models open now, in use or idle. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Close idle models, least recently used first, until at most `keepIdle` idle ones remain. */
+  async trim(keepIdle = 0): Promise<void> {
+    const idle = [...this.entries.values()].filter((e) => e.leases === 0).sort((a, b) => a.lastUsed - b.lastUsed);
+    for (const entry of idle.slice(0, Math.max(0, idle.length - keepIdle))) {
+      this.entries.delete(entry.key);
+      await (await loaded(entry))?.close();
     }
   }
 
@@ -82,8 +127,9 @@ export class ModelPool {
 
   private async makeRoom(bytes: number): Promise<void> {
     const budget = this.options.budgetBytes ?? Infinity;
+    const maxModels = this.options.maxModels ?? Infinity;
     const used = () => [...this.entries.values()].reduce((s, e) => s + e.bytes, 0);
-    while (used() + bytes > budget) {
+    while (used() + bytes > budget || this.entries.size + 1 > maxModels) {
       const idle = [...this.entries.values()].filter((e) => e.leases === 0).sort((a, b) => a.lastUsed - b.lastUsed);
       if (idle.length === 0) return;
       this.entries.delete(idle[0].key);

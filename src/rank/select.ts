@@ -7,10 +7,13 @@
 import { ConfigError } from "../core/errors.js";
 import { Z95, type Ranking } from "./ranking.js";
 
-export interface Expert {
+export interface Standing {
   model: string;
   ability: number;
   ci: [number, number];
+}
+
+export interface Expert extends Standing {
   /** Probability (normal approximation) that this model is the best in the domain. */
   probabilityBest: number;
 }
@@ -21,17 +24,26 @@ export const OVERALL = "overall";
 const GRID = 4001;
 
 /**
+ * Every model with an ability in `domain` (or its overall rating when domain is "overall"), best
+ * first, ties by name. Point estimates and intervals only — cheap at hundreds of models.
+ */
+export function standings(ranking: Ranking, domain: string): Standing[] {
+  const list: Standing[] = [];
+  for (const m of ranking.models) {
+    if (domain === OVERALL) list.push({ model: m.model, ability: m.rating, ci: m.ci });
+    else if (m.domains[domain]) list.push({ model: m.model, ability: m.domains[domain].ability, ci: m.domains[domain].ci });
+  }
+  return list.sort((x, y) => y.ability - x.ability || x.model.localeCompare(y.model));
+}
+
+/**
  * The `top` models with the highest ability in `domain` (or the overall rating when domain is
  * "overall"), best first.
  */
 export function selectExperts(ranking: Ranking, domain: string, options: { top?: number } = {}): Expert[] {
   const top = options.top ?? 1;
   if (!Number.isInteger(top) || top < 1) throw new ConfigError([`top must be a whole number ≥ 1, got ${top}`]);
-  const candidates: { model: string; ability: number; ci: [number, number] }[] = [];
-  for (const m of ranking.models) {
-    if (domain === OVERALL) candidates.push({ model: m.model, ability: m.rating, ci: m.ci });
-    else if (m.domains[domain]) candidates.push({ model: m.model, ability: m.domains[domain].ability, ci: m.domains[domain].ci });
-  }
+  const candidates = standings(ranking, domain);
   if (candidates.length === 0) {
     const known = [OVERALL, ...ranking.domains];
     throw new ConfigError([`no model has an ability in domain "${domain}"; domains in this ranking: ${known.join(", ")}`]);
@@ -40,9 +52,7 @@ export function selectExperts(ranking: Ranking, domain: string, options: { top?:
     candidates.map((c) => c.ability),
     candidates.map((c) => Math.max((c.ci[1] - c.ci[0]) / (2 * Z95), 0)),
   );
-  return candidates.map((c, k) => ({ ...c, probabilityBest: probabilities[k] }))
-    .sort((x, y) => y.ability - x.ability || x.model.localeCompare(y.model))
-    .slice(0, top);
+  return candidates.map((c, k) => ({ ...c, probabilityBest: probabilities[k] })).slice(0, top);
 }
 
 /** P(candidate k has the largest value) for independent normals N(mean_k, sd_k²). */

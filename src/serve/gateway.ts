@@ -6,6 +6,7 @@ import { Limiter } from "../models/limiter.js";
 import { GatewayMetrics } from "./metrics.js";
 import { GatewayError, invalidRequest } from "./openai-errors.js";
 import { completionLogprobs } from "./logprobs.js";
+import { fixedModels, type ServedModels } from "./served-models.js";
 import { asBody, parseMessages, parsePrompt, parseSampling, renderChat, type Limits, type SamplingRequest } from "./requests.js";
 
 /**
@@ -14,8 +15,11 @@ import { asBody, parseMessages, parsePrompt, parseSampling, renderChat, type Lim
  * it can be replicated behind a load balancer.
  */
 export interface GatewayOptions {
-  /** The models served, by the id clients pass as `model`. */
-  models: ReadonlyMap<string, LanguageModel>;
+  /**
+   * The models served, by the id clients pass as `model`: a fixed map, or a source whose models
+   * change at run time (src/serve/live.ts), held by each request until its response ends.
+   */
+  models: ReadonlyMap<string, LanguageModel> | ServedModels;
   /** Bearer keys; when set, every route but /health requires one. */
   apiKeys?: string[];
   /** Largest request body in bytes (default 1 MiB). */
@@ -81,20 +85,25 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     reply.status(404).send(new GatewayError(404, "not_found_error", `no route ${request.method} ${request.url}`).body());
   });
 
-  const modelFor = (id: string): LanguageModel => {
-    const model = options.models.get(id);
-    if (!model) throw new GatewayError(404, "not_found_error", `the model '${id}' does not exist (served: ${[...options.models.keys()].join(", ")})`, "model", "model_not_found");
-    return model;
+  const source = "checkout" in options.models ? options.models : fixedModels(options.models);
+  /** The request's model, held until its response has ended (or its client has gone). */
+  const modelFor = (id: string, reply?: FastifyReply): LanguageModel => {
+    if (reply?.raw.destroyed) throw new GatewayError(499, "invalid_request_error", "the client closed the connection");
+    const held = source.checkout(id);
+    if (!held) throw new GatewayError(404, "not_found_error", `the model '${id}' does not exist (served: ${source.ids().join(", ")})`, "model", "model_not_found");
+    if (reply) reply.raw.once("close", held.release);
+    else held.release();
+    return held.model;
   };
 
-  app.get("/health", async () => ({ status: "ok", models: [...options.models.keys()] }));
+  app.get("/health", async () => ({ status: "ok", models: source.ids() }));
   app.get("/metrics", async (_request, reply) => {
     reply.header("content-type", metrics.registry.contentType);
     return metrics.registry.metrics();
   });
   app.get("/v1/models", async () => ({
     object: "list",
-    data: [...options.models.keys()].map((id) => ({ id, object: "model", created: 0, owned_by: "cogen" })),
+    data: source.ids().map((id) => ({ id, object: "model", created: 0, owned_by: "cogen" })),
   }));
   app.get("/v1/models/:id", async (request) => {
     const { id } = request.params as { id: string };
@@ -106,7 +115,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     const body = asBody(request.body);
     const sampling = parseSampling(body, limits);
     const prompt = renderChat(parseMessages(body));
-    const model = modelFor(sampling.model);
+    const model = modelFor(sampling.model, reply);
     const id = `chatcmpl-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
     const head = { id, created, model: sampling.model, system_fingerprint: "cogen" };
@@ -135,7 +144,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     const body = asBody(request.body);
     const sampling = parseSampling(body, limits);
     const prompt = parsePrompt(body);
-    const model = modelFor(sampling.model);
+    const model = modelFor(sampling.model, reply);
     const logprobs = body.logprobs;
     if (logprobs !== undefined && logprobs !== null && (typeof logprobs !== "number" || !Number.isInteger(logprobs) || logprobs < 0 || logprobs > 20)) {
       throw invalidRequest("'logprobs' must be an integer in [0, 20]", "logprobs");

@@ -4,6 +4,7 @@ import { ConfigError, InputFileError } from "../core/errors.js";
 import { didYouMean, unknownKeys } from "../core/suggest.js";
 import type { LanguageModel } from "../core/language-model.js";
 import { parseModelsFile, type ExpertSpec } from "../formats/models-file.js";
+import { stringify as stringifyYaml } from "yaml";
 import { parseYamlFile } from "../formats/yaml.js";
 
 /**
@@ -120,4 +121,26 @@ export async function buildServedModels(
 export function configPath(config: UnifiedConfig, value: unknown, field: string): string {
   if (typeof value !== "string" || value === "") throw new ConfigError([`${field}: must be a file path`], config.file);
   return path.resolve(path.dirname(path.resolve(config.file)), value);
+}
+
+/**
+ * The config as YAML that `parseUnifiedConfig` reads back to the same config (paths written
+ * absolute), so a composition built in code can be stored, published and served by `cogen serve`.
+ */
+export function formatUnifiedConfig(config: Pick<UnifiedConfig, "experts" | "served">): string {
+  const experts = config.experts.map((e) => {
+    const entry: Record<string, unknown> = { id: e.id, backend: e.backend };
+    if (e.path !== undefined) entry.path = e.path;
+    if (e.lora) Object.assign(entry, { lora: e.lora.path, scale: e.lora.scale });
+    if (e.url !== undefined) entry.url = e.url;
+    if (e.model !== undefined) entry.model = e.model;
+    const optional: [string, unknown][] = [
+      ["threads", e.threads], ["context_size", e.contextSize], ["api_key_env", e.apiKeyEnv], ["concurrency", e.concurrency],
+      ["timeout_ms", e.timeoutMs], ["max_retries", e.maxRetries], ["chat", e.chat],
+    ];
+    for (const [key, value] of optional) if (value !== undefined) entry[key] = value;
+    return { ...entry, domains: e.domains, tags: e.tags };
+  });
+  const serve = config.served.map((s) => ({ id: s.id, policy: s.policy, members: s.members, ...(Object.keys(s.options).length ? { options: s.options } : {}) }));
+  return stringifyYaml({ experts, serve }, { flowCollectionPadding: false, lineWidth: 0 });
 }

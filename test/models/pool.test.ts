@@ -71,3 +71,35 @@ describe("ModelPool.evict", () => {
     await pool.close();
   });
 });
+
+describe("ModelPool.lease", () => {
+  it("shares one model between holders, caps the models open and trims idle ones", async () => {
+    const { events, open } = recorder();
+    const pool = new ModelPool({ open, maxModels: 2, sizeOf: async () => 0 });
+    const a1 = await pool.lease(spec("a"));
+    const a2 = await pool.lease(spec("a"));
+    expect(a1.model).toBe(a2.model);
+    expect(pool.isOpen(spec("a"))).toBe(true);
+    const b = await pool.lease(spec("b"));
+    a1.release();
+    a1.release(); // twice counts once: a is still held by a2
+    const c = await pool.lease(spec("c")); // cap 2, none idle: opens anyway, closes nothing
+    expect(events).toEqual(["open a", "open b", "open c"]);
+    a2.release();
+    b.release();
+    await pool.trim(1); // keeps the most recently released idle model
+    expect(events.slice(3)).toEqual(["close a"]);
+    expect(pool.size).toBe(2);
+    await pool.lease(spec("d")); // over the cap: the idle b goes
+    expect(events.slice(4)).toEqual(["close b", "open d"]);
+    c.release();
+    await pool.close();
+  });
+
+  it("gives the lease back when the model fails to open", async () => {
+    const pool = new ModelPool({ open: async () => { throw new Error("bad gguf"); }, sizeOf: async () => 0 });
+    await expect(pool.lease(spec("a"))).rejects.toThrow("bad gguf");
+    await new Promise((r) => setTimeout(r, 0));
+    expect(pool.size).toBe(0);
+  });
+});

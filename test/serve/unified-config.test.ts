@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { LanguageModel } from "../../src/core/language-model.js";
 import { POLICIES } from "../../src/serve/policies.js";
-import { buildServedModels, parseUnifiedConfig, type PolicyBuilder } from "../../src/serve/unified-config.js";
+import { buildServedModels, formatUnifiedConfig, parseUnifiedConfig, type PolicyBuilder } from "../../src/serve/unified-config.js";
 
 const experts = `
 experts:
@@ -42,5 +42,20 @@ serve:
     await expect(buildServedModels(cyclic, { pair }, async (s) => fakeExpert(s.id))).rejects.toThrow(/'a' → 'b' → 'a' is a cycle/);
     const unknownPolicy = parseUnifiedConfig(`${experts}\nserve:\n  - { id: a, policy: magic, members: [med] }\n`, "u.yml");
     await expect(buildServedModels(unknownPolicy, POLICIES, async (s) => fakeExpert(s.id))).rejects.toThrow(/unknown policy 'magic'.*single/);
+  });
+});
+
+describe("formatUnifiedConfig", () => {
+  it("writes YAML that reads back to the same config, for every kind of expert", () => {
+    const text = [
+      "experts:",
+      "  - { id: a, backend: llamacpp, path: /m/a.gguf, lora: /m/a-lora.gguf, scale: 0.5, threads: 1, context_size: 64, domains: [law], tags: [x] }",
+      "  - { id: b, backend: openai, url: 'http://127.0.0.1:9/v1', model: m, api_key_env: KEY, concurrency: 2, timeout_ms: 10, max_retries: 0, chat: true }",
+      "serve:",
+      "  - { id: u, policy: router, members: [a, b], options: { tasks: t.jsonl, results: r.jsonl, k: 5 } }",
+      "  - { id: a, policy: single, members: [a] }",
+    ].join("\n");
+    const config = parseUnifiedConfig(text, "/cfg/unified.yml");
+    expect(parseUnifiedConfig(formatUnifiedConfig(config), "/cfg/unified.yml")).toEqual(config);
   });
 });
