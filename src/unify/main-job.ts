@@ -30,6 +30,7 @@ import { judgeGoals, type Goal } from "./goals.js";
 import { splitItems, type SplitOptions } from "./items.js";
 import { judgeResumably } from "./judging-log.js";
 import { claimOutDir } from "./out-dir.js";
+import { dropStaleResults } from "./stale-results.js";
 import { DEFAULT_UNIFY_POLICIES, type SkippedPolicy, type UnifyPolicy } from "./policies.js";
 import { renderUnifyHtml } from "./report-html.js";
 import { commonItems, describeUnjudged, oracleRow, scoreRows, type ScoreRow } from "./scoreboard.js";
@@ -172,7 +173,7 @@ export async function unify(options: UnifyOptions): Promise<UnifyReport> {
   const lanes = options.lanes ?? 2;
 
   // 1. Evidence: every expert on the dev items (a resumable log: a rerun continues it).
-  const devResults = await evaluateExperts(experts, dev, file("dev-results.jsonl"), options.queue, lanes, progress, "evaluate experts (dev)");
+  const devResults = await evaluateExperts(experts, dev, file("dev-results.jsonl"), options.queue, lanes, progress, "evaluate experts (dev)", log);
   await writeJsonl(file("dev-items.jsonl"), dev.map(taskLine));
 
   // 2. Rank per domain, with intervals; flag suspicious items.
@@ -229,7 +230,7 @@ export async function unify(options: UnifyOptions): Promise<UnifyReport> {
 
     // 4. Judge everything on the test items: the experts through their log (and the queue when
     // given), the unified models and references here through theirs; a rerun continues both.
-    const singleTest = await evaluateExperts(experts, test, file("single-test-results.jsonl"), options.queue, lanes, progress, "evaluate experts on test items");
+    const singleTest = await evaluateExperts(experts, test, file("single-test-results.jsonl"), options.queue, lanes, progress, "evaluate experts on test items", log);
     const evaluate = (models: readonly LanguageModel[], items: readonly TaskItem[], label: string) => evaluateModels(models, items, progress, label, lanes);
     const ids = (models: readonly LanguageModel[]) => models.map((m) => m.id);
     const unifiedTest = await judgeResumably({
@@ -341,8 +342,10 @@ async function missingFiles(specs: readonly ExpertSpec[]): Promise<string[]> {
  * The experts on items through the evaluation runner: results are appended to `out` and a rerun
  * skips what is there. Returned in expert order, then item order, whatever order jobs finished in.
  */
-async function evaluateExperts(experts: ExpertSpec[], items: TaskItem[], out: string, queue: JobQueue | undefined, lanes: number, progress: Progress, label: string): Promise<ResultRecord[]> {
+async function evaluateExperts(experts: ExpertSpec[], items: TaskItem[], out: string, queue: JobQueue | undefined, lanes: number, progress: Progress, label: string, log: (line: string) => void): Promise<ResultRecord[]> {
   const labelled: Progress = { start: (_label, total, unit) => progress.start(label, total, unit), tick: (d, info) => progress.tick(d, info), done: (summary) => progress.done(summary) };
+  const dropped = await dropStaleResults(out, experts, items);
+  if (dropped > 0) log(`${path.basename(out)}: ${dropped} results dropped (their item or expert changed since they were written); evaluating them again`);
   const run = await runEval({ experts, items, out, resume: true, queue, lanes, progress: labelled });
   if (run.failures.length) {
     throw new BackendError(

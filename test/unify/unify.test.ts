@@ -229,6 +229,32 @@ describe("unify on three GGUF experts", () => {
   }, 300_000);
 });
 
+describe("unify on edited inputs", () => {
+  it("evaluates again only the results whose item changed under the same id", async () => {
+    const devItems = await readTasksFile(path.join(out, "dev-items.jsonl"));
+    const edited = devItems.find((i) => i.kind === "bits_per_byte")!;
+    const lines = (await fs.readFile(tasks, "utf8")).split("\n").map((line) => {
+      if (!line) return line;
+      const item = JSON.parse(line) as { id: string; text?: string };
+      return item.id === edited.id ? JSON.stringify({ ...item, text: `${item.text} And then some more words.` }) : line;
+    });
+    const editedTasks = path.join(root, "edited.jsonl");
+    await fs.writeFile(editedTasks, lines.join("\n"));
+    const totals: Record<string, number> = {};
+    const logged: string[] = [];
+    const progress = { start: (label: string, total: number) => void (totals[label] = total), tick: () => {}, done: () => {} };
+    await unify({ experts: await readModelsFile(models), items: await readTasksFile(editedTasks), outDir: out, policies: ["router", "ensemble"], progress, log: (l) => void logged.push(l) });
+    expect(totals["evaluate experts (dev)"]).toBe(report.singles.length);
+    expect(totals["evaluate experts on test items"]).toBe(0);
+    expect(logged).toContain(`dev-results.jsonl: ${report.singles.length} results dropped (their item or expert changed since they were written); evaluating them again`);
+    const records = (await fs.readFile(path.join(out, "dev-results.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l) as ResultRecord);
+    const forEdited = records.filter((r) => r.item === edited.id);
+    expect(forEdited).toHaveLength(report.singles.length);
+    const editedText = (await readTasksFile(editedTasks)).find((i) => i.id === edited.id)!;
+    for (const r of forEdited) expect(r.bytes).toBe(Buffer.byteLength(editedText.kind === "bits_per_byte" ? editedText.text : "", "utf8"));
+  }, 120_000);
+});
+
 describe("unify with an OpenAI-compatible expert", () => {
   it("routes and ensembles a remote expert with a local one; the merge is skipped for want of local weights", async () => {
     const stub = await startStub();
