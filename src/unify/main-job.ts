@@ -238,7 +238,7 @@ export async function unify(options: UnifyOptions): Promise<UnifyReport> {
       specs: [...experts, ...servedCheckpoints, ...(options.extras?.references ?? [])],
       inputs: {
         version: 1, unified: ids(unified), references: ids(references), dev, test, ensemble: ENSEMBLE_SETTINGS,
-        domainItems: domainItems.map((i) => i.id), evidence: devResults.map((r) => [r.model, r.item, r.score]),
+        domainItems, evidence: devResults.map((r) => [r.model, r.item, r.score]),
       },
       progress, label: "evaluate unified models on test items", lanes,
     });
