@@ -37,7 +37,7 @@ async function perToken(model: LanguageModel, run: number): Promise<number> {
     for await (const chunk of model.generate(prompt, { maxTokens: TOKENS, temperature: 0 })) {
       if (chunk.type === "text") texts++;
       // Members count their tokens; the ensemble's finish has no count, and with no stop strings each step yields one text.
-      else pieces += chunk.tokens ?? texts;
+      else if (chunk.type === "finish") pieces += chunk.tokens ?? texts;
     }
   }
   return (performance.now() - t0) / Math.max(1, pieces);

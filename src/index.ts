@@ -1,6 +1,8 @@
 // The public surface of cogen: every export is named here.
 export { CogenError, InputFileError, ConfigError, BackendError } from "./core/errors.js";
 export { Rng } from "./core/rng.js";
+export { ContextLengthError } from "./core/errors.js";
+export { freshSeed } from "./core/rng.js";
 export type { Progress, StreamProgressOptions } from "./core/progress.js";
 export { streamProgress, silentProgress } from "./core/progress.js";
 export { writeFileAtomic, writeDirAtomic } from "./core/atomic.js";
@@ -91,6 +93,9 @@ export { applyLora } from "./merge/lora/apply.js";
 export { truncatedSvd } from "./merge/lora/svd.js";
 export type { LanguageModel, LogLikelihood, TokenLogprob, GenerateOptions, GenerateChunk } from "./core/language-model.js";
 export type { SequenceToken } from "./core/language-model.js";
+export type { ChatTurn, ChatPrompt } from "./core/language-model.js";
+export type { ChatInput } from "./core/chat.js";
+export { chatInput, generateFrom, plainChat } from "./core/chat.js";
 export { generateText, utf8Length } from "./core/language-model.js";
 export type { OpenAIModel, OpenAIModelSettings } from "./models/openai/model.js";
 export { createOpenAIModel } from "./models/openai/model.js";
@@ -116,6 +121,9 @@ export type { EvalJob } from "./eval/jobs/job.js";
 export type { JobQueue, JobOutcome } from "./eval/jobs/queue.js";
 export { InProcessQueue } from "./eval/jobs/in-process.js";
 export { executeEvalJob } from "./eval/jobs/execute.js";
+export type { EvalJobResult, ItemFailure } from "./eval/jobs/execute.js";
+export type { WaitForRedisOptions } from "./eval/jobs/reachable.js";
+export { waitForRedis } from "./eval/jobs/reachable.js";
 export type { EvalWorker, EvalWorkerOptions } from "./eval/jobs/bullmq.js";
 export { BullMqQueue, startEvalWorker } from "./eval/jobs/bullmq.js";
 export type { BuildCorpusOptions, Corpus, Domain, DomainStats } from "./zoo/corpora/build.js";
@@ -252,6 +260,8 @@ export { buildZooPivots, zooPivotsPlan, readZooPivotsManifest, ZOO_PIVOTS_FORMAT
 // Serving.
 export type { GatewayOptions, StartedGateway } from "./serve/gateway.js";
 export { createGateway, startGateway, isLoopback } from "./serve/gateway.js";
+export { assertCanListen } from "./serve/gateway.js";
+export type { BindOptions } from "./serve/gateway.js";
 export type { CompletionLogprobs } from "./serve/logprobs.js";
 export { completionLogprobs, tokenText } from "./serve/logprobs.js";
 export type { ServedSpec, UnifiedConfig, PolicyBuilder } from "./serve/unified-config.js";
@@ -262,6 +272,7 @@ export { fixedModels } from "./serve/served-models.js";
 export type { LiveOptions, LiveStatus, PublishReport, VersionInfo, VersionState } from "./serve/live.js";
 export { LiveComposition } from "./serve/live.js";
 export { GatewayError } from "./serve/openai-errors.js";
+export { fitToContext } from "./serve/context-fit.js";
 // The main job.
 export type { UnifyOptions, UnifyExtras, UnifyReport, JudgeContext, BuiltModel, MoeSummary, Goal } from "./unify/main-job.js";
 export { unify, UNIFIED_IDS } from "./unify/main-job.js";

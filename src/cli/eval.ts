@@ -33,7 +33,11 @@ options:
   --json             print the summary as JSON
   --quiet            no progress
 
-Exit status 3 when some model failed (its failure is printed; the others' results are written).`;
+Exit status 3 when some model or item failed (each failure is printed; the other results are
+written). An item too long for a model's context fails alone; the model's other items go on.`;
+
+/** Item failures printed one per line; the rest are counted. */
+const MAX_ITEM_LINES = 20;
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {
@@ -74,6 +78,8 @@ export async function run(argv: string[]): Promise<number> {
   const progress = values.quiet || values.json ? silentProgress : streamProgress();
   let queue: JobQueue | undefined;
   if (values.queue) {
+    const { reachQueue } = await import("./queue-reachable.js");
+    await reachQueue("eval", values.queue);
     const { BullMqQueue } = await import("../eval/jobs/bullmq.js");
     queue = new BullMqQueue(values.queue);
   }
@@ -102,7 +108,12 @@ export async function run(argv: string[]): Promise<number> {
     ));
     console.log(`${report.written} new results in ${report.out}` + (report.skipped ? ` (${report.skipped} already there)` : "") +
       (report.droppedBytes ? `; dropped a torn last line of ${report.droppedBytes} bytes` : ""));
-    for (const f of report.failures) console.error(`model '${f.model}' failed (${f.items} items without results): ${f.error}`);
   }
-  return report.failures.length > 0 ? 3 : 0;
+  if (!values.json) {
+    // Failures print even with --quiet (which silences progress and the table, not errors).
+    for (const f of report.failures) console.error(`model '${f.model}' failed (${f.items} items without results): ${f.error}`);
+    for (const f of report.itemFailures.slice(0, MAX_ITEM_LINES)) console.error(`item '${f.item}' of model '${f.model}' has no result: ${f.error}`);
+    if (report.itemFailures.length > MAX_ITEM_LINES) console.error(`… and ${report.itemFailures.length - MAX_ITEM_LINES} more items without results (--json lists all)`);
+  }
+  return report.failures.length > 0 || report.itemFailures.length > 0 ? 3 : 0;
 }

@@ -10,6 +10,7 @@ import { startTargetWorker } from "../fuse/distill/target-queue.js";
 import { ModelPool } from "../models/pool.js";
 import { openModel } from "../models/open.js";
 import { parseFlags, parseSize } from "./args.js";
+import { reachQueue } from "./queue-reachable.js";
 
 const HELP = `usage: cogen worker --queue redis://HOST:PORT [options]
 
@@ -23,6 +24,8 @@ options:
   --memory SIZE        keep loaded local models under SIZE (default: no limit)
   --gpu                let llama.cpp use a GPU (default: CPU)
   --lock-duration MS   a job whose worker is silent this long is given to another (default 30000)
+  --connect-timeout S  exit (status 1) when Redis cannot be reached for S seconds at start
+                       (default: keep retrying, with a line per attempt and a growing wait)
   --quiet              no per-job lines`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -33,6 +36,7 @@ export async function run(argv: string[]): Promise<number> {
     memory: { type: "string" },
     gpu: { type: "boolean", default: false },
     "lock-duration": { type: "string", default: "30000" },
+    "connect-timeout": { type: "string" },
     quiet: { type: "boolean", default: false },
   }, HELP);
   const problems: string[] = [];
@@ -41,7 +45,10 @@ export async function run(argv: string[]): Promise<number> {
   if (!Number.isInteger(concurrency) || concurrency < 1) problems.push(`--concurrency must be a positive integer, got '${values.concurrency}'`);
   const lock = Number(values["lock-duration"]);
   if (!Number.isInteger(lock) || lock < 1000) problems.push(`--lock-duration must be an integer ≥ 1000 (ms), got '${values["lock-duration"]}'`);
+  const connectTimeout = values["connect-timeout"] === undefined ? undefined : Number(values["connect-timeout"]);
+  if (connectTimeout !== undefined && !(connectTimeout >= 0)) problems.push(`--connect-timeout must be a number of seconds ≥ 0, got '${values["connect-timeout"]}'`);
   if (problems.length > 0) throw new ConfigError(problems, "flags");
+  await reachQueue("worker", values.queue!, connectTimeout);
   const localExperts: ExpertSpec[] = values.models ? await readModelsFile(values.models) : [];
   const gpu = values.gpu ? "auto" as const : false as const;
   const pool = new ModelPool({
@@ -49,7 +56,12 @@ export async function run(argv: string[]): Promise<number> {
     open: (spec) => openModel(spec, { gpu }),
   });
   const worker = await startEvalWorker(values.queue!, {
-    execute: (job) => executeEvalJob(job, pool),
+    execute: async (job) => {
+      const result = await executeEvalJob(job, pool);
+      // The job completes with the rest of its items; say here which ones have no result and why.
+      for (const f of result.itemFailures) console.error(`cogen worker: item '${f.item}' of model '${f.model}' has no result: ${f.error}`);
+      return result;
+    },
     localExperts,
     concurrency,
     lockDurationMs: lock,
@@ -75,3 +87,4 @@ export async function run(argv: string[]): Promise<number> {
   await pool.close();
   return 0;
 }
+

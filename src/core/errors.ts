@@ -45,3 +45,17 @@ export class BackendError extends CogenError {
     super(`${backend}: ${problem}`);
   }
 }
+
+/**
+ * An input does not fit a model's context window (a prompt longer than a server's context). It
+ * fails the one item or request, not the model: an evaluation records it for that item and goes on.
+ */
+export class ContextLengthError extends CogenError {
+  override readonly name = "ContextLengthError";
+  constructor(
+    readonly backend: string,
+    problem: string,
+  ) {
+    super(`${backend}: ${problem}`);
+  }
+}

@@ -32,3 +32,13 @@ export async function exists(p: string): Promise<boolean> {
     throw error;
   }
 }
+
+/** The file's text, or `undefined` when it does not exist; any other failure is an InputFileError. */
+export async function readOptionalText(file: string): Promise<string | undefined> {
+  try {
+    return await fs.readFile(file, "utf8");
+  } catch (error) {
+    if (isFileMissing(error)) return undefined;
+    throw new InputFileError(file, `cannot be read: ${(error as Error).message}`);
+  }
+}

@@ -3,9 +3,8 @@
  * an absent optional file is `undefined`; a file that exists but cannot be read, or is not JSON,
  * is an InputFileError naming it, never "no file". A leading byte-order mark is ignored.
  */
-import { promises as fs } from "node:fs";
 import { InputFileError } from "./errors.js";
-import { isFileMissing } from "./files.js";
+import { readOptionalText } from "./files.js";
 
 /** Parse JSON text from `file`; a syntax error is an InputFileError naming the file. */
 export function parseJsonText(text: string, file: string): unknown {
@@ -18,14 +17,8 @@ export function parseJsonText(text: string, file: string): unknown {
 
 /** The parsed file, or `undefined` when it does not exist. */
 export async function readOptionalJsonFile(file: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, "utf8");
-  } catch (error) {
-    if (isFileMissing(error)) return undefined;
-    throw new InputFileError(file, `cannot be read: ${(error as Error).message}`);
-  }
-  return parseJsonText(text, file);
+  const text = await readOptionalText(file);
+  return text === undefined ? undefined : parseJsonText(text, file);
 }
 
 /** The parsed file, which must be a JSON object, or `undefined` when it does not exist. */

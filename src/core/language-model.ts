@@ -64,6 +64,23 @@ export interface SequenceToken {
   top: TokenLogprob[];
 }
 
+/** One message of a chat, as OpenAI's chat completions carry it. */
+export interface ChatTurn {
+  role: "system" | "user" | "assistant" | "tool" | "developer";
+  content: string;
+}
+
+/** A chat rendered by a model's own template: the prompt to continue, and the texts that end the answer. */
+export interface ChatPrompt {
+  prompt: string;
+  stop: string[];
+  /**
+   * The prompt's length in tokens as generation sees it (each template marker is one special
+   * token, which `tokenize`, reading the prompt as text, would split), where the model knows it.
+   */
+  promptTokens?: number;
+}
+
 export interface GenerateOptions {
   /** Upper bound on generated tokens; backends pick a default when absent. */
   maxTokens?: number;
@@ -72,13 +89,19 @@ export interface GenerateOptions {
   topP?: number;
   /** Generation ends before the first occurrence of any of these strings (not included). */
   stop?: string[];
+  /** Sampling with the same seed (and inputs) repeats its text; without one, every call draws a fresh seed. */
   seed?: number;
   signal?: AbortSignal;
 }
 
-/** Generation is a stream of tagged chunks: text pieces, then exactly one `finish`. */
+/**
+ * Generation is a stream of tagged chunks: text pieces, then exactly one `finish`. A composite
+ * says first, before any text, which models answer (`experts`: a router's pick, an ensemble's
+ * participants); a stream without it was answered by the model itself.
+ */
 export type GenerateChunk =
   | { type: "text"; text: string }
+  | { type: "experts"; ids: string[] }
   | {
       type: "finish";
       reason: "stop" | "length" | "abort";
@@ -91,6 +114,11 @@ export type GenerateChunk =
 export interface LanguageModel {
   /** Stable identifier; results and rankings are keyed by it. */
   readonly id: string;
+  /**
+   * Tokens the model attends to at once (BOS, prompt and generated tokens together), where the
+   * backend knows it (llama.cpp); the gateway refuses prompts that do not fit instead of cutting them.
+   */
+  readonly contextSize?: number;
   /** Token ids of `text` without special tokens (no BOS). */
   tokenize(text: string): Promise<number[]>;
   detokenize(tokens: number[]): Promise<string>;
@@ -129,6 +157,19 @@ export interface LanguageModel {
    */
   sequenceTopK?(text: string, k: number): Promise<SequenceToken[]>;
   generate(prompt: string, options?: GenerateOptions): AsyncIterable<GenerateChunk>;
+  /**
+   * The chat as the model's own chat template lays it out, up to where the assistant's answer
+   * begins, where the model carries one (a GGUF's `tokenizer.chat_template`); undefined (or
+   * absent) when it has none, and callers use a plain layout. Generating from the returned prompt
+   * keeps the template's special tokens.
+   */
+  formatChat?(messages: readonly ChatTurn[]): ChatPrompt | undefined;
+  /**
+   * Generation from the chat's messages themselves, for a model whose chat template lives
+   * elsewhere (an OpenAI-compatible server applies its own). Callers prefer `formatChat`, then
+   * this, then a plain layout.
+   */
+  generateChat?(messages: readonly ChatTurn[], options?: GenerateOptions): AsyncIterable<GenerateChunk>;
   /** Free resources; the model is unusable afterwards. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -143,7 +184,7 @@ export async function generateText(
   let reason: "stop" | "length" | "abort" = "stop";
   for await (const chunk of model.generate(prompt, options)) {
     if (chunk.type === "text") text += chunk.text;
-    else reason = chunk.reason;
+    else if (chunk.type === "finish") reason = chunk.reason;
   }
   return { text, reason };
 }

@@ -1,3 +1,5 @@
+import { randomInt } from "node:crypto";
+
 /**
  * Seeded pseudo-random numbers. Every random choice in cogen takes a seed so that the same inputs
  * and seed give the same bytes. xoshiro128** seeded through splitmix32: fast, 32-bit only (no
@@ -83,6 +85,15 @@ export class Rng {
   fork(): Rng {
     return new Rng(this.nextU32());
   }
+}
+
+/**
+ * A seed for a request that gave none: drawn from the operating system, so two unseeded sampling
+ * requests differ (a clock-based seed repeats within its tick). Callers report it so the result
+ * can be reproduced by passing it back. In [0, 2^31), which every backend's seed field accepts.
+ */
+export function freshSeed(): number {
+  return randomInt(0, 2 ** 31);
 }
 
 function rotl(x: number, k: number): number {

@@ -8,7 +8,7 @@ import type { Progress } from "../core/progress.js";
 import { silentProgress } from "../core/progress.js";
 import type { ExpertSpec } from "../formats/models-file.js";
 import type { TaskItem } from "../formats/tasks.js";
-import { executeEvalJob } from "./jobs/execute.js";
+import { executeEvalJob, type ItemFailure } from "./jobs/execute.js";
 import { InProcessQueue } from "./jobs/in-process.js";
 import { makeEvalJobs, type EvalJob } from "./jobs/job.js";
 import type { JobQueue } from "./jobs/queue.js";
@@ -55,6 +55,8 @@ export interface EvalRunReport {
   /** Bytes of a torn last line dropped on resume. */
   droppedBytes: number;
   failures: EvalFailure[];
+  /** Items without a result whose model went on (each too long for the model's context). */
+  itemFailures: ItemFailure[];
   seconds: number;
 }
 
@@ -65,7 +67,16 @@ export async function runEval(options: EvalRunOptions): Promise<EvalRunReport> {
   const progress = options.progress ?? silentProgress;
   const ownPool = options.queue || options.pool ? undefined : new ModelPool();
   const pool = options.pool ?? ownPool;
-  const queue = options.queue ?? new InProcessQueue((job) => executeEvalJob(job, pool!, () => progress.tick(1)), options.lanes);
+  // Each item moves the bar once: as it finishes here, or with its job's outcome from a worker
+  // (a failed job counts only the items it had not already counted).
+  const counted = new Map<string, number>();
+  const count = (job: EvalJob, items: number) => {
+    const done = counted.get(job.id) ?? 0;
+    const add = Math.min(items, job.items.length - done);
+    counted.set(job.id, done + add);
+    if (add > 0) progress.tick(add);
+  };
+  const queue = options.queue ?? new InProcessQueue((job) => executeEvalJob(job, pool!, () => count(job, 1)), options.lanes);
   const inProcess = !options.queue;
   let skipped = 0;
   const jobs: EvalJob[] = [];
@@ -84,6 +95,7 @@ export async function runEval(options: EvalRunOptions): Promise<EvalRunReport> {
     if (left === 0 && inProcess && pool) await pool.evict(job.expert);
   };
   const failures = new Map<string, EvalFailure>();
+  const itemFailures: ItemFailure[] = [];
   let written = 0;
   const total = jobs.reduce((s, j) => s + j.items.length, 0);
   progress.start("eval", total, "items");
@@ -93,7 +105,8 @@ export async function runEval(options: EvalRunOptions): Promise<EvalRunReport> {
         // Outcomes may arrive concurrently: read `written` only after the await.
         const appended = await log.append(outcome.records);
         written += appended;
-        if (!inProcess) progress.tick(outcome.job.items.length);
+        itemFailures.push(...(outcome.itemFailures ?? []));
+        count(outcome.job, outcome.job.items.length);
         await finishJob(outcome.job);
         return;
       }
@@ -102,13 +115,13 @@ export async function runEval(options: EvalRunOptions): Promise<EvalRunReport> {
       const failure = failures.get(model) ?? { model, error: outcome.error ?? "failed", items: 0 };
       failure.items += outcome.job.items.length;
       failures.set(model, failure);
-      progress.tick(outcome.job.items.length);
+      count(outcome.job, outcome.job.items.length);
     });
   } finally {
     await log.close();
     await ownPool?.close();
     if (!options.queue) await queue.close();
   }
-  progress.done(`${written} results${failures.size > 0 ? `, ${failures.size} model(s) failed` : ""}`);
-  return { out: options.out, written, skipped, droppedBytes: log.droppedBytes, failures: [...failures.values()], seconds: (Date.now() - started) / 1000 };
+  progress.done(`${written} results${failures.size > 0 ? `, ${failures.size} model(s) failed` : ""}${itemFailures.length > 0 ? `, ${itemFailures.length} item(s) failed` : ""}`);
+  return { out: options.out, written, skipped, droppedBytes: log.droppedBytes, failures: [...failures.values()], itemFailures, seconds: (Date.now() - started) / 1000 };
 }

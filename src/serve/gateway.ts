@@ -1,13 +1,16 @@
 import { randomUUID, timingSafeEqual } from "node:crypto";
+import { createServer } from "node:net";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { GenerateChunk, LanguageModel } from "../core/language-model.js";
+import { chatInput, generateFrom, type ChatInput } from "../core/chat.js";
 import { BackendError, CogenError, ConfigError } from "../core/errors.js";
 import { Limiter } from "../models/limiter.js";
 import { GatewayMetrics } from "./metrics.js";
 import { GatewayError, invalidRequest } from "./openai-errors.js";
 import { completionLogprobs } from "./logprobs.js";
+import { fitToContext } from "./context-fit.js";
 import { fixedModels, type ServedModels } from "./served-models.js";
-import { asBody, parseMessages, parsePrompt, parseSampling, renderChat, type Limits, type SamplingRequest } from "./requests.js";
+import { asBody, parseMessages, parsePrompt, parseSampling, type Limits, type SamplingRequest } from "./requests.js";
 
 /**
  * The OpenAI-compatible gateway: any LanguageModel — one expert, a merge, a router, an ensemble —
@@ -114,14 +117,17 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   app.post("/v1/chat/completions", async (request, reply) => {
     const body = asBody(request.body);
     const sampling = parseSampling(body, limits);
-    const prompt = renderChat(parseMessages(body));
+    const messages = parseMessages(body);
     const model = modelFor(sampling.model, reply);
+    // The model's own chat template, its server's, or the plain layout (core/chat.ts).
+    const input = chatInput(model, messages);
+    sampling.maxTokens = await fitToContext(model, input.prompt, sampling.maxTokens, "messages", input.promptTokens);
     const id = `chatcmpl-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
     const head = { id, created, model: sampling.model, system_fingerprint: "cogen" };
     if (sampling.stream) {
       const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
-      await streamSse(request, reply, model, prompt, sampling, {
+      await streamSse(request, reply, model, input, sampling, {
         first: () => ({ ...head, object: "chat.completion.chunk", choices: [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }] }),
         text: (text) => ({ ...head, object: "chat.completion.chunk", choices: [{ index: 0, delta: { content: text }, logprobs: null, finish_reason: null }] }),
         finish: (reason, usage) => [
@@ -131,7 +137,8 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
       });
       return reply;
     }
-    const result = await runToCompletion(reply, model, prompt, sampling);
+    const result = await runToCompletion(reply, model, input, sampling);
+    reply.headers(answerHeaders(sampling, result.experts));
     return {
       ...head,
       object: "chat.completion",
@@ -145,6 +152,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     const sampling = parseSampling(body, limits);
     const prompt = parsePrompt(body);
     const model = modelFor(sampling.model, reply);
+    sampling.maxTokens = await fitToContext(model, prompt, sampling.maxTokens, "prompt");
     const logprobs = body.logprobs;
     if (logprobs !== undefined && logprobs !== null && (typeof logprobs !== "number" || !Number.isInteger(logprobs) || logprobs < 0 || logprobs > 20)) {
       throw invalidRequest("'logprobs' must be an integer in [0, 20]", "logprobs");
@@ -154,15 +162,16 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     const head = { id, object: "text_completion", created: Math.floor(Date.now() / 1000), model: sampling.model, system_fingerprint: "cogen" };
     if (sampling.stream) {
       if (typeof logprobs === "number" || echo) throw invalidRequest("logprobs and echo are not available with stream", "stream");
-      await streamSse(request, reply, model, prompt, sampling, {
+      await streamSse(request, reply, model, { prompt, stop: [] }, sampling, {
         text: (text) => ({ ...head, choices: [{ index: 0, text, logprobs: null, finish_reason: null }] }),
         finish: (reason) => [{ ...head, choices: [{ index: 0, text: "", logprobs: null, finish_reason: reason }] }],
       });
       return reply;
     }
     const result = sampling.maxTokens === 0
-      ? { text: "", reason: "length" as const, usage: await usageFor(model, prompt, 0) }
-      : await runToCompletion(reply, model, prompt, sampling);
+      ? { text: "", reason: "length" as const, usage: await usageFor(model, prompt, 0), experts: undefined }
+      : await runToCompletion(reply, model, { prompt, stop: [] }, sampling);
+    reply.headers(answerHeaders(sampling, result.experts));
     const lp = typeof logprobs === "number" ? await withDeadline(reply, () => completionLogprobs(model, prompt, result.text, logprobs, echo)) : null;
     return { ...head, choices: [{ index: 0, text: (echo ? prompt : "") + result.text, logprobs: lp, finish_reason: result.reason }], usage: result.usage };
   });
@@ -246,7 +255,8 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
    * signals. The slot is given back however the generation ends — finished, failed, timed out
    * or abandoned by the client — and a backend that ignores the signal is left behind, not waited for.
    */
-  async function* guardedGenerate(reply: FastifyReply, model: LanguageModel, prompt: string, sampling: SamplingRequest): AsyncGenerator<GenerateChunk, { reason: string; tokens: number; promptTokens?: number }> {
+  async function* guardedGenerate(reply: FastifyReply, model: LanguageModel, input: ChatInput, sampling: SamplingRequest): AsyncGenerator<GenerateChunk, { reason: string; tokens: number; promptTokens?: number }> {
+    let experts: string[] | undefined;
     const guard = deadline(reply);
     const slot = slots.acquire();
     let release: (() => void) | undefined;
@@ -257,7 +267,8 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     let reason = "stop";
     try {
       release = await guard.race(slot);
-      iterator = model.generate(prompt, { ...sampling.options, maxTokens: sampling.maxTokens, signal: guard.signal })[Symbol.asyncIterator]();
+      const options = { ...sampling.options, maxTokens: sampling.maxTokens, signal: guard.signal };
+      iterator = generateFrom(model, input, options)[Symbol.asyncIterator]();
       for (;;) {
         const step = await guard.race(iterator.next());
         if (step.done) break;
@@ -267,12 +278,14 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
           if (chunk.tokens !== undefined) tokens = chunk.tokens;
           promptTokens = chunk.promptTokens;
         } else {
+          if (chunk.type === "experts") experts ??= chunk.ids;
           yield chunk;
         }
       }
       // The backend may finish on its own just as the deadline or the client's disconnect arrives.
       if (guard.why) await guard.stopped;
       metrics.generatedTokens.inc({ model: model.id }, tokens);
+      for (const expert of experts ?? [model.id]) metrics.expertGenerations.inc({ model: model.id, expert });
       return { reason, tokens, promptTokens };
     } catch (error) {
       if (guard.why === "disconnect") {
@@ -290,17 +303,27 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     }
   }
 
-  async function runToCompletion(reply: FastifyReply, model: LanguageModel, prompt: string, sampling: SamplingRequest) {
-    const stream = guardedGenerate(reply, model, prompt, sampling);
+  /** Which models answered (x-cogen-expert) and the sampling seed (x-cogen-seed, to reproduce the answer). */
+  function answerHeaders(sampling: SamplingRequest, experts: string[] | undefined): Record<string, string> {
+    return {
+      ...(experts ? { "x-cogen-expert": experts.join(",") } : {}),
+      ...(sampling.options.seed !== undefined ? { "x-cogen-seed": String(sampling.options.seed) } : {}),
+    };
+  }
+
+  async function runToCompletion(reply: FastifyReply, model: LanguageModel, input: ChatInput, sampling: SamplingRequest) {
+    const stream = guardedGenerate(reply, model, input, sampling);
     let text = "";
+    let experts: string[] | undefined;
     let step = await stream.next();
     while (!step.done) {
       if (step.value.type === "text") text += step.value.text;
+      else if (step.value.type === "experts") experts ??= step.value.ids;
       step = await stream.next();
     }
     const { reason, tokens, promptTokens } = step.value;
     const completionTokens = tokens || (await countTokens(model, text));
-    return { text, reason: finishReason(reason), usage: await usageFor(model, prompt, completionTokens, promptTokens) };
+    return { text, reason: finishReason(reason), usage: await usageFor(model, input.prompt, completionTokens, promptTokens), experts: experts ?? [model.id] };
   }
 
   interface SseShapes {
@@ -310,36 +333,50 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   }
 
   /** Server-sent events as OpenAI streams them: `data: {json}` lines, then `data: [DONE]`. */
-  async function streamSse(request: FastifyRequest, reply: FastifyReply, model: LanguageModel, prompt: string, sampling: SamplingRequest, shapes: SseShapes) {
+  async function streamSse(request: FastifyRequest, reply: FastifyReply, model: LanguageModel, input: ChatInput, sampling: SamplingRequest, shapes: SseShapes) {
     streamed.add(request);
     reply.hijack();
     const raw = reply.raw;
-    raw.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive" });
     const send = (value: object | string) => raw.write(`data: ${typeof value === "string" ? value : JSON.stringify(value)}\n\n`);
+    // Headers wait for the model's first chunk, which names the experts answering (x-cogen-expert).
+    let experts: string[] | undefined;
+    const open = () => {
+      if (raw.headersSent) return;
+      raw.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive", ...answerHeaders(sampling, experts ?? [model.id]) });
+      if (shapes.first) send(shapes.first());
+    };
     const started = process.hrtime.bigint();
     let status = 200;
     try {
-      if (shapes.first) send(shapes.first());
-      const stream = guardedGenerate(reply, model, prompt, sampling);
+      const stream = guardedGenerate(reply, model, input, sampling);
       let step = await stream.next();
       let count = 0;
       while (!step.done) {
-        if (step.value.type === "text" && step.value.text) {
+        if (step.value.type === "experts") experts ??= step.value.ids;
+        else if (step.value.type === "text" && step.value.text) {
+          open();
           send(shapes.text(step.value.text));
           count++;
         }
         step = await stream.next();
       }
       if (!raw.destroyed) {
+        open();
         const completion = step.value.tokens || count;
-        for (const chunk of shapes.finish(finishReason(step.value.reason), await usageFor(model, prompt, completion, step.value.promptTokens))) send(chunk);
+        for (const chunk of shapes.finish(finishReason(step.value.reason), await usageFor(model, input.prompt, completion, step.value.promptTokens))) send(chunk);
         send("[DONE]");
       }
     } catch (error) {
-      // Headers are gone: report the error in the stream, as OpenAI does.
       const failure = error instanceof GatewayError ? error : new GatewayError(502, "server_error", CogenError.isInstance(error) ? error.message : "internal error");
       status = failure.status;
-      if (!raw.destroyed) send(failure.body());
+      if (!raw.destroyed && !raw.headersSent) {
+        // Nothing streamed yet: an ordinary HTTP error.
+        raw.writeHead(failure.status, { "content-type": "application/json; charset=utf-8" });
+        raw.write(JSON.stringify(failure.body()));
+      } else if (!raw.destroyed) {
+        // Headers are gone: report the error in the stream, as OpenAI does.
+        send(failure.body());
+      }
     } finally {
       raw.end();
       metrics.requests.inc({ route: request.routeOptions.url ?? "unknown", status: String(status) });
@@ -362,13 +399,64 @@ export interface StartedGateway {
 
 /** Listen on host:port; refuses to bind beyond loopback without API keys. */
 export async function startGateway(options: GatewayOptions & { host?: string; port?: number }): Promise<StartedGateway> {
+  const { host, port } = checkBind(options);
+  const app = await createGateway(options);
+  try {
+    await app.listen({ host, port });
+  } catch (error) {
+    await app.close();
+    throw listenError(error as NodeJS.ErrnoException, host, port);
+  }
+  const address = app.server.address();
+  const bound = typeof address === "object" && address ? address.port : port;
+  return { url: `http://${host.includes(":") ? `[${host}]` : host}:${bound}`, app, close: () => app.close() };
+}
+
+/** Where the gateway may bind, in `startGateway`'s words. */
+export interface BindOptions {
+  host?: string;
+  port?: number;
+  apiKeys?: readonly string[];
+}
+
+/**
+ * Fails as `startGateway` would when it could not bind host:port (no API keys beyond loopback; a
+ * port that is invalid, busy, forbidden or not this machine's), for callers that check before
+ * minutes of model loading; the real listen is still checked after.
+ */
+export async function assertCanListen(options: BindOptions): Promise<void> {
+  const { host, port } = checkBind(options);
+  if (port === 0) return;
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once("error", (error: NodeJS.ErrnoException) => reject(listenError(error, host, port)));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
+/** The bind's host and port with their defaults, or a ConfigError for one the gateway refuses. */
+function checkBind(options: BindOptions): { host: string; port: number } {
   const host = options.host ?? "127.0.0.1";
   if (!isLoopback(host) && !(options.apiKeys ?? []).some((k) => k.length > 0)) {
     throw new ConfigError([`binding ${host} exposes the gateway beyond this machine: set API keys (COGEN_API_KEYS or --api-key-env)`]);
   }
-  const app = await createGateway(options);
-  await app.listen({ host, port: options.port ?? 8080 });
-  const address = app.server.address();
-  const port = typeof address === "object" && address ? address.port : options.port;
-  return { url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`, app, close: () => app.close() };
+  const port = options.port ?? 8080;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError([`port ${port} is not a valid TCP port (0 to 65535; 0 picks a free one)`]);
+  return { host, port };
+}
+
+/** The socket errors a user can fix, as one line that says how; anything else is passed on. */
+function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {
+  switch (error.code) {
+    case "EADDRINUSE":
+      return new ConfigError([`port ${port} is already in use on ${host} (another server, perhaps another cogen serve): stop it or choose another with --port`]);
+    case "EACCES":
+      return new ConfigError([`no permission to listen on port ${port} of ${host} (ports below 1024 need privileges): choose another with --port`]);
+    case "EADDRNOTAVAIL":
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return new ConfigError([`cannot listen on host '${host}': it is not an address of this machine (${error.code}); use --host 127.0.0.1 or one of its addresses`]);
+    default:
+      return error;
+  }
 }

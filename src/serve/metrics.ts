@@ -27,6 +27,12 @@ export class GatewayMetrics {
     labelNames: ["model"] as const,
     registers: [this.registry],
   });
+  readonly expertGenerations = new Counter({
+    name: "cogen_expert_generations_total",
+    help: "Generations answered, by served model and the expert that answered (a router's pick; each member of an ensemble).",
+    labelNames: ["model", "expert"] as const,
+    registers: [this.registry],
+  });
   readonly cancelled = new Counter({
     name: "cogen_generations_cancelled_total",
     help: "Generations stopped early, by reason (client disconnect or timeout).",

@@ -1,5 +1,6 @@
 import { BackendError } from "../core/errors.js";
-import type { GenerateChunk, GenerateOptions, LanguageModel } from "../core/language-model.js";
+import { chatInput, generateFrom } from "../core/chat.js";
+import type { ChatTurn, GenerateChunk, GenerateOptions, LanguageModel } from "../core/language-model.js";
 import type { ExpertSpec } from "../formats/models-file.js";
 import type { ModelPool } from "../models/pool.js";
 
@@ -32,6 +33,15 @@ export function pooledModel(spec: ExpertSpec, pool: ModelPool): LanguageModel {
       const lease = await pool.lease(spec);
       try {
         yield* lease.model.generate(prompt, options);
+      } finally {
+        lease.release();
+      }
+    },
+    // A chat is laid out by the loaded model (its own template, its server's, or the plain layout).
+    async *generateChat(messages: readonly ChatTurn[], options?: GenerateOptions): AsyncGenerator<GenerateChunk> {
+      const lease = await pool.lease(spec);
+      try {
+        yield* generateFrom(lease.model, chatInput(lease.model, messages), options);
       } finally {
         lease.release();
       }

@@ -1,14 +1,12 @@
-import type { GenerateOptions } from "../core/language-model.js";
+import type { ChatTurn, GenerateOptions } from "../core/language-model.js";
+import { freshSeed } from "../core/rng.js";
 import { invalidRequest } from "./openai-errors.js";
 
 /**
  * Validation of OpenAI request bodies: the fields cogen honours, checked with messages that name
  * the parameter. Unknown fields are ignored, as OpenAI-compatible servers commonly do.
  */
-export interface ChatMessage {
-  role: "system" | "user" | "assistant" | "tool" | "developer";
-  content: string;
-}
+export type ChatMessage = ChatTurn;
 
 export interface SamplingRequest {
   model: string;
@@ -61,7 +59,8 @@ export function parseSampling(body: Body, limits: Limits, maxTokensField = "max_
     model: body.model,
     stream: body.stream === true,
     maxTokens,
-    options: { temperature: number("temperature", 0, 2) ?? 1, topP: number("top_p", 0, 1), stop, seed: seed as number | undefined },
+    // Without a seed each request draws its own (answered in x-cogen-seed), so sampling never repeats by accident.
+    options: { temperature: number("temperature", 0, 2) ?? 1, topP: number("top_p", 0, 1), stop, seed: (seed as number | null | undefined) ?? freshSeed() },
   };
 }
 
@@ -96,12 +95,4 @@ export function parsePrompt(body: Body): string {
   if (Array.isArray(prompt) && prompt.length === 1 && typeof prompt[0] === "string") return prompt[0];
   if (Array.isArray(prompt)) throw invalidRequest("only one prompt per request is supported", "prompt");
   throw invalidRequest("'prompt' must be a string", "prompt");
-}
-
-/**
- * A plain chat layout for models without a chat template of their own (the zoo's models are
- * trained on raw text): one `role: content` line per message, then the assistant's turn.
- */
-export function renderChat(messages: ChatMessage[]): string {
-  return messages.map((m) => `${m.role}: ${m.content}\n`).join("") + "assistant:";
 }

@@ -6,6 +6,7 @@
  * through a filter cannot pass by silence.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chatInput, generateFrom } from "../../src/core/chat.js";
 import { generateText, utf8Length, type LanguageModel, type TokenLogprob } from "../../src/core/language-model.js";
 
 export interface ConformanceOptions {
@@ -170,6 +171,32 @@ export function languageModelConformance(name: string, options: ConformanceOptio
       for await (const chunk of model.generate(options.contexts[0], { maxTokens: 3 })) chunks.push(chunk);
       expect(chunks.filter((c) => c.type === "finish")).toHaveLength(1);
       expect(chunks[chunks.length - 1].type).toBe("finish");
+      // A composite names the models answering, once, before any text; a backend answers itself.
+      const experts = chunks.flatMap((c, i) => (c.type === "experts" ? [i] : []));
+      expect(experts).toHaveLength(options.composite ? 1 : 0);
+      if (options.composite) {
+        const firstText = chunks.findIndex((c) => c.type === "text");
+        if (firstText >= 0) expect(experts[0]).toBeLessThan(firstText);
+        expect((chunks[experts[0]] as { ids: string[] }).ids.length).toBeGreaterThan(0);
+      }
+    });
+
+    it("answers a chat as it takes one (own template, its server's, or the plain layout), deterministically at temperature 0", async () => {
+      const messages = [{ role: "system" as const, content: "Answer briefly." }, { role: "user" as const, content: options.contexts[0] }];
+      const answer = async () => {
+        const chunks = [];
+        for await (const chunk of generateFrom(model, chatInput(model, messages), { maxTokens: 3, temperature: 0 })) chunks.push(chunk);
+        return chunks;
+      };
+      const chunks = await answer();
+      expect(chunks.filter((c) => c.type === "finish")).toHaveLength(1);
+      expect(chunks[chunks.length - 1].type).toBe("finish");
+      const experts = chunks.flatMap((c, i) => (c.type === "experts" ? [i] : []));
+      expect(experts).toHaveLength(options.composite ? 1 : 0);
+      const firstText = chunks.findIndex((c) => c.type === "text");
+      if (options.composite && firstText >= 0) expect(experts[0]).toBeLessThan(firstText);
+      const text = (cs: typeof chunks) => cs.map((c) => (c.type === "text" ? c.text : "")).join("");
+      expect(text(await answer())).toBe(text(chunks));
     });
 
     it("stops when aborted", async () => {

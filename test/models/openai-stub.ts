@@ -105,6 +105,13 @@ export interface StubOptions {
   rejectEcho?: boolean;
   /** Streams end with an error event instead of finishing. */
   streamError?: boolean;
+  /**
+   * A context of this many tokens: a longer prompt (with BOS) is refused with HTTP 400 in the
+   * words of llama.cpp's server or of vLLM, as those servers refuse it.
+   */
+  context?: { tokens: number; server: "llama.cpp" | "vllm" };
+  /** Refuse chats with HTTP 400 as vLLM does for a model without a chat template. */
+  noChatTemplate?: boolean;
 }
 
 export interface StubServer {
@@ -173,6 +180,14 @@ export async function startStub(options: StubOptions = {}): Promise<StubServer> 
     if (req.url === "/tokenize") return json(res, 200, { tokens: stubTokenize(body.prompt) });
     if (req.url === "/v1/completions" && options.rejectEcho && body.echo && body.logprobs) {
       return json(res, 400, { error: { message: "echo is not supported together with logprobs" } });
+    }
+    if (options.context && (req.url === "/v1/completions" || req.url === "/v1/chat/completions")) {
+      const text = req.url === "/v1/completions" ? String(body.prompt ?? "") : (body.messages as { content: string }[]).map((m) => m.content).join("\n");
+      const tokens = stubTokenize(text).length + 1;
+      if (tokens > options.context.tokens) return json(res, 400, contextRefusal(options.context.server, tokens, options.context.tokens));
+    }
+    if (req.url === "/v1/chat/completions" && options.noChatTemplate) {
+      return json(res, 400, { object: "error", type: "BadRequestError", code: 400, message: "default chat template is no longer allowed, so you must provide a chat template if the tokenizer does not define one." });
     }
     if (req.url === "/v1/completions") return completions(body, res);
     if (req.url === "/v1/chat/completions") return chatCompletions(body, res);
@@ -265,6 +280,15 @@ export async function startStub(options: StubOptions = {}): Promise<StubServer> 
     if (options.streamError) last = { error: { message: "model crashed mid-stream" } };
     for (const event of [...events, last, ...after]) res.write(`data: ${JSON.stringify(event)}\n\n`);
     res.end("data: [DONE]\n\n");
+  }
+
+  function contextRefusal(server: "llama.cpp" | "vllm", tokens: number, context: number): unknown {
+    return server === "llama.cpp"
+      ? { error: { code: 400, message: "the request exceeds the available context size, try increasing it", type: "exceed_context_size_error", n_prompt_tokens: tokens, n_ctx: context } }
+      : {
+          object: "error", type: "BadRequestError", param: null, code: 400,
+          message: `This model's maximum context length is ${context} tokens. However, you requested ${tokens + 1} tokens (${tokens} in the messages, 1 in the completion). Please reduce the length of the messages or completion.`,
+        };
   }
 
   function json(res: ServerResponse, status: number, value: unknown): void {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BackendError } from "../../src/core/errors.js";
+import { BackendError, ContextLengthError } from "../../src/core/errors.js";
+import { plainChat } from "../../src/core/chat.js";
 import { generateText } from "../../src/core/language-model.js";
 import { createOpenAIModel } from "../../src/models/openai/model.js";
 import { topLogprobs } from "../../src/models/openai/wire.js";
@@ -83,6 +84,59 @@ describe("openai-compatible backend", () => {
       expect(error.message).toMatch(/no prompt log-probabilities.*echo/);
     } finally {
       await noEcho.close();
+    }
+  });
+
+  it("fails one input, not the model, when the server refuses a prompt longer than its context (llama.cpp server, vLLM)", async () => {
+    const words = { "llama.cpp": /exceeds the available context size/, vllm: /maximum context length is 8 tokens/ };
+    for (const server of ["llama.cpp", "vllm"] as const) {
+      const small = await startStub({ context: { tokens: 8, server } });
+      try {
+        const model = createOpenAIModel({ id: "m", model: "stub", baseUrl: small.url, maxRetries: 0 });
+        const long = "The capital of France is Paris and the capital of Italy is Rome";
+        for (const call of [() => model.logLikelihood(long, " and"), () => generateText(model, long, { maxTokens: 2 }), () => model.nextTokenLogprobs(long, 2)]) {
+          const error = await call().catch((e) => e);
+          expect(error, server).toBeInstanceOf(ContextLengthError);
+          expect(error.message).toMatch(/prompt is longer than the server's context/);
+          expect(error.message).toMatch(words[server]);
+        }
+        // Short inputs on the same model still work.
+        expect((await model.logLikelihood("The", " capital")).tokens).toBeGreaterThan(0);
+      } finally {
+        await small.close();
+      }
+    }
+    // Any other refusal stays a BackendError of the model.
+    const hosted = await startStub({ rejectEcho: true });
+    try {
+      const error = await createOpenAIModel({ id: "m", model: "stub", baseUrl: hosted.url }).logLikelihood("a", "b").catch((e) => e);
+      expect(error).not.toBeInstanceOf(ContextLengthError);
+    } finally {
+      await hosted.close();
+    }
+  });
+
+  it("sends a chat's messages to /v1/chat/completions, and the plain layout to a server without a chat template", async () => {
+    const messages = [{ role: "system" as const, content: "Be brief." }, { role: "user" as const, content: "The capital of France is" }];
+    const chatted = async (model: ReturnType<typeof createOpenAIModel>) => {
+      let text = "";
+      for await (const chunk of model.generateChat!(messages, { maxTokens: 4 })) if (chunk.type === "text") text += chunk.text;
+      return text;
+    };
+    // The stub's chat answers continue the messages' contents joined by newlines.
+    const model = createOpenAIModel({ id: "m", model: "stub", baseUrl: stub.url });
+    expect(await chatted(model)).toBe((await generateText(model, "Be brief.\nThe capital of France is", { maxTokens: 4 })).text);
+    const base = await startStub({ noChatTemplate: true });
+    try {
+      const model = createOpenAIModel({ id: "m", model: "stub", baseUrl: base.url, maxRetries: 0 });
+      const plain = (await generateText(model, plainChat(messages), { maxTokens: 4 })).text;
+      base.requests = 0;
+      expect(await chatted(model)).toBe(plain);
+      expect(base.requests).toBe(2); // refused, then the plain layout
+      expect(await chatted(model)).toBe(plain);
+      expect(base.requests).toBe(3); // remembered: not asked again
+    } finally {
+      await base.close();
     }
   });
 

@@ -7,7 +7,7 @@
  */
 import { Job, Queue, QueueEvents, Worker, type ConnectionOptions } from "bullmq";
 import { ConfigError } from "../../core/errors.js";
-import type { ResultRecord } from "../result.js";
+import type { EvalJobResult } from "./execute.js";
 import type { ExpertSpec } from "../../formats/models-file.js";
 import type { EvalJob } from "./job.js";
 import type { JobOutcome, JobQueue } from "./queue.js";
@@ -51,7 +51,7 @@ export class BullMqQueue implements JobQueue {
   }
 
   async run(jobs: readonly EvalJob[], onOutcome: (outcome: JobOutcome) => Promise<void>): Promise<void> {
-    await this.runJobs(jobs, "eval", (job, result, error) => onOutcome(error === undefined ? { job, records: result as ResultRecord[] } : { job, error }));
+    await this.runJobs(jobs, "eval", (job, result, error) => onOutcome(error === undefined ? { job, ...(result as EvalJobResult) } : { job, error }));
   }
 
   /**
@@ -92,7 +92,7 @@ export class BullMqQueue implements JobQueue {
   }
 }
 
-export interface EvalWorkerOptions<J extends { expert: ExpertSpec } = EvalJob, R = ResultRecord[]> {
+export interface EvalWorkerOptions<J extends { expert: ExpertSpec } = EvalJob, R = EvalJobResult> {
   /** Run a job; results are the job's return value. */
   execute: (job: J) => Promise<R>;
   /** Local expert definitions that replace a job's by id (paths differ between machines). */
@@ -113,7 +113,7 @@ export interface EvalWorker {
 }
 
 /** A worker for evaluation jobs, or (with its own queue name and types) for any job of one expert. */
-export async function startEvalWorker<J extends { expert: ExpertSpec } = EvalJob, R = ResultRecord[]>(url: string, options: EvalWorkerOptions<J, R>): Promise<EvalWorker> {
+export async function startEvalWorker<J extends { expert: ExpertSpec } = EvalJob, R = EvalJobResult>(url: string, options: EvalWorkerOptions<J, R>): Promise<EvalWorker> {
   const connection = redisConnection(url);
   const local = new Map((options.localExperts ?? []).map((e) => [e.id, e]));
   const lockDuration = options.lockDurationMs ?? 30_000;

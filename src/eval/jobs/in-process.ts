@@ -4,13 +4,13 @@
  * remaining jobs are not attempted.
  */
 import { CogenError } from "../../core/errors.js";
-import type { ResultRecord } from "../result.js";
+import type { EvalJobResult } from "./execute.js";
 import type { EvalJob } from "./job.js";
 import type { JobOutcome, JobQueue } from "./queue.js";
 
 export class InProcessQueue implements JobQueue {
   constructor(
-    private readonly execute: (job: EvalJob) => Promise<ResultRecord[]>,
+    private readonly execute: (job: EvalJob) => Promise<EvalJobResult>,
     private readonly lanes = 1,
   ) {}
 
@@ -30,7 +30,7 @@ export class InProcessQueue implements JobQueue {
     }
     let outcome: JobOutcome;
     try {
-      outcome = { job, records: await this.execute(job) };
+      outcome = { job, ...(await this.execute(job)) };
     } catch (error) {
       if (!CogenError.isInstance(error)) throw error;
       failed.set(job.expert.id, error.message);

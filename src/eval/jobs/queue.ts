@@ -4,12 +4,15 @@
  * Either way a job's results arrive only when the whole job has completed.
  */
 import type { ResultRecord } from "../result.js";
+import type { ItemFailure } from "./execute.js";
 import type { EvalJob } from "./job.js";
 
 export interface JobOutcome {
   job: EvalJob;
   /** Present when the job completed. */
   records?: ResultRecord[];
+  /** Items of a completed job left without a result (too long for the model's context). */
+  itemFailures?: ItemFailure[];
   /** Present when it failed (the message; user-facing). */
   error?: string;
 }

@@ -1,5 +1,6 @@
 import * as path from "node:path";
 import { InputFileError } from "../../core/errors.js";
+import { readOptionalText } from "../../core/files.js";
 import { readOptionalJsonFile, readOptionalJsonObject } from "../../core/json-file.js";
 import { CHECK_TEXT_HASHES, checkTextHash, specialIds } from "./check-text.js";
 import { familyOfName, familyOfSteps, flattenSequence, preTokenizerJson, preTokenizerSteps, PRE_TOKENIZER_FAMILIES } from "./pre-tokenizer.js";
@@ -102,7 +103,7 @@ export function vocabFromTokenizerJson(
     // tokenizer_config.json's flags, else what the post-processor's template adds (Llama 3 has only the template).
     addBos: typeof tokenizerConfig?.add_bos_token === "boolean" ? tokenizerConfig.add_bos_token : templateAdds(tok.post_processor, "prefix"),
     addEos: typeof tokenizerConfig?.add_eos_token === "boolean" ? tokenizerConfig.add_eos_token : templateAdds(tok.post_processor, "suffix"),
-    chatTemplate: typeof tokenizerConfig?.chat_template === "string" ? tokenizerConfig.chat_template : undefined,
+    chatTemplate: chatTemplateOf(tokenizerConfig?.chat_template),
   };
 
   if (byteFallback) {
@@ -182,13 +183,31 @@ function preTokenizerName(tok: Record<string, unknown>, fail: (p: string) => nev
   return hashed;
 }
 
-/** Read tokenizer.json and tokenizer_config.json from a model folder (undefined if absent). */
+/**
+ * Read tokenizer.json and tokenizer_config.json from a model folder (undefined if absent). The chat
+ * template is tokenizer_config.json's, else the folder's chat_template.jinja, else
+ * chat_template.json's (where newer transformers save it), as llama.cpp's converter takes it.
+ */
 export async function readVocab(dir: string): Promise<GgufVocab | undefined> {
   const file = path.join(dir, "tokenizer.json");
   const tokenizer = await readOptionalJsonFile(file);
   if (tokenizer === undefined) return undefined;
   const config = await readOptionalJsonObject(path.join(dir, "tokenizer_config.json"));
-  return vocabFromTokenizerJson(tokenizer, config, file);
+  const vocab = vocabFromTokenizerJson(tokenizer, config, file);
+  if (config?.chat_template === undefined) {
+    const jinja = await readOptionalText(path.join(dir, "chat_template.jinja"));
+    const template = jinja ?? chatTemplateOf((await readOptionalJsonObject(path.join(dir, "chat_template.json")))?.chat_template);
+    if (template !== undefined && template.trim() !== "") vocab.chatTemplate = template;
+  }
+  return vocab;
+}
+
+/** A chat template field: one template, or named ones of which the GGUF's is the one named "default". */
+function chatTemplateOf(value: unknown): string | undefined {
+  if (typeof value === "string") return value;
+  if (!Array.isArray(value)) return undefined;
+  const named = value.find((t): t is { template: string } => (t as { name?: unknown })?.name === "default" && typeof (t as { template?: unknown }).template === "string");
+  return named?.template;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { ConfigError } from "../../core/errors.js";
 import type { GenerateChunk, GenerateOptions, LanguageModel, LogLikelihood, TokenLogprob } from "../../core/language-model.js";
-import { Rng } from "../../core/rng.js";
+import { freshSeed, Rng } from "../../core/rng.js";
 import { StopMatcher } from "../../models/stop.js";
 import { utf8Length } from "../../core/language-model.js";
 import { codePointCount, codePointText, codePointTokens, isWholeText, scoredCandidates } from "../composite-text.js";
@@ -179,8 +179,9 @@ export function createEnsembleModel(options: EnsembleOptions): LanguageModel & {
     async *generate(prompt: string, generateOptions: GenerateOptions = {}): AsyncGenerator<GenerateChunk> {
       const maxTokens = generateOptions.maxTokens ?? 256;
       const temperatureOut = generateOptions.temperature ?? 0;
-      const rng = new Rng(generateOptions.seed ?? 0);
+      const rng = new Rng(generateOptions.seed ?? freshSeed());
       const stops = new StopMatcher(generateOptions.stop ?? []);
+      yield { type: "experts", ids: participants(prompt).map((p) => p.model.id) };
       let generated = "";
       let reason: "stop" | "length" = "length";
       // maxTokens bounds steps; the finish chunk reports no count (steps are not the ensemble's tokens).

@@ -1,5 +1,6 @@
 import { BackendError, ConfigError } from "../../core/errors.js";
-import type { GenerateChunk, GenerateOptions, LanguageModel, LogLikelihood, TokenLogprob } from "../../core/language-model.js";
+import { chatInput, generateFrom, plainChat } from "../../core/chat.js";
+import type { ChatTurn, GenerateChunk, GenerateOptions, LanguageModel, LogLikelihood, TokenLogprob } from "../../core/language-model.js";
 import { codePointCount, codePointText, codePointTokens, scoredCandidates } from "../composite-text.js";
 import type { RouteDecision, Router } from "./router.js";
 
@@ -22,7 +23,9 @@ export interface RouterModelOptions {
  * are the expert's proposals as text (`token: null`), each scored by the expert's
  * `logLikelihood` — the router's own — so the two agree. `greedy` is the expert's, whose
  * generation the router's is. Generation's `maxTokens` bounds the expert's tokens; the finish
- * chunk reports no counts (they would be the expert's, not the router's).
+ * chunk reports no counts (they would be the expert's, not the router's); an `experts` chunk
+ * names the expert that answers. A chat (`generateChat`) is routed on its plain layout and
+ * answered by the pick as it takes chats: with its own template where it has one.
  */
 export function createRouterModel(router: Router, members: ReadonlyMap<string, LanguageModel>, options: RouterModelOptions): LanguageModel & { route(text: string): RouteDecision } {
   for (const expert of router.options.experts) {
@@ -55,6 +58,29 @@ export function createRouterModel(router: Router, members: ReadonlyMap<string, L
     throw new BackendError(options.id, `every routed expert failed: ${failures.join("; ")}`);
   }
 
+  async function* routedGeneration(text: string, generate: (model: LanguageModel) => AsyncIterable<GenerateChunk>): AsyncGenerator<GenerateChunk> {
+    const failures: string[] = [];
+    for (const model of candidates(text)) {
+      let started = false;
+      try {
+        for await (const chunk of generate(model)) {
+          // The pick is known once it answers (an expert that fails first is passed over);
+          // a composite pick's own report stays inside.
+          if (!started) yield { type: "experts", ids: [model.id] };
+          started = true;
+          if (chunk.type === "experts") continue;
+          yield chunk.type === "finish" ? { type: "finish", reason: chunk.reason } : chunk;
+        }
+        return;
+      } catch (error) {
+        // Once text has gone out, another expert cannot take over mid-answer.
+        if (started || !(error instanceof BackendError)) throw error;
+        failures.push(error.message);
+      }
+    }
+    throw new BackendError(options.id, `every routed expert failed: ${failures.join("; ")}`);
+  }
+
   return {
     id: options.id,
     route,
@@ -71,24 +97,10 @@ export function createRouterModel(router: Router, members: ReadonlyMap<string, L
         // The expert's per-token ids are not the router's: they stay inside.
         return { logprob: ll.logprob, tokens: codePointCount(continuation), bytes: ll.bytes, greedy: ll.greedy };
       }),
-    async *generate(prompt: string, generateOptions?: GenerateOptions): AsyncGenerator<GenerateChunk> {
-      const failures: string[] = [];
-      for (const model of candidates(prompt)) {
-        let started = false;
-        try {
-          for await (const chunk of model.generate(prompt, generateOptions)) {
-            started = true;
-            yield chunk.type === "finish" ? { type: "finish", reason: chunk.reason } : chunk;
-          }
-          return;
-        } catch (error) {
-          // Once text has gone out, another expert cannot take over mid-answer.
-          if (started || !(error instanceof BackendError)) throw error;
-          failures.push(error.message);
-        }
-      }
-      throw new BackendError(options.id, `every routed expert failed: ${failures.join("; ")}`);
-    },
+    generate: (prompt: string, generateOptions?: GenerateOptions) => routedGeneration(prompt, (model) => model.generate(prompt, generateOptions)),
+    // Routed on the plain layout (the text `generate` would get); the pick answers as it takes a chat.
+    generateChat: (messages: readonly ChatTurn[], generateOptions?: GenerateOptions) =>
+      routedGeneration(plainChat(messages), (model) => generateFrom(model, chatInput(model, messages), generateOptions)),
     async close() {},
   };
 }

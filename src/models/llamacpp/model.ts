@@ -14,12 +14,14 @@ import * as os from "node:os";
 import { promises as fs } from "node:fs";
 import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import { BackendError } from "../../core/errors.js";
-import type { GenerateChunk, GenerateOptions, LanguageModel, LogLikelihood, SequenceToken, TokenLogprob } from "../../core/language-model.js";
+import { freshSeed } from "../../core/rng.js";
+import type { ChatPrompt, ChatTurn, GenerateChunk, GenerateOptions, LanguageModel, LogLikelihood, SequenceToken, TokenLogprob } from "../../core/language-model.js";
 import { utf8Length } from "../../core/language-model.js";
 import { vocabTokenBytes } from "../../formats/hf/token-bytes.js";
 import { Limiter } from "../limiter.js";
 import { StopMatcher } from "../stop.js";
 import { tokenByteSpans } from "./spans.js";
+import { chatRenderer } from "./chat.js";
 import { acquireBaseModel, type GpuChoice } from "./runtime.js";
 import { validateGgufForLlamaCpp } from "./validate.js";
 
@@ -42,6 +44,8 @@ const SMALL_MODEL_BYTES = 512 * 1024 * 1024;
 const DEFAULT_MAX_TOKENS = 256;
 /** Next-token distributions remembered per model (each is a map over the vocabulary). */
 const REMEMBERED_DISTRIBUTIONS = 4;
+/** Chats rendered by `formatChat` whose tokens are remembered for the generation that follows. */
+const REMEMBERED_CHATS = 16;
 /** float32 probabilities underflow to 0; score such a token as the smallest positive float32. */
 const MIN_LOGPROB = Math.log(1.4e-45);
 
@@ -79,12 +83,17 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
   /** What an empty context starts from: BOS, or end-of-text for models without BOS (as lm-eval does). */
   const documentStart: Token[] = prefix.length > 0 ? prefix : [model.tokens.bos ?? model.tokens.eos].filter((t): t is Token => t !== null);
 
+  // Chats rendered by the model's own template, by their text: their special tokens stay special.
+  const renderChat = chatRenderer(model);
+  const renderedChats = new Map<string, Token[]>();
+  const ownTokens = (text: string): Token[] => renderedChats.get(text) ?? model.tokenize(text, false);
+
   // The last context's tokens: a candidate-scoring caller asks about one context many times.
   let lastText: string | undefined;
   let lastTokens: readonly Token[] = [];
   const tokensOf = (text: string): Token[] => {
     if (text !== lastText) {
-      const tokens = [...prefix, ...model.tokenize(text, false)];
+      const tokens = [...prefix, ...ownTokens(text)];
       lastTokens = tokens.length > 0 ? tokens : [...documentStart];
       lastText = text;
     }
@@ -297,7 +306,8 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
       const iterator = sequence.evaluate(tokens.slice(start), {
         temperature,
         ...(options.topP !== undefined ? { topP: options.topP } : {}),
-        ...(options.seed !== undefined ? { seed: options.seed } : {}),
+        // node-llama-cpp's default seed is the clock in seconds: calls within a second would repeat.
+        seed: options.seed ?? freshSeed(),
       });
       for await (const token of iterator) {
         if (options.signal?.aborted) {
@@ -335,7 +345,7 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
         if (stop.done) reason = "stop";
       }
       // The prompt's own tokens as `tokenize` counts them (no BOS), of those the model saw.
-      yield { type: "finish", reason, tokens: generated.length, promptTokens: Math.min(model.tokenize(prompt, false).length, tokens.length) };
+      yield { type: "finish", reason, tokens: generated.length, promptTokens: Math.min(ownTokens(prompt).length, tokens.length) };
     } finally {
       release();
     }
@@ -366,6 +376,15 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
     logLikelihoodTokens,
     sequenceTopK,
     generate,
+    formatChat(messages: readonly ChatTurn[]): ChatPrompt | undefined {
+      checkOpen();
+      if (!renderChat) return undefined;
+      const { tokens, stop } = renderChat(messages);
+      const prompt = model.detokenize(tokens, true);
+      if (renderedChats.size >= REMEMBERED_CHATS) renderedChats.delete(renderedChats.keys().next().value!);
+      renderedChats.set(prompt, tokens);
+      return { prompt, stop, promptTokens: tokens.length };
+    },
     async close() {
       if (closed) return;
       closed = true;

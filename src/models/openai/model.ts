@@ -2,13 +2,15 @@
  * A LanguageModel backed by any OpenAI-compatible server (vLLM, llama.cpp server, Ollama, a
  * hosted API). Log-likelihoods come from /v1/completions with `echo` and `logprobs` (servers
  * that cannot echo prompt log-probabilities fail with a BackendError saying so); generation
- * streams from /v1/completions (raw text continuation, the default) or /v1/chat/completions.
+ * streams from /v1/completions (raw text continuation, the default) or /v1/chat/completions;
+ * a chat (`generateChat`) always goes to /v1/chat/completions, so the server's template applies.
  */
-import { BackendError } from "../../core/errors.js";
-import type { GenerateChunk, GenerateOptions, LanguageModel, LogLikelihood, SequenceToken, TokenLogprob } from "../../core/language-model.js";
+import { plainChat } from "../../core/chat.js";
+import { BackendError, ContextLengthError } from "../../core/errors.js";
+import type { ChatTurn, GenerateChunk, GenerateOptions, LanguageModel, LogLikelihood, SequenceToken, TokenLogprob } from "../../core/language-model.js";
 import { StopMatcher } from "../stop.js";
 import { OpenAIHttp, type HttpSettings } from "./http.js";
-import { echoLogLikelihood, echoSequenceTopK, streamDelta, topLogprobs } from "./wire.js";
+import { contextLengthExceeded, lacksChatTemplate, echoLogLikelihood, echoSequenceTopK, streamDelta, topLogprobs } from "./wire.js";
 
 export interface OpenAIModelSettings extends HttpSettings {
   /** The LanguageModel id (results are keyed by it). */
@@ -32,6 +34,12 @@ export function createOpenAIModel(settings: OpenAIModelSettings): OpenAIModel {
   let closed = false;
   const checkOpen = () => {
     if (closed) throw new BackendError(backend, "model is closed");
+  };
+
+  /** A server's refusal of a prompt longer than its context fails that one input, not the model. */
+  const checkContextLength = (error: unknown): void => {
+    const tooLong = error instanceof BackendError ? contextLengthExceeded(error.message) : undefined;
+    if (tooLong !== undefined) throw new ContextLengthError(backend, `the prompt is longer than the server's context (${tooLong})`);
   };
 
   // vLLM and llama.cpp server both serve /tokenize and /detokenize next to /v1 (not under it).
@@ -58,6 +66,9 @@ export function createOpenAIModel(settings: OpenAIModelSettings): OpenAIModel {
     checkOpen();
     const response = await http.postJson("/completions", {
       model: settings.model, prompt: context, max_tokens: 1, temperature: 0, logprobs: topK,
+    }).catch((error: unknown) => {
+      checkContextLength(error);
+      throw error;
     });
     return topLogprobs(response, topK, backend);
   }
@@ -67,6 +78,7 @@ export function createOpenAIModel(settings: OpenAIModelSettings): OpenAIModel {
     try {
       return await http.postJson("/completions", { model: settings.model, prompt, max_tokens: 1, temperature: 0, logprobs, echo: true });
     } catch (error) {
+      checkContextLength(error);
       // Servers without prompt log-probabilities (hosted chat-only APIs) reject the request itself.
       const status = /HTTP (4\d\d)/.exec((error as Error).message)?.[1];
       if (status && !["401", "403", "408", "429"].includes(status)) {
@@ -91,10 +103,39 @@ export function createOpenAIModel(settings: OpenAIModelSettings): OpenAIModel {
       `${what} (it must support /v1/completions with echo and logprobs: ${k}, as vLLM does)`);
   }
 
-  async function* generate(prompt: string, options: GenerateOptions = {}): AsyncGenerator<GenerateChunk> {
+  function generate(prompt: string, options: GenerateOptions = {}): AsyncGenerator<GenerateChunk> {
+    return settings.chat ? stream({ messages: [{ role: "user", content: prompt }] }, options) : stream({ prompt }, options);
+  }
+
+  /**
+   * A chat goes to /v1/chat/completions whatever `chat` says: the server applies its own template.
+   * A server that has none (a base model on vLLM refuses chats) gets the plain layout as a prompt,
+   * from then on without asking again.
+   */
+  let serverHasNoTemplate = false;
+  async function* generateChat(messages: readonly ChatTurn[], options: GenerateOptions = {}): AsyncGenerator<GenerateChunk> {
+    if (!serverHasNoTemplate) {
+      let started = false;
+      try {
+        for await (const chunk of stream({ messages: messages.map(({ role, content }) => ({ role, content })) }, options)) {
+          started = true;
+          yield chunk;
+        }
+        return;
+      } catch (error) {
+        if (started || !(error instanceof BackendError) || !lacksChatTemplate(error.message)) throw error;
+        serverHasNoTemplate = true;
+      }
+    }
+    yield* stream({ prompt: plainChat(messages) }, options);
+  }
+
+  /** Stream a generation from /v1/completions (`prompt`) or /v1/chat/completions (`messages`). */
+  async function* stream(input: { prompt: string } | { messages: ChatTurn[] }, options: GenerateOptions): AsyncGenerator<GenerateChunk> {
     checkOpen();
-    const chat = settings.chat ?? false;
+    const chat = "messages" in input;
     const body: Record<string, unknown> = {
+      ...input,
       model: settings.model,
       max_tokens: options.maxTokens ?? settings.maxTokens ?? 256,
       temperature: options.temperature ?? 0,
@@ -102,8 +143,6 @@ export function createOpenAIModel(settings: OpenAIModelSettings): OpenAIModel {
       // The final chunk then carries usage (OpenAI, vLLM, llama.cpp server); servers that ignore it lose nothing.
       stream_options: { include_usage: true },
     };
-    if (chat) body.messages = [{ role: "user", content: prompt }];
-    else body.prompt = prompt;
     if (options.topP !== undefined) body.top_p = options.topP;
     if (options.seed !== undefined) body.seed = options.seed;
     if (options.stop && options.stop.length > 0) body.stop = options.stop.slice(0, 4);
@@ -125,6 +164,7 @@ export function createOpenAIModel(settings: OpenAIModelSettings): OpenAIModel {
         yield { type: "finish", reason: "abort" };
         return;
       }
+      checkContextLength(error);
       throw error;
     }
     const rest = stop.flush();
@@ -146,6 +186,7 @@ export function createOpenAIModel(settings: OpenAIModelSettings): OpenAIModel {
     logLikelihood,
     sequenceTopK,
     generate,
+    generateChat,
     async close() {
       closed = true;
     },

@@ -1,7 +1,7 @@
 /**
  * Pure mapping between OpenAI-compatible wire formats and the LanguageModel types. No I/O.
  */
-import { BackendError } from "../../core/errors.js";
+import { BackendError, ContextLengthError } from "../../core/errors.js";
 import type { LogLikelihood, SequenceToken, TokenLogprob } from "../../core/language-model.js";
 import { utf8Length } from "../../core/language-model.js";
 
@@ -101,6 +101,14 @@ function echoedPrompt(response: unknown, lp: Required<CompletionLogprobs>, promp
   let promptTokens = 0;
   if (typeof usage === "number" && Number.isInteger(usage) && usage > 0) {
     if (usage > count) throw new BackendError(backend, noEcho);
+    let starting = 0;
+    while (starting < count && offsets[starting] < promptChars) starting++;
+    if (usage < starting) {
+      // The server evaluated fewer tokens than it echoed: it cut the prompt, as servers do with
+      // a prompt longer than their context, so these log-probabilities are not the prompt's.
+      throw new ContextLengthError(backend, `the server echoed ${starting} prompt tokens but counted usage.prompt_tokens = ${usage}: ` +
+        `it cut the prompt, most likely because it is longer than the server's context`);
+    }
     promptTokens = usage;
   } else {
     while (promptTokens < count && offsets[promptTokens] < promptChars) promptTokens++;
@@ -179,4 +187,31 @@ export function streamDelta(data: string, chat: boolean, backend: string): { tex
   const choice = choices[0] as { text?: string; delta?: { content?: string | null }; finish_reason?: string | null };
   const text = chat ? choice.delta?.content ?? "" : choice.text ?? "";
   return { text, finish: choice.finish_reason ?? null, usage };
+}
+
+/**
+ * The server's message when an HTTP 4xx error says the prompt does not fit its context, else
+ * undefined: OpenAI's `context_length_exceeded` code (as cogen's gateway answers it), llama.cpp
+ * server's `exceed_context_size_error`, or vLLM's "maximum context length" wording. The body may
+ * be cut short in the error message, so it is matched as text when it is not whole JSON.
+ */
+export function contextLengthExceeded(message: string): string | undefined {
+  const body = /HTTP 4\d\d[^:]*: (.*)$/s.exec(message)?.[1];
+  if (!body || !CONTEXT_LENGTH.test(body)) return undefined;
+  try {
+    const error = (JSON.parse(body) as { error?: { message?: unknown } }).error;
+    if (typeof error?.message === "string") return error.message;
+  } catch {
+    // cut short: read the message field as text below
+  }
+  const quoted = /"message"\s*:\s*"((?:[^"\\]|\\.)*)/.exec(body)?.[1];
+  return quoted ? quoted.replace(/\\(.)/g, "$1") : body;
+}
+
+const CONTEXT_LENGTH = /context_length_exceeded|exceed_context_size_error|maximum context length|exceeds the available context size/;
+
+/** Whether an HTTP 4xx error says the server has no chat template for the model (vLLM's refusal of chats to a base model). */
+export function lacksChatTemplate(message: string): boolean {
+  const body = /HTTP 4\d\d[^:]*: (.*)$/s.exec(message)?.[1];
+  return body !== undefined && /chat[ _]template/i.test(body);
 }

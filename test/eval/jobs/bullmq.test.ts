@@ -5,6 +5,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runEval } from "../../../src/eval/runner.js";
 import type { ExpertSpec } from "../../../src/formats/models-file.js";
+import { parseTasks } from "../../../src/formats/tasks.js";
 import { BullMqQueue, redisConnection } from "../../../src/eval/jobs/bullmq.js";
 import { startStub, type StubServer } from "../../models/openai-stub.js";
 import { ITEMS } from "../helpers.js";
@@ -134,6 +135,32 @@ describe.skipIf(!hasRedis)("distributed evaluation over Redis (BullMQ)", () => {
       expect(lines.map((l) => l.item).sort()).toEqual(["mc1", "mc2"]);
     } finally {
       await slow.close();
+    }
+  });
+
+  it("an item too long for the server's context fails alone on a worker; the job's other results come back", async () => {
+    const small = await startStub({ context: { tokens: 20, server: "vllm" } });
+    const worker = await startWorker(redis.url);
+    workers.push(worker);
+    const queue = new BullMqQueue(redis.url);
+    try {
+      const long = parseTasks(JSON.stringify({ id: "long", domain: "text", text: "The capital of France is Paris. ".repeat(6) }), "long.jsonl");
+      const items = [...ITEMS.slice(0, 3), ...long, ...ITEMS.slice(3)];
+      const out = path.join(dir, "too-long.jsonl");
+      const report = await runEval({ experts: [{ ...expert("ctx"), url: small.url, maxRetries: 0 }], items, out, batchSize: items.length, queue });
+      expect(report.failures).toEqual([]);
+      expect(report.itemFailures).toEqual([{ model: "ctx", item: "long", error: expect.stringMatching(/prompt is longer than the server's context \(This model's maximum context length is 20 tokens/) }]);
+      expect(report.written).toBe(ITEMS.length);
+      expect((await sortedLines(out)).map((l) => JSON.parse(l).item).sort()).toEqual(ITEMS.map((i) => i.id).sort());
+      // The worker that ran it says so too, where someone watching it sees (an earlier test's
+      // worker may still be taking jobs).
+      const said = /cogen worker: item 'long' of model 'ctx' has no result: .*maximum context length is 20 tokens/;
+      await eventually(() => workers.some((w) => said.test(w.log())));
+    } finally {
+      await queue.close();
+      await stopWorker(worker);
+      workers.splice(workers.indexOf(worker), 1);
+      await small.close();
     }
   });
 
