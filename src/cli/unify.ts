@@ -61,6 +61,9 @@ export async function run(argv: string[]): Promise<number> {
   const tasks = await readTasksFile(values.tasks!);
   let queue: JobQueue | undefined;
   if (values.queue) {
+    // Say so, and keep trying visibly, when Redis is not there (instead of ioredis's errors).
+    const { reachQueue } = await import("./queue-reachable.js");
+    await reachQueue("unify", values.queue);
     const { BullMqQueue } = await import("../eval/jobs/bullmq.js");
     queue = new BullMqQueue(values.queue);
   }

@@ -1,3 +1,4 @@
+import { ContextLengthError } from "../core/errors.js";
 import type { LanguageModel } from "../core/language-model.js";
 import type { Progress } from "../core/progress.js";
 import { evaluateItem } from "../eval/evaluate-item.js";
@@ -27,7 +28,15 @@ export async function evaluateModels(models: readonly LanguageModel[], items: re
     while (next < models.length) {
       const index = next++;
       for (const item of todo[index]) {
-        const record = await evaluateItem(models[index], item);
+        let record: ResultRecord;
+        try {
+          record = await evaluateItem(models[index], item);
+        } catch (error) {
+          // An item too long for a member's context fails alone (the table leaves it out).
+          if (!ContextLengthError.isInstance(error)) throw error;
+          progress.tick(1, models[index].id);
+          continue;
+        }
         await log?.append([record]);
         perModel[index].push(record);
         progress.tick(1, models[index].id);

@@ -347,6 +347,10 @@ async function evaluateExperts(experts: ExpertSpec[], items: TaskItem[], out: st
   const dropped = await dropStaleResults(out, experts, items);
   if (dropped > 0) log(`${path.basename(out)}: ${dropped} results dropped (their item or expert changed since they were written); evaluating them again`);
   const run = await runEval({ experts, items, out, resume: true, queue, lanes, progress: labelled });
+  // Items too long for an expert's context fail alone; the table leaves them out for every model.
+  if (run.itemFailures.length) {
+    log(`${path.basename(out)}: ${run.itemFailures.length} item(s) without a result (${run.itemFailures.slice(0, 2).map((f) => `${f.model}/${f.item}: ${f.error}`).join("; ")}${run.itemFailures.length > 2 ? "; …" : ""}); --passage-chars N cuts passages`);
+  }
   if (run.failures.length) {
     throw new BackendError(
       run.failures.map((f) => f.model).join(", "),

@@ -7,6 +7,7 @@
  */
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, InputFileError } from "../../src/core/errors.js";
 import { readModelsFile } from "../../src/formats/models-file.js";
@@ -20,6 +21,8 @@ import { buildServedModels, readUnifiedConfig } from "../../src/serve/unified-co
 import { evaluateModels } from "../../src/unify/evaluate-models.js";
 import { unify, type UnifyReport } from "../../src/unify/main-job.js";
 import { parsePolicies } from "../../src/unify/policies.js";
+import { sideOf } from "../../src/unify/items.js";
+import { createLlamaCppModel } from "../../src/models/llamacpp/model.js";
 import { capture } from "../cli/capture.js";
 import { startStub } from "../models/openai-stub.js";
 import { hasRedis, startRedis } from "../eval/jobs/redis.js";
@@ -273,6 +276,37 @@ describe("unify with an OpenAI-compatible expert", () => {
       await stub.close();
     }
   }, 120_000);
+});
+
+describe("unify with an expert whose context is too small for some items", () => {
+  it("judges every model on the items they all answered and lists the rest", async () => {
+    // The zoo's medicine expert (it has a BOS token, so a remote server can score whole passages),
+    // served by cogen's gateway with a 256-token context, is a remote expert here.
+    const small = await createLlamaCppModel({ id: "small", path: fileURLToPath(new URL("../../zoo/a/experts/medicine/model.gguf", import.meta.url)), contextSize: 256, threads: 1 });
+    const gateway = await startGateway({ models: new Map([["small", small]]), host: "127.0.0.1", port: 0 });
+    try {
+      const file = path.join(root, "small.yml");
+      const lines = (await fs.readFile(models, "utf8")).split("\n");
+      await fs.writeFile(file, [...lines.slice(0, 3), `  - { id: remote-small, backend: openai, url: ${gateway.url}/v1, model: small, max_retries: 0 }`, ""].join("\n"));
+      const long = "The patient was given antibiotics for an infection of the lungs. ".repeat(12);
+      const longIds = ["medicine-long-0", "medicine-long-1", "medicine-long-2", "medicine-long-3"];
+      const longTasks = path.join(root, "long.jsonl");
+      // Multiple choice and exact match only: a remote server without BOS cannot score a passage's first token.
+      const shortItems = taskLines().trim().split("\n").filter((l) => !l.includes('"text"'));
+      await fs.writeFile(longTasks, [...shortItems, ...longIds.map((id) => JSON.stringify({ id, domain: "medicine", context: long, choices: [" yes", " no"], answer: 0 }))].join("\n") + "\n");
+      const logged: string[] = [];
+      const result = await unify({ experts: await readModelsFile(file), items: await readTasksFile(longTasks), outDir: path.join(root, "long-out"), log: (l) => void logged.push(l) });
+      const testLong = longIds.filter((id) => sideOf(id) === "test");
+      expect(testLong.length).toBeGreaterThan(0);
+      expect(result.items.unjudged.map((u) => u.item).sort()).toEqual(testLong);
+      for (const u of result.items.unjudged) expect(u.missing).toContain("remote-small");
+      expect(logged.some((l) => /dev-results\.jsonl: \d+ item\(s\) without a result \(remote-small\/medicine-long-\d: .*context/.test(l))).toBe(true);
+      for (const row of result.rows) expect(row.domains.medicine.accItems, row.model).toBe(result.rows[0].domains.medicine.accItems);
+    } finally {
+      await gateway.close();
+      await small.close();
+    }
+  }, 180_000);
 });
 
 describe.skipIf(!hasRedis)("unify through a Redis queue", () => {
