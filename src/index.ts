@@ -248,6 +248,8 @@ export type { TrainPivotOptions, TrainPivotResult } from "./fuse/distill/train-p
 export { trainPivot, DEFAULT_KD_LAMBDA } from "./fuse/distill/train-pivot.js";
 export type { KdObjectiveOptions, KdBatch } from "./fuse/distill/kd-objective.js";
 export { kdObjective, kdBatch } from "./fuse/distill/kd-objective.js";
+export { onlineKdObjective } from "./fuse/distill/online-kd-objective.js";
+export type { OnlineKdOptions } from "./fuse/distill/online-kd-objective.js";
 export type { FpoRecord, FpoObjectiveOptions } from "./fuse/distill/fpo-objective.js";
 export { fpoObjective, meanResponseLogProb, DEFAULT_FPO_BETA } from "./fuse/distill/fpo-objective.js";
 export { readFpoRecords } from "./fuse/distill/fpo-records.js";
@@ -256,7 +258,7 @@ export { alignedKlAndGrad, uldDistanceAndGrad } from "./fuse/distill/fusion-loss
 export type { Teacher, TeacherView, TeacherTargetOptions } from "./fuse/distill/teacher-targets.js";
 export { loadTeacher, disposeTeacher, teacherTargets, teacherViews } from "./fuse/distill/teacher-targets.js";
 export type { ZooPivotsPlan, ZooPivotsManifest, ZooPivotEntry, PivotRole, BuildZooPivotsOptions } from "./fuse/distill/zoo-pivots.js";
-export { buildZooPivots, zooPivotsPlan, readZooPivotsManifest, ZOO_PIVOTS_FORMAT, ZOO_PIVOTS_DIR } from "./fuse/distill/zoo-pivots.js";
+export { buildZooPivots, zooPivotsPlan, readZooPivotsManifest, teacherPriors, ZOO_PIVOTS_FORMAT, ZOO_PIVOTS_DIR } from "./fuse/distill/zoo-pivots.js";
 // Serving.
 export type { GatewayOptions, StartedGateway } from "./serve/gateway.js";
 export { createGateway, startGateway, isLoopback } from "./serve/gateway.js";
@@ -300,3 +302,28 @@ export { openAdapterMix } from "./models/llamacpp/adapter-mix.js";
 // The hub: composition policies.
 export type { CompositionPolicy, CompositionInput, Composition, DerivedKind } from "./hub/policy.js";
 export { composeByPolicy, parseCompositionPolicy } from "./hub/policy.js";
+// The hub: registry, contributor API, continuous loop, `cogen hub`.
+export type { HubOptions, Hub, StartedHub } from "./hub/api/server.js";
+export { createHub, startHub, createContributor } from "./hub/api/server.js";
+export type { HubStore } from "./hub/store/store.js";
+export { openHubStore } from "./hub/store/open.js";
+export type { HubLoopOptions, LoopEvent, Publisher } from "./hub/loop.js";
+export { HubLoop } from "./hub/loop.js";
+export type { HubPolicy, BuiltComposition } from "./hub/compose.js";
+export { buildComposition } from "./hub/compose.js";
+export { livePublisher } from "./hub/live-publisher.js";
+export type { HubConfig } from "./hub/config.js";
+export { parseHubConfig, readHubConfig } from "./hub/config.js";
+export type { HubClientOptions } from "./hub/client.js";
+export { HubClient, HubRequestError } from "./hub/client.js";
+export type { HubDemoOptions, HubDemo } from "./hub/demo.js";
+export { runHubDemo } from "./hub/demo.js";
+export { ensureMaintainer } from "./hub/bootstrap.js";
+export type { HubPageOptions } from "./hub/web/page.js";
+export { registerHubPage } from "./hub/web/page.js";
+export type {
+  ApiError as HubApiErrorBody, Artefact, ArtefactKind, AuditEntry, AuditList, Composition as HubComposition, CompositionHistory, CompositionServed,
+  ContributorList, ContributorSummary, EvaluationMode, EvaluationState, EvidenceSource, EvidenceSummary, ExpertCard, ExpertList, ExpertSummary,
+  HubStatus, ItemQuality, ItemQualityList, Leaderboard, LeaderboardEntry, LeaderboardIndex, ModelCard, Role, RoutedIn, SubmittedCheck,
+  Suite as HubSuite, SuiteList,
+} from "./hub/api-types.js";

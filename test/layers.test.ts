@@ -26,6 +26,8 @@ const LEVELS: readonly (readonly string[])[] = [
 /** Packages that only one module may import (the edge adapter). */
 const EDGES: Record<string, string> = {
   bullmq: "eval/jobs/bullmq.ts",
+  "better-sqlite3": "hub/store/sqlite.ts",
+  pg: "hub/store/postgres.ts",
 };
 /** src/index.ts re-exports every layer: it sits above them all. */
 const ROOT_FILES = new Set(["index.ts"]);

@@ -22,6 +22,7 @@ const verbs: Record<string, Verb> = {
   distill: { summary: "knowledge fusion data: experts' top-K targets for a pivot, InfiFPO preference records", load: () => import("./distill.js") },
   serve: { summary: "serve experts and unified models as one OpenAI-compatible endpoint", load: () => import("./serve.js") },
   unify: { summary: "the main job on your experts: evaluate, rank, build router/ensemble/merge/MoE, judge, write a served unified model", load: () => import("./unify.js") },
+  hub: { summary: "run the hub: contributors register experts, it ranks them continuously and publishes the composition ('contribute' registers one)", load: () => import("./hub.js") },
   demo: { summary: "the main job on the zoo: rank experts, build unified models, judge them on held-out items", load: () => import("./demo.js") },
 };
 

@@ -42,6 +42,14 @@ export interface ExactMatchItem extends ItemBase {
 export type TaskItem = MultipleChoiceItem | BitsPerByteItem | ExactMatchItem;
 
 export const DEFAULT_EXACT_MATCH_MAX_TOKENS = 64;
+
+/** One JSONL line for `item` that parseTasks reads back as the same item (the writer of this format). */
+export function formatTaskLine(item: TaskItem): string {
+  const base = { id: item.id, domain: item.domain, task: item.task };
+  if (item.kind === "multiple_choice") return JSON.stringify({ ...base, context: item.context, choices: item.choices, answer: item.answer });
+  if (item.kind === "bits_per_byte") return JSON.stringify({ ...base, text: item.text });
+  return JSON.stringify({ ...base, prompt: item.prompt, answer: item.answers, max_tokens: item.maxTokens });
+}
 const MAX_CHOICES = 1000;
 const COMMON_KEYS = ["id", "domain", "task"];
 const MULTIPLE_CHOICE_KEYS = ["context", "choices", "answer"];

@@ -30,6 +30,12 @@ export type ArtefactKind = "gguf" | "hf" | "lora" | "endpoint";
 /** Who produced a piece of evidence: the hub's own evaluation, or the contributor's machine. */
 export type EvidenceSource = "hub-run" | "submitted";
 
+/** Who evaluates an expert: the hub on every suite, or its contributor (the hub re-runs a sample). */
+export type EvaluationMode = "hub" | "submitted";
+
+/** A model built from other experts: a mixture of experts, or a distilled model. */
+export type DerivedKind = "moe" | "distilled";
+
 /** An expert's evaluation state in the continuous loop. */
 export type EvaluationState = "queued" | "running" | "evaluated" | "failed";
 
@@ -89,6 +95,10 @@ export interface ExpertSummary {
   artefact: Artefact;
   /** Increases on every update of the artefact or card. */
   revision: number;
+  /** Optional for clients of the first version of this contract; the hub always sends it. */
+  evaluation?: EvaluationMode;
+  /** Built from other experts (what a prefer-derived policy serves); null or absent: its own. Optional: added after the first version. */
+  derived?: DerivedKind | null;
   state: EvaluationState;
   /** True when submitted and hub re-run scores disagree beyond their standard errors. */
   flagged: boolean;
@@ -246,12 +256,19 @@ export interface Composition {
   served: CompositionServed[];
   /** The unified config (YAML) as published. */
   config: string;
-  state: "built" | "published" | "rolled-back" | "failed";
+  /**
+   * built: never served; published: served now (the current one) — or, for versions stored before
+   * "superseded" existed, once; superseded: replaced by a newer version; rolled-back: replaced by
+   * an earlier version served again; failed: its publish failed.
+   */
+  state: "built" | "published" | "superseded" | "rolled-back" | "failed";
   createdAt: Timestamp;
   publishedAt: Timestamp | null;
   publishedBy: string | null;
   /** Where it is served: the gateway's base URL (…/v1) and served id. */
   endpoint: { url: string; model: string } | null;
+  /** Domain → the experts serving it, best first, as the policy decided. Optional: added after the first version. */
+  routing?: Record<string, string[]>;
 }
 
 export interface CompositionHistory {

@@ -8,7 +8,8 @@ import { fpoObjective, meanResponseLogProb, packSequence, type FpoRecord } from 
 import { alignedKlAndGrad, uldDistanceAndGrad } from "../../src/fuse/distill/fusion-loss.js";
 import { kdBatch } from "../../src/fuse/distill/kd-objective.js";
 import { checkPivotTargets, pivotTargetsProblems, type PivotTargets } from "../../src/fuse/distill/pivot-targets.js";
-import { disposeTeacher, loadTeacher, teacherTargets, type Teacher } from "../../src/fuse/distill/teacher-targets.js";
+import { disposeTeacher, loadTeacher, teacherTargets, teacherViews, type Teacher } from "../../src/fuse/distill/teacher-targets.js";
+import { teacherPriors } from "../../src/fuse/distill/zoo-pivots.js";
 import { trainPivot } from "../../src/fuse/distill/train-pivot.js";
 import { tf } from "../../src/zoo/train/backend.js";
 import { forwardLogits } from "../../src/zoo/train/model.js";
@@ -193,6 +194,32 @@ describe("targets from real teachers", () => {
       }
     }
     expect(mapped).toBeGreaterThan(t.tokens.length);
+  });
+});
+
+describe("teachers chosen per text (priors)", () => {
+  it("a text listens only to the teachers of positive prior; the others are not run and weigh 0", () => {
+    const text = passages[2]!;
+    // Without priors, MinCE picks the medicine expert on medicine text; a prior of 0 on it hands the target to the other.
+    const free = teacherTargets(text, pivotTokenizer, [biologyB, medicine], { k: 4, aligned: true, uld: true });
+    expect(free.uld!.weights[1]).toBeGreaterThan(free.uld!.weights[0]!);
+    const views = teacherViews(text, [biologyB, medicine], 4, [1, 0]);
+    expect(views[1]).toBeUndefined();
+    const chosen = teacherTargets(text, pivotTokenizer, [biologyB, medicine], { k: 4, aligned: true, uld: true, priors: [1, 0] }, views);
+    expect(pivotTargetsProblems(chosen, pivotTokenizer.size)).toEqual([]);
+    expect(Array.from(chosen.uld!.weights)).toEqual([1, 0]);
+    const n = chosen.tokens.length;
+    expect(chosen.uld!.sorted.subarray(n * 4).every((p) => p === 0)).toBe(true);
+    // The aligned target is the biology expert's (mapped across tokenizers), not the medicine expert's.
+    expect(chosen.aligned).toEqual(teacherTargets(text, pivotTokenizer, [biologyB], { k: 4, aligned: true, uld: false }).aligned);
+    expect(() => teacherTargets(text, pivotTokenizer, [biologyB, medicine], { k: 4, aligned: true, uld: false, priors: [0, 0] })).toThrow(ConfigError);
+    expect(() => teacherTargets(text, pivotTokenizer, [biologyB, medicine], { k: 4, aligned: true, uld: false, priors: [1] })).toThrow(/one prior ≥ 0 per teacher \(2\)/);
+  });
+
+  it("domain choice: the experts of the text's domain, every teacher where none covers it", () => {
+    expect(teacherPriors("domain", "law", ["medicine", "law", "law"])).toEqual([0, 1, 1]);
+    expect(teacherPriors("domain", "food", ["medicine", "law"])).toEqual([1, 1]);
+    expect(teacherPriors("min-ce", "law", ["medicine", "law"])).toEqual([1, 1]);
   });
 });
 

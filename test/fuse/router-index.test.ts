@@ -8,7 +8,7 @@ import { readTasksFile, type TaskItem } from "../../src/formats/tasks.js";
 import { itemText } from "../../src/fuse/router/evidence.js";
 import { KnnIndex, type LabelledItem } from "../../src/fuse/router/knn.js";
 import { Router } from "../../src/fuse/router/router.js";
-import { FEATURE_BUCKETS, termCounts } from "../../src/fuse/text-features.js";
+import { FEATURE_BUCKETS, termCounts, TfIdf } from "../../src/fuse/text-features.js";
 
 const ZOO_ITEMS = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "zoo", "items");
 
@@ -56,9 +56,28 @@ describe("router index", () => {
       const plain = plainTermCounts(text);
       expect([...fast].sort((a, b) => a[0] - b[0])).toEqual([...plain].sort((a, b) => a[0] - b[0]));
     }
+    // The vectors list the same buckets, ascending (their own sort, not Array#sort).
+    const vectors = new TfIdf(texts).vectors;
+    texts.forEach((text, i) => expect([...vectors[i].indices]).toEqual([...plainTermCounts(text).keys()].sort((a, b) => a - b)));
   });
 
-  it("finds exactly the neighbours the linear scan finds on the zoo's items", async () => {
+  it("weighs terms counted past a byte (a word repeated hundreds of times) as the plain definition does", () => {
+    const texts = ["so ".repeat(700) + "end", "so so end", "other words"];
+    const plain = texts.map(plainTermCounts);
+    const df = new Map<number, number>();
+    for (const counts of plain) for (const h of counts.keys()) df.set(h, (df.get(h) ?? 0) + 1);
+    const { vectors } = new TfIdf(texts);
+    expect(Math.max(...plain[0].values())).toBeGreaterThan(600);
+    plain.forEach((counts, i) => {
+      const buckets = [...counts.keys()].sort((a, b) => a - b);
+      const raw = buckets.map((h) => (1 + Math.log(counts.get(h)!)) * (Math.log((1 + texts.length) / (1 + df.get(h)!)) + 1));
+      const norm = Math.hypot(...raw);
+      expect([...vectors[i].indices]).toEqual(buckets);
+      vectors[i].values.forEach((value, j) => expect(value).toBeCloseTo(raw[j] / norm, 5));
+    });
+  });
+
+  it("finds exactly the neighbours the linear scan finds on the zoo's items", { timeout: 300_000 }, async () => {
     const items = labelled(await zooItems(), ["e0", "e1", "e2", "e3"], 1);
     const index = new KnnIndex(items);
     const rng = new Rng(3);
@@ -74,6 +93,44 @@ describe("router index", () => {
     // A request sharing no feature with anything: the scan's answer is the first items at similarity 0.
     expect(index.query("", 3)).toEqual(index.scan("", 3));
     expect(index.query("", 3, 0).map((n) => [n.index, n.similarity])).toEqual([[1, 0], [2, 0], [3, 0]]);
+  });
+
+  it("finds exactly the scan's neighbours on a large synthetic index, pruning most items", { timeout: 300_000 }, async () => {
+    // English words from the zoo, a Zipf-weighted shared vocabulary plus one per topic, so
+    // character n-grams are as common as in real text and every band of the index is used.
+    const words = [...new Set((await zooItems()).flatMap((t) => itemText(t).toLowerCase().match(/\p{L}{2,}/gu) ?? []))].sort();
+    const rng = new Rng(11);
+    rng.shuffle(words);
+    const zipf = (n: number) => Math.min(n - 1, Math.floor(Math.exp(rng.next() * Math.log(n + 1))) - 1);
+    const topics = 12;
+    const perTopic = Math.floor((words.length - 300) / topics);
+    const text = (topic: number) =>
+      Array.from({ length: 6 + rng.int(25) }, () => (rng.next() < 0.45 ? words[zipf(300)] : words[300 + topic * perTopic + zipf(perTopic)])).join(" ");
+    const texts = Array.from({ length: 4000 }, (_, i) => text(i % topics));
+    // Exact duplicates tie: the scan keeps the lower index first.
+    for (let i = 0; i < 40; i++) texts[3960 + i] = texts[i * 7];
+    const items: LabelledItem[] = texts.map((t, i) => ({ id: `s${i}`, text: t, domain: `d${i % topics}`, scores: {} }));
+    const index = new KnnIndex(items);
+    let scored = 0;
+    let queries = 0;
+    for (let q = 0; q < 60; q++) {
+      const request = text(q % topics);
+      for (const k of [1, 16]) {
+        expect(index.query(request, k)).toEqual(index.scan(request, k));
+        scored += index.lastScored;
+        queries++;
+      }
+      const i = rng.int(items.length);
+      expect(index.queryIndex(i, 16)).toEqual(index.scan(items[i].text, 16, i));
+      expect(index.queryIndex(q * 7, 16)).toEqual(index.scan(items[q * 7].text, 16, q * 7));
+    }
+    // Requests made of the commonest words only, and ones sharing nothing with the index.
+    for (const request of [words.slice(0, 3).join(" "), words[0], "zzqx", "", "the the the"]) {
+      expect(index.query(request, 16)).toEqual(index.scan(request, 16));
+      expect(index.query(request, 5000)).toEqual(index.scan(request, 5000));
+    }
+    // The comparison is not the scan in disguise: most items were never scored.
+    expect(scored / queries).toBeLessThan(items.length / 10);
   });
 
   it("routes every test item of the demo as the brute-force router does", { timeout: 300_000 }, async () => {

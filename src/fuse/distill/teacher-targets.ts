@@ -10,14 +10,14 @@ import type { PivotTargets } from "./pivot-targets.js";
  * Pivot targets straight from teacher models that cogen's trainer can run (Hugging Face llama
  * folders): each teacher's forward pass over the text in its own tokenisation gives its top-k
  * next-token distribution at every position, then
- * - aligned (FuseLLM, MinCE): the teacher with the lowest cross-entropy on the text (in bits
- *   per byte, comparable across tokenizers) gives the target. A teacher with the pivot's
+ * - aligned (FuseLLM, MinCE): the teacher with the largest weight — with equal priors the lowest
+ *   cross-entropy on the text (in bits per byte, comparable across tokenizers) — gives the target. A teacher with the pivot's
  *   vocabulary maps position for position; another's position counts only where its token starts
  *   at the same byte as the pivot's, and its candidates map to pivot ids by identical bytes
  *   (unmapped candidates join the leftover mass). Elsewhere that position has no target.
  * - uld (InfiFusion): every teacher's k largest probabilities, sorted, at the teacher position
- *   whose token covers the pivot token's first byte; teacher weights per text are a softmax of
- *   −bpb / ULD_WEIGHT_TEMPERATURE, so the teachers that know the text count most.
+ *   whose token covers the pivot token's first byte; teacher weights per text are prior · exp(−bpb /
+ *   ULD_WEIGHT_TEMPERATURE), normalised (a teacher of prior 0 has weight 0 and all-zero rows).
  * This is the in-process path for teachers the trainer can load; `cogen distill targets` builds
  * the same contract from any LanguageModel through the job queue.
  */
@@ -31,6 +31,13 @@ export interface TeacherTargetOptions {
   k: number;
   aligned: boolean;
   uld: boolean;
+  /**
+   * Per teacher, how much it may say about this text (≥ 0, default all 1): a teacher's weight is
+   * prior · exp(−bpb / ULD_WEIGHT_TEMPERATURE), so priors from each teacher's domain make the
+   * text listen to the experts of its domain (the router's knowledge) instead of whichever
+   * teacher memorised the line. A teacher with prior 0 is not even run on the text.
+   */
+  priors?: readonly number[];
 }
 
 /** ULD weights: a teacher 0.05 bits per byte worse than the best counts e⁻¹ as much. */
@@ -69,18 +76,23 @@ export interface TeacherView {
  * Targets for one text (already checked to fit every model's context). `views` (from
  * teacherViews, same teachers and k) saves the forward passes when one text feeds several runs.
  */
-export function teacherTargets(text: string, pivot: BpeTokenizer, teachers: readonly Teacher[], options: TeacherTargetOptions, views?: readonly TeacherView[]): PivotTargets {
+export function teacherTargets(text: string, pivot: BpeTokenizer, teachers: readonly Teacher[], options: TeacherTargetOptions, views?: readonly (TeacherView | undefined)[]): PivotTargets {
   if (!options.aligned && !options.uld) throw new ConfigError(["teacher targets: ask for aligned, uld or both"]);
+  const priors = options.priors ?? teachers.map(() => 1);
+  if (priors.length !== teachers.length || priors.some((p) => !(p >= 0)) || !priors.some((p) => p > 0)) {
+    throw new ConfigError([`teacher targets: give one prior ≥ 0 per teacher (${teachers.length}), at least one positive (got ${JSON.stringify(priors)})`]);
+  }
   const tokens = Int32Array.from(pivot.encode(text));
   const n = tokens.length;
   const { k } = options;
   const pivotStarts = byteStarts(pivot, tokens);
-  views ??= teacherViews(text, teachers, k);
-  if (views.length !== teachers.length || views.some((v) => v.k !== k)) throw new ConfigError(["teacher targets: the views do not match the teachers and k"]);
+  views ??= teacherViews(text, teachers, k, priors);
+  if (views.length !== teachers.length || views.some((v, i) => (v ? v.k !== k : priors[i]! > 0))) throw new ConfigError(["teacher targets: the views do not match the teachers, their priors and k"]);
+  const weights = teacherWeights(views, priors);
   const out: PivotTargets = { tokens };
   if (options.aligned) {
     let best = 0;
-    views.forEach((v, i) => (best = v.bitsPerByte < views[best]!.bitsPerByte ? i : best));
+    weights.forEach((w, i) => (best = w > weights[best]! ? i : best));
     const teacher = teachers[best]!;
     const view = views[best]!;
     const ids = new Int32Array(n * k).fill(-1);
@@ -105,23 +117,31 @@ export function teacherTargets(text: string, pivot: BpeTokenizer, teachers: read
     const s = teachers.length;
     const sorted = new Float32Array(s * n * k);
     views.forEach((view, si) => {
+      if (!view) return;
       let i = 0;
       for (let t = 0; t < n; t++) {
         while (i + 1 < view.starts.length - 1 && view.starts[i + 1]! <= pivotStarts[t]!) i++;
         sorted.set(view.topProbs.subarray(i * k, i * k + k), (si * n + t) * k);
       }
     });
-    const best = Math.min(...views.map((v) => v.bitsPerByte));
-    const raw = views.map((v) => Math.exp(-(v.bitsPerByte - best) / ULD_WEIGHT_TEMPERATURE));
-    const total = raw.reduce((a, b) => a + b, 0);
-    out.uld = { k, sources: s, sorted, weights: Float32Array.from(raw, (w) => w / total) };
+    out.uld = { k, sources: s, sorted, weights: Float32Array.from(weights) };
   }
   return out;
 }
 
-export function teacherViews(text: string, teachers: readonly Teacher[], k: number): TeacherView[] {
-  return teachers.map((t) => teacherView(t, text, k));
+/** prior · exp(−(bpb − best) / T), normalised; teachers of prior 0 (no view) weigh 0. */
+function teacherWeights(views: readonly (TeacherView | undefined)[], priors: readonly number[]): number[] {
+  const best = Math.min(...views.map((v, i) => (v && priors[i]! > 0 ? v.bitsPerByte : Infinity)));
+  const raw = views.map((v, i) => (v && priors[i]! > 0 ? priors[i]! * Math.exp(-(v.bitsPerByte - best) / ULD_WEIGHT_TEMPERATURE) : 0));
+  const total = raw.reduce((a, b) => a + b, 0);
+  return raw.map((w) => w / total);
 }
+
+/** Each teacher's view of the text; with priors, teachers of prior 0 are skipped (undefined). */
+export function teacherViews(text: string, teachers: readonly Teacher[], k: number, priors?: readonly number[]): (TeacherView | undefined)[] {
+  return teachers.map((t, i) => (priors && !(priors[i]! > 0) ? undefined : teacherView(t, text, k)));
+}
+
 
 function teacherView(teacher: Teacher, text: string, k: number): TeacherView {
   const { tokenizer, model } = teacher;
@@ -148,7 +168,7 @@ function teacherView(teacher: Teacher, text: string, k: number): TeacherView {
 }
 
 /** The k largest entries of `row`, descending (ties: the lower id first), written at `at`. */
-function topK(row: Float64Array, k: number, ids: Int32Array, probs: Float32Array, at: number): void {
+export function topK(row: Float64Array, k: number, ids: Int32Array, probs: Float32Array, at: number): void {
   let count = 0;
   for (let v = 0; v < row.length; v++) {
     const p = row[v]!;

@@ -38,6 +38,14 @@ export interface ZooPivotsPlan {
   maxTokens: number;
   /** Candidates per position. */
   k: number;
+  /**
+   * Which teachers a text listens to: "domain" — the experts of the text's domain (every teacher
+   * where none covers it), the router's knowledge; "min-ce" — every teacher, weighted by its bits
+   * per byte on the text (FuseLLM's MinCE / AvgCE), which on training lines rewards memory.
+   */
+  teachers: "domain" | "min-ce";
+  /** Which fusion targets the kd pivots learn from. */
+  fusion: "aligned" | "uld" | "both";
   kd: { steps: number; batchSize: number; seqLen: number; lr: number; lambda: number; lora: { rank: number; alpha: number } };
   fpo: { pairsPerDomain: number; steps: number; batchSize: number; seqLen: number; lr: number; beta: number; lambda: number; lora: { rank: number; alpha: number } };
   /** Texts for the llama.cpp parity check of each export. */
@@ -47,14 +55,14 @@ export interface ZooPivotsPlan {
 export function zooPivotsPlan(kind: "full" | "quick"): ZooPivotsPlan {
   if (kind === "quick") {
     return {
-      pivotFamily: "a", seed: 7, textsPerDomain: 4, maxTokens: 30, k: 4, parityContexts: 1,
+      pivotFamily: "a", seed: 7, textsPerDomain: 4, maxTokens: 30, k: 4, parityContexts: 1, teachers: "domain", fusion: "aligned",
       kd: { steps: 3, batchSize: 2, seqLen: 32, lr: 4e-3, lambda: 0.5, lora: { rank: 2, alpha: 2 } },
       fpo: { pairsPerDomain: 2, steps: 2, batchSize: 2, seqLen: 48, lr: 2e-3, beta: 2, lambda: 0, lora: { rank: 2, alpha: 2 } },
     };
   }
   // Step counts sized for the shared 2-core machine (docs/ARCHITECTURE.md, fuse: distillation).
   return {
-    pivotFamily: "a", seed: 7, textsPerDomain: 120, maxTokens: 64, k: 8, parityContexts: 3,
+    pivotFamily: "a", seed: 7, textsPerDomain: 120, maxTokens: 64, k: 8, parityContexts: 3, teachers: "min-ce", fusion: "both",
     kd: { steps: 150, batchSize: 16, seqLen: 64, lr: 4e-3, lambda: 0.5, lora: { rank: 16, alpha: 16 } },
     fpo: { pairsPerDomain: 60, steps: 60, batchSize: 8, seqLen: 64, lr: 2e-3, beta: 2, lambda: 0.2, lora: { rank: 16, alpha: 16 } },
   };
@@ -104,6 +112,12 @@ export interface BuildZooPivotsOptions {
   out?: string;
   log?: (line: string) => void;
   progress?: Progress;
+  /**
+   * Train only these kd pivots ("all", "control", "family-b") to their checkpoints and return
+   * without a manifest: a second process does this beside the build (one per core), and the
+   * build then resumes each finished checkpoint instead of training it again (same bits).
+   */
+  checkpointsOnly?: string[];
 }
 
 export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<ZooPivotsManifest> {
@@ -142,19 +156,25 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
     const familyB = teachers.filter((t) => experts.find((e) => e.id === t.id)!.family !== plan.pivotFamily);
     const started = Date.now();
     progress.start("distillation targets", texts.length, "texts");
+    const domains = teachers.map((t) => experts.find((e) => e.id === t.id)!.domain ?? "");
     const all: PivotTargets[] = [];
     const fromB: PivotTargets[] = [];
-    for (const { text } of texts) {
-      const views = teacherViews(text, teachers, plan.k);
-      all.push(teacherTargets(text, pivot, teachers, { k: plan.k, aligned: true, uld: true }, views));
-      fromB.push(teacherTargets(text, pivot, familyB, { k: plan.k, aligned: true, uld: true }, views.filter((_, i) => familyB.includes(teachers[i]!))));
+    const domainsB = familyB.map((t) => domains[teachers.indexOf(t)]!);
+    for (const { domain, text } of texts) {
+      const priors = teacherPriors(plan.teachers, domain, domains);
+      const priorsB = teacherPriors(plan.teachers, domain, domainsB);
+      // Each teacher runs once, when either pivot listens to it on this text.
+      const views = teacherViews(text, teachers, plan.k, teachers.map((t, i) => Math.max(priors[i]!, priorsB[familyB.indexOf(t)] ?? 0)));
+      all.push(teacherTargets(text, pivot, teachers, { ...fusionOptions(plan), priors }, views));
+      fromB.push(teacherTargets(text, pivot, familyB, { ...fusionOptions(plan), priors: priorsB }, familyB.map((t) => views[teachers.indexOf(t)])));
       progress.tick(1);
       if (all.length % 100 === 0) log(`pivots: targets ${all.length}/${texts.length}`);
     }
     progress.done();
     const targetSeconds = (Date.now() - started) / 1000;
     log(`pivots: targets for ${texts.length} texts (${skipped} lines skipped) from ${teachers.length} teachers in ${targetSeconds.toFixed(0)} s`);
-    const records = preferencePairs(lines, plan, teachers);
+    const helper = options.checkpointsOnly;
+    const records = helper ? [] : preferencePairs(lines, plan, teachers);
     const result: ZooPivotsManifest = {
       format: ZOO_PIVOTS_FORMAT, plan, sources,
       texts: { count: texts.length, hash: textsHash, skipped },
@@ -172,6 +192,22 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
     ];
     for (const spec of specs) {
       const dir = path.join(out, spec.name);
+      const checkpointDir = path.join(dir, "checkpoint");
+      if (helper) {
+        if (!helper.includes(spec.name) || spec.objective !== "kd") continue;
+        const recipe = plan.kd;
+        log(`pivots: training ${rel(dir)} to its checkpoint (${recipe.steps} steps)`);
+        const scratch = await fs.mkdtemp(path.join(out, `.${spec.name}-helper-`));
+        try {
+          await trainPivot({
+            pivot: spec.init, out: scratch, objective: "kd", targets: spec.targets, lambda: spec.lambda, lora: recipe.lora,
+            steps: recipe.steps, batchSize: recipe.batchSize, seqLen: recipe.seqLen, lr: recipe.lr, seed: plan.seed, checkpointDir, checkpointEvery: CHECKPOINT_EVERY, progress,
+          });
+        } finally {
+          await fs.rm(scratch, { recursive: true, force: true });
+        }
+        continue;
+      }
       const recipe = spec.objective === "kd" ? plan.kd : plan.fpo;
       const job = {
         objective: spec.objective, lambda: spec.lambda, teachers: spec.teachers, init: rel(spec.init), seed: plan.seed,
@@ -188,8 +224,9 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
       const trained: TrainPivotResult = await trainPivot({
         pivot: spec.init, out: dir, objective: spec.objective, targets: spec.targets, records, lambda: spec.lambda, lora: recipe.lora,
         steps: recipe.steps, batchSize: recipe.batchSize, seqLen: recipe.seqLen, lr: recipe.lr, seed: plan.seed,
-        beta: plan.fpo.beta, parityContexts: contexts, progress,
+        beta: plan.fpo.beta, parityContexts: contexts, progress, checkpointDir, checkpointEvery: CHECKPOINT_EVERY,
       });
+      await fs.rm(checkpointDir, { recursive: true, force: true });
       result.models.push({
         id: rel(dir), role: spec.role, teachers: spec.teachers, objective: spec.objective, lambda: spec.lambda, init: rel(spec.init),
         method: `lora r${recipe.lora.rank} alpha ${recipe.lora.alpha} on q/k/v/o/gate/up/down`, steps: trained.steps,
@@ -200,12 +237,28 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
       });
       await writeFileAtomic(path.join(out, "manifest.json"), JSON.stringify(result, null, 2) + "\n");
     }
-    await writeFileAtomic(path.join(out, "manifest.json"), JSON.stringify(result, null, 2) + "\n");
+    if (!helper) await writeFileAtomic(path.join(out, "manifest.json"), JSON.stringify(result, null, 2) + "\n");
     return result;
   } finally {
     teachers.forEach(disposeTeacher);
   }
 }
+
+/**
+ * Each teacher's prior for a text of `domain`: "domain" gives 1 to the experts of that domain and
+ * 0 to the others (1 to all when none covers it); "min-ce" gives 1 to all.
+ */
+export function teacherPriors(choice: ZooPivotsPlan["teachers"], domain: string, teacherDomains: readonly string[]): number[] {
+  const own = teacherDomains.map((d) => (choice === "min-ce" || d === domain ? 1 : 0));
+  return own.some((p) => p > 0) ? own : teacherDomains.map(() => 1);
+}
+
+export function fusionOptions(plan: Pick<ZooPivotsPlan, "k" | "fusion">): { k: number; aligned: boolean; uld: boolean } {
+  return { k: plan.k, aligned: plan.fusion !== "uld", uld: plan.fusion !== "aligned" };
+}
+
+/** Steps between a pivot's checkpoints (a killed build, or a helper process's work, resumes from them). */
+const CHECKPOINT_EVERY = 50;
 
 /** The FPO pivot starts from pivots/all: it is retrained whenever that one is. */
 function previousJob(result: ZooPivotsManifest, id: string): Record<string, unknown> | null {
@@ -228,7 +281,7 @@ export async function readZooPivotsManifest(dir: string): Promise<ZooPivotsManif
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
 /** Every domain's training lines, rebuilt from the zoo's data seed and checked against its manifest. */
-async function trainingLines(manifest: ZooManifest): Promise<{ domain: string; lines: string[] }[]> {
+export async function trainingLines(manifest: ZooManifest): Promise<{ domain: string; lines: string[] }[]> {
   const corpus = await buildCorpus({ seed: manifest.data.seed });
   return manifest.data.domains.map((d) => {
     const domain = corpus.domains.find((c) => c.name === d.name);
@@ -240,7 +293,7 @@ async function trainingLines(manifest: ZooManifest): Promise<{ domain: string; l
 }
 
 /** Seeded runs of consecutive lines per domain, each packed while every tokenisation stays within maxTokens. */
-function packTexts(domains: { domain: string; lines: string[] }[], tokenizers: readonly BpeTokenizer[], plan: ZooPivotsPlan): { texts: { domain: string; text: string }[]; skipped: number } {
+export function packTexts(domains: { domain: string; lines: string[] }[], tokenizers: readonly BpeTokenizer[], plan: Pick<ZooPivotsPlan, "seed" | "textsPerDomain" | "maxTokens">): { texts: { domain: string; text: string }[]; skipped: number } {
   const texts: { domain: string; text: string }[] = [];
   let skipped = 0;
   // Teachers of one family share a tokenizer: encode with each distinct one once.

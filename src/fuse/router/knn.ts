@@ -18,15 +18,43 @@ export interface Neighbour {
 
 /** Bound on the rounding of a dot product of unit vectors, far above float64's for a few thousand terms. */
 const SLACK = 1e-9;
+/** Float32 rounds to nearest within 2^−24 relative: scaling by this first makes the result an upper bound. */
+const ROUND_UP = 1 + 2 ** -20;
 
 /**
- * Nearest neighbours by TF-IDF cosine over labelled items, through an inverted index: per hashed
- * feature, the items that have it (compressed rows: item ids and weights). A query walks only the
- * posting lists of its own features, in ascending feature order, accumulating each touched item's
- * dot product in the same order as the sorted-merge `cosine` does — so similarities are
- * bit-identical to the linear scan's — then keeps the top k (similarity descending, index
- * ascending on ties, as the scan keeps them). Cost: the summed length of the query's posting
- * lists, which rare features keep far below items × features; memory: 8 bytes per (item, feature).
+ * Features are split by document frequency: those in fewer than BAND_EDGES[0] × items are
+ * "rare" (short posting lists, always walked); the common ones fall in bands between successive
+ * edges, whose contribution is bounded per item until walking a band costs less than rescoring
+ * the items its bound lets through.
+ */
+const BAND_EDGES = [1 / 20, 1 / 10, 1 / 5, 2 / 5];
+const BANDS = BAND_EDGES.length;
+/** Items scored exactly per neighbour asked for, to set the floor: more raise it, and prune more. */
+const FLOOR_ITEMS = 2;
+/** The statistics kept per (item, band), at these offsets: float32, rounded up (they bound). */
+const NORM = 0;
+const MAX = 1;
+const SUM = 2;
+const STATS = 3;
+
+/**
+ * Nearest neighbours by TF-IDF cosine over labelled items, exactly as a linear scan finds them
+ * (`scan`, the reference), through an inverted index with rank-safe pruning:
+ *
+ * 1. the query's rare features' posting lists are walked, accumulating partial dot products;
+ * 2. the k items with the largest partial sums are scored exactly: the k-th of those is a floor
+ *    θ under the true k-th similarity;
+ * 3. each item's common features are bounded per band — by Cauchy–Schwarz on the band's norms,
+ *    by Hölder (the item's largest weight times the query's heaviest weights, as many as the item
+ *    has features in the band) and by the query's largest weight times the item's weight sum —
+ *    and items whose partial sum plus bounds stays under θ are dropped; a band is walked instead
+ *    of bounded while that is cheaper than rescoring the items its bound lets through;
+ * 4. the survivors are rescored exactly, highest bound first, until no bound reaches the k-th
+ *    similarity found.
+ *
+ * Exact scores use the sorted-merge order of `cosine` (ascending feature, float64 sums), so
+ * similarities and tie order (index ascending) are bit-identical to the scan's. Memory: 8 bytes
+ * per (item, feature) for the postings, 32 bytes per (item, band) for the bounds.
  */
 export class KnnIndex {
   private readonly tfidf: TfIdf;
@@ -35,11 +63,29 @@ export class KnnIndex {
   private readonly postingStart: Uint32Array;
   private readonly postingItems: Uint32Array;
   private readonly postingValues: Float32Array;
-  /** Per-query scratch: accumulated dot products (0 = untouched) and the items touched. */
-  private readonly dots: Float64Array;
-  /** Per-query scratch: each touched item's squared weights on the features walked so far. */
-  private readonly squares: Float64Array;
-  private readonly touched: Uint32Array;
+  /** Each bucket's band by its document frequency; −1: rare (or absent). */
+  private readonly bandOfBucket: Int8Array;
+  /** Per (item, band), from (item × BANDS + band) × STATS: the norm, largest weight and sum of the item's weights in the band. */
+  private readonly bandStats: Float32Array;
+  /** Per (item, band), at item × BANDS + band: how many features the item has in the band; the most any has. */
+  private readonly bandCount: Uint32Array;
+  /** Per (item, band), at item × BANDS + band: the norm of the item's weights in that band and all later ones (rounded up). */
+  private readonly tailNorm: Float32Array;
+  private readonly mostInBand: number;
+  /** Mean number of features per item: the cost of rescoring one item, in posting steps. */
+  private readonly rescoreCost: number;
+  /** Per-query scratch: partial dot products of every item; the query as a dense vector. */
+  private readonly partial: Float64Array;
+  /** Per-query scratch: the items still in reach of the top k, and a bound on each one's similarity. */
+  private readonly candidates: Uint32Array;
+  private readonly bounds: Float64Array;
+  private readonly dense: Float32Array;
+  /** Per-query scratch: one bit per bucket the query has, a small (L1-sized) filter in front of `dense`. */
+  private readonly inQuery: Int32Array;
+  /** Items the last query scored exactly (the scan scores them all): how well pruning worked. */
+  lastScored = 0;
+  /** Per-query scratch: 1 for the items already scored exactly. */
+  private readonly scored: Uint8Array;
 
   constructor(readonly items: readonly LabelledItem[]) {
     this.tfidf = new TfIdf(items.map((i) => i.text));
@@ -59,9 +105,52 @@ export class KnnIndex {
       }
     });
     this.postingStart = start;
-    this.dots = new Float64Array(items.length);
-    this.squares = new Float64Array(items.length);
-    this.touched = new Uint32Array(items.length);
+
+    const n = items.length;
+    this.bandOfBucket = new Int8Array(buckets).fill(-1);
+    const bandStart = BAND_EDGES.map((edge) => Math.max(1, Math.ceil(edge * n)));
+    for (let h = 0; h < buckets; h++) {
+      const df = start[h + 1] - start[h];
+      while (this.bandOfBucket[h] + 1 < BANDS && df >= bandStart[this.bandOfBucket[h] + 1]) this.bandOfBucket[h]++;
+    }
+    const stats = new Float64Array(n * BANDS * STATS);
+    const counts = new Uint32Array(n * BANDS);
+    let features = 0;
+    this.vectors.forEach(({ indices, values }, item) => {
+      features += indices.length;
+      for (let j = 0; j < indices.length; j++) {
+        const band = this.bandOfBucket[indices[j]];
+        if (band < 0) continue;
+        const at = item * BANDS + band;
+        const x = values[j];
+        stats[at * STATS + NORM] += x * x;
+        stats[at * STATS + MAX] = Math.max(stats[at * STATS + MAX], x);
+        stats[at * STATS + SUM] += x;
+        counts[at]++;
+      }
+    });
+    const tail = new Float64Array(n * BANDS);
+    for (let item = 0; item < n; item++) {
+      let squares = 0;
+      for (let band = BANDS - 1; band >= 0; band--) {
+        const at = item * BANDS + band;
+        squares += stats[at * STATS + NORM];
+        tail[at] = Math.sqrt(squares);
+      }
+    }
+    this.tailNorm = Float32Array.from(tail, (x) => x * ROUND_UP);
+    for (let at = 0; at < stats.length; at += STATS) stats[at + NORM] = Math.sqrt(stats[at + NORM]);
+    // Float32 halves the memory the bounds stream through; scaled up first so rounding never lowers a bound.
+    this.bandStats = Float32Array.from(stats, (x) => x * ROUND_UP);
+    this.mostInBand = counts.reduce((most, c) => Math.max(most, c), 0);
+    this.bandCount = counts;
+    this.rescoreCost = Math.max(1, features / Math.max(1, n));
+    this.partial = new Float64Array(n);
+    this.candidates = new Uint32Array(n);
+    this.bounds = new Float64Array(n);
+    this.dense = new Float32Array(buckets);
+    this.inQuery = new Int32Array((buckets + 31) >>> 5);
+    this.scored = new Uint8Array(n);
   }
 
   /** The `k` most similar items, most similar first; `exclude` skips one item (leave-one-out). */
@@ -75,7 +164,7 @@ export class KnnIndex {
 
   /**
    * The same answer as `query` by a linear scan of every indexed vector: the reference the
-   * inverted index is tested and benchmarked against (tens of times slower on large indexes).
+   * inverted index is tested and benchmarked against (hundreds of times slower on large indexes).
    */
   scan(text: string, k: number, exclude?: number): Neighbour[] {
     const v = this.tfidf.vector(text);
@@ -93,105 +182,217 @@ export class KnnIndex {
   }
 
   private search(v: SparseVector, k: number, exclude?: number): Neighbour[] {
-    if (k <= 0) return [];
-    const { dots, squares, touched, postingStart, postingItems, postingValues } = this;
-    const m = v.indices.length;
-    // The query's features by weight, heaviest (rarest) first; restNorm[i]: the norm of features
-    // i.. of the query, by Cauchy–Schwarz the most they can add to any item's dot product.
-    const order = Uint32Array.from(v.indices.keys()).sort((a, b) => v.values[b] - v.values[a] || a - b);
-    const restNorm = new Float64Array(m + 1);
-    for (let i = m - 1; i >= 0; i--) restNorm[i] = restNorm[i + 1] + v.values[order[i]] ** 2;
-    for (let i = 0; i <= m; i++) restNorm[i] = Math.sqrt(restNorm[i]);
-    const restPostings = new Float64Array(m + 1);
-    for (let i = m - 1; i >= 0; i--) restPostings[i] = restPostings[i + 1] + postingStart[v.indices[order[i]] + 1] - postingStart[v.indices[order[i]]];
-    let n = 0;
-    let done = m;
-    for (let i = 0; i < m; i++) {
-      // Once k items have partial sums above all that is left, no untouched item can reach the top k.
-      // Stopping pays when rescoring the items still in reach costs less than walking the rest.
-      const threshold = i % 4 === 0 && n >= k ? this.kthLargest(n, k, exclude) : 0;
-      if (threshold > 0 && restNorm[i] + 2 * SLACK < threshold) {
-        let inReach = 0;
-        for (let t = 0; t < n; t++) {
-          const item = touched[t];
-          if (dots[item] + restNorm[i] * Math.sqrt(Math.max(0, 1 + SLACK - squares[item])) + 2 * SLACK >= threshold) inReach++;
+    const n = this.items.length;
+    if (k <= 0 || n === 0) return [];
+    const { partial, dense } = this;
+    const q = new QueryBands(v, this.bandOfBucket, this.postingStart, this.mostInBand);
+    for (let j = 0; j < v.indices.length; j++) {
+      dense[v.indices[j]] = v.values[j];
+      this.inQuery[v.indices[j] >>> 5] |= 1 << (v.indices[j] & 31);
+    }
+    const top = new TopK(k);
+    const scored: number[] = [];
+    const score = (item: number) => {
+      if (this.scored[item]) return;
+      this.scored[item] = 1;
+      scored.push(item);
+      top.offer(item, this.exactDot(item));
+    };
+    try {
+      partial.fill(0);
+      for (const j of q.rare) this.walk(v.indices[j], v.values[j]);
+      const { candidates, bounds } = this;
+      let size = 0;
+      for (let item = 0; item < n; item++) if (item !== exclude) candidates[size++] = item;
+      for (let band = 0; ; band++) {
+        // A floor under the k-th similarity: the exact scores of the best partial sums.
+        for (const item of this.largestPartials(size, FLOOR_ITEMS * k)) score(item);
+        if (top.full && top.kth > 0) {
+          size = this.bound(size, q, band, top.kth);
+          if (band === BANDS || size * this.rescoreCost <= q.walkCost[band]) break;
+        } else if (band === BANDS) {
+          // Fewer than k items share a feature with the query, and all of them are scored: the
+          // scan fills up with the first others in index order, at similarity 0.
+          for (let c = 0; c < size && !top.full; c++) if (!this.scored[candidates[c]]) top.offer(candidates[c], 0);
+          return this.neighbours(top);
         }
-        if (inReach * 4 * m < restPostings[i]) {
-          done = i;
-          break;
-        }
+        for (const j of q.inBand[band]) this.walk(v.indices[j], v.values[j]);
       }
-      const j = order[i];
-      const q = v.values[j];
-      const end = postingStart[v.indices[j] + 1];
-      for (let p = postingStart[v.indices[j]]; p < end; p++) {
-        const item = postingItems[p];
-        const x = postingValues[p];
-        if (dots[item] === 0) touched[n++] = item;
-        dots[item] += q * x;
-        squares[item] += x * x;
+      // Rescore the survivors, highest bound first, until no bound reaches the k-th similarity.
+      const order = Uint32Array.from({ length: size }, (_, c) => c).sort((a, b) => bounds[b] - bounds[a] || candidates[a] - candidates[b]);
+      for (const c of order) {
+        if (bounds[c] < top.kth) break;
+        score(candidates[c]);
       }
-    }
-    const threshold = n >= k ? this.kthLargest(n, k, exclude) : 0;
-    // Each candidate's bound: its partial sum plus what the rest of the query can add given the
-    // norm the item has left; the ones that can reach the threshold, best bound first, are
-    // rescored with `cosine` (bit-identical to the scan) until no bound can beat the k-th.
-    const candidates: number[] = [];
-    const bounds = new Map<number, number>();
-    for (let t = 0; t < n; t++) {
-      const item = touched[t];
-      const bound = dots[item] + restNorm[done] * Math.sqrt(Math.max(0, 1 + SLACK - squares[item])) + 2 * SLACK;
-      dots[item] = 0;
-      squares[item] = 0;
-      if (item === exclude || bound < threshold) continue;
-      candidates.push(item);
-      bounds.set(item, bound);
-    }
-    candidates.sort((a, b) => bounds.get(b)! - bounds.get(a)!);
-    const topItems: number[] = [];
-    const topSims: number[] = [];
-    for (const item of candidates) {
-      const last = topItems.length - 1;
-      if (topItems.length === k && bounds.get(item)! < topSims[last]) break;
-      const s = cosine(v, this.vectors[item]);
-      if (topItems.length === k && (s < topSims[last] || (s === topSims[last] && item > topItems[last]))) continue;
-      let at = topItems.length;
-      while (at > 0 && (topSims[at - 1] < s || (topSims[at - 1] === s && topItems[at - 1] > item))) at--;
-      topItems.splice(at, 0, item);
-      topSims.splice(at, 0, s);
-      if (topItems.length > k) {
-        topItems.pop();
-        topSims.pop();
+      return this.neighbours(top);
+    } finally {
+      for (let j = 0; j < v.indices.length; j++) {
+        dense[v.indices[j]] = 0;
+        this.inQuery[v.indices[j] >>> 5] = 0;
       }
+      for (const item of scored) this.scored[item] = 0;
+      this.lastScored = scored.length;
     }
-    // Fewer than k items share a feature (only possible without pruning; every other item is at
-    // similarity 0): the scan fills up with the first of those in index order.
-    const result = topItems.map((index, r) => ({ item: this.items[index], index, similarity: topSims[r] }));
-    if (result.length < k) {
-      const chosen = new Set(topItems);
-      for (let i = 0; i < this.items.length && result.length < k; i++) {
-        if (i !== exclude && !chosen.has(i)) result.push({ item: this.items[i], index: i, similarity: 0 });
-      }
-    }
-    return result;
   }
 
-  /** The k-th largest partial sum among the first n touched items (other than `exclude`). */
-  private kthLargest(n: number, k: number, exclude?: number): number {
-    const top = new Float64Array(k);
-    let size = 0;
-    for (let t = 0; t < n; t++) {
-      const item = this.touched[t];
-      if (item === exclude) continue;
-      const s = this.dots[item];
-      if (size === k && s <= top[k - 1]) continue;
-      let at = size < k ? size++ : k - 1;
-      while (at > 0 && top[at - 1] < s) {
-        top[at] = top[at - 1];
+  /** Adds one query feature's contribution to the partial dot product of every item that has it. */
+  private walk(bucket: number, weight: number): void {
+    const { partial, postingItems, postingValues } = this;
+    const end = this.postingStart[bucket + 1];
+    for (let p = this.postingStart[bucket]; p < end; p++) partial[postingItems[p]] += weight * postingValues[p];
+  }
+
+  /**
+   * Keeps (in place, in order) the first `size` candidates whose partial sum plus the bounds of
+   * bands `from`.. reaches `floor`, with that upper bound on their similarity in `bounds`;
+   * returns how many are kept.
+   */
+  private bound(size: number, q: QueryBands, from: number, floor: number): number {
+    const { candidates, bounds, partial, bandStats, bandCount, tailNorm } = this;
+    const { norm, max, heaviest } = q;
+    const stride = q.most + 1;
+    const queryTail = from < BANDS ? q.tailNorm[from] : 0;
+    let kept = 0;
+    for (let c = 0; c < size; c++) {
+      const item = candidates[c];
+      const walked = partial[item] + SLACK;
+      // Cauchy–Schwarz over all the bands left at once: one product, and most items stop here.
+      const whole = from < BANDS ? walked + queryTail * tailNorm[item * BANDS + from] : walked;
+      if (whole < floor) continue;
+      let bound = walked;
+      for (let band = from; band < BANDS; band++) {
+        const at = item * BANDS + band;
+        const count = bandCount[at];
+        if (count === 0 || norm[band] === 0) continue;
+        const stat = at * STATS;
+        let most = norm[band] * bandStats[stat + NORM];
+        const bySum = max[band] * bandStats[stat + SUM];
+        if (bySum < most) most = bySum;
+        const byCount = bandStats[stat + MAX] * heaviest[band * stride + count];
+        if (byCount < most) most = byCount;
+        bound += most;
+      }
+      if (whole < bound) bound = whole;
+      if (bound < floor) continue;
+      candidates[kept] = item;
+      bounds[kept++] = bound;
+    }
+    return kept;
+  }
+
+  /** The `count` candidates with the largest positive partial dot products (ties: any). */
+  private largestPartials(size: number, count: number): Uint32Array {
+    const { candidates, partial } = this;
+    const best = new Uint32Array(count);
+    const values = new Float64Array(count);
+    let filled = 0;
+    for (let c = 0; c < size; c++) {
+      const item = candidates[c];
+      const value = partial[item];
+      if (value <= 0 || (filled === count && value <= values[count - 1])) continue;
+      let at = filled < count ? filled++ : count - 1;
+      while (at > 0 && values[at - 1] < value) {
+        values[at] = values[at - 1];
+        best[at] = best[at - 1];
         at--;
       }
-      top[at] = s;
+      values[at] = value;
+      best[at] = item;
     }
-    return size === k ? top[k - 1] : 0;
+    return best.subarray(0, filled);
+  }
+
+  /**
+   * The query's dot product with an item, summed as `cosine` sums it (ascending feature, float64):
+   * the query sits in `dense`; a feature it lacks would add an exact +0, so the bit filter skips it.
+   */
+  private exactDot(item: number): number {
+    const { indices, values } = this.vectors[item];
+    const { dense, inQuery } = this;
+    let dot = 0;
+    for (let j = 0; j < indices.length; j++) {
+      const h = indices[j];
+      if (inQuery[h >>> 5] & (1 << (h & 31))) dot += dense[h] * values[j];
+    }
+    return dot;
+  }
+
+  private neighbours(top: TopK): Neighbour[] {
+    return top.items.map((index, r) => ({ item: this.items[index], index, similarity: top.scores[r] }));
+  }
+}
+
+/** The query's features grouped by band, with per-band norms the bounds need. */
+class QueryBands {
+  /** Positions in the query vector of its rare features, and of each band's. */
+  readonly rare: number[] = [];
+  readonly inBand: number[][] = Array.from({ length: BANDS }, () => []);
+  readonly norm = new Float64Array(BANDS);
+  readonly max = new Float64Array(BANDS);
+  /** tailNorm[band]: the norm of the query's weights in that band and all later ones. */
+  readonly tailNorm = new Float64Array(BANDS);
+  /**
+   * At band × (most + 1) + c: the sum of the band's min(c, its feature count) heaviest query
+   * weights, for every count c an item can have in a band (up to `most`).
+   */
+  readonly heaviest: Float64Array;
+  /** Summed length of the posting lists of the band's query features: the cost of walking it. */
+  readonly walkCost = new Float64Array(BANDS);
+
+  constructor(v: SparseVector, bandOfBucket: Int8Array, postingStart: Uint32Array, readonly most: number) {
+    for (let j = 0; j < v.indices.length; j++) {
+      const bucket = v.indices[j];
+      const band = bandOfBucket[bucket];
+      (band < 0 ? this.rare : this.inBand[band]).push(j);
+      if (band >= 0) this.walkCost[band] += postingStart[bucket + 1] - postingStart[bucket];
+    }
+    this.heaviest = new Float64Array(BANDS * (most + 1));
+    this.inBand.forEach((positions, band) => {
+      const weights = Float64Array.from(positions, (j) => v.values[j]).sort().reverse();
+      const sums = this.heaviest.subarray(band * (most + 1), (band + 1) * (most + 1));
+      for (let c = 1; c <= most; c++) sums[c] = sums[c - 1] + (weights[c - 1] ?? 0);
+      this.max[band] = weights[0] ?? 0;
+      this.norm[band] = Math.sqrt(weights.reduce((sum, w) => sum + w * w, 0));
+    });
+    let squares = 0;
+    for (let band = BANDS - 1; band >= 0; band--) {
+      squares += this.norm[band] ** 2;
+      this.tailNorm[band] = Math.sqrt(squares);
+    }
+  }
+}
+
+/** The k best (item, score) pairs offered: score descending, index ascending on ties (the scan's order). */
+class TopK {
+  readonly items: number[] = [];
+  readonly scores: number[] = [];
+
+  constructor(private readonly k: number) {}
+
+  get full(): boolean {
+    return this.items.length === this.k;
+  }
+
+  /** The k-th score (once full). */
+  get kth(): number {
+    return this.scores[this.k - 1];
+  }
+
+  has(item: number): boolean {
+    return this.items.includes(item);
+  }
+
+  offer(item: number, score: number): void {
+    const { items, scores } = this;
+    const last = items.length - 1;
+    if (this.full && (score < scores[last] || (score === scores[last] && item > items[last]))) return;
+    let at = items.length;
+    while (at > 0 && (scores[at - 1] < score || (scores[at - 1] === score && items[at - 1] > item))) at--;
+    items.splice(at, 0, item);
+    scores.splice(at, 0, score);
+    if (items.length > this.k) {
+      items.pop();
+      scores.pop();
+    }
   }
 }

@@ -141,11 +141,22 @@ export class Router {
 }
 
 /** Per-item standardisation across experts: (s − mean) / sd; missing scores count as the mean. */
-function standardise(scores: (number | undefined)[]): Float64Array {
-  const present = scores.filter((s): s is number => s !== undefined);
-  const mean = present.reduce((a, b) => a + b, 0) / Math.max(present.length, 1);
-  const sd = Math.sqrt(present.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(present.length, 1));
-  return Float64Array.from(scores, (s) => (s === undefined || sd < EPSILON ? 0 : (s - mean) / sd));
+function standardise(scores: readonly (number | undefined)[]): Float64Array {
+  let present = 0;
+  let sum = 0;
+  for (const s of scores) {
+    if (s === undefined) continue;
+    present++;
+    sum += s;
+  }
+  const mean = sum / Math.max(present, 1);
+  let squares = 0;
+  for (const s of scores) if (s !== undefined) squares += (s - mean) ** 2;
+  const sd = Math.sqrt(squares / Math.max(present, 1));
+  const z = new Float64Array(scores.length);
+  if (sd < EPSILON) return z;
+  for (let e = 0; e < scores.length; e++) z[e] = scores[e] === undefined ? 0 : (scores[e]! - mean) / sd;
+  return z;
 }
 
 /** Without a ranking: per domain, each expert's weighted mean standardised score over the indexed items. */

@@ -14,15 +14,19 @@ export interface Batch {
 }
 
 export function batchAt(tokens: Int32Array, seed: number, step: number, batchSize: number, seqLen: number): Batch {
-  const starts = tokens.length - seqLen;
-  if (starts < 1) throw new ConfigError([`the training text has ${tokens.length} tokens; seqLen ${seqLen} needs at least ${seqLen + 1}`]);
-  const rng = new Rng((Math.imul(seed >>> 0, 0x2c1b3c6d) ^ Math.imul(step + 1, 0x297a2d39)) >>> 0);
   const inputs: number[][] = [];
   const targets: number[][] = [];
-  for (let b = 0; b < batchSize; b++) {
-    const start = rng.int(starts);
+  for (const start of batchStarts(tokens.length, seed, step, batchSize, seqLen)) {
     inputs.push(Array.from(tokens.subarray(start, start + seqLen)));
     targets.push(Array.from(tokens.subarray(start + 1, start + seqLen + 1)));
   }
   return { inputs, targets };
+}
+
+/** Where batchAt's windows of this step start in the token stream. */
+export function batchStarts(tokenCount: number, seed: number, step: number, batchSize: number, seqLen: number): number[] {
+  const starts = tokenCount - seqLen;
+  if (starts < 1) throw new ConfigError([`the training text has ${tokenCount} tokens; seqLen ${seqLen} needs at least ${seqLen + 1}`]);
+  const rng = new Rng((Math.imul(seed >>> 0, 0x2c1b3c6d) ^ Math.imul(step + 1, 0x297a2d39)) >>> 0);
+  return Array.from({ length: batchSize }, () => rng.int(starts));
 }

@@ -1,0 +1,281 @@
+/**
+ * Pivot recipes on the dev measure, each beside its CLM control trained the same way (same texts,
+ * batches, steps, lr, seed; λ = 1). Dev measure: macro bits per byte (evaluateBitsPerByte, seqLen
+ * 64) of up to 300 held-out lines of finance, biology and people that no zoo item (bits-per-byte
+ * passage, cloze, continuation or definition) contains — the demo's test items are never read.
+ * Training texts are the zoo pivots' packed TRAINING lines; every recipe is evaluated every
+ * `--eval-every` steps (early stopping picks the best), and the run prints dev bpb per step.
+ *
+ *   npx tsx bench/distill-recipes.ts [--zoo zoo] [--texts-per-domain 400] [--steps 400]
+ *     [--eval-every 100] [--lr 1e-3] [--lambda 0.5] [--recipes control,domain-aligned,...] [--out FILE]
+ *
+ * Recipes: control; <teachers>-<fusion>[-b] with teachers domain | minc (min-ce), fusion aligned |
+ * uld | both, and -b for the family-B teachers alone.
+ *
+ *   npx tsx bench/distill-recipes.ts --recipes online-control,online-domain --lr 4e-3 --steps 200 --seed 199
+ * online distillation (online-kd-objective.ts): seeded windows of the zoo's whole family-A
+ * training mixture, as the zoo's control and centralised models train (seed 199 and lr 4e-3 are
+ * a/control's), each window also distilled (top-k, aligned, λ) from the family-A expert of the
+ * domain it starts in; online-control is the same run with λ = 1. `--k` sets k (default 8);
+ * `--init a/centralised` starts both from another family-A model of the zoo instead of base-a.
+ *
+ *   npx tsx bench/distill-recipes.ts --models zoo/pivots/all/hf,zoo/pivots/control/hf
+ * only evaluates those Hugging Face folders (e.g. the built pivots) on the same dev measure.
+ *
+ *   npx tsx bench/distill-recipes.ts --test-models pivot=DIR/hf,control=DIR/hf,a-control=zoo/a/control/hf,…
+ * FINAL REPORT ONLY, after a recipe was chosen on dev: the demo's held-out test passages (its
+ * split, 10 per domain), each scored from BOS in cogen's forward pass, macro bits per byte and
+ * the first model's paired difference to every other (paired over passages, as the demo does).
+ */
+import { promises as fs } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { readZooManifest } from "../src/zoo/build/manifest.js";
+import { buildCorpus } from "../src/zoo/corpora/build.js";
+import { evaluateBitsPerByte } from "../src/zoo/train/evaluate.js";
+import { exportHf } from "../src/zoo/train/export.js";
+import type { ResultRecord } from "../src/core/evidence.js";
+import type { TaskItem } from "../src/formats/tasks.js";
+import { splitItems } from "../src/unify/items.js";
+import { pairedMacroBpb } from "../src/unify/paired.js";
+import { loadDemoZoo } from "../src/demo/zoo.js";
+import { disposeTrainModel } from "../src/zoo/train/model.js";
+import { readBpeTokenizer } from "../src/zoo/train/tokenize.js";
+import { trainLanguageModel } from "../src/zoo/train/train.js";
+import { kdObjective } from "../src/fuse/distill/kd-objective.js";
+import type { PivotTargets } from "../src/fuse/distill/pivot-targets.js";
+import { disposeTeacher, loadTeacher, teacherTargets, teacherViews, type Teacher, type TeacherView } from "../src/fuse/distill/teacher-targets.js";
+import { onlineKdObjective } from "../src/fuse/distill/online-kd-objective.js";
+import { fusionOptions, packTexts, teacherPriors, trainingLines, type ZooPivotsPlan } from "../src/fuse/distill/zoo-pivots.js";
+
+const arg = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1]! : fallback;
+};
+const ZOO = path.resolve(arg("zoo", "zoo"));
+const TEXTS_PER_DOMAIN = Number(arg("texts-per-domain", "400"));
+const STEPS = Number(arg("steps", "400"));
+const EVAL_EVERY = Number(arg("eval-every", "100"));
+const LR = Number(arg("lr", "1e-3"));
+const LAMBDA = Number(arg("lambda", "0.5"));
+const RECIPES = arg("recipes", "control,domain-aligned").split(",");
+const OUT = arg("out", "");
+/** Save each recipe's final model here (<name>/hf) for a later, final-report-only evaluation. */
+const SAVE = arg("save", "");
+const DEV_DOMAINS = ["finance", "biology", "people"];
+const DEV_LINES_PER_DOMAIN = 300;
+const K = 8;
+const SEED = Number(arg("seed", "7"));
+const BATCH = 16;
+const SEQ = 64;
+const LORA = { rank: 16, alpha: 16 };
+
+const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
+
+async function devTexts(seed: number): Promise<Map<string, string>> {
+  const corpus = await buildCorpus({ seed });
+  // What any zoo item was made from: passages' lines, cloze/continuation contexts (a line's prefix), definitions.
+  const passages: string[] = [];
+  const prefixes: string[] = [];
+  const definitions = new Set<string>();
+  for (const file of await fs.readdir(path.join(ZOO, "items"))) {
+    for (const line of (await fs.readFile(path.join(ZOO, "items", file), "utf8")).split("\n")) {
+      if (!line) continue;
+      const item = JSON.parse(line) as { task: string; text?: string; context?: string };
+      if (item.text) passages.push(item.text);
+      else if (item.task === "zoo-definition") definitions.add(item.context!.replace(/^Definition: /, "").replace(/\nWord:$/, ""));
+      else prefixes.push(item.context!);
+    }
+  }
+  const everything = passages.join("\n");
+  const inItem = (r: { text: string; definition: string }) => everything.includes(r.text) || definitions.has(r.definition) || prefixes.some((p) => r.text.startsWith(p));
+  const dev = new Map<string, string>();
+  for (const name of DEV_DOMAINS) {
+    const domain = corpus.domains.find((d) => d.name === name)!;
+    const lines = domain.heldOut
+      .filter((r) => !inItem(r))
+      .map((r) => r.text)
+      .slice(0, DEV_LINES_PER_DOMAIN);
+    dev.set(name, lines.join("\n"));
+    log(`dev ${name}: ${lines.length} held-out lines in no item`);
+  }
+  return dev;
+}
+
+interface Recipe { name: string; lambda: number; choice?: ZooPivotsPlan["teachers"]; fusion?: ZooPivotsPlan["fusion"]; familyB?: boolean }
+
+function parseRecipe(name: string): Recipe {
+  if (name === "control") return { name, lambda: 1 };
+  const [choice, fusion, b] = name.split("-") as [ZooPivotsPlan["teachers"] | "minc", ZooPivotsPlan["fusion"], string?];
+  return { name, lambda: LAMBDA, choice: choice === "minc" ? "min-ce" : choice, fusion, familyB: b === "b" };
+}
+
+async function evaluateFolders(folders: string[]): Promise<void> {
+  const manifest = await readZooManifest(ZOO);
+  const dev = await devTexts(manifest.data.seed);
+  for (const folder of folders) {
+    const model = await loadTeacher(path.resolve(folder), folder);
+    const per: Record<string, number> = {};
+    for (const [d, text] of dev) per[d] = +(await evaluateBitsPerByte(model.model, model.tokenizer, text, { seqLen: SEQ })).bitsPerByte.toFixed(4);
+    disposeTeacher(model);
+    log(`${folder}: dev ${(Object.values(per).reduce((a, b) => a + b, 0) / dev.size).toFixed(4)} ${JSON.stringify(per)}`);
+  }
+}
+
+async function evaluateTest(named: string[]): Promise<void> {
+  const zoo = await loadDemoZoo(ZOO);
+  const passages = splitItems(zoo.items, { perDomainAndKind: 10, maxPassageChars: 256 }).test.filter((i) => i.kind === "bits_per_byte") as (TaskItem & { kind: "bits_per_byte" })[];
+  log(`test: ${passages.length} passages over ${zoo.domains.length} domains`);
+  const records: ResultRecord[] = [];
+  const names: string[] = [];
+  for (const entry of named) {
+    const [name, folder] = entry.split("=") as [string, string];
+    names.push(name);
+    const model = await loadTeacher(path.resolve(folder), name);
+    for (const item of passages) {
+      const view = teacherViews(item.text, [model], 1)[0]!;
+      const bytes = Buffer.byteLength(item.text);
+      records.push({ model: name, item: item.id, domain: item.domain, metric: "bpb", task: "zoo-bits-per-byte", score: view.bitsPerByte, bpb: view.bitsPerByte, bytes } as ResultRecord);
+    }
+    disposeTeacher(model);
+    const perDomain = zoo.domains.map((d) => {
+      const rs = records.filter((r) => r.model === name && r.domain === d);
+      return rs.reduce((s, r) => s + r.bpb! * r.bytes!, 0) / rs.reduce((s, r) => s + r.bytes!, 0);
+    });
+    log(`${name}: test macro bpb ${(perDomain.reduce((a, b) => a + b, 0) / perDomain.length).toFixed(4)}`);
+  }
+  for (const other of names.slice(1)) {
+    const d = pairedMacroBpb(records, names[0]!, other, zoo.domains)!;
+    log(`${names[0]} − ${other}: ${d.diff >= 0 ? "+" : ""}${d.diff.toFixed(4)} ± ${d.se.toFixed(4)} (paired over ${d.n / 2} passages)`);
+  }
+}
+
+async function onlineMain(): Promise<void> {
+  const manifest = await readZooManifest(ZOO);
+  const base = manifest.models.find((m) => m.family === "a" && m.role === "base")!;
+  // --init a/centralised: distil into another family-A model of the zoo (e.g. the centralised one).
+  const init = arg("init", "");
+  const pivotDir = path.join(ZOO, init ? manifest.models.find((m) => m.id === init)!.files.hf : base.files.hf);
+  const pivot = await readBpeTokenizer(pivotDir);
+  const dev = await devTexts(manifest.data.seed);
+  const corpus = await buildCorpus({ seed: manifest.data.seed });
+  const experts = manifest.models.filter((m) => m.role === "expert" && m.family === "a");
+  const parts: Int32Array[] = [];
+  const spans: { end: number; teacher?: Teacher["model"]; id: string }[] = [];
+  let end = 0;
+  for (const d of corpus.domains) {
+    const ids = Int32Array.from(pivot.encode(d.trainText));
+    parts.push(ids);
+    end += ids.length;
+    const expert = experts.find((e) => e.domain === d.name);
+    spans.push({ end, id: expert?.id ?? "", teacher: expert ? (await loadTeacher(path.join(ZOO, expert.files.hf), expert.id)).model : undefined });
+  }
+  const tokens = new Int32Array(end);
+  parts.reduce((at, p) => (tokens.set(p, at), at + p.length), 0);
+  log(`mixture: ${tokens.length} tokens over ${spans.length} domains; teachers ${spans.filter((s) => s.teacher).length}`);
+  const results: Record<string, { step: number; macro: number; per: Record<string, number>; seconds: number }[]> = {};
+  for (const name of RECIPES) {
+    const lambda = name === "online-control" ? 1 : LAMBDA;
+    const objective = onlineKdObjective({ tokens, spans, lambda, k: Number(arg("k", "8")), batchSize: BATCH, seqLen: SEQ, seed: SEED, teacherIds: spans.map((s) => s.id) });
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-online-"));
+    results[name] = [];
+    try {
+      for (let stop = EVAL_EVERY; stop <= STEPS; stop += EVAL_EVERY) {
+        const trained = await trainLanguageModel({ init: pivotDir, tokenizer: pivot, objective, steps: STEPS, stopAtStep: stop, batchSize: BATCH, seqLen: SEQ, lr: LR, seed: SEED, lora: LORA, checkpointDir: dir });
+        const per: Record<string, number> = {};
+        for (const [d, text] of dev) per[d] = +(await evaluateBitsPerByte(trained.model, pivot, text, { seqLen: SEQ })).bitsPerByte.toFixed(4);
+        const macro = Object.values(per).reduce((a, b) => a + b, 0) / dev.size;
+        if (SAVE && stop + EVAL_EVERY > STEPS) await exportHf(trained.model, path.join(SAVE, name, "hf"), { tokenizer: pivot });
+        disposeTrainModel(trained.model);
+        results[name].push({ step: stop, macro, per, seconds: trained.seconds });
+        log(`${name} step ${stop}: dev ${macro.toFixed(4)} (${trained.stepsPerSecond.toFixed(2)} steps/s) ${JSON.stringify(per)}`);
+      }
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  }
+  if (OUT) await fs.writeFile(OUT, JSON.stringify({ steps: STEPS, lr: LR, lambda: LAMBDA, seed: SEED, results }, null, 2) + "\n");
+}
+
+async function main(): Promise<void> {
+  const manifest = await readZooManifest(ZOO);
+  const base = manifest.models.find((m) => m.family === "a" && m.role === "base")!;
+  const pivotDir = path.join(ZOO, base.files.hf);
+  const pivot = await readBpeTokenizer(pivotDir);
+  const experts = manifest.models.filter((m) => m.role === "expert");
+  const dev = await devTexts(manifest.data.seed);
+  const lines = await trainingLines(manifest);
+  const teachers: Teacher[] = [];
+  for (const e of experts) teachers.push(await loadTeacher(path.join(ZOO, e.files.hf), e.id));
+  const domains = experts.map((e) => e.domain ?? "");
+  const bTokenizer = teachers[experts.findIndex((e) => e.family === "b")]!.tokenizer;
+  const { texts, skipped } = packTexts(lines, [pivot, teachers[0]!.tokenizer, bTokenizer], { seed: SEED, textsPerDomain: TEXTS_PER_DOMAIN, maxTokens: 64 });
+  log(`${texts.length} training texts (${skipped} skipped), ${texts.reduce((s, t) => s + pivot.encode(t.text).length, 0)} pivot tokens`);
+  const recipes = RECIPES.map(parseRecipe);
+
+  // Views once per (text, teacher) that any recipe needs.
+  const started = Date.now();
+  const views: (TeacherView | undefined)[][] = texts.map(() => []);
+  const targets = new Map<string, PivotTargets[]>(recipes.map((r) => [r.name, []]));
+  texts.forEach(({ domain, text }, ti) => {
+    for (const r of recipes) {
+      if (!r.choice) {
+        targets.get(r.name)!.push({ tokens: Int32Array.from(pivot.encode(text)) });
+        continue;
+      }
+      const members = teachers.map((_, i) => !r.familyB || experts[i]!.family === "b");
+      const subset = teachers.filter((_, i) => members[i]);
+      const priors = teacherPriors(r.choice, domain, domains.filter((_, i) => members[i]));
+      const subsetViews = subset.map((t, j) => {
+        const i = teachers.indexOf(t);
+        if (priors[j]! > 0 && !views[ti]![i]) views[ti]![i] = teacherViews(text, [t], K)[0];
+        return priors[j]! > 0 ? views[ti]![i] : undefined;
+      });
+      targets.get(r.name)!.push(teacherTargets(text, pivot, subset, { ...fusionOptions({ k: K, fusion: r.fusion! }), priors }, subsetViews));
+    }
+    if ((ti + 1) % 500 === 0) log(`targets ${ti + 1}/${texts.length}`);
+  });
+  log(`targets in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  teachers.forEach(disposeTeacher);
+
+  const results: Record<string, { step: number; dev: Record<string, number>; macro: number; seconds: number }[]> = {};
+  const baseModel = await loadTeacher(pivotDir, "a/base");
+  const devOf = async (model: Teacher["model"]) => {
+    const per: Record<string, number> = {};
+    for (const [d, text] of dev) per[d] = (await evaluateBitsPerByte(model, pivot, text, { seqLen: SEQ })).bitsPerByte;
+    return { per, macro: Object.values(per).reduce((a, b) => a + b, 0) / dev.size };
+  };
+  const b0 = await devOf(baseModel.model);
+  disposeTeacher(baseModel);
+  log(`base-a dev ${b0.macro.toFixed(4)} ${JSON.stringify(b0.per)}`);
+  for (const r of recipes) {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-recipe-"));
+    results[r.name] = [];
+    try {
+      for (let stop = EVAL_EVERY; stop <= STEPS; stop += EVAL_EVERY) {
+        const objective = kdObjective({ texts: targets.get(r.name)!, lambda: r.lambda, batchSize: BATCH, seqLen: SEQ, seed: SEED, bosId: pivot.vocab.bosId! });
+        const trained = await trainLanguageModel({ init: pivotDir, tokenizer: pivot, objective, steps: STEPS, stopAtStep: stop, batchSize: BATCH, seqLen: SEQ, lr: LR, seed: SEED, lora: LORA, checkpointDir: dir });
+        const d = await devOf(trained.model);
+        if (SAVE && stop + EVAL_EVERY > STEPS) await exportHf(trained.model, path.join(SAVE, r.name, "hf"), { tokenizer: pivot });
+        disposeTrainModel(trained.model);
+        results[r.name]!.push({ step: stop, dev: d.per, macro: d.macro, seconds: trained.seconds });
+        log(`${r.name} step ${stop}: dev ${d.macro.toFixed(4)} (${(trained.stepsPerSecond).toFixed(2)} steps/s) ${JSON.stringify(Object.fromEntries(Object.entries(d.per).map(([k, v]) => [k, +v.toFixed(4)])))}`);
+      }
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  }
+  const summary = { textsPerDomain: TEXTS_PER_DOMAIN, texts: texts.length, steps: STEPS, lr: LR, lambda: LAMBDA, baseA: b0, results };
+  if (OUT) await fs.writeFile(OUT, JSON.stringify(summary, null, 2) + "\n");
+  console.log("recipe\tbest step\tbest dev\tfinal dev\tvs control (final)");
+  const control = results.control?.at(-1)?.macro;
+  for (const [name, rows] of Object.entries(results)) {
+    const best = rows.reduce((a, b) => (b.macro < a.macro ? b : a));
+    const last = rows.at(-1)!;
+    console.log(`${name}\t${best.step}\t${best.macro.toFixed(4)}\t${last.macro.toFixed(4)}\t${control === undefined ? "" : (last.macro - control).toFixed(4)}`);
+  }
+}
+
+const MODELS = arg("models", "");
+const TEST_MODELS = arg("test-models", "");
+await (TEST_MODELS ? evaluateTest(TEST_MODELS.split(",")) : MODELS ? evaluateFolders(MODELS.split(",")) : RECIPES.every((r) => r.startsWith("online")) ? onlineMain() : main());
