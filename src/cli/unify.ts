@@ -58,13 +58,16 @@ export async function run(argv: string[]): Promise<number> {
   const tasks = await readTasksFile(values.tasks!);
   let queue: JobQueue | undefined;
   if (values.queue) {
+    // Say so, and keep trying visibly, when Redis is not there (instead of ioredis's errors).
+    const { reachQueue } = await import("./queue-reachable.js");
+    await reachQueue("unify", values.queue);
     const { BullMqQueue } = await import("../eval/jobs/bullmq.js");
     queue = new BullMqQueue(values.queue);
   }
   let report: UnifyReport;
   try {
     report = await unify({
-      experts, items: tasks, outDir: path.resolve(positionals[0]), policies, queue,
+      experts, modelsFile: values.models, items: tasks, outDir: path.resolve(positionals[0]), policies, queue,
       ...(steps !== undefined ? { distill: { steps } } : {}),
       split: { ...(items !== undefined ? { perDomainAndKind: items } : {}), ...(chars !== undefined ? { maxPassageChars: chars } : {}) },
       progress: values.json ? silentProgress : streamProgress(),
@@ -99,6 +102,7 @@ export function renderUnifyTable(report: UnifyReport): string {
     ...report.goals.map((g) => `  ${g.met ? "✓" : "✗"} ${g.goal}: ${g.detail}`),
     "",
     `Router picked the request's domain for ${(report.routing.accuracy * 100).toFixed(0)}% of test items (mean confidence ${report.routing.meanConfidence.toFixed(2)}).`,
+    ...rankingLines(report),
     `Most suspicious dev items: ${report.suspicious.map((s) => `${s.item} (${s.flags.join(", ")})`).join("; ") || "none"}.`,
     ...policyLines(report),
     ...moeLines(report),
@@ -109,6 +113,21 @@ export function renderUnifyTable(report: UnifyReport): string {
     `Done in ${report.seconds.toFixed(0)} s.`,
   ];
   return lines.join("\n");
+}
+
+/** Each domain's ranking of the experts on the dev items, best first, with 95% intervals, and the ranking's warnings. */
+function rankingLines(report: UnifyReport): string[] {
+  const { models, warnings } = report.ranking;
+  const domains = report.domains.filter((d) => models.some((m) => m.domains[d]));
+  if (domains.length === 0) return [];
+  return [
+    "Ranking on the dev items (ability, 95% interval; ranking.json), best first:",
+    ...domains.map((d) => {
+      const ranked = models.filter((m) => m.domains[d]).sort((a, b) => b.domains[d].ability - a.domains[d].ability);
+      return `  ${d}: ${ranked.map((m) => `${m.model} ${m.domains[d].ability.toFixed(2)} [${m.domains[d].ci.map((x) => x.toFixed(2)).join(", ")}]`).join("; ")}`;
+    }),
+    ...warnings.map((w) => `Ranking warning: ${w}`),
+  ];
 }
 
 /** Gate quality of the mixtures of experts: held-out tokens routed top-1 to the domain's own expert. */

@@ -3,7 +3,7 @@ import { unknownKeys } from "../core/suggest.js";
 import { readTasksFile } from "../formats/tasks.js";
 import { readResultsFile } from "../formats/results.js";
 import { createEnsembleModel } from "../fuse/ensemble/ensemble.js";
-import { labelledItems } from "../fuse/router/evidence.js";
+import { domainExample, labelledItems } from "../fuse/router/evidence.js";
 import { itemWeightsFromRanking, Router } from "../fuse/router/router.js";
 import { createRouterModel } from "../fuse/router/router-model.js";
 import { readRanking } from "../rank/ranking-file.js";
@@ -14,15 +14,17 @@ import { configPath, type PolicyBuilder, type ServedSpec, type UnifiedConfig } f
  * The policies a served model can use:
  * - `single`: one member as it is (a merged checkpoint is served this way: it is one GGUF);
  * - `router`: options `tasks` (items JSONL) and `results` (per-item results of the members),
- *   optional `ranking` (cogen rank --json-out FILE), `k`, `prior_weight`, `fallbacks`;
- * - `ensemble`: options `ranking` (per-domain abilities), optional `tasks` + `results` (to
- *   recognise a request's domain), `gate`, `top_k`, `max_ability_gap`.
+ *   optional `ranking` (cogen rank --json-out FILE), `domain_items` (items JSONL, unscored: examples of
+ *   each domain's text), `k`, `prior_weight`, `fallbacks`;
+ * - `ensemble`: options `ranking` (per-domain abilities), optional `tasks` + `results` (+
+ *   `domain_items`) to recognise a request's domain, `gate`, `top_k`, `max_ability_gap`,
+ *   `weight_temperature`.
  * An option a policy does not know is an error (with the closest known name), never ignored.
  */
 export const POLICY_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   single: [],
-  router: ["tasks", "results", "ranking", "k", "prior_weight", "fallbacks"],
-  ensemble: ["ranking", "tasks", "results", "gate", "top_k", "max_ability_gap"],
+  router: ["tasks", "results", "ranking", "domain_items", "k", "prior_weight", "fallbacks"],
+  ensemble: ["ranking", "tasks", "results", "domain_items", "gate", "top_k", "max_ability_gap", "weight_temperature"],
 };
 
 export const POLICIES: Record<string, PolicyBuilder> = {
@@ -52,6 +54,7 @@ export const POLICIES: Record<string, PolicyBuilder> = {
       gate: optionalNumber(spec, "gate"),
       topK: optionalNumber(spec, "top_k"),
       maxAbilityGap: optionalNumber(spec, "max_ability_gap"),
+      weightTemperature: optionalNumber(spec, "weight_temperature"),
     });
   },
 };
@@ -61,8 +64,12 @@ async function buildRouter(spec: ServedSpec, config: UnifiedConfig, experts: str
   const results = await readResultsFile(configPath(config, spec.options.results, `serve '${spec.id}' options.results`));
   const rankingFile = spec.options.ranking;
   const rank = ranking ?? (rankingFile !== undefined ? await readRanking(configPath(config, rankingFile, `serve '${spec.id}' options.ranking`)) : undefined);
+  const domainItemsFile = spec.options.domain_items;
+  const domainItems = domainItemsFile === undefined ? undefined
+    : (await readTasksFile(configPath(config, domainItemsFile, `serve '${spec.id}' options.domain_items`))).map(domainExample);
   return new Router(labelledItems(tasks, results), {
     experts,
+    ...(domainItems ? { domainItems } : {}),
     k: optionalNumber(spec, "k"),
     priorWeight: optionalNumber(spec, "prior_weight"),
     ranking: rank,

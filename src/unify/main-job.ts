@@ -14,8 +14,7 @@ import { runEval } from "../eval/runner.js";
 import type { GateQuality } from "../fuse/moe/gate-quality.js";
 import type { ZooMoeCheckpoint } from "../fuse/moe/zoo-moe.js";
 import { createEnsembleModel, type EnsembleStats } from "../fuse/ensemble/ensemble.js";
-import { itemText, labelledItems } from "../fuse/router/evidence.js";
-import type { LabelledItem } from "../fuse/router/knn.js";
+import { domainExample, itemText, labelledItems } from "../fuse/router/evidence.js";
 import { itemWeightsFromRanking, Router } from "../fuse/router/router.js";
 import { createRouterModel } from "../fuse/router/router-model.js";
 import { openModel } from "../models/open.js";
@@ -29,11 +28,13 @@ import type { DistillSettings } from "./distill.js";
 import { evaluateModels } from "./evaluate-models.js";
 import { judgeGoals, type Goal } from "./goals.js";
 import { splitItems, type SplitOptions } from "./items.js";
+import { judgeResumably } from "./judging-log.js";
 import { claimOutDir } from "./out-dir.js";
+import { dropStaleResults } from "./stale-results.js";
 import { DEFAULT_UNIFY_POLICIES, type SkippedPolicy, type UnifyPolicy } from "./policies.js";
 import { renderUnifyHtml } from "./report-html.js";
 import { commonItems, describeUnjudged, oracleRow, scoreRows, type ScoreRow } from "./scoreboard.js";
-import { unifiedYaml } from "./serve-config.js";
+import { ENSEMBLE_SETTINGS, unifiedYaml } from "./serve-config.js";
 
 export type { Goal } from "./goals.js";
 
@@ -48,6 +49,8 @@ export type { Goal } from "./goals.js";
 export interface UnifyOptions {
   /** The experts (a models file, parsed: src/formats/models-file.ts). At least two. */
   experts: ExpertSpec[];
+  /** The models file the experts came from, named in messages about them. */
+  modelsFile?: string;
   /** Held-out items (a task file, parsed), split into dev and test by id (items.ts). */
   items: TaskItem[];
   outDir: string;
@@ -136,8 +139,9 @@ export interface UnifyReport {
 export const UNIFIED_IDS = { router: "unified-router", ensemble: "unified-ensemble", ...CHECKPOINT_IDS } as const;
 
 /** Everything wrong with the inputs, at once, before anything is written. */
-function checkInputs(options: UnifyOptions, dev: TaskItem[], test: TaskItem[]): void {
-  const problems: string[] = [];
+async function checkInputs(options: UnifyOptions, dev: TaskItem[], test: TaskItem[]): Promise<void> {
+  const problems: string[] = (await missingFiles([...options.experts, ...(options.extras?.unified ?? []), ...(options.extras?.references ?? [])]))
+    .map((p) => (options.modelsFile ? `${options.modelsFile}: ${p}` : p));
   if (options.experts.length < 2) problems.push(`unify needs at least two experts (got ${options.experts.length})`);
   const ids = new Set<string>();
   for (const spec of [...options.experts, ...(options.extras?.unified ?? []), ...(options.extras?.references ?? [])]) {
@@ -157,7 +161,7 @@ export async function unify(options: UnifyOptions): Promise<UnifyReport> {
   const log = options.log ?? (() => {});
   const requested = [...new Set<UnifyPolicy>(["router", "ensemble", ...(options.policies ?? DEFAULT_UNIFY_POLICIES)])];
   const { dev, test } = splitItems(options.items, options.split);
-  checkInputs(options, dev, test);
+  await checkInputs(options, dev, test);
   const domains = options.domains ?? [...new Set(options.items.map((i) => i.domain))];
   const experts = options.experts;
   await claimOutDir(options.outDir);
@@ -169,7 +173,7 @@ export async function unify(options: UnifyOptions): Promise<UnifyReport> {
   const lanes = options.lanes ?? 2;
 
   // 1. Evidence: every expert on the dev items (a resumable log: a rerun continues it).
-  const devResults = await evaluateExperts(experts, dev, file("dev-results.jsonl"), options.queue, lanes, progress, "evaluate experts (dev)");
+  const devResults = await evaluateExperts(experts, dev, file("dev-results.jsonl"), options.queue, lanes, progress, "evaluate experts (dev)", log);
   await writeJsonl(file("dev-items.jsonl"), dev.map(taskLine));
 
   // 2. Rank per domain, with intervals; flag suspicious items.
@@ -190,19 +194,22 @@ export async function unify(options: UnifyOptions): Promise<UnifyReport> {
 
     // 3. Unified models.
     const built: BuiltModel[] = [];
+    // The router's unscored examples go to a file too: unified.yml's router and ensemble read it.
+    const domainItems = domainOnlyItems(options.items, test);
+    if (domainItems.length) await writeJsonl(file("domain-items.jsonl"), domainItems.map(taskLine));
+    else await fs.rm(file("domain-items.jsonl"), { force: true });
     const router = new Router(labelledItems(dev, devResults), {
       experts: singles.map((m) => m.id),
       ranking,
       itemWeight: itemWeightsFromRanking(ranking),
-      domainItems: domainOnlyItems(options.items, test),
+      domainItems: domainItems.map(domainExample),
     });
     const routerModel = createRouterModel(router, new Map(singles.map((m) => [m.id, m])), { id: UNIFIED_IDS.router });
     const ensemble = createEnsembleModel({
       id: UNIFIED_IDS.ensemble,
       members: singles.map((model) => ({ model, abilities: abilitiesOf(ranking, model.id) })),
       domainOf: (text) => router.route(text).domain,
-      maxAbilityGap: 1.5,
-      weightTemperature: 0.5,
+      ...ENSEMBLE_SETTINGS,
     });
     built.push({ policy: "router", id: UNIFIED_IDS.router }, { policy: "ensemble", id: UNIFIED_IDS.ensemble });
     const unified: LanguageModel[] = [routerModel, ensemble];
@@ -221,10 +228,21 @@ export async function unify(options: UnifyOptions): Promise<UnifyReport> {
     for (const spec of options.extras?.references ?? []) references.push(await open(spec));
     if (references.length) log(`reference checkpoints: ${references.map((m) => m.id).join(", ")}`);
 
-    // 4. Judge everything on the test items: the experts through the resumable log, the rest here.
-    const singleTest = await evaluateExperts(experts, test, file("single-test-results.jsonl"), options.queue, lanes, progress, "evaluate experts on test items");
+    // 4. Judge everything on the test items: the experts through their log (and the queue when
+    // given), the unified models and references here through theirs; a rerun continues both.
+    const singleTest = await evaluateExperts(experts, test, file("single-test-results.jsonl"), options.queue, lanes, progress, "evaluate experts on test items", log);
     const evaluate = (models: readonly LanguageModel[], items: readonly TaskItem[], label: string) => evaluateModels(models, items, progress, label, lanes);
-    const testResults = [...singleTest, ...(await evaluate([...unified, ...references], test, "evaluate unified models on test items"))];
+    const ids = (models: readonly LanguageModel[]) => models.map((m) => m.id);
+    const unifiedTest = await judgeResumably({
+      models: [...unified, ...references], items: test, out: file("unified-test-results.jsonl"),
+      specs: [...experts, ...servedCheckpoints, ...(options.extras?.references ?? [])],
+      inputs: {
+        version: 1, unified: ids(unified), references: ids(references), dev, test, ensemble: ENSEMBLE_SETTINGS,
+        domainItems, evidence: devResults.map((r) => [r.model, r.item, r.score]),
+      },
+      progress, label: "evaluate unified models on test items", lanes,
+    });
+    const testResults = [...singleTest, ...unifiedTest];
     await writeJsonl(file("test-results.jsonl"), testResults);
 
     // Routing quality on test: did the router pick the item's domain?
@@ -236,7 +254,6 @@ export async function unify(options: UnifyOptions): Promise<UnifyReport> {
       hits += decision.domain === item.domain ? 1 : 0;
     }
 
-    const ids = (models: readonly LanguageModel[]) => models.map((m) => m.id);
     const judgedModels = [...ids(singles), ...ids(unified), ...ids(references)];
     const { judged, unjudged } = commonItems(testResults, judgedModels, test.map((i) => i.id));
     if (judged.size === 0) {
@@ -291,7 +308,7 @@ export async function unify(options: UnifyOptions): Promise<UnifyReport> {
       serveCommand: `npx cogen serve --config ${shellQuote(file("unified.yml"))}`,
       seconds: (Date.now() - started) / 1000,
     };
-    await writeFileAtomic(file("unified.yml"), unifiedYaml({ experts, checkpoints: servedCheckpoints, outDir: options.outDir, report }));
+    await writeFileAtomic(file("unified.yml"), unifiedYaml({ experts, checkpoints: servedCheckpoints, outDir: options.outDir, report, domainItems: domainItems.length > 0 }));
     await writeFileAtomic(file("report.html"), renderUnifyHtml(report, await readPlotly()));
     // Last: its presence says the run finished.
     await writeFileAtomic(file("summary.json"), JSON.stringify({ ...report, ranking: undefined }, null, 2) + "\n");
@@ -302,12 +319,38 @@ export async function unify(options: UnifyOptions): Promise<UnifyReport> {
 }
 
 /**
+ * Local files the experts name that are not there: found now rather than after hours of
+ * evaluating the other experts.
+ */
+async function missingFiles(specs: readonly ExpertSpec[]): Promise<string[]> {
+  const problems: string[] = [];
+  for (const spec of specs) {
+    const files: [string, string | undefined][] = [["path", spec.path], ["lora", spec.lora?.path], ["weights", spec.weights]];
+    for (const [field, file] of files) {
+      if (file === undefined) continue;
+      try {
+        await fs.access(file);
+      } catch (error) {
+        problems.push(`expert '${spec.id}' ${field}: ${file}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : `cannot read (${(error as Error).message})`}`);
+      }
+    }
+  }
+  return problems;
+}
+
+/**
  * The experts on items through the evaluation runner: results are appended to `out` and a rerun
  * skips what is there. Returned in expert order, then item order, whatever order jobs finished in.
  */
-async function evaluateExperts(experts: ExpertSpec[], items: TaskItem[], out: string, queue: JobQueue | undefined, lanes: number, progress: Progress, label: string): Promise<ResultRecord[]> {
+async function evaluateExperts(experts: ExpertSpec[], items: TaskItem[], out: string, queue: JobQueue | undefined, lanes: number, progress: Progress, label: string, log: (line: string) => void): Promise<ResultRecord[]> {
   const labelled: Progress = { start: (_label, total, unit) => progress.start(label, total, unit), tick: (d, info) => progress.tick(d, info), done: (summary) => progress.done(summary) };
+  const dropped = await dropStaleResults(out, experts, items);
+  if (dropped > 0) log(`${path.basename(out)}: ${dropped} results dropped (their item or expert changed since they were written); evaluating them again`);
   const run = await runEval({ experts, items, out, resume: true, queue, lanes, progress: labelled });
+  // Items too long for an expert's context fail alone; the table leaves them out for every model.
+  if (run.itemFailures.length) {
+    log(`${path.basename(out)}: ${run.itemFailures.length} item(s) without a result (${run.itemFailures.slice(0, 2).map((f) => `${f.model}/${f.item}: ${f.error}`).join("; ")}${run.itemFailures.length > 2 ? "; …" : ""}); --passage-chars N cuts passages`);
+  }
   if (run.failures.length) {
     throw new BackendError(
       run.failures.map((f) => f.model).join(", "),
@@ -327,12 +370,10 @@ async function evaluateExperts(experts: ExpertSpec[], items: TaskItem[], out: st
  * test text (the same record in another item kind, or a line of a test passage) is left out,
  * so no test text is seen even in another form.
  */
-function domainOnlyItems(items: readonly TaskItem[], test: readonly TaskItem[]): LabelledItem[] {
+function domainOnlyItems(items: readonly TaskItem[], test: readonly TaskItem[]): TaskItem[] {
   const testIds = new Set(test.map((i) => i.id));
   const testText = test.map(itemText).join("\n");
-  return items
-    .filter((i) => !testIds.has(i.id) && !testText.includes(itemText(i).slice(0, 24)))
-    .map((i) => ({ id: i.id, text: itemText(i), domain: i.domain, scores: {} }));
+  return items.filter((i) => !testIds.has(i.id) && !testText.includes(itemText(i).slice(0, 24)));
 }
 
 function taskLine(item: TaskItem): Record<string, unknown> {

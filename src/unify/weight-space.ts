@@ -7,7 +7,7 @@ import type { TaskItem } from "../formats/tasks.js";
 import { buildMoe } from "../fuse/moe/build.js";
 import { runMerge } from "../merge/engine.js";
 import type { SkippedPolicy } from "./policies.js";
-import { sameBaseGroup, weightsOf } from "./same-base.js";
+import { sameBaseGroup, weightsOf, type SameBaseGroup } from "./same-base.js";
 import { itemText as textOf } from "../fuse/router/evidence.js";
 import { cutAtWord } from "./items.js";
 
@@ -41,8 +41,11 @@ function briefly(error: CogenError): string {
   return error.problems[0] + (more ? ` (and ${more} more problem${more > 1 ? "s" : ""} of the same kind)` : "");
 }
 
-function notesOf(others: { base: string; experts: string[] }[]): string[] {
-  return others.map((o) => `${o.experts.length} experts on ${o.base} (${o.experts.join(", ")}) not combined: one weight-space model per policy, from the largest same-base group`);
+function notesOf(group: SameBaseGroup): string[] {
+  return [
+    ...group.others.map((o) => `${o.experts.length} experts on ${o.base} (${o.experts.join(", ")}) not combined: one weight-space model per policy, from the largest same-base group`),
+    ...(group.adapters.length ? [`${group.adapters.join(", ")} left out: a runtime LoRA adapter is merged only from its \`weights:\` folder (the GGUF alone is its base)`] : []),
+  ];
 }
 
 /** TIES (density 0.5, normalised) of the largest same-base group, as mergekit would with the same YAML. */
@@ -63,7 +66,7 @@ export async function buildMerge(experts: readonly ExpertSpec[], outDir: string,
     if (!CogenError.isInstance(error)) throw error;
     return { skipped: { policy: "merge", reason: `the merge engine refused the experts on ${group.base.id}: ${briefly(error)}` } };
   }
-  return { built: { spec: singleSpec(id, await ggufIn(outDir), group.base), from: { base: group.base.id, experts: group.experts.map((e) => e.id) }, notes: notesOf(group.others) } };
+  return { built: { spec: singleSpec(id, await ggufIn(outDir), group.base), from: { base: group.base.id, experts: group.experts.map((e) => e.id) }, notes: notesOf(group) } };
 }
 
 /**
@@ -98,7 +101,7 @@ export async function buildMoeModel(
     if (!CogenError.isInstance(error)) throw error;
     return { skipped: { policy: "moe", reason: `a mixture of the experts on ${group.base.id} cannot be built: ${briefly(error)}` } };
   }
-  return { built: { spec: singleSpec(id, await ggufIn(outDir), group.base), from: { base: group.base.id, experts: group.experts.map((e) => e.id) }, notes: notesOf(group.others) } };
+  return { built: { spec: singleSpec(id, await ggufIn(outDir), group.base), from: { base: group.base.id, experts: group.experts.map((e) => e.id) }, notes: notesOf(group) } };
 }
 
 /** A built GGUF as an expert entry, run like its base (threads, context). */

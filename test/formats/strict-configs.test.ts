@@ -27,8 +27,8 @@ describe("serve configs", () => {
     const error = await buildServedModels(config, POLICIES, async (s) => fakeExpert(s.id)).then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).problems).toEqual([
-      "serve 'u' (policy ensemble) options.gat: unknown option 'gat' (did you mean 'gate'?); known: ranking, tasks, results, gate, top_k, max_ability_gap",
-      "serve 'u' (policy ensemble) options.colour: unknown option 'colour'; known: ranking, tasks, results, gate, top_k, max_ability_gap",
+      "serve 'u' (policy ensemble) options.gat: unknown option 'gat' (did you mean 'gate'?); known: ranking, tasks, results, domain_items, gate, top_k, max_ability_gap, weight_temperature",
+      "serve 'u' (policy ensemble) options.colour: unknown option 'colour'; known: ranking, tasks, results, domain_items, gate, top_k, max_ability_gap, weight_temperature",
     ]);
     expect((error as Error).message).toMatch(/^u\.yml: /);
   });

@@ -109,7 +109,7 @@ describe("unified.yml", () => {
     { id: "remote", backend: "openai", url: "http://127.0.0.1:9/v1", model: "big-7b", apiKeyEnv: "KEY", domains: [], tags: [] } as ExpertSpec,
   ];
   const merged = spec("unified-ties-merge", "/tmp/out dir/merged-ties/model.gguf", { tags: ["unified"] });
-  const text = unifiedYaml({ experts, checkpoints: [merged], outDir: "/tmp/out dir", report: { ...report(), singles: experts.map((e) => e.id) } });
+  const text = unifiedYaml({ experts, checkpoints: [merged], outDir: "/tmp/out dir", domainItems: true, report: { ...report(), singles: experts.map((e) => e.id) } });
 
   it("parses with cogen serve's config loader: every expert, the merge, the router, the ensemble and each single model", () => {
     expect(text).toContain("npx cogen serve --config '/tmp/out dir/unified.yml'");
@@ -132,7 +132,8 @@ describe("unified.yml", () => {
       ["a-expert-law", "single", ["a-expert-law"]],
       ["remote", "single", ["remote"]],
     ]);
-    expect(config.served[0].options).toEqual({ tasks: "dev-items.jsonl", results: "dev-results.jsonl", ranking: "ranking.json" });
-    expect(config.served[1].options).toMatchObject({ ranking: "ranking.json", max_ability_gap: 1.5 });
+    const evidence = { tasks: "dev-items.jsonl", results: "dev-results.jsonl", ranking: "ranking.json", domain_items: "domain-items.jsonl" };
+    expect(config.served[0].options).toEqual(evidence);
+    expect(config.served[1].options).toEqual({ ...evidence, max_ability_gap: 1.5, weight_temperature: 0.5 });
   });
 });

@@ -13,6 +13,15 @@ describe("sameBaseGroup", () => {
     expect(group?.base.id).toBe("a");
     expect(group?.experts.map((e) => e.id)).toEqual(["a1", "a2", "a3"]);
     expect(group?.others).toEqual([{ base: "b", experts: ["b1", "b2"] }]);
+    expect(group?.adapters).toEqual([]);
+  });
+
+  it("leaves out an expert that is a runtime LoRA adapter without a weights folder, and names it", () => {
+    const adapter = (id: string, weights?: string): ExpertSpec => ({ ...local(id, "a"), lora: { path: `${id}.lora.gguf`, scale: 1 }, ...(weights ? { weights } : {}) });
+    const { group } = sameBaseGroup([local("a"), local("a1", "a"), adapter("a2"), adapter("a3", "a3-hf"), local("a4", "a")]);
+    expect(group?.experts.map((e) => e.id)).toEqual(["a1", "a3", "a4"]);
+    expect(group?.adapters).toEqual(["a2"]);
+    expect(sameBaseGroup([local("a"), local("a1", "a"), adapter("a2")]).reason).toMatch(/a2 → a \(a LoRA adapter: give it `weights:`\)/);
   });
 
   it("says to name bases when no expert names one", () => {

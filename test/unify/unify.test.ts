@@ -7,16 +7,22 @@
  */
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, InputFileError } from "../../src/core/errors.js";
 import { readModelsFile } from "../../src/formats/models-file.js";
 import { readTasksFile } from "../../src/formats/tasks.js";
+import { silentProgress } from "../../src/core/progress.js";
+import type { ResultRecord } from "../../src/eval/result.js";
 import { openModel } from "../../src/models/open.js";
 import { startGateway } from "../../src/serve/gateway.js";
 import { POLICIES } from "../../src/serve/policies.js";
 import { buildServedModels, readUnifiedConfig } from "../../src/serve/unified-config.js";
+import { evaluateModels } from "../../src/unify/evaluate-models.js";
 import { unify, type UnifyReport } from "../../src/unify/main-job.js";
 import { parsePolicies } from "../../src/unify/policies.js";
+import { sideOf } from "../../src/unify/items.js";
+import { createLlamaCppModel } from "../../src/models/llamacpp/model.js";
 import { capture } from "../cli/capture.js";
 import { startStub } from "../models/openai-stub.js";
 import { hasRedis, startRedis } from "../eval/jobs/redis.js";
@@ -51,6 +57,13 @@ function taskLines(): string {
       if (i < 2) lines.push({ id: `${domain}-em-${i}`, domain, prompt: `${words.slice(0, 3).join(" ")}`, answer: words[3], max_tokens: 3 });
     });
   }
+  // Passages of their own: those on the dev side are the router's unscored domain examples.
+  lines.push(
+    { id: "medicine-extra-0", domain: "medicine", text: "Antibiotics treat infections caused by bacteria, not those caused by viruses." },
+    { id: "medicine-extra-1", domain: "medicine", text: "The surgeon washed her hands before the operation on the knee." },
+    { id: "law-extra-0", domain: "law", text: "Statutes passed by parliament override the common law where they conflict." },
+    { id: "law-extra-1", domain: "law", text: "The tenant sued the landlord for breach of the lease." },
+  );
   return lines.map((l) => JSON.stringify(l)).join("\n") + "\n";
 }
 
@@ -135,6 +148,26 @@ describe("unify on three GGUF experts", () => {
         expect(body.model).toBe(model);
         expect(typeof body.choices[0].text).toBe("string");
       }
+      // The served router and ensemble are the judged ones (with their unscored domain examples):
+      // the same result on every test item.
+      expect(config.served[0].options.domain_items).toBe("domain-items.jsonl");
+      expect((await readTasksFile(path.join(out, "domain-items.jsonl"))).length).toBeGreaterThan(0);
+      const judged = (await fs.readFile(path.join(out, "test-results.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l) as ResultRecord);
+      const dev = new Set((await readTasksFile(path.join(out, "dev-items.jsonl"))).map((i) => i.id));
+      const testItems = (await readTasksFile(tasks)).filter((i) => !dev.has(i.id));
+      // Freshly opened and evaluated as unify judged them (two lanes at once): llama.cpp's numbers
+      // depend slightly on what a model computed before (its reused prefix), so history matters.
+      const fresh = await buildServedModels(config, POLICIES, (spec) => openModel(spec));
+      try {
+        const again = await evaluateModels([fresh.served.get("unified-router")!, fresh.served.get("unified-ensemble")!], testItems, silentProgress, "served", 2);
+        expect(again).toHaveLength(2 * testItems.length);
+        for (const record of again) {
+          const before = judged.find((r) => r.model === record.model && r.item === record.item)!;
+          expect(record.score, `${record.model} ${record.item}`).toBeCloseTo(before.score, 9);
+        }
+      } finally {
+        await Promise.all(fresh.all.map((m) => m.close()));
+      }
     } finally {
       await gateway.close();
       await Promise.all(all.map((m) => m.close()));
@@ -155,10 +188,15 @@ describe("unify on three GGUF experts", () => {
     const mtime = async (file: string) => (await fs.stat(file)).mtimeMs;
     const before = { merge: await mtime(gguf("merged-ties")), moe: await mtime(gguf("moe")), distill: await mtime(gguf("distill")) };
     const lines: string[] = [];
+    const totals: Record<string, number> = {};
+    const progress = { start: (label: string, total: number) => void (totals[label] = total), tick: () => {}, done: () => {} };
     const again = await unify({
       experts: await readModelsFile(models), items: await readTasksFile(tasks), outDir: out,
-      policies: parsePolicies("router,ensemble,merge,moe,distill"), distill: { steps: 20 }, log: (l) => void lines.push(l),
+      policies: parsePolicies("router,ensemble,merge,moe,distill"), distill: { steps: 20 }, log: (l) => void lines.push(l), progress,
     });
+    // The run before asked for other policies, so the unified models were judged again; the
+    // experts' logs held every pair.
+    expect(totals).toMatchObject({ "evaluate experts (dev)": 0, "evaluate experts on test items": 0, "evaluate unified models on test items": report.unified.length * report.items.test });
     expect(lines.filter((l) => l.includes("reusing")).map((l) => l.split(":")[0])).toEqual(["merge", "moe", "distill"]);
     expect(again.unified).toEqual(report.unified);
     expect(again.policies.built).toEqual(report.policies.built);
@@ -166,6 +204,22 @@ describe("unify on three GGUF experts", () => {
     // The reused checkpoints are the same models: the same scores on the test items.
     const row = (r: UnifyReport, id: string) => r.rows.find((x) => x.model === id);
     for (const id of ["unified-ties-merge", "unified-moe", "unified-distilled"]) expect(row(again, id), id).toEqual(row(report, id));
+
+    // The same run once more evaluates nothing at all.
+    await unify({ experts: await readModelsFile(models), items: await readTasksFile(tasks), outDir: out, policies: parsePolicies("router,ensemble,merge,moe,distill"), distill: { steps: 20 }, progress });
+    expect(totals).toMatchObject({ "evaluate experts (dev)": 0, "evaluate experts on test items": 0, "evaluate unified models on test items": 0 });
+
+    // A judging log cut short (an interrupted run) is continued: only its missing pairs are evaluated.
+    const judgingLog = path.join(out, "unified-test-results.jsonl");
+    const logLines = (await fs.readFile(judgingLog, "utf8")).split("\n").filter(Boolean);
+    await fs.writeFile(judgingLog, logLines.slice(0, 7).join("\n") + "\n" + logLines[7].slice(0, 10));
+    const continued = await unify({
+      experts: await readModelsFile(models), items: await readTasksFile(tasks), outDir: out,
+      policies: parsePolicies("router,ensemble,merge,moe,distill"), distill: { steps: 20 }, progress,
+    });
+    expect(totals["evaluate unified models on test items"]).toBe(logLines.length - 7);
+    expect((await fs.readFile(judgingLog, "utf8")).split("\n").filter(Boolean)).toHaveLength(logLines.length);
+    for (const id of report.unified) expect(row(continued, id), id).toBeDefined();
 
     // A changed expert file (same path, new time) is a new input: the merge is built again.
     const lawPath = (await readModelsFile(models)).find((e) => e.id === "my-law")!.path!;
@@ -176,6 +230,32 @@ describe("unify on three GGUF experts", () => {
     expect(lines.some((l) => l.includes("reusing"))).toBe(false);
     expect(await mtime(gguf("merged-ties"))).not.toBe(before.merge);
   }, 300_000);
+});
+
+describe("unify on edited inputs", () => {
+  it("evaluates again only the results whose item changed under the same id", async () => {
+    const devItems = await readTasksFile(path.join(out, "dev-items.jsonl"));
+    const edited = devItems.find((i) => i.kind === "bits_per_byte")!;
+    const lines = (await fs.readFile(tasks, "utf8")).split("\n").map((line) => {
+      if (!line) return line;
+      const item = JSON.parse(line) as { id: string; text?: string };
+      return item.id === edited.id ? JSON.stringify({ ...item, text: `${item.text} And then some more words.` }) : line;
+    });
+    const editedTasks = path.join(root, "edited.jsonl");
+    await fs.writeFile(editedTasks, lines.join("\n"));
+    const totals: Record<string, number> = {};
+    const logged: string[] = [];
+    const progress = { start: (label: string, total: number) => void (totals[label] = total), tick: () => {}, done: () => {} };
+    await unify({ experts: await readModelsFile(models), items: await readTasksFile(editedTasks), outDir: out, policies: ["router", "ensemble"], progress, log: (l) => void logged.push(l) });
+    expect(totals["evaluate experts (dev)"]).toBe(report.singles.length);
+    expect(totals["evaluate experts on test items"]).toBe(0);
+    expect(logged).toContain(`dev-results.jsonl: ${report.singles.length} results dropped (their item or expert changed since they were written); evaluating them again`);
+    const records = (await fs.readFile(path.join(out, "dev-results.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l) as ResultRecord);
+    const forEdited = records.filter((r) => r.item === edited.id);
+    expect(forEdited).toHaveLength(report.singles.length);
+    const editedText = (await readTasksFile(editedTasks)).find((i) => i.id === edited.id)!;
+    for (const r of forEdited) expect(r.bytes).toBe(Buffer.byteLength(editedText.kind === "bits_per_byte" ? editedText.text : "", "utf8"));
+  }, 120_000);
 });
 
 describe("unify with an OpenAI-compatible expert", () => {
@@ -196,6 +276,37 @@ describe("unify with an OpenAI-compatible expert", () => {
       await stub.close();
     }
   }, 120_000);
+});
+
+describe("unify with an expert whose context is too small for some items", () => {
+  it("judges every model on the items they all answered and lists the rest", async () => {
+    // The zoo's medicine expert (it has a BOS token, so a remote server can score whole passages),
+    // served by cogen's gateway with a 256-token context, is a remote expert here.
+    const small = await createLlamaCppModel({ id: "small", path: fileURLToPath(new URL("../../zoo/a/experts/medicine/model.gguf", import.meta.url)), contextSize: 256, threads: 1 });
+    const gateway = await startGateway({ models: new Map([["small", small]]), host: "127.0.0.1", port: 0 });
+    try {
+      const file = path.join(root, "small.yml");
+      const lines = (await fs.readFile(models, "utf8")).split("\n");
+      await fs.writeFile(file, [...lines.slice(0, 3), `  - { id: remote-small, backend: openai, url: ${gateway.url}/v1, model: small, max_retries: 0 }`, ""].join("\n"));
+      const long = "The patient was given antibiotics for an infection of the lungs. ".repeat(12);
+      const longIds = ["medicine-long-0", "medicine-long-1", "medicine-long-2", "medicine-long-3"];
+      const longTasks = path.join(root, "long.jsonl");
+      // Multiple choice and exact match only: a remote server without BOS cannot score a passage's first token.
+      const shortItems = taskLines().trim().split("\n").filter((l) => !l.includes('"text"'));
+      await fs.writeFile(longTasks, [...shortItems, ...longIds.map((id) => JSON.stringify({ id, domain: "medicine", context: long, choices: [" yes", " no"], answer: 0 }))].join("\n") + "\n");
+      const logged: string[] = [];
+      const result = await unify({ experts: await readModelsFile(file), items: await readTasksFile(longTasks), outDir: path.join(root, "long-out"), log: (l) => void logged.push(l) });
+      const testLong = longIds.filter((id) => sideOf(id) === "test");
+      expect(testLong.length).toBeGreaterThan(0);
+      expect(result.items.unjudged.map((u) => u.item).sort()).toEqual(testLong);
+      for (const u of result.items.unjudged) expect(u.missing).toContain("remote-small");
+      expect(logged.some((l) => /dev-results\.jsonl: \d+ item\(s\) without a result \(remote-small\/medicine-long-\d: .*context/.test(l))).toBe(true);
+      for (const row of result.rows) expect(row.domains.medicine.accItems, row.model).toBe(result.rows[0].domains.medicine.accItems);
+    } finally {
+      await gateway.close();
+      await small.close();
+    }
+  }, 180_000);
 });
 
 describe.skipIf(!hasRedis)("unify through a Redis queue", () => {
@@ -245,6 +356,12 @@ describe("what unify refuses", () => {
     // The table a person reads names the skipped policy too.
     const table = await capture(["unify", "--models", file, "--tasks", tasks, mixed, "--policies", "merge"]);
     expect(table.out).toMatch(/Skipped merge: the merge engine refused the experts on my-base/);
+    // …and the ranking per domain, best first, with intervals, the goals and how to serve.
+    const ranking = JSON.parse(await fs.readFile(path.join(mixed, "ranking.json"), "utf8")) as { models: { model: string; domains: Record<string, { ability: number; ci: number[] }> }[] };
+    const best = [...ranking.models].sort((a, b) => b.domains.law.ability - a.domains.law.ability)[0];
+    expect(table.out).toContain(`  law: ${best.model} ${best.domains.law.ability.toFixed(2)} [${best.domains.law.ci.map((x) => x.toFixed(2)).join(", ")}]; `);
+    expect(table.out).toMatch(/\nGoals:\n {2}[✓✗] best unified model beats the best single model in bits per byte/);
+    expect(table.out).toContain(`npx cogen serve --config ${path.join(mixed, "unified.yml")}`);
   }, 300_000);
 
   it("skips the merge when no two experts name the same base, naming each expert's base, and distill without a Hugging Face folder", async () => {
@@ -282,6 +399,13 @@ describe("what unify refuses", () => {
     const base = await run(["--models", badBase, "--tasks", tasks]);
     expect(base.code).not.toBe(0);
     expect(base.err).toMatch(/bad-base\.yml: line 3: experts\[1\]\.base: no model 'my-bsae' in this file \(did you mean 'my-base'\?\)/);
+
+    // Files the models file names but that are not there: all of them, before any work.
+    const gone = path.join(root, "gone.yml");
+    await fs.writeFile(gone, (await fs.readFile(models, "utf8")).replace(/path: [^,]*(, base: my-base, threads: 1, context_size: 256, domains: \[law\])/, "path: nowhere.gguf$1").replace(/weights: [^,]*/, "weights: no-hf"));
+    const absent = await run(["--models", gone, "--tasks", tasks]);
+    expect(absent.code).toBe(1);
+    expect(absent.err).toMatch(/gone\.yml: expert 'my-base' weights: .*no-hf: not found\n.*gone\.yml: expert 'my-law' path: .*nowhere\.gguf: not found/);
 
     await expect(fs.stat(target)).rejects.toMatchObject({ code: "ENOENT" });
     const notADir = await capture(["unify", "--models", models, "--tasks", tasks, path.join(tasks, "out")]);

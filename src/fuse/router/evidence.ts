@@ -22,3 +22,8 @@ export function labelledItems(tasks: readonly TaskItem[], results: readonly Item
   }
   return tasks.filter((t) => scores.has(t.id)).map((t) => ({ id: t.id, text: itemText(t), domain: t.domain, scores: scores.get(t.id)! }));
 }
+
+/** An item as an unscored example of its domain's text (a router's `domainItems`). */
+export function domainExample(item: TaskItem): LabelledItem {
+  return { id: item.id, text: itemText(item), domain: item.domain, scores: {} };
+}
