@@ -34,6 +34,7 @@ export const QUICK: Readonly<Record<string, readonly string[]>> = {
   "gateway-overhead": ["--requests", "50", "--seconds", "1", "--concurrency", "4"],
   "gguf-quants": ["--elements", String(1 << 16), "--runs", "1"],
   "hub-publish": ["--publishes", "3", "--rollbacks", "1", "--window", "100"],
+  "hub-registry": ["--quick"],
   "hub-scale": ["--experts", "20", "--queries", "100", "--cap", "4", "--touch", "8", "--evaluate", "1", "--joins", "1"],
   irt: ["--models", "100", "--items", "2000", "--runs", "1"],
   "merge-full": ["--layers", "1", "--runs", "1", "--hidden", "256", "--inter", "704", "--vocab", "2000"],
