@@ -16,6 +16,7 @@ import { readHubConfig } from "../hub/config.js";
 import { runHubDemo } from "../hub/demo.js";
 import { parseFlags } from "./args.js";
 import { printJson } from "./output.js";
+import { readFailure } from "../core/files.js";
 
 const HELP = `usage: cogen hub --config hub.yml | --demo [options]
        cogen hub contribute --hub URL --id ID ... (cogen hub contribute --help)
@@ -163,7 +164,7 @@ async function readEvidence(file: string): Promise<{ item: string; score: number
   try {
     text = await fs.readFile(file, "utf8");
   } catch (error) {
-    throw new InputFileError(file, `cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw readFailure(file, error);
   }
   const results: { item: string; score: number }[] = [];
   forEachJsonlObject(text, file, "with item and score", (r, line) => {
