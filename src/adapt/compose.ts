@@ -25,6 +25,7 @@ import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, openLoraAdapter, peftName, type LoraAd
 import { writeLoraGguf } from "../merge/lora/gguf-adapter.js";
 import { openAdapterMix, type ScoredText } from "../models/llamacpp/adapter-mix.js";
 import { cmaesMinimize, defaultPopulation } from "./cmaes.js";
+import { readFailure } from "../core/files.js";
 
 export interface ComposeOptions {
   /** The adapters' base: a Hugging Face folder or a GGUF file. */
@@ -215,7 +216,7 @@ export async function readExamples(file: string): Promise<ScoredText[]> {
   try {
     text = await fs.readFile(file, "utf8");
   } catch (error) {
-    throw new InputFileError(file, `cannot read: ${(error as Error).message}`);
+    throw readFailure(file, error);
   }
   const out: ScoredText[] = [];
   forEachJsonlObject(text, file, 'with "text" or "input" and "output"', (record, line) => {

@@ -6,7 +6,7 @@
  */
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { ConfigError, InputFileError } from "../core/errors.js";
+import { InputFileError } from "../core/errors.js";
 import { streamProgress, silentProgress } from "../core/progress.js";
 import { forEachJsonlObject } from "../formats/jsonl.js";
 import { startHub, type StartedHub } from "../hub/api/server.js";
@@ -14,8 +14,9 @@ import { ensureMaintainer } from "../hub/bootstrap.js";
 import { HubClient } from "../hub/client.js";
 import { readHubConfig } from "../hub/config.js";
 import { runHubDemo } from "../hub/demo.js";
-import { parseFlags } from "./args.js";
+import { integerFlag, parseFlags, UsageError } from "./args.js";
 import { printJson } from "./output.js";
+import { readFailure } from "../core/files.js";
 
 const HELP = `usage: cogen hub --config hub.yml | --demo [options]
        cogen hub contribute --hub URL --id ID ... (cogen hub contribute --help)
@@ -73,11 +74,9 @@ export async function run(argv: string[]): Promise<number> {
   }, HELP);
   const problems: string[] = [];
   if (values.demo === (values.config !== undefined)) problems.push("give exactly one of --config FILE or --demo");
-  const port = values.port === undefined ? undefined : Number(values.port);
-  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) problems.push(`--port: an integer from 0 to 65535, got '${values.port}'`);
-  const perDomain = Number(values["per-domain"]);
-  if (!Number.isInteger(perDomain) || perDomain < 1) problems.push(`--per-domain: a positive integer, got '${values["per-domain"]}'`);
-  if (problems.length) throw new ConfigError(problems, "flags");
+  const port = integerFlag(values.port, "--port", problems, 0, 65535);
+  const perDomain = integerFlag(values["per-domain"], "--per-domain", problems, 1)!;
+  if (problems.length) throw new UsageError(problems);
   const log = (line: string) => { if (!values.quiet) console.error(line); };
 
   let hub: StartedHub;
@@ -132,7 +131,7 @@ async function contribute(argv: string[]): Promise<number> {
   if ((values.evidence === undefined) !== (values.suite === undefined)) problems.push("--evidence and --suite go together");
   const key = process.env[values["key-env"]!];
   if (!key) problems.push(`set your API key in the environment variable ${values["key-env"]} (or name another with --key-env)`);
-  if (problems.length) throw new ConfigError(problems, "flags");
+  if (problems.length) throw new UsageError(problems, "hub contribute");
   const results = values.evidence === undefined ? undefined : await readEvidence(values.evidence);
   const client = new HubClient({ url: values.hub!, key: key! });
   let artefact: Record<string, unknown>;
@@ -163,7 +162,7 @@ async function readEvidence(file: string): Promise<{ item: string; score: number
   try {
     text = await fs.readFile(file, "utf8");
   } catch (error) {
-    throw new InputFileError(file, `cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw readFailure(file, error);
   }
   const results: { item: string; score: number }[] = [];
   forEachJsonlObject(text, file, "with item and score", (r, line) => {

@@ -1,11 +1,12 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { ConfigError, InputFileError } from "../core/errors.js";
+import { ConfigError } from "../core/errors.js";
 import { didYouMean, unknownKeys } from "../core/suggest.js";
 import type { LanguageModel } from "../core/language-model.js";
 import { parseModelsFile, type ExpertSpec } from "../formats/models-file.js";
 import { stringify as stringifyYaml } from "yaml";
 import { parseYamlFile } from "../formats/yaml.js";
+import { readFailure } from "../core/files.js";
 
 /**
  * The unified model's config: the experts (a models file) and the models served, each a policy
@@ -42,7 +43,7 @@ export async function readUnifiedConfig(file: string): Promise<UnifiedConfig> {
   try {
     text = await fs.readFile(file, "utf8");
   } catch (error) {
-    throw new InputFileError(file, `cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw readFailure(file, error);
   }
   return parseUnifiedConfig(text, file);
 }

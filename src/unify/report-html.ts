@@ -68,13 +68,14 @@ ${inlineScript(plotlyJs)}
 </head>
 <body>
 <h1>cogen: many experts, one model</h1>
-<p class="note">Held-out test items, ${countOf(report.domains.length, "domain")}. Each cell: bits per byte (lower is better) above multiple-choice accuracy. Unified models in blue (in the charts: bold colours with an outline); the oracle (best single model per domain, a ceiling) in grey. Run took ${report.seconds.toFixed(0)} s.</p>
+<p class="note">Held-out test items, ${countOf(report.domains.length, "domain")}. Each cell: bits per byte (lower is better) above accuracy (multiple-choice and exact-match items). Unified models in blue (in the charts: bold colours with an outline); the oracle (best single model per domain, a ceiling) in grey. Run took ${report.seconds.toFixed(0)} s.</p>
 <h2>Goals</h2>
 <ul>${goals}</ul>
 ${policiesSection(report)}
 <p class="note">Router: picked the request's domain for ${(report.routing.accuracy * 100).toFixed(0)}% of test items (mean confidence ${report.routing.meanConfidence.toFixed(2)}). ${ensembleNote(report)}</p>
 <h2>Table</h2>
 <div class="table"><table>${header}${body}</table></div>
+${unjudgedNote(report)}
 ${moeSection(report)}
 <h2>Bits per byte by domain</h2>
 <div id="bpb"></div>
@@ -134,6 +135,14 @@ Plotly.newPlot("abilities", data.domains.length === 1
 }
 
 /** What the ensemble did, or nothing misleading when it ran no generation step. */
+/** Test items some model could not answer (e.g. too long for its context): left out of every row, named here. */
+function unjudgedNote(report: UnifyReport): string {
+  const unjudged = report.items.unjudged;
+  if (!unjudged.length) return "";
+  const list = unjudged.map((u) => `<li>${escapeHtml(u.item)}: no result from ${escapeHtml(u.missing.join(", "))}</li>`).join("");
+  return `<p class="note">${countOf(unjudged.length, "test item")} of ${report.items.test} left out of the table, because some model has no result for them:</p><ul class="note">${list}</ul>`;
+}
+
 function ensembleNote(report: UnifyReport): string {
   const { stats, ensembledDomains } = report.ensemble;
   const where = `Ensemble: combines members in ${countOf(ensembledDomains.length, "domain")}`;

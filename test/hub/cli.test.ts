@@ -105,7 +105,8 @@ describe("cogen hub contribute", () => {
   it("names every flag problem at once, and never takes the key from the command line", async () => {
     delete process.env.COGEN_HUB_KEY;
     const result = await capture(["hub", "contribute", "--id", "x", "--gguf", "a.gguf", "--endpoint", "http://127.0.0.1:1/v1", "--evidence", "r.jsonl"]);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
+    expect(result.err).toMatch(/^cogen hub contribute: /);
     for (const expected of ["--hub is required", "--family is required", "--domains is required", "--licence is required", "--description is required", "exactly one of --gguf, --lora, --path or --endpoint", "--evidence and --suite go together", "COGEN_HUB_KEY"]) {
       expect(result.err).toContain(expected);
     }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { LanguageModel } from "../../src/core/language-model.js";
 import { POLICIES } from "../../src/serve/policies.js";
-import { buildServedModels, formatUnifiedConfig, parseUnifiedConfig, type PolicyBuilder } from "../../src/serve/unified-config.js";
+import { buildServedModels, formatUnifiedConfig, parseUnifiedConfig, readUnifiedConfig, type PolicyBuilder } from "../../src/serve/unified-config.js";
 
 const experts = `
 experts:
@@ -46,6 +46,10 @@ serve:
 });
 
 describe("formatUnifiedConfig", () => {
+  it("names a missing config file in the one wording every command uses", async () => {
+    await expect(readUnifiedConfig("no-such-dir/unified.yml")).rejects.toThrow(/no-such-dir\/unified\.yml: no such file or folder$/);
+  });
+
   it("writes YAML that reads back to the same config, for every kind of expert", () => {
     const text = [
       "experts:",

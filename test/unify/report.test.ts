@@ -72,6 +72,15 @@ describe("report.html", () => {
     expect(html).toContain('<li class="missed">merge: skipped: no two &lt;local&gt; experts name the same base</li>');
   });
 
+  it("names the test items left out of the table, and says nothing when none were", () => {
+    expect(html).not.toContain("left out of the table");
+    const some = report();
+    some.items.unjudged = [{ item: "law-<long>", missing: ["remote-small"] }];
+    const page = renderUnifyHtml(some, "");
+    expect(page).toContain("1 test item of 4 left out of the table, because some model has no result for them:");
+    expect(page).toContain("<li>law-&lt;long&gt;: no result from remote-small</li>");
+  });
+
   it("words the ensemble sensibly when it ran no generation step, never '0 of 0'", () => {
     const none = report();
     none.ensemble.stats = { steps: 0, ensembledSteps: 0, memberCalls: 0 };

@@ -8,6 +8,7 @@ import { promises as fs } from "node:fs";
 import { InputFileError } from "../../core/errors.js";
 import { forEachJsonlObject } from "../../formats/jsonl.js";
 import type { SkipReason } from "../../formats/topk-shard.js";
+import { readFailure } from "../../core/files.js";
 
 export interface CorpusText {
   /** 1-based line of the corpus file. */
@@ -46,7 +47,7 @@ export async function readDistillCorpus(file: string): Promise<DistillCorpus> {
   try {
     bytes = await fs.readFile(file);
   } catch (error) {
-    throw new InputFileError(file, `cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw readFailure(file, error);
   }
   return parseDistillCorpus(bytes, file);
 }

@@ -2,6 +2,7 @@ import { promises as fs } from "node:fs";
 import { InputFileError } from "../../core/errors.js";
 import { forEachJsonlObject } from "../../formats/jsonl.js";
 import type { FpoRecord } from "./fpo-objective.js";
+import { readFailure } from "../../core/files.js";
 
 /**
  * InfiFPO records from JSON Lines, one pair per line:
@@ -16,7 +17,7 @@ export async function readFpoRecords(file: string): Promise<FpoRecord[]> {
   try {
     text = await fs.readFile(file, "utf8");
   } catch (error) {
-    throw new InputFileError(file, `cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw readFailure(file, error);
   }
   const records: FpoRecord[] = [];
   forEachJsonlObject(text, file, "with prompt, chosen, rejected and reference", (r, line) => {

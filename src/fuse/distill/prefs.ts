@@ -22,6 +22,7 @@ import { forEachJsonlObject } from "../../formats/jsonl.js";
 import type { ExpertSpec } from "../../formats/models-file.js";
 import { ModelPool } from "../../models/pool.js";
 import { fuseReference, type FpoFusion, type SourcePreferenceScore } from "./infifpo.js";
+import { readFailure } from "../../core/files.js";
 
 export interface PreferencePair {
   prompt: string;
@@ -41,7 +42,7 @@ export async function readPreferencePairs(file: string): Promise<PreferencePair[
   try {
     text = await fs.readFile(file, "utf8");
   } catch (error) {
-    throw new InputFileError(file, `cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw readFailure(file, error);
   }
   const pairs: PreferencePair[] = [];
   forEachJsonlObject(text, file, "with string fields prompt, chosen and rejected", (r, line) => {
