@@ -91,7 +91,9 @@ export class HubLoop {
   enqueue(expertId: string): void {
     if (this.pending.has(expertId)) return;
     this.pending.add(expertId);
-    this.chain = this.chain.then(async () => {
+    // Start on a later turn of the event loop: the request that enqueued it replies first, and
+    // SQLite's synchronous reads of the loop do not land inside that request's time.
+    this.chain = this.chain.then(nextTurn).then(async () => {
       this.pending.delete(expertId);
       this.running++;
       try {
@@ -294,4 +296,8 @@ export class HubLoop {
 
 function sameComposition(current: Composition, experts: readonly string[], served: Composition["served"]): boolean {
   return JSON.stringify(current.experts) === JSON.stringify(experts) && JSON.stringify(current.served.map((s) => [s.id, s.policy, s.members])) === JSON.stringify(served.map((s) => [s.id, s.policy, s.members]));
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
