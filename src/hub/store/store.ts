@@ -262,7 +262,10 @@ export class HubStore {
   }
 
   private async setDomains(id: string, domains: readonly string[]): Promise<void> {
-    for (const domain of new Set(domains)) await this.db.run(`INSERT INTO expert_domains (expert_id, domain) VALUES (?, ?)`, [id, domain]);
+    const unique = [...new Set(domains)];
+    if (!unique.length) return;
+    // One statement, not one round trip per domain.
+    await this.db.run(`INSERT INTO expert_domains (expert_id, domain) VALUES ${unique.map(() => "(?, ?)").join(", ")}`, unique.flatMap((domain) => [id, domain]));
   }
 
   async getExpert(id: string): Promise<ExpertRecord | undefined> {
