@@ -9,16 +9,16 @@
  *   npx tsx bench/adapt-evolve-workers.ts [--runs 3] [--population 8] [--items 2]
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, promises as fs } from "node:fs";
-import { createServer } from "node:net";
+import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { evolveMerge } from "../src/adapt/evolve.js";
 import { bullMqEvolveQueue } from "../src/adapt/evolve-queue.js";
+import { hasRedis, REDIS_SERVER, startRedis } from "../test/eval/jobs/redis.js";
 
-if (!existsSync("/usr/bin/redis-server")) {
-  console.log("skipped: /usr/bin/redis-server is not installed");
+if (!hasRedis) {
+  console.log(`skipped: ${REDIS_SERVER} is not installed`);
   process.exit(3);
 }
 const { values } = parseArgs({ options: { runs: { type: "string" }, population: { type: "string" }, items: { type: "string" } } });
@@ -43,20 +43,8 @@ await fs.writeFile(recipe, [
   "dtype: float32",
 ].join("\n") + "\n");
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
-}
-const port = await freePort();
-const redis = spawn("/usr/bin/redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
-await new Promise((r) => setTimeout(r, 500));
-const url = `redis://127.0.0.1:${port}`;
+const redis = await startRedis();
+const url = redis.url;
 
 function startWorker(): ChildProcess {
   return spawn(process.execPath, ["--import", "tsx", path.join(root, "src/cli/main.ts"), "worker", "--queue", url, "--quiet"], { stdio: "ignore", cwd: root });
@@ -86,7 +74,7 @@ try {
     }
   }
 } finally {
-  redis.kill("SIGTERM");
+  await redis.stop();
   await fs.rm(work, { recursive: true, force: true });
 }
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];

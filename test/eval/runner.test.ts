@@ -31,6 +31,17 @@ afterEach(async () => {
 const expert = (id: string, url = stub.url): ExpertSpec => ({ id, backend: "openai", url, model: "stub", domains: [], tags: [], maxRetries: 0 });
 const byKey = (records: ResultRecord[]) => Object.fromEntries(records.map((r) => [`${r.model}/${r.item}`, r]));
 
+
+/** A pool whose models log "open ID" and "close ID" to `events`. */
+function recordingPool(events: string[]): ModelPool {
+  return new ModelPool({
+    open: async (spec) => {
+      events.push(`open ${spec.id}`);
+      const model = await openModel(spec);
+      return { ...model, close: async () => void events.push(`close ${spec.id}`) };
+    },
+  });
+}
 describe("runEval", () => {
   it("writes one line per (model, item) with the independently computed scores", async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-eval-"));
@@ -150,13 +161,7 @@ describe("runEval", () => {
   it("runs experts one at a time: each model is closed after its last job", async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-eval-"));
     const events: string[] = [];
-    const pool = new ModelPool({
-      open: async (spec) => {
-        events.push(`open ${spec.id}`);
-        const model = await openModel(spec);
-        return { ...model, close: async () => void events.push(`close ${spec.id}`) };
-      },
-    });
+    const pool = recordingPool(events);
     await runEval({ experts: [expert("a"), expert("b")], items: ITEMS, out: path.join(dir, "r.jsonl"), batchSize: 3, pool });
     expect(events).toEqual(["open a", "close a", "open b", "close b"]);
     await pool.close();
@@ -165,13 +170,7 @@ describe("runEval", () => {
   it("in lanes, runs two experts at once and writes the same results as one lane", async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-eval-"));
     const events: string[] = [];
-    const pool = new ModelPool({
-      open: async (spec) => {
-        events.push(`open ${spec.id}`);
-        const model = await openModel(spec);
-        return { ...model, close: async () => void events.push(`close ${spec.id}`) };
-      },
-    });
+    const pool = recordingPool(events);
     const experts = [expert("a"), expert("b"), expert("c")];
     const report = await runEval({ experts, items: ITEMS, out: path.join(dir, "lanes.jsonl"), batchSize: 100, pool, lanes: 2 });
     await pool.close();

@@ -5,6 +5,7 @@ import * as path from "node:path";
 import { createContributor, createHub, type Hub, type HubOptions } from "../../src/hub/api/server.js";
 import type { LoopEvent } from "../../src/hub/loop.js";
 import type { Backend } from "./backends.js";
+import { ITEMS_JSONL } from "../eval/helpers.js";
 
 export interface Response<T = Record<string, unknown>> {
   status: number;
@@ -56,3 +57,6 @@ export async function hubFixture(backend: Backend, options: Partial<HubOptions> 
 export function endpointExpert(id: string, url: string, domains = ["geo"]): Record<string, unknown> {
   return { id, family: "stub", licence: "apache-2.0", domains, card: { description: `${id}: the stub model` }, artefact: { kind: "endpoint", url, model: "stub" } };
 }
+
+/** A suite of the eval helpers' items, which the OpenAI-compatible stub answers. */
+export const STUB_SUITE = { id: "stub-suite", provenance: "test/eval/helpers.ts", licence: "cc0", tasks: ITEMS_JSONL };

@@ -16,11 +16,10 @@ import { openModel } from "../../src/models/open.js";
 import { POLICIES } from "../../src/serve/policies.js";
 import { buildServedModels, readUnifiedConfig } from "../../src/serve/unified-config.js";
 import { startStub, type StubServer } from "../models/openai-stub.js";
-import { expectedScore, ITEMS, ITEMS_JSONL } from "../eval/helpers.js";
+import { expectedScore, ITEMS } from "../eval/helpers.js";
 import { postgresBackend, sqliteBackend, type Backend } from "./backends.js";
-import { endpointExpert, hubFixture, type HubFixture } from "./hub-fixture.js";
+import { endpointExpert, STUB_SUITE as SUITE, hubFixture, type HubFixture } from "./hub-fixture.js";
 
-const SUITE = { id: "stub-suite", provenance: "test/eval/helpers.ts", licence: "cc0", tasks: ITEMS_JSONL };
 
 async function evidenceCount(f: HubFixture, expert: string): Promise<{ rows: number; distinct: number }> {
   const e = (await f.hub.store.getExpert(expert))!;

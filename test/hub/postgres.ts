@@ -5,24 +5,13 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort } from "../free-port.js";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 
 const BIN = "/usr/lib/postgresql/15/bin";
 export const hasPostgres = existsSync(path.join(BIN, "initdb")) && existsSync(path.join(BIN, "postgres"));
 export const NO_POSTGRES_REASON = `PostgreSQL 15 binaries are absent (${BIN}); install Debian's postgresql-15 to run the PostgreSQL half`;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
-}
 
 /** Unprivileged user ids to run as when we are root. */
 function asUser(): { uid: number; gid: number } | undefined {

@@ -10,11 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Composition, CompositionHistory, ExpertCard, HubStatus } from "../../src/hub/api-types.js";
 import { createHub, startHub } from "../../src/hub/api/server.js";
 import { startStub, type StubServer } from "../models/openai-stub.js";
-import { ITEMS_JSONL } from "../eval/helpers.js";
 import { sqliteBackend } from "./backends.js";
-import { endpointExpert, hubFixture } from "./hub-fixture.js";
+import { endpointExpert, STUB_SUITE as SUITE, hubFixture } from "./hub-fixture.js";
 
-const SUITE = { id: "stub-suite", provenance: "test/eval/helpers.ts", licence: "cc0", tasks: ITEMS_JSONL };
 const CHAT = { model: "unified", messages: [{ role: "user", content: "The capital of France is" }], max_tokens: 4, temperature: 0 };
 
 describe("a hub that serves its compositions", () => {

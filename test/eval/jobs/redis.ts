@@ -1,21 +1,10 @@
 /** A throwaway redis-server on a random loopback port, for tests. */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort } from "../../free-port.js";
 
 export const REDIS_SERVER = "/usr/bin/redis-server";
 export const hasRedis = existsSync(REDIS_SERVER);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
-}
 
 export interface RedisHandle {
   url: string;
