@@ -171,6 +171,8 @@ describe.skipIf(!existsSync(CHROMIUM))(`the hub page in headless Chromium${exist
       await page.fill("#api-key", readerKey);
       await page.click("#api-key-use");
       await page.waitForSelector("#leaderboard tbody tr");
+      // The page hides the form once the keyed reads succeed, which may land just after the rows.
+      await page.waitForSelector("#key-form", { state: "hidden", timeout: 10_000 });
       expect(await page.isHidden("#key-form")).toBe(true);
       expect(await page.$$("#leaderboard tbody tr")).toHaveLength(ranking.models.length);
       expect(await page.textContent("#status")).toContain("experts from");
