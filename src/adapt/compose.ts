@@ -15,7 +15,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { writeDirAtomic } from "../core/atomic.js";
 import { ConfigError, InputFileError } from "../core/errors.js";
-import { exists } from "../core/files.js";
+import { exists, readTextFile } from "../core/files.js";
 import { silentProgress, type Progress } from "../core/progress.js";
 import { convertGgufToHf } from "../formats/convert/gguf-to-hf.js";
 import { convertHfToGguf } from "../formats/convert/hf-to-gguf.js";
@@ -25,7 +25,6 @@ import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, openLoraAdapter, peftName, type LoraAd
 import { writeLoraGguf } from "../merge/lora/gguf-adapter.js";
 import { openAdapterMix, type ScoredText } from "../models/llamacpp/adapter-mix.js";
 import { cmaesMinimize, defaultPopulation } from "./cmaes.js";
-import { readFailure } from "../core/files.js";
 
 export interface ComposeOptions {
   /** The adapters' base: a Hugging Face folder or a GGUF file. */
@@ -212,12 +211,7 @@ async function baseForms(base: string, work: string): Promise<{ hf: string; gguf
 }
 
 export async function readExamples(file: string): Promise<ScoredText[]> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, "utf8");
-  } catch (error) {
-    throw readFailure(file, error);
-  }
+  const text = await readTextFile(file);
   const out: ScoredText[] = [];
   forEachJsonlObject(text, file, 'with "text" or "input" and "output"', (record, line) => {
     if (typeof record.text === "string" && record.text !== "") out.push({ context: "", target: record.text });

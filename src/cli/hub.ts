@@ -4,7 +4,6 @@
  *   cogen hub --demo [--dir DIR]        embedded SQLite, the zoo registered by several contributors
  *   cogen hub contribute --hub URL ...  register (or update) an expert on a running hub
  */
-import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { InputFileError } from "../core/errors.js";
 import { streamProgress, silentProgress } from "../core/progress.js";
@@ -16,7 +15,7 @@ import { readHubConfig } from "../hub/config.js";
 import { runHubDemo } from "../hub/demo.js";
 import { integerFlag, parseFlags, UsageError } from "./args.js";
 import { printJson } from "./output.js";
-import { readFailure } from "../core/files.js";
+import { readTextFile } from "../core/files.js";
 
 const HELP = `usage: cogen hub --config hub.yml | --demo [options]
        cogen hub contribute --hub URL --id ID ... (cogen hub contribute --help)
@@ -158,12 +157,7 @@ async function contribute(argv: string[]): Promise<number> {
 
 /** Per-item results ({"item", "score"} lines), read and checked before anything is sent. */
 async function readEvidence(file: string): Promise<{ item: string; score: number }[]> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, "utf8");
-  } catch (error) {
-    throw readFailure(file, error);
-  }
+  const text = await readTextFile(file);
   const results: { item: string; score: number }[] = [];
   forEachJsonlObject(text, file, "with item and score", (r, line) => {
     if (typeof r.item !== "string" || typeof r.score !== "number") throw new InputFileError(file, `needs "item" (string) and "score" (number)`, line);

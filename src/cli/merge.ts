@@ -1,6 +1,5 @@
-import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { readFailure } from "../core/files.js";
+import { readTextFile } from "../core/files.js";
 import { streamProgress } from "../core/progress.js";
 import { parseMergeConfig } from "../merge/config.js";
 import { modelRefs, runMerge, type MergeReport } from "../merge/engine.js";
@@ -46,9 +45,7 @@ export async function run(argv: string[]): Promise<number> {
   if (format !== "hf" && format !== "gguf") problems.push(`--out-format: expected hf or gguf, got '${format}'`);
   const maxShardBytes = values["out-shard-size"] ? parseSize(values["out-shard-size"], "--out-shard-size") : undefined;
   if (problems.length) throw new UsageError(problems);
-  const text = await fs.readFile(configFile, "utf8").catch((error: unknown) => {
-    throw readFailure(configFile, error);
-  });
+  const text = await readTextFile(configFile);
   // Writing over an input is refused even with --force: say so before suggesting --force.
   if (!isMultiMergeConfig(text, configFile)) await refuseOutputOverInputs(outDir, modelRefs(parseMergeConfig(text, configFile).config), process.cwd());
   if (!values["dry-run"]) await refuseToReplace(outDir, values.force);

@@ -1,6 +1,5 @@
-import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { readFailure } from "../core/files.js";
+import { readTextFile } from "../core/files.js";
 import { streamProgress } from "../core/progress.js";
 import { buildMoe, moeModelRefs } from "../fuse/moe/build.js";
 import { GATE_MODES, parseMoeConfig } from "../formats/moe-config.js";
@@ -44,9 +43,7 @@ export async function run(argv: string[]): Promise<number> {
   const seed = integerFlag(values.seed, "--seed", problems, 0);
   const maxShardBytes = values["out-shard-size"] ? parseSize(values["out-shard-size"], "--out-shard-size") : undefined;
   if (problems.length) throw new UsageError(problems);
-  const text = await fs.readFile(configFile, "utf8").catch((error: unknown) => {
-    throw readFailure(configFile, error);
-  });
+  const text = await readTextFile(configFile);
   // Writing over an input is refused even with --force: say so before suggesting --force.
   await refuseOutputOverInputs(outDir, moeModelRefs(parseMoeConfig(text, configFile)), process.cwd());
   if (!values["dry-run"]) await refuseToReplace(outDir, values.force);

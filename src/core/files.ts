@@ -16,6 +16,15 @@ export function readFailure(file: string, error: unknown, hint?: string): InputF
   return new InputFileError(file, `cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
 }
 
+/** A text file's contents (UTF-8); a failed read is `readFailure`'s InputFileError naming it. */
+export async function readTextFile(file: string, hint?: string): Promise<string> {
+  try {
+    return await fs.readFile(file, "utf8");
+  } catch (error) {
+    throw readFailure(file, error, hint);
+  }
+}
+
 /** True for the errors that mean "there is no such file" (not for permissions or I/O faults). */
 export function isFileMissing(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;

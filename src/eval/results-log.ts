@@ -7,7 +7,7 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { ConfigError } from "../core/errors.js";
-import { isFileMissing, readFailure } from "../core/files.js";
+import { isFileMissing, readFailure, readTextFile } from "../core/files.js";
 import { parseResultRecords } from "../formats/results.js";
 import { resultKey, type ResultRecord } from "./result.js";
 
@@ -82,12 +82,7 @@ export class ResultsLog {
 
 /** Every complete result line of a results file, validated (a torn last line is ignored). */
 export async function readResultRecords(file: string): Promise<ResultRecord[]> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, "utf8");
-  } catch (error) {
-    throw readFailure(file, error);
-  }
+  const text = await readTextFile(file);
   return parseResultRecords(completeLines(text), file);
 }
 

@@ -9,9 +9,8 @@
  * Other columns (Arena's category flags, ids, prompts) are ignored unless `domainColumn` names
  * one, whose value then becomes each comparison's domain.
  */
-import { promises as fs } from "node:fs";
 import { InputFileError } from "../core/errors.js";
-import { readFailure } from "../core/files.js";
+import { readTextFile } from "../core/files.js";
 import { forEachJsonlObject } from "./jsonl.js";
 import { DEFAULT_DOMAIN, type Comparison, type ComparisonOutcome } from "../core/evidence.js";
 import { forEachCsvRecord } from "./csv.js";
@@ -56,12 +55,7 @@ export interface Battles {
 
 /** Read a battle file (CSV or JSON Lines, detected from its first character). */
 export async function readBattles(file: string, options: ReadBattlesOptions = {}): Promise<Battles> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, "utf8");
-  } catch (error) {
-    throw readFailure(file, error);
-  }
+  const text = await readTextFile(file);
   return parseBattles(text, file, options);
 }
 

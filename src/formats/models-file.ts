@@ -26,11 +26,10 @@
  * A bare list of experts (without `experts:`) is accepted too. Every problem is reported with
  * the file, line and field.
  */
-import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { isMap, isSeq } from "yaml";
 import { ConfigError } from "../core/errors.js";
-import { readFailure } from "../core/files.js";
+import { readTextFile } from "../core/files.js";
 import { didYouMean, unknownKeys } from "../core/suggest.js";
 import { parseYamlFile } from "./yaml.js";
 
@@ -70,12 +69,7 @@ const KNOWN = [
 const BACKENDS: readonly BackendKind[] = ["llamacpp", "openai"];
 
 export async function readModelsFile(file: string): Promise<ExpertSpec[]> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, "utf8");
-  } catch (error) {
-    throw readFailure(file, error);
-  }
+  const text = await readTextFile(file);
   return parseModelsFile(text, file);
 }
 

@@ -15,10 +15,9 @@
  * A JSON line with a `metric` is a ResultRecord (what `cogen eval` writes) and every evidence
  * field is checked too (parseResultRecord, the one validator of that line).
  */
-import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { InputFileError } from "../core/errors.js";
-import { readFailure } from "../core/files.js";
+import { readTextFile } from "../core/files.js";
 import { forEachJsonlObject } from "./jsonl.js";
 import { DEFAULT_DOMAIN, type ItemResult, type ResultMetric, type ResultRecord } from "../core/evidence.js";
 import { parseCsv, type CsvRecord } from "./csv.js";
@@ -41,12 +40,7 @@ export async function readResultsInto(file: string, sink: ResultSink): Promise<n
   if (ext !== ".jsonl" && ext !== ".ndjson" && ext !== ".csv") {
     throw new InputFileError(file, `unknown results file type "${ext}" (expected .jsonl or .csv)`);
   }
-  let text: string;
-  try {
-    text = await fs.readFile(file, "utf8");
-  } catch (error) {
-    throw readFailure(file, error);
-  }
+  const text = await readTextFile(file);
   return ext === ".csv" ? parseResultsCsvInto(text, file, sink) : parseResultsJsonlInto(text, file, sink);
 }
 

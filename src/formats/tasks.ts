@@ -10,9 +10,8 @@
  * names the benchmark (default: the domain). Blank lines are skipped; every error names the
  * file and line.
  */
-import { promises as fs } from "node:fs";
 import { InputFileError } from "../core/errors.js";
-import { readFailure } from "../core/files.js";
+import { readTextFile } from "../core/files.js";
 import { didYouMean, unknownKeys } from "../core/suggest.js";
 import { forEachJsonlObject } from "./jsonl.js";
 import { DEFAULT_DOMAIN } from "../core/evidence.js";
@@ -58,12 +57,7 @@ const BITS_PER_BYTE_KEYS = ["text"];
 const EXACT_MATCH_KEYS = ["prompt", "answer", "max_tokens"];
 
 export async function readTasksFile(file: string): Promise<TaskItem[]> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, "utf8");
-  } catch (error) {
-    throw readFailure(file, error);
-  }
+  const text = await readTextFile(file);
   return parseTasks(text, file);
 }
 

@@ -15,11 +15,10 @@
  *   serve: true                     # serve the published composition on this server's /v1
  *   max_tokens: 512                 # largest max_tokens a /v1 request may ask for
  */
-import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { parseSize } from "../core/bytes.js";
 import { ConfigError } from "../core/errors.js";
-import { readFailure } from "../core/files.js";
+import { readTextFile } from "../core/files.js";
 import { unknownKeys } from "../core/suggest.js";
 import { parseYamlFile } from "../formats/yaml.js";
 import type { HubOptions } from "./api/server.js";
@@ -90,11 +89,6 @@ export function parseHubConfig(text: string, file: string): HubConfig {
 }
 
 export async function readHubConfig(file: string): Promise<HubConfig> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, "utf8");
-  } catch (error) {
-    throw readFailure(file, error);
-  }
+  const text = await readTextFile(file);
   return parseHubConfig(text, file);
 }

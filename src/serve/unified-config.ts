@@ -1,4 +1,3 @@
-import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { ConfigError } from "../core/errors.js";
 import { didYouMean, unknownKeys } from "../core/suggest.js";
@@ -6,7 +5,7 @@ import type { LanguageModel } from "../core/language-model.js";
 import { parseModelsFile, type ExpertSpec } from "../formats/models-file.js";
 import { stringify as stringifyYaml } from "yaml";
 import { parseYamlFile } from "../formats/yaml.js";
-import { readFailure } from "../core/files.js";
+import { readTextFile } from "../core/files.js";
 
 /**
  * The unified model's config: the experts (a models file) and the models served, each a policy
@@ -39,12 +38,7 @@ export interface UnifiedConfig {
 export type PolicyBuilder = (spec: ServedSpec, members: LanguageModel[], config: UnifiedConfig) => Promise<LanguageModel>;
 
 export async function readUnifiedConfig(file: string): Promise<UnifiedConfig> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, "utf8");
-  } catch (error) {
-    throw readFailure(file, error);
-  }
+  const text = await readTextFile(file);
   return parseUnifiedConfig(text, file);
 }
 

@@ -1,8 +1,7 @@
-import { promises as fs } from "node:fs";
 import { InputFileError } from "../../core/errors.js";
 import { forEachJsonlObject } from "../../formats/jsonl.js";
 import type { FpoRecord } from "./fpo-objective.js";
-import { readFailure } from "../../core/files.js";
+import { readTextFile } from "../../core/files.js";
 
 /**
  * InfiFPO records from JSON Lines, one pair per line:
@@ -13,12 +12,7 @@ import { readFailure } from "../../core/files.js";
  * is an InputFileError naming the file, line and field.
  */
 export async function readFpoRecords(file: string): Promise<FpoRecord[]> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, "utf8");
-  } catch (error) {
-    throw readFailure(file, error);
-  }
+  const text = await readTextFile(file);
   const records: FpoRecord[] = [];
   forEachJsonlObject(text, file, "with prompt, chosen, rejected and reference", (r, line) => {
     for (const field of ["prompt", "chosen", "rejected"] as const) {

@@ -13,7 +13,6 @@
  * log-probabilities ref_chosen_logps = reference.chosen × (pivot tokens of chosen), likewise for
  * rejected (TRL sums per-token log-probabilities; InfiFPO's are per-token means).
  */
-import { promises as fs } from "node:fs";
 import { writeFileAtomic } from "../../core/atomic.js";
 import { BackendError, ConfigError, InputFileError } from "../../core/errors.js";
 import type { LanguageModel } from "../../core/language-model.js";
@@ -22,7 +21,7 @@ import { forEachJsonlObject } from "../../formats/jsonl.js";
 import type { ExpertSpec } from "../../formats/models-file.js";
 import { ModelPool } from "../../models/pool.js";
 import { fuseReference, type FpoFusion, type SourcePreferenceScore } from "./infifpo.js";
-import { readFailure } from "../../core/files.js";
+import { readTextFile } from "../../core/files.js";
 
 export interface PreferencePair {
   prompt: string;
@@ -38,12 +37,7 @@ export interface InfiFpoRecord extends PreferencePair {
 }
 
 export async function readPreferencePairs(file: string): Promise<PreferencePair[]> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, "utf8");
-  } catch (error) {
-    throw readFailure(file, error);
-  }
+  const text = await readTextFile(file);
   const pairs: PreferencePair[] = [];
   forEachJsonlObject(text, file, "with string fields prompt, chosen and rejected", (r, line) => {
     for (const field of ["prompt", "chosen", "rejected"] as const) {

@@ -10,10 +10,9 @@
  * and in every model folder: hf/ (HF folder, F32, LoRA merged), model.gguf (F32), and for LoRA
  * models lora/ (PEFT adapter) and lora.gguf (llama.cpp runtime adapter for the base's model.gguf).
  */
-import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { InputFileError } from "../../core/errors.js";
-import { readFailure } from "../../core/files.js";
+import { readTextFile } from "../../core/files.js";
 import type { ItemKind } from "../items/generate.js";
 import type { ModelRole } from "./train-job.js";
 import type { ZooPlan } from "./plan.js";
@@ -99,12 +98,7 @@ export interface ZooManifest {
 
 export async function readZooManifest(dir: string): Promise<ZooManifest> {
   const file = path.join(dir, "manifest.json");
-  let text: string;
-  try {
-    text = await fs.readFile(file, "utf8");
-  } catch (error) {
-    throw readFailure(file, error, "build a zoo with 'cogen zoo build'");
-  }
+  const text = await readTextFile(file, "build a zoo with 'cogen zoo build'");
   let manifest: ZooManifest;
   try {
     manifest = JSON.parse(text) as ZooManifest;

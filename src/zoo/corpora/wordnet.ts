@@ -8,10 +8,9 @@
  * one of n v a s r, `w_cnt` 2 hex digits, `lex_id` 1 hex digit, `p_cnt` 3 decimal digits, and each
  * pointer's source/target 4 hex digits. Header lines (the licence) begin with two spaces.
  */
-import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { InputFileError } from "../../core/errors.js";
-import { readFailure } from "../../core/files.js";
+import { readTextFile } from "../../core/files.js";
 import { lexName } from "./lexnames.js";
 
 export type WordNetPos = "n" | "v" | "a" | "r";
@@ -108,12 +107,7 @@ export async function readWordNet(dictDir: string): Promise<WordNet> {
   const ordered: Synset[] = [];
   for (const pos of ["n", "v", "a", "r"] as const) {
     const file = path.join(dictDir, WORDNET_DATA_FILES[pos]);
-    let text: string;
-    try {
-      text = await fs.readFile(file, "utf8");
-    } catch (error) {
-      throw readFailure(file, error);
-    }
+    const text = await readTextFile(file);
     ordered.push(...parseWordNetData(text, file, pos));
   }
   const synsets = new Map<string, Synset>();
