@@ -113,11 +113,13 @@ describe("router index", () => {
     const index = new KnnIndex(items);
     let scored = 0;
     let queries = 0;
+    let refined = 0;
     for (let q = 0; q < 60; q++) {
       const request = text(q % topics);
       for (const k of [1, 16]) {
         expect(index.query(request, k)).toEqual(index.scan(request, k));
         scored += index.lastScored;
+        refined += index.lastRefined;
         queries++;
       }
       const i = rng.int(items.length);
@@ -131,6 +133,8 @@ describe("router index", () => {
     }
     // The comparison is not the scan in disguise: most items were never scored.
     expect(scored / queries).toBeLessThan(items.length / 10);
+    // The comparison covers bands added from the survivors' own features, not only walked ones.
+    expect(refined).toBeGreaterThan(0);
   });
 
   it("routes every test item of the demo as the brute-force router does", { timeout: 300_000 }, async () => {
