@@ -110,15 +110,18 @@ export class KnnIndex {
     for (const v of this.vectors) for (const h of v.indices) start[h + 1]++;
     for (let b = 0; b < buckets; b++) start[b + 1] += start[b];
     const fill = start.slice(0, buckets);
-    this.postingItems = new Uint32Array(start[buckets]);
-    this.postingValues = new Float32Array(start[buckets]);
-    this.vectors.forEach((v, item) => {
-      for (let j = 0; j < v.indices.length; j++) {
-        const at = fill[v.indices[j]]++;
-        this.postingItems[at] = item;
-        this.postingValues[at] = v.values[j];
+    const postingItems = new Uint32Array(start[buckets]);
+    const postingValues = new Float32Array(start[buckets]);
+    for (let item = 0; item < this.vectors.length; item++) {
+      const { indices, values } = this.vectors[item];
+      for (let j = 0; j < indices.length; j++) {
+        const at = fill[indices[j]]++;
+        postingItems[at] = item;
+        postingValues[at] = values[j];
       }
-    });
+    }
+    this.postingItems = postingItems;
+    this.postingValues = postingValues;
     this.postingStart = start;
 
     const n = items.length;
@@ -128,10 +131,17 @@ export class KnnIndex {
       const df = start[h + 1] - start[h];
       while (this.bandOfBucket[h] + 1 < BANDS && df >= bandStart[this.bandOfBucket[h] + 1]) this.bandOfBucket[h]++;
     }
+    let common = 0;
+    for (let h = 0; h < buckets; h++) if (this.bandOfBucket[h] >= 0) common += start[h + 1] - start[h];
     const stats = new Float64Array(n * BANDS * STATS);
     const counts = new Uint32Array(n * BANDS);
+    const featureStart = new Uint32Array(n * BANDS + 1);
+    const featureBuckets = new Uint32Array(common);
+    const featureValues = new Float32Array(common);
+    const place = new Uint32Array(BANDS);
     let features = 0;
-    this.vectors.forEach(({ indices, values }, item) => {
+    for (let item = 0; item < n; item++) {
+      const { indices, values } = this.vectors[item];
       features += indices.length;
       for (let j = 0; j < indices.length; j++) {
         const band = this.bandOfBucket[indices[j]];
@@ -143,7 +153,20 @@ export class KnnIndex {
         stats[at * STATS + SUM] += x;
         counts[at]++;
       }
-    });
+      // The item's common features, band by band, placed while its vector is still in cache.
+      for (let band = 0; band < BANDS; band++) {
+        const at = item * BANDS + band;
+        place[band] = featureStart[at];
+        featureStart[at + 1] = featureStart[at] + counts[at];
+      }
+      for (let j = 0; j < indices.length; j++) {
+        const band = this.bandOfBucket[indices[j]];
+        if (band < 0) continue;
+        const to = place[band]++;
+        featureBuckets[to] = indices[j];
+        featureValues[to] = values[j];
+      }
+    }
     const tail = new Float64Array(n * BANDS);
     for (let item = 0; item < n; item++) {
       let squares = 0;
@@ -157,21 +180,9 @@ export class KnnIndex {
     for (let at = 0; at < stats.length; at += STATS) stats[at + NORM] = Math.sqrt(stats[at + NORM]);
     // Float32 halves the memory the bounds stream through; scaled up first so rounding never lowers a bound.
     this.bandStats = Float32Array.from(stats, (x) => x * ROUND_UP);
-    const featureStart = new Uint32Array(n * BANDS + 1);
-    for (let at = 0; at < counts.length; at++) featureStart[at + 1] = featureStart[at] + counts[at];
-    const featureFill = featureStart.slice(0, n * BANDS);
-    this.bandFeatureBuckets = new Uint32Array(featureStart[n * BANDS]);
-    this.bandFeatureValues = new Float32Array(featureStart[n * BANDS]);
-    this.vectors.forEach(({ indices, values }, item) => {
-      for (let j = 0; j < indices.length; j++) {
-        const band = this.bandOfBucket[indices[j]];
-        if (band < 0) continue;
-        const at = featureFill[item * BANDS + band]++;
-        this.bandFeatureBuckets[at] = indices[j];
-        this.bandFeatureValues[at] = values[j];
-      }
-    });
     this.bandFeatureStart = featureStart;
+    this.bandFeatureBuckets = featureBuckets;
+    this.bandFeatureValues = featureValues;
     this.mostInBand = counts.reduce((most, c) => Math.max(most, c), 0);
     this.bandCount = counts;
     this.rescoreCost = Math.max(1, features / Math.max(1, n));
