@@ -27,7 +27,7 @@ compose  LoraHub: search weights in [-bound, bound] for existing adapters of one
          "text", or "input" and "output"): loss = examples' bits per byte + l1·mean|w|, gradient-free
          (CMA-ES), every candidate run in llama.cpp with runtime adapter scales. OUT gets adapter/
          (PEFT), adapter.gguf and weights.json.
-  --evaluations N (100)  --l1 X (0.05)  --bound X (1.5)  --sigma X (0.5)  --seed N (0)
+  --evaluations N (40 per adapter, at least 100)  --l1 X (0.05)  --bound X (1.5)  --sigma X (0.5)  --seed N (0)
 
 evolve   CMA-ES over the per-model (and per-layer-group) parameters that RECIPE.yml's 'search' names,
          within its bounds (README: "Evolved merge recipes"). Each candidate is merged in RAM and
