@@ -156,6 +156,9 @@ async function evolve(argv: string[]): Promise<number> {
     const what = report.best.metric === "bpb" ? "macro bits per byte" : "objective (lower is better)";
     console.log(`${what}: start ${report.start.objective.toFixed(4)} → best ${report.best.objective.toFixed(4)} (generation ${report.best.generation} of ${report.generations})`);
     console.log(`${report.evaluations} candidates (${report.failed} failed${report.resumedGenerations ? `, ${report.resumedGenerations} generations resumed` : ""}) in ${report.seconds.toFixed(1)} s (${report.candidatesPerMinute.toFixed(2)}/min) → ${report.yamlFile}`);
+    for (const w of report.workers) {
+      console.log(`  worker ${w.worker}: ${w.candidates} candidates, busy ${(100 * w.busyFraction).toFixed(0)}% of the run, ${w.cpuSecondsPerCandidate.toFixed(2)} CPU s per candidate`);
+    }
   }
   return 0;
 }
