@@ -255,7 +255,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
    * signals. The slot is given back however the generation ends — finished, failed, timed out
    * or abandoned by the client — and a backend that ignores the signal is left behind, not waited for.
    */
-  async function* guardedGenerate(reply: FastifyReply, model: LanguageModel, input: ChatInput, sampling: SamplingRequest): AsyncGenerator<GenerateChunk, { reason: string; tokens: number; promptTokens?: number }> {
+  async function* guardedGenerate(reply: FastifyReply, model: LanguageModel, input: ChatInput, sampling: SamplingRequest, whole: boolean): AsyncGenerator<GenerateChunk, { reason: string; tokens: number; promptTokens?: number }> {
     let experts: string[] | undefined;
     const guard = deadline(reply);
     const slot = slots.acquire();
@@ -267,7 +267,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     let reason = "stop";
     try {
       release = await guard.race(slot);
-      const options = { ...sampling.options, maxTokens: sampling.maxTokens, signal: guard.signal };
+      const options = { ...sampling.options, maxTokens: sampling.maxTokens, signal: guard.signal, whole };
       iterator = generateFrom(model, input, options)[Symbol.asyncIterator]();
       for (;;) {
         const step = await guard.race(iterator.next());
@@ -312,7 +312,8 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   }
 
   async function runToCompletion(reply: FastifyReply, model: LanguageModel, input: ChatInput, sampling: SamplingRequest) {
-    const stream = guardedGenerate(reply, model, input, sampling);
+    // The answer is sent whole, so the backend may give it whole (one non-streaming upstream request).
+    const stream = guardedGenerate(reply, model, input, sampling, true);
     let text = "";
     let experts: string[] | undefined;
     let step = await stream.next();
@@ -348,7 +349,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     const started = process.hrtime.bigint();
     let status = 200;
     try {
-      const stream = guardedGenerate(reply, model, input, sampling);
+      const stream = guardedGenerate(reply, model, input, sampling, false);
       let step = await stream.next();
       let count = 0;
       while (!step.done) {
