@@ -54,23 +54,24 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   const slots = new Limiter(options.maxConcurrent ?? 64);
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: options.bodyLimitBytes ?? 1024 * 1024 });
 
-  app.addHook("onRequest", async (request) => {
-    (request as FastifyRequest & { startedAt?: bigint }).startedAt = process.hrtime.bigint();
-    if (keys.length === 0 || request.url === "/health") return;
+  // The hooks every request passes take callbacks: an async hook costs promises per request.
+  const startedAt = new WeakMap<FastifyRequest, number>();
+  app.addHook("onRequest", (request, _reply, done) => {
+    startedAt.set(request, performance.now());
+    if (keys.length === 0 || request.url === "/health") return done();
     const header = request.headers.authorization ?? "";
     const presented = Buffer.from(header.startsWith("Bearer ") ? header.slice(7) : "");
     if (!keys.some((k) => k.length === presented.length && timingSafeEqual(k, presented))) {
-      throw new GatewayError(401, "authentication_error", "Incorrect or missing API key: send 'Authorization: Bearer <key>'.", null, "invalid_api_key");
+      return done(new GatewayError(401, "authentication_error", "Incorrect or missing API key: send 'Authorization: Bearer <key>'.", null, "invalid_api_key"));
     }
+    done();
   });
   // Streamed replies are hijacked and counted by streamSse when they end, not here.
   const streamed = new WeakSet<FastifyRequest>();
-  app.addHook("onResponse", async (request, reply) => {
-    if (streamed.has(request)) return;
-    const route = request.routeOptions.url ?? "unknown";
-    metrics.requests.inc({ route, status: String(reply.statusCode) });
-    const started = (request as FastifyRequest & { startedAt?: bigint }).startedAt;
-    if (started) metrics.latency.observe({ route }, Number(process.hrtime.bigint() - started) / 1e9);
+  app.addHook("onResponse", (request, reply, done) => {
+    const started = startedAt.get(request);
+    if (!streamed.has(request) && started !== undefined) metrics.answered(request.routeOptions.url ?? "unknown", reply.statusCode, (performance.now() - started) / 1000);
+    done();
   });
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
     if (error instanceof GatewayError) return reply.status(error.status).send(error.body());
@@ -201,48 +202,18 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
 
   /**
    * The request's deadline (one per request, from its first model work) and the client's
-   * connection as an abort signal. `stopped` rejects when either fires, so work can be raced
+   * connection as an abort signal. `race` rejects when either fires, so work can be raced
    * against it even if the backend never looks at the signal (a hung backend cannot hold the
    * client past its timeout). Its timer ends with the response.
    */
-  const deadlines = new WeakMap<FastifyReply, ReturnType<typeof newDeadline>>();
-  function deadline(reply: FastifyReply) {
+  const deadlines = new WeakMap<FastifyReply, Deadline>();
+  function deadline(reply: FastifyReply): Deadline {
     let guard = deadlines.get(reply);
     if (!guard) {
-      guard = newDeadline(reply);
+      guard = new Deadline(reply, timeoutMs);
       deadlines.set(reply, guard);
     }
     return guard;
-  }
-
-  function newDeadline(reply: FastifyReply) {
-    const controller = new AbortController();
-    let why: "timeout" | "disconnect" | undefined;
-    let fail: (error: Error) => void = () => {};
-    const stopped = new Promise<never>((_, reject) => (fail = reject));
-    stopped.catch(() => {}); // observed through the races below
-    const timer = setTimeout(() => {
-      why = "timeout";
-      controller.abort();
-      fail(new GatewayError(504, "timeout_error", `the request took longer than ${timeoutMs} ms and was stopped`, null, "timeout"));
-    }, timeoutMs);
-    const onClose = () => {
-      clearTimeout(timer);
-      if (!reply.raw.writableFinished && !why) {
-        why = "disconnect";
-        controller.abort();
-        fail(new GatewayError(499, "invalid_request_error", "the client closed the connection"));
-      }
-    };
-    reply.raw.once("close", onClose);
-    return {
-      signal: controller.signal,
-      stopped,
-      get why() {
-        return why;
-      },
-      race: <T>(work: Promise<T>): Promise<T> => Promise.race([work, stopped]),
-    };
   }
 
   /** Model work other than generation (log-probabilities) under the request's deadline. */
@@ -252,10 +223,11 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
 
   /**
    * Run a generation in a slot, with the request's timeout and the client's connection as abort
-   * signals. The slot is given back however the generation ends — finished, failed, timed out
-   * or abandoned by the client — and a backend that ignores the signal is left behind, not waited for.
+   * signals, handing each text and experts chunk to `onChunk` as it comes. The slot is given back
+   * however the generation ends — finished, failed, timed out or abandoned by the client — and a
+   * backend that ignores the signal is left behind, not waited for.
    */
-  async function* guardedGenerate(reply: FastifyReply, model: LanguageModel, input: ChatInput, sampling: SamplingRequest, whole: boolean): AsyncGenerator<GenerateChunk, { reason: string; tokens: number; promptTokens?: number }> {
+  async function guardedRun(reply: FastifyReply, model: LanguageModel, input: ChatInput, sampling: SamplingRequest, whole: boolean, onChunk: (chunk: GenerateChunk) => void): Promise<{ reason: string; tokens: number; promptTokens?: number }> {
     let experts: string[] | undefined;
     const guard = deadline(reply);
     const slot = slots.acquire();
@@ -279,13 +251,12 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
           promptTokens = chunk.promptTokens;
         } else {
           if (chunk.type === "experts") experts ??= chunk.ids;
-          yield chunk;
+          onChunk(chunk);
         }
       }
       // The backend may finish on its own just as the deadline or the client's disconnect arrives.
-      if (guard.why) await guard.stopped;
-      metrics.generatedTokens.inc({ model: model.id }, tokens);
-      for (const expert of experts ?? [model.id]) metrics.expertGenerations.inc({ model: model.id, expert });
+      if (guard.error) throw guard.error;
+      metrics.generated(model.id, tokens, experts ?? [model.id]);
       return { reason, tokens, promptTokens };
     } catch (error) {
       if (guard.why === "disconnect") {
@@ -305,24 +276,20 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
 
   /** Which models answered (x-cogen-expert) and the sampling seed (x-cogen-seed, to reproduce the answer). */
   function answerHeaders(sampling: SamplingRequest, experts: string[] | undefined): Record<string, string> {
-    return {
-      ...(experts ? { "x-cogen-expert": experts.join(",") } : {}),
-      ...(sampling.options.seed !== undefined ? { "x-cogen-seed": String(sampling.options.seed) } : {}),
-    };
+    const headers: Record<string, string> = {};
+    if (experts) headers["x-cogen-expert"] = experts.join(",");
+    if (sampling.options.seed !== undefined) headers["x-cogen-seed"] = String(sampling.options.seed);
+    return headers;
   }
 
   async function runToCompletion(reply: FastifyReply, model: LanguageModel, input: ChatInput, sampling: SamplingRequest) {
-    // The answer is sent whole, so the backend may give it whole (one non-streaming upstream request).
-    const stream = guardedGenerate(reply, model, input, sampling, true);
     let text = "";
     let experts: string[] | undefined;
-    let step = await stream.next();
-    while (!step.done) {
-      if (step.value.type === "text") text += step.value.text;
-      else if (step.value.type === "experts") experts ??= step.value.ids;
-      step = await stream.next();
-    }
-    const { reason, tokens, promptTokens } = step.value;
+    // The answer is sent whole, so the backend may give it whole (one non-streaming upstream request).
+    const { reason, tokens, promptTokens } = await guardedRun(reply, model, input, sampling, true, (chunk) => {
+      if (chunk.type === "text") text += chunk.text;
+      else if (chunk.type === "experts") experts ??= chunk.ids;
+    });
     const completionTokens = tokens || (await countTokens(model, text));
     return { text, reason: finishReason(reason), usage: await usageFor(model, input.prompt, completionTokens, promptTokens), experts: experts ?? [model.id] };
   }
@@ -346,25 +313,22 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
       raw.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive", ...answerHeaders(sampling, experts ?? [model.id]) });
       if (shapes.first) send(shapes.first());
     };
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     let status = 200;
     try {
-      const stream = guardedGenerate(reply, model, input, sampling, false);
-      let step = await stream.next();
       let count = 0;
-      while (!step.done) {
-        if (step.value.type === "experts") experts ??= step.value.ids;
-        else if (step.value.type === "text" && step.value.text) {
+      const end = await guardedRun(reply, model, input, sampling, false, (chunk) => {
+        if (chunk.type === "experts") experts ??= chunk.ids;
+        else if (chunk.type === "text" && chunk.text) {
           open();
-          send(shapes.text(step.value.text));
+          send(shapes.text(chunk.text));
           count++;
         }
-        step = await stream.next();
-      }
+      });
       if (!raw.destroyed) {
         open();
-        const completion = step.value.tokens || count;
-        for (const chunk of shapes.finish(finishReason(step.value.reason), await usageFor(model, input.prompt, completion, step.value.promptTokens))) send(chunk);
+        const completion = end.tokens || count;
+        for (const chunk of shapes.finish(finishReason(end.reason), await usageFor(model, input.prompt, completion, end.promptTokens))) send(chunk);
         send("[DONE]");
       }
     } catch (error) {
@@ -380,12 +344,75 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
       }
     } finally {
       raw.end();
-      metrics.requests.inc({ route: request.routeOptions.url ?? "unknown", status: String(status) });
-      metrics.latency.observe({ route: request.routeOptions.url ?? "unknown" }, Number(process.hrtime.bigint() - started) / 1e9);
+      metrics.answered(request.routeOptions.url ?? "unknown", status, (performance.now() - started) / 1000);
     }
   }
 
   return app;
+}
+
+/**
+ * A request's deadline and its client's connection: `signal` aborts the backend's work when either
+ * comes first, and every `race` in progress (or started after) rejects with the GatewayError that
+ * answers it (504 timeout, 499 disconnect).
+ */
+class Deadline {
+  private readonly controller = new AbortController();
+  private reason: "timeout" | "disconnect" | undefined;
+  private failure: GatewayError | undefined;
+  /** The rejections of the races in progress. */
+  private readonly interrupts = new Set<(error: Error) => void>();
+
+  constructor(reply: FastifyReply, timeoutMs: number) {
+    const timer = setTimeout(() => this.stop("timeout", new GatewayError(504, "timeout_error", `the request took longer than ${timeoutMs} ms and was stopped`, null, "timeout")), timeoutMs);
+    reply.raw.once("close", () => {
+      clearTimeout(timer);
+      if (!reply.raw.writableFinished && !this.reason) this.stop("disconnect", new GatewayError(499, "invalid_request_error", "the client closed the connection"));
+    });
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** Why the request was stopped, if it was. */
+  get why(): "timeout" | "disconnect" | undefined {
+    return this.reason;
+  }
+
+  /** The error that answers a stopped request. */
+  get error(): GatewayError | undefined {
+    return this.failure;
+  }
+
+  /** `work`'s outcome, unless the request is stopped first (a lighter Promise.race against the stop). */
+  race<T>(work: Promise<T>): Promise<T> {
+    if (this.failure) {
+      work.catch(() => {}); // abandoned: its failure is no one's
+      return Promise.reject(this.failure);
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.interrupts.add(reject);
+      work.then(
+        (value) => {
+          this.interrupts.delete(reject);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.interrupts.delete(reject);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  private stop(reason: "timeout" | "disconnect", failure: GatewayError): void {
+    this.reason = reason;
+    this.failure = failure;
+    this.controller.abort();
+    for (const interrupt of this.interrupts) interrupt(failure);
+    this.interrupts.clear();
+  }
 }
 
 function finishReason(reason: string): "stop" | "length" {

@@ -39,4 +39,43 @@ export class GatewayMetrics {
     labelNames: ["reason"] as const,
     registers: [this.registry],
   });
+
+  // Each request counts into a few labelled series: their children are looked up once per label
+  // set, not hashed from a label object on every request.
+  private readonly answeredSeries = new Map<string, { inc(): void; observe(seconds: number): void }>();
+  private readonly generatedSeries = new Map<string, { tokens(n: number): void; expert(id: string): void }>();
+
+  /** A request answered on `route` with `status`, after `seconds`. */
+  answered(route: string, status: number, seconds: number): void {
+    const key = `${route} ${status}`;
+    let series = this.answeredSeries.get(key);
+    if (!series) {
+      const count = this.requests.labels(route, String(status));
+      const latency = this.latency.labels(route);
+      series = { inc: () => count.inc(), observe: (s) => latency.observe(s) };
+      this.answeredSeries.set(key, series);
+    }
+    series.inc();
+    series.observe(seconds);
+  }
+
+  /** A generation of served `model` finished with `tokens` tokens, answered by `experts`. */
+  generated(model: string, tokens: number, experts: readonly string[]): void {
+    let series = this.generatedSeries.get(model);
+    if (!series) {
+      const counted = this.generatedTokens.labels(model);
+      const byExpert = new Map<string, { inc(): void }>();
+      series = {
+        tokens: (n) => counted.inc(n),
+        expert: (id) => {
+          let child = byExpert.get(id);
+          if (!child) byExpert.set(id, (child = this.expertGenerations.labels(model, id)));
+          child.inc();
+        },
+      };
+      this.generatedSeries.set(model, series);
+    }
+    series.tokens(tokens);
+    for (const expert of experts) series.expert(expert);
+  }
 }
