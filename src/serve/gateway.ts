@@ -314,7 +314,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     const slot = slots.acquire();
     let release: (() => void) | undefined;
     let iterator: AsyncIterator<GenerateChunk> | undefined;
-    metrics.inFlight.inc();
+    metrics.generating++;
     let tokens = 0;
     let promptTokens: number | undefined;
     let reason = "stop";
@@ -324,7 +324,10 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
       iterator = generateFrom(model, input, options)[Symbol.asyncIterator]();
       for (;;) {
         const step = await guard.race(iterator.next());
-        if (step.done) break;
+        if (step.done) {
+          iterator = undefined; // finished: nothing to stop
+          break;
+        }
         const chunk = step.value;
         if (chunk.type === "finish") {
           reason = chunk.reason;
@@ -347,7 +350,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
       if (guard.why === "timeout") metrics.cancelled.inc({ reason: "timeout" });
       throw error;
     } finally {
-      metrics.inFlight.dec();
+      metrics.generating--;
       if (release) release();
       else void slot.then((r) => r()); // the slot came after the deadline: give it straight back
       // Ask the backend to stop; a hung one is not waited for.

@@ -16,10 +16,13 @@ export class GatewayMetrics {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60],
     registers: [this.registry],
   });
-  readonly inFlight = new Gauge({
+  /** Generation requests being answered now: counted in a number, read by the gauge when scraped. */
+  generating = 0;
+  readonly inFlight: Gauge = new Gauge({
     name: "cogen_requests_in_flight",
     help: "Generation requests being answered now.",
     registers: [this.registry],
+    collect: (): void => this.inFlight.set(this.generating),
   });
   readonly generatedTokens = new Counter({
     name: "cogen_generated_tokens_total",
