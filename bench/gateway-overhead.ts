@@ -117,7 +117,7 @@ async function pairs(measure: (url: string) => Promise<number>, directUrl: strin
 interface Round {
   direct: number; through: number; added: number; cpuSequential: number;
   ttftDirect: number; ttftThrough: number; ttftAdded: number; cpuStreamed: number;
-  rpsDirect: number; rpsThrough: number; ratio: number; cpuLoaded: number; stubCpuDirect: number; stubCpuThrough: number;
+  rpsDirect: number; rpsThrough: number; ratio: number; cpuLoaded: number; stubCpuDirect: number; stubCpuThrough: number; clientCpu: number;
 }
 
 const dir = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-gateway-bench-"));
@@ -149,8 +149,10 @@ try {
     const loaded = async (url: string) => {
       const cpu0 = cpuMs(gatewayPid);
       const stub0 = cpuMs(stubPid);
+      const client0 = process.cpuUsage();
       const run = await throughput(url);
-      return { ...run, cpu: (cpuMs(gatewayPid) - cpu0) / run.done, stubCpu: (cpuMs(stubPid) - stub0) / run.done };
+      const client = process.cpuUsage(client0);
+      return { ...run, cpu: (cpuMs(gatewayPid) - cpu0) / run.done, stubCpu: (cpuMs(stubPid) - stub0) / run.done, clientCpu: (client.user + client.system) / 1000 / run.done };
     };
     // Alternate which goes first, so a load change within the round does not always favour one.
     const [direct, through] = r % 2 === 0 ? [await loaded(directUrl), await loaded(gatewayUrl)] : (([t, d]) => [d, t])([await loaded(gatewayUrl), await loaded(directUrl)]);
@@ -158,7 +160,7 @@ try {
       direct: latency.direct, through: latency.through, added: latency.through - latency.direct, cpuSequential: latency.cpuPerRequest,
       ttftDirect: streamed.direct, ttftThrough: streamed.through, ttftAdded: streamed.through - streamed.direct, cpuStreamed: streamed.cpuPerRequest,
       rpsDirect: direct.rps, rpsThrough: through.rps, ratio: through.rps / direct.rps, cpuLoaded: through.cpu,
-      stubCpuDirect: direct.stubCpu, stubCpuThrough: through.stubCpu,
+      stubCpuDirect: direct.stubCpu, stubCpuThrough: through.stubCpu, clientCpu: (direct.clientCpu + through.clientCpu) / 2,
     };
     rounds.push(round);
     console.log(`round ${r + 1}/${ROUNDS}: added p50 ${ms(round.added)}, TTFT added ${ms(round.ttftAdded)}, ${round.rpsDirect.toFixed(0)} vs ${round.rpsThrough.toFixed(0)} req/s ` +
@@ -173,7 +175,9 @@ try {
   console.log(`| streaming time to first token p50 | ${ms(m("ttftThrough"))} | ${ms(m("ttftDirect"))} | +${ms(m("ttftAdded"))} | added ≤ 1 ms | ${verdict(m("ttftAdded") <= 1)} |`);
   console.log(`| throughput, ${CONCURRENCY} clients | ${m("rpsThrough").toFixed(0)} req/s | ${m("rpsDirect").toFixed(0)} req/s | ${m("ratio").toFixed(2)}× | ≥ 0.6× | ${verdict(m("ratio") >= 0.6)} |`);
   console.log(`gateway process CPU per request: ${ms(m("cpuSequential"))} sequential, ${ms(m("cpuStreamed"))} streamed, ${ms(m("cpuLoaded"))} with ${CONCURRENCY} clients`);
-  console.log(`stub process CPU per request with ${CONCURRENCY} clients: ${ms(m("stubCpuDirect"))} direct, ${ms(m("stubCpuThrough"))} behind the gateway`);
+  console.log(`stub process CPU per request with ${CONCURRENCY} clients: ${ms(m("stubCpuDirect"))} direct, ${ms(m("stubCpuThrough"))} behind the gateway; ` +
+    `this client's (fetch): ${ms(m("clientCpu"))}`);
+  console.log("(with more runnable processes than cores, the throughput ratio tends to client CPU / gateway CPU, as each process gets an equal share)");
   console.log(`load average (1 min): ${loadBefore.toFixed(1)} before, ${os.loadavg()[0].toFixed(1)} after, on ${os.availableParallelism()} cores`);
 } finally {
   gateway?.child.kill("SIGTERM");
