@@ -177,7 +177,6 @@ try {
   console.log(`gateway process CPU per request: ${ms(m("cpuSequential"))} sequential, ${ms(m("cpuStreamed"))} streamed, ${ms(m("cpuLoaded"))} with ${CONCURRENCY} clients`);
   console.log(`stub process CPU per request with ${CONCURRENCY} clients: ${ms(m("stubCpuDirect"))} direct, ${ms(m("stubCpuThrough"))} behind the gateway; ` +
     `this client's (fetch): ${ms(m("clientCpu"))}`);
-  console.log("(with more runnable processes than cores, the throughput ratio tends to client CPU / gateway CPU, as each process gets an equal share)");
   console.log(`load average (1 min): ${loadBefore.toFixed(1)} before, ${os.loadavg()[0].toFixed(1)} after, on ${os.availableParallelism()} cores`);
 } finally {
   gateway?.child.kill("SIGTERM");
