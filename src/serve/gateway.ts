@@ -400,16 +400,21 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
       const end = await guardedRun(raw, model, input, sampling, false, (chunk) => {
         if (chunk.type === "experts") experts ??= chunk.ids;
         else if (chunk.type === "text" && chunk.text) {
+          // Corked: the events written at once (headers, the first event, this text) leave in one write.
+          raw.cork();
           open();
           send(shapes.text(chunk.text));
+          raw.uncork();
           count++;
         }
       });
       if (!raw.destroyed) {
         open();
-        const completion = end.tokens || count;
-        for (const chunk of shapes.finish(finishReason(end.reason), await usageFor(model, input.prompt, completion, end.promptTokens))) send(chunk);
+        const usage = await usageFor(model, input.prompt, end.tokens || count, end.promptTokens);
+        raw.cork();
+        for (const chunk of shapes.finish(finishReason(end.reason), usage)) send(chunk);
         send("[DONE]");
+        raw.uncork();
       }
     } catch (error) {
       const failure = gatewayFailure(error as Error);
