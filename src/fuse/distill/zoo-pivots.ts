@@ -244,7 +244,7 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
         objective: spec.objective, lambda: spec.lambda, teachers: spec.teachers, init: rel(spec.init), seed: seedOf(spec),
         steps: recipe.steps, batchSize: recipe.batchSize, seqLen: recipe.seqLen, lr: recipe.lr, lora: recipe.lora,
         data: spec.objective === "kd" ? textsHash : spec.objective === "online-kd" ? onlineHash : result.prefs.hash,
-        k: spec.objective === "online-kd" ? online!.k : plan.k, ...(spec.objective === "fpo" ? { beta: plan.fpo.beta, after: previousJob(result, "pivots/all") } : {}),
+        k: spec.objective === "online-kd" ? online!.k : plan.k, ...(spec.objective === "fpo" ? { beta: plan.fpo.beta, after: previousJob(result, rel(path.join(out, "all"))) } : {}),
       };
       const kept = previous?.models.find((m) => m.id === rel(dir) && JSON.stringify(m.job) === JSON.stringify(job));
       if (kept && (await exists(path.join(zoo, kept.files.gguf)))) {
