@@ -74,6 +74,8 @@ export function zooPivotsPlan(kind: "full" | "quick"): ZooPivotsPlan {
   return {
     pivotFamily: "a", seed: 7, textsPerDomain: 120, maxTokens: 64, k: 8, parityContexts: 3, teachers: "min-ce", fusion: "both",
     kd: { steps: 150, batchSize: 16, seqLen: 64, lr: 4e-3, lambda: 0.5, lora: { rank: 16, alpha: 16 } },
+    // The recipe chosen on the dev measure (bench/distill-recipes.ts --recipes online-control,online-domain --init a/centralised).
+    online: { init: "a/centralised", seed: 199, steps: 200, batchSize: 16, seqLen: 64, lr: 2e-3, lambda: 0.2, k: 8, lora: { rank: 16, alpha: 16 } },
     fpo: { pairsPerDomain: 60, steps: 60, batchSize: 8, seqLen: 64, lr: 2e-3, beta: 2, lambda: 0.2, lora: { rank: 16, alpha: 16 } },
   };
 }
