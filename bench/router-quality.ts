@@ -42,6 +42,9 @@ const { values } = parseArgs({
   },
 });
 const variants = values.variants.split(",");
+for (const [name, value] of [["pools", values.pools], ["seeds", values.seeds], ["test", values.test]]) {
+  if (!(value === "all" && name === "test") && !(Number.isInteger(Number(value)) && Number(value) > 0)) throw new Error(`--${name} must be a positive integer${name === "test" ? " or all" : ""}, not ${value}`);
+}
 /** kNN settings of a variant: "k64" (neighbours), "p0.25" (prior weight), or both ("k64p0.25"). */
 const KNN_VARIANT = /^(?:k(\d+))?(?:p(\d+(?:\.\d+)?))?$/;
 for (const v of variants) if (!ALL_VARIANTS.includes(v) && !(KNN_VARIANT.test(v) && v !== "")) throw new Error(`unknown variant ${v} (known: ${ALL_VARIANTS.join(", ")}, kN, pW, kNpW)`);
