@@ -48,6 +48,10 @@ if (recorded.length !== test.length) throw new Error(`${out}: ${recorded.length}
 
 const variants: Record<string, Partial<RouterOptions>> = {
   router: {},
+  // The kNN settings measured on MMLU-Pro (bench/router-quality.ts kNpW variants), here on the zoo.
+  "k = 64": { k: 64 },
+  "k = 256, prior weight 0.1": { k: 256, priorWeight: 0.1 },
+  "prior weight 0.3": { priorWeight: 0.3 },
 };
 
 console.log(`${dev.length} dev / ${test.length} test items, ${experts.length} experts, ${zoo.domains.length} domains (${out})`);
