@@ -95,6 +95,34 @@ describe("llama.cpp backend", () => {
     }
   });
 
+  it("scores an ensemble-like walk exactly: remembered tokens and distributions never outlive their text", async () => {
+    const model = await createLlamaCppModel({ id: "tiny", path: file, contextSize: 256 });
+    try {
+      // Each step scores the context plus every candidate (texts that extend one another), then
+      // moves to context + a lower candidate; more texts than are remembered pass through, and the
+      // walk comes back to an early context after its entries were displaced.
+      let context = "The heart";
+      const visited: string[] = [];
+      for (let step = 0; step < 12; step++) {
+        visited.push(context);
+        const candidates = await model.nextTokenLogprobs(context, 4);
+        for (const candidate of candidates) await model.logLikelihood(context, candidate.text);
+        const chosen = candidates[step % candidates.length].text;
+        const got = await model.logLikelihood(context, chosen);
+        expect(got.logprob).toBeCloseTo((await referenceLogLikelihood(file, context, chosen)).logprob, 4);
+        context += chosen;
+      }
+      for (const early of [visited[1], visited[0], visited[5]]) {
+        const got = await model.logLikelihood(early, " blood");
+        const want = await referenceLogLikelihood(file, early, " blood");
+        expect(got.tokens).toBe(want.tokens);
+        expect(got.logprob).toBeCloseTo(want.logprob, 4);
+      }
+    } finally {
+      await model.close();
+    }
+  });
+
   it("has a token-level log-likelihood equal to the text one where tokenization agrees", async () => {
     const model = await createLlamaCppModel({ id: "tiny", path: file, contextSize: 256 });
     try {

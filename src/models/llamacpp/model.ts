@@ -44,6 +44,8 @@ const SMALL_MODEL_BYTES = 512 * 1024 * 1024;
 const DEFAULT_MAX_TOKENS = 256;
 /** Next-token distributions remembered per model (each is a map over the vocabulary). */
 const REMEMBERED_DISTRIBUTIONS = 4;
+/** Texts whose tokens are remembered (an ensemble step tokenizes its context plus each of ~8 candidates). */
+const REMEMBERED_TOKENIZATIONS = 32;
 /** Chats rendered by `formatChat` whose tokens are remembered for the generation that follows. */
 const REMEMBERED_CHATS = 16;
 /** float32 probabilities underflow to 0; score such a token as the smallest positive float32. */
@@ -86,18 +88,33 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
   // Chats rendered by the model's own template, by their text: their special tokens stay special.
   const renderChat = chatRenderer(model);
   const renderedChats = new Map<string, Token[]>();
-  const ownTokens = (text: string): Token[] => renderedChats.get(text) ?? model.tokenize(text, false);
+  /**
+   * Recent texts' tokens. A token-level ensemble scores `context + candidate` for each candidate
+   * and then asks about `context + chosen` — a text tokenized a moment ago; tokenizing is a pure
+   * function of the text, so a remembered result is exact.
+   */
+  const tokenized = new Map<string, readonly Token[]>();
+  const tokenize = (text: string): readonly Token[] => {
+    let tokens = tokenized.get(text);
+    if (!tokens) {
+      tokens = model.tokenize(text, false);
+      if (tokenized.size >= REMEMBERED_TOKENIZATIONS) tokenized.delete(tokenized.keys().next().value!);
+      tokenized.set(text, tokens);
+    }
+    return tokens;
+  };
+  const ownTokens = (text: string): readonly Token[] => renderedChats.get(text) ?? tokenize(text);
 
   // The last context's tokens: a candidate-scoring caller asks about one context many times.
   let lastText: string | undefined;
   let lastTokens: readonly Token[] = [];
-  const tokensOf = (text: string): Token[] => {
+  const tokensOf = (text: string): readonly Token[] => {
     if (text !== lastText) {
       const tokens = [...prefix, ...ownTokens(text)];
       lastTokens = tokens.length > 0 ? tokens : [...documentStart];
       lastText = text;
     }
-    return [...lastTokens];
+    return lastTokens;
   };
   const pieces = new Map<Token, string>();
   const pieceOf = (token: Token): string => {
@@ -150,8 +167,8 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
   async function logLikelihood(contextText: string, continuation: string): Promise<LogLikelihood> {
     checkOpen();
     return lock.run(async () => {
-      const ctx = contextText === "" ? [...documentStart] : tokensOf(contextText);
-      const whole = [...(contextText === "" ? documentStart : prefix), ...model.tokenize(contextText + continuation, false)];
+      const ctx = contextText === "" ? documentStart : tokensOf(contextText);
+      const whole = [...(contextText === "" ? documentStart : prefix), ...tokenize(contextText + continuation)];
       let common = 0;
       while (common < ctx.length && common < whole.length && ctx[common] === whole[common]) common++;
       return scoreTokens(whole, common, utf8Length(continuation));
@@ -229,7 +246,7 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
   }
 
   /** The top next tokens after `all` (BOS included); the caller holds the lock. */
-  async function nextAfter(all: Token[], topK: number): Promise<TokenLogprob[]> {
+  async function nextAfter(all: readonly Token[], topK: number): Promise<TokenLogprob[]> {
     // A context longer than the window is cut from the left.
     const tokens = all.slice(-context.contextSize);
     let probabilities = remembered.get(keyOf(tokens, tokens.length));
@@ -389,6 +406,7 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
       if (closed) return;
       closed = true;
       remembered.clear();
+      tokenized.clear();
       await lock.run(async () => {
         await context.dispose();
         await base.release();
