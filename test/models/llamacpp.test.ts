@@ -123,6 +123,23 @@ describe("llama.cpp backend", () => {
     }
   });
 
+  it("scores continuations that share their first tokens exactly, from distributions remembered along the way", async () => {
+    const model = await createLlamaCppModel({ id: "tiny", path: file, contextSize: 256 });
+    try {
+      const context = "The heart pumps";
+      await model.nextTokenLogprobs(context, 3);
+      // One to four tokens each (short enough for every position to be looked up), then longer ones.
+      for (const continuation of [" bl", " blo", " b", " blood", " blo", " bl", " blood and water", " blood", " bloody", " blood and bone"]) {
+        const got = await model.logLikelihood(context, continuation);
+        const want = await referenceLogLikelihood(file, context, continuation);
+        expect(got.tokens).toBe(want.tokens);
+        expect(got.logprob).toBeCloseTo(want.logprob, 4);
+      }
+    } finally {
+      await model.close();
+    }
+  });
+
   it("has a token-level log-likelihood equal to the text one where tokenization agrees", async () => {
     const model = await createLlamaCppModel({ id: "tiny", path: file, contextSize: 256 });
     try {

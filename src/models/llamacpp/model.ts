@@ -6,9 +6,9 @@
  * token prefix (the choices of one multiple-choice item share their context), and the last few
  * next-token distributions are remembered by the tokens they follow, so scoring a one-token
  * continuation right after `nextTokenLogprobs` of the same context evaluates nothing (a
- * token-level ensemble scores its candidates this way). Inputs longer than
- * the context are cut from the left, and long continuations are scored in windows, as
- * lm-evaluation-harness does.
+ * token-level ensemble scores its candidates this way; candidates that share their first tokens
+ * reuse the distributions after them too). Inputs longer than the context are cut from the left,
+ * and long continuations are scored in windows, as lm-evaluation-harness does.
  */
 import * as os from "node:os";
 import { promises as fs } from "node:fs";
@@ -149,6 +149,16 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
     if (remembered.size >= REMEMBERED_DISTRIBUTIONS) remembered.delete(remembered.keys().next().value!);
     remembered.set(key, probabilities);
   };
+  /** A remembered distribution, kept as the newest (the context of a step outlives its candidates'). */
+  const recall = (tokens: readonly Token[], length: number): Map<Token, number> | undefined => {
+    const key = keyOf(tokens, length);
+    const probabilities = remembered.get(key);
+    if (probabilities) {
+      remembered.delete(key);
+      remembered.set(key, probabilities);
+    }
+    return probabilities;
+  };
 
   /**
    * Make the sequence hold tokens[0..keep) (reusing what is cached) and return `keep`, the index
@@ -205,9 +215,14 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
       const from = Math.max(0, end - 1 - window);
       const evalTokens = whole.slice(from, end - 1);
       const needFrom = first - 1 - from;
-      // distributions[j]: after evalTokens[0..needFrom + j]; the first may be remembered.
-      const distributions: (Map<Token, number> | undefined)[] = [remembered.get(keyOf(evalTokens, needFrom + 1))];
-      const evalFrom = distributions[0] ? needFrom + 1 : needFrom;
+      // distributions[j]: after evalTokens[0..needFrom + j]. Any may be remembered (the first
+      // after a step's context; later ones where candidates share their first tokens), but no more
+      // than REMEMBERED_DISTRIBUTIONS can be, so longer continuations look up only the first.
+      const needed = evalTokens.length - needFrom;
+      const distributions: (Map<Token, number> | undefined)[] = [];
+      for (let j = 0; j < (needed <= REMEMBERED_DISTRIBUTIONS ? needed : 1); j++) distributions.push(recall(evalTokens, needFrom + 1 + j));
+      const firstMissing = distributions.findIndex((d) => !d);
+      const evalFrom = needFrom + (firstMissing >= 0 ? firstMissing : distributions.length);
       if (evalFrom < evalTokens.length) {
         const start = await reuse(evalTokens, evalFrom);
         const input = evalTokens.slice(start).map((token, j) =>
@@ -249,7 +264,7 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
   async function nextAfter(all: readonly Token[], topK: number): Promise<TokenLogprob[]> {
     // A context longer than the window is cut from the left.
     const tokens = all.slice(-context.contextSize);
-    let probabilities = remembered.get(keyOf(tokens, tokens.length));
+    let probabilities = recall(tokens, tokens.length);
     if (!probabilities) {
       const start = await reuse(tokens, tokens.length - 1);
       const input = tokens.slice(start).map((token, j) =>
