@@ -2,6 +2,7 @@ import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Token } from "node-llama-cpp";
+import type { LanguageModel } from "../../src/core/language-model.js";
 import { generateText } from "../../src/core/language-model.js";
 import { createLlamaCppModel } from "../../src/models/llamacpp/model.js";
 import { loadedBaseCount, llamaRuntime } from "../../src/models/llamacpp/runtime.js";
@@ -48,6 +49,14 @@ async function referenceLogLikelihood(file: string, context: string, continuatio
   }
 }
 
+/** The model's log-likelihood of `continuation` equals the direct reference (tokens and value). */
+async function expectReferenceScore(model: LanguageModel, file: string, context: string, continuation: string): Promise<void> {
+  const got = await model.logLikelihood(context, continuation);
+  const want = await referenceLogLikelihood(file, context, continuation);
+  expect(got.tokens).toBe(want.tokens);
+  expect(got.logprob).toBeCloseTo(want.logprob, 4);
+}
+
 describe("llama.cpp backend", () => {
   let file: string;
   beforeAll(async () => {
@@ -61,12 +70,7 @@ describe("llama.cpp backend", () => {
         ["The heart pumps", " blood"], ["The heart pumps", " water"], ["The heart", " pumps blood"],
         ["A contract is an", " agreement"], ["The heart pumps", " blood"],
       ];
-      for (const [context, continuation] of pairs) {
-        const got = await model.logLikelihood(context, continuation);
-        const want = await referenceLogLikelihood(file, context, continuation);
-        expect(got.tokens).toBe(want.tokens);
-        expect(got.logprob).toBeCloseTo(want.logprob, 4);
-      }
+      for (const [context, continuation] of pairs) await expectReferenceScore(model, file, context, continuation);
     } finally {
       await model.close();
     }
@@ -112,12 +116,7 @@ describe("llama.cpp backend", () => {
         expect(got.logprob).toBeCloseTo((await referenceLogLikelihood(file, context, chosen)).logprob, 4);
         context += chosen;
       }
-      for (const early of [visited[1], visited[0], visited[5]]) {
-        const got = await model.logLikelihood(early, " blood");
-        const want = await referenceLogLikelihood(file, early, " blood");
-        expect(got.tokens).toBe(want.tokens);
-        expect(got.logprob).toBeCloseTo(want.logprob, 4);
-      }
+      for (const early of [visited[1], visited[0], visited[5]]) await expectReferenceScore(model, file, early, " blood");
     } finally {
       await model.close();
     }
@@ -130,10 +129,7 @@ describe("llama.cpp backend", () => {
       await model.nextTokenLogprobs(context, 3);
       // One to four tokens each (short enough for every position to be looked up), then longer ones.
       for (const continuation of [" bl", " blo", " b", " blood", " blo", " bl", " blood and water", " blood", " bloody", " blood and bone"]) {
-        const got = await model.logLikelihood(context, continuation);
-        const want = await referenceLogLikelihood(file, context, continuation);
-        expect(got.tokens).toBe(want.tokens);
-        expect(got.logprob).toBeCloseTo(want.logprob, 4);
+        await expectReferenceScore(model, file, context, continuation);
       }
     } finally {
       await model.close();
