@@ -136,6 +136,27 @@ describe("llama.cpp backend", () => {
     }
   });
 
+  it("never takes a distribution remembered after other tokens that end the same way", async () => {
+    const model = await createLlamaCppModel({ id: "tiny", path: file, contextSize: 256 });
+    try {
+      // Pairs of contexts with as many tokens and the same last token, differing earlier.
+      const pairs: [string, string][] = [];
+      for (const [a, b] of [["The heart pumps", "The heart bumps"], ["A river bank", "A rover bank"], ["The cat sat", "The hat sat"], ["my blood", "by blood"]]) {
+        const [ta, tb] = [await model.tokenize(a), await model.tokenize(b)];
+        if (ta.length === tb.length && ta.at(-1) === tb.at(-1) && ta.some((t, i) => t !== tb[i])) pairs.push([a, b]);
+      }
+      expect(pairs.length).toBeGreaterThan(0);
+      for (const [a, b] of pairs) {
+        const next = await model.nextTokenLogprobs(a, 2);
+        await expectReferenceScore(model, file, b, next[0].text);
+        await model.nextTokenLogprobs(b, 2);
+        await expectReferenceScore(model, file, a, next[0].text);
+      }
+    } finally {
+      await model.close();
+    }
+  });
+
   it("has a token-level log-likelihood equal to the text one where tokenization agrees", async () => {
     const model = await createLlamaCppModel({ id: "tiny", path: file, contextSize: 256 });
     try {

@@ -141,23 +141,27 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
    * distribution depends only on the tokens before it, so a remembered one is what evaluating
    * them again would give.
    */
-  const remembered = new Map<string, Map<Token, number>>();
-  const keyOf = (tokens: readonly Token[], length: number) => tokens.slice(0, length).join(",");
+  const remembered: { tokens: readonly Token[]; probabilities: Map<Token, number> }[] = [];
+  /** Index of the entry remembered after tokens[0..length), compared from the end (where recent ones differ); no key is built. */
+  const find = (tokens: readonly Token[], length: number): number =>
+    remembered.findIndex((entry) => {
+      if (entry.tokens.length !== length) return false;
+      for (let i = length - 1; i >= 0; i--) if (entry.tokens[i] !== tokens[i]) return false;
+      return true;
+    });
   const remember = (tokens: readonly Token[], length: number, probabilities: Map<Token, number>) => {
-    const key = keyOf(tokens, length);
-    remembered.delete(key);
-    if (remembered.size >= REMEMBERED_DISTRIBUTIONS) remembered.delete(remembered.keys().next().value!);
-    remembered.set(key, probabilities);
+    const at = find(tokens, length);
+    if (at >= 0) remembered.splice(at, 1);
+    else if (remembered.length >= REMEMBERED_DISTRIBUTIONS) remembered.shift();
+    remembered.push({ tokens: tokens.slice(0, length), probabilities });
   };
   /** A remembered distribution, kept as the newest (the context of a step outlives its candidates'). */
   const recall = (tokens: readonly Token[], length: number): Map<Token, number> | undefined => {
-    const key = keyOf(tokens, length);
-    const probabilities = remembered.get(key);
-    if (probabilities) {
-      remembered.delete(key);
-      remembered.set(key, probabilities);
-    }
-    return probabilities;
+    const at = find(tokens, length);
+    if (at < 0) return undefined;
+    const [entry] = remembered.splice(at, 1);
+    remembered.push(entry);
+    return entry.probabilities;
   };
 
   /**
@@ -420,7 +424,7 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
     async close() {
       if (closed) return;
       closed = true;
-      remembered.clear();
+      remembered.length = 0;
       tokenized.clear();
       await lock.run(async () => {
         await context.dispose();
