@@ -7,6 +7,7 @@ import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "../core/half.js";
 import { runMethod, type MethodJob } from "./run-method.js";
 import { findMethod } from "./methods/registry.js";
 import { mergeTaskVectorChunks } from "./task-vector-chunks.js";
+import { linearBf16 } from "./linear-bf16.js";
 
 /** Elements per chunk: small enough that a chunk of every input stays in cache. */
 export const CHUNK_ELEMENTS = 1 << 16;
@@ -30,6 +31,8 @@ export type ChunkResult = { out: Uint8Array } | { nanInput: number; element: num
 export function mergeStoredChunks(job: ChunkJob): ChunkResult {
   const variant = findMethod(job.method)?.taskVector;
   if (variant) return mergeTaskVectorChunks(job, variant);
+  const fused = linearBf16(job);
+  if (fused) return fused;
   const n = job.elements;
   const outSize = job.outDtype === "F32" ? 4 : 2;
   const out = new Uint8Array(n * outSize);
