@@ -24,6 +24,8 @@ export interface ChunkJob extends Omit<MethodJob, "tensors" | "base"> {
   elements: number;
   /** Elements per chunk (default CHUNK_ELEMENTS); task-vector methods round it to whole rows. */
   chunkElements?: number;
+  /** Where to write the output (from its start), when large enough; else a new array is made. */
+  out?: Uint8Array;
 }
 
 export type ChunkResult = { out: Uint8Array } | { nanInput: number; element: number } | { nanOutput: number };
@@ -34,8 +36,7 @@ export function mergeStoredChunks(job: ChunkJob): ChunkResult {
   const fused = linearBf16(job);
   if (fused) return fused;
   const n = job.elements;
-  const outSize = job.outDtype === "F32" ? 4 : 2;
-  const out = new Uint8Array(n * outSize);
+  const out = outputBytes(job);
   const decode = storedDecoder(job);
   const step = job.chunkElements ?? CHUNK_ELEMENTS;
   const scratch = job.raws.map(() => new Float32Array(step));
@@ -62,6 +63,12 @@ export function mergeStoredChunks(job: ChunkJob): ChunkResult {
     encodeStored(merged, job.outDtype, out, start);
   }
   return { out };
+}
+
+/** The output's bytes: the start of `job.out` when it is large enough, else a new array. */
+export function outputBytes(job: ChunkJob): Uint8Array {
+  const bytes = job.elements * (job.outDtype === "F32" ? 4 : 2);
+  return job.out && job.out.length >= bytes ? job.out.subarray(0, bytes) : new Uint8Array(bytes);
 }
 
 /** Decodes `dst.length` elements of input `m` from element `start` into `dst` (returned). */

@@ -8,7 +8,7 @@
  * Gives the same bytes as the generic path; a non-finite value anywhere makes it decline, and the
  * generic path then names the input (or reports the output) as it always did.
  */
-import type { ChunkJob, ChunkResult } from "./chunked.js";
+import { outputBytes, type ChunkJob, type ChunkResult } from "./chunked.js";
 import { linearWeights } from "./methods/linear.js";
 
 const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -21,15 +21,16 @@ export function linearBf16(job: ChunkJob): ChunkResult | undefined {
   const { weights, scale } = linearWeights(job.modelParams, job.global);
   const n = job.elements;
   const pairs = n >>> 1;
-  const out = new Uint8Array(n * 2);
+  const out = outputBytes(job);
+  if (out.byteOffset % 4 !== 0) return undefined;
   const words = job.raws.slice(0, count).map((r) => new Uint32Array(r.buffer, r.byteOffset, pairs));
-  let check = mergePairs(words, new Uint32Array(out.buffer, 0, pairs), pairs, weights, scale);
+  let check = mergePairs(words, new Uint32Array(out.buffer, out.byteOffset, pairs), pairs, weights, scale);
   if (n & 1) {
     // The odd last element: as the low half of a pair whose high half is +0.
     const last = job.raws.slice(0, count).map((r) => Uint32Array.of(new Uint16Array(r.buffer, r.byteOffset, n)[n - 1]));
     const word = new Uint32Array(1);
     check += mergePairs(last, word, 1, weights, scale);
-    new Uint16Array(out.buffer)[n - 1] = word[0] & 0xffff;
+    new Uint16Array(out.buffer, out.byteOffset, n)[n - 1] = word[0] & 0xffff;
   }
   // x − x is 0 for finite x and NaN otherwise.
   return check === 0 ? { out } : undefined;
