@@ -136,6 +136,8 @@ export class TfIdf {
 
   /** Fit document frequencies on `texts` (the indexed items); `vectors` are theirs, in order. */
   readonly vectors: SparseVector[];
+  /** How many of the fitted texts have each bucket (an inverted index sizes its posting lists by it). */
+  readonly documentFrequency: Uint32Array;
 
   constructor(texts: readonly string[], readonly buckets = FEATURE_BUCKETS) {
     this.counter = new TermCounter(buckets);
@@ -145,6 +147,7 @@ export class TfIdf {
     this.idf = new Float32Array(buckets);
     const n = texts.length;
     for (let h = 0; h < buckets; h++) this.idf[h] = Math.log((1 + n) / (1 + df[h])) + 1;
+    this.documentFrequency = df;
     this.vectors = counted.map((c) => this.weigh(c));
   }
 

@@ -107,7 +107,7 @@ export class KnnIndex {
     this.vectors = this.tfidf.vectors;
     const buckets = this.tfidf.buckets;
     const start = new Uint32Array(buckets + 1);
-    for (const v of this.vectors) for (const h of v.indices) start[h + 1]++;
+    start.set(this.tfidf.documentFrequency, 1);
     for (let b = 0; b < buckets; b++) start[b + 1] += start[b];
     const fill = start.slice(0, buckets);
     const postingItems = new Uint32Array(start[buckets]);
