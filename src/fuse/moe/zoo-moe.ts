@@ -31,8 +31,15 @@ export interface ZooMoePlan {
   family: string;
   /** The mergekit-moe config of the hidden-state-gate mixture, relative to the zoo folder. */
   hiddenConfig: string;
-  /** Gate training; `trainShared` also trains attention, norms and embeddings (never the experts). */
-  gates: { steps: number; batchSize: number; seqLen: number; lr: number; seed: number; routerAuxLossCoef: number; trainShared: boolean };
+  /**
+   * Gate training; `trainShared` also trains attention, norms and embeddings (never the experts)
+   * at `sharedLr`; `domainLossCoef` weighs the routing loss that teaches each training row's
+   * tokens their domain's expert (trainGates).
+   */
+  gates: {
+    steps: number; batchSize: number; seqLen: number; lr: number; seed: number; routerAuxLossCoef: number; trainShared: boolean;
+    sharedLr?: number; domainLossCoef?: number;
+  };
   /** Held-out bytes per domain for the gate quality report. */
   qualityBytes: number;
 }
@@ -52,7 +59,7 @@ export interface ZooMoeCheckpoint {
   gates: "hidden" | "trained";
   files: { gguf: string; hf: string | null };
   /** Gate training (trained gates only). */
-  training: { steps: number; seconds: number; stepsPerSecond: number; finalCe: number; finalBalance: number } | null;
+  training: { steps: number; seconds: number; stepsPerSecond: number; finalCe: number; finalBalance: number; finalRouting?: number } | null;
   gateQuality: GateQuality;
   ggufBytes: number;
 }
@@ -121,11 +128,12 @@ export async function buildZooMoe(options: BuildZooMoeOptions): Promise<ZooMoeMa
   // Trained with two experts per token: with one, Mixtral's renormalised weight is always 1 and
   // the gates would get no gradient from the cross-entropy. The top-1 mixture runs these gates with k = 1.
   log(`${plan.family}-trained: ${plan.gates.steps} gate-training steps (top-2)`);
-  const result = await trainGates({ moeDir: path.join(hiddenDir, "hf"), texts, ...plan.gates, expertsPerToken: 2, progress });
+  const result = await trainGates({ moeDir: path.join(hiddenDir, "hf"), texts, ...plan.gates, expertsPerToken: 2, expertDomains, progress });
   const n = result.losses.ce.length;
   const training = {
     steps: result.step, seconds: round(result.seconds), stepsPerSecond: round(result.stepsPerSecond),
     finalCe: round(mean(result.losses.ce.slice(Math.floor(0.9 * n)))), finalBalance: round(mean(result.losses.balance.slice(Math.floor(0.9 * n)))),
+    ...(plan.gates.domainLossCoef ? { finalRouting: round(mean(result.losses.domain.slice(Math.floor(0.9 * n)))) } : {}),
   };
   const trained = readWeights(result.model);
   const { config, tokenizer } = result.model;
