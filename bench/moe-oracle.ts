@@ -7,7 +7,7 @@
  * embeddings: the base's or the experts' average) + that domain's expert FFN. Measured for
  * `cogen_non_expert: base` and `average` of zoo/moe/hidden.yml, and for any `--moe HF_DIR`
  * (e.g. one whose shared weights were trained). `--gguf ID=FILE` adds mixtures scored as they
- * route (every domain's items), `--singles` the zoo's own models.
+ * route (every test item: bits per byte and cloze), `--singles` the zoo's own models.
  *
  *   npx tsx bench/moe-oracle.ts [--moe DIR]... [--gguf ID=FILE]... [--singles] [--no-oracle]
  */
@@ -79,7 +79,10 @@ async function oracle(label: string, moeDir: string): Promise<void> {
 }
 
 function print(rows: ReturnType<typeof scoreRows>): void {
-  for (const r of rows) console.log(`  ${r.model.padEnd(30)} ${f(r.macroBpb)}   ${zoo.domains.map((d) => `${d.slice(0, 4)} ${f(r.domains[d].bpb)}`).join("  ")}`);
+  for (const r of rows) {
+    const cloze = r.macroAcc === undefined ? "" : `   cloze ${f(r.macroAcc)} ± ${f(r.macroAccSe)}`;
+    console.log(`  ${r.model.padEnd(30)} ${f(r.macroBpb)}   ${zoo.domains.map((d) => `${d.slice(0, 4)} ${f(r.domains[d].bpb)}`).join("  ")}${cloze}`);
+  }
 }
 
 try {
@@ -100,7 +103,8 @@ try {
       opened.push(await createLlamaCppModel({ id, path: file, contextSize: 512, threads: 1 }));
     }
     if (values.singles) for (const m of zoo.models) opened.push(await createLlamaCppModel({ id: m.id, path: m.gguf, contextSize: 512, threads: 1 }));
-    if (opened.length) print(scoreRows(await evaluateModels(opened, items, silentProgress, "bpb"), zoo.domains, opened.map((m) => m.id)).sort((a, b) => a.macroBpb! - b.macroBpb!));
+    // Mixtures and singles: every test item, bits per byte and cloze, as the demo judges them.
+    if (opened.length) print(scoreRows(await evaluateModels(opened, test, silentProgress, "test items"), zoo.domains, opened.map((m) => m.id)).sort((a, b) => a.macroBpb! - b.macroBpb!));
   } finally {
     for (const m of opened) await m.close();
   }

@@ -3,7 +3,8 @@
  * three checkpoints the demo judges next to the router and the TIES merge:
  *   a-hidden/       `cogen moe zoo/moe/hidden.yml`: mergekit-moe's `hidden` gates from lines of each
  *                   domain's training text (top-2)
- *   a-trained-top2/ those gates trained by `trainGates` (BTX) on the mixed training corpora, top-2
+ *   a-trained-top2/ those gates trained by `trainGates` (BTX: with the shared weights and the
+ *                   routing loss) on the mixed training corpora, top-2
  *   a-trained-top1/ the same trained gates run with one expert per token
  * Each holds model.gguf (F32, llama.cpp); a-hidden also its Hugging Face folder (hf/), the start
  * of gate training. zoo/moe/manifest.json records the plan, timings and the gate quality on
@@ -48,7 +49,9 @@ export const ZOO_MOE_PLAN: ZooMoePlan = {
   family: "a",
   hiddenConfig: "moe/hidden.yml",
   // Sized for the shared 2-core machine (every expert is evaluated on every token while training).
-  gates: { steps: 120, batchSize: 8, seqLen: 64, lr: 5e-2, seed: 7, routerAuxLossCoef: 0.01, trainShared: false },
+  // BTX with the shared weights trained at a small lr, plus the routing loss: gates alone on one
+  // token's hidden state barely tell the domains apart (bench/moe-gates.ts; docs/ARCHITECTURE.md).
+  gates: { steps: 200, batchSize: 8, seqLen: 64, lr: 5e-2, seed: 7, routerAuxLossCoef: 0.01, trainShared: true, sharedLr: 2e-3, domainLossCoef: 1 },
   qualityBytes: 6_000,
 };
 
