@@ -221,8 +221,10 @@ describe("cogen moe train-gates", () => {
 
   it("reports flag problems all at once and leaves no output behind", async () => {
     const out = path.join(root, "cli-bad");
-    const { code, err: stderr } = await capture(["moe", "train-gates", moeDir, out, "--steps", "0", "--out-format", "onnx"]);
+    const { code, err: stderr } = await capture(["moe", "train-gates", moeDir, out, "--steps", "0", "--out-format", "onnx", "--routing-loss-coef", "1", "--shared-lr", "1e-3"]);
     expect(code).toBe(2);
+    expect(stderr).toMatch(/--routing-loss-coef needs --expert-domains/);
+    expect(stderr).toMatch(/--shared-lr needs --train-shared/);
     expect(stderr).toMatch(/--steps: expected an integer ≥ 1/);
     expect(stderr).toMatch(/--out-format: expected hf or gguf/);
     expect(stderr).toMatch(/give training text/);
