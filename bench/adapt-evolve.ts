@@ -9,25 +9,37 @@
  * uniform TIES merge and the evolved merge (rebuilt from OUT/merge.yml as `cogen merge` would):
  * macro bits per byte and ratios against uniform TIES and base-a.
  *
- *   npx tsx bench/adapt-evolve.ts [--dev 2] [--test 6] [--evaluations 36] [--layer-groups 1] [--sigma 0.25] [--normalize] [--queue redis://…] [--out DIR]
+ * --demo-split takes both sides from the demo's split instead (src/unify/items.ts: passages cut at
+ * 256 characters): the objective from the demo's dev side, the report on its test side (--test 10
+ * is the demo table's bits-per-byte items), so the result can be judged in the demo beside every
+ * other row. --save DIR writes the result there for the zoo: merge.yml (model paths relative to
+ * the repository root), model.gguf (its merge, what the demo judges) and report.json; zoo/evolved/
+ * was made so (its README.md names the command). --reuse judges OUT/result again without searching.
+ *
+ *   npx tsx bench/adapt-evolve.ts [--dev 2] [--test 6] [--evaluations 36] [--layer-groups 1] [--sigma 0.25] [--normalize]
+ *                                 [--demo-split] [--queue redis://…] [--out DIR] [--reuse] [--save DIR]
  */
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { evolveMerge } from "../src/adapt/evolve.js";
+import { evolveMerge, type EvolveReport } from "../src/adapt/evolve.js";
 import { evolveJobId, executeEvolveJob, objectiveOf, type CandidateScore } from "../src/adapt/evolve-job.js";
 import { bullMqEvolveQueue } from "../src/adapt/evolve-queue.js";
 import { initialPoint, parseEvolveRecipe, renderCandidate } from "../src/adapt/evolve-recipe.js";
 import { streamProgress } from "../src/core/progress.js";
 import { evaluateItem } from "../src/eval/evaluate-item.js";
 import { readTasksFile, type TaskItem } from "../src/formats/tasks.js";
+import { runMerge } from "../src/merge/engine.js";
 import { openModel } from "../src/models/open.js";
 import { ZOO_DOMAINS } from "../src/zoo/corpora/domains.js";
+import { DEMO_PASSAGE_CHARS } from "../src/demo/run.js";
+import { splitItems } from "../src/unify/items.js";
 
 const { values } = parseArgs({
   options: {
     dev: { type: "string" }, test: { type: "string" }, evaluations: { type: "string" }, "layer-groups": { type: "string" },
     queue: { type: "string" }, out: { type: "string" }, seed: { type: "string" }, sigma: { type: "string" }, normalize: { type: "boolean" },
+    "demo-split": { type: "boolean" }, reuse: { type: "boolean" }, save: { type: "string" },
   },
 });
 const zoo = path.resolve(import.meta.dirname, "../zoo");
@@ -38,8 +50,10 @@ const test = Number(values.test ?? 6);
 
 const all = await readTasksFile(path.join(zoo, "items/bits-per-byte.jsonl"));
 const byDomain = ZOO_DOMAINS.map((d) => all.filter((i) => i.domain === d.name).sort((a, b) => (a.id < b.id ? -1 : 1)));
-const devItems = byDomain.flatMap((items) => items.slice(0, dev));
-const testItems = byDomain.flatMap((items) => items.slice(dev, dev + test));
+const demoSides = splitItems(all, { maxPassageChars: DEMO_PASSAGE_CHARS });
+const firstPerDomain = (items: TaskItem[], n: number) => ZOO_DOMAINS.flatMap((d) => items.filter((i) => i.domain === d.name).slice(0, n));
+const devItems = values["demo-split"] ? firstPerDomain(demoSides.dev, dev) : byDomain.flatMap((items) => items.slice(0, dev));
+const testItems = values["demo-split"] ? firstPerDomain(demoSides.test, test) : byDomain.flatMap((items) => items.slice(dev, dev + test));
 const toJsonl = (items: TaskItem[]) => items.map((i) => JSON.stringify({ id: i.id, domain: i.domain, task: i.task, text: (i as { text: string }).text })).join("\n") + "\n";
 await fs.writeFile(path.join(out, "objective.jsonl"), toJsonl(devItems));
 
@@ -60,12 +74,15 @@ await fs.writeFile(recipeFile, recipeText(Number(values["layer-groups"] ?? 1), v
 // The demo's uniform TIES merge (weight 1, density 0.5, normalize), the reference.
 const uniform = parseEvolveRecipe(recipeText(1, 1, true), "uniform TIES");
 
-const evolved = await evolveMerge({
-  recipe: recipeFile, objective: path.join(out, "objective.jsonl"), outDir: path.join(out, "result"),
-  evaluations: Number(values.evaluations ?? 36), seed: Number(values.seed ?? 0), progress: streamProgress(),
-  ...(values.sigma ? { sigma0: Number(values.sigma) } : {}),
-  ...(values.queue ? { queue: bullMqEvolveQueue(values.queue) } : {}),
-});
+const resultDir = path.join(out, "result");
+const evolved: EvolveReport = values.reuse
+  ? JSON.parse(await fs.readFile(path.join(resultDir, "report.json"), "utf8")) as EvolveReport
+  : await evolveMerge({
+    recipe: recipeFile, objective: path.join(out, "objective.jsonl"), outDir: resultDir,
+    evaluations: Number(values.evaluations ?? 36), seed: Number(values.seed ?? 0), progress: streamProgress(),
+    ...(values.sigma ? { sigma0: Number(values.sigma) } : {}),
+    ...(values.queue ? { queue: bullMqEvolveQueue(values.queue) } : {}),
+  });
 console.log(`evolve: ${evolved.evaluations} candidates (${evolved.dimensions} parameters, population ${evolved.population}) in ${evolved.seconds.toFixed(0)} s = ${evolved.candidatesPerMinute.toFixed(2)}/min`);
 console.log(`  objective (${devItems.length} dev items, macro bpb): start ${evolved.start.objective.toFixed(4)} → evolved ${evolved.best.objective.toFixed(4)} (generation ${evolved.best.generation})`);
 
@@ -97,3 +114,18 @@ for (const [name, s] of rows) {
 const best = await fs.readFile(path.join(out, "result/merge.yml"), "utf8");
 console.log(`\nevolved recipe:\n${best}`);
 await fs.writeFile(path.join(out, "bench.json"), JSON.stringify({ evolved, rows: Object.fromEntries(rows) }, null, 2) + "\n");
+if (values.save) {
+  // For the zoo: paths relative to the repository root (where `cogen merge` resolves them), and the merged GGUF.
+  const save = path.resolve(values.save);
+  const repo = path.resolve(import.meta.dirname, "..");
+  const portable = best.replaceAll(`${repo}/`, "").replace(/^# Rebuild the scored model: .*$/m, "# Rebuild the scored model (from the repository root): cogen merge zoo/evolved/merge.yml OUT_DIR --out-format gguf --seed 0");
+  await fs.mkdir(save, { recursive: true });
+  const built = await fs.mkdtemp(path.join(out, "save-"));
+  await runMerge({ config: best, configName: "merge.yml", outDir: path.join(built, "merged"), outFormat: "gguf", seed: 0 });
+  await fs.copyFile(path.join(built, "merged/model.gguf"), path.join(save, "model.gguf"));
+  await fs.rm(built, { recursive: true, force: true });
+  await fs.writeFile(path.join(save, "merge.yml"), portable);
+  const relative = (x: unknown) => JSON.parse(JSON.stringify(x).replaceAll(`${repo}/`, ""));
+  await fs.writeFile(path.join(save, "report.json"), JSON.stringify({ search: relative({ ...evolved, workers: undefined }), judged: Object.fromEntries(rows), testItems: testItems.map((i) => i.id) }, null, 2) + "\n");
+  console.log(`saved ${save}: merge.yml, model.gguf, report.json`);
+}

@@ -3,7 +3,7 @@
  *   read DIR...            read every tensor of every model (decoded to float32), nothing else
  *   raw DIR...             read every tensor's stored bytes, nothing else
  *   merge CONFIG OUT_DIR   cogen merge (IN_MEMORY=1: whole float32 tensors instead of chunks)
- * Prints {seconds, bytes, maxRssMiB} as JSON.
+ * Prints {seconds, cpuSeconds, bytes, maxRssMiB} as JSON (CPU time of this process: every thread, user and system).
  */
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
@@ -12,6 +12,7 @@ import { runMerge } from "../src/merge/engine.js";
 
 const [mode, ...args] = process.argv.slice(2);
 const started = performance.now();
+const cpuStart = process.cpuUsage();
 let bytes = 0;
 if (mode === "read" || mode === "raw") {
   for (const dir of args) {
@@ -30,4 +31,5 @@ if (mode === "read" || mode === "raw") {
   bytes = report.inputBytesRead;
 }
 const seconds = (performance.now() - started) / 1000;
-console.log(JSON.stringify({ seconds, bytes, maxRssMiB: process.resourceUsage().maxRSS / 1024 }));
+const cpu = process.cpuUsage(cpuStart);
+console.log(JSON.stringify({ seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, bytes, maxRssMiB: process.resourceUsage().maxRSS / 1024 }));

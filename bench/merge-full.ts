@@ -1,9 +1,11 @@
 /**
  * A full merge of generated bf16 llama-shaped models, against merely reading the same inputs:
  * throughput (MB/s of input consumed) and peak memory (max RSS), each in its own child process,
- * median of several runs, inputs in the page cache for both. The issue asks for three 1B-parameter
- * models; the default here is scaled down to fit this 2-core shared machine (--layers 16 gives
- * ≈ 1B parameters per model).
+ * median of several runs, inputs in the page cache for both. The goal row (issue 15): the linear
+ * merge of three models at ≥ 70% of the throughput of reading them as float32. Throughput per CPU
+ * second is printed beside it, for a loaded machine where wall time is mostly waiting.
+ * The issue asks for three 1B-parameter models (--layers 16 gives ≈ 1B parameters per model);
+ * the default is scaled down to fit a 2-core shared machine.
  *
  *   npx tsx bench/merge-full.ts [--layers 4] [--method linear|ties] [--runs 3] [--threads 1]
  */
@@ -65,7 +67,7 @@ async function generate(dir: string, seed: number): Promise<number> {
   return result.totalSize;
 }
 
-function child(args: string[], env: Record<string, string> = {}): { seconds: number; bytes: number; maxRssMiB: number } {
+function child(args: string[], env: Record<string, string> = {}): { seconds: number; cpuSeconds: number; bytes: number; maxRssMiB: number } {
   return JSON.parse(execFileSync(tsx, [path.join(here, "merge-full-child.ts"), ...args], { env: { ...process.env, ...env }, maxBuffer: 1 << 20 }).toString().trim().split("\n").pop()!);
 }
 
@@ -90,14 +92,19 @@ try {
     merges.push(child(["merge", config, out], { THREADS: values.threads! }));
     await fs.rm(out, { recursive: true, force: true });
   }
-  const rRate = median(reads.map((x) => x.bytes / x.seconds / 1e6));
-  const rawRate = median(raws.map((x) => x.bytes / x.seconds / 1e6));
-  const mRate = median(merges.map((x) => x.bytes / x.seconds / 1e6));
-  console.log(`3 bf16 models × ${(params / 1e9).toFixed(2)}B parameters (${layers} layers, ${(total / 1e9).toFixed(2)} GB in), ${values.method}, threads ${values.threads}, median of ${runs}`);
-  console.log(`read bytes ${rawRate.toFixed(0)} MB/s   peak RSS ${median(raws.map((x) => x.maxRssMiB)).toFixed(0)} MiB (readRaw of every tensor)`);
-  console.log(`read f32   ${rRate.toFixed(0)} MB/s   peak RSS ${median(reads.map((x) => x.maxRssMiB)).toFixed(0)} MiB (readF32 of every tensor)`);
-  console.log(`merge      ${mRate.toFixed(0)} MB/s   peak RSS ${median(merges.map((x) => x.maxRssMiB)).toFixed(0)} MiB (incl. writing the output)`);
-  console.log(`merge / read-f32 throughput ${(mRate / rRate * 100).toFixed(0)}%   merge / read-bytes ${(mRate / rawRate * 100).toFixed(0)}%`);
+  const rate = (xs: { bytes: number; seconds: number }[]) => median(xs.map((x) => x.bytes / x.seconds / 1e6));
+  const cpuRate = (xs: { bytes: number; cpuSeconds: number }[]) => median(xs.map((x) => x.bytes / x.cpuSeconds / 1e6));
+  const rss = (xs: { maxRssMiB: number }[]) => median(xs.map((x) => x.maxRssMiB)).toFixed(0);
+  const [rRate, rawRate, mRate] = [rate(reads), rate(raws), rate(merges)];
+  const [rCpu, rawCpu, mCpu] = [cpuRate(reads), cpuRate(raws), cpuRate(merges)];
+  console.log(`3 bf16 models × ${(params / 1e9).toFixed(2)}B parameters (${layers} layers, ${(total / 1e9).toFixed(2)} GB in), ${values.method}, threads ${values.threads}, median of ${runs}, load average ${os.loadavg()[0].toFixed(1)}`);
+  console.log(`read bytes ${rawRate.toFixed(0)} MB/s (${rawCpu.toFixed(0)} MB per CPU s)   peak RSS ${rss(raws)} MiB (readRaw of every tensor)`);
+  console.log(`read f32   ${rRate.toFixed(0)} MB/s (${rCpu.toFixed(0)} MB per CPU s)   peak RSS ${rss(reads)} MiB (readF32 of every tensor)`);
+  console.log(`merge      ${mRate.toFixed(0)} MB/s (${mCpu.toFixed(0)} MB per CPU s)   peak RSS ${rss(merges)} MiB (incl. writing the output)`);
+  console.log(`merge / read-bytes ${(mRate / rawRate * 100).toFixed(0)}% (per CPU s ${(mCpu / rawCpu * 100).toFixed(0)}%)`);
+  const ratio = mRate / rRate;
+  const row = values.method === "linear" ? `, goal ≥ 70%: ${ratio >= 0.7 ? "met" : "missed"}` : "";
+  console.log(`GOAL streaming ${values.method} merge / read-f32 throughput: ${(ratio * 100).toFixed(0)}% (merge ${mRate.toFixed(0)} MB/s, reference ${rRate.toFixed(0)} MB/s${row}); per CPU second ${(mCpu / rCpu * 100).toFixed(0)}%`);
 } finally {
   await fs.rm(root, { recursive: true, force: true });
 }

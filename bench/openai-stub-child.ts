@@ -3,3 +3,5 @@ import { startStub } from "../test/models/openai-stub.js";
 
 const stub = await startStub({ delayMs: Number(process.argv[2] ?? 20) });
 process.stdout.write(stub.url + "\n");
+// Exit normally on SIGTERM, so a --cpu-prof profile of this process is written.
+process.once("SIGTERM", () => process.exit(0));

@@ -296,7 +296,7 @@ export { readUserData, splitUserData } from "./adapt/data.js";
 export type { LoraEstimate, LoraRunShape } from "./adapt/estimate.js";
 export { estimateLoraRun } from "./adapt/estimate.js";
 export type { ComposeOptions, ComposeReport } from "./adapt/compose.js";
-export { composeAdapters, readExamples } from "./adapt/compose.js";
+export { composeAdapters, defaultComposeEvaluations, readExamples } from "./adapt/compose.js";
 export type { CmaEsOptions, CmaEsResult } from "./adapt/cmaes.js";
 export { CmaEs, cmaesMinimize } from "./adapt/cmaes.js";
 export type { EvolveOptions, EvolveReport, CandidateRecord, GenerationState } from "./adapt/evolve.js";

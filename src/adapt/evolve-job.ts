@@ -3,8 +3,8 @@
  * job runs anywhere the YAML's model paths exist: the merge engine merges the candidate into a
  * RAM-backed scratch folder (/dev/shm where there is one), llama.cpp scores the items there
  * (src/eval's evaluateItem, as `cogen eval` does), and the scratch folder is removed — no
- * candidate reaches the output or the disk. The id is derived from the content, so a resumed or
- * resubmitted candidate is the same job.
+ * candidate reaches the output or the disk. The id is derived from the content and the run (see
+ * `evolveJobId`), so a resumed run's candidate is the same job and another run's never is.
  */
 import { createHash } from "node:crypto";
 import { existsSync, promises as fs } from "node:fs";
@@ -37,9 +37,35 @@ export interface CandidateScore {
   items: number;
 }
 
-export function evolveJobId(yaml: string, items: readonly TaskItem[], mergeSeed: number, contextSize?: number): string {
-  const hash = createHash("sha256").update(JSON.stringify({ yaml, items, mergeSeed, contextSize })).digest("hex");
+/** Where, when and for how long a candidate ran: for utilisation figures, not for the search. */
+export interface CandidateRun {
+  /** `HOST/PID` of the process that ran it. */
+  worker: string;
+  /** Epoch milliseconds. */
+  startedAt: number;
+  seconds: number;
+  /** The process's CPU time (all threads, llama.cpp's included) while the job ran; jobs that
+   *  overlap in one process (--concurrency > 1) each count the other's too. */
+  cpuSeconds: number;
+}
+
+/**
+ * A candidate's job id: its content (model paths, parameters, items, seeds) and the run it belongs
+ * to. Without the run, a later run with the same start would be answered by the queue from an
+ * earlier one's completed job, even after the models at those paths have changed.
+ */
+export function evolveJobId(yaml: string, items: readonly TaskItem[], mergeSeed: number, contextSize?: number, run?: string): string {
+  const hash = createHash("sha256").update(JSON.stringify({ yaml, items, mergeSeed, contextSize, run })).digest("hex");
   return `evolve-${hash.slice(0, 40)}`;
+}
+
+/** Run a job (by default: merge and score it) and say where and how long it ran. */
+export async function runEvolveJob(job: EvolveJob, execute: (job: EvolveJob) => Promise<CandidateScore> = executeEvolveJob): Promise<{ score: CandidateScore; run: CandidateRun }> {
+  const startedAt = Date.now();
+  const cpu = process.cpuUsage();
+  const score = await execute(job);
+  const used = process.cpuUsage(cpu);
+  return { score, run: { worker: `${os.hostname()}/${process.pid}`, startedAt, seconds: (Date.now() - startedAt) / 1000, cpuSeconds: (used.user + used.system) / 1e6 } };
 }
 
 /**

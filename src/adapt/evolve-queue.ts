@@ -6,11 +6,12 @@
  */
 import { CogenError } from "../core/errors.js";
 import { BullMqQueue, startEvalWorker, type EvalWorker, type EvalWorkerOptions } from "../eval/jobs/bullmq.js";
-import { executeEvolveJob, type CandidateScore, type EvolveJob } from "./evolve-job.js";
+import { llamaRuntime } from "../models/llamacpp/runtime.js";
+import { executeEvolveJob, runEvolveJob, type CandidateRun, type CandidateScore, type EvolveJob } from "./evolve-job.js";
 
 export const EVOLVE_QUEUE_NAME = "cogen-evolve";
 
-export type EvolveOutcome = { score: CandidateScore } | { error: string };
+export type EvolveOutcome = { score: CandidateScore; run?: CandidateRun } | { error: string };
 
 export interface EvolveQueue {
   /** Run every job, reporting each outcome as it arrives; resolves when all are reported. */
@@ -24,7 +25,7 @@ export function inProcessEvolveQueue(execute: (job: EvolveJob) => Promise<Candid
       for (const job of jobs) {
         let outcome: EvolveOutcome;
         try {
-          outcome = { score: await execute(job) };
+          outcome = await runEvolveJob(job, execute);
         } catch (error) {
           if (!CogenError.isInstance(error)) throw error;
           outcome = { error: error.message };
@@ -41,18 +42,25 @@ export function bullMqEvolveQueue(url: string, name = EVOLVE_QUEUE_NAME): Evolve
   return {
     run: (jobs, onOutcome) => queue.runJobs(jobs, "evolve", async (job, result, error) => {
       if (error !== undefined) return onOutcome(job, { error });
-      const score = result as CandidateScore | undefined;
+      const { score, run } = (result ?? {}) as { score?: CandidateScore; run?: CandidateRun };
       if (!score || typeof score.objective !== "number") return onOutcome(job, { error: "the worker returned no score" });
-      return onOutcome(job, { score });
+      return onOutcome(job, { score, ...(run ? { run } : {}) });
     }),
     close: () => queue.close(),
   };
 }
 
-export function startEvolveWorker(url: string, options: Omit<EvalWorkerOptions<EvolveJob, CandidateScore>, "execute" | "queueName" | "localExperts"> & { queueName?: string } = {}): Promise<EvalWorker> {
-  return startEvalWorker<EvolveJob, CandidateScore>(url, {
+/**
+ * A worker for evolve candidates. llama.cpp is started before the first job is taken (it takes
+ * seconds: loading and testing the native binding), so a worker that says it is waiting is ready
+ * and a search's first candidates do not carry the start-up. A runtime that cannot start is left
+ * for each job to report.
+ */
+export async function startEvolveWorker(url: string, options: Omit<EvalWorkerOptions<EvolveJob, { score: CandidateScore; run: CandidateRun }>, "execute" | "queueName" | "localExperts"> & { queueName?: string } = {}): Promise<EvalWorker> {
+  await llamaRuntime(false).catch(() => undefined);
+  return startEvalWorker<EvolveJob, { score: CandidateScore; run: CandidateRun }>(url, {
     ...options,
     queueName: options.queueName ?? EVOLVE_QUEUE_NAME,
-    execute: executeEvolveJob,
+    execute: (job) => runEvolveJob(job, executeEvolveJob),
   });
 }

@@ -27,7 +27,7 @@ compose  LoraHub: search weights in [-bound, bound] for existing adapters of one
          "text", or "input" and "output"): loss = examples' bits per byte + l1·mean|w|, gradient-free
          (CMA-ES), every candidate run in llama.cpp with runtime adapter scales. OUT gets adapter/
          (PEFT), adapter.gguf and weights.json.
-  --evaluations N (100)  --l1 X (0.05)  --bound X (1.5)  --sigma X (0.5)  --seed N (0)
+  --evaluations N (40 per adapter, at least 100)  --l1 X (0.05)  --bound X (1.5)  --sigma X (0.5)  --seed N (0)
 
 evolve   CMA-ES over the per-model (and per-layer-group) parameters that RECIPE.yml's 'search' names,
          within its bounds (README: "Evolved merge recipes"). Each candidate is merged in RAM and
@@ -156,6 +156,9 @@ async function evolve(argv: string[]): Promise<number> {
     const what = report.best.metric === "bpb" ? "macro bits per byte" : "objective (lower is better)";
     console.log(`${what}: start ${report.start.objective.toFixed(4)} → best ${report.best.objective.toFixed(4)} (generation ${report.best.generation} of ${report.generations})`);
     console.log(`${report.evaluations} candidates (${report.failed} failed${report.resumedGenerations ? `, ${report.resumedGenerations} generations resumed` : ""}) in ${report.seconds.toFixed(1)} s (${report.candidatesPerMinute.toFixed(2)}/min) → ${report.yamlFile}`);
+    for (const w of report.workers) {
+      console.log(`  worker ${w.worker}: ${w.candidates} candidates, busy ${(100 * w.busyFraction).toFixed(0)}% of the run, ${w.cpuSecondsPerCandidate.toFixed(2)} CPU s per candidate`);
+    }
   }
   return 0;
 }

@@ -12,8 +12,8 @@ const HELP = `usage: cogen demo [--zoo DIR] [--out DIR] [--items N] [--adapt] [-
 
 'cogen unify' on the embedded zoo: evaluate every expert, rank them per domain, build the unified
 models (router, token-level ensemble, TIES merge of the family-A experts), judge them with the
-zoo's mixtures of experts, distilled pivots and centralised model on held-out items, print one
-table and write report.html, summary.json and a serve config (unified.yml).
+zoo's mixtures of experts, distilled pivots, centralised model and evolved merge on held-out
+items, print one table and write report.html, summary.json and a serve config (unified.yml).
 
   --zoo DIR    the zoo (default: zoo/ in the cogen package)
   --out DIR    where results, report.html and unified.yml go (default demo-out)

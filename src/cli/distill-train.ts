@@ -14,12 +14,14 @@ import { preparePivot } from "../fuse/distill/pivot.js";
 import type { PivotTargets } from "../fuse/distill/pivot-targets.js";
 import { pivotTargetsOf } from "../fuse/distill/targets-reader.js";
 import { disposeTeacher, loadTeacher, teacherTargets, teacherViews, type Teacher } from "../fuse/distill/teacher-targets.js";
-import { DEFAULT_KD_LAMBDA, trainPivot } from "../fuse/distill/train-pivot.js";
+import { DEFAULT_KD_LAMBDA, trainPivot, type TrainPivotResult } from "../fuse/distill/train-pivot.js";
+import { readPivotTokenizer } from "../fuse/distill/pivot.js";
+import { readTextFile } from "../core/files.js";
 import { readBpeTokenizer, type BpeTokenizer } from "../zoo/train/tokenize.js";
 import { parseFlags, UsageError } from "./args.js";
 import { printJson } from "./output.js";
 
-const HELP = `usage: cogen distill train --pivot HF_DIR --out DIR [targets | prefs] [options]
+const HELP = `usage: cogen distill train --pivot HF_DIR --out DIR [targets | prefs | --online …] [options]
 
 Train a pivot (any llama-family Hugging Face folder cogen's trainer runs) on
   kd   λ·CLM + (1 − λ)·fusion: KL(fused ‖ pivot) on aligned targets, the 1-D Wasserstein (ULD)
@@ -27,6 +29,10 @@ Train a pivot (any llama-family Hugging Face folder cogen's trainer runs) on
          --targets DIR          'cogen distill targets' on the same corpus (any sources), or
          --teachers DIR,DIR,…   the teachers' own forward passes (HF folders cogen's trainer runs)
   fpo  InfiFPO on preference records: --prefs FILE.jsonl ('cogen distill prefs')
+  --online --train-text FILE,FILE,… --teachers DIR,DIR,…
+       online kd: the teachers run inside each step on the pivot's own seeded windows of the
+       training stream (the files in turn); a window listens to the teacher of the file it starts
+       in ('-' for none: CLM only). Teachers must share the pivot's tokenizer; λ 1 = the control.
 Writes DIR/hf, DIR/model.gguf and for LoRA DIR/lora (PEFT) and DIR/lora.gguf, each checked
 against cogen's forward pass in llama.cpp. Deterministic in --seed; resumes from DIR/checkpoint.
 
@@ -48,6 +54,7 @@ export async function run(argv: string[]): Promise<number> {
     lora: { type: "string" }, alpha: { type: "string" }, full: { type: "boolean", default: false },
     steps: { type: "string", default: "200" }, batch: { type: "string", default: "16" }, "seq-len": { type: "string", default: "64" },
     lr: { type: "string", default: "4e-3" }, seed: { type: "string", default: "0" }, beta: { type: "string", default: String(DEFAULT_FPO_BETA) },
+    online: { type: "boolean", default: false }, "train-text": { type: "string" },
     "checkpoint-every": { type: "string", default: "50" }, json: { type: "boolean", default: false }, quiet: { type: "boolean", default: false },
   }, HELP);
   const problems: string[] = [];
@@ -80,7 +87,15 @@ export async function run(argv: string[]): Promise<number> {
   const alpha = values.alpha ? num("alpha", values.alpha) : rank;
   const modes = values.fusion!.split(",").map((m) => m.trim());
   for (const m of modes) if (m !== "aligned" && m !== "uld") problems.push(`--fusion: unknown mode '${m}' (aligned, uld)`);
-  if (objective === "kd" && (!values.corpus || !values.targets === !values.teachers)) problems.push("--objective kd needs --corpus TEXTS and one of --targets DIR or --teachers DIR,…");
+  const trainTexts = values["train-text"]?.split(",").map((f) => f.trim()) ?? [];
+  const teacherDirs = values.teachers?.split(",").map((d) => d.trim()) ?? [];
+  if (values.online) {
+    if (objective !== "kd") problems.push("--online distils with the kd objective (not --objective fpo)");
+    if (values.corpus || values.targets) problems.push("--online reads --train-text and runs --teachers inside each step: drop --corpus and --targets");
+    if (!trainTexts.length) problems.push("--online needs --train-text FILE[,FILE…]");
+    if (teacherDirs.length !== trainTexts.length) problems.push(`--online needs one --teachers entry per --train-text file ('-' for none): got ${teacherDirs.length} for ${trainTexts.length}`);
+  } else if (values["train-text"]) problems.push("--train-text is read only with --online");
+  else if (objective === "kd" && (!values.corpus || !values.targets === !values.teachers)) problems.push("--objective kd needs --corpus TEXTS and one of --targets DIR or --teachers DIR,…");
   if (objective === "fpo" && !values.prefs) problems.push("--objective fpo needs --prefs FILE.jsonl");
   if (problems.length) throw new UsageError(problems, "distill train");
 
@@ -88,6 +103,9 @@ export async function run(argv: string[]): Promise<number> {
   const out = values.out!;
   let targets: PivotTargets[] | undefined;
   let parityContexts: string[] = [];
+  if (values.online) return runOnline(values.pivot!, out, trainTexts, teacherDirs, {
+    lambda, lora: rank > 0 ? { rank, alpha } : undefined, steps, batchSize, seqLen, lr, seed, k, checkpointEvery, progress, json: values.json!,
+  });
   if (objective === "kd") {
     const pivotTokenizer = await readBpeTokenizer(values.pivot!).catch((error: Error) => {
       throw new ConfigError([`--pivot ${values.pivot}: cannot read the pivot's tokenizer (${error.message})`]);
@@ -108,13 +126,51 @@ export async function run(argv: string[]): Promise<number> {
     checkpointDir: path.join(out, "checkpoint"), checkpointEvery, progress,
     parityContexts,
   });
-  if (values.json) printJson({ ...result, losses: undefined });
+  report(result, out, values.json!);
+  return 0;
+}
+
+function report(result: TrainPivotResult, out: string, json: boolean): void {
+  if (json) printJson({ ...result, losses: undefined });
   else {
     console.log(`${result.steps} steps (${result.startStep ? `resumed at ${result.startStep}, ` : ""}${result.stepsPerSecond.toFixed(2)} steps/s), final loss ${result.finalLoss.toFixed(4)}`);
     console.log(`wrote ${result.exported.map((f) => path.join(out, f)).join(", ")}`);
     if (result.parity) console.log(`llama.cpp parity: max KL ${result.parity.maxKl.toExponential(2)}${result.parity.loraMaxKl !== null ? `, base + adapter ${result.parity.loraMaxKl.toExponential(2)}` : ""}`);
   }
-  return 0;
+}
+
+interface OnlineRun { lambda: number; lora?: { rank: number; alpha: number }; steps: number; batchSize: number; seqLen: number; lr: number; seed: number; k: number; checkpointEvery: number; progress: Progress; json: boolean }
+
+/** Online distillation: each --train-text file in turn, its windows distilled from its teacher (online-kd-objective.ts). */
+async function runOnline(pivot: string, out: string, files: string[], teacherDirs: string[], o: OnlineRun): Promise<number> {
+  const tokenizer = await readPivotTokenizer(pivot);
+  const texts: string[] = [];
+  for (const file of files) {
+    const text = await readTextFile(file);
+    if (text.includes("\u0000")) throw new InputFileError(file, "is binary (contains NUL bytes); give UTF-8 training text");
+    if (text.trim().length === 0) throw new InputFileError(file, "is empty; give the training text");
+    if (tokenizer.encode(text).length <= o.seqLen) throw new InputFileError(file, `has ${tokenizer.encode(text).length} pivot tokens; a training window needs more than --seq-len ${o.seqLen}`);
+    texts.push(text);
+  }
+  const teachers = new Map<string, Teacher>();
+  try {
+    for (const dir of new Set(teacherDirs.filter((d) => d !== "-"))) {
+      teachers.set(dir, await loadTeacher(dir, dir).catch((error: Error) => {
+        throw new ConfigError([`--teachers ${dir}: cannot load the teacher (${error.message})`]);
+      }));
+    }
+    const parts = files.map((file, i) => ({ name: `--train-text ${file}`, text: texts[i]!, teacher: teachers.get(teacherDirs[i]!) }));
+    const parityContexts = texts[0]!.split("\n").filter((l) => l.trim()).slice(0, 2).map((l) => l.slice(0, 200));
+    const result = await trainPivot({
+      pivot, out, objective: "online-kd", online: { parts, k: o.k }, lambda: o.lambda, lora: o.lora,
+      steps: o.steps, batchSize: o.batchSize, seqLen: o.seqLen, lr: o.lr, seed: o.seed,
+      checkpointDir: path.join(out, "checkpoint"), checkpointEvery: o.checkpointEvery, progress: o.progress, parityContexts,
+    });
+    report(result, out, o.json);
+    return 0;
+  } finally {
+    teachers.forEach(disposeTeacher);
+  }
 }
 
 /** The shipped path: 'cogen distill targets' output, fused onto the pivot's tokens (FuseLLM alignment, ULD). */

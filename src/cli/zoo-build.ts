@@ -66,11 +66,11 @@ export async function runBuild(argv: string[]): Promise<number> {
       ["l", "l", "r", "r", "r", "r", "l", "l"],
     ));
   }
-  console.log("\ndistilled pivots (base-a + LoRA; targets from the experts' own forward passes):");
-  console.log(formatTable(["model", "objective", "λ", "teachers", "steps", "seconds", "loss", "KL gguf", "KL lora"], pivots.models.map((m) => [
-    m.id, m.objective, m.lambda, m.teachers.length, m.steps, m.trainSeconds, m.finalLoss.toFixed(3),
+  console.log("\ndistilled pivots (LoRA; online: teachers run inside each step, kd: the experts' precomputed targets):");
+  console.log(formatTable(["model", "objective", "from", "λ", "teachers", "steps", "seconds", "loss", "KL gguf", "KL lora"], pivots.models.map((m) => [
+    m.id, m.objective, m.init, m.lambda, m.teachers.length, m.steps, m.trainSeconds, m.finalLoss.toFixed(3),
     m.parity ? m.parity.maxKl.toExponential(1) : "-", m.parity?.loraMaxKl != null ? m.parity.loraMaxKl.toExponential(1) : "-",
-  ]), ["l", "l", "r", "r", "r", "r", "r", "r", "r"]));
+  ]), ["l", "l", "l", "r", "r", "r", "r", "r", "r", "r"]));
   console.log(`\nwrote ${out} (${manifest.models.length} models in ${manifest.buildSeconds} s, ${pivots.models.length} pivots; manifest.json, models.yaml, items/, ${ZOO_PIVOTS_DIR}/)`);
   return 0;
 }

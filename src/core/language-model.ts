@@ -92,6 +92,11 @@ export interface GenerateOptions {
   /** Sampling with the same seed (and inputs) repeats its text; without one, every call draws a fresh seed. */
   seed?: number;
   signal?: AbortSignal;
+  /**
+   * The caller reads the text only once generation has ended (a non-streaming answer): a backend
+   * may then give it as one chunk (a remote server asked without streaming, cheaper on both sides).
+   */
+  whole?: boolean;
 }
 
 /**

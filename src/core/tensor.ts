@@ -25,8 +25,12 @@ export interface TensorSource {
   readonly path: string;
   list(): TensorInfo[];
   info(name: string): TensorInfo | undefined;
-  /** The stored bytes of one tensor, without reading any other tensor. */
-  readRaw(name: string): Promise<Uint8Array>;
+  /**
+   * The stored bytes of one tensor, without reading any other tensor. With `into` (at least the
+   * tensor's byteLength), a source may read into its start and return a view of it instead of a
+   * new array, so a caller can reuse one buffer across tensors; callers use what is returned.
+   */
+  readRaw(name: string, into?: Uint8Array): Promise<Uint8Array>;
   /** One tensor decoded to float32 (quantized and 8-bit float types are dequantized). */
   readF32(name: string): Promise<Float32Array>;
   close(): Promise<void>;

@@ -1,5 +1,7 @@
 import type { AdaptZooGoalsReport } from "../adapt/zoo-goals.js";
 import type { Goal } from "../unify/goals.js";
+import type { JudgeContext } from "../unify/main-job.js";
+import { pairedMacroBpb } from "../unify/paired.js";
 
 /**
  * issue 12's lora and compose goals, judged on the zoo's unseen domain's held-out records
@@ -37,4 +39,25 @@ export function adaptGoals(report: AdaptZooGoalsReport): Goal[] {
     });
   }
   return goals;
+}
+
+/**
+ * issue 12's evolve goal on the demo's table: the evolved merge (zoo/evolved, searched on the
+ * demo's dev items) beats the uniform TIES merge of the same experts and base-a in macro bits per
+ * byte on the test items, with the paired differences beside it.
+ */
+export function evolveGoals(context: Pick<JudgeContext, "rows" | "records" | "domains">, evolved: string, ties = "unified-ties-merge", base = "a-base"): Goal[] {
+  const bpb = (id: string) => context.rows.find((r) => r.model === id)?.macroBpb;
+  const [e, t, b] = [bpb(evolved), bpb(ties), bpb(base)];
+  if (e === undefined || t === undefined || b === undefined) return [];
+  const f = (x: number) => x.toFixed(3);
+  const paired = (other: string) => {
+    const d = pairedMacroBpb(context.records, evolved, other, context.domains);
+    return d ? `${d.diff >= 0 ? "+" : ""}${f(d.diff)} ± ${f(d.se)}` : "unpaired";
+  };
+  return [{
+    goal: "adapt evolve: the evolved merge beats the uniform TIES merge and base-a (bits per byte, macro)",
+    met: e < t && e < b,
+    detail: `${evolved} ${f(e)} vs ${ties} ${f(t)} (paired ${paired(ties)}) and ${base} ${f(b)} (paired ${paired(base)})`,
+  }];
 }

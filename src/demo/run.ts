@@ -5,7 +5,7 @@ import type { TaskItem } from "../formats/tasks.js";
 import { splitItems } from "../unify/items.js";
 import { unify, type JudgeContext, type MoeSummary, type UnifyReport } from "../unify/main-job.js";
 import type { Goal } from "../unify/goals.js";
-import { adaptGoals } from "./adapt-goals.js";
+import { adaptGoals, evolveGoals } from "./adapt-goals.js";
 import { distillGoals } from "./distill-goals.js";
 import { generationSpeed, moeGateQuality, moeGoals, zooMoe, type GenerationSpeed } from "./moe.js";
 import type { DemoZoo } from "./zoo.js";
@@ -15,8 +15,8 @@ import type { DemoZoo } from "./zoo.js";
  * control; experts name their family's base and their Hugging Face folder, so the family-A
  * experts are merged), the held-out items (cloze and bits per byte, capped per domain and kind,
  * passages cut at 256 characters), and its extras: the committed mixtures of experts (judged and
- * served as unified models), the distilled pivots and the centralised model (judged beside them,
- * members of nothing), and the MoE and distillation goals.
+ * served as unified models), the distilled pivots, the centralised model and the evolved merge
+ * (judged beside them, members of nothing), and the MoE, distillation and evolve goals.
  */
 export interface DemoOptions {
   zoo: DemoZoo;
@@ -35,7 +35,7 @@ export type DemoReport = UnifyReport & {
 };
 
 /** Passages longer than this are cut at a word boundary (time: the zoo's passages are long). */
-const DEMO_PASSAGE_CHARS = 256;
+export const DEMO_PASSAGE_CHARS = 256;
 
 export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   const { zoo } = options;
@@ -50,10 +50,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     split: { perDomainAndKind: options.itemsPerDomain ?? 10, maxPassageChars: DEMO_PASSAGE_CHARS },
     extras: {
       unified: moe?.specs ?? [],
-      references: (zoo.distilled ?? []).map((m) => localSpec(m.id, m.gguf)),
+      references: [...(zoo.distilled ?? []), ...(zoo.evolved ? [zoo.evolved] : [])].map((m) => localSpec(m.id, m.gguf)),
       judge: async (context) => {
         const speed = await moeSpeed(context, zoo);
         const goals = [...moeGoals(context.rows.filter((r) => !context.references.includes(r.model)), context.singles, speed), ...(await zooDistillGoals(context, zoo))];
+        if (zoo.evolved) goals.push(...evolveGoals(context, zoo.evolved.id));
         if (options.adapt) {
           adapt = await measureAdaptZooGoals({ ...options.adapt, zoo: zoo.root, progress: options.progress });
           goals.push(...adaptGoals(adapt));

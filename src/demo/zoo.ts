@@ -1,5 +1,6 @@
 import * as path from "node:path";
 import { ConfigError } from "../core/errors.js";
+import { exists } from "../core/files.js";
 import { readTasksFile, type TaskItem } from "../formats/tasks.js";
 import { readZooPivotsManifest, ZOO_PIVOTS_DIR } from "../fuse/distill/zoo-pivots.js";
 import { modelName, readZooManifest } from "../zoo/build/manifest.js";
@@ -28,7 +29,13 @@ export interface DemoZoo {
    * "pivot-control", "pivot-family-b", "pivot-fpo").
    */
   distilled?: DistilledModel[];
+  /** The committed evolved merge (zoo/evolved: `cogen adapt evolve` over the family-A experts), judged beside them. */
+  evolved?: { id: string; gguf: string };
 }
+
+/** zoo/evolved/: merge.yml (the evolved recipe), model.gguf (its merge), report.json, README.md. */
+export const ZOO_EVOLVED_DIR = "evolved";
+export const EVOLVED_MODEL_ID = "a-evolved-ties";
 
 export interface DistilledModel {
   id: string;
@@ -49,6 +56,7 @@ export async function loadDemoZoo(dir: string): Promise<DemoZoo> {
     if (!entry) throw new ConfigError([`${dir}: the zoo has no ${kind} items`]);
     items.push(...(await readTasksFile(path.join(dir, entry.file))));
   }
+  const evolvedGguf = path.join(dir, ZOO_EVOLVED_DIR, "model.gguf");
   return {
     root: dir,
     domains: manifest.data.domains.map((d) => d.name),
@@ -65,5 +73,6 @@ export async function loadDemoZoo(dir: string): Promise<DemoZoo> {
       ...manifest.models.filter((m) => m.role === "centralised").map((m) => ({ id: modelName(m), role: "centralised" as const, gguf: path.join(dir, m.files.gguf) })),
       ...((await readZooPivotsManifest(path.join(dir, ZOO_PIVOTS_DIR)))?.models ?? []).map((m) => ({ id: m.id.replaceAll("/", "-").replace(/^pivots-/, "pivot-"), role: m.role, gguf: path.join(dir, m.files.gguf) })),
     ],
+    ...((await exists(evolvedGguf)) ? { evolved: { id: EVOLVED_MODEL_ID, gguf: evolvedGguf } } : {}),
   };
 }

@@ -7,6 +7,7 @@ import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "../core/half.js";
 import { runMethod, type MethodJob } from "./run-method.js";
 import { findMethod } from "./methods/registry.js";
 import { mergeTaskVectorChunks } from "./task-vector-chunks.js";
+import { linearBf16 } from "./linear-bf16.js";
 
 /** Elements per chunk: small enough that a chunk of every input stays in cache. */
 export const CHUNK_ELEMENTS = 1 << 16;
@@ -23,6 +24,8 @@ export interface ChunkJob extends Omit<MethodJob, "tensors" | "base"> {
   elements: number;
   /** Elements per chunk (default CHUNK_ELEMENTS); task-vector methods round it to whole rows. */
   chunkElements?: number;
+  /** Where to write the output (from its start), when large enough; else a new array is made. */
+  out?: Uint8Array;
 }
 
 export type ChunkResult = { out: Uint8Array } | { nanInput: number; element: number } | { nanOutput: number };
@@ -30,9 +33,10 @@ export type ChunkResult = { out: Uint8Array } | { nanInput: number; element: num
 export function mergeStoredChunks(job: ChunkJob): ChunkResult {
   const variant = findMethod(job.method)?.taskVector;
   if (variant) return mergeTaskVectorChunks(job, variant);
+  const fused = linearBf16(job);
+  if (fused) return fused;
   const n = job.elements;
-  const outSize = job.outDtype === "F32" ? 4 : 2;
-  const out = new Uint8Array(n * outSize);
+  const out = outputBytes(job);
   const decode = storedDecoder(job);
   const step = job.chunkElements ?? CHUNK_ELEMENTS;
   const scratch = job.raws.map(() => new Float32Array(step));
@@ -59,6 +63,12 @@ export function mergeStoredChunks(job: ChunkJob): ChunkResult {
     encodeStored(merged, job.outDtype, out, start);
   }
   return { out };
+}
+
+/** The output's bytes: the start of `job.out` when it is large enough, else a new array. */
+export function outputBytes(job: ChunkJob): Uint8Array {
+  const bytes = job.elements * (job.outDtype === "F32" ? 4 : 2);
+  return job.out && job.out.length >= bytes ? job.out.subarray(0, bytes) : new Uint8Array(bytes);
 }
 
 /** Decodes `dst.length` elements of input `m` from element `start` into `dst` (returned). */

@@ -22,6 +22,7 @@ import { closeModels, openModels, refuseOutputOverInputs, type OpenedModel } fro
 import { MethodError } from "./methods/types.js";
 import { planMerge, tensorSeed, type MergePlan, type TensorTask } from "./plan.js";
 import { workerPool, type MethodRunner } from "./pool.js";
+import { BufferPool } from "./buffers.js";
 import { permutation, permuteEmbeddings, readTokenizerJson, unionTokenizerJson, unionVocab, vocabSize, type Vocab } from "./tokenizer.js";
 import { copyFileIfPresent } from "../core/files.js";
 import { readOptionalJsonObject } from "../core/json-file.js";
@@ -116,7 +117,7 @@ export async function runMerge(options: MergeOptions): Promise<MergeReport> {
     try {
       const write = async (dir: string) => {
         const counters = { read: 0 };
-        const produce = streamTasks(plan, models, tokenizer, options.seed ?? 0, options.threads ?? 1, runner, counters, progress, Boolean(options.inMemory));
+        const produce = streamTasks(plan, models, tokenizer, options.seed ?? 0, options.threads ?? 1, runner, counters, progress, Boolean(options.inMemory), new BufferPool());
         const result = await writeSafetensorsSharded(dir, plan.tasks.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape })), produce, {
           maxShardBytes: options.maxShardBytes ?? 5e9,
           metadata: { format: "pt", "cogen.merge_method": plan.method.name },
@@ -163,29 +164,41 @@ function streamTasks(
   counters: { read: number },
   progress: Progress,
   inMemory: boolean,
+  buffers: BufferPool,
 ) {
   const window = Math.max(1, threads) + LOOKAHEAD;
-  const inFlight = new Map<number, Promise<Uint8Array>>();
+  const inFlight = new Map<number, Promise<TaskBytes>>();
   const total = plan.tasks.reduce((s, t) => s + (t.inputs.length + (t.base ? 1 : 0)) * elementCount(t.shape), 0);
   progress.start(`merge (${plan.method.name})`, total, "weights");
   const start = (i: number) => {
     if (i >= plan.tasks.length || inFlight.has(i)) return;
-    const p = computeTask(plan, plan.tasks[i], models, tokenizer, seed, runner, counters, inMemory).then((bytes) => {
+    const p = computeTask(plan, plan.tasks[i], models, tokenizer, seed, runner, counters, inMemory, buffers).then((done) => {
       progress.tick((plan.tasks[i].inputs.length + (plan.tasks[i].base ? 1 : 0)) * elementCount(plan.tasks[i].shape));
-      return bytes;
+      return done;
     });
     // Read ahead: a failure surfaces when this task is awaited; until then it must not count
     // as an unhandled rejection.
     p.catch(() => undefined);
     inFlight.set(i, p);
   };
+  let written: Uint8Array | undefined;
   return async (_info: unknown, index: number): Promise<Uint8Array> => {
+    // The writer asks for a tensor only after writing the one before: its buffer is free again.
+    if (written) buffers.give(written);
+    written = undefined;
     for (let j = index; j < index + window; j++) start(j);
     const result = await inFlight.get(index)!;
     inFlight.delete(index);
+    if (result.pooled) written = result.bytes;
     if (index === plan.tasks.length - 1) progress.done();
-    return result;
+    return result.bytes;
   };
+}
+
+/** A task's output bytes; `pooled` when they are a buffer from the pool, to give back once written. */
+interface TaskBytes {
+  bytes: Uint8Array;
+  pooled: boolean;
 }
 
 async function readChecked(model: OpenedModel, tensor: string, counters: { read: number }): Promise<Float32Array> {
@@ -208,14 +221,15 @@ async function computeTask(
   runner: MethodRunner,
   counters: { read: number },
   inMemory: boolean,
-): Promise<Uint8Array> {
+  buffers: BufferPool,
+): Promise<TaskBytes> {
   const all = [...task.inputs, ...(task.base ? [task.base] : [])];
   const chunkable = !inMemory && (plan.method.elementwise || plan.method.taskVector) && !(task.embed && tokenizer) &&
     all.every((inp) => {
       const info = models.get(inp.model)!.source.info(inp.tensor)!;
       return CHUNK_DTYPES.has(info.dtype) && elementCount(info.shape) === elementCount(task.shape);
     });
-  if (chunkable) return computeInChunks(plan, task, all, models, seed, runner, counters);
+  if (chunkable) return { bytes: await computeInChunks(plan, task, all, models, seed, runner, counters, buffers), pooled: true };
   let data = await Promise.all(all.map((inp) => readChecked(models.get(inp.model)!, inp.tensor, counters)));
   const n = elementCount(task.shape);
   if (task.embed && task.shape.length === 2) {
@@ -245,9 +259,9 @@ async function computeTask(
     if (e instanceof MethodError) throw new ConfigError([`${task.name}: ${e.message}`]);
     throw e;
   }
-  if (task.dtype === "F32") return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  if (task.dtype === "F32") return { bytes: new Uint8Array(out.buffer, out.byteOffset, out.byteLength), pooled: false };
   const half = task.dtype === "BF16" ? f32ToBf16(out) : f32ToF16(out);
-  return new Uint8Array(half.buffer, half.byteOffset, half.byteLength);
+  return { bytes: new Uint8Array(half.buffer, half.byteOffset, half.byteLength), pooled: false };
 }
 
 async function planTokenizer(config: MergeConfig, models: Map<string, OpenedModel>): Promise<TokenizerPlan> {
@@ -322,21 +336,34 @@ async function computeInChunks(
   seed: number,
   runner: MethodRunner,
   counters: { read: number },
+  buffers: BufferPool,
 ): Promise<Uint8Array> {
   const raws = await Promise.all(all.map(async (inp) => {
     const source = models.get(inp.model)!.source;
     const info = source.info(inp.tensor)!;
-    let raw = await source.readRaw(inp.tensor);
-    if (raw.byteOffset !== 0 || raw.byteLength !== raw.buffer.byteLength) raw = raw.slice();
+    const into = buffers.take(info.byteLength);
+    let raw = await source.readRaw(inp.tensor, into);
+    const pooled = raw.buffer === into.buffer;
+    if (!pooled) {
+      // The source made its own array (a LoRA-merged weight): ours goes back unused, and a view
+      // into a larger buffer is copied so that moving it to a worker moves nothing else.
+      buffers.give(into);
+      if (raw.byteOffset !== 0 || raw.byteLength !== raw.buffer.byteLength) raw = raw.slice();
+    }
     counters.read += info.byteLength;
-    return { raw, dtype: info.dtype as StoredDType };
+    return { raw, dtype: info.dtype as StoredDType, pooled };
   }));
+  const elements = elementCount(task.shape);
   let result: ChunkResult;
   try {
-    result = await runner.runChunks({
+    const done = await runner.runChunks({
       method: plan.method.name, modelParams: task.modelParams, global: task.global, shape: task.shape, seed: tensorSeed(seed, task.name),
-      raws: raws.map((r) => r.raw), dtypes: raws.map((r) => r.dtype), hasBase: Boolean(task.base), outDtype: task.dtype, elements: elementCount(task.shape),
+      raws: raws.map((r) => r.raw), dtypes: raws.map((r) => r.dtype), hasBase: Boolean(task.base), outDtype: task.dtype, elements,
+      out: buffers.take(elements * (task.dtype === "F32" ? 4 : 2)),
     });
+    result = done.result;
+    // The runner hands back the inputs' arrays in order (a worker's are new objects, same buffers' size).
+    done.raws.forEach((raw, m) => raws[m].pooled && buffers.give(raw));
   } catch (e) {
     if (e instanceof MethodError) throw new ConfigError([`${task.name}: ${e.message}`]);
     throw e;

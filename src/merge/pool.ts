@@ -7,16 +7,22 @@ import { MethodError } from "./methods/types.js";
 import { runMethod, type MethodJob } from "./run-method.js";
 import { mergeStoredChunks, type ChunkJob, type ChunkResult } from "./chunked.js";
 
+/** A chunk job's result, and its inputs' arrays for reuse (a worker hands them back). */
+export interface ChunksDone {
+  result: ChunkResult;
+  raws: Uint8Array[];
+}
+
 export interface MethodRunner {
   run(job: MethodJob): Promise<Float32Array>;
-  runChunks(job: ChunkJob): Promise<ChunkResult>;
+  runChunks(job: ChunkJob): Promise<ChunksDone>;
   close(): Promise<void>;
 }
 
 /** Runs jobs on the calling thread. */
 export const inlineRunner: MethodRunner = {
   run: async (job) => runMethod(job),
-  runChunks: async (job) => mergeStoredChunks(job),
+  runChunks: async (job) => ({ result: mergeStoredChunks(job), raws: job.raws }),
   close: async () => undefined,
 };
 
@@ -40,7 +46,7 @@ export function workerPool(threads: number): MethodRunner {
       slot.busy = true;
       pending.set(id, { resolve: item.resolve, reject: item.reject, slot });
       const j = item.job;
-      const arrays = j.kind === "chunks" ? j.job.raws : [...j.job.tensors, ...(j.job.base ? [j.job.base] : [])];
+      const arrays = j.kind === "chunks" ? [...j.job.raws, ...(j.job.out ? [j.job.out] : [])] : [...j.job.tensors, ...(j.job.base ? [j.job.base] : [])];
       slot.worker.postMessage({ id, ...j }, [...new Set(arrays.map((t) => t.buffer as ArrayBuffer))]);
     }
   };
@@ -78,7 +84,7 @@ export function workerPool(threads: number): MethodRunner {
       });
     },
     runChunks(job) {
-      return new Promise<ChunkResult>((resolve, reject) => {
+      return new Promise<ChunksDone>((resolve, reject) => {
         queue.push({ job: { kind: "chunks", job }, resolve: resolve as Resolve, reject });
         pump();
       });

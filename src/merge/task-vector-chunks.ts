@@ -16,7 +16,7 @@
  * elects and mixes (combineTaskVectors) and encodes each chunk.
  */
 import { Rng } from "../core/rng.js";
-import { encodeStored, storedDecoder, CHUNK_ELEMENTS, type ChunkJob, type ChunkResult } from "./chunked.js";
+import { encodeStored, outputBytes, storedDecoder, CHUNK_ELEMENTS, type ChunkJob, type ChunkResult } from "./chunked.js";
 import { bernoulliMask, dellaMask } from "./methods/sparsify.js";
 import { checkDellaEpsilon, combineTaskVectors, rescaleFactor, type TaskVectorVariant } from "./methods/task-vectors.js";
 import { ABS_HISTOGRAM_BINS, countHighBits, countLowBits, pickHighBin, pickThreshold } from "./methods/topk.js";
@@ -47,7 +47,7 @@ export function mergeTaskVectorChunks(job: ChunkJob, variant: TaskVectorVariant)
   const rows = Math.max(1, Math.floor((job.chunkElements ?? CHUNK_ELEMENTS) / Math.max(1, rowLength)));
   const step = Math.max(1, Math.min(n, rows * rowLength));
   const decode = storedDecoder(job);
-  const out = new Uint8Array(n * (job.outDtype === "F32" ? 4 : 2));
+  const out = outputBytes(job);
   const base = new Float32Array(step);
   const x = new Float32Array(step);
   const d = new Float32Array(step);

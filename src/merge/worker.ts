@@ -9,7 +9,10 @@ parentPort?.on("message", (msg: Message) => {
   try {
     if (msg.kind === "chunks") {
       const result = mergeStoredChunks(msg.job);
-      parentPort!.postMessage({ id: msg.id, out: result }, "out" in result ? [result.out.buffer as ArrayBuffer] : []);
+      // The inputs' buffers go back with the result, for the engine to reuse.
+      const raws = msg.job.raws;
+      const buffers = new Set([...raws, ...("out" in result ? [result.out] : [])].map((a) => a.buffer as ArrayBuffer));
+      parentPort!.postMessage({ id: msg.id, out: { result, raws } }, [...buffers]);
     } else {
       const out = runMethod(msg.job);
       parentPort!.postMessage({ id: msg.id, out }, [out.buffer as ArrayBuffer]);

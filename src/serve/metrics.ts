@@ -16,10 +16,13 @@ export class GatewayMetrics {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60],
     registers: [this.registry],
   });
-  readonly inFlight = new Gauge({
+  /** Generation requests being answered now: counted in a number, read by the gauge when scraped. */
+  generating = 0;
+  readonly inFlight: Gauge = new Gauge({
     name: "cogen_requests_in_flight",
     help: "Generation requests being answered now.",
     registers: [this.registry],
+    collect: (): void => this.inFlight.set(this.generating),
   });
   readonly generatedTokens = new Counter({
     name: "cogen_generated_tokens_total",
@@ -39,4 +42,43 @@ export class GatewayMetrics {
     labelNames: ["reason"] as const,
     registers: [this.registry],
   });
+
+  // Each request counts into a few labelled series: their children are looked up once per label
+  // set, not hashed from a label object on every request.
+  private readonly answeredSeries = new Map<string, { inc(): void; observe(seconds: number): void }>();
+  private readonly generatedSeries = new Map<string, { tokens(n: number): void; expert(id: string): void }>();
+
+  /** A request answered on `route` with `status`, after `seconds`. */
+  answered(route: string, status: number, seconds: number): void {
+    const key = `${route} ${status}`;
+    let series = this.answeredSeries.get(key);
+    if (!series) {
+      const count = this.requests.labels(route, String(status));
+      const latency = this.latency.labels(route);
+      series = { inc: () => count.inc(), observe: (s) => latency.observe(s) };
+      this.answeredSeries.set(key, series);
+    }
+    series.inc();
+    series.observe(seconds);
+  }
+
+  /** A generation of served `model` finished with `tokens` tokens, answered by `experts`. */
+  generated(model: string, tokens: number, experts: readonly string[]): void {
+    let series = this.generatedSeries.get(model);
+    if (!series) {
+      const counted = this.generatedTokens.labels(model);
+      const byExpert = new Map<string, { inc(): void }>();
+      series = {
+        tokens: (n) => counted.inc(n),
+        expert: (id) => {
+          let child = byExpert.get(id);
+          if (!child) byExpert.set(id, (child = this.expertGenerations.labels(model, id)));
+          child.inc();
+        },
+      };
+      this.generatedSeries.set(model, series);
+    }
+    series.tokens(tokens);
+    for (const expert of experts) series.expert(expert);
+  }
 }

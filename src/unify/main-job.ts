@@ -370,7 +370,7 @@ async function evaluateExperts(experts: ExpertSpec[], items: TaskItem[], out: st
  * test text (the same record in another item kind, or a line of a test passage) is left out,
  * so no test text is seen even in another form.
  */
-function domainOnlyItems(items: readonly TaskItem[], test: readonly TaskItem[]): TaskItem[] {
+export function domainOnlyItems(items: readonly TaskItem[], test: readonly TaskItem[]): TaskItem[] {
   const testIds = new Set(test.map((i) => i.id));
   const testText = test.map(itemText).join("\n");
   return items.filter((i) => !testIds.has(i.id) && !testText.includes(itemText(i).slice(0, 24)));

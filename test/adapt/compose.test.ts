@@ -1,7 +1,8 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { composeAdapters, readExamples } from "../../src/adapt/compose.js";
+import { composeAdapters, defaultComposeEvaluations, readExamples } from "../../src/adapt/compose.js";
+import { defaultPopulation } from "../../src/adapt/cmaes.js";
 import { adaptLora } from "../../src/adapt/lora.js";
 import { ConfigError, InputFileError } from "../../src/core/errors.js";
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, openLoraAdapter, peftName } from "../../src/merge/lora/adapter.js";
@@ -127,5 +128,12 @@ describe("composeAdapters", () => {
     await expect(few).rejects.toThrow(ConfigError);
     await expect(few).rejects.toThrow(/6 candidates for 2 adapters \(got 5\)/);
     expect((await composeAdapters({ base: tiny.dir, adapters, examples: examplesFile, outDir: path.join(root, "six"), maxEvaluations: 6 })).evaluations).toBe(6);
+  });
+
+  it("budgets 40 evaluations per adapter by default, at least 100 and at least four generations", () => {
+    expect(defaultComposeEvaluations(8)).toBe(320);
+    expect(defaultComposeEvaluations(20)).toBe(800);
+    expect(defaultComposeEvaluations(1)).toBe(100);
+    for (let n = 1; n <= 64; n++) expect(defaultComposeEvaluations(n)).toBeGreaterThanOrEqual(4 * defaultPopulation(n));
   });
 });

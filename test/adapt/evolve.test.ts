@@ -1,9 +1,10 @@
 import { promises as fs } from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { evolveMerge, evolveStateDir } from "../../src/adapt/evolve.js";
 import { executeEvolveJob, objectiveOf, type EvolveJob } from "../../src/adapt/evolve-job.js";
-import { bullMqEvolveQueue, inProcessEvolveQueue, startEvolveWorker } from "../../src/adapt/evolve-queue.js";
+import { bullMqEvolveQueue, inProcessEvolveQueue, startEvolveWorker, type EvolveQueue } from "../../src/adapt/evolve-queue.js";
 import { initialPoint, parseEvolveRecipe, renderCandidate, searchDimensions } from "../../src/adapt/evolve-recipe.js";
 import { ConfigError } from "../../src/core/errors.js";
 import { evaluateItem } from "../../src/eval/evaluate-item.js";
@@ -179,6 +180,41 @@ describe("evolveMerge", () => {
     expect(resumed.resumedGenerations).toBe(2);
     expect(resumed.best).toEqual(whole.best);
     expect(await fs.readFile(path.join(interrupted, "merge.yml"), "utf8")).toBe(await fs.readFile(path.join(root, "whole", "merge.yml"), "utf8"));
+  }, 180_000);
+
+  it("sends the start with generation 1, names jobs per run (a resumed run keeps its own) and reports each worker's share", async () => {
+    const recording = (batches: string[][], execute?: (job: EvolveJob) => Promise<ReturnType<typeof objectiveOf>>): EvolveQueue => {
+      const inner = inProcessEvolveQueue(execute);
+      return { run: (jobs, onOutcome) => (batches.push(jobs.map((j) => j.id)), inner.run(jobs, onOutcome)), close: () => inner.close() };
+    };
+    const settings = { recipe: recipeFile, objective: tasksFile, evaluations: 8, population: 4, seed: 5 };
+    const first: string[][] = [];
+    const report = await evolveMerge({ ...settings, outDir: path.join(root, "ids-first"), queue: recording(first) });
+    expect(first.map((b) => b.length)).toEqual([5, 4]);
+    expect(report.workers).toHaveLength(1);
+    expect(report.workers[0]).toMatchObject({ worker: `${os.hostname()}/${process.pid}`, candidates: 9 });
+    expect(report.workers[0].busyFraction).toBeGreaterThan(0);
+    expect(report.workers[0].busyFraction).toBeLessThanOrEqual(1);
+    expect(report.workers[0].cpuSecondsPerCandidate).toBeGreaterThan(0);
+
+    // Another run of the same search shares no job id with the first (the queue cannot answer it from that one).
+    const second: string[][] = [];
+    const again = await evolveMerge({ ...settings, outDir: path.join(root, "ids-second"), queue: recording(second) });
+    expect(again.best).toEqual(report.best);
+    expect(second.flat().filter((id) => first.flat().includes(id))).toEqual([]);
+
+    // An interrupted run resumed from its state asks the queue for its own jobs again.
+    const interrupted: string[][] = [];
+    let runs = 0;
+    const out = path.join(root, "ids-resumed");
+    await expect(evolveMerge({ ...settings, outDir: out, queue: recording(interrupted, async (job) => {
+      if (++runs > 6) throw new Error("simulated crash");
+      return executeEvolveJob(job);
+    }) })).rejects.toThrow(/simulated crash/);
+    const resumed: string[][] = [];
+    const done = await evolveMerge({ ...settings, outDir: out, queue: recording(resumed) });
+    expect(resumed).toEqual([interrupted[1]]);
+    expect(done.workers[0].candidates).toBe(4);
   }, 180_000);
 
   it("refuses to resume a state folder left by other settings", async () => {

@@ -70,6 +70,45 @@ describe("cogen distill train", () => {
     expect(refused.err).toMatch(/bad\.jsonl:1: "reference\.chosen" must be a log-probability/);
   });
 
+  it("--online distils from teachers inside each step: deterministic, resumable, exported and checked in llama.cpp", async () => {
+    const medicine = path.join(root, "medicine.txt");
+    const law = path.join(root, "law.txt");
+    await fs.writeFile(medicine, "aspirin: the acetylated derivative of salicylic acid; used as an analgesic\nfever: a rise in the temperature of the body\n".repeat(3));
+    await fs.writeFile(law, "tort: any wrongdoing for which an action for damages may be brought\ncontract: a binding agreement between two or more persons\n".repeat(3));
+    const online = (out: string, lambda = "0.2") => ["distill", "train", "--online", "--pivot", BASE_A, "--train-text", `${medicine},${law}`,
+      "--teachers", `${path.join(ZOO, "a/experts/medicine/hf")},-`, "--lambda", lambda, "--top-k", "4", "--out", out, ...small];
+    const first = await capture(online(path.join(root, "online-1")));
+    expect(first.code).toBe(0);
+    const report = JSON.parse(first.out);
+    expect(report.exported).toEqual(["hf", "model.gguf", "lora", "lora.gguf"]);
+    expect(report.parity.maxKl).toBeLessThan(1e-4);
+    // Same flags, another folder: the same weights.
+    expect((await capture(online(path.join(root, "online-2")))).code).toBe(0);
+    const weights = (dir: string) => fs.readFile(path.join(root, dir, "hf", "model.safetensors"));
+    expect((await weights("online-2")).equals(await weights("online-1"))).toBe(true);
+    // The fusion term changes the weights (λ 1 is the CLM control of the same run).
+    expect((await capture(online(path.join(root, "online-control"), "1"))).code).toBe(0);
+    expect((await weights("online-control")).equals(await weights("online-1"))).toBe(false);
+    // A rerun resumes from the finished checkpoint.
+    expect(JSON.parse((await capture(online(path.join(root, "online-1")))).out).startStep).toBe(3);
+  });
+
+  it("--online refuses a teacher with another tokenizer, an empty text and mismatched lists before training", async () => {
+    const text = path.join(root, "medicine.txt");
+    const empty = path.join(root, "empty.txt");
+    await fs.writeFile(empty, "\n");
+    const base = ["distill", "train", "--online", "--pivot", BASE_A, "--out", path.join(root, "refused"), ...small];
+    const otherTokenizer = await capture([...base, "--train-text", text, "--teachers", path.join(ZOO, "b/experts/biology/hf")]);
+    expect(otherTokenizer.code).not.toBe(0);
+    expect(otherTokenizer.err).toMatch(/has another tokenizer than the pivot/);
+    const emptyText = await capture([...base, "--train-text", empty, "--teachers", "-"]);
+    expect(emptyText.code).not.toBe(0);
+    expect(emptyText.err).toMatch(/empty\.txt: is empty/);
+    const lists = await capture([...base, "--train-text", `${text},${text}`, "--teachers", "-", "--corpus", text]);
+    expect(lists.err).toMatch(/drop --corpus[\s\S]*one --teachers entry per --train-text file/);
+    await expect(fs.stat(path.join(root, "refused", "hf"))).rejects.toThrow();
+  });
+
   it("lists every flag problem at once", async () => {
     const flags = await capture(["distill", "train", "--objective", "dpo", "--steps", "0", "--lora", "4", "--full"]);
     expect(flags.code).not.toBe(0);

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { AdaptZooGoalsReport, AdaptZooRow } from "../../src/adapt/zoo-goals.js";
-import { adaptGoals } from "../../src/demo/adapt-goals.js";
+import type { ResultRecord } from "../../src/core/evidence.js";
+import { adaptGoals, evolveGoals } from "../../src/demo/adapt-goals.js";
+import { scoreRows } from "../../src/unify/scoreboard.js";
 
 const row = (role: AdaptZooRow["role"], bpb: number, mean: number, se: number): AdaptZooRow => ({ name: role, role, bpb, vsBase: { mean, se, n: 80 } });
 
@@ -41,5 +43,28 @@ describe("adaptGoals", () => {
     delete r.lora;
     r.rows = r.rows.filter((x) => x.role !== "lora");
     expect(adaptGoals(r).map((g) => g.goal)).toEqual([expect.stringMatching(/^adapt compose from 20 examples/)]);
+  });
+});
+
+describe("evolveGoals", () => {
+  const domains = ["law", "food"];
+  // Four passages per domain; each model's bits per byte is its level plus the passage's own offset.
+  const records = (levels: Record<string, number>): ResultRecord[] => Object.entries(levels).flatMap(([model, level]) =>
+    domains.flatMap((domain) => [0, 1, 2, 3].map((k) => ({ model, item: `${domain}-${k}`, domain, task: domain, metric: "bpb" as const, score: 0, bpb: level + k / 10, bytes: 100 }))));
+  const judge = (levels: Record<string, number>) => {
+    const recs = records(levels);
+    return evolveGoals({ rows: scoreRows(recs, domains, Object.keys(levels)), records: recs, domains }, "a-evolved-ties");
+  };
+
+  it("is met only when the evolved merge is below both the uniform TIES merge and base-a, with the paired differences", () => {
+    const [goal] = judge({ "a-base": 2.35, "unified-ties-merge": 2.7, "a-evolved-ties": 2.3 });
+    expect(goal.met).toBe(true);
+    expect(goal.detail).toMatch(/a-evolved-ties 2\.450 vs unified-ties-merge 2\.850 \(paired -0\.400 ± 0\.000\) and a-base 2\.500 \(paired -0\.050 ± 0\.000\)/);
+    expect(judge({ "a-base": 2.25, "unified-ties-merge": 2.7, "a-evolved-ties": 2.3 })[0].met).toBe(false);
+    expect(judge({ "a-base": 2.35, "unified-ties-merge": 2.2, "a-evolved-ties": 2.3 })[0].met).toBe(false);
+  });
+
+  it("judges nothing when a row is missing", () => {
+    expect(judge({ "a-base": 2.35, "a-evolved-ties": 2.3 })).toEqual([]);
   });
 });

@@ -28,7 +28,7 @@ beforeAll(async () => {
     ...whole,
     domains: DOMAINS,
     models: whole.models.filter((m) => MODELS.includes(m.id)),
-    // The distilled pivot and its CLM control join the table as single checkpoints (members of nothing).
+    // The distilled pivot, its CLM control and the evolved merge join the table as single checkpoints (members of nothing).
     distilled: (whole.distilled ?? []).filter((m) => m.role === "pivot" || m.role === "pivot-control"),
     items: whole.items.filter((i) => DOMAINS.includes(i.domain)),
   };
@@ -55,8 +55,10 @@ describe("the demo's main job on a slice of the zoo", () => {
     expect([...testIds].filter((id) => devIds.has(id))).toEqual([]);
     // Every model, single or unified, on every test item; the dev evidence covers the singles only.
     expect(testRecords).toHaveLength((report.singles.length + report.unified.length + report.references.length) * testIds.size);
-    expect(report.references).toEqual(["pivot-all", "pivot-control"]);
+    expect(report.references).toEqual(["pivot-all", "pivot-control", "a-evolved-ties"]);
     expect(report.goals.some((g) => g.goal.startsWith("the distilled pivot (all experts) beats its CLM control"))).toBe(true);
+    // The evolved merge is judged against the TIES merge unify built and base-a, on the same test items.
+    expect(report.goals.find((g) => g.goal.startsWith("adapt evolve:"))?.detail).toMatch(/^a-evolved-ties \d\.\d{3} vs unified-ties-merge \d\.\d{3} \(paired [-+]\d\.\d{3} ± \d\.\d{3}\) and a-base/);
     expect(new Set((await readJsonl(report.files.devResults)).map((r) => r.model))).toEqual(new Set(MODELS));
   });
 

@@ -174,6 +174,22 @@ models:
     for (let i = 0; i < got.length; i++) expect(got[i]).toBeCloseTo((0.25 * x[i] + 0.5 * y[i]) / 0.75, 6);
   });
 
+  it("bf16 linear merges (the fused kernel, reused buffers, workers) write the in-memory path's bytes", async () => {
+    for (const [i, seed] of [41, 42, 43].entries()) await makeModel(path.join(root, `bf${i}`), { seed, layers: 2, hidden: 64, inter: 1100, dtype: "BF16" });
+    const three = "merge_method: linear\nmodels: [{model: bf0, parameters: {weight: 0.7}}, {model: bf1, parameters: {weight: -0.2}}, {model: bf2, parameters: {weight: 1.5}}]\n";
+    const two = "merge_method: linear\nmodels: [{model: bf0, parameters: {weight: 1}}, {model: bf1, parameters: {weight: 3}}]\nparameters: {normalize: false}\n";
+    for (const [label, cfg] of [["three", three], ["two", two]]) {
+      const whole = path.join(root, `bf-${label}-whole`);
+      await runMerge({ baseDir: root, outDir: whole, config: cfg, inMemory: true });
+      const expected = await fs.readFile(path.join(whole, "model.safetensors"));
+      for (const threads of [1, 2]) {
+        const out = path.join(root, `bf-${label}-${threads}`);
+        await runMerge({ baseDir: root, outDir: out, config: cfg, threads });
+        expect((await fs.readFile(path.join(out, "model.safetensors"))).equals(expected), `${label} models, ${threads} thread(s)`).toBe(true);
+      }
+    }
+  });
+
   it("task-vector methods: chunked merging writes the same bytes as the in-memory path", async () => {
     const big1 = await makeModel(path.join(root, "tv1"), { seed: 31, layers: 1, hidden: 64, inter: 1100 });
     await makeModel(path.join(root, "tv2"), { seed: 32, layers: 1, hidden: 64, inter: 1100, from: big1.tensors, noise: 0.01 });

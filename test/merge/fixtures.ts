@@ -2,6 +2,7 @@
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { bf16ToF32, f32ToBf16 } from "../../src/core/half.js";
 import { Rng } from "../../src/core/rng.js";
 import { writeSafetensorsFile } from "../../src/formats/safetensors/index.js";
 
@@ -14,6 +15,8 @@ export interface FixtureOptions {
   /** Add base + scale·noise to this model's tensors (a "fine-tune"). */
   from?: Map<string, Float32Array>;
   noise?: number;
+  /** Stored dtype (default F32); `tensors` then holds the values as stored. */
+  dtype?: "F32" | "BF16";
 }
 
 export interface Fixture {
@@ -56,10 +59,11 @@ export async function makeModel(dir: string, o: FixtureOptions = {}): Promise<Fi
     const base = o.from?.get(name);
     const data = new Float32Array(n);
     for (let i = 0; i < n; i++) data[i] = (base ? base[i] : 0) + rng.normal() * (base ? o.noise ?? 0.05 : 0.5);
-    tensors.set(name, data);
+    tensors.set(name, o.dtype === "BF16" ? bf16ToF32(f32ToBf16(data)) : data);
   }
   await fs.mkdir(dir, { recursive: true });
-  await writeSafetensorsFile(path.join(dir, "model.safetensors"), [...tensors].map(([name, data]) => ({ name, dtype: "F32", shape: shapes.get(name)!, data })), { format: "pt" });
+  const stored = (data: Float32Array) => (o.dtype === "BF16" ? f32ToBf16(data) : data);
+  await writeSafetensorsFile(path.join(dir, "model.safetensors"), [...tensors].map(([name, data]) => ({ name, dtype: o.dtype ?? "F32", shape: shapes.get(name)!, data: stored(data) })), { format: "pt" });
   const config = {
     architectures: ["LlamaForCausalLM"], model_type: "llama", hidden_size: hidden, intermediate_size: inter,
     num_hidden_layers: layers, num_attention_heads: 2, num_key_value_heads: 2, vocab_size: tokens.length,

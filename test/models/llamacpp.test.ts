@@ -2,6 +2,7 @@ import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Token } from "node-llama-cpp";
+import type { LanguageModel } from "../../src/core/language-model.js";
 import { generateText } from "../../src/core/language-model.js";
 import { createLlamaCppModel } from "../../src/models/llamacpp/model.js";
 import { loadedBaseCount, llamaRuntime } from "../../src/models/llamacpp/runtime.js";
@@ -48,6 +49,14 @@ async function referenceLogLikelihood(file: string, context: string, continuatio
   }
 }
 
+/** The model's log-likelihood of `continuation` equals the direct reference (tokens and value). */
+async function expectReferenceScore(model: LanguageModel, file: string, context: string, continuation: string): Promise<void> {
+  const got = await model.logLikelihood(context, continuation);
+  const want = await referenceLogLikelihood(file, context, continuation);
+  expect(got.tokens).toBe(want.tokens);
+  expect(got.logprob).toBeCloseTo(want.logprob, 4);
+}
+
 describe("llama.cpp backend", () => {
   let file: string;
   beforeAll(async () => {
@@ -61,12 +70,7 @@ describe("llama.cpp backend", () => {
         ["The heart pumps", " blood"], ["The heart pumps", " water"], ["The heart", " pumps blood"],
         ["A contract is an", " agreement"], ["The heart pumps", " blood"],
       ];
-      for (const [context, continuation] of pairs) {
-        const got = await model.logLikelihood(context, continuation);
-        const want = await referenceLogLikelihood(file, context, continuation);
-        expect(got.tokens).toBe(want.tokens);
-        expect(got.logprob).toBeCloseTo(want.logprob, 4);
-      }
+      for (const [context, continuation] of pairs) await expectReferenceScore(model, file, context, continuation);
     } finally {
       await model.close();
     }
@@ -89,6 +93,64 @@ describe("llama.cpp backend", () => {
         expect(got.tokens).toBe(want.tokens);
         expect(got.logprob).toBeCloseTo(want.logprob, 4);
         expect(own.logprob).toBeCloseTo((await referenceLogLikelihood(file, context, top[0].text)).logprob, 4);
+      }
+    } finally {
+      await model.close();
+    }
+  });
+
+  it("scores an ensemble-like walk exactly: remembered tokens and distributions never outlive their text", async () => {
+    const model = await createLlamaCppModel({ id: "tiny", path: file, contextSize: 256 });
+    try {
+      // Each step scores the context plus every candidate (texts that extend one another), then
+      // moves to context + a lower candidate; more texts than are remembered pass through, and the
+      // walk comes back to an early context after its entries were displaced.
+      let context = "The heart";
+      const visited: string[] = [];
+      for (let step = 0; step < 12; step++) {
+        visited.push(context);
+        const candidates = await model.nextTokenLogprobs(context, 4);
+        for (const candidate of candidates) await model.logLikelihood(context, candidate.text);
+        const chosen = candidates[step % candidates.length].text;
+        const got = await model.logLikelihood(context, chosen);
+        expect(got.logprob).toBeCloseTo((await referenceLogLikelihood(file, context, chosen)).logprob, 4);
+        context += chosen;
+      }
+      for (const early of [visited[1], visited[0], visited[5]]) await expectReferenceScore(model, file, early, " blood");
+    } finally {
+      await model.close();
+    }
+  });
+
+  it("scores continuations that share their first tokens exactly, from distributions remembered along the way", async () => {
+    const model = await createLlamaCppModel({ id: "tiny", path: file, contextSize: 256 });
+    try {
+      const context = "The heart pumps";
+      await model.nextTokenLogprobs(context, 3);
+      // One to four tokens each (short enough for every position to be looked up), then longer ones.
+      for (const continuation of [" bl", " blo", " b", " blood", " blo", " bl", " blood and water", " blood", " bloody", " blood and bone"]) {
+        await expectReferenceScore(model, file, context, continuation);
+      }
+    } finally {
+      await model.close();
+    }
+  });
+
+  it("never takes a distribution remembered after other tokens that end the same way", async () => {
+    const model = await createLlamaCppModel({ id: "tiny", path: file, contextSize: 256 });
+    try {
+      // Pairs of contexts with as many tokens and the same last token, differing earlier.
+      const pairs: [string, string][] = [];
+      for (const [a, b] of [["The heart pumps", "The heart bumps"], ["A river bank", "A rover bank"], ["The cat sat", "The hat sat"], ["my blood", "by blood"]]) {
+        const [ta, tb] = [await model.tokenize(a), await model.tokenize(b)];
+        if (ta.length === tb.length && ta.at(-1) === tb.at(-1) && ta.some((t, i) => t !== tb[i])) pairs.push([a, b]);
+      }
+      expect(pairs.length).toBeGreaterThan(0);
+      for (const [a, b] of pairs) {
+        const next = await model.nextTokenLogprobs(a, 2);
+        await expectReferenceScore(model, file, b, next[0].text);
+        await model.nextTokenLogprobs(b, 2);
+        await expectReferenceScore(model, file, a, next[0].text);
       }
     } finally {
       await model.close();

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BackendError, ContextLengthError } from "../../src/core/errors.js";
 import { plainChat } from "../../src/core/chat.js";
-import { generateText } from "../../src/core/language-model.js";
+import { generateText, type GenerateChunk, type GenerateOptions } from "../../src/core/language-model.js";
 import { createOpenAIModel } from "../../src/models/openai/model.js";
 import { topLogprobs } from "../../src/models/openai/wire.js";
 import { languageModelConformance } from "./conformance.js";
@@ -48,6 +48,42 @@ describe("openai-compatible backend", () => {
     const { text, reason } = await generateText(model, "The", { maxTokens: 5 });
     expect(text).toBe(stubGreedy("The", 5).map((t) => STUB_VOCAB[t]).join(""));
     expect(reason).toBe("length");
+  });
+
+  it("gives a whole answer (`whole`) from one non-streaming request, the same as the streamed one", async () => {
+    const streamed: unknown[] = [];
+    const recording = (chat: boolean) => createOpenAIModel({
+      id: "m", model: "stub", baseUrl: stub.url, chat,
+      fetch: async (input, init) => {
+        streamed.push((JSON.parse(String(init?.body)) as { stream?: unknown }).stream);
+        return fetch(input, init);
+      },
+    });
+    const collect = async (model: ReturnType<typeof createOpenAIModel>, options: GenerateOptions) => {
+      const chunks: GenerateChunk[] = [];
+      for await (const chunk of model.generate("The", options)) chunks.push(chunk);
+      return chunks;
+    };
+    const full = stubGreedy("The", 8).map((t) => STUB_VOCAB[t]).join("");
+    const stop = full.slice(3, 5);
+    for (const chat of [false, true]) {
+      const model = recording(chat);
+      streamed.length = 0;
+      const whole = await collect(model, { maxTokens: 8, whole: true });
+      expect(streamed).toEqual([undefined]);
+      expect(whole.filter((c) => c.type === "text")).toEqual([{ type: "text", text: full }]);
+      const finish = whole.at(-1);
+      expect(finish).toMatchObject({ type: "finish", reason: "length" });
+      // The stub's non-streaming completions report usage; its chats do not.
+      if (!chat) expect(finish).toMatchObject({ tokens: 8, promptTokens: 2 });
+      const text = (chunks: GenerateChunk[]) => chunks.map((c) => (c.type === "text" ? c.text : "")).join("");
+      expect(text(await collect(model, { maxTokens: 8 }))).toBe(full);
+      expect(streamed.at(-1)).toBe(true);
+      // A stop string is cut locally too (the stub's non-streaming completions ignore `stop`).
+      const cut = await collect(model, { maxTokens: 8, stop: [stop], whole: true });
+      expect(text(cut)).toBe(full.slice(0, full.indexOf(stop)));
+      expect(cut.at(-1)).toEqual({ type: "finish", reason: "stop", ...(chat ? {} : { promptTokens: 2 }) });
+    }
   });
 
   it("retries 429 and 500 with backoff, then succeeds", async () => {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import OpenAI from "openai";
 import type { GenerateChunk, GenerateOptions, LanguageModel } from "../../src/core/language-model.js";
 import { createLlamaCppModel } from "../../src/models/llamacpp/model.js";
-import { startGateway, type StartedGateway } from "../../src/serve/gateway.js";
+import { createGateway, startGateway, type StartedGateway } from "../../src/serve/gateway.js";
 import { makeTinyLlama, tempDir } from "../fixtures/tiny-llama.js";
 
 /**
@@ -181,6 +181,51 @@ describe("OpenAI-compatible gateway, through the official openai client", () => 
     expect(text).toMatch(/cogen_generated_tokens_total\{model="tiny"\} [1-9]/);
     expect(text).toMatch(/cogen_generations_cancelled_total\{reason="disconnect"\} 1/);
     expect(text).toMatch(/cogen_generations_cancelled_total\{reason="timeout"\} [1-9]/);
+  });
+
+  it("answers alike over its node:http hot path and through fastify, and puts hooks added later in front of every route", async () => {
+    const app = await createGateway({ models: new Map<string, LanguageModel>([["slow", slow]]), apiKeys: ["k"], bodyLimitBytes: 512 });
+    try {
+      await app.listen({ host: "127.0.0.1", port: 0 });
+      const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+      const same = (text: string) => text.replace(/"(chat)?cmpl-[0-9a-f-]+"/g, '"ID"').replace(/"created":\d+/g, '"created":0');
+      const bodies = [
+        JSON.stringify({ model: "slow", prompt: "x", max_tokens: 1, seed: 3 }),
+        JSON.stringify({ model: "slow", messages: [{ role: "user", content: "x" }], max_tokens: 1, seed: 3 }),
+        JSON.stringify({ model: "slow", prompt: "x", max_tokens: 1, seed: 3, stream: true }),
+        "{not json", "", '{"model":"slow","prompt":"x","__proto__":{"polluted":1}}', JSON.stringify({ prompt: "x" }), JSON.stringify({ model: "nope", prompt: "x" }),
+        JSON.stringify({ model: "slow", prompt: "x".repeat(600) }),
+      ];
+      for (const [i, body] of bodies.entries()) {
+        for (const authorization of ["Bearer k", "Bearer wrong"]) {
+          const path = i === 1 ? "/v1/chat/completions" : "/v1/completions";
+          const headers = { "content-type": "application/json", authorization };
+          const hot = await fetch(url + path, { method: "POST", headers, body });
+          const viaFastify = await app.inject({ method: "POST", url: path, headers, payload: body });
+          const text = await hot.text();
+          expect([hot.status, same(text)]).toEqual([viaFastify.statusCode, same(viaFastify.body)]);
+          expect(hot.headers.get("x-cogen-seed")).toBe(viaFastify.headers["x-cogen-seed"] ?? null);
+          if (hot.status !== 200) expect(JSON.parse(text)).toMatchObject({ error: { type: expect.any(String), message: expect.any(String) } });
+        }
+      }
+    } finally {
+      await app.close();
+    }
+    const hooked = await createGateway({ models: new Map<string, LanguageModel>([["slow", slow]]) });
+    const seen: string[] = [];
+    hooked.addHook("onRequest", (request, _reply, done) => {
+      seen.push(request.url);
+      done();
+    });
+    try {
+      await hooked.listen({ host: "127.0.0.1", port: 0 });
+      const url = `http://127.0.0.1:${(hooked.server.address() as { port: number }).port}`;
+      const answered = await fetch(`${url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "slow", prompt: "x", max_tokens: 1 }) });
+      expect(answered.status).toBe(200);
+      expect(seen).toEqual(["/v1/completions"]);
+    } finally {
+      await hooked.close();
+    }
   });
 
   it("refuses to bind beyond loopback without API keys", async () => {

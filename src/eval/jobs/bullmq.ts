@@ -60,27 +60,39 @@ export class BullMqQueue implements JobQueue {
    */
   async runJobs<J extends { id: string }>(jobs: readonly J[], name: string, onOutcome: (job: J, result: unknown, error?: string) => Promise<void>): Promise<void> {
     if (jobs.length === 0) return;
+    type Finished = { result?: unknown; error?: string };
+    const waiting = new Map<string, (finished: Finished) => void>();
+    const finished = new Map<string, Promise<Finished>>();
+    for (const job of jobs) {
+      if (!finished.has(job.id)) finished.set(job.id, new Promise((resolve) => waiting.set(job.id, resolve)));
+    }
+    // One listener per event for the whole batch (not one per job: BullMQ's waitUntilFinished
+    // adds a 'closing' listener to the Queue per job, past Node's warning at 11).
     const events = new QueueEvents(this.name, { connection: this.connection });
+    events.on("completed", ({ jobId, returnvalue }) => waiting.get(jobId)?.({ result: returnvalue }));
+    events.on("failed", ({ jobId, failedReason }) => waiting.get(jobId)?.({ error: failedReason }));
     try {
       await events.waitUntilReady();
       // A job that failed in an earlier run keeps its id; remove it so this run can retry it.
-      for (const job of jobs) {
-        const existing = await Job.fromId(this.queue, job.id);
+      await Promise.all([...finished.keys()].map(async (id) => {
+        const existing = await Job.fromId(this.queue, id);
         if (existing && (await existing.isFailed())) await existing.remove();
-      }
-      const added = await this.queue.addBulk(jobs.map((job) => ({
+      }));
+      await this.queue.addBulk([...finished.keys()].map((id) => ({
         name,
-        data: job,
-        opts: { jobId: job.id, attempts: ATTEMPTS, backoff: { type: "exponential", delay: 1000 } },
+        data: jobs.find((job) => job.id === id),
+        opts: { jobId: id, attempts: ATTEMPTS, backoff: { type: "exponential", delay: 1000 } },
       })));
-      await Promise.all(added.map(async (handle, index) => {
-        let result: unknown;
-        try {
-          result = await handle.waitUntilFinished(events);
-        } catch (error) {
-          return onOutcome(jobs[index], undefined, (error as Error).message);
-        }
-        await onOutcome(jobs[index], result);
+      // A job that finished before the listener was ready (or before this run) is answered from its record.
+      await Promise.all([...finished.keys()].map(async (id) => {
+        const state = await this.queue.getJobState(id);
+        if (state !== "completed" && state !== "failed") return;
+        const job = await Job.fromId(this.queue, id);
+        if (job) waiting.get(id)?.(state === "completed" ? { result: job.returnvalue } : { error: job.failedReason });
+      }));
+      await Promise.all(jobs.map(async (job) => {
+        const { result, error } = await finished.get(job.id)!;
+        await (error === undefined ? onOutcome(job, result) : onOutcome(job, undefined, error));
       }));
     } finally {
       await events.close();

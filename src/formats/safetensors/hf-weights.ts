@@ -141,8 +141,8 @@ class CombinedWeights implements HfWeights {
     return this.owner.get(name)?.info(name);
   }
 
-  async readRaw(name: string): Promise<Uint8Array> {
-    return this.source(name).readRaw(name);
+  async readRaw(name: string, into?: Uint8Array): Promise<Uint8Array> {
+    return this.source(name).readRaw(name, into);
   }
 
   async readF32(name: string): Promise<Float32Array> {

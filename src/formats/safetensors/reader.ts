@@ -72,10 +72,10 @@ class SafetensorsReader implements SafetensorsFile {
     return e ? publicInfo(e) : undefined;
   }
 
-  async readRaw(name: string): Promise<Uint8Array> {
+  async readRaw(name: string, into?: Uint8Array): Promise<Uint8Array> {
     const e = this.entry(name);
     this.checkFits(e, e.byteLength);
-    const out = new Uint8Array(e.byteLength);
+    const out = into && into.length >= e.byteLength ? into.subarray(0, e.byteLength) : new Uint8Array(e.byteLength);
     await readExactly(this.handle, this.path, out, 0, e.byteLength, this.dataOffset + e.begin);
     return out;
   }

@@ -2,9 +2,10 @@ import { ConfigError } from "../../core/errors.js";
 import { tf } from "../../zoo/train/backend.js";
 import { batchAt, batchStarts } from "../../zoo/train/batches.js";
 import { forwardLogits, tokenNll, type TrainModel } from "../../zoo/train/model.js";
+import type { BpeTokenizer } from "../../zoo/train/tokenize.js";
 import type { TrainObjective } from "../../zoo/train/train.js";
 import { alignedKlAndGrad, jsLoss, type AlignedRows } from "./fusion-loss.js";
-import { topK } from "./teacher-targets.js";
+import { topK, type Teacher } from "./teacher-targets.js";
 
 /**
  * Online distillation (teachers run inside the step, as TRL's GKD / distillation trainers do):
@@ -55,6 +56,44 @@ export function onlineKdObjective(options: OnlineKdOptions): TrainObjective {
       return tf.add(tf.mul(clm, lambda), tf.mul(fusion, 1 - lambda)) as tf.Scalar;
     },
   };
+}
+
+/** One part of the online training stream: a text (e.g. one domain's training text) and the teacher its windows listen to. */
+export interface OnlinePart {
+  text: string;
+  /** None: the part's windows train on CLM only. */
+  teacher?: Teacher;
+  /** Names the part in errors (e.g. its file or domain). */
+  name: string;
+}
+
+/**
+ * The token stream and spans of `onlineKdObjective` from consecutive parts, each encoded on its
+ * own (so a span's windows start in that part's text). Every teacher must share the pivot's
+ * tokenizer: the targets are its top-k ids, read as the pivot's (across tokenizers, use the
+ * precomputed aligned or ULD targets of `kdObjective`).
+ */
+export function onlineStream(parts: readonly OnlinePart[], tokenizer: BpeTokenizer): Pick<OnlineKdOptions, "tokens" | "spans" | "teacherIds"> {
+  const problems: string[] = [];
+  const pivotTokenizer = JSON.stringify(tokenizer.files.tokenizer);
+  parts.forEach((p) => {
+    if (p.text.length === 0) problems.push(`${p.name}: the training text is empty`);
+    if (p.teacher && JSON.stringify(p.teacher.tokenizer.files.tokenizer) !== pivotTokenizer) {
+      problems.push(`${p.name}: the teacher ${p.teacher.id} has another tokenizer than the pivot; online distillation needs teachers that share the pivot's tokenizer`);
+    }
+  });
+  if (parts.length === 0) problems.push("no training text");
+  if (problems.length) throw new ConfigError(problems);
+  const encoded = parts.map((p) => Int32Array.from(tokenizer.encode(p.text)));
+  const tokens = new Int32Array(encoded.reduce((n, e) => n + e.length, 0));
+  const spans: OnlineKdOptions["spans"][number][] = [];
+  let end = 0;
+  encoded.forEach((e, i) => {
+    tokens.set(e, end);
+    end += e.length;
+    spans.push({ end, teacher: parts[i]!.teacher?.model });
+  });
+  return { tokens, spans, teacherIds: parts.map((p) => p.teacher?.id ?? "") };
 }
 
 /** Each window's teacher top-k at every position (rows of windows without a teacher weigh 0). */

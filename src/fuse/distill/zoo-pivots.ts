@@ -26,6 +26,7 @@ import { clozeItems } from "../../zoo/items/cloze.js";
 import { readBpeTokenizer, type BpeTokenizer } from "../../zoo/train/tokenize.js";
 import { meanResponseLogProb, type FpoRecord } from "./fpo-objective.js";
 import type { PivotTargets } from "./pivot-targets.js";
+import type { OnlinePart } from "./online-kd-objective.js";
 import { disposeTeacher, loadTeacher, teacherTargets, teacherViews, type Teacher } from "./teacher-targets.js";
 import { trainPivot, type TrainPivotResult } from "./train-pivot.js";
 
@@ -47,6 +48,15 @@ export interface ZooPivotsPlan {
   /** Which fusion targets the kd pivots learn from. */
   fusion: "aligned" | "uld" | "both";
   kd: { steps: number; batchSize: number; seqLen: number; lr: number; lambda: number; lora: { rank: number; alpha: number } };
+  /**
+   * Train pivots/all and pivots/control by online distillation (online-kd-objective.ts) instead of
+   * on the packed texts' precomputed targets: seeded windows of the pivot family's training
+   * mixture (each domain's training text in turn, as the zoo's control and centralised models
+   * train), each window also distilled from that family's expert of its domain; the control is
+   * the same run at λ = 1. `init` is the zoo model both start from (e.g. "a/centralised").
+   * pivots/family-b stays on precomputed targets (its teachers have another tokenizer).
+   */
+  online?: { init: string; seed: number; steps: number; batchSize: number; seqLen: number; lr: number; lambda: number; k: number; lora: { rank: number; alpha: number } };
   fpo: { pairsPerDomain: number; steps: number; batchSize: number; seqLen: number; lr: number; beta: number; lambda: number; lora: { rank: number; alpha: number } };
   /** Texts for the llama.cpp parity check of each export. */
   parityContexts: number;
@@ -64,6 +74,8 @@ export function zooPivotsPlan(kind: "full" | "quick"): ZooPivotsPlan {
   return {
     pivotFamily: "a", seed: 7, textsPerDomain: 120, maxTokens: 64, k: 8, parityContexts: 3, teachers: "min-ce", fusion: "both",
     kd: { steps: 150, batchSize: 16, seqLen: 64, lr: 4e-3, lambda: 0.5, lora: { rank: 16, alpha: 16 } },
+    // The recipe chosen on the dev measure (bench/distill-recipes.ts --recipes online-control,online-domain --init a/centralised).
+    online: { init: "a/centralised", seed: 199, steps: 200, batchSize: 16, seqLen: 64, lr: 2e-3, lambda: 0.2, k: 8, lora: { rank: 16, alpha: 16 } },
     fpo: { pairsPerDomain: 60, steps: 60, batchSize: 8, seqLen: 64, lr: 2e-3, beta: 2, lambda: 0.2, lora: { rank: 16, alpha: 16 } },
   };
 }
@@ -79,7 +91,7 @@ export interface ZooPivotEntry {
   role: PivotRole;
   /** Ids of the teachers (zoo model ids) whose targets it learned from; none for the control. */
   teachers: string[];
-  objective: "kd" | "fpo";
+  objective: "kd" | "online-kd" | "fpo";
   lambda: number;
   /** The folder it was trained from, relative to the zoo. */
   init: string;
@@ -154,65 +166,87 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
       return previous;
     }
     const familyB = teachers.filter((t) => experts.find((e) => e.id === t.id)!.family !== plan.pivotFamily);
-    const started = Date.now();
-    progress.start("distillation targets", texts.length, "texts");
     const domains = teachers.map((t) => experts.find((e) => e.id === t.id)!.domain ?? "");
-    const all: PivotTargets[] = [];
-    const fromB: PivotTargets[] = [];
-    const domainsB = familyB.map((t) => domains[teachers.indexOf(t)]!);
-    for (const { domain, text } of texts) {
-      const priors = teacherPriors(plan.teachers, domain, domains);
-      const priorsB = teacherPriors(plan.teachers, domain, domainsB);
-      // Each teacher runs once, when either pivot listens to it on this text.
-      const views = teacherViews(text, teachers, plan.k, teachers.map((t, i) => Math.max(priors[i]!, priorsB[familyB.indexOf(t)] ?? 0)));
-      all.push(teacherTargets(text, pivot, teachers, { ...fusionOptions(plan), priors }, views));
-      fromB.push(teacherTargets(text, pivot, familyB, { ...fusionOptions(plan), priors: priorsB }, familyB.map((t) => views[teachers.indexOf(t)])));
-      progress.tick(1);
-      if (all.length % 100 === 0) log(`pivots: targets ${all.length}/${texts.length}`);
-    }
-    progress.done();
-    const targetSeconds = (Date.now() - started) / 1000;
-    log(`pivots: targets for ${texts.length} texts (${skipped} lines skipped) from ${teachers.length} teachers in ${targetSeconds.toFixed(0)} s`);
+    // Targets are computed only when a pivot that learns from them is trained (not kept).
+    let targets: { all: PivotTargets[]; fromB: PivotTargets[]; seconds: number } | undefined;
+    const computeTargets = () => {
+      const started = Date.now();
+      progress.start("distillation targets", texts.length, "texts");
+      const all: PivotTargets[] = [];
+      const fromB: PivotTargets[] = [];
+      const domainsB = familyB.map((t) => domains[teachers.indexOf(t)]!);
+      for (const { domain, text } of texts) {
+        const priors = teacherPriors(plan.teachers, domain, domains);
+        const priorsB = teacherPriors(plan.teachers, domain, domainsB);
+        // Each teacher runs once, when either pivot listens to it on this text.
+        const views = teacherViews(text, teachers, plan.k, teachers.map((t, i) => Math.max(priors[i]!, priorsB[familyB.indexOf(t)] ?? 0)));
+        all.push(teacherTargets(text, pivot, teachers, { ...fusionOptions(plan), priors }, views));
+        fromB.push(teacherTargets(text, pivot, familyB, { ...fusionOptions(plan), priors: priorsB }, familyB.map((t) => views[teachers.indexOf(t)])));
+        progress.tick(1);
+        if (all.length % 100 === 0) log(`pivots: targets ${all.length}/${texts.length}`);
+      }
+      progress.done();
+      const seconds = (Date.now() - started) / 1000;
+      log(`pivots: targets for ${texts.length} texts (${skipped} lines skipped) from ${teachers.length} teachers in ${seconds.toFixed(0)} s`);
+      return (targets = { all, fromB, seconds });
+    };
     const helper = options.checkpointsOnly;
     const records = helper ? [] : preferencePairs(lines, plan, teachers);
     const result: ZooPivotsManifest = {
       format: ZOO_PIVOTS_FORMAT, plan, sources,
       texts: { count: texts.length, hash: textsHash, skipped },
       prefs: { count: records.length, hash: sha256(JSON.stringify(records)) },
-      targetSeconds: Math.round(targetSeconds), models: [],
+      targetSeconds: previous?.targetSeconds ?? 0, models: [],
     };
+    // Online pivots: the pivot family's training mixture, one part per domain, each with its expert.
+    const online = plan.online;
+    const onlineInit = online ? zooModelDir(zoo, manifest, online.init) : undefined;
+    const onlineParts = online ? await onlinePartsOf(manifest, plan.pivotFamily, teachers) : [];
+    const onlineHash = sha256(onlineParts.map((p) => p.text).join("\u0000"));
     const contexts = texts.slice(0, plan.parityContexts).map((t) => t.text);
     const rel = (p: string) => path.relative(zoo, p).split(path.sep).join("/");
     const ids = teachers.map((t) => t.id);
-    const specs: { name: string; role: PivotRole; teachers: string[]; objective: "kd" | "fpo"; targets?: PivotTargets[]; lambda: number; init: string }[] = [
-      { name: "all", role: "pivot", teachers: ids, objective: "kd", targets: all, lambda: plan.kd.lambda, init: pivotDir },
-      { name: "control", role: "pivot-control", teachers: [], objective: "kd", targets: all, lambda: 1, init: pivotDir },
-      { name: "family-b", role: "pivot-family-b", teachers: familyB.map((t) => t.id), objective: "kd", targets: fromB, lambda: plan.kd.lambda, init: pivotDir },
+    type Spec = { name: string; role: PivotRole; teachers: string[]; objective: "kd" | "online-kd" | "fpo"; targets?: () => PivotTargets[]; lambda: number; init: string };
+    const allTargets = () => (targets ?? computeTargets()).all;
+    const onlineTeachers = onlineParts.flatMap((p) => (p.teacher ? [p.teacher.id] : []));
+    const specs: Spec[] = [
+      online
+        ? { name: "all", role: "pivot", teachers: onlineTeachers, objective: "online-kd", lambda: online.lambda, init: onlineInit! }
+        : { name: "all", role: "pivot", teachers: ids, objective: "kd", targets: allTargets, lambda: plan.kd.lambda, init: pivotDir },
+      online
+        ? { name: "control", role: "pivot-control", teachers: [], objective: "online-kd", lambda: 1, init: onlineInit! }
+        : { name: "control", role: "pivot-control", teachers: [], objective: "kd", targets: allTargets, lambda: 1, init: pivotDir },
+      { name: "family-b", role: "pivot-family-b", teachers: familyB.map((t) => t.id), objective: "kd", targets: () => (targets ?? computeTargets()).fromB, lambda: plan.kd.lambda, init: pivotDir },
       { name: "fpo", role: "pivot-fpo", teachers: ids, objective: "fpo", lambda: plan.fpo.lambda, init: path.join(out, "all", "hf") },
     ];
+    const recipeOf = (spec: Spec) => (spec.objective === "fpo" ? plan.fpo : spec.objective === "online-kd" ? online! : plan.kd);
+    const seedOf = (spec: Spec) => (spec.objective === "online-kd" ? online!.seed : plan.seed);
+    // The control runs no teacher (λ = 1): its parts carry none, so nothing is loaded into its key.
+    const onlineOf = (spec: Spec) => (spec.objective === "online-kd" ? { parts: spec.lambda === 1 ? onlineParts.map((p) => ({ ...p, teacher: undefined })) : onlineParts, k: online!.k } : undefined);
     for (const spec of specs) {
       const dir = path.join(out, spec.name);
       const checkpointDir = path.join(dir, "checkpoint");
       if (helper) {
-        if (!helper.includes(spec.name) || spec.objective !== "kd") continue;
-        const recipe = plan.kd;
+        if (!helper.includes(spec.name) || spec.objective === "fpo") continue;
+        const recipe = recipeOf(spec);
         log(`pivots: training ${rel(dir)} to its checkpoint (${recipe.steps} steps)`);
         const scratch = await fs.mkdtemp(path.join(out, `.${spec.name}-helper-`));
         try {
           await trainPivot({
-            pivot: spec.init, out: scratch, objective: "kd", targets: spec.targets, lambda: spec.lambda, lora: recipe.lora,
-            steps: recipe.steps, batchSize: recipe.batchSize, seqLen: recipe.seqLen, lr: recipe.lr, seed: plan.seed, checkpointDir, checkpointEvery: CHECKPOINT_EVERY, progress,
+            pivot: spec.init, out: scratch, objective: spec.objective, targets: spec.targets?.(), online: onlineOf(spec), lambda: spec.lambda, lora: recipe.lora,
+            steps: recipe.steps, batchSize: recipe.batchSize, seqLen: recipe.seqLen, lr: recipe.lr, seed: seedOf(spec), checkpointDir, checkpointEvery: CHECKPOINT_EVERY, progress,
           });
         } finally {
           await fs.rm(scratch, { recursive: true, force: true });
         }
         continue;
       }
-      const recipe = spec.objective === "kd" ? plan.kd : plan.fpo;
+      const recipe = recipeOf(spec);
       const job = {
-        objective: spec.objective, lambda: spec.lambda, teachers: spec.teachers, init: rel(spec.init), seed: plan.seed,
+        objective: spec.objective, lambda: spec.lambda, teachers: spec.teachers, init: rel(spec.init), seed: seedOf(spec),
         steps: recipe.steps, batchSize: recipe.batchSize, seqLen: recipe.seqLen, lr: recipe.lr, lora: recipe.lora,
-        data: spec.objective === "kd" ? textsHash : result.prefs.hash, k: plan.k, ...(spec.objective === "fpo" ? { beta: plan.fpo.beta, after: previousJob(result, "pivots/all") } : {}),
+        data: spec.objective === "kd" ? textsHash : spec.objective === "online-kd" ? onlineHash : result.prefs.hash,
+        k: spec.objective === "online-kd" ? online!.k : plan.k, ...(spec.objective === "fpo" ? { beta: plan.fpo.beta, after: previousJob(result, rel(path.join(out, "all"))) } : {}),
       };
       const kept = previous?.models.find((m) => m.id === rel(dir) && JSON.stringify(m.job) === JSON.stringify(job));
       if (kept && (await exists(path.join(zoo, kept.files.gguf)))) {
@@ -222,8 +256,8 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
       }
       log(`pivots: training ${rel(dir)} (${spec.objective}, λ ${spec.lambda}, ${recipe.steps} steps)`);
       const trained: TrainPivotResult = await trainPivot({
-        pivot: spec.init, out: dir, objective: spec.objective, targets: spec.targets, records, lambda: spec.lambda, lora: recipe.lora,
-        steps: recipe.steps, batchSize: recipe.batchSize, seqLen: recipe.seqLen, lr: recipe.lr, seed: plan.seed,
+        pivot: spec.init, out: dir, objective: spec.objective, targets: spec.targets?.(), online: onlineOf(spec), records, lambda: spec.lambda, lora: recipe.lora,
+        steps: recipe.steps, batchSize: recipe.batchSize, seqLen: recipe.seqLen, lr: recipe.lr, seed: seedOf(spec),
         beta: plan.fpo.beta, parityContexts: contexts, progress, checkpointDir, checkpointEvery: CHECKPOINT_EVERY,
       });
       await fs.rm(checkpointDir, { recursive: true, force: true });
@@ -237,6 +271,7 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
       });
       await writeFileAtomic(path.join(out, "manifest.json"), JSON.stringify(result, null, 2) + "\n");
     }
+    if (targets) result.targetSeconds = Math.round(targets.seconds);
     if (!helper) await writeFileAtomic(path.join(out, "manifest.json"), JSON.stringify(result, null, 2) + "\n");
     return result;
   } finally {
@@ -282,14 +317,33 @@ const sha256 = (text: string) => createHash("sha256").update(text).digest("hex")
 
 /** Every domain's training lines, rebuilt from the zoo's data seed and checked against its manifest. */
 export async function trainingLines(manifest: ZooManifest): Promise<{ domain: string; lines: string[] }[]> {
+  return (await trainingTexts(manifest)).map(({ domain, text }) => ({ domain, lines: text.split("\n").filter((l) => l.length > 0) }));
+}
+
+/** Every domain's training text, in the zoo's domain order, rebuilt from its data seed and checked against its manifest. */
+export async function trainingTexts(manifest: ZooManifest): Promise<{ domain: string; text: string }[]> {
   const corpus = await buildCorpus({ seed: manifest.data.seed });
   return manifest.data.domains.map((d) => {
     const domain = corpus.domains.find((c) => c.name === d.name);
     if (!domain || sha256(domain.trainText) !== d.trainHash) {
       throw new ConfigError([`the ${d.name} training text rebuilt from seed ${manifest.data.seed} differs from the zoo's (its manifest's trainHash); rebuild the zoo`]);
     }
-    return { domain: d.name, lines: domain.trainText.split("\n").filter((l) => l.length > 0) };
+    return { domain: d.name, text: domain.trainText };
   });
+}
+
+/** The online pivots' stream: each domain's training text with the pivot family's expert of that domain (if any). */
+async function onlinePartsOf(manifest: ZooManifest, family: string, teachers: readonly Teacher[]): Promise<OnlinePart[]> {
+  return (await trainingTexts(manifest)).map(({ domain, text }) => {
+    const expert = manifest.models.find((m) => m.role === "expert" && m.family === family && m.domain === domain);
+    return { name: `${domain} training text`, text, teacher: expert ? teachers.find((t) => t.id === expert.id) : undefined };
+  });
+}
+
+function zooModelDir(zoo: string, manifest: ZooManifest, id: string): string {
+  const model = manifest.models.find((m) => m.id === id);
+  if (!model) throw new ConfigError([`the pivots plan's online.init '${id}' is not a model of the zoo (${manifest.models.map((m) => m.id).join(", ")})`]);
+  return path.join(zoo, model.files.hf);
 }
 
 /** Seeded runs of consecutive lines per domain, each packed while every tokenisation stays within maxTokens. */

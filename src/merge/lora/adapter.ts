@@ -96,10 +96,10 @@ export function withLora(base: TensorSource, adapter: LoraAdapter): TensorSource
     path: `${base.path}+${adapter.dir}`,
     list: () => base.list(),
     info: (name) => base.info(name),
-    async readRaw(name) {
+    async readRaw(name, into) {
       // Targeted weights are stored in their own dtype with the update merged in.
       const mod = adapter.modules.get(name);
-      if (!mod) return base.readRaw(name);
+      if (!mod) return base.readRaw(name, into);
       const merged = await this.readF32(name);
       const dtype = base.info(name)!.dtype;
       const bytes = dtype === "BF16" ? f32ToBf16(merged) : dtype === "F16" ? f32ToF16(merged) : dtype === "F32" ? merged : undefined;

@@ -1,4 +1,16 @@
-import { MethodError, bool, num, type MergeMethod } from "./types.js";
+import { MethodError, bool, num, type MergeMethod, type ParamValue } from "./types.js";
+
+/**
+ * The models' weights and the factor the weighted sum is multiplied by (1 / Σ w when normalizing).
+ * Shared with the fused bf16 kernel (merge/linear-bf16.ts), which must give the same bytes.
+ */
+export function linearWeights(modelParams: Record<string, ParamValue>[], global: Record<string, ParamValue>): { weights: number[]; scale: number } {
+  const weights = modelParams.map((p) => num(p.weight, "weight"));
+  let total = 0;
+  for (const w of weights) total += w;
+  if (bool(global.normalize) && total === 0) throw new MethodError("linear: the weights sum to zero and normalize is on");
+  return { weights, scale: bool(global.normalize) ? 1 / total : 1 };
+}
 
 /** Weighted average Σ w_i·x_i, divided by Σ w_i when `normalize` (default true). */
 export const linear: MergeMethod = {
@@ -13,11 +25,7 @@ export const linear: MergeMethod = {
   ],
   merge({ tensors, modelParams, global }) {
     const n = tensors[0].length;
-    const weights = modelParams.map((p) => num(p.weight, "weight"));
-    let total = 0;
-    for (const w of weights) total += w;
-    if (bool(global.normalize) && total === 0) throw new MethodError("linear: the weights sum to zero and normalize is on");
-    const scale = bool(global.normalize) ? 1 / total : 1;
+    const { weights, scale } = linearWeights(modelParams, global);
     const out = new Float32Array(n);
     // Sums in double precision, models in order (the same bytes for any split into chunks). Up
     // to three models in one pass with the sum in a register; more through a double accumulator.

@@ -6,9 +6,9 @@
  * token prefix (the choices of one multiple-choice item share their context), and the last few
  * next-token distributions are remembered by the tokens they follow, so scoring a one-token
  * continuation right after `nextTokenLogprobs` of the same context evaluates nothing (a
- * token-level ensemble scores its candidates this way). Inputs longer than
- * the context are cut from the left, and long continuations are scored in windows, as
- * lm-evaluation-harness does.
+ * token-level ensemble scores its candidates this way; candidates that share their first tokens
+ * reuse the distributions after them too). Inputs longer than the context are cut from the left,
+ * and long continuations are scored in windows, as lm-evaluation-harness does.
  */
 import * as os from "node:os";
 import { promises as fs } from "node:fs";
@@ -44,6 +44,8 @@ const SMALL_MODEL_BYTES = 512 * 1024 * 1024;
 const DEFAULT_MAX_TOKENS = 256;
 /** Next-token distributions remembered per model (each is a map over the vocabulary). */
 const REMEMBERED_DISTRIBUTIONS = 4;
+/** Texts whose tokens are remembered (an ensemble step tokenizes its context plus each of ~8 candidates). */
+const REMEMBERED_TOKENIZATIONS = 32;
 /** Chats rendered by `formatChat` whose tokens are remembered for the generation that follows. */
 const REMEMBERED_CHATS = 16;
 /** float32 probabilities underflow to 0; score such a token as the smallest positive float32. */
@@ -86,18 +88,33 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
   // Chats rendered by the model's own template, by their text: their special tokens stay special.
   const renderChat = chatRenderer(model);
   const renderedChats = new Map<string, Token[]>();
-  const ownTokens = (text: string): Token[] => renderedChats.get(text) ?? model.tokenize(text, false);
+  /**
+   * Recent texts' tokens. A token-level ensemble scores `context + candidate` for each candidate
+   * and then asks about `context + chosen` — a text tokenized a moment ago; tokenizing is a pure
+   * function of the text, so a remembered result is exact.
+   */
+  const tokenized = new Map<string, readonly Token[]>();
+  const tokenize = (text: string): readonly Token[] => {
+    let tokens = tokenized.get(text);
+    if (!tokens) {
+      tokens = model.tokenize(text, false);
+      if (tokenized.size >= REMEMBERED_TOKENIZATIONS) tokenized.delete(tokenized.keys().next().value!);
+      tokenized.set(text, tokens);
+    }
+    return tokens;
+  };
+  const ownTokens = (text: string): readonly Token[] => renderedChats.get(text) ?? tokenize(text);
 
   // The last context's tokens: a candidate-scoring caller asks about one context many times.
   let lastText: string | undefined;
   let lastTokens: readonly Token[] = [];
-  const tokensOf = (text: string): Token[] => {
+  const tokensOf = (text: string): readonly Token[] => {
     if (text !== lastText) {
       const tokens = [...prefix, ...ownTokens(text)];
       lastTokens = tokens.length > 0 ? tokens : [...documentStart];
       lastText = text;
     }
-    return [...lastTokens];
+    return lastTokens;
   };
   const pieces = new Map<Token, string>();
   const pieceOf = (token: Token): string => {
@@ -124,13 +141,27 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
    * distribution depends only on the tokens before it, so a remembered one is what evaluating
    * them again would give.
    */
-  const remembered = new Map<string, Map<Token, number>>();
-  const keyOf = (tokens: readonly Token[], length: number) => tokens.slice(0, length).join(",");
+  const remembered: { tokens: readonly Token[]; probabilities: Map<Token, number> }[] = [];
+  /** Index of the entry remembered after tokens[0..length), compared from the end (where recent ones differ); no key is built. */
+  const find = (tokens: readonly Token[], length: number): number =>
+    remembered.findIndex((entry) => {
+      if (entry.tokens.length !== length) return false;
+      for (let i = length - 1; i >= 0; i--) if (entry.tokens[i] !== tokens[i]) return false;
+      return true;
+    });
   const remember = (tokens: readonly Token[], length: number, probabilities: Map<Token, number>) => {
-    const key = keyOf(tokens, length);
-    remembered.delete(key);
-    if (remembered.size >= REMEMBERED_DISTRIBUTIONS) remembered.delete(remembered.keys().next().value!);
-    remembered.set(key, probabilities);
+    const at = find(tokens, length);
+    if (at >= 0) remembered.splice(at, 1);
+    else if (remembered.length >= REMEMBERED_DISTRIBUTIONS) remembered.shift();
+    remembered.push({ tokens: tokens.slice(0, length), probabilities });
+  };
+  /** A remembered distribution, kept as the newest (the context of a step outlives its candidates'). */
+  const recall = (tokens: readonly Token[], length: number): Map<Token, number> | undefined => {
+    const at = find(tokens, length);
+    if (at < 0) return undefined;
+    const [entry] = remembered.splice(at, 1);
+    remembered.push(entry);
+    return entry.probabilities;
   };
 
   /**
@@ -150,8 +181,8 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
   async function logLikelihood(contextText: string, continuation: string): Promise<LogLikelihood> {
     checkOpen();
     return lock.run(async () => {
-      const ctx = contextText === "" ? [...documentStart] : tokensOf(contextText);
-      const whole = [...(contextText === "" ? documentStart : prefix), ...model.tokenize(contextText + continuation, false)];
+      const ctx = contextText === "" ? documentStart : tokensOf(contextText);
+      const whole = [...(contextText === "" ? documentStart : prefix), ...tokenize(contextText + continuation)];
       let common = 0;
       while (common < ctx.length && common < whole.length && ctx[common] === whole[common]) common++;
       return scoreTokens(whole, common, utf8Length(continuation));
@@ -188,9 +219,14 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
       const from = Math.max(0, end - 1 - window);
       const evalTokens = whole.slice(from, end - 1);
       const needFrom = first - 1 - from;
-      // distributions[j]: after evalTokens[0..needFrom + j]; the first may be remembered.
-      const distributions: (Map<Token, number> | undefined)[] = [remembered.get(keyOf(evalTokens, needFrom + 1))];
-      const evalFrom = distributions[0] ? needFrom + 1 : needFrom;
+      // distributions[j]: after evalTokens[0..needFrom + j]. Any may be remembered (the first
+      // after a step's context; later ones where candidates share their first tokens), but no more
+      // than REMEMBERED_DISTRIBUTIONS can be, so longer continuations look up only the first.
+      const needed = evalTokens.length - needFrom;
+      const distributions: (Map<Token, number> | undefined)[] = [];
+      for (let j = 0; j < (needed <= REMEMBERED_DISTRIBUTIONS ? needed : 1); j++) distributions.push(recall(evalTokens, needFrom + 1 + j));
+      const firstMissing = distributions.findIndex((d) => !d);
+      const evalFrom = needFrom + (firstMissing >= 0 ? firstMissing : distributions.length);
       if (evalFrom < evalTokens.length) {
         const start = await reuse(evalTokens, evalFrom);
         const input = evalTokens.slice(start).map((token, j) =>
@@ -229,10 +265,10 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
   }
 
   /** The top next tokens after `all` (BOS included); the caller holds the lock. */
-  async function nextAfter(all: Token[], topK: number): Promise<TokenLogprob[]> {
+  async function nextAfter(all: readonly Token[], topK: number): Promise<TokenLogprob[]> {
     // A context longer than the window is cut from the left.
     const tokens = all.slice(-context.contextSize);
-    let probabilities = remembered.get(keyOf(tokens, tokens.length));
+    let probabilities = recall(tokens, tokens.length);
     if (!probabilities) {
       const start = await reuse(tokens, tokens.length - 1);
       const input = tokens.slice(start).map((token, j) =>
@@ -388,7 +424,8 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
     async close() {
       if (closed) return;
       closed = true;
-      remembered.clear();
+      remembered.length = 0;
+      tokenized.clear();
       await lock.run(async () => {
         await context.dispose();
         await base.release();

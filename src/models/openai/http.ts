@@ -176,12 +176,16 @@ function fetchTransport(fetchFn: typeof globalThis.fetch): Transport {
 }
 
 function nodeTransport(baseUrl: string, sockets: number): Transport {
-  const secure = new URL(baseUrl).protocol === "https:";
+  const base = new URL(baseUrl);
+  const secure = base.protocol === "https:";
   const agent = secure ? new https.Agent({ keepAlive: true, maxSockets: sockets }) : new http.Agent({ keepAlive: true, maxSockets: sockets });
   const request = secure ? https.request : http.request;
+  // Parsed once: each request names only its path (a URL string would be parsed again every time).
+  const target = { protocol: base.protocol, hostname: base.hostname.replace(/^\[|\]$/g, ""), port: base.port, auth: base.username ? `${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}` : undefined };
+  const basePath = base.pathname.replace(/\/+$/, "");
   return (url, headers, payload, timeoutMs, timedOut, signal) =>
     new Promise<Reply>((resolve, reject) => {
-      const req = request(url, { method: "POST", agent, headers: { ...headers, "content-length": Buffer.byteLength(payload) } });
+      const req = request({ ...target, path: basePath + url.slice(baseUrl.length), method: "POST", agent, headers: { ...headers, "content-length": Buffer.byteLength(payload) } });
       // Before the response the request carries an error, after it the response (its body's reader sees it).
       let current: { destroy(error: Error): unknown } = req;
       const timer = setTimeout(() => current.destroy(timedOut()), timeoutMs);
@@ -198,11 +202,6 @@ function nodeTransport(baseUrl: string, sockets: number): Transport {
       req.once("response", (res) => {
         current = res;
         res.once("close", done);
-        const all = async () => {
-          const chunks: Buffer[] = [];
-          for await (const chunk of res) chunks.push(chunk as Buffer);
-          return Buffer.concat(chunks).toString("utf8");
-        };
         const status = res.statusCode ?? 0;
         resolve({
           ok: status >= 200 && status < 300,
@@ -211,11 +210,24 @@ function nodeTransport(baseUrl: string, sockets: number): Transport {
             const value = res.headers[name.toLowerCase()];
             return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
           },
-          text: all,
-          json: async () => JSON.parse(await all()) as unknown,
+          text: () => readAll(res),
+          json: async () => JSON.parse(await readAll(res)) as unknown,
           body: res,
         });
       });
       req.end(payload);
     });
+}
+
+/** A response's whole body as text (events, not an async iterator: this runs on every request). */
+function readAll(res: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on("data", (chunk: Buffer) => chunks.push(chunk));
+    res.once("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    res.once("error", reject);
+    res.once("close", () => {
+      if (!res.complete) reject(new Error("the connection closed before the response's end"));
+    });
+  });
 }

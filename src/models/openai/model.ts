@@ -4,13 +4,14 @@
  * that cannot echo prompt log-probabilities fail with a BackendError saying so); generation
  * streams from /v1/completions (raw text continuation, the default) or /v1/chat/completions;
  * a chat (`generateChat`) always goes to /v1/chat/completions, so the server's template applies.
+ * A caller that wants only the whole answer (`whole`) gets it from one non-streaming request.
  */
 import { plainChat } from "../../core/chat.js";
 import { BackendError, ContextLengthError } from "../../core/errors.js";
 import type { ChatTurn, GenerateChunk, GenerateOptions, LanguageModel, LogLikelihood, SequenceToken, TokenLogprob } from "../../core/language-model.js";
 import { StopMatcher } from "../stop.js";
 import { OpenAIHttp, type HttpSettings } from "./http.js";
-import { contextLengthExceeded, lacksChatTemplate, echoLogLikelihood, echoSequenceTopK, streamDelta, topLogprobs } from "./wire.js";
+import { contextLengthExceeded, lacksChatTemplate, echoLogLikelihood, echoSequenceTopK, completionAnswer, streamDelta, topLogprobs } from "./wire.js";
 
 export interface OpenAIModelSettings extends HttpSettings {
   /** The LanguageModel id (results are keyed by it). */
@@ -130,7 +131,10 @@ export function createOpenAIModel(settings: OpenAIModelSettings): OpenAIModel {
     yield* stream({ prompt: plainChat(messages) }, options);
   }
 
-  /** Stream a generation from /v1/completions (`prompt`) or /v1/chat/completions (`messages`). */
+  /**
+   * Stream a generation from /v1/completions (`prompt`) or /v1/chat/completions (`messages`); with
+   * `whole`, one non-streaming request whose answer is one chunk.
+   */
   async function* stream(input: { prompt: string } | { messages: ChatTurn[] }, options: GenerateOptions): AsyncGenerator<GenerateChunk> {
     checkOpen();
     const chat = "messages" in input;
@@ -139,10 +143,12 @@ export function createOpenAIModel(settings: OpenAIModelSettings): OpenAIModel {
       model: settings.model,
       max_tokens: options.maxTokens ?? settings.maxTokens ?? 256,
       temperature: options.temperature ?? 0,
-      stream: true,
-      // The final chunk then carries usage (OpenAI, vLLM, llama.cpp server); servers that ignore it lose nothing.
-      stream_options: { include_usage: true },
     };
+    if (!options.whole) {
+      body.stream = true;
+      // The final chunk then carries usage (OpenAI, vLLM, llama.cpp server); servers that ignore it lose nothing.
+      body.stream_options = { include_usage: true };
+    }
     if (options.topP !== undefined) body.top_p = options.topP;
     if (options.seed !== undefined) body.seed = options.seed;
     if (options.stop && options.stop.length > 0) body.stop = options.stop.slice(0, 4);
@@ -151,8 +157,7 @@ export function createOpenAIModel(settings: OpenAIModelSettings): OpenAIModel {
     let finish: string | null = null;
     let usage: { prompt_tokens?: number; completion_tokens?: number } | undefined;
     try {
-      for await (const data of http.postStream(chat ? "/chat/completions" : "/completions", body, options.signal)) {
-        const delta = streamDelta(data, chat, backend);
+      for await (const delta of deltas(chat ? "/chat/completions" : "/completions", body, chat, options)) {
         const text = stop.push(delta.text);
         if (text) yield { type: "text", text };
         if (delta.finish) finish = delta.finish;
@@ -175,6 +180,15 @@ export function createOpenAIModel(settings: OpenAIModelSettings): OpenAIModel {
       ...(typeof usage?.completion_tokens === "number" && !stop.done ? { tokens: usage.completion_tokens } : {}),
       ...(typeof usage?.prompt_tokens === "number" ? { promptTokens: usage.prompt_tokens } : {}),
     };
+  }
+
+  /** The answer's pieces: each streamed event, or the whole answer of a non-streaming request. */
+  async function* deltas(path: string, body: Record<string, unknown>, chat: boolean, options: GenerateOptions) {
+    if (options.whole) {
+      yield completionAnswer(await http.postJson(path, body, options.signal), chat, backend);
+      return;
+    }
+    for await (const data of http.postStream(path, body, options.signal)) yield streamDelta(data, chat, backend);
   }
 
   return {

@@ -189,6 +189,15 @@ export function streamDelta(data: string, chat: boolean, backend: string): { tex
   return { text, finish: choice.finish_reason ?? null, usage };
 }
 
+/** The answer of a non-streaming /v1/completions or /v1/chat/completions response. */
+export function completionAnswer(response: unknown, chat: boolean, backend: string): { text: string; finish: string | null; usage?: { prompt_tokens?: number; completion_tokens?: number } } {
+  const choice = firstChoice(response, backend, "generation") as { text?: unknown; message?: { content?: unknown } | null; finish_reason?: string | null };
+  const text = chat ? choice.message?.content ?? "" : choice.text ?? "";
+  if (typeof text !== "string") throw new BackendError(backend, `generation: the response's ${chat ? "message content" : "text"} is not a string`);
+  const usage = (response as { usage?: { prompt_tokens?: number; completion_tokens?: number } | null }).usage ?? undefined;
+  return { text, finish: choice.finish_reason ?? null, usage };
+}
+
 /**
  * The server's message when an HTTP 4xx error says the prompt does not fit its context, else
  * undefined: OpenAI's `context_length_exceeded` code (as cogen's gateway answers it), llama.cpp

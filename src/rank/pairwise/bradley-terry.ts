@@ -62,10 +62,14 @@ export function fitBradleyTerry(counts: PairCounts, options: FitOptions = {}): B
       const i = counts.i[p];
       const j = counts.j[p];
       const d = x[i] - x[j];
-      value += wi[p] * logSigmoid(d) + wj[p] * logSigmoid(-d);
+      // logSigmoid(±d) and sigmoid(d) from one exp and one log1p, with the same operations (and
+      // so the same bits) as those functions: log σ(d) = min(d, 0) − log1p(e^−|d|).
+      const e = Math.exp(-Math.abs(d));
+      const l = Math.log1p(e);
+      value += wi[p] * (Math.min(d, 0) - l) + wj[p] * (Math.min(-d, 0) - l);
       if (grad && hess) {
         const n = wi[p] + wj[p];
-        const s = sigmoid(d);
+        const s = d >= 0 ? 1 / (1 + e) : e / (1 + e);
         const g = wi[p] - n * s;
         grad[i] += g;
         grad[j] -= g;

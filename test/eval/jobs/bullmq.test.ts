@@ -187,6 +187,43 @@ describe.skipIf(!hasRedis)("distributed evaluation over Redis (BullMQ)", () => {
     }
   });
 
+  it("waits for many jobs at once without a listener per job: every outcome once, no MaxListenersExceededWarning", async () => {
+    const { startEvalWorker } = await import("../../../src/eval/jobs/bullmq.js");
+    const worker = await startEvalWorker<{ id: string; n: number }, number>(redis.url, {
+      execute: async (job) => {
+        if (job.n === 3) throw new Error("three is refused");
+        return job.n * 2;
+      },
+      queueName: "many-test",
+      concurrency: 4,
+    });
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on("warning", onWarning);
+    const queue = new BullMqQueue(redis.url, "many-test");
+    try {
+      const jobs = Array.from({ length: 24 }, (_, n) => ({ id: `many-${n}`, n }));
+      const outcomes = new Map<string, unknown>();
+      await queue.runJobs(jobs, "many", async (job, result, error) => {
+        expect(outcomes.has(job.id)).toBe(false);
+        outcomes.set(job.id, error ?? result);
+      });
+      expect(outcomes.size).toBe(24);
+      expect(outcomes.get("many-5")).toBe(10);
+      expect(outcomes.get("many-3")).toMatch(/three is refused/);
+      // Finished jobs answer a resubmission from their records.
+      const again: unknown[] = [];
+      await queue.runJobs(jobs.slice(4, 6), "many", async (_job, result) => void again.push(result));
+      expect(again.sort()).toEqual([10, 8]);
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => w.name === "MaxListenersExceededWarning")).toEqual([]);
+    } finally {
+      process.off("warning", onWarning);
+      await queue.close();
+      await worker.close();
+    }
+  }, 60_000);
+
   it("a worker whose Redis goes away reports the error instead of swallowing it", async () => {
     const { startEvalWorker } = await import("../../../src/eval/jobs/bullmq.js");
     const own = await startRedis();

@@ -8,6 +8,8 @@ export const hasRedis = existsSync(REDIS_SERVER);
 
 export interface RedisHandle {
   url: string;
+  /** The redis-server process (benchmarks read its CPU time). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -30,6 +32,7 @@ export async function startRedis(): Promise<RedisHandle> {
   });
   return {
     url: `redis://127.0.0.1:${port}`,
+    pid: child.pid!,
     stop: () => new Promise((resolve) => {
       if (child.exitCode !== null) return resolve();
       child.once("exit", () => resolve());

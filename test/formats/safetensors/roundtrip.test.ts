@@ -63,6 +63,27 @@ describe("safetensors round trip", () => {
     }
   });
 
+  it("reads a tensor's bytes into a caller's buffer when it is large enough, else into a new array", async () => {
+    const file = path.join(dir, "into.safetensors");
+    await writeSafetensorsFile(file, cases.map((c) => c.tensor));
+    const st = await openSafetensors(file);
+    try {
+      const reused = new Uint8Array(64).fill(0xee);
+      for (const { tensor } of cases) {
+        const got = await st.readRaw(tensor.name, reused);
+        expect(got).toEqual(bytesOf(tensor.data));
+        expect(got.buffer).toBe(reused.buffer);
+        expect(got.byteOffset).toBe(0);
+      }
+      const small = new Uint8Array(3);
+      const own = await st.readRaw("f64", small);
+      expect(own.buffer).not.toBe(small.buffer);
+      expect(own).toEqual(bytesOf(cases[0].tensor.data));
+    } finally {
+      await st.close();
+    }
+  });
+
   it("keeps the caller's order even for integer-like names, and pads the header with spaces", async () => {
     const tensors: TensorData[] = ["b", "10", "a", "2"].map((name) => ({ name, dtype: "U8", shape: [1], data: new Uint8Array([1]) }));
     const bytes = encodeSafetensors(tensors);
