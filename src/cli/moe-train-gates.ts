@@ -11,7 +11,8 @@ import { formatTable, printJson } from "./output.js";
 
 const HELP = `usage: cogen moe train-gates MOE_DIR OUT_DIR (--data [DOMAIN=]FILE ... | --zoo-corpora)
                  [--steps 200] [--batch-size 16] [--seq-len 64] [--lr 0.01] [--seed 0]
-                 [--experts-per-token K] [--out-experts-per-token K] [--aux-loss-coef 0.01] [--train-shared]
+                 [--experts-per-token K] [--out-experts-per-token K] [--aux-loss-coef 0.01] [--train-shared [--shared-lr X]]
+                 [--routing-loss-coef X --expert-domains D1,D2,...]
                  [--checkpoint DIR] [--checkpoint-every N] [--out-format hf|gguf]
                  [--expert-domains D1,D2,... [--held-out DOMAIN=FILE ...]] [--json]
 
@@ -28,6 +29,9 @@ Writes OUT_DIR as 'cogen moe' does.
   --out-experts-per-token K  top-k written to the output (default: the training's), e.g. 1
   --aux-loss-coef X     load-balancing coefficient (default: MOE_DIR's router_aux_loss_coef, else 0.01)
   --train-shared        also train attention, norms and embeddings (experts stay frozen)
+  --shared-lr X         learning rate of those shared weights (default: --lr)
+  --routing-loss-coef X also teach every token of a domain's text to route to that domain's expert
+                        (cross-entropy on the gate logits; needs --expert-domains; default 0)
   --checkpoint DIR      save every --checkpoint-every steps (default 50) and resume from DIR
   --out-format F        hf (default: MixtralForCausalLM folder) or gguf (OUT_DIR/model.gguf)
   --expert-domains L    the domain of each expert in order (- for none): print the gate quality,
@@ -40,6 +44,7 @@ export async function run(argv: string[]): Promise<number> {
     data: { type: "string", multiple: true }, "zoo-corpora": { type: "boolean" }, steps: { type: "string" },
     "batch-size": { type: "string" }, "seq-len": { type: "string" }, lr: { type: "string" }, seed: { type: "string" },
     "experts-per-token": { type: "string" }, "out-experts-per-token": { type: "string" }, "aux-loss-coef": { type: "string" }, "train-shared": { type: "boolean" },
+    "shared-lr": { type: "string" }, "routing-loss-coef": { type: "string" },
     checkpoint: { type: "string" }, "checkpoint-every": { type: "string" }, "out-format": { type: "string" },
     "expert-domains": { type: "string" }, "held-out": { type: "string", multiple: true }, json: { type: "boolean" },
   }, HELP);
@@ -58,6 +63,8 @@ export async function run(argv: string[]): Promise<number> {
   const expertsPerToken = int("experts-per-token", undefined, 1);
   const outExpertsPerToken = int("out-experts-per-token", undefined, 1);
   const routerAuxLossCoef = num("aux-loss-coef", undefined);
+  const sharedLr = num("shared-lr", undefined);
+  const domainLossCoef = num("routing-loss-coef", undefined);
   const checkpointEvery = int("checkpoint-every", 50, 1);
   const format = values["out-format"] ?? "hf";
   if (format !== "hf" && format !== "gguf") problems.push(`--out-format: expected hf or gguf, got '${format}'`);
@@ -66,6 +73,8 @@ export async function run(argv: string[]): Promise<number> {
   if (data.length > 0 && values["zoo-corpora"]) problems.push("--data and --zoo-corpora exclude each other");
   const expertDomains = values["expert-domains"]?.split(",").map((d) => d.trim()).map((d) => (d === "-" ? null : d));
   if (values["held-out"] && !expertDomains) problems.push("--held-out needs --expert-domains (which expert is whose)");
+  if (domainLossCoef && !expertDomains) problems.push("--routing-loss-coef needs --expert-domains (which expert is whose)");
+  if (sharedLr !== undefined && !values["train-shared"]) problems.push("--shared-lr needs --train-shared");
   if (problems.length) throw new UsageError(problems, "moe train-gates");
 
   const corpus = values["zoo-corpora"] ? await buildCorpus() : undefined;
@@ -79,6 +88,7 @@ export async function run(argv: string[]): Promise<number> {
   const progress = values.json ? undefined : streamProgress();
   const result = await trainGates({
     moeDir, texts, steps, batchSize, seqLen, lr, seed, expertsPerToken, routerAuxLossCoef, trainShared: Boolean(values["train-shared"]),
+    ...(sharedLr !== undefined ? { sharedLr } : {}), ...(domainLossCoef ? { domainLossCoef, expertDomains } : {}),
     ...(values.checkpoint ? { checkpointDir: values.checkpoint, checkpointEvery } : {}), ...(progress ? { progress } : {}),
   });
   try {

@@ -101,6 +101,36 @@ describe("moe train-gates", () => {
     [before, run.model].forEach(disposeTrainModel);
   });
 
+  it("with domainLossCoef teaches each domain's tokens to route to its expert (gate quality rises)", async () => {
+    const expertDomains = ["beta", null, "alpha", null];
+    const heldOut = TEXTS.map((t) => ({ domain: t.domain, text: t.text.slice(0, 400) }));
+    const plain = await trainGates({ moeDir, ...BASE, steps: 20, lr: 5e-2 });
+    const taught = await trainGates({ moeDir, ...BASE, steps: 20, lr: 5e-2, domainLossCoef: 1, expertDomains });
+    const qPlain = await gateQuality(plain.model, tokenizer, heldOut, { expertDomains, seqLen: 16 });
+    const qTaught = await gateQuality(taught.model, tokenizer, heldOut, { expertDomains, seqLen: 16 });
+    expect(qTaught.macroShare).toBeGreaterThan(0.5);
+    expect(qTaught.macroShare).toBeGreaterThan(qPlain.macroShare + 0.3);
+    expect(plain.losses.domain.every((v) => v === 0)).toBe(true);
+    // The routing loss (mean −log p of the taught expert, in nats) falls from about log E.
+    const mean5 = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean5(taught.losses.domain.slice(0, 5))).toBeGreaterThan(1);
+    expect(mean5(taught.losses.domain.slice(-5))).toBeLessThan(0.8 * mean5(taught.losses.domain.slice(0, 5)));
+    taught.losses.loss.forEach((l, i) => expect(l).toBeCloseTo(taught.losses.ce[i] + 0.01 * taught.losses.balance[i] + taught.losses.domain[i], 5));
+    // sharedLr moves the shared weights at its own rate: a tiny one barely moves them.
+    const slow = await trainGates({ moeDir, ...BASE, steps: 3, trainShared: true, sharedLr: 1e-9 });
+    const fast = await trainGates({ moeDir, ...BASE, steps: 3, trainShared: true });
+    const initial = readWeights((await loadMixtralTrainModel(moeDir)).model);
+    const moved = (w: Map<string, Float32Array>, n: string) => Math.max(...w.get(n)!.map((x, i) => Math.abs(x - initial.get(n)![i])));
+    const attn = "model.layers.0.self_attn.q_proj.weight";
+    expect(moved(readWeights(slow.model), attn)).toBeLessThan(1e-6);
+    expect(moved(readWeights(fast.model), attn)).toBeGreaterThan(1e-3);
+    expect(moved(readWeights(slow.model), moeGateName(0))).toBeGreaterThan(1e-3);
+    await expect(trainGates({ moeDir, ...BASE, domainLossCoef: 1 })).rejects.toThrow(/needs expertDomains/);
+    await expect(trainGates({ moeDir, ...BASE, domainLossCoef: 1, expertDomains: ["alpha", null, null, null] })).rejects.toThrow(/no expert is named for domain\(s\) beta/);
+    await expect(trainGates({ moeDir, ...BASE, sharedLr: 1e-3 })).rejects.toThrow(/sharedLr needs trainShared/);
+    [plain.model, taught.model, slow.model, fast.model].forEach(disposeTrainModel);
+  });
+
   it("resumes from a checkpoint to exactly the weights and losses of an uninterrupted run", async () => {
     const full = await trainGates({ moeDir, ...BASE });
     const checkpointDir = path.join(root, "ckpt");
@@ -191,8 +221,10 @@ describe("cogen moe train-gates", () => {
 
   it("reports flag problems all at once and leaves no output behind", async () => {
     const out = path.join(root, "cli-bad");
-    const { code, err: stderr } = await capture(["moe", "train-gates", moeDir, out, "--steps", "0", "--out-format", "onnx"]);
+    const { code, err: stderr } = await capture(["moe", "train-gates", moeDir, out, "--steps", "0", "--out-format", "onnx", "--routing-loss-coef", "1", "--shared-lr", "1e-3"]);
     expect(code).toBe(2);
+    expect(stderr).toMatch(/--routing-loss-coef needs --expert-domains/);
+    expect(stderr).toMatch(/--shared-lr needs --train-shared/);
     expect(stderr).toMatch(/--steps: expected an integer ≥ 1/);
     expect(stderr).toMatch(/--out-format: expected hf or gguf/);
     expect(stderr).toMatch(/give training text/);

@@ -44,6 +44,16 @@ export interface TrainGatesOptions {
   routerAuxLossCoef?: number;
   /** Also train the non-expert weights (attention, norms, embeddings, output); default gates only. */
   trainShared?: boolean;
+  /** Learning rate of the non-expert weights with `trainShared` (default: lr). */
+  sharedLr?: number;
+  /**
+   * Weight of a supervised routing loss (default 0, none): every token of a row of domain d is
+   * taught, by cross-entropy on each layer's gate logits, to route to d's expert. Needs
+   * `expertDomains`. Training text carries its domain, so this uses no held-out data.
+   */
+  domainLossCoef?: number;
+  /** The domain of each expert in the folder's order (null: no domain), for `domainLossCoef`. */
+  expertDomains?: readonly (string | null)[];
   /** Default: 10% of the steps (at most 100). */
   warmupSteps?: number;
   minLr?: number;
@@ -58,8 +68,8 @@ export interface TrainGatesOptions {
 export interface TrainGatesResult {
   model: TrainModel;
   tokenizer: BpeTokenizer;
-  /** Per step: the total loss, its cross-entropy part (nats per token) and the load-balancing loss. */
-  losses: { loss: number[]; ce: number[]; balance: number[] };
+  /** Per step: the total loss, its cross-entropy part (nats per token), the load-balancing loss and the routing loss (0 without `domainLossCoef`). */
+  losses: { loss: number[]; ce: number[]; balance: number[]; domain: number[] };
   step: number;
   startStep: number;
   seconds: number;
@@ -80,6 +90,16 @@ export async function trainGates(options: TrainGatesOptions): Promise<TrainGates
   if (!(options.lr > 0)) problems.push(`lr must be positive (got ${options.lr})`);
   if (!Number.isSafeInteger(options.seed)) problems.push(`seed must be an integer (got ${options.seed})`);
   if (options.routerAuxLossCoef !== undefined && !(options.routerAuxLossCoef >= 0)) problems.push(`routerAuxLossCoef must be ≥ 0 (got ${options.routerAuxLossCoef})`);
+  if (options.sharedLr !== undefined && !(options.sharedLr > 0)) problems.push(`sharedLr must be positive (got ${options.sharedLr})`);
+  if (options.sharedLr !== undefined && !options.trainShared) problems.push("sharedLr needs trainShared");
+  const domainCoef = options.domainLossCoef ?? 0;
+  if (!(domainCoef >= 0)) problems.push(`domainLossCoef must be ≥ 0 (got ${options.domainLossCoef})`);
+  if (domainCoef > 0) {
+    const named = options.expertDomains ?? [];
+    const unrouted = options.texts.filter((t) => !named.includes(t.domain)).map((t) => t.domain);
+    if (!options.expertDomains) problems.push("domainLossCoef needs expertDomains (the domain of each expert)");
+    else if (unrouted.length) problems.push(`domainLossCoef: no expert is named for domain(s) ${unrouted.join(", ")}`);
+  }
   if (options.checkpointEvery !== undefined && !(Number.isSafeInteger(options.checkpointEvery) && options.checkpointEvery > 0)) problems.push("checkpointEvery must be a positive integer");
   if (options.texts.length === 0) problems.push("give training text for at least one domain");
   const emptyDomains = options.texts.filter((t) => t.text.length === 0).map((t) => t.domain);
@@ -96,6 +116,7 @@ export async function trainGates(options: TrainGatesOptions): Promise<TrainGates
   if (k === 1 && !options.trainShared) {
     throw new ConfigError(["with one expert per token the gates get no gradient from the cross-entropy (the renormalised weight is always 1): train with expertsPerToken ≥ 2 and write the result with one expert per token (writeTrainedMoe's expertsPerToken, --out-experts-per-token 1)"], "trainGates");
   }
+  if (options.expertDomains && options.expertDomains.length !== experts) throw new ConfigError([`expertDomains names ${options.expertDomains.length} experts; ${options.moeDir} has ${experts}`], "trainGates");
   const coef = options.routerAuxLossCoef ?? folder.routerAuxLossCoef;
   const tuned = withExpertsPerToken(folder.config, k);
   const config = { ...tuned, raw: { ...tuned.raw, router_aux_loss_coef: coef } };
@@ -111,6 +132,8 @@ export async function trainGates(options: TrainGatesOptions): Promise<TrainGates
   const run = {
     kind: "train-gates", seed: options.seed, steps: options.steps, batchSize: options.batchSize, seqLen: options.seqLen, schedule, adamw,
     expertsPerToken: k, routerAuxLossCoef: coef, trainShared: options.trainShared ?? false,
+    ...(options.sharedLr !== undefined ? { sharedLr: options.sharedLr } : {}),
+    ...(domainCoef > 0 ? { domainLossCoef: domainCoef, expertDomains: options.expertDomains } : {}),
     domains: streams.map((s) => `${s.domain}:${s.tokens.length}`),
   };
 
@@ -130,8 +153,12 @@ export async function trainGates(options: TrainGatesOptions): Promise<TrainGates
     loss: resume ? [...resume.state.losses] : [],
     ce: resume ? [...(resume.state.metrics?.ce ?? [])] : [],
     balance: resume ? [...(resume.state.metrics?.balance ?? [])] : [],
+    domain: resume ? [...(resume.state.metrics?.domain ?? [])] : [],
   };
-  const state = (step: number) => ({ step, run, losses: losses.loss, metrics: { ce: losses.ce, balance: losses.balance } });
+  const state = (step: number) => ({ step, run, losses: losses.loss, metrics: { ce: losses.ce, balance: losses.balance, domain: losses.domain } });
+  // Expert taught for each training row (by the row's domain), or -1 without the routing loss.
+  const expertOfStream = streams.map((s) => (domainCoef > 0 ? options.expertDomains!.indexOf(s.domain) : -1));
+  const lrScale = options.sharedLr !== undefined ? (name: string) => (GATE.test(name) ? 1 : options.sharedLr! / options.lr) : undefined;
   const startStep = optimizer.step;
   const endStep = Math.max(startStep, Math.min(options.steps, options.stopAtStep ?? options.steps));
 
@@ -141,12 +168,14 @@ export async function trainGates(options: TrainGatesOptions): Promise<TrainGates
   try {
     for (let step = startStep; step < endStep; step++) {
       const batch = mixedBatchAt(streams.map((s) => s.tokens), options.seed, step, options.batchSize, options.seqLen);
-      const record = gateStep(model, params, optimizer, batch, learningRateAt(step, schedule), adamw, coef);
+      const rowExperts = domainCoef > 0 ? Array.from({ length: options.batchSize }, (_, b) => expertOfStream[(step * options.batchSize + b) % streams.length]) : undefined;
+      const record = gateStep(model, params, optimizer, batch, learningRateAt(step, schedule), adamw, { coef, domainCoef, rowExperts, lrScale });
       if (!Number.isFinite(record.loss)) throw new ConfigError([`the loss became ${record.loss} at step ${step + 1}; lower lr (${options.lr}) or check the data`]);
       losses.loss.push(record.loss);
       losses.ce.push(record.ce);
       losses.balance.push(record.balance);
-      progress.tick(1, `ce ${record.ce.toFixed(3)} balance ${record.balance.toFixed(3)}`);
+      losses.domain.push(record.domain);
+      progress.tick(1, `ce ${record.ce.toFixed(3)} balance ${record.balance.toFixed(3)}${domainCoef > 0 ? ` routing ${record.domain.toFixed(3)}` : ""}`);
       const done = step + 1;
       if (checkpointDir && options.checkpointEvery && done % options.checkpointEvery === 0 && done < endStep) {
         await saveCheckpoint(checkpointDir, model, optimizer, state(done), tokenizer);
@@ -180,7 +209,16 @@ export function mixedBatchAt(domains: readonly Int32Array[], seed: number, step:
   return { inputs, targets };
 }
 
-/** One AdamW step on cross-entropy + coef · load-balancing loss. Leaves no tensors behind. */
+interface GateLoss {
+  /** Load-balancing loss weight. */
+  coef: number;
+  /** Routing loss weight, and the expert each batch row is taught (with domainCoef > 0). */
+  domainCoef: number;
+  rowExperts?: readonly number[];
+  lrScale?: (name: string) => number;
+}
+
+/** One AdamW step on cross-entropy + coef · load-balancing loss (+ domainCoef · routing loss). Leaves no tensors behind. */
 function gateStep(
   model: TrainModel,
   params: Map<string, tf.Variable>,
@@ -188,8 +226,8 @@ function gateStep(
   batch: Batch,
   lr: number,
   adamw: AdamWOptions,
-  coef: number,
-): { loss: number; ce: number; balance: number } {
+  loss: GateLoss,
+): { loss: number; ce: number; balance: number; domain: number } {
   const shape: [number, number] = [batch.inputs.length, batch.inputs[0].length];
   const inputs = tf.tensor2d(batch.inputs, shape, "int32");
   const targets = tf.tensor2d(batch.targets, shape, "int32");
@@ -198,17 +236,30 @@ function gateStep(
     const routes: RouteRecord[] = [];
     const ce = tf.mean(tokenNll(forwardLogits(model, inputs, routes), targets));
     const balance = loadBalancingLoss(routes, model.moe!.experts);
-    parts.push(tf.keep(ce), tf.keep(balance));
-    return tf.add(ce, tf.mul(balance, coef)) as tf.Scalar;
+    const domain = loss.rowExperts ? routingLoss(routes, loss.rowExperts, shape[1]) : tf.scalar(0);
+    parts.push(tf.keep(ce), tf.keep(balance), tf.keep(domain));
+    return tf.addN([ce, tf.mul(balance, loss.coef), tf.mul(domain, loss.domainCoef)]) as tf.Scalar;
   }, [...params.values()]);
   try {
     const named = new Map<string, tf.Tensor>();
     for (const [name, v] of params) named.set(name, grads[v.name]);
-    adamWStep(params, named, optimizer, lr, adamw);
-    return { loss: value.dataSync()[0], ce: parts[0].dataSync()[0], balance: parts[1].dataSync()[0] };
+    adamWStep(params, named, optimizer, lr, adamw, loss.lrScale);
+    return { loss: value.dataSync()[0], ce: parts[0].dataSync()[0], balance: parts[1].dataSync()[0], domain: parts[2].dataSync()[0] };
   } finally {
     tf.dispose([inputs, targets, value, ...parts, ...Object.values(grads)]);
   }
+}
+
+/**
+ * Mean over layers and tokens of −log softmax(gate logits)[expert of the row's domain]: rows are
+ * b·T + t, as forwardLogits lays them out. Call inside a gradient scope.
+ */
+export function routingLoss(routes: readonly { logits: tf.Tensor2D }[], rowExperts: readonly number[], seqLen: number): tf.Scalar {
+  const experts = routes[0].logits.shape[1];
+  const labels = tf.oneHot(tf.tensor1d(rowExperts.flatMap((e) => Array<number>(seqLen).fill(e)), "int32"), experts);
+  const target = tf.cast(labels, "float32");
+  const perLayer = routes.map((r) => tf.neg(tf.mean(tf.sum(tf.mul(target, tf.logSoftmax(r.logits)), 1))));
+  return tf.div(tf.addN(perLayer), routes.length) as tf.Scalar;
 }
 
 /**

@@ -3,7 +3,8 @@
  * three checkpoints the demo judges next to the router and the TIES merge:
  *   a-hidden/       `cogen moe zoo/moe/hidden.yml`: mergekit-moe's `hidden` gates from lines of each
  *                   domain's training text (top-2)
- *   a-trained-top2/ those gates trained by `trainGates` (BTX) on the mixed training corpora, top-2
+ *   a-trained-top2/ those gates trained by `trainGates` (BTX: with the shared weights and the
+ *                   routing loss) on the mixed training corpora, top-2
  *   a-trained-top1/ the same trained gates run with one expert per token
  * Each holds model.gguf (F32, llama.cpp); a-hidden also its Hugging Face folder (hf/), the start
  * of gate training. zoo/moe/manifest.json records the plan, timings and the gate quality on
@@ -31,8 +32,15 @@ export interface ZooMoePlan {
   family: string;
   /** The mergekit-moe config of the hidden-state-gate mixture, relative to the zoo folder. */
   hiddenConfig: string;
-  /** Gate training; `trainShared` also trains attention, norms and embeddings (never the experts). */
-  gates: { steps: number; batchSize: number; seqLen: number; lr: number; seed: number; routerAuxLossCoef: number; trainShared: boolean };
+  /**
+   * Gate training; `trainShared` also trains attention, norms and embeddings (never the experts)
+   * at `sharedLr`; `domainLossCoef` weighs the routing loss that teaches each training row's
+   * tokens their domain's expert (trainGates).
+   */
+  gates: {
+    steps: number; batchSize: number; seqLen: number; lr: number; seed: number; routerAuxLossCoef: number; trainShared: boolean;
+    sharedLr?: number; domainLossCoef?: number;
+  };
   /** Held-out bytes per domain for the gate quality report. */
   qualityBytes: number;
 }
@@ -41,7 +49,9 @@ export const ZOO_MOE_PLAN: ZooMoePlan = {
   family: "a",
   hiddenConfig: "moe/hidden.yml",
   // Sized for the shared 2-core machine (every expert is evaluated on every token while training).
-  gates: { steps: 120, batchSize: 8, seqLen: 64, lr: 5e-2, seed: 7, routerAuxLossCoef: 0.01, trainShared: false },
+  // BTX with the shared weights trained at a small lr, plus the routing loss: gates alone on one
+  // token's hidden state barely tell the domains apart (bench/moe-gates.ts; docs/ARCHITECTURE.md).
+  gates: { steps: 1200, batchSize: 8, seqLen: 64, lr: 5e-2, seed: 7, routerAuxLossCoef: 0.01, trainShared: true, sharedLr: 2e-3, domainLossCoef: 1 },
   qualityBytes: 6_000,
 };
 
@@ -52,7 +62,7 @@ export interface ZooMoeCheckpoint {
   gates: "hidden" | "trained";
   files: { gguf: string; hf: string | null };
   /** Gate training (trained gates only). */
-  training: { steps: number; seconds: number; stepsPerSecond: number; finalCe: number; finalBalance: number } | null;
+  training: { steps: number; seconds: number; stepsPerSecond: number; finalCe: number; finalBalance: number; finalRouting?: number } | null;
   gateQuality: GateQuality;
   ggufBytes: number;
 }
@@ -121,11 +131,12 @@ export async function buildZooMoe(options: BuildZooMoeOptions): Promise<ZooMoeMa
   // Trained with two experts per token: with one, Mixtral's renormalised weight is always 1 and
   // the gates would get no gradient from the cross-entropy. The top-1 mixture runs these gates with k = 1.
   log(`${plan.family}-trained: ${plan.gates.steps} gate-training steps (top-2)`);
-  const result = await trainGates({ moeDir: path.join(hiddenDir, "hf"), texts, ...plan.gates, expertsPerToken: 2, progress });
+  const result = await trainGates({ moeDir: path.join(hiddenDir, "hf"), texts, ...plan.gates, expertsPerToken: 2, expertDomains, progress });
   const n = result.losses.ce.length;
   const training = {
     steps: result.step, seconds: round(result.seconds), stepsPerSecond: round(result.stepsPerSecond),
     finalCe: round(mean(result.losses.ce.slice(Math.floor(0.9 * n)))), finalBalance: round(mean(result.losses.balance.slice(Math.floor(0.9 * n)))),
+    ...(plan.gates.domainLossCoef ? { finalRouting: round(mean(result.losses.domain.slice(Math.floor(0.9 * n)))) } : {}),
   };
   const trained = readWeights(result.model);
   const { config, tokenizer } = result.model;

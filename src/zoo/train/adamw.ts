@@ -50,13 +50,14 @@ export function globalNorm(grads: Iterable<tf.Tensor>): number {
   });
 }
 
-/** One AdamW step in place; returns the gradient norm before clipping. */
+/** One AdamW step in place; returns the gradient norm before clipping. `lrScale` gives some weights a multiple of lr. */
 export function adamWStep(
   params: Map<string, tf.Variable>,
   grads: Map<string, tf.Tensor>,
   state: AdamWState,
-  lr: number,
+  baseLr: number,
   o: AdamWOptions,
+  lrScale?: (name: string) => number,
 ): number {
   const norm = globalNorm(grads.values());
   const clip = Number.isFinite(o.maxGradNorm) && norm > o.maxGradNorm ? o.maxGradNorm / (norm + 1e-6) : 1;
@@ -65,6 +66,7 @@ export function adamWStep(
   const bc2 = 1 - Math.pow(o.beta2, t);
   tf.tidy(() => {
     for (const [name, p] of params) {
+      const lr = lrScale ? baseLr * lrScale(name) : baseLr;
       const g0 = grads.get(name);
       if (!g0) throw new Error(`no gradient for ${name}`);
       const g = clip === 1 ? g0 : tf.mul(g0, clip);
