@@ -9,7 +9,7 @@
  * (music: no zoo model trained on it; compose then uses all eight adapters); any of the eight can
  * be named instead (then base-a saw it in its mixture, and the zoo's own expert is a row).
  *
- *   npx tsx bench/adapt-zoo.ts [--domain music] [--steps 200 (0: no LoRA run)] [--evaluations 300] [--records 80] [--l1 0.05]
+ *   npx tsx bench/adapt-zoo.ts [--domain music] [--steps 200 (0: no LoRA run)] [--evaluations N (default: compose's, 40 per adapter)] [--records 80] [--l1 0.05]
  */
 import * as path from "node:path";
 import { parseArgs } from "node:util";

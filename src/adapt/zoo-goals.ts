@@ -27,7 +27,7 @@ export interface AdaptZooGoalsOptions {
   domain?: string;
   /** LoRA training steps (default 200, the zoo experts' budget); 0 skips the LoRA run. */
   steps?: number;
-  /** Compose evaluations (default 300). */
+  /** Compose evaluations (default: compose's own, `defaultComposeEvaluations` of the adapters: 320 for eight). */
   evaluations?: number;
   /** Compose examples: the domain's first N train records (default 20). */
   examples?: number;
@@ -105,7 +105,7 @@ export async function measureAdaptZooGoals(options: AdaptZooGoalsOptions): Promi
     await fs.writeFile(examplesFile, domain.train.slice(0, examples).map((text) => JSON.stringify({ text })).join("\n") + "\n");
     const composed = await composeAdapters({
       base: baseHf, adapters: others.map((d) => path.join(zoo, "a/experts", d, "lora")), examples: examplesFile, outDir: path.join(work, "composed"),
-      maxEvaluations: options.evaluations ?? 300, seed, progress, ...(options.l1 !== undefined ? { l1: options.l1 } : {}),
+      ...(options.evaluations !== undefined ? { maxEvaluations: options.evaluations } : {}), seed, progress, ...(options.l1 !== undefined ? { l1: options.l1 } : {}),
     });
 
     const score = async (adapters: string[], scales: number[]): Promise<PerRecord> => {
