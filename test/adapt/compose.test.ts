@@ -60,13 +60,7 @@ describe("composeAdapters", () => {
     const peft = await openLoraAdapter(path.join(out, "adapter"));
     expect(peft.rank).toBe(4);
     await peft.source.close();
-    const mix = await openAdapterMix(baseGguf, [path.join(out, "adapter.gguf")]);
-    try {
-      const s = await mix.score(await readExamples(examplesFile), [1]);
-      expect(s.bits / s.bytes).toBeCloseTo(report.examplesBpb.composed, 4);
-    } finally {
-      await mix.close();
-    }
+    await expectScoresAsReported(out, report.examplesBpb.composed);
   });
 
   it("composes adapters of different modules, layers and ranks exactly (zero-padded to one rank)", async () => {
@@ -98,13 +92,7 @@ describe("composeAdapters", () => {
     expect(peft.rank).toBe(3);
     for (const mod of peft.modules.values()) expect(peft.source.info(mod.a)!.shape[0]).toBe(3);
     await peft.source.close();
-    const mix = await openAdapterMix(baseGguf, [path.join(out, "adapter.gguf")]);
-    try {
-      const s = await mix.score(await readExamples(examplesFile), [1]);
-      expect(s.bits / s.bytes).toBeCloseTo(report.examplesBpb.composed, 4);
-    } finally {
-      await mix.close();
-    }
+    await expectScoresAsReported(out, report.examplesBpb.composed);
   });
 
   it("is deterministic for a seed", async () => {
@@ -137,3 +125,14 @@ describe("composeAdapters", () => {
     for (let n = 1; n <= 64; n++) expect(defaultComposeEvaluations(n)).toBeGreaterThanOrEqual(4 * defaultPopulation(n));
   });
 });
+
+/** The composed adapter written to `out`, applied at scale 1, scores the examples as compose reported. */
+async function expectScoresAsReported(out: string, reportedBpb: number): Promise<void> {
+  const mix = await openAdapterMix(baseGguf, [path.join(out, "adapter.gguf")]);
+  try {
+    const s = await mix.score(await readExamples(examplesFile), [1]);
+    expect(s.bits / s.bytes).toBeCloseTo(reportedBpb, 4);
+  } finally {
+    await mix.close();
+  }
+}
