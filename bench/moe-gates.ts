@@ -1,7 +1,8 @@
 /**
  * One gate-training variant of the zoo's mixture (from zoo/moe/a-hidden/hf, the committed
- * hidden-state gates), judged as the demo judges it: held-out macro bits per byte on the demo's
- * test items through llama.cpp (top-2 and top-1), and gate quality on held-out records. Training
+ * hidden-state gates), judged as the demo judges it: held-out macro bits per byte through llama.cpp
+ * (top-2 and top-1) on the demo's dev items (which choose a recipe) and test items (which only
+ * report it), and gate quality on held-out records. Training
  * text only (the zoo corpora's train side); the held-out side only measures.
  *
  *   npx tsx bench/moe-gates.ts [--steps 120] [--lr 0.05] [--train-shared] [--shared-lr 1e-3]
@@ -73,13 +74,16 @@ const work = values.keep ?? (await fs.mkdtemp(path.join(os.tmpdir(), "cogen-moe-
 try {
   for (const k of [2, 1]) await writeTrainedMoe(result.model, path.join(work, `top${k}`), "gguf", k);
   disposeTrainModel(result.model);
-  const { test } = splitItems(zoo.items, { perDomainAndKind: 10, maxPassageChars: 256 });
-  const items = test.filter((i) => i.kind === "bits_per_byte");
+  // Dev items choose a recipe; test items (the demo's) only report it.
+  const split = splitItems(zoo.items, { perDomainAndKind: 10, maxPassageChars: 256 });
   const models = [];
   for (const k of [2, 1]) models.push(await createLlamaCppModel({ id: `top${k}`, path: path.join(work, `top${k}`, "model.gguf"), contextSize: 512, threads: 1 }));
   try {
-    const rows = scoreRows(await evaluateModels(models, items, silentProgress, "bpb"), zoo.domains, models.map((m) => m.id));
-    for (const r of rows) console.log(`  ${r.model} ${r.macroBpb!.toFixed(3)}   ${zoo.domains.map((d) => `${d.slice(0, 4)} ${r.domains[d].bpb!.toFixed(3)}`).join("  ")}`);
+    for (const side of ["dev", "test"] as const) {
+      const items = split[side].filter((i) => i.kind === "bits_per_byte");
+      const rows = scoreRows(await evaluateModels(models, items, silentProgress, "bpb"), zoo.domains, models.map((m) => m.id));
+      for (const r of rows) console.log(`  ${side} ${r.model} ${r.macroBpb!.toFixed(3)}   ${zoo.domains.map((d) => `${d.slice(0, 4)} ${r.domains[d].bpb!.toFixed(3)}`).join("  ")}`);
+    }
   } finally {
     for (const m of models) await m.close();
   }

@@ -9,7 +9,7 @@
  * (e.g. one whose shared weights were trained). `--gguf ID=FILE` adds mixtures scored as they
  * route (every test item: bits per byte and cloze), `--singles` the zoo's own models.
  *
- *   npx tsx bench/moe-oracle.ts [--moe DIR]... [--gguf ID=FILE]... [--singles] [--no-oracle]
+ *   npx tsx bench/moe-oracle.ts [--moe DIR]... [--gguf ID=FILE]... [--singles] [--no-oracle] [--split dev|test]
  */
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
@@ -38,11 +38,14 @@ const { values } = parseArgs({
     gguf: { type: "string", multiple: true, default: [] },
     singles: { type: "boolean", default: false },
     "no-oracle": { type: "boolean", default: false },
+    // dev chooses recipes; test (the demo's items) reports them.
+    split: { type: "string", default: "test" },
   },
 });
 await initTrainingBackend();
 const zoo = await loadDemoZoo("zoo");
-const { test } = splitItems(zoo.items, { perDomainAndKind: 10, maxPassageChars: 256 });
+if (values.split !== "dev" && values.split !== "test") throw new Error(`--split must be dev or test (got ${values.split})`);
+const test = splitItems(zoo.items, { perDomainAndKind: 10, maxPassageChars: 256 })[values.split];
 const items = test.filter((i) => i.kind === "bits_per_byte");
 const yaml = await fs.readFile("zoo/moe/hidden.yml", "utf8");
 const expertDomains = parseMoeConfig(yaml, "zoo/moe/hidden.yml").experts.map(({ model }) => /\/experts\/([^/]+)\//.exec(model.text)![1]);
