@@ -29,10 +29,11 @@ import { Rng } from "../src/core/rng.js";
 import { choleskySolve } from "../src/rank/pairwise/newton.js";
 import type { LabelledItem } from "../src/fuse/router/knn.js";
 import { Router } from "../src/fuse/router/router.js";
+import { StackedRouter } from "../src/fuse/router/stacked-router.js";
 import { TfIdf, type SparseVector } from "../src/fuse/text-features.js";
 import { referenceFile } from "../test/reference-data.js";
 
-const ALL_VARIANTS = ["router", "router+options", "linear", "linear+options"];
+const ALL_VARIANTS = ["router", "router+options", "linear", "linear+options", "stacked"];
 const { values } = parseArgs({
   options: {
     pools: { type: "string", default: "2" },
@@ -73,7 +74,7 @@ const questions: Question[] = gunzipSync(readFileSync(data.path))
 /** The text a request carries: the question, optionally with its options as lettered lines. */
 function requestText(q: Question, withOptions: boolean): string {
   if (!withOptions) return q.question;
-  return [q.question, ...q.options.map((o, i) => `${String.fromCharCode(65 + i)}. ${o}`)].join("\n");
+  return [q.question, ...q.options.map((o, i) => `${String.fromCharCode(65 + i)}. ${o.replace(/\s*\n\s*/g, " ")}`)].join("\n");
 }
 
 // Models with a result on every question, ordered by accuracy (best first).
@@ -252,7 +253,12 @@ for (let p = 0; p < Number(values.pools); p++) {
       const withOptions = variant.endsWith("+options");
       const t0 = performance.now();
       let choose: (q: Question) => string;
-      if (variant.startsWith("linear")) {
+      if (variant === "stacked") {
+        // Options ride along as lettered lines: they feed the format features, not the kNN.
+        const items: LabelledItem[] = evidence.map((q) => ({ id: q.id, text: requestText(q, true), domain: q.domain, scores: Object.fromEntries(experts.map((m) => [m, q.scores[m]])) }));
+        const router = new StackedRouter(items, { experts, scorer: { seed: s } });
+        choose = (q) => router.route(requestText(q, true)).ranked[0].expert;
+      } else if (variant.startsWith("linear")) {
         const pick = fitLinear(
           evidence.map((q) => requestText(q, withOptions)),
           evidence.map((q) => Float64Array.from(experts, (m) => q.scores[m])),

@@ -58,7 +58,8 @@ export interface RouteDecision {
 const EPSILON = 1e-9;
 
 export class Router {
-  private readonly index: KnnIndex;
+  /** The evidence index (scored items, then `domainItems`): a scorer built on the router queries it for more neighbours. */
+  readonly index: KnnIndex;
   private readonly k: number;
   private readonly priorWeight: number;
   private readonly standardised: Float64Array[];
@@ -90,7 +91,8 @@ export class Router {
     return this.decide(neighbours);
   }
 
-  private decide(neighbours: Neighbour[]): RouteDecision {
+  /** The decision the given neighbours (most similar first, e.g. from `index`) vote for. */
+  decide(neighbours: readonly Neighbour[]): RouteDecision {
     const experts = this.options.experts;
     const sums = new Float64Array(experts.length);
     let totalWeight = 0;
@@ -109,11 +111,7 @@ export class Router {
     }
     const domains: Record<string, number> = {};
     for (const [d, w] of Object.entries(domainWeights)) domains[d] = totalCloseness > 0 ? w / totalCloseness : 0;
-    const prior = new Float64Array(experts.length);
-    for (const [d, share] of Object.entries(domains)) {
-      const p = this.priors.get(d);
-      if (p) for (let e = 0; e < experts.length; e++) prior[e] += share * p[e];
-    }
+    const prior = this.domainPrior(domains);
     const alpha = this.priorWeight;
     const ranked = experts
       .map((expert, e) => ({ expert, utility: (sums[e] + alpha * prior[e]) / (totalWeight + alpha + EPSILON) }))
@@ -121,6 +119,16 @@ export class Router {
     const margin = ranked.length > 1 ? ranked[0].utility - ranked[1].utility : 1;
     const domain = Object.entries(domains).sort((x, y) => y[1] - x[1])[0]?.[0] ?? "default";
     return { ranked, confidence: sigmoid(this.platt.a * margin + this.platt.b), domain, domains };
+  }
+
+  /** Per expert, the per-domain prior mixed by the given domain shares (a decision's `domains`). */
+  domainPrior(domains: Readonly<Record<string, number>>): Float64Array {
+    const prior = new Float64Array(this.options.experts.length);
+    for (const [d, share] of Object.entries(domains)) {
+      const p = this.priors.get(d);
+      if (p) for (let e = 0; e < prior.length; e++) prior[e] += share * p[e];
+    }
+    return prior;
   }
 
   /** Platt scaling of the utility margin on leave-one-out routing of indexed items. */
