@@ -213,6 +213,12 @@ export { Router, itemWeightsFromRanking, fitPlatt } from "./fuse/router/router.j
 export type { RouterModelOptions } from "./fuse/router/router-model.js";
 export { createRouterModel } from "./fuse/router/router-model.js";
 export { labelledItems, itemText } from "./fuse/router/evidence.js";
+export type { StackedRouterOptions } from "./fuse/router/stacked-router.js";
+export { StackedRouter } from "./fuse/router/stacked-router.js";
+export type { CorrectnessExample, CorrectnessScorerOptions } from "./fuse/router/correctness.js";
+export { CorrectnessScorer, fitLogistic } from "./fuse/router/correctness.js";
+export type { AnswerFormat } from "./fuse/router/answer-format.js";
+export { answerFormatFeatures, splitOptions, ANSWER_FORMAT_FEATURES } from "./fuse/router/answer-format.js";
 export type { EnsembleMember, EnsembleOptions, EnsembleStats } from "./fuse/ensemble/ensemble.js";
 export { createEnsembleModel, mixLogLikelihoods } from "./fuse/ensemble/ensemble.js";
 export { codePointTokens, codePointText, codePointCount, isWholeText, scoredCandidates } from "./fuse/composite-text.js";
