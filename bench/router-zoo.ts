@@ -20,6 +20,7 @@ import { loadDemoZoo } from "../src/demo/zoo.js";
 import { parseResultsJsonl } from "../src/formats/results.js";
 import { domainExample, itemText, labelledItems } from "../src/fuse/router/evidence.js";
 import { itemWeightsFromRanking, Router, type RouterOptions } from "../src/fuse/router/router.js";
+import { StackedRouter } from "../src/fuse/router/stacked-router.js";
 import type { Ranking } from "../src/rank/ranking.js";
 import { splitItems } from "../src/unify/items.js";
 import { domainOnlyItems, UNIFIED_IDS } from "../src/unify/main-job.js";
@@ -46,12 +47,15 @@ const byModelItem = new Map(testResults.map((r) => [`${r.model}\u0000${r.item}`,
 const recorded = testResults.filter((r) => r.model === UNIFIED_IDS.router);
 if (recorded.length !== test.length) throw new Error(`${out}: ${recorded.length} unified-router results for ${test.length} test items: not this zoo's demo split`);
 
-const variants: Record<string, Partial<RouterOptions>> = {
+type Variant = Partial<RouterOptions> & { stacked?: boolean };
+const variants: Record<string, Variant> = {
   router: {},
   // The kNN settings measured on MMLU-Pro (bench/router-quality.ts kNpW variants), here on the zoo.
   "k = 64": { k: 64 },
   "k = 256, prior weight 0.1": { k: 256, priorWeight: 0.1 },
   "prior weight 0.3": { priorWeight: 0.3 },
+  // The opt-in StackedRouter (trained correctness scorer over kNN votes, prior and answer format).
+  stacked: { stacked: true },
 };
 
 console.log(`${dev.length} dev / ${test.length} test items, ${experts.length} experts, ${zoo.domains.length} domains (${out})`);
@@ -59,14 +63,16 @@ console.log("| variant | macro bpb | macro acc | test items routed differently f
 const row = (records: readonly ResultRecord[]) => rowOf("x", records, zoo.domains);
 const demoRow = row(recorded);
 console.log(`| demo's recorded unified-router | ${demoRow.macroBpb?.toFixed(3)} | ${demoRow.macroAcc?.toFixed(3)} | — |`);
-for (const [name, extra] of Object.entries(variants)) {
-  const router = new Router(labelledItems(dev, devResults), {
+for (const [name, { stacked, ...extra }] of Object.entries(variants)) {
+  const options: RouterOptions = {
     experts,
     ranking,
     itemWeight: itemWeightsFromRanking(ranking),
     domainItems: domainOnlyItems(zoo.items, test).map(domainExample),
     ...extra,
-  });
+  };
+  const evidence = labelledItems(dev, devResults);
+  const router = stacked ? new StackedRouter(evidence, options) : new Router(evidence, options);
   let differ = 0;
   const records = test.map((item) => {
     const expert = router.route(itemText(item)).ranked[0].expert;
