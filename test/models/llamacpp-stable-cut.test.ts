@@ -13,7 +13,7 @@ import { makeTinyLlama, tempDir } from "../fixtures/tiny-llama.js";
 /** Pieces of text that stress the splits: repeated and mixed whitespace, contractions, digit runs, punctuation, non-ASCII. */
 const FRAGMENTS = [
   "The", " heart", " pumps", " blood", "bank", " river", "s", "ing", " ", "  ", "   ", "\n", "\n\n", " \n", "\t", " \t ",
-  "'s", "'re", "'ll", "'", "’s", " 12", "345", "7", ",", ".", "!", " (", ")", "--", " é", "café", "東京", " 👍🏽", "€",
+  "'s", "'re", "'ll", "'", "’s", " 12", "345", "7", ",", ".", "!", " (", ")", "--", " é", "café", "東京", " 👍🏽", "€", "▁",
 ];
 
 interface Case {
@@ -85,6 +85,10 @@ describe("stable cuts for llama.cpp's tokenizers", () => {
     expect(cutter.lastCut("a\n b")).toBe(-1);
     expect(cutter.lastCut(" b")).toBe(-1);
     expect(cutter.lastCut("x👍🏽 b")).toBe("x👍🏽".length);
+    // SentencePiece reads a typed "▁" as a space: no cut right after one.
+    const sentencePiece = cases.find((c) => c.name === "byte fallback")!.cutter;
+    expect(sentencePiece.lastCut("a b▁ c")).toBe(1);
+    expect(cutter.lastCut("a b▁ c")).toBe(4);
   });
 
   it("gives no cut where one is not known to be exact", () => {

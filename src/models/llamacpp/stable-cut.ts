@@ -46,7 +46,8 @@ export function stableCutter(vocab: GgufVocab | undefined): TextCutter | undefin
   if (vocab.model === "llama") {
     if (vocab.tokens.some(joinsSpaceToItsLeft)) return undefined;
     // llama.cpp's default for SentencePiece vocabularies without the key.
-    return cutter((c) => c !== " ", vocab.addSpacePrefix ?? true);
+    // A "▁" typed in the text is a space to SentencePiece too ("▁▁" pieces may join it to the cut's).
+    return cutter((c) => c !== " " && c !== SPM_SPACE, vocab.addSpacePrefix ?? true);
   }
   return undefined;
 }
