@@ -22,9 +22,9 @@ import { codePointCount, codePointText, codePointTokens, isWholeText, scoredCand
  * Two guards keep generation cheap and safe: a confidence gate (when the primary member's top
  * whole-character token has probability at least `gate`, the step follows the primary alone, so
  * confident steps cost one model; at 1 or more, where only a probability of exactly 1 would
- * settle a step, all members are asked at once), and a compatibility filter (members much weaker than the
- * primary on the request's domain are left out: ensembling models of very different accuracy
- * hurts). `greedy` is true exactly when the ensemble's own temperature-0 generation — gate
+ * settle a step, all members are asked at once), and a compatibility filter (members much
+ * weaker than the primary on the request's domain are left out: ensembling models of very
+ * different accuracy hurts). `greedy` is true exactly when the ensemble's own temperature-0 generation — gate
  * included — would produce the continuation, step by step.
  */
 export interface EnsembleMember {

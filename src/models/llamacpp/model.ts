@@ -47,8 +47,9 @@ const DEFAULT_MAX_TOKENS = 256;
 const REMEMBERED_DISTRIBUTIONS = 4;
 /** Texts whose tokens are remembered (an ensemble step tokenizes its context plus each of ~8 candidates). */
 const REMEMBERED_TOKENIZATIONS = 32;
-/** Short texts (what follows a cut) whose tokens are remembered. */
+/** Short texts (what follows a cut: a word and a candidate) whose tokens are remembered, and how long "short" is. */
 const REMEMBERED_SHORT_TOKENIZATIONS = 4096;
+const SHORT_TEXT_CHARACTERS = 64;
 /** Chats rendered by `formatChat` whose tokens are remembered for the generation that follows. */
 const REMEMBERED_CHATS = 16;
 /** float32 probabilities underflow to 0; score such a token as the smallest positive float32. */
@@ -102,6 +103,7 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
   /** Short texts' tokens (what follows a cut; candidates recur from step to step). */
   const shortTokens = new Map<string, readonly Token[]>();
   const tokenizeShort = (text: string): readonly Token[] => {
+    if (text.length > SHORT_TEXT_CHARACTERS) return model.tokenize(text, false);
     let tokens = shortTokens.get(text);
     if (!tokens) {
       tokens = model.tokenize(text, false);
