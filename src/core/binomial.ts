@@ -60,7 +60,8 @@ function byTransformedRejection(rng: Rng, n: number, p: number): number {
   const logOdds = Math.log(p / q);
   const mode = Math.floor((n + 1) * p);
   // ln f(k) = ln n! − ln k! − ln (n−k)! + k ln(p/q) + n ln q: only the k-dependent terms matter.
-  const logPmfMode = -logFactorial(mode) - logFactorial(n - mode);
+  // Computed on the first proposal the squeeze does not settle (most draws never need it).
+  let logPmfMode = NaN;
   for (;;) {
     const u = rng.next() - 0.5;
     let v = rng.next();
@@ -70,6 +71,7 @@ function byTransformedRejection(rng: Rng, n: number, p: number): number {
     if (us >= 0.07 && v <= squeeze) return k;
     // Accept when v, mapped under the hat, lies below f(k)/f(mode) (in logs).
     v = Math.log((v * alpha) / (a / (us * us) + b));
+    if (Number.isNaN(logPmfMode)) logPmfMode = -logFactorial(mode) - logFactorial(n - mode);
     if (v <= -logFactorial(k) - logFactorial(n - k) - logPmfMode + (k - mode) * logOdds) return k;
   }
 }

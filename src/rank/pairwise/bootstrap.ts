@@ -11,6 +11,14 @@ import { Rng } from "../../core/rng.js";
 import type { Progress } from "../../core/progress.js";
 import { cellsOf, withCells, type PairCounts } from "./counts.js";
 
+/**
+ * Newton's stopping step for a bootstrap refit. Newton converges quadratically here (on Arena the
+ * steps from the warm start run 0.1, 3e−3, 1e−6, 2e−13: each about 0.2 × the previous squared),
+ * so a step below 1e−5 leaves an error near 1e−11 natural-log units (≈ 2e−9 rating points) — far
+ * below the bootstrap's own noise — and saves the last iteration of the full fit's 1e−11.
+ */
+export const BOOTSTRAP_TOLERANCE = 1e-5;
+
 /** Strengths for one round's counts, or null when the round cannot be fitted. */
 export type RoundFit = (counts: PairCounts) => Float64Array;
 

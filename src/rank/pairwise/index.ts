@@ -5,7 +5,7 @@
 import type { Comparison, RankedModel } from "../../core/evidence.js";
 import type { Progress } from "../../core/progress.js";
 import { ConfigError } from "../../core/errors.js";
-import { bootstrapStrengths } from "./bootstrap.js";
+import { BOOTSTRAP_TOLERANCE, bootstrapStrengths } from "./bootstrap.js";
 import { fitBradleyTerry, SEPARATION_PRIOR, toRating } from "./bradley-terry.js";
 import { checkSeparation, connectedComponents } from "./components.js";
 import { countPairs, restrictCounts, type PairCounts } from "./counts.js";
@@ -92,7 +92,9 @@ export function rankComparisons(comparisons: readonly Comparison[], options: Ran
     }
     // Bootstrap rounds start from the full-data fit.
     const fit = (c: PairCounts, prior: number): Float64Array =>
-      useDavidson ? fitDavidson(c, { prior, start: theta, startNu: nu }).theta : fitBradleyTerry(c, { prior, start: theta }).theta;
+      useDavidson
+        ? fitDavidson(c, { prior, start: theta, startNu: nu, tolerance: BOOTSTRAP_TOLERANCE }).theta
+        : fitBradleyTerry(c, { prior, start: theta, tolerance: BOOTSTRAP_TOLERANCE }).theta;
     const m = counts.models.length;
     let intervals: [number, number][];
     if (rounds > 0 && m > 1) {
