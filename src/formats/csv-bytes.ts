@@ -79,15 +79,7 @@ export function forEachCsvSpans(bytes: Uint8Array, file: string, visit: (spans: 
     let lineEnd = bytes.indexOf(LF, pos);
     if (lineEnd < 0) lineEnd = n;
     if (nextQuote > lineEnd) {
-      const stop = bytes[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
-      let start = pos;
-      for (let p = pos; p < stop; p++) {
-        if (bytes[p] === COMMA) {
-          spans.push(start, p, FieldQuoting.Plain);
-          start = p + 1;
-        }
-      }
-      spans.push(start, stop, FieldQuoting.Plain);
+      splitPlainLine(bytes, pos, bytes[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd, spans);
       visit(spans, startLine);
       pos = lineEnd + 1;
       line++;
@@ -146,6 +138,18 @@ export function forEachCsvSpans(bytes: Uint8Array, file: string, visit: (spans: 
       line++;
     }
   }
+}
+
+/** Fields of a line without quotes, [from, stop), into `spans` (the hot loop of a large file). */
+function splitPlainLine(bytes: Uint8Array, from: number, stop: number, spans: CsvSpans): void {
+  let start = from;
+  for (let p = from; p < stop; p++) {
+    if (bytes[p] === COMMA) {
+      spans.push(start, p, FieldQuoting.Plain);
+      start = p + 1;
+    }
+  }
+  spans.push(start, stop, FieldQuoting.Plain);
 }
 
 /**
