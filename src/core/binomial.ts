@@ -48,8 +48,12 @@ function byInversion(rng: Rng, n: number, p: number): number {
   }
 }
 
+/** Within this distance of the mode, f(k)/f(mode) is a product of pmf ratios (no logarithm). */
+const RECURSIVE_RATIO_SPAN = 15;
+
 function byTransformedRejection(rng: Rng, n: number, p: number): number {
   const q = 1 - p;
+  const odds = p / q;
   const spq = Math.sqrt(n * p * q);
   // Hat constants from the paper (its Algorithm BTRS, step 0).
   const b = 1.15 + 2.53 * spq;
@@ -57,22 +61,33 @@ function byTransformedRejection(rng: Rng, n: number, p: number): number {
   const c = n * p + 0.5;
   const squeeze = 0.92 - 4.2 / b;
   const alpha = (2.83 + 5.1 / b) * spq;
-  const logOdds = Math.log(p / q);
   const mode = Math.floor((n + 1) * p);
-  // ln f(k) = ln n! − ln k! − ln (n−k)! + k ln(p/q) + n ln q: only the k-dependent terms matter.
-  // Computed on the first proposal the squeeze does not settle (most draws never need it).
+  // For the logarithmic test, ln f(k) − ln f(mode) = ln mode! + ln (n−mode)! − ln k! − ln (n−k)!
+  // + (k − mode)·ln(p/q); the terms fixed per call are computed on first need.
   let logPmfMode = NaN;
+  let logOdds = NaN;
   for (;;) {
     const u = rng.next() - 0.5;
-    let v = rng.next();
+    const v = rng.next();
     const us = 0.5 - Math.abs(u);
     const k = Math.floor(((2 * a) / us + b) * u + c);
     if (k < 0 || k > n) continue;
     if (us >= 0.07 && v <= squeeze) return k;
-    // Accept when v, mapped under the hat, lies below f(k)/f(mode) (in logs).
-    v = Math.log((v * alpha) / (a / (us * us) + b));
-    if (Number.isNaN(logPmfMode)) logPmfMode = -logFactorial(mode) - logFactorial(n - mode);
-    if (v <= -logFactorial(k) - logFactorial(n - k) - logPmfMode + (k - mode) * logOdds) return k;
+    // Accept when v, mapped under the hat, lies below f(k)/f(mode).
+    const height = (v * alpha) / (a / (us * us) + b);
+    if (Math.abs(k - mode) <= RECURSIVE_RATIO_SPAN) {
+      // f(i)/f(i − 1) = (n − i + 1)/i · p/q, multiplied from the mode to k.
+      let ratio = 1;
+      if (k > mode) for (let i = mode + 1; i <= k; i++) ratio *= ((n - i + 1) / i) * odds;
+      else for (let i = k + 1; i <= mode; i++) ratio /= ((n - i + 1) / i) * odds;
+      if (height <= ratio) return k;
+      continue;
+    }
+    if (Number.isNaN(logPmfMode)) {
+      logPmfMode = -logFactorial(mode) - logFactorial(n - mode);
+      logOdds = Math.log(odds);
+    }
+    if (Math.log(height) <= -logFactorial(k) - logFactorial(n - k) - logPmfMode + (k - mode) * logOdds) return k;
   }
 }
 
