@@ -177,8 +177,12 @@ export class CsvFieldInterner<T> {
     const quoted = spans.quoting[k] !== FieldQuoting.Plain ? 1 : 0;
     const start = spans.start[k] - quoted;
     const end = spans.end[k] + quoted;
-    let hash = 0x811c9dc5;
-    for (let p = start; p < end; p++) hash = Math.imul(hash ^ bytes[p], 0x01000193);
+    // The length and at most the first and last 8 bytes: O(1) per field; a full comparison of
+    // the bytes follows every hash match anyway.
+    let hash = Math.imul(0x811c9dc5 ^ (end - start), 0x01000193);
+    const head = Math.min(end, start + 8);
+    for (let p = start; p < head; p++) hash = Math.imul(hash ^ bytes[p], 0x01000193);
+    for (let p = Math.max(head, end - 8); p < end; p++) hash = Math.imul(hash ^ bytes[p], 0x01000193);
     const mask = this.slots.length - 1;
     for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
       const entry = this.slots[slot] - 1;

@@ -77,6 +77,15 @@ describe("CsvFieldInterner", () => {
     expect(made).toEqual(["x", "x", "y", 'a"b', "yy"]);
   });
 
+  it("tells apart values that share their length and first and last bytes (equal hashes)", () => {
+    const names = ["prefix-1-A-suffix-1", "prefix-1-B-suffix-1", "prefix-1-C-suffix-1"];
+    const bytes = Buffer.from([...names, ...names].join("\n"), "utf8");
+    const interner = new CsvFieldInterner(bytes, (text) => text);
+    const seen: string[] = [];
+    forEachCsvSpans(bytes, "t.csv", (spans) => seen.push(interner.get(spans, 0)));
+    expect(seen).toEqual([...names, ...names]);
+  });
+
   it("keeps every one of many distinct values apart as its table grows", () => {
     const names = Array.from({ length: 5000 }, (_, k) => `model-${k}`);
     const bytes = Buffer.from(names.join("\n") + "\n" + names.join("\n"), "utf8");
