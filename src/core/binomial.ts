@@ -4,7 +4,8 @@
  * Binomial(n, p): for n·min(p, 1−p) < 10, inversion (walk the pmf up from 0 with one uniform;
  * expected n·p + 1 steps); otherwise Hörmann's transformed rejection with squeeze, "BTRS"
  * (W. Hörmann, "The generation of binomial random variates", J. Statist. Comput. Simul. 46,
- * 1993): O(1) expected time for any n, accepting about 9 in 10 proposals with no logarithm.
+ * 1993): O(1) expected time for any n. Most proposals are settled by its squeeze or, within 15
+ * of the mode, by a product of pmf ratios (the device of Hörmann's BTRD), so logarithms are rare.
  * p > 1/2 draws n − Binomial(n, 1 − p), so the work depends only on the smaller tail.
  *
  * Multinomial(n, w): one binomial per category, each conditional on the ones before it
@@ -112,6 +113,7 @@ const LOG_FACTORIAL = (() => {
  * 1) into `out` (same length), which is returned. A zero-weight category always gets 0.
  */
 export function multinomial(rng: Rng, n: number, w: ArrayLike<number>, out: Float64Array | Int32Array): Float64Array | Int32Array {
+  if (!(Number.isInteger(n) && n >= 0)) throw new RangeError(`multinomial: n must be a whole number ≥ 0, got ${n}`);
   if (out.length !== w.length) throw new RangeError(`multinomial: ${w.length} weights but ${out.length} outputs`);
   let mass = 0;
   for (let c = 0; c < w.length; c++) {

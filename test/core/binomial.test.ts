@@ -148,5 +148,6 @@ describe("multinomial", () => {
     expect(() => multinomial(rng, 3, [0, 0], new Float64Array(2))).toThrow(/sum to zero/);
     expect(() => multinomial(rng, 3, [1, -1], new Float64Array(2))).toThrow(/weight 1 must be finite and ≥ 0/);
     expect(() => multinomial(rng, 3, [1, 2], new Float64Array(3))).toThrow(/2 weights but 3 outputs/);
+    expect(() => multinomial(rng, 2.5, [1, 2], new Float64Array(2))).toThrow(/n must be a whole number/);
   });
 });
