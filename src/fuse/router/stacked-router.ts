@@ -89,11 +89,9 @@ export class StackedRouter {
   /** Per expert: its vote at each neighbour count, its domain prior, then the text's answer format. */
   private features(neighbours: readonly Neighbour[], text: string): Float64Array[] {
     const experts = this.options.experts;
-    const votes = this.counts.map((k) => {
-      const decision = this.router.decide(neighbours.slice(0, k));
-      return new Map(decision.ranked.map((r) => [r.expert, r.utility]));
-    });
-    const prior = this.router.domainPrior(this.router.decide(neighbours.slice(0, this.counts[0])).domains);
+    const decisions = this.counts.map((k) => this.router.decide(neighbours.slice(0, k)));
+    const votes = decisions.map((decision) => new Map(decision.ranked.map((r) => [r.expert, r.utility])));
+    const prior = this.router.domainPrior(decisions[0].domains);
     const format = answerFormatFeatures(text);
     return experts.map((expert, e) => Float64Array.from([...votes.map((v) => v.get(expert)!), prior[e], ...format]));
   }
