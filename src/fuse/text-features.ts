@@ -136,6 +136,13 @@ export class TfIdf {
 
   /** Fit document frequencies on `texts` (the indexed items); `vectors` are theirs, in order. */
   readonly vectors: SparseVector[];
+  /**
+   * The same vectors in one pair of flat arrays, text after text (`vectors` are views into them):
+   * text i's features are at [vectorStart[i], vectorStart[i + 1]) of allIndices/allValues.
+   */
+  readonly vectorStart: Uint32Array;
+  readonly allIndices: Uint32Array;
+  readonly allValues: Float32Array;
   /** How many of the fitted texts have each bucket (an inverted index sizes its posting lists by it). */
   readonly documentFrequency: Uint32Array;
 
@@ -148,15 +155,25 @@ export class TfIdf {
     const n = texts.length;
     for (let h = 0; h < buckets; h++) this.idf[h] = Math.log((1 + n) / (1 + df[h])) + 1;
     this.documentFrequency = df;
-    this.vectors = counted.map((c) => this.weigh(c));
+    this.vectorStart = new Uint32Array(n + 1);
+    for (let i = 0; i < n; i++) this.vectorStart[i + 1] = this.vectorStart[i] + counted[i].buckets.length;
+    this.allIndices = new Uint32Array(this.vectorStart[n]);
+    this.allValues = new Float32Array(this.vectorStart[n]);
+    this.vectors = counted.map((c, i) => {
+      const indices = this.allIndices.subarray(this.vectorStart[i], this.vectorStart[i + 1]);
+      indices.set(c.buckets);
+      return this.weigh(c, { indices, values: this.allValues.subarray(this.vectorStart[i], this.vectorStart[i + 1]) });
+    });
   }
 
   vector(text: string): SparseVector {
-    return this.weigh(this.counter.count(text));
+    const counted = this.counter.count(text);
+    return this.weigh(counted, { indices: counted.buckets, values: new Float32Array(counted.buckets.length) });
   }
 
-  private weigh({ buckets, counts }: { buckets: Uint32Array; counts: Uint32Array }): SparseVector {
-    const values = new Float32Array(buckets.length);
+  /** Fills `into.values` with the weights of the counted terms (whose buckets `into.indices` lists). */
+  private weigh({ buckets, counts }: { buckets: Uint32Array; counts: Uint32Array }, into: SparseVector): SparseVector {
+    const { values } = into;
     let norm = 0;
     for (let i = 0; i < buckets.length; i++) {
       const count = counts[i];
@@ -165,7 +182,7 @@ export class TfIdf {
     }
     norm = Math.sqrt(norm) || 1;
     for (let i = 0; i < values.length; i++) values[i] /= norm;
-    return { indices: buckets, values };
+    return into;
   }
 }
 
