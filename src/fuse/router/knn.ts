@@ -442,7 +442,10 @@ class QueryBands {
     this.inBand.forEach((positions, band) => {
       const weights = Float64Array.from(positions, (j) => v.values[j]).sort().reverse();
       const sums = this.heaviest.subarray(band * (most + 1), (band + 1) * (most + 1));
-      for (let c = 1; c <= most; c++) sums[c] = sums[c - 1] + (weights[c - 1] ?? 0);
+      // Past the band's own features the sum stays (no out-of-bounds typed-array reads: V8's slow path).
+      const known = Math.min(most, weights.length);
+      for (let c = 1; c <= known; c++) sums[c] = sums[c - 1] + weights[c - 1];
+      sums.fill(sums[known], known + 1);
       this.max[band] = weights[0] ?? 0;
       this.norm[band] = Math.sqrt(weights.reduce((sum, w) => sum + w * w, 0));
     });
