@@ -27,6 +27,7 @@ const { values } = parseArgs({
     vocab: { type: "string", default: "8000" },
     runs: { type: "string", default: "3" },
     format: { type: "string", default: "hf" },
+    inputs: { type: "string" },
   },
 });
 const runs = Number(values.runs);
@@ -40,7 +41,8 @@ function child(args: string[]): { seconds: number; bytes: number; gateSeconds: n
   return JSON.parse(execFileSync(tsx, [path.join(here, "moe-build-child.ts"), ...args], { maxBuffer: 1 << 20 }).toString().trim().split("\n").pop()!);
 }
 
-const root = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-bench-moe-"));
+// --inputs DIR keeps the generated models there and reuses them on the next run (same shape flags).
+const root = values.inputs ? path.resolve(values.inputs) : await fs.mkdtemp(path.join(os.tmpdir(), "cogen-bench-moe-"));
 try {
   const tokenizer = tokenizerFiles(trainBpe(DOMAINS.join("\n"), 40, "byte-fallback"));
   const shape = {
@@ -49,13 +51,14 @@ try {
   };
   const dirs = ["base", ...DOMAINS.map((_, i) => `e${i}`)].map((d) => path.join(root, d));
   const started = Date.now();
-  for (const [i, dir] of dirs.entries()) await writeRandomLlama(dir, { ...shape, seed: i + 1, maxShardBytes: 2e9 });
+  const yml = path.join(root, "moe.yml");
+  const reuse = Boolean(values.inputs) && (await fs.stat(yml).then(() => true, () => false));
+  if (!reuse) for (const [i, dir] of dirs.entries()) await writeRandomLlama(dir, { ...shape, seed: i + 1, maxShardBytes: 2e9 });
   const config = await writeRandomLlama(path.join(root, "probe"), { ...shape, numLayers: 1, seed: 0 });
   const perLayer = llamaTensorShapes(config).filter((t) => t.name.startsWith("model.layers.0.")).reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
   const params = perLayer * shape.numLayers + 2 * shape.vocabSize * shape.hiddenSize;
   const largest = shape.vocabSize * shape.hiddenSize * 2;
-  console.log(`generated 9 models × ${(params / 1e6).toFixed(0)}M parameters (bf16) in ${((Date.now() - started) / 1000).toFixed(0)}s`);
-  const yml = path.join(root, "moe.yml");
+  console.log(`${reuse ? "reused" : "generated"} 9 models × ${(params / 1e6).toFixed(0)}M parameters (bf16) in ${((Date.now() - started) / 1000).toFixed(0)}s`);
   await fs.writeFile(yml, ["base_model: base", "gate_mode: hidden", "experts_per_token: 2", "experts:",
     ...DOMAINS.flatMap((p, i) => [`  - source_model: e${i}`, `    positive_prompts: [${JSON.stringify(p)}]`])].join("\n") + "\n");
   child(["raw", ...dirs]); // warm the page cache
@@ -81,5 +84,6 @@ try {
   const assembly = median(builds.map((x) => x.seconds - x.gateSeconds));
   console.log(`time ratio moe / read  ${(build / read).toFixed(2)}× in all, ${(assembly / read).toFixed(2)}× without the gates' forward pass (goal ≤ 1.5×); ${(assembly / copy).toFixed(2)}× the I/O floor   peak RSS ${rss.toFixed(0)} MiB vs goal ${goal.toFixed(0)} MiB (256 MiB + largest output tensor ${(largest / 2 ** 20).toFixed(1)} MiB)`);
 } finally {
-  await fs.rm(root, { recursive: true, force: true });
+  if (values.inputs) await fs.rm(path.join(root, "out"), { recursive: true, force: true });
+  else await fs.rm(root, { recursive: true, force: true });
 }

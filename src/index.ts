@@ -197,7 +197,7 @@ export { inspectWeights } from "./formats/inspect.js";
 export type { OpenedWeights, WeightsFormat } from "./formats/open-weights.js";
 export { openWeights } from "./formats/open-weights.js";
 export type { WeightLookup, ForwardOptions } from "./models/llama-forward.js";
-export { llamaForward, llamaLayer, embedTokens, route, softmax } from "./models/llama-forward.js";
+export { llamaForward, llamaLayer, llamaLayerBatch, embedTokens, route, softmax } from "./models/llama-forward.js";
 export type { RandomLlamaOptions } from "./zoo/random-llama.js";
 export { writeRandomLlama, randomLlamaConfig, llamaTensorShapes } from "./zoo/random-llama.js";
 export type { BpeFlavour, TrainedBpe } from "./zoo/bpe-train.js";

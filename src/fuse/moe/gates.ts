@@ -17,7 +17,7 @@ import { Rng } from "../../core/rng.js";
 import type { TensorSource } from "../../core/tensor.js";
 import type { GateMode } from "../../formats/moe-config.js";
 import type { LlamaConfig } from "../../formats/hf/config.js";
-import { embedTokens, llamaLayer } from "../../models/llama-forward.js";
+import { embedTokens, llamaLayerBatch } from "../../models/llama-forward.js";
 
 /** One expert's prompts as token ids (BOS first when the tokenizer has one). */
 export interface ExpertPromptTokens {
@@ -73,8 +73,8 @@ export async function initialGates(
 
 /**
  * states[layer][sequence]: the residual stream entering each layer, at the last token or averaged
- * over tokens. Layers are run one at a time over every sequence, so only one layer's weights are
- * held.
+ * over tokens. Layers are run one at a time over every sequence together (one batch), so only one
+ * layer's weights are held and each is read once.
  */
 export async function promptHiddenStates(
   config: LlamaConfig,
@@ -102,7 +102,7 @@ export async function promptHiddenStates(
       if (!w) throw new Error(`${base.path}: missing tensor ${name}`);
       return w;
     };
-    for (const x of xs) llamaLayer(config, layer, lookup, x);
+    llamaLayerBatch(config, layer, lookup, xs);
   }
   return states;
 }
