@@ -4,7 +4,8 @@
  *   copy OUT BASE EXPERT...     read the bytes a mixture takes (the base's non-FFN tensors, each
  *                               expert's FFN) and write them to one file: the I/O floor
  *   moe CONFIG OUT_DIR [FORMAT] cogen moe (hf or gguf)
- * Prints {seconds, bytes, maxRssMiB, gateSeconds} as JSON.
+ * Prints {seconds, cpuSeconds, bytes, maxRssMiB, gateSeconds, gateCpuSeconds} as JSON (CPU time of
+ * every thread of the process: the main thread's and the I/O threads').
  */
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
@@ -13,8 +14,10 @@ import { buildMoe } from "../src/fuse/moe/build.js";
 
 const [mode, ...args] = process.argv.slice(2);
 const started = performance.now();
+const cpuStarted = process.cpuUsage();
 let bytes = 0;
 let gateSeconds = 0;
+let gateCpuSeconds = 0;
 if (mode === "raw") {
   for (const dir of args) {
     const src = await openHfWeights(dir);
@@ -45,6 +48,9 @@ if (mode === "raw") {
   const report = await buildMoe({ config: await fs.readFile(config, "utf8"), baseDir: path.dirname(config), outDir: out, outFormat: format === "gguf" ? "gguf" : "hf" });
   bytes = report.inputBytesRead;
   gateSeconds = report.gateSeconds;
+  gateCpuSeconds = report.gateCpuSeconds;
 }
 const seconds = (performance.now() - started) / 1000;
-console.log(JSON.stringify({ seconds, bytes, gateSeconds, maxRssMiB: process.resourceUsage().maxRSS / 1024 }));
+const cpu = process.cpuUsage(cpuStarted);
+const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+console.log(JSON.stringify({ seconds, cpuSeconds, bytes, gateSeconds, gateCpuSeconds, maxRssMiB: process.resourceUsage().maxRSS / 1024 }));
