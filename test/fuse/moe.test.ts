@@ -173,6 +173,23 @@ describe("cogen moe: assembly", () => {
     }
   });
 
+  it("computes hidden gates on worker threads bit for bit as on one thread", async () => {
+    const text = [
+      `base_model: ${base.dir}`, "gate_mode: hidden_avg", "experts:",
+      `  - source_model: ${experts[0].dir}`, `    positive_prompts: ["The heart pumps blood", "A river"]`, `    negative_prompts: ["Bread and salt"]`,
+      `  - source_model: ${experts[1].dir}`, `    positive_prompts: ["A contract is an agreement between parties"]`,
+      `  - source_model: ${experts[2].dir}`, `    positive_prompts: ["The bank"]`,
+    ].join("\n");
+    const bytes: Buffer[] = [];
+    for (const threads of [1, 2, 3]) {
+      const out = path.join(root, `moe-threads-${threads}`);
+      await buildMoe({ config: text, outDir: out, threads });
+      bytes.push(await fs.readFile(path.join(out, "model.safetensors")));
+    }
+    expect(Buffer.compare(bytes[0], bytes[1])).toBe(0);
+    expect(Buffer.compare(bytes[0], bytes[2])).toBe(0);
+  });
+
   it("is deterministic: random gates from the seed, the same bytes twice", async () => {
     const a = path.join(root, "moe-seed-a");
     const b = path.join(root, "moe-seed-b");
