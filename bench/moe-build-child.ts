@@ -3,7 +3,7 @@
  *   raw DIR...                  read every tensor's stored bytes of every model once, nothing else
  *   copy OUT BASE EXPERT...     read the bytes a mixture takes (the base's non-FFN tensors, each
  *                               expert's FFN) and write them to one file: the I/O floor
- *   moe CONFIG OUT_DIR [FORMAT] cogen moe (hf or gguf)
+ *   moe CONFIG OUT_DIR [FORMAT] [THREADS]  cogen moe (hf or gguf; THREADS for the hidden gates, default 1)
  * Prints {seconds, cpuSeconds, bytes, maxRssMiB, gateSeconds, gateCpuSeconds} as JSON (CPU time of
  * every thread of the process: the main thread's and the I/O threads').
  */
@@ -44,8 +44,8 @@ if (mode === "raw") {
   await handle.close();
   await fs.rm(out);
 } else {
-  const [config, out, format] = args;
-  const report = await buildMoe({ config: await fs.readFile(config, "utf8"), baseDir: path.dirname(config), outDir: out, outFormat: format === "gguf" ? "gguf" : "hf" });
+  const [config, out, format, threads] = args;
+  const report = await buildMoe({ config: await fs.readFile(config, "utf8"), baseDir: path.dirname(config), outDir: out, outFormat: format === "gguf" ? "gguf" : "hf", threads: Number(threads ?? 1) });
   bytes = report.inputBytesRead;
   gateSeconds = report.gateSeconds;
   gateCpuSeconds = report.gateCpuSeconds;

@@ -384,12 +384,13 @@ describe("cogen moe (CLI)", () => {
     expect(code).toBe(0);
     expect(JSON.parse(printed)).toMatchObject({ experts: 4, expertsPerToken: 2, gateMode: "random", nonExpert: "average", files: ["model.gguf", "README.md"] });
     const err = vi.spyOn(console, "error").mockImplementation(() => undefined);
-    const bad = await main(["moe", cfg, path.join(root, "cli-bad"), "--out-format", "onnx", "--non-expert", "mean"]);
+    const bad = await main(["moe", cfg, path.join(root, "cli-bad"), "--out-format", "onnx", "--non-expert", "mean", "--threads", "0"]);
     const message = err.mock.calls.flat().join("\n");
     err.mockRestore();
     expect(bad).toBe(2);
     expect(message).toContain("--out-format: expected hf or gguf, got 'onnx'");
     expect(message).toContain("--non-expert: expected base or average, got 'mean'");
+    expect(message).toMatch(/--threads: .*'0'/);
   });
 });
 

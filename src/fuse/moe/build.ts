@@ -48,8 +48,8 @@ export interface MoeBuildOptions {
   seed?: number;
   maxShardBytes?: number;
   /**
-   * Threads for the hidden-state gates' forward pass. Default: every available core when the pass
-   * is large (PARALLEL_GATE_WORK multiply-adds or more), else the calling thread alone.
+   * Threads for the hidden-state gates' forward pass (default 1, the calling thread). More split
+   * the prompts over worker threads: the same gates sooner, for a worker's memory each.
    */
   threads?: number;
   /** Check the config and every input; read no tensor data and write nothing. */
@@ -93,9 +93,6 @@ interface OutputTensor {
 
 /** Output tensors read ahead of the one being written (reads overlap the writes). */
 const READ_AHEAD = 2;
-
-/** A gates' forward pass this large (multiply-adds) is split over worker threads; below it, starting them costs more than it saves. */
-const PARALLEL_GATE_WORK = 1e9;
 
 /** The models a mixture reads: its base and every expert. */
 export function moeModelRefs(config: MoeConfig): ModelRef[] {
@@ -148,7 +145,7 @@ export async function buildMoe(options: MoeBuildOptions): Promise<MoeBuildReport
     const gateStarted = Date.now();
     const gateCpu = process.cpuUsage();
     progress.start(`gates (${config.gateMode})`, 1, "step");
-    const gates = await initialGates(config.gateMode, baseConfig, base.source, prompts, seed, options.threads ?? gateThreads(baseConfig, prompts));
+    const gates = await initialGates(config.gateMode, baseConfig, base.source, prompts, seed, options.threads ?? 1);
     routers.gates = gates;
     progress.done();
     report.gateSeconds = (Date.now() - gateStarted) / 1000;
@@ -189,13 +186,6 @@ export async function buildMoe(options: MoeBuildOptions): Promise<MoeBuildReport
   } finally {
     await closeModels(models);
   }
-}
-
-/** Threads for the gates' forward pass: the available cores when it is large enough to pay for them. */
-function gateThreads(config: LlamaConfig, prompts: ExpertPromptTokens[]): number {
-  const tokens = prompts.reduce((s, p) => s + [...p.positive, ...p.negative].reduce((a, t) => a + t.length, 0), 0);
-  const perLayer = 2 * config.numHeads * config.headDim * config.hiddenSize + 2 * config.numKvHeads * config.headDim * config.hiddenSize + 3 * config.hiddenSize * config.intermediateSize;
-  return tokens * perLayer * Math.max(0, config.numLayers - 1) >= PARALLEL_GATE_WORK ? os.availableParallelism() : 1;
 }
 
 /** Each expert's prompts as the base tokenizer's ids, BOS first; too-long prompts are problems. */

@@ -7,7 +7,7 @@
  */
 import type { Worker } from "node:worker_threads";
 import { startModuleWorker } from "../../core/module-worker.js";
-import type { TensorSource } from "../../core/tensor.js";
+import { elementCount, type TensorSource } from "../../core/tensor.js";
 import type { LlamaConfig } from "../../formats/hf/config.js";
 import { embedTokens, llamaLayerBatch } from "../../models/llama-forward.js";
 
@@ -102,18 +102,23 @@ export async function promptHiddenStates(
     const xs = g.map((tokens) => embedTokens(config, embed, tokens));
     return parallel ? workerRunner(config, xs, average, base.path) : inlineRunner(config, xs, average);
   });
-  // Shared memory, so every worker reads the one copy of the layer.
+  // Workers share two slots of memory, used for alternate layers (one computed while the next is
+  // read): a slot is refilled only after every worker has finished the layer it held. New shared
+  // buffers per layer would pile up, since a worker that allocates little rarely collects them.
+  const layerTensors = (layer: number) => base.list().filter((t) => t.name.startsWith(`model.layers.${layer}.`));
+  const slotBytes = parallel ? Math.max(...Array.from({ length: config.numLayers }, (_, l) => layerTensors(l).reduce((s, t) => s + 4 * elementCount(t.shape), 0))) : 0;
+  const slots = parallel ? [new SharedArrayBuffer(slotBytes), new SharedArrayBuffer(slotBytes)] : [];
   const readLayer = async (layer: number): Promise<Map<string, Float32Array>> => {
-    const prefix = `model.layers.${layer}.`;
     const weights = new Map<string, Float32Array>();
-    for (const t of base.list()) {
-      if (!t.name.startsWith(prefix)) continue;
+    let offset = 0;
+    for (const t of layerTensors(layer)) {
       const data = await base.readF32(t.name);
       if (!parallel) weights.set(t.name, data);
       else {
-        const shared = new Float32Array(new SharedArrayBuffer(data.byteLength));
+        const shared = new Float32Array(slots[layer % 2], offset, data.length);
         shared.set(data);
         weights.set(t.name, shared);
+        offset += data.byteLength;
       }
     }
     return weights;
