@@ -3,6 +3,7 @@ export { CogenError, InputFileError, ConfigError, BackendError } from "./core/er
 export { Rng } from "./core/rng.js";
 export { ContextLengthError } from "./core/errors.js";
 export { freshSeed } from "./core/rng.js";
+export { binomial, multinomial } from "./core/binomial.js";
 export type { Progress, StreamProgressOptions } from "./core/progress.js";
 export { streamProgress, silentProgress } from "./core/progress.js";
 export { writeFileAtomic, writeDirAtomic } from "./core/atomic.js";
@@ -32,6 +33,7 @@ export type { GgufScalarType, GgufValueType, GgmlTypeInfo } from "./formats/gguf
 export { GGML_TYPES, GGUF_ENCODABLE_DTYPES } from "./formats/gguf/constants.js";
 export type { CsvRecord, CsvTable } from "./formats/csv.js";
 export { parseCsv, parseCsvTable, columnIndices } from "./formats/csv.js";
+export { forEachCsvSpans, csvFieldText, CsvSpans, CsvFieldInterner, FieldQuoting } from "./formats/csv-bytes.js";
 export type { Battles, BattleLayout, ReadBattlesOptions } from "./formats/battles.js";
 export { readBattles, parseBattles, parseBattlesCsv, parseBattlesJsonl, detectBattleLayout, BATTLE_LAYOUTS } from "./formats/battles.js";
 export type { PairwiseRanking, RankComparisonsOptions, TieModel } from "./rank/pairwise/index.js";
