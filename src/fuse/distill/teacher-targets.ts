@@ -1,5 +1,6 @@
 import { ConfigError } from "../../core/errors.js";
 import { readLlamaConfig } from "../../formats/hf/config.js";
+import { TokenType } from "../../formats/hf/tokenizer.js";
 import { openHfWeights } from "../../formats/safetensors/index.js";
 import { initTrainingBackend, tf } from "../../zoo/train/backend.js";
 import { createTrainModel, disposeTrainModel, forwardLogits, type TrainModel } from "../../zoo/train/model.js";
@@ -198,14 +199,23 @@ function sameTokenizer(a: BpeTokenizer, b: BpeTokenizer): boolean {
 const key = (bytes: Uint8Array) => Buffer.from(bytes).toString("latin1");
 
 const pivotMaps = new WeakMap<BpeTokenizer, Map<string, number>>();
-/** Pivot token id by its bytes (the first id wins for byte strings two tokens share). */
+/**
+ * Pivot token id by its bytes. A regular token wins over a byte-fallback token with the same
+ * bytes ("n" over <0x6E>, as preparePivot does): the pivot's encoder never emits the byte token
+ * for text its vocabulary spells, so a target on it would teach an id the pivot never sees.
+ * Otherwise the first id wins.
+ */
 function bytesToPivotId(pivot: BpeTokenizer): Map<string, number> {
   let map = pivotMaps.get(pivot);
   if (map) return map;
   map = new Map();
-  for (let id = 0; id < pivot.size; id++) {
-    const bytes = pivot.tokenBytes(id);
-    if (bytes.length > 0 && !map.has(key(bytes))) map.set(key(bytes), id);
+  const types = pivot.vocab.tokenTypes;
+  for (const byteTokens of [false, true]) {
+    for (let id = 0; id < pivot.size; id++) {
+      if ((types[id] === TokenType.byte) !== byteTokens) continue;
+      const bytes = pivot.tokenBytes(id);
+      if (bytes.length > 0 && !map.has(key(bytes))) map.set(key(bytes), id);
+    }
   }
   pivotMaps.set(pivot, map);
   return map;

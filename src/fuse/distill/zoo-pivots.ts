@@ -3,7 +3,8 @@
  *
  *   pivots/all/        base-a + LoRA distilled from all 11 experts (both tokenizer families)
  *   pivots/control/    the CLM control: the same pivot, texts, batches, steps and seed, λ = 1
- *   pivots/family-b/   distilled from the 3 family-B experts alone (another tokenizer and shape)
+ *   pivots/family-b/   distilled from the 3 family-B experts alone (another tokenizer and shape;
+ *                      online across tokenizers when the plan's online.familyB says so)
  *   pivots/fpo/        pivots/all after InfiFPO on cloze pairs made from TRAINING lines
  *   pivots/manifest.json  what was built, from what, how long it took, parity
  *
@@ -26,7 +27,7 @@ import { clozeItems } from "../../zoo/items/cloze.js";
 import { readBpeTokenizer, type BpeTokenizer } from "../../zoo/train/tokenize.js";
 import { meanResponseLogProb, type FpoRecord } from "./fpo-objective.js";
 import type { PivotTargets } from "./pivot-targets.js";
-import type { OnlinePart } from "./online-kd-objective.js";
+import type { CrossFusion, OnlinePart } from "./online-kd-objective.js";
 import { disposeTeacher, loadTeacher, teacherTargets, teacherViews, type Teacher } from "./teacher-targets.js";
 import { trainPivot, type TrainPivotResult } from "./train-pivot.js";
 
@@ -54,9 +55,14 @@ export interface ZooPivotsPlan {
    * mixture (each domain's training text in turn, as the zoo's control and centralised models
    * train), each window also distilled from that family's expert of its domain; the control is
    * the same run at λ = 1. `init` is the zoo model both start from (e.g. "a/centralised").
-   * pivots/family-b stays on precomputed targets (its teachers have another tokenizer).
+   * `familyB` trains pivots/family-b the same way — the control's run, with the other family's
+   * experts teaching the windows of their domains across tokenizers (the rest train on CLM alone)
+   * — at its own λ and cross-tokenizer targets; without it pivots/family-b stays on precomputed targets.
    */
-  online?: { init: string; seed: number; steps: number; batchSize: number; seqLen: number; lr: number; lambda: number; k: number; lora: { rank: number; alpha: number } };
+  online?: {
+    init: string; seed: number; steps: number; batchSize: number; seqLen: number; lr: number; lambda: number; k: number; lora: { rank: number; alpha: number };
+    familyB?: { lambda: number; fusion: CrossFusion };
+  };
   fpo: { pairsPerDomain: number; steps: number; batchSize: number; seqLen: number; lr: number; beta: number; lambda: number; lora: { rank: number; alpha: number } };
   /** Texts for the llama.cpp parity check of each export. */
   parityContexts: number;
@@ -202,6 +208,9 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
     const online = plan.online;
     const onlineInit = online ? zooModelDir(zoo, manifest, online.init) : undefined;
     const onlineParts = online ? await onlinePartsOf(manifest, plan.pivotFamily, teachers) : [];
+    // The family-B pivot online: the same stream, each domain taught by the other family's expert of it.
+    const onlineB = online?.familyB;
+    const onlinePartsB = onlineB ? await onlinePartsOf(manifest, experts.find((e) => e.family !== plan.pivotFamily)?.family ?? "", teachers) : [];
     const onlineHash = sha256(onlineParts.map((p) => p.text).join("\u0000"));
     const contexts = texts.slice(0, plan.parityContexts).map((t) => t.text);
     const rel = (p: string) => path.relative(zoo, p).split(path.sep).join("/");
@@ -216,13 +225,19 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
       online
         ? { name: "control", role: "pivot-control", teachers: [], objective: "online-kd", lambda: 1, init: onlineInit! }
         : { name: "control", role: "pivot-control", teachers: [], objective: "kd", targets: allTargets, lambda: 1, init: pivotDir },
-      { name: "family-b", role: "pivot-family-b", teachers: familyB.map((t) => t.id), objective: "kd", targets: () => (targets ?? computeTargets()).fromB, lambda: plan.kd.lambda, init: pivotDir },
+      onlineB
+        ? { name: "family-b", role: "pivot-family-b", teachers: onlinePartsB.flatMap((p) => (p.teacher ? [p.teacher.id] : [])), objective: "online-kd", lambda: onlineB.lambda, init: onlineInit! }
+        : { name: "family-b", role: "pivot-family-b", teachers: familyB.map((t) => t.id), objective: "kd", targets: () => (targets ?? computeTargets()).fromB, lambda: plan.kd.lambda, init: pivotDir },
       { name: "fpo", role: "pivot-fpo", teachers: ids, objective: "fpo", lambda: plan.fpo.lambda, init: path.join(out, "all", "hf") },
     ];
     const recipeOf = (spec: Spec) => (spec.objective === "fpo" ? plan.fpo : spec.objective === "online-kd" ? online! : plan.kd);
     const seedOf = (spec: Spec) => (spec.objective === "online-kd" ? online!.seed : plan.seed);
     // The control runs no teacher (λ = 1): its parts carry none, so nothing is loaded into its key.
-    const onlineOf = (spec: Spec) => (spec.objective === "online-kd" ? { parts: spec.lambda === 1 ? onlineParts.map((p) => ({ ...p, teacher: undefined })) : onlineParts, k: online!.k } : undefined);
+    const onlineOf = (spec: Spec) => {
+      if (spec.objective !== "online-kd") return undefined;
+      if (spec.name === "family-b") return { parts: onlinePartsB, k: online!.k, crossFusion: onlineB!.fusion };
+      return { parts: spec.lambda === 1 ? onlineParts.map((p) => ({ ...p, teacher: undefined })) : onlineParts, k: online!.k };
+    };
     for (const spec of specs) {
       const dir = path.join(out, spec.name);
       const checkpointDir = path.join(dir, "checkpoint");
@@ -247,6 +262,7 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
         steps: recipe.steps, batchSize: recipe.batchSize, seqLen: recipe.seqLen, lr: recipe.lr, lora: recipe.lora,
         data: spec.objective === "kd" ? textsHash : spec.objective === "online-kd" ? onlineHash : result.prefs.hash,
         k: spec.objective === "online-kd" ? online!.k : plan.k, ...(spec.objective === "fpo" ? { beta: plan.fpo.beta, after: previousJob(result, rel(path.join(out, "all"))) } : {}),
+        ...(spec.objective === "online-kd" && spec.name === "family-b" ? { crossFusion: onlineB!.fusion } : {}),
       };
       const kept = previous?.models.find((m) => m.id === rel(dir) && JSON.stringify(m.job) === JSON.stringify(job));
       if (kept && (await exists(path.join(zoo, kept.files.gguf)))) {
