@@ -146,7 +146,7 @@ async function evaluatePaired(named: string[], side: "dev" | "test"): Promise<vo
   }
   for (const other of names.slice(1)) {
     const d = pairedMacroBpb(records, names[0]!, other, zoo.domains)!;
-    log(`${names[0]} − ${other}: ${d.diff >= 0 ? "+" : ""}${d.diff.toFixed(4)} ± ${d.se.toFixed(4)} (paired over ${d.n / 2} passages)`);
+    log(`${names[0]} − ${other}: ${d.diff >= 0 ? "+" : ""}${d.diff.toFixed(4)} ± ${d.se.toFixed(4)} (paired over ${d.n} passages)`);
   }
 }
 
@@ -173,8 +173,12 @@ async function onlineMain(): Promise<void> {
   const results: Record<string, { step: number; macro: number; per: Record<string, number>; seconds: number }[]> = {};
   for (const name of RECIPES) {
     const lambda = name === "online-control" ? 1 : LAMBDA;
-    const crossFusion = name === "online-b-uld" ? "uld" : name === "online-b-both" ? "both" : "aligned";
-    const objective = onlineKdObjective({ ...stream, lambda, k: Number(arg("k", "8")), crossFusion, batchSize: BATCH, seqLen: SEQ, seed: SEED });
+    // online-b[-first][-uld|-both]: -first maps a family-B candidate to the first pivot token of its text.
+    const crossFusion = name.endsWith("-uld") ? "uld" : name.endsWith("-both") ? "both" : "aligned";
+    const crossCandidates = name.includes("-first") ? "first-token" : "bytes";
+    // -mince: FuseLLM's MinCE with the pivot as a source (a window is taught only where the teacher beats the pivot on it).
+    const crossGate = name.includes("-mince") ? "min-ce" : undefined;
+    const objective = onlineKdObjective({ ...stream, lambda, k: Number(arg("k", "8")), crossFusion, crossCandidates, crossGate, batchSize: BATCH, seqLen: SEQ, seed: SEED });
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-online-"));
     results[name] = [];
     try {

@@ -100,6 +100,16 @@ describe("online distillation objective", () => {
     expect(lossAt(base.model, 0.5, spans, 0, spelled, "both")).toBeCloseTo(lossAt(base.model, 1, spans, 0, spelled), 5);
   });
 
+  it("MinCE with the pivot as a source: a window is taught only where the teacher beats the pivot on it", async () => {
+    const spans = [{ end: tokens.length, crossTeacher: biologyB }];
+    const gated = (model: TrainModel, lambda: number) =>
+      tf.tidy(() => onlineKdObjective({ tokens, spans, lambda, ...SHAPE, pivot: base.tokenizer, crossGate: "min-ce", teacherIds: ["b"] }).loss(model, 1, base.tokenizer).dataSync()[0]!);
+    // The medicine expert knows this medicine text better than the family-B biology expert: nothing is taught, CLM alone.
+    expect(gated(medicine.model, 0.5)).toBeCloseTo(gated(medicine.model, 1), 5);
+    // base-a knows it less well: the teacher teaches some windows.
+    expect(Math.abs(gated(base.model, 0.5) - gated(base.model, 1))).toBeGreaterThan(1e-2);
+  });
+
   it("refuses a cross-tokenizer teacher without the pivot's tokenizer", () => {
     expect(() => onlineKdObjective({ tokens, spans: [{ end: tokens.length, crossTeacher: biologyB }], lambda: 0.5, ...SHAPE, teacherIds: ["b"] })).toThrow(/pivot's tokenizer/);
   });

@@ -5,7 +5,7 @@ import { forwardLogits, tokenNll, type TrainModel } from "../../zoo/train/model.
 import type { BpeTokenizer } from "../../zoo/train/tokenize.js";
 import type { TrainObjective } from "../../zoo/train/train.js";
 import { alignedKlAndGrad, jsLoss, uldDistanceAndGrad, type AlignedRows, type UldRows } from "./fusion-loss.js";
-import { teacherTargets, topK, type Teacher } from "./teacher-targets.js";
+import { teacherTargets, teacherViews, topK, type Teacher, type TeacherTargetOptions } from "./teacher-targets.js";
 
 /**
  * Online distillation (teachers run inside the step, as TRL's GKD / distillation trainers do):
@@ -36,6 +36,14 @@ export interface OnlineKdOptions {
   pivot?: BpeTokenizer;
   /** Which targets a cross-tokenizer teacher gives (default aligned). */
   crossFusion?: CrossFusion;
+  /** How its aligned candidates map to pivot ids (teacher-targets.ts `candidates`; default bytes). */
+  crossCandidates?: CrossCandidates;
+  /**
+   * "min-ce": FuseLLM's MinCE with the pivot as one of the sources — a cross-tokenizer window is
+   * taught only when the teacher's cross-entropy on the window's text (its own tokens, the bytes
+   * the pivot's rows predict) is below the pivot's own at this step; otherwise it trains on CLM alone.
+   */
+  crossGate?: "min-ce";
   /** Weight of the CLM term, in [0, 1]; 1 = no teacher is run. */
   lambda: number;
   k: number;
@@ -51,6 +59,7 @@ export interface OnlineKdOptions {
 export type CrossFusion = "aligned" | "uld" | "both";
 /** What a cross-tokenizer teacher gives when the run does not say (chosen on the dev measure: docs/ARCHITECTURE.md). */
 export const DEFAULT_CROSS_FUSION: CrossFusion = "aligned";
+export type CrossCandidates = NonNullable<TeacherTargetOptions["candidates"]>;
 
 export function onlineKdObjective(options: OnlineKdOptions): TrainObjective {
   const { tokens, spans, lambda, k, batchSize, seqLen, seed } = options;
@@ -63,9 +72,10 @@ export function onlineKdObjective(options: OnlineKdOptions): TrainObjective {
   if (cross && !options.pivot) problems.push("a cross-tokenizer teacher needs the pivot's tokenizer (options.pivot)");
   if (problems.length) throw new ConfigError(problems);
   const crossFusion = options.crossFusion ?? DEFAULT_CROSS_FUSION;
+  const crossCandidates = options.crossCandidates ?? "bytes";
   return {
     // Runs without a cross-tokenizer teacher keep the key (and bits) they had before those existed.
-    key: { objective: "online-kd", lambda, k, seed, tokens: tokens.length, spans: spans.map((s) => s.end), teachers: options.teacherIds, ...(cross ? { crossFusion } : {}) },
+    key: { objective: "online-kd", lambda, k, seed, tokens: tokens.length, spans: spans.map((s) => s.end), teachers: options.teacherIds, ...(cross ? { crossFusion, ...(crossCandidates === "bytes" ? {} : { crossCandidates }), ...(options.crossGate ? { crossGate: options.crossGate } : {}) } : {}) },
     tokensPerStep: batchSize * seqLen,
     loss: (model, step) => {
       const batch = batchAt(tokens, seed, step, batchSize, seqLen);
@@ -75,7 +85,9 @@ export function onlineKdObjective(options: OnlineKdOptions): TrainObjective {
       const nll = tokenNll(logits, targets);
       const clm = tf.mean(nll) as tf.Scalar;
       if (lambda === 1) return clm;
-      const taught = teacherRows(batch.inputs, step, options, crossFusion);
+      const rowsOf = teacherRows(batch.inputs, step, options, crossFusion, crossCandidates);
+      if (options.crossGate === "min-ce") gateByPivotCe(rowsOf, logits.dataSync() as Float32Array, logits.shape[1], batch.targets, seqLen);
+      const taught = countTaught(rowsOf);
       const n = batchSize * seqLen;
       const { rows, weight, uld } = taught;
       const aligned = jsLoss(logits, (values, vocab) => alignedKlAndGrad(values, vocab, rows, weight));
@@ -127,6 +139,14 @@ export function onlineStream(parts: readonly OnlinePart[], tokenizer: BpeTokeniz
   return { tokens, spans, teacherIds: parts.map((p) => p.teacher?.id ?? ""), pivot: tokenizer };
 }
 
+interface TeacherRowsOut {
+  rows: AlignedRows;
+  weight: Float32Array;
+  uld?: UldRows;
+  /** Cross-tokenizer windows taught: batch index, rows taught and the teacher's nats on their bytes. */
+  cross: { b: number; rows: number; teacherNats: number }[];
+}
+
 interface TaughtRows {
   rows: AlignedRows;
   /** Aligned-term weight per row (1: taught by a same-tokenizer teacher or an aligned cross one). */
@@ -141,7 +161,7 @@ interface TaughtRows {
 }
 
 /** Each window's teacher top-k at every position (rows of windows without a teacher weigh 0). */
-function teacherRows(inputs: number[][], step: number, options: OnlineKdOptions, crossFusion: CrossFusion): TaughtRows {
+function teacherRows(inputs: number[][], step: number, options: OnlineKdOptions, crossFusion: CrossFusion, candidates: CrossCandidates): TeacherRowsOut {
   const { spans, k, seqLen, tokens, seed, batchSize } = options;
   const n = inputs.length * seqLen;
   const rows: AlignedRows = { k, ids: new Int32Array(n * k).fill(-1), probs: new Float32Array(n * k) };
@@ -150,10 +170,11 @@ function teacherRows(inputs: number[][], step: number, options: OnlineKdOptions,
   const uld: UldRows | undefined = uldWanted ? { k, sources: 1, sorted: new Float32Array(n * k), weights: new Float32Array(n) } : undefined;
   const starts = batchStarts(tokens.length, seed, step, batchSize, seqLen);
   const byTeacher = new Map<TrainModel, number[]>();
+  const cross: TeacherRowsOut["cross"] = [];
   starts.forEach((start, b) => {
     const span = spans.find((s) => start < s.end)!;
     if (span.teacher) byTeacher.set(span.teacher, [...(byTeacher.get(span.teacher) ?? []), b]);
-    else if (span.crossTeacher) crossWindow(tokens.subarray(start, start + seqLen + 1), b, span.crossTeacher, options.pivot!, crossFusion, { rows, weight, uld, seqLen, k });
+    else if (span.crossTeacher) crossWindow(cross, tokens.subarray(start, start + seqLen + 1), b, span.crossTeacher, options.pivot!, { fusion: crossFusion, candidates }, { rows, weight, uld, seqLen, k });
   });
   for (const [teacher, windows] of byTeacher) {
     const vocab = teacher.config.vocabSize;
@@ -173,6 +194,36 @@ function teacherRows(inputs: number[][], step: number, options: OnlineKdOptions,
       }
     });
   }
+  return { rows, weight, uld, cross };
+}
+
+/** MinCE with the pivot as a source: a cross window whose teacher is not better than the pivot on it is untaught. */
+function gateByPivotCe(out: TeacherRowsOut, logits: Float32Array, vocab: number, targets: number[][], seqLen: number): void {
+  for (const { b, rows, teacherNats } of out.cross) {
+    let pivotNats = 0;
+    for (let p = 0; p < rows; p++) {
+      const at = (b * seqLen + p) * vocab;
+      let max = -Infinity;
+      for (let v = 0; v < vocab; v++) max = Math.max(max, logits[at + v]!);
+      let sum = 0;
+      for (let v = 0; v < vocab; v++) sum += Math.exp(logits[at + v]! - max);
+      pivotNats += Math.log(sum) + max - logits[at + targets[b]![p]!]!;
+    }
+    if (teacherNats < pivotNats) continue;
+    const from = b * seqLen;
+    const k = out.rows.k;
+    out.rows.ids.fill(-1, from * k, (from + seqLen) * k);
+    out.rows.probs.fill(0, from * k, (from + seqLen) * k);
+    out.weight.fill(0, from, from + seqLen);
+    if (out.uld) {
+      out.uld.sorted.fill(0, from * k, (from + seqLen) * k);
+      out.uld.weights.fill(0, from, from + seqLen);
+    }
+  }
+}
+
+function countTaught({ rows, weight, uld }: TeacherRowsOut): TaughtRows {
+  const n = weight.length;
   const untaught = new Float32Array(n);
   let count = 0;
   let alignedCount = 0;
@@ -193,7 +244,7 @@ function teacherRows(inputs: number[][], step: number, options: OnlineKdOptions,
  * row p (predicting token p + 1) takes the target of text position p + 1. Skipped (untaught)
  * when the pivot does not re-encode the text to the window's own tokens.
  */
-function crossWindow(window: Int32Array, b: number, teacher: Teacher, pivot: BpeTokenizer, fusion: CrossFusion, out: { rows: AlignedRows; weight: Float32Array; uld?: UldRows; seqLen: number; k: number }): void {
+function crossWindow(cross: TeacherRowsOut["cross"], window: Int32Array, b: number, teacher: Teacher, pivot: BpeTokenizer, { fusion, candidates }: { fusion: CrossFusion; candidates: CrossCandidates }, out: { rows: AlignedRows; weight: Float32Array; uld?: UldRows; seqLen: number; k: number }): void {
   const context = teacher.model.config.maxPositions;
   let m = window.length;
   let text = pivot.decode(Array.from(window));
@@ -201,7 +252,15 @@ function crossWindow(window: Int32Array, b: number, teacher: Teacher, pivot: Bpe
   if (m < 2) return;
   const encoded = pivot.encode(text);
   if (encoded.length !== m || encoded.some((id, i) => id !== window[i])) return;
-  const targets = teacherTargets(text, pivot, [teacher], { k: out.k, aligned: fusion !== "uld", uld: fusion !== "aligned" });
+  const view = teacherViews(text, [teacher], out.k)[0]!;
+  const targets = teacherTargets(text, pivot, [teacher], { k: out.k, aligned: fusion !== "uld", uld: fusion !== "aligned", candidates }, [view]);
+  // The teacher's nats on the bytes the pivot's rows predict (from the window's second token on).
+  const from = pivot.tokenBytes(window[0]!).length;
+  let teacherNats = 0;
+  view.starts.slice(0, -1).forEach((start, i) => {
+    if (start >= from) teacherNats += view.positionNats[i]!;
+  });
+  cross.push({ b, rows: m - 1, teacherNats });
   const { k, seqLen } = out;
   for (let t = 1; t < m; t++) {
     const r = b * seqLen + t - 1;
