@@ -90,7 +90,7 @@ function print(rows: ReturnType<typeof scoreRows>): void {
 
 try {
   const started = Date.now();
-  console.log(`held-out macro bits per byte (demo test items: ${items.length} passages, llama.cpp)`);
+  console.log(`held-out macro bits per byte (demo ${values.split} items: ${items.length} passages, llama.cpp)`);
   if (!values["no-oracle"]) {
     for (const nonExpert of ["base", "average"]) {
       const dir = path.join(work, `moe-${nonExpert}`);

@@ -16,6 +16,8 @@ export type EvolveOutcome = { score: CandidateScore; run?: CandidateRun } | { er
 export interface EvolveQueue {
   /** Run every job, reporting each outcome as it arrives; resolves when all are reported. */
   run(jobs: readonly EvolveJob[], onOutcome: (job: EvolveJob, outcome: EvolveOutcome) => Promise<void>): Promise<void>;
+  /** Drop what the queue keeps of these finished jobs: their generation is saved in the run's folder. */
+  forget?(jobIds: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -46,6 +48,7 @@ export function bullMqEvolveQueue(url: string, name = EVOLVE_QUEUE_NAME): Evolve
       if (!score || typeof score.objective !== "number") return onOutcome(job, { error: "the worker returned no score" });
       return onOutcome(job, { score, ...(run ? { run } : {}) });
     }),
+    forget: (jobIds) => queue.forget(jobIds),
     close: () => queue.close(),
   };
 }

@@ -164,10 +164,12 @@ export async function evolveMerge(options: EvolveOptions): Promise<EvolveReport>
       if (out[g]) return;
       out[g] = pending.filter((p) => p.g === g).map((p, i): CandidateRecord => ({ ...(outcomes.get(p.job.id) ?? { job: p.job.id, error: "no outcome reported" }), x: xs[i] }));
     });
-    // Save every generation that has a score before refusing one that has none.
+    // Save every generation that has a score before refusing one that has none. A saved
+    // generation is replayed from its file on resume, so the queue may drop its jobs.
     for (const [g, { generation }] of batch.entries()) {
       if (out[g]!.some((r) => r.score) && !saved.has(generation)) {
         await writeFileAtomic(path.join(stateDir, `generation-${String(generation).padStart(4, "0")}.json`), JSON.stringify({ generation, candidates: out[g]! } satisfies GenerationState));
+        await queue.forget?.(pending.filter((p) => p.g === g).map((p) => p.job.id));
       }
     }
     for (const [g, { generation }] of batch.entries()) {

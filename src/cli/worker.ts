@@ -27,7 +27,12 @@ options:
   --lock-duration MS   a job whose worker is silent this long is given to another (default 30000)
   --connect-timeout S  exit (status 1) when Redis cannot be reached for S seconds at start
                        (default: keep retrying, with a line per attempt and a growing wait)
+  --jobs KINDS         which queues to serve, comma-separated: eval, targets, evolve
+                       (default all three; an eval-only worker never starts evolve's llama.cpp)
   --quiet              no per-job lines`;
+
+const JOB_KINDS = ["eval", "targets", "evolve"] as const;
+type JobKind = (typeof JOB_KINDS)[number];
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {
@@ -38,6 +43,7 @@ export async function run(argv: string[]): Promise<number> {
     gpu: { type: "boolean", default: false },
     "lock-duration": { type: "string", default: "30000" },
     "connect-timeout": { type: "string" },
+    jobs: { type: "string", default: JOB_KINDS.join(",") },
     quiet: { type: "boolean", default: false },
   }, HELP, { positionals: 0 });
   const problems: string[] = [];
@@ -48,6 +54,10 @@ export async function run(argv: string[]): Promise<number> {
   if (!Number.isInteger(lock) || lock < 1000) problems.push(`--lock-duration must be an integer ≥ 1000 (ms), got '${values["lock-duration"]}'`);
   const connectTimeout = values["connect-timeout"] === undefined ? undefined : Number(values["connect-timeout"]);
   if (connectTimeout !== undefined && !(connectTimeout >= 0)) problems.push(`--connect-timeout must be a number of seconds ≥ 0, got '${values["connect-timeout"]}'`);
+  const kinds = values.jobs!.split(",").map((k) => k.trim()).filter((k) => k !== "");
+  const unknown = kinds.filter((k) => !(JOB_KINDS as readonly string[]).includes(k));
+  if (unknown.length > 0 || kinds.length === 0) problems.push(`--jobs takes a comma-separated list of ${JOB_KINDS.join(", ")}; got '${values.jobs}'`);
+  const serves = (kind: JobKind) => kinds.includes(kind);
   if (problems.length > 0) throw new UsageError(problems);
   // Local inputs first: a wrong models file is said at once, not after waiting for Redis.
   const localExperts: ExpertSpec[] = values.models ? await readModelsFile(values.models) : [];
@@ -57,7 +67,7 @@ export async function run(argv: string[]): Promise<number> {
     budgetBytes: values.memory === undefined ? undefined : parseSize(values.memory, "--memory"),
     open: (spec) => openModel(spec, { gpu }),
   });
-  const worker = await startEvalWorker(values.queue!, {
+  const worker = serves("eval") ? await startEvalWorker(values.queue!, {
     execute: async (job) => {
       const result = await executeEvalJob(job, pool);
       // The job completes with the rest of its items; say here which ones have no result and why.
@@ -70,29 +80,29 @@ export async function run(argv: string[]): Promise<number> {
     onJob: values.quiet ? undefined : (job, outcome, detail) =>
       console.error(`${outcome} ${job.id}: ${job.expert.id}, ${job.items.length} items${detail ? ` (${detail})` : ""}`),
     onError: (error) => console.error(`cogen worker: ${error.message} (retrying)`),
-  });
-  const targets = await startTargetWorker(values.queue!, pool, {
+  }) : null;
+  const targets = serves("targets") ? await startTargetWorker(values.queue!, pool, {
     localExperts,
     concurrency,
     lockDurationMs: lock,
     onJob: values.quiet ? undefined : (job, outcome, detail) =>
       console.error(`${outcome} ${job.id}: ${job.expert.id}, ${job.texts.length} texts → ${job.file}${detail ? ` (${detail})` : ""}`),
-  });
-  const evolve = await startEvolveWorker(values.queue!, {
+  }) : null;
+  const evolve = serves("evolve") ? await startEvolveWorker(values.queue!, {
     concurrency,
     lockDurationMs: lock,
     onJob: values.quiet ? undefined : (job, outcome, detail) =>
       console.error(`${outcome} ${job.id}: evolve candidate, ${job.items.length} items${detail ? ` (${detail})` : ""}`),
-  });
-  if (!values.quiet) console.error(`cogen worker: waiting for jobs on ${values.queue!.replace(/\/\/[^@/]*@/, "//")}`);
+  }) : null;
+  if (!values.quiet) console.error(`cogen worker: waiting for ${kinds.join(", ")} jobs on ${values.queue!.replace(/\/\/[^@/]*@/, "//")}`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
   });
-  await worker.close();
-  await targets.close();
-  await evolve.close();
+  await worker?.close();
+  await targets?.close();
+  await evolve?.close();
   await pool.close();
   return 0;
 }

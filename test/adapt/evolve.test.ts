@@ -4,7 +4,8 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { evolveMerge, evolveStateDir } from "../../src/adapt/evolve.js";
 import { executeEvolveJob, objectiveOf, type EvolveJob } from "../../src/adapt/evolve-job.js";
-import { bullMqEvolveQueue, inProcessEvolveQueue, startEvolveWorker, type EvolveQueue } from "../../src/adapt/evolve-queue.js";
+import { bullMqEvolveQueue, EVOLVE_QUEUE_NAME, inProcessEvolveQueue, startEvolveWorker, type EvolveQueue } from "../../src/adapt/evolve-queue.js";
+import { BullMqQueue } from "../../src/eval/jobs/bullmq.js";
 import { initialPoint, parseEvolveRecipe, renderCandidate, searchDimensions } from "../../src/adapt/evolve-recipe.js";
 import { ConfigError } from "../../src/core/errors.js";
 import { evaluateItem } from "../../src/eval/evaluate-item.js";
@@ -236,6 +237,13 @@ describe.skipIf(!hasRedis)("evolve candidates on BullMQ workers", () => {
       const there = await evolveMerge({ ...settings, outDir: path.join(root, "there"), queue: bullMqEvolveQueue(redis.url) });
       expect(there.best).toEqual(here.best);
       expect(there.failed).toBe(0);
+      // Every generation is saved in the run's folder, so the queue keeps none of its jobs.
+      const queue = new BullMqQueue(redis.url, EVOLVE_QUEUE_NAME);
+      try {
+        expect(await queue.finishedCount()).toBe(0);
+      } finally {
+        await queue.close();
+      }
     } finally {
       for (const w of workers) await w.close();
       await redis.stop();

@@ -89,6 +89,16 @@ describe("cogen serve start-up errors", () => {
   });
 });
 
+describe("cogen worker --jobs", () => {
+  it("names an unknown job kind before trying to reach Redis", async () => {
+    const port = await closedPort();
+    const { code, err } = await capture(["worker", "--queue", `redis://127.0.0.1:${port}`, "--jobs", "eval,evolv"]);
+    expect(code).toBe(2);
+    expect(err).toMatch(/--jobs takes a comma-separated list of eval, targets, evolve; got 'eval,evolv'/);
+    expect(err).not.toMatch(/cannot reach Redis/);
+  });
+});
+
 describe("cogen worker and an unreachable Redis", () => {
   it("exits 1 with one line under --connect-timeout", async () => {
     const port = await closedPort();

@@ -99,6 +99,23 @@ export class BullMqQueue implements JobQueue {
     }
   }
 
+  /**
+   * Drop finished jobs' records (their results are saved elsewhere), so a queue that serves many
+   * runs does not keep every job forever. Jobs still waiting or running are left alone.
+   */
+  async forget(ids: readonly string[]): Promise<void> {
+    await Promise.all(ids.map(async (id) => {
+      const job = await Job.fromId(this.queue, id);
+      if (job && ((await job.isCompleted()) || (await job.isFailed()))) await job.remove();
+    }));
+  }
+
+  /** How many finished (completed or failed) job records the queue holds. */
+  async finishedCount(): Promise<number> {
+    const counts = await this.queue.getJobCounts("completed", "failed");
+    return (counts.completed ?? 0) + (counts.failed ?? 0);
+  }
+
   async close(): Promise<void> {
     await this.queue.close();
   }

@@ -26,7 +26,7 @@ function startWorker(url: string, extra: string[] = []): Promise<WorkerProcess> 
   child.stderr!.on("data", (chunk) => (log += chunk));
   return new Promise((resolve, reject) => {
     const timer = setInterval(() => {
-      if (log.includes("waiting for jobs")) {
+      if (/waiting for [a-z, ]+ jobs on/.test(log)) {
         clearInterval(timer);
         resolve({ child, log: () => log });
       }
@@ -140,7 +140,9 @@ describe.skipIf(!hasRedis)("distributed evaluation over Redis (BullMQ)", () => {
 
   it("an item too long for the server's context fails alone on a worker; the job's other results come back", async () => {
     const small = await startStub({ context: { tokens: 20, server: "vllm" } });
-    const worker = await startWorker(redis.url);
+    // An eval-only worker (--jobs eval) serves evaluation jobs like a full one.
+    const worker = await startWorker(redis.url, ["--jobs", "eval"]);
+    expect(worker.log()).toMatch(/waiting for eval jobs on/);
     workers.push(worker);
     const queue = new BullMqQueue(redis.url);
     try {
