@@ -155,7 +155,9 @@ async function onlineMain(): Promise<void> {
   const base = manifest.models.find((m) => m.family === "a" && m.role === "base")!;
   // --init a/centralised: distil into another family-A model of the zoo (e.g. the centralised one).
   const init = arg("init", "");
-  const pivotDir = path.join(ZOO, init ? manifest.models.find((m) => m.id === init)!.files.hf : base.files.hf);
+  // --init-dir DIR: any HF folder of the pivot's family (e.g. zoo/pivots/all/hf, to train it further).
+  const initDir = arg("init-dir", "");
+  const pivotDir = initDir ? path.resolve(initDir) : path.join(ZOO, init ? manifest.models.find((m) => m.id === init)!.files.hf : base.files.hf);
   const pivot = await readBpeTokenizer(pivotDir);
   const dev = await devTexts(manifest.data.seed);
   const corpus = await buildCorpus({ seed: manifest.data.seed });

@@ -63,8 +63,8 @@ describe("online distillation objective", () => {
     const other = lossAt(base.model, 0.5, [{ end: tokens.length, teacher: medicine.model }]);
     expect(Math.abs(self - 0.5 * clm)).toBeLessThan(1e-3);
     expect(other - 0.5 * clm).toBeGreaterThan(5e-3);
-    // Windows in a span without a teacher keep the control's λ·CLM and add no fusion term.
-    expect(lossAt(base.model, 0.5, [{ end: tokens.length }])).toBeCloseTo(0.5 * clm, 5);
+    // Windows in a span without a teacher train on CLM alone, at full weight.
+    expect(lossAt(base.model, 0.5, [{ end: tokens.length }])).toBeCloseTo(clm, 5);
   });
 
   it("training on the fusion term alone moves the pivot toward the teacher", async () => {
@@ -92,22 +92,22 @@ describe("online distillation objective", () => {
     expect(after).toBeLessThan(before * 0.97);
   });
 
-  it("leaves untaught (λ·CLM alone) a window whose text the pivot encodes to other tokens", () => {
+  it("leaves untaught (CLM alone) a window whose text the pivot encodes to other tokens", () => {
     // The same text spelled one character per token: decoding and re-encoding merges the characters.
     const spelled = Int32Array.from([...text].flatMap((c) => base.tokenizer.encode(c)));
     expect(base.tokenizer.decode(Array.from(spelled))).toBe(text);
     const spans = [{ end: spelled.length, crossTeacher: biologyB }];
-    expect(lossAt(base.model, 0.5, spans, 0, spelled, "both")).toBeCloseTo(0.5 * lossAt(base.model, 1, spans, 0, spelled), 5);
+    expect(lossAt(base.model, 0.5, spans, 0, spelled, "both")).toBeCloseTo(lossAt(base.model, 1, spans, 0, spelled), 5);
   });
 
   it("MinCE with the pivot as a source: a window is taught only where the teacher beats the pivot on it", async () => {
     const spans = [{ end: tokens.length, crossTeacher: biologyB }];
     const gated = (model: TrainModel, lambda: number) =>
       tf.tidy(() => onlineKdObjective({ tokens, spans, lambda, ...SHAPE, pivot: base.tokenizer, crossGate: "min-ce", teacherIds: ["b"] }).loss(model, 1, base.tokenizer).dataSync()[0]!);
-    // The medicine expert knows this medicine text better than the family-B biology expert: nothing is taught, λ·CLM alone.
-    expect(gated(medicine.model, 0.5)).toBeCloseTo(0.5 * gated(medicine.model, 1), 5);
+    // The medicine expert knows this medicine text better than the family-B biology expert: nothing is taught, CLM alone.
+    expect(gated(medicine.model, 0.5)).toBeCloseTo(gated(medicine.model, 1), 5);
     // base-a knows it less well: the teacher teaches some windows.
-    expect(gated(base.model, 0.5) - 0.5 * gated(base.model, 1)).toBeGreaterThan(1e-3);
+    expect(Math.abs(gated(base.model, 0.5) - gated(base.model, 1))).toBeGreaterThan(1e-2);
   });
 
   it("refuses a cross-tokenizer teacher without the pivot's tokenizer", () => {

@@ -20,8 +20,8 @@ import { teacherTargets, teacherViews, topK, type Teacher, type TeacherTargetOpt
  * into the pivot's rows — aligned (candidates mapped by identical bytes where both tokenisations
  * start a token at the same byte), ULD (sorted top-k, no alignment) or both. A window whose text
  * the pivot does not re-encode to the same tokens (e.g. cut inside a UTF-8 character) is not
- * taught. Every row carries λ·CLM, exactly as in the control; a taught row adds (1 − λ)·fusion
- * (so a batch's CE weighting across domains is the control's). Nothing is precomputed, so a run never revisits a small sample of
+ * taught. Rows without a teacher train on CLM alone at full weight; a taught row's loss is
+ * λ·CLM + (1 − λ)·fusion. Nothing is precomputed, so a run never revisits a small sample of
  * texts: every step's windows are fresh text.
  */
 export interface OnlineKdOptions {
@@ -93,11 +93,12 @@ export function onlineKdObjective(options: OnlineKdOptions): TrainObjective {
       const aligned = jsLoss(logits, (values, vocab) => alignedKlAndGrad(values, vocab, rows, weight));
       // Every row taught by a same-tokenizer teacher: the original expression, term for term.
       if (taught.count === n && !uld) return tf.add(tf.mul(clm, lambda), tf.mul(aligned, 1 - lambda)) as tf.Scalar;
-      // Each term is a mean over its own rows: weigh it by their share of the batch, so the CLM
-      // term is the control's (every row at λ) and the fusion term adds (1 − λ)·fusion per taught row.
+      // Each term is a mean over its own rows: weigh it by their share of the batch, and give
+      // the untaught rows their CLM at full weight, so every row's loss is λ·CLM + (1 − λ)·fusion or CLM.
       let fusion: tf.Scalar = tf.mul(aligned, taught.alignedCount / n);
       if (uld) fusion = tf.add(fusion, tf.mul(jsLoss(logits, (values, vocab) => uldDistanceAndGrad(values, vocab, uld)), taught.uldCount / n));
-      return tf.add(tf.mul(clm, lambda), tf.mul(fusion, 1 - lambda)) as tf.Scalar;
+      const untaught = tf.div(tf.sum(tf.mul(nll, tf.tensor1d(taught.untaught))), n);
+      return tf.add(tf.mul(clm, lambda), tf.mul(tf.add(fusion, untaught), 1 - lambda)) as tf.Scalar;
     },
   };
 }
@@ -155,6 +156,8 @@ interface TaughtRows {
   count: number;
   alignedCount: number;
   uldCount: number;
+  /** 1 on rows with no fusion target (they train on CLM alone). */
+  untaught: Float32Array;
 }
 
 /** Each window's teacher top-k at every position (rows of windows without a teacher weigh 0). */
@@ -221,6 +224,7 @@ function gateByPivotCe(out: TeacherRowsOut, logits: Float32Array, vocab: number,
 
 function countTaught({ rows, weight, uld }: TeacherRowsOut): TaughtRows {
   const n = weight.length;
+  const untaught = new Float32Array(n);
   let count = 0;
   let alignedCount = 0;
   let uldCount = 0;
@@ -229,8 +233,9 @@ function countTaught({ rows, weight, uld }: TeacherRowsOut): TaughtRows {
     if (weight[r]! > 0) alignedCount++;
     if (inUld) uldCount++;
     if (weight[r]! > 0 || inUld) count++;
+    else untaught[r] = 1;
   }
-  return { rows, weight, uld, count, alignedCount, uldCount };
+  return { rows, weight, uld, count, alignedCount, uldCount, untaught };
 }
 
 /**

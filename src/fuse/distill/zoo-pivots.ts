@@ -61,7 +61,7 @@ export interface ZooPivotsPlan {
    */
   online?: {
     init: string; seed: number; steps: number; batchSize: number; seqLen: number; lr: number; lambda: number; k: number; lora: { rank: number; alpha: number };
-    familyB?: { lambda: number; fusion: CrossFusion };
+    familyB?: { lambda: number; fusion: CrossFusion; gate?: "min-ce" };
   };
   fpo: { pairsPerDomain: number; steps: number; batchSize: number; seqLen: number; lr: number; beta: number; lambda: number; lora: { rank: number; alpha: number } };
   /** Texts for the llama.cpp parity check of each export. */
@@ -81,7 +81,8 @@ export function zooPivotsPlan(kind: "full" | "quick"): ZooPivotsPlan {
     pivotFamily: "a", seed: 7, textsPerDomain: 120, maxTokens: 64, k: 8, parityContexts: 3, teachers: "min-ce", fusion: "both",
     kd: { steps: 150, batchSize: 16, seqLen: 64, lr: 4e-3, lambda: 0.5, lora: { rank: 16, alpha: 16 } },
     // The recipe chosen on the dev measure (bench/distill-recipes.ts --recipes online-control,online-domain --init a/centralised).
-    online: { init: "a/centralised", seed: 199, steps: 200, batchSize: 16, seqLen: 64, lr: 2e-3, lambda: 0.2, k: 8, lora: { rank: 16, alpha: 16 } },
+    // familyB: the best cross-tokenizer recipe on the dev measure (bench/distill-recipes.ts --recipes online-b --lambda 0.5 …).
+    online: { init: "a/centralised", seed: 199, steps: 200, batchSize: 16, seqLen: 64, lr: 2e-3, lambda: 0.2, k: 8, lora: { rank: 16, alpha: 16 }, familyB: { lambda: 0.5, fusion: "aligned" } },
     fpo: { pairsPerDomain: 60, steps: 60, batchSize: 8, seqLen: 64, lr: 2e-3, beta: 2, lambda: 0.2, lora: { rank: 16, alpha: 16 } },
   };
 }
@@ -197,11 +198,15 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
       return (targets = { all, fromB, seconds });
     };
     const helper = options.checkpointsOnly;
-    const records = helper ? [] : preferencePairs(lines, plan, teachers);
+    // Preference pairs are a function of the sources, the seed and the FPO plan: an earlier
+    // build's hash stands for them unchanged, and they are made only when the FPO pivot trains.
+    let records: FpoRecord[] | undefined = helper ? [] : undefined;
+    const recordsOf = () => (records ??= preferencePairs(lines, plan, teachers));
+    const prefsKept = previous && previous.sources === sources && previous.plan.seed === plan.seed && JSON.stringify(previous.plan.fpo) === JSON.stringify(plan.fpo);
     const result: ZooPivotsManifest = {
       format: ZOO_PIVOTS_FORMAT, plan, sources,
       texts: { count: texts.length, hash: textsHash, skipped },
-      prefs: { count: records.length, hash: sha256(JSON.stringify(records)) },
+      prefs: prefsKept ? previous.prefs : { count: recordsOf().length, hash: sha256(JSON.stringify(recordsOf())) },
       targetSeconds: previous?.targetSeconds ?? 0, models: [],
     };
     // Online pivots: the pivot family's training mixture, one part per domain, each with its expert.
@@ -235,7 +240,7 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
     // The control runs no teacher (λ = 1): its parts carry none, so nothing is loaded into its key.
     const onlineOf = (spec: Spec) => {
       if (spec.objective !== "online-kd") return undefined;
-      if (spec.name === "family-b") return { parts: onlinePartsB, k: online!.k, crossFusion: onlineB!.fusion };
+      if (spec.name === "family-b") return { parts: onlinePartsB, k: online!.k, crossFusion: onlineB!.fusion, crossGate: onlineB!.gate };
       return { parts: spec.lambda === 1 ? onlineParts.map((p) => ({ ...p, teacher: undefined })) : onlineParts, k: online!.k };
     };
     for (const spec of specs) {
@@ -262,7 +267,7 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
         steps: recipe.steps, batchSize: recipe.batchSize, seqLen: recipe.seqLen, lr: recipe.lr, lora: recipe.lora,
         data: spec.objective === "kd" ? textsHash : spec.objective === "online-kd" ? onlineHash : result.prefs.hash,
         k: spec.objective === "online-kd" ? online!.k : plan.k, ...(spec.objective === "fpo" ? { beta: plan.fpo.beta, after: previousJob(result, rel(path.join(out, "all"))) } : {}),
-        ...(spec.objective === "online-kd" && spec.name === "family-b" ? { crossFusion: onlineB!.fusion } : {}),
+        ...(spec.objective === "online-kd" && spec.name === "family-b" ? { crossFusion: onlineB!.fusion, ...(onlineB!.gate ? { crossGate: onlineB!.gate } : {}) } : {}),
       };
       const kept = previous?.models.find((m) => m.id === rel(dir) && JSON.stringify(m.job) === JSON.stringify(job));
       if (kept && (await exists(path.join(zoo, kept.files.gguf)))) {
@@ -272,7 +277,7 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
       }
       log(`pivots: training ${rel(dir)} (${spec.objective}, λ ${spec.lambda}, ${recipe.steps} steps)`);
       const trained: TrainPivotResult = await trainPivot({
-        pivot: spec.init, out: dir, objective: spec.objective, targets: spec.targets?.(), online: onlineOf(spec), records, lambda: spec.lambda, lora: recipe.lora,
+        pivot: spec.init, out: dir, objective: spec.objective, targets: spec.targets?.(), online: onlineOf(spec), records: spec.objective === "fpo" ? recordsOf() : undefined, lambda: spec.lambda, lora: recipe.lora,
         steps: recipe.steps, batchSize: recipe.batchSize, seqLen: recipe.seqLen, lr: recipe.lr, seed: seedOf(spec),
         beta: plan.fpo.beta, parityContexts: contexts, progress, checkpointDir, checkpointEvery: CHECKPOINT_EVERY,
       });
