@@ -7,13 +7,14 @@
  * median time of several runs of each, both measured from reading the file to the final intervals
  * (interpreter start-up excluded; the Python wall time including start-up is printed too).
  *
- *   npx tsx bench/bradley-terry.ts [--file battles.csv] [--rounds 100] [--runs 3] [--python python3]
+ *   npx tsx bench/bradley-terry.ts [--file battles.csv] [--rounds 100] [--runs 5] [--python python3]
  *   (default file: arena-140k/battles.csv of the shared reference data; exit code 3 when it is absent)
  */
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { loadavg } from "node:os";
 import { readBattles } from "../src/formats/battles.js";
 import { rankComparisons, type PairwiseRanking } from "../src/rank/pairwise/index.js";
 import { referenceFile } from "../test/reference-data.js";
@@ -22,7 +23,7 @@ const { values } = parseArgs({
   options: {
     file: { type: "string" },
     rounds: { type: "string", default: "100" },
-    runs: { type: "string", default: "3" },
+    runs: { type: "string", default: "5" },
     python: { type: "string", default: "python3" },
   },
 });
@@ -64,6 +65,7 @@ function runReference(): { result: ReferenceResult; wall: number } {
   return { result: JSON.parse(out) as ReferenceResult, wall: (performance.now() - start) / 1000 };
 }
 
+const loadBefore = loadavg()[0];
 const cogenTimes: number[] = [];
 const cogenCpu: number[] = [];
 const refTimes: number[] = [];
@@ -122,5 +124,13 @@ console.log(`  cpu time       cogen ${median(cogenCpu).toFixed(3)} s, python ${m
 console.log(`  ratings        max |cogen − reference| = ${maxRating.toExponential(2)} rating points; order identical: ${sameOrder}`);
 console.log(`  95% intervals  lower bounds differ by mean ${(sumLower / n).toFixed(2)}, max ${maxLower.toFixed(2)}; upper by mean ${(sumUpper / n).toFixed(2)}, max ${maxUpper.toFixed(2)} points (mean interval width ${(sumWidth / n).toFixed(2)})`);
 if (ranking.warnings.length > 0) console.log(`  cogen warnings: ${ranking.warnings.join(" | ")}`);
-const pass = sameOrder && maxRating < 0.01 && cogen < 5 && python / cogen >= 3;
-console.log(`  targets (order identical, ratings within 0.01, cogen < 5 s, ≥ 3x faster): ${pass ? "met" : "NOT met"}`);
+const agrees = sameOrder && maxRating < 0.01;
+const ratio = python / cogen;
+console.log(`  agreement      order identical and ratings within 0.01 points: ${agrees ? "yes" : "NO"}`);
+console.log(`  load average   ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after (2-core machine: wall times above ~2 are distorted; the CPU ratio is steadier)`);
+// The goal is stated for 100 rounds; other counts (the --quick smoke run uses 10) only report.
+const verdict = rounds !== 100 ? `not judged (the goal is for 100 rounds)` : ratio >= 3 && agrees ? "met" : "missed";
+console.log(
+  `GOAL  BT + ${rounds} bootstraps, ${path.basename(file)}: cogen ${cogen.toFixed(3)} s, reference ${python.toFixed(3)} s (wall, medians of ${runs}), ratio ${ratio.toFixed(2)}x, goal >= 3x: ${verdict}` +
+    ` (CPU: ${(median(refCpu) / median(cogenCpu)).toFixed(2)}x)`,
+);

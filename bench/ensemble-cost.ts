@@ -7,6 +7,12 @@
  * Wall time and CPU time (the process's, llama.cpp's threads included) are both reported: on a
  * shared machine wall time swings with other work, CPU time much less.
  *
+ * Then where an ensembled step's CPU goes, per member, straight on node-llama-cpp (the floor of
+ * exact scoring on this engine): one token evaluated with a greedy sample (what a member alone
+ * pays) against the same evaluation returning the whole next-token distribution (what exact
+ * scoring needs: node-llama-cpp 3.21.1 has no top-k with the true normaliser, nor logits), and
+ * the member's whole share of an always-mixing step (its proposals plus the shortlist scored).
+ *
  *   npx tsx bench/ensemble-cost.ts [--zoo zoo] [--tokens 24] [--runs 9]
  */
 import * as os from "node:os";
@@ -15,6 +21,7 @@ import type { LanguageModel } from "../src/core/language-model.js";
 import { createEnsembleModel } from "../src/fuse/ensemble/ensemble.js";
 import { createLlamaCppModel } from "../src/models/llamacpp/model.js";
 import { loadDemoZoo } from "../src/demo/zoo.js";
+import { isWholeText } from "../src/fuse/composite-text.js";
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -53,6 +60,13 @@ async function perToken(model: LanguageModel, run: number): Promise<Cost> {
   return { wall: (performance.now() - t0) / Math.max(1, pieces), cpu: (cpu.user + cpu.system) / 1000 / Math.max(1, pieces) };
 }
 
+async function cpuPerToken(work: () => Promise<number>): Promise<number> {
+  const cpu0 = process.cpuUsage();
+  const tokens = await work();
+  const cpu = process.cpuUsage(cpu0);
+  return (cpu.user + cpu.system) / Math.max(1, tokens);
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const rows: Record<string, Cost[]> = {};
 const gated = createEnsembleModel({ id: "gate 0.5", members: members.map((model, i) => ({ model, abilities: { default: i === 0 ? 0.1 : 0 } })) });
@@ -77,4 +91,54 @@ for (const [model, label] of [[gated, "ensemble, gate 0.5"], [always, "ensemble,
     );
   }
 }
+
+// The floor: per member, CPU per token straight on node-llama-cpp, fresh contexts on the same loaded models.
+const raw = await Promise.all(members.map(async (m) => (await m.model.createContext({ contextSize: 512, threads: 1 })).getSequence()));
+const floor: Record<string, Record<"greedy" | "distribution" | "share", number[]>> = {};
+for (let r = 0; r < RUNS; r++) {
+  for (const [i, member] of members.entries()) {
+    const row = (floor[member.id] ??= { greedy: [], distribution: [], share: [] });
+    for (const kind of ["greedy", "distribution"] as const) {
+      row[kind].push(await cpuPerToken(async () => {
+        let tokens = 0;
+        for (const prompt of promptsOf(r)) {
+          await raw[i].clearHistory();
+          const own = member.model.tokenize(prompt, false);
+          await raw[i].controlledEvaluate(own.slice(0, -1));
+          let last = own[own.length - 1];
+          for (let t = 0; t < TOKENS; t++, tokens++) {
+            const [out] = await raw[i].controlledEvaluate([[last, { generateNext: { token: true, probabilities: kind === "distribution" } }]]);
+            last = out?.next.token ?? last;
+          }
+        }
+        return tokens;
+      }));
+    }
+    // The member's share of an always-mixing step: its top-k after the context, then each proposal scored.
+    row.share.push(await cpuPerToken(async () => {
+      let steps = 0;
+      for (const prompt of promptsOf(r)) {
+        let context = prompt;
+        for (let t = 0; t < TOKENS; t++, steps++) {
+          const proposals = await member.nextTokenLogprobs(context, 8);
+          for (const proposal of proposals) await member.logLikelihood(context, proposal.text);
+          context += proposals.find((p) => isWholeText(p.text))?.text ?? " ";
+        }
+      }
+      return steps;
+    }));
+  }
+}
+const medianOf = (id: string, kind: "greedy" | "distribution" | "share") => median(floor[id][kind]);
+/** Both members' cost of `kind` over their greedy tokens, within each run (measured back to back), median over runs. */
+const overGreedy = (kind: "distribution" | "share") =>
+  median(floor[members[0].id].greedy.map((_, r) => members.reduce((s, m) => s + floor[m.id][kind][r], 0) / members.reduce((s, m) => s + floor[m.id].greedy[r], 0)));
+console.log(`where an always-mixing step's CPU goes, µs per token, median of ${RUNS} runs (load average ${os.loadavg()[0].toFixed(1)}):`);
+for (const m of members) {
+  console.log(`  ${m.id.padEnd(12)} greedy token ${medianOf(m.id, "greedy").toFixed(0)}, with the whole distribution ${medianOf(m.id, "distribution").toFixed(0)}, its share of a step (top-k + shortlist scored) ${medianOf(m.id, "share").toFixed(0)}`);
+}
+console.log(
+  `floor of exact scoring, both members, over their greedy tokens (median of the runs' ratios): whole distributions ${overGreedy("distribution").toFixed(2)}×, ` +
+    `their shares of an always-mixing step ${overGreedy("share").toFixed(2)}× (an exact ensemble step costs at least the shares; goal 1.15×)`,
+);
 await Promise.all(members.map((m) => m.close()));

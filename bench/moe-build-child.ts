@@ -3,8 +3,9 @@
  *   raw DIR...                  read every tensor's stored bytes of every model once, nothing else
  *   copy OUT BASE EXPERT...     read the bytes a mixture takes (the base's non-FFN tensors, each
  *                               expert's FFN) and write them to one file: the I/O floor
- *   moe CONFIG OUT_DIR [FORMAT] cogen moe (hf or gguf)
- * Prints {seconds, bytes, maxRssMiB, gateSeconds} as JSON.
+ *   moe CONFIG OUT_DIR [FORMAT] [THREADS]  cogen moe (hf or gguf; THREADS for the hidden gates, default 1)
+ * Prints {seconds, cpuSeconds, bytes, maxRssMiB, gateSeconds, gateCpuSeconds} as JSON (CPU time of
+ * every thread of the process: the main thread's and the I/O threads').
  */
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
@@ -13,8 +14,10 @@ import { buildMoe } from "../src/fuse/moe/build.js";
 
 const [mode, ...args] = process.argv.slice(2);
 const started = performance.now();
+const cpuStarted = process.cpuUsage();
 let bytes = 0;
 let gateSeconds = 0;
+let gateCpuSeconds = 0;
 if (mode === "raw") {
   for (const dir of args) {
     const src = await openHfWeights(dir);
@@ -41,10 +44,13 @@ if (mode === "raw") {
   await handle.close();
   await fs.rm(out);
 } else {
-  const [config, out, format] = args;
-  const report = await buildMoe({ config: await fs.readFile(config, "utf8"), baseDir: path.dirname(config), outDir: out, outFormat: format === "gguf" ? "gguf" : "hf" });
+  const [config, out, format, threads] = args;
+  const report = await buildMoe({ config: await fs.readFile(config, "utf8"), baseDir: path.dirname(config), outDir: out, outFormat: format === "gguf" ? "gguf" : "hf", threads: Number(threads ?? 1) });
   bytes = report.inputBytesRead;
   gateSeconds = report.gateSeconds;
+  gateCpuSeconds = report.gateCpuSeconds;
 }
 const seconds = (performance.now() - started) / 1000;
-console.log(JSON.stringify({ seconds, bytes, gateSeconds, maxRssMiB: process.resourceUsage().maxRSS / 1024 }));
+const cpu = process.cpuUsage(cpuStarted);
+const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+console.log(JSON.stringify({ seconds, cpuSeconds, bytes, gateSeconds, gateCpuSeconds, maxRssMiB: process.resourceUsage().maxRSS / 1024 }));

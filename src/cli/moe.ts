@@ -8,7 +8,7 @@ import { integerFlag, parseFlags, parseSize, UsageError } from "./args.js";
 import { formatBytes, printJson, refuseToReplace } from "./output.js";
 
 const HELP = `usage: cogen moe CONFIG.yml OUT_DIR [--out-format hf|gguf] [--non-expert base|average]
-                 [--seed N] [--out-shard-size 5B] [--dry-run] [--force] [--json]
+                 [--seed N] [--out-shard-size 5B] [--threads N] [--dry-run] [--force] [--json]
        cogen moe train-gates MOE_DIR OUT_DIR --data ... (train the gates: 'cogen moe train-gates --help')
 
 Assemble same-base experts into one Mixtral-style mixture of experts from a mergekit-moe YAML
@@ -23,6 +23,7 @@ or not at all.
                       the experts' average (Branch-Train-MiX); overrides cogen_non_expert in the config
   --seed N            seed for random gates and noise_scale (default 0)
   --out-shard-size S  largest output shard (default 5B = 5e9 bytes)
+  --threads N         worker threads for the hidden gates' forward pass (default 1; the same gates)
   --force             replace OUT_DIR when it exists and is not empty (default: refuse)
   --dry-run           check the config and every input; write nothing
   --json              print the report as JSON`;
@@ -31,7 +32,7 @@ export async function run(argv: string[]): Promise<number> {
   if (argv[0] === "train-gates") return (await import("./moe-train-gates.js")).run(argv.slice(1));
   const { values, positionals } = parseFlags(argv, {
     "out-format": { type: "string" }, "non-expert": { type: "string" }, seed: { type: "string" },
-    "out-shard-size": { type: "string" }, "dry-run": { type: "boolean" }, json: { type: "boolean" }, force: { type: "boolean" },
+    "out-shard-size": { type: "string" }, threads: { type: "string" }, "dry-run": { type: "boolean" }, json: { type: "boolean" }, force: { type: "boolean" },
   }, HELP);
   if (positionals.length !== 2) throw new UsageError([`give CONFIG.yml and OUT_DIR (got ${positionals.length} argument${positionals.length === 1 ? "" : "s"})`]);
   const [configFile, outDir] = positionals;
@@ -41,6 +42,7 @@ export async function run(argv: string[]): Promise<number> {
   const nonExpert = values["non-expert"];
   if (nonExpert !== undefined && nonExpert !== "base" && nonExpert !== "average") problems.push(`--non-expert: expected base or average, got '${nonExpert}'`);
   const seed = integerFlag(values.seed, "--seed", problems, 0);
+  const threads = integerFlag(values.threads, "--threads", problems, 1);
   const maxShardBytes = values["out-shard-size"] ? parseSize(values["out-shard-size"], "--out-shard-size") : undefined;
   if (problems.length) throw new UsageError(problems);
   const text = await readTextFile(configFile);
@@ -51,7 +53,7 @@ export async function run(argv: string[]): Promise<number> {
     config: text, configName: configFile, baseDir: process.cwd(), outDir: path.resolve(outDir),
     outFormat: format as "hf" | "gguf", dryRun: Boolean(values["dry-run"]),
     ...(nonExpert ? { nonExpert: nonExpert as "base" | "average" } : {}),
-    ...(seed !== undefined ? { seed } : {}), ...(maxShardBytes !== undefined ? { maxShardBytes } : {}),
+    ...(seed !== undefined ? { seed } : {}), ...(threads !== undefined ? { threads } : {}), ...(maxShardBytes !== undefined ? { maxShardBytes } : {}),
     ...(values.json ? {} : { progress: streamProgress() }),
   });
   if (values.json) {

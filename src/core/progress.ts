@@ -82,8 +82,10 @@ function formatCount(n: number): string {
   return Number.isInteger(n) ? String(n) : n.toFixed(1);
 }
 
-function formatSeconds(s: number): string {
+/** Whole seconds as "42s" or "3m05s" (rounded first, so 119.6 s reads 2m00s, never 1m60s). */
+export function formatSeconds(s: number): string {
   if (!Number.isFinite(s)) return "?";
-  if (s < 60) return `${s.toFixed(0)}s`;
-  return `${Math.floor(s / 60)}m${Math.round(s % 60).toString().padStart(2, "0")}s`;
+  const t = Math.round(s);
+  if (t < 60) return `${t}s`;
+  return `${Math.floor(t / 60)}m${(t % 60).toString().padStart(2, "0")}s`;
 }

@@ -9,11 +9,12 @@
  * Other columns (Arena's category flags, ids, prompts) are ignored unless `domainColumn` names
  * one, whose value then becomes each comparison's domain.
  */
+import { promises as fs } from "node:fs";
 import { InputFileError } from "../core/errors.js";
-import { readTextFile } from "../core/files.js";
+import { readFailure } from "../core/files.js";
 import { forEachJsonlObject } from "./jsonl.js";
 import { DEFAULT_DOMAIN, type Comparison, type ComparisonOutcome } from "../core/evidence.js";
-import { forEachCsvRecord } from "./csv.js";
+import { CsvFieldInterner, csvFieldText, forEachCsvSpans } from "./csv-bytes.js";
 
 export type BattleLayout = "arena" | "llmfao";
 
@@ -55,8 +56,21 @@ export interface Battles {
 
 /** Read a battle file (CSV or JSON Lines, detected from its first character). */
 export async function readBattles(file: string, options: ReadBattlesOptions = {}): Promise<Battles> {
-  const text = await readTextFile(file);
-  return parseBattles(text, file, options);
+  let bytes: Buffer;
+  try {
+    bytes = await fs.readFile(file);
+  } catch (error) {
+    throw readFailure(file, error);
+  }
+  // CSV is read from the bytes (only the model and winner fields become strings); JSONL as text.
+  let i = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  while (i < bytes.length && isAsciiSpace(bytes[i])) i++;
+  if (i === bytes.length) throw new InputFileError(file, "empty battle file");
+  return bytes[i] === 0x7b /* { */ ? parseBattlesJsonl(bytes.toString("utf8"), file, options) : parseBattlesCsvBytes(bytes, file, options);
+}
+
+function isAsciiSpace(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d);
 }
 
 /** Parse battle text; `file` names it in error messages. */
@@ -83,6 +97,11 @@ export function detectBattleLayout(columns: readonly string[], file: string, lin
 }
 
 export function parseBattlesCsv(text: string, file: string, options: ReadBattlesOptions = {}): Battles {
+  return parseBattlesCsvBytes(Buffer.from(text, "utf8"), file, options);
+}
+
+/** parseBattlesCsv on the file's UTF-8 bytes. */
+function parseBattlesCsvBytes(bytes: Uint8Array, file: string, options: ReadBattlesOptions): Battles {
   let header: string[] | undefined;
   let layout: BattleLayout = "arena";
   let ia = -1;
@@ -92,10 +111,13 @@ export function parseBattlesCsv(text: string, file: string, options: ReadBattles
   const comparisons: Comparison[] = [];
   const lines: number[] = [];
   const skipped: number[] = [];
-  // Rows are turned into comparisons as they are read, so their other fields are never kept.
-  forEachCsvRecord(text, file, (fields, line) => {
+  // Each distinct name, winner and domain is decoded once; other fields never become strings.
+  const names = new CsvFieldInterner(bytes, (text) => text.trim());
+  const outcomes = new CsvFieldInterner(bytes, (text) => outcomeOf(layout, text));
+  const domains = new CsvFieldInterner(bytes, (text) => text.trim() || DEFAULT_DOMAIN);
+  forEachCsvSpans(bytes, file, (spans, line) => {
     if (header === undefined) {
-      header = fields.map((name) => name.trim());
+      header = Array.from({ length: spans.count }, (_, k) => csvFieldText(bytes, spans, k).trim());
       layout = detectBattleLayout(header, file, line);
       const spec = BATTLE_LAYOUTS[layout];
       ia = header.indexOf(spec.a);
@@ -107,12 +129,18 @@ export function parseBattlesCsv(text: string, file: string, options: ReadBattles
       }
       return;
     }
-    if (fields.length !== header.length) {
-      throw new InputFileError(file, `expected ${header.length} fields (as in the header), found ${fields.length}`, line);
+    if (spans.count !== header.length) {
+      throw new InputFileError(file, `expected ${header.length} fields (as in the header), found ${spans.count}`, line);
     }
-    const comparison = toComparison(layout, fields[ia], fields[ib], fields[iw], id >= 0 ? fields[id] : undefined, file, line, options);
-    if (comparison === undefined) skipped.push(line);
+    const a = names.get(spans, ia);
+    const b = names.get(spans, ib);
+    const outcome = outcomes.get(spans, iw);
+    const rawWinner = outcome === undefined ? csvFieldText(bytes, spans, iw) : "";
+    const keep = checkComparison(layout, a, b, outcome, rawWinner, file, line, options);
+    if (!keep) skipped.push(line);
     else {
+      const comparison: Comparison = { a, b, outcome: outcome! };
+      if (id >= 0) comparison.domain = domains.get(spans, id);
       comparisons.push(comparison);
       lines.push(line);
     }
@@ -145,11 +173,16 @@ export function parseBattlesJsonl(text: string, file: string, options: ReadBattl
       else if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") domain = String(v);
       else throw new InputFileError(file, `"${options.domainColumn}" must be a string, number or boolean`, line);
     }
-    const comparison = toComparison(layout, field(spec.a), field(spec.b), field(spec.winner), domain, file, line, options);
-    if (comparison === undefined) {
+    const a = field(spec.a).trim();
+    const b = field(spec.b).trim();
+    const rawWinner = field(spec.winner);
+    const outcome = outcomeOf(layout, rawWinner);
+    if (!checkComparison(layout, a, b, outcome, rawWinner, file, line, options)) {
       skipped.push(line);
       return;
     }
+    const comparison: Comparison = { a, b, outcome: outcome! };
+    if (domain !== undefined) comparison.domain = domain.trim() || DEFAULT_DOMAIN;
     comparisons.push(comparison);
     lines.push(line);
   });
@@ -163,32 +196,38 @@ function skipWarnings(file: string, skipped: number[]): string[] {
   return [`${file}: skipped ${skipped.length} row(s) comparing a model with itself (lines ${shown})`];
 }
 
-/** A validated comparison, or undefined for a self-comparison that is to be skipped. */
-function toComparison(
+/** The outcome a winner field names in a layout, or undefined when it names none. */
+function outcomeOf(layout: BattleLayout, rawWinner: string): ComparisonOutcome | undefined {
+  const outcomes = BATTLE_LAYOUTS[layout].outcomes;
+  const winner = rawWinner.trim();
+  return Object.hasOwn(outcomes, winner) ? outcomes[winner] : undefined;
+}
+
+/**
+ * Whether a row (names already trimmed) is kept: false for a self-comparison to be skipped; an
+ * InputFileError naming the file, line and field for an empty name, an unknown winner or a
+ * self-comparison that is not to be skipped.
+ */
+function checkComparison(
   layout: BattleLayout,
-  rawA: string,
-  rawB: string,
+  a: string,
+  b: string,
+  outcome: ComparisonOutcome | undefined,
+  /** The winner field as written (needed only when `outcome` is undefined). */
   rawWinner: string,
-  rawDomain: string | undefined,
   file: string,
   line: number,
   options: ReadBattlesOptions,
-): Comparison | undefined {
+): boolean {
   const spec = BATTLE_LAYOUTS[layout];
-  const a = rawA.trim();
-  const b = rawB.trim();
   if (a === "") throw new InputFileError(file, `empty model name in "${spec.a}"`, line);
   if (b === "") throw new InputFileError(file, `empty model name in "${spec.b}"`, line);
-  const winner = rawWinner.trim();
-  const outcome = Object.hasOwn(spec.outcomes, winner) ? spec.outcomes[winner] : undefined;
   if (outcome === undefined) {
-    throw new InputFileError(file, `unknown winner ${JSON.stringify(rawWinner)}; expected one of ${Object.keys(spec.outcomes).join(", ")}`, line);
+    throw new InputFileError(file, `unknown winner ${JSON.stringify(rawWinner)} in "${spec.winner}"; expected one of ${Object.keys(spec.outcomes).join(", ")}`, line);
   }
   if (a === b) {
-    if (options.selfComparisons === "skip") return undefined;
+    if (options.selfComparisons === "skip") return false;
     throw new InputFileError(file, `model "${a}" is compared with itself (skip such rows with selfComparisons: "skip")`, line);
   }
-  const comparison: Comparison = { a, b, outcome };
-  if (rawDomain !== undefined) comparison.domain = rawDomain.trim() || DEFAULT_DOMAIN;
-  return comparison;
+  return true;
 }

@@ -97,7 +97,7 @@ function parseQuotedRecords(text: string, file: string, firstLine: number, visit
     const newline = text.indexOf("\n", pos);
     const lineEnd = newline < 0 ? end : newline;
     if (nextQuote < 0 || nextQuote > lineEnd) {
-      const stop = newline > pos && text.charCodeAt(newline - 1) === CR ? newline - 1 : lineEnd;
+      const stop = lineEnd > pos && text.charCodeAt(lineEnd - 1) === CR ? lineEnd - 1 : lineEnd;
       visit(text.slice(pos, stop).split(","), startLine);
       pos = lineEnd + 1;
       line++;
@@ -131,7 +131,8 @@ function parseQuotedRecords(text: string, file: string, firstLine: number, visit
           pos++;
           continue;
         }
-        if (next === LF || (next === CR && text.charCodeAt(pos + 1) === LF) || pos >= end) break;
+        // The record's last line arrives without its LF, so a CR at the very end ends it too.
+        if (next === LF || (next === CR && (pos + 1 >= end || text.charCodeAt(pos + 1) === LF)) || pos >= end) break;
         throw new InputFileError(file, `unexpected character ${JSON.stringify(text[pos])} after a closing quote`, line);
       }
       // Unquoted field: up to the next comma or line break.
@@ -140,7 +141,7 @@ function parseQuotedRecords(text: string, file: string, firstLine: number, visit
       while (i < end) {
         c = text.charCodeAt(i);
         if (c === COMMA || c === LF) break;
-        if (c === CR && text.charCodeAt(i + 1) === LF) break;
+        if (c === CR && (i + 1 >= end || text.charCodeAt(i + 1) === LF)) break;
         if (c === QUOTE) throw new InputFileError(file, "a double quote inside an unquoted field (quote the whole field and double the quote)", line);
         i++;
       }

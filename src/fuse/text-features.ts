@@ -21,33 +21,147 @@ function fnvFrom(h: number, text: string, start = 0, end = text.length): number 
   return h;
 }
 
+/** fnvFrom over code units codes[start, end). */
+function fnvCodes(h: number, codes: Uint16Array, start: number, end: number): number {
+  for (let i = start; i < end; i++) h = Math.imul(h ^ codes[i], FNV_PRIME);
+  return h;
+}
+
 const WORD_PREFIX = fnvFrom(FNV_OFFSET, "w:");
 const BIGRAM_PREFIX = fnvFrom(FNV_OFFSET, "b:");
 const CHAR_PREFIX = fnvFrom(FNV_OFFSET, "c:");
 const SPACE = " ".charCodeAt(0);
 
-/** Calls `add(bucket)` once per term occurrence of the text (word 1–2-grams, char 3–5-grams). */
-function forEachTerm(text: string, buckets: number, add: (bucket: number) => void): void {
-  const normalized = text.toLowerCase().replace(/\s+/g, " ").trim();
-  const words = normalized.match(/[\p{L}\p{N}]+/gu) ?? [];
-  for (let i = 0; i < words.length; i++) {
-    add((fnvFrom(WORD_PREFIX, words[i]) >>> 0) % buckets);
-    if (i > 0) add((fnvFrom(Math.imul(fnvFrom(BIGRAM_PREFIX, words[i - 1]) ^ SPACE, FNV_PRIME), words[i]) >>> 0) % buckets);
+/** ASCII whitespace as JavaScript's \s and String#trim see it: tab, LF, VT, FF, CR, space. */
+const isAsciiSpace = (c: number) => c === SPACE || (c >= 9 && c <= 13);
+/** ASCII [\p{L}\p{N}] after lowercasing: a–z, 0–9. */
+const isAsciiWordChar = (c: number) => (c >= 97 && c <= 122) || (c >= 48 && c <= 57);
+
+/**
+ * The hashed buckets of a text's term occurrences (word 1–2-grams, char 3–5-grams), written into
+ * a reusable buffer: one pass over the text's code units, no substring or regex for ASCII text
+ * (the common case; other text is normalised by the Unicode-aware definition first).
+ */
+class TermHasher {
+  /** The normalised text padded with a space each side: lowercased, whitespace runs as one space, trimmed. */
+  private codes = new Uint16Array(1024);
+  /** Word spans in `codes`: start, end, start, end… */
+  private spans = new Int32Array(256);
+  /** The normalised text when it is not ASCII (words are then found by the Unicode regex). */
+  private unicode: string | undefined;
+  terms = new Int32Array(4096);
+
+  /** h mod buckets as a mask when buckets is a power of two (else −1): `%` on a uint32 is a float division in V8. */
+  private readonly mask: number;
+
+  constructor(readonly buckets: number) {
+    this.mask = (buckets & (buckets - 1)) === 0 ? buckets - 1 : -1;
   }
-  const padded = ` ${normalized} `;
-  for (let i = 0; i + 3 <= padded.length; i++) {
-    let h = fnvFrom(CHAR_PREFIX, padded, i, i + 2);
-    for (let n = 3; n <= 5 && i + n <= padded.length; n++) {
-      h = Math.imul(h ^ padded.charCodeAt(i + n - 1), FNV_PRIME);
-      add((h >>> 0) % buckets);
+
+  private bucket(h: number): number {
+    return this.mask >= 0 ? h & this.mask : (h >>> 0) % this.buckets;
+  }
+
+  /** Fills `terms` with one bucket per term occurrence; returns how many. */
+  hash(text: string): number {
+    const length = this.normalise(text);
+    const words = this.findWords(length);
+    const { codes, spans } = this;
+    // Words and bigrams, plus 3 terms per code unit at most for the character n-grams.
+    if (this.terms.length < 2 * words + 3 * length) this.terms = new Int32Array(2 * (2 * words + 3 * length));
+    const terms = this.terms;
+    let n = 0;
+    let previous = 0;
+    for (let w = 0; w < words; w++) {
+      const start = spans[2 * w];
+      const end = spans[2 * w + 1];
+      terms[n++] = this.bucket(fnvCodes(WORD_PREFIX, codes, start, end));
+      if (w > 0) terms[n++] = this.bucket(fnvCodes(Math.imul(previous ^ SPACE, FNV_PRIME), codes, start, end));
+      previous = fnvCodes(BIGRAM_PREFIX, codes, start, end);
     }
+    for (let i = 0; i + 3 <= length; i++) {
+      let h = Math.imul(Math.imul(CHAR_PREFIX ^ codes[i], FNV_PRIME) ^ codes[i + 1], FNV_PRIME);
+      for (let k = 2; k < 5 && i + k < length; k++) {
+        h = Math.imul(h ^ codes[i + k], FNV_PRIME);
+        terms[n++] = this.bucket(h);
+      }
+    }
+    return n;
+  }
+
+  /** Writes ` ${normalised} ` into `codes`; returns its length. */
+  private normalise(text: string): number {
+    if (this.codes.length < text.length + 2) this.codes = new Uint16Array(2 * text.length + 2);
+    const codes = this.codes;
+    let length = 0;
+    codes[length++] = SPACE;
+    let ascii = true;
+    let pendingSpace = false;
+    this.unicode = undefined;
+    for (let i = 0; i < text.length; i++) {
+      let c = text.charCodeAt(i);
+      if (c >= 128) {
+        ascii = false;
+        break;
+      }
+      if (isAsciiSpace(c)) {
+        pendingSpace = length > 1;
+        continue;
+      }
+      if (pendingSpace) codes[length++] = SPACE;
+      pendingSpace = false;
+      if (c >= 65 && c <= 90) c += 32;
+      codes[length++] = c;
+    }
+    if (!ascii) {
+      // Unicode: lowercasing can change the length; normalised by the definition itself.
+      const normalised = text.toLowerCase().replace(/\s+/g, " ").trim();
+      if (this.codes.length < normalised.length + 2) this.codes = new Uint16Array(2 * normalised.length + 2);
+      length = 1;
+      for (let i = 0; i < normalised.length; i++) this.codes[length++] = normalised.charCodeAt(i);
+      this.unicode = normalised;
+    }
+    this.codes[length++] = SPACE;
+    return length;
+  }
+
+  /** Writes the word spans ([\p{L}\p{N}]+ runs) of the normalised text into `spans`; returns how many. */
+  private findWords(length: number): number {
+    let words = 0;
+    const add = (start: number, end: number) => {
+      if (2 * words + 2 > this.spans.length) {
+        const grown = new Int32Array(2 * this.spans.length);
+        grown.set(this.spans);
+        this.spans = grown;
+      }
+      this.spans[2 * words] = start;
+      this.spans[2 * words + 1] = end;
+      words++;
+    };
+    const codes = this.codes;
+    if (this.unicode === undefined) {
+      let start = -1;
+      for (let i = 1; i < length; i++) {
+        const inWord = isAsciiWordChar(codes[i]);
+        if (inWord && start < 0) start = i;
+        else if (!inWord && start >= 0) {
+          add(start, i);
+          start = -1;
+        }
+      }
+    } else {
+      for (const match of this.unicode.matchAll(/[\p{L}\p{N}]+/gu)) add(1 + match.index, 1 + match.index + match[0].length);
+    }
+    return words;
   }
 }
 
 /** Raw hashed term counts of a text. */
 export function termCounts(text: string, buckets = FEATURE_BUCKETS): Map<number, number> {
+  const hasher = new TermHasher(buckets);
+  const n = hasher.hash(text);
   const counts = new Map<number, number>();
-  forEachTerm(text, buckets, (h) => counts.set(h, (counts.get(h) ?? 0) + 1));
+  for (let i = 0; i < n; i++) counts.set(hasher.terms[i], (counts.get(hasher.terms[i]) ?? 0) + 1);
   return counts;
 }
 
@@ -61,6 +175,7 @@ const RADIX = 1 << RADIX_BITS;
  * past 255 carry over into `overflow`.
  */
 class TermCounter {
+  private readonly hasher: TermHasher;
   private readonly counts: Uint8Array;
   private readonly overflow = new Map<number, number>();
   private touched = new Uint32Array(1024);
@@ -69,27 +184,28 @@ class TermCounter {
 
   constructor(readonly buckets: number) {
     this.counts = new Uint8Array(buckets);
+    this.hasher = new TermHasher(buckets);
   }
 
   count(text: string): { buckets: Uint32Array; counts: Uint32Array } {
+    const terms = this.hasher.hash(text);
+    if (this.touched.length < terms) {
+      this.touched = new Uint32Array(2 * terms);
+      this.scratch = new Uint32Array(2 * terms);
+    }
+    const { counts: byBucket, touched } = this;
+    const termBuckets = this.hasher.terms;
     let n = 0;
-    forEachTerm(text, this.buckets, (h) => {
-      const count = this.counts[h];
+    for (let t = 0; t < terms; t++) {
+      const h = termBuckets[t];
+      const count = byBucket[h];
       if (count === 255) {
         this.overflow.set(h, (this.overflow.get(h) ?? 0) + 1);
-        return;
+        continue;
       }
-      this.counts[h] = count + 1;
-      if (count === 0) {
-        if (n === this.touched.length) {
-          const grown = new Uint32Array(n * 2);
-          grown.set(this.touched);
-          this.touched = grown;
-          this.scratch = new Uint32Array(n * 2);
-        }
-        this.touched[n++] = h;
-      }
-    });
+      byBucket[h] = count + 1;
+      if (count === 0) touched[n++] = h;
+    }
     const buckets = this.sortedTouched(n);
     const counts = new Uint32Array(n);
     for (let i = 0; i < n; i++) {
@@ -136,6 +252,13 @@ export class TfIdf {
 
   /** Fit document frequencies on `texts` (the indexed items); `vectors` are theirs, in order. */
   readonly vectors: SparseVector[];
+  /**
+   * The same vectors in one pair of flat arrays, text after text (`vectors` are views into them):
+   * text i's features are at [vectorStart[i], vectorStart[i + 1]) of allIndices/allValues.
+   */
+  readonly vectorStart: Uint32Array;
+  readonly allIndices: Uint32Array;
+  readonly allValues: Float32Array;
   /** How many of the fitted texts have each bucket (an inverted index sizes its posting lists by it). */
   readonly documentFrequency: Uint32Array;
 
@@ -148,15 +271,25 @@ export class TfIdf {
     const n = texts.length;
     for (let h = 0; h < buckets; h++) this.idf[h] = Math.log((1 + n) / (1 + df[h])) + 1;
     this.documentFrequency = df;
-    this.vectors = counted.map((c) => this.weigh(c));
+    this.vectorStart = new Uint32Array(n + 1);
+    for (let i = 0; i < n; i++) this.vectorStart[i + 1] = this.vectorStart[i] + counted[i].buckets.length;
+    this.allIndices = new Uint32Array(this.vectorStart[n]);
+    this.allValues = new Float32Array(this.vectorStart[n]);
+    this.vectors = counted.map((c, i) => {
+      const indices = this.allIndices.subarray(this.vectorStart[i], this.vectorStart[i + 1]);
+      indices.set(c.buckets);
+      return this.weigh(c, { indices, values: this.allValues.subarray(this.vectorStart[i], this.vectorStart[i + 1]) });
+    });
   }
 
   vector(text: string): SparseVector {
-    return this.weigh(this.counter.count(text));
+    const counted = this.counter.count(text);
+    return this.weigh(counted, { indices: counted.buckets, values: new Float32Array(counted.buckets.length) });
   }
 
-  private weigh({ buckets, counts }: { buckets: Uint32Array; counts: Uint32Array }): SparseVector {
-    const values = new Float32Array(buckets.length);
+  /** Fills `into.values` with the weights of the counted terms (whose buckets `into.indices` lists). */
+  private weigh({ buckets, counts }: { buckets: Uint32Array; counts: Uint32Array }, into: SparseVector): SparseVector {
+    const { values } = into;
     let norm = 0;
     for (let i = 0; i < buckets.length; i++) {
       const count = counts[i];
@@ -165,7 +298,7 @@ export class TfIdf {
     }
     norm = Math.sqrt(norm) || 1;
     for (let i = 0; i < values.length; i++) values[i] /= norm;
-    return { indices: buckets, values };
+    return into;
   }
 }
 

@@ -22,7 +22,7 @@ import { closeModels, openModels, refuseOutputOverInputs, type OpenedModel } fro
 import { MethodError } from "./methods/types.js";
 import { planMerge, tensorSeed, type MergePlan, type TensorTask } from "./plan.js";
 import { workerPool, type MethodRunner } from "./pool.js";
-import { BufferPool } from "./buffers.js";
+import { BufferPool } from "../core/buffer-pool.js";
 import { permutation, permuteEmbeddings, readTokenizerJson, unionTokenizerJson, unionVocab, vocabSize, type Vocab } from "./tokenizer.js";
 import { copyFileIfPresent } from "../core/files.js";
 import { readOptionalJsonObject } from "../core/json-file.js";

@@ -2,7 +2,8 @@
  * A small pool of worker threads running merge methods. Inputs are transferred, not copied.
  * Works from compiled .js and from .ts under tsx (the worker is then started with tsx's loader).
  */
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { startModuleWorker } from "../core/module-worker.js";
 import { MethodError } from "./methods/types.js";
 import { runMethod, type MethodJob } from "./run-method.js";
 import { mergeStoredChunks, type ChunkJob, type ChunkResult } from "./chunked.js";
@@ -30,8 +31,6 @@ type AnyJob = { kind: "method"; job: MethodJob } | { kind: "chunks"; job: ChunkJ
 
 export function workerPool(threads: number): MethodRunner {
   if (threads <= 1) return inlineRunner;
-  const fromTs = import.meta.url.endsWith(".ts");
-  const url = new URL(fromTs ? "./worker.ts" : "./worker.js", import.meta.url);
   const workers: { worker: Worker; busy: boolean }[] = [];
   type Resolve = (x: never) => void;
   const queue: { job: AnyJob; resolve: Resolve; reject: (e: Error) => void }[] = [];
@@ -52,10 +51,7 @@ export function workerPool(threads: number): MethodRunner {
   };
 
   for (let i = 0; i < threads; i++) {
-    // Under tsx (tests, `npx tsx`), the worker registers tsx's loader before importing the .ts file.
-    const worker = fromTs
-      ? new Worker(`import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((api) => { api.register(); return import(${JSON.stringify(url.href)}); });`, { eval: true })
-      : new Worker(url);
+    const worker = startModuleWorker(import.meta.url, "./worker");
     const slot = { worker, busy: false };
     worker.on("message", (msg: { id: number; out?: unknown; error?: string; name?: string }) => {
       const p = pending.get(msg.id);

@@ -47,7 +47,7 @@ describe("parseBattles (CSV)", () => {
     expect(() => parseBattles(header + "x,y,model_a\n,y,model_a\n", "b.csv")).toThrow(/b\.csv:3: empty model name in "model_a"/);
     expect(() => parseBattles(header + "x, ,tie\n", "b.csv")).toThrow(/b\.csv:2: empty model name in "model_b"/);
     expect(() => parseBattles(header + "x,y,tie\nx,x,tie\n", "b.csv")).toThrow(/b\.csv:3: model "x" is compared with itself/);
-    expect(() => parseBattles(header + "x,y,left\n", "b.csv")).toThrow(/b\.csv:2: unknown winner "left"; expected one of model_a, model_b, tie, both_bad/);
+    expect(() => parseBattles(header + "x,y,left\n", "b.csv")).toThrow(/b\.csv:2: unknown winner "left" in "winner"; expected one of model_a, model_b, tie, both_bad/);
     expect(() => parseBattles("left,right,winner\nx,y,model_a\n", "b.csv")).toThrow(/b\.csv:2: unknown winner "model_a"/);
     expect(() => parseBattles(header + "x,y\n", "b.csv")).toThrow(/b\.csv:2: expected 3 fields/);
     expect(() => parseBattles("a,b,c\n1,2,3\n", "b.csv")).toThrow(/b\.csv:1: not a battle file/);
@@ -95,6 +95,53 @@ describe("readBattles", () => {
       await fs.writeFile(file, "model_a,model_b,winner\r\nx,y,model_a\r\n");
       expect((await readBattles(file)).comparisons).toEqual([{ a: "x", b: "y", outcome: "a" }]);
       await expect(readBattles(path.join(dir, "missing.csv"))).rejects.toBeInstanceOf(InputFileError);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("reads the bytes of a CSV with a BOM, CRLF, quoted names and padded spellings, and JSONL after blank space", async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-battles-"));
+    try {
+      const file = path.join(dir, "b.csv");
+      const rows = ['id,model_a,model_b,winner,note', '1,"m, large",tiny,model_a,"said ""hi"""', "2, tiny ,\"m, large\",tie (bothbad),", '3,tiny,x,"model_b",'];
+      await fs.writeFile(file, "\ufeff" + rows.join("\r\n") + "\r\n");
+      const battles = await readBattles(file, { domainColumn: "note" });
+      expect(battles.comparisons).toEqual([
+        { a: "m, large", b: "tiny", outcome: "a", domain: 'said "hi"' },
+        { a: "tiny", b: "m, large", outcome: "both_bad", domain: "default" },
+        { a: "tiny", b: "x", outcome: "b", domain: "default" },
+      ]);
+      // A name padded with spaces and written bare reads as the same name.
+      expect(battles.comparisons[1].a).toBe(battles.comparisons[2].a);
+      expect(battles.lines).toEqual([2, 3, 4]);
+      const jsonl = path.join(dir, "b.jsonl");
+      await fs.writeFile(jsonl, '\n  {"left":"p","right":"q","winner":"right"}\n');
+      expect((await readBattles(jsonl)).comparisons).toEqual([{ a: "p", b: "q", outcome: "b" }]);
+      await fs.writeFile(jsonl, " \r\n\t");
+      await expect(readBattles(jsonl)).rejects.toThrow(/b\.jsonl: empty battle file/);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("names the file, line and field of a bad row read from disk", async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-battles-"));
+    try {
+      const file = path.join(dir, "arena.csv");
+      const header = "id,model_a,model_b,winner\n";
+      const bad = async (body: string) => {
+        await fs.writeFile(file, header + body);
+        return readBattles(file);
+      };
+      await expect(bad("1,x,y,tie\n2,x,,model_a\n")).rejects.toThrow(/arena\.csv:3: empty model name in "model_b"/);
+      await expect(bad('1,x,y,tie\n2,"x\ny",z,draw\n3,x,y,tie\n')).rejects.toThrow(/arena\.csv:3: unknown winner "draw" in "winner"/);
+      await expect(bad("1,x,y,tie\n\n3,x,y\n")).rejects.toThrow(/arena\.csv:4: expected 4 fields \(as in the header\), found 3/);
+      await expect(bad('1,x,y,tie\n2,x"y,z,tie\n')).rejects.toThrow(/arena\.csv:3: a double quote inside an unquoted field/);
+      await expect(bad('1,x,y,tie\n2,"x"y,z,tie\n')).rejects.toThrow(/arena\.csv:3: unexpected character "y" after a closing quote/);
+      await expect(bad('1,x,y,tie\n2,"x,z,tie\n')).rejects.toThrow(/arena\.csv:3: unterminated quoted field/);
+      await expect(bad("1,x,x,tie\n")).rejects.toThrow(/arena\.csv:2: model "x" is compared with itself/);
+      await expect(bad("")).rejects.toThrow(/arena\.csv: no battles after the header/);
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }

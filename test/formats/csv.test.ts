@@ -11,6 +11,12 @@ describe("parseCsv", () => {
     expect(fields("a,b\r\n1,2")).toEqual([["a", "b"], ["1", "2"]]);
   });
 
+  it("ends a CRLF record after a closing quote or at a final CR", () => {
+    expect(fields('a,"b"\r\nc,d\r\n')).toEqual([["a", "b"], ["c", "d"]]);
+    expect(fields('"x",y\r\n"p","q"\r')).toEqual([["x", "y"], ["p", "q"]]);
+    expect(fields('"a",b\r')).toEqual([["a", "b"]]);
+  });
+
   it("keeps empty fields, including a trailing one", () => {
     expect(fields(",x,\n")).toEqual([["", "x", ""]]);
     expect(fields("a,")).toEqual([["a", ""]]);

@@ -7,6 +7,7 @@ import { buildMoe } from "../../src/fuse/moe/build.js";
 import { parseMoeConfig } from "../../src/formats/moe-config.js";
 import { readLlamaConfig } from "../../src/formats/hf/config.js";
 import { convertGgufToHf } from "../../src/formats/convert/gguf-to-hf.js";
+import { convertHfToGguf } from "../../src/formats/convert/hf-to-gguf.js";
 import { openGguf } from "../../src/formats/gguf/reader.js";
 import { checkLlamaCppRequirements } from "../../src/formats/gguf/llama-check.js";
 import { openHfWeights, writeSafetensorsFile } from "../../src/formats/safetensors/index.js";
@@ -142,6 +143,51 @@ describe("cogen moe: assembly", () => {
     const sd = Math.sqrt(diffs.reduce((a, d) => a + d * d, 0) / diffs.length);
     expect(sd).toBeGreaterThan(0.008);
     expect(sd).toBeLessThan(0.012);
+  });
+
+  it("writes the GGUF straight from the inputs, byte for byte the conversion of its own Hugging Face folder", async () => {
+    // Covers every way a tensor is made: copied, converted (bf16 out of F32), noised and scaled,
+    // a LoRA expert (merged on read), a GGUF expert, hidden-state gates; the folder holds shards.
+    const d = base.config.hiddenSize;
+    const lora = path.join(root, "direct-adapter");
+    await fs.mkdir(lora, { recursive: true });
+    await fs.writeFile(path.join(lora, "adapter_config.json"), JSON.stringify({ r: 2, lora_alpha: 2, target_modules: ["up_proj"] }));
+    await writeSafetensorsFile(path.join(lora, "adapter_model.safetensors"), [
+      { name: "base_model.model.model.layers.1.mlp.up_proj.lora_A.weight", dtype: "F32", shape: [2, d], data: new Float32Array(2 * d).fill(0.02) },
+      { name: "base_model.model.model.layers.1.mlp.up_proj.lora_B.weight", dtype: "F32", shape: [base.config.intermediateSize, 2], data: new Float32Array(base.config.intermediateSize * 2).fill(0.03) },
+    ]);
+    const models = [experts[0].dir, `${base.dir}+${lora}`, await experts[2].gguf("f32"), experts[3].dir];
+    for (const dtype of ["", "dtype: bfloat16"]) {
+      const text = configText({ gate: "hidden", models, extra: dtype }).replace(`source_model: ${experts[3].dir}`, `source_model: ${experts[3].dir}\n    noise_scale: 0.01\n    residual_scale: 0.5`);
+      const hf = path.join(root, `direct-hf${dtype ? "-bf16" : ""}`);
+      const gg = path.join(root, `direct${dtype ? "-bf16" : ""}`);
+      await buildMoe({ config: text, outDir: hf, seed: 4, maxShardBytes: 50_000 });
+      await buildMoe({ config: text, outDir: gg, seed: 4, outFormat: "gguf" });
+      expect((await fs.readdir(hf)).filter((f) => f.endsWith(".safetensors")).length).toBeGreaterThan(1);
+      const converted = path.join(root, `direct-converted${dtype ? "-bf16" : ""}.gguf`);
+      await convertHfToGguf(hf, converted, { name: path.basename(gg) });
+      const direct = await fs.readFile(path.join(gg, "model.gguf"));
+      expect(direct.length).toBeGreaterThan(100_000);
+      expect(Buffer.compare(direct, await fs.readFile(converted)), dtype || "F32").toBe(0);
+      expect(await fs.readdir(gg)).toEqual(["README.md", "model.gguf"]);
+    }
+  });
+
+  it("computes hidden gates on worker threads bit for bit as on one thread", async () => {
+    const text = [
+      `base_model: ${base.dir}`, "gate_mode: hidden_avg", "experts:",
+      `  - source_model: ${experts[0].dir}`, `    positive_prompts: ["The heart pumps blood", "A river"]`, `    negative_prompts: ["Bread and salt"]`,
+      `  - source_model: ${experts[1].dir}`, `    positive_prompts: ["A contract is an agreement between parties"]`,
+      `  - source_model: ${experts[2].dir}`, `    positive_prompts: ["The bank"]`,
+    ].join("\n");
+    const bytes: Buffer[] = [];
+    for (const threads of [1, 2, 3]) {
+      const out = path.join(root, `moe-threads-${threads}`);
+      await buildMoe({ config: text, outDir: out, threads });
+      bytes.push(await fs.readFile(path.join(out, "model.safetensors")));
+    }
+    expect(Buffer.compare(bytes[0], bytes[1])).toBe(0);
+    expect(Buffer.compare(bytes[0], bytes[2])).toBe(0);
   });
 
   it("is deterministic: random gates from the seed, the same bytes twice", async () => {
@@ -338,12 +384,13 @@ describe("cogen moe (CLI)", () => {
     expect(code).toBe(0);
     expect(JSON.parse(printed)).toMatchObject({ experts: 4, expertsPerToken: 2, gateMode: "random", nonExpert: "average", files: ["model.gguf", "README.md"] });
     const err = vi.spyOn(console, "error").mockImplementation(() => undefined);
-    const bad = await main(["moe", cfg, path.join(root, "cli-bad"), "--out-format", "onnx", "--non-expert", "mean"]);
+    const bad = await main(["moe", cfg, path.join(root, "cli-bad"), "--out-format", "onnx", "--non-expert", "mean", "--threads", "0"]);
     const message = err.mock.calls.flat().join("\n");
     err.mockRestore();
     expect(bad).toBe(2);
     expect(message).toContain("--out-format: expected hf or gguf, got 'onnx'");
     expect(message).toContain("--non-expert: expected base or average, got 'mean'");
+    expect(message).toMatch(/--threads: .*'0'/);
   });
 });
 

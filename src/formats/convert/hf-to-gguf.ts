@@ -4,7 +4,9 @@ import { ConfigError, InputFileError } from "../../core/errors.js";
 import { NO_SUCH_FILE } from "../../core/files.js";
 import { didYouMean } from "../../core/suggest.js";
 import { silentProgress, type Progress } from "../../core/progress.js";
-import type { DType, TensorInfo } from "../../core/tensor.js";
+import { BufferPool } from "../../core/buffer-pool.js";
+import { prefetchInOrder } from "../../core/prefetch.js";
+import type { DType, TensorInfo, TensorSource } from "../../core/tensor.js";
 import { llama3RopeFactors } from "../hf/rope.js";
 import { ROPE_FREQS } from "../hf/llama-tensors.js";
 import { readLlamaConfig, GGUF_ARCHITECTURE, type LlamaConfig } from "../hf/config.js";
@@ -33,8 +35,18 @@ export interface HfToGgufOptions {
   dtype?: ConvertDType;
   /** `general.name`; default: the folder's name. */
   name?: string;
+  /**
+   * The folder's tensors when they are not stored in it: a source that lists and reads them as
+   * the folder's safetensors would (config.json and the tokenizer still come from the folder).
+   * It is not closed here. A producer such as `cogen moe` converts this way without writing and
+   * reading back a temporary safetensors copy.
+   */
+  weights?: TensorSource;
   progress?: Progress;
 }
+
+/** GGUF tensors prepared ahead of the one being written (reads overlap the writes). */
+const READ_AHEAD = 2;
 
 /** Hugging Face tensors that carry no weights llama.cpp needs (recomputed buffers). */
 const SKIPPED = /\.rotary_emb\.inv_freq$/;
@@ -58,7 +70,7 @@ export async function convertHfToGguf(srcDir: string, dstFile: string, options: 
   if (vocab.tokens.length > config.vocabSize) {
     throw new InputFileError(path.join(srcDir, "tokenizer.json"), `has ${vocab.tokens.length} tokens but config.json's vocab_size is ${config.vocabSize}`);
   }
-  const weights = await openHfWeights(srcDir);
+  const weights = options.weights ?? (await openHfWeights(srcDir));
   try {
     const all = weights.list().filter((t) => !SKIPPED.test(t.name));
     const sources = all.filter((t) => !hfExpertTensor(t.name));
@@ -106,31 +118,45 @@ export async function convertHfToGguf(srcDir: string, dstFile: string, options: 
       ...vocabMetadata(vocab, tokenizerJson),
     ];
     const progress = options.progress ?? silentProgress;
+    // Same type on both sides: stored bytes are moved, never decoded, into buffers reused from
+    // tensor to tensor; a type change goes row-slice by row-slice, so no whole tensor is ever
+    // held as float32.
+    const pool = new BufferPool();
+    const tensorBytes = async (entry: (typeof plan)[number]): Promise<PooledBytes> => {
+      if (entry.bytes) return { bytes: entry.bytes, pooled: false };
+      if (entry.experts) return stackExperts(entry.experts, entry.dtype, weights, pool);
+      const heads = permute ? rotaryHeads(entry.name, config.numHeads, config.numKvHeads) : undefined;
+      if (entry.dtype === entry.source.dtype) {
+        const raw = await readPooled(weights, entry.source, pool);
+        if (heads === undefined) return raw;
+        const permuted = permuteRowBytes(raw.bytes, heads, raw.bytes.length / entry.shape[0], true, pool.take(raw.bytes.length));
+        if (raw.pooled) pool.give(raw.bytes);
+        return { bytes: permuted, pooled: true };
+      }
+      let raw = await weights.readRaw(entry.source.name);
+      if (heads !== undefined) raw = permuteRowBytes(raw, heads, raw.length / entry.shape[0], true);
+      const from = entry.source.dtype as SafetensorsDType;
+      return { bytes: transcodeRows(raw, entry.shape, entry.dtype, (bytes) => decodeToF32(from, bytes)), pooled: false };
+    };
+    const next = prefetchInOrder(plan.length, READ_AHEAD, (i) => tensorBytes(plan[i]));
+    let written: Uint8Array | undefined;
     const summary = await writeGguf(dstFile, {
       metadata,
       plan,
       progress,
       produce: async (tensor) => {
-        const entry = plan[tensor.index];
-        if (entry.bytes) return entry.bytes;
-        if (entry.experts) return stackExperts(entry.experts, entry.dtype, (name) => weights.readRaw(name));
-        const heads = permute ? rotaryHeads(entry.name, config.numHeads, config.numKvHeads) : undefined;
-        if (entry.dtype === entry.source.dtype) {
-          // Same type on both sides: move the stored bytes, never decoding (half the memory, no conversion).
-          const raw = await weights.readRaw(entry.source.name);
-          return heads === undefined ? raw : permuteRowBytes(raw, heads, raw.length / entry.shape[0], true);
-        }
-        // A type change goes row-slice by row-slice, so no whole tensor is ever held as float32.
-        let raw = await weights.readRaw(entry.source.name);
-        if (heads !== undefined) raw = permuteRowBytes(raw, heads, raw.length / entry.shape[0], true);
-        const from = entry.source.dtype as SafetensorsDType;
-        return transcodeRows(raw, entry.shape, entry.dtype, (bytes) => decodeToF32(from, bytes));
+        // The writer asks for a tensor only after writing the one before: its buffer is free again.
+        if (written) pool.give(written);
+        written = undefined;
+        const result = await next(tensor.index);
+        if (result.pooled) written = result.bytes;
+        return result.bytes;
       },
     });
     await checkWritten(dstFile);
     return summary;
   } finally {
-    await weights.close();
+    if (!options.weights) await weights.close();
   }
 }
 
@@ -175,16 +201,44 @@ function groupExperts(tensors: TensorInfo[], config: LlamaConfig, srcDir: string
   return out;
 }
 
-/** The experts of one layer and part as one GGUF tensor, expert outermost (one output tensor held). */
-async function stackExperts(experts: TensorInfo[], dtype: DType, read: (name: string) => Promise<Uint8Array>): Promise<Uint8Array> {
+/** Bytes for the writer; `pooled` when they are a pool buffer, given back once written. */
+interface PooledBytes {
+  bytes: Uint8Array;
+  pooled: boolean;
+}
+
+/** A tensor's stored bytes, read into a pool buffer (a source may return its own array instead). */
+async function readPooled(weights: TensorSource, info: TensorInfo, pool: BufferPool): Promise<PooledBytes> {
+  const into = pool.take(info.byteLength);
+  const bytes = await weights.readRaw(info.name, into);
+  if (bytes.buffer === into.buffer) return { bytes, pooled: true };
+  pool.give(into);
+  return { bytes, pooled: false };
+}
+
+/**
+ * The experts of one layer and part as one GGUF tensor, expert outermost (one output tensor
+ * held). Experts stored in the target type are read straight into their slice of it.
+ */
+async function stackExperts(experts: TensorInfo[], dtype: DType, weights: TensorSource, pool: BufferPool): Promise<PooledBytes> {
+  if (experts.every((info) => info.dtype === dtype)) {
+    const size = experts[0].byteLength;
+    const out = pool.take(size * experts.length);
+    for (const [i, info] of experts.entries()) {
+      const slice = out.subarray(i * size, (i + 1) * size);
+      const bytes = await weights.readRaw(info.name, slice);
+      if (bytes.buffer !== out.buffer || bytes.byteOffset !== slice.byteOffset) slice.set(bytes);
+    }
+    return { bytes: out, pooled: true };
+  }
   let out: Uint8Array | undefined;
   for (const [i, info] of experts.entries()) {
-    const raw = await read(info.name);
+    const raw = await weights.readRaw(info.name);
     const bytes = info.dtype === dtype ? raw : transcodeRows(raw, info.shape, dtype, (b) => decodeToF32(info.dtype as SafetensorsDType, b));
     out ??= new Uint8Array(bytes.length * experts.length);
     out.set(bytes, i * bytes.length);
   }
-  return out!;
+  return { bytes: out!, pooled: false };
 }
 
 /**

@@ -14,6 +14,7 @@ import {
 } from "./encode-header.js";
 import type { GgufTensorInfo } from "./header.js";
 import type { GgufValue } from "./values.js";
+import { writeFully } from "../safetensors/file-io.js";
 
 export interface GgufPlannedTensor extends GgufTensorInfo {
   /** Position in the plan. */
@@ -55,7 +56,7 @@ export async function writeGguf(target: string, options: WriteGgufOptions): Prom
   const handle = await fs.open(tmp, "w");
   try {
     progress.start(`write ${path.basename(target)}`, total, "B");
-    await handle.write(header);
+    await writeFully(handle, header, 0);
     progress.tick(header.length);
     let position = header.length;
     for (const [index, info] of tensors.entries()) {
@@ -66,10 +67,10 @@ export async function writeGguf(target: string, options: WriteGgufOptions): Prom
           `${bytes instanceof Uint8Array ? bytes.byteLength + " bytes" : "no bytes"}, expected ${info.byteLength}`,
         ], target);
       }
-      await handle.write(bytes, 0, bytes.byteLength, position);
+      await writeFully(handle, bytes, position);
       position += bytes.byteLength;
       const pad = padding(position - header.length, alignment);
-      if (pad > 0) await handle.write(new Uint8Array(pad), 0, pad, position);
+      if (pad > 0) await writeFully(handle, new Uint8Array(pad), position);
       position += pad;
       progress.tick(bytes.byteLength + pad);
     }

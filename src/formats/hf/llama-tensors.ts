@@ -101,16 +101,17 @@ export function deinterleaveRotaryRows(data: Float32Array, heads: number, rowLen
 
 /**
  * The same permutation on stored bytes of any element type (`rowBytes` bytes per row), so a
- * tensor whose type does not change is permuted without decoding it.
+ * tensor whose type does not change is permuted without decoding it. Writes into the start of
+ * `into` when given (not overlapping `data`), else a new array.
  */
-export function permuteRowBytes(data: Uint8Array, heads: number, rowBytes: number, interleave: boolean): Uint8Array {
+export function permuteRowBytes(data: Uint8Array, heads: number, rowBytes: number, interleave: boolean, into?: Uint8Array): Uint8Array {
   const rows = data.length / rowBytes;
   const headDim = rows / heads;
   if (!Number.isInteger(rows) || !Number.isInteger(headDim) || headDim % 2 !== 0) {
     throw new Error(`cannot permute ${rows} rows into ${heads} heads of even size`);
   }
   const half = headDim / 2;
-  const out = new Uint8Array(data.length);
+  const out = into ? into.subarray(0, data.length) : new Uint8Array(data.length);
   for (let h = 0; h < heads; h++) {
     for (let i = 0; i < 2; i++) {
       for (let j = 0; j < half; j++) {

@@ -27,11 +27,18 @@ export async function readExactly(
   }
 }
 
-/** Write all of `data` at `position`, looping over short writes. */
+/**
+ * Writes go in pieces of this size: one large write cost the kernel more per byte here (ext4, page
+ * cache): a MoE GGUF's 25 MiB stacked tensors took 1.8 s of system time in whole-tensor writes,
+ * 1.1 s in 4 MiB pieces (strace, the same bytes, machine under load).
+ */
+const WRITE_CHUNK = 4 << 20;
+
+/** Write all of `data` at `position`, in pieces, looping over short writes. */
 export async function writeFully(handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
   let done = 0;
   while (done < data.length) {
-    const want = Math.min(data.length - done, MAX_READ_CHUNK);
+    const want = Math.min(data.length - done, WRITE_CHUNK);
     const { bytesWritten } = await handle.write(data, done, want, position + done);
     done += bytesWritten;
   }

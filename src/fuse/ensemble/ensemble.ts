@@ -21,9 +21,10 @@ import { codePointCount, codePointText, codePointTokens, isWholeText, scoredCand
  *
  * Two guards keep generation cheap and safe: a confidence gate (when the primary member's top
  * whole-character token has probability at least `gate`, the step follows the primary alone, so
- * confident steps cost one model), and a compatibility filter (members much weaker than the
- * primary on the request's domain are left out: ensembling models of very different accuracy
- * hurts). `greedy` is true exactly when the ensemble's own temperature-0 generation — gate
+ * confident steps cost one model; at 1 or more, where only a probability of exactly 1 would
+ * settle a step, all members are asked at once), and a compatibility filter (members much
+ * weaker than the primary on the request's domain are left out: ensembling models of very
+ * different accuracy hurts). `greedy` is true exactly when the ensemble's own temperature-0 generation — gate
  * included — would produce the continuation, step by step.
  */
 export interface EnsembleMember {
@@ -121,18 +122,20 @@ export function createEnsembleModel(options: EnsembleOptions): LanguageModel & {
   async function computeStep(text: string, routeText: string, useGate: boolean): Promise<TokenLogprob[]> {
     const members = participants(routeText);
     stats.steps++;
-    stats.memberCalls++;
-    // The others' proposals are asked for alongside the primary's; a confident primary's step
-    // discards them (with the gate open, only the primary is asked).
-    const ask = (member: Participant) => member.model.nextTokenLogprobs(text, topK);
-    const others = useGate ? undefined : members.slice(1).map(ask);
+    // The others' proposals are asked for alongside the primary's (their evaluations overlap),
+    // except where a confident primary may settle the step alone: then only after it, so that a
+    // confident step costs one model. A gate of 1 settles only a probability of exactly 1.
+    const ask = (member: Participant) => {
+      stats.memberCalls++;
+      return member.model.nextTokenLogprobs(text, topK);
+    };
+    const others = useGate && gate < 1 ? undefined : members.slice(1).map(ask);
     const primary = await ask(members[0]);
     const primaryWhole = primary.filter((t) => isWholeText(t.text));
     if (useGate && primaryWhole.length > 0 && Math.exp(primaryWhole[0].logprob) >= gate) {
       return primaryWhole.map((t) => ({ token: null, text: t.text, logprob: t.logprob }));
     }
     if (members.length > 1) stats.ensembledSteps++;
-    stats.memberCalls += members.length - 1;
     const proposals = [primary, ...(await Promise.all(others ?? members.slice(1).map(ask)))];
     // Score the `topK` proposals with the most pooled mass (Σ weight × proposer's probability):
     // each scoring costs every member a log-likelihood.

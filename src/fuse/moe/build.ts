@@ -14,14 +14,16 @@ import { CogenError, ConfigError, InputFileError } from "../../core/errors.js";
 import { f32ToBf16, f32ToF16 } from "../../core/half.js";
 import { silentProgress, type Progress } from "../../core/progress.js";
 import { Rng } from "../../core/rng.js";
-import { elementCount } from "../../core/tensor.js";
+import { BufferPool } from "../../core/buffer-pool.js";
+import { prefetchInOrder } from "../../core/prefetch.js";
+import { elementCount, type TensorSource } from "../../core/tensor.js";
 import { convertHfToGguf } from "../../formats/convert/hf-to-gguf.js";
 import { llamaConfigToJson, TOKENIZER_FILES, type LlamaConfig } from "../../formats/hf/config.js";
 import { hfExpertName, type ExpertPart } from "../../formats/hf/llama-tensors.js";
 import type { ModelRef, OutDType } from "../../formats/mergekit-config.js";
 import { parseMoeConfig, type MoeConfig, type NonExpertSource } from "../../formats/moe-config.js";
 import { LLAMA_CPP_MAX_EXPERTS } from "../../formats/gguf/llama-check.js";
-import { writeSafetensorsSharded } from "../../formats/safetensors/index.js";
+import { decodeToF32, writeSafetensorsSharded } from "../../formats/safetensors/index.js";
 import { closeModels, openModels, refuseOutputOverInputs, type OpenedModel } from "../../merge/inputs.js";
 import { tensorSeed } from "../../merge/plan.js";
 import { readBpeTokenizer } from "../../zoo/train/tokenize.js";
@@ -45,6 +47,11 @@ export interface MoeBuildOptions {
   /** Seed for random gates and expert noise. */
   seed?: number;
   maxShardBytes?: number;
+  /**
+   * Threads for the hidden-state gates' forward pass (default 1, the calling thread). More split
+   * the prompts over worker threads: the same gates sooner, for a worker's memory each.
+   */
+  threads?: number;
   /** Check the config and every input; read no tensor data and write nothing. */
   dryRun?: boolean;
   progress?: Progress;
@@ -62,6 +69,8 @@ export interface MoeBuildReport {
   inputBytesRead: number;
   /** Time spent initialising the routers (the base's forward pass for `hidden`). */
   gateSeconds: number;
+  /** The process's CPU time over the same span (the forward pass is compute; the rest is I/O). */
+  gateCpuSeconds: number;
   seconds: number;
   files: string[];
   warnings: string[];
@@ -71,13 +80,19 @@ export interface MoeBuildReport {
 type OutTensorDType = "F32" | "F16" | "BF16";
 const OUT_DTYPES: Record<OutDType, OutTensorDType> = { float32: "F32", float16: "F16", bfloat16: "BF16" };
 
-/** One output tensor: its name, shape, type and how to compute it. */
+/**
+ * One output tensor: its name, shape, type and how to compute it. A tensor copied unchanged from
+ * an input is read into `into` when given (a reused buffer) and that view returned.
+ */
 interface OutputTensor {
   name: string;
   shape: number[];
   dtype: OutTensorDType;
-  compute: () => Promise<Uint8Array>;
+  compute: (into?: Uint8Array) => Promise<Uint8Array>;
 }
+
+/** Output tensors read ahead of the one being written (reads overlap the writes). */
+const READ_AHEAD = 2;
 
 /** The models a mixture reads: its base and every expert. */
 export function moeModelRefs(config: MoeConfig): ModelRef[] {
@@ -120,7 +135,7 @@ export async function buildMoe(options: MoeBuildOptions): Promise<MoeBuildReport
     const report: MoeBuildReport = {
       outDir: options.outDir, experts: config.experts.length, expertsPerToken: config.expertsPerToken, gateMode: config.gateMode,
       nonExpert: config.nonExpert, layers: baseConfig.numLayers, tensors: tensors.length, outputBytes, inputBytesRead: 0,
-      gateSeconds: 0, seconds: 0, files: [], warnings, dryRun: Boolean(options.dryRun),
+      gateSeconds: 0, gateCpuSeconds: 0, seconds: 0, files: [], warnings, dryRun: Boolean(options.dryRun),
     };
     if (options.dryRun) {
       report.seconds = (Date.now() - started) / 1000;
@@ -128,11 +143,14 @@ export async function buildMoe(options: MoeBuildOptions): Promise<MoeBuildReport
     }
 
     const gateStarted = Date.now();
+    const gateCpu = process.cpuUsage();
     progress.start(`gates (${config.gateMode})`, 1, "step");
-    const gates = await initialGates(config.gateMode, baseConfig, base.source, prompts, seed);
+    const gates = await initialGates(config.gateMode, baseConfig, base.source, prompts, seed, options.threads ?? 1);
     routers.gates = gates;
     progress.done();
     report.gateSeconds = (Date.now() - gateStarted) / 1000;
+    const cpu = process.cpuUsage(gateCpu);
+    report.gateCpuSeconds = (cpu.user + cpu.system) / 1e6;
     warnings.push(...similarGates(gates, config.experts.length, baseConfig.hiddenSize));
 
     const moeConfig: LlamaConfig = {
@@ -149,10 +167,13 @@ export async function buildMoe(options: MoeBuildOptions): Promise<MoeBuildReport
     };
     report.files = await writeDirAtomic(options.outDir, async (tmp) => {
       if (options.outFormat !== "gguf") return write(tmp);
+      // The GGUF is converted from the folder's config and tokenizer files and the tensors as
+      // computed (outputSource), so no safetensors copy is written and read back.
       const hfDir = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-moe-hf-"));
       try {
-        await write(hfDir);
-        await convertHfToGguf(hfDir, path.join(tmp, "model.gguf"), { name: path.basename(options.outDir), progress });
+        await writeSidecars(hfDir, config, moeConfig, outDtype, base);
+        const weights = outputSource(hfDir, tensors);
+        await convertHfToGguf(hfDir, path.join(tmp, "model.gguf"), { name: path.basename(options.outDir), progress, weights });
         await fs.copyFile(path.join(hfDir, "README.md"), path.join(tmp, "README.md"));
         return ["model.gguf", "README.md"];
       } finally {
@@ -223,11 +244,11 @@ function planOutput(
     for (let i = 0; i < data.length; i++) if (data[i] !== data[i]) throw new InputFileError(model.source.path, `tensor ${name} contains NaN (at element ${i})`);
     return data;
   };
-  const copy = async (model: OpenedModel, name: string): Promise<Uint8Array> => {
+  const copy = async (model: OpenedModel, name: string, into?: Uint8Array): Promise<Uint8Array> => {
     const info = model.source.info(name)!;
     if (info.dtype === dtype) {
       counters.read += info.byteLength;
-      return model.source.readRaw(name);
+      return model.source.readRaw(name, into);
     }
     return encode(await read(model, name), dtype);
   };
@@ -248,7 +269,7 @@ function planOutput(
   for (const { name, shape } of llamaTensorShapes({ ...baseConfig, tieWordEmbeddings: tied })) {
     const mlp = /^model\.layers\.(\d+)\.mlp\.(gate|up|down)_proj\.weight$/.exec(name);
     if (!mlp) {
-      out.push({ name, shape, dtype, compute: () => (config.nonExpert === "average" ? average(name) : copy(base, name)) });
+      out.push({ name, shape, dtype, compute: (into) => (config.nonExpert === "average" ? average(name) : copy(base, name, into)) });
       if (name.endsWith("post_attention_layernorm.weight")) {
         const layer = Number(/^model\.layers\.(\d+)\./.exec(name)![1]);
         out.push({ name: `model.layers.${layer}.block_sparse_moe.gate.weight`, shape: [experts.length, baseConfig.hiddenSize], dtype, compute: async () => encode(gates()[layer], dtype) });
@@ -266,8 +287,8 @@ function planOutput(
         const scaled = expert.noiseScale !== undefined || (part === "down" && expert.residualScale !== undefined);
         out.push({
           name: outName, shape: shapeOf, dtype,
-          compute: async () => {
-            if (!scaled) return copy(model, input);
+          compute: async (into) => {
+            if (!scaled) return copy(model, input, into);
             const data = (await read(model, input)).slice();
             if (expert.noiseScale) {
               const rng = new Rng(tensorSeed(seed, outName));
@@ -288,25 +309,59 @@ function encode(data: Float32Array, dtype: OutTensorDType): Uint8Array {
   return new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
 }
 
-/** The writer asks for tensors in order; the next one is read while the current one is written. */
+/**
+ * The writer asks for tensors in order; the next ones are read while the current one is written,
+ * into buffers reused once their tensor is written.
+ */
 function streamTensors(tensors: OutputTensor[], progress: Progress) {
   const total = tensors.reduce((s, t) => s + elementCount(t.shape), 0);
   progress.start("moe", total, "weights");
-  const pending = new Map<number, Promise<Uint8Array>>();
-  const start = (i: number) => {
-    if (i >= tensors.length || pending.has(i)) return;
-    const p = tensors[i].compute();
-    p.catch(() => undefined);
-    pending.set(i, p);
-  };
+  const pool = new BufferPool();
+  const next = prefetchInOrder(tensors.length, READ_AHEAD, async (i) => {
+    const into = pool.take(byteLength(tensors[i]));
+    const bytes = await tensors[i].compute(into);
+    const pooled = bytes.buffer === into.buffer;
+    if (!pooled) pool.give(into);
+    return { bytes, pooled };
+  });
+  let written: Uint8Array | undefined;
   return async (_info: unknown, index: number): Promise<Uint8Array> => {
-    start(index);
-    start(index + 1);
-    const bytes = await pending.get(index)!;
-    pending.delete(index);
+    // The writer asks for a tensor only after writing the one before: its buffer is free again.
+    if (written) pool.give(written);
+    written = undefined;
+    const { bytes, pooled } = await next(index);
+    if (pooled) written = bytes;
     progress.tick(elementCount(tensors[index].shape));
     if (index === tensors.length - 1) progress.done();
     return bytes;
+  };
+}
+
+function byteLength(t: OutputTensor): number {
+  return elementCount(t.shape) * (t.dtype === "F32" ? 4 : 2);
+}
+
+/**
+ * The output tensors as a source that lists and reads them as the written folder's safetensors
+ * would, for converting to GGUF without a temporary safetensors copy. Each is computed when read.
+ */
+function outputSource(dir: string, tensors: OutputTensor[]): TensorSource {
+  const infos = new Map(tensors.map((t) => [t.name, { info: { name: t.name, dtype: t.dtype, shape: [...t.shape], byteLength: byteLength(t) }, tensor: t }]));
+  const entry = (name: string) => {
+    const e = infos.get(name);
+    if (!e) throw new Error(`${dir}: no output tensor named ${name}`);
+    return e;
+  };
+  return {
+    path: dir,
+    list: () => [...infos.values()].map((e) => ({ ...e.info, shape: [...e.info.shape] })),
+    info: (name) => {
+      const e = infos.get(name);
+      return e && { ...e.info, shape: [...e.info.shape] };
+    },
+    readRaw: (name, into) => entry(name).tensor.compute(into),
+    readF32: async (name) => decodeToF32(entry(name).info.dtype, await entry(name).tensor.compute()),
+    close: async () => undefined,
   };
 }
 

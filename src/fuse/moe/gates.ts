@@ -11,13 +11,14 @@
  *   The same row at every layer.
  * - random: standard normal entries; uniform_random: U(-1/√hidden, 1/√hidden) (torch.nn.Linear's
  *   default); both from the seed.
- * The forward pass holds one layer of the base at a time (plus the embeddings).
+ * The forward pass holds one layer of the base at a time (plus the embeddings); `threads` > 1
+ * splits the prompts over worker threads (hidden-states.ts), with the same values.
  */
 import { Rng } from "../../core/rng.js";
 import type { TensorSource } from "../../core/tensor.js";
 import type { GateMode } from "../../formats/moe-config.js";
 import type { LlamaConfig } from "../../formats/hf/config.js";
-import { embedTokens, llamaLayer } from "../../models/llama-forward.js";
+import { promptHiddenStates } from "./hidden-states.js";
 
 /** One expert's prompts as token ids (BOS first when the tokenizer has one). */
 export interface ExpertPromptTokens {
@@ -35,6 +36,7 @@ export async function initialGates(
   base: TensorSource,
   experts: ExpertPromptTokens[],
   seed = 0,
+  threads = 1,
 ): Promise<Float32Array[]> {
   const { numLayers: layers, hiddenSize: dim } = config;
   const count = experts.length;
@@ -53,7 +55,7 @@ export async function initialGates(
     const rows = experts.map((e) => contrast(sumEmbeddings(e.positive), e.negative.length ? sumEmbeddings(e.negative) : undefined));
     return Array.from({ length: layers }, () => stackRows(rows, dim));
   }
-  const states = await promptHiddenStates(config, base, embed, experts.flatMap((e) => [...e.positive, ...e.negative]), mode === "hidden_avg");
+  const states = await promptHiddenStates(config, base, embed, experts.flatMap((e) => [...e.positive, ...e.negative]), mode === "hidden_avg", threads);
   const gates: Float32Array[] = [];
   for (let layer = 0; layer < layers; layer++) {
     let seq = 0;
@@ -69,42 +71,6 @@ export async function initialGates(
     gates.push(stackRows(rows, dim));
   }
   return gates;
-}
-
-/**
- * states[layer][sequence]: the residual stream entering each layer, at the last token or averaged
- * over tokens. Layers are run one at a time over every sequence, so only one layer's weights are
- * held.
- */
-export async function promptHiddenStates(
-  config: LlamaConfig,
-  base: TensorSource,
-  embed: Float32Array,
-  sequences: number[][],
-  average: boolean,
-): Promise<Float64Array[][]> {
-  const xs = sequences.map((tokens) => embedTokens(config, embed, tokens));
-  const pick = (positions: Float64Array[]): Float64Array => {
-    if (!average) return Float64Array.from(positions[positions.length - 1]);
-    const m = new Float64Array(config.hiddenSize);
-    for (const x of positions) for (let i = 0; i < m.length; i++) m[i] += x[i] / positions.length;
-    return m;
-  };
-  const states: Float64Array[][] = [];
-  for (let layer = 0; layer < config.numLayers; layer++) {
-    states.push(xs.map(pick));
-    if (layer === config.numLayers - 1) break; // the last layer's output is not a gate input
-    const prefix = `model.layers.${layer}.`;
-    const weights = new Map<string, Float32Array>();
-    for (const t of base.list()) if (t.name.startsWith(prefix)) weights.set(t.name, await base.readF32(t.name));
-    const lookup = (name: string): Float32Array => {
-      const w = weights.get(name);
-      if (!w) throw new Error(`${base.path}: missing tensor ${name}`);
-      return w;
-    };
-    for (const x of xs) llamaLayer(config, layer, lookup, x);
-  }
-  return states;
 }
 
 /** The positive direction minus the negative one, at unit length. */

@@ -1,4 +1,5 @@
 import { cosine, TfIdf, type SparseVector } from "../text-features.js";
+import { PostingWalk } from "./posting-walk.js";
 
 /** An indexed evaluation item: its text, domain, and each expert's score on it. */
 export interface LabelledItem {
@@ -63,16 +64,24 @@ const STATS = 3;
 export class KnnIndex {
   private readonly tfidf: TfIdf;
   private readonly vectors: SparseVector[];
-  /** Posting list of bucket b: postingItems/postingValues[postingStart[b] .. postingStart[b + 1]). */
-  private readonly postingStart: Uint32Array;
-  private readonly postingItems: Uint32Array;
-  private readonly postingValues: Float32Array;
+  /**
+   * Every item's features, item after item (item i's at [featureStart[i], featureStart[i + 1])):
+   * the TF-IDF's own flat arrays, read as Int32 (V8 reads Uint32Array elements as doubles, which
+   * made every hot loop over them ~1.7× slower).
+   */
+  private readonly featureStart: Int32Array;
+  private readonly featureBuckets: Int32Array;
+  private readonly featureValues: Float32Array;
+  /** Posting list of bucket b: postings.items/values[postingStart[b] .. postingStart[b + 1]). */
+  private readonly postingStart: Int32Array;
+  /** The postings, and the partial dot product of every item, with the loop that walks them. */
+  private readonly postings: PostingWalk;
   /** Each bucket's band by its document frequency; −1: rare (or absent). */
   private readonly bandOfBucket: Int8Array;
   /** Per (item, band), from (item × BANDS + band) × STATS: the norm, largest weight and sum of the item's weights in the band. */
   private readonly bandStats: Float32Array;
   /** Per (item, band), at item × BANDS + band: how many features the item has in the band; the most any has. */
-  private readonly bandCount: Uint32Array;
+  private readonly bandCount: Int32Array;
   /** Per (item, band), at item × BANDS + band: the norm of the item's weights in that band and all later ones (rounded up). */
   private readonly tailNorm: Float32Array;
   private readonly mostInBand: number;
@@ -84,13 +93,13 @@ export class KnnIndex {
    * so a band's exact contribution can be added to the few items still in reach without walking
    * the band's posting lists for every item.
    */
-  private readonly bandFeatureStart: Uint32Array;
-  private readonly bandFeatureBuckets: Uint32Array;
+  private readonly bandFeatureStart: Int32Array;
+  private readonly bandFeatureBuckets: Int32Array;
   private readonly bandFeatureValues: Float32Array;
   /** Per-query scratch: partial dot products of every item; the query as a dense vector. */
   private readonly partial: Float64Array;
   /** Per-query scratch: the items still in reach of the top k, and a bound on each one's similarity. */
-  private readonly candidates: Uint32Array;
+  private readonly candidates: Int32Array;
   private readonly bounds: Float64Array;
   private readonly dense: Float32Array;
   /** Per-query scratch: one bit per bucket the query has, a small (L1-sized) filter in front of `dense`. */
@@ -105,49 +114,52 @@ export class KnnIndex {
   constructor(readonly items: readonly LabelledItem[]) {
     this.tfidf = new TfIdf(items.map((i) => i.text));
     this.vectors = this.tfidf.vectors;
+    const { vectorStart, allIndices, allValues } = this.tfidf;
+    this.featureStart = new Int32Array(vectorStart.buffer, vectorStart.byteOffset, vectorStart.length);
+    this.featureBuckets = new Int32Array(allIndices.buffer, allIndices.byteOffset, allIndices.length);
+    this.featureValues = allValues;
+    const { featureStart, featureBuckets, featureValues } = this;
     const buckets = this.tfidf.buckets;
-    const start = new Uint32Array(buckets + 1);
+    const start = new Int32Array(buckets + 1);
     start.set(this.tfidf.documentFrequency, 1);
     for (let b = 0; b < buckets; b++) start[b + 1] += start[b];
     const fill = start.slice(0, buckets);
-    const postingItems = new Uint32Array(start[buckets]);
-    const postingValues = new Float32Array(start[buckets]);
-    for (let item = 0; item < this.vectors.length; item++) {
-      const { indices, values } = this.vectors[item];
-      for (let j = 0; j < indices.length; j++) {
-        const at = fill[indices[j]]++;
+    this.postings = new PostingWalk(start[buckets], items.length);
+    const { items: postingItems, values: postingValues } = this.postings;
+    for (let item = 0; item < items.length; item++) {
+      const end = featureStart[item + 1];
+      for (let f = featureStart[item]; f < end; f++) {
+        const at = fill[featureBuckets[f]]++;
         postingItems[at] = item;
-        postingValues[at] = values[j];
+        postingValues[at] = featureValues[f];
       }
     }
-    this.postingItems = postingItems;
-    this.postingValues = postingValues;
     this.postingStart = start;
 
     const n = items.length;
     this.bandOfBucket = new Int8Array(buckets).fill(-1);
-    const bandStart = BAND_EDGES.map((edge) => Math.max(1, Math.ceil(edge * n)));
+    const bandFloor = BAND_EDGES.map((edge) => Math.max(1, Math.ceil(edge * n)));
     for (let h = 0; h < buckets; h++) {
       const df = start[h + 1] - start[h];
-      while (this.bandOfBucket[h] + 1 < BANDS && df >= bandStart[this.bandOfBucket[h] + 1]) this.bandOfBucket[h]++;
+      while (this.bandOfBucket[h] + 1 < BANDS && df >= bandFloor[this.bandOfBucket[h] + 1]) this.bandOfBucket[h]++;
     }
     let common = 0;
     for (let h = 0; h < buckets; h++) if (this.bandOfBucket[h] >= 0) common += start[h + 1] - start[h];
     const stats = new Float64Array(n * BANDS * STATS);
-    const counts = new Uint32Array(n * BANDS);
-    const featureStart = new Uint32Array(n * BANDS + 1);
-    const featureBuckets = new Uint32Array(common);
-    const featureValues = new Float32Array(common);
-    const place = new Uint32Array(BANDS);
-    let features = 0;
+    const counts = new Int32Array(n * BANDS);
+    const bandStart = new Int32Array(n * BANDS + 1);
+    const bandBuckets = new Int32Array(common);
+    const bandValues = new Float32Array(common);
+    const place = new Int32Array(BANDS);
+    const bandOfBucket = this.bandOfBucket;
     for (let item = 0; item < n; item++) {
-      const { indices, values } = this.vectors[item];
-      features += indices.length;
-      for (let j = 0; j < indices.length; j++) {
-        const band = this.bandOfBucket[indices[j]];
+      const first = featureStart[item];
+      const end = featureStart[item + 1];
+      for (let f = first; f < end; f++) {
+        const band = bandOfBucket[featureBuckets[f]];
         if (band < 0) continue;
         const at = item * BANDS + band;
-        const x = values[j];
+        const x = featureValues[f];
         stats[at * STATS + NORM] += x * x;
         stats[at * STATS + MAX] = Math.max(stats[at * STATS + MAX], x);
         stats[at * STATS + SUM] += x;
@@ -156,17 +168,18 @@ export class KnnIndex {
       // The item's common features, band by band, placed while its vector is still in cache.
       for (let band = 0; band < BANDS; band++) {
         const at = item * BANDS + band;
-        place[band] = featureStart[at];
-        featureStart[at + 1] = featureStart[at] + counts[at];
+        place[band] = bandStart[at];
+        bandStart[at + 1] = bandStart[at] + counts[at];
       }
-      for (let j = 0; j < indices.length; j++) {
-        const band = this.bandOfBucket[indices[j]];
+      for (let f = first; f < end; f++) {
+        const band = bandOfBucket[featureBuckets[f]];
         if (band < 0) continue;
         const to = place[band]++;
-        featureBuckets[to] = indices[j];
-        featureValues[to] = values[j];
+        bandBuckets[to] = featureBuckets[f];
+        bandValues[to] = featureValues[f];
       }
     }
+    const features = featureStart[n];
     const tail = new Float64Array(n * BANDS);
     for (let item = 0; item < n; item++) {
       let squares = 0;
@@ -180,14 +193,14 @@ export class KnnIndex {
     for (let at = 0; at < stats.length; at += STATS) stats[at + NORM] = Math.sqrt(stats[at + NORM]);
     // Float32 halves the memory the bounds stream through; scaled up first so rounding never lowers a bound.
     this.bandStats = Float32Array.from(stats, (x) => x * ROUND_UP);
-    this.bandFeatureStart = featureStart;
-    this.bandFeatureBuckets = featureBuckets;
-    this.bandFeatureValues = featureValues;
+    this.bandFeatureStart = bandStart;
+    this.bandFeatureBuckets = bandBuckets;
+    this.bandFeatureValues = bandValues;
     this.mostInBand = counts.reduce((most, c) => Math.max(most, c), 0);
     this.bandCount = counts;
     this.rescoreCost = Math.max(1, features / Math.max(1, n));
-    this.partial = new Float64Array(n);
-    this.candidates = new Uint32Array(n);
+    this.partial = this.postings.partial;
+    this.candidates = new Int32Array(n);
     this.bounds = new Float64Array(n);
     this.dense = new Float32Array(buckets);
     this.inQuery = new Int32Array((buckets + 31) >>> 5);
@@ -242,7 +255,7 @@ export class KnnIndex {
     };
     try {
       partial.fill(0);
-      for (const j of q.rare) this.walk(v.indices[j], v.values[j]);
+      this.walk(v, q.rare);
       const { candidates, bounds } = this;
       let size = 0;
       for (let item = 0; item < n; item++) if (item !== exclude) candidates[size++] = item;
@@ -267,7 +280,7 @@ export class KnnIndex {
           for (let c = 0; c < size && !top.full; c++) if (!this.scored[candidates[c]]) top.offer(candidates[c], 0);
           return this.neighbours(top);
         }
-        for (const j of q.inBand[band]) this.walk(v.indices[j], v.values[j]);
+        this.walk(v, q.inBand[band]);
       }
       // Rescore the survivors, highest bound first, until no bound reaches the k-th similarity.
       const order = Uint32Array.from({ length: size }, (_, c) => c).sort((a, b) => bounds[b] - bounds[a] || candidates[a] - candidates[b]);
@@ -287,11 +300,11 @@ export class KnnIndex {
     }
   }
 
-  /** Adds one query feature's contribution to the partial dot product of every item that has it. */
-  private walk(bucket: number, weight: number): void {
-    const { partial, postingItems, postingValues } = this;
-    const end = this.postingStart[bucket + 1];
-    for (let p = this.postingStart[bucket]; p < end; p++) partial[postingItems[p]] += weight * postingValues[p];
+  /** Adds the contribution of the query's features at `positions` to the partial dot product of every item that has them. */
+  private walk(v: SparseVector, positions: readonly number[]): void {
+    const { postings, postingStart } = this;
+    for (const j of positions) postings.add(postingStart[v.indices[j]], postingStart[v.indices[j] + 1], v.values[j]);
+    postings.run();
   }
 
   /** How many features the first `size` candidates have in `band`: the cost of `refine`. */
@@ -360,9 +373,9 @@ export class KnnIndex {
   }
 
   /** The `count` candidates with the largest positive partial dot products (ties: any). */
-  private largestPartials(size: number, count: number): Uint32Array {
+  private largestPartials(size: number, count: number): Int32Array {
     const { candidates, partial } = this;
-    const best = new Uint32Array(count);
+    const best = new Int32Array(count);
     const values = new Float64Array(count);
     let filled = 0;
     for (let c = 0; c < size; c++) {
@@ -386,12 +399,12 @@ export class KnnIndex {
    * the query sits in `dense`; a feature it lacks would add an exact +0, so the bit filter skips it.
    */
   private exactDot(item: number): number {
-    const { indices, values } = this.vectors[item];
-    const { dense, inQuery } = this;
+    const { dense, inQuery, featureBuckets, featureValues } = this;
+    const end = this.featureStart[item + 1];
     let dot = 0;
-    for (let j = 0; j < indices.length; j++) {
-      const h = indices[j];
-      if (inQuery[h >>> 5] & (1 << (h & 31))) dot += dense[h] * values[j];
+    for (let f = this.featureStart[item]; f < end; f++) {
+      const h = featureBuckets[f];
+      if (inQuery[h >>> 5] & (1 << (h & 31))) dot += dense[h] * featureValues[f];
     }
     return dot;
   }
@@ -418,7 +431,7 @@ class QueryBands {
   /** Summed length of the posting lists of the band's query features: the cost of walking it. */
   readonly walkCost = new Float64Array(BANDS);
 
-  constructor(v: SparseVector, bandOfBucket: Int8Array, postingStart: Uint32Array, readonly most: number) {
+  constructor(v: SparseVector, bandOfBucket: Int8Array, postingStart: Int32Array, readonly most: number) {
     for (let j = 0; j < v.indices.length; j++) {
       const bucket = v.indices[j];
       const band = bandOfBucket[bucket];
@@ -429,7 +442,10 @@ class QueryBands {
     this.inBand.forEach((positions, band) => {
       const weights = Float64Array.from(positions, (j) => v.values[j]).sort().reverse();
       const sums = this.heaviest.subarray(band * (most + 1), (band + 1) * (most + 1));
-      for (let c = 1; c <= most; c++) sums[c] = sums[c - 1] + (weights[c - 1] ?? 0);
+      // Past the band's own features the sum stays (no out-of-bounds typed-array reads: V8's slow path).
+      const known = Math.min(most, weights.length);
+      for (let c = 1; c <= known; c++) sums[c] = sums[c - 1] + weights[c - 1];
+      sums.fill(sums[known], known + 1);
       this.max[band] = weights[0] ?? 0;
       this.norm[band] = Math.sqrt(weights.reduce((sum, w) => sum + w * w, 0));
     });

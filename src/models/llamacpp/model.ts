@@ -23,6 +23,7 @@ import { StopMatcher } from "../stop.js";
 import { tokenByteSpans } from "./spans.js";
 import { chatRenderer } from "./chat.js";
 import { acquireBaseModel, type GpuChoice } from "./runtime.js";
+import { stableCutter } from "./stable-cut.js";
 import { validateGgufForLlamaCpp } from "./validate.js";
 
 export interface LlamaCppModelSettings {
@@ -46,6 +47,9 @@ const DEFAULT_MAX_TOKENS = 256;
 const REMEMBERED_DISTRIBUTIONS = 4;
 /** Texts whose tokens are remembered (an ensemble step tokenizes its context plus each of ~8 candidates). */
 const REMEMBERED_TOKENIZATIONS = 32;
+/** Short texts (what follows a cut: a word and a candidate) whose tokens are remembered, and how long "short" is. */
+const REMEMBERED_SHORT_TOKENIZATIONS = 4096;
+const SHORT_TEXT_CHARACTERS = 64;
 /** Chats rendered by `formatChat` whose tokens are remembered for the generation that follows. */
 const REMEMBERED_CHATS = 16;
 /** float32 probabilities underflow to 0; score such a token as the smallest positive float32. */
@@ -89,6 +93,46 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
   const renderChat = chatRenderer(model);
   const renderedChats = new Map<string, Token[]>();
   /**
+   * The last context, cut where appending cannot change its tokens (stable-cut.ts): its tokens are
+   * `head` + the tokens of `tail`, and a text extending it — the context plus a candidate, the
+   * next step's context — is tokenized from the cut on (or from its own end, where what is
+   * appended starts at a cut), a few characters instead of the whole text.
+   */
+  const cutter = stableCutter(vocab);
+  let anchor: { text: string; tokens: readonly Token[]; head: readonly Token[]; tail: string } | undefined;
+  /** Short texts' tokens (what follows a cut; candidates recur from step to step). */
+  const shortTokens = new Map<string, readonly Token[]>();
+  const tokenizeShort = (text: string): readonly Token[] => {
+    if (text.length > SHORT_TEXT_CHARACTERS) return model.tokenize(text, false);
+    let tokens = shortTokens.get(text);
+    if (!tokens) {
+      tokens = model.tokenize(text, false);
+      if (shortTokens.size >= REMEMBERED_SHORT_TOKENIZATIONS) shortTokens.delete(shortTokens.keys().next().value!);
+      shortTokens.set(text, tokens);
+    }
+    return tokens;
+  };
+  const tokenizeWhole = (text: string): readonly Token[] => {
+    if (!anchor || !cutter || !text.startsWith(anchor.text)) return model.tokenize(text, false);
+    const at = anchor.text.length;
+    if (cutter.isCut(text, at)) return [...anchor.tokens, ...tokenizeShort(cutter.tail(text, at))];
+    return [...anchor.head, ...tokenizeShort(anchor.tail + text.slice(at))];
+  };
+  const anchorAt = (text: string, tokens: readonly Token[]) => {
+    const at = cutter?.lastCut(text) ?? -1;
+    if (at < 0) {
+      if (anchor && !text.startsWith(anchor.text)) anchor = undefined;
+      return;
+    }
+    const tail = cutter!.tail(text, at);
+    const tailTokens = tokenizeShort(tail);
+    // The whole text's tokens end with the tail's, as the cut promises; otherwise texts are tokenized whole.
+    const head = tokens.length - tailTokens.length;
+    let agrees = head >= 0;
+    for (let i = 0; agrees && i < tailTokens.length; i++) agrees = tokens[head + i] === tailTokens[i];
+    anchor = agrees ? { text, tokens, head: tokens.slice(0, head), tail } : undefined;
+  };
+  /**
    * Recent texts' tokens. A token-level ensemble scores `context + candidate` for each candidate
    * and then asks about `context + chosen` — a text tokenized a moment ago; tokenizing is a pure
    * function of the text, so a remembered result is exact.
@@ -97,13 +141,19 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
   const tokenize = (text: string): readonly Token[] => {
     let tokens = tokenized.get(text);
     if (!tokens) {
-      tokens = model.tokenize(text, false);
+      tokens = tokenizeWhole(text);
       if (tokenized.size >= REMEMBERED_TOKENIZATIONS) tokenized.delete(tokenized.keys().next().value!);
       tokenized.set(text, tokens);
     }
     return tokens;
   };
-  const ownTokens = (text: string): readonly Token[] => renderedChats.get(text) ?? tokenize(text);
+  const ownTokens = (text: string): readonly Token[] => {
+    const rendered = renderedChats.get(text);
+    if (rendered) return rendered;
+    const tokens = tokenize(text);
+    anchorAt(text, tokens);
+    return tokens;
+  };
 
   // The last context's tokens: a candidate-scoring caller asks about one context many times.
   let lastText: string | undefined;
@@ -426,6 +476,8 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
       closed = true;
       remembered.length = 0;
       tokenized.clear();
+      shortTokens.clear();
+      anchor = undefined;
       await lock.run(async () => {
         await context.dispose();
         await base.release();

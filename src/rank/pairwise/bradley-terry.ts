@@ -26,6 +26,8 @@ export interface FitOptions {
   prior?: number;
   /** Starting strengths (a warm start, e.g. the full-data fit for a bootstrap round). */
   start?: Float64Array;
+  /** Newton's stopping step (default NEWTON_TOLERANCE). */
+  tolerance?: number;
 }
 
 /**
@@ -83,7 +85,7 @@ export function fitBradleyTerry(counts: PairCounts, options: FitOptions = {}): B
     return value;
   };
   if (m === 1) return { theta: new Float64Array(1), logLikelihood: 0, iterations: 0, converged: true };
-  const result = maximizeNewton(options.start ? Float64Array.from(options.start) : new Float64Array(m), objective, { fixed: 0 });
+  const result = maximizeNewton(options.start ? Float64Array.from(options.start) : new Float64Array(m), objective, { fixed: 0, tolerance: options.tolerance });
   centre(result.x, m);
   return { theta: result.x, logLikelihood: result.value, iterations: result.iterations, converged: result.converged };
 }

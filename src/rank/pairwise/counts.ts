@@ -26,7 +26,10 @@ export interface IndexedCounts extends PairCounts {
   cellOfVote: Int32Array;
 }
 
-/** Aggregate comparisons. Models are indexed in order of first appearance. */
+/** Pair tables up to this many models are a dense models² array; larger ones a Map. */
+const DENSE_PAIR_TABLE_MODELS = 1024;
+
+/** Aggregate comparisons. Models and pairs are indexed in order of first appearance. */
 export function countPairs(comparisons: readonly Comparison[]): IndexedCounts {
   const index = new Map<string, number>();
   const models: string[] = [];
@@ -39,42 +42,54 @@ export function countPairs(comparisons: readonly Comparison[]): IndexedCounts {
     }
     return k;
   };
-  const pairIndex = new Map<number, number>();
+  // Pass 1: model indices, so the pair table can be sized.
+  const n = comparisons.length;
+  const first = new Int32Array(n);
+  const second = new Int32Array(n);
+  for (let k = 0; k < n; k++) {
+    first[k] = id(comparisons[k].a);
+    second[k] = id(comparisons[k].b);
+  }
+  const m = models.length;
+  const dense = m <= DENSE_PAIR_TABLE_MODELS ? new Int32Array(m * m).fill(-1) : undefined;
+  const sparse = dense ? undefined : new Map<number, number>();
   const pi: number[] = [];
   const pj: number[] = [];
-  const cellOfVote = new Int32Array(comparisons.length);
+  const cellOfVote = new Int32Array(n);
   const cells: number[] = [];
-  comparisons.forEach((c, k) => {
-    const a = id(c.a);
-    const b = id(c.b);
+  for (let k = 0; k < n; k++) {
+    const a = first[k];
+    const b = second[k];
     const lo = Math.min(a, b);
     const hi = Math.max(a, b);
-    const key = lo * 0x100000 + hi;
-    let p = pairIndex.get(key);
-    if (p === undefined) {
+    const key = lo * m + hi;
+    let p = dense ? dense[key] : (sparse!.get(key) ?? -1);
+    if (p < 0) {
       p = pi.length;
-      pairIndex.set(key, p);
+      if (dense) dense[key] = p;
+      else sparse!.set(key, p);
       pi.push(lo);
       pj.push(hi);
       cells.push(0, 0, 0);
     }
+    const outcome = comparisons[k].outcome;
     let slot: Slot;
-    if (c.outcome === "tie" || c.outcome === "both_bad") slot = 2;
-    else slot = (c.outcome === "a") === (a === lo) ? 0 : 1;
+    if (outcome === "tie" || outcome === "both_bad") slot = 2;
+    else slot = (outcome === "a") === (a === lo) ? 0 : 1;
     cellOfVote[k] = p * 3 + slot;
     cells[p * 3 + slot]++;
-  });
-  const n = pi.length;
+  }
+  const pairs = pi.length;
   const counts: IndexedCounts = {
     models,
     i: Int32Array.from(pi),
     j: Int32Array.from(pj),
-    winsI: new Float64Array(n),
-    winsJ: new Float64Array(n),
-    ties: new Float64Array(n),
+    winsI: new Float64Array(pairs),
+    winsJ: new Float64Array(pairs),
+    ties: new Float64Array(pairs),
     cellOfVote,
   };
-  for (let p = 0; p < n; p++) {
+  for (let p = 0; p < pairs; p++) {
     counts.winsI[p] = cells[p * 3];
     counts.winsJ[p] = cells[p * 3 + 1];
     counts.ties[p] = cells[p * 3 + 2];

@@ -85,7 +85,7 @@ export function fitDavidson(counts: PairCounts, options: FitOptions & { startNu?
   // At equal strengths P(tie) = ν / (2 + ν): start from the observed tie rate.
   start[m] = Math.log(options.startNu ?? (2 * totalTies) / (total - totalTies));
   if (options.start) start.set(options.start.subarray(0, m));
-  const result = maximizeNewton(start, objective, { fixed: 0 });
+  const result = maximizeNewton(start, objective, { fixed: 0, tolerance: options.tolerance });
   const nu = Math.exp(result.x[m]);
   const theta = result.x.slice(0, m);
   centre(theta, m);

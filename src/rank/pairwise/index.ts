@@ -5,7 +5,7 @@
 import type { Comparison, RankedModel } from "../../core/evidence.js";
 import type { Progress } from "../../core/progress.js";
 import { ConfigError } from "../../core/errors.js";
-import { bootstrapStrengths } from "./bootstrap.js";
+import { BOOTSTRAP_TOLERANCE, bootstrapStrengths } from "./bootstrap.js";
 import { fitBradleyTerry, SEPARATION_PRIOR, toRating } from "./bradley-terry.js";
 import { checkSeparation, connectedComponents } from "./components.js";
 import { countPairs, restrictCounts, type PairCounts } from "./counts.js";
@@ -60,23 +60,7 @@ export function rankComparisons(comparisons: readonly Comparison[], options: Ran
       `the comparisons form ${components.length} disconnected groups of models; each is rated on its own and ratings are not comparable across groups (sizes ${components.map((c) => c.length).join(", ")})`,
     );
   }
-  // Which local pair each global pair became, to map votes into component cells.
-  const pairComponent = new Int32Array(all.i.length);
-  const pairLocal = new Int32Array(all.i.length);
-  const parts = components.map((members, index) => {
-    const counts = restrictCounts(all, members);
-    counts.pairMap.forEach((p, q) => {
-      pairComponent[p] = index;
-      pairLocal[p] = q;
-    });
-    return counts;
-  });
-  const voteCells: number[][] = parts.map(() => []);
-  for (let k = 0; k < comparisons.length; k++) {
-    const cell = all.cellOfVote[k];
-    const p = (cell / 3) | 0;
-    voteCells[pairComponent[p]].push(pairLocal[p] * 3 + (cell % 3));
-  }
+  const parts = components.map((members) => restrictCounts(all, members));
 
   const models: RankedModel[] = [];
   let tieParameter: number | undefined;
@@ -108,11 +92,13 @@ export function rankComparisons(comparisons: readonly Comparison[], options: Ran
     }
     // Bootstrap rounds start from the full-data fit.
     const fit = (c: PairCounts, prior: number): Float64Array =>
-      useDavidson ? fitDavidson(c, { prior, start: theta, startNu: nu }).theta : fitBradleyTerry(c, { prior, start: theta }).theta;
+      useDavidson
+        ? fitDavidson(c, { prior, start: theta, startNu: nu, tolerance: BOOTSTRAP_TOLERANCE }).theta
+        : fitBradleyTerry(c, { prior, start: theta, tolerance: BOOTSTRAP_TOLERANCE }).theta;
     const m = counts.models.length;
     let intervals: [number, number][];
     if (rounds > 0 && m > 1) {
-      const replicates = bootstrapStrengths(counts, Int32Array.from(voteCells[index]), (c) => {
+      const replicates = bootstrapStrengths(counts, (c) => {
         const finite = checkSeparation(c).finite;
         if (!finite) priorRounds++;
         return fit(c, finite ? 0 : SEPARATION_PRIOR);

@@ -62,10 +62,11 @@ export function maximizeNewton(start: Float64Array, objective: Objective, option
     let largest = 0;
     for (let r = 0; r < f; r++) largest = Math.max(largest, Math.abs(step[r]));
     // Backtrack until the objective does not decrease (beyond rounding). The full step, almost
-    // always accepted, is evaluated with its derivatives so they are not computed twice.
+    // always accepted, is evaluated with its derivatives so they are not computed twice — unless
+    // it is the last step, whose derivatives would never be used.
     let t = 1;
     let next = -Infinity;
-    let withDerivatives = true;
+    let withDerivatives = largest >= tolerance;
     while (t >= MIN_STEP_FRACTION) {
       trial.set(x);
       for (let r = 0; r < f; r++) trial[free[r]] += t * step[r];
@@ -76,6 +77,7 @@ export function maximizeNewton(start: Float64Array, objective: Objective, option
     }
     if (t < MIN_STEP_FRACTION) return { x, value, iterations: iteration, converged: largest < tolerance * 1e3 };
     [x, trial] = [trial, x];
+    if (largest * t < tolerance) return { x, value: next, iterations: iteration, converged: true };
     if (withDerivatives) {
       [grad, trialGrad] = [trialGrad, grad];
       [hess, trialHess] = [trialHess, hess];
@@ -83,7 +85,6 @@ export function maximizeNewton(start: Float64Array, objective: Objective, option
     } else {
       value = objective(x, grad, hess);
     }
-    if (largest * t < tolerance) return { x, value, iterations: iteration, converged: true };
   }
   return { x, value, iterations: maxIterations, converged: false };
 }

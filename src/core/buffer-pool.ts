@@ -1,6 +1,6 @@
 /**
- * Byte buffers reused from tensor to tensor by the streaming merge. A fresh array per input and
- * per output costs the kernel zeroing every page, a page fault per 4 KiB, and V8 collections
+ * Byte buffers reused from tensor to tensor by the streaming writers (merge, moe, HF → GGUF). A
+ * fresh array per input and per output costs the kernel zeroing every page, a page fault per 4 KiB, and V8 collections
  * forced by external memory; reusing them took about a sixth off a three-model bf16 merge's CPU
  * time. A model's tensors come in a handful of sizes, so best fit finds a buffer most of the time.
  *

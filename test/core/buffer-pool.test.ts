@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BufferPool } from "../../src/merge/buffers.js";
+import { BufferPool } from "../../src/core/buffer-pool.js";
 
 describe("BufferPool", () => {
   it("hands a given-back buffer out again for a request it fits, best fit first", () => {

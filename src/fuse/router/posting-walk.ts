@@ -1,0 +1,165 @@
+/**
+ * The inner loop of term-at-a-time retrieval — for each listed posting range, add weight × value
+ * to the partial dot product of the posting's item — as a small WebAssembly function over one
+ * linear memory that holds the postings, the partial sums and the ranges. The same loop in
+ * JavaScript ran at ~4 ns per posting inside a class (V8 reloads each typed array's base and
+ * length per iteration when it cannot prove them constant); compiled ahead of time it runs at
+ * ~2 ns. The arithmetic is the same as JavaScript's — f64 weight times the f32 value widened,
+ * added in f64 in posting order — so the partial sums are bit-identical.
+ */
+import { ConfigError } from "../../core/errors.js";
+
+/** The part of the WebAssembly JavaScript API used here (Node has it; the project's TypeScript libs do not declare it). */
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+  Memory: new (limits: { initial: number; maximum: number }) => { buffer: ArrayBuffer };
+};
+
+const PAGE = 65536;
+/** wasm32 addresses 4 GiB. */
+const MAX_PAGES = 65536;
+/** Ranges passed per call: (start byte, end byte, weight) = 16 bytes each. */
+const RANGES = 4096;
+
+// The few WebAssembly opcodes the kernel uses (binary format, WebAssembly core spec 1.0).
+const I32 = 0x7f;
+const F64 = 0x7c;
+const op = {
+  block: 0x02,
+  loop: 0x03,
+  br: 0x0c,
+  brIf: 0x0d,
+  end: 0x0b,
+  localGet: 0x20,
+  localSet: 0x21,
+  localTee: 0x22,
+  i32Load: 0x28,
+  f64Load: 0x2b,
+  f32Load: 0x2a,
+  f64Store: 0x39,
+  i32Const: 0x41,
+  i32GeU: 0x4f,
+  i32Add: 0x6a,
+  i32Shl: 0x74,
+  f64Add: 0xa0,
+  f64Mul: 0xa2,
+  f64PromoteF32: 0xbb,
+  void: 0x40,
+} as const;
+
+function uleb(x: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = x & 0x7f;
+    x >>>= 7;
+    if (x !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (x !== 0);
+  return out;
+}
+const vector = (entries: number[][]) => [...uleb(entries.length), ...entries.flat()];
+const name = (s: string) => vector([...s].map((c) => [c.charCodeAt(0)]));
+const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
+
+// walk(ranges, count, items, values, partial): parameters 0–4, then locals p, end, weight, at.
+const [RANGES_AT, COUNT, ITEMS, VALUES, PARTIAL, P, END, WEIGHT, AT] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+const get = (local: number) => [op.localGet, local];
+const set = (local: number) => [op.localSet, local];
+/** memarg: alignment exponent, offset. */
+const mem = (align: number, offset = 0) => [align, ...uleb(offset)];
+
+const WALK_BODY = [
+  ...vector([
+    [2, I32], // p, end (byte offsets into the posting arrays)
+    [1, F64], // weight
+    [1, I32], // at: the address of the item's partial sum
+  ]),
+  // count becomes the end of the ranges
+  ...get(RANGES_AT), ...get(COUNT), op.i32Const, 4, op.i32Shl, op.i32Add, ...set(COUNT),
+  op.block, op.void,
+  op.loop, op.void,
+  ...get(RANGES_AT), ...get(COUNT), op.i32GeU, op.brIf, 1,
+  ...get(RANGES_AT), op.i32Load, ...mem(2, 0), ...set(P),
+  ...get(RANGES_AT), op.i32Load, ...mem(2, 4), ...set(END),
+  ...get(RANGES_AT), op.f64Load, ...mem(3, 8), ...set(WEIGHT),
+  op.block, op.void,
+  op.loop, op.void,
+  ...get(P), ...get(END), op.i32GeU, op.brIf, 1,
+  // at = partial + items[p] × 8; memory[at] += weight × values[p]
+  ...get(PARTIAL), ...get(ITEMS), ...get(P), op.i32Add, op.i32Load, ...mem(2), op.i32Const, 3, op.i32Shl, op.i32Add, op.localTee, AT,
+  ...get(AT), op.f64Load, ...mem(3),
+  ...get(WEIGHT), ...get(VALUES), ...get(P), op.i32Add, op.f32Load, ...mem(2), op.f64PromoteF32, op.f64Mul, op.f64Add,
+  op.f64Store, ...mem(3),
+  ...get(P), op.i32Const, 4, op.i32Add, ...set(P),
+  op.br, 0,
+  op.end, op.end,
+  ...get(RANGES_AT), op.i32Const, 16, op.i32Add, ...set(RANGES_AT),
+  op.br, 0,
+  op.end, op.end,
+  op.end,
+];
+
+const WALK_MODULE = new Uint8Array([
+  ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // "\0asm", version 1
+  ...section(1, vector([[0x60, ...vector([[I32], [I32], [I32], [I32], [I32]]), 0]])), // type: (i32 × 5) → ()
+  ...section(2, vector([[...name("env"), ...name("memory"), 0x02, 0x00, 0x00]])), // import env.memory, min 0 pages
+  ...section(3, vector([[0]])), // function 0 has type 0
+  ...section(7, vector([[...name("walk"), 0x00, 0]])), // export "walk" = function 0
+  ...section(10, vector([[...uleb(WALK_BODY.length), ...WALK_BODY]])),
+]);
+
+let compiled: object | undefined;
+
+/**
+ * Posting lists (item, value) and one partial sum per item, in WebAssembly memory, with the
+ * loop that walks them. Fill `items`/`values` like any typed arrays; `add` posting ranges, `run`.
+ */
+export class PostingWalk {
+  readonly items: Int32Array;
+  readonly values: Float32Array;
+  /** Partial dot product per item: `run` adds to it; the caller clears it. */
+  readonly partial: Float64Array;
+  private readonly rangeWords: Int32Array;
+  private readonly rangeWeights: Float64Array;
+  private readonly rangesAt: number;
+  private readonly itemsAt: number;
+  private readonly valuesAt: number;
+  private readonly walk: (ranges: number, count: number, items: number, values: number, partial: number) => void;
+  private queued = 0;
+
+  constructor(postings: number, itemCount: number) {
+    // Layout: partial sums (from 0, 8-aligned), ranges, items, values.
+    this.rangesAt = 8 * itemCount;
+    this.itemsAt = this.rangesAt + 16 * RANGES;
+    this.valuesAt = this.itemsAt + 4 * postings;
+    const bytes = this.valuesAt + 4 * postings;
+    const pages = Math.ceil(bytes / PAGE);
+    if (pages > MAX_PAGES) throw new ConfigError([`a router index of ${postings} postings needs ${bytes} bytes of posting memory, past WebAssembly's 4 GiB`]);
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    compiled ??= new WebAssembly.Module(WALK_MODULE);
+    this.walk = new WebAssembly.Instance(compiled, { env: { memory } }).exports.walk as PostingWalk["walk"];
+    const buffer = memory.buffer;
+    this.partial = new Float64Array(buffer, 0, itemCount);
+    this.rangeWords = new Int32Array(buffer, this.rangesAt, 4 * RANGES);
+    this.rangeWeights = new Float64Array(buffer, this.rangesAt, 2 * RANGES);
+    this.items = new Int32Array(buffer, this.itemsAt, postings);
+    this.values = new Float32Array(buffer, this.valuesAt, postings);
+  }
+
+  /** Queues partial[items[p]] += weight × values[p] for p in [start, end). */
+  add(start: number, end: number, weight: number): void {
+    if (this.queued === RANGES) this.run();
+    const at = this.queued++;
+    // Byte offsets; past 2^31 they wrap to negative int32s, which the kernel compares unsigned.
+    this.rangeWords[4 * at] = 4 * start;
+    this.rangeWords[4 * at + 1] = 4 * end;
+    this.rangeWeights[2 * at + 1] = weight;
+  }
+
+  /** Walks the queued ranges, in the order queued, each posting in order. */
+  run(): void {
+    if (this.queued > 0) this.walk(this.rangesAt, this.queued, this.itemsAt, this.valuesAt, 0);
+    this.queued = 0;
+  }
+}
