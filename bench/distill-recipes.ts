@@ -45,7 +45,7 @@ import { trainLanguageModel } from "../src/zoo/train/train.js";
 import { kdObjective } from "../src/fuse/distill/kd-objective.js";
 import type { PivotTargets } from "../src/fuse/distill/pivot-targets.js";
 import { disposeTeacher, loadTeacher, teacherTargets, teacherViews, type Teacher, type TeacherView } from "../src/fuse/distill/teacher-targets.js";
-import { onlineKdObjective } from "../src/fuse/distill/online-kd-objective.js";
+import { onlineKdObjective, onlineStream, type OnlinePart } from "../src/fuse/distill/online-kd-objective.js";
 import { fusionOptions, packTexts, teacherPriors, trainingLines, type ZooPivotsPlan } from "../src/fuse/distill/zoo-pivots.js";
 
 const arg = (name: string, fallback: string) => {
@@ -122,10 +122,10 @@ async function evaluateFolders(folders: string[]): Promise<void> {
   }
 }
 
-async function evaluateTest(named: string[]): Promise<void> {
+async function evaluatePaired(named: string[], side: "dev" | "test"): Promise<void> {
   const zoo = await loadDemoZoo(ZOO);
-  const passages = splitItems(zoo.items, { perDomainAndKind: 10, maxPassageChars: 256 }).test.filter((i) => i.kind === "bits_per_byte") as (TaskItem & { kind: "bits_per_byte" })[];
-  log(`test: ${passages.length} passages over ${zoo.domains.length} domains`);
+  const passages = splitItems(zoo.items, { perDomainAndKind: 10, maxPassageChars: 256 })[side].filter((i) => i.kind === "bits_per_byte") as (TaskItem & { kind: "bits_per_byte" })[];
+  log(`${side}: ${passages.length} passages over ${zoo.domains.length} domains`);
   const records: ResultRecord[] = [];
   const names: string[] = [];
   for (const entry of named) {
@@ -142,11 +142,11 @@ async function evaluateTest(named: string[]): Promise<void> {
       const rs = records.filter((r) => r.model === name && r.domain === d);
       return rs.reduce((s, r) => s + r.bpb! * r.bytes!, 0) / rs.reduce((s, r) => s + r.bytes!, 0);
     });
-    log(`${name}: test macro bpb ${(perDomain.reduce((a, b) => a + b, 0) / perDomain.length).toFixed(4)}`);
+    log(`${name}: ${side} macro bpb ${(perDomain.reduce((a, b) => a + b, 0) / perDomain.length).toFixed(4)}`);
   }
   for (const other of names.slice(1)) {
     const d = pairedMacroBpb(records, names[0]!, other, zoo.domains)!;
-    log(`${names[0]} − ${other}: ${d.diff >= 0 ? "+" : ""}${d.diff.toFixed(4)} ± ${d.se.toFixed(4)} (paired over ${d.n / 2} passages)`);
+    log(`${names[0]} − ${other}: ${d.diff >= 0 ? "+" : ""}${d.diff.toFixed(4)} ± ${d.se.toFixed(4)} (paired over ${d.n} passages)`);
   }
 }
 
@@ -155,28 +155,32 @@ async function onlineMain(): Promise<void> {
   const base = manifest.models.find((m) => m.family === "a" && m.role === "base")!;
   // --init a/centralised: distil into another family-A model of the zoo (e.g. the centralised one).
   const init = arg("init", "");
-  const pivotDir = path.join(ZOO, init ? manifest.models.find((m) => m.id === init)!.files.hf : base.files.hf);
+  // --init-dir DIR: any HF folder of the pivot's family (e.g. zoo/pivots/all/hf, to train it further).
+  const initDir = arg("init-dir", "");
+  const pivotDir = initDir ? path.resolve(initDir) : path.join(ZOO, init ? manifest.models.find((m) => m.id === init)!.files.hf : base.files.hf);
   const pivot = await readBpeTokenizer(pivotDir);
   const dev = await devTexts(manifest.data.seed);
   const corpus = await buildCorpus({ seed: manifest.data.seed });
-  const experts = manifest.models.filter((m) => m.role === "expert" && m.family === "a");
-  const parts: Int32Array[] = [];
-  const spans: { end: number; teacher?: Teacher["model"]; id: string }[] = [];
-  let end = 0;
+  // online-b[-uld|-both]: the family-B experts teach their domains across tokenizers; other windows train on CLM alone.
+  const familyB = RECIPES.some((r) => r.startsWith("online-b"));
+  const experts = manifest.models.filter((m) => m.role === "expert" && m.family === (familyB ? "b" : "a"));
+  const parts: OnlinePart[] = [];
   for (const d of corpus.domains) {
-    const ids = Int32Array.from(pivot.encode(d.trainText));
-    parts.push(ids);
-    end += ids.length;
     const expert = experts.find((e) => e.domain === d.name);
-    spans.push({ end, id: expert?.id ?? "", teacher: expert ? (await loadTeacher(path.join(ZOO, expert.files.hf), expert.id)).model : undefined });
+    parts.push({ name: d.name, text: d.trainText, teacher: expert ? await loadTeacher(path.join(ZOO, expert.files.hf), expert.id) : undefined });
   }
-  const tokens = new Int32Array(end);
-  parts.reduce((at, p) => (tokens.set(p, at), at + p.length), 0);
-  log(`mixture: ${tokens.length} tokens over ${spans.length} domains; teachers ${spans.filter((s) => s.teacher).length}`);
+  const stream = onlineStream(parts, pivot);
+  const { tokens, spans } = stream;
+  log(`mixture: ${tokens.length} tokens over ${spans.length} domains; teachers ${spans.filter((s) => s.teacher).length}, across tokenizers ${spans.filter((s) => s.crossTeacher).length}`);
   const results: Record<string, { step: number; macro: number; per: Record<string, number>; seconds: number }[]> = {};
   for (const name of RECIPES) {
     const lambda = name === "online-control" ? 1 : LAMBDA;
-    const objective = onlineKdObjective({ tokens, spans, lambda, k: Number(arg("k", "8")), batchSize: BATCH, seqLen: SEQ, seed: SEED, teacherIds: spans.map((s) => s.id) });
+    // online-b[-first][-uld|-both]: -first maps a family-B candidate to the first pivot token of its text.
+    const crossFusion = name.endsWith("-uld") ? "uld" : name.endsWith("-both") ? "both" : "aligned";
+    const crossCandidates = name.includes("-first") ? "first-token" : "bytes";
+    // -mince: FuseLLM's MinCE with the pivot as a source (a window is taught only where the teacher beats the pivot on it).
+    const crossGate = name.includes("-mince") ? "min-ce" : undefined;
+    const objective = onlineKdObjective({ ...stream, lambda, k: Number(arg("k", "8")), crossFusion, crossCandidates, crossGate, batchSize: BATCH, seqLen: SEQ, seed: SEED });
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-online-"));
     results[name] = [];
     try {
@@ -278,4 +282,5 @@ async function main(): Promise<void> {
 
 const MODELS = arg("models", "");
 const TEST_MODELS = arg("test-models", "");
-await (TEST_MODELS ? evaluateTest(TEST_MODELS.split(",")) : MODELS ? evaluateFolders(MODELS.split(",")) : RECIPES.every((r) => r.startsWith("online")) ? onlineMain() : main());
+const DEV_MODELS = arg("dev-models", "");
+await (TEST_MODELS ? evaluatePaired(TEST_MODELS.split(","), "test") : DEV_MODELS ? evaluatePaired(DEV_MODELS.split(","), "dev") : MODELS ? evaluateFolders(MODELS.split(",")) : RECIPES.every((r) => r.startsWith("online")) ? onlineMain() : main());

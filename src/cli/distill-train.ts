@@ -16,6 +16,7 @@ import { pivotTargetsOf } from "../fuse/distill/targets-reader.js";
 import { disposeTeacher, loadTeacher, teacherTargets, teacherViews, type Teacher } from "../fuse/distill/teacher-targets.js";
 import { DEFAULT_KD_LAMBDA, trainPivot, type TrainPivotResult } from "../fuse/distill/train-pivot.js";
 import { readPivotTokenizer } from "../fuse/distill/pivot.js";
+import { DEFAULT_CROSS_FUSION, type CrossFusion } from "../fuse/distill/online-kd-objective.js";
 import { readTextFile } from "../core/files.js";
 import { readBpeTokenizer, type BpeTokenizer } from "../zoo/train/tokenize.js";
 import { parseFlags, UsageError } from "./args.js";
@@ -32,14 +33,16 @@ Train a pivot (any llama-family Hugging Face folder cogen's trainer runs) on
   --online --train-text FILE,FILE,… --teachers DIR,DIR,…
        online kd: the teachers run inside each step on the pivot's own seeded windows of the
        training stream (the files in turn); a window listens to the teacher of the file it starts
-       in ('-' for none: CLM only). Teachers must share the pivot's tokenizer; λ 1 = the control.
+       in ('-' for none: CLM only); λ 1 = the control. A teacher with another tokenizer reads
+       each window as text (decoded, scored in its own tokens, mapped back by --fusion).
 Writes DIR/hf, DIR/model.gguf and for LoRA DIR/lora (PEFT) and DIR/lora.gguf, each checked
 against cogen's forward pass in llama.cpp. Deterministic in --seed; resumes from DIR/checkpoint.
 
   --objective kd|fpo   (default kd)
   --lambda λ           CLM weight for kd (default ${DEFAULT_KD_LAMBDA}; 1 = the CLM control, no fusion
                        loss), chosen-response NLL weight for fpo (default 0)
-  --fusion MODES       kd targets: aligned, uld or aligned,uld (default aligned,uld)
+  --fusion MODES       kd targets: aligned, uld or aligned,uld (default aligned,uld; with --online,
+                       what a teacher with another tokenizer gives, default ${DEFAULT_CROSS_FUSION})
   --top-k K            candidates per position (default 8)
   --lora RANK          LoRA rank (default 16; alpha = rank unless --alpha)   --full: all weights
   --steps N (200)  --batch N (16)  --seq-len N (64)  --lr X (4e-3)  --seed S (0)  --beta X (${DEFAULT_FPO_BETA})
@@ -50,7 +53,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
     pivot: { type: "string" }, out: { type: "string" }, objective: { type: "string", default: "kd" },
     targets: { type: "string" }, teachers: { type: "string" }, corpus: { type: "string" }, prefs: { type: "string" },
-    lambda: { type: "string" }, fusion: { type: "string", default: "aligned,uld" }, "top-k": { type: "string", default: "8" },
+    lambda: { type: "string" }, fusion: { type: "string" }, "top-k": { type: "string", default: "8" },
     lora: { type: "string" }, alpha: { type: "string" }, full: { type: "boolean", default: false },
     steps: { type: "string", default: "200" }, batch: { type: "string", default: "16" }, "seq-len": { type: "string", default: "64" },
     lr: { type: "string", default: "4e-3" }, seed: { type: "string", default: "0" }, beta: { type: "string", default: String(DEFAULT_FPO_BETA) },
@@ -85,7 +88,7 @@ export async function run(argv: string[]): Promise<number> {
   if (values.full && values.lora) problems.push("give --lora RANK or --full, not both");
   const rank = values.full ? 0 : int("lora", values.lora ?? "16");
   const alpha = values.alpha ? num("alpha", values.alpha) : rank;
-  const modes = values.fusion!.split(",").map((m) => m.trim());
+  const modes = (values.fusion ?? (values.online ? (DEFAULT_CROSS_FUSION === "both" ? "aligned,uld" : DEFAULT_CROSS_FUSION) : "aligned,uld")).split(",").map((m) => m.trim());
   for (const m of modes) if (m !== "aligned" && m !== "uld") problems.push(`--fusion: unknown mode '${m}' (aligned, uld)`);
   const trainTexts = values["train-text"]?.split(",").map((f) => f.trim()) ?? [];
   const teacherDirs = values.teachers?.split(",").map((d) => d.trim()) ?? [];
@@ -105,6 +108,7 @@ export async function run(argv: string[]): Promise<number> {
   let parityContexts: string[] = [];
   if (values.online) return runOnline(values.pivot!, out, trainTexts, teacherDirs, {
     lambda, lora: rank > 0 ? { rank, alpha } : undefined, steps, batchSize, seqLen, lr, seed, k, checkpointEvery, progress, json: values.json!,
+    crossFusion: modes.includes("aligned") ? (modes.includes("uld") ? "both" : "aligned") : "uld",
   });
   if (objective === "kd") {
     const pivotTokenizer = await readBpeTokenizer(values.pivot!).catch((error: Error) => {
@@ -139,7 +143,7 @@ function report(result: TrainPivotResult, out: string, json: boolean): void {
   }
 }
 
-interface OnlineRun { lambda: number; lora?: { rank: number; alpha: number }; steps: number; batchSize: number; seqLen: number; lr: number; seed: number; k: number; checkpointEvery: number; progress: Progress; json: boolean }
+interface OnlineRun { crossFusion: CrossFusion; lambda: number; lora?: { rank: number; alpha: number }; steps: number; batchSize: number; seqLen: number; lr: number; seed: number; k: number; checkpointEvery: number; progress: Progress; json: boolean }
 
 /** Online distillation: each --train-text file in turn, its windows distilled from its teacher (online-kd-objective.ts). */
 async function runOnline(pivot: string, out: string, files: string[], teacherDirs: string[], o: OnlineRun): Promise<number> {
@@ -162,7 +166,7 @@ async function runOnline(pivot: string, out: string, files: string[], teacherDir
     const parts = files.map((file, i) => ({ name: `--train-text ${file}`, text: texts[i]!, teacher: teachers.get(teacherDirs[i]!) }));
     const parityContexts = texts[0]!.split("\n").filter((l) => l.trim()).slice(0, 2).map((l) => l.slice(0, 200));
     const result = await trainPivot({
-      pivot, out, objective: "online-kd", online: { parts, k: o.k }, lambda: o.lambda, lora: o.lora,
+      pivot, out, objective: "online-kd", online: { parts, k: o.k, crossFusion: o.crossFusion }, lambda: o.lambda, lora: o.lora,
       steps: o.steps, batchSize: o.batchSize, seqLen: o.seqLen, lr: o.lr, seed: o.seed,
       checkpointDir: path.join(out, "checkpoint"), checkpointEvery: o.checkpointEvery, progress: o.progress, parityContexts,
     });

@@ -189,8 +189,12 @@ describe("targets from real teachers", () => {
         const id = t.aligned!.ids[p * 8 + j]!;
         if (id < 0) continue;
         mapped++;
-        // A mapped candidate is a real pivot token with some bytes.
-        expect(pivotTokenizer.tokenBytes(id).length).toBeGreaterThan(0);
+        // A mapped candidate is a real pivot token with some bytes, and the one the pivot's own
+        // encoder gives those bytes (a regular token, never its byte-fallback twin such as <0x6E> for "n").
+        const bytes = pivotTokenizer.tokenBytes(id);
+        expect(bytes.length).toBeGreaterThan(0);
+        const spelled = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
+        if (!spelled.includes("\uFFFD")) expect(pivotTokenizer.encode(spelled)).toEqual([id]);
       }
     }
     expect(mapped).toBeGreaterThan(t.tokens.length);

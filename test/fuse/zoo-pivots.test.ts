@@ -47,10 +47,10 @@ describe("buildZooPivots (quick plan on the committed zoo)", () => {
     expect(again.models.map((m) => m.trainSeconds)).toEqual(manifest.models.map((m) => m.trainSeconds));
   }, 600_000);
 
-  it("trains pivots/all and its control online from another zoo model when the plan says so, and reuses the kept family-B pivot's targets", async () => {
+  it("trains pivots/all, its control and the family-B pivot (across tokenizers) online from another zoo model when the plan says so", async () => {
     const online = await tempDir("cogen-zoo-pivots-online-");
     try {
-      const plan = { ...zooPivotsPlan("quick"), online: { init: "a/centralised", seed: 3, steps: 2, batchSize: 2, seqLen: 32, lr: 2e-3, lambda: 0.2, k: 4, lora: { rank: 2, alpha: 2 } } };
+      const plan = { ...zooPivotsPlan("quick"), online: { init: "a/centralised", seed: 3, steps: 2, batchSize: 2, seqLen: 32, lr: 2e-3, lambda: 0.2, k: 4, lora: { rank: 2, alpha: 2 }, familyB: { lambda: 0.5, fusion: "aligned" as const } } };
       const manifest = await buildZooPivots({ zoo: ZOO, out: online, plan });
       const [all, control, familyB, fpo] = manifest.models;
       expect(all!.objective).toBe("online-kd");
@@ -58,7 +58,11 @@ describe("buildZooPivots (quick plan on the committed zoo)", () => {
       expect(all!.teachers).toEqual(["medicine", "law", "finance", "computing", "geography", "biology", "food", "people"].map((d) => `a/experts/${d}`));
       expect(control!.lambda).toBe(1);
       expect({ ...control!.job, lambda: 0, teachers: [] }).toEqual({ ...all!.job, lambda: 0, teachers: [] });
-      expect(familyB!.objective).toBe("kd");
+      // The family-B pivot is the control's run with the family-B experts teaching their domains' windows.
+      expect(familyB!.objective).toBe("online-kd");
+      expect(familyB!.teachers).toEqual(["finance", "geography", "biology"].map((d) => `b/experts/${d}`));
+      expect({ ...familyB!.job, lambda: 0, teachers: [], crossFusion: undefined }).toEqual({ ...control!.job, lambda: 0, teachers: [], crossFusion: undefined });
+      expect(familyB!.job.crossFusion).toBe("aligned");
       expect(fpo!.init).toBe(path.relative(ZOO, path.join(online, "all", "hf")).split(path.sep).join("/"));
       expect(all!.parity!.loraMaxKl!).toBeLessThan(1e-4);
       // Another online λ retrains pivots/all and the FPO pivot after it; the control and family B are kept.
@@ -68,7 +72,7 @@ describe("buildZooPivots (quick plan on the committed zoo)", () => {
       expect(lines.filter((l) => / kept$|^pivots: training /.test(l)).map((l) => l.replace(/ \(.*\)$/, ""))).toEqual([
         `pivots: training ${rel("all")}`, `pivots: ${rel("control")} kept`, `pivots: ${rel("family-b")} kept`, `pivots: training ${rel("fpo")}`,
       ]);
-      // Nothing needed the precomputed targets: the kept family-B pivot did not recompute them.
+      // Nothing needed the precomputed targets: every kd pivot is online.
       expect(lines.some((l) => l.includes("targets for"))).toBe(false);
     } finally {
       await fs.rm(online, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 import { ConfigError } from "../../core/errors.js";
 import { readLlamaConfig } from "../../formats/hf/config.js";
+import { TokenType } from "../../formats/hf/tokenizer.js";
 import { openHfWeights } from "../../formats/safetensors/index.js";
 import { initTrainingBackend, tf } from "../../zoo/train/backend.js";
 import { createTrainModel, disposeTrainModel, forwardLogits, type TrainModel } from "../../zoo/train/model.js";
@@ -38,6 +39,14 @@ export interface TeacherTargetOptions {
    * teacher memorised the line. A teacher with prior 0 is not even run on the text.
    */
   priors?: readonly number[];
+  /**
+   * How a candidate of a teacher with another tokenizer becomes a pivot id: "bytes" (default) —
+   * the pivot token with identical bytes, else none (its mass joins the leftover); "first-token"
+   * — the first token of the pivot's own encoding of the candidate's text (" biology" → " bio"),
+   * pooling candidates that start alike: the teacher's mass for "the text goes on with these
+   * bytes" lands on the pivot token that begins them.
+   */
+  candidates?: "bytes" | "first-token";
 }
 
 /** ULD weights: a teacher 0.05 bits per byte worse than the best counts e⁻¹ as much. */
@@ -69,6 +78,8 @@ export interface TeacherView {
   /** Per position: top-k ids and probabilities (descending). */
   topIds: Int32Array;
   topProbs: Float32Array;
+  /** Per position: −log p of the teacher's own next token (nats). */
+  positionNats: Float32Array;
   bitsPerByte: number;
 }
 
@@ -99,14 +110,21 @@ export function teacherTargets(text: string, pivot: BpeTokenizer, teachers: read
     const probs = new Float32Array(n * k);
     const sameVocab = sameTokenizer(teacher.tokenizer, pivot);
     const atByte = new Map(view.starts.slice(0, -1).map((b, i) => [b, i]));
-    const pivotIdOf = sameVocab ? undefined : bytesToPivotId(pivot);
+    const byFirstToken = options.candidates === "first-token";
+    const pivotIdOf = sameVocab ? undefined : byFirstToken ? firstPivotTokens(teacher.tokenizer, pivot) : bytesToPivotId(pivot);
     for (let t = 0; t < n; t++) {
       const i = sameVocab ? t : atByte.get(pivotStarts[t]!);
       if (i === undefined) continue;
       for (let j = 0; j < k; j++) {
         const source = view.topIds[i * k + j]!;
-        const id = pivotIdOf ? pivotIdOf.get(key(teacher.tokenizer.tokenBytes(source))) : source;
-        if (id === undefined || ids.subarray(t * k, t * k + j).includes(id)) continue;
+        const id = pivotIdOf ? (byFirstToken ? (pivotIdOf as Int32Array)[source]! : (pivotIdOf as Map<string, number>).get(key(teacher.tokenizer.tokenBytes(source)))) : source;
+        if (id === undefined || id < 0) continue;
+        const slot = ids.subarray(t * k, t * k + j).indexOf(id);
+        // Candidates that start with the same pivot token pool their mass (first-token mapping).
+        if (slot >= 0) {
+          if (byFirstToken) probs[t * k + slot] += view.topProbs[i * k + j]!;
+          continue;
+        }
         ids[t * k + j] = id;
         probs[t * k + j] = view.topProbs[i * k + j]!;
       }
@@ -154,17 +172,19 @@ function teacherView(teacher: Teacher, text: string, k: number): TeacherView {
   const topProbs = new Float32Array(ids.length * k);
   const row = new Float64Array(vocab);
   let nats = 0;
+  const positionNats = new Float32Array(ids.length);
   for (let p = 0; p < ids.length; p++) {
     let max = -Infinity;
     for (let v = 0; v < vocab; v++) max = Math.max(max, logits[p * vocab + v]!);
     let sum = 0;
     for (let v = 0; v < vocab; v++) sum += row[v] = Math.exp(logits[p * vocab + v]! - max);
     for (let v = 0; v < vocab; v++) row[v] /= sum;
-    nats -= Math.log(Math.max(row[ids[p]!]!, 1e-300));
+    positionNats[p] = -Math.log(Math.max(row[ids[p]!]!, 1e-300));
+    nats += positionNats[p]!;
     topK(row, k, topIds, topProbs, p * k);
   }
   const starts = byteStarts(tokenizer, Int32Array.from(ids));
-  return { k, starts, topIds, topProbs, bitsPerByte: nats / Math.LN2 / Math.max(1, starts[starts.length - 1]!) };
+  return { k, starts, topIds, topProbs, positionNats, bitsPerByte: nats / Math.LN2 / Math.max(1, starts[starts.length - 1]!) };
 }
 
 /** The k largest entries of `row`, descending (ties: the lower id first), written at `at`. */
@@ -197,15 +217,49 @@ function sameTokenizer(a: BpeTokenizer, b: BpeTokenizer): boolean {
 
 const key = (bytes: Uint8Array) => Buffer.from(bytes).toString("latin1");
 
+const firstTokenMaps = new WeakMap<BpeTokenizer, WeakMap<BpeTokenizer, Int32Array>>();
+/** Per teacher id, the first pivot token of the pivot's encoding of its text (-1: none; bytes that are no whole UTF-8 text map by identical bytes). */
+function firstPivotTokens(teacher: BpeTokenizer, pivot: BpeTokenizer): Int32Array {
+  let byPivot = firstTokenMaps.get(teacher);
+  if (!byPivot) firstTokenMaps.set(teacher, (byPivot = new WeakMap()));
+  let map = byPivot.get(pivot);
+  if (map) return map;
+  const exact = bytesToPivotId(pivot);
+  const utf8 = new TextDecoder("utf-8", { fatal: true });
+  map = new Int32Array(teacher.size).fill(-1);
+  for (let id = 0; id < teacher.size; id++) {
+    const bytes = teacher.tokenBytes(id);
+    if (bytes.length === 0) continue;
+    let text: string | undefined;
+    try {
+      text = utf8.decode(bytes);
+    } catch {
+      text = undefined;
+    }
+    map[id] = text === undefined ? (exact.get(key(bytes)) ?? -1) : (pivot.encode(text)[0] ?? -1);
+  }
+  byPivot.set(pivot, map);
+  return map;
+}
+
 const pivotMaps = new WeakMap<BpeTokenizer, Map<string, number>>();
-/** Pivot token id by its bytes (the first id wins for byte strings two tokens share). */
+/**
+ * Pivot token id by its bytes. A regular token wins over a byte-fallback token with the same
+ * bytes ("n" over <0x6E>, as preparePivot does): the pivot's encoder never emits the byte token
+ * for text its vocabulary spells, so a target on it would teach an id the pivot never sees.
+ * Otherwise the first id wins.
+ */
 function bytesToPivotId(pivot: BpeTokenizer): Map<string, number> {
   let map = pivotMaps.get(pivot);
   if (map) return map;
   map = new Map();
-  for (let id = 0; id < pivot.size; id++) {
-    const bytes = pivot.tokenBytes(id);
-    if (bytes.length > 0 && !map.has(key(bytes))) map.set(key(bytes), id);
+  const types = pivot.vocab.tokenTypes;
+  for (const byteTokens of [false, true]) {
+    for (let id = 0; id < pivot.size; id++) {
+      if ((types[id] === TokenType.byte) !== byteTokens) continue;
+      const bytes = pivot.tokenBytes(id);
+      if (bytes.length > 0 && !map.has(key(bytes))) map.set(key(bytes), id);
+    }
   }
   pivotMaps.set(pivot, map);
   return map;

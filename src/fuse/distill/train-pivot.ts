@@ -13,7 +13,7 @@ import { readPivotTokenizer } from "./pivot.js";
 import { trainLanguageModel, type TrainObjective } from "../../zoo/train/train.js";
 import { DEFAULT_FPO_BETA, fpoObjective, type FpoRecord } from "./fpo-objective.js";
 import { kdObjective } from "./kd-objective.js";
-import { onlineKdObjective, onlineStream, type OnlinePart } from "./online-kd-objective.js";
+import { onlineKdObjective, onlineStream, type CrossFusion, type OnlinePart } from "./online-kd-objective.js";
 import { checkPivotTargets, type PivotTargets } from "./pivot-targets.js";
 
 /**
@@ -31,7 +31,7 @@ export interface TrainPivotOptions {
   /** kd: precomputed targets; online-kd: teachers run inside each step (online-kd-objective.ts); fpo: preferences. */
   objective: "kd" | "online-kd" | "fpo";
   /** online-kd: the training stream's parts, each with the teacher its windows listen to, and the top-k per position. */
-  online?: { parts: readonly OnlinePart[]; k: number };
+  online?: { parts: readonly OnlinePart[]; k: number; crossFusion?: CrossFusion; crossGate?: "min-ce" };
   /** kd: the targets of every training text, in the pivot's tokenisation. */
   targets?: readonly PivotTargets[];
   /** fpo: preference records. */
@@ -123,7 +123,7 @@ function pivotObjective(options: TrainPivotOptions, tokenizer: BpeTokenizer): Tr
   if (options.objective === "online-kd") {
     if (!options.online) throw new ConfigError(["online distillation needs the training text's parts and their teachers"]);
     const { batchSize, seqLen, seed, lambda } = options;
-    return onlineKdObjective({ ...onlineStream(options.online.parts, tokenizer), lambda, k: options.online.k, batchSize, seqLen, seed });
+    return onlineKdObjective({ ...onlineStream(options.online.parts, tokenizer), lambda, k: options.online.k, crossFusion: options.online.crossFusion, crossGate: options.online.crossGate, batchSize, seqLen, seed });
   }
   if (!options.targets?.length) throw new ConfigError(["--objective kd needs distillation targets"]);
   options.targets.forEach((t, i) => checkPivotTargets(t, tokenizer.size, `targets, text ${i}`));

@@ -3,7 +3,8 @@
  *
  *   pivots/all/        base-a + LoRA distilled from all 11 experts (both tokenizer families)
  *   pivots/control/    the CLM control: the same pivot, texts, batches, steps and seed, λ = 1
- *   pivots/family-b/   distilled from the 3 family-B experts alone (another tokenizer and shape)
+ *   pivots/family-b/   distilled from the 3 family-B experts alone (another tokenizer and shape;
+ *                      online across tokenizers when the plan's online.familyB says so)
  *   pivots/fpo/        pivots/all after InfiFPO on cloze pairs made from TRAINING lines
  *   pivots/manifest.json  what was built, from what, how long it took, parity
  *
@@ -26,7 +27,7 @@ import { clozeItems } from "../../zoo/items/cloze.js";
 import { readBpeTokenizer, type BpeTokenizer } from "../../zoo/train/tokenize.js";
 import { meanResponseLogProb, type FpoRecord } from "./fpo-objective.js";
 import type { PivotTargets } from "./pivot-targets.js";
-import type { OnlinePart } from "./online-kd-objective.js";
+import type { CrossFusion, OnlinePart } from "./online-kd-objective.js";
 import { disposeTeacher, loadTeacher, teacherTargets, teacherViews, type Teacher } from "./teacher-targets.js";
 import { trainPivot, type TrainPivotResult } from "./train-pivot.js";
 
@@ -54,9 +55,14 @@ export interface ZooPivotsPlan {
    * mixture (each domain's training text in turn, as the zoo's control and centralised models
    * train), each window also distilled from that family's expert of its domain; the control is
    * the same run at λ = 1. `init` is the zoo model both start from (e.g. "a/centralised").
-   * pivots/family-b stays on precomputed targets (its teachers have another tokenizer).
+   * `familyB` trains pivots/family-b the same way — the control's run, with the other family's
+   * experts teaching the windows of their domains across tokenizers (the rest train on CLM alone)
+   * — at its own λ and cross-tokenizer targets; without it pivots/family-b stays on precomputed targets.
    */
-  online?: { init: string; seed: number; steps: number; batchSize: number; seqLen: number; lr: number; lambda: number; k: number; lora: { rank: number; alpha: number } };
+  online?: {
+    init: string; seed: number; steps: number; batchSize: number; seqLen: number; lr: number; lambda: number; k: number; lora: { rank: number; alpha: number };
+    familyB?: { lambda: number; fusion: CrossFusion; gate?: "min-ce" };
+  };
   fpo: { pairsPerDomain: number; steps: number; batchSize: number; seqLen: number; lr: number; beta: number; lambda: number; lora: { rank: number; alpha: number } };
   /** Texts for the llama.cpp parity check of each export. */
   parityContexts: number;
@@ -75,7 +81,8 @@ export function zooPivotsPlan(kind: "full" | "quick"): ZooPivotsPlan {
     pivotFamily: "a", seed: 7, textsPerDomain: 120, maxTokens: 64, k: 8, parityContexts: 3, teachers: "min-ce", fusion: "both",
     kd: { steps: 150, batchSize: 16, seqLen: 64, lr: 4e-3, lambda: 0.5, lora: { rank: 16, alpha: 16 } },
     // The recipe chosen on the dev measure (bench/distill-recipes.ts --recipes online-control,online-domain --init a/centralised).
-    online: { init: "a/centralised", seed: 199, steps: 200, batchSize: 16, seqLen: 64, lr: 2e-3, lambda: 0.2, k: 8, lora: { rank: 16, alpha: 16 } },
+    // familyB: the best cross-tokenizer recipe on the dev measure (bench/distill-recipes.ts --recipes online-b --lambda 0.5 …).
+    online: { init: "a/centralised", seed: 199, steps: 200, batchSize: 16, seqLen: 64, lr: 2e-3, lambda: 0.2, k: 8, lora: { rank: 16, alpha: 16 }, familyB: { lambda: 0.5, fusion: "aligned" } },
     fpo: { pairsPerDomain: 60, steps: 60, batchSize: 8, seqLen: 64, lr: 2e-3, beta: 2, lambda: 0.2, lora: { rank: 16, alpha: 16 } },
   };
 }
@@ -191,17 +198,24 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
       return (targets = { all, fromB, seconds });
     };
     const helper = options.checkpointsOnly;
-    const records = helper ? [] : preferencePairs(lines, plan, teachers);
+    // Preference pairs are a function of the sources, the seed and the FPO plan: an earlier
+    // build's hash stands for them unchanged, and they are made only when the FPO pivot trains.
+    let records: FpoRecord[] | undefined = helper ? [] : undefined;
+    const recordsOf = () => (records ??= preferencePairs(lines, plan, teachers));
+    const prefsKept = previous && previous.sources === sources && previous.plan.seed === plan.seed && JSON.stringify(previous.plan.fpo) === JSON.stringify(plan.fpo);
     const result: ZooPivotsManifest = {
       format: ZOO_PIVOTS_FORMAT, plan, sources,
       texts: { count: texts.length, hash: textsHash, skipped },
-      prefs: { count: records.length, hash: sha256(JSON.stringify(records)) },
+      prefs: prefsKept ? previous.prefs : { count: recordsOf().length, hash: sha256(JSON.stringify(recordsOf())) },
       targetSeconds: previous?.targetSeconds ?? 0, models: [],
     };
     // Online pivots: the pivot family's training mixture, one part per domain, each with its expert.
     const online = plan.online;
     const onlineInit = online ? zooModelDir(zoo, manifest, online.init) : undefined;
     const onlineParts = online ? await onlinePartsOf(manifest, plan.pivotFamily, teachers) : [];
+    // The family-B pivot online: the same stream, each domain taught by the other family's expert of it.
+    const onlineB = online?.familyB;
+    const onlinePartsB = onlineB ? await onlinePartsOf(manifest, experts.find((e) => e.family !== plan.pivotFamily)?.family ?? "", teachers) : [];
     const onlineHash = sha256(onlineParts.map((p) => p.text).join("\u0000"));
     const contexts = texts.slice(0, plan.parityContexts).map((t) => t.text);
     const rel = (p: string) => path.relative(zoo, p).split(path.sep).join("/");
@@ -216,13 +230,19 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
       online
         ? { name: "control", role: "pivot-control", teachers: [], objective: "online-kd", lambda: 1, init: onlineInit! }
         : { name: "control", role: "pivot-control", teachers: [], objective: "kd", targets: allTargets, lambda: 1, init: pivotDir },
-      { name: "family-b", role: "pivot-family-b", teachers: familyB.map((t) => t.id), objective: "kd", targets: () => (targets ?? computeTargets()).fromB, lambda: plan.kd.lambda, init: pivotDir },
+      onlineB
+        ? { name: "family-b", role: "pivot-family-b", teachers: onlinePartsB.flatMap((p) => (p.teacher ? [p.teacher.id] : [])), objective: "online-kd", lambda: onlineB.lambda, init: onlineInit! }
+        : { name: "family-b", role: "pivot-family-b", teachers: familyB.map((t) => t.id), objective: "kd", targets: () => (targets ?? computeTargets()).fromB, lambda: plan.kd.lambda, init: pivotDir },
       { name: "fpo", role: "pivot-fpo", teachers: ids, objective: "fpo", lambda: plan.fpo.lambda, init: path.join(out, "all", "hf") },
     ];
     const recipeOf = (spec: Spec) => (spec.objective === "fpo" ? plan.fpo : spec.objective === "online-kd" ? online! : plan.kd);
     const seedOf = (spec: Spec) => (spec.objective === "online-kd" ? online!.seed : plan.seed);
     // The control runs no teacher (λ = 1): its parts carry none, so nothing is loaded into its key.
-    const onlineOf = (spec: Spec) => (spec.objective === "online-kd" ? { parts: spec.lambda === 1 ? onlineParts.map((p) => ({ ...p, teacher: undefined })) : onlineParts, k: online!.k } : undefined);
+    const onlineOf = (spec: Spec) => {
+      if (spec.objective !== "online-kd") return undefined;
+      if (spec.name === "family-b") return { parts: onlinePartsB, k: online!.k, crossFusion: onlineB!.fusion, crossGate: onlineB!.gate };
+      return { parts: spec.lambda === 1 ? onlineParts.map((p) => ({ ...p, teacher: undefined })) : onlineParts, k: online!.k };
+    };
     for (const spec of specs) {
       const dir = path.join(out, spec.name);
       const checkpointDir = path.join(dir, "checkpoint");
@@ -247,6 +267,7 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
         steps: recipe.steps, batchSize: recipe.batchSize, seqLen: recipe.seqLen, lr: recipe.lr, lora: recipe.lora,
         data: spec.objective === "kd" ? textsHash : spec.objective === "online-kd" ? onlineHash : result.prefs.hash,
         k: spec.objective === "online-kd" ? online!.k : plan.k, ...(spec.objective === "fpo" ? { beta: plan.fpo.beta, after: previousJob(result, rel(path.join(out, "all"))) } : {}),
+        ...(spec.objective === "online-kd" && spec.name === "family-b" ? { crossFusion: onlineB!.fusion, ...(onlineB!.gate ? { crossGate: onlineB!.gate } : {}) } : {}),
       };
       const kept = previous?.models.find((m) => m.id === rel(dir) && JSON.stringify(m.job) === JSON.stringify(job));
       if (kept && (await exists(path.join(zoo, kept.files.gguf)))) {
@@ -256,7 +277,7 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
       }
       log(`pivots: training ${rel(dir)} (${spec.objective}, λ ${spec.lambda}, ${recipe.steps} steps)`);
       const trained: TrainPivotResult = await trainPivot({
-        pivot: spec.init, out: dir, objective: spec.objective, targets: spec.targets?.(), online: onlineOf(spec), records, lambda: spec.lambda, lora: recipe.lora,
+        pivot: spec.init, out: dir, objective: spec.objective, targets: spec.targets?.(), online: onlineOf(spec), records: spec.objective === "fpo" ? recordsOf() : undefined, lambda: spec.lambda, lora: recipe.lora,
         steps: recipe.steps, batchSize: recipe.batchSize, seqLen: recipe.seqLen, lr: recipe.lr, seed: seedOf(spec),
         beta: plan.fpo.beta, parityContexts: contexts, progress, checkpointDir, checkpointEvery: CHECKPOINT_EVERY,
       });
