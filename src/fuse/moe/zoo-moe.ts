@@ -51,7 +51,7 @@ export const ZOO_MOE_PLAN: ZooMoePlan = {
   // Sized for the shared 2-core machine (every expert is evaluated on every token while training).
   // BTX with the shared weights trained at a small lr, plus the routing loss: gates alone on one
   // token's hidden state barely tell the domains apart (bench/moe-gates.ts; docs/ARCHITECTURE.md).
-  gates: { steps: 2400, batchSize: 8, seqLen: 64, lr: 5e-2, seed: 7, routerAuxLossCoef: 0.01, trainShared: true, sharedLr: 2e-3, domainLossCoef: 0.3 },
+  gates: { steps: 2400, batchSize: 8, seqLen: 64, lr: 5e-2, seed: 7, routerAuxLossCoef: 0.01, trainShared: true, sharedLr: 2e-3, domainLossCoef: 0.1 },
   qualityBytes: 6_000,
 };
 
