@@ -105,8 +105,8 @@ export class BullMqQueue implements JobQueue {
    */
   async forget(ids: readonly string[]): Promise<void> {
     await Promise.all(ids.map(async (id) => {
-      const job = await Job.fromId(this.queue, id);
-      if (job && ((await job.isCompleted()) || (await job.isFailed()))) await job.remove();
+      const state = await this.queue.getJobState(id);
+      if (state === "completed" || state === "failed") await this.queue.remove(id);
     }));
   }
 
