@@ -1,7 +1,7 @@
 import { Worker } from "node:worker_threads";
 
 /**
- * A worker thread running the module at `url`, a path relative to `importerUrl` (the caller's
+ * A worker thread running the module at `relative`, a path relative to `importerUrl` (the caller's
  * import.meta.url) without extension: the compiled .js, or under tsx (tests, `npx tsx`) the .ts,
  * with tsx's loader registered in the worker before the import.
  */
