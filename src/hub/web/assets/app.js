@@ -30,10 +30,13 @@ function keyHeaders(url) {
 }
 
 async function getJson(path) {
+  const sentKey = sessionStorage.getItem(KEY_STORAGE);
   const headers = { accept: "application/json", ...keyHeaders(api + path) };
   const response = await fetch(api + path, { headers });
   const body = await response.json().catch(() => null);
-  if (response.status === 401 || response.status === 403) askForKey(body?.error?.message ?? `HTTP ${response.status}`);
+  // A refusal of a key the reader has since replaced is stale: it must not reopen the form.
+  const refused = response.status === 401 || response.status === 403;
+  if (refused && sentKey === sessionStorage.getItem(KEY_STORAGE)) askForKey(body?.error?.message ?? `HTTP ${response.status}`);
   if (!response.ok) throw new Error(body?.error?.message ?? `${path}: HTTP ${response.status}`);
   return body;
 }
