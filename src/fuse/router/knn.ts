@@ -33,6 +33,8 @@ const BAND_EDGES = [1 / 10, 1 / 5];
 const BANDS = BAND_EDGES.length;
 /** Items scored exactly per neighbour asked for, to set the floor: more raise it, and prune more. */
 const FLOOR_ITEMS = 2;
+/** A candidate count that stands for every indexed item (before the first bound drops any). */
+const ALL = -1;
 /** The statistics kept per (item, band), at these offsets: float32, rounded up (they bound). */
 const NORM = 0;
 const MAX = 1;
@@ -72,7 +74,7 @@ export class KnnIndex {
   private readonly featureStart: Int32Array;
   private readonly featureBuckets: Int32Array;
   private readonly featureValues: Float32Array;
-  /** Posting list of bucket b: postings.items/values[postingStart[b] .. postingStart[b + 1]). */
+  /** Posting list of bucket b: postings [postingStart[b] .. postingStart[b + 1]). */
   private readonly postingStart: Int32Array;
   /** The postings, and the partial dot product of every item, with the loop that walks them. */
   private readonly postings: PostingWalk;
@@ -125,14 +127,10 @@ export class KnnIndex {
     for (let b = 0; b < buckets; b++) start[b + 1] += start[b];
     const fill = start.slice(0, buckets);
     this.postings = new PostingWalk(start[buckets], items.length);
-    const { items: postingItems, values: postingValues } = this.postings;
+    const postings = this.postings;
     for (let item = 0; item < items.length; item++) {
       const end = featureStart[item + 1];
-      for (let f = featureStart[item]; f < end; f++) {
-        const at = fill[featureBuckets[f]]++;
-        postingItems[at] = item;
-        postingValues[at] = featureValues[f];
-      }
+      for (let f = featureStart[item]; f < end; f++) postings.put(fill[featureBuckets[f]]++, item, featureValues[f]);
     }
     this.postingStart = start;
 
@@ -255,15 +253,16 @@ export class KnnIndex {
     };
     try {
       partial.fill(0);
-      this.walk(v, q.rare);
+      this.walk(v, q.group(0));
       const { candidates, bounds } = this;
-      let size = 0;
-      for (let item = 0; item < n; item++) if (item !== exclude) candidates[size++] = item;
+      const skip = exclude ?? -1;
+      // Candidates: every item but `skip` until the first bound (ALL), then the first `size` of `candidates`.
+      let size = ALL;
       for (let band = 0; ; band++) {
         // A floor under the k-th similarity: the exact scores of the best partial sums.
-        for (const item of this.largestPartials(size, FLOOR_ITEMS * k)) score(item);
+        for (const item of this.largestPartials(size, FLOOR_ITEMS * k, skip)) score(item);
         if (top.full && top.kth > 0) {
-          size = this.bound(size, q, band, top.kth);
+          size = this.bound(size, q, band, top.kth, skip);
           if (band === BANDS) break;
           // The band costs walking its posting lists (every item), or reading the band's
           // features of the items still in reach; rescoring those items exactly may cost less.
@@ -277,10 +276,14 @@ export class KnnIndex {
         } else if (band === BANDS) {
           // Fewer than k items share a feature with the query, and all of them are scored: the
           // scan fills up with the first others in index order, at similarity 0.
-          for (let c = 0; c < size && !top.full; c++) if (!this.scored[candidates[c]]) top.offer(candidates[c], 0);
+          const count = size === ALL ? n : size;
+          for (let c = 0; c < count && !top.full; c++) {
+            const item = size === ALL ? c : candidates[c];
+            if (item !== skip && !this.scored[item]) top.offer(item, 0);
+          }
           return this.neighbours(top);
         }
-        this.walk(v, q.inBand[band]);
+        this.walk(v, q.group(band + 1));
       }
       // Rescore the survivors, highest bound first, until no bound reaches the k-th similarity.
       const order = Uint32Array.from({ length: size }, (_, c) => c).sort((a, b) => bounds[b] - bounds[a] || candidates[a] - candidates[b]);
@@ -301,7 +304,7 @@ export class KnnIndex {
   }
 
   /** Adds the contribution of the query's features at `positions` to the partial dot product of every item that has them. */
-  private walk(v: SparseVector, positions: readonly number[]): void {
+  private walk(v: SparseVector, positions: Int32Array): void {
     const { postings, postingStart } = this;
     for (const j of positions) postings.add(postingStart[v.indices[j]], postingStart[v.indices[j] + 1], v.values[j]);
     postings.run();
@@ -335,22 +338,24 @@ export class KnnIndex {
   }
 
   /**
-   * Keeps (in place, in order) the first `size` candidates whose partial sum plus the bounds of
-   * bands `from`.. reaches `floor`, with that upper bound on their similarity in `bounds`;
-   * returns how many are kept.
+   * Keeps (in place, in order) the first `size` candidates (with ALL: every item but `skip`, in
+   * index order) whose partial sum plus the bounds of bands `from`.. reaches `floor`, with that
+   * upper bound on their similarity in `bounds`; returns how many are kept.
    */
-  private bound(size: number, q: QueryBands, from: number, floor: number): number {
+  private bound(size: number, q: QueryBands, from: number, floor: number, skip: number): number {
     const { candidates, bounds, partial, bandStats, bandCount, tailNorm } = this;
     const { norm, max, heaviest } = q;
     const stride = q.most + 1;
     const queryTail = from < BANDS ? q.tailNorm[from] : 0;
+    const all = size === ALL;
+    const end = all ? this.items.length : size;
     let kept = 0;
-    for (let c = 0; c < size; c++) {
-      const item = candidates[c];
+    for (let c = 0; c < end; c++) {
+      const item = all ? c : candidates[c];
       const walked = partial[item] + SLACK;
       // Cauchy–Schwarz over all the bands left at once: one product, and most items stop here.
       const whole = from < BANDS ? walked + queryTail * tailNorm[item * BANDS + from] : walked;
-      if (whole < floor) continue;
+      if (whole < floor || item === skip) continue;
       let bound = walked;
       for (let band = from; band < BANDS; band++) {
         const at = item * BANDS + band;
@@ -372,16 +377,23 @@ export class KnnIndex {
     return kept;
   }
 
-  /** The `count` candidates with the largest positive partial dot products (ties: any). */
-  private largestPartials(size: number, count: number): Int32Array {
+  /**
+   * The `count` candidates (the first `size`, or with ALL every item but `skip`) with the largest
+   * positive partial dot products (ties: any).
+   */
+  private largestPartials(size: number, count: number, skip: number): Int32Array {
     const { candidates, partial } = this;
     const best = new Int32Array(count);
     const values = new Float64Array(count);
+    const all = size === ALL;
+    const end = all ? this.items.length : size;
     let filled = 0;
-    for (let c = 0; c < size; c++) {
-      const item = candidates[c];
+    // Below `least` nothing enters: 0 until `best` is full, then its smallest value.
+    let least = 0;
+    for (let c = 0; c < end; c++) {
+      const item = all ? c : candidates[c];
       const value = partial[item];
-      if (value <= 0 || (filled === count && value <= values[count - 1])) continue;
+      if (value <= least || item === skip) continue;
       let at = filled < count ? filled++ : count - 1;
       while (at > 0 && values[at - 1] < value) {
         values[at] = values[at - 1];
@@ -390,6 +402,7 @@ export class KnnIndex {
       }
       values[at] = value;
       best[at] = item;
+      if (filled === count) least = values[count - 1];
     }
     return best.subarray(0, filled);
   }
@@ -416,9 +429,12 @@ export class KnnIndex {
 
 /** The query's features grouped by band, with per-band norms the bounds need. */
 class QueryBands {
-  /** Positions in the query vector of its rare features, and of each band's. */
-  readonly rare: number[] = [];
-  readonly inBand: number[][] = Array.from({ length: BANDS }, () => []);
+  /**
+   * Positions in the query vector of its features, rare ones first, then band by band: group g
+   * (0: rare, 1 + band) at positions[groupStart[g] .. groupStart[g + 1]).
+   */
+  readonly positions: Int32Array;
+  readonly groupStart = new Int32Array(BANDS + 2);
   readonly norm = new Float64Array(BANDS);
   readonly max = new Float64Array(BANDS);
   /** tailNorm[band]: the norm of the query's weights in that band and all later ones. */
@@ -432,28 +448,45 @@ class QueryBands {
   readonly walkCost = new Float64Array(BANDS);
 
   constructor(v: SparseVector, bandOfBucket: Int8Array, postingStart: Int32Array, readonly most: number) {
-    for (let j = 0; j < v.indices.length; j++) {
-      const bucket = v.indices[j];
-      const band = bandOfBucket[bucket];
-      (band < 0 ? this.rare : this.inBand[band]).push(j);
-      if (band >= 0) this.walkCost[band] += postingStart[bucket + 1] - postingStart[bucket];
+    const { indices, values } = v;
+    const { groupStart } = this;
+    // A counting sort of the positions by group, in query order within each.
+    for (let j = 0; j < indices.length; j++) groupStart[bandOfBucket[indices[j]] + 2]++;
+    for (let g = 1; g < groupStart.length; g++) groupStart[g] += groupStart[g - 1];
+    const fill = groupStart.slice(0, BANDS + 1);
+    this.positions = new Int32Array(indices.length);
+    const weights = new Float64Array(indices.length);
+    for (let j = 0; j < indices.length; j++) {
+      const band = bandOfBucket[indices[j]];
+      const at = fill[band + 1]++;
+      this.positions[at] = j;
+      weights[at] = values[j];
+      if (band >= 0) this.walkCost[band] += postingStart[indices[j] + 1] - postingStart[indices[j]];
     }
     this.heaviest = new Float64Array(BANDS * (most + 1));
-    this.inBand.forEach((positions, band) => {
-      const weights = Float64Array.from(positions, (j) => v.values[j]).sort().reverse();
+    for (let band = 0; band < BANDS; band++) {
+      // The band's weights, ascending (a numeric typed-array sort: no comparator calls).
+      const inBand = weights.subarray(groupStart[band + 1], groupStart[band + 2]).sort();
       const sums = this.heaviest.subarray(band * (most + 1), (band + 1) * (most + 1));
       // Past the band's own features the sum stays (no out-of-bounds typed-array reads: V8's slow path).
-      const known = Math.min(most, weights.length);
-      for (let c = 1; c <= known; c++) sums[c] = sums[c - 1] + weights[c - 1];
+      const known = Math.min(most, inBand.length);
+      for (let c = 1; c <= known; c++) sums[c] = sums[c - 1] + inBand[inBand.length - c];
       sums.fill(sums[known], known + 1);
-      this.max[band] = weights[0] ?? 0;
-      this.norm[band] = Math.sqrt(weights.reduce((sum, w) => sum + w * w, 0));
-    });
+      this.max[band] = inBand.length > 0 ? inBand[inBand.length - 1] : 0;
+      let squares = 0;
+      for (let c = inBand.length - 1; c >= 0; c--) squares += inBand[c] * inBand[c];
+      this.norm[band] = Math.sqrt(squares);
+    }
     let squares = 0;
     for (let band = BANDS - 1; band >= 0; band--) {
       squares += this.norm[band] ** 2;
       this.tailNorm[band] = Math.sqrt(squares);
     }
+  }
+
+  /** The positions of group g's features (0: rare; 1 + band). */
+  group(g: number): Int32Array {
+    return this.positions.subarray(this.groupStart[g], this.groupStart[g + 1]);
   }
 }
 

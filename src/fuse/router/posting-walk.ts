@@ -17,10 +17,12 @@ declare const WebAssembly: {
 };
 
 const PAGE = 65536;
-/** wasm32 addresses 4 GiB. */
-const MAX_PAGES = 65536;
+/** wasm32 addresses 4 GiB: one page less, so that an address plus a few postings never wraps. */
+const MAX_PAGES = 65535;
 /** Ranges passed per call: (start byte, end byte, weight) = 16 bytes each. */
 const RANGES = 4096;
+/** A posting: its item's partial-sum byte address (item × 8) as i32, then its value as f32. */
+const POSTING_BYTES = 8;
 
 // The few WebAssembly opcodes the kernel uses (binary format, WebAssembly core spec 1.0).
 const I32 = 0x7f;
@@ -39,6 +41,7 @@ const op = {
   f32Load: 0x2a,
   f64Store: 0x39,
   i32Const: 0x41,
+  i32GtU: 0x4b,
   i32GeU: 0x4f,
   i32Add: 0x6a,
   i32Shl: 0x74,
@@ -58,20 +61,42 @@ function uleb(x: number): number[] {
   } while (x !== 0);
   return out;
 }
+/** Signed LEB128 (i32.const immediates). */
+function sleb(x: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const byte = x & 0x7f;
+    x >>= 7;
+    if ((x === 0 && (byte & 0x40) === 0) || (x === -1 && (byte & 0x40) !== 0)) return [...out, byte];
+    out.push(byte | 0x80);
+  }
+}
 const vector = (entries: number[][]) => [...uleb(entries.length), ...entries.flat()];
 const name = (s: string) => vector([...s].map((c) => [c.charCodeAt(0)]));
 const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
 
-// walk(ranges, count, items, values, partial): parameters 0–4, then locals p, end, weight, at.
-const [RANGES_AT, COUNT, ITEMS, VALUES, PARTIAL, P, END, WEIGHT, AT] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+// walk(ranges, count): parameters 0–1, then locals p, end, weight, at.
+const [RANGES_AT, COUNT, P, END, WEIGHT, AT] = [0, 1, 2, 3, 4, 5];
 const get = (local: number) => [op.localGet, local];
 const set = (local: number) => [op.localSet, local];
 /** memarg: alignment exponent, offset. */
 const mem = (align: number, offset = 0) => [align, ...uleb(offset)];
+/** Postings per iteration of the unrolled loop: fewer loop steps per posting (the loop was instruction-bound). */
+const UNROLL = 4;
+
+/** The posting at p + offset: memory[at = its item's byte address] += weight × its value. */
+const POSTING = (offset: number) => [
+  ...get(P), op.i32Load, ...mem(2, offset), op.localTee, AT,
+  ...get(AT), op.f64Load, ...mem(3),
+  ...get(WEIGHT), ...get(P), op.f32Load, ...mem(2, offset + 4), op.f64PromoteF32, op.f64Mul, op.f64Add,
+  op.f64Store, ...mem(3),
+];
+/** p += bytes */
+const ADVANCE = (bytes: number) => [...get(P), op.i32Const, ...sleb(bytes), op.i32Add, ...set(P)];
 
 const WALK_BODY = [
   ...vector([
-    [2, I32], // p, end (byte offsets into the posting arrays)
+    [2, I32], // p, end (byte addresses of postings)
     [1, F64], // weight
     [1, I32], // at: the address of the item's partial sum
   ]),
@@ -83,15 +108,20 @@ const WALK_BODY = [
   ...get(RANGES_AT), op.i32Load, ...mem(2, 0), ...set(P),
   ...get(RANGES_AT), op.i32Load, ...mem(2, 4), ...set(END),
   ...get(RANGES_AT), op.f64Load, ...mem(3, 8), ...set(WEIGHT),
+  // UNROLL postings a step while that many are left (p + UNROLL postings ≤ end)…
+  op.block, op.void,
+  op.loop, op.void,
+  ...get(P), op.i32Const, ...sleb(POSTING_BYTES * UNROLL), op.i32Add, ...get(END), op.i32GtU, op.brIf, 1,
+  ...Array.from({ length: UNROLL }, (_, u) => POSTING(POSTING_BYTES * u)).flat(),
+  ...ADVANCE(POSTING_BYTES * UNROLL),
+  op.br, 0,
+  op.end, op.end,
+  // …then one at a time.
   op.block, op.void,
   op.loop, op.void,
   ...get(P), ...get(END), op.i32GeU, op.brIf, 1,
-  // at = partial + items[p] × 8; memory[at] += weight × values[p]
-  ...get(PARTIAL), ...get(ITEMS), ...get(P), op.i32Add, op.i32Load, ...mem(2), op.i32Const, 3, op.i32Shl, op.i32Add, op.localTee, AT,
-  ...get(AT), op.f64Load, ...mem(3),
-  ...get(WEIGHT), ...get(VALUES), ...get(P), op.i32Add, op.f32Load, ...mem(2), op.f64PromoteF32, op.f64Mul, op.f64Add,
-  op.f64Store, ...mem(3),
-  ...get(P), op.i32Const, 4, op.i32Add, ...set(P),
+  ...POSTING(0),
+  ...ADVANCE(POSTING_BYTES),
   op.br, 0,
   op.end, op.end,
   ...get(RANGES_AT), op.i32Const, 16, op.i32Add, ...set(RANGES_AT),
@@ -102,7 +132,7 @@ const WALK_BODY = [
 
 const WALK_MODULE = new Uint8Array([
   ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // "\0asm", version 1
-  ...section(1, vector([[0x60, ...vector([[I32], [I32], [I32], [I32], [I32]]), 0]])), // type: (i32 × 5) → ()
+  ...section(1, vector([[0x60, ...vector([[I32], [I32]]), 0]])), // type: (i32, i32) → ()
   ...section(2, vector([[...name("env"), ...name("memory"), 0x02, 0x00, 0x00]])), // import env.memory, min 0 pages
   ...section(3, vector([[0]])), // function 0 has type 0
   ...section(7, vector([[...name("walk"), 0x00, 0]])), // export "walk" = function 0
@@ -113,27 +143,26 @@ let compiled: object | undefined;
 
 /**
  * Posting lists (item, value) and one partial sum per item, in WebAssembly memory, with the
- * loop that walks them. Fill `items`/`values` like any typed arrays; `add` posting ranges, `run`.
+ * loop that walks them. Fill the postings with `put`; `add` posting ranges, `run`.
  */
 export class PostingWalk {
-  readonly items: Int32Array;
-  readonly values: Float32Array;
   /** Partial dot product per item: `run` adds to it; the caller clears it. */
   readonly partial: Float64Array;
+  /** Posting p: words[2p] = its item's byte address in `partial` (item × 8), floats[2p + 1] = its value (interleaved: one stream to read). */
+  private readonly words: Int32Array;
+  private readonly floats: Float32Array;
   private readonly rangeWords: Int32Array;
   private readonly rangeWeights: Float64Array;
   private readonly rangesAt: number;
-  private readonly itemsAt: number;
-  private readonly valuesAt: number;
-  private readonly walk: (ranges: number, count: number, items: number, values: number, partial: number) => void;
+  private readonly postingsAt: number;
+  private readonly walk: (ranges: number, count: number) => void;
   private queued = 0;
 
   constructor(postings: number, itemCount: number) {
-    // Layout: partial sums (from 0, 8-aligned), ranges, items, values.
+    // Layout: partial sums (from 0, 8-aligned: an item's address is item × 8), ranges, postings.
     this.rangesAt = 8 * itemCount;
-    this.itemsAt = this.rangesAt + 16 * RANGES;
-    this.valuesAt = this.itemsAt + 4 * postings;
-    const bytes = this.valuesAt + 4 * postings;
+    this.postingsAt = this.rangesAt + 16 * RANGES;
+    const bytes = this.postingsAt + POSTING_BYTES * postings;
     const pages = Math.ceil(bytes / PAGE);
     if (pages > MAX_PAGES) throw new ConfigError([`a router index of ${postings} postings needs ${bytes} bytes of posting memory, past WebAssembly's 4 GiB`]);
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
@@ -143,23 +172,29 @@ export class PostingWalk {
     this.partial = new Float64Array(buffer, 0, itemCount);
     this.rangeWords = new Int32Array(buffer, this.rangesAt, 4 * RANGES);
     this.rangeWeights = new Float64Array(buffer, this.rangesAt, 2 * RANGES);
-    this.items = new Int32Array(buffer, this.itemsAt, postings);
-    this.values = new Float32Array(buffer, this.valuesAt, postings);
+    this.words = new Int32Array(buffer, this.postingsAt, 2 * postings);
+    this.floats = new Float32Array(buffer, this.postingsAt, 2 * postings);
   }
 
-  /** Queues partial[items[p]] += weight × values[p] for p in [start, end). */
+  /** Sets posting `at` to (item, value). */
+  put(at: number, item: number, value: number): void {
+    this.words[2 * at] = 8 * item;
+    this.floats[2 * at + 1] = value;
+  }
+
+  /** Queues partial[item] += weight × value for the postings in [start, end). */
   add(start: number, end: number, weight: number): void {
     if (this.queued === RANGES) this.run();
     const at = this.queued++;
-    // Byte offsets; past 2^31 they wrap to negative int32s, which the kernel compares unsigned.
-    this.rangeWords[4 * at] = 4 * start;
-    this.rangeWords[4 * at + 1] = 4 * end;
+    // Byte addresses; past 2^31 they wrap to negative int32s, which the kernel compares unsigned.
+    this.rangeWords[4 * at] = this.postingsAt + POSTING_BYTES * start;
+    this.rangeWords[4 * at + 1] = this.postingsAt + POSTING_BYTES * end;
     this.rangeWeights[2 * at + 1] = weight;
   }
 
   /** Walks the queued ranges, in the order queued, each posting in order. */
   run(): void {
-    if (this.queued > 0) this.walk(this.rangesAt, this.queued, this.itemsAt, this.valuesAt, 0);
+    if (this.queued > 0) this.walk(this.rangesAt, this.queued);
     this.queued = 0;
   }
 }
