@@ -91,12 +91,18 @@ export class KnnIndex {
   private readonly rescoreCost: number;
   /**
    * Each item's features in the common bands, band-major: those of (item, band) at
-   * bandFeatureBuckets/Values[bandFeatureStart[item × BANDS + band] .. [item × BANDS + band + 1]),
+   * bandFeatureIds/Values[bandFeatureStart[item × BANDS + band] .. [item × BANDS + band + 1]),
    * so a band's exact contribution can be added to the few items still in reach without walking
-   * the band's posting lists for every item.
+   * the band's posting lists for every item. A feature is named by its common id: the common
+   * buckets numbered 0, 1, … (a few thousand), so the query's common weights fit one small dense
+   * array (`commonWeights`) read without a filter or a branch.
    */
   private readonly bandFeatureStart: Int32Array;
-  private readonly bandFeatureBuckets: Int32Array;
+  private readonly bandFeatureIds: Int32Array;
+  /** Each bucket's common id (−1: rare). */
+  private readonly commonId: Int32Array;
+  /** Per-query scratch: the query's weight of each common feature, by common id (0 where it has none). */
+  private readonly commonWeights: Float64Array;
   private readonly bandFeatureValues: Float32Array;
   /** Per-query scratch: partial dot products of every item; the query as a dense vector. */
   private readonly partial: Float64Array;
@@ -146,7 +152,11 @@ export class KnnIndex {
     const stats = new Float64Array(n * BANDS * STATS);
     const counts = new Int32Array(n * BANDS);
     const bandStart = new Int32Array(n * BANDS + 1);
-    const bandBuckets = new Int32Array(common);
+    const bandIds = new Int32Array(common);
+    this.commonId = new Int32Array(buckets).fill(-1);
+    let commonBuckets = 0;
+    for (let h = 0; h < buckets; h++) if (this.bandOfBucket[h] >= 0) this.commonId[h] = commonBuckets++;
+    const commonId = this.commonId;
     const bandValues = new Float32Array(common);
     const place = new Int32Array(BANDS);
     const bandOfBucket = this.bandOfBucket;
@@ -173,7 +183,7 @@ export class KnnIndex {
         const band = bandOfBucket[featureBuckets[f]];
         if (band < 0) continue;
         const to = place[band]++;
-        bandBuckets[to] = featureBuckets[f];
+        bandIds[to] = commonId[featureBuckets[f]];
         bandValues[to] = featureValues[f];
       }
     }
@@ -192,7 +202,8 @@ export class KnnIndex {
     // Float32 halves the memory the bounds stream through; scaled up first so rounding never lowers a bound.
     this.bandStats = Float32Array.from(stats, (x) => x * ROUND_UP);
     this.bandFeatureStart = bandStart;
-    this.bandFeatureBuckets = bandBuckets;
+    this.bandFeatureIds = bandIds;
+    this.commonWeights = new Float64Array(commonBuckets);
     this.bandFeatureValues = bandValues;
     this.mostInBand = counts.reduce((most, c) => Math.max(most, c), 0);
     this.bandCount = counts;
@@ -240,6 +251,7 @@ export class KnnIndex {
     const q = new QueryBands(v, this.bandOfBucket, this.postingStart, this.mostInBand);
     for (let j = 0; j < v.indices.length; j++) {
       dense[v.indices[j]] = v.values[j];
+      if (this.commonId[v.indices[j]] >= 0) this.commonWeights[this.commonId[v.indices[j]]] = v.values[j];
       this.inQuery[v.indices[j] >>> 5] |= 1 << (v.indices[j] & 31);
     }
     const top = new TopK(k);
@@ -295,6 +307,7 @@ export class KnnIndex {
     } finally {
       for (let j = 0; j < v.indices.length; j++) {
         dense[v.indices[j]] = 0;
+        if (this.commonId[v.indices[j]] >= 0) this.commonWeights[this.commonId[v.indices[j]]] = 0;
         this.inQuery[v.indices[j] >>> 5] = 0;
       }
       for (const item of scored) this.scored[item] = 0;
@@ -323,15 +336,15 @@ export class KnnIndex {
    * (the same sum a walk of the band's posting lists adds, for these items only).
    */
   private refine(size: number, band: number): void {
-    const { candidates, partial, dense, inQuery, bandFeatureStart, bandFeatureBuckets, bandFeatureValues } = this;
+    const { candidates, partial, commonWeights, bandFeatureStart, bandFeatureIds, bandFeatureValues } = this;
     for (let c = 0; c < size; c++) {
       const item = candidates[c];
       const at = item * BANDS + band;
       const end = bandFeatureStart[at + 1];
       let sum = 0;
       for (let f = bandFeatureStart[at]; f < end; f++) {
-        const h = bandFeatureBuckets[f];
-        if (inQuery[h >>> 5] & (1 << (h & 31))) sum += dense[h] * bandFeatureValues[f];
+        // A feature the query lacks adds an exact +0: the same sum as adding only the shared ones.
+        sum += commonWeights[bandFeatureIds[f]] * bandFeatureValues[f];
       }
       partial[item] += sum;
     }
