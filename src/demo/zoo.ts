@@ -39,7 +39,7 @@ export const EVOLVED_MODEL_ID = "a-evolved-ties";
 
 export interface DistilledModel {
   id: string;
-  role: "centralised" | "pivot" | "pivot-control" | "pivot-family-b" | "pivot-family-b-control" | "pivot-fpo";
+  role: "centralised" | "pivot" | "pivot-control" | "pivot-family-b" | "pivot-fpo";
   gguf: string;
 }
 

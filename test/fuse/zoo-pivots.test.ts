@@ -78,32 +78,4 @@ describe("buildZooPivots (quick plan on the committed zoo)", () => {
       await fs.rm(online, { recursive: true, force: true });
     }
   }, 600_000);
-
-  it("starts the family-B pivot from another model with its own CLM control when the plan's familyB.init says so", async () => {
-    const online = await tempDir("cogen-zoo-pivots-b-init-");
-    try {
-      const familyB = { lambda: 0.5, fusion: "aligned" as const, init: "a/base" };
-      const plan = { ...zooPivotsPlan("quick"), online: { init: "a/centralised", seed: 3, steps: 2, batchSize: 2, seqLen: 32, lr: 2e-3, lambda: 0.2, k: 4, lora: { rank: 2, alpha: 2 }, familyB } };
-      const manifest = await buildZooPivots({ zoo: ZOO, out: online, plan });
-      expect(manifest.models.map((m) => m.role)).toEqual(["pivot", "pivot-control", "pivot-family-b", "pivot-family-b-control", "pivot-fpo"]);
-      const [, control, fromB, controlB] = manifest.models;
-      expect(control!.init).toBe("a/centralised/hf");
-      expect(fromB!.init).toBe("a/base/hf");
-      // Its control is its own run at λ = 1 with no teacher: same start, stream, steps and seed.
-      expect(controlB!.init).toBe("a/base/hf");
-      expect(controlB!.lambda).toBe(1);
-      expect(controlB!.teachers).toEqual([]);
-      expect({ ...controlB!.job, lambda: 0 }).toEqual({ ...control!.job, lambda: 0, init: "a/base/hf" });
-      expect({ ...fromB!.job, lambda: 0, teachers: [], crossFusion: undefined }).toEqual({ ...controlB!.job, lambda: 0, teachers: [], crossFusion: undefined });
-      expect(controlB!.parity!.loraMaxKl!).toBeLessThan(1e-4);
-      // The same plan again keeps all five.
-      const lines: string[] = [];
-      await buildZooPivots({ zoo: ZOO, out: online, plan, log: (l) => lines.push(l) });
-      expect(lines.at(-1)).toMatch(/^pivots: kept .*family-b-control/);
-      // An init that is not a zoo model is refused, naming the field.
-      await expect(buildZooPivots({ zoo: ZOO, out: online, plan: { ...plan, online: { ...plan.online, familyB: { ...familyB, init: "a/nope" } } } })).rejects.toThrow(/online\.familyB\.init 'a\/nope'/);
-    } finally {
-      await fs.rm(online, { recursive: true, force: true });
-    }
-  }, 600_000);
 });

@@ -5,8 +5,6 @@
  *   pivots/control/    the CLM control: the same pivot, texts, batches, steps and seed, λ = 1
  *   pivots/family-b/   distilled from the 3 family-B experts alone (another tokenizer and shape;
  *                      online across tokenizers when the plan's online.familyB says so)
- *   pivots/family-b-control/  family-b's own CLM control, when the plan starts family-b from
- *                      another model than pivots/control (online.familyB.init)
  *   pivots/fpo/        pivots/all after InfiFPO on cloze pairs made from TRAINING lines
  *   pivots/manifest.json  what was built, from what, how long it took, parity
  *
@@ -60,12 +58,10 @@ export interface ZooPivotsPlan {
    * `familyB` trains pivots/family-b the same way — the control's run, with the other family's
    * experts teaching the windows of their domains across tokenizers (the rest train on CLM alone)
    * — at its own λ and cross-tokenizer targets; without it pivots/family-b stays on precomputed targets.
-   * `familyB.init` starts pivots/family-b from another zoo model (e.g. "a/base", which knows less
-   * than the family-B experts teach) and adds pivots/family-b-control, the same run at λ = 1 from it.
    */
   online?: {
     init: string; seed: number; steps: number; batchSize: number; seqLen: number; lr: number; lambda: number; k: number; lora: { rank: number; alpha: number };
-    familyB?: { lambda: number; fusion: CrossFusion; gate?: "min-ce"; init?: string };
+    familyB?: { lambda: number; fusion: CrossFusion; gate?: "min-ce" };
   };
   fpo: { pairsPerDomain: number; steps: number; batchSize: number; seqLen: number; lr: number; beta: number; lambda: number; lora: { rank: number; alpha: number } };
   /** Texts for the llama.cpp parity check of each export. */
@@ -94,7 +90,7 @@ export function zooPivotsPlan(kind: "full" | "quick"): ZooPivotsPlan {
 export const ZOO_PIVOTS_FORMAT = "cogen-zoo-pivots/1";
 export const ZOO_PIVOTS_DIR = "pivots";
 
-export type PivotRole = "pivot" | "pivot-control" | "pivot-family-b" | "pivot-family-b-control" | "pivot-fpo";
+export type PivotRole = "pivot" | "pivot-control" | "pivot-family-b" | "pivot-fpo";
 
 export interface ZooPivotEntry {
   /** Folder relative to the zoo: "pivots/all". */
@@ -172,7 +168,7 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
     const sources = sha256(JSON.stringify([base, ...experts].map((m) => [m.id, m.job, m.dataHash])));
     // Nothing changed since the last build: keep it without recomputing targets and pairs.
     if (previous && previous.sources === sources && previous.texts.hash === textsHash && JSON.stringify(previous.plan) === JSON.stringify(plan)
-      && previous.models.length === (plan.online?.familyB?.init ? 5 : 4) && (await Promise.all(previous.models.map((m) => exists(path.join(zoo, m.files.gguf))))).every(Boolean)) {
+      && previous.models.length === 4 && (await Promise.all(previous.models.map((m) => exists(path.join(zoo, m.files.gguf))))).every(Boolean)) {
       log(`pivots: kept ${previous.models.map((m) => m.id).join(", ")}`);
       return previous;
     }
@@ -220,7 +216,6 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
     // The family-B pivot online: the same stream, each domain taught by the other family's expert of it.
     const onlineB = online?.familyB;
     const onlinePartsB = onlineB ? await onlinePartsOf(manifest, experts.find((e) => e.family !== plan.pivotFamily)?.family ?? "", teachers) : [];
-    const onlineInitB = onlineB?.init ? zooModelDir(zoo, manifest, onlineB.init, "online.familyB.init") : onlineInit;
     const onlineHash = sha256(onlineParts.map((p) => p.text).join("\u0000"));
     const contexts = texts.slice(0, plan.parityContexts).map((t) => t.text);
     const rel = (p: string) => path.relative(zoo, p).split(path.sep).join("/");
@@ -236,9 +231,8 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
         ? { name: "control", role: "pivot-control", teachers: [], objective: "online-kd", lambda: 1, init: onlineInit! }
         : { name: "control", role: "pivot-control", teachers: [], objective: "kd", targets: allTargets, lambda: 1, init: pivotDir },
       onlineB
-        ? { name: "family-b", role: "pivot-family-b", teachers: onlinePartsB.flatMap((p) => (p.teacher ? [p.teacher.id] : [])), objective: "online-kd", lambda: onlineB.lambda, init: onlineInitB! }
+        ? { name: "family-b", role: "pivot-family-b", teachers: onlinePartsB.flatMap((p) => (p.teacher ? [p.teacher.id] : [])), objective: "online-kd", lambda: onlineB.lambda, init: onlineInit! }
         : { name: "family-b", role: "pivot-family-b", teachers: familyB.map((t) => t.id), objective: "kd", targets: () => (targets ?? computeTargets()).fromB, lambda: plan.kd.lambda, init: pivotDir },
-      ...(onlineB?.init ? [{ name: "family-b-control", role: "pivot-family-b-control", teachers: [], objective: "online-kd", lambda: 1, init: onlineInitB! } satisfies Spec] : []),
       { name: "fpo", role: "pivot-fpo", teachers: ids, objective: "fpo", lambda: plan.fpo.lambda, init: path.join(out, "all", "hf") },
     ];
     const recipeOf = (spec: Spec) => (spec.objective === "fpo" ? plan.fpo : spec.objective === "online-kd" ? online! : plan.kd);
@@ -367,9 +361,9 @@ async function onlinePartsOf(manifest: ZooManifest, family: string, teachers: re
   });
 }
 
-function zooModelDir(zoo: string, manifest: ZooManifest, id: string, field = "online.init"): string {
+function zooModelDir(zoo: string, manifest: ZooManifest, id: string): string {
   const model = manifest.models.find((m) => m.id === id);
-  if (!model) throw new ConfigError([`the pivots plan's ${field} '${id}' is not a model of the zoo (${manifest.models.map((m) => m.id).join(", ")})`]);
+  if (!model) throw new ConfigError([`the pivots plan's online.init '${id}' is not a model of the zoo (${manifest.models.map((m) => m.id).join(", ")})`]);
   return path.join(zoo, model.files.hf);
 }
 
