@@ -45,7 +45,9 @@ const STATS = 3;
  * Nearest neighbours by TF-IDF cosine over labelled items, exactly as a linear scan finds them
  * (`scan`, the reference), through an inverted index with rank-safe pruning:
  *
- * 1. the query's rare features' posting lists are walked, accumulating partial dot products;
+ * 1. the query's rare features' posting lists are walked, accumulating partial dot products
+ *    (never under the exact ones: with up to 65,536 items the postings' values are rounded up
+ *    to 16-bit fixed point, and the partial sums serve only as bounds and to pick the floor);
  * 2. the k items with the largest partial sums are scored exactly: the k-th of those is a floor
  *    θ under the true k-th similarity;
  * 3. each item's common features are bounded per band — by Cauchy–Schwarz on the band's norms,
@@ -59,8 +61,8 @@ const STATS = 3;
  *    similarity found.
  *
  * Exact scores use the sorted-merge order of `cosine` (ascending feature, float64 sums), so
- * similarities and tie order (index ascending) are bit-identical to the scan's. Memory: 8 bytes
- * per (item, feature) for the postings, 8 more per (item, common feature) for the band-major
+ * similarities and tie order (index ascending) are bit-identical to the scan's. Memory: 4 bytes
+ * per (item, feature) for the postings (8 past 65,536 items), 8 more per (item, common feature) for the band-major
  * copy, 32 bytes per (item, band) for the bounds.
  */
 export class KnnIndex {
