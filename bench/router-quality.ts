@@ -33,10 +33,11 @@ import { choleskySolve } from "../src/rank/pairwise/newton.js";
 import type { LabelledItem } from "../src/fuse/router/knn.js";
 import { Router } from "../src/fuse/router/router.js";
 import { StackedRouter } from "../src/fuse/router/stacked-router.js";
+import { MfRouter } from "../src/fuse/router/mf-router.js";
 import { TfIdf, type SparseVector } from "../src/fuse/text-features.js";
 import { referenceFile } from "../test/reference-data.js";
 
-const ALL_VARIANTS = ["router", "router+options", "linear", "linear+options", "stacked"];
+const ALL_VARIANTS = ["router", "router+options", "linear", "linear+options", "stacked", "mf", "mf-pool"];
 const { values } = parseArgs({
   options: {
     pools: { type: "string", default: "2" },
@@ -261,6 +262,13 @@ for (let p = 0; p < Number(values.pools); p++) {
         const items: LabelledItem[] = evidence.map((q) => ({ id: q.id, text: requestText(q, true), domain: q.domain, scores: Object.fromEntries(experts.map((m) => [m, q.scores[m]])) }));
         const router = new StackedRouter(items, { experts, scorer: { seed: s } });
         choose = (q) => router.route(requestText(q, true)).ranked[0].expert;
+      } else if (variant.startsWith("mf")) {
+        // "mf" trains the MF scorer on every model's evidence results (the test questions' results
+        // of no model are seen); "mf-pool" on the pool's only, to show what the other models add.
+        const items: LabelledItem[] = evidence.map((q) => ({ id: q.id, text: q.question, domain: q.domain, scores: variant === "mf" ? q.scores : Object.fromEntries(experts.map((m) => [m, q.scores[m]])) }));
+        const router = new MfRouter(items, { experts, seed: s });
+        console.error(`pool ${p} seed ${s} ${variant}: chose blend weight ${router.chosen.weight}, MF penalty ${router.chosen.l2} (cross-validated routed score ${router.chosen.value.toFixed(3)}; kNN alone ${router.crossValidation.find((c) => c.weight === 0)!.value.toFixed(3)})`);
+        choose = (q) => router.route(q.question).ranked[0].expert;
       } else if (variant.startsWith("linear")) {
         const pick = fitLinear(
           evidence.map((q) => requestText(q, withOptions)),
