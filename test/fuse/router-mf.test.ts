@@ -90,7 +90,7 @@ describe("MfScorer", () => {
 });
 
 describe("MfRouter", () => {
-  it("chooses its blend on held-out evidence and routes as the blend says", () => {
+  it("chooses the blend on held-out evidence and routes by it where the vote alone cannot", () => {
     const items = evidence(1);
     const router = new MfRouter(items, { experts: ["x", "y"], mf: { epochs: 30, learningRate: 0.3 }, seed: 4 });
     // Every setting tried is reported, and the chosen one is the best cross-validated value.
@@ -100,8 +100,11 @@ describe("MfRouter", () => {
     expect(decision.ranked.map((r) => r.expert).sort()).toEqual(["x", "y"]);
     expect(decision.confidence).toBeGreaterThan(0);
     expect(decision.confidence).toBeLessThan(1);
-    if (router.chosen.weight === 0) expect(router.scorer).toBeUndefined();
-    else expect(router.scorer).toBeDefined();
+    // On held-out pool-scored questions the MF scorer adds what the vote misses, so the blend is
+    // chosen, and it carries to questions whose words no pool-scored question has.
+    expect(router.chosen.weight).toBeGreaterThan(0);
+    expect(router.scorer).toBeDefined();
+    expect(test.filter((q) => router.route(q.text).ranked[0].expert === q.expected).length).toBeGreaterThanOrEqual(90);
   });
 
   it("is the kNN router alone when the only weight allowed is 0", () => {
