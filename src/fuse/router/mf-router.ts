@@ -11,8 +11,10 @@ import { fitPlatt, Router, type RouteDecision, type RouterOptions } from "./rout
  * results in the items' `scores` — models outside `experts` included — while the kNN votes with
  * the experts' own. The blend weight w and the MF penalty are chosen together by seeded k-fold
  * cross-validation inside the items, on the mean score of the expert each held-out item is
- * routed to; w = 0 (the kNN router alone) is always a candidate and wins ties, so where the MF
- * scorer adds nothing on the evidence the router decides as the plain Router does.
+ * routed to. The kNN router alone (w = 0) is the default: a blend is chosen only where its gain
+ * over it on the held-out items is at least `minimumGain` standard errors of the paired
+ * per-item difference — 0/1 results make a gain of a few items noise — so where the MF scorer
+ * adds nothing the evidence can show, the router decides as the plain Router does.
  */
 export interface MfRouterOptions extends RouterOptions {
   /** The MF scorer's settings; `l2` is chosen from `penalties` instead. */
@@ -27,6 +29,11 @@ export interface MfRouterOptions extends RouterOptions {
   validationItems?: number;
   /** Seed of the fold assignment and the MF fits (default 0). */
   seed?: number;
+  /**
+   * Standard errors of the paired per-item difference by which a blend must beat the kNN vote
+   * alone on the held-out items to be chosen (default 2; 0: the best cross-validated value wins).
+   */
+  minimumGain?: number;
 }
 
 /** One cross-validated setting: its mean routed score on the held-out items. */
@@ -34,6 +41,9 @@ export interface MfBlendChoice {
   l2: number;
   weight: number;
   value: number;
+  /** Mean per-item gain over the kNN vote alone, and its standard error. */
+  gain: number;
+  standardError: number;
 }
 
 const DEFAULT_PENALTIES = [1e-3, 3e-3];
@@ -55,12 +65,14 @@ export class MfRouter {
     const folds = options.folds ?? 3;
     const validationItems = options.validationItems ?? 3000;
     const seed = options.seed ?? 0;
+    const minimumGain = options.minimumGain ?? 2;
     const problems: string[] = [];
     if (penalties.length === 0 || penalties.some((p) => !(Number.isFinite(p) && p >= 0))) problems.push(`penalties: numbers of at least 0, at least one (got ${penalties.join(", ") || "none"})`);
     if (weights.length === 0 || weights.some((w) => !(w >= 0 && w <= 1))) problems.push(`blendWeights: numbers in [0, 1], at least one (got ${weights.join(", ") || "none"})`);
     if (!(Number.isInteger(folds) && folds >= 2)) problems.push(`folds: an integer of at least 2 (got ${folds})`);
     if (!(Number.isInteger(validationItems) && validationItems >= 1)) problems.push(`validationItems: a positive integer (got ${validationItems})`);
     if (!Number.isInteger(seed)) problems.push(`seed: an integer (got ${seed})`);
+    if (!(Number.isFinite(minimumGain) && minimumGain >= 0)) problems.push(`minimumGain: a number of at least 0 (got ${minimumGain})`);
     if (items.length < folds) problems.push(`${items.length} items cannot be split into ${folds} folds`);
     if (problems.length > 0) throw new ConfigError(problems);
     this.router = new Router(items, options);
@@ -86,22 +98,26 @@ export class MfRouter {
       }
       mfOf.set(l2, logits);
     }
+    // Per held-out item (one with a score for some expert), the score of the expert a setting routes it to.
+    const judged = heldOut.filter((i) => experts.some((e) => items[i].scores[e] !== undefined));
+    const routedScore = (i: number, u: Float64Array) => items[i].scores[experts[argmax(u)]] ?? 0;
+    const alone = judged.map((i) => routedScore(i, knn.get(i)!));
     const crossValidation: MfBlendChoice[] = [];
     for (const l2 of penalties) {
       for (const weight of weights) {
-        let total = 0;
-        let counted = 0;
-        for (const i of heldOut) {
-          const score = items[i].scores[experts[argmax(blend(knn.get(i)!, mfOf.get(l2)!.get(i)!, weight))]];
-          if (score === undefined) continue;
-          total += score;
-          counted++;
-        }
-        crossValidation.push({ l2, weight, value: counted > 0 ? total / counted : 0 });
+        const differences = judged.map((i, j) => routedScore(i, blend(knn.get(i)!, mfOf.get(l2)!.get(i)!, weight)) - alone[j]);
+        const n = Math.max(differences.length, 1);
+        const gain = differences.reduce((a, b) => a + b, 0) / n;
+        const variance = differences.reduce((a, d) => a + (d - gain) ** 2, 0) / Math.max(n - 1, 1);
+        const value = alone.reduce((a, b) => a + b, 0) / n + gain;
+        crossValidation.push({ l2, weight, value, gain, standardError: Math.sqrt(variance / n) });
       }
     }
-    // The smallest weight (then the first penalty) wins ties: the kNN vote alone is the default.
-    this.chosen = crossValidation.reduce((a, b) => (b.value > a.value + EPSILON || (Math.abs(b.value - a.value) <= EPSILON && b.weight < a.weight) ? b : a));
+    // The kNN vote alone unless a blend's gain clears the bar; among those that do, the best value
+    // (ties: the smaller weight, then the first penalty).
+    const eligible = crossValidation.filter((c) => c.weight === 0 || (c.gain > EPSILON && c.gain >= minimumGain * c.standardError));
+    const fallback: MfBlendChoice = { l2: penalties[0], weight: 0, value: alone.reduce((a, b) => a + b, 0) / Math.max(alone.length, 1), gain: 0, standardError: 0 };
+    this.chosen = [fallback, ...eligible].reduce((a, b) => (b.value > a.value + EPSILON || (Math.abs(b.value - a.value) <= EPSILON && b.weight < a.weight) ? b : a));
     this.crossValidation = crossValidation;
     this.scorer = this.chosen.weight > 0 ? MfScorer.fit(items, { ...mfOptions, l2: this.chosen.l2 }) : undefined;
 
