@@ -7,7 +7,9 @@
  *     option text in the features, other k, a per-expert logistic regression on the same hashed
  *     TF-IDF features trained on the evidence ("linear"), and the StackedRouter ("stacked": a
  *     per-expert logistic correctness scorer over kNN votes at 16/64/256 neighbours, the domain
- *     prior and the answer format, the request carrying its options as lettered lines);
+ *     prior and the answer format, the request carrying its options as lettered lines), and the
+ *     MfRouter ("mf", "mf-best", "mf-pool": the kNN vote blended with a matrix-factorisation
+ *     scorer trained on the evidence results of all 29 models or of the pool's 8, see below);
  *   - the best single model (chosen on evidence), the best model per domain (chosen on evidence
  *     with the true domain label), the best per sub-domain (`src`) with hindsight (chosen on the
  *     test questions), and the per-item oracle;
@@ -22,7 +24,8 @@
  *
  * --test samples the test questions scored per run (default 1,000 of about 3,600; the sub-domain
  * hindsight choice still sees every test question); variants (default: router, which keeps the
- * run under ~3 minutes on a quiet machine): router, router+options, linear, linear+options, stacked, and
+ * run under ~3 minutes on a quiet machine): router, router+options, linear, linear+options, stacked,
+ * mf, mf-best, mf-pool (each 1–2 minutes a run quiet, 6 loaded), and
  * kNN settings kN (neighbours), pW (prior weight) or both (k64p0.25). Exits 3 when the data is absent.
  */
 import { readFileSync } from "node:fs";
@@ -33,10 +36,11 @@ import { choleskySolve } from "../src/rank/pairwise/newton.js";
 import type { LabelledItem } from "../src/fuse/router/knn.js";
 import { Router } from "../src/fuse/router/router.js";
 import { StackedRouter } from "../src/fuse/router/stacked-router.js";
+import { MfRouter, type MfBlendChoice } from "../src/fuse/router/mf-router.js";
 import { TfIdf, type SparseVector } from "../src/fuse/text-features.js";
 import { referenceFile } from "../test/reference-data.js";
 
-const ALL_VARIANTS = ["router", "router+options", "linear", "linear+options", "stacked"];
+const ALL_VARIANTS = ["router", "router+options", "linear", "linear+options", "stacked", "mf", "mf-best", "mf-pool"];
 const { values } = parseArgs({
   options: {
     pools: { type: "string", default: "2" },
@@ -261,6 +265,18 @@ for (let p = 0; p < Number(values.pools); p++) {
         const items: LabelledItem[] = evidence.map((q) => ({ id: q.id, text: requestText(q, true), domain: q.domain, scores: Object.fromEntries(experts.map((m) => [m, q.scores[m]])) }));
         const router = new StackedRouter(items, { experts, scorer: { seed: s } });
         choose = (q) => router.route(requestText(q, true)).ranked[0].expert;
+      } else if (variant.startsWith("mf")) {
+        // MfRouter. "mf": its MF scorer trains on every model's evidence results (the test
+        // questions' results of no model are seen) and a blend must beat the kNN vote alone by 2
+        // standard errors on held-out evidence; "mf-best": the best cross-validated blend, no
+        // bar; "mf-pool": the same on the pool's results only — what the other models add.
+        const everyModel = variant !== "mf-pool";
+        const items: LabelledItem[] = evidence.map((q) => ({ id: q.id, text: q.question, domain: q.domain, scores: everyModel ? q.scores : Object.fromEntries(experts.map((m) => [m, q.scores[m]])) }));
+        const router = new MfRouter(items, { experts, seed: s, minimumGain: variant === "mf" ? undefined : 0 });
+        const top = router.crossValidation.reduce((a, b) => (b.value > a.value ? b : a));
+        const kind = (c: MfBlendChoice) => `weight ${c.weight}, penalty ${c.l2}: ${c.value.toFixed(3)}, gain ${c.gain.toFixed(4)} ± ${c.standardError.toFixed(4)}`;
+        console.error(`pool ${p} seed ${s} ${variant}: chose ${kind(router.chosen)}; best cross-validated ${kind(top)}`);
+        choose = (q) => router.route(q.question).ranked[0].expert;
       } else if (variant.startsWith("linear")) {
         const pick = fitLinear(
           evidence.map((q) => requestText(q, withOptions)),

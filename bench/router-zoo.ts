@@ -8,7 +8,7 @@
  * items each routes differently from the router the demo ran, and checks that the default
  * variant reproduces the demo's recorded unified-router results exactly.
  *
- *   npx tsx bench/router-zoo.ts [--demo-out demo-out] [--zoo zoo]
+ *   npx tsx bench/router-zoo.ts [--demo-out demo-out] [--zoo zoo] [--variants router,mf]
  *
  * Exits 3 when the demo output is absent.
  */
@@ -21,12 +21,13 @@ import { parseResultsJsonl } from "../src/formats/results.js";
 import { domainExample, itemText, labelledItems } from "../src/fuse/router/evidence.js";
 import { itemWeightsFromRanking, Router, type RouterOptions } from "../src/fuse/router/router.js";
 import { StackedRouter } from "../src/fuse/router/stacked-router.js";
+import { MfRouter } from "../src/fuse/router/mf-router.js";
 import type { Ranking } from "../src/rank/ranking.js";
 import { splitItems } from "../src/unify/items.js";
 import { domainOnlyItems, UNIFIED_IDS } from "../src/unify/main-job.js";
 import { rowOf } from "../src/unify/scoreboard.js";
 
-const { values } = parseArgs({ options: { "demo-out": { type: "string", default: "demo-out" }, zoo: { type: "string", default: "zoo" } } });
+const { values } = parseArgs({ options: { "demo-out": { type: "string", default: "demo-out" }, zoo: { type: "string", default: "zoo" }, variants: { type: "string" } } });
 const out = values["demo-out"];
 for (const f of ["dev-results.jsonl", "test-results.jsonl", "ranking.json"]) {
   if (!existsSync(path.join(out, f))) {
@@ -47,7 +48,7 @@ const byModelItem = new Map(testResults.map((r) => [`${r.model}\u0000${r.item}`,
 const recorded = testResults.filter((r) => r.model === UNIFIED_IDS.router);
 if (recorded.length !== test.length) throw new Error(`${out}: ${recorded.length} unified-router results for ${test.length} test items: not this zoo's demo split`);
 
-type Variant = Partial<RouterOptions> & { stacked?: boolean };
+type Variant = Partial<RouterOptions> & { stacked?: boolean; mf?: boolean };
 const variants: Record<string, Variant> = {
   router: {},
   // The kNN settings measured on MMLU-Pro (bench/router-quality.ts kNpW variants), here on the zoo.
@@ -56,14 +57,19 @@ const variants: Record<string, Variant> = {
   "prior weight 0.3": { priorWeight: 0.3 },
   // The opt-in StackedRouter (trained correctness scorer over kNN votes, prior and answer format).
   stacked: { stacked: true },
+  // The opt-in MfRouter (kNN vote blended with a matrix-factorisation scorer, the blend cross-validated on the dev items).
+  mf: { mf: true },
 };
 
+const chosen = values.variants?.split(",") ?? Object.keys(variants);
+const unknown = chosen.filter((v) => !(v in variants));
+if (unknown.length > 0) throw new Error(`unknown variant ${unknown.join(", ")} (known: ${Object.keys(variants).join(", ")})`);
 console.log(`${dev.length} dev / ${test.length} test items, ${experts.length} experts, ${zoo.domains.length} domains (${out})`);
 console.log("| variant | macro bpb | macro acc | test items routed differently from the demo's router |\n|---|---:|---:|---:|");
 const row = (records: readonly ResultRecord[]) => rowOf("x", records, zoo.domains);
 const demoRow = row(recorded);
 console.log(`| demo's recorded unified-router | ${demoRow.macroBpb?.toFixed(3)} | ${demoRow.macroAcc?.toFixed(3)} | — |`);
-for (const [name, { stacked, ...extra }] of Object.entries(variants)) {
+for (const [name, { stacked, mf, ...extra }] of Object.entries(variants).filter(([name]) => chosen.includes(name))) {
   const options: RouterOptions = {
     experts,
     ranking,
@@ -72,7 +78,8 @@ for (const [name, { stacked, ...extra }] of Object.entries(variants)) {
     ...extra,
   };
   const evidence = labelledItems(dev, devResults);
-  const router = stacked ? new StackedRouter(evidence, options) : new Router(evidence, options);
+  const router = stacked ? new StackedRouter(evidence, options) : mf ? new MfRouter(evidence, options) : new Router(evidence, options);
+  if (router instanceof MfRouter) console.error(`mf: chose blend weight ${router.chosen.weight}, MF penalty ${router.chosen.l2} (cross-validated ${router.chosen.value.toFixed(3)}; kNN alone ${router.crossValidation.find((c) => c.weight === 0)!.value.toFixed(3)})`);
   let differ = 0;
   const records = test.map((item) => {
     const expert = router.route(itemText(item)).ranked[0].expert;
