@@ -81,6 +81,12 @@ export interface BuildZooMoePivotsOptions {
   out?: string;
   log?: (line: string) => void;
   progress?: Progress;
+  /**
+   * Train only these ("all", "control") to their checkpoints and return without a manifest: one
+   * process per core beside another, as buildZooPivots' helpers; the build then resumes each
+   * finished checkpoint (same bits) instead of training it again.
+   */
+  checkpointsOnly?: ("all" | "control")[];
 }
 
 /** Build (or keep) the MoE pivot and its control; undefined when the zoo has no zoo/moe. */
@@ -105,6 +111,7 @@ export async function buildZooMoePivots(options: BuildZooMoePivotsOptions): Prom
     throw error;
   });
   const rel = (p: string) => path.relative(zoo, p).split(path.sep).join("/");
+  const helper = options.checkpointsOnly;
   const family = manifest.models.filter((m) => m.role === "expert" && m.family === moe.plan.family);
   const teachers: Teacher[] = [];
   const initHf = path.join(out, ".init-hf");
@@ -126,6 +133,7 @@ export async function buildZooMoePivots(options: BuildZooMoePivotsOptions): Prom
         seed: plan.seed, steps: plan.steps, batchSize: plan.batchSize, seqLen: plan.seqLen, lr: plan.lr, k: plan.k, data,
       };
       const kept = previous?.models.find((m) => m.id === rel(dir) && JSON.stringify(m.job) === JSON.stringify(job));
+      if (helper && !helper.includes(spec.name as "all" | "control")) continue;
       if (kept && (await exists(path.join(zoo, kept.files.gguf)))) {
         log(`moe pivots: ${kept.id} kept`);
         result.models.push(kept);
@@ -135,11 +143,13 @@ export async function buildZooMoePivots(options: BuildZooMoePivotsOptions): Prom
       if (!(await exists(path.join(initHf, "config.json")))) await convertGgufToHf(initGguf, initHf);
       log(`moe pivots: training ${rel(dir)} (online-kd, λ ${spec.lambda}, ${plan.steps} steps, from ${rel(initGguf)})`);
       const checkpointDir = path.join(dir, "checkpoint");
+      const scratch = helper ? await fs.mkdtemp(path.join(out, `.${spec.name}-helper-`)) : undefined;
       const trained = await trainPivot({
-        pivot: initHf, out: dir, objective: "online-kd", online: { parts: spec.parts, k: plan.k }, lambda: spec.lambda,
+        pivot: initHf, out: scratch ?? dir, objective: "online-kd", online: { parts: spec.parts, k: plan.k }, lambda: spec.lambda,
         steps: plan.steps, batchSize: plan.batchSize, seqLen: plan.seqLen, lr: plan.lr, seed: plan.seed,
-        parityContexts: contexts, checkpointDir, checkpointEvery: 50, progress: options.progress ?? silentProgress,
-      });
+        parityContexts: scratch ? [] : contexts, checkpointDir, checkpointEvery: 50, stopAtStep: scratch ? plan.steps : undefined, progress: options.progress ?? silentProgress,
+      }).finally(() => scratch && fs.rm(scratch, { recursive: true, force: true }));
+      if (scratch) continue;
       await fs.rm(checkpointDir, { recursive: true, force: true });
       result.models.push({
         id: rel(dir), role: spec.role, teachers: teacherIds, lambda: spec.lambda, init: rel(initGguf), steps: trained.steps,
@@ -148,11 +158,13 @@ export async function buildZooMoePivots(options: BuildZooMoePivotsOptions): Prom
         files: { hf: rel(path.join(dir, "hf")), gguf: rel(path.join(dir, "model.gguf")) }, job,
       });
     }
+    if (helper) return undefined;
     await writeFileAtomic(path.join(out, "manifest.json"), JSON.stringify(result, null, 2) + "\n");
     return result;
   } finally {
     teachers.forEach(disposeTeacher);
-    await fs.rm(initHf, { recursive: true, force: true });
+    // Helpers leave the converted mixture for the build, whose checkpoints name its path.
+    if (!helper) await fs.rm(initHf, { recursive: true, force: true });
   }
 }
 
