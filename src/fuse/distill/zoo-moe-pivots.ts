@@ -44,7 +44,11 @@ export interface ZooMoePivotsPlan {
   parityContexts: number;
 }
 
-/** Chosen on the demo's dev passages (bench/distill-recipes.ts --init-dir <zoo/moe/a-trained-top2 as HF> --full; docs/ARCHITECTURE.md). */
+/**
+ * The best of the recipes measured on the demo's dev passages (bench/distill-recipes.ts --init-dir
+ * <zoo/moe/a-trained-top2 as HF> --full): it ties its control there (lr 4e-3 beats its control but
+ * both end far worse than this one; docs/ARCHITECTURE.md), so `cogen zoo build` runs it only with --moe-pivots.
+ */
 export const ZOO_MOE_PIVOTS_PLAN: ZooMoePivotsPlan = { moe: "a-trained-top2", seed: 199, steps: 200, batchSize: 16, seqLen: 64, lr: 1e-3, lambda: 0.2, k: 8, parityContexts: 3 };
 
 export const ZOO_MOE_PIVOTS_FORMAT = "cogen-zoo-moe-pivots/1";
