@@ -78,7 +78,8 @@ const K = 8;
 const SEED = Number(arg("seed", "7"));
 const BATCH = 16;
 const SEQ = 64;
-const LORA = { rank: 16, alpha: 16 };
+// --full: a full fine-tune instead of LoRA r16 (a mixture of experts, e.g. zoo/moe, trains no LoRA).
+const LORA = process.argv.includes("--full") ? undefined : { rank: 16, alpha: 16 };
 
 const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 

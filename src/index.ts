@@ -275,6 +275,8 @@ export type { Teacher, TeacherView, TeacherTargetOptions } from "./fuse/distill/
 export { loadTeacher, disposeTeacher, teacherTargets, teacherViews } from "./fuse/distill/teacher-targets.js";
 export type { ZooPivotsPlan, ZooPivotsManifest, ZooPivotEntry, PivotRole, BuildZooPivotsOptions } from "./fuse/distill/zoo-pivots.js";
 export { buildZooPivots, zooPivotsPlan, readZooPivotsManifest, teacherPriors, ZOO_PIVOTS_FORMAT, ZOO_PIVOTS_DIR } from "./fuse/distill/zoo-pivots.js";
+export { buildZooMoePivots, readZooMoePivotsManifest, ZOO_MOE_PIVOTS_PLAN, ZOO_MOE_PIVOTS_DIR, ZOO_MOE_PIVOTS_FORMAT } from "./fuse/distill/zoo-moe-pivots.js";
+export type { ZooMoePivotsPlan, ZooMoePivotsManifest, ZooMoePivotEntry, BuildZooMoePivotsOptions } from "./fuse/distill/zoo-moe-pivots.js";
 // Serving.
 export type { GatewayOptions, StartedGateway } from "./serve/gateway.js";
 export { createGateway, startGateway, isLoopback } from "./serve/gateway.js";

@@ -5,8 +5,10 @@
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { ConfigError } from "../core/errors.js";
 import { streamProgress } from "../core/progress.js";
 import { buildZooPivots, zooPivotsPlan, ZOO_PIVOTS_DIR } from "../fuse/distill/zoo-pivots.js";
+import { buildZooMoePivots, ZOO_MOE_PIVOTS_DIR } from "../fuse/distill/zoo-moe-pivots.js";
 import { buildZoo } from "../zoo/build/build.js";
 import { DEFAULT_EVAL_KINDS, evaluateZoo, type ZooEvalReport } from "../eval/zoo-eval.js";
 import { DEFAULT_ZOO_DIR } from "../zoo/build/manifest.js";
@@ -15,25 +17,28 @@ import { ITEM_KINDS, type ItemKind } from "../zoo/items/generate.js";
 import { parseFlags, UsageError } from "./args.js";
 import { formatTable, printJson } from "./output.js";
 
-const BUILD_HELP = `usage: cogen zoo build [--out DIR] [--quick] [--fresh] [--json]
+const BUILD_HELP = `usage: cogen zoo build [--out DIR] [--quick] [--fresh] [--moe-pivots] [--json]
 
 Train and export the zoo: per family a BPE tokenizer and a base trained on all eight domains,
 LoRA experts adapted from the base (one domain each), an equal-compute control, a centralised
 model (the experts' total compute spent on the mixture) and, under pivots/, pivots distilled from
-the experts (all of them, family B alone, after FPO) with their CLM control, exported as
-Hugging Face folders, GGUF files, PEFT adapters and llama.cpp LoRA adapters; then check every
+the experts (all of them, family B alone, after FPO) with their CLM control (with --moe-pivots
+also pivots-moe/: the trained mixture of zoo/moe distilled beside its own CLM control),
+exported as Hugging Face folders, GGUF files, PEFT adapters and llama.cpp LoRA adapters; then check every
 GGUF against cogen's TypeScript forward pass in llama.cpp. Deterministic: training length is in
 steps and every seed is fixed. Training runs in two child processes (one per core).
 
   --out DIR   output folder (default ${DEFAULT_ZOO_DIR}; with --quick required)
   --quick     a tiny build (small models, few steps) for tests and smoke checks
   --fresh     retrain everything (default: keep every model an earlier build trained the same way)
+  --moe-pivots  also distil zoo/moe's trained mixture (needs cogen zoo moe first; ~30 min on 2 loaded
+              cores; not in the committed zoo: it ties its control, docs/ARCHITECTURE.md)
   --json      print the manifest as JSON`;
 
 export async function runBuild(argv: string[]): Promise<number> {
   const { values } = parseFlags(
     argv,
-    { out: { type: "string" }, quick: { type: "boolean" }, fresh: { type: "boolean" }, json: { type: "boolean" } },
+    { out: { type: "string" }, quick: { type: "boolean" }, fresh: { type: "boolean" }, "moe-pivots": { type: "boolean" }, json: { type: "boolean" } },
     BUILD_HELP,
     { positionals: 0 },
   );
@@ -46,8 +51,12 @@ export async function runBuild(argv: string[]): Promise<number> {
   // Then the pivots distilled from the experts (fuse: distillation); kept when their jobs are unchanged.
   if (values.fresh) await fs.rm(path.join(out, ZOO_PIVOTS_DIR), { recursive: true, force: true });
   const pivots = await buildZooPivots({ zoo: out, plan: zooPivotsPlan(kind), log, progress: values.json ? undefined : streamProgress() });
+  // The mixture-of-experts pivot and its control (zoo/pivots-moe), on request: they need zoo/moe.
+  if (values.fresh && values["moe-pivots"]) await fs.rm(path.join(out, ZOO_MOE_PIVOTS_DIR), { recursive: true, force: true });
+  const moePivots = values["moe-pivots"] ? await buildZooMoePivots({ zoo: out, log, progress: values.json ? undefined : streamProgress() }) : undefined;
+  if (values["moe-pivots"] && !moePivots) throw new ConfigError([`--moe-pivots: ${out} has no trained mixture (moe/manifest.json); run cogen zoo moe --zoo ${out} first`]);
   if (values.json) {
-    printJson({ ...manifest, pivots });
+    printJson({ ...manifest, pivots, moePivots: moePivots ?? null });
     return 0;
   }
   const rows = manifest.models.map((m) => [
@@ -71,6 +80,12 @@ export async function runBuild(argv: string[]): Promise<number> {
     m.id, m.objective, m.init, m.lambda, m.teachers.length, m.steps, m.trainSeconds, m.finalLoss.toFixed(3),
     m.parity ? m.parity.maxKl.toExponential(1) : "-", m.parity?.loraMaxKl != null ? m.parity.loraMaxKl.toExponential(1) : "-",
   ]), ["l", "l", "l", "r", "r", "r", "r", "r", "r", "r"]));
+  if (moePivots) {
+    console.log("\nmixture-of-experts pivots (full fine-tune of zoo/moe's trained mixture; online KD and its CLM control):");
+    console.log(formatTable(["model", "from", "λ", "teachers", "steps", "seconds", "loss", "KL gguf"], moePivots.models.map((m) => [
+      m.id, m.init, m.lambda, m.teachers.length, m.steps, m.trainSeconds, m.finalLoss.toFixed(3), m.parity ? m.parity.maxKl.toExponential(1) : "-",
+    ]), ["l", "l", "r", "r", "r", "r", "r", "r"]));
+  }
   console.log(`\nwrote ${out} (${manifest.models.length} models in ${manifest.buildSeconds} s, ${pivots.models.length} pivots; manifest.json, models.yaml, items/, ${ZOO_PIVOTS_DIR}/)`);
   return 0;
 }

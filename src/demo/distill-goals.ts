@@ -9,7 +9,8 @@ import type { DistilledModel } from "./zoo.js";
  * The distillation goals (issue 10), judged on the demo's test items:
  * - the pivot distilled from every expert beats its CLM control by more than 2 paired SEs in
  *   macro bits per byte (paired over test passages) and is the best single checkpoint;
- * - it closes ≥ 50% of the gap between the control and the router;
+ * - the best distilled pivot (the dense one, or the mixture-of-experts one of zoo/pivots-moe) closes
+ *   ≥ 50% of the gap between its own CLM control and the router;
  * - the pivot distilled from family B alone beats the control beyond 2 paired SEs;
  * - FPO raises cloze accuracy over the pivot before FPO with z > 1.96 (every test-split cloze item);
  * - the best unified model against the centralised model of equal compute, reported either way.
@@ -47,17 +48,22 @@ export function distillGoals(input: DistillGoalInputs): Goal[] {
       met: d !== undefined && -d.diff > 2 * d.se && isBest,
       detail: d ? `${pivot} − ${control} = ${signed(d.diff)} ± ${f(d.se)} bpb (${d.n} passages); ${isBest ? "best" : `not best: ${best?.model} ${f(best?.macroBpb)}`} single checkpoint at ${f(row(pivot)?.macroBpb)}` : "not enough paired passages",
     });
-    const router = row("unified-router")?.macroBpb;
-    const c = row(control)?.macroBpb;
-    const p = row(pivot)?.macroBpb;
-    if (router !== undefined && c !== undefined && p !== undefined) {
-      const closed = (c - p) / (c - router);
-      goals.push({
-        goal: "the distilled pivot closes ≥ 50% of the gap between its CLM control and the router (bits per byte)",
-        met: c > router && closed >= 0.5,
-        detail: `closed ${c > router ? formatShare(c - p, c - router) : "n/a: the router is not better than the control"} (control ${f(c)}, pivot ${f(p)}, router ${f(router)})`,
-      });
-    }
+  }
+  // The gap goal: every distilled pivot against its own CLM control; the line judges the one closing most.
+  const router = row("unified-router")?.macroBpb;
+  const gaps = [[pivot, control], [idOf("pivot-moe"), idOf("pivot-moe-control")]].flatMap(([p, c]) => {
+    const [pb, cb] = [row(p)?.macroBpb, row(c)?.macroBpb];
+    return p && c && pb !== undefined && cb !== undefined && router !== undefined ? [{ p, c, pb, cb, closed: cb > router ? (cb - pb) / (cb - router) : -Infinity }] : [];
+  });
+  const best = gaps.sort((a, b) => b.closed - a.closed)[0];
+  if (best && router !== undefined) {
+    const d = pairedMacroBpb(records, best.p, best.c, domains);
+    const others = gaps.slice(1).map((g) => `${g.p} ${Number.isFinite(g.closed) ? formatShare(g.cb - g.pb, g.cb - router) : "n/a"} of its gap`);
+    goals.push({
+      goal: "the best distilled pivot closes ≥ 50% of the gap between its own CLM control and the router (bits per byte)",
+      met: Number.isFinite(best.closed) && best.closed >= 0.5,
+      detail: `${best.p} closed ${Number.isFinite(best.closed) ? formatShare(best.cb - best.pb, best.cb - router) : "n/a: the router is not better than its control"} (control ${best.c} ${f(best.cb)}, pivot ${f(best.pb)}, router ${f(router)}${d ? `; pivot − control ${signed(d.diff)} ± ${f(d.se)}` : ""})${others.length ? `; ${others.join(", ")}` : ""}`,
+    });
   }
   if (familyB && control) {
     const d = pairedMacroBpb(records, familyB, control, domains);

@@ -3,6 +3,7 @@ import { ConfigError } from "../core/errors.js";
 import { exists } from "../core/files.js";
 import { readTasksFile, type TaskItem } from "../formats/tasks.js";
 import { readZooPivotsManifest, ZOO_PIVOTS_DIR } from "../fuse/distill/zoo-pivots.js";
+import { readZooMoePivotsManifest, ZOO_MOE_PIVOTS_DIR } from "../fuse/distill/zoo-moe-pivots.js";
 import { modelName, readZooManifest } from "../zoo/build/manifest.js";
 
 /** What the main job needs from the zoo: models (with their files) and held-out items. */
@@ -26,7 +27,7 @@ export interface DemoZoo {
   /**
    * Single checkpoints judged against the unified models but never their members: the
    * centralised model (role "centralised") and the distilled pivots (zoo/pivots: "pivot",
-   * "pivot-control", "pivot-family-b", "pivot-fpo").
+   * "pivot-control", "pivot-family-b", "pivot-fpo"; zoo/pivots-moe: "pivot-moe", "pivot-moe-control").
    */
   distilled?: DistilledModel[];
   /** The committed evolved merge (zoo/evolved: `cogen adapt evolve` over the family-A experts), judged beside them. */
@@ -39,7 +40,7 @@ export const EVOLVED_MODEL_ID = "a-evolved-ties";
 
 export interface DistilledModel {
   id: string;
-  role: "centralised" | "pivot" | "pivot-control" | "pivot-family-b" | "pivot-fpo";
+  role: "centralised" | "pivot" | "pivot-control" | "pivot-family-b" | "pivot-fpo" | "pivot-moe" | "pivot-moe-control";
   gguf: string;
 }
 
@@ -72,6 +73,7 @@ export async function loadDemoZoo(dir: string): Promise<DemoZoo> {
     distilled: [
       ...manifest.models.filter((m) => m.role === "centralised").map((m) => ({ id: modelName(m), role: "centralised" as const, gguf: path.join(dir, m.files.gguf) })),
       ...((await readZooPivotsManifest(path.join(dir, ZOO_PIVOTS_DIR)))?.models ?? []).map((m) => ({ id: m.id.replaceAll("/", "-").replace(/^pivots-/, "pivot-"), role: m.role, gguf: path.join(dir, m.files.gguf) })),
+      ...((await readZooMoePivotsManifest(path.join(dir, ZOO_MOE_PIVOTS_DIR)))?.models ?? []).map((m) => ({ id: m.id.replaceAll("/", "-").replace(/^pivots-/, "pivot-"), role: m.role, gguf: path.join(dir, m.files.gguf) })),
     ],
     ...((await exists(evolvedGguf)) ? { evolved: { id: EVOLVED_MODEL_ID, gguf: evolvedGguf } } : {}),
   };

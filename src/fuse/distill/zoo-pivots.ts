@@ -354,7 +354,7 @@ export async function trainingTexts(manifest: ZooManifest): Promise<{ domain: st
 }
 
 /** The online pivots' stream: each domain's training text with the pivot family's expert of that domain (if any). */
-async function onlinePartsOf(manifest: ZooManifest, family: string, teachers: readonly Teacher[]): Promise<OnlinePart[]> {
+export async function onlinePartsOf(manifest: ZooManifest, family: string, teachers: readonly Teacher[]): Promise<OnlinePart[]> {
   return (await trainingTexts(manifest)).map(({ domain, text }) => {
     const expert = manifest.models.find((m) => m.role === "expert" && m.family === family && m.domain === domain);
     return { name: `${domain} training text`, text, teacher: expert ? teachers.find((t) => t.id === expert.id) : undefined };

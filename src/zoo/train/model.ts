@@ -273,15 +273,19 @@ export function forwardLogits(model: TrainModel, ids: tf.Tensor2D, routes?: Rout
 
 /**
  * Embedding rows for token ids: a gather forward, and as gradient the one-hot product ᵀ·dy
- * (tfjs's wasm backend has no gradient for gather).
+ * (tfjs's wasm backend has no gradient for gather). The ids are an input saved for the backward
+ * pass: ids made inside the loss (an objective's batch) are gone by the time it runs otherwise.
  */
 export function embed(ids: tf.Tensor1D, table: tf.Tensor2D): tf.Tensor2D {
   const [vocab] = table.shape;
-  const op = tf.customGrad((t) => ({
-    value: tf.gather(t as tf.Tensor2D, ids),
-    gradFunc: (dy: tf.Tensor) => tf.matMul(tf.transpose(floatOneHot(ids, vocab)), dy),
-  }));
-  return op(table) as tf.Tensor2D;
+  const op = tf.customGrad((t, i, save) => {
+    (save as tf.GradSaveFunc)([i as tf.Tensor1D]);
+    return {
+      value: tf.gather(t as tf.Tensor2D, i as tf.Tensor1D),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.matMul(tf.transpose(floatOneHot(saved[0] as tf.Tensor1D, vocab)), dy), tf.zerosLike(saved[0]!)],
+    };
+  });
+  return op(table, ids) as tf.Tensor2D;
 }
 
 /** A float32 one-hot matrix. (tfjs 4.22's wasm OneHot ignores dtype "float32": it writes integer bits, so cast.) */
