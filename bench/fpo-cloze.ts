@@ -16,6 +16,7 @@
  * log-probabilities, the continuation split and a long context cut as llama.cpp does), here in
  * cogen's forward pass.
  */
+import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { splitItems } from "../src/unify/items.js";
 import { pairedAccuracy } from "../src/unify/paired.js";
@@ -98,7 +99,10 @@ async function evaluateModels(dirs: string[]): Promise<void> {
 }
 
 /** How often a model prefers the chosen response of training pairs: summed and per-token log-probabilities. */
-function pairAccuracy(model: TrainModel, tokenizer: BpeTokenizer, records: readonly FpoRecord[]): { sum: number; perToken: number } {
+function pairAccuracy(model: TrainModel, tokenizer: BpeTokenizer, all: readonly FpoRecord[]): { sum: number; perToken: number } {
+  // At most 400 pairs, evenly spaced.
+  const every = Math.ceil(all.length / 400);
+  const records = all.filter((_, i) => i % every === 0);
   let sum = 0;
   let perToken = 0;
   const bos = tokenizer.vocab.bosId ?? tokenizer.vocab.eosId ?? 0;
@@ -128,10 +132,13 @@ async function recordsOf(r: RecordRecipe): Promise<FpoRecord[]> {
     teachersLoaded = { teachers, domains: experts.map((e) => e.domain ?? ""), lines: await trainingLines(manifest) };
   }
   const t0 = Date.now();
-  const records = await zooFpoRecords(teachersLoaded.lines, teachersLoaded.teachers, teachersLoaded.domains, { seed: 7, perDomain: r.per, distractors: r.distractors, unit: r.unit, reference: r.ref });
+  const cache = path.join("bench", "out", `fpo-records-${r.unit}-${r.ref}-${r.distractors}-${r.per}.json`);
+  const cached = await fs.readFile(cache, "utf8").then((t) => JSON.parse(t) as FpoRecord[], () => undefined);
+  const records = cached ?? await zooFpoRecords(teachersLoaded.lines, teachersLoaded.teachers, teachersLoaded.domains, { seed: 7, perDomain: r.per, distractors: r.distractors, unit: r.unit, reference: r.ref });
   const refAcc = records.filter((x) => x.reference.chosen > x.reference.rejected).length / records.length;
   console.log(`records ${key}: ${records.length} pairs in ${((Date.now() - t0) / 1000).toFixed(0)} s; the fused reference prefers the true word in ${f4(refAcc)}; mean reference margin ${f4(records.reduce((s, x) => s + x.reference.chosen - x.reference.rejected, 0) / records.length)}`);
   recordCache.set(key, records);
+  if (!cached) await fs.writeFile(cache, JSON.stringify(records));
   return records;
 }
 
@@ -161,7 +168,10 @@ async function recipes(specs: string[]): Promise<void> {
   console.log(`pivots/all: ${SIDE} cloze acc ${f4(accuracy(all))} (${items.length} items)`);
   for (const spec of specs) {
     const p = parse(spec);
-    const records = await recordsOf({ unit: (p.unit ?? "byte") as FpoUnit, ref: (p.ref ?? "domain") as ZooFpoReference, distractors: Number(p.distractors ?? 3), per: Number(p.per ?? 60) });
+    const made = await recordsOf({ unit: (p.unit ?? "byte") as FpoUnit, ref: (p.ref ?? "domain") as ZooFpoReference, distractors: Number(p.distractors ?? 3), per: Number(p.per ?? 60) });
+    // Controls: "flip" trains every pair the wrong way round, "shuffle" every other pair (labels carry no signal).
+    const swap = (r: FpoRecord): FpoRecord => ({ ...r, chosen: r.rejected, rejected: r.chosen, reference: { chosen: r.reference.rejected, rejected: r.reference.chosen } });
+    const records = p.control === "flip" ? made.map(swap) : p.control === "shuffle" ? made.map((r, i) => (i % 2 ? swap(r) : r)) : made;
     const before = pairAccuracy(base.model, base.tokenizer, records);
     const steps = Number(p.steps ?? 60);
     const t0 = Date.now();
