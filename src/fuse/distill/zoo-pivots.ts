@@ -90,7 +90,11 @@ export function zooPivotsPlan(kind: "full" | "quick"): ZooPivotsPlan {
     // The recipe chosen on the dev measure (bench/distill-recipes.ts --recipes online-control,online-domain --init a/centralised).
     // familyB: the best cross-tokenizer recipe on the dev measure (bench/distill-recipes.ts --recipes online-b --lambda 0.5 …).
     online: { init: "a/centralised", seed: 199, steps: 200, batchSize: 16, seqLen: 64, lr: 2e-3, lambda: 0.2, k: 8, lora: { rank: 16, alpha: 16 }, familyB: { lambda: 0.5, fusion: "aligned" } },
-    fpo: { pairsPerDomain: 60, steps: 60, batchSize: 8, seqLen: 64, lr: 2e-3, beta: 2, lambda: 0.2, lora: { rank: 16, alpha: 16 } },
+    // The best FPO recipe on the demo's DEV cloze items (bench/fpo-cloze.ts; docs/ARCHITECTURE.md: none beats the pivot there).
+    fpo: {
+      pairsPerDomain: 120, distractors: 3, unit: "byte", reference: "domain",
+      steps: 60, batchSize: 8, seqLen: 64, lr: 2e-3, beta: 20, lambda: 0, lora: { rank: 16, alpha: 16 },
+    },
   };
 }
 
@@ -274,7 +278,7 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
         objective: spec.objective, lambda: spec.lambda, teachers: spec.teachers, init: rel(spec.init), seed: seedOf(spec),
         steps: recipe.steps, batchSize: recipe.batchSize, seqLen: recipe.seqLen, lr: recipe.lr, lora: recipe.lora,
         data: spec.objective === "kd" ? textsHash : spec.objective === "online-kd" ? onlineHash : result.prefs.hash,
-        k: spec.objective === "online-kd" ? online!.k : plan.k, ...(spec.objective === "fpo" ? { beta: plan.fpo.beta, after: previousJob(result, rel(path.join(out, "all"))) } : {}),
+        k: spec.objective === "online-kd" ? online!.k : plan.k, ...(spec.objective === "fpo" ? { beta: plan.fpo.beta, ...(plan.fpo.unit ? { unit: plan.fpo.unit } : {}), after: previousJob(result, rel(path.join(out, "all"))) } : {}),
         ...(spec.objective === "online-kd" && spec.name === "family-b" ? { crossFusion: onlineB!.fusion, ...(onlineB!.gate ? { crossGate: onlineB!.gate } : {}) } : {}),
       };
       const kept = previous?.models.find((m) => m.id === rel(dir) && JSON.stringify(m.job) === JSON.stringify(job));
