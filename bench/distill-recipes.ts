@@ -18,11 +18,18 @@
  * a/control's), each window also distilled (top-k, aligned, λ) from the family-A expert of the
  * domain it starts in; online-control is the same run with λ = 1. `--k` sets k (default 8);
  * `--init a/centralised` starts both from another family-A model of the zoo instead of base-a.
+ * online-b-reweight is online-b's control without the fusion term (reweightedClm below).
  *
  *   npx tsx bench/distill-recipes.ts --models zoo/pivots/all/hf,zoo/pivots/control/hf
  * only evaluates those Hugging Face folders (e.g. the built pivots) on the same dev measure.
  *
- *   npx tsx bench/distill-recipes.ts --test-models pivot=DIR/hf,control=DIR/hf,a-control=zoo/a/control/hf,…
+ *   npx tsx bench/distill-recipes.ts --teacher-gap DIR/hf
+ * what the family-B experts could teach that pivot (e.g. an online-control run): on windows of
+ * each B expert's own training text and of the dev lines of its domain, the pivot's nats per token
+ * on the gold token, the B teacher's on its own token where both tokenizers cut the same span,
+ * beside the pivot's there, and the nats of the aligned target (the fusion loss's target) on gold.
+ *
+ *   npx tsx bench/distill-recipes.ts --test-models pivot=DIR/hf,…
  * FINAL REPORT ONLY, after a recipe was chosen on dev: the demo's held-out test passages (its
  * split, 10 per domain), each scored from BOS in cogen's forward pass, macro bits per byte and
  * the first model's paired difference to every other (paired over passages, as the demo does).
@@ -39,7 +46,10 @@ import type { TaskItem } from "../src/formats/tasks.js";
 import { splitItems } from "../src/unify/items.js";
 import { pairedMacroBpb } from "../src/unify/paired.js";
 import { loadDemoZoo } from "../src/demo/zoo.js";
-import { disposeTrainModel } from "../src/zoo/train/model.js";
+import { disposeTrainModel, forwardLogits, tokenNll } from "../src/zoo/train/model.js";
+import { batchAt, batchStarts } from "../src/zoo/train/batches.js";
+import type { TrainObjective } from "../src/zoo/train/train.js";
+import { tf } from "../src/zoo/train/backend.js";
 import { readBpeTokenizer } from "../src/zoo/train/tokenize.js";
 import { trainLanguageModel } from "../src/zoo/train/train.js";
 import { kdObjective } from "../src/fuse/distill/kd-objective.js";
@@ -142,12 +152,87 @@ async function evaluatePaired(named: string[], side: "dev" | "test"): Promise<vo
       const rs = records.filter((r) => r.model === name && r.domain === d);
       return rs.reduce((s, r) => s + r.bpb! * r.bytes!, 0) / rs.reduce((s, r) => s + r.bytes!, 0);
     });
-    log(`${name}: ${side} macro bpb ${(perDomain.reduce((a, b) => a + b, 0) / perDomain.length).toFixed(4)}`);
+    log(`${name}: ${side} macro bpb ${(perDomain.reduce((a, b) => a + b, 0) / perDomain.length).toFixed(4)} ${JSON.stringify(Object.fromEntries(zoo.domains.map((d, i) => [d, +perDomain[i]!.toFixed(4)])))}`);
   }
   for (const other of names.slice(1)) {
     const d = pairedMacroBpb(records, names[0]!, other, zoo.domains)!;
     log(`${names[0]} − ${other}: ${d.diff >= 0 ? "+" : ""}${d.diff.toFixed(4)} ± ${d.se.toFixed(4)} (paired over ${d.n} passages)`);
   }
+}
+
+/** What each family-B expert could teach the pivot at `dir` (see the header), on its training text and its dev lines. */
+async function teacherGap(dir: string): Promise<void> {
+  const manifest = await readZooManifest(ZOO);
+  const dev = await devTexts(manifest.data.seed);
+  const corpus = await buildCorpus({ seed: manifest.data.seed });
+  const pivot = await loadTeacher(path.resolve(dir), dir);
+  const WINDOW = 40;
+  for (const expert of manifest.models.filter((m) => m.role === "expert" && m.family === "b")) {
+    const teacher = await loadTeacher(path.join(ZOO, expert.files.hf), expert.id);
+    const texts: [string, string][] = [["training", corpus.domains.find((d) => d.name === expert.domain)!.trainText.slice(0, 200_000)]];
+    if (dev.has(expert.domain!)) texts.push(["dev lines", dev.get(expert.domain!)!]);
+    for (const [kind, whole] of texts) {
+      const tokens = pivot.tokenizer.encode(whole);
+      const sum = { rows: 0, pivot: 0, target: 0, same: 0, teacherSame: 0, pivotSame: 0 };
+      for (let s = 0; s + WINDOW <= tokens.length && sum.rows < 3000; s += WINDOW) {
+        const window = tokens.slice(s, s + WINDOW);
+        const text = pivot.tokenizer.decode(window);
+        const encoded = pivot.tokenizer.encode(text);
+        if (encoded.length !== WINDOW || encoded.some((id, i) => id !== window[i]) || teacher.tokenizer.encode(text).length > teacher.model.config.maxPositions) continue;
+        const view = teacherViews(text, [teacher], K)[0]!;
+        const aligned = teacherTargets(text, pivot.tokenizer, [teacher], { k: K, aligned: true, uld: false }, [view]).aligned!;
+        const vocab = pivot.model.config.vocabSize;
+        const probs = tf.tidy(() => tf.softmax(forwardLogits(pivot.model, tf.tensor2d([[pivot.tokenizer.vocab.bosId!, ...window.slice(0, -1)]], [1, WINDOW], "int32"))).dataSync() as Float32Array);
+        const teacherTokens = teacher.tokenizer.encode(text);
+        const teacherAt = new Map(view.starts.slice(0, -1).map((b, i) => [b, i]));
+        let byte = 0;
+        const starts = window.map((id) => ((byte += pivot.tokenizer.tokenBytes(id).length), byte - pivot.tokenizer.tokenBytes(id).length));
+        for (let t = 1; t < WINDOW; t++) {
+          const ids = Array.from(aligned.ids.subarray(t * K, t * K + K));
+          if (!ids.some((id) => id >= 0)) continue;
+          const gold = window[t]!;
+          const pGold = probs[t * vocab + gold]!;
+          const j = ids.indexOf(gold);
+          // Gold outside the candidates: the leftover mass, shared as the pivot shares its own mass outside them.
+          const leftover = 1 - ids.reduce((a, id, c) => a + (id >= 0 ? aligned.probs[t * K + c]! : 0), 0);
+          const outside = 1 - ids.reduce((a, id) => a + (id >= 0 ? probs[t * vocab + id]! : 0), 0);
+          const target = j >= 0 ? aligned.probs[t * K + j]! : Math.max(leftover, 0) * pGold / Math.max(outside, 1e-9);
+          sum.rows++;
+          sum.pivot -= Math.log(pGold);
+          sum.target -= Math.log(Math.max(target, 1e-9));
+          const i = teacherAt.get(starts[t]!)!;
+          if (teacher.tokenizer.tokenBytes(teacherTokens[i]!).length === pivot.tokenizer.tokenBytes(gold).length) {
+            sum.same++;
+            sum.teacherSame += view.positionNats[i]!;
+            sum.pivotSame -= Math.log(pGold);
+          }
+        }
+      }
+      const f = (x: number, n: number) => (x / n).toFixed(3);
+      log(`${expert.id} on ${expert.domain} ${kind}: ${sum.rows} taught rows; nats/token on gold: pivot ${f(sum.pivot, sum.rows)}, aligned target ${f(sum.target, sum.rows)}; same-span rows ${f(sum.same * 100, sum.rows)}%: teacher ${f(sum.teacherSame, sum.same)} vs pivot ${f(sum.pivotSame, sum.same)}`);
+    }
+    disposeTeacher(teacher);
+  }
+  disposeTeacher(pivot);
+}
+
+/**
+ * online-b-reweight: the family-B run without its fusion term — the same windows, with the CLM of
+ * windows that start in a taught span weighed λ (as the KD run weighs its taught rows) and the
+ * rest 1. What the KD run gains over it is what the teachers taught, not the mixture's new weights
+ * (approximate: the ~2% untaught rows inside taught windows weigh λ here, 1 there).
+ */
+function reweightedClm(tokens: Int32Array, spans: { end: number; weight: number }[]): TrainObjective {
+  return {
+    key: { objective: "reweighted-clm", seed: SEED, tokens: tokens.length, spans },
+    tokensPerStep: BATCH * SEQ,
+    loss: (model, step) => {
+      const batch = batchAt(tokens, SEED, step, BATCH, SEQ);
+      const weights = batchStarts(tokens.length, SEED, step, BATCH, SEQ).flatMap((start) => Array<number>(SEQ).fill(spans.find((span) => start < span.end)!.weight));
+      const nll = tokenNll(forwardLogits(model, tf.tensor2d(batch.inputs, [BATCH, SEQ], "int32")), tf.tensor2d(batch.targets, [BATCH, SEQ], "int32"));
+      return tf.div(tf.sum(tf.mul(nll, tf.tensor1d(weights))), BATCH * SEQ) as tf.Scalar;
+    },
+  };
 }
 
 async function onlineMain(): Promise<void> {
@@ -180,7 +265,9 @@ async function onlineMain(): Promise<void> {
     const crossCandidates = name.includes("-first") ? "first-token" : "bytes";
     // -mince: FuseLLM's MinCE with the pivot as a source (a window is taught only where the teacher beats the pivot on it).
     const crossGate = name.includes("-mince") ? "min-ce" : undefined;
-    const objective = onlineKdObjective({ ...stream, lambda, k: Number(arg("k", "8")), crossFusion, crossCandidates, crossGate, batchSize: BATCH, seqLen: SEQ, seed: SEED });
+    const objective = name === "online-b-reweight"
+      ? reweightedClm(stream.tokens, stream.spans.map((span) => ({ end: span.end, weight: span.crossTeacher ? LAMBDA : 1 })))
+      : onlineKdObjective({ ...stream, lambda, k: Number(arg("k", "8")), crossFusion, crossCandidates, crossGate, batchSize: BATCH, seqLen: SEQ, seed: SEED });
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-online-"));
     results[name] = [];
     try {
@@ -283,4 +370,5 @@ async function main(): Promise<void> {
 const MODELS = arg("models", "");
 const TEST_MODELS = arg("test-models", "");
 const DEV_MODELS = arg("dev-models", "");
-await (TEST_MODELS ? evaluatePaired(TEST_MODELS.split(","), "test") : DEV_MODELS ? evaluatePaired(DEV_MODELS.split(","), "dev") : MODELS ? evaluateFolders(MODELS.split(",")) : RECIPES.every((r) => r.startsWith("online")) ? onlineMain() : main());
+const TEACHER_GAP = arg("teacher-gap", "");
+await (TEACHER_GAP ? teacherGap(TEACHER_GAP) : TEST_MODELS ? evaluatePaired(TEST_MODELS.split(","), "test") : DEV_MODELS ? evaluatePaired(DEV_MODELS.split(","), "dev") : MODELS ? evaluateFolders(MODELS.split(",")) : RECIPES.every((r) => r.startsWith("online")) ? onlineMain() : main());
