@@ -10,7 +10,9 @@
  *     record recipe, and the pivots' accuracy on those TRAINING pairs
  *   npx tsx bench/fpo-cloze.ts --recipes "unit=byte,ref=domain,distractors=3,per=120,beta=2,lr=2e-3,steps=60,lambda=0.2,batch=8;…"
  *     trains each recipe (LoRA r16 from pivots/all) and prints its loss, its accuracy on its
- *     training pairs and dev cloze accuracy against pivots/all
+ *     training pairs and dev cloze accuracy against pivots/all (`control=shuffle|flip` swaps
+ *     every other pair's or every pair's labels: runs of the same length without the signal)
+ *   `--limit N` judges only the first N cloze items (a smoke run)
  *
  * Cloze accuracy is lm-eval's acc as the demo computes it (sum of the continuation's
  * log-probabilities, the continuation split and a long context cut as llama.cpp does), here in
@@ -40,6 +42,8 @@ const arg = (name: string, fallback: string) => {
 const ZOO = path.resolve(arg("zoo", "zoo"));
 const SIDE = process.argv.includes("--test") ? "test" : "dev";
 const PIVOT = path.join(ZOO, "pivots", "all", "hf");
+/** Judge only the first N cloze items (0: all); for smoke runs. */
+const LIMIT = Number(arg("limit", "0"));
 
 type Cloze = TaskItem & { kind: "multiple_choice" };
 
@@ -73,7 +77,8 @@ function clozeRecords(id: string, model: TrainModel, tokenizer: BpeTokenizer, it
 
 async function clozeItemsOf(side: "dev" | "test"): Promise<Cloze[]> {
   const zoo = await loadDemoZoo(ZOO);
-  return splitItems(zoo.items.filter((i) => i.task === "zoo-cloze"))[side] as Cloze[];
+  const items = splitItems(zoo.items.filter((i) => i.task === "zoo-cloze"))[side] as Cloze[];
+  return LIMIT > 0 ? items.slice(0, LIMIT) : items;
 }
 
 const accuracy = (records: readonly ResultRecord[]) => records.reduce((s, r) => s + r.score, 0) / records.length;
@@ -138,7 +143,10 @@ async function recordsOf(r: RecordRecipe): Promise<FpoRecord[]> {
   const refAcc = records.filter((x) => x.reference.chosen > x.reference.rejected).length / records.length;
   console.log(`records ${key}: ${records.length} pairs in ${((Date.now() - t0) / 1000).toFixed(0)} s; the fused reference prefers the true word in ${f4(refAcc)}; mean reference margin ${f4(records.reduce((s, x) => s + x.reference.chosen - x.reference.rejected, 0) / records.length)}`);
   recordCache.set(key, records);
-  if (!cached) await fs.writeFile(cache, JSON.stringify(records));
+  if (!cached) {
+    await fs.mkdir(path.dirname(cache), { recursive: true });
+    await fs.writeFile(cache, JSON.stringify(records));
+  }
   return records;
 }
 
