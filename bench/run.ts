@@ -22,6 +22,7 @@ const SKIPPED_EXIT_CODE = 3;
 
 /** Small sizes per benchmark for --quick (each flag is one the benchmark documents). */
 export const QUICK: Readonly<Record<string, readonly string[]>> = {
+  "fpo-cloze": ["--limit", "8", "--recipes", "unit=byte,ref=domain,distractors=1,per=2,steps=2,batch=2"],
   "adapt-compose": ["--runs", "1", "--candidates", "2"],
   "adapt-evolve": ["--dev", "1", "--test", "1", "--evaluations", "0"],
   "adapt-evolve-workers": ["--runs", "1", "--population", "2", "--items", "1"],

@@ -8,7 +8,7 @@ import { ConfigError, InputFileError } from "../core/errors.js";
 import { silentProgress, streamProgress, type Progress } from "../core/progress.js";
 import type { FusionMode } from "../fuse/distill/build-pivot-targets.js";
 import { readDistillCorpus, type DistillCorpus } from "../fuse/distill/corpus.js";
-import { DEFAULT_FPO_BETA } from "../fuse/distill/fpo-objective.js";
+import { DEFAULT_FPO_BETA, type FpoUnit } from "../fuse/distill/fpo-objective.js";
 import { readFpoRecords } from "../fuse/distill/fpo-records.js";
 import { preparePivot } from "../fuse/distill/pivot.js";
 import type { PivotTargets } from "../fuse/distill/pivot-targets.js";
@@ -46,6 +46,8 @@ against cogen's forward pass in llama.cpp. Deterministic in --seed; resumes from
   --top-k K            candidates per position (default 8)
   --lora RANK          LoRA rank (default 16; alpha = rank unless --alpha)   --full: all weights
   --steps N (200)  --batch N (16)  --seq-len N (64)  --lr X (4e-3)  --seed S (0)  --beta X (${DEFAULT_FPO_BETA})
+  --unit token|byte    fpo: what ℓ divides by, the unit of the records' reference (default token,
+                       as \`cogen distill prefs\` writes)
   --checkpoint-every N (50)   --json   --quiet
 TEXTS: .txt (one text per line) or .jsonl (objects with a string "text").`;
 
@@ -57,7 +59,7 @@ export async function run(argv: string[]): Promise<number> {
     lora: { type: "string" }, alpha: { type: "string" }, full: { type: "boolean", default: false },
     steps: { type: "string", default: "200" }, batch: { type: "string", default: "16" }, "seq-len": { type: "string", default: "64" },
     lr: { type: "string", default: "4e-3" }, seed: { type: "string", default: "0" }, beta: { type: "string", default: String(DEFAULT_FPO_BETA) },
-    online: { type: "boolean", default: false }, "train-text": { type: "string" },
+    unit: { type: "string" }, online: { type: "boolean", default: false }, "train-text": { type: "string" },
     "checkpoint-every": { type: "string", default: "50" }, json: { type: "boolean", default: false }, quiet: { type: "boolean", default: false },
   }, HELP);
   const problems: string[] = [];
@@ -100,6 +102,8 @@ export async function run(argv: string[]): Promise<number> {
   } else if (values["train-text"]) problems.push("--train-text is read only with --online");
   else if (objective === "kd" && (!values.corpus || !values.targets === !values.teachers)) problems.push("--objective kd needs --corpus TEXTS and one of --targets DIR or --teachers DIR,…");
   if (objective === "fpo" && !values.prefs) problems.push("--objective fpo needs --prefs FILE.jsonl");
+  if (values.unit !== undefined && objective !== "fpo") problems.push("--unit applies to --objective fpo only");
+  if (values.unit !== undefined && values.unit !== "token" && values.unit !== "byte") problems.push(`--unit: expected token or byte, got '${values.unit}'`);
   if (problems.length) throw new UsageError(problems, "distill train");
 
   const progress = values.quiet || values.json ? silentProgress : streamProgress();
@@ -126,7 +130,7 @@ export async function run(argv: string[]): Promise<number> {
   if (records) parityContexts = records.slice(0, 2).map((r) => r.prompt + r.chosen);
   const result = await trainPivot({
     pivot: values.pivot!, out, objective: objective as "kd" | "fpo", targets, records, lambda,
-    lora: rank > 0 ? { rank, alpha } : undefined, steps, batchSize, seqLen, lr, seed, beta,
+    lora: rank > 0 ? { rank, alpha } : undefined, steps, batchSize, seqLen, lr, seed, beta, unit: values.unit as FpoUnit | undefined,
     checkpointDir: path.join(out, "checkpoint"), checkpointEvery, progress,
     parityContexts,
   });

@@ -124,5 +124,9 @@ describe("cogen distill train", () => {
     expect(flags.code).not.toBe(0);
     expect(flags.err).toMatch(/--pivot is required[\s\S]*--out is required[\s\S]*--objective: expected kd or fpo[\s\S]*--steps: expected a positive integer[\s\S]*--lora RANK or --full/);
     expect((await capture(["distill", "train", "--pivot", BASE_A, "--out", path.join(root, "z"), "--corpus", "t.txt"])).err).toMatch(/one of --targets DIR or --teachers/);
+    const unit = await capture(["distill", "train", "--pivot", BASE_A, "--out", path.join(root, "z"), "--objective", "fpo", "--prefs", "p.jsonl", "--unit", "char"]);
+    expect(unit.code).not.toBe(0);
+    expect(unit.err).toMatch(/--unit: expected token or byte, got 'char'/);
+    expect((await capture(["distill", "train", "--pivot", BASE_A, "--out", path.join(root, "z"), "--corpus", "t.txt", "--teachers", BASE_A, "--unit", "byte"])).err).toMatch(/--unit applies to --objective fpo only/);
   });
 });

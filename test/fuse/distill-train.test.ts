@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, InputFileError } from "../../src/core/errors.js";
 import { openHfWeights } from "../../src/formats/safetensors/index.js";
-import { fpoObjective, meanResponseLogProb, packSequence, type FpoRecord } from "../../src/fuse/distill/fpo-objective.js";
+import { continuationLogProb, fpoObjective, meanResponseLogProb, packContinuation, type FpoRecord } from "../../src/fuse/distill/fpo-objective.js";
 import { alignedKlAndGrad, uldDistanceAndGrad } from "../../src/fuse/distill/fusion-loss.js";
 import { kdBatch } from "../../src/fuse/distill/kd-objective.js";
 import { checkPivotTargets, pivotTargetsProblems, type PivotTargets } from "../../src/fuse/distill/pivot-targets.js";
@@ -309,14 +309,56 @@ describe("trainPivot (fpo)", () => {
     expect(result.losses[result.losses.length - 1]).toBeLessThan(result.losses[0]!);
   });
 
-  it("packs prompt and response with the response positions masked in, and refuses bad records", () => {
-    const packed = packSequence([5, 6, 7], [8, 9], 6, 1);
-    expect(Array.from(packed.inputs)).toEqual([1, 5, 6, 7, 8, 1]);
-    expect(Array.from(packed.targets)).toEqual([5, 6, 7, 8, 9, 0]);
-    expect(Array.from(packed.mask)).toEqual([0, 0, 0, 1, 1, 0]);
-    // A prompt longer than the window is cut from the left.
-    expect(Array.from(packSequence([5, 6, 7, 8], [9], 3, 1).inputs)).toEqual([1, 7, 8]);
-    expect(() => packSequence([5], [], 4, 1)).toThrow(/response is empty/);
+  it("packs a response as a harness scores a continuation: tokenised with its prompt, a long prompt cut from the left", async () => {
+    const tokenizer = await readBpeTokenizer(BASE_A);
+    const bos = tokenizer.vocab.bosId!;
+    const prompt = "psoriasis: a chronic skin disease characterized by dry red";
+    const response = " patches covered with scales";
+    const whole = tokenizer.encode(prompt + response);
+    const own = tokenizer.encode(prompt);
+    const packed = packContinuation(tokenizer, prompt, response, 64, bos);
+    const n = packed.responseTokens;
+    expect(n).toBeGreaterThan(1);
+    expect(packed.responseBytes).toBe(Buffer.byteLength(response));
+    expect(Array.from(packed.inputs.subarray(0, whole.length))).toEqual([bos, ...whole.slice(0, -1)]);
+    const masked = Array.from(packed.targets).filter((_, i) => packed.mask[i] === 1);
+    expect(masked).toEqual(whole.slice(whole.length - n));
+    expect(whole.slice(0, whole.length - n)).toEqual(own.slice(0, whole.length - n));
+    // A window of n + 2 positions keeps only the last two prompt tokens: BOS is cut, as llama.cpp cuts a long context.
+    const cut = packContinuation(tokenizer, prompt, response, n + 2, bos);
+    expect(Array.from(cut.inputs)).toEqual(whole.slice(whole.length - n - 3, whole.length - 1));
+    expect(Array.from(cut.mask)).toEqual([0, 0, ...Array(n).fill(1)]);
+    expect(() => packContinuation(tokenizer, prompt, response, n - 1, bos)).toThrow(/more than seqLen/);
+    expect(() => packContinuation(tokenizer, prompt, "", 64, bos)).toThrow(/no tokens of its own/);
     expect(() => fpoObjective({ records: [], beta: 0, lambda: 0, batchSize: 1, seqLen: 4, seed: 0, bosId: 1 })).toThrow(/at least one preference record[\s\S]*beta must be positive/);
+  });
+
+  it("its loss is −log σ(β·[(ℓθ(chosen) − ℓθ(rejected)) − reference margin]) + λ·NLL(chosen), per byte or per token", async () => {
+    const base = await loadTeacher(BASE_A);
+    const prompt = "psoriasis: a chronic skin disease characterized by dry red";
+    const chosen = " patches covered with scales";
+    const rejected = " rhythms covered with scales";
+    const loss = (unit: "byte" | "token", refMargin: number, lambda: number) => {
+      const records: FpoRecord[] = [{ prompt, chosen, rejected, reference: { chosen: -1, rejected: -1 - refMargin } }];
+      const objective = fpoObjective({ records, beta: 2, lambda, batchSize: 2, seqLen: 64, seed: 0, bosId: base.tokenizer.vocab.bosId!, unit });
+      return tf.tidy(() => objective.loss(base.model, 0, base.tokenizer).dataSync()[0]!);
+    };
+    const softplus = (x: number) => Math.log1p(Math.exp(x));
+    try {
+      for (const unit of ["byte", "token"] as const) {
+        const c = meanResponseLogProb(base.model, base.tokenizer, prompt, chosen, unit);
+        const r = meanResponseLogProb(base.model, base.tokenizer, prompt, rejected, unit);
+        expect(c).not.toBeCloseTo(r, 3);
+        for (const refMargin of [0, 0.5]) {
+          expect(loss(unit, refMargin, 0)).toBeCloseTo(softplus(-2 * (c - r - refMargin)), 4);
+          expect(loss(unit, refMargin, 0.3)).toBeCloseTo(softplus(-2 * (c - r - refMargin)) - 0.3 * c, 4);
+        }
+      }
+      // Per byte: the summed log-probability over the response's UTF-8 bytes.
+      const scored = continuationLogProb(base.model, base.tokenizer, prompt, chosen);
+      expect(meanResponseLogProb(base.model, base.tokenizer, prompt, chosen, "byte")).toBeCloseTo(scored.logprob / Buffer.byteLength(chosen), 10);
+    } finally {
+      disposeTeacher(base);
+    }
   });
 });

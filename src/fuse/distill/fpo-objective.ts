@@ -11,16 +11,27 @@ import type { BpeTokenizer } from "../../zoo/train/tokenize.js";
  * rejected y_l) the loss is
  *   −log σ(β·[(ℓ_θ(y_w) − ℓ_θ(y_l)) − (ℓ_ref(y_w) − ℓ_ref(y_l))])  (+ λ·NLL of y_w per token)
  * where ℓ_θ(y) is the pivot's length-normalised log-probability of the response given the prompt
- * (mean log-probability per pivot token) and ℓ_ref is the fused reference's, read from the
- * record: each source's length-normalised log-probability in its own tokenisation, combined with
- * the source weights and clipped by whoever wrote the records (`cogen distill prefs`). The
- * optional λ·NLL term (as RPO adds) keeps the chosen responses likely; λ = 0 is pure InfiFPO.
+ * and ℓ_ref is the fused reference's, read from the record: each source's length-normalised
+ * log-probability in its own tokenisation, combined with the source weights and clipped by whoever
+ * wrote the records. The optional λ·NLL term (as RPO adds) keeps the chosen responses likely;
+ * λ = 0 is pure InfiFPO.
+ *
+ * Length normalisation (`unit`): "token" divides by the response's tokens (InfiFPO's, and what
+ * `cogen distill prefs` writes); "byte" divides by its UTF-8 bytes, which needs no tokenizer to
+ * compare sources and, for responses of equal length (the zoo's cloze choices), ranks them exactly
+ * as lm-eval's acc (the sum of log-probabilities) does.
+ *
+ * The response is scored as an evaluation harness scores a continuation: prompt + response is
+ * tokenised whole, the response's tokens are those past the prompt's own tokens, and a prompt too
+ * long for the window is cut from the left (llama.cpp's logLikelihood in src/models/llamacpp).
  */
+export type FpoUnit = "token" | "byte";
+
 export interface FpoRecord {
   prompt: string;
   chosen: string;
   rejected: string;
-  /** The fused reference's length-normalised log-probabilities (nats per token). */
+  /** The fused reference's length-normalised log-probabilities (nats per token or per byte: the objective's unit). */
   reference: { chosen: number; rejected: number };
 }
 
@@ -36,12 +47,15 @@ export interface FpoObjectiveOptions {
   seqLen: number;
   seed: number;
   bosId: number;
+  /** What ℓ divides by (default "token"); the records' reference must be in the same unit. */
+  unit?: FpoUnit;
 }
 
 export const DEFAULT_FPO_BETA = 2;
 
 export function fpoObjective(options: FpoObjectiveOptions): TrainObjective {
   const { records, beta, lambda, batchSize, seqLen, seed, bosId } = options;
+  const unit = options.unit ?? "token";
   const problems: string[] = [];
   if (records.length === 0) problems.push("FPO needs at least one preference record");
   if (!(beta > 0)) problems.push(`beta must be positive (got ${beta})`);
@@ -49,14 +63,14 @@ export function fpoObjective(options: FpoObjectiveOptions): TrainObjective {
   if (problems.length) throw new ConfigError(problems, "fpo");
   const encoded = new Map<number, EncodedPair>();
   return {
-    key: { objective: "fpo", beta, lambda, records: records.length, recordsHash: recordsHash(records), bosId },
+    key: { objective: "fpo", beta, lambda, records: records.length, recordsHash: recordsHash(records), bosId, ...(unit === "token" ? {} : { unit }) },
     tokensPerStep: 2 * batchSize * seqLen,
     loss: (model, step, tokenizer) => {
       const rng = new Rng((Math.imul(seed >>> 0, 0x6c8e9cf5) ^ Math.imul(step + 1, 0x3c6ef372)) >>> 0);
       const pairs = Array.from({ length: batchSize }, () => {
         const i = rng.int(records.length);
         let pair = encoded.get(i);
-        if (!pair) encoded.set(i, (pair = encodePair(records[i]!, tokenizer)));
+        if (!pair) encoded.set(i, (pair = encodePair(records[i]!, tokenizer, seqLen, bosId)));
         return { pair, record: records[i]! };
       });
       // Rows 0..B-1 chosen, B..2B-1 rejected.
@@ -65,12 +79,11 @@ export function fpoObjective(options: FpoObjectiveOptions): TrainObjective {
       const targets = new Int32Array(2 * batchSize * seqLen);
       const mask = new Float32Array(2 * batchSize * seqLen);
       const counts = new Float32Array(2 * batchSize);
-      sequences.forEach((seq, r) => {
-        const window = packSequence(seq.prompt, seq.response, seqLen, bosId);
+      sequences.forEach((window, r) => {
         inputs.set(window.inputs, r * seqLen);
         targets.set(window.targets, r * seqLen);
         mask.set(window.mask, r * seqLen);
-        counts[r] = window.responseTokens;
+        counts[r] = unit === "byte" ? window.responseBytes : window.responseTokens;
       });
       const refMargin = tf.tensor1d(pairs.map((p) => p.record.reference.chosen - p.record.reference.rejected));
       const logits = forwardLogits(model, tf.tensor2d(inputs, [2 * batchSize, seqLen], "int32"));
@@ -86,34 +99,51 @@ export function fpoObjective(options: FpoObjectiveOptions): TrainObjective {
 }
 
 interface EncodedPair {
-  chosen: { prompt: number[]; response: number[] };
-  rejected: { prompt: number[]; response: number[] };
+  chosen: PackedContinuation;
+  rejected: PackedContinuation;
 }
 
-/** Prompt and response are tokenised apart (as lm-eval scores a continuation), so both responses share the prompt's tokens. */
-function encodePair(record: FpoRecord, tokenizer: BpeTokenizer): EncodedPair {
-  const prompt = tokenizer.encode(record.prompt);
+function encodePair(record: FpoRecord, tokenizer: BpeTokenizer, seqLen: number, bosId: number): EncodedPair {
   return {
-    chosen: { prompt, response: tokenizer.encode(record.chosen) },
-    rejected: { prompt, response: tokenizer.encode(record.rejected) },
+    chosen: packContinuation(tokenizer, record.prompt, record.chosen, seqLen, bosId),
+    rejected: packContinuation(tokenizer, record.prompt, record.rejected, seqLen, bosId),
   };
 }
 
-/** BOS + prompt + response in seqLen predicted positions; the mask marks positions that predict response tokens. */
-export function packSequence(prompt: readonly number[], response: readonly number[], seqLen: number, bosId: number): { inputs: Int32Array; targets: Int32Array; mask: Float32Array; responseTokens: number } {
-  if (response.length === 0) throw new ConfigError(["a preference response is empty"]);
-  if (response.length > seqLen) throw new ConfigError([`a preference response has ${response.length} tokens, more than seqLen ${seqLen}`]);
-  const all = [bosId, ...prompt.slice(Math.max(0, prompt.length - (seqLen - response.length))), ...response];
-  const predicted = all.length - 1;
+export interface PackedContinuation {
+  inputs: Int32Array;
+  targets: Int32Array;
+  /** 1 where the position predicts a token of the response. */
+  mask: Float32Array;
+  responseTokens: number;
+  responseBytes: number;
+}
+
+/**
+ * BOS + prompt + response in `seqLen` predicted positions, as a harness scores a continuation: the
+ * text is tokenised whole, the response's tokens are those past the prompt's own tokens, and the
+ * last seqLen + 1 tokens are kept (a long prompt loses its start, BOS included).
+ */
+export function packContinuation(tokenizer: BpeTokenizer, prompt: string, response: string, seqLen: number, bosId: number): PackedContinuation {
+  const own = tokenizer.encode(prompt);
+  const whole = tokenizer.encode(prompt + response);
+  let common = 0;
+  while (common < own.length && common < whole.length && own[common] === whole[common]) common++;
+  const responseTokens = whole.length - common;
+  if (responseTokens === 0) throw new ConfigError([`a preference response ${JSON.stringify(response.slice(0, 40))} has no tokens of its own after its prompt`]);
+  if (responseTokens > seqLen) throw new ConfigError([`a preference response has ${responseTokens} tokens, more than seqLen ${seqLen}`]);
+  const all = [bosId, ...whole];
+  const kept = all.slice(Math.max(0, all.length - 1 - seqLen));
+  const firstTarget = kept.length - 1 - responseTokens;
   const inputs = new Int32Array(seqLen).fill(bosId);
   const targets = new Int32Array(seqLen);
   const mask = new Float32Array(seqLen);
-  for (let i = 0; i < predicted; i++) {
-    inputs[i] = all[i]!;
-    targets[i] = all[i + 1]!;
-    if (i + 1 >= all.length - response.length) mask[i] = 1;
+  for (let i = 0; i < kept.length - 1; i++) {
+    inputs[i] = kept[i]!;
+    targets[i] = kept[i + 1]!;
+    if (i >= firstTarget) mask[i] = 1;
   }
-  return { inputs, targets, mask, responseTokens: response.length };
+  return { inputs, targets, mask, responseTokens, responseBytes: Buffer.byteLength(response, "utf8") };
 }
 
 function recordsHash(records: readonly FpoRecord[]): string {
@@ -123,18 +153,25 @@ function recordsHash(records: readonly FpoRecord[]): string {
 }
 
 /**
- * A model's length-normalised log-probability of `response` after `prompt` (mean nats per token of
- * its own tokenisation): what InfiFPO compares, for the policy and for every source.
+ * A model's log-probability of `response` after `prompt` (nats, summed), scored as packContinuation
+ * packs it within the model's context, with the response's tokens and bytes.
  */
-export function meanResponseLogProb(model: TrainModel, tokenizer: BpeTokenizer, prompt: string, response: string): number {
+export function continuationLogProb(model: TrainModel, tokenizer: BpeTokenizer, prompt: string, response: string): { logprob: number; tokens: number; bytes: number } {
   const bosId = tokenizer.vocab.bosId ?? tokenizer.vocab.eosId ?? 0;
-  const promptIds = tokenizer.encode(prompt);
-  const responseIds = tokenizer.encode(response);
-  const seqLen = promptIds.length + responseIds.length;
-  const packed = packSequence(promptIds, responseIds, seqLen, bosId);
+  const seqLen = model.config.maxPositions;
+  const packed = packContinuation(tokenizer, prompt, response, seqLen, bosId);
   const nll = tf.tidy(() => {
     const logits = forwardLogits(model, tf.tensor2d(packed.inputs, [1, seqLen], "int32"));
     return tf.sum(tf.mul(tokenNll(logits, tf.tensor2d(packed.targets, [1, seqLen], "int32")), tf.tensor1d(packed.mask))).dataSync()[0]!;
   });
-  return -nll / packed.responseTokens;
+  return { logprob: -nll, tokens: packed.responseTokens, bytes: packed.responseBytes };
+}
+
+/**
+ * A model's length-normalised log-probability of `response` after `prompt` (mean nats per token of
+ * its own tokenisation, or per byte): what InfiFPO compares, for the policy and for every source.
+ */
+export function meanResponseLogProb(model: TrainModel, tokenizer: BpeTokenizer, prompt: string, response: string, unit: FpoUnit = "token"): number {
+  const scored = continuationLogProb(model, tokenizer, prompt, response);
+  return scored.logprob / (unit === "byte" ? scored.bytes : scored.tokens);
 }

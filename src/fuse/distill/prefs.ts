@@ -9,9 +9,10 @@
  *    "pivot": {"chosen", "rejected"},                 when given
  *    "fusion": "max-margin" | "weighted"}
  *
- * A TRL DPOTrainer user takes prompt/chosen/rejected as they are and precomputed reference
- * log-probabilities ref_chosen_logps = reference.chosen × (pivot tokens of chosen), likewise for
- * rejected (TRL sums per-token log-probabilities; InfiFPO's are per-token means).
+ * A TRL DPOTrainer user takes prompt/chosen/rejected as they are and adds the columns TRL reads
+ * instead of running a reference model: ref_chosen_logps = reference.chosen × (the policy's tokens
+ * of chosen), likewise for rejected (TRL sums per-token log-probabilities; InfiFPO's are per-token
+ * means). docs/ARCHITECTURE.md (fuse: distillation, FPO) has the per-byte case.
  */
 import { writeFileAtomic } from "../../core/atomic.js";
 import { BackendError, ConfigError, InputFileError } from "../../core/errors.js";

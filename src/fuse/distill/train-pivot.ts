@@ -11,7 +11,7 @@ import { disposeTrainModel, type LoraOptions } from "../../zoo/train/model.js";
 import type { BpeTokenizer } from "../../zoo/train/tokenize.js";
 import { readPivotTokenizer } from "./pivot.js";
 import { trainLanguageModel, type TrainObjective } from "../../zoo/train/train.js";
-import { DEFAULT_FPO_BETA, fpoObjective, type FpoRecord } from "./fpo-objective.js";
+import { DEFAULT_FPO_BETA, fpoObjective, type FpoRecord, type FpoUnit } from "./fpo-objective.js";
 import { kdObjective } from "./kd-objective.js";
 import { onlineKdObjective, onlineStream, type CrossFusion, type OnlinePart } from "./online-kd-objective.js";
 import { checkPivotTargets, type PivotTargets } from "./pivot-targets.js";
@@ -47,6 +47,8 @@ export interface TrainPivotOptions {
   seed: number;
   /** fpo: inverse temperature (default 2). */
   beta?: number;
+  /** fpo: the unit the records' reference is normalised in and ℓθ is computed in (default token). */
+  unit?: FpoUnit;
   checkpointDir?: string;
   checkpointEvery?: number;
   /** Stop (after checkpointing) here, as an interruption would; nothing is exported. */
@@ -118,7 +120,7 @@ function pivotObjective(options: TrainPivotOptions, tokenizer: BpeTokenizer): Tr
   const common = { lambda: options.lambda, batchSize: options.batchSize, seqLen: options.seqLen, seed: options.seed, bosId };
   if (options.objective === "fpo") {
     if (!options.records?.length) throw new ConfigError(["--objective fpo needs preference records"]);
-    return fpoObjective({ ...common, records: options.records, beta: options.beta ?? DEFAULT_FPO_BETA });
+    return fpoObjective({ ...common, records: options.records, beta: options.beta ?? DEFAULT_FPO_BETA, unit: options.unit });
   }
   if (options.objective === "online-kd") {
     if (!options.online) throw new ConfigError(["online distillation needs the training text's parts and their teachers"]);

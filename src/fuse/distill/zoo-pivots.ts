@@ -21,15 +21,14 @@ import { ConfigError, InputFileError } from "../../core/errors.js";
 import { silentProgress, type Progress } from "../../core/progress.js";
 import { Rng } from "../../core/rng.js";
 import { buildCorpus } from "../../zoo/corpora/build.js";
-import type { CorpusRecord } from "../../zoo/corpora/record.js";
 import { readZooManifest, type ZooManifest } from "../../zoo/build/manifest.js";
-import { clozeItems } from "../../zoo/items/cloze.js";
 import { readBpeTokenizer, type BpeTokenizer } from "../../zoo/train/tokenize.js";
-import { meanResponseLogProb, type FpoRecord } from "./fpo-objective.js";
+import type { FpoRecord, FpoUnit } from "./fpo-objective.js";
 import type { PivotTargets } from "./pivot-targets.js";
 import type { CrossFusion, OnlinePart } from "./online-kd-objective.js";
 import { disposeTeacher, loadTeacher, teacherTargets, teacherViews, type Teacher } from "./teacher-targets.js";
 import { trainPivot, type TrainPivotResult } from "./train-pivot.js";
+import { zooFpoRecords, type ZooFpoReference } from "./zoo-fpo.js";
 
 export interface ZooPivotsPlan {
   /** The pivot: this family's base. */
@@ -63,7 +62,15 @@ export interface ZooPivotsPlan {
     init: string; seed: number; steps: number; batchSize: number; seqLen: number; lr: number; lambda: number; k: number; lora: { rank: number; alpha: number };
     familyB?: { lambda: number; fusion: CrossFusion; gate?: "min-ce" };
   };
-  fpo: { pairsPerDomain: number; steps: number; batchSize: number; seqLen: number; lr: number; beta: number; lambda: number; lora: { rank: number; alpha: number } };
+  /**
+   * The FPO pivot (zoo-fpo.ts): `pairsPerDomain` training cloze sentences per domain, each giving
+   * `distractors` pairs (default 1); ℓ normalised per `unit` (default token); the reference fused
+   * by `reference` (default prompt).
+   */
+  fpo: {
+    pairsPerDomain: number; distractors?: number; unit?: FpoUnit; reference?: ZooFpoReference;
+    steps: number; batchSize: number; seqLen: number; lr: number; beta: number; lambda: number; lora: { rank: number; alpha: number };
+  };
   /** Texts for the llama.cpp parity check of each export. */
   parityContexts: number;
 }
@@ -83,7 +90,11 @@ export function zooPivotsPlan(kind: "full" | "quick"): ZooPivotsPlan {
     // The recipe chosen on the dev measure (bench/distill-recipes.ts --recipes online-control,online-domain --init a/centralised).
     // familyB: the best cross-tokenizer recipe on the dev measure (bench/distill-recipes.ts --recipes online-b --lambda 0.5 …).
     online: { init: "a/centralised", seed: 199, steps: 200, batchSize: 16, seqLen: 64, lr: 2e-3, lambda: 0.2, k: 8, lora: { rank: 16, alpha: 16 }, familyB: { lambda: 0.5, fusion: "aligned" } },
-    fpo: { pairsPerDomain: 60, steps: 60, batchSize: 8, seqLen: 64, lr: 2e-3, beta: 2, lambda: 0.2, lora: { rank: 16, alpha: 16 } },
+    // The best FPO recipe on the demo's DEV cloze items (bench/fpo-cloze.ts; docs/ARCHITECTURE.md: none beats the pivot there).
+    fpo: {
+      pairsPerDomain: 120, distractors: 3, unit: "byte", reference: "domain",
+      steps: 60, batchSize: 8, seqLen: 64, lr: 2e-3, beta: 20, lambda: 0, lora: { rank: 16, alpha: 16 },
+    },
   };
 }
 
@@ -201,12 +212,13 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
     // Preference pairs are a function of the sources, the seed and the FPO plan: an earlier
     // build's hash stands for them unchanged, and they are made only when the FPO pivot trains.
     let records: FpoRecord[] | undefined = helper ? [] : undefined;
-    const recordsOf = () => (records ??= preferencePairs(lines, plan, teachers));
+    const { pairsPerDomain, distractors, unit, reference } = plan.fpo;
+    const recordsOf = async () => (records ??= await zooFpoRecords(lines, teachers, domains, { seed: plan.seed, perDomain: pairsPerDomain, distractors, unit, reference }));
     const prefsKept = previous && previous.sources === sources && previous.plan.seed === plan.seed && JSON.stringify(previous.plan.fpo) === JSON.stringify(plan.fpo);
     const result: ZooPivotsManifest = {
       format: ZOO_PIVOTS_FORMAT, plan, sources,
       texts: { count: texts.length, hash: textsHash, skipped },
-      prefs: prefsKept ? previous.prefs : { count: recordsOf().length, hash: sha256(JSON.stringify(recordsOf())) },
+      prefs: prefsKept ? previous.prefs : { count: (await recordsOf()).length, hash: sha256(JSON.stringify(await recordsOf())) },
       targetSeconds: previous?.targetSeconds ?? 0, models: [],
     };
     // Online pivots: the pivot family's training mixture, one part per domain, each with its expert.
@@ -266,7 +278,7 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
         objective: spec.objective, lambda: spec.lambda, teachers: spec.teachers, init: rel(spec.init), seed: seedOf(spec),
         steps: recipe.steps, batchSize: recipe.batchSize, seqLen: recipe.seqLen, lr: recipe.lr, lora: recipe.lora,
         data: spec.objective === "kd" ? textsHash : spec.objective === "online-kd" ? onlineHash : result.prefs.hash,
-        k: spec.objective === "online-kd" ? online!.k : plan.k, ...(spec.objective === "fpo" ? { beta: plan.fpo.beta, after: previousJob(result, rel(path.join(out, "all"))) } : {}),
+        k: spec.objective === "online-kd" ? online!.k : plan.k, ...(spec.objective === "fpo" ? { beta: plan.fpo.beta, ...(plan.fpo.unit ? { unit: plan.fpo.unit } : {}), after: previousJob(result, rel(path.join(out, "all"))) } : {}),
         ...(spec.objective === "online-kd" && spec.name === "family-b" ? { crossFusion: onlineB!.fusion, ...(onlineB!.gate ? { crossGate: onlineB!.gate } : {}) } : {}),
       };
       const kept = previous?.models.find((m) => m.id === rel(dir) && JSON.stringify(m.job) === JSON.stringify(job));
@@ -277,7 +289,7 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
       }
       log(`pivots: training ${rel(dir)} (${spec.objective}, λ ${spec.lambda}, ${recipe.steps} steps)`);
       const trained: TrainPivotResult = await trainPivot({
-        pivot: spec.init, out: dir, objective: spec.objective, targets: spec.targets?.(), online: onlineOf(spec), records: spec.objective === "fpo" ? recordsOf() : undefined, lambda: spec.lambda, lora: recipe.lora,
+        pivot: spec.init, out: dir, objective: spec.objective, targets: spec.targets?.(), online: onlineOf(spec), records: spec.objective === "fpo" ? await recordsOf() : undefined, unit: spec.objective === "fpo" ? unit : undefined, lambda: spec.lambda, lora: recipe.lora,
         steps: recipe.steps, batchSize: recipe.batchSize, seqLen: recipe.seqLen, lr: recipe.lr, seed: seedOf(spec),
         beta: plan.fpo.beta, parityContexts: contexts, progress, checkpointDir, checkpointEvery: CHECKPOINT_EVERY,
       });
@@ -400,39 +412,3 @@ export function packTexts(domains: { domain: string; lines: string[] }[], tokeni
 function sha32(text: string): number {
   return createHash("sha256").update(text).digest().readUInt32LE(0);
 }
-
-/**
- * InfiFPO pairs from TRAINING lines (never held-out items): the zoo's cloze construction run on
- * each domain's training lines — the true word against a same-length distractor of the domain —
- * with the fused reference: Σ_s w_s·ℓ_s(y), ℓ_s the source's mean log-probability per token of
- * the response in its own tokenisation, clipped below at −FPO_REFERENCE_FLOOR nats, and w_s a
- * softmax of the sources' log-probability of the prompt (the experts that know the prompt's
- * domain count most).
- */
-function preferencePairs(domains: { domain: string; lines: string[] }[], plan: ZooPivotsPlan, teachers: readonly Teacher[]): FpoRecord[] {
-  const records: FpoRecord[] = [];
-  for (const { domain, lines } of domains) {
-    const rng = new Rng(sha32(`pivot-prefs/${plan.seed}/${domain}`));
-    const corpus: CorpusRecord[] = lines.map((text, i) => {
-      const colon = text.indexOf(": ");
-      const headword = colon > 0 ? text.slice(0, colon) : text;
-      return { id: `train/${domain}/${i}`, key: headword, headword, definition: colon > 0 ? text.slice(colon + 2) : text, text, source: "wordnet" };
-    });
-    for (const item of clozeItems(domain, corpus, rng, plan.fpo.pairsPerDomain)) {
-      const chosen = item.choices[item.answer]!;
-      const rejected = item.choices[(item.answer + 1 + rng.int(item.choices.length - 1)) % item.choices.length]!;
-      const promptScores = teachers.map((t) => meanResponseLogProb(t.model, t.tokenizer, "", item.context));
-      const top = Math.max(...promptScores);
-      const raw = promptScores.map((s) => Math.exp((s - top) / FPO_WEIGHT_TEMPERATURE));
-      const total = raw.reduce((a, b) => a + b, 0);
-      const reference = (y: string) => teachers.reduce((sum, t, i) => sum + (raw[i]! / total) * Math.max(-FPO_REFERENCE_FLOOR, meanResponseLogProb(t.model, t.tokenizer, item.context, y)), 0);
-      records.push({ prompt: item.context, chosen, rejected, reference: { chosen: reference(chosen), rejected: reference(rejected) } });
-    }
-  }
-  return records;
-}
-
-/** A source whose mean log-probability of a prompt is 0.1 nats per token lower than the best counts e⁻¹ as much. */
-const FPO_WEIGHT_TEMPERATURE = 0.1;
-/** Per-source length-normalised log-probabilities are clipped here, so one source that finds a response absurd cannot dominate the reference. */
-const FPO_REFERENCE_FLOOR = 10;
