@@ -29,9 +29,7 @@ export { mixLogLikelihoods };
  * settle a step, all members are asked at once), and a compatibility filter (members much
  * weaker than the primary on the request's domain are left out: ensembling models of very
  * different accuracy hurts). `greedy` is true exactly when the ensemble's own temperature-0 generation — gate
- * included — would produce the continuation, step by step. Those temperature-0 steps need only
- * the string the step's distribution puts first, which members with next-token views decide
- * without their whole distributions (choice.ts), to the same string.
+ * included — would produce the continuation, step by step.
  */
 export interface EnsembleMember {
   model: LanguageModel;

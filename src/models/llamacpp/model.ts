@@ -7,9 +7,7 @@
  * next-token distributions are remembered by the tokens they follow, so scoring a one-token
  * continuation right after `nextTokenLogprobs` of the same context evaluates nothing (a
  * token-level ensemble scores its candidates this way; candidates that share their first tokens
- * reuse the distributions after them too). `nextTokenView` gives the greedy token exactly and the
- * likeliest 64 within a bound, without the whole distribution (live-logits.ts); a whole
- * distribution asked for right after is read from the same logits. Inputs longer than the context are cut from the left,
+ * reuse the distributions after them too). Inputs longer than the context are cut from the left,
  * and long continuations are scored in windows, as lm-evaluation-harness does.
  */
 import * as os from "node:os";
