@@ -5,10 +5,7 @@
  * Each run uses prompts of its own, so neither a member's KV cache nor the ensemble's step cache
  * replays an earlier run; a member's piece is a token, the ensemble's a step (one chosen string).
  * Wall time and CPU time (the process's, llama.cpp's threads included) are both reported: on a
- * shared machine wall time swings with other work, CPU time much less. Temperature-0 steps are
- * decided from the members' next-token views (src/fuse/ensemble/choice.ts); the same ensemble
- * over members without views (whole distributions, as before views) runs beside it, and its
- * ratio to the views' is printed (same generated text: test/fuse/ensemble.test.ts).
+ * shared machine wall time swings with other work, CPU time much less.
  *
  * Then where an ensembled step's CPU goes, per member, straight on node-llama-cpp (the floor of
  * exact scoring on this engine): one token evaluated with a greedy sample (what a member alone
@@ -25,7 +22,6 @@ import { createEnsembleModel } from "../src/fuse/ensemble/ensemble.js";
 import { createLlamaCppModel } from "../src/models/llamacpp/model.js";
 import { loadDemoZoo } from "../src/demo/zoo.js";
 import { isWholeText } from "../src/fuse/composite-text.js";
-import { liveLogits } from "../src/models/llamacpp/live-logits.js";
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -75,17 +71,14 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const rows: Record<string, Cost[]> = {};
 const gated = createEnsembleModel({ id: "gate 0.5", members: members.map((model, i) => ({ model, abilities: { default: i === 0 ? 0.1 : 0 } })) });
 const always = createEnsembleModel({ id: "always", members: members.map((model, i) => ({ model, abilities: { default: i === 0 ? 0.1 : 0 } })), gate: 1 });
-/** The members as they were before next-token views: every step reads whole distributions. */
-const withoutViews = (model: LanguageModel): LanguageModel => ({ ...model, id: model.id, nextTokenView: undefined });
-const wholeGated = createEnsembleModel({ id: "gate 0.5 whole", members: members.map((model, i) => ({ model: withoutViews(model), abilities: { default: i === 0 ? 0.1 : 0 } })) });
 for (let r = 0; r < RUNS; r++) {
-  for (const model of [...members, gated, always, wholeGated]) (rows[model.id] ??= []).push(await perToken(model, r));
+  for (const model of [...members, gated, always]) (rows[model.id] ??= []).push(await perToken(model, r));
 }
 const med = (id: string, kind: keyof Cost) => median(rows[id].map((c) => c[kind]));
 const alone = (kind: keyof Cost) => members.reduce((s, m) => s + med(m.id, kind), 0);
 console.log(`ms per generated token, median of ${RUNS} runs, ${PROMPTS} prompts × ${TOKENS} tokens each (load average ${os.loadavg()[0].toFixed(1)}):`);
 for (const id of Object.keys(rows)) console.log(`  ${id.padEnd(12)} wall ${med(id, "wall").toFixed(2)} ms, cpu ${med(id, "cpu").toFixed(2)} ms`);
-console.log(`steps ensembled with the gate at 0.5: ${gated.stats.ensembledSteps} of ${gated.stats.steps}; decided from views: ${gated.stats.viewedSteps} (always: ${always.stats.viewedSteps} of ${always.stats.steps})`);
+console.log(`steps ensembled with the gate at 0.5: ${gated.stats.ensembledSteps} of ${gated.stats.steps}`);
 // The ratio is taken within each run (its members and ensembles measured back to back), then the
 // median over runs: load that comes and goes on a shared machine then hits both sides alike.
 const ratioInRuns = (id: string, kind: keyof Cost) => median(rows[id].map((c, r) => c[kind] / members.reduce((s, m) => s + rows[m.id][r][kind], 0)));
@@ -99,20 +92,13 @@ for (const [model, label] of [[gated, "ensemble, gate 0.5"], [always, "ensemble,
   }
 }
 
-for (const kind of ["wall", "cpu"] as const) {
-  const ratio = median(rows[gated.id].map((c, r) => c[kind] / rows[wholeGated.id][r][kind]));
-  console.log(`gate 0.5, ${kind}: views ${med(gated.id, kind).toFixed(2)} ms per step vs whole distributions ${med(wholeGated.id, kind).toFixed(2)} ms: ${ratio.toFixed(2)}× (median of the runs' ratios)`);
-}
-
 // The floor: per member, CPU per token straight on node-llama-cpp, fresh contexts on the same loaded models.
 const raw = await Promise.all(members.map(async (m) => (await m.model.createContext({ contextSize: 512, threads: 1 })).getSequence()));
-const readings = raw.map((sequence, i) => liveLogits(members[i].model, sequence.context, sequence, 64));
-type FloorKind = "greedy" | "distribution" | "view" | "share";
-const floor: Record<string, Record<FloorKind, number[]>> = {};
+const floor: Record<string, Record<"greedy" | "distribution" | "share", number[]>> = {};
 for (let r = 0; r < RUNS; r++) {
   for (const [i, member] of members.entries()) {
-    const row = (floor[member.id] ??= { greedy: [], distribution: [], view: [], share: [] });
-    for (const kind of ["greedy", "distribution", "view"] as const) {
+    const row = (floor[member.id] ??= { greedy: [], distribution: [], share: [] });
+    for (const kind of ["greedy", "distribution"] as const) {
       row[kind].push(await cpuPerToken(async () => {
         let tokens = 0;
         for (const prompt of promptsOf(r)) {
@@ -121,8 +107,7 @@ for (let r = 0; r < RUNS; r++) {
           await raw[i].controlledEvaluate(own.slice(0, -1));
           let last = own[own.length - 1];
           for (let t = 0; t < TOKENS; t++, tokens++) {
-            const [out] = await raw[i].controlledEvaluate([[last, { generateNext: { token: true, probabilities: kind === "distribution", confidence: kind === "view" } }]]);
-            if (kind === "view") await readings[i]!.top(); // what a mixed step's view reads: the greedy token's confidence, then the top 64
+            const [out] = await raw[i].controlledEvaluate([[last, { generateNext: { token: true, probabilities: kind === "distribution" } }]]);
             last = out?.next.token ?? last;
           }
         }
@@ -144,16 +129,16 @@ for (let r = 0; r < RUNS; r++) {
     }));
   }
 }
-const medianOf = (id: string, kind: FloorKind) => median(floor[id][kind]);
+const medianOf = (id: string, kind: "greedy" | "distribution" | "share") => median(floor[id][kind]);
 /** Both members' cost of `kind` over their greedy tokens, within each run (measured back to back), median over runs. */
-const overGreedy = (kind: Exclude<FloorKind, "greedy">) =>
+const overGreedy = (kind: "distribution" | "share") =>
   median(floor[members[0].id].greedy.map((_, r) => members.reduce((s, m) => s + floor[m.id][kind][r], 0) / members.reduce((s, m) => s + floor[m.id].greedy[r], 0)));
 console.log(`where an always-mixing step's CPU goes, µs per token, median of ${RUNS} runs (load average ${os.loadavg()[0].toFixed(1)}):`);
 for (const m of members) {
-  console.log(`  ${m.id.padEnd(12)} greedy token ${medianOf(m.id, "greedy").toFixed(0)}, with the whole distribution ${medianOf(m.id, "distribution").toFixed(0)}, with a view (confidence + top 64) ${medianOf(m.id, "view").toFixed(0)}, its share of a step (top-k + shortlist scored) ${medianOf(m.id, "share").toFixed(0)}`);
+  console.log(`  ${m.id.padEnd(12)} greedy token ${medianOf(m.id, "greedy").toFixed(0)}, with the whole distribution ${medianOf(m.id, "distribution").toFixed(0)}, its share of a step (top-k + shortlist scored) ${medianOf(m.id, "share").toFixed(0)}`);
 }
 console.log(
-  `floor of exact scoring, both members, over their greedy tokens (median of the runs' ratios): whole distributions ${overGreedy("distribution").toFixed(2)}×, views ${overGreedy("view").toFixed(2)}×, ` +
+  `floor of exact scoring, both members, over their greedy tokens (median of the runs' ratios): whole distributions ${overGreedy("distribution").toFixed(2)}×, ` +
     `their shares of an always-mixing step ${overGreedy("share").toFixed(2)}× (an exact ensemble step costs at least the shares; goal 1.15×)`,
 );
 await Promise.all(members.map((m) => m.close()));
