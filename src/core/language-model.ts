@@ -27,29 +27,18 @@ export interface TokenLogprob {
 
 /**
  * A model's next-token distribution after one context, read where that is cheaper than the whole
- * distribution (`LanguageModel.nextTokenView`): the most likely token exactly, the likeliest few
- * on demand.
+ * distribution (`LanguageModel.nextTokenView`). Every log-probability it gives is within `error`
+ * of the exact one, so a caller that only compares them can tell when a comparison is too close
+ * to call and ask the exact methods instead.
  */
 export interface NextTokenView {
-  /** The most likely next token; its log-probability is exact. */
-  first: TokenLogprob;
-  /** The likeliest tokens (at most the `topK` asked for) with a bound on their error. */
-  read(): Promise<NextTokenReading>;
-}
-
-/**
- * The likeliest next tokens of a view. Every log-probability it gives is within `error` of the
- * exact one, so a caller that only compares them can tell when a comparison is too close to call
- * and ask the exact methods instead.
- */
-export interface NextTokenReading {
-  /** Most likely first. */
+  /** The most likely next tokens (at most the `topK` asked for), most likely first. */
   top: TokenLogprob[];
-  /** Bound on |logprob − exact logprob| for every value this reading gives (natural log; 0 when exact). */
+  /** Bound on |logprob − exact logprob| for every value this view gives (natural log; 0 when exact). */
   error: number;
   /**
    * The continuation's token and log-probability, where `logLikelihood(context, continuation)`
-   * scores exactly one token and the reading holds it; otherwise undefined (ask `logLikelihood`).
+   * scores exactly one token and the view holds it; otherwise undefined (ask `logLikelihood`).
    */
   oneToken(continuation: string): { token: number; logprob: number } | undefined;
 }

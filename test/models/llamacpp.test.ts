@@ -164,11 +164,8 @@ describe("llama.cpp backend", () => {
       let approximate = 0;
       let scored = 0;
       for (const context of ["The heart pumps", "A contract is", "The heart pumps blood", "river", "The café costs 5 €"]) {
-        const first = await model.nextTokenView!(context, 12);
+        const view = await model.nextTokenView!(context, 12);
         const want = await exact.nextTokenLogprobs(context, 400);
-        // The greedy token's confidence is llama.cpp's own float for it, as in the whole distribution.
-        expect(first.first).toEqual(want[0]);
-        const view = await first.read();
         expect(view.top).toHaveLength(12);
         // Most likely first, the same tokens as the exact order (ties aside), each within the bound.
         view.top.forEach((t, i) => {
@@ -176,7 +173,7 @@ describe("llama.cpp backend", () => {
           expect(Math.abs(t.logprob - w.logprob)).toBeLessThanOrEqual(view.error);
           expect(Math.abs(want[i].logprob - t.logprob)).toBeLessThanOrEqual(2 * view.error);
         });
-        expect(view.top[0]).toEqual(want[0]);
+        expect(view.top[0]).toEqual(want[0]); // the greedy token's confidence is llama.cpp's own float
         if (view.error > 0) approximate++;
         expect(view.error).toBeLessThan(1e-5);
         for (const candidate of want.slice(0, 40)) {
@@ -195,13 +192,7 @@ describe("llama.cpp backend", () => {
       expect(approximate).toBe(5);
       expect(scored).toBeGreaterThan(20);
       // A remembered distribution gives an exact view.
-      expect((await (await model.nextTokenView!("river", 5)).read()).error).toBe(0);
-      // Logits overwritten before the reading: it is exact, from the whole distribution.
-      const late = await model.nextTokenView!("A contract is not", 5);
-      await model.logLikelihood("The heart", " pumps");
-      const reading = await late.read();
-      expect(reading.error).toBe(0);
-      expect(reading.top).toEqual(await exact.nextTokenLogprobs("A contract is not", 5));
+      expect((await model.nextTokenView!("river", 5)).error).toBe(0);
     } finally {
       await model.close();
       await exact.close();

@@ -1,4 +1,4 @@
-import type { LanguageModel, LogLikelihood, NextTokenReading, TokenLogprob } from "../../core/language-model.js";
+import type { LanguageModel, LogLikelihood, NextTokenView, TokenLogprob } from "../../core/language-model.js";
 import { isWholeText } from "../composite-text.js";
 import { mixLogLikelihoods } from "./mix.js";
 
@@ -32,14 +32,7 @@ export async function chooseFromViews(members: readonly Participant[], text: str
   const view = (m: Participant) => m.model.nextTokenView!(text, topK + 1);
   // As the exact step: the others alongside the primary, except where the gate may settle it alone.
   const early = gate < 1 ? undefined : members.slice(1).map(view);
-  const primaryView = await view(members[0]);
-  // A greedy token with probability above ½ is the unique most likely: when it is whole text and
-  // clears the gate, the step is settled from its exact probability, without reading further.
-  const { first: top1 } = primaryView;
-  if (isWholeText(top1.text) && Math.exp(top1.logprob) > 0.5 && Math.exp(top1.logprob) >= gate) {
-    return { choice: { token: null, text: top1.text, logprob: top1.logprob }, mixed: false, memberCalls: early ? members.length : 1 };
-  }
-  const primary = await primaryView.read();
+  const primary = await view(members[0]);
   const primaryWhole = primary.top.slice(0, topK).filter((t) => isWholeText(t.text));
   if (primaryWhole.length > 0) {
     // Which whole token is first must be clear before its probability is held against the gate.
@@ -49,11 +42,10 @@ export async function chooseFromViews(members: readonly Participant[], text: str
     if (!settled && Math.exp(first.logprob + primary.error) >= gate) return undefined;
     if (settled) {
       if (!proposalsClear(primary, topK)) return undefined;
-      return { choice: { token: null, text: first.text, logprob: first.logprob }, mixed: false, memberCalls: early ? members.length : 1 };
+      return { choice: { token: null, text: first.text, logprob: first.logprob }, mixed: false, memberCalls: 1 };
     }
   }
-  const others = await Promise.all(early ?? members.slice(1).map(view));
-  const views = [primary, ...(await Promise.all(others.map((v) => v.read())))];
+  const views = [primary, ...(await Promise.all(early ?? members.slice(1).map(view)))];
   if (!views.every((v) => proposalsClear(v, topK))) return undefined;
   const error = Math.max(...views.map((v) => v.error));
   // The shortlist: the topK whole proposals with the most pooled mass (Σ weight × proposer's probability).
@@ -95,7 +87,7 @@ function clear(a: number, b: number, margin: number): boolean {
 }
 
 /** Whether a view's top-k proposals are the same tokens as the exact top-k (the k-th clear of the next, or no next at all in an exact view). */
-function proposalsClear(view: NextTokenReading, topK: number): boolean {
+function proposalsClear(view: NextTokenView, topK: number): boolean {
   if (view.top.length <= topK) return view.error === 0;
   return clear(view.top[topK - 1].logprob, view.top[topK].logprob, 2 * view.error);
 }

@@ -15,7 +15,7 @@ import { promises as fs } from "node:fs";
 import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import { BackendError } from "../../core/errors.js";
 import { freshSeed } from "../../core/rng.js";
-import type { ChatPrompt, ChatTurn, GenerateChunk, GenerateOptions, LanguageModel, LogLikelihood, NextTokenReading, NextTokenView, SequenceToken, TokenLogprob } from "../../core/language-model.js";
+import type { ChatPrompt, ChatTurn, GenerateChunk, GenerateOptions, LanguageModel, LogLikelihood, NextTokenView, SequenceToken, TokenLogprob } from "../../core/language-model.js";
 import { utf8Length } from "../../core/language-model.js";
 import { vocabTokenBytes } from "../../formats/hf/token-bytes.js";
 import { Limiter } from "../limiter.js";
@@ -379,54 +379,37 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
 
   /**
    * The top next tokens after a text without the whole distribution: the last token is evaluated
-   * with a greedy sample and its confidence (llama.cpp's own float for that token, as in the whole
-   * distribution); on `read()` its logits are read again by a top-k sampler (live-logits.ts) and
-   * rescaled to the whole vocabulary's normaliser (VIEW_ERROR says how close). A remembered
-   * distribution, a backend without the second reading, or logits overwritten by another
-   * evaluation before `read()` give exact readings.
+   * with a greedy sample and its confidence, then its logits are read again by a top-k sampler
+   * (live-logits.ts) and rescaled to the whole vocabulary's normaliser (VIEW_ERROR says how
+   * close). A remembered distribution, or a backend without the second reading, gives an exact view.
    */
   async function nextTokenView(contextText: string, topK: number): Promise<NextTokenView> {
     checkOpen();
     return lock.run(async () => {
       const tokens = tokensOf(contextText).slice(-context.contextSize);
       const known = recall(tokens, tokens.length);
-      if (known || !live) return viewOf(contextText, tokens, known ?? (await distributionAfter(tokens)), topK);
+      if (known || !live) return viewOf(contextText, tokens, known ?? (await distributionAfter(tokens)), topK, 0);
       const start = await reuse(tokens, tokens.length - 1);
       const input = tokens.slice(start).map((token, j) =>
         start + j === tokens.length - 1 ? ([token, { generateNext: { token: true, confidence: true } }] as [Token, { generateNext: { token: true; confidence: true } }]) : token,
       );
       const out = await sequence.controlledEvaluate(input);
-      const { token, confidence } = out[input.length - 1]?.next ?? {};
-      if (confidence === undefined || token === undefined || token === null) throw new BackendError(backend, "llama.cpp returned no confidence");
+      const confidence = out[input.length - 1]?.next.confidence;
+      if (confidence === undefined) throw new BackendError(backend, "llama.cpp returned no confidence");
       liveFor = tokens;
-      let reading: Promise<NextTokenReading> | undefined;
-      return {
-        first: { token, text: pieceOf(token), logprob: confidence > 0 ? Math.log(confidence) : MIN_LOGPROB },
-        read: () =>
-          (reading ??= lock.run(async () => {
-            checkOpen();
-            if (liveFor !== tokens) return viewOf(contextText, tokens, await distributionAfter(tokens), topK).read();
-            const pairs = await live.top();
-            const scale = confidence / pairs[1];
-            const probabilities = new Map<Token, number>();
-            for (let i = 1; i < pairs.length; i += 2) {
-              const p = pairs[i] * scale;
-              if (p >= VIEW_MIN_PROBABILITY) probabilities.set(pairs[i - 1] as Token, p);
-            }
-            return readingOf(contextText, tokens, probabilities, topK, VIEW_ERROR);
-          })),
-      };
+      const pairs = await live.top();
+      const scale = confidence / pairs[1];
+      const probabilities = new Map<Token, number>();
+      for (let i = 1; i < pairs.length; i += 2) {
+        const p = pairs[i] * scale;
+        if (p >= VIEW_MIN_PROBABILITY) probabilities.set(pairs[i - 1] as Token, p);
+      }
+      return viewOf(contextText, tokens, probabilities, topK, VIEW_ERROR);
     });
   }
 
-  /** An exact view over the whole distribution after `tokens`. */
-  function viewOf(contextText: string, tokens: readonly Token[], probabilities: Map<Token, number>, topK: number): NextTokenView {
-    const reading = readingOf(contextText, tokens, probabilities, topK, 0);
-    return { first: reading.top[0], read: async () => reading };
-  }
-
-  /** A reading of `probabilities` after `tokens` (all of the vocabulary, or its likeliest with `error`). */
-  function readingOf(contextText: string, tokens: readonly Token[], probabilities: Map<Token, number>, topK: number, error: number): NextTokenReading {
+  /** A view over `probabilities` after `tokens` (all of the vocabulary, or its likeliest with `error`). */
+  function viewOf(contextText: string, tokens: readonly Token[], probabilities: Map<Token, number>, topK: number, error: number): NextTokenView {
     const top: TokenLogprob[] = [];
     for (const [token, p] of probabilities) {
       if (top.length >= topK) break;
