@@ -54,7 +54,7 @@ const SHORT_TEXT_CHARACTERS = 64;
 /** Chats rendered by `formatChat` whose tokens are remembered for the generation that follows. */
 const REMEMBERED_CHATS = 16;
 /** Tokens a next-token view reads (`nextTokenView`: candidates beyond them are asked of the whole distribution). */
-const VIEW_TOKENS = 64;
+const VIEW_TOKENS = 32;
 /**
  * A view's probabilities are q·c/q₁: q the top-k sampler's (normalised over the k), c the greedy
  * token's confidence (1/Σ over the vocabulary), q₁ the top q (1/Σ over the k). Each of q, c, q₁
