@@ -97,7 +97,6 @@ export { truncatedSvd } from "./merge/lora/svd.js";
 export type { LanguageModel, LogLikelihood, TokenLogprob, GenerateOptions, GenerateChunk } from "./core/language-model.js";
 export type { SequenceToken } from "./core/language-model.js";
 export type { ChatTurn, ChatPrompt } from "./core/language-model.js";
-export type { NextTokenView } from "./core/language-model.js";
 export type { ChatInput } from "./core/chat.js";
 export { chatInput, generateFrom, plainChat } from "./core/chat.js";
 export { generateText, utf8Length } from "./core/language-model.js";

@@ -25,24 +25,6 @@ export interface TokenLogprob {
   logprob: number;
 }
 
-/**
- * A model's next-token distribution after one context, read where that is cheaper than the whole
- * distribution (`LanguageModel.nextTokenView`). Every log-probability it gives is within `error`
- * of the exact one, so a caller that only compares them can tell when a comparison is too close
- * to call and ask the exact methods instead.
- */
-export interface NextTokenView {
-  /** The most likely next tokens (at most the `topK` asked for), most likely first. */
-  top: TokenLogprob[];
-  /** Bound on |logprob − exact logprob| for every value this view gives (natural log; 0 when exact). */
-  error: number;
-  /**
-   * The continuation's token and log-probability, where `logLikelihood(context, continuation)`
-   * scores exactly one token and the view holds it; otherwise undefined (ask `logLikelihood`).
-   */
-  oneToken(continuation: string): { token: number; logprob: number } | undefined;
-}
-
 /** The log-likelihood of a continuation given a context. */
 export interface LogLikelihood {
   /** Sum of natural-log probabilities of the continuation's tokens. */
@@ -151,12 +133,6 @@ export interface LanguageModel {
    * give the same log-probability.
    */
   nextTokenLogprobs(context: string, topK: number): Promise<TokenLogprob[]>;
-  /**
-   * Where a backend can read the likeliest next tokens without the whole distribution: a view of
-   * the top `topK` (candidates beyond them answered `undefined`) with a bound on its error. For
-   * composites that only compare probabilities (an ensemble's temperature-0 decisions).
-   */
-  nextTokenView?(context: string, topK: number): Promise<NextTokenView>;
   /** Token-level variant of nextTokenLogprobs after exact token ids (an empty context is the start of a document). */
   nextTokenLogprobsTokens?(context: number[], topK: number): Promise<TokenLogprob[]>;
   /**

@@ -4,10 +4,6 @@ import { freshSeed, Rng } from "../../core/rng.js";
 import { StopMatcher } from "../../models/stop.js";
 import { utf8Length } from "../../core/language-model.js";
 import { codePointCount, codePointText, codePointTokens, isWholeText, scoredCandidates } from "../composite-text.js";
-import { chooseFromViews, type Participant } from "./choice.js";
-import { mixLogLikelihoods } from "./mix.js";
-
-export { mixLogLikelihoods };
 
 /**
  * A token-level ensemble of models whose vocabularies differ (after UniTE and GaC). Proposals
@@ -56,14 +52,17 @@ export interface EnsembleStats {
   steps: number;
   /** Steps where more than one member was consulted. */
   ensembledSteps: number;
-  /** Calls made on members for their next tokens (a distribution, or a view of its top). */
+  /** nextTokenLogprobs calls made on members. */
   memberCalls: number;
-  /** Temperature-0 steps decided from the members' next-token views (the rest: from whole distributions). */
-  viewedSteps?: number;
 }
 
 /** Steps remembered per ensemble. */
 const STEP_CACHE = 256;
+
+interface Participant {
+  model: LanguageModel;
+  weight: number;
+}
 
 export function createEnsembleModel(options: EnsembleOptions): LanguageModel & { stats: EnsembleStats; participants(text: string): Participant[] } {
   if (options.members.length === 0) throw new ConfigError([`ensemble '${options.id}' has no members`]);
@@ -71,7 +70,7 @@ export function createEnsembleModel(options: EnsembleOptions): LanguageModel & {
   const gate = options.gate ?? 0.5;
   const maxGap = options.maxAbilityGap ?? 1;
   const temperature = options.weightTemperature ?? 1;
-  const stats: EnsembleStats = { steps: 0, ensembledSteps: 0, memberCalls: 0, viewedSteps: 0 };
+  const stats: EnsembleStats = { steps: 0, ensembledSteps: 0, memberCalls: 0 };
 
   /** Compatible members for a request, primary first, with normalised weights. */
   const chooseParticipants = (text: string): Participant[] => {
@@ -102,18 +101,13 @@ export function createEnsembleModel(options: EnsembleOptions): LanguageModel & {
     return mixLogLikelihoods(scores, members.map((m) => m.weight));
   }
 
-  /**
-   * Recent steps: the choices of one item share their context, and greedy checks replay generation's steps.
-   * Modes: "all" the step's distribution (nextTokenLogprobs), "gated" the same with the gate
-   * (sampled generation), "first" only what the gated distribution puts first (temperature-0
-   * generation and greedy checks), decided from the members' next-token views where they have them.
-   */
+  /** Recent steps: the choices of one item share their context, and greedy checks replay generation's steps. */
   const steps = new Map<string, Promise<TokenLogprob[]>>();
-  function step(text: string, routeText: string, mode: "all" | "gated" | "first"): Promise<TokenLogprob[]> {
-    const key = `${mode}\u0000${routeText}\u0000${text}`;
+  function step(text: string, routeText: string, useGate: boolean): Promise<TokenLogprob[]> {
+    const key = `${useGate ? 1 : 0}\u0000${routeText}\u0000${text}`;
     let result = steps.get(key);
     if (!result) {
-      result = mode === "first" ? firstOfStep(text, routeText) : computeStep(text, routeText, mode === "gated");
+      result = computeStep(text, routeText, useGate);
       result.catch(() => steps.delete(key));
       if (steps.size >= STEP_CACHE) steps.delete(steps.keys().next().value!);
       steps.set(key, result);
@@ -153,23 +147,11 @@ export function createEnsembleModel(options: EnsembleOptions): LanguageModel & {
     return scoredCandidates(shortlist, (candidate) => mixture(members, text, candidate), Infinity);
   }
 
-  /** The gated step's first candidate, from views where every comparison is clear of their error, else from the exact step. */
-  async function firstOfStep(text: string, routeText: string): Promise<TokenLogprob[]> {
-    const members = participants(routeText);
-    const viewed = await chooseFromViews(members, text, topK, gate);
-    if (!viewed) return (await computeStep(text, routeText, true)).slice(0, 1);
-    stats.steps++;
-    stats.viewedSteps = (stats.viewedSteps ?? 0) + 1;
-    stats.memberCalls += viewed.memberCalls;
-    if (viewed.mixed && members.length > 1) stats.ensembledSteps++;
-    return viewed.choice ? [viewed.choice] : [];
-  }
-
   /** Whether temperature-0 generation from `context` would produce exactly `continuation`. */
   async function greedyProduces(context: string, continuation: string): Promise<boolean> {
     let produced = "";
     while (produced.length < continuation.length) {
-      const next = await step(context + produced, context, "first");
+      const next = await step(context + produced, context, true);
       if (next.length === 0) return false;
       produced += next[0].text;
       if (!continuation.startsWith(produced)) return false;
@@ -185,7 +167,7 @@ export function createEnsembleModel(options: EnsembleOptions): LanguageModel & {
     detokenize: codePointText,
 
     async nextTokenLogprobs(context: string, k: number): Promise<TokenLogprob[]> {
-      return (await step(context, context, "all")).slice(0, k);
+      return (await step(context, context, false)).slice(0, k);
     },
 
     async logLikelihood(context: string, continuation: string): Promise<LogLikelihood> {
@@ -211,7 +193,7 @@ export function createEnsembleModel(options: EnsembleOptions): LanguageModel & {
           yield { type: "finish", reason: "abort" };
           return;
         }
-        const next = await step(prompt + generated, prompt, temperatureOut > 0 ? "gated" : "first");
+        const next = await step(prompt + generated, prompt, true);
         if (next.length === 0) {
           reason = "stop"; // no member can continue with whole characters
           break;
@@ -239,4 +221,38 @@ function sample(next: TokenLogprob[], temperature: number, rng: Rng): string {
   let r = rng.next() * weights.reduce((a, b) => a + b, 0);
   for (let i = 0; i < next.length; i++) if ((r -= weights[i]) <= 0) return next[i].text;
   return next[next.length - 1].text;
+}
+
+/**
+ * log P(continuation) under the mixture. Members that scored the very same token ids (they share
+ * a tokenizer) are mixed token by token — Σ_t log Σ_m w_m P_m(t | prefix), each group a proper
+ * language model that usually beats each of its members; the groups (different tokenizers, no
+ * common tokens) are mixed over the whole sequence, log Σ_g W_g P_g(continuation).
+ */
+export function mixLogLikelihoods(scores: readonly LogLikelihood[], weights: readonly number[]): number {
+  const groups: { weight: number; members: number[] }[] = [];
+  scores.forEach((score, i) => {
+    const key = score.perToken?.ids.join(",");
+    const group = key === undefined ? undefined : groups.find((g) => scores[g.members[0]].perToken?.ids.join(",") === key);
+    if (group) {
+      group.weight += weights[i];
+      group.members.push(i);
+    } else groups.push({ weight: weights[i], members: [i] });
+  });
+  const groupLogprob = (group: { weight: number; members: number[] }): number => {
+    if (group.members.length === 1) return scores[group.members[0]].logprob;
+    const steps = scores[group.members[0]].perToken!.logprobs.length;
+    let total = 0;
+    for (let t = 0; t < steps; t++) {
+      total += logSumExp(group.members.map((m) => Math.log(weights[m] / group.weight) + scores[m].perToken!.logprobs[t]));
+    }
+    return total;
+  };
+  return logSumExp(groups.map((g) => Math.log(g.weight) + groupLogprob(g)));
+}
+
+function logSumExp(terms: readonly number[]): number {
+  const max = Math.max(...terms);
+  if (max === -Infinity) return -Infinity;
+  return max + Math.log(terms.reduce((a, t) => a + Math.exp(t - max), 0));
 }

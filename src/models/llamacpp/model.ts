@@ -15,7 +15,7 @@ import { promises as fs } from "node:fs";
 import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import { BackendError } from "../../core/errors.js";
 import { freshSeed } from "../../core/rng.js";
-import type { ChatPrompt, ChatTurn, GenerateChunk, GenerateOptions, LanguageModel, LogLikelihood, NextTokenView, SequenceToken, TokenLogprob } from "../../core/language-model.js";
+import type { ChatPrompt, ChatTurn, GenerateChunk, GenerateOptions, LanguageModel, LogLikelihood, SequenceToken, TokenLogprob } from "../../core/language-model.js";
 import { utf8Length } from "../../core/language-model.js";
 import { vocabTokenBytes } from "../../formats/hf/token-bytes.js";
 import { Limiter } from "../limiter.js";
@@ -24,7 +24,6 @@ import { tokenByteSpans } from "./spans.js";
 import { chatRenderer } from "./chat.js";
 import { acquireBaseModel, type GpuChoice } from "./runtime.js";
 import { stableCutter } from "./stable-cut.js";
-import { liveLogits } from "./live-logits.js";
 import { validateGgufForLlamaCpp } from "./validate.js";
 
 export interface LlamaCppModelSettings {
@@ -53,17 +52,6 @@ const REMEMBERED_SHORT_TOKENIZATIONS = 4096;
 const SHORT_TEXT_CHARACTERS = 64;
 /** Chats rendered by `formatChat` whose tokens are remembered for the generation that follows. */
 const REMEMBERED_CHATS = 16;
-/** Tokens a next-token view reads (`nextTokenView`: candidates beyond them are asked of the whole distribution). */
-const VIEW_TOKENS = 32;
-/**
- * A view's probabilities are q·c/q₁: q the top-k sampler's (normalised over the k), c the greedy
- * token's confidence (1/Σ over the vocabulary), q₁ the top q (1/Σ over the k). Each of q, c, q₁
- * and llama.cpp's own p = e/Σ is one float32 rounding of the same real quotient, so the view is
- * within 4 float32 roundings (2.4e-7 relative) of p; the bound leaves room for the double steps.
- */
-const VIEW_ERROR = 1e-6;
-/** Below this a float32 quotient may be subnormal (no relative bound): a view leaves such tokens out. */
-const VIEW_MIN_PROBABILITY = 1e-30;
 /** float32 probabilities underflow to 0; score such a token as the smallest positive float32. */
 const MIN_LOGPROB = Math.log(1.4e-45);
 
@@ -95,9 +83,6 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
     throw new BackendError(backend, `cannot create a context: ${(error as Error).message}`);
   }
   const sequence: LlamaContextSequence = context.getSequence();
-  /** The last evaluation's logits read again (undefined where node-llama-cpp's internals differ), and the tokens they follow. */
-  const live = liveLogits(model, context, sequence, VIEW_TOKENS);
-  let liveFor: readonly Token[] | undefined;
   const lock = new Limiter(1);
   let closed = false;
   const prefix: Token[] = model.tokens.shouldPrependBosToken && model.tokens.bos !== null ? [model.tokens.bos] : [];
@@ -207,12 +192,6 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
    * them again would give.
    */
   const remembered: { tokens: readonly Token[]; probabilities: Map<Token, number> }[] = [];
-  /** Whether `whole` starts with all of `tokens`, compared from the end (where recent contexts differ). */
-  const sameTokens = (tokens: readonly Token[], whole: readonly Token[]): boolean => {
-    if (whole.length < tokens.length) return false;
-    for (let i = tokens.length - 1; i >= 0; i--) if (tokens[i] !== whole[i]) return false;
-    return true;
-  };
   /** Index of the entry remembered after tokens[0..length), compared from the end (where recent ones differ); no key is built. */
   const find = (tokens: readonly Token[], length: number): number =>
     remembered.findIndex((entry) => {
@@ -240,8 +219,7 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
    * of the first token still to evaluate; `keep` is at most `needFrom`, the first position whose
    * next-token distribution is needed.
    */
-  async function reuse(tokens: readonly Token[], needFrom: number): Promise<number> {
-    liveFor = undefined; // every evaluation and erasure starts here
+  async function reuse(tokens: Token[], needFrom: number): Promise<number> {
     const current = sequence.contextTokens;
     let common = 0;
     while (common < current.length && common < tokens.length && current[common] === tokens[common]) common++;
@@ -297,7 +275,6 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
       const needed = evalTokens.length - needFrom;
       const distributions: (Map<Token, number> | undefined)[] = [];
       for (let j = 0; j < (needed <= REMEMBERED_DISTRIBUTIONS ? needed : 1); j++) distributions.push(recall(evalTokens, needFrom + 1 + j));
-      if (!distributions[0]) distributions[0] = await liveAfter(evalTokens, needFrom + 1);
       const firstMissing = distributions.findIndex((d) => !d);
       const evalFrom = needFrom + (firstMissing >= 0 ? firstMissing : distributions.length);
       if (evalFrom < evalTokens.length) {
@@ -340,30 +317,8 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
   /** The top next tokens after `all` (BOS included); the caller holds the lock. */
   async function nextAfter(all: readonly Token[], topK: number): Promise<TokenLogprob[]> {
     // A context longer than the window is cut from the left.
-    const probabilities = await distributionAfter(all.slice(-context.contextSize));
-    const result: TokenLogprob[] = [];
-    for (const [token, p] of probabilities) {
-      if (result.length >= topK) break;
-      result.push({ token, text: pieceOf(token), logprob: p > 0 ? Math.log(p) : MIN_LOGPROB });
-    }
-    return result;
-  }
-
-  /**
-   * The distribution after tokens[0..length) read from the logits a view's evaluation of exactly
-   * those tokens left (the greedy sampler reads them as controlledEvaluate would), remembered; or
-   * undefined. The caller holds the lock.
-   */
-  async function liveAfter(tokens: readonly Token[], length: number): Promise<Map<Token, number> | undefined> {
-    if (!live || liveFor?.length !== length || !sameTokens(liveFor, tokens)) return undefined;
-    const probabilities = await live.whole();
-    remember(tokens, length, probabilities);
-    return probabilities;
-  }
-
-  /** The whole next-token distribution after `tokens` (at most a window); the caller holds the lock. */
-  async function distributionAfter(tokens: readonly Token[]): Promise<Map<Token, number>> {
-    let probabilities = recall(tokens, tokens.length) ?? (await liveAfter(tokens, tokens.length));
+    const tokens = all.slice(-context.contextSize);
+    let probabilities = recall(tokens, tokens.length);
     if (!probabilities) {
       const start = await reuse(tokens, tokens.length - 1);
       const input = tokens.slice(start).map((token, j) =>
@@ -374,60 +329,12 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
       if (!probabilities) throw new BackendError(backend, "llama.cpp returned no probabilities");
       remember(tokens, tokens.length, probabilities);
     }
-    return probabilities;
-  }
-
-  /**
-   * The top next tokens after a text without the whole distribution: the last token is evaluated
-   * with a greedy sample and its confidence, then its logits are read again by a top-k sampler
-   * (live-logits.ts) and rescaled to the whole vocabulary's normaliser (VIEW_ERROR says how
-   * close). A remembered distribution, or a backend without the second reading, gives an exact view.
-   */
-  async function nextTokenView(contextText: string, topK: number): Promise<NextTokenView> {
-    checkOpen();
-    return lock.run(async () => {
-      const tokens = tokensOf(contextText).slice(-context.contextSize);
-      const known = recall(tokens, tokens.length);
-      if (known || !live) return viewOf(contextText, tokens, known ?? (await distributionAfter(tokens)), topK, 0);
-      const start = await reuse(tokens, tokens.length - 1);
-      const input = tokens.slice(start).map((token, j) =>
-        start + j === tokens.length - 1 ? ([token, { generateNext: { token: true, confidence: true } }] as [Token, { generateNext: { token: true; confidence: true } }]) : token,
-      );
-      const out = await sequence.controlledEvaluate(input);
-      const confidence = out[input.length - 1]?.next.confidence;
-      if (confidence === undefined) throw new BackendError(backend, "llama.cpp returned no confidence");
-      liveFor = tokens;
-      const pairs = await live.top();
-      const scale = confidence / pairs[1];
-      const probabilities = new Map<Token, number>();
-      for (let i = 1; i < pairs.length; i += 2) {
-        const p = pairs[i] * scale;
-        if (p >= VIEW_MIN_PROBABILITY) probabilities.set(pairs[i - 1] as Token, p);
-      }
-      return viewOf(contextText, tokens, probabilities, topK, VIEW_ERROR);
-    });
-  }
-
-  /** A view over `probabilities` after `tokens` (all of the vocabulary, or its likeliest with `error`). */
-  function viewOf(contextText: string, tokens: readonly Token[], probabilities: Map<Token, number>, topK: number, error: number): NextTokenView {
-    const top: TokenLogprob[] = [];
+    const result: TokenLogprob[] = [];
     for (const [token, p] of probabilities) {
-      if (top.length >= topK) break;
-      top.push({ token, text: pieceOf(token), logprob: p > 0 ? Math.log(p) : MIN_LOGPROB });
+      if (result.length >= topK) break;
+      result.push({ token, text: pieceOf(token), logprob: p > 0 ? Math.log(p) : MIN_LOGPROB });
     }
-    return {
-      top,
-      error,
-      oneToken(continuation: string) {
-        if (contextText === "") return undefined;
-        // As logLikelihood tokenizes: one token past the context's own tokens, in one window.
-        const whole = [...prefix, ...tokenize(contextText + continuation)];
-        if (whole.length !== tokens.length + 1 || whole.length - 1 > context.contextSize || !sameTokens(tokens, whole)) return undefined;
-        const token = whole[tokens.length];
-        const p = probabilities.get(token) ?? (error === 0 ? 0 : undefined);
-        return p === undefined ? undefined : { token, logprob: p > 0 ? Math.log(p) : MIN_LOGPROB };
-      },
-    };
+    return result;
   }
 
   /**
@@ -551,7 +458,6 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
     },
     nextTokenLogprobs,
     nextTokenLogprobsTokens,
-    nextTokenView,
     logLikelihood,
     logLikelihoodTokens,
     sequenceTopK,
@@ -569,12 +475,10 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
       if (closed) return;
       closed = true;
       remembered.length = 0;
-      liveFor = undefined;
       tokenized.clear();
       shortTokens.clear();
       anchor = undefined;
       await lock.run(async () => {
-        live?.dispose();
         await context.dispose();
         await base.release();
       });
