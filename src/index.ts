@@ -2,7 +2,7 @@
 export { CogenError, InputFileError, ConfigError, BackendError } from "./core/errors.js";
 export { Rng } from "./core/rng.js";
 export { ContextLengthError } from "./core/errors.js";
-export { freshSeed } from "./core/rng.js";
+export { freshSeed, seedFromLabel } from "./core/rng.js";
 export { binomial, multinomial } from "./core/binomial.js";
 export type { Progress, StreamProgressOptions } from "./core/progress.js";
 export { streamProgress, silentProgress } from "./core/progress.js";
@@ -255,7 +255,7 @@ export { fuseReference } from "./fuse/distill/infifpo.js";
 export type { PreferencePair, InfiFpoRecord, DistillPrefsOptions } from "./fuse/distill/prefs.js";
 export { distillPrefs, readPreferencePairs } from "./fuse/distill/prefs.js";
 export { zooTrainingPairs } from "./fuse/distill/zoo-pairs.js";
-export { routerPriors, rankingPriors } from "./fuse/distill/priors.js";
+export { routerPriors, rankingPriors, domainPriors } from "./fuse/distill/priors.js";
 // Pivot training (fuse: distillation).
 export type { PivotTargets } from "./fuse/distill/pivot-targets.js";
 export { pivotTargetsProblems, checkPivotTargets } from "./fuse/distill/pivot-targets.js";

@@ -1,4 +1,4 @@
-import { randomInt } from "node:crypto";
+import { createHash, randomInt } from "node:crypto";
 
 /**
  * Seeded pseudo-random numbers. Every random choice in cogen takes a seed so that the same inputs
@@ -85,6 +85,11 @@ export class Rng {
   fork(): Rng {
     return new Rng(this.nextU32());
   }
+}
+
+/** A seed named by a label ("pivots/7/law"): the first 32 bits (little-endian) of its SHA-256. */
+export function seedFromLabel(label: string): number {
+  return createHash("sha256").update(label).digest().readUInt32LE(0);
 }
 
 /**

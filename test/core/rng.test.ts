@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Rng } from "../../src/core/rng.js";
+import { Rng, seedFromLabel } from "../../src/core/rng.js";
 
 describe("Rng.below", () => {
   it("draws every value of [0, n) about equally often, and nothing outside", () => {
@@ -29,5 +29,12 @@ describe("Rng.below", () => {
     expect(max).toBeGreaterThan(n * 0.99);
     expect(max).toBeLessThan(n);
     expect(new Rng(1).below(1)).toBe(0);
+  });
+});
+
+describe("seedFromLabel", () => {
+  it("is the label's SHA-256 first 32 bits, little-endian (the zoo's committed pairs and pivots were drawn with it)", () => {
+    expect(seedFromLabel("pivots/7/law")).toBe(1646051217);
+    expect(seedFromLabel("pivots/7/law ")).not.toBe(1646051217);
   });
 });

@@ -10,6 +10,15 @@ import { ConfigError } from "../../core/errors.js";
 import type { Ranking } from "../../rank/ranking.js";
 import type { Router } from "../router/router.js";
 
+/**
+ * For a text of `domain`: 1 to each source of that domain (`sourceDomains[i]` is source i's), 0 to
+ * the others; 1 to all when none covers it.
+ */
+export function domainPriors(domain: string, sourceDomains: readonly string[]): number[] {
+  const own = sourceDomains.map((d) => (d === domain ? 1 : 0));
+  return own.some((p) => p > 0) ? own : sourceDomains.map(() => 1);
+}
+
 /** A source one standardised unit of utility below another counts e⁻¹ as much. */
 export const DEFAULT_PRIOR_TEMPERATURE = 1;
 

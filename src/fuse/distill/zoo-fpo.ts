@@ -13,12 +13,12 @@
  *   - "domain": equal weights on the experts of the pair's domain (every source where none is).
  * Sources of weight 0 are not run.
  */
-import { createHash } from "node:crypto";
-import { Rng } from "../../core/rng.js";
+import { Rng, seedFromLabel } from "../../core/rng.js";
 import type { CorpusRecord } from "../../zoo/corpora/record.js";
 import { clozeItems } from "../../zoo/items/cloze.js";
 import { evaluateBitsPerByte } from "../../zoo/train/evaluate.js";
 import { meanResponseLogProb, type FpoRecord, type FpoUnit } from "./fpo-objective.js";
+import { domainPriors } from "./priors.js";
 import type { Teacher } from "./teacher-targets.js";
 
 export type ZooFpoReference = "prompt" | "domain";
@@ -48,7 +48,7 @@ export function zooClozePairs(domains: readonly { domain: string; lines: readonl
   if (!(Number.isInteger(distractors) && distractors >= 1 && distractors <= 3)) throw new RangeError(`distractors must be 1, 2 or 3 (got ${distractors})`);
   const pairs: { domain: string; prompt: string; chosen: string; rejected: string }[] = [];
   for (const { domain, lines } of domains) {
-    const rng = new Rng(createHash("sha256").update(`pivot-prefs/${options.seed}/${domain}`).digest().readUInt32LE(0));
+    const rng = new Rng(seedFromLabel(`pivot-prefs/${options.seed}/${domain}`));
     const corpus: CorpusRecord[] = lines.map((text, i) => {
       const colon = text.indexOf(": ");
       const headword = colon > 0 ? text.slice(0, colon) : text;
@@ -84,10 +84,8 @@ export async function zooFpoRecords(
     const key = `${pair.domain}\u0000${pair.prompt}`;
     let w = weightsOf.get(key);
     if (w) return w;
-    if (reference === "domain") {
-      const own = teacherDomains.map((d) => (d === pair.domain ? 1 : 0));
-      w = own.some((x) => x > 0) ? own : teacherDomains.map(() => 1);
-    } else {
+    if (reference === "domain") w = domainPriors(pair.domain, teacherDomains);
+    else {
       const scores: number[] = [];
       for (const t of teachers) scores.push(-(await evaluateBitsPerByte(t.model, t.tokenizer, pair.prompt, { seqLen: t.model.config.maxPositions })).bitsPerByte * Math.LN2);
       const top = Math.max(...scores);

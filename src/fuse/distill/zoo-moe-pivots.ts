@@ -20,6 +20,7 @@ import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { exists, writeFileAtomic } from "../../core/atomic.js";
 import { ConfigError, InputFileError } from "../../core/errors.js";
+import { readOptionalJsonObject } from "../../core/json-file.js";
 import { silentProgress, type Progress } from "../../core/progress.js";
 import { convertGgufToHf } from "../../formats/convert/gguf-to-hf.js";
 import { readZooManifest } from "../../zoo/build/manifest.js";
@@ -174,13 +175,8 @@ export async function buildZooMoePivots(options: BuildZooMoePivotsOptions): Prom
 
 export async function readZooMoePivotsManifest(dir: string): Promise<ZooMoePivotsManifest | undefined> {
   const file = path.join(dir, "manifest.json");
-  if (!(await exists(file))) return undefined;
-  let parsed: ZooMoePivotsManifest;
-  try {
-    parsed = JSON.parse(await fs.readFile(file, "utf8")) as ZooMoePivotsManifest;
-  } catch (error) {
-    throw new InputFileError(file, `not valid JSON: ${(error as Error).message}`);
-  }
-  if (parsed?.format !== ZOO_MOE_PIVOTS_FORMAT || !Array.isArray(parsed.models)) throw new InputFileError(file, `not a MoE pivots manifest (format must be "${ZOO_MOE_PIVOTS_FORMAT}")`);
-  return parsed;
+  const parsed = await readOptionalJsonObject(file);
+  if (parsed === undefined) return undefined;
+  if (parsed.format !== ZOO_MOE_PIVOTS_FORMAT || !Array.isArray(parsed.models)) throw new InputFileError(file, `not a MoE pivots manifest (format must be "${ZOO_MOE_PIVOTS_FORMAT}")`);
+  return parsed as unknown as ZooMoePivotsManifest;
 }

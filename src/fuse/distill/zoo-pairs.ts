@@ -5,8 +5,7 @@
  * rejected = a same-length distractor word of the same domain's training vocabulary with the
  * same next words. Held-out records are never read, so no test item can leak into training.
  */
-import { createHash } from "node:crypto";
-import { Rng } from "../../core/rng.js";
+import { Rng, seedFromLabel } from "../../core/rng.js";
 import type { Corpus } from "../../zoo/corpora/build.js";
 import { clozeItems } from "../../zoo/items/cloze.js";
 import type { PreferencePair } from "./prefs.js";
@@ -14,7 +13,7 @@ import type { PreferencePair } from "./prefs.js";
 export function zooTrainingPairs(corpus: Pick<Corpus, "domains">, perDomain: number, seed: number): (PreferencePair & { id: string; domain: string })[] {
   const pairs: (PreferencePair & { id: string; domain: string })[] = [];
   for (const domain of corpus.domains) {
-    const rng = new Rng(createHash("sha256").update(`zoo-pairs/${seed}/${domain.name}`).digest().readUInt32LE(0));
+    const rng = new Rng(seedFromLabel(`zoo-pairs/${seed}/${domain.name}`));
     for (const item of clozeItems(domain.name, domain.train, rng, perDomain)) {
       const wrong = item.choices.map((_, i) => i).filter((i) => i !== item.answer);
       const rejected = item.choices[wrong[rng.int(wrong.length)]];

@@ -18,13 +18,15 @@ import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { exists, writeFileAtomic } from "../../core/atomic.js";
 import { ConfigError, InputFileError } from "../../core/errors.js";
+import { readOptionalJsonObject } from "../../core/json-file.js";
 import { silentProgress, type Progress } from "../../core/progress.js";
-import { Rng } from "../../core/rng.js";
+import { Rng, seedFromLabel } from "../../core/rng.js";
 import { buildCorpus } from "../../zoo/corpora/build.js";
 import { readZooManifest, type ZooManifest } from "../../zoo/build/manifest.js";
 import { readBpeTokenizer, type BpeTokenizer } from "../../zoo/train/tokenize.js";
 import type { FpoRecord, FpoUnit } from "./fpo-objective.js";
 import type { PivotTargets } from "./pivot-targets.js";
+import { domainPriors } from "./priors.js";
 import type { CrossFusion, OnlinePart } from "./online-kd-objective.js";
 import { disposeTeacher, loadTeacher, teacherTargets, teacherViews, type Teacher } from "./teacher-targets.js";
 import { trainPivot, type TrainPivotResult } from "./train-pivot.js";
@@ -317,8 +319,7 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
  * 0 to the others (1 to all when none covers it); "min-ce" gives 1 to all.
  */
 export function teacherPriors(choice: ZooPivotsPlan["teachers"], domain: string, teacherDomains: readonly string[]): number[] {
-  const own = teacherDomains.map((d) => (choice === "min-ce" || d === domain ? 1 : 0));
-  return own.some((p) => p > 0) ? own : teacherDomains.map(() => 1);
+  return choice === "min-ce" ? teacherDomains.map(() => 1) : domainPriors(domain, teacherDomains);
 }
 
 export function fusionOptions(plan: Pick<ZooPivotsPlan, "k" | "fusion">): { k: number; aligned: boolean; uld: boolean } {
@@ -335,15 +336,10 @@ function previousJob(result: ZooPivotsManifest, id: string): Record<string, unkn
 
 export async function readZooPivotsManifest(dir: string): Promise<ZooPivotsManifest | undefined> {
   const file = path.join(dir, "manifest.json");
-  if (!(await exists(file))) return undefined;
-  let parsed: ZooPivotsManifest;
-  try {
-    parsed = JSON.parse(await fs.readFile(file, "utf8")) as ZooPivotsManifest;
-  } catch (error) {
-    throw new InputFileError(file, `not valid JSON: ${(error as Error).message}`);
-  }
-  if (parsed?.format !== ZOO_PIVOTS_FORMAT || !Array.isArray(parsed.models)) throw new InputFileError(file, `not a pivots manifest (format must be "${ZOO_PIVOTS_FORMAT}")`);
-  return parsed;
+  const parsed = await readOptionalJsonObject(file);
+  if (parsed === undefined) return undefined;
+  if (parsed.format !== ZOO_PIVOTS_FORMAT || !Array.isArray(parsed.models)) throw new InputFileError(file, `not a pivots manifest (format must be "${ZOO_PIVOTS_FORMAT}")`);
+  return parsed as unknown as ZooPivotsManifest;
 }
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
@@ -387,7 +383,7 @@ export function packTexts(domains: { domain: string; lines: string[] }[], tokeni
   const distinct = [...new Map(tokenizers.map((t) => [JSON.stringify(t.files.tokenizer), t])).values()];
   const fits = (text: string) => distinct.every((t) => t.encode(text).length <= plan.maxTokens);
   for (const { domain, lines } of domains) {
-    const rng = new Rng(sha32(`pivots/${plan.seed}/${domain}`));
+    const rng = new Rng(seedFromLabel(`pivots/${plan.seed}/${domain}`));
     let made = 0;
     for (let tries = 0; made < plan.textsPerDomain && tries < 4 * plan.textsPerDomain; tries++) {
       let at = rng.int(lines.length);
@@ -407,8 +403,4 @@ export function packTexts(domains: { domain: string; lines: string[] }[], tokeni
     }
   }
   return { texts, skipped };
-}
-
-function sha32(text: string): number {
-  return createHash("sha256").update(text).digest().readUInt32LE(0);
 }

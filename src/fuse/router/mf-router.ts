@@ -98,14 +98,13 @@ export class MfRouter {
       }
       mfOf.set(l2, logits);
     }
-    // Per held-out item (one with a score for some expert), the score of the expert a setting routes it to.
-    const judged = heldOut.filter((i) => experts.some((e) => items[i].scores[e] !== undefined));
+    // Per held-out item (each has a score for some expert), the score of the expert a setting routes it to.
     const routedScore = (i: number, u: Float64Array) => items[i].scores[experts[argmax(u)]] ?? 0;
-    const alone = judged.map((i) => routedScore(i, knn.get(i)!));
+    const alone = heldOut.map((i) => routedScore(i, knn.get(i)!));
     const crossValidation: MfBlendChoice[] = [];
     for (const l2 of penalties) {
       for (const weight of weights) {
-        const differences = judged.map((i, j) => routedScore(i, blend(knn.get(i)!, mfOf.get(l2)!.get(i)!, weight)) - alone[j]);
+        const differences = heldOut.map((i, j) => routedScore(i, blend(knn.get(i)!, mfOf.get(l2)!.get(i)!, weight)) - alone[j]);
         const n = Math.max(differences.length, 1);
         const gain = differences.reduce((a, b) => a + b, 0) / n;
         const variance = differences.reduce((a, d) => a + (d - gain) ** 2, 0) / Math.max(n - 1, 1);

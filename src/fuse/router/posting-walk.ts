@@ -23,7 +23,6 @@ const MAX_PAGES = 65535;
 /** Ranges passed per call: (start byte, end byte, weight) = 16 bytes each. */
 const RANGES = 4096;
 
-
 // The few WebAssembly opcodes the kernel uses (binary format, WebAssembly core spec 1.0).
 const I32 = 0x7f;
 const F64 = 0x7c;
