@@ -86,7 +86,7 @@ export class KnnIndex {
   private readonly bandStats: Float32Array;
   /** Per (item, band), at item × BANDS + band: how many features the item has in the band; the most any has. */
   private readonly bandCount: Int32Array;
-  /** Per (item, band), at item × BANDS + band: the norm of the item's weights in that band and all later ones (rounded up). */
+  /** Per (band, item), at band × items + item: the norm of the item's weights in that band and all later ones (rounded up). */
   private readonly tailNorm: Float32Array;
   private readonly mostInBand: number;
   /** Mean number of features per item: the cost of rescoring one item, in posting steps. */
@@ -194,9 +194,8 @@ export class KnnIndex {
     for (let item = 0; item < n; item++) {
       let squares = 0;
       for (let band = BANDS - 1; band >= 0; band--) {
-        const at = item * BANDS + band;
-        squares += stats[at * STATS + NORM];
-        tail[at] = Math.sqrt(squares);
+        squares += stats[(item * BANDS + band) * STATS + NORM];
+        tail[band * n + item] = Math.sqrt(squares);
       }
     }
     this.tailNorm = Float32Array.from(tail, (x) => x * ROUND_UP);
@@ -358,38 +357,62 @@ export class KnnIndex {
    * upper bound on their similarity in `bounds`; returns how many are kept.
    */
   private bound(size: number, q: QueryBands, from: number, floor: number, skip: number): number {
-    const { candidates, bounds, partial, bandStats, bandCount, tailNorm } = this;
-    const { norm, max, heaviest } = q;
-    const stride = q.most + 1;
+    const { candidates, partial, tailNorm } = this;
+    const n = this.items.length;
     const queryTail = from < BANDS ? q.tailNorm[from] : 0;
-    const all = size === ALL;
-    const end = all ? this.items.length : size;
+    // The band's tail norms, one per item (band-major: the first pass over every item streams them in order).
+    const tails = tailNorm.subarray(Math.min(from, BANDS - 1) * n);
     let kept = 0;
-    for (let c = 0; c < end; c++) {
-      const item = all ? c : candidates[c];
-      const walked = partial[item] + SLACK;
-      // Cauchy–Schwarz over all the bands left at once: one product, and most items stop here.
-      const whole = from < BANDS ? walked + queryTail * tailNorm[item * BANDS + from] : walked;
-      if (whole < floor || item === skip) continue;
-      let bound = walked;
-      for (let band = from; band < BANDS; band++) {
-        const at = item * BANDS + band;
-        const count = bandCount[at];
-        if (count === 0 || norm[band] === 0) continue;
-        const stat = at * STATS;
-        let most = norm[band] * bandStats[stat + NORM];
-        const bySum = max[band] * bandStats[stat + SUM];
-        if (bySum < most) most = bySum;
-        const byCount = bandStats[stat + MAX] * heaviest[band * stride + count];
-        if (byCount < most) most = byCount;
-        bound += most;
+    if (size === ALL) {
+      // Every item in index order, by its own loop: no candidate list to read through.
+      for (let item = 0; item < n; item++) {
+        const walked = partial[item] + SLACK;
+        // Cauchy–Schwarz over all the bands left at once: one product, and most items stop here.
+        const whole = walked + queryTail * tails[item];
+        if (whole >= floor && item !== skip) kept = this.keepInReach(item, walked, whole, q, from, floor, kept);
       }
-      if (whole < bound) bound = whole;
-      if (bound < floor) continue;
-      candidates[kept] = item;
-      bounds[kept++] = bound;
+      return kept;
+    }
+    for (let c = 0; c < size; c++) {
+      const item = candidates[c];
+      const walked = partial[item] + SLACK;
+      const whole = from < BANDS ? walked + queryTail * tails[item] : walked;
+      if (whole >= floor && item !== skip) kept = this.keepInReach(item, walked, whole, q, from, floor, kept);
     }
     return kept;
+  }
+
+  /**
+   * Bounds the item band by band and, if the bound reaches `floor`, keeps it as candidate number
+   * `kept` (at or before its own place in `candidates`); returns the new count kept.
+   */
+  private keepInReach(item: number, walked: number, whole: number, q: QueryBands, from: number, floor: number, kept: number): number {
+    const bound = Math.min(whole, this.bandBounds(item, walked, q, from));
+    if (bound < floor) return kept;
+    this.candidates[kept] = item;
+    this.bounds[kept] = bound;
+    return kept + 1;
+  }
+
+  /** `walked` plus, band by band from `from`, the tightest of the three bounds on the item's dot product in the band. */
+  private bandBounds(item: number, walked: number, q: QueryBands, from: number): number {
+    const { bandStats, bandCount } = this;
+    const { norm, max, heaviest } = q;
+    const stride = q.most + 1;
+    let bound = walked;
+    for (let band = from; band < BANDS; band++) {
+      const at = item * BANDS + band;
+      const count = bandCount[at];
+      if (count === 0 || norm[band] === 0) continue;
+      const stat = at * STATS;
+      let most = norm[band] * bandStats[stat + NORM];
+      const bySum = max[band] * bandStats[stat + SUM];
+      if (bySum < most) most = bySum;
+      const byCount = bandStats[stat + MAX] * heaviest[band * stride + count];
+      if (byCount < most) most = byCount;
+      bound += most;
+    }
+    return bound;
   }
 
   /**
@@ -400,15 +423,10 @@ export class KnnIndex {
     const { candidates, partial } = this;
     const best = new Int32Array(count);
     const values = new Float64Array(count);
-    const all = size === ALL;
-    const end = all ? this.items.length : size;
     let filled = 0;
     // Below `least` nothing enters: 0 until `best` is full, then its smallest value.
     let least = 0;
-    for (let c = 0; c < end; c++) {
-      const item = all ? c : candidates[c];
-      const value = partial[item];
-      if (value <= least || item === skip) continue;
+    const keep = (item: number, value: number) => {
       let at = filled < count ? filled++ : count - 1;
       while (at > 0 && values[at - 1] < value) {
         values[at] = values[at - 1];
@@ -418,6 +436,13 @@ export class KnnIndex {
       values[at] = value;
       best[at] = item;
       if (filled === count) least = values[count - 1];
+    };
+    if (size === ALL) {
+      // Every item: one load and one compare each, most of the time.
+      const n = this.items.length;
+      for (let item = 0; item < n; item++) if (partial[item] > least && item !== skip) keep(item, partial[item]);
+    } else {
+      for (let c = 0; c < size; c++) if (partial[candidates[c]] > least && candidates[c] !== skip) keep(candidates[c], partial[candidates[c]]);
     }
     return best.subarray(0, filled);
   }
