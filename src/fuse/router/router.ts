@@ -62,7 +62,15 @@ export class Router {
   readonly index: KnnIndex;
   private readonly k: number;
   private readonly priorWeight: number;
-  private readonly standardised: Float64Array[];
+  /** Every item's standardised scores, one row of experts.length after another (item i's row at i × experts). */
+  private readonly standardised: Float64Array;
+  /** Each item's domain as a number (into `domainNames`): the vote reads no item object or string. */
+  private readonly domainOf: Int32Array;
+  private readonly domainNames: string[];
+  /** Vote scratch: closeness summed per domain. */
+  private readonly domainCloseness: Float64Array;
+  /** What the prefetching loads read (kept so that they are not optimised away). */
+  private touched = 0;
   private readonly weights: Float64Array;
   private readonly priors: Map<string, Float64Array>;
   private platt = { a: 0, b: 0 };
@@ -76,9 +84,15 @@ export class Router {
     this.index = new KnnIndex(usable);
     this.k = options.k ?? 16;
     this.priorWeight = options.priorWeight ?? 1;
-    this.standardised = usable.map((item) => standardise(options.experts.map((e) => item.scores[e])));
+    const rows = usable.map((item) => standardise(options.experts.map((e) => item.scores[e])));
+    this.standardised = new Float64Array(usable.length * options.experts.length);
+    rows.forEach((row, i) => this.standardised.set(row, i * options.experts.length));
+    const domainIds = new Map<string, number>();
+    this.domainOf = Int32Array.from(usable, (item) => domainIds.get(item.domain) ?? domainIds.set(item.domain, domainIds.size).size - 1);
+    this.domainNames = [...domainIds.keys()];
+    this.domainCloseness = new Float64Array(this.domainNames.length);
     this.weights = Float64Array.from(usable, (item) => (scored(item) ? Math.max(0, options.itemWeight?.(item) ?? 1) : 0));
-    this.priors = options.ranking ? domainPriors(options.ranking, options.experts) : evidencePriors(usable, this.standardised, this.weights);
+    this.priors = options.ranking ? domainPriors(options.ranking, options.experts) : evidencePriors(usable, rows, this.weights);
     this.calibrate(options.calibrationItems ?? 250);
   }
 
@@ -94,23 +108,35 @@ export class Router {
   /** The decision the given neighbours (most similar first, e.g. from `index`) vote for. */
   decide(neighbours: readonly Neighbour[]): RouteDecision {
     const experts = this.options.experts;
-    const sums = new Float64Array(experts.length);
+    const count = experts.length;
+    const { standardised, domainCloseness } = this;
+    const sums = new Float64Array(count);
     let totalWeight = 0;
     let totalCloseness = 0;
-    const domainWeights: Record<string, number> = {};
-    for (const { item, index, similarity } of neighbours) {
+    // The neighbours' rows lie at random places: one load per cache line of each first, all in flight at once.
+    let touched = 0;
+    for (const { index } of neighbours) for (let e = 0; e < count; e += 8) touched += standardised[index * count + e];
+    this.touched = touched;
+    // Domains in the order they first appear (the order the shares are listed in).
+    const seen: number[] = [];
+    for (const { index, similarity } of neighbours) {
       const closeness = Math.max(similarity, 0) ** 2;
       if (closeness === 0) continue;
       const w = closeness * this.weights[index];
       // Domain shares come from closeness alone: an item says what domain a text is even when its scores are noise.
-      domainWeights[item.domain] = (domainWeights[item.domain] ?? 0) + closeness;
+      const d = this.domainOf[index];
+      if (!seen.includes(d)) seen.push(d);
+      domainCloseness[d] += closeness;
       totalCloseness += closeness;
-      const z = this.standardised[index];
-      for (let e = 0; e < experts.length; e++) sums[e] += w * z[e];
+      const row = index * count;
+      for (let e = 0; e < count; e++) sums[e] += w * standardised[row + e];
       totalWeight += w;
     }
     const domains: Record<string, number> = {};
-    for (const [d, w] of Object.entries(domainWeights)) domains[d] = totalCloseness > 0 ? w / totalCloseness : 0;
+    for (const d of seen) {
+      domains[this.domainNames[d]] = totalCloseness > 0 ? domainCloseness[d] / totalCloseness : 0;
+      domainCloseness[d] = 0;
+    }
     const prior = this.domainPrior(domains);
     const alpha = this.priorWeight;
     const ranked = experts
