@@ -256,6 +256,8 @@ export type { PreferencePair, InfiFpoRecord, DistillPrefsOptions } from "./fuse/
 export { distillPrefs, readPreferencePairs } from "./fuse/distill/prefs.js";
 export { zooTrainingPairs } from "./fuse/distill/zoo-pairs.js";
 export { routerPriors, rankingPriors, domainPriors } from "./fuse/distill/priors.js";
+export type { SampledSource, SampledCorpusOptions, SampledCorpusManifest } from "./fuse/distill/sampled-corpus.js";
+export { writeSampledCorpus, promptOf, SAMPLED_CORPUS_FORMAT } from "./fuse/distill/sampled-corpus.js";
 // Pivot training (fuse: distillation).
 export type { PivotTargets } from "./fuse/distill/pivot-targets.js";
 export { pivotTargetsProblems, checkPivotTargets } from "./fuse/distill/pivot-targets.js";
