@@ -83,9 +83,7 @@ describe("writeSampledCorpus", () => {
 
   it("names a source that cannot generate, or generates nothing, and leaves no folder", async () => {
     const out = path.join(dir, "failed");
-    const broken = fake(async function* () {
-      throw new Error("decode failed");
-    });
+    const broken = fake(() => ({ [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new Error("decode failed")) }) }));
     const sources = (m: LanguageModel) => [{ name: "finance", model, prefixes: LINES }, { name: "broken", model: m, prefixes: LINES }];
     await expect(writeSampledCorpus(out, options({ sources: sources(broken) }))).rejects.toThrow(/source 'broken' cannot generate \(sample 0.*decode failed/);
     await expect(fs.access(out)).rejects.toThrow();
