@@ -248,7 +248,9 @@ async function sampledParts(dir: string): Promise<OnlinePart[]> {
   const parts: OnlinePart[] = [];
   for (const source of sampled.sources) {
     const expert = manifest.models.find((m) => m.id === source.model)!;
-    parts.push({ name: `sampled ${source.name}`, text: await fs.readFile(path.join(dir, source.file), "utf8"), teacher: await loadTeacher(path.join(ZOO, expert.files.hf), expert.id) });
+    // --sampled-repeat N: the transfer text N times over, raising its share of the windows (200 steps read ~1/10 of it once).
+    const text = (await fs.readFile(path.join(dir, source.file), "utf8")).repeat(Number(arg("sampled-repeat", "1")));
+    parts.push({ name: `sampled ${source.name}`, text, teacher: await loadTeacher(path.join(ZOO, expert.files.hf), expert.id) });
   }
   return parts;
 }
