@@ -272,7 +272,7 @@ export { packContinuation, continuationLogProb } from "./fuse/distill/fpo-object
 export type { FpoUnit, PackedContinuation } from "./fuse/distill/fpo-objective.js";
 export { zooFpoRecords } from "./fuse/distill/zoo-fpo.js";
 export type { ZooFpoOptions, ZooFpoRecord, ZooFpoReference } from "./fuse/distill/zoo-fpo.js";
-export { readFpoRecords } from "./fuse/distill/fpo-records.js";
+export { readFpoRecords, FPO_RECORD_FORMAT } from "./fuse/distill/fpo-records.js";
 export type { AlignedRows, UldRows } from "./fuse/distill/fusion-loss.js";
 export { alignedKlAndGrad, uldDistanceAndGrad } from "./fuse/distill/fusion-loss.js";
 export type { Teacher, TeacherView, TeacherTargetOptions } from "./fuse/distill/teacher-targets.js";
