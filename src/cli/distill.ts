@@ -26,11 +26,12 @@ const HELP = `usage: cogen distill <targets|prefs|pairs|sample|train> [options]
     --quiet            no progress
 
   prefs    --sources MODELS.yml --pairs PAIRS.jsonl --out PREFS.jsonl
-           InfiFPO records (each source's length-normalised log-probabilities of chosen and
-           rejected, the fused reference); 'cogen distill prefs --help' lists its options.
+           InfiFPO records (each source's log-probabilities of chosen and rejected per token
+           or, with --unit byte, per byte; the fused reference); 'cogen distill prefs --help'
+           lists its options.
 
-  pairs    --zoo --out PAIRS.jsonl
-           preference pairs from the zoo's TRAINING lines (cloze: true word vs a distractor).
+  pairs    --zoo --out PAIRS.jsonl [--distractors 1-3]
+           preference pairs from the zoo's TRAINING lines (cloze: true word vs distractors).
 
   sample   --sources MODELS.yml --prefixes ID=FILE,… --out DIR
            transfer text: each source samples seeded continuations of its FILE's lines;
