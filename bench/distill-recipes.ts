@@ -20,6 +20,14 @@
  * `--init a/centralised` starts both from another family-A model of the zoo instead of base-a.
  * online-b-reweight is online-b's control without the fusion term (reweightedClm below).
  *
+ *   npx tsx bench/distill-recipes.ts --write-sampled /tmp/b-sampled --family b --samples 3000 --seed 199
+ *   npx tsx bench/distill-recipes.ts --recipes online-sampled --sampled /tmp/b-sampled [--sampled-repeat N] --init a/centralised …
+ * sequence-level KD on text the experts write (writeSampledCorpus): online-sampled teaches the
+ * sampled text (each part by the expert that wrote it) and trains the training text on CLM;
+ * online-sampled-domain also teaches the training text (as pivots/all); its controls are
+ * online-sampled-hard (the same stream at λ 1: hard labels on the sampled text) and
+ * online-sampled-reweight (the same stream, sampled windows weighed 0, no teacher).
+ *
  *   npx tsx bench/distill-recipes.ts --models zoo/pivots/all/hf,zoo/pivots/control/hf
  * only evaluates those Hugging Face folders (e.g. the built pivots) on the same dev measure.
  *
