@@ -275,7 +275,9 @@ async function onlineMain(): Promise<void> {
   const dev = await devTexts(manifest.data.seed);
   const corpus = await buildCorpus({ seed: manifest.data.seed });
   // online-b[-uld|-both]: the family-B experts teach their domains across tokenizers; other windows train on CLM alone.
-  const familyB = RECIPES.some((r) => r.startsWith("online-b"));
+  // online-sampled-domain: the training text is taught by the family that wrote the --sampled text.
+  const sampledFamily = SAMPLED ? (JSON.parse(await fs.readFile(path.join(SAMPLED, "manifest.json"), "utf8")) as SampledCorpusManifest).sources.map((src) => manifest.models.find((m) => m.id === src.model)?.family) : [];
+  const familyB = RECIPES.some((r) => r.startsWith("online-b")) || sampledFamily.includes("b");
   const experts = manifest.models.filter((m) => m.role === "expert" && m.family === (familyB ? "b" : "a"));
   const parts: OnlinePart[] = [];
   for (const d of corpus.domains) {
