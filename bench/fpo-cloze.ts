@@ -50,8 +50,7 @@ type Cloze = TaskItem & { kind: "multiple_choice" };
 /** Each response's summed log-probability after its prompt, scored in one batch. */
 function batchLogProbs(model: TrainModel, tokenizer: BpeTokenizer, prompt: string, responses: readonly string[]): number[] {
   const seqLen = model.config.maxPositions;
-  const bos = tokenizer.vocab.bosId ?? tokenizer.vocab.eosId ?? 0;
-  const packed = responses.map((r) => packContinuation(tokenizer, prompt, r, seqLen, bos));
+  const packed = responses.map((r) => packContinuation(tokenizer, prompt, r, seqLen));
   const n = packed.length;
   const cat = <T extends Int32Array | Float32Array>(make: (len: number) => T, pick: (p: (typeof packed)[number]) => T) => {
     const out = make(n * seqLen);
@@ -110,11 +109,10 @@ function pairAccuracy(model: TrainModel, tokenizer: BpeTokenizer, all: readonly 
   const records = all.filter((_, i) => i % every === 0);
   let sum = 0;
   let perToken = 0;
-  const bos = tokenizer.vocab.bosId ?? tokenizer.vocab.eosId ?? 0;
   for (const r of records) {
     const [c, j] = batchLogProbs(model, tokenizer, r.prompt, [r.chosen, r.rejected]);
-    const tc = packContinuation(tokenizer, r.prompt, r.chosen, model.config.maxPositions, bos).responseTokens;
-    const tj = packContinuation(tokenizer, r.prompt, r.rejected, model.config.maxPositions, bos).responseTokens;
+    const tc = packContinuation(tokenizer, r.prompt, r.chosen, model.config.maxPositions).responseTokens;
+    const tj = packContinuation(tokenizer, r.prompt, r.rejected, model.config.maxPositions).responseTokens;
     if (c! > j!) sum++;
     if (c! / tc > j! / tj) perToken++;
   }
@@ -137,7 +135,8 @@ async function recordsOf(r: RecordRecipe): Promise<FpoRecord[]> {
     teachersLoaded = { teachers, domains: experts.map((e) => e.domain ?? ""), lines: await trainingLines(manifest) };
   }
   const t0 = Date.now();
-  const cache = path.join("bench", "out", `fpo-records-${r.unit}-${r.ref}-${r.distractors}-${r.per}.json`);
+  // p2: packed as src/formats/sequence-start.ts says (files without it were packed with BOS always).
+  const cache = path.join("bench", "out", `fpo-records-p2-${r.unit}-${r.ref}-${r.distractors}-${r.per}.json`);
   const cached = await fs.readFile(cache, "utf8").then((t) => JSON.parse(t) as FpoRecord[], () => undefined);
   const records = cached ?? await zooFpoRecords(teachersLoaded.lines, teachersLoaded.teachers, teachersLoaded.domains, { seed: 7, perDomain: r.per, distractors: r.distractors, unit: r.unit, reference: r.ref });
   const refAcc = records.filter((x) => x.reference.chosen > x.reference.rejected).length / records.length;
