@@ -184,6 +184,8 @@ export type { LlamaArchitecture, LlamaConfig, RopeScaling } from "./formats/hf/c
 export { parseLlamaConfig, readLlamaConfig, llamaConfigToJson, GGUF_ARCHITECTURE } from "./formats/hf/config.js";
 export type { GgufVocab, GgufTokenizerModel } from "./formats/hf/tokenizer.js";
 export { vocabFromTokenizerJson, tokenizerJsonFromVocab, readVocab } from "./formats/hf/tokenizer.js";
+export { sequenceStart, vocabSequenceStart } from "./formats/sequence-start.js";
+export type { SequenceStartTokens } from "./formats/sequence-start.js";
 export type { PreTokenizerFamily } from "./formats/hf/pre-tokenizer.js";
 export { PRE_TOKENIZER_FAMILIES, preTokenizerSteps, familyOfSteps, preTokenizerJson } from "./formats/hf/pre-tokenizer.js";
 export { CHECK_TEXT, checkTextHash } from "./formats/hf/check-text.js";
