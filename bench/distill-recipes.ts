@@ -51,6 +51,7 @@ import { batchAt, batchStarts } from "../src/zoo/train/batches.js";
 import type { TrainObjective } from "../src/zoo/train/train.js";
 import { tf } from "../src/zoo/train/backend.js";
 import { readBpeTokenizer } from "../src/zoo/train/tokenize.js";
+import { widenHfModel } from "../src/zoo/train/widen.js";
 import { trainLanguageModel } from "../src/zoo/train/train.js";
 import { kdObjective } from "../src/fuse/distill/kd-objective.js";
 import type { PivotTargets } from "../src/fuse/distill/pivot-targets.js";
@@ -236,6 +237,23 @@ function reweightedClm(tokens: Int32Array, spans: { end: number; weight: number 
   };
 }
 
+/**
+ * --widen ff=704,heads=8,layers=3: train a function-preserving widening of the start (widen.ts)
+ * instead of the start itself, into a temporary folder (with --save, <save>/widened-init/hf).
+ */
+const WIDEN = arg("widen", "");
+
+async function widenedInit(startDir: string): Promise<string> {
+  const sizes = Object.fromEntries(WIDEN.split(",").map((kv) => kv.split("=") as [string, string]));
+  const unknown = Object.keys(sizes).filter((k) => !["ff", "heads", "layers"].includes(k));
+  if (unknown.length) throw new Error(`--widen: unknown keys ${unknown.join(", ")} (ff, heads, layers)`);
+  const num = (k: string) => (sizes[k] === undefined ? undefined : Number(sizes[k]));
+  const dir = SAVE ? path.join(SAVE, "widened-init", "hf") : path.join(await fs.mkdtemp(path.join(os.tmpdir(), "cogen-widen-")), "hf");
+  const config = await widenHfModel(startDir, dir, { intermediateSize: num("ff"), numHeads: num("heads"), numLayers: num("layers"), seed: SEED });
+  log(`widened ${startDir} → ${dir}: ff ${config.intermediateSize}, heads ${config.numHeads}, layers ${config.numLayers}`);
+  return dir;
+}
+
 async function onlineMain(): Promise<void> {
   const manifest = await readZooManifest(ZOO);
   const base = manifest.models.find((m) => m.family === "a" && m.role === "base")!;
@@ -243,9 +261,20 @@ async function onlineMain(): Promise<void> {
   const init = arg("init", "");
   // --init-dir DIR: any HF folder of the pivot's family (e.g. zoo/pivots/all/hf, to train it further).
   const initDir = arg("init-dir", "");
-  const pivotDir = initDir ? path.resolve(initDir) : path.join(ZOO, init ? manifest.models.find((m) => m.id === init)!.files.hf : base.files.hf);
+  const startDir = initDir ? path.resolve(initDir) : path.join(ZOO, init ? manifest.models.find((m) => m.id === init)!.files.hf : base.files.hf);
+  const pivotDir = WIDEN ? await widenedInit(startDir) : startDir;
   const pivot = await readBpeTokenizer(pivotDir);
   const dev = await devTexts(manifest.data.seed);
+  if (WIDEN) {
+    // The widening must preserve the function: the wide start scores the dev lines exactly as the original.
+    for (const [label, dir] of [["start", startDir], ["widened start", pivotDir]]) {
+      const model = await loadTeacher(dir, label);
+      const per: Record<string, number> = {};
+      for (const [d, text] of dev) per[d] = (await evaluateBitsPerByte(model.model, pivot, text, { seqLen: SEQ })).bitsPerByte;
+      disposeTeacher(model);
+      log(`${label}: dev ${(Object.values(per).reduce((a, b) => a + b, 0) / dev.size).toFixed(6)} ${JSON.stringify(per)}`);
+    }
+  }
   const corpus = await buildCorpus({ seed: manifest.data.seed });
   // online-b[-uld|-both]: the family-B experts teach their domains across tokenizers; other windows train on CLM alone.
   const familyB = RECIPES.some((r) => r.startsWith("online-b"));

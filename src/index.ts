@@ -154,6 +154,8 @@ export { createTrainModel, disposeTrainModel, readWeights as readTrainWeights, L
 export type { ExportHfOptions, ExportLoraOptions } from "./zoo/train/export.js";
 export { exportHf, exportLora } from "./zoo/train/export.js";
 export { exportLoraGguf } from "./zoo/train/lora-gguf.js";
+export type { WidenPlan } from "./zoo/train/widen.js";
+export { widenHfModel, widenLlamaWeights } from "./zoo/train/widen.js";
 export type { BitsPerByte, BitsPerByteOptions } from "./zoo/train/evaluate.js";
 export { evaluateBitsPerByte } from "./zoo/train/evaluate.js";
 export type { BpeTokenizer, TokenizerFiles } from "./zoo/train/tokenize.js";
