@@ -1,14 +1,9 @@
 /**
  * Scores as lm-evaluation-harness computes them. Pure functions, no I/O.
  */
+import { argmax } from "../core/argmax.js";
 import type { LogLikelihood } from "../core/language-model.js";
 
-/** Index of the largest value; the first one on ties (numpy's argmax). */
-export function argmax(values: readonly number[]): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
-  return best;
-}
 
 /** Length in characters as Python counts them (code points), lm-eval's acc_norm denominator. */
 export function characterLength(text: string): number {

@@ -1,3 +1,4 @@
+import { argmax } from "../../core/argmax.js";
 import { ConfigError } from "../../core/errors.js";
 import { Rng } from "../../core/rng.js";
 import { choleskySolve } from "../../rank/pairwise/newton.js";
@@ -212,12 +213,6 @@ export function fitLogistic(rows: readonly Float64Array[], labels: readonly numb
 
 function logitsOf(fit: Fit, mean: Float64Array[], sd: Float64Array[], features: readonly Float64Array[]): Float64Array {
   return Float64Array.from(fit.weights, (w, e) => dot(w, standardised(features[e], mean[e], sd[e])));
-}
-
-function argmax(xs: Float64Array): number {
-  let best = 0;
-  for (let i = 1; i < xs.length; i++) if (xs[i] > xs[best]) best = i;
-  return best;
 }
 
 function dot(a: Float64Array, b: Float64Array): number {

@@ -1,3 +1,4 @@
+import { argmax } from "../../core/argmax.js";
 import { ConfigError } from "../../core/errors.js";
 import { Rng } from "../../core/rng.js";
 import type { LabelledItem } from "./knn.js";
@@ -165,9 +166,3 @@ function blend(knn: Float64Array, mf: Float64Array, weight: number): Float64Arra
   return Float64Array.from(knn, (v, e) => (1 - weight) * v + weight * mf[e]);
 }
 
-/** The first index of the largest entry. */
-function argmax(x: Float64Array): number {
-  let best = 0;
-  for (let i = 1; i < x.length; i++) if (x[i] > x[best]) best = i;
-  return best;
-}
