@@ -19,6 +19,8 @@
  * domain it starts in; online-control is the same run with λ = 1. `--k` sets k (default 8);
  * `--init a/centralised` starts both from another family-A model of the zoo instead of base-a.
  * online-b-reweight is online-b's control without the fusion term (reweightedClm below).
+ * `--widen ff=704,heads=8[,layers=3]` (with `--full`) trains a function-preserving widening of the
+ * start instead (src/zoo/train/widen.ts: the wide pivot of issue 10, KD and control alike).
  *
  *   npx tsx bench/distill-recipes.ts --models zoo/pivots/all/hf,zoo/pivots/control/hf
  * only evaluates those Hugging Face folders (e.g. the built pivots) on the same dev measure.
