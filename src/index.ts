@@ -256,7 +256,8 @@ export type { FpoFusion, SourcePreferenceScore, FusedReference } from "./fuse/di
 export { fuseReference } from "./fuse/distill/infifpo.js";
 export type { PreferencePair, InfiFpoRecord, DistillPrefsOptions } from "./fuse/distill/prefs.js";
 export { distillPrefs, readPreferencePairs } from "./fuse/distill/prefs.js";
-export { zooTrainingPairs } from "./fuse/distill/zoo-pairs.js";
+export { zooClozePairs } from "./fuse/distill/zoo-pairs.js";
+export type { ZooPair, ZooPairsOptions } from "./fuse/distill/zoo-pairs.js";
 export { routerPriors, rankingPriors, domainPriors } from "./fuse/distill/priors.js";
 // Pivot training (fuse: distillation).
 export type { PivotTargets } from "./fuse/distill/pivot-targets.js";
@@ -271,9 +272,9 @@ export type { FpoRecord, FpoObjectiveOptions } from "./fuse/distill/fpo-objectiv
 export { fpoObjective, meanResponseLogProb, DEFAULT_FPO_BETA } from "./fuse/distill/fpo-objective.js";
 export { packContinuation, continuationLogProb } from "./fuse/distill/fpo-objective.js";
 export type { FpoUnit, PackedContinuation } from "./fuse/distill/fpo-objective.js";
-export { zooClozePairs, zooFpoRecords } from "./fuse/distill/zoo-fpo.js";
+export { zooFpoRecords } from "./fuse/distill/zoo-fpo.js";
 export type { ZooFpoOptions, ZooFpoRecord, ZooFpoReference } from "./fuse/distill/zoo-fpo.js";
-export { readFpoRecords } from "./fuse/distill/fpo-records.js";
+export { readFpoRecords, FPO_RECORD_FORMAT } from "./fuse/distill/fpo-records.js";
 export type { AlignedRows, UldRows } from "./fuse/distill/fusion-loss.js";
 export { alignedKlAndGrad, uldDistanceAndGrad } from "./fuse/distill/fusion-loss.js";
 export type { Teacher, TeacherView, TeacherTargetOptions } from "./fuse/distill/teacher-targets.js";

@@ -46,8 +46,8 @@ against cogen's forward pass in llama.cpp. Deterministic in --seed; resumes from
   --top-k K            candidates per position (default 8)
   --lora RANK          LoRA rank (default 16; alpha = rank unless --alpha)   --full: all weights
   --steps N (200)  --batch N (16)  --seq-len N (64)  --lr X (4e-3)  --seed S (0)  --beta X (${DEFAULT_FPO_BETA})
-  --unit token|byte    fpo: what ℓ divides by, the unit of the records' reference (default token,
-                       as \`cogen distill prefs\` writes)
+  --unit token|byte    fpo: what ℓ divides by (default: the records' "unit"; schema-1 records
+                       without one are per token); records of another unit are refused
   --checkpoint-every N (50)   --json   --quiet
 TEXTS: .txt (one text per line) or .jsonl (objects with a string "text").`;
 
@@ -126,7 +126,7 @@ export async function run(argv: string[]): Promise<number> {
     if (targets.length === 0) throw new InputFileError(values.corpus!, "no text of the corpus has targets (every one was skipped)");
     parityContexts = corpus.texts.filter((t) => !t.skip).slice(0, 2).map((t) => t.text);
   }
-  const records = objective === "fpo" ? await readFpoRecords(values.prefs!) : undefined;
+  const records = objective === "fpo" ? await readFpoRecords(values.prefs!, { unit: values.unit as FpoUnit | undefined }) : undefined;
   if (records) parityContexts = records.slice(0, 2).map((r) => r.prompt + r.chosen);
   const result = await trainPivot({
     pivot: values.pivot!, out, objective: objective as "kd" | "fpo", targets, records, lambda,

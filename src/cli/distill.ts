@@ -26,11 +26,12 @@ const HELP = `usage: cogen distill <targets|prefs|pairs|train> [options]
     --quiet            no progress
 
   prefs    --sources MODELS.yml --pairs PAIRS.jsonl --out PREFS.jsonl
-           InfiFPO records (each source's length-normalised log-probabilities of chosen and
-           rejected, the fused reference); 'cogen distill prefs --help' lists its options.
+           InfiFPO records (each source's log-probabilities of chosen and rejected per token
+           or, with --unit byte, per byte; the fused reference); 'cogen distill prefs --help'
+           lists its options.
 
-  pairs    --zoo --out PAIRS.jsonl
-           preference pairs from the zoo's TRAINING lines (cloze: true word vs a distractor).
+  pairs    --zoo --out PAIRS.jsonl [--distractors 1-3]
+           preference pairs from the zoo's TRAINING lines (cloze: true word vs distractors).
 
   train    --pivot HF_DIR --out DIR (--corpus TEXTS --targets DIR | --prefs FILE.jsonl)
            train a pivot on the fused targets (λ·CLM + KL / ULD) or InfiFPO records;

@@ -70,6 +70,23 @@ describe("cogen distill train", () => {
     expect(refused.err).toMatch(/bad\.jsonl:1: "reference\.chosen" must be a log-probability/);
   });
 
+  it("trains FPO in the records' unit and refuses records of another unit, naming the file and field", async () => {
+    const prefs = path.join(root, "prefs-byte.jsonl");
+    await fs.writeFile(prefs, [
+      { format: "cogen-fpo/2", unit: "byte", prompt: "fever: a rise in the", chosen: " temperature of the body", rejected: " furniture of the body", reference: { chosen: -0.9, rejected: -1.4 } },
+    ].map((r) => JSON.stringify(r)).join("\n") + "\n");
+    const fpo = (out: string, ...unit: string[]) => capture(["distill", "train", "--objective", "fpo", "--pivot", BASE_A, "--prefs", prefs, "--out", path.join(root, out), ...unit, ...small]);
+    const refused = await fpo("fpo-token", "--unit", "token");
+    expect(refused.code).not.toBe(0);
+    expect(refused.err).toMatch(/prefs-byte\.jsonl:1: "unit" is "byte" .*--unit token/);
+    await expect(fs.stat(path.join(root, "fpo-token", "hf"))).rejects.toThrow();
+    // Without --unit the trainer takes the records' unit: the same weights as --unit byte.
+    expect((await fpo("fpo-inferred")).code).toBe(0);
+    expect((await fpo("fpo-byte", "--unit", "byte")).code).toBe(0);
+    const weights = (dir: string) => fs.readFile(path.join(root, dir, "hf", "model.safetensors"));
+    expect((await weights("fpo-inferred")).equals(await weights("fpo-byte"))).toBe(true);
+  });
+
   it("--online distils from teachers inside each step: deterministic, resumable, exported and checked in llama.cpp", async () => {
     const medicine = path.join(root, "medicine.txt");
     const law = path.join(root, "law.txt");

@@ -1,6 +1,8 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { zooClozePairs, type ZooPair } from "../../src/fuse/distill/zoo-pairs.js";
+import { buildCorpus } from "../../src/zoo/corpora/build.js";
 import { tempDir } from "../fixtures/tiny-llama.js";
 import { startStub, type StubServer } from "../models/openai-stub.js";
 import { capture } from "./capture.js";
@@ -42,6 +44,8 @@ describe("cogen distill targets | prefs", () => {
     expect(err).toMatch(/--corpus is required[\s\S]*--out is required[\s\S]*--top-k must be an integer/);
     expect((await capture(["distill", "nonsense"])).err).toMatch(/unknown subcommand 'nonsense'/);
     expect((await capture(["distill", "pairs", "--out", "x.jsonl"])).err).toMatch(/--zoo is required/);
+    expect((await capture(["distill", "pairs", "--zoo", "--out", "x.jsonl", "--distractors", "4"])).err).toMatch(/--distractors must be 1, 2 or 3, got '4'/);
+    expect((await capture(["distill", "prefs", "--sources", "m.yml", "--pairs", "p.jsonl", "--out", "o.jsonl", "--unit", "char"])).err).toMatch(/--unit must be token or byte, got 'char'/);
   });
 
   it("writes InfiFPO records, the pivot taken out of the sources", async () => {
@@ -52,7 +56,33 @@ describe("cogen distill targets | prefs", () => {
     const [record] = (await fs.readFile(out, "utf8")).trim().split("\n").map((l) => JSON.parse(l));
     expect(record.sources.map((s: { id: string }) => s.id)).toEqual(["s1"]);
     expect(record.pivot).toBeDefined();
+    expect([record.format, record.unit]).toEqual(["cogen-fpo/2", "token"]);
+    const bytes = await capture(["distill", "prefs", "--sources", path.join(root, "models.yml"), "--pairs", path.join(root, "pairs.jsonl"), "--out", out, "--unit", "byte", "--json"]);
+    expect(JSON.parse(bytes.out)).toMatchObject({ records: 1, unit: "byte" });
+    const [perByte] = (await fs.readFile(out, "utf8")).trim().split("\n").map((l) => JSON.parse(l));
+    expect(perByte.unit).toBe("byte");
+    // " Paris" is one stub token of six bytes.
+    expect(perByte.sources[0].chosen * 6).toBeCloseTo(record.sources[0].chosen, 9);
     expect((await capture(["distill", "prefs", "--sources", path.join(root, "models.yml"), "--pairs", path.join(root, "pairs.jsonl"), "--out", out, "--pivot", "nobody"])).err)
       .toMatch(/--pivot 'nobody' is not an entry .*entries: s1, s2/);
+  });
+});
+
+describe("cogen distill pairs --zoo", () => {
+  it("writes the one zoo pair builder's pairs, from the zoo's TRAINING split only", async () => {
+    const out = path.join(root, "zoo-pairs.jsonl");
+    const { code, out: printed } = await capture(["distill", "pairs", "--zoo", "--out", out, "--per-domain", "2", "--distractors", "2", "--seed", "7", "--json"]);
+    expect(code).toBe(0);
+    const pairs = (await fs.readFile(out, "utf8")).trim().split("\n").map((l) => JSON.parse(l) as ZooPair);
+    expect(JSON.parse(printed).pairs).toBe(pairs.length);
+    const corpus = await buildCorpus();
+    const domains = corpus.domains.map((d) => ({ domain: d.name, lines: d.train.map((r) => r.text) }));
+    expect(pairs).toEqual(zooClozePairs(domains, { seed: 7, perDomain: 2, distractors: 2 }));
+    expect(pairs.length).toBe(2 * 2 * corpus.domains.length);
+    for (const pair of pairs) {
+      const domain = corpus.domains.find((d) => d.name === pair.domain)!;
+      expect(domain.train.some((r) => r.text.startsWith(pair.prompt + pair.chosen))).toBe(true);
+      expect(domain.heldOut.some((r) => r.text.startsWith(pair.prompt))).toBe(false);
+    }
   });
 });

@@ -16,8 +16,8 @@ import type { BpeTokenizer } from "../../zoo/train/tokenize.js";
  * wrote the records. The optional λ·NLL term (as RPO adds) keeps the chosen responses likely;
  * λ = 0 is pure InfiFPO.
  *
- * Length normalisation (`unit`): "token" divides by the response's tokens (InfiFPO's, and what
- * `cogen distill prefs` writes); "byte" divides by its UTF-8 bytes, which needs no tokenizer to
+ * Length normalisation (`unit`): "token" divides by the response's tokens (InfiFPO's, and
+ * `cogen distill prefs`'s default); "byte" divides by its UTF-8 bytes, which needs no tokenizer to
  * compare sources and, for responses of equal length (the zoo's cloze choices), ranks them exactly
  * as lm-eval's acc (the sum of log-probabilities) does.
  *
@@ -33,6 +33,8 @@ export interface FpoRecord {
   rejected: string;
   /** The fused reference's length-normalised log-probabilities (nats per token or per byte: the objective's unit). */
   reference: { chosen: number; rejected: number };
+  /** The unit `reference` is in, where the record says (fpo-records.ts); the objective refuses another. */
+  unit?: FpoUnit;
 }
 
 export interface FpoObjectiveOptions {
@@ -47,7 +49,7 @@ export interface FpoObjectiveOptions {
   seqLen: number;
   seed: number;
   bosId: number;
-  /** What ℓ divides by (default "token"); the records' reference must be in the same unit. */
+  /** What ℓ divides by (default: the records' unit, else "token"); the records' reference must be in the same unit. */
   unit?: FpoUnit;
 }
 
@@ -55,9 +57,11 @@ export const DEFAULT_FPO_BETA = 2;
 
 export function fpoObjective(options: FpoObjectiveOptions): TrainObjective {
   const { records, beta, lambda, batchSize, seqLen, seed, bosId } = options;
-  const unit = options.unit ?? "token";
+  const unit = options.unit ?? records.find((r) => r.unit)?.unit ?? "token";
   const problems: string[] = [];
   if (records.length === 0) problems.push("FPO needs at least one preference record");
+  const other = records.findIndex((r) => r.unit !== undefined && r.unit !== unit);
+  if (other >= 0) problems.push(`preference record ${other + 1}'s "unit" is "${records[other]!.unit}" but the objective normalises per ${unit}: references and ℓθ must share one unit`);
   if (!(beta > 0)) problems.push(`beta must be positive (got ${beta})`);
   if (!(lambda >= 0 && lambda <= 1)) problems.push(`lambda must be in [0, 1] (got ${lambda})`);
   if (problems.length) throw new ConfigError(problems, "fpo");

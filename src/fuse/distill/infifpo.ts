@@ -1,12 +1,12 @@
 /**
  * InfiFPO's fused reference for one preference pair, from each source's length-normalised
  * log-probabilities of the chosen and rejected responses (nats per token of the source's own
- * tokenisation, so sources with different tokenizers are comparable). Pure.
+ * tokenisation, InfiFPO's, or per UTF-8 byte of the response; one unit for all). Pure.
  *
  * - Probability clipping: a source may not make the reference worse than the pivot itself on a
  *   pair — its chosen log-probability is raised to the pivot's where lower, its rejected one
  *   lowered to the pivot's where higher (an underperforming source then adds no noise). Without a
- *   pivot, log-probabilities are only floored at −`floor` nats per token.
+ *   pivot, log-probabilities are only floored at −`floor` nats per unit.
  * - Fusion: "max-margin" puts all weight on the source with the largest clipped margin
  *   ℓ(chosen) − ℓ(rejected), the one that separates the pair most clearly; "weighted" uses the
  *   given weights (a ranking, the router's domain posterior; equal by default).
@@ -16,7 +16,7 @@ export type FpoFusion = "max-margin" | "weighted";
 
 export interface SourcePreferenceScore {
   id: string;
-  /** Length-normalised log-probabilities (nats per token) and the token counts they divide by. */
+  /** Length-normalised log-probabilities (nats per token or per byte) and the source's token counts. */
   chosen: number;
   rejected: number;
   chosenTokens: number;
@@ -31,7 +31,7 @@ export interface FusedReference {
   clipped: { chosen: number; rejected: number }[];
 }
 
-/** Length-normalised log-probabilities below this many nats per token are floored (no pivot given). */
+/** Length-normalised log-probabilities below this many nats per unit are floored (no pivot given). */
 export const DEFAULT_FPO_FLOOR = 10;
 
 export function fuseReference(

@@ -1,18 +1,25 @@
 /**
  * `distillPrefs`: InfiFPO records from preference pairs. Every source (and the pivot, when given,
  * for clipping) scores each pair's chosen and rejected response after the prompt in its own
- * tokenisation; infifpo.ts fuses the reference. One JSON object per pair, written atomically:
+ * tokenisation, as an evaluation harness scores a continuation (prompt + response tokenised
+ * whole, a long prompt cut from the left: `LanguageModel.logLikelihood`, what `cogen eval` scores
+ * a cloze choice with and what the FPO trainer's `packContinuation` packs); infifpo.ts fuses the
+ * reference. Values are length-normalised in `unit`: nats per token of the source's tokenisation
+ * (InfiFPO's, the default) or per UTF-8 byte of the response (comparable across tokenizers). One
+ * JSON object per pair, written atomically (schema 2, fpo-records.ts; schema-1 files, written
+ * before, have no "format" and "unit" and are per token):
  *
- *   {"prompt", "chosen", "rejected",
- *    "reference": {"chosen", "rejected"},            fused, nats per token (what the trainer reads)
+ *   {"format": "cogen-fpo/2", "unit": "token" | "byte", "prompt", "chosen", "rejected",
+ *    "reference": {"chosen", "rejected"},            fused, nats per unit (what the trainer reads)
  *    "sources": [{"id", "weight", "chosen", "rejected", "chosen_tokens", "rejected_tokens"}],
  *    "pivot": {"chosen", "rejected"},                 when given
  *    "fusion": "max-margin" | "weighted"}
  *
  * A TRL DPOTrainer user takes prompt/chosen/rejected as they are and adds the columns TRL reads
- * instead of running a reference model: ref_chosen_logps = reference.chosen × (the policy's tokens
- * of chosen), likewise for rejected (TRL sums per-token log-probabilities; InfiFPO's are per-token
- * means). docs/ARCHITECTURE.md (fuse: distillation, FPO) has the per-byte case.
+ * instead of running a reference model, summed log-probabilities: ref_chosen_logps =
+ * reference.chosen × n(chosen), likewise for rejected, n = the policy's tokens of the response for
+ * unit token, its UTF-8 bytes for unit byte (TRL sums per-token log-probabilities; InfiFPO's are
+ * means). docs/ARCHITECTURE.md (fuse: distillation, FPO) says when TRL's loss then equals ours.
  */
 import { writeFileAtomic } from "../../core/atomic.js";
 import { BackendError, ConfigError, InputFileError } from "../../core/errors.js";
@@ -21,6 +28,8 @@ import { silentProgress, type Progress } from "../../core/progress.js";
 import { forEachJsonlObject } from "../../formats/jsonl.js";
 import type { ExpertSpec } from "../../formats/models-file.js";
 import { ModelPool } from "../../models/pool.js";
+import type { FpoUnit } from "./fpo-objective.js";
+import { FPO_RECORD_FORMAT } from "./fpo-records.js";
 import { fuseReference, type FpoFusion, type SourcePreferenceScore } from "./infifpo.js";
 import { readTextFile } from "../../core/files.js";
 
@@ -31,6 +40,9 @@ export interface PreferencePair {
 }
 
 export interface InfiFpoRecord extends PreferencePair {
+  format: typeof FPO_RECORD_FORMAT;
+  /** What every value below is normalised by: the response's tokens (each source's own) or its UTF-8 bytes. */
+  unit: FpoUnit;
   reference: { chosen: number; rejected: number };
   sources: { id: string; weight: number; chosen: number; rejected: number; chosen_tokens: number; rejected_tokens: number }[];
   pivot?: { chosen: number; rejected: number };
@@ -59,23 +71,28 @@ export interface DistillPrefsOptions {
   /** The model being trained, for probability clipping. */
   pivot?: ExpertSpec;
   fusion?: FpoFusion;
+  /** Length normalisation of every value (default "token"). */
+  unit?: FpoUnit;
   /** "weighted" fusion: per-source weights (default equal). */
   weights?: number[];
   pool?: ModelPool;
   progress?: Progress;
 }
 
-/** Mean log-probability per token of `response` after `prompt`, and the token count. */
-async function normalised(model: LanguageModel, prompt: string, response: string): Promise<{ value: number; tokens: number }> {
+/** Mean log-probability of `response` after `prompt` per token or per byte, and its token count. */
+async function normalised(model: LanguageModel, prompt: string, response: string, unit: FpoUnit): Promise<{ value: number; tokens: number }> {
   const scored = await model.logLikelihood(prompt, response);
   if (scored.tokens === 0) throw new BackendError(model.id, `the response ${JSON.stringify(response.slice(0, 40))} has no tokens of its own after the prompt`);
-  return { value: scored.logprob / scored.tokens, tokens: scored.tokens };
+  // Bytes of the response itself, as the trainer divides (packContinuation), whatever token straddles the boundary.
+  return { value: scored.logprob / (unit === "byte" ? Buffer.byteLength(response, "utf8") : scored.tokens), tokens: scored.tokens };
 }
 
 export async function distillPrefs(options: DistillPrefsOptions): Promise<{ out: string; records: InfiFpoRecord[]; seconds: number }> {
   const started = Date.now();
   const fusion = options.fusion ?? "max-margin";
+  const unit = options.unit ?? "token";
   const problems: string[] = [];
+  if (unit !== "token" && unit !== "byte") problems.push(`unit must be "token" or "byte" (got ${JSON.stringify(unit)})`);
   if (options.sources.length === 0) problems.push("no sources");
   if (options.weights && options.weights.length !== options.sources.length) problems.push(`--weights gives ${options.weights.length} numbers for ${options.sources.length} sources`);
   if (options.weights && fusion !== "weighted") problems.push("weights apply to 'weighted' fusion only");
@@ -92,7 +109,7 @@ export async function distillPrefs(options: DistillPrefsOptions): Promise<{ out:
       const column = await pool.use(spec, async (model) => {
         const out = [];
         for (const pair of options.pairs) {
-          out.push({ chosen: await normalised(model, pair.prompt, pair.chosen), rejected: await normalised(model, pair.prompt, pair.rejected) });
+          out.push({ chosen: await normalised(model, pair.prompt, pair.chosen, unit), rejected: await normalised(model, pair.prompt, pair.rejected, unit) });
           progress.tick(1);
         }
         return out;
@@ -111,6 +128,8 @@ export async function distillPrefs(options: DistillPrefsOptions): Promise<{ out:
     const pivot = options.pivot ? { chosen: scores[models.length - 1][p].chosen.value, rejected: scores[models.length - 1][p].rejected.value } : undefined;
     const fused = fuseReference(perSource, { fusion, pivot, weights: options.weights });
     return {
+      format: FPO_RECORD_FORMAT,
+      unit,
       ...pair,
       reference: fused.reference,
       sources: perSource.map((s, i) => ({ id: s.id, weight: fused.weights[i], chosen: s.chosen, rejected: s.rejected, chosen_tokens: s.chosenTokens, rejected_tokens: s.rejectedTokens })),

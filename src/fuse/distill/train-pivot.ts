@@ -47,7 +47,7 @@ export interface TrainPivotOptions {
   seed: number;
   /** fpo: inverse temperature (default 2). */
   beta?: number;
-  /** fpo: the unit the records' reference is normalised in and ℓθ is computed in (default token). */
+  /** fpo: the unit the records' reference is normalised in and ℓθ is computed in (default: the records' unit, else token). */
   unit?: FpoUnit;
   checkpointDir?: string;
   checkpointEvery?: number;

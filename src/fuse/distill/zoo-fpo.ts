@@ -1,9 +1,6 @@
 /**
- * InfiFPO records for the zoo's FPO pivot, from TRAINING lines only (never held-out items): the
- * zoo's cloze construction (src/zoo/items/cloze.ts) run on each domain's training lines, in the
- * test cloze's exact format — prompt = a line up to a masked word, chosen = the true word and the
- * next few words, rejected = a same-length distractor of the domain's training vocabulary with the
- * same next words. One sentence gives up to three pairs (one per distractor).
+ * InfiFPO records for the zoo's FPO pivot: the pairs of zoo-pairs.ts (TRAINING lines only, the
+ * test cloze's format) with their fused reference.
  *
  * The fused reference of a response y: Σ_s w_s · max(−floor, ℓ_s(y)), ℓ_s the source's
  * length-normalised log-probability in its own tokenisation (per token or per byte), with w_s
@@ -13,22 +10,15 @@
  *   - "domain": equal weights on the experts of the pair's domain (every source where none is).
  * Sources of weight 0 are not run.
  */
-import { Rng, seedFromLabel } from "../../core/rng.js";
-import type { CorpusRecord } from "../../zoo/corpora/record.js";
-import { clozeItems } from "../../zoo/items/cloze.js";
 import { evaluateBitsPerByte } from "../../zoo/train/evaluate.js";
 import { meanResponseLogProb, type FpoRecord, type FpoUnit } from "./fpo-objective.js";
 import { domainPriors } from "./priors.js";
 import type { Teacher } from "./teacher-targets.js";
+import { zooClozePairs, type ZooPairsOptions } from "./zoo-pairs.js";
 
 export type ZooFpoReference = "prompt" | "domain";
 
-export interface ZooFpoOptions {
-  seed: number;
-  /** Training sentences per domain (each gives `distractors` pairs). */
-  perDomain: number;
-  /** Pairs per sentence, 1–3 (default 1). */
-  distractors?: number;
+export interface ZooFpoOptions extends ZooPairsOptions {
   unit?: FpoUnit;
   reference?: ZooFpoReference;
 }
@@ -41,33 +31,6 @@ export interface ZooFpoRecord extends FpoRecord {
 const REFERENCE_FLOOR = 10;
 /** A source whose prompt costs 0.03 nats per byte more than the best one's counts e⁻¹ as much. */
 const PROMPT_TEMPERATURE = 0.03;
-
-/** The cloze pairs of every domain's training lines, without references. */
-export function zooClozePairs(domains: readonly { domain: string; lines: readonly string[] }[], options: Pick<ZooFpoOptions, "seed" | "perDomain" | "distractors">): { domain: string; prompt: string; chosen: string; rejected: string }[] {
-  const distractors = options.distractors ?? 1;
-  if (!(Number.isInteger(distractors) && distractors >= 1 && distractors <= 3)) throw new RangeError(`distractors must be 1, 2 or 3 (got ${distractors})`);
-  const pairs: { domain: string; prompt: string; chosen: string; rejected: string }[] = [];
-  for (const { domain, lines } of domains) {
-    const rng = new Rng(seedFromLabel(`pivot-prefs/${options.seed}/${domain}`));
-    const corpus: CorpusRecord[] = lines.map((text, i) => {
-      const colon = text.indexOf(": ");
-      const headword = colon > 0 ? text.slice(0, colon) : text;
-      return { id: `train/${domain}/${i}`, key: headword, headword, definition: colon > 0 ? text.slice(colon + 2) : text, text, source: "wordnet" };
-    });
-    for (const item of clozeItems(domain, corpus, rng, options.perDomain)) {
-      const n = item.choices.length;
-      // The first distractor is drawn; the others follow it in choice order.
-      const first = (item.answer + 1 + rng.int(n - 1)) % n;
-      const wrong: number[] = [];
-      for (let j = 0; wrong.length < Math.min(distractors, n - 1); j++) {
-        const i = (first + j) % n;
-        if (i !== item.answer) wrong.push(i);
-      }
-      for (const i of wrong) pairs.push({ domain, prompt: item.context, chosen: item.choices[item.answer]!, rejected: item.choices[i]! });
-    }
-  }
-  return pairs;
-}
 
 /** The pairs with their fused reference, in `unit`; `teacherDomains[i]` is teacher i's domain. */
 export async function zooFpoRecords(
@@ -105,7 +68,8 @@ export async function zooFpoRecords(
     const key = `${pair.domain}\u0000${pair.prompt}\u0000${pair.chosen}`;
     let chosen = chosenOf.get(key);
     if (chosen === undefined) chosenOf.set(key, (chosen = fused(w, pair.prompt, pair.chosen)));
-    records.push({ ...pair, reference: { chosen, rejected: fused(w, pair.prompt, pair.rejected) } });
+    // Fields in this order, without the pair's id: the pivots manifest hashes the records as they are.
+    records.push({ domain: pair.domain, prompt: pair.prompt, chosen: pair.chosen, rejected: pair.rejected, reference: { chosen, rejected: fused(w, pair.prompt, pair.rejected) } });
   }
   return records;
 }

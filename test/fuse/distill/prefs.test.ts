@@ -5,9 +5,6 @@ import type { ExpertSpec } from "../../../src/formats/models-file.js";
 import { fuseReference } from "../../../src/fuse/distill/infifpo.js";
 import { distillPrefs, readPreferencePairs } from "../../../src/fuse/distill/prefs.js";
 import { readFpoRecords } from "../../../src/fuse/distill/fpo-records.js";
-import { zooTrainingPairs } from "../../../src/fuse/distill/zoo-pairs.js";
-import { buildCorpus } from "../../../src/zoo/corpora/build.js";
-import { ZOO_DOMAINS } from "../../../src/zoo/corpora/domains.js";
 import { tempDir } from "../../fixtures/tiny-llama.js";
 import { reference, startStub, type StubServer } from "../../models/openai-stub.js";
 
@@ -63,6 +60,26 @@ describe("distill prefs", () => {
     }
     const read = await readFpoRecords(out);
     expect(read.map((r) => r.reference)).toEqual(records.map((r) => r.reference));
+    expect(records.map((r) => [r.format, r.unit])).toEqual([["cogen-fpo/2", "token"], ["cogen-fpo/2", "token"]]);
+    expect(read.map((r) => r.unit)).toEqual(["token", "token"]);
+  });
+
+  it("writes per-byte records (--unit byte) that a trainer of the other unit refuses, naming the file and field", async () => {
+    const pairs = [{ prompt: "The capital of France is", chosen: " Paris", rejected: " Lyon is" }, { prompt: "The answer", chosen: " is 42", rejected: " of Rome" }];
+    const out = path.join(dir, "prefs-byte.jsonl");
+    const { records } = await distillPrefs({ sources: [spec("s1")], pairs, out, unit: "byte" });
+    for (const [p, pair] of pairs.entries()) {
+      const chosen = reference(pair.prompt, pair.chosen);
+      const rejected = reference(pair.prompt, pair.rejected);
+      // Divided by the response's UTF-8 bytes, not its tokens (" Paris" is one token of six bytes).
+      expect(records[p].sources[0].chosen).toBeCloseTo(chosen.logprob / Buffer.byteLength(pair.chosen), 9);
+      expect(records[p].reference.rejected).toBeCloseTo(rejected.logprob / Buffer.byteLength(pair.rejected), 9);
+      expect(records[p].sources[0].chosen_tokens).toBe(chosen.tokens);
+    }
+    expect(reference(pairs[0].prompt, pairs[0].chosen).tokens).toBe(1);
+    expect(records[0].unit).toBe("byte");
+    expect((await readFpoRecords(out, { unit: "byte" })).map((r) => r.reference)).toEqual(records.map((r) => r.reference));
+    await expect(readFpoRecords(out, { unit: "token" })).rejects.toThrow(/prefs-byte\.jsonl:1: "unit" is "byte" .*--unit token/);
   });
 
   it("names the file and line of a bad pair", async () => {
@@ -71,22 +88,5 @@ describe("distill prefs", () => {
     await expect(readPreferencePairs(file)).rejects.toThrow(/bad\.jsonl:2: field 'rejected' must be a string/);
     await fs.writeFile(file, '{"prompt":"a","chosen":"b","rejected":"b"}\n');
     await expect(readPreferencePairs(file)).rejects.toThrow(/:1: chosen and rejected are the same/);
-  });
-});
-
-describe("zoo preference pairs", () => {
-  it("come from training lines only, never held-out ones", async () => {
-    const corpus = await buildCorpus({ domains: ZOO_DOMAINS.filter((d) => d.name === "law") });
-    const pairs = zooTrainingPairs(corpus, 20, 0);
-    expect(pairs.length).toBe(20);
-    const [law] = corpus.domains;
-    for (const pair of pairs) {
-      const line = pair.prompt + pair.chosen;
-      expect(law.train.some((r) => r.text.startsWith(line))).toBe(true);
-      expect(law.heldOut.some((r) => r.text.startsWith(pair.prompt))).toBe(false);
-      expect(pair.chosen.split(" ").slice(2)).toEqual(pair.rejected.split(" ").slice(2));
-      expect(pair.chosen).not.toBe(pair.rejected);
-    }
-    expect(zooTrainingPairs(corpus, 20, 0)).toEqual(pairs);
   });
 });

@@ -1,61 +1,46 @@
+import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { meanResponseLogProb } from "../../../src/fuse/distill/fpo-objective.js";
 import { disposeTeacher, loadTeacher, type Teacher } from "../../../src/fuse/distill/teacher-targets.js";
-import { zooClozePairs, zooFpoRecords } from "../../../src/fuse/distill/zoo-fpo.js";
+import { zooFpoRecords } from "../../../src/fuse/distill/zoo-fpo.js";
+import { zooClozePairs } from "../../../src/fuse/distill/zoo-pairs.js";
+import { distillPrefs } from "../../../src/fuse/distill/prefs.js";
 import { buildCorpus } from "../../../src/zoo/corpora/build.js";
 import { ZOO_DOMAINS } from "../../../src/zoo/corpora/domains.js";
+import { tempDir } from "../../fixtures/tiny-llama.js";
 
 const ZOO = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "zoo");
 
 let domains: { domain: string; lines: string[] }[];
-let heldOut: Map<string, string[]>;
+let dir: string;
 let medicine: Teacher;
 let biologyB: Teacher;
 
 beforeAll(async () => {
   const corpus = await buildCorpus({ domains: ZOO_DOMAINS.filter((d) => d.name === "law" || d.name === "medicine") });
   domains = corpus.domains.map((d) => ({ domain: d.name, lines: d.train.map((r) => r.text) }));
-  heldOut = new Map(corpus.domains.map((d) => [d.name, d.heldOut.map((r) => r.text)]));
   medicine = await loadTeacher(path.join(ZOO, "a", "experts", "medicine", "hf"), "a/experts/medicine");
   biologyB = await loadTeacher(path.join(ZOO, "b", "experts", "biology", "hf"), "b/experts/biology");
+  dir = await tempDir("cogen-zoo-fpo-");
 });
 
-afterAll(() => {
+afterAll(async () => {
   disposeTeacher(medicine);
   disposeTeacher(biologyB);
+  await fs.rm(dir, { recursive: true, force: true });
 });
 
-describe("the zoo's FPO pairs", () => {
-  it("are cloze pairs of TRAINING lines in the test cloze's format, one per distractor", () => {
-    const three = zooClozePairs(domains, { seed: 3, perDomain: 6, distractors: 3 });
-    const one = zooClozePairs(domains, { seed: 3, perDomain: 6 });
-    expect(three.length).toBe(3 * one.length);
-    expect(one.length).toBe(12);
-    for (const pair of three) {
-      const lines = domains.find((d) => d.domain === pair.domain)!.lines;
-      expect(lines.some((l) => l.startsWith(pair.prompt + pair.chosen))).toBe(true);
-      expect(heldOut.get(pair.domain)!.some((l) => l.startsWith(pair.prompt))).toBe(false);
-      // The same words after the masked one, a same-length word in its place.
-      expect(pair.rejected.split(" ").slice(2)).toEqual(pair.chosen.split(" ").slice(2));
-      expect(pair.rejected.length).toBe(pair.chosen.length);
-      expect(pair.rejected).not.toBe(pair.chosen);
-    }
-    // Each sentence: three different distractors, the first of them the one-distractor pair's.
-    for (let s = 0; s < one.length; s++) {
-      const group = three.slice(3 * s, 3 * s + 3);
-      expect(new Set(group.map((p) => p.prompt + "|" + p.chosen)).size).toBe(1);
-      expect(new Set(group.map((p) => p.rejected)).size).toBe(3);
-      expect(group[0]).toEqual(one[s]);
-    }
-    expect(zooClozePairs(domains, { seed: 3, perDomain: 6, distractors: 3 })).toEqual(three);
-    expect(() => zooClozePairs(domains, { seed: 3, perDomain: 6, distractors: 4 })).toThrow(/distractors must be 1, 2 or 3/);
-  });
-
+describe("the zoo's FPO records", () => {
   it("fuse the reference from the pair's domain experts, per byte (every expert where none has the domain)", async () => {
     const records = await zooFpoRecords(domains, [medicine, biologyB], ["medicine", "biology"], { seed: 3, perDomain: 2, distractors: 2, unit: "byte", reference: "domain" });
     expect(records.length).toBe(8);
+    // The records are the one pair builder's pairs, with exactly these fields in this order: the
+    // pivots manifest hashes them as they are (its "prefs" hash must not move).
+    const pairs = zooClozePairs(domains, { seed: 3, perDomain: 2, distractors: 2 });
+    expect(records.map((r) => JSON.stringify([r.domain, r.prompt, r.chosen, r.rejected]))).toEqual(pairs.map((p) => JSON.stringify([p.domain, p.prompt, p.chosen, p.rejected])));
+    for (const r of records) expect(Object.keys(r)).toEqual(["domain", "prompt", "chosen", "rejected", "reference"]);
     for (const r of records) {
       const own = (t: Teacher, y: string) => meanResponseLogProb(t.model, t.tokenizer, r.prompt, y, "byte");
       const expected = (y: string) => (r.domain === "medicine" ? own(medicine, y) : 0.5 * own(medicine, y) + 0.5 * own(biologyB, y));
@@ -63,4 +48,20 @@ describe("the zoo's FPO pairs", () => {
       expect(r.reference.rejected).toBeCloseTo(expected(r.rejected), 10);
     }
   });
+
+  it("agree with what `cogen distill prefs --unit byte` writes for the same expert run in llama.cpp (its GGUF)", async () => {
+    const pairs = zooClozePairs(domains.filter((d) => d.domain === "medicine"), { seed: 3, perDomain: 8 });
+    const source = { id: "medicine", backend: "llamacpp" as const, path: path.join(ZOO, "a", "experts", "medicine", "model.gguf"), threads: 1, domains: [], tags: [] };
+    const { records } = await distillPrefs({ sources: [source], pairs, out: path.join(dir, "prefs.jsonl"), unit: "byte" });
+    const expected = await zooFpoRecords(domains.filter((d) => d.domain === "medicine"), [medicine], ["medicine"], { seed: 3, perDomain: 8, unit: "byte", reference: "domain" });
+    expect(records.map((r) => r.prompt + r.chosen + r.rejected)).toEqual(expected.map((r) => r.prompt + r.chosen + r.rejected));
+    for (const [i, r] of records.entries()) {
+      // Per byte (about −1 nats; per token would be about −4). Not to float precision: llama.cpp
+      // scores a zoo continuation without BOS (add_bos_token false), the trainer's packing with it.
+      expect(Math.abs(r.reference.chosen - expected[i]!.reference.chosen)).toBeLessThan(0.05);
+      expect(Math.abs(r.reference.rejected - expected[i]!.reference.rejected)).toBeLessThan(0.05);
+    }
+    expect(records.every((r) => r.unit === "byte")).toBe(true);
+  });
 });
+
