@@ -22,6 +22,14 @@
  * `--widen ff=704,heads=8[,layers=3]` (with `--full`) trains a function-preserving widening of the
  * start instead (src/zoo/train/widen.ts: the wide pivot of issue 10, KD and control alike).
  *
+ *   npx tsx bench/distill-recipes.ts --write-sampled /tmp/b-sampled --family b --samples 3000 --seed 199
+ *   npx tsx bench/distill-recipes.ts --recipes online-sampled --sampled /tmp/b-sampled [--sampled-repeat N] --init a/centralised …
+ * sequence-level KD on text the experts write (writeSampledCorpus): online-sampled teaches the
+ * sampled text (each part by the expert that wrote it) and trains the training text on CLM;
+ * online-sampled-domain also teaches the training text (as pivots/all); its controls are
+ * online-sampled-hard (the same stream at λ 1: hard labels on the sampled text) and
+ * online-sampled-reweight (the same stream, sampled windows weighed 0, no teacher).
+ *
  *   npx tsx bench/distill-recipes.ts --models zoo/pivots/all/hf,zoo/pivots/control/hf
  * only evaluates those Hugging Face folders (e.g. the built pivots) on the same dev measure.
  *
@@ -59,6 +67,9 @@ import { kdObjective } from "../src/fuse/distill/kd-objective.js";
 import type { PivotTargets } from "../src/fuse/distill/pivot-targets.js";
 import { disposeTeacher, loadTeacher, teacherTargets, teacherViews, type Teacher, type TeacherView } from "../src/fuse/distill/teacher-targets.js";
 import { onlineKdObjective, onlineStream, type OnlinePart } from "../src/fuse/distill/online-kd-objective.js";
+import { writeSampledCorpus, type SampledCorpusManifest } from "../src/fuse/distill/sampled-corpus.js";
+import { createLlamaCppModel } from "../src/models/llamacpp/model.js";
+import { streamProgress } from "../src/core/progress.js";
 import { fusionOptions, packTexts, teacherPriors, trainingLines, type ZooPivotsPlan } from "../src/fuse/distill/zoo-pivots.js";
 
 const arg = (name: string, fallback: string) => {
@@ -73,6 +84,8 @@ const LR = Number(arg("lr", "1e-3"));
 const LAMBDA = Number(arg("lambda", "0.5"));
 const RECIPES = arg("recipes", "control,domain-aligned").split(",");
 const OUT = arg("out", "");
+/** --sampled DIR: the transfer text of the online-sampled* recipes (written by --write-sampled). */
+const SAMPLED = arg("sampled", "");
 /** Save each recipe's final model here (<name>/hf) for a later, final-report-only evaluation. */
 const SAVE = arg("save", "");
 const DEV_DOMAINS = ["finance", "biology", "people"];
@@ -256,6 +269,20 @@ async function widenedInit(startDir: string): Promise<string> {
   return dir;
 }
 
+/** The --sampled transfer text (writeSampledCorpus's folder), one part per source, each taught by the zoo expert that sampled it. */
+async function sampledParts(dir: string): Promise<OnlinePart[]> {
+  const manifest = await readZooManifest(ZOO);
+  const sampled = JSON.parse(await fs.readFile(path.join(dir, "manifest.json"), "utf8")) as SampledCorpusManifest;
+  const parts: OnlinePart[] = [];
+  for (const source of sampled.sources) {
+    const expert = manifest.models.find((m) => m.id === source.model)!;
+    // --sampled-repeat N: the transfer text N times over, raising its share of the windows (200 steps read ~1/10 of it once).
+    const text = (await fs.readFile(path.join(dir, source.file), "utf8")).repeat(Number(arg("sampled-repeat", "1")));
+    parts.push({ name: `sampled ${source.name}`, text, teacher: await loadTeacher(path.join(ZOO, expert.files.hf), expert.id) });
+  }
+  return parts;
+}
+
 async function onlineMain(): Promise<void> {
   const manifest = await readZooManifest(ZOO);
   const base = manifest.models.find((m) => m.family === "a" && m.role === "base")!;
@@ -279,25 +306,34 @@ async function onlineMain(): Promise<void> {
   }
   const corpus = await buildCorpus({ seed: manifest.data.seed });
   // online-b[-uld|-both]: the family-B experts teach their domains across tokenizers; other windows train on CLM alone.
-  const familyB = RECIPES.some((r) => r.startsWith("online-b"));
+  // online-sampled-domain: the training text is taught by the family that wrote the --sampled text.
+  const sampledFamily = SAMPLED ? (JSON.parse(await fs.readFile(path.join(SAMPLED, "manifest.json"), "utf8")) as SampledCorpusManifest).sources.map((src) => manifest.models.find((m) => m.id === src.model)?.family) : [];
+  const familyB = RECIPES.some((r) => r.startsWith("online-b")) || sampledFamily.includes("b");
   const experts = manifest.models.filter((m) => m.role === "expert" && m.family === (familyB ? "b" : "a"));
   const parts: OnlinePart[] = [];
   for (const d of corpus.domains) {
     const expert = experts.find((e) => e.domain === d.name);
     parts.push({ name: d.name, text: d.trainText, teacher: expert ? await loadTeacher(path.join(ZOO, expert.files.hf), expert.id) : undefined });
   }
-  const stream = onlineStream(parts, pivot);
-  const { tokens, spans } = stream;
-  log(`mixture: ${tokens.length} tokens over ${spans.length} domains; teachers ${spans.filter((s) => s.teacher).length}, across tokenizers ${spans.filter((s) => s.crossTeacher).length}`);
+  const plain = onlineStream(parts, pivot);
+  const sampled = SAMPLED ? await sampledParts(SAMPLED) : [];
   const results: Record<string, { step: number; macro: number; per: Record<string, number>; seconds: number }[]> = {};
   for (const name of RECIPES) {
-    const lambda = name === "online-control" ? 1 : LAMBDA;
+    // online-sampled*: the training text (taught by its experts only in online-sampled-domain) and then the --sampled transfer text, taught by its sampling expert.
+    const isSampled = name.startsWith("online-sampled");
+    if (isSampled && !sampled.length) throw new Error(`${name} needs --sampled DIR (bench/distill-recipes.ts --write-sampled DIR)`);
+    const stream = isSampled ? onlineStream([...parts.map((p) => (name.startsWith("online-sampled-domain") ? p : { ...p, teacher: undefined })), ...sampled], pivot) : plain;
+    log(`${name} mixture: ${stream.tokens.length} tokens over ${stream.spans.length} parts; teachers ${stream.spans.filter((s) => s.teacher).length}, across tokenizers ${stream.spans.filter((s) => s.crossTeacher).length}`);
+    const lambda = name === "online-control" || name === "online-sampled-hard" ? 1 : LAMBDA;
     // online-b[-first][-uld|-both]: -first maps a family-B candidate to the first pivot token of its text.
     const crossFusion = name.endsWith("-uld") ? "uld" : name.endsWith("-both") ? "both" : "aligned";
     const crossCandidates = name.includes("-first") ? "first-token" : "bytes";
     // -mince: FuseLLM's MinCE with the pivot as a source (a window is taught only where the teacher beats the pivot on it).
     const crossGate = name.includes("-mince") ? "min-ce" : undefined;
-    const objective = name === "online-b-reweight"
+    // online-sampled-reweight: the sampled KD run without its transfer text (those windows weigh 0, the training text's as in the KD run).
+    const objective = name === "online-sampled-reweight"
+      ? reweightedClm(stream.tokens, stream.spans.map((span, i) => ({ end: span.end, weight: i < parts.length ? 1 : 0 })))
+      : name === "online-b-reweight"
       ? reweightedClm(stream.tokens, stream.spans.map((span) => ({ end: span.end, weight: span.crossTeacher ? LAMBDA : 1 })))
       : onlineKdObjective({ ...stream, lambda, k: Number(arg("k", "8")), crossFusion, crossCandidates, crossGate, batchSize: BATCH, seqLen: SEQ, seed: SEED });
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-online-"));
@@ -399,8 +435,36 @@ async function main(): Promise<void> {
   }
 }
 
+/**
+ * --write-sampled DIR [--family a|b] [--samples 600] [--max-tokens 48] [--temperature 1] [--top-p P]:
+ * each domain expert of that family samples continuations of 4-word prefixes of its domain's
+ * training lines (llama.cpp, 1 thread, seeded by --seed): the transfer text --sampled reads.
+ */
+async function writeSampled(out: string): Promise<void> {
+  const manifest = await readZooManifest(ZOO);
+  const corpus = await buildCorpus({ seed: manifest.data.seed });
+  const experts = manifest.models.filter((m) => m.role === "expert" && m.family === arg("family", "b"));
+  const sources = [];
+  for (const e of experts) {
+    const lines = corpus.domains.find((d) => d.name === e.domain)!.trainText.split("\n");
+    sources.push({ name: e.domain!, model: await createLlamaCppModel({ id: e.id, path: path.join(ZOO, e.files.gguf!), threads: 1 }), prefixes: lines });
+  }
+  const started = Date.now();
+  const topP = arg("top-p", "");
+  try {
+    const written = await writeSampledCorpus(path.resolve(out), {
+      sources, samplesPerSource: Number(arg("samples", "600")), maxTokens: Number(arg("max-tokens", "48")), temperature: Number(arg("temperature", "1")),
+      ...(topP ? { topP: Number(topP) } : {}), seed: SEED, progress: streamProgress(),
+    });
+    log(`sampled ${written.sources.map((s) => `${s.name} ${s.samples} (${s.bytes} B, ${s.empty} empty)`).join(", ")} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  } finally {
+    for (const s of sources) await s.model.close();
+  }
+}
+
+const WRITE_SAMPLED = arg("write-sampled", "");
 const MODELS = arg("models", "");
 const TEST_MODELS = arg("test-models", "");
 const DEV_MODELS = arg("dev-models", "");
 const TEACHER_GAP = arg("teacher-gap", "");
-await (TEACHER_GAP ? teacherGap(TEACHER_GAP) : TEST_MODELS ? evaluatePaired(TEST_MODELS.split(","), "test") : DEV_MODELS ? evaluatePaired(DEV_MODELS.split(","), "dev") : MODELS ? evaluateFolders(MODELS.split(",")) : RECIPES.every((r) => r.startsWith("online")) ? onlineMain() : main());
+await (WRITE_SAMPLED ? writeSampled(WRITE_SAMPLED) : TEACHER_GAP ? teacherGap(TEACHER_GAP) : TEST_MODELS ? evaluatePaired(TEST_MODELS.split(","), "test") : DEV_MODELS ? evaluatePaired(DEV_MODELS.split(","), "dev") : MODELS ? evaluateFolders(MODELS.split(",")) : RECIPES.every((r) => r.startsWith("online")) ? onlineMain() : main());

@@ -12,6 +12,9 @@
  *     trains each recipe (LoRA r16 from pivots/all) and prints its loss, its accuracy on its
  *     training pairs and dev cloze accuracy against pivots/all (`control=shuffle|flip` swaps
  *     every other pair's or every pair's labels: runs of the same length without the signal)
+ *   npx tsx bench/fpo-cloze.ts --gguf zoo/pivots/all/model.gguf,zoo/pivots/fpo/model.gguf [--test]
+ *     the same in llama.cpp, exactly as the demo scores its FPO goal (its split, its model
+ *     settings, evaluateModels): on --test, the demo's "cloze before and after FPO" z
  *   `--limit N` judges only the first N cloze items (a smoke run)
  *
  * Cloze accuracy is lm-eval's acc as the demo computes it (sum of the continuation's
@@ -23,6 +26,10 @@ import * as path from "node:path";
 import { splitItems } from "../src/unify/items.js";
 import { pairedAccuracy } from "../src/unify/paired.js";
 import { loadDemoZoo } from "../src/demo/zoo.js";
+import { DEMO_PASSAGE_CHARS } from "../src/demo/run.js";
+import { openModel } from "../src/models/open.js";
+import { evaluateModels } from "../src/unify/evaluate-models.js";
+import { silentProgress } from "../src/core/progress.js";
 import type { TaskItem } from "../src/formats/tasks.js";
 import type { ResultRecord } from "../src/core/evidence.js";
 import { readZooManifest } from "../src/zoo/build/manifest.js";
@@ -50,8 +57,7 @@ type Cloze = TaskItem & { kind: "multiple_choice" };
 /** Each response's summed log-probability after its prompt, scored in one batch. */
 function batchLogProbs(model: TrainModel, tokenizer: BpeTokenizer, prompt: string, responses: readonly string[]): number[] {
   const seqLen = model.config.maxPositions;
-  const bos = tokenizer.vocab.bosId ?? tokenizer.vocab.eosId ?? 0;
-  const packed = responses.map((r) => packContinuation(tokenizer, prompt, r, seqLen, bos));
+  const packed = responses.map((r) => packContinuation(tokenizer, prompt, r, seqLen));
   const n = packed.length;
   const cat = <T extends Int32Array | Float32Array>(make: (len: number) => T, pick: (p: (typeof packed)[number]) => T) => {
     const out = make(n * seqLen);
@@ -77,7 +83,7 @@ function clozeRecords(id: string, model: TrainModel, tokenizer: BpeTokenizer, it
 
 async function clozeItemsOf(side: "dev" | "test"): Promise<Cloze[]> {
   const zoo = await loadDemoZoo(ZOO);
-  const items = splitItems(zoo.items.filter((i) => i.task === "zoo-cloze"))[side] as Cloze[];
+  const items = splitItems(zoo.items.filter((i) => i.task === "zoo-cloze"), { maxPassageChars: DEMO_PASSAGE_CHARS })[side] as Cloze[];
   return LIMIT > 0 ? items.slice(0, LIMIT) : items;
 }
 
@@ -89,7 +95,7 @@ function paired(all: readonly ResultRecord[], a: string, b: string): string {
   return d ? `${a} − ${b}: ${d.diff >= 0 ? "+" : ""}${f4(d.diff)} ± ${f4(d.se)}, z ${d.z.toFixed(2)} (${d.n} items)` : "n/a";
 }
 
-async function evaluateModels(dirs: string[]): Promise<void> {
+async function evaluateHfModels(dirs: string[]): Promise<void> {
   const items = await clozeItemsOf(SIDE);
   const all: ResultRecord[] = [];
   for (const dir of dirs) {
@@ -103,6 +109,22 @@ async function evaluateModels(dirs: string[]): Promise<void> {
   for (const dir of dirs.slice(1)) console.log(paired(all, dir, dirs[0]!));
 }
 
+/** GGUFs scored by llama.cpp as the demo scores them (src/demo/run.ts: zooDistillGoals). */
+async function evaluateGgufs(files: string[]): Promise<void> {
+  const items = await clozeItemsOf(SIDE);
+  const models = [];
+  for (const file of files) models.push(await openModel({ id: file, backend: "llamacpp", path: path.resolve(file), threads: 1, contextSize: 512, domains: [], tags: [] }));
+  try {
+    const t0 = Date.now();
+    const all = await evaluateModels(models, items, silentProgress, "cloze", 2);
+    for (const file of files) console.log(`${file} (llama.cpp): ${SIDE} cloze acc ${f4(accuracy(all.filter((r) => r.model === file)))} (${items.length} items)`);
+    for (const file of files.slice(1)) console.log(paired(all, file, files[0]!));
+    console.log(`${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  } finally {
+    for (const m of models) await m.close();
+  }
+}
+
 /** How often a model prefers the chosen response of training pairs: summed and per-token log-probabilities. */
 function pairAccuracy(model: TrainModel, tokenizer: BpeTokenizer, all: readonly FpoRecord[]): { sum: number; perToken: number } {
   // At most 400 pairs, evenly spaced.
@@ -110,11 +132,10 @@ function pairAccuracy(model: TrainModel, tokenizer: BpeTokenizer, all: readonly 
   const records = all.filter((_, i) => i % every === 0);
   let sum = 0;
   let perToken = 0;
-  const bos = tokenizer.vocab.bosId ?? tokenizer.vocab.eosId ?? 0;
   for (const r of records) {
     const [c, j] = batchLogProbs(model, tokenizer, r.prompt, [r.chosen, r.rejected]);
-    const tc = packContinuation(tokenizer, r.prompt, r.chosen, model.config.maxPositions, bos).responseTokens;
-    const tj = packContinuation(tokenizer, r.prompt, r.rejected, model.config.maxPositions, bos).responseTokens;
+    const tc = packContinuation(tokenizer, r.prompt, r.chosen, model.config.maxPositions).responseTokens;
+    const tj = packContinuation(tokenizer, r.prompt, r.rejected, model.config.maxPositions).responseTokens;
     if (c! > j!) sum++;
     if (c! / tc > j! / tj) perToken++;
   }
@@ -137,7 +158,8 @@ async function recordsOf(r: RecordRecipe): Promise<FpoRecord[]> {
     teachersLoaded = { teachers, domains: experts.map((e) => e.domain ?? ""), lines: await trainingLines(manifest) };
   }
   const t0 = Date.now();
-  const cache = path.join("bench", "out", `fpo-records-${r.unit}-${r.ref}-${r.distractors}-${r.per}.json`);
+  // p2: packed as src/formats/sequence-start.ts says (files without it were packed with BOS always).
+  const cache = path.join("bench", "out", `fpo-records-p2-${r.unit}-${r.ref}-${r.distractors}-${r.per}.json`);
   const cached = await fs.readFile(cache, "utf8").then((t) => JSON.parse(t) as FpoRecord[], () => undefined);
   const records = cached ?? await zooFpoRecords(teachersLoaded.lines, teachersLoaded.teachers, teachersLoaded.domains, { seed: 7, perDomain: r.per, distractors: r.distractors, unit: r.unit, reference: r.ref });
   const refAcc = records.filter((x) => x.reference.chosen > x.reference.rejected).length / records.length;
@@ -199,6 +221,8 @@ async function recipes(specs: string[]): Promise<void> {
 }
 
 const MODELS = arg("models", "");
-if (MODELS) await evaluateModels(MODELS.split(","));
+const GGUFS = arg("gguf", "");
+if (MODELS) await evaluateHfModels(MODELS.split(","));
+else if (GGUFS) await evaluateGgufs(GGUFS.split(","));
 else if (process.argv.includes("--diagnose")) await diagnose();
 else await recipes(arg("recipes", "unit=byte,ref=domain,distractors=3,per=60").split(";"));

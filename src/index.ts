@@ -186,6 +186,8 @@ export type { LlamaArchitecture, LlamaConfig, RopeScaling } from "./formats/hf/c
 export { parseLlamaConfig, readLlamaConfig, llamaConfigToJson, GGUF_ARCHITECTURE } from "./formats/hf/config.js";
 export type { GgufVocab, GgufTokenizerModel } from "./formats/hf/tokenizer.js";
 export { vocabFromTokenizerJson, tokenizerJsonFromVocab, readVocab } from "./formats/hf/tokenizer.js";
+export { sequenceStart, vocabSequenceStart } from "./formats/sequence-start.js";
+export type { SequenceStartTokens } from "./formats/sequence-start.js";
 export type { PreTokenizerFamily } from "./formats/hf/pre-tokenizer.js";
 export { PRE_TOKENIZER_FAMILIES, preTokenizerSteps, familyOfSteps, preTokenizerJson } from "./formats/hf/pre-tokenizer.js";
 export { CHECK_TEXT, checkTextHash } from "./formats/hf/check-text.js";
@@ -259,6 +261,8 @@ export { distillPrefs, readPreferencePairs } from "./fuse/distill/prefs.js";
 export { zooClozePairs } from "./fuse/distill/zoo-pairs.js";
 export type { ZooPair, ZooPairsOptions } from "./fuse/distill/zoo-pairs.js";
 export { routerPriors, rankingPriors, domainPriors } from "./fuse/distill/priors.js";
+export type { SampledSource, SampledCorpusOptions, SampledCorpusManifest } from "./fuse/distill/sampled-corpus.js";
+export { writeSampledCorpus, promptOf, SAMPLED_CORPUS_FORMAT } from "./fuse/distill/sampled-corpus.js";
 // Pivot training (fuse: distillation).
 export type { PivotTargets } from "./fuse/distill/pivot-targets.js";
 export { pivotTargetsProblems, checkPivotTargets } from "./fuse/distill/pivot-targets.js";

@@ -10,7 +10,7 @@ import { ModelPool } from "../models/pool.js";
 import { parseFlags, parseSize, subcommand, UsageError } from "./args.js";
 import { formatTable, printJson } from "./output.js";
 
-const HELP = `usage: cogen distill <targets|prefs|pairs|train> [options]
+const HELP = `usage: cogen distill <targets|prefs|pairs|sample|train> [options]
 
   targets  --sources MODELS.yml --corpus TEXTS --out DIR
            every source's top-K next tokens at every position of every text (its own
@@ -33,6 +33,10 @@ const HELP = `usage: cogen distill <targets|prefs|pairs|train> [options]
   pairs    --zoo --out PAIRS.jsonl [--distractors 1-3]
            preference pairs from the zoo's TRAINING lines (cloze: true word vs distractors).
 
+  sample   --sources MODELS.yml --prefixes ID=FILE,… --out DIR
+           transfer text: each source samples seeded continuations of its FILE's lines;
+           'cogen distill sample --help' lists its options.
+
   train    --pivot HF_DIR --out DIR (--corpus TEXTS --targets DIR | --prefs FILE.jsonl)
            train a pivot on the fused targets (λ·CLM + KL / ULD) or InfiFPO records;
            'cogen distill train --help' lists its options.
@@ -40,11 +44,15 @@ const HELP = `usage: cogen distill <targets|prefs|pairs|train> [options]
 Exit status 3 when some source failed (the manifest is then not written).`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { sub, rest } = subcommand(argv, ["targets", "prefs", "pairs", "train"], HELP, "distill");
+  const { sub, rest } = subcommand(argv, ["targets", "prefs", "pairs", "sample", "train"], HELP, "distill");
   if (sub === "targets") return targets(rest);
   if (sub === "train") {
     const { run: train } = await import("./distill-train.js");
     return train(rest);
+  }
+  if (sub === "sample") {
+    const { run: sample } = await import("./distill-sample.js");
+    return sample(rest);
   }
   if (sub === "prefs") {
     const { run: prefs } = await import("./distill-prefs.js");

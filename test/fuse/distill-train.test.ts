@@ -309,27 +309,35 @@ describe("trainPivot (fpo)", () => {
     expect(result.losses[result.losses.length - 1]).toBeLessThan(result.losses[0]!);
   });
 
-  it("packs a response as a harness scores a continuation: tokenised with its prompt, a long prompt cut from the left", async () => {
+  it("packs a response as a harness scores a continuation: tokenised with its prompt, BOS only where the tokenizer asks, a long prompt cut from the left", async () => {
     const tokenizer = await readBpeTokenizer(BASE_A);
     const bos = tokenizer.vocab.bosId!;
+    expect(tokenizer.vocab.addBos).toBe(false);
     const prompt = "psoriasis: a chronic skin disease characterized by dry red";
     const response = " patches covered with scales";
     const whole = tokenizer.encode(prompt + response);
     const own = tokenizer.encode(prompt);
-    const packed = packContinuation(tokenizer, prompt, response, 64, bos);
+    const packed = packContinuation(tokenizer, prompt, response, 64);
     const n = packed.responseTokens;
     expect(n).toBeGreaterThan(1);
     expect(packed.responseBytes).toBe(Buffer.byteLength(response));
-    expect(Array.from(packed.inputs.subarray(0, whole.length))).toEqual([bos, ...whole.slice(0, -1)]);
+    // The zoo's tokenizers add no BOS (add_bos_token false), so after a prompt nothing comes first, as llama.cpp scores it.
+    expect(Array.from(packed.inputs.subarray(0, whole.length - 1))).toEqual(whole.slice(0, -1));
     const masked = Array.from(packed.targets).filter((_, i) => packed.mask[i] === 1);
     expect(masked).toEqual(whole.slice(whole.length - n));
     expect(whole.slice(0, whole.length - n)).toEqual(own.slice(0, whole.length - n));
-    // A window of n + 2 positions keeps only the last two prompt tokens: BOS is cut, as llama.cpp cuts a long context.
-    const cut = packContinuation(tokenizer, prompt, response, n + 2, bos);
+    // A tokenizer that asks for BOS gets it first; an empty prompt starts from BOS either way.
+    const withBos = { ...tokenizer, vocab: { ...tokenizer.vocab, addBos: true } };
+    expect(Array.from(packContinuation(withBos, prompt, response, 64).inputs.subarray(0, whole.length))).toEqual([bos, ...whole.slice(0, -1)]);
+    const document = packContinuation(tokenizer, "", response, 64);
+    expect(Array.from(document.inputs.subarray(0, document.responseTokens))).toEqual([bos, ...tokenizer.encode(response).slice(0, -1)]);
+    expect(Array.from(document.mask.subarray(0, document.responseTokens + 1))).toEqual([...Array(document.responseTokens).fill(1), 0]);
+    // A window of n + 2 positions keeps only the last two prompt tokens, as llama.cpp cuts a long context.
+    const cut = packContinuation(withBos, prompt, response, n + 2);
     expect(Array.from(cut.inputs)).toEqual(whole.slice(whole.length - n - 3, whole.length - 1));
     expect(Array.from(cut.mask)).toEqual([0, 0, ...Array(n).fill(1)]);
-    expect(() => packContinuation(tokenizer, prompt, response, n - 1, bos)).toThrow(/more than seqLen/);
-    expect(() => packContinuation(tokenizer, prompt, "", 64, bos)).toThrow(/no tokens of its own/);
+    expect(() => packContinuation(tokenizer, prompt, response, n - 1)).toThrow(/more than seqLen/);
+    expect(() => packContinuation(tokenizer, prompt, "", 64)).toThrow(/no tokens of its own/);
     expect(() => fpoObjective({ records: [], beta: 0, lambda: 0, batchSize: 1, seqLen: 4, seed: 0, bosId: 1 })).toThrow(/at least one preference record[\s\S]*beta must be positive/);
   });
 

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { ConfigError } from "../../core/errors.js";
 import { Rng } from "../../core/rng.js";
+import { vocabSequenceStart } from "../../formats/sequence-start.js";
 import { tf } from "../../zoo/train/backend.js";
 import { forwardLogits, tokenNll, type TrainModel } from "../../zoo/train/model.js";
 import type { TrainObjective } from "../../zoo/train/train.js";
@@ -67,14 +68,15 @@ export function fpoObjective(options: FpoObjectiveOptions): TrainObjective {
   if (problems.length) throw new ConfigError(problems, "fpo");
   const encoded = new Map<number, EncodedPair>();
   return {
-    key: { objective: "fpo", beta, lambda, records: records.length, recordsHash: recordsHash(records), bosId, ...(unit === "token" ? {} : { unit }) },
+    // packing 2: sequences start as src/formats/sequence-start.ts says (packing 1 put BOS first always).
+    key: { objective: "fpo", beta, lambda, records: records.length, recordsHash: recordsHash(records), bosId, packing: 2, ...(unit === "token" ? {} : { unit }) },
     tokensPerStep: 2 * batchSize * seqLen,
     loss: (model, step, tokenizer) => {
       const rng = new Rng((Math.imul(seed >>> 0, 0x6c8e9cf5) ^ Math.imul(step + 1, 0x3c6ef372)) >>> 0);
       const pairs = Array.from({ length: batchSize }, () => {
         const i = rng.int(records.length);
         let pair = encoded.get(i);
-        if (!pair) encoded.set(i, (pair = encodePair(records[i]!, tokenizer, seqLen, bosId)));
+        if (!pair) encoded.set(i, (pair = encodePair(records[i]!, tokenizer, seqLen)));
         return { pair, record: records[i]! };
       });
       // Rows 0..B-1 chosen, B..2B-1 rejected.
@@ -107,10 +109,10 @@ interface EncodedPair {
   rejected: PackedContinuation;
 }
 
-function encodePair(record: FpoRecord, tokenizer: BpeTokenizer, seqLen: number, bosId: number): EncodedPair {
+function encodePair(record: FpoRecord, tokenizer: BpeTokenizer, seqLen: number): EncodedPair {
   return {
-    chosen: packContinuation(tokenizer, record.prompt, record.chosen, seqLen, bosId),
-    rejected: packContinuation(tokenizer, record.prompt, record.rejected, seqLen, bosId),
+    chosen: packContinuation(tokenizer, record.prompt, record.chosen, seqLen),
+    rejected: packContinuation(tokenizer, record.prompt, record.rejected, seqLen),
   };
 }
 
@@ -124,11 +126,13 @@ export interface PackedContinuation {
 }
 
 /**
- * BOS + prompt + response in `seqLen` predicted positions, as a harness scores a continuation: the
- * text is tokenised whole, the response's tokens are those past the prompt's own tokens, and the
- * last seqLen + 1 tokens are kept (a long prompt loses its start, BOS included).
+ * Prompt + response in `seqLen` predicted positions, as a harness scores a continuation (the
+ * llama.cpp backend's logLikelihood): the text is tokenised whole, the response's tokens are those
+ * past the prompt's own tokens, the sequence starts as src/formats/sequence-start.ts says (BOS only
+ * where the tokenizer asks for it, or before an empty prompt), and the last seqLen + 1 tokens are
+ * kept (a long prompt loses its start). Positions past the sequence are padding (masked).
  */
-export function packContinuation(tokenizer: BpeTokenizer, prompt: string, response: string, seqLen: number, bosId: number): PackedContinuation {
+export function packContinuation(tokenizer: BpeTokenizer, prompt: string, response: string, seqLen: number): PackedContinuation {
   const own = tokenizer.encode(prompt);
   const whole = tokenizer.encode(prompt + response);
   let common = 0;
@@ -136,10 +140,13 @@ export function packContinuation(tokenizer: BpeTokenizer, prompt: string, respon
   const responseTokens = whole.length - common;
   if (responseTokens === 0) throw new ConfigError([`a preference response ${JSON.stringify(response.slice(0, 40))} has no tokens of its own after its prompt`]);
   if (responseTokens > seqLen) throw new ConfigError([`a preference response has ${responseTokens} tokens, more than seqLen ${seqLen}`]);
-  const all = [bosId, ...whole];
+  const all = [...vocabSequenceStart(tokenizer.vocab, prompt === ""), ...whole];
+  if (all.length === responseTokens) {
+    throw new ConfigError([`the response ${JSON.stringify(response.slice(0, 40))} shares its first token with the prompt ${JSON.stringify(prompt.slice(0, 40))} and the tokenizer adds no BOS: nothing comes before it to score it from`]);
+  }
   const kept = all.slice(Math.max(0, all.length - 1 - seqLen));
   const firstTarget = kept.length - 1 - responseTokens;
-  const inputs = new Int32Array(seqLen).fill(bosId);
+  const inputs = new Int32Array(seqLen).fill(padId(tokenizer));
   const targets = new Int32Array(seqLen);
   const mask = new Float32Array(seqLen);
   for (let i = 0; i < kept.length - 1; i++) {
@@ -148,6 +155,11 @@ export function packContinuation(tokenizer: BpeTokenizer, prompt: string, respon
     if (i >= firstTarget) mask[i] = 1;
   }
   return { inputs, targets, mask, responseTokens, responseBytes: Buffer.byteLength(response, "utf8") };
+}
+
+/** Any id fills the positions past a packed sequence (they are masked and come after it); BOS as the trainers pad. */
+function padId(tokenizer: BpeTokenizer): number {
+  return tokenizer.vocab.bosId ?? tokenizer.vocab.eosId ?? 0;
 }
 
 function recordsHash(records: readonly FpoRecord[]): string {
@@ -161,9 +173,8 @@ function recordsHash(records: readonly FpoRecord[]): string {
  * packs it within the model's context, with the response's tokens and bytes.
  */
 export function continuationLogProb(model: TrainModel, tokenizer: BpeTokenizer, prompt: string, response: string): { logprob: number; tokens: number; bytes: number } {
-  const bosId = tokenizer.vocab.bosId ?? tokenizer.vocab.eosId ?? 0;
   const seqLen = model.config.maxPositions;
-  const packed = packContinuation(tokenizer, prompt, response, seqLen, bosId);
+  const packed = packContinuation(tokenizer, prompt, response, seqLen);
   const nll = tf.tidy(() => {
     const logits = forwardLogits(model, tf.tensor2d(packed.inputs, [1, seqLen], "int32"));
     return tf.sum(tf.mul(tokenNll(logits, tf.tensor2d(packed.targets, [1, seqLen], "int32")), tf.tensor1d(packed.mask))).dataSync()[0]!;

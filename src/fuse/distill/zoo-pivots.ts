@@ -67,10 +67,12 @@ export interface ZooPivotsPlan {
   /**
    * The FPO pivot (zoo-fpo.ts): `pairsPerDomain` training cloze sentences per domain, each giving
    * `distractors` pairs (default 1); ℓ normalised per `unit` (default token); the reference fused
-   * by `reference` (default prompt).
+   * by `reference` (default prompt). `packing` 2: pairs are packed (and their reference scored)
+   * starting as src/formats/sequence-start.ts says, as the cloze test scores them; a plan without
+   * it was built when the packing put BOS first always, so it differs and the pivot is rebuilt.
    */
   fpo: {
-    pairsPerDomain: number; distractors?: number; unit?: FpoUnit; reference?: ZooFpoReference;
+    pairsPerDomain: number; distractors?: number; unit?: FpoUnit; reference?: ZooFpoReference; packing?: 2;
     steps: number; batchSize: number; seqLen: number; lr: number; beta: number; lambda: number; lora: { rank: number; alpha: number };
   };
   /** Texts for the llama.cpp parity check of each export. */
@@ -82,7 +84,7 @@ export function zooPivotsPlan(kind: "full" | "quick"): ZooPivotsPlan {
     return {
       pivotFamily: "a", seed: 7, textsPerDomain: 4, maxTokens: 30, k: 4, parityContexts: 1, teachers: "domain", fusion: "aligned",
       kd: { steps: 3, batchSize: 2, seqLen: 32, lr: 4e-3, lambda: 0.5, lora: { rank: 2, alpha: 2 } },
-      fpo: { pairsPerDomain: 2, steps: 2, batchSize: 2, seqLen: 48, lr: 2e-3, beta: 2, lambda: 0, lora: { rank: 2, alpha: 2 } },
+      fpo: { pairsPerDomain: 2, packing: 2, steps: 2, batchSize: 2, seqLen: 48, lr: 2e-3, beta: 2, lambda: 0, lora: { rank: 2, alpha: 2 } },
     };
   }
   // Step counts sized for the shared 2-core machine (docs/ARCHITECTURE.md, fuse: distillation).
@@ -94,7 +96,7 @@ export function zooPivotsPlan(kind: "full" | "quick"): ZooPivotsPlan {
     online: { init: "a/centralised", seed: 199, steps: 200, batchSize: 16, seqLen: 64, lr: 2e-3, lambda: 0.2, k: 8, lora: { rank: 16, alpha: 16 }, familyB: { lambda: 0.5, fusion: "aligned" } },
     // The best FPO recipe on the demo's DEV cloze items (bench/fpo-cloze.ts; docs/ARCHITECTURE.md: none beats the pivot there).
     fpo: {
-      pairsPerDomain: 120, distractors: 3, unit: "byte", reference: "domain",
+      pairsPerDomain: 120, distractors: 3, unit: "byte", reference: "domain", packing: 2,
       steps: 60, batchSize: 8, seqLen: 64, lr: 2e-3, beta: 20, lambda: 0, lora: { rank: 16, alpha: 16 },
     },
   };

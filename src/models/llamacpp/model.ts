@@ -18,6 +18,7 @@ import { freshSeed } from "../../core/rng.js";
 import type { ChatPrompt, ChatTurn, GenerateChunk, GenerateOptions, LanguageModel, LogLikelihood, SequenceToken, TokenLogprob } from "../../core/language-model.js";
 import { utf8Length } from "../../core/language-model.js";
 import { vocabTokenBytes } from "../../formats/hf/token-bytes.js";
+import { sequenceStart } from "../../formats/sequence-start.js";
 import { Limiter } from "../limiter.js";
 import { StopMatcher } from "../stop.js";
 import { tokenByteSpans } from "./spans.js";
@@ -85,9 +86,12 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
   const sequence: LlamaContextSequence = context.getSequence();
   const lock = new Limiter(1);
   let closed = false;
-  const prefix: Token[] = model.tokens.shouldPrependBosToken && model.tokens.bos !== null ? [model.tokens.bos] : [];
+  // The one start rule (src/formats/sequence-start.ts), shared with cogen's forward pass.
+  const startTokens = { addBos: model.tokens.shouldPrependBosToken, bos: model.tokens.bos, eos: model.tokens.eos };
+  /** What a non-empty context starts from: BOS only where the GGUF asks for it. */
+  const prefix: Token[] = sequenceStart(startTokens, false);
   /** What an empty context starts from: BOS, or end-of-text for models without BOS (as lm-eval does). */
-  const documentStart: Token[] = prefix.length > 0 ? prefix : [model.tokens.bos ?? model.tokens.eos].filter((t): t is Token => t !== null);
+  const documentStart: Token[] = sequenceStart(startTokens, true);
 
   // Chats rendered by the model's own template, by their text: their special tokens stay special.
   const renderChat = chatRenderer(model);
