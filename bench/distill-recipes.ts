@@ -354,6 +354,8 @@ async function onlineMain(): Promise<void> {
     }
   }
   if (OUT) await fs.writeFile(OUT, JSON.stringify({ steps: STEPS, lr: LR, lambda: LAMBDA, seed: SEED, results }, null, 2) + "\n");
+  // The widened start was only scaffolding unless --save keeps it.
+  if (WIDEN && !SAVE) await fs.rm(path.dirname(pivotDir), { recursive: true, force: true });
 }
 
 async function main(): Promise<void> {
