@@ -83,6 +83,19 @@ describe("distillGoals", () => {
       checkpoints: [], unified: ["unified-router"],
     }).find((g) => g.goal.startsWith("the best distilled pivot closes"))!;
     expect(dense.detail).toMatch(/^pivot-all closed 55%/);
+    // The sampled-text pivot is judged against its own hard-label control (2.28 → router 2.1, pivot
+    // 2.17: 61%), not against pivots/control (that would be 65%), and beats the dense pivot's 55%.
+    const withSampled = [...records];
+    items.forEach((item, i) => {
+      withSampled.push(bpb("pivot-sampled-control", item, "x", 2.28 + noise[i]!, 200));
+      withSampled.push(bpb("pivot-sampled", item, "x", 2.17 + noise[i]!, 200));
+    });
+    const sampled = distillGoals({
+      rows: scoreRows(withSampled, domains, [...order, "pivot-sampled", "pivot-sampled-control"]), records: withSampled, clozeRecords: cloze, domains,
+      distilled: [...distilled.filter((m) => !m.role.startsWith("pivot-moe")), { id: "pivot-sampled", role: "pivot-sampled", gguf: "" }, { id: "pivot-sampled-control", role: "pivot-sampled-control", gguf: "" }],
+      checkpoints: [], unified: ["unified-router"],
+    }).find((g) => g.goal.startsWith("the best distilled pivot closes"))!;
+    expect(sampled.detail).toMatch(/^pivot-sampled closed 61% \(control pivot-sampled-control 2\.280, pivot 2\.170, router 2\.100; pivot − control -0\.110 ± 0\.000\); pivot-all 55% of its gap$/);
     // Family B: equal on average, only noise.
     expect(byStart("the pivot distilled from family-B").met).toBe(false);
     // FPO: +1/3 with z = 1 → missed.
