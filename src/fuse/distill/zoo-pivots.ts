@@ -428,7 +428,7 @@ export async function onlinePartsOf(manifest: ZooManifest, family: string, teach
  */
 async function readSampledText(zoo: string, spec: ZooSampledText, manifest: ZooManifest): Promise<{ name: string; model: string; text: string }[]> {
   const dir = path.resolve(zoo, spec.dir);
-  const regenerate = "regenerate it with `cogen distill sample` (bench/distill-recipes.ts --write-sampled, docs/ARCHITECTURE.md) and update the plan's sha256";
+  const regenerate = "regenerate it (bench/distill-recipes.ts --write-sampled DIR --family a --samples 1500 --seed 199, or `cogen distill sample`; docs/ARCHITECTURE.md) and update the plan's sha256";
   const read = async (file: string): Promise<string> => {
     const at = path.join(dir, file);
     const bytes = await fs.readFile(at).catch((error: unknown) => {
