@@ -22,7 +22,8 @@ const BUILD_HELP = `usage: cogen zoo build [--out DIR] [--quick] [--fresh] [--mo
 Train and export the zoo: per family a BPE tokenizer and a base trained on all eight domains,
 LoRA experts adapted from the base (one domain each), an equal-compute control, a centralised
 model (the experts' total compute spent on the mixture) and, under pivots/, pivots distilled from
-the experts (all of them, family B alone, after FPO) with their CLM control (with --moe-pivots
+the experts (all of them, family B alone, after FPO, on their committed sampled text beside its
+hard-label control) with their CLM control (with --moe-pivots
 also pivots-moe/: the trained mixture of zoo/moe distilled beside its own CLM control),
 exported as Hugging Face folders, GGUF files, PEFT adapters and llama.cpp LoRA adapters; then check every
 GGUF against cogen's TypeScript forward pass in llama.cpp. Deterministic: training length is in
