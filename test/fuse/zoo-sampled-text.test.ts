@@ -3,7 +3,8 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { InputFileError } from "../../src/core/errors.js";
-import { buildZooPivots, zooPivotsPlan } from "../../src/fuse/distill/zoo-pivots.js";
+import { buildZooPivots, clearZooPivots, zooPivotsPlan } from "../../src/fuse/distill/zoo-pivots.js";
+import { capture } from "../cli/capture.js";
 import { tempDir } from "../fixtures/tiny-llama.js";
 
 const ZOO = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "zoo");
@@ -56,5 +57,28 @@ describe("buildZooPivots: the committed sampled transfer text", () => {
     await fs.writeFile(file, JSON.stringify({ ...manifest, seed: 200 }, null, 2) + "\n");
     await fs.rm(path.join(text, "medicine.txt"));
     await expect(build()).rejects.toThrow(/manifest\.json.*altered/);
+  });
+
+  it("cogen zoo build refuses a zoo without the sampled text before training anything, naming the file", async () => {
+    const out = path.join(work, "new-zoo");
+    const { code, err } = await capture(["zoo", "build", "--out", out]);
+    expect(code).not.toBe(0);
+    expect(err).toContain(path.join(out, "pivots", "sampled-text", "manifest.json"));
+    expect(err).toMatch(/copy the committed zoo\/pivots\/sampled-text\//);
+    await expect(fs.access(path.join(out, "manifest.json"))).rejects.toThrow();
+  });
+
+  it("--fresh's clearing removes the built pivots and keeps the committed sampled text", async () => {
+    const zoo = path.join(work, "zoo");
+    await fs.mkdir(path.join(zoo, "pivots", "all", "hf"), { recursive: true });
+    await fs.writeFile(path.join(zoo, "pivots", "all", "model.gguf"), "x");
+    await fs.writeFile(path.join(zoo, "pivots", "manifest.json"), "{}");
+    await fs.cp(text, path.join(zoo, "pivots", "sampled-text"), { recursive: true });
+    await clearZooPivots(zoo, zooPivotsPlan("full"));
+    expect(await fs.readdir(path.join(zoo, "pivots"))).toEqual(["sampled-text"]);
+    expect((await fs.readdir(path.join(zoo, "pivots", "sampled-text"))).length).toBe(9);
+    // The quick plan has no sampled text: everything goes.
+    await clearZooPivots(zoo, zooPivotsPlan("quick"));
+    expect(await fs.readdir(path.join(zoo, "pivots"))).toEqual([]);
   });
 });

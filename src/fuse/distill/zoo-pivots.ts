@@ -206,7 +206,12 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
   const pivotDir = path.join(zoo, base.files.hf);
   const experts = manifest.models.filter((m) => m.role === "expert");
   // The committed transfer text is checked before any model loads or trains.
-  const sampledText = plan.online?.sampled ? await readSampledText(zoo, plan.online.sampled, manifest) : undefined;
+  const sampledText = plan.online?.sampled ? await readZooSampledText(zoo, plan.online.sampled) : undefined;
+  for (const source of sampledText ?? []) {
+    if (!experts.some((e) => e.id === source.model)) {
+      throw new InputFileError(path.resolve(zoo, plan.online!.sampled!.dir, "manifest.json"), `source ${source.name} was sampled by ${source.model}, which is not an expert of the zoo`);
+    }
+  }
   // An unreadable earlier manifest means nothing is reused: every pivot is trained again.
   const previous = await readZooPivotsManifest(out).catch((error: unknown) => {
     if (InputFileError.isInstance(error)) return undefined;
@@ -423,16 +428,16 @@ export async function onlinePartsOf(manifest: ZooManifest, family: string, teach
 }
 
 /**
- * The plan's sampled transfer text, every file checked against its sha256 and every source's
- * model against the zoo: an InputFileError names a missing or altered file.
+ * The plan's sampled transfer text under `zoo`, every file checked against its sha256: an
+ * InputFileError names a missing or altered file (`cogen zoo build` checks it before training).
  */
-async function readSampledText(zoo: string, spec: ZooSampledText, manifest: ZooManifest): Promise<{ name: string; model: string; text: string }[]> {
+export async function readZooSampledText(zoo: string, spec: ZooSampledText): Promise<{ name: string; model: string; text: string }[]> {
   const dir = path.resolve(zoo, spec.dir);
   const regenerate = "regenerate it (bench/distill-recipes.ts --write-sampled DIR --family a --samples 1500 --seed 199, or `cogen distill sample`; docs/ARCHITECTURE.md) and update the plan's sha256";
   const read = async (file: string): Promise<string> => {
     const at = path.join(dir, file);
     const bytes = await fs.readFile(at).catch((error: unknown) => {
-      throw new InputFileError(at, `the pivots' sampled transfer text is missing (${(error as NodeJS.ErrnoException).code ?? String(error)}); restore it from git or ${regenerate}`);
+      throw new InputFileError(at, `the pivots' sampled transfer text is missing (${(error as NodeJS.ErrnoException).code ?? String(error)}); restore it (git checkout, or copy the committed zoo/${spec.dir}/ into this zoo) or ${regenerate}`);
     });
     const expected = spec.sha256[file];
     const actual = createHash("sha256").update(bytes).digest("hex");
@@ -444,13 +449,18 @@ async function readSampledText(zoo: string, spec: ZooSampledText, manifest: ZooM
   const unpinned = Object.keys(spec.sha256).filter((f) => f !== "manifest.json" && !files.includes(f));
   if (unpinned.length) throw new InputFileError(path.join(dir, "manifest.json"), `names no source for ${unpinned.join(", ")}, which the plan pins`);
   const out = [];
-  for (const source of sampled.sources) {
-    if (!manifest.models.some((m) => m.id === source.model && m.role === "expert")) {
-      throw new InputFileError(path.join(dir, "manifest.json"), `source ${source.name} was sampled by ${source.model}, which is not an expert of the zoo`);
-    }
-    out.push({ name: source.name, model: source.model, text: await read(source.file) });
-  }
+  for (const source of sampled.sources) out.push({ name: source.name, model: source.model, text: await read(source.file) });
   return out;
+}
+
+/** `--fresh`: remove the built pivots, keeping the committed inputs under pivots/ (the sampled text). */
+export async function clearZooPivots(zoo: string, plan: ZooPivotsPlan): Promise<void> {
+  const dir = path.join(zoo, ZOO_PIVOTS_DIR);
+  const keep = plan.online?.sampled ? path.resolve(zoo, plan.online.sampled.dir) : undefined;
+  const entries = await fs.readdir(dir).catch(() => [] as string[]);
+  for (const entry of entries) {
+    if (path.join(path.resolve(dir), entry) !== keep) await fs.rm(path.join(dir, entry), { recursive: true, force: true });
+  }
 }
 
 function zooModelDir(zoo: string, manifest: ZooManifest, id: string): string {
