@@ -19,6 +19,8 @@
  * domain it starts in; online-control is the same run with λ = 1. `--k` sets k (default 8);
  * `--init a/centralised` starts both from another family-A model of the zoo instead of base-a.
  * online-b-reweight is online-b's control without the fusion term (reweightedClm below).
+ * `--widen ff=704,heads=8[,layers=3]` (with `--full`) trains a function-preserving widening of the
+ * start instead (src/zoo/train/widen.ts: the wide pivot of issue 10, KD and control alike).
  *
  *   npx tsx bench/distill-recipes.ts --write-sampled /tmp/b-sampled --family b --samples 3000 --seed 199
  *   npx tsx bench/distill-recipes.ts --recipes online-sampled --sampled /tmp/b-sampled [--sampled-repeat N] --init a/centralised …
@@ -59,6 +61,7 @@ import { batchAt, batchStarts } from "../src/zoo/train/batches.js";
 import type { TrainObjective } from "../src/zoo/train/train.js";
 import { tf } from "../src/zoo/train/backend.js";
 import { readBpeTokenizer } from "../src/zoo/train/tokenize.js";
+import { widenHfModel } from "../src/zoo/train/widen.js";
 import { trainLanguageModel } from "../src/zoo/train/train.js";
 import { kdObjective } from "../src/fuse/distill/kd-objective.js";
 import type { PivotTargets } from "../src/fuse/distill/pivot-targets.js";
@@ -249,6 +252,23 @@ function reweightedClm(tokens: Int32Array, spans: { end: number; weight: number 
   };
 }
 
+/**
+ * --widen ff=704,heads=8,layers=3: train a function-preserving widening of the start (widen.ts)
+ * instead of the start itself, into a temporary folder (with --save, <save>/widened-init/hf).
+ */
+const WIDEN = arg("widen", "");
+
+async function widenedInit(startDir: string): Promise<string> {
+  const sizes = Object.fromEntries(WIDEN.split(",").map((kv) => kv.split("=") as [string, string]));
+  const unknown = Object.keys(sizes).filter((k) => !["ff", "heads", "layers"].includes(k));
+  if (unknown.length) throw new Error(`--widen: unknown keys ${unknown.join(", ")} (ff, heads, layers)`);
+  const num = (k: string) => (sizes[k] === undefined ? undefined : Number(sizes[k]));
+  const dir = SAVE ? path.join(SAVE, "widened-init", "hf") : path.join(await fs.mkdtemp(path.join(os.tmpdir(), "cogen-widen-")), "hf");
+  const config = await widenHfModel(startDir, dir, { intermediateSize: num("ff"), numHeads: num("heads"), numLayers: num("layers"), seed: SEED });
+  log(`widened ${startDir} → ${dir}: ff ${config.intermediateSize}, heads ${config.numHeads}, layers ${config.numLayers}`);
+  return dir;
+}
+
 /** The --sampled transfer text (writeSampledCorpus's folder), one part per source, each taught by the zoo expert that sampled it. */
 async function sampledParts(dir: string): Promise<OnlinePart[]> {
   const manifest = await readZooManifest(ZOO);
@@ -270,9 +290,20 @@ async function onlineMain(): Promise<void> {
   const init = arg("init", "");
   // --init-dir DIR: any HF folder of the pivot's family (e.g. zoo/pivots/all/hf, to train it further).
   const initDir = arg("init-dir", "");
-  const pivotDir = initDir ? path.resolve(initDir) : path.join(ZOO, init ? manifest.models.find((m) => m.id === init)!.files.hf : base.files.hf);
+  const startDir = initDir ? path.resolve(initDir) : path.join(ZOO, init ? manifest.models.find((m) => m.id === init)!.files.hf : base.files.hf);
+  const pivotDir = WIDEN ? await widenedInit(startDir) : startDir;
   const pivot = await readBpeTokenizer(pivotDir);
   const dev = await devTexts(manifest.data.seed);
+  if (WIDEN) {
+    // The widening must preserve the function: the wide start scores the dev lines exactly as the original.
+    for (const [label, dir] of [["start", startDir], ["widened start", pivotDir]]) {
+      const model = await loadTeacher(dir, label);
+      const per: Record<string, number> = {};
+      for (const [d, text] of dev) per[d] = (await evaluateBitsPerByte(model.model, pivot, text, { seqLen: SEQ })).bitsPerByte;
+      disposeTeacher(model);
+      log(`${label}: dev ${(Object.values(per).reduce((a, b) => a + b, 0) / dev.size).toFixed(6)} ${JSON.stringify(per)}`);
+    }
+  }
   const corpus = await buildCorpus({ seed: manifest.data.seed });
   // online-b[-uld|-both]: the family-B experts teach their domains across tokenizers; other windows train on CLM alone.
   // online-sampled-domain: the training text is taught by the family that wrote the --sampled text.
@@ -323,6 +354,8 @@ async function onlineMain(): Promise<void> {
     }
   }
   if (OUT) await fs.writeFile(OUT, JSON.stringify({ steps: STEPS, lr: LR, lambda: LAMBDA, seed: SEED, results }, null, 2) + "\n");
+  // The widened start was only scaffolding unless --save keeps it.
+  if (WIDEN && !SAVE) await fs.rm(path.dirname(pivotDir), { recursive: true, force: true });
 }
 
 async function main(): Promise<void> {

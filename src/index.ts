@@ -154,6 +154,8 @@ export { createTrainModel, disposeTrainModel, readWeights as readTrainWeights, L
 export type { ExportHfOptions, ExportLoraOptions } from "./zoo/train/export.js";
 export { exportHf, exportLora } from "./zoo/train/export.js";
 export { exportLoraGguf } from "./zoo/train/lora-gguf.js";
+export type { WidenPlan } from "./zoo/train/widen.js";
+export { widenHfModel, widenLlamaWeights } from "./zoo/train/widen.js";
 export type { BitsPerByte, BitsPerByteOptions } from "./zoo/train/evaluate.js";
 export { evaluateBitsPerByte } from "./zoo/train/evaluate.js";
 export type { BpeTokenizer, TokenizerFiles } from "./zoo/train/tokenize.js";
@@ -281,8 +283,8 @@ export type { AlignedRows, UldRows } from "./fuse/distill/fusion-loss.js";
 export { alignedKlAndGrad, uldDistanceAndGrad } from "./fuse/distill/fusion-loss.js";
 export type { Teacher, TeacherView, TeacherTargetOptions } from "./fuse/distill/teacher-targets.js";
 export { loadTeacher, disposeTeacher, teacherTargets, teacherViews } from "./fuse/distill/teacher-targets.js";
-export type { ZooPivotsPlan, ZooPivotsManifest, ZooPivotEntry, PivotRole, BuildZooPivotsOptions } from "./fuse/distill/zoo-pivots.js";
-export { buildZooPivots, zooPivotsPlan, readZooPivotsManifest, teacherPriors, ZOO_PIVOTS_FORMAT, ZOO_PIVOTS_DIR } from "./fuse/distill/zoo-pivots.js";
+export type { ZooPivotsPlan, ZooPivotsManifest, ZooPivotEntry, PivotRole, BuildZooPivotsOptions, ZooSampledText } from "./fuse/distill/zoo-pivots.js";
+export { buildZooPivots, zooPivotsPlan, readZooPivotsManifest, readZooSampledText, clearZooPivots, teacherPriors, ZOO_PIVOTS_FORMAT, ZOO_PIVOTS_DIR } from "./fuse/distill/zoo-pivots.js";
 export { buildZooMoePivots, readZooMoePivotsManifest, ZOO_MOE_PIVOTS_PLAN, ZOO_MOE_PIVOTS_DIR, ZOO_MOE_PIVOTS_FORMAT } from "./fuse/distill/zoo-moe-pivots.js";
 export type { ZooMoePivotsPlan, ZooMoePivotsManifest, ZooMoePivotEntry, BuildZooMoePivotsOptions } from "./fuse/distill/zoo-moe-pivots.js";
 // Serving.

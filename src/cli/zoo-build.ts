@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ConfigError } from "../core/errors.js";
 import { streamProgress } from "../core/progress.js";
-import { buildZooPivots, zooPivotsPlan, ZOO_PIVOTS_DIR } from "../fuse/distill/zoo-pivots.js";
+import { buildZooPivots, clearZooPivots, readZooSampledText, zooPivotsPlan, ZOO_PIVOTS_DIR } from "../fuse/distill/zoo-pivots.js";
 import { buildZooMoePivots, ZOO_MOE_PIVOTS_DIR } from "../fuse/distill/zoo-moe-pivots.js";
 import { buildZoo } from "../zoo/build/build.js";
 import { DEFAULT_EVAL_KINDS, evaluateZoo, type ZooEvalReport } from "../eval/zoo-eval.js";
@@ -22,7 +22,8 @@ const BUILD_HELP = `usage: cogen zoo build [--out DIR] [--quick] [--fresh] [--mo
 Train and export the zoo: per family a BPE tokenizer and a base trained on all eight domains,
 LoRA experts adapted from the base (one domain each), an equal-compute control, a centralised
 model (the experts' total compute spent on the mixture) and, under pivots/, pivots distilled from
-the experts (all of them, family B alone, after FPO) with their CLM control (with --moe-pivots
+the experts (all of them, family B alone, after FPO, on their committed sampled text beside its
+hard-label control) with their CLM control (with --moe-pivots
 also pivots-moe/: the trained mixture of zoo/moe distilled beside its own CLM control),
 exported as Hugging Face folders, GGUF files, PEFT adapters and llama.cpp LoRA adapters; then check every
 GGUF against cogen's TypeScript forward pass in llama.cpp. Deterministic: training length is in
@@ -47,10 +48,13 @@ export async function runBuild(argv: string[]): Promise<number> {
   const started = Date.now();
   const log = (line: string) => console.error(`[zoo build ${Math.round((Date.now() - started) / 1000)}s] ${line}`);
   const kind = values.quick ? "quick" : "full";
+  const pivotsPlan = zooPivotsPlan(kind);
+  // The pivots' committed sampled text is checked before hours of training, not after.
+  if (pivotsPlan.online?.sampled) await readZooSampledText(out, pivotsPlan.online.sampled);
   const manifest = await buildZoo({ out, plan: zooPlan(kind), resume: !values.fresh, log });
   // Then the pivots distilled from the experts (fuse: distillation); kept when their jobs are unchanged.
-  if (values.fresh) await fs.rm(path.join(out, ZOO_PIVOTS_DIR), { recursive: true, force: true });
-  const pivots = await buildZooPivots({ zoo: out, plan: zooPivotsPlan(kind), log, progress: values.json ? undefined : streamProgress() });
+  if (values.fresh) await clearZooPivots(out, pivotsPlan);
+  const pivots = await buildZooPivots({ zoo: out, plan: pivotsPlan, log, progress: values.json ? undefined : streamProgress() });
   // The mixture-of-experts pivot and its control (zoo/pivots-moe), on request: they need zoo/moe.
   if (values.fresh && values["moe-pivots"]) await fs.rm(path.join(out, ZOO_MOE_PIVOTS_DIR), { recursive: true, force: true });
   const moePivots = values["moe-pivots"] ? await buildZooMoePivots({ zoo: out, log, progress: values.json ? undefined : streamProgress() }) : undefined;

@@ -56,7 +56,7 @@ describe("the demo's main job on a slice of the zoo", () => {
     // Every model, single or unified, on every test item; the dev evidence covers the singles only.
     expect(testRecords).toHaveLength((report.singles.length + report.unified.length + report.references.length) * testIds.size);
     expect(report.references).toEqual(["pivot-all", "pivot-control", "a-evolved-ties"]);
-    expect(report.goals.some((g) => g.goal.startsWith("the distilled pivot (all experts) beats its CLM control"))).toBe(true);
+    expect(report.goals.some((g) => g.goal.startsWith("the best distilled pivot beats its own CLM control"))).toBe(true);
     // The evolved merge is judged against the TIES merge unify built and base-a, on the same test items.
     expect(report.goals.find((g) => g.goal.startsWith("adapt evolve:"))?.detail).toMatch(/^a-evolved-ties \d\.\d{3} vs unified-ties-merge \d\.\d{3} \(paired [-+]\d\.\d{3} ± \d\.\d{3}\) and a-base/);
     expect(new Set((await readJsonl(report.files.devResults)).map((r) => r.model))).toEqual(new Set(MODELS));

@@ -47,12 +47,12 @@ describe("buildZooPivots (quick plan on the committed zoo)", () => {
     expect(again.models.map((m) => m.trainSeconds)).toEqual(manifest.models.map((m) => m.trainSeconds));
   }, 600_000);
 
-  it("trains pivots/all, its control and the family-B pivot (across tokenizers) online from another zoo model when the plan says so", async () => {
+  it("trains pivots/all, its control, the family-B pivot (across tokenizers) and the sampled-text pivot with its control online from another zoo model when the plan says so", async () => {
     const online = await tempDir("cogen-zoo-pivots-online-");
     try {
-      const plan = { ...zooPivotsPlan("quick"), online: { init: "a/centralised", seed: 3, steps: 2, batchSize: 2, seqLen: 32, lr: 2e-3, lambda: 0.2, k: 4, lora: { rank: 2, alpha: 2 }, familyB: { lambda: 0.5, fusion: "aligned" as const } } };
+      const plan = { ...zooPivotsPlan("quick"), online: { init: "a/centralised", seed: 3, steps: 2, batchSize: 2, seqLen: 32, lr: 2e-3, lambda: 0.2, k: 4, lora: { rank: 2, alpha: 2 }, familyB: { lambda: 0.5, fusion: "aligned" as const }, sampled: { ...zooPivotsPlan("full").online!.sampled!, repeat: 1 } } };
       const manifest = await buildZooPivots({ zoo: ZOO, out: online, plan });
-      const [all, control, familyB, fpo] = manifest.models;
+      const [all, control, familyB, fpo, sampled, sampledControl] = manifest.models;
       expect(all!.objective).toBe("online-kd");
       expect(all!.init).toBe("a/centralised/hf");
       expect(all!.teachers).toEqual(["medicine", "law", "finance", "computing", "geography", "biology", "food", "people"].map((d) => `a/experts/${d}`));
@@ -65,12 +65,23 @@ describe("buildZooPivots (quick plan on the committed zoo)", () => {
       expect(familyB!.job.crossFusion).toBe("aligned");
       expect(fpo!.init).toBe(path.relative(ZOO, path.join(online, "all", "hf")).split(path.sep).join("/"));
       expect(all!.parity!.loraMaxKl!).toBeLessThan(1e-4);
-      // Another online λ retrains pivots/all and the FPO pivot after it; the control and family B are kept.
+      // pivots/sampled: the training text and the committed sampled text, each window taught by its domain's
+      // family-A expert; its control is the same stream at λ 1 (hard labels on the same text).
+      expect(sampled!.role).toBe("pivot-sampled");
+      expect(sampled!.teachers).toEqual([...all!.teachers, ...all!.teachers]);
+      expect(sampled!.job.data).not.toBe(all!.job.data);
+      expect(sampledControl!.role).toBe("pivot-sampled-control");
+      expect(sampledControl!.teachers).toEqual([]);
+      expect({ ...sampledControl!.job, lambda: 0, teachers: [] }).toEqual({ ...sampled!.job, lambda: 0, teachers: [] });
+      expect(sampled!.parity!.loraMaxKl!).toBeLessThan(1e-4);
+      expect(sampledControl!.parity!.maxKl).toBeLessThan(1e-4);
+      // Another online λ retrains pivots/all, the FPO pivot after it and pivots/sampled; both controls and family B are kept.
       const lines: string[] = [];
       await buildZooPivots({ zoo: ZOO, out: online, plan: { ...plan, online: { ...plan.online, lambda: 0.5 } }, log: (l) => lines.push(l) });
       const rel = (name: string) => path.relative(ZOO, path.join(online, name)).split(path.sep).join("/");
       expect(lines.filter((l) => / kept$|^pivots: training /.test(l)).map((l) => l.replace(/ \(.*\)$/, ""))).toEqual([
         `pivots: training ${rel("all")}`, `pivots: ${rel("control")} kept`, `pivots: ${rel("family-b")} kept`, `pivots: training ${rel("fpo")}`,
+        `pivots: training ${rel("sampled")}`, `pivots: ${rel("sampled-control")} kept`,
       ]);
       // Nothing needed the precomputed targets: every kd pivot is online.
       expect(lines.some((l) => l.includes("targets for"))).toBe(false);

@@ -6,6 +6,10 @@
  *   pivots/family-b/   distilled from the 3 family-B experts alone (another tokenizer and shape;
  *                      online across tokenizers when the plan's online.familyB says so)
  *   pivots/fpo/        pivots/all after InfiFPO on cloze pairs made from TRAINING lines
+ *   pivots/sampled/    online, as pivots/all, on the training text plus the experts' sampled
+ *                      transfer text (pivots/sampled-text/, committed, hash-checked), every
+ *                      window taught by its domain's expert (when the plan's online.sampled says so)
+ *   pivots/sampled-control/  its control: the same stream at λ = 1 (hard labels on the same text)
  *   pivots/manifest.json  what was built, from what, how long it took, parity
  *
  * Training texts are runs of consecutive training lines of each domain (seeded starts), packed
@@ -29,6 +33,7 @@ import type { PivotTargets } from "./pivot-targets.js";
 import { domainPriors } from "./priors.js";
 import type { CrossFusion, OnlinePart } from "./online-kd-objective.js";
 import { disposeTeacher, loadTeacher, teacherTargets, teacherViews, type Teacher } from "./teacher-targets.js";
+import type { SampledCorpusManifest } from "./sampled-corpus.js";
 import { trainPivot, type TrainPivotResult } from "./train-pivot.js";
 import { zooFpoRecords, type ZooFpoReference } from "./zoo-fpo.js";
 
@@ -63,6 +68,7 @@ export interface ZooPivotsPlan {
   online?: {
     init: string; seed: number; steps: number; batchSize: number; seqLen: number; lr: number; lambda: number; k: number; lora: { rank: number; alpha: number };
     familyB?: { lambda: number; fusion: CrossFusion; gate?: "min-ce" };
+    sampled?: ZooSampledText;
   };
   /**
    * The FPO pivot (zoo-fpo.ts): `pairsPerDomain` training cloze sentences per domain, each giving
@@ -79,6 +85,35 @@ export interface ZooPivotsPlan {
   parityContexts: number;
 }
 
+/**
+ * pivots/sampled's transfer text: a writeSampledCorpus folder (`cogen distill sample`), committed
+ * rather than sampled at build time (llama.cpp's float sums may differ across CPUs, and so the
+ * samples). `dir` is relative to the zoo; `sha256` pins every file of it, the manifest included.
+ */
+export interface ZooSampledText {
+  dir: string;
+  /** The transfer text this many times over in the stream (its share of the windows). */
+  repeat: number;
+  sha256: Record<string, string>;
+}
+
+/** zoo/pivots/sampled-text: `bench/distill-recipes.ts --write-sampled DIR --family a --samples 1500 --seed 199`. */
+const ZOO_SAMPLED_TEXT: ZooSampledText = {
+  dir: "pivots/sampled-text",
+  repeat: 4,
+  sha256: {
+    "manifest.json": "40d84816712f440cab2a9270a1b83aa50f087c751e12ed5dbe97078b9486e010",
+    "medicine.txt": "f99be8154ede09fc640e50acde755a38cd47c72605873c84aa79156b50f31661",
+    "law.txt": "d681f640d0aebf8cac80d182b5264d6cc955a82410da9d541c01a99b52a3113f",
+    "finance.txt": "3be24d39d5c11fb6723eaaaa21c47cba26f1fed43e1db6cdb496ac13e3a9b302",
+    "computing.txt": "787f05049e372674304874c6e9bfd0ee2e3ef2831c71f581bbe6e68ac1e66997",
+    "geography.txt": "3788de2e2b688978ba62dfeb88dbe0ddbe7eb6ef3c75037d3b6ed4fa35d62171",
+    "biology.txt": "96e693bd9a0010b0509f3f62466a24b42be256343f82fefd84948b7a196078a5",
+    "food.txt": "88fe9c5c7d4179c7c0bddc5e1673f9a59d3bc2be0fe5270dde80851deb7b0051",
+    "people.txt": "6014ce655afb975bfa7968e3c1cd92ed039a2b1a20c1da4bf9177ce37e32ce42",
+  },
+};
+
 export function zooPivotsPlan(kind: "full" | "quick"): ZooPivotsPlan {
   if (kind === "quick") {
     return {
@@ -93,7 +128,11 @@ export function zooPivotsPlan(kind: "full" | "quick"): ZooPivotsPlan {
     kd: { steps: 150, batchSize: 16, seqLen: 64, lr: 4e-3, lambda: 0.5, lora: { rank: 16, alpha: 16 } },
     // The recipe chosen on the dev measure (bench/distill-recipes.ts --recipes online-control,online-domain --init a/centralised).
     // familyB: the best cross-tokenizer recipe on the dev measure (bench/distill-recipes.ts --recipes online-b --lambda 0.5 …).
-    online: { init: "a/centralised", seed: 199, steps: 200, batchSize: 16, seqLen: 64, lr: 2e-3, lambda: 0.2, k: 8, lora: { rank: 16, alpha: 16 }, familyB: { lambda: 0.5, fusion: "aligned" } },
+    // sampled: the recipe online-sampled-domain --sampled-repeat 4 (docs/ARCHITECTURE.md, fuse: distillation).
+    online: {
+      init: "a/centralised", seed: 199, steps: 200, batchSize: 16, seqLen: 64, lr: 2e-3, lambda: 0.2, k: 8, lora: { rank: 16, alpha: 16 }, familyB: { lambda: 0.5, fusion: "aligned" },
+      sampled: ZOO_SAMPLED_TEXT,
+    },
     // The best FPO recipe on the demo's DEV cloze items (bench/fpo-cloze.ts; docs/ARCHITECTURE.md: none beats the pivot there).
     fpo: {
       pairsPerDomain: 120, distractors: 3, unit: "byte", reference: "domain", packing: 2,
@@ -105,7 +144,7 @@ export function zooPivotsPlan(kind: "full" | "quick"): ZooPivotsPlan {
 export const ZOO_PIVOTS_FORMAT = "cogen-zoo-pivots/1";
 export const ZOO_PIVOTS_DIR = "pivots";
 
-export type PivotRole = "pivot" | "pivot-control" | "pivot-family-b" | "pivot-fpo";
+export type PivotRole = "pivot" | "pivot-control" | "pivot-family-b" | "pivot-fpo" | "pivot-sampled" | "pivot-sampled-control";
 
 export interface ZooPivotEntry {
   /** Folder relative to the zoo: "pivots/all". */
@@ -166,6 +205,13 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
   if (!base) throw new ConfigError([`${zoo}: no base of family ${plan.pivotFamily} to use as the pivot`]);
   const pivotDir = path.join(zoo, base.files.hf);
   const experts = manifest.models.filter((m) => m.role === "expert");
+  // The committed transfer text is checked before any model loads or trains.
+  const sampledText = plan.online?.sampled ? await readZooSampledText(zoo, plan.online.sampled) : undefined;
+  for (const source of sampledText ?? []) {
+    if (!experts.some((e) => e.id === source.model)) {
+      throw new InputFileError(path.resolve(zoo, plan.online!.sampled!.dir, "manifest.json"), `source ${source.name} was sampled by ${source.model}, which is not an expert of the zoo`);
+    }
+  }
   // An unreadable earlier manifest means nothing is reused: every pivot is trained again.
   const previous = await readZooPivotsManifest(out).catch((error: unknown) => {
     if (InputFileError.isInstance(error)) return undefined;
@@ -183,7 +229,7 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
     const sources = sha256(JSON.stringify([base, ...experts].map((m) => [m.id, m.job, m.dataHash])));
     // Nothing changed since the last build: keep it without recomputing targets and pairs.
     if (previous && previous.sources === sources && previous.texts.hash === textsHash && JSON.stringify(previous.plan) === JSON.stringify(plan)
-      && previous.models.length === 4 && (await Promise.all(previous.models.map((m) => exists(path.join(zoo, m.files.gguf))))).every(Boolean)) {
+      && previous.models.length === (sampledText ? 6 : 4) && (await Promise.all(previous.models.map((m) => exists(path.join(zoo, m.files.gguf))))).every(Boolean)) {
       log(`pivots: kept ${previous.models.map((m) => m.id).join(", ")}`);
       return previous;
     }
@@ -233,6 +279,9 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
     const onlineB = online?.familyB;
     const onlinePartsB = onlineB ? await onlinePartsOf(manifest, experts.find((e) => e.family !== plan.pivotFamily)?.family ?? "", teachers) : [];
     const onlineHash = sha256(onlineParts.map((p) => p.text).join("\u0000"));
+    // pivots/sampled's stream: the training text, then each expert's sampled text `repeat` times over, taught by that expert.
+    const sampledParts: OnlinePart[] = (sampledText ?? []).map((s) => ({ name: `sampled ${s.name}`, text: s.text.repeat(online!.sampled!.repeat), teacher: teachers.find((t) => t.id === s.model) }));
+    const sampledHash = sha256([...onlineParts, ...sampledParts].map((p) => p.text).join("\u0000"));
     const contexts = texts.slice(0, plan.parityContexts).map((t) => t.text);
     const rel = (p: string) => path.relative(zoo, p).split(path.sep).join("/");
     const ids = teachers.map((t) => t.id);
@@ -250,6 +299,12 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
         ? { name: "family-b", role: "pivot-family-b", teachers: onlinePartsB.flatMap((p) => (p.teacher ? [p.teacher.id] : [])), objective: "online-kd", lambda: onlineB.lambda, init: onlineInit! }
         : { name: "family-b", role: "pivot-family-b", teachers: familyB.map((t) => t.id), objective: "kd", targets: () => (targets ?? computeTargets()).fromB, lambda: plan.kd.lambda, init: pivotDir },
       { name: "fpo", role: "pivot-fpo", teachers: ids, objective: "fpo", lambda: plan.fpo.lambda, init: path.join(out, "all", "hf") },
+      ...(sampledText
+        ? [
+          { name: "sampled", role: "pivot-sampled", teachers: [...onlineParts, ...sampledParts].flatMap((p) => (p.teacher ? [p.teacher.id] : [])), objective: "online-kd", lambda: online!.lambda, init: onlineInit! },
+          { name: "sampled-control", role: "pivot-sampled-control", teachers: [], objective: "online-kd", lambda: 1, init: onlineInit! },
+        ] satisfies Spec[]
+        : []),
     ];
     const recipeOf = (spec: Spec) => (spec.objective === "fpo" ? plan.fpo : spec.objective === "online-kd" ? online! : plan.kd);
     const seedOf = (spec: Spec) => (spec.objective === "online-kd" ? online!.seed : plan.seed);
@@ -257,7 +312,8 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
     const onlineOf = (spec: Spec) => {
       if (spec.objective !== "online-kd") return undefined;
       if (spec.name === "family-b") return { parts: onlinePartsB, k: online!.k, crossFusion: onlineB!.fusion, crossGate: onlineB!.gate };
-      return { parts: spec.lambda === 1 ? onlineParts.map((p) => ({ ...p, teacher: undefined })) : onlineParts, k: online!.k };
+      const parts = spec.name.startsWith("sampled") ? [...onlineParts, ...sampledParts] : onlineParts;
+      return { parts: spec.lambda === 1 ? parts.map((p) => ({ ...p, teacher: undefined })) : parts, k: online!.k };
     };
     for (const spec of specs) {
       const dir = path.join(out, spec.name);
@@ -281,7 +337,7 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
       const job = {
         objective: spec.objective, lambda: spec.lambda, teachers: spec.teachers, init: rel(spec.init), seed: seedOf(spec),
         steps: recipe.steps, batchSize: recipe.batchSize, seqLen: recipe.seqLen, lr: recipe.lr, lora: recipe.lora,
-        data: spec.objective === "kd" ? textsHash : spec.objective === "online-kd" ? onlineHash : result.prefs.hash,
+        data: spec.objective === "kd" ? textsHash : spec.name.startsWith("sampled") ? sampledHash : spec.objective === "online-kd" ? onlineHash : result.prefs.hash,
         k: spec.objective === "online-kd" ? online!.k : plan.k, ...(spec.objective === "fpo" ? { beta: plan.fpo.beta, ...(plan.fpo.unit ? { unit: plan.fpo.unit } : {}), after: previousJob(result, rel(path.join(out, "all"))) } : {}),
         ...(spec.objective === "online-kd" && spec.name === "family-b" ? { crossFusion: onlineB!.fusion, ...(onlineB!.gate ? { crossGate: onlineB!.gate } : {}) } : {}),
       };
@@ -369,6 +425,42 @@ export async function onlinePartsOf(manifest: ZooManifest, family: string, teach
     const expert = manifest.models.find((m) => m.role === "expert" && m.family === family && m.domain === domain);
     return { name: `${domain} training text`, text, teacher: expert ? teachers.find((t) => t.id === expert.id) : undefined };
   });
+}
+
+/**
+ * The plan's sampled transfer text under `zoo`, every file checked against its sha256: an
+ * InputFileError names a missing or altered file (`cogen zoo build` checks it before training).
+ */
+export async function readZooSampledText(zoo: string, spec: ZooSampledText): Promise<{ name: string; model: string; text: string }[]> {
+  const dir = path.resolve(zoo, spec.dir);
+  const regenerate = "regenerate it (bench/distill-recipes.ts --write-sampled DIR --family a --samples 1500 --seed 199, or `cogen distill sample`; docs/ARCHITECTURE.md) and update the plan's sha256";
+  const read = async (file: string): Promise<string> => {
+    const at = path.join(dir, file);
+    const bytes = await fs.readFile(at).catch((error: unknown) => {
+      throw new InputFileError(at, `the pivots' sampled transfer text is missing (${(error as NodeJS.ErrnoException).code ?? String(error)}); restore it (git checkout, or copy the committed zoo/${spec.dir}/ into this zoo) or ${regenerate}`);
+    });
+    const expected = spec.sha256[file];
+    const actual = createHash("sha256").update(bytes).digest("hex");
+    if (actual !== expected) throw new InputFileError(at, `the pivots' sampled transfer text was altered (sha256 ${actual}, the plan pins ${expected ?? "no hash for this file"}); restore it from git or ${regenerate}`);
+    return bytes.toString("utf8");
+  };
+  const sampled = JSON.parse(await read("manifest.json")) as SampledCorpusManifest;
+  const files = sampled.sources.map((s) => s.file);
+  const unpinned = Object.keys(spec.sha256).filter((f) => f !== "manifest.json" && !files.includes(f));
+  if (unpinned.length) throw new InputFileError(path.join(dir, "manifest.json"), `names no source for ${unpinned.join(", ")}, which the plan pins`);
+  const out = [];
+  for (const source of sampled.sources) out.push({ name: source.name, model: source.model, text: await read(source.file) });
+  return out;
+}
+
+/** `--fresh`: remove the built pivots, keeping the committed inputs under pivots/ (the sampled text). */
+export async function clearZooPivots(zoo: string, plan: ZooPivotsPlan): Promise<void> {
+  const dir = path.join(zoo, ZOO_PIVOTS_DIR);
+  const keep = plan.online?.sampled ? path.resolve(zoo, plan.online.sampled.dir) : undefined;
+  const entries = await fs.readdir(dir).catch(() => [] as string[]);
+  for (const entry of entries) {
+    if (path.join(path.resolve(dir), entry) !== keep) await fs.rm(path.join(dir, entry), { recursive: true, force: true });
+  }
 }
 
 function zooModelDir(zoo: string, manifest: ZooManifest, id: string): string {
