@@ -250,10 +250,14 @@ export class KnnIndex {
     if (k <= 0 || n === 0) return [];
     const { partial, dense } = this;
     const q = new QueryBands(v, this.bandOfBucket, this.postingStart, this.mostInBand);
-    for (let j = 0; j < v.indices.length; j++) {
-      dense[v.indices[j]] = v.values[j];
-      if (this.commonId[v.indices[j]] >= 0) this.commonWeights[this.commonId[v.indices[j]]] = v.values[j];
-      this.inQuery[v.indices[j] >>> 5] |= 1 << (v.indices[j] & 31);
+    const { commonId, commonWeights, inQuery } = this;
+    const { indices, values } = v;
+    for (let j = 0; j < indices.length; j++) {
+      const h = indices[j];
+      dense[h] = values[j];
+      const id = commonId[h];
+      if (id >= 0) commonWeights[id] = values[j];
+      inQuery[h >>> 5] |= 1 << (h & 31);
     }
     const top = new TopK(k);
     const scored: number[] = [];
@@ -306,10 +310,11 @@ export class KnnIndex {
       }
       return this.neighbours(top);
     } finally {
-      for (let j = 0; j < v.indices.length; j++) {
-        dense[v.indices[j]] = 0;
-        if (this.commonId[v.indices[j]] >= 0) this.commonWeights[this.commonId[v.indices[j]]] = 0;
-        this.inQuery[v.indices[j] >>> 5] = 0;
+      for (let j = 0; j < indices.length; j++) {
+        const h = indices[j];
+        dense[h] = 0;
+        if (commonId[h] >= 0) commonWeights[commonId[h]] = 0;
+        inQuery[h >>> 5] = 0;
       }
       for (const item of scored) this.scored[item] = 0;
       this.lastScored = scored.length;
