@@ -7,7 +7,7 @@ import { InputFileError } from "../core/errors.js";
 import { silentProgress, streamProgress } from "../core/progress.js";
 import { readModelsFile } from "../formats/models-file.js";
 import { writeSampledCorpus, type SampledSource } from "../fuse/distill/sampled-corpus.js";
-import { parseFlags, UsageError } from "./args.js";
+import { integerFlag, numberFlag, parseFlags, UsageError } from "./args.js";
 import { formatTable, printJson } from "./output.js";
 
 const HELP = `usage: cogen distill sample --sources MODELS.yml --prefixes ID=FILE[,ID=FILE…] --out DIR [options]
@@ -29,12 +29,6 @@ options:
   --json             print the manifest as JSON
   --quiet            no progress`;
 
-const integer = (value: string | undefined, flag: string, problems: string[]): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n)) problems.push(`--${flag} must be an integer, got '${value}'`);
-  return n;
-};
-
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {
     sources: { type: "string" },
@@ -52,10 +46,13 @@ export async function run(argv: string[]): Promise<number> {
   }, HELP, { positionals: 0, command: "distill sample" });
   const problems: string[] = [];
   for (const flag of ["sources", "prefixes", "out"] as const) if (!values[flag]) problems.push(`--${flag} is required`);
-  const samplesPerSource = integer(values.samples, "samples", problems);
-  const maxTokens = integer(values["max-tokens"], "max-tokens", problems);
-  const prefixWords = integer(values["prefix-words"], "prefix-words", problems);
-  const seed = integer(values.seed, "seed", problems);
+  // Range checks beyond these (temperature > 0, top-p ≤ 1, …) are writeSampledCorpus's, listed at once.
+  const samplesPerSource = integerFlag(values.samples, "--samples", problems)!;
+  const maxTokens = integerFlag(values["max-tokens"], "--max-tokens", problems)!;
+  const prefixWords = integerFlag(values["prefix-words"], "--prefix-words", problems)!;
+  const seed = integerFlag(values.seed, "--seed", problems)!;
+  const temperature = numberFlag(values.temperature, "--temperature", problems)!;
+  const topP = numberFlag(values["top-p"], "--top-p", problems);
   const pairs = (values.prefixes ?? "").split(",").filter(Boolean).map((entry) => entry.split("="));
   for (const pair of pairs) if (pair.length !== 2 || !pair[0] || !pair[1]) problems.push(`--prefixes entries are ID=FILE, got '${pair.join("=")}'`);
   if (problems.length > 0) throw new UsageError(problems);
@@ -74,8 +71,8 @@ export async function run(argv: string[]): Promise<number> {
     }
     const manifest = await writeSampledCorpus(values.out!, {
       sources, samplesPerSource, maxTokens, prefixWords, seed,
-      temperature: Number(values.temperature),
-      ...(values["top-p"] !== undefined ? { topP: Number(values["top-p"]) } : {}),
+      temperature,
+      ...(topP !== undefined ? { topP } : {}),
       progress: values.quiet || values.json ? silentProgress : streamProgress(),
     });
     if (values.json) printJson(manifest);

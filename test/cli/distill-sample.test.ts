@@ -38,7 +38,7 @@ describe("cogen distill sample", () => {
     expect(unknown.code).not.toBe(0);
     expect(unknown.err).toMatch(/'b\/law', which is not an entry .*entries: b\/finance/);
     const malformed = await sample("--prefixes", "b/finance", "--out", out, "--samples", "x");
-    expect(malformed.err).toMatch(/--samples must be an integer/);
+    expect(malformed.err).toMatch(/--samples: expected an integer/);
     expect(malformed.err).toMatch(/entries are ID=FILE, got 'b\/finance'/);
     const missing = await sample("--prefixes", `b/finance=${path.join(root, "none.txt")}`, "--out", out);
     expect(missing.code).not.toBe(0);
