@@ -39,6 +39,21 @@ export async function openHfWeights(dir: string): Promise<HfWeights> {
   throw new InputFileError(dir, `no ${HF_SINGLE_FILE} or ${HF_INDEX_FILE} in this folder`);
 }
 
+/**
+ * Every tensor of a Hugging Face folder (or one .safetensors file) as float32, by name: for the
+ * small models cogen trains and checks, which are read whole.
+ */
+export async function readHfWeightsF32(dir: string): Promise<Map<string, Float32Array>> {
+  const weights = await openHfWeights(dir);
+  try {
+    const out = new Map<string, Float32Array>();
+    for (const t of weights.list()) out.set(t.name, await weights.readF32(t.name));
+    return out;
+  } finally {
+    await weights.close();
+  }
+}
+
 async function isFile(p: string): Promise<boolean> {
   try {
     return (await fs.stat(p)).isFile();

@@ -7,7 +7,7 @@ export { MAX_HEADER_BYTES, encodeHeader, parseHeader, parseHeaderLength } from "
 export type { SafetensorsEntry, SafetensorsHeader } from "./header.js";
 export { openSafetensors } from "./reader.js";
 export type { SafetensorsFile } from "./reader.js";
-export { openHfWeights } from "./hf-weights.js";
+export { openHfWeights, readHfWeightsF32 } from "./hf-weights.js";
 export type { HfWeights } from "./hf-weights.js";
 export { HF_INDEX_FILE, HF_SINGLE_FILE, hfShardName } from "./hf-names.js";
 export { encodeSafetensors, planShards, writeSafetensorsFile, writeSafetensorsSharded } from "./writer.js";

@@ -1,7 +1,7 @@
 import { ConfigError } from "../../core/errors.js";
 import { readLlamaConfig } from "../../formats/hf/config.js";
 import { TokenType } from "../../formats/hf/tokenizer.js";
-import { openHfWeights } from "../../formats/safetensors/index.js";
+import { readHfWeightsF32 } from "../../formats/safetensors/index.js";
 import { initTrainingBackend, tf } from "../../zoo/train/backend.js";
 import { createTrainModel, disposeTrainModel, forwardLogits, type TrainModel } from "../../zoo/train/model.js";
 import { readBpeTokenizer, type BpeTokenizer } from "../../zoo/train/tokenize.js";
@@ -56,13 +56,7 @@ export async function loadTeacher(dir: string, id = dir): Promise<Teacher> {
   await initTrainingBackend();
   const config = await readLlamaConfig(dir);
   const tokenizer = await readBpeTokenizer(dir);
-  const file = await openHfWeights(dir);
-  const init = new Map<string, Float32Array>();
-  try {
-    for (const t of file.list()) init.set(t.name, await file.readF32(t.name));
-  } finally {
-    await file.close();
-  }
+  const init = await readHfWeightsF32(dir);
   return { id, tokenizer, model: createTrainModel(config, { seed: 0, init, tokenizer }) };
 }
 

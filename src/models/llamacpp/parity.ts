@@ -7,7 +7,7 @@
  * contexts, in nats.
  */
 import { readLlamaConfig } from "../../formats/hf/config.js";
-import { openHfWeights } from "../../formats/safetensors/index.js";
+import { readHfWeightsF32 } from "../../formats/safetensors/index.js";
 import { llamaRuntime } from "./runtime.js";
 import { validateGgufForLlamaCpp } from "./validate.js";
 import { llamaForward, softmax } from "../llama-forward.js";
@@ -82,13 +82,7 @@ export async function llamaCppDistributions(file: string, tokens: readonly numbe
 /** The TypeScript reference's next-token distributions for an HF folder. */
 export async function referenceDistributions(hfDir: string, tokens: readonly number[]): Promise<Float64Array[]> {
   const config = await readLlamaConfig(hfDir);
-  const weights = await openHfWeights(hfDir);
-  const cache = new Map<string, Float32Array>();
-  try {
-    for (const t of weights.list()) cache.set(t.name, await weights.readF32(t.name));
-  } finally {
-    await weights.close();
-  }
+  const cache = await readHfWeightsF32(hfDir);
   return llamaForward(config, (name) => cache.get(name)!, tokens).map((logits) => softmax(logits));
 }
 

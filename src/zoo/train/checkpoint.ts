@@ -2,7 +2,7 @@ import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { exists, writeDirAtomic } from "../../core/atomic.js";
 import { InputFileError } from "../../core/errors.js";
-import { openHfWeights, openSafetensors, writeSafetensorsFile } from "../../formats/safetensors/index.js";
+import { readHfWeightsF32, writeSafetensorsFile } from "../../formats/safetensors/index.js";
 import type { AdamWState } from "./adamw.js";
 import { tf } from "./backend.js";
 import { exportHf, exportLora, PEFT_WEIGHTS_FILE } from "./export.js";
@@ -81,15 +81,15 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
   }
   const state: TrainerState = { step: obj.step, run: obj.run as Record<string, unknown>, losses: obj.losses as number[], ...(metrics ? { metrics: metrics as Record<string, number[]> } : {}) };
 
-  const weights = await readAll(path.join(dir, "model"), true);
+  const weights = await readHfWeightsF32(path.join(dir, "model"));
   const adapterFile = path.join(dir, "adapter", PEFT_WEIGHTS_FILE);
   const lora = new Map<string, Float32Array>();
   if (await exists(adapterFile)) {
-    for (const [name, values] of await readAll(adapterFile, false)) lora.set(name.replace(/^base_model\.model\./, ""), values);
+    for (const [name, values] of await readHfWeightsF32(adapterFile)) lora.set(name.replace(/^base_model\.model\./, ""), values);
   }
   const m = new Map<string, Float32Array>();
   const v = new Map<string, Float32Array>();
-  for (const [name, values] of await readAll(path.join(dir, "optimizer.safetensors"), false)) {
+  for (const [name, values] of await readHfWeightsF32(path.join(dir, "optimizer.safetensors"))) {
     const match = /^(exp_avg|exp_avg_sq)\.(.+)$/.exec(name);
     if (!match) throw new InputFileError(path.join(dir, "optimizer.safetensors"), `unexpected tensor ${name}`);
     (match[1] === "exp_avg" ? m : v).set(match[2], values);
@@ -97,16 +97,6 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
   return { state, weights, lora, m, v };
 }
 
-async function readAll(source: string, folder: boolean): Promise<Map<string, Float32Array>> {
-  const file = folder ? await openHfWeights(source) : await openSafetensors(source);
-  try {
-    const out = new Map<string, Float32Array>();
-    for (const t of file.list()) out.set(t.name, await file.readF32(t.name));
-    return out;
-  } finally {
-    await file.close();
-  }
-}
 
 /** Put checkpointed values into a model and its optimizer (shapes were checked when the model was built). */
 export function restoreCheckpoint(model: TrainModel, optimizer: AdamWState, loaded: LoadedCheckpoint, source: string): void {

@@ -2,7 +2,7 @@ import * as path from "node:path";
 import { exists } from "../../core/atomic.js";
 import { InputFileError } from "../../core/errors.js";
 import { llamaConfigToJson, readLlamaConfig, type LlamaConfig } from "../../formats/hf/config.js";
-import { openHfWeights } from "../../formats/safetensors/index.js";
+import { readHfWeightsF32 } from "../../formats/safetensors/index.js";
 import { initTrainingBackend } from "./backend.js";
 import { checkInitWeights, createTrainModel, type TrainModel } from "./model.js";
 import { checkMoeShape } from "./moe.js";
@@ -55,13 +55,7 @@ export async function readMixtralConfig(dir: string): Promise<Omit<MixtralFolder
 /** Read a Mixtral folder: config and every weight as float32, checked against the layout. */
 export async function readMixtralFolder(dir: string): Promise<MixtralFolder> {
   const head = await readMixtralConfig(dir);
-  const file = await openHfWeights(dir);
-  const weights = new Map<string, Float32Array>();
-  try {
-    for (const t of file.list()) weights.set(t.name, await file.readF32(t.name));
-  } finally {
-    await file.close();
-  }
+  const weights = await readHfWeightsF32(dir);
   checkInitWeights(head.config, weights, dir);
   return { ...head, weights };
 }

@@ -1,7 +1,7 @@
 import { ConfigError } from "../../core/errors.js";
 import { silentProgress, type Progress } from "../../core/progress.js";
 import { readLlamaConfig, type LlamaConfig } from "../../formats/hf/config.js";
-import { openHfWeights } from "../../formats/safetensors/index.js";
+import { readHfWeightsF32 } from "../../formats/safetensors/index.js";
 import { createAdamWState, DEFAULT_ADAMW, disposeAdamWState, type AdamWOptions } from "./adamw.js";
 import { initTrainingBackend, type tf } from "./backend.js";
 import { batchAt } from "./batches.js";
@@ -102,7 +102,7 @@ export async function trainLanguageModel(options: TrainOptions): Promise<TrainRe
     const baseConfig = await readLlamaConfig(options.init);
     if (config && !sameShape(config, baseConfig)) throw new ConfigError([`config does not match the architecture of ${options.init}`], "trainLanguageModel");
     config = baseConfig;
-    init = await readWeights(options.init);
+    init = await readHfWeightsF32(options.init);
     checkInitWeights(config, init, options.init);
   }
   const tokenizer = options.tokenizer ?? (options.init ? await readBpeTokenizer(options.init) : undefined);
@@ -182,13 +182,3 @@ function sameShape(a: LlamaConfig, b: LlamaConfig): boolean {
   return keys.every((k) => a[k] === b[k]);
 }
 
-async function readWeights(dir: string): Promise<Map<string, Float32Array>> {
-  const weights = await openHfWeights(dir);
-  try {
-    const out = new Map<string, Float32Array>();
-    for (const t of weights.list()) out.set(t.name, await weights.readF32(t.name));
-    return out;
-  } finally {
-    await weights.close();
-  }
-}

@@ -4,7 +4,7 @@ import { writeDirAtomic } from "../../core/atomic.js";
 import { ConfigError } from "../../core/errors.js";
 import { Rng } from "../../core/rng.js";
 import { llamaConfigToJson, readLlamaConfig, TOKENIZER_FILES, type LlamaConfig } from "../../formats/hf/config.js";
-import { openHfWeights, writeSafetensorsFile } from "../../formats/safetensors/index.js";
+import { readHfWeightsF32, writeSafetensorsFile } from "../../formats/safetensors/index.js";
 import { llamaTensorShapes } from "../random-llama.js";
 import { tensorSeed } from "./model.js";
 
@@ -132,14 +132,7 @@ export async function widenHfModel(srcDir: string, outDir: string, plan: WidenPl
   const config = await readLlamaConfig(srcDir);
   const problems = planProblems(config, plan);
   if (problems.length) throw new ConfigError(problems, `widen ${srcDir}`);
-  const file = await openHfWeights(srcDir);
-  const weights = new Map<string, Float32Array>();
-  try {
-    for (const t of file.list()) weights.set(t.name, await file.readF32(t.name));
-  } finally {
-    await file.close();
-  }
-  const wide = widenLlamaWeights(config, weights, plan);
+  const wide = widenLlamaWeights(config, await readHfWeightsF32(srcDir), plan);
   await writeDirAtomic(outDir, async (tmp) => {
     const tensors = llamaTensorShapes(wide.config).map(({ name, shape }) => ({ name, dtype: "F32" as const, shape, data: wide.weights.get(name)! }));
     await writeSafetensorsFile(path.join(tmp, "model.safetensors"), tensors, { format: "pt" });
