@@ -400,7 +400,7 @@ export async function readZooPivotsManifest(dir: string): Promise<ZooPivotsManif
   return parsed as unknown as ZooPivotsManifest;
 }
 
-const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
 
 /** Every domain's training lines, rebuilt from the zoo's data seed and checked against its manifest. */
 export async function trainingLines(manifest: ZooManifest): Promise<{ domain: string; lines: string[] }[]> {
@@ -440,7 +440,7 @@ export async function readZooSampledText(zoo: string, spec: ZooSampledText): Pro
       throw new InputFileError(at, `the pivots' sampled transfer text is missing (${(error as NodeJS.ErrnoException).code ?? String(error)}); restore it (git checkout, or copy the committed zoo/${spec.dir}/ into this zoo) or ${regenerate}`);
     });
     const expected = spec.sha256[file];
-    const actual = createHash("sha256").update(bytes).digest("hex");
+    const actual = sha256(bytes);
     if (actual !== expected) throw new InputFileError(at, `the pivots' sampled transfer text was altered (sha256 ${actual}, the plan pins ${expected ?? "no hash for this file"}); restore it from git or ${regenerate}`);
     return bytes.toString("utf8");
   };
