@@ -51,6 +51,11 @@ describe("buildZooPivots (quick plan on the committed zoo)", () => {
     const online = await tempDir("cogen-zoo-pivots-online-");
     try {
       const plan = { ...zooPivotsPlan("quick"), online: { init: "a/centralised", seed: 3, steps: 2, batchSize: 2, seqLen: 32, lr: 2e-3, lambda: 0.2, k: 4, lora: { rank: 2, alpha: 2 }, familyB: { lambda: 0.5, fusion: "aligned" as const }, sampled: { ...zooPivotsPlan("full").online!.sampled!, repeat: 1 }, wide: { intermediateSize: 352, numHeads: 8, numLayers: 3, lr: 1e-3, lambda: 0.5 } } };
+      // A helper process trains the wide control to its checkpoint first; the build resumes it (the
+      // checkpoint names the widened start's folder, so that folder must be the same in both runs).
+      await buildZooPivots({ zoo: ZOO, out: online, plan, checkpointsOnly: ["wide-sampled-control"] });
+      const state = JSON.parse(await fs.readFile(path.join(online, "wide-sampled-control", "checkpoint", "trainer_state.json"), "utf8")) as { step: number };
+      expect(state.step).toBe(2);
       const manifest = await buildZooPivots({ zoo: ZOO, out: online, plan });
       const [all, control, familyB, fpo, sampled, sampledControl, wide, wideControl] = manifest.models;
       expect(all!.objective).toBe("online-kd");

@@ -150,6 +150,9 @@ export function zooPivotsPlan(kind: "full" | "quick"): ZooPivotsPlan {
     online: {
       init: "a/centralised", seed: 199, steps: 200, batchSize: 16, seqLen: 64, lr: 2e-3, lambda: 0.2, k: 8, lora: { rank: 16, alpha: 16 }, familyB: { lambda: 0.5, fusion: "aligned" },
       sampled: ZOO_SAMPLED_TEXT,
+      // wide: the sampled recipe on a/centralised widened (bench/distill-recipes.ts --recipes online-sampled-domain
+      // --widen ff=1408,heads=8,layers=3 --full --lr 1e-3 --lambda L …; docs/ARCHITECTURE.md, fuse: distillation).
+      wide: { intermediateSize: 1408, numHeads: 8, numLayers: 3, lr: 1e-3, lambda: 0.2 },
     },
     // The best FPO recipe on the demo's DEV cloze items (bench/fpo-cloze.ts; docs/ARCHITECTURE.md: none beats the pivot there).
     fpo: {
@@ -335,10 +338,11 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
     ];
     const recipeOf = (spec: Spec): { steps: number; batchSize: number; seqLen: number; lr: number; lora?: { rank: number; alpha: number } } =>
       spec.wide ? { ...online!, lr: spec.wide.lr, lora: undefined } : spec.objective === "fpo" ? plan.fpo : spec.objective === "online-kd" ? online! : plan.kd;
-    // The wide pivots' start: init widened (seeded by the online seed) into a scratch folder under out, removed after training.
+    // The wide pivots' start: init widened (seeded by the online seed) into a scratch folder under out, removed
+    // after training. Its path is fixed: a checkpoint records its init, and a resumed run must name the same one.
     const startOf = async (spec: Spec): Promise<{ dir: string; done: () => Promise<void> }> => {
       if (!spec.wide) return { dir: spec.init, done: async () => {} };
-      const scratch = await fs.mkdtemp(path.join(out, `.${spec.name}-start-`));
+      const scratch = path.join(out, `.${spec.name}-start`);
       const { intermediateSize, numHeads, numLayers } = spec.wide;
       await widenHfModel(spec.init, path.join(scratch, "hf"), { intermediateSize, numHeads, numLayers, seed: online!.seed });
       return { dir: path.join(scratch, "hf"), done: () => fs.rm(scratch, { recursive: true, force: true }) };
