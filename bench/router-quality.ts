@@ -376,6 +376,9 @@ for (const [name, { acc, gap, belowPerDomain }] of rows) {
   const goal = baselines.includes(name) ? "" : median(gap) >= GOAL_GAP && belowPerDomain === 0 ? "met" : "missed";
   console.log(`| ${name} | ${median(acc).toFixed(3)} | ${pct(median(gap))} | ${pct(Math.min(...gap))} | ${belowPerDomain} of ${runs} | ${goal} |`);
 }
+const runNames = Array.from({ length: runs }, (_, i) => `pool ${Math.floor(i / Number(values.seeds))} seed ${i % Number(values.seeds)}`);
+console.log(`\ngap closed per run:\n| | ${runNames.join(" | ")} |\n|---|${runNames.map(() => "---:").join("|")}|`);
+for (const [name, { gap }] of rows) console.log(`| ${name} | ${gap.map(pct).join(" | ")} |`);
 const perDomainGap = median(rows.get("per domain (evidence)")!.gap);
 console.log(`\ngoal (issue 15): median gap closed ≥ ${pct(GOAL_GAP)} and never below per-domain selection (per domain closes ${pct(perDomainGap)} median)`);
 for (const [name, { gap, belowPerDomain }] of rows) {
