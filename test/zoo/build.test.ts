@@ -86,7 +86,7 @@ describe("the committed zoo", () => {
     const items = (await readTasksFile(path.join(ZOO, manifest.items.bitsPerByte!.file))).filter((i) => i.kind === "bits_per_byte");
     const passages = (domain: string) => items.filter((i) => i.domain === domain).slice(0, 3).map((i) => cutAtWord(i.kind === "bits_per_byte" ? i.text : "", 120));
     const bitsPerByteOn = async (entry: ZooModelEntry, texts: string[]) => {
-      const model = await createLlamaCppModel({ id: entry.id, path: path.join(ZOO, entry.files.gguf), contextSize: 128, threads: 1 });
+      const model = await createLlamaCppModel({ id: entry.id, path: path.join(ZOO, entry.files.gguf), threads: 1 });
       try {
         let nats = 0, bytes = 0, tokens = 0;
         for (const text of texts) {
