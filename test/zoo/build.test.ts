@@ -142,6 +142,8 @@ describe("buildZoo --quick", () => {
     // A rerun of the same plan keeps every trained model (no retraining: same recorded times).
     const again = await buildZoo({ out, plan: withoutCentralised });
     expect(again.models.map((m) => m.trainSeconds)).toEqual(manifest.models.map((m) => m.trainSeconds));
+    // ... and the time of the build that trained them: a committed zoo is not rewritten by a rerun.
+    expect((await readZooManifest(out)).buildSeconds).toBe(manifest.buildSeconds);
     // The plan with the centralised model trains only it: experts × adapt steps on the mixture, the experts' recipe.
     const grown = await buildZoo({ out, plan });
     expect(grown.models.map((m) => m.id)).toEqual(["a/base", "b/base", "a/experts/medicine", "a/experts/geography", "a/control", "a/centralised", "b/experts/geography"]);
