@@ -92,8 +92,9 @@ for (const [model, label] of [[gated, "ensemble, gate 0.5"], [always, "ensemble,
   }
 }
 
-// The floor: per member, CPU per token straight on node-llama-cpp, fresh contexts on the same loaded models.
-const raw = await Promise.all(members.map(async (m) => (await m.model.createContext({ contextSize: m.contextSize, threads: 1 })).getSequence()));
+// The floor: per member, CPU per token straight on node-llama-cpp, fresh contexts on the same loaded models
+// (as large as the member's own: its window plus the cell node-llama-cpp keeps free).
+const raw = await Promise.all(members.map(async (m) => (await m.model.createContext({ contextSize: m.contextSize + 1, threads: 1 })).getSequence()));
 const floor: Record<string, Record<"greedy" | "distribution" | "share", number[]>> = {};
 for (let r = 0; r < RUNS; r++) {
   for (const [i, member] of members.entries()) {
