@@ -438,14 +438,17 @@ async function main(): Promise<void> {
 }
 
 /**
- * --write-sampled DIR [--family a|b] [--samples 600] [--max-tokens 48] [--temperature 1] [--top-p P]:
+ * --write-sampled DIR [--family a|b] [--domains d1,d2] [--samples 600] [--max-tokens 48] [--temperature 1] [--top-p P]:
  * each domain expert of that family samples continuations of 4-word prefixes of its domain's
  * training lines (llama.cpp, 1 thread, seeded by --seed): the transfer text --sampled reads.
  */
 async function writeSampled(out: string): Promise<void> {
   const manifest = await readZooManifest(ZOO);
   const corpus = await buildCorpus({ seed: manifest.data.seed });
-  const experts = manifest.models.filter((m) => m.role === "expert" && m.family === arg("family", "b"));
+  // --domains finance,geography: only those domains' experts sample (e.g. where the expert beats the pivot on dev).
+  const domains = arg("domains", "");
+  const experts = manifest.models.filter((m) => m.role === "expert" && m.family === arg("family", "b") && (!domains || domains.split(",").includes(m.domain!)));
+  if (!experts.length) throw new Error(`--write-sampled: no ${arg("family", "b")} expert of --domains ${domains}`);
   const sources = [];
   for (const e of experts) {
     const lines = corpus.domains.find((d) => d.name === e.domain)!.trainText.split("\n");
