@@ -47,7 +47,8 @@ const STATS = 3;
  *
  * 1. the query's rare features' posting lists are walked, accumulating partial dot products
  *    (never under the exact ones: with up to 65,536 items the postings' values are rounded up
- *    to 16-bit fixed point, and the partial sums serve only as bounds and to pick the floor);
+ *    to 1/255 of their list's largest, and the partial sums serve only as bounds and to pick the
+ *    floor);
  * 2. the k items with the largest partial sums are scored exactly: the k-th of those is a floor
  *    θ under the true k-th similarity;
  * 3. each item's common features are bounded per band — by Cauchy–Schwarz on the band's norms,
@@ -61,7 +62,7 @@ const STATS = 3;
  *    similarity found.
  *
  * Exact scores use the sorted-merge order of `cosine` (ascending feature, float64 sums), so
- * similarities and tie order (index ascending) are bit-identical to the scan's. Memory: 4 bytes
+ * similarities and tie order (index ascending) are bit-identical to the scan's. Memory: 2 bytes
  * per (item, feature) for the postings (8 past 65,536 items), 8 more per (item, common feature) for the band-major
  * copy, 32 bytes per (item, band) for the bounds.
  */
@@ -76,7 +77,7 @@ export class KnnIndex {
   private readonly featureStart: Int32Array;
   private readonly featureBuckets: Int32Array;
   private readonly featureValues: Float32Array;
-  /** Posting list of bucket b: postings [postingStart[b] .. postingStart[b + 1]). */
+  /** Bucket b's posting list has postingStart[b + 1] − postingStart[b] entries (its document frequency). */
   private readonly postingStart: Int32Array;
   /** The postings, and the partial dot product of every item, with the loop that walks them. */
   private readonly postings: PostingWalk;
@@ -133,13 +134,7 @@ export class KnnIndex {
     const start = new Int32Array(buckets + 1);
     start.set(this.tfidf.documentFrequency, 1);
     for (let b = 0; b < buckets; b++) start[b + 1] += start[b];
-    const fill = start.slice(0, buckets);
-    this.postings = new PostingWalk(start[buckets], items.length);
-    const postings = this.postings;
-    for (let item = 0; item < items.length; item++) {
-      const end = featureStart[item + 1];
-      for (let f = featureStart[item]; f < end; f++) postings.put(fill[featureBuckets[f]]++, item, featureValues[f]);
-    }
+    this.postings = new PostingWalk(items.length, buckets, { start: featureStart, list: featureBuckets, value: featureValues });
     this.postingStart = start;
 
     const n = items.length;
@@ -324,8 +319,8 @@ export class KnnIndex {
 
   /** Adds the contribution of the query's features at `positions` to the partial dot product of every item that has them. */
   private walk(v: SparseVector, positions: Int32Array): void {
-    const { postings, postingStart } = this;
-    for (const j of positions) postings.add(postingStart[v.indices[j]], postingStart[v.indices[j] + 1], v.values[j]);
+    const { postings } = this;
+    for (const j of positions) postings.add(v.indices[j], v.values[j]);
     postings.run();
   }
 
