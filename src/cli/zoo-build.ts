@@ -23,7 +23,7 @@ Train and export the zoo: per family a BPE tokenizer and a base trained on all e
 LoRA experts adapted from the base (one domain each), an equal-compute control, a centralised
 model (the experts' total compute spent on the mixture) and, under pivots/, pivots distilled from
 the experts (all of them, family B alone, after FPO, on their committed sampled text beside its
-hard-label control) with their CLM control (with --moe-pivots
+hard-label control, and the same at a wider size: a/centralised widened, trained in full) with their CLM control (with --moe-pivots
 also pivots-moe/: the trained mixture of zoo/moe distilled beside its own CLM control),
 exported as Hugging Face folders, GGUF files, PEFT adapters and llama.cpp LoRA adapters; then check every
 GGUF against cogen's TypeScript forward pass in llama.cpp. Deterministic: training length is in
@@ -79,9 +79,9 @@ export async function runBuild(argv: string[]): Promise<number> {
       ["l", "l", "r", "r", "r", "r", "l", "l"],
     ));
   }
-  console.log("\ndistilled pivots (LoRA; online: teachers run inside each step, kd: the experts' precomputed targets):");
+  console.log("\ndistilled pivots (LoRA, or in full from a widening where \"from\" says so; online: teachers run inside each step, kd: the experts' precomputed targets):");
   console.log(formatTable(["model", "objective", "from", "λ", "teachers", "steps", "seconds", "loss", "KL gguf", "KL lora"], pivots.models.map((m) => [
-    m.id, m.objective, m.init, m.lambda, m.teachers.length, m.steps, m.trainSeconds, m.finalLoss.toFixed(3),
+    m.id, m.objective, m.files.lora ? m.init : `${m.init} widened`, m.lambda, m.teachers.length, m.steps, m.trainSeconds, m.finalLoss.toFixed(3),
     m.parity ? m.parity.maxKl.toExponential(1) : "-", m.parity?.loraMaxKl != null ? m.parity.loraMaxKl.toExponential(1) : "-",
   ]), ["l", "l", "l", "r", "r", "r", "r", "r", "r", "r"]));
   if (moePivots) {

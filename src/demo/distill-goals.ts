@@ -7,7 +7,8 @@ import type { DistilledModel } from "./zoo.js";
 
 /**
  * The distillation goals (issue 10), judged on the demo's test items:
- * - the best dense distilled pivot (from every expert, or also trained on the experts' sampled text)
+ * - the best dense distilled pivot (from every expert, or also trained on the experts' sampled text,
+ *   at the base's size or widened)
  *   beats its own CLM control by more than 2 paired SEs in macro bits per byte (paired over test
  *   passages) and is the best single checkpoint;
  * - the best distilled pivot (the dense one, the one also trained on the experts' sampled text against
@@ -41,7 +42,8 @@ export function distillGoals(input: DistillGoalInputs): Goal[] {
   const goals: Goal[] = [];
 
   // The first goal: each dense distilled pivot against its own control; the line judges the best by bpb.
-  const densePairs = [[pivot, control], [idOf("pivot-sampled"), idOf("pivot-sampled-control")]].flatMap(([p, c]) =>
+  const sampledPairs = [[idOf("pivot-sampled"), idOf("pivot-sampled-control")], [idOf("pivot-wide-sampled"), idOf("pivot-wide-sampled-control")]];
+  const densePairs = [[pivot, control], ...sampledPairs].flatMap(([p, c]) =>
     p && c && row(p)?.macroBpb !== undefined ? [{ p, c, bpb: row(p)!.macroBpb! }] : [],
   );
   const dense = [...densePairs].sort((a, b) => a.bpb - b.bpb)[0];
@@ -64,7 +66,7 @@ export function distillGoals(input: DistillGoalInputs): Goal[] {
   }
   // The gap goal: every distilled pivot against its own CLM control; the line judges the one closing most.
   const router = row("unified-router")?.macroBpb;
-  const gaps = [[pivot, control], [idOf("pivot-sampled"), idOf("pivot-sampled-control")], [idOf("pivot-moe"), idOf("pivot-moe-control")]].flatMap(([p, c]) => {
+  const gaps = [[pivot, control], ...sampledPairs, [idOf("pivot-moe"), idOf("pivot-moe-control")]].flatMap(([p, c]) => {
     const [pb, cb] = [row(p)?.macroBpb, row(c)?.macroBpb];
     return p && c && pb !== undefined && cb !== undefined && router !== undefined ? [{ p, c, pb, cb, closed: cb > router ? (cb - pb) / (cb - router) : -Infinity }] : [];
   });

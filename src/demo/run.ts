@@ -107,7 +107,7 @@ async function zooDistillGoals(context: JudgeContext, zoo: DemoZoo): Promise<Goa
   const allCloze = splitItems(zoo.items.filter((i) => i.task === "zoo-cloze"), { maxPassageChars: DEMO_PASSAGE_CHARS }).test;
   const clozeRecords = pivot && fpo ? await context.evaluate([pivot, fpo], allCloze, "cloze before and after FPO") : [];
   if (clozeRecords.length) await context.writeJsonl("fpo-cloze-results.jsonl", clozeRecords);
-  const pivots = context.references.filter((id) => ["pivot", "pivot-family-b", "pivot-fpo", "pivot-sampled", "pivot-moe"].includes(roleOf(id) ?? ""));
+  const pivots = context.references.filter((id) => ["pivot", "pivot-family-b", "pivot-fpo", "pivot-sampled", "pivot-wide-sampled", "pivot-moe"].includes(roleOf(id) ?? ""));
   return distillGoals({
     rows: context.rows, records: context.records, clozeRecords, domains: context.domains, distilled,
     // The mixture-of-experts pivots count as mixtures (as the MoE rows do), not as single dense checkpoints.

@@ -27,7 +27,7 @@ export interface DemoZoo {
   /**
    * Single checkpoints judged against the unified models but never their members: the
    * centralised model (role "centralised") and the distilled pivots (zoo/pivots: "pivot",
-   * "pivot-control", "pivot-family-b", "pivot-fpo", "pivot-sampled", "pivot-sampled-control"; zoo/pivots-moe: "pivot-moe", "pivot-moe-control").
+   * "pivot-control", "pivot-family-b", "pivot-fpo", "pivot-sampled", "pivot-sampled-control", "pivot-wide-sampled", "pivot-wide-sampled-control"; zoo/pivots-moe: "pivot-moe", "pivot-moe-control").
    */
   distilled?: DistilledModel[];
   /** The committed evolved merge (zoo/evolved: `cogen adapt evolve` over the family-A experts), judged beside them. */
@@ -40,7 +40,7 @@ export const EVOLVED_MODEL_ID = "a-evolved-ties";
 
 export interface DistilledModel {
   id: string;
-  role: "centralised" | "pivot" | "pivot-control" | "pivot-family-b" | "pivot-fpo" | "pivot-sampled" | "pivot-sampled-control" | "pivot-moe" | "pivot-moe-control";
+  role: "centralised" | "pivot" | "pivot-control" | "pivot-family-b" | "pivot-fpo" | "pivot-sampled" | "pivot-sampled-control" | "pivot-wide-sampled" | "pivot-wide-sampled-control" | "pivot-moe" | "pivot-moe-control";
   gguf: string;
 }
 

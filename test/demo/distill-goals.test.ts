@@ -105,6 +105,20 @@ describe("distillGoals", () => {
     expect(sampledFirst.met).toBe(true);
     expect(sampledFirst.detail).toMatch(/^pivot-sampled − pivot-sampled-control = -0\.110 ± 0\.000 bpb \(6 passages\); best single checkpoint at 2\.170; pivot-all − pivot-control = -0\.110 ± 0\.000$/);
     expect(sampled.detail).toMatch(/^pivot-sampled closed 61% \(control pivot-sampled-control 2\.280, pivot 2\.170, router 2\.100; pivot − control -0\.110 ± 0\.000\); pivot-all 55% of its gap$/);
+    // The wide sampled pivot (2.15) against its own control (2.25): 67% of its gap, and the lowest
+    // dense pivot, so both lines judge it and name the other pairs.
+    const withWide = [...withSampled];
+    items.forEach((item, i) => {
+      withWide.push(bpb("pivot-wide-sampled-control", item, "x", 2.25 + noise[i]!, 200));
+      withWide.push(bpb("pivot-wide-sampled", item, "x", 2.15 + noise[i]!, 200));
+    });
+    const wideGoals = distillGoals({
+      rows: scoreRows(withWide, domains, [...order, "pivot-sampled", "pivot-sampled-control", "pivot-wide-sampled", "pivot-wide-sampled-control"]), records: withWide, clozeRecords: cloze, domains,
+      distilled: [...distilled.filter((m) => !m.role.startsWith("pivot-moe")), ...(["pivot-sampled", "pivot-sampled-control", "pivot-wide-sampled", "pivot-wide-sampled-control"] as const).map((role) => ({ id: role, role, gguf: "" }))],
+      checkpoints: ["a-base", "pivot-all", "pivot-control", "pivot-sampled", "pivot-sampled-control", "pivot-wide-sampled", "pivot-wide-sampled-control"], unified: ["unified-router"],
+    });
+    expect(wideGoals.find((g) => g.goal.startsWith("the best distilled pivot beats"))!.detail).toMatch(/^pivot-wide-sampled − pivot-wide-sampled-control = -0\.100 ± 0\.000 bpb \(6 passages\); best single checkpoint at 2\.150; pivot-all − pivot-control = -0\.110 ± 0\.000; pivot-sampled − pivot-sampled-control = -0\.110 ± 0\.000$/);
+    expect(wideGoals.find((g) => g.goal.startsWith("the best distilled pivot closes"))!.detail).toMatch(/^pivot-wide-sampled closed 67% \(control pivot-wide-sampled-control 2\.250, pivot 2\.150, router 2\.100; pivot − control -0\.100 ± 0\.000\); pivot-sampled 61% of its gap, pivot-all 55% of its gap$/);
     // Family B: equal on average, only noise.
     expect(byStart("the pivot distilled from family-B").met).toBe(false);
     // FPO: +1/3 with z = 1 → missed.

@@ -47,12 +47,17 @@ describe("buildZooPivots (quick plan on the committed zoo)", () => {
     expect(again.models.map((m) => m.trainSeconds)).toEqual(manifest.models.map((m) => m.trainSeconds));
   }, 600_000);
 
-  it("trains pivots/all, its control, the family-B pivot (across tokenizers) and the sampled-text pivot with its control online from another zoo model when the plan says so", async () => {
+  it("trains pivots/all, its control, the family-B pivot (across tokenizers), the sampled-text pivot and its wide twin with their controls online from another zoo model when the plan says so", async () => {
     const online = await tempDir("cogen-zoo-pivots-online-");
     try {
-      const plan = { ...zooPivotsPlan("quick"), online: { init: "a/centralised", seed: 3, steps: 2, batchSize: 2, seqLen: 32, lr: 2e-3, lambda: 0.2, k: 4, lora: { rank: 2, alpha: 2 }, familyB: { lambda: 0.5, fusion: "aligned" as const }, sampled: { ...zooPivotsPlan("full").online!.sampled!, repeat: 1 } } };
+      const plan = { ...zooPivotsPlan("quick"), online: { init: "a/centralised", seed: 3, steps: 2, batchSize: 2, seqLen: 32, lr: 2e-3, lambda: 0.2, k: 4, lora: { rank: 2, alpha: 2 }, familyB: { lambda: 0.5, fusion: "aligned" as const }, sampled: { ...zooPivotsPlan("full").online!.sampled!, repeat: 1 }, wide: { intermediateSize: 352, numHeads: 8, numLayers: 3, lr: 1e-3, lambda: 0.5 } } };
+      // A helper process trains the wide control to its checkpoint first; the build resumes it (the
+      // checkpoint names the widened start's folder, so that folder must be the same in both runs).
+      await buildZooPivots({ zoo: ZOO, out: online, plan, checkpointsOnly: ["wide-sampled-control"] });
+      const state = JSON.parse(await fs.readFile(path.join(online, "wide-sampled-control", "checkpoint", "trainer_state.json"), "utf8")) as { step: number };
+      expect(state.step).toBe(2);
       const manifest = await buildZooPivots({ zoo: ZOO, out: online, plan });
-      const [all, control, familyB, fpo, sampled, sampledControl] = manifest.models;
+      const [all, control, familyB, fpo, sampled, sampledControl, wide, wideControl] = manifest.models;
       expect(all!.objective).toBe("online-kd");
       expect(all!.init).toBe("a/centralised/hf");
       expect(all!.teachers).toEqual(["medicine", "law", "finance", "computing", "geography", "biology", "food", "people"].map((d) => `a/experts/${d}`));
@@ -75,14 +80,36 @@ describe("buildZooPivots (quick plan on the committed zoo)", () => {
       expect({ ...sampledControl!.job, lambda: 0, teachers: [] }).toEqual({ ...sampled!.job, lambda: 0, teachers: [] });
       expect(sampled!.parity!.loraMaxKl!).toBeLessThan(1e-4);
       expect(sampledControl!.parity!.maxKl).toBeLessThan(1e-4);
-      // Another online λ retrains pivots/all, the FPO pivot after it and pivots/sampled; both controls and family B are kept.
+      // pivots/wide-sampled: the sampled pivot's stream, trained in full from the widened a/centralised
+      // (ff 176 → 352, 4 → 8 heads, 2 → 3 layers) at its own lr and λ; its control is the same at λ 1.
+      expect(wide!.role).toBe("pivot-wide-sampled");
+      expect(wide!.teachers).toEqual(sampled!.teachers);
+      expect(wide!.job).toMatchObject({ data: sampled!.job.data, init: "a/centralised/hf", lr: 1e-3, lambda: 0.5, widen: { intermediateSize: 352, numHeads: 8, numLayers: 3 } });
+      expect(wide!.job.lora).toBeUndefined();
+      expect(wide!.files.lora).toBeNull();
+      expect(wide!.method).toMatch(/^full fine-tune of a\/centralised\/hf widened to ff 352, 8 heads, 3 layers$/);
+      const config = JSON.parse(await fs.readFile(path.resolve(ZOO, wide!.files.hf, "config.json"), "utf8")) as Record<string, number>;
+      expect([config.intermediate_size, config.num_attention_heads, config.num_hidden_layers]).toEqual([352, 8, 3]);
+      expect(wideControl!.role).toBe("pivot-wide-sampled-control");
+      expect({ ...wideControl!.job, lambda: 0, teachers: [] }).toEqual({ ...wide!.job, lambda: 0, teachers: [] });
+      for (const m of [wide!, wideControl!]) expect(m.parity!.maxKl).toBeLessThan(1e-4);
+      // The widened start was scratch: nothing of it is left beside the pivots.
+      expect((await fs.readdir(online)).filter((f) => f.startsWith("."))).toEqual([]);
+      // Another online λ retrains pivots/all, the FPO pivot after it and pivots/sampled; both controls, family B and the wide pivots (their own λ) are kept.
       const lines: string[] = [];
       await buildZooPivots({ zoo: ZOO, out: online, plan: { ...plan, online: { ...plan.online, lambda: 0.5 } }, log: (l) => lines.push(l) });
       const rel = (name: string) => path.relative(ZOO, path.join(online, name)).split(path.sep).join("/");
       expect(lines.filter((l) => / kept$|^pivots: training /.test(l)).map((l) => l.replace(/ \(.*\)$/, ""))).toEqual([
         `pivots: training ${rel("all")}`, `pivots: ${rel("control")} kept`, `pivots: ${rel("family-b")} kept`, `pivots: training ${rel("fpo")}`,
         `pivots: training ${rel("sampled")}`, `pivots: ${rel("sampled-control")} kept`,
+        `pivots: ${rel("wide-sampled")} kept`, `pivots: ${rel("wide-sampled-control")} kept`,
       ]);
+      // The wide pivot's own λ retrains it alone.
+      lines.length = 0;
+      await buildZooPivots({ zoo: ZOO, out: online, plan: { ...plan, online: { ...plan.online, lambda: 0.5, wide: { ...plan.online.wide, lambda: 0.2 } } }, log: (l) => lines.push(l) });
+      expect(lines.filter((l) => l.startsWith("pivots: training ")).map((l) => l.replace(/ \(.*\)$/, ""))).toEqual([`pivots: training ${rel("wide-sampled")}`]);
+      // online.wide trains on the sampled text: without it the plan is refused before anything trains.
+      await expect(buildZooPivots({ zoo: ZOO, out: online, plan: { ...plan, online: { ...plan.online, sampled: undefined } } })).rejects.toThrow(/online\.wide .*needs online\.sampled/);
       // Nothing needed the precomputed targets: every kd pivot is online.
       expect(lines.some((l) => l.includes("targets for"))).toBe(false);
     } finally {

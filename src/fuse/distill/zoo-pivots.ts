@@ -10,6 +10,9 @@
  *                      transfer text (pivots/sampled-text/, committed, hash-checked), every
  *                      window taught by its domain's expert (when the plan's online.sampled says so)
  *   pivots/sampled-control/  its control: the same stream at λ = 1 (hard labels on the same text)
+ *   pivots/wide-sampled/  the sampled pivot's stream and steps, trained in full from a widening of
+ *                      its start (src/zoo/train/widen.ts; when the plan's online.wide says so)
+ *   pivots/wide-sampled-control/  its control: the same wide start and stream at λ = 1
  *   pivots/manifest.json  what was built, from what, how long it took, parity
  *
  * Training texts are runs of consecutive training lines of each domain (seeded starts), packed
@@ -35,6 +38,7 @@ import type { CrossFusion, OnlinePart } from "./online-kd-objective.js";
 import { disposeTeacher, loadTeacher, teacherTargets, teacherViews, type Teacher } from "./teacher-targets.js";
 import type { SampledCorpusManifest } from "./sampled-corpus.js";
 import { trainPivot, type TrainPivotResult } from "./train-pivot.js";
+import { widenHfModel } from "../../zoo/train/widen.js";
 import { zooFpoRecords, type ZooFpoReference } from "./zoo-fpo.js";
 
 export interface ZooPivotsPlan {
@@ -69,6 +73,7 @@ export interface ZooPivotsPlan {
     init: string; seed: number; steps: number; batchSize: number; seqLen: number; lr: number; lambda: number; k: number; lora: { rank: number; alpha: number };
     familyB?: { lambda: number; fusion: CrossFusion; gate?: "min-ce" };
     sampled?: ZooSampledText;
+    wide?: ZooWidePivot;
   };
   /**
    * The FPO pivot (zoo-fpo.ts): `pairsPerDomain` training cloze sentences per domain, each giving
@@ -95,6 +100,19 @@ export interface ZooSampledText {
   /** The transfer text this many times over in the stream (its share of the windows). */
   repeat: number;
   sha256: Record<string, string>;
+}
+
+/**
+ * pivots/wide-sampled: online.init widened function-preservingly (FFN width, heads, layers; the new
+ * weights seeded by online.seed) and fully fine-tuned, at its own lr and λ, on pivots/sampled's
+ * stream, steps and batches. Its control is the same run at λ = 1.
+ */
+export interface ZooWidePivot {
+  intermediateSize: number;
+  numHeads: number;
+  numLayers: number;
+  lr: number;
+  lambda: number;
 }
 
 /** zoo/pivots/sampled-text: `bench/distill-recipes.ts --write-sampled DIR --family a --samples 1500 --seed 199`. */
@@ -132,6 +150,9 @@ export function zooPivotsPlan(kind: "full" | "quick"): ZooPivotsPlan {
     online: {
       init: "a/centralised", seed: 199, steps: 200, batchSize: 16, seqLen: 64, lr: 2e-3, lambda: 0.2, k: 8, lora: { rank: 16, alpha: 16 }, familyB: { lambda: 0.5, fusion: "aligned" },
       sampled: ZOO_SAMPLED_TEXT,
+      // wide: the sampled recipe on a/centralised widened (bench/distill-recipes.ts --recipes online-sampled-domain
+      // --widen ff=1408,heads=8,layers=3 --full --lr 1e-3 --lambda L …; docs/ARCHITECTURE.md, fuse: distillation).
+      wide: { intermediateSize: 1408, numHeads: 8, numLayers: 3, lr: 1e-3, lambda: 0.2 },
     },
     // The best FPO recipe on the demo's DEV cloze items (bench/fpo-cloze.ts; docs/ARCHITECTURE.md: none beats the pivot there).
     fpo: {
@@ -144,7 +165,7 @@ export function zooPivotsPlan(kind: "full" | "quick"): ZooPivotsPlan {
 export const ZOO_PIVOTS_FORMAT = "cogen-zoo-pivots/1";
 export const ZOO_PIVOTS_DIR = "pivots";
 
-export type PivotRole = "pivot" | "pivot-control" | "pivot-family-b" | "pivot-fpo" | "pivot-sampled" | "pivot-sampled-control";
+export type PivotRole = "pivot" | "pivot-control" | "pivot-family-b" | "pivot-fpo" | "pivot-sampled" | "pivot-sampled-control" | "pivot-wide-sampled" | "pivot-wide-sampled-control";
 
 export interface ZooPivotEntry {
   /** Folder relative to the zoo: "pivots/all". */
@@ -161,7 +182,8 @@ export interface ZooPivotEntry {
   trainSeconds: number;
   stepsPerSecond: number;
   finalLoss: number;
-  files: { hf: string; gguf: string; lora: string; loraGguf: string };
+  /** lora and loraGguf are null for a full fine-tune (the wide pivots). */
+  files: { hf: string; gguf: string; lora: string | null; loraGguf: string | null };
   parity: { maxKl: number; loraMaxKl: number | null } | null;
   /** What decided the weights (a rebuild keeps the model when this is unchanged). */
   job: Record<string, unknown>;
@@ -206,6 +228,7 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
   const pivotDir = path.join(zoo, base.files.hf);
   const experts = manifest.models.filter((m) => m.role === "expert");
   // The committed transfer text is checked before any model loads or trains.
+  if (plan.online?.wide && !plan.online.sampled) throw new ConfigError(["the pivots plan's online.wide trains on the sampled text: it needs online.sampled too"]);
   const sampledText = plan.online?.sampled ? await readZooSampledText(zoo, plan.online.sampled) : undefined;
   for (const source of sampledText ?? []) {
     if (!experts.some((e) => e.id === source.model)) {
@@ -229,7 +252,7 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
     const sources = sha256(JSON.stringify([base, ...experts].map((m) => [m.id, m.job, m.dataHash])));
     // Nothing changed since the last build: keep it without recomputing targets and pairs.
     if (previous && previous.sources === sources && previous.texts.hash === textsHash && JSON.stringify(previous.plan) === JSON.stringify(plan)
-      && previous.models.length === (sampledText ? 6 : 4) && (await Promise.all(previous.models.map((m) => exists(path.join(zoo, m.files.gguf))))).every(Boolean)) {
+      && previous.models.length === 4 + (sampledText ? 2 : 0) + (plan.online?.wide ? 2 : 0) && (await Promise.all(previous.models.map((m) => exists(path.join(zoo, m.files.gguf))))).every(Boolean)) {
       log(`pivots: kept ${previous.models.map((m) => m.id).join(", ")}`);
       return previous;
     }
@@ -285,7 +308,8 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
     const contexts = texts.slice(0, plan.parityContexts).map((t) => t.text);
     const rel = (p: string) => path.relative(zoo, p).split(path.sep).join("/");
     const ids = teachers.map((t) => t.id);
-    type Spec = { name: string; role: PivotRole; teachers: string[]; objective: "kd" | "online-kd" | "fpo"; targets?: () => PivotTargets[]; lambda: number; init: string };
+    // wide: trained in full from the widening of init that online.wide describes.
+    type Spec = { name: string; role: PivotRole; teachers: string[]; objective: "kd" | "online-kd" | "fpo"; targets?: () => PivotTargets[]; lambda: number; init: string; wide?: ZooWidePivot };
     const allTargets = () => (targets ?? computeTargets()).all;
     const onlineTeachers = onlineParts.flatMap((p) => (p.teacher ? [p.teacher.id] : []));
     const specs: Spec[] = [
@@ -305,14 +329,30 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
           { name: "sampled-control", role: "pivot-sampled-control", teachers: [], objective: "online-kd", lambda: 1, init: onlineInit! },
         ] satisfies Spec[]
         : []),
+      ...(sampledText && online!.wide
+        ? [
+          { name: "wide-sampled", role: "pivot-wide-sampled", teachers: [...onlineParts, ...sampledParts].flatMap((p) => (p.teacher ? [p.teacher.id] : [])), objective: "online-kd", lambda: online!.wide.lambda, init: onlineInit!, wide: online!.wide },
+          { name: "wide-sampled-control", role: "pivot-wide-sampled-control", teachers: [], objective: "online-kd", lambda: 1, init: onlineInit!, wide: online!.wide },
+        ] satisfies Spec[]
+        : []),
     ];
-    const recipeOf = (spec: Spec) => (spec.objective === "fpo" ? plan.fpo : spec.objective === "online-kd" ? online! : plan.kd);
+    const recipeOf = (spec: Spec): { steps: number; batchSize: number; seqLen: number; lr: number; lora?: { rank: number; alpha: number } } =>
+      spec.wide ? { ...online!, lr: spec.wide.lr, lora: undefined } : spec.objective === "fpo" ? plan.fpo : spec.objective === "online-kd" ? online! : plan.kd;
+    // The wide pivots' start: init widened (seeded by the online seed) into a scratch folder under out, removed
+    // after training. Its path is fixed: a checkpoint records its init, and a resumed run must name the same one.
+    const startOf = async (spec: Spec): Promise<{ dir: string; done: () => Promise<void> }> => {
+      if (!spec.wide) return { dir: spec.init, done: async () => {} };
+      const scratch = path.join(out, `.${spec.name}-start`);
+      const { intermediateSize, numHeads, numLayers } = spec.wide;
+      await widenHfModel(spec.init, path.join(scratch, "hf"), { intermediateSize, numHeads, numLayers, seed: online!.seed });
+      return { dir: path.join(scratch, "hf"), done: () => fs.rm(scratch, { recursive: true, force: true }) };
+    };
     const seedOf = (spec: Spec) => (spec.objective === "online-kd" ? online!.seed : plan.seed);
     // The control runs no teacher (λ = 1): its parts carry none, so nothing is loaded into its key.
     const onlineOf = (spec: Spec) => {
       if (spec.objective !== "online-kd") return undefined;
       if (spec.name === "family-b") return { parts: onlinePartsB, k: online!.k, crossFusion: onlineB!.fusion, crossGate: onlineB!.gate };
-      const parts = spec.name.startsWith("sampled") ? [...onlineParts, ...sampledParts] : onlineParts;
+      const parts = spec.name.includes("sampled") ? [...onlineParts, ...sampledParts] : onlineParts;
       return { parts: spec.lambda === 1 ? parts.map((p) => ({ ...p, teacher: undefined })) : parts, k: online!.k };
     };
     for (const spec of specs) {
@@ -323,13 +363,15 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
         const recipe = recipeOf(spec);
         log(`pivots: training ${rel(dir)} to its checkpoint (${recipe.steps} steps)`);
         const scratch = await fs.mkdtemp(path.join(out, `.${spec.name}-helper-`));
+        const start = await startOf(spec);
         try {
           await trainPivot({
-            pivot: spec.init, out: scratch, objective: spec.objective, targets: spec.targets?.(), online: onlineOf(spec), lambda: spec.lambda, lora: recipe.lora,
+            pivot: start.dir, out: scratch, objective: spec.objective, targets: spec.targets?.(), online: onlineOf(spec), lambda: spec.lambda, lora: recipe.lora,
             steps: recipe.steps, batchSize: recipe.batchSize, seqLen: recipe.seqLen, lr: recipe.lr, seed: seedOf(spec), checkpointDir, checkpointEvery: CHECKPOINT_EVERY, progress,
           });
         } finally {
           await fs.rm(scratch, { recursive: true, force: true });
+          await start.done();
         }
         continue;
       }
@@ -337,9 +379,10 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
       const job = {
         objective: spec.objective, lambda: spec.lambda, teachers: spec.teachers, init: rel(spec.init), seed: seedOf(spec),
         steps: recipe.steps, batchSize: recipe.batchSize, seqLen: recipe.seqLen, lr: recipe.lr, lora: recipe.lora,
-        data: spec.objective === "kd" ? textsHash : spec.name.startsWith("sampled") ? sampledHash : spec.objective === "online-kd" ? onlineHash : result.prefs.hash,
+        data: spec.objective === "kd" ? textsHash : spec.name.includes("sampled") ? sampledHash : spec.objective === "online-kd" ? onlineHash : result.prefs.hash,
         k: spec.objective === "online-kd" ? online!.k : plan.k, ...(spec.objective === "fpo" ? { beta: plan.fpo.beta, ...(plan.fpo.unit ? { unit: plan.fpo.unit } : {}), after: previousJob(result, rel(path.join(out, "all"))) } : {}),
         ...(spec.objective === "online-kd" && spec.name === "family-b" ? { crossFusion: onlineB!.fusion, ...(onlineB!.gate ? { crossGate: onlineB!.gate } : {}) } : {}),
+        ...(spec.wide ? { widen: { intermediateSize: spec.wide.intermediateSize, numHeads: spec.wide.numHeads, numLayers: spec.wide.numLayers } } : {}),
       };
       const kept = previous?.models.find((m) => m.id === rel(dir) && JSON.stringify(m.job) === JSON.stringify(job));
       if (kept && (await exists(path.join(zoo, kept.files.gguf)))) {
@@ -348,18 +391,19 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
         continue;
       }
       log(`pivots: training ${rel(dir)} (${spec.objective}, λ ${spec.lambda}, ${recipe.steps} steps)`);
+      const start = await startOf(spec);
       const trained: TrainPivotResult = await trainPivot({
-        pivot: spec.init, out: dir, objective: spec.objective, targets: spec.targets?.(), online: onlineOf(spec), records: spec.objective === "fpo" ? await recordsOf() : undefined, unit: spec.objective === "fpo" ? unit : undefined, lambda: spec.lambda, lora: recipe.lora,
+        pivot: start.dir, out: dir, objective: spec.objective, targets: spec.targets?.(), online: onlineOf(spec), records: spec.objective === "fpo" ? await recordsOf() : undefined, unit: spec.objective === "fpo" ? unit : undefined, lambda: spec.lambda, lora: recipe.lora,
         steps: recipe.steps, batchSize: recipe.batchSize, seqLen: recipe.seqLen, lr: recipe.lr, seed: seedOf(spec),
         beta: plan.fpo.beta, parityContexts: contexts, progress, checkpointDir, checkpointEvery: CHECKPOINT_EVERY,
-      });
+      }).finally(start.done);
       await fs.rm(checkpointDir, { recursive: true, force: true });
       result.models.push({
         id: rel(dir), role: spec.role, teachers: spec.teachers, objective: spec.objective, lambda: spec.lambda, init: rel(spec.init),
-        method: `lora r${recipe.lora.rank} alpha ${recipe.lora.alpha} on q/k/v/o/gate/up/down`, steps: trained.steps,
+        method: recipe.lora ? `lora r${recipe.lora.rank} alpha ${recipe.lora.alpha} on q/k/v/o/gate/up/down` : `full fine-tune of ${rel(spec.init)} widened to ff ${spec.wide!.intermediateSize}, ${spec.wide!.numHeads} heads, ${spec.wide!.numLayers} layers`, steps: trained.steps,
         trainSeconds: Math.round(trained.seconds * 10) / 10, stepsPerSecond: Math.round(trained.stepsPerSecond * 100) / 100,
         finalLoss: trained.finalLoss, parity: trained.parity,
-        files: { hf: rel(path.join(dir, "hf")), gguf: rel(path.join(dir, "model.gguf")), lora: rel(path.join(dir, "lora")), loraGguf: rel(path.join(dir, "lora.gguf")) },
+        files: { hf: rel(path.join(dir, "hf")), gguf: rel(path.join(dir, "model.gguf")), lora: recipe.lora ? rel(path.join(dir, "lora")) : null, loraGguf: recipe.lora ? rel(path.join(dir, "lora.gguf")) : null },
         job,
       });
       await writeFileAtomic(path.join(out, "manifest.json"), JSON.stringify(result, null, 2) + "\n");
