@@ -184,10 +184,12 @@ export interface ItemFeatures {
 export class PostingWalk {
   /** Partial dot product per item: `run` adds to it (never less than the exact sum); the caller clears it. */
   readonly partial: Float64Array;
-  /** List l's postings (gap-coded: its first item, then its postings) are at byte addresses [listStart[l], listStart[l + 1]). */
-  private readonly listStart: Float64Array;
-  /** What a weight is multiplied by for list l: its largest value / 255 (gap postings), 1 (wide). */
-  private readonly listScale: Float64Array;
+  /**
+   * Per list l, side by side (one cache miss for `add`): at 2l the byte address of its postings
+   * (gap-coded: its first item, then its postings), which end at 2l + 2; at 2l + 1 what a weight
+   * is multiplied by: the list's largest value / 255 (gap postings), 1 (wide).
+   */
+  private readonly list: Float64Array;
   private readonly bytes: Uint8Array;
   private readonly rangeWords: Int32Array;
   private readonly rangeWeights: Float64Array;
@@ -224,9 +226,8 @@ export class PostingWalk {
     }
     // Layout: partial sums (from 0, 8-aligned: an item's address is item × 8), ranges, postings.
     this.rangesAt = 8 * itemCount;
-    this.listStart = new Float64Array(lists + 1);
-    this.listStart[0] = this.rangesAt + 16 * RANGES;
-    this.listScale = new Float64Array(lists).fill(1);
+    this.list = new Float64Array(2 * lists + 1);
+    this.list[0] = this.rangesAt + 16 * RANGES;
     // Gap postings: each list's largest value (u16 fixed point), the unit of its u8 values.
     const largest = new Uint16Array(sorted ? lists : 0);
     for (let l = 0; l < lists; l++) {
@@ -242,12 +243,12 @@ export class PostingWalk {
           if (sorted[2 * at + 1] > most) most = sorted[2 * at + 1];
         }
         largest[l] = most;
-        this.listScale[l] = most / FIXED / U8;
-      }
-      this.listStart[l + 1] = this.listStart[l] + bytes;
+        this.list[2 * l + 1] = most / FIXED / U8;
+      } else this.list[2 * l + 1] = 1;
+      this.list[2 * l + 2] = this.list[2 * l] + bytes;
     }
-    const pages = Math.ceil(this.listStart[lists] / PAGE);
-    if (pages > MAX_PAGES) throw new ConfigError([`a router index of ${postings} postings needs ${this.listStart[lists]} bytes of posting memory, past WebAssembly's 4 GiB`]);
+    const pages = Math.ceil(this.list[2 * lists] / PAGE);
+    if (pages > MAX_PAGES) throw new ConfigError([`a router index of ${postings} postings needs ${this.list[2 * lists]} bytes of posting memory, past WebAssembly's 4 GiB`]);
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
     const module = gaps
       ? (compiled.gap ??= new WebAssembly.Module(walkModule(walkBody(GAP_POSTING, 2, GAP_HEADER))))
@@ -261,7 +262,7 @@ export class PostingWalk {
     if (sorted) this.writeGaps(first, sorted, largest);
     else {
       // Each list's next posting, as a word index (memory is under 4 GiB: under 2^30 words).
-      const at = Int32Array.from(this.listStart.subarray(0, lists), (byte) => byte / 4);
+      const at = Int32Array.from({ length: lists }, (_, l) => this.list[2 * l] / 4);
       const words = new Int32Array(buffer);
       const floats = new Float32Array(buffer);
       for (let item = 0; item < itemCount; item++) {
@@ -281,11 +282,11 @@ export class PostingWalk {
    * then (step, value) byte pairs, the value a fraction of the list's largest, rounded up.
    */
   private writeGaps(first: Int32Array, sorted: Uint16Array, largest: Uint16Array): void {
-    const { bytes, listStart } = this;
+    const bytes = this.bytes;
     for (let l = 0; l + 1 < first.length; l++) {
       const end = first[l + 1];
       if (first[l] === end) continue;
-      let p = listStart[l];
+      let p = this.list[2 * l];
       // 255 / the list's largest (0 when every value is 0).
       const scale = largest[l] > 0 ? U8 / largest[l] : 0;
       let previous = sorted[2 * first[l]];
@@ -310,15 +311,15 @@ export class PostingWalk {
 
   /** Queues partial[item] += weight × value for the postings of `list`. */
   add(list: number, weight: number): void {
-    const start = this.listStart[list];
-    const end = this.listStart[list + 1];
+    const start = this.list[2 * list];
+    const end = this.list[2 * list + 2];
     if (start === end) return;
     if (this.queued === RANGES) this.run();
     const at = this.queued++;
     // Byte addresses; past 2^31 they wrap to negative int32s, which the kernel compares unsigned.
     this.rangeWords[4 * at] = start;
     this.rangeWords[4 * at + 1] = end;
-    this.rangeWeights[2 * at + 1] = weight * this.listScale[list];
+    this.rangeWeights[2 * at + 1] = weight * this.list[2 * list + 1];
     // The list's first two cache lines, loaded now: the misses of every list queued are in
     // flight together instead of one at a time as the walk reaches each list (cold lists: ~11%
     // of a walk's time).
