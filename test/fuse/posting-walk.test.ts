@@ -10,8 +10,9 @@ const LISTS = 48;
  * last item alone, values 0 and 1, a list of zeros only; walked in full with random weights — the
  * kernel against a plain loop over the same lists in the same order.
  */
-function walkBoth(items: number, seed: number) {
+function walkBoth(items: number, seed: number, sparseLists = 0) {
   const rng = new Rng(seed);
+  const lists = LISTS + sparseLists;
   const byItem: { list: number; value: number }[][] = Array.from({ length: items }, () => []);
   for (let item = 0; item < items; item++) {
     const lists = new Set(Array.from({ length: rng.int(3) }, () => rng.int(LISTS - 4)));
@@ -22,6 +23,8 @@ function walkBoth(items: number, seed: number) {
   edge(LISTS - 3, [items - 1], () => 1);
   edge(LISTS - 2, [0, 1, 2], () => 0);
   edge(LISTS - 1, [3, items - 2], (i) => (i === 0 ? 0.75 : 1e-3));
+  // Lists of two far-apart items: fillers that outgrow the postings' list-major copy.
+  for (let l = LISTS; l < lists; l++) edge(l, [rng.int(8), items - 1 - rng.int(8)], () => rng.next());
   const start = new Int32Array(items + 1);
   byItem.forEach((features, item) => (start[item + 1] = start[item] + features.length));
   const features: ItemFeatures = {
@@ -29,16 +32,16 @@ function walkBoth(items: number, seed: number) {
     list: Int32Array.from(byItem.flat(), (f) => f.list),
     value: Float32Array.from(byItem.flat(), (f) => f.value),
   };
-  const walk = new PostingWalk(items, LISTS, features);
+  const walk = new PostingWalk(items, lists, features);
   const exact = new Float64Array(items);
   /**
    * Per item, the most the rounding of its gap postings can add: Σ over its lists of weight × (the
    * list's largest / 255 + 2 / 65,535: the u16 fixed point the gap postings are built from).
    */
   const rounding = new Float64Array(items);
-  const members: { item: number; value: number }[][] = Array.from({ length: LISTS }, () => []);
+  const members: { item: number; value: number }[][] = Array.from({ length: lists }, () => []);
   byItem.forEach((features, item) => features.forEach((f) => members[f.list].push({ item, value: f.value })));
-  for (let list = 0; list < LISTS; list++) {
+  for (let list = 0; list < lists; list++) {
     const weight = rng.next();
     walk.add(list, weight);
     const largest = members[list].reduce((most, m) => Math.max(most, m.value), 0);
@@ -53,11 +56,12 @@ function walkBoth(items: number, seed: number) {
 
 describe("posting walk", () => {
   it("never sums under the exact partial sums, and stays within the gap postings' rounding of them", () => {
-    for (const [items, seed] of [
-      [3000, 1],
-      [65_536, 3],
+    for (const [items, seed, sparseLists] of [
+      [3000, 1, 0],
+      [65_536, 3, 0],
+      [65_536, 4, 6000],
     ]) {
-      const { walked, exact, rounding } = walkBoth(items, seed);
+      const { walked, exact, rounding } = walkBoth(items, seed, sparseLists);
       const under = exact.filter((x, i) => walked[i] < x - 1e-12);
       const over = exact.filter((x, i) => walked[i] - x > rounding[i] + 1e-12);
       expect([under.length, over.length]).toEqual([0, 0]);

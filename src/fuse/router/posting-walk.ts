@@ -15,7 +15,7 @@ import { ConfigError } from "../../core/errors.js";
 declare const WebAssembly: {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-  Memory: new (limits: { initial: number; maximum: number }) => { buffer: ArrayBuffer };
+  Memory: new (limits: { initial: number; maximum: number }) => { buffer: ArrayBuffer; grow(pages: number): number };
 };
 
 const PAGE = 65536;
@@ -166,6 +166,8 @@ function walkModule(body: number[]): Uint8Array {
 const GAP_ITEMS = 65536;
 /** Gap postings are built from values in u16 fixed point, ⌈v × FIXED⌉ (values are in [0, 1]). */
 const FIXED = 65535;
+/** Bytes between the start of the gap-coded lists and the list-major copy they are written from (headers and fillers run ahead of 2 bytes a posting). */
+const TEMP_SLACK = 1 << 20;
 /** The largest step and value a gap posting holds (u8). */
 const U8 = 255;
 const compiled: { wide?: object; gap?: object } = {};
@@ -211,8 +213,19 @@ export class PostingWalk {
     }
     for (let l = 0; l < lists; l++) first[l + 1] += first[l];
     const gaps = itemCount <= GAP_ITEMS;
-    // Gap postings are written list by list from a list-major copy: item, and value as u16 fixed point rounded up.
-    const sorted = gaps ? new Uint16Array(2 * postings) : undefined;
+    // Layout: partial sums (from 0, 8-aligned: an item's address is item × 8), ranges, postings.
+    this.rangesAt = 8 * itemCount;
+    const postingsAt = this.rangesAt + 16 * RANGES;
+    // Gap postings are written list by list from a list-major copy (item, and value as u16 fixed
+    // point rounded up) kept in the same memory, TEMP_SLACK bytes past where the lists start: they
+    // take about half its bytes and are written from the front, behind it (no second 4 bytes a
+    // posting for the garbage collector to account for: one more full collection of the caller's heap).
+    const tempAt = postingsAt + TEMP_SLACK;
+    const wideBytes = postingsAt + 8 * postings;
+    const needed = gaps ? tempAt + 4 * postings : wideBytes;
+    if (needed > MAX_PAGES * PAGE) throw new ConfigError([`a router index of ${postings} postings needs ${needed} bytes of posting memory, past WebAssembly's 4 GiB`]);
+    const memory = new WebAssembly.Memory({ initial: Math.ceil(needed / PAGE), maximum: MAX_PAGES });
+    let sorted = gaps ? new Uint16Array(memory.buffer, tempAt, 2 * postings) : undefined;
     const next = first.slice(0, lists);
     if (sorted) {
       for (let item = 0; item < itemCount; item++) {
@@ -224,12 +237,12 @@ export class PostingWalk {
         }
       }
     }
-    // Layout: partial sums (from 0, 8-aligned: an item's address is item × 8), ranges, postings.
-    this.rangesAt = 8 * itemCount;
     this.list = new Float64Array(2 * lists + 1);
-    this.list[0] = this.rangesAt + 16 * RANGES;
+    this.list[0] = postingsAt;
     // Gap postings: each list's largest value (u16 fixed point), the unit of its u8 values.
     const largest = new Uint16Array(sorted ? lists : 0);
+    // Whether every posting's bytes end before the next posting's place in the copy (else the copy moves out first).
+    let behind = true;
     for (let l = 0; l < lists; l++) {
       let bytes = 8 * (first[l + 1] - first[l]);
       if (sorted) {
@@ -237,9 +250,11 @@ export class PostingWalk {
         bytes = first[l + 1] > first[l] ? 2 : 0;
         let most = 0;
         const end = first[l + 1];
+        const written = this.list[2 * l] - postingsAt;
         for (let at = first[l]; at < end; at++) {
           const step = at > first[l] ? sorted[2 * at] - sorted[2 * at - 2] : 0;
           bytes += step > U8 ? 2 + 2 * (((step - 1) / U8) | 0) : 2;
+          if (written + bytes > TEMP_SLACK + 4 * (at + 1)) behind = false;
           if (sorted[2 * at + 1] > most) most = sorted[2 * at + 1];
         }
         largest[l] = most;
@@ -249,7 +264,9 @@ export class PostingWalk {
     }
     const pages = Math.ceil(this.list[2 * lists] / PAGE);
     if (pages > MAX_PAGES) throw new ConfigError([`a router index of ${postings} postings needs ${this.list[2 * lists]} bytes of posting memory, past WebAssembly's 4 GiB`]);
-    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    const grow = pages - memory.buffer.byteLength / PAGE;
+    if (sorted && (!behind || grow > 0)) sorted = sorted.slice();
+    if (grow > 0) memory.grow(grow);
     const module = gaps
       ? (compiled.gap ??= new WebAssembly.Module(walkModule(walkBody(GAP_POSTING, 2, GAP_HEADER))))
       : (compiled.wide ??= new WebAssembly.Module(walkModule(walkBody(WIDE_POSTING, 8, []))));
@@ -289,21 +306,24 @@ export class PostingWalk {
       let p = this.list[2 * l];
       // 255 / the list's largest (0 when every value is 0).
       const scale = largest[l] > 0 ? U8 / largest[l] : 0;
-      let previous = sorted[2 * first[l]];
-      bytes[p++] = previous & 0xff;
-      bytes[p++] = previous >>> 8;
+      let previous = -1;
       for (let at = first[l]; at < end; at++) {
+        // Read before anything is written: the copy may lie just ahead of the bytes written.
         const item = sorted[2 * at];
-        for (let step = item - previous; ; step -= U8) {
-          if (step <= U8) {
-            bytes[p++] = step;
-            break;
-          }
+        const fixed = sorted[2 * at + 1];
+        let step = item - previous;
+        if (previous < 0) {
+          bytes[p++] = item & 0xff;
+          bytes[p++] = item >>> 8;
+          step = 0;
+        }
+        for (; step > U8; step -= U8) {
           bytes[p++] = U8;
           bytes[p++] = 0;
         }
+        bytes[p++] = step;
         // Rounded up (never under the exact value); the largest itself may round just past 255.
-        bytes[p++] = Math.min(U8, Math.ceil(sorted[2 * at + 1] * scale));
+        bytes[p++] = Math.min(U8, Math.ceil(fixed * scale));
         previous = item;
       }
     }
