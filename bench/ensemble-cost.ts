@@ -36,7 +36,7 @@ if (contexts.length < PROMPTS * RUNS) throw new Error(`the zoo has ${contexts.le
 const promptsOf = (run: number) => contexts.slice(run * PROMPTS, (run + 1) * PROMPTS);
 
 const picks = [zoo.models.find((m) => m.family === "a" && m.role === "base")!, zoo.models.find((m) => m.family === "b" && m.role === "base")!];
-const members = await Promise.all(picks.map((m) => createLlamaCppModel({ id: m.id, path: m.gguf, contextSize: 512, threads: 1 })));
+const members = await Promise.all(picks.map((m) => createLlamaCppModel({ id: m.id, path: m.gguf, threads: 1 })));
 
 interface Cost {
   wall: number;
@@ -92,8 +92,9 @@ for (const [model, label] of [[gated, "ensemble, gate 0.5"], [always, "ensemble,
   }
 }
 
-// The floor: per member, CPU per token straight on node-llama-cpp, fresh contexts on the same loaded models.
-const raw = await Promise.all(members.map(async (m) => (await m.model.createContext({ contextSize: 512, threads: 1 })).getSequence()));
+// The floor: per member, CPU per token straight on node-llama-cpp, fresh contexts on the same loaded models
+// (as large as the member's own: its window plus the cell node-llama-cpp keeps free).
+const raw = await Promise.all(members.map(async (m) => (await m.model.createContext({ contextSize: m.contextSize + 1, threads: 1 })).getSequence()));
 const floor: Record<string, Record<"greedy" | "distribution" | "share", number[]>> = {};
 for (let r = 0; r < RUNS; r++) {
   for (const [i, member] of members.entries()) {

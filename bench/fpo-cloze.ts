@@ -113,7 +113,7 @@ async function evaluateHfModels(dirs: string[]): Promise<void> {
 async function evaluateGgufs(files: string[]): Promise<void> {
   const items = await clozeItemsOf(SIDE);
   const models = [];
-  for (const file of files) models.push(await openModel({ id: file, backend: "llamacpp", path: path.resolve(file), threads: 1, contextSize: 512, domains: [], tags: [] }));
+  for (const file of files) models.push(await openModel({ id: file, backend: "llamacpp", path: path.resolve(file), threads: 1, domains: [], tags: [] }));
   try {
     const t0 = Date.now();
     const all = await evaluateModels(models, items, silentProgress, "cloze", 2);

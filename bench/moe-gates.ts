@@ -77,7 +77,7 @@ try {
   // Dev items choose a recipe; test items (the demo's) only report it.
   const split = splitItems(zoo.items, { perDomainAndKind: 10, maxPassageChars: 256 });
   const models = [];
-  for (const k of [2, 1]) models.push(await createLlamaCppModel({ id: `top${k}`, path: path.join(work, `top${k}`, "model.gguf"), contextSize: 512, threads: 1 }));
+  for (const k of [2, 1]) models.push(await createLlamaCppModel({ id: `top${k}`, path: path.join(work, `top${k}`, "model.gguf"), threads: 1 }));
   try {
     for (const side of ["dev", "test"] as const) {
       const items = split[side].filter((i) => i.kind === "bits_per_byte");

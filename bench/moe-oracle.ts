@@ -71,7 +71,7 @@ async function oracle(label: string, moeDir: string): Promise<void> {
     await exportHf(model, path.join(dir, "hf"));
     disposeTrainModel(model);
     await convertHfToGguf(path.join(dir, "hf"), path.join(dir, "model.gguf"), { dtype: "f32", name: `${label}-${domain}` });
-    const llm = await createLlamaCppModel({ id: label, path: path.join(dir, "model.gguf"), contextSize: 512, threads: 1 });
+    const llm = await createLlamaCppModel({ id: label, path: path.join(dir, "model.gguf"), threads: 1 });
     try {
       records.push(...(await evaluateModels([llm], items.filter((i) => i.domain === domain), silentProgress, "bpb")));
     } finally {
@@ -103,9 +103,9 @@ try {
   try {
     for (const spec of values.gguf!) {
       const [id, file] = spec.split("=");
-      opened.push(await createLlamaCppModel({ id, path: file, contextSize: 512, threads: 1 }));
+      opened.push(await createLlamaCppModel({ id, path: file, threads: 1 }));
     }
-    if (values.singles) for (const m of zoo.models) opened.push(await createLlamaCppModel({ id: m.id, path: m.gguf, contextSize: 512, threads: 1 }));
+    if (values.singles) for (const m of zoo.models) opened.push(await createLlamaCppModel({ id: m.id, path: m.gguf, threads: 1 }));
     // Mixtures and singles: every test item, bits per byte and cloze, as the demo judges them.
     if (opened.length) print(scoreRows(await evaluateModels(opened, test, silentProgress, "test items"), zoo.domains, opened.map((m) => m.id)).sort((a, b) => a.macroBpb! - b.macroBpb!));
   } finally {

@@ -93,9 +93,9 @@ try {
     await buildMoe({ config: configFor(gate, nonExpert), outDir: path.join(work, `${id}-hf`) });
     console.log(`${id}: built in ${((Date.now() - started) / 1000).toFixed(1)}s (gates ${report.gateSeconds.toFixed(1)}s)${report.warnings.length ? `, ${report.warnings.length} warnings` : ""}`);
     moes.push({ id, hf: path.join(work, `${id}-hf`) });
-    opened.push(await createLlamaCppModel({ id, path: path.join(work, id, "model.gguf"), contextSize: 512, threads: 1 }));
+    opened.push(await createLlamaCppModel({ id, path: path.join(work, id, "model.gguf"), threads: 1 }));
   }
-  for (const m of zoo.models) opened.push(await createLlamaCppModel({ id: m.id, path: m.gguf, contextSize: 512, threads: 1 }));
+  for (const m of zoo.models) opened.push(await createLlamaCppModel({ id: m.id, path: m.gguf, threads: 1 }));
   const started = Date.now();
   const records = await evaluateModels(opened, bpbItems, silentProgress, "bpb");
   const rows = scoreRows(records, domains, opened.map((m) => m.id)).sort((a, b) => a.macroBpb! - b.macroBpb!);

@@ -16,7 +16,11 @@
  * and the share of the single→oracle gap each closes. Two references put the goal in context:
  * the best per sub-domain chosen on the evidence (the true `src` label, no hindsight), and a
  * ceiling that is no router at all — the pool's results predicted from the other 21 models'
- * results on the very question (see otherModelsCeiling). Prints a row per run and variant, then
+ * results on the very question (see otherModelsCeiling). Two bounds say how much per-question
+ * signal there is for a router to find: a kNN vote whose neighbours are the questions with the most
+ * similar results of those other models (outsideResultsKnn: the best a similarity can do) and the
+ * question's true difficulty × domain (trueDifficultyByDomain: what difficulty alone is worth).
+ * Prints a row per run and variant, then
  * the medians (every reference's accuracy and gap closed are in the medians table) and one goal
  * line per variant (measured, reference, met/missed).
  *
@@ -213,6 +217,58 @@ function otherModelsCeiling(evidence: readonly Question[], pool: readonly string
   };
 }
 
+/** Outside the pool: the complete-result models a pool does not use, and their results as a question's vector. */
+function outsideModels(pool: readonly string[]): string[] {
+  return models.filter((m) => !pool.includes(m));
+}
+
+/**
+ * Not a router — an upper bound on what a kNN router could find if its similarity were as good as
+ * it gets: a test question's neighbours are the evidence questions whose results of the models
+ * outside the pool (centred on the evidence means, cosine) are most like its own, and they vote
+ * through the Router's own `decide` (the same closeness weights and domain prior). A text router's
+ * neighbours know less about a question than its actual results from 18 other models.
+ */
+function outsideResultsKnn(evidence: readonly Question[], pool: readonly string[], k: number): (q: Question) => string {
+  const others = outsideModels(pool);
+  const router = new Router(
+    evidence.map((q) => ({ id: q.id, text: q.question, domain: q.domain, scores: Object.fromEntries(pool.map((m) => [m, q.scores[m]])) })),
+    { experts: pool, calibrationItems: 2 },
+  );
+  const means = others.map((m) => evidence.reduce((s, q) => s + q.scores[m], 0) / evidence.length);
+  const unit = (q: Question) => {
+    const v = Float64Array.from(others, (m, j) => q.scores[m] - means[j]);
+    const norm = Math.hypot(...v);
+    return norm > 0 ? v.map((x) => x / norm) : v;
+  };
+  const vectors = evidence.map(unit);
+  return (q) => {
+    const x = unit(q);
+    const similarity = vectors.map((v) => v.reduce((s, vi, j) => s + vi * x[j], 0));
+    const nearest = similarity
+      .map((_, i) => i)
+      .sort((a, b) => similarity[b] - similarity[a] || a - b)
+      .slice(0, k);
+    return router.decide(nearest.map((index) => ({ item: router.index.items[index], index, similarity: similarity[index] }))).ranked[0].expert;
+  };
+}
+
+/**
+ * Not a router either — what a question's difficulty alone is worth: its true difficulty (the mean
+ * result of the models outside the pool on it, in quintiles of the evidence's) × its domain, the
+ * best model per cell chosen on the evidence.
+ */
+function trueDifficultyByDomain(evidence: readonly Question[], pool: readonly string[]): (q: Question) => string {
+  const others = outsideModels(pool);
+  const difficulty = (q: Question) => others.reduce((s, m) => s + q.scores[m], 0) / others.length;
+  const sorted = evidence.map(difficulty).sort((a, b) => a - b);
+  const edges = [1, 2, 3, 4].map((i) => sorted[Math.floor((i * sorted.length) / 5)]);
+  const cell = (q: Question) => `${q.domain}/${edges.filter((e) => difficulty(q) >= e).length}`;
+  const perCell = groupBest(evidence, cell, pool);
+  const perDomain = groupBest(evidence, (q) => q.domain, pool);
+  return (q) => perCell.get(cell(q)) ?? perDomain.get(q.domain)!;
+}
+
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -222,7 +278,16 @@ function median(xs: readonly number[]): number {
 const GOAL_GAP = 0.15;
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const rows = new Map<string, { acc: number[]; gap: number[]; belowPerDomain: number }>();
-const baselines = ["best single", "per domain (evidence)", "per sub-domain (hindsight)", "oracle", "per sub-domain (evidence)", "ceiling: other models' results"];
+const baselines = [
+  "best single",
+  "per domain (evidence)",
+  "per sub-domain (hindsight)",
+  "oracle",
+  "per sub-domain (evidence)",
+  "ceiling: other models' results",
+  "bound: kNN on other models' results (k 256)",
+  "bound: domain × true difficulty",
+];
 
 const started = performance.now();
 console.log("| pool | seed | variant | router | best single | per domain | per sub-domain (hindsight) | oracle | gap closed | per domain's gap | goal (≥ 15% and ≥ per domain) |");
@@ -245,6 +310,8 @@ for (let p = 0; p < Number(values.pools); p++) {
       test.reduce((sum, q) => sum + Math.max(...experts.map((m) => q.scores[m])), 0) / test.length,
       accuracy((q) => perSrcEvidence.get(q.src) ?? perDomain.get(q.domain)!),
       accuracy(otherModelsCeiling(evidence, experts)),
+      accuracy(outsideResultsKnn(evidence, experts, 256)),
+      accuracy(trueDifficultyByDomain(evidence, experts)),
     ];
     const [singleAcc, perDomainAcc, , oracleAcc] = base;
     const gapOf = (acc: number) => (acc - singleAcc) / (oracleAcc - singleAcc);
@@ -309,6 +376,9 @@ for (const [name, { acc, gap, belowPerDomain }] of rows) {
   const goal = baselines.includes(name) ? "" : median(gap) >= GOAL_GAP && belowPerDomain === 0 ? "met" : "missed";
   console.log(`| ${name} | ${median(acc).toFixed(3)} | ${pct(median(gap))} | ${pct(Math.min(...gap))} | ${belowPerDomain} of ${runs} | ${goal} |`);
 }
+const runNames = Array.from({ length: runs }, (_, i) => `pool ${Math.floor(i / Number(values.seeds))} seed ${i % Number(values.seeds)}`);
+console.log(`\ngap closed per run:\n| | ${runNames.join(" | ")} |\n|---|${runNames.map(() => "---:").join("|")}|`);
+for (const [name, { gap }] of rows) console.log(`| ${name} | ${gap.map(pct).join(" | ")} |`);
 const perDomainGap = median(rows.get("per domain (evidence)")!.gap);
 console.log(`\ngoal (issue 15): median gap closed ≥ ${pct(GOAL_GAP)} and never below per-domain selection (per domain closes ${pct(perDomainGap)} median)`);
 for (const [name, { gap, belowPerDomain }] of rows) {

@@ -103,7 +103,7 @@ export { generateText, utf8Length } from "./core/language-model.js";
 export type { OpenAIModel, OpenAIModelSettings } from "./models/openai/model.js";
 export { createOpenAIModel } from "./models/openai/model.js";
 export type { LlamaCppModel, LlamaCppModelSettings } from "./models/llamacpp/model.js";
-export { createLlamaCppModel } from "./models/llamacpp/model.js";
+export { chooseContextSize, createLlamaCppModel } from "./models/llamacpp/model.js";
 export type { OpenModelOptions } from "./models/open.js";
 export { openModel } from "./models/open.js";
 export type { ModelPoolOptions } from "./models/pool.js";

@@ -3,7 +3,7 @@ import { evolveMerge } from "../adapt/evolve.js";
 import { bullMqEvolveQueue } from "../adapt/evolve-queue.js";
 import { adaptLora } from "../adapt/lora.js";
 import { streamProgress } from "../core/progress.js";
-import { parseFlags, parseSize, UsageError, subcommand } from "./args.js";
+import { parseFlags, parseSize, QUEUE_FLAGS, queueChoice, UsageError, subcommand } from "./args.js";
 import { printJson } from "./output.js";
 
 const HELP = `usage: cogen adapt lora --base MODEL --data PATH OUT_DIR [options] [--json]
@@ -39,6 +39,7 @@ evolve   CMA-ES over the per-model (and per-layer-group) parameters that RECIPE.
   --evaluations N (60)  --population N (4 + 3 ln dims)  --sigma X (0.25, unit cube)  --seed N (0)
   --merge-seed N (0, for dare_*/della*)  --context-size N
   --queue URL    redis://HOST:PORT: candidates become jobs that 'cogen worker --queue URL' processes
+  --connect-timeout S  with --queue: exit (status 1) when Redis cannot be reached for S seconds
                  run in parallel (on machines with the recipe's models at the same paths)`;
 
 const int = (v: string | undefined, flag: string, problems: string[]): number | undefined => {
@@ -132,23 +133,27 @@ async function evolve(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
     config: { type: "string" }, objective: { type: "string" }, evaluations: { type: "string" }, population: { type: "string" },
     sigma: { type: "string" }, seed: { type: "string" }, "merge-seed": { type: "string" }, "context-size": { type: "string" },
-    queue: { type: "string" }, json: { type: "boolean" },
+    ...QUEUE_FLAGS, json: { type: "boolean" },
   }, HELP, { command: "adapt evolve" });
   const problems: string[] = [];
   if (positionals.length !== 1) problems.push("give exactly one OUT");
   if (!values.config) problems.push("--config RECIPE.yml is required");
   if (!values.objective) problems.push("--objective TASKS.jsonl is required");
-  if (values.queue !== undefined && !/^rediss?:\/\//.test(values.queue)) problems.push(`--queue must be a redis://HOST:PORT URL, got '${values.queue}'`);
+  const queueAt = queueChoice(values, problems);
   const options = {
     evaluations: int(values.evaluations, "--evaluations", problems), population: int(values.population, "--population", problems),
     sigma0: num(values.sigma, "--sigma", problems), seed: int(values.seed, "--seed", problems),
     mergeSeed: int(values["merge-seed"], "--merge-seed", problems), contextSize: int(values["context-size"], "--context-size", problems),
   };
   if (problems.length) throw new UsageError(problems, "adapt evolve");
+  if (queueAt) {
+    const { reachQueue } = await import("./queue-reachable.js");
+    await reachQueue("adapt evolve", queueAt.url, queueAt.timeoutSeconds);
+  }
   const report = await evolveMerge({
     recipe: values.config!, objective: values.objective!, outDir: positionals[0],
     ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
-    ...(values.queue ? { queue: bullMqEvolveQueue(values.queue) } : {}),
+    ...(queueAt ? { queue: bullMqEvolveQueue(queueAt.url) } : {}),
     ...(values.json ? {} : { progress: streamProgress() }),
   });
   if (values.json) printJson(report);

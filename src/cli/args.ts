@@ -124,3 +124,26 @@ export function subcommand<S extends string>(argv: string[], known: readonly S[]
   }
   return { sub: sub as S, rest };
 }
+
+/** The two flags every command that hands work to `cogen worker` shares. */
+export const QUEUE_FLAGS = {
+  queue: { type: "string" },
+  "connect-timeout": { type: "string" },
+} as const;
+
+export interface QueueChoice {
+  url: string;
+  /** Undefined: retry until Redis answers. */
+  timeoutSeconds?: number;
+}
+
+/** Checks QUEUE_FLAGS (problems go to `problems`); undefined when no --queue was given. */
+export function queueChoice(values: { queue?: string; "connect-timeout"?: string }, problems: string[]): QueueChoice | undefined {
+  const timeoutSeconds = numberFlag(values["connect-timeout"], "--connect-timeout", problems, { min: 0 });
+  if (values.queue === undefined) {
+    if (timeoutSeconds !== undefined) problems.push("--connect-timeout needs --queue");
+    return undefined;
+  }
+  if (!/^rediss?:\/\//.test(values.queue)) problems.push(`--queue must be a redis://HOST:PORT URL, got '${values.queue}'`);
+  return { url: values.queue, ...(timeoutSeconds === undefined ? {} : { timeoutSeconds }) };
+}

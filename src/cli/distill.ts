@@ -7,7 +7,7 @@ import { readModelsFile } from "../formats/models-file.js";
 import { readDistillCorpus } from "../fuse/distill/corpus.js";
 import { DEFAULT_TEXTS_PER_SHARD, DEFAULT_TOP_K, distillTargets, type TargetQueue } from "../fuse/distill/targets.js";
 import { ModelPool } from "../models/pool.js";
-import { parseFlags, parseSize, subcommand, UsageError } from "./args.js";
+import { parseFlags, parseSize, QUEUE_FLAGS, queueChoice, subcommand, UsageError } from "./args.js";
 import { formatTable, printJson } from "./output.js";
 
 const HELP = `usage: cogen distill <targets|prefs|pairs|sample|train> [options]
@@ -20,6 +20,7 @@ const HELP = `usage: cogen distill <targets|prefs|pairs|sample|train> [options]
     --top-k K          candidates per position (default ${DEFAULT_TOP_K})
     --shard-texts N    texts per shard (default ${DEFAULT_TEXTS_PER_SHARD})
     --queue URL        redis://HOST:PORT: hand jobs to 'cogen worker' processes instead of running here
+    --connect-timeout S with --queue: exit (status 1) when Redis cannot be reached for S seconds
     --memory SIZE      keep loaded local models under SIZE
     --gpu              let llama.cpp use a GPU
     --json             print the report as JSON
@@ -70,7 +71,7 @@ async function targets(argv: string[]): Promise<number> {
     "top-k": { type: "string", default: String(DEFAULT_TOP_K) },
     "shard-texts": { type: "string", default: String(DEFAULT_TEXTS_PER_SHARD) },
     memory: { type: "string" },
-    queue: { type: "string" },
+    ...QUEUE_FLAGS,
     gpu: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
     quiet: { type: "boolean", default: false },
@@ -81,7 +82,7 @@ async function targets(argv: string[]): Promise<number> {
   if (!Number.isInteger(k) || k < 1 || k > 1000) problems.push(`--top-k must be an integer in [1, 1000], got '${values["top-k"]}'`);
   const perShard = Number(values["shard-texts"]);
   if (!Number.isInteger(perShard) || perShard < 1) problems.push(`--shard-texts must be a positive integer, got '${values["shard-texts"]}'`);
-  if (values.queue !== undefined && !/^rediss?:\/\//.test(values.queue)) problems.push(`--queue must be a redis://HOST:PORT URL, got '${values.queue}'`);
+  const queueAt = queueChoice(values, problems);
   if (problems.length > 0) throw new UsageError(problems);
   const sources = await readModelsFile(values.sources!);
   const corpus = await readDistillCorpus(values.corpus!);
@@ -92,9 +93,11 @@ async function targets(argv: string[]): Promise<number> {
   });
   const progress = values.quiet || values.json ? silentProgress : streamProgress();
   let queue: TargetQueue | undefined;
-  if (values.queue) {
+  if (queueAt) {
+    const { reachQueue } = await import("./queue-reachable.js");
+    await reachQueue("distill targets", queueAt.url, queueAt.timeoutSeconds);
     const { bullMqTargetQueue } = await import("../fuse/distill/target-queue.js");
-    queue = bullMqTargetQueue(values.queue);
+    queue = bullMqTargetQueue(queueAt.url);
   }
   let report;
   try {

@@ -11,7 +11,7 @@ import { summariseResults } from "../eval/summary.js";
 import { writeLmEvalOutput } from "../eval/lm-eval-output.js";
 import type { JobQueue } from "../eval/jobs/queue.js";
 import { ModelPool } from "../models/pool.js";
-import { parseFlags, parseSize, UsageError } from "./args.js";
+import { parseFlags, parseSize, QUEUE_FLAGS, queueChoice, UsageError } from "./args.js";
 import { formatTable, printJson } from "./output.js";
 
 const HELP = `usage: cogen eval --models MODELS.yml --tasks ITEMS.jsonl --out RESULTS.jsonl [options]
@@ -28,6 +28,7 @@ options:
   --memory SIZE      keep loaded local models under SIZE (e.g. 8GiB; default: no limit)
   --gpu              let llama.cpp use a GPU (default: CPU)
   --queue URL        redis://HOST:PORT: hand jobs to 'cogen worker' processes instead of running here
+  --connect-timeout S with --queue: exit (status 1) when Redis cannot be reached for S seconds
   --lm-eval-out DIR  also write lm-evaluation-harness style samples_*.jsonl and results_*.json
   --json             print the summary as JSON
   --quiet            no progress
@@ -50,7 +51,7 @@ export async function run(argv: string[]): Promise<number> {
     timeout: { type: "string" },
     memory: { type: "string" },
     gpu: { type: "boolean", default: false },
-    queue: { type: "string" },
+    ...QUEUE_FLAGS,
     "lm-eval-out": { type: "string" },
     json: { type: "boolean", default: false },
     quiet: { type: "boolean", default: false },
@@ -68,7 +69,7 @@ export async function run(argv: string[]): Promise<number> {
   const batchSize = int("batch-size", values["batch-size"], 1);
   const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
   if (timeout !== undefined && !(timeout > 0)) problems.push(`--timeout must be a positive number of seconds, got '${values.timeout}'`);
-  if (values.queue !== undefined && !/^rediss?:\/\//.test(values.queue)) problems.push(`--queue must be a redis://HOST:PORT URL, got '${values.queue}'`);
+  const queueAt = queueChoice(values, problems);
   if (problems.length > 0) throw new UsageError(problems);
   const budget = values.memory === undefined ? undefined : parseSize(values.memory, "--memory");
 
@@ -76,11 +77,11 @@ export async function run(argv: string[]): Promise<number> {
   const items = await readTasksFile(values.tasks!);
   const progress = values.quiet || values.json ? silentProgress : streamProgress();
   let queue: JobQueue | undefined;
-  if (values.queue) {
+  if (queueAt) {
     const { reachQueue } = await import("./queue-reachable.js");
-    await reachQueue("eval", values.queue);
+    await reachQueue("eval", queueAt.url, queueAt.timeoutSeconds);
     const { BullMqQueue } = await import("../eval/jobs/bullmq.js");
-    queue = new BullMqQueue(values.queue);
+    queue = new BullMqQueue(queueAt.url);
   }
   const { openModel } = await import("../models/open.js");
   const pool = new ModelPool({ budgetBytes: budget, open: (spec) => openModel(spec, { gpu: values.gpu ? "auto" : false }) });

@@ -14,7 +14,7 @@ type Verb = { summary: string; load: () => Promise<{ run(argv: string[]): Promis
 const verbs: Record<string, Verb> = {
   inspect: { summary: "show the format, metadata and tensors of a GGUF, a safetensors file or an HF folder", load: () => import("./inspect.js") },
   convert: { summary: "convert a llama-family HF folder to GGUF, or a GGUF back to an HF folder", load: () => import("./convert.js") },
-  zoo: { summary: "the embedded zoo: 'data' builds its corpora and items, 'build' trains its experts, 'eval' evaluates them, 'moe' builds its mixtures", load: () => import("./zoo.js") },
+  zoo: { summary: "the embedded zoo: 'data' builds its corpora and items, 'build' trains its experts, 'eval' evaluates them, 'moe' builds its mixtures, 'unseen' adds the ninth domain", load: () => import("./zoo.js") },
   rank: { summary: "rank models from per-item results, lm-eval output or pairwise votes, with intervals", load: () => import("./rank.js") },
   select: { summary: "pick the best model(s) for a domain from a saved ranking", load: () => import("./select.js") },
   merge: { summary: "merge models from a mergekit YAML config (linear, ties, dare, slerp, ...)", load: () => import("./merge.js") },

@@ -7,7 +7,7 @@ import { readTasksFile } from "../formats/tasks.js";
 import { unify, type UnifyReport } from "../unify/main-job.js";
 import { describeUnjudged } from "../unify/scoreboard.js";
 import { DEFAULT_UNIFY_POLICIES, parsePolicies, UNIFY_POLICIES } from "../unify/policies.js";
-import { integerFlag, parseFlags, UsageError } from "./args.js";
+import { integerFlag, parseFlags, QUEUE_FLAGS, queueChoice, UsageError } from "./args.js";
 import { formatTable, printJson } from "./output.js";
 
 const HELP = `usage: cogen unify --models MODELS.yml --tasks TASKS.jsonl OUT_DIR
@@ -28,6 +28,7 @@ summary.json. Items split into dev and test by a hash of their id (docs/FORMATS.
                     a policy that cannot apply is skipped, with its reason, in the table and
                     summary.json
   --queue URL       redis://HOST:PORT: evaluate the experts through 'cogen worker' processes
+  --connect-timeout S with --queue: exit (status 1) when Redis cannot be reached for S seconds
   --distill-steps N training steps of the distilled pivot (policy distill; default 200)
   --items N         keep at most N items per domain, kind and side (default: all)
   --passage-chars N cut bits-per-byte passages at N characters, at a word boundary (default: whole)
@@ -35,13 +36,13 @@ summary.json. Items split into dev and test by a hash of their id (docs/FORMATS.
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
-    models: { type: "string" }, tasks: { type: "string" }, policies: { type: "string" }, queue: { type: "string" },
+    models: { type: "string" }, tasks: { type: "string" }, policies: { type: "string" }, ...QUEUE_FLAGS,
     items: { type: "string" }, "passage-chars": { type: "string" }, "distill-steps": { type: "string" }, json: { type: "boolean" },
   }, HELP);
   const problems: string[] = [];
   for (const flag of ["models", "tasks"] as const) if (!values[flag]) problems.push(`--${flag} is required`);
   if (positionals.length !== 1) problems.push(positionals.length ? `one OUT_DIR expected, got ${positionals.length}: ${positionals.join(" ")}` : "OUT_DIR is required");
-  if (values.queue !== undefined && !/^rediss?:\/\//.test(values.queue)) problems.push(`--queue must be a redis://HOST:PORT URL, got '${values.queue}'`);
+  const queueAt = queueChoice(values, problems);
   const items = integerFlag(values.items, "--items", problems, 1);
   const chars = integerFlag(values["passage-chars"], "--passage-chars", problems, 16);
   const steps = integerFlag(values["distill-steps"], "--distill-steps", problems, 1);
@@ -57,12 +58,12 @@ export async function run(argv: string[]): Promise<number> {
   const experts = await readModelsFile(values.models!);
   const tasks = await readTasksFile(values.tasks!);
   let queue: JobQueue | undefined;
-  if (values.queue) {
+  if (queueAt) {
     // Say so, and keep trying visibly, when Redis is not there (instead of ioredis's errors).
     const { reachQueue } = await import("./queue-reachable.js");
-    await reachQueue("unify", values.queue);
+    await reachQueue("unify", queueAt.url, queueAt.timeoutSeconds);
     const { BullMqQueue } = await import("../eval/jobs/bullmq.js");
-    queue = new BullMqQueue(values.queue);
+    queue = new BullMqQueue(queueAt.url);
   }
   let report: UnifyReport;
   try {

@@ -10,7 +10,7 @@ import { startTargetWorker } from "../fuse/distill/target-queue.js";
 import { startEvolveWorker } from "../adapt/evolve-queue.js";
 import { ModelPool } from "../models/pool.js";
 import { openModel } from "../models/open.js";
-import { parseFlags, parseSize, UsageError } from "./args.js";
+import { parseFlags, parseSize, QUEUE_FLAGS, queueChoice, UsageError } from "./args.js";
 import { reachQueue } from "./queue-reachable.js";
 
 const HELP = `usage: cogen worker --queue redis://HOST:PORT [options]
@@ -36,13 +36,12 @@ type JobKind = (typeof JOB_KINDS)[number];
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {
-    queue: { type: "string" },
+    ...QUEUE_FLAGS,
     models: { type: "string" },
     concurrency: { type: "string", default: "1" },
     memory: { type: "string" },
     gpu: { type: "boolean", default: false },
     "lock-duration": { type: "string", default: "30000" },
-    "connect-timeout": { type: "string" },
     jobs: { type: "string", default: JOB_KINDS.join(",") },
     quiet: { type: "boolean", default: false },
   }, HELP, { positionals: 0 });
@@ -52,8 +51,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!Number.isInteger(concurrency) || concurrency < 1) problems.push(`--concurrency must be a positive integer, got '${values.concurrency}'`);
   const lock = Number(values["lock-duration"]);
   if (!Number.isInteger(lock) || lock < 1000) problems.push(`--lock-duration must be an integer ≥ 1000 (ms), got '${values["lock-duration"]}'`);
-  const connectTimeout = values["connect-timeout"] === undefined ? undefined : Number(values["connect-timeout"]);
-  if (connectTimeout !== undefined && !(connectTimeout >= 0)) problems.push(`--connect-timeout must be a number of seconds ≥ 0, got '${values["connect-timeout"]}'`);
+  const queueAt = queueChoice(values, problems);
   const kinds = values.jobs!.split(",").map((k) => k.trim()).filter((k) => k !== "");
   const unknown = kinds.filter((k) => !(JOB_KINDS as readonly string[]).includes(k));
   if (unknown.length > 0 || kinds.length === 0) problems.push(`--jobs takes a comma-separated list of ${JOB_KINDS.join(", ")}; got '${values.jobs}'`);
@@ -61,7 +59,7 @@ export async function run(argv: string[]): Promise<number> {
   if (problems.length > 0) throw new UsageError(problems);
   // Local inputs first: a wrong models file is said at once, not after waiting for Redis.
   const localExperts: ExpertSpec[] = values.models ? await readModelsFile(values.models) : [];
-  await reachQueue("worker", values.queue!, connectTimeout);
+  await reachQueue("worker", queueAt!.url, queueAt!.timeoutSeconds);
   const gpu = values.gpu ? "auto" as const : false as const;
   const pool = new ModelPool({
     budgetBytes: values.memory === undefined ? undefined : parseSize(values.memory, "--memory"),

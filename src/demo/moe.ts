@@ -23,7 +23,7 @@ export async function zooMoe(zooRoot: string): Promise<DemoMoe | undefined> {
   const manifest = await readZooMoeManifest(zooRoot);
   if (!manifest) return undefined;
   const specs = manifest.checkpoints.map((c): ExpertSpec => ({
-    id: moeRowId(c.id), backend: "llamacpp", path: path.join(zooRoot, c.files.gguf), contextSize: 512, threads: 1, domains: [], tags: ["moe"],
+    id: moeRowId(c.id), backend: "llamacpp", path: path.join(zooRoot, c.files.gguf), threads: 1, domains: [], tags: ["moe"],
   }));
   return { manifest, specs };
 }
@@ -38,8 +38,11 @@ export interface GenerationSpeed {
   rounds: number;
 }
 
-/** Greedy generation speed of a mixture against a dense model, alternating, median of rounds. */
-export async function generationSpeed(moe: LanguageModel, dense: LanguageModel, prompts: readonly string[], rounds = 5, maxTokens = 64): Promise<GenerationSpeed> {
+/**
+ * Greedy generation speed of a mixture against a dense model, alternating, median of rounds. 32 new
+ * tokens: a demo prompt (~20 tokens) and its continuation fit the zoo's 64 trained positions.
+ */
+export async function generationSpeed(moe: LanguageModel, dense: LanguageModel, prompts: readonly string[], rounds = 5, maxTokens = 32): Promise<GenerationSpeed> {
   const rate = async (model: LanguageModel): Promise<number> => {
     let tokens = 0;
     const started = process.hrtime.bigint();

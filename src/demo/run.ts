@@ -84,7 +84,7 @@ export function zooExperts(zoo: DemoZoo): ExpertSpec[] {
 }
 
 function localSpec(id: string, gguf: string): ExpertSpec {
-  return { id, backend: "llamacpp", path: gguf, threads: 1, contextSize: 512, domains: [], tags: [] };
+  return { id, backend: "llamacpp", path: gguf, threads: 1, domains: [], tags: [] };
 }
 
 /** Generation speed of the top-2 trained mixture against one dense family-A expert. */

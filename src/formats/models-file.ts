@@ -8,7 +8,7 @@
  *       lora: ./med-adapter.gguf     # optional runtime LoRA adapter ...
  *       scale: 0.8                   # ... and its scale (default 1)
  *       threads: 1                   # optional
- *       context_size: 2048           # optional
+ *       context_size: 2048           # optional (default and maximum: the trained context)
  *       domains: [medicine]          # domains it claims
  *       tags: [small]
  *       base: base-small             # optional: id of the model in this file it was fine-tuned

@@ -1,6 +1,6 @@
 /**
  * The merge executor: opens the inputs, plans, then streams tensor by tensor into a sharded
- * safetensors folder (or a GGUF file through formats/convert). At most `threads + 1` output
+ * safetensors folder (or a GGUF file through formats/convert). At most `threads + 2` output
  * tensors are in flight (their inputs plus one result each), so memory does not grow with model
  * size. The output folder appears complete or not at all.
  */

@@ -19,8 +19,8 @@ beforeAll(async () => {
   ].join("\n") + "\n");
   await fs.writeFile(path.join(root, "models.yml"), [
     "experts:",
-    `  - { id: a-medicine, backend: llamacpp, path: ${JSON.stringify(path.join(ZOO, "a/experts/medicine/model.gguf"))}, threads: 1, context_size: 128 }`,
-    `  - { id: b-biology, backend: llamacpp, path: ${JSON.stringify(path.join(ZOO, "b/experts/biology/model.gguf"))}, threads: 1, context_size: 128 }`,
+    `  - { id: a-medicine, backend: llamacpp, path: ${JSON.stringify(path.join(ZOO, "a/experts/medicine/model.gguf"))}, threads: 1, context_size: 64 }`,
+    `  - { id: b-biology, backend: llamacpp, path: ${JSON.stringify(path.join(ZOO, "b/experts/biology/model.gguf"))}, threads: 1, context_size: 64 }`,
   ].join("\n") + "\n");
 });
 afterAll(async () => {

@@ -142,3 +142,39 @@ describe("cogen worker and an unreachable Redis", () => {
     expect(retries.length).toBeGreaterThan(0);
   });
 });
+
+describe("every command that hands work to workers, and an unreachable Redis", () => {
+  it("eval, unify and distill targets exit 1 with one line under --connect-timeout, after checking their files", async () => {
+    const models = await config();
+    const tasks = path.join(dir!, "tasks.jsonl");
+    await fs.writeFile(tasks, JSON.stringify({ id: "t0", domain: "d", text: "The court ruled for the tenant." }) + "\n");
+    const corpus = path.join(dir!, "texts.txt");
+    await fs.writeFile(corpus, "The court ruled for the tenant.\n");
+    const port = await closedPort();
+    const url = `redis://127.0.0.1:${port}`;
+    const out = path.join(dir!, "out");
+    const runs: [string, string[]][] = [
+      ["eval", ["eval", "--models", models, "--tasks", tasks, "--out", out]],
+      ["unify", ["unify", "--models", models, "--tasks", tasks, out]],
+      ["distill", ["distill", "targets", "--sources", models, "--corpus", corpus, "--out", out]],
+    ];
+    for (const [verb, argv] of runs) {
+      const { code, err } = await capture([...argv, "--queue", url, "--connect-timeout", "0"]);
+      expect(code, verb).toBe(1);
+      expect(oneLine(err), verb).toEqual([
+        `cogen ${verb}: ${url}: cannot reach Redis (ECONNREFUSED) after 0 s: is redis-server running there? Start it, or fix the --queue URL`,
+      ]);
+    }
+    await expect(fs.stat(out)).rejects.toThrow(/ENOENT/);
+  });
+
+  it("--connect-timeout is checked with the other flags: a number ≥ 0, and only with --queue", async () => {
+    const bad = await capture(["adapt", "evolve", "OUT", "--config", "c.yml", "--objective", "o.jsonl", "--queue", "http://x", "--connect-timeout=-1"]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--connect-timeout: expected a number ≥ 0, got '-1'/);
+    expect(bad.err).toMatch(/--queue must be a redis:\/\/HOST:PORT URL, got 'http:\/\/x'/);
+    const alone = await capture(["eval", "--models", "m.yml", "--tasks", "t.jsonl", "--out", "o", "--connect-timeout", "5"]);
+    expect(alone.code).toBe(2);
+    expect(alone.err).toMatch(/--connect-timeout needs --queue/);
+  });
+});

@@ -45,6 +45,8 @@ describe("buildZooPivots (quick plan on the committed zoo)", () => {
     expect(again.texts.hash).toBe(manifest.texts.hash);
     expect(again.prefs.hash).toBe(manifest.prefs.hash);
     expect(again.models.map((m) => m.trainSeconds)).toEqual(manifest.models.map((m) => m.trainSeconds));
+    // The kd pivots kept, so is the time of the targets they were trained on.
+    expect(again.targetSeconds).toBe(manifest.targetSeconds);
   }, 600_000);
 
   it("trains pivots/all, its control, the family-B pivot (across tokenizers), the sampled-text pivot and its wide twin with their controls online from another zoo model when the plan says so", async () => {
@@ -96,8 +98,11 @@ describe("buildZooPivots (quick plan on the committed zoo)", () => {
       // The widened start was scratch: nothing of it is left beside the pivots.
       expect((await fs.readdir(online)).filter((f) => f.startsWith("."))).toEqual([]);
       // Another online λ retrains pivots/all, the FPO pivot after it and pivots/sampled; both controls, family B and the wide pivots (their own λ) are kept.
+      // A target time left by an earlier offline build is dropped: no pivot trains on precomputed targets.
+      const file = path.join(online, "manifest.json");
+      await fs.writeFile(file, JSON.stringify({ ...JSON.parse(await fs.readFile(file, "utf8")), targetSeconds: 1778 }, null, 2) + "\n");
       const lines: string[] = [];
-      await buildZooPivots({ zoo: ZOO, out: online, plan: { ...plan, online: { ...plan.online, lambda: 0.5 } }, log: (l) => lines.push(l) });
+      const rebuilt = await buildZooPivots({ zoo: ZOO, out: online, plan: { ...plan, online: { ...plan.online, lambda: 0.5 } }, log: (l) => lines.push(l) });
       const rel = (name: string) => path.relative(ZOO, path.join(online, name)).split(path.sep).join("/");
       expect(lines.filter((l) => / kept$|^pivots: training /.test(l)).map((l) => l.replace(/ \(.*\)$/, ""))).toEqual([
         `pivots: training ${rel("all")}`, `pivots: ${rel("control")} kept`, `pivots: ${rel("family-b")} kept`, `pivots: training ${rel("fpo")}`,
@@ -112,6 +117,8 @@ describe("buildZooPivots (quick plan on the committed zoo)", () => {
       await expect(buildZooPivots({ zoo: ZOO, out: online, plan: { ...plan, online: { ...plan.online, sampled: undefined } } })).rejects.toThrow(/online\.wide .*needs online\.sampled/);
       // Nothing needed the precomputed targets: every kd pivot is online.
       expect(lines.some((l) => l.includes("targets for"))).toBe(false);
+      expect(rebuilt.targetSeconds).toBe(0);
+      expect((await readZooPivotsManifest(online))!.targetSeconds).toBe(0);
     } finally {
       await fs.rm(online, { recursive: true, force: true });
     }

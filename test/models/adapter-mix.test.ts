@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { openAdapterMix } from "../../src/models/llamacpp/adapter-mix.js";
+import { createLlamaCppModel } from "../../src/models/llamacpp/model.js";
 import { llamaCppTokenize, referenceDistributions } from "../../src/models/llamacpp/parity.js";
 import { readLlamaConfig } from "../../src/formats/hf/config.js";
 import { openGguf } from "../../src/formats/gguf/reader.js";
@@ -51,6 +52,25 @@ describe("openAdapterMix (zoo base-a, context 64)", () => {
       await expect(mix.score([{ context: "", target: "x" }], [0, 1])).rejects.toThrow(/2 scales for 1 adapters/);
     } finally {
       await mix.close();
+    }
+  });
+
+  it("starts a text as the llama.cpp backend does: BOS before an empty input only, since base-a's GGUF adds none", async () => {
+    const mix = await openAdapterMix(BASE_GGUF, [LAW]);
+    const model = await createLlamaCppModel({ id: "a/base", path: BASE_GGUF, threads: 1 });
+    try {
+      expect(model.model.tokens.shouldPrependBosToken).toBe(false);
+      for (const [context, target] of [["The court ruled", " for the tenant."], ["", "The court ruled for the tenant."]]) {
+        const scored = await mix.score([{ context, target }], [0]);
+        const ll = await model.logLikelihood(context, target);
+        expect(scored.bits * Math.LN2, context).toBeCloseTo(-ll.logprob, 2);
+      }
+      // One token more for the empty input: its start token.
+      expect(mix.tokenCount({ context: "", target: "The court" })).toBe((await model.tokenize("The court")).length + 1);
+      expect(mix.tokenCount({ context: "The", target: " court" })).toBe((await model.tokenize("The court")).length);
+    } finally {
+      await mix.close();
+      await model.close();
     }
   });
 });

@@ -281,8 +281,8 @@ describe("unify with an OpenAI-compatible expert", () => {
 describe("unify with an expert whose context is too small for some items", () => {
   it("judges every model on the items they all answered and lists the rest", async () => {
     // The zoo's medicine expert (it has a BOS token, so a remote server can score whole passages),
-    // served by cogen's gateway with a 256-token context, is a remote expert here.
-    const small = await createLlamaCppModel({ id: "small", path: fileURLToPath(new URL("../../zoo/a/experts/medicine/model.gguf", import.meta.url)), contextSize: 256, threads: 1 });
+    // served by cogen's gateway at its trained 64-token context, is a remote expert here.
+    const small = await createLlamaCppModel({ id: "small", path: fileURLToPath(new URL("../../zoo/a/experts/medicine/model.gguf", import.meta.url)), threads: 1 });
     const gateway = await startGateway({ models: new Map([["small", small]]), host: "127.0.0.1", port: 0 });
     try {
       const file = path.join(root, "small.yml");

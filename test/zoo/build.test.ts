@@ -86,7 +86,7 @@ describe("the committed zoo", () => {
     const items = (await readTasksFile(path.join(ZOO, manifest.items.bitsPerByte!.file))).filter((i) => i.kind === "bits_per_byte");
     const passages = (domain: string) => items.filter((i) => i.domain === domain).slice(0, 3).map((i) => cutAtWord(i.kind === "bits_per_byte" ? i.text : "", 120));
     const bitsPerByteOn = async (entry: ZooModelEntry, texts: string[]) => {
-      const model = await createLlamaCppModel({ id: entry.id, path: path.join(ZOO, entry.files.gguf), contextSize: 128, threads: 1 });
+      const model = await createLlamaCppModel({ id: entry.id, path: path.join(ZOO, entry.files.gguf), threads: 1 });
       try {
         let nats = 0, bytes = 0, tokens = 0;
         for (const text of texts) {
@@ -142,6 +142,8 @@ describe("buildZoo --quick", () => {
     // A rerun of the same plan keeps every trained model (no retraining: same recorded times).
     const again = await buildZoo({ out, plan: withoutCentralised });
     expect(again.models.map((m) => m.trainSeconds)).toEqual(manifest.models.map((m) => m.trainSeconds));
+    // ... and the time of the build that trained them: a committed zoo is not rewritten by a rerun.
+    expect((await readZooManifest(out)).buildSeconds).toBe(manifest.buildSeconds);
     // The plan with the centralised model trains only it: experts × adapt steps on the mixture, the experts' recipe.
     const grown = await buildZoo({ out, plan });
     expect(grown.models.map((m) => m.id)).toEqual(["a/base", "b/base", "a/experts/medicine", "a/experts/geography", "a/control", "a/centralised", "b/experts/geography"]);

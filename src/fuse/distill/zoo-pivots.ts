@@ -408,7 +408,10 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
       });
       await writeFileAtomic(path.join(out, "manifest.json"), JSON.stringify(result, null, 2) + "\n");
     }
+    // The time of the precomputed targets the kd pivots train on: this run's, or the build's that
+    // made them when every kd pivot was kept; none when no pivot trains on them (online pivots).
     if (targets) result.targetSeconds = Math.round(targets.seconds);
+    else if (!result.models.some((m) => m.objective === "kd")) result.targetSeconds = 0;
     if (!helper) await writeFileAtomic(path.join(out, "manifest.json"), JSON.stringify(result, null, 2) + "\n");
     return result;
   } finally {

@@ -6,6 +6,7 @@
  */
 import type { LlamaContext, LlamaModel, Token } from "node-llama-cpp";
 import { BackendError, ConfigError } from "../../core/errors.js";
+import { sequenceStart } from "../../formats/sequence-start.js";
 import { acquireBaseModel } from "./runtime.js";
 import { validateGgufForLlamaCpp } from "./validate.js";
 
@@ -26,7 +27,7 @@ export interface MixScore {
 export interface AdapterMix {
   /** Score the texts with adapter i at scales[i]. */
   score(texts: readonly ScoredText[], scales: readonly number[]): Promise<MixScore>;
-  /** Token count (with BOS) of context + target, for length checks. */
+  /** Token count (with any start token) of context + target, for length checks. */
   tokenCount(text: ScoredText): number;
   close(): Promise<void>;
 }
@@ -38,10 +39,10 @@ export async function openAdapterMix(baseGguf: string, adapters: readonly string
   for (const a of adapters) await validateGgufForLlamaCpp(a, "adapter");
   const base = await acquireBaseModel(baseGguf, false);
   const model: LlamaModel = base.model;
-  const bos: Token[] = model.tokens.shouldPrependBosToken && model.tokens.bos !== null ? [model.tokens.bos] : [];
-  const start: Token[] = bos.length ? bos : [model.tokens.bos ?? model.tokens.eos].filter((t): t is Token => t !== null);
+  // The one start rule (src/formats/sequence-start.ts), as the llama.cpp backend's logLikelihood starts a text.
+  const startTokens = { addBos: model.tokens.shouldPrependBosToken, bos: model.tokens.bos, eos: model.tokens.eos };
   const splitText = (t: ScoredText) => {
-    const context = [...start, ...model.tokenize(t.context, false)];
+    const context = [...sequenceStart<Token>(startTokens, t.context === ""), ...model.tokenize(t.context, false)];
     return { context, target: model.tokenize(t.target, false) };
   };
   return {

@@ -13,7 +13,7 @@
 import * as os from "node:os";
 import { promises as fs } from "node:fs";
 import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
-import { BackendError } from "../../core/errors.js";
+import { BackendError, ConfigError } from "../../core/errors.js";
 import { freshSeed } from "../../core/rng.js";
 import type { ChatPrompt, ChatTurn, GenerateChunk, GenerateOptions, LanguageModel, LogLikelihood, SequenceToken, TokenLogprob } from "../../core/language-model.js";
 import { utf8Length } from "../../core/language-model.js";
@@ -35,7 +35,11 @@ export interface LlamaCppModelSettings {
   lora?: { path: string; scale?: number };
   /** Default: 1 for small models (a second thread contends with Node's own), else cores − 1. */
   threads?: number;
-  /** Default: min(2048, the model's training context). */
+  /**
+   * Default: the context the model was trained on (its GGUF's `<arch>.context_length`), capped at
+   * 2048 to bound memory. An override may be smaller, never larger: positions past the trained
+   * ones were never seen, and scores there measure nothing the model learned.
+   */
   contextSize?: number;
   /** CPU by default; "auto" uses a GPU when llama.cpp finds one. */
   gpu?: GpuChoice;
@@ -61,8 +65,29 @@ export interface LlamaCppModel extends LanguageModel {
   readonly contextSize: number;
 }
 
+/** Contexts default to the trained context up to this many tokens (a larger KV cache costs memory). */
+const DEFAULT_CONTEXT_CAP = 2048;
+
+/**
+ * The context a model is opened with: `requested` when given (a whole number from 1 to the
+ * trained context), else the trained context up to DEFAULT_CONTEXT_CAP. `trained` is 0 where the
+ * GGUF states none; any positive size is then accepted.
+ */
+export function chooseContextSize(id: string, requested: number | undefined, trained: number): number {
+  if (requested === undefined) return Math.min(DEFAULT_CONTEXT_CAP, trained || DEFAULT_CONTEXT_CAP);
+  const problems: string[] = [];
+  if (!Number.isInteger(requested) || requested < 1) problems.push(`context_size must be a whole number of tokens, at least 1; got ${requested}`);
+  else if (trained > 0 && requested > trained) {
+    problems.push(`context_size ${requested} is longer than the ${trained} positions the model was trained on (its GGUF's context_length): ` +
+      `positions past them were never seen, so scores there measure nothing learned; use at most ${trained}, or leave context_size out to get ${Math.min(DEFAULT_CONTEXT_CAP, trained)}`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems, `expert '${id}'`);
+  return requested;
+}
+
 export async function createLlamaCppModel(settings: LlamaCppModelSettings): Promise<LlamaCppModel> {
   const backend = `llamacpp(${settings.id})`;
+  if (settings.contextSize !== undefined) chooseContextSize(settings.id, settings.contextSize, 0);
   const { size: vocabulary, vocab } = await validateGgufForLlamaCpp(settings.path);
   if (settings.lora) await validateGgufForLlamaCpp(settings.lora.path, "adapter");
   const size = (await fs.stat(settings.path)).size;
@@ -70,17 +95,21 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
   const base = await acquireBaseModel(settings.path, gpu);
   const model = base.model;
   let context: LlamaContext;
+  let contextSize: number;
   try {
+    contextSize = chooseContextSize(settings.id, settings.contextSize, model.trainContextSize);
     const threads = settings.threads ?? (size < SMALL_MODEL_BYTES ? 1 : Math.max(1, os.availableParallelism() - 1));
-    const contextSize = settings.contextSize ?? Math.min(2048, model.trainContextSize || 2048);
     context = await model.createContext({
-      contextSize,
+      // node-llama-cpp keeps one cell free (a sequence that fills its context is shifted: its first
+      // half erased), so `contextSize` tokens at positions 0..contextSize-1 need one cell more.
+      contextSize: contextSize + 1,
       threads,
       sequences: 1,
       ...(settings.lora ? { lora: { adapters: [{ filePath: settings.lora.path, scale: settings.lora.scale ?? 1 }] } } : {}),
     });
   } catch (error) {
     await base.release();
+    if (ConfigError.isInstance(error)) throw error;
     throw new BackendError(backend, `cannot create a context: ${(error as Error).message}`);
   }
   const sequence: LlamaContextSequence = context.getSequence();
@@ -263,7 +292,7 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
     // all fits (a too-long context is cut from the left, as lm-eval does); past that, disjoint
     // blocks of targets each conditioned on the tokens of its own window (lm-eval's rolling
     // windows for long documents).
-    const window = context.contextSize;
+    const window = contextSize;
     let logprob = 0;
     let greedy = true;
     const ids: number[] = [];
@@ -321,7 +350,7 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
   /** The top next tokens after `all` (BOS included); the caller holds the lock. */
   async function nextAfter(all: readonly Token[], topK: number): Promise<TokenLogprob[]> {
     // A context longer than the window is cut from the left.
-    const tokens = all.slice(-context.contextSize);
+    const tokens = all.slice(-contextSize);
     let probabilities = recall(tokens, tokens.length);
     if (!probabilities) {
       const start = await reuse(tokens, tokens.length - 1);
@@ -352,8 +381,8 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
       const own = model.tokenize(text, false);
       if (own.length === 0) return [];
       const whole = [...documentStart, ...own];
-      if (whole.length - 1 > context.contextSize) {
-        throw new BackendError(backend, `the text has ${own.length} tokens (+${documentStart.length} at the start); the context holds ${context.contextSize}`);
+      if (whole.length - 1 > contextSize) {
+        throw new BackendError(backend, `the text has ${own.length} tokens (+${documentStart.length} at the start); the context holds ${contextSize}`);
       }
       await reuse([], 0);
       const input = whole.slice(0, -1).map((token) => [token, { generateNext: { probabilities: true } }] as [Token, { generateNext: { probabilities: true } }]);
@@ -382,7 +411,7 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
     try {
       const maxTokens = options.maxTokens ?? DEFAULT_MAX_TOKENS;
       // A prompt that leaves no room to generate is cut from the left, as lm-eval does.
-      const tokens = tokensOf(prompt).slice(-Math.max(1, context.contextSize - maxTokens));
+      const tokens = tokensOf(prompt).slice(-Math.max(1, contextSize - maxTokens));
       if (options.signal?.aborted) {
         yield { type: "finish", reason: "abort" };
         return;
@@ -409,7 +438,7 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
           break;
         }
         generated.push(token);
-        if (tokens.length + generated.length >= context.contextSize) {
+        if (tokens.length + generated.length >= contextSize) {
           reason = "length";
           break;
         }
@@ -444,9 +473,7 @@ export async function createLlamaCppModel(settings: LlamaCppModelSettings): Prom
   return {
     id: settings.id,
     model,
-    get contextSize() {
-      return context.contextSize;
-    },
+    contextSize,
     async tokenize(text: string) {
       checkOpen();
       return model.tokenize(text, false) as number[];

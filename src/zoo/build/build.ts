@@ -78,8 +78,10 @@ export async function buildZoo(options: BuildZooOptions): Promise<ZooManifest> {
       modelsFile: "models.yaml",
       parity: null, specialisation: null, buildSeconds: 0,
     };
+    // A run that only keeps models keeps the time of the build that trained them.
+    let trained = previous === undefined;
     const save = async () => {
-      manifest.buildSeconds = Math.round((Date.now() - started) / 1000);
+      manifest.buildSeconds = trained ? Math.round((Date.now() - started) / 1000) : previous!.buildSeconds;
       await writeFileAtomic(path.join(out, "models.yaml"), modelsYaml(manifest));
       await writeFileAtomic(path.join(out, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
     };
@@ -97,6 +99,7 @@ export async function buildZoo(options: BuildZooOptions): Promise<ZooManifest> {
       const todo = jobs.filter((j) => !keep(j));
       log(`${phase}: ${todo.map((j) => j.id).join(", ") || "nothing to train"}${kept.length ? ` (kept ${kept.map((m) => m.id).join(", ")})` : ""}`);
       const results = todo.length ? await runLanes(todo, plan.lanes, path.join(work, `lanes-${phase}`)) : [];
+      if (todo.length) trained = true;
       for (const job of jobs) {
         const done = kept.find((m) => m.id === job.id) ?? modelEntry(job, results.find((r) => r.id === job.id)!, files.hashes, out);
         manifest.models.push(done);
