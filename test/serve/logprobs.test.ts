@@ -185,7 +185,7 @@ describe("gateway logprobs for any Unicode text", () => {
       const own = lp.text_offset.filter((offset) => offset < prompt.length).length;
       return { tokens: lp.tokens.slice(0, own), logprobs: lp.token_logprobs.slice(0, own) };
     };
-    const alone = [];
+    const alone: Awaited<ReturnType<typeof ask>>[] = [];
     for (const prompt of prompts) alone.push(await ask(prompt));
     // Before the fix, requests interleaving on the model's lock ran two evaluations on its one
     // sequence at once: 0.1 to 1.6 nats off per choice in most runs of a few rounds.
