@@ -19,6 +19,10 @@
  * domain it starts in; online-control is the same run with λ = 1. `--k` sets k (default 8);
  * `--init a/centralised` starts both from another family-A model of the zoo instead of base-a.
  * online-b-reweight is online-b's control without the fusion term (reweightedClm below).
+ * online-b-rowgate-keepclm: a row is taught only where the family-B teacher gives the gold token
+ * more probability than the pivot does at that step (crossGate "min-ce-row"), and every row keeps
+ * its full CLM (keepClm: taught rows add (1 − λ)·fusion), so online-control is its exact control;
+ * `--teach-domains finance,biology` teaches only those domains' windows.
  * `--widen ff=704,heads=8[,layers=3]` (with `--full`) trains a function-preserving widening of the
  * start instead (src/zoo/train/widen.ts: the wide pivot of issue 10, KD and control alike).
  *
@@ -311,8 +315,10 @@ async function onlineMain(): Promise<void> {
   const familyB = RECIPES.some((r) => r.startsWith("online-b")) || sampledFamily.includes("b");
   const experts = manifest.models.filter((m) => m.role === "expert" && m.family === (familyB ? "b" : "a"));
   const parts: OnlinePart[] = [];
+  // --teach-domains finance,biology: only those domains' windows are taught (the rest train on CLM alone).
+  const teachDomains = arg("teach-domains", "");
   for (const d of corpus.domains) {
-    const expert = experts.find((e) => e.domain === d.name);
+    const expert = teachDomains && !teachDomains.split(",").includes(d.name) ? undefined : experts.find((e) => e.domain === d.name);
     parts.push({ name: d.name, text: d.trainText, teacher: expert ? await loadTeacher(path.join(ZOO, expert.files.hf), expert.id) : undefined });
   }
   const plain = onlineStream(parts, pivot);
@@ -329,13 +335,15 @@ async function onlineMain(): Promise<void> {
     const crossFusion = name.endsWith("-uld") ? "uld" : name.endsWith("-both") ? "both" : "aligned";
     const crossCandidates = name.includes("-first") ? "first-token" : "bytes";
     // -mince: FuseLLM's MinCE with the pivot as a source (a window is taught only where the teacher beats the pivot on it).
-    const crossGate = name.includes("-mince") ? "min-ce" : undefined;
+    const crossGate = name.includes("-mince") ? "min-ce" : name.includes("-rowgate") ? "min-ce-row" : undefined;
+    // -keepclm: every row keeps its full CLM and taught rows add (1 − λ)·fusion, so online-control (the same stream at λ 1) is the exact control.
+    const keepClm = name.includes("-keepclm");
     // online-sampled-reweight: the sampled KD run without its transfer text (those windows weigh 0, the training text's as in the KD run).
     const objective = name === "online-sampled-reweight"
       ? reweightedClm(stream.tokens, stream.spans.map((span, i) => ({ end: span.end, weight: i < parts.length ? 1 : 0 })))
       : name === "online-b-reweight"
       ? reweightedClm(stream.tokens, stream.spans.map((span) => ({ end: span.end, weight: span.crossTeacher ? LAMBDA : 1 })))
-      : onlineKdObjective({ ...stream, lambda, k: Number(arg("k", "8")), crossFusion, crossCandidates, crossGate, batchSize: BATCH, seqLen: SEQ, seed: SEED });
+      : onlineKdObjective({ ...stream, lambda, k: Number(arg("k", "8")), crossFusion, crossCandidates, crossGate, keepClm, batchSize: BATCH, seqLen: SEQ, seed: SEED });
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), "cogen-online-"));
     results[name] = [];
     try {
@@ -438,14 +446,17 @@ async function main(): Promise<void> {
 }
 
 /**
- * --write-sampled DIR [--family a|b] [--samples 600] [--max-tokens 48] [--temperature 1] [--top-p P]:
+ * --write-sampled DIR [--family a|b] [--domains d1,d2] [--samples 600] [--max-tokens 48] [--temperature 1] [--top-p P]:
  * each domain expert of that family samples continuations of 4-word prefixes of its domain's
  * training lines (llama.cpp, 1 thread, seeded by --seed): the transfer text --sampled reads.
  */
 async function writeSampled(out: string): Promise<void> {
   const manifest = await readZooManifest(ZOO);
   const corpus = await buildCorpus({ seed: manifest.data.seed });
-  const experts = manifest.models.filter((m) => m.role === "expert" && m.family === arg("family", "b"));
+  // --domains finance,geography: only those domains' experts sample (e.g. where the expert beats the pivot on dev).
+  const domains = arg("domains", "");
+  const experts = manifest.models.filter((m) => m.role === "expert" && m.family === arg("family", "b") && (!domains || domains.split(",").includes(m.domain!)));
+  if (!experts.length) throw new Error(`--write-sampled: no ${arg("family", "b")} expert of --domains ${domains}`);
   const sources = [];
   for (const e of experts) {
     const lines = corpus.domains.find((d) => d.name === e.domain)!.trainText.split("\n");

@@ -5,6 +5,7 @@ import type { ResultRecord } from "../eval/result.js";
 import { readResultRecords, ResultsLog } from "../eval/results-log.js";
 import type { ExpertSpec } from "../formats/models-file.js";
 import type { TaskItem } from "../formats/tasks.js";
+import { SCORING_REVISION } from "../models/scoring-revision.js";
 import { buildFingerprint, stampState, writeStamp } from "./build-stamp.js";
 import { evaluateModels } from "./evaluate-models.js";
 
@@ -30,7 +31,7 @@ export interface JudgingInput {
  */
 export async function judgeResumably(input: JudgingInput): Promise<ResultRecord[]> {
   const stampAt = input.out.replace(/\.jsonl$/, "");
-  const fingerprint = await buildFingerprint(input.specs, input.inputs);
+  const fingerprint = await buildFingerprint(input.specs, { inputs: input.inputs, scoring: SCORING_REVISION });
   if ((await stampState(stampAt, fingerprint)).state === "stale") {
     await fs.rm(input.out, { force: true });
     await writeStamp(stampAt, fingerprint);

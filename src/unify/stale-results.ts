@@ -5,6 +5,7 @@ import { exists } from "../core/files.js";
 import { readResultRecords } from "../eval/results-log.js";
 import type { ExpertSpec } from "../formats/models-file.js";
 import type { TaskItem } from "../formats/tasks.js";
+import { SCORING_REVISION } from "../models/scoring-revision.js";
 import { buildFingerprint } from "./build-stamp.js";
 
 /**
@@ -12,7 +13,8 @@ import { buildFingerprint } from "./build-stamp.js";
  * the same id, or an expert whose file changed, would keep its old results. Beside each log,
  * NAME.inputs.json holds a hash of every item and expert its records were made from; before a
  * run, records whose item or expert hash differs now are dropped (the log rewritten whole), so
- * only they are evaluated again. A log without the file (an older run) is kept as it is.
+ * only they are evaluated again. An expert's hash includes the scoring revision, so a backend's
+ * scoring fix drops its old records too. A log without the file (an older run) is kept as it is.
  */
 interface Inputs {
   version: 1;
@@ -37,7 +39,7 @@ export async function dropStaleResults(log: string, experts: readonly ExpertSpec
   const inputsFile = log.replace(/\.jsonl$/, "") + ".inputs.json";
   const now: Inputs = {
     version: 1,
-    experts: Object.fromEntries(await Promise.all(experts.map(async (e) => [e.id, await buildFingerprint([e], null)] as const))),
+    experts: Object.fromEntries(await Promise.all(experts.map(async (e) => [e.id, await buildFingerprint([e], { scoring: SCORING_REVISION })] as const))),
     items: Object.fromEntries(items.map((i) => [i.id, sha(i)])),
   };
   const before = await readInputs(inputsFile);

@@ -110,6 +110,24 @@ describe("online distillation objective", () => {
     expect(Math.abs(gated(base.model, 0.5) - gated(base.model, 1))).toBeGreaterThan(1e-2);
   });
 
+  it("keepClm adds (1 − λ)·fusion to the full CLM, and the row gate teaches only rows where the teacher gives gold more probability", () => {
+    const spans = [{ end: tokens.length, crossTeacher: biologyB }];
+    const loss = (model: TrainModel, lambda: number, gate?: "min-ce-row") =>
+      tf.tidy(() => onlineKdObjective({ tokens, spans, lambda, ...SHAPE, pivot: base.tokenizer, keepClm: true, crossGate: gate, teacherIds: ["b"] }).loss(model, 1, base.tokenizer).dataSync()[0]!);
+    const clm = loss(base.model, 1);
+    const fusion = loss(base.model, 0) - clm;
+    expect(fusion).toBeGreaterThan(5e-3);
+    // The CLM term keeps its full weight whatever λ: only the fusion term scales.
+    expect(loss(base.model, 0.5) - clm).toBeCloseTo(0.5 * fusion, 4);
+    // Gated per row: fewer rows taught, so a smaller (still non-negative) fusion term.
+    const gated = loss(base.model, 0, "min-ce-row") - clm;
+    expect(gated).toBeGreaterThanOrEqual(0);
+    expect(gated).toBeLessThan(fusion * 0.9);
+    // A pivot that knows the text better (the medicine expert) leaves fewer rows to the teacher than base-a does.
+    const medicineGated = loss(medicine.model, 0, "min-ce-row") - loss(medicine.model, 1);
+    expect(medicineGated).toBeLessThan(gated);
+  });
+
   it("refuses a cross-tokenizer teacher without the pivot's tokenizer", () => {
     expect(() => onlineKdObjective({ tokens, spans: [{ end: tokens.length, crossTeacher: biologyB }], lambda: 0.5, ...SHAPE, teacherIds: ["b"] })).toThrow(/pivot's tokenizer/);
   });

@@ -42,8 +42,16 @@ export interface OnlineKdOptions {
    * "min-ce": FuseLLM's MinCE with the pivot as one of the sources — a cross-tokenizer window is
    * taught only when the teacher's cross-entropy on the window's text (its own tokens, the bytes
    * the pivot's rows predict) is below the pivot's own at this step; otherwise it trains on CLM alone.
+   * "min-ce-row": the same per row — a row is taught only where the gold token is among the
+   * teacher's aligned candidates with more probability than the pivot gives it at this step.
    */
-  crossGate?: "min-ce";
+  crossGate?: "min-ce" | "min-ce-row";
+  /**
+   * Every row keeps its full CLM and a taught row adds (1 − λ)·fusion (FuseLLM's control is then
+   * exactly the λ = 1 run: same rows, same CLM, only the fusion term added). Default: a taught
+   * row's loss is λ·CLM + (1 − λ)·fusion.
+   */
+  keepClm?: boolean;
   /** Weight of the CLM term, in [0, 1]; 1 = no teacher is run. */
   lambda: number;
   k: number;
@@ -75,7 +83,7 @@ export function onlineKdObjective(options: OnlineKdOptions): TrainObjective {
   const crossCandidates = options.crossCandidates ?? "bytes";
   return {
     // Runs without a cross-tokenizer teacher keep the key (and bits) they had before those existed.
-    key: { objective: "online-kd", lambda, k, seed, tokens: tokens.length, spans: spans.map((s) => s.end), teachers: options.teacherIds, ...(cross ? { crossFusion, ...(crossCandidates === "bytes" ? {} : { crossCandidates }), ...(options.crossGate ? { crossGate: options.crossGate } : {}) } : {}) },
+    key: { objective: "online-kd", lambda, k, seed, tokens: tokens.length, spans: spans.map((s) => s.end), teachers: options.teacherIds, ...(cross ? { crossFusion, ...(crossCandidates === "bytes" ? {} : { crossCandidates }), ...(options.crossGate ? { crossGate: options.crossGate } : {}) } : {}), ...(options.keepClm ? { keepClm: true } : {}) },
     tokensPerStep: batchSize * seqLen,
     loss: (model, step) => {
       const batch = batchAt(tokens, seed, step, batchSize, seqLen);
@@ -87,10 +95,16 @@ export function onlineKdObjective(options: OnlineKdOptions): TrainObjective {
       if (lambda === 1) return clm;
       const rowsOf = teacherRows(batch.inputs, step, options, crossFusion, crossCandidates);
       if (options.crossGate === "min-ce") gateByPivotCe(rowsOf, logits.dataSync() as Float32Array, logits.shape[1], batch.targets, seqLen);
+      if (options.crossGate === "min-ce-row") gateRowsByPivotProb(rowsOf, logits.dataSync() as Float32Array, logits.shape[1], batch.targets, seqLen);
       const taught = countTaught(rowsOf);
       const n = batchSize * seqLen;
       const { rows, weight, uld } = taught;
       const aligned = jsLoss(logits, (values, vocab) => alignedKlAndGrad(values, vocab, rows, weight));
+      if (options.keepClm) {
+        let fusion: tf.Scalar = tf.mul(aligned, taught.alignedCount / n);
+        if (uld) fusion = tf.add(fusion, tf.mul(jsLoss(logits, (values, vocab) => uldDistanceAndGrad(values, vocab, uld)), taught.uldCount / n));
+        return tf.add(clm, tf.mul(fusion, 1 - lambda)) as tf.Scalar;
+      }
       // Every row taught by a same-tokenizer teacher: the original expression, term for term.
       if (taught.count === n && !uld) return tf.add(tf.mul(clm, lambda), tf.mul(aligned, 1 - lambda)) as tf.Scalar;
       // Each term is a mean over its own rows: weigh it by their share of the batch, and give
@@ -218,6 +232,33 @@ function gateByPivotCe(out: TeacherRowsOut, logits: Float32Array, vocab: number,
     if (out.uld) {
       out.uld.sorted.fill(0, from * k, (from + seqLen) * k);
       out.uld.weights.fill(0, from, from + seqLen);
+    }
+  }
+}
+
+/** Per-row MinCE: a row stays taught only where the teacher gives the gold token more probability than the pivot does now. */
+function gateRowsByPivotProb(out: TeacherRowsOut, logits: Float32Array, vocab: number, targets: number[][], seqLen: number): void {
+  const k = out.rows.k;
+  for (const { b } of out.cross) {
+    for (let p = 0; p < seqLen; p++) {
+      const r = b * seqLen + p;
+      if (out.weight[r] === 0 && !(out.uld && out.uld.weights[r]! > 0)) continue;
+      const gold = targets[b]![p]!;
+      let teacherProb = 0;
+      for (let c = 0; c < k; c++) if (out.rows.ids[r * k + c] === gold) teacherProb = out.rows.probs[r * k + c]!;
+      const at = r * vocab;
+      let max = -Infinity;
+      for (let v = 0; v < vocab; v++) max = Math.max(max, logits[at + v]!);
+      let sum = 0;
+      for (let v = 0; v < vocab; v++) sum += Math.exp(logits[at + v]! - max);
+      if (teacherProb > Math.exp(logits[at + gold]! - max) / sum) continue;
+      out.rows.ids.fill(-1, r * k, r * k + k);
+      out.rows.probs.fill(0, r * k, r * k + k);
+      out.weight[r] = 0;
+      if (out.uld) {
+        out.uld.sorted.fill(0, r * k, r * k + k);
+        out.uld.weights[r] = 0;
+      }
     }
   }
 }
