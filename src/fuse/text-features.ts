@@ -180,6 +180,7 @@ class TermCounter {
   private readonly overflow = new Map<number, number>();
   private touched = new Uint32Array(1024);
   private scratch = new Uint32Array(1024);
+  private countsOut = new Uint32Array(1024);
   private readonly histogram = new Uint32Array(RADIX);
 
   constructor(readonly buckets: number) {
@@ -187,11 +188,13 @@ class TermCounter {
     this.hasher = new TermHasher(buckets);
   }
 
+  /** The text's distinct buckets ascending and their counts: views of scratch arrays, valid until the next call. */
   count(text: string): { buckets: Uint32Array; counts: Uint32Array } {
     const terms = this.hasher.hash(text);
     if (this.touched.length < terms) {
       this.touched = new Uint32Array(2 * terms);
       this.scratch = new Uint32Array(2 * terms);
+      this.countsOut = new Uint32Array(2 * terms);
     }
     const { counts: byBucket, touched } = this;
     const termBuckets = this.hasher.terms;
@@ -207,7 +210,7 @@ class TermCounter {
       if (count === 0) touched[n++] = h;
     }
     const buckets = this.sortedTouched(n);
-    const counts = new Uint32Array(n);
+    const counts = this.countsOut.subarray(0, n);
     for (let i = 0; i < n; i++) {
       counts[i] = this.counts[buckets[i]];
       this.counts[buckets[i]] = 0;
@@ -239,9 +242,11 @@ class TermCounter {
       for (let i = 0; i < n; i++) to[histogram[(from[i] >>> shift) & (RADIX - 1)]++] = from[i];
       [from, to] = [to, from];
     }
-    return from.slice(0, n);
+    return from.subarray(0, n);
   }
 }
+
+const NON_ASCII = /[^\0-\x7f]/;
 
 /** Sublinear term frequency 1 + ln(count) for the counts most terms have: Math.log per term was a tenth of indexing. */
 const SUBLINEAR_TF = Float64Array.from({ length: 256 }, (_, count) => 1 + Math.log(count));
@@ -264,30 +269,46 @@ export class TfIdf {
 
   constructor(texts: readonly string[], readonly buckets = FEATURE_BUCKETS) {
     this.counter = new TermCounter(buckets);
-    const counted = texts.map((text) => this.counter.count(text));
-    const df = new Uint32Array(buckets);
-    for (const c of counted) for (const h of c.buckets) df[h]++;
-    this.idf = new Float32Array(buckets);
     const n = texts.length;
+    // Every text's buckets, text after text, in one buffer sized by a bound on a text's terms (a
+    // word and a bigram per two code units, three character n-grams per code unit, of the text
+    // normalised: lowercasing at most doubles a non-ASCII text, İ → i̇); its counts wait in the
+    // values' buffer, each overwritten by its weight. No arrays per text: 20,000 texts' worth was
+    // ~90 MB of allocations, a full collection of the caller's heap.
+    let capacity = 0;
+    for (const text of texts) capacity += 4 * (NON_ASCII.test(text) ? 2 * text.length : text.length) + 16;
+    const indices = new Uint32Array(capacity);
+    const values = new Float32Array(capacity);
+    const counts = new Uint32Array(values.buffer);
+    const df = new Uint32Array(buckets);
+    const start = new Uint32Array(n + 1);
+    for (let i = 0; i < n; i++) {
+      const counted = this.counter.count(texts[i]);
+      const at = start[i];
+      // (`set` past the end throws a RangeError: the bound can only be wrong loudly.)
+      indices.set(counted.buckets, at);
+      counts.set(counted.counts, at);
+      for (const h of counted.buckets) df[h]++;
+      start[i + 1] = at + counted.buckets.length;
+    }
+    this.idf = new Float32Array(buckets);
     for (let h = 0; h < buckets; h++) this.idf[h] = Math.log((1 + n) / (1 + df[h])) + 1;
     this.documentFrequency = df;
-    this.vectorStart = new Uint32Array(n + 1);
-    for (let i = 0; i < n; i++) this.vectorStart[i + 1] = this.vectorStart[i] + counted[i].buckets.length;
-    this.allIndices = new Uint32Array(this.vectorStart[n]);
-    this.allValues = new Float32Array(this.vectorStart[n]);
-    this.vectors = counted.map((c, i) => {
-      const indices = this.allIndices.subarray(this.vectorStart[i], this.vectorStart[i + 1]);
-      indices.set(c.buckets);
-      return this.weigh(c, { indices, values: this.allValues.subarray(this.vectorStart[i], this.vectorStart[i + 1]) });
+    this.vectorStart = start;
+    this.allIndices = indices.subarray(0, start[n]);
+    this.allValues = values.subarray(0, start[n]);
+    this.vectors = texts.map((_, i) => {
+      const these = this.allIndices.subarray(start[i], start[i + 1]);
+      return this.weigh({ buckets: these, counts: counts.subarray(start[i], start[i + 1]) }, { indices: these, values: this.allValues.subarray(start[i], start[i + 1]) });
     });
   }
 
   vector(text: string): SparseVector {
     const counted = this.counter.count(text);
-    return this.weigh(counted, { indices: counted.buckets, values: new Float32Array(counted.buckets.length) });
+    return this.weigh(counted, { indices: counted.buckets.slice(), values: new Float32Array(counted.buckets.length) });
   }
 
-  /** Fills `into.values` with the weights of the counted terms (whose buckets `into.indices` lists). */
+  /** Fills `into.values` with the weights of the counted terms (whose buckets `into.indices` lists); `counts` may share `into.values`' memory. */
   private weigh({ buckets, counts }: { buckets: Uint32Array; counts: Uint32Array }, into: SparseVector): SparseVector {
     const { values } = into;
     let norm = 0;

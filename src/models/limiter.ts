@@ -27,15 +27,19 @@ export class Limiter {
 
   /** Take a slot (waiting if none is free); call the returned function once to give it back. */
   async acquire(): Promise<() => void> {
-    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.running++;
+    // A released slot passes straight to the first waiter: were it freed and taken back only when
+    // the waiter resumes (a microtask later), a task acquiring in between would take it too, and
+    // a limit of 1 (a llama.cpp model's one sequence) would run two tasks at once.
+    if (this.running < this.limit) this.running++;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
     this.peak = Math.max(this.peak, this.running);
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      this.running--;
-      this.waiting.shift()?.();
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
     };
   }
 }

@@ -47,7 +47,8 @@ const STATS = 3;
  *
  * 1. the query's rare features' posting lists are walked, accumulating partial dot products
  *    (never under the exact ones: with up to 65,536 items the postings' values are rounded up
- *    to 16-bit fixed point, and the partial sums serve only as bounds and to pick the floor);
+ *    to 1/255 of their list's largest, and the partial sums serve only as bounds and to pick the
+ *    floor);
  * 2. the k items with the largest partial sums are scored exactly: the k-th of those is a floor
  *    θ under the true k-th similarity;
  * 3. each item's common features are bounded per band — by Cauchy–Schwarz on the band's norms,
@@ -61,7 +62,7 @@ const STATS = 3;
  *    similarity found.
  *
  * Exact scores use the sorted-merge order of `cosine` (ascending feature, float64 sums), so
- * similarities and tie order (index ascending) are bit-identical to the scan's. Memory: 4 bytes
+ * similarities and tie order (index ascending) are bit-identical to the scan's. Memory: 2 bytes
  * per (item, feature) for the postings (8 past 65,536 items), 8 more per (item, common feature) for the band-major
  * copy, 32 bytes per (item, band) for the bounds.
  */
@@ -76,12 +77,10 @@ export class KnnIndex {
   private readonly featureStart: Int32Array;
   private readonly featureBuckets: Int32Array;
   private readonly featureValues: Float32Array;
-  /** Posting list of bucket b: postings [postingStart[b] .. postingStart[b + 1]). */
+  /** Bucket b's posting list has postingStart[b + 1] − postingStart[b] entries (its document frequency). */
   private readonly postingStart: Int32Array;
   /** The postings, and the partial dot product of every item, with the loop that walks them. */
   private readonly postings: PostingWalk;
-  /** Each bucket's band by its document frequency; −1: rare (or absent). */
-  private readonly bandOfBucket: Int8Array;
   /** Per (item, band), from (item × BANDS + band) × STATS: the norm, largest weight and sum of the item's weights in the band. */
   private readonly bandStats: Float32Array;
   /** Per (item, band), at item × BANDS + band: how many features the item has in the band; the most any has. */
@@ -101,8 +100,12 @@ export class KnnIndex {
    */
   private readonly bandFeatureStart: Int32Array;
   private readonly bandFeatureIds: Int32Array;
-  /** Each bucket's common id (−1: rare). */
+  /**
+   * Each bucket's common id (−1: rare), numbered band by band: band b's from commonStart[b], so a
+   * query reads a feature's band and id from this one table (one cache miss).
+   */
   private readonly commonId: Int32Array;
+  private readonly commonStart = new Int32Array(BANDS);
   /** Per-query scratch: the query's weight of each common feature, by common id (0 where it has none). */
   private readonly commonWeights: Float64Array;
   private readonly bandFeatureValues: Float32Array;
@@ -133,35 +136,32 @@ export class KnnIndex {
     const start = new Int32Array(buckets + 1);
     start.set(this.tfidf.documentFrequency, 1);
     for (let b = 0; b < buckets; b++) start[b + 1] += start[b];
-    const fill = start.slice(0, buckets);
-    this.postings = new PostingWalk(start[buckets], items.length);
-    const postings = this.postings;
-    for (let item = 0; item < items.length; item++) {
-      const end = featureStart[item + 1];
-      for (let f = featureStart[item]; f < end; f++) postings.put(fill[featureBuckets[f]]++, item, featureValues[f]);
-    }
+    this.postings = new PostingWalk(items.length, buckets, { start: featureStart, list: featureBuckets, value: featureValues });
     this.postingStart = start;
 
     const n = items.length;
-    this.bandOfBucket = new Int8Array(buckets).fill(-1);
+    // Each bucket's band by its document frequency; −1: rare (or absent).
+    const bandOfBucket = new Int8Array(buckets).fill(-1);
     const bandFloor = BAND_EDGES.map((edge) => Math.max(1, Math.ceil(edge * n)));
     for (let h = 0; h < buckets; h++) {
       const df = start[h + 1] - start[h];
-      while (this.bandOfBucket[h] + 1 < BANDS && df >= bandFloor[this.bandOfBucket[h] + 1]) this.bandOfBucket[h]++;
+      while (bandOfBucket[h] + 1 < BANDS && df >= bandFloor[bandOfBucket[h] + 1]) bandOfBucket[h]++;
     }
     let common = 0;
-    for (let h = 0; h < buckets; h++) if (this.bandOfBucket[h] >= 0) common += start[h + 1] - start[h];
+    for (let h = 0; h < buckets; h++) if (bandOfBucket[h] >= 0) common += start[h + 1] - start[h];
     const stats = new Float64Array(n * BANDS * STATS);
     const counts = new Int32Array(n * BANDS);
     const bandStart = new Int32Array(n * BANDS + 1);
     const bandIds = new Int32Array(common);
     this.commonId = new Int32Array(buckets).fill(-1);
     let commonBuckets = 0;
-    for (let h = 0; h < buckets; h++) if (this.bandOfBucket[h] >= 0) this.commonId[h] = commonBuckets++;
+    for (let band = 0; band < BANDS; band++) {
+      this.commonStart[band] = commonBuckets;
+      for (let h = 0; h < buckets; h++) if (bandOfBucket[h] === band) this.commonId[h] = commonBuckets++;
+    }
     const commonId = this.commonId;
     const bandValues = new Float32Array(common);
     const place = new Int32Array(BANDS);
-    const bandOfBucket = this.bandOfBucket;
     for (let item = 0; item < n; item++) {
       const first = featureStart[item];
       const end = featureStart[item + 1];
@@ -249,7 +249,7 @@ export class KnnIndex {
     const n = this.items.length;
     if (k <= 0 || n === 0) return [];
     const { partial, dense } = this;
-    const q = new QueryBands(v, this.bandOfBucket, this.postingStart, this.mostInBand);
+    const q = new QueryBands(v, this.commonId, this.commonStart, this.postingStart, this.mostInBand);
     const { commonId, commonWeights, inQuery } = this;
     const { indices, values } = v;
     for (let j = 0; j < indices.length; j++) {
@@ -324,8 +324,8 @@ export class KnnIndex {
 
   /** Adds the contribution of the query's features at `positions` to the partial dot product of every item that has them. */
   private walk(v: SparseVector, positions: Int32Array): void {
-    const { postings, postingStart } = this;
-    for (const j of positions) postings.add(postingStart[v.indices[j]], postingStart[v.indices[j] + 1], v.values[j]);
+    const { postings } = this;
+    for (const j of positions) postings.add(v.indices[j], v.values[j]);
     postings.run();
   }
 
@@ -492,17 +492,24 @@ class QueryBands {
   /** Summed length of the posting lists of the band's query features: the cost of walking it. */
   readonly walkCost = new Float64Array(BANDS);
 
-  constructor(v: SparseVector, bandOfBucket: Int8Array, postingStart: Int32Array, readonly most: number) {
+  constructor(v: SparseVector, commonId: Int32Array, commonStart: Int32Array, postingStart: Int32Array, readonly most: number) {
     const { indices, values } = v;
     const { groupStart } = this;
-    // A counting sort of the positions by group, in query order within each.
-    for (let j = 0; j < indices.length; j++) groupStart[bandOfBucket[indices[j]] + 2]++;
+    // Each feature's band (−1: rare) from its common id, then a counting sort of the positions by group, in query order within each.
+    const bandOf = new Int8Array(indices.length);
+    for (let j = 0; j < indices.length; j++) {
+      const id = commonId[indices[j]];
+      let band = -1;
+      if (id >= 0) for (band = 0; band + 1 < BANDS && id >= commonStart[band + 1]; ) band++;
+      bandOf[j] = band;
+      groupStart[band + 2]++;
+    }
     for (let g = 1; g < groupStart.length; g++) groupStart[g] += groupStart[g - 1];
     const fill = groupStart.slice(0, BANDS + 1);
     this.positions = new Int32Array(indices.length);
     const weights = new Float64Array(indices.length);
     for (let j = 0; j < indices.length; j++) {
-      const band = bandOfBucket[indices[j]];
+      const band = bandOf[j];
       const at = fill[band + 1]++;
       this.positions[at] = j;
       weights[at] = values[j];
