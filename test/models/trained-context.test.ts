@@ -14,8 +14,7 @@ import { createLlamaCppModel, type LlamaCppModel } from "../../src/models/llamac
 import { openModel } from "../../src/models/open.js";
 import { continuationLogProb } from "../../src/fuse/distill/fpo-objective.js";
 import { disposeTeacher, loadTeacher, type Teacher } from "../../src/fuse/distill/teacher-targets.js";
-import { tf } from "../../src/zoo/train/backend.js";
-import { forwardLogits, tokenNll } from "../../src/zoo/train/model.js";
+import { rollingLogProb } from "../../src/zoo/train/evaluate.js";
 import { cutAtWord } from "../../src/unify/items.js";
 
 const ZOO = path.resolve("zoo");
@@ -39,28 +38,6 @@ afterAll(async () => {
   await model?.close();
   if (teacher) disposeTeacher(teacher);
 });
-
-/** log P(whole[first..]) in cogen's forward pass, in the windows logLikelihood uses: each block of `window` targets conditioned on the `window` tokens before its last one. */
-function rollingLogProb(whole: readonly number[], first: number, window: number): number {
-  let total = 0;
-  for (let start = first; start < whole.length; start += window) {
-    const end = Math.min(start + window, whole.length);
-    const from = Math.max(0, end - 1 - window);
-    const inputs = new Int32Array(window);
-    const targets = new Int32Array(window);
-    const mask = new Float32Array(window);
-    for (let i = from; i < end - 1; i++) {
-      inputs[i - from] = whole[i]!;
-      targets[i - from] = whole[i + 1]!;
-      if (i >= start - 1) mask[i - from] = 1;
-    }
-    total -= tf.tidy(() => {
-      const logits = forwardLogits(teacher.model, tf.tensor2d(inputs, [1, window], "int32"));
-      return tf.sum(tf.mul(tokenNll(logits, tf.tensor2d(targets, [1, window], "int32")), tf.tensor1d(mask))).dataSync()[0]!;
-    });
-  }
-  return total;
-}
 
 describe("a local model's context", () => {
   it("defaults to the positions the GGUF says the model was trained on", () => {
@@ -96,10 +73,10 @@ describe("a local model's context", () => {
     expect(own).toEqual(whole.slice(whole.length - own.length));
     const llama = await model.logLikelihood("", text);
     expect(llama.tokens).toBe(whole.length - 1);
-    const ours = rollingLogProb(whole, 1, trained);
+    const ours = rollingLogProb(teacher.model, whole, 1, trained);
     expect(Math.abs(llama.logprob - ours)).toBeLessThan(0.05);
     // The windows matter: scored as one sequence running past the trained positions, the passage differs.
-    expect(Math.abs(rollingLogProb(whole, 1, whole.length - 1) - llama.logprob)).toBeGreaterThan(0.2);
+    expect(Math.abs(rollingLogProb(teacher.model, whole, 1, whole.length - 1) - llama.logprob)).toBeGreaterThan(0.2);
   });
 
   it("takes a smaller override, and refuses one past the trained positions or not a whole number, naming the expert", async () => {

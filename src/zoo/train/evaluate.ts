@@ -58,3 +58,30 @@ export async function evaluateBitsPerByte(model: TrainModel, tokenizer: BpeToken
   const tokens = ids.length - 1;
   return { bitsPerByte: nats / Math.LN2 / Math.max(bytes, 1), tokens, bytes, nats };
 }
+
+/**
+ * log P(ids[first..]) in the windows llama.cpp's `logLikelihood` scores a text longer than its
+ * context with (lm-eval's rolling windows): each block of `window` targets is predicted from the
+ * `window` tokens before its last one, so no position past `window` is ever read. With `window`
+ * the model's trained positions, this is the score cogen gives the same model in llama.cpp.
+ */
+export function rollingLogProb(model: TrainModel, ids: readonly number[], first: number, window: number): number {
+  let total = 0;
+  for (let start = first; start < ids.length; start += window) {
+    const end = Math.min(start + window, ids.length);
+    const from = Math.max(0, end - 1 - window);
+    const inputs = new Int32Array(window);
+    const targets = new Int32Array(window);
+    const mask = new Float32Array(window);
+    for (let i = from; i < end - 1; i++) {
+      inputs[i - from] = ids[i]!;
+      targets[i - from] = ids[i + 1]!;
+      if (i >= start - 1) mask[i - from] = 1;
+    }
+    total -= tf.tidy(() => {
+      const logits = forwardLogits(model, tf.tensor2d(inputs, [1, window], "int32"));
+      return tf.sum(tf.mul(tokenNll(logits, tf.tensor2d(targets, [1, window], "int32")), tf.tensor1d(mask))).dataSync()[0]!;
+    });
+  }
+  return total;
+}
