@@ -15,6 +15,7 @@ import { tf } from "../../src/zoo/train/backend.js";
 import { forwardLogits } from "../../src/zoo/train/model.js";
 import { readBpeTokenizer, type BpeTokenizer } from "../../src/zoo/train/tokenize.js";
 import { tempDir } from "../fixtures/tiny-llama.js";
+import { zooPassages } from "../fixtures/zoo-passages.js";
 
 // Real teachers and a real pivot: the committed zoo's models (family A: byte-fallback BPE; B: byte-level).
 const ZOO = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "zoo");
@@ -34,10 +35,7 @@ beforeAll(async () => {
   medicine = await loadTeacher(MEDICINE_A, "a/experts/medicine");
   biologyB = await loadTeacher(BIOLOGY_B, "b/experts/biology");
   // Lines of held-out medicine passages, short enough for one window.
-  const lines = (await fs.readFile(path.join(ZOO, "items", "bits-per-byte.jsonl"), "utf8")).split("\n").filter(Boolean)
-    .map((l) => JSON.parse(l) as { domain: string; text: string })
-    .filter((r) => r.domain === "medicine")
-    .flatMap((r) => r.text.split("\n"));
+  const lines = (await zooPassages(ZOO, "medicine")).flatMap((text) => text.split("\n"));
   passages = lines.filter((l) => l.length > 40 && pivotTokenizer.encode(l).length <= 30).slice(0, 48);
 });
 afterAll(async () => {

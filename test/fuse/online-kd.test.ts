@@ -1,4 +1,3 @@
-import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -8,6 +7,7 @@ import { disposeTeacher, loadTeacher, type Teacher } from "../../src/fuse/distil
 import { tf } from "../../src/zoo/train/backend.js";
 import { disposeTrainModel, type TrainModel } from "../../src/zoo/train/model.js";
 import { trainLanguageModel } from "../../src/zoo/train/train.js";
+import { zooPassages } from "../fixtures/zoo-passages.js";
 
 // Real pivot and teacher: the committed zoo's base-a and its medicine expert (same tokenizer).
 const ZOO = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "zoo");
@@ -28,12 +28,7 @@ beforeAll(async () => {
   base = await loadTeacher(BASE_A, "a/base");
   medicine = await loadTeacher(MEDICINE_A, "a/experts/medicine");
   biologyB = await loadTeacher(BIOLOGY_B, "b/experts/biology");
-  text = (await fs.readFile(path.join(ZOO, "items", "bits-per-byte.jsonl"), "utf8")).split("\n").filter(Boolean)
-    .map((l) => JSON.parse(l) as { domain: string; text: string })
-    .filter((r) => r.domain === "medicine")
-    .slice(0, 4)
-    .map((r) => r.text)
-    .join("\n");
+  text = (await zooPassages(ZOO, "medicine")).slice(0, 4).join("\n");
   tokens = Int32Array.from(base.tokenizer.encode(text));
 });
 afterAll(() => {

@@ -10,6 +10,7 @@ import { disposeTrainModel, type TrainModel } from "../../src/zoo/train/model.js
 import { trainLanguageModel } from "../../src/zoo/train/train.js";
 import { widenHfModel } from "../../src/zoo/train/widen.js";
 import { tempDir } from "../fixtures/tiny-llama.js";
+import { zooPassages } from "../fixtures/zoo-passages.js";
 
 // Full-weight online distillation into pivots other than the zoo's LoRA ones: a widened base-a
 // (the wide pivot's recipe) and a randomly initialised one (which crashed the trainer before the
@@ -31,12 +32,7 @@ beforeAll(async () => {
   await widenHfModel(BASE_A, wideDir, { intermediateSize: 352, numHeads: 8, seed: 11 });
   base = await loadTeacher(BASE_A, "a/base");
   medicine = await loadTeacher(MEDICINE_A, "a/experts/medicine");
-  const text = (await fs.readFile(path.join(ZOO, "items", "bits-per-byte.jsonl"), "utf8")).split("\n").filter(Boolean)
-    .map((l) => JSON.parse(l) as { domain: string; text: string })
-    .filter((r) => r.domain === "medicine")
-    .slice(0, 4)
-    .map((r) => r.text)
-    .join("\n");
+  const text = (await zooPassages(ZOO, "medicine")).slice(0, 4).join("\n");
   tokens = Int32Array.from(base.tokenizer.encode(text));
 });
 afterAll(async () => {

@@ -304,12 +304,14 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
     const onlineHash = sha256(onlineParts.map((p) => p.text).join("\u0000"));
     // pivots/sampled's stream: the training text, then each expert's sampled text `repeat` times over, taught by that expert.
     const sampledParts: OnlinePart[] = (sampledText ?? []).map((s) => ({ name: `sampled ${s.name}`, text: s.text.repeat(online!.sampled!.repeat), teacher: teachers.find((t) => t.id === s.model) }));
-    const sampledHash = sha256([...onlineParts, ...sampledParts].map((p) => p.text).join("\u0000"));
+    const sampledStream = [...onlineParts, ...sampledParts];
+    const sampledHash = sha256(sampledStream.map((p) => p.text).join("\u0000"));
     const contexts = texts.slice(0, plan.parityContexts).map((t) => t.text);
     const rel = (p: string) => path.relative(zoo, p).split(path.sep).join("/");
     const ids = teachers.map((t) => t.id);
-    // wide: trained in full from the widening of init that online.wide describes.
-    type Spec = { name: string; role: PivotRole; teachers: string[]; objective: "kd" | "online-kd" | "fpo"; targets?: () => PivotTargets[]; lambda: number; init: string; wide?: ZooWidePivot };
+    // onSampled: trains on the training text plus the sampled text; wide: trained in full from the widening of init that online.wide describes.
+    type Spec = { name: string; role: PivotRole; teachers: string[]; objective: "kd" | "online-kd" | "fpo"; targets?: () => PivotTargets[]; lambda: number; init: string; onSampled?: true; wide?: ZooWidePivot };
+    const sampledTeachers = sampledStream.flatMap((p) => (p.teacher ? [p.teacher.id] : []));
     const allTargets = () => (targets ?? computeTargets()).all;
     const onlineTeachers = onlineParts.flatMap((p) => (p.teacher ? [p.teacher.id] : []));
     const specs: Spec[] = [
@@ -325,14 +327,14 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
       { name: "fpo", role: "pivot-fpo", teachers: ids, objective: "fpo", lambda: plan.fpo.lambda, init: path.join(out, "all", "hf") },
       ...(sampledText
         ? [
-          { name: "sampled", role: "pivot-sampled", teachers: [...onlineParts, ...sampledParts].flatMap((p) => (p.teacher ? [p.teacher.id] : [])), objective: "online-kd", lambda: online!.lambda, init: onlineInit! },
-          { name: "sampled-control", role: "pivot-sampled-control", teachers: [], objective: "online-kd", lambda: 1, init: onlineInit! },
+          { name: "sampled", role: "pivot-sampled", teachers: sampledTeachers, objective: "online-kd", lambda: online!.lambda, init: onlineInit!, onSampled: true },
+          { name: "sampled-control", role: "pivot-sampled-control", teachers: [], objective: "online-kd", lambda: 1, init: onlineInit!, onSampled: true },
         ] satisfies Spec[]
         : []),
       ...(sampledText && online!.wide
         ? [
-          { name: "wide-sampled", role: "pivot-wide-sampled", teachers: [...onlineParts, ...sampledParts].flatMap((p) => (p.teacher ? [p.teacher.id] : [])), objective: "online-kd", lambda: online!.wide.lambda, init: onlineInit!, wide: online!.wide },
-          { name: "wide-sampled-control", role: "pivot-wide-sampled-control", teachers: [], objective: "online-kd", lambda: 1, init: onlineInit!, wide: online!.wide },
+          { name: "wide-sampled", role: "pivot-wide-sampled", teachers: sampledTeachers, objective: "online-kd", lambda: online!.wide.lambda, init: onlineInit!, onSampled: true, wide: online!.wide },
+          { name: "wide-sampled-control", role: "pivot-wide-sampled-control", teachers: [], objective: "online-kd", lambda: 1, init: onlineInit!, onSampled: true, wide: online!.wide },
         ] satisfies Spec[]
         : []),
     ];
@@ -352,7 +354,7 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
     const onlineOf = (spec: Spec) => {
       if (spec.objective !== "online-kd") return undefined;
       if (spec.name === "family-b") return { parts: onlinePartsB, k: online!.k, crossFusion: onlineB!.fusion, crossGate: onlineB!.gate };
-      const parts = spec.name.includes("sampled") ? [...onlineParts, ...sampledParts] : onlineParts;
+      const parts = spec.onSampled ? sampledStream : onlineParts;
       return { parts: spec.lambda === 1 ? parts.map((p) => ({ ...p, teacher: undefined })) : parts, k: online!.k };
     };
     for (const spec of specs) {
@@ -379,7 +381,7 @@ export async function buildZooPivots(options: BuildZooPivotsOptions): Promise<Zo
       const job = {
         objective: spec.objective, lambda: spec.lambda, teachers: spec.teachers, init: rel(spec.init), seed: seedOf(spec),
         steps: recipe.steps, batchSize: recipe.batchSize, seqLen: recipe.seqLen, lr: recipe.lr, lora: recipe.lora,
-        data: spec.objective === "kd" ? textsHash : spec.name.includes("sampled") ? sampledHash : spec.objective === "online-kd" ? onlineHash : result.prefs.hash,
+        data: spec.objective === "kd" ? textsHash : spec.onSampled ? sampledHash : spec.objective === "online-kd" ? onlineHash : result.prefs.hash,
         k: spec.objective === "online-kd" ? online!.k : plan.k, ...(spec.objective === "fpo" ? { beta: plan.fpo.beta, ...(plan.fpo.unit ? { unit: plan.fpo.unit } : {}), after: previousJob(result, rel(path.join(out, "all"))) } : {}),
         ...(spec.objective === "online-kd" && spec.name === "family-b" ? { crossFusion: onlineB!.fusion, ...(onlineB!.gate ? { crossGate: onlineB!.gate } : {}) } : {}),
         ...(spec.wide ? { widen: { intermediateSize: spec.wide.intermediateSize, numHeads: spec.wide.numHeads, numLayers: spec.wide.numLayers } } : {}),

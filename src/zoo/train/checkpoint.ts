@@ -97,7 +97,6 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
   return { state, weights, lora, m, v };
 }
 
-
 /** Put checkpointed values into a model and its optimizer (shapes were checked when the model was built). */
 export function restoreCheckpoint(model: TrainModel, optimizer: AdamWState, loaded: LoadedCheckpoint, source: string): void {
   const params = trainableVariables(model);
